@@ -1,0 +1,346 @@
+// Plain C++ mirrors of the wire messages in schemas/rollgate.capnp. Wire types stop at the codec
+// (common/codec.h): everything else in rollgate takes and returns these structs, so logic is
+// testable without sockets. Field meanings and units are documented in the schema.
+// Thread-safety: plain value types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace rollgate {
+
+inline constexpr std::uint16_t kProtocolVersion = 1;
+
+struct ServiceRelease {
+  std::string service;
+  std::string activeRelease;
+  std::vector<std::string> releases;
+  bool operator==(const ServiceRelease&) const = default;
+};
+
+struct CommandRef {
+  std::string rolloutId;
+  std::uint64_t sequence = 0;
+  std::uint64_t epoch = 0;
+  bool operator==(const CommandRef&) const = default;
+};
+
+// ---- agent -> coordinator
+
+struct Hello {
+  std::string claimedHost;
+  std::string region;
+  std::string cluster;
+  std::string agentVersion;
+  std::vector<ServiceRelease> services;
+  std::uint64_t bootMillis = 0;
+  CommandRef lastApplied;
+  bool operator==(const Hello&) const = default;
+};
+
+struct Heartbeat {
+  std::uint64_t sentMillis = 0;
+  std::vector<ServiceRelease> services;
+  bool operator==(const Heartbeat&) const = default;
+};
+
+struct StatusCount {
+  std::uint16_t code = 0;
+  std::uint64_t count = 0;
+  bool operator==(const StatusCount&) const = default;
+};
+
+struct TelemetryWindow {
+  std::string service;
+  std::string release;
+  std::uint64_t startMillis = 0;
+  std::uint64_t endMillis = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t status1xx = 0;
+  std::uint64_t status2xx = 0;
+  std::uint64_t status3xx = 0;
+  std::uint64_t status4xx = 0;
+  std::uint64_t status5xx = 0;
+  std::vector<StatusCount> statusCodes;  // sorted by code, no zero counts
+  std::vector<std::uint64_t> latencyBucketUpperMicros;
+  std::vector<std::uint64_t> latencyBucketCounts;  // same length as the bounds
+  std::vector<std::uint32_t> latencySampleMicros;
+  std::uint64_t errorLogLines = 0;
+  std::uint64_t unparsedLines = 0;
+  std::uint64_t cpuMillis = 0;
+  std::uint64_t memoryBytes = 0;
+  std::uint32_t restarts = 0;
+  bool unitActive = false;
+  std::uint32_t mainPid = 0;
+  std::uint64_t droppedBefore = 0;
+  bool operator==(const TelemetryWindow&) const = default;
+};
+
+struct TelemetryReport {
+  std::vector<TelemetryWindow> windows;
+  bool operator==(const TelemetryReport&) const = default;
+};
+
+enum class Outcome : std::uint8_t {
+  kSucceeded,
+  kFailed,
+  kRolledBack,
+  kStale,
+  kCancelled,
+  kInterrupted,
+  kInProgress,
+};
+const char* outcomeName(Outcome outcome);
+
+struct CommandResult {
+  CommandRef command;
+  std::string service;
+  Outcome outcome = Outcome::kFailed;
+  std::string activeRelease;
+  std::string message;
+  std::vector<std::string> events;
+  std::uint64_t durationMillis = 0;
+  bool progress = false;
+  std::uint64_t bytesDone = 0;
+  std::uint64_t bytesTotal = 0;
+  bool operator==(const CommandResult&) const = default;
+};
+
+struct AckAbort {
+  std::uint64_t abortId = 0;
+  std::vector<ServiceRelease> rolledBack;
+  bool operator==(const AckAbort&) const = default;
+};
+
+struct AckBroadcast {
+  std::uint64_t broadcastId = 0;
+  bool operator==(const AckBroadcast&) const = default;
+};
+
+struct RequestChunk {
+  std::string sha256;
+  std::uint64_t offset = 0;
+  std::uint32_t length = 0;
+  bool operator==(const RequestChunk&) const = default;
+};
+
+using AgentMessage = std::variant<Hello, Heartbeat, TelemetryReport, CommandResult, AckAbort,
+                                  RequestChunk, AckBroadcast>;
+
+// ---- coordinator -> agent
+
+struct Welcome {
+  std::string host;
+  std::uint64_t epoch = 0;
+  std::uint32_t heartbeatMillis = 0;
+  std::uint32_t windowMillis = 0;
+  bool frozen = false;
+  bool operator==(const Welcome&) const = default;
+};
+
+struct InstallRelease {
+  std::string version;
+  std::string sha256;
+  std::uint64_t sizeBytes = 0;
+  std::string source;
+  std::string signature;  // raw bytes
+  bool activate = true;
+  bool operator==(const InstallRelease&) const = default;
+};
+
+struct ActivateRelease {
+  std::string version;
+  bool operator==(const ActivateRelease&) const = default;
+};
+
+struct RollBackRelease {
+  std::string toVersion;
+  bool isExplicit = true;
+  bool operator==(const RollBackRelease&) const = default;
+};
+
+struct CancelCommand {
+  CommandRef target;
+  bool operator==(const CancelCommand&) const = default;
+};
+
+struct RestartBaseline {
+  bool operator==(const RestartBaseline&) const = default;
+};
+
+struct Command {
+  CommandRef ref;
+  std::string service;
+  std::variant<InstallRelease, ActivateRelease, RollBackRelease, CancelCommand, RestartBaseline>
+      body;
+  bool operator==(const Command&) const = default;
+};
+
+struct ArtifactChunk {
+  std::string sha256;
+  std::uint64_t offset = 0;
+  std::uint64_t totalBytes = 0;
+  std::string data;  // raw bytes
+  std::string error;
+  bool operator==(const ArtifactChunk&) const = default;
+};
+
+struct Abort {
+  std::uint64_t abortId = 0;
+  std::vector<std::string> rolloutIds;
+  std::string reason;
+  std::vector<ServiceRelease> rollBack;
+  bool operator==(const Abort&) const = default;
+};
+
+using CoordinatorMessage = std::variant<Welcome, Command, ArtifactChunk, Abort>;
+
+// ---- coordinator -> every agent (broadcast)
+
+struct Freeze {
+  std::string reason;
+  bool operator==(const Freeze&) const = default;
+};
+struct Resume {
+  bool operator==(const Resume&) const = default;
+};
+
+struct Broadcast {
+  std::uint64_t broadcastId = 0;
+  std::variant<Abort, Freeze, Resume> body;
+  bool operator==(const Broadcast&) const = default;
+};
+
+// ---- CLI <-> coordinator (admin)
+
+struct ListHosts {
+  bool operator==(const ListHosts&) const = default;
+};
+struct EnrollHost {
+  std::string name;
+  std::string publicKey;
+  bool operator==(const EnrollHost&) const = default;
+};
+struct RevokeHost {
+  std::string name;
+  bool operator==(const RevokeHost&) const = default;
+};
+struct QueryTelemetry {
+  std::string host;
+  std::string service;
+  std::uint32_t last = 0;
+  bool operator==(const QueryTelemetry&) const = default;
+};
+struct PushArtifact {
+  std::string service;
+  std::string version;
+  std::string sha256;
+  std::uint64_t totalBytes = 0;
+  std::uint64_t offset = 0;
+  std::string data;
+  bool final = false;
+  std::string signature;
+  bool operator==(const PushArtifact&) const = default;
+};
+struct ManualCommand {
+  enum class Kind : std::uint8_t { kInstall, kRollback };
+  std::string host;
+  std::string service;
+  Kind kind = Kind::kInstall;
+  std::string version;
+  bool operator==(const ManualCommand&) const = default;
+};
+struct ListReleases {
+  std::string host;
+  bool operator==(const ListReleases&) const = default;
+};
+struct StartRollout {
+  std::string service;
+  std::string version;
+  std::string planToml;
+  std::string gatesToml;
+  std::string canaryHost;
+  bool operator==(const StartRollout&) const = default;
+};
+struct RolloutAction {
+  enum class Action : std::uint8_t { kPause, kResume, kPromote, kRollback };
+  std::string rolloutId;
+  Action action = Action::kPause;
+  bool operator==(const RolloutAction&) const = default;
+};
+struct ListRollouts {
+  bool operator==(const ListRollouts&) const = default;
+};
+struct DescribeRollout {
+  std::string rolloutId;
+  bool operator==(const DescribeRollout&) const = default;
+};
+struct AbortRequest {
+  std::string rolloutId;
+  bool all = false;
+  std::string reason;
+  bool operator==(const AbortRequest&) const = default;
+};
+struct FreezeRequest {
+  bool frozen = true;
+  std::string reason;
+  bool operator==(const FreezeRequest&) const = default;
+};
+struct WatchRollout {
+  std::string rolloutId;
+  bool operator==(const WatchRollout&) const = default;
+};
+
+struct AdminRequest {
+  std::uint64_t requestId = 0;
+  std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
+               ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
+               AbortRequest, FreezeRequest, WatchRollout>
+      body;
+  bool operator==(const AdminRequest&) const = default;
+};
+
+struct HostInfo {
+  std::string name;
+  std::string region;
+  std::string cluster;
+  std::string agentVersion;
+  std::vector<ServiceRelease> services;
+  std::uint64_t lastContactMillis = 0;
+  bool healthy = false;
+  bool connected = false;
+  std::string claimedHost;
+  bool operator==(const HostInfo&) const = default;
+};
+
+struct AdminError {
+  std::string message;
+  bool operator==(const AdminError&) const = default;
+};
+struct AdminOk {
+  std::string message;
+  bool operator==(const AdminOk&) const = default;
+};
+struct HostList {
+  std::vector<HostInfo> hosts;
+  bool operator==(const HostList&) const = default;
+};
+struct WindowList {
+  std::vector<TelemetryWindow> windows;
+  bool operator==(const WindowList&) const = default;
+};
+struct JsonDocument {
+  std::string text;
+  bool operator==(const JsonDocument&) const = default;
+};
+
+struct AdminReply {
+  std::uint64_t requestId = 0;
+  bool final = true;
+  std::variant<AdminError, AdminOk, HostList, WindowList, CommandResult, JsonDocument> body;
+  bool operator==(const AdminReply&) const = default;
+};
+
+}  // namespace rollgate
