@@ -15,6 +15,8 @@ packages=(
   psmisc curl wrk zstd tar sqlite3 util-linux
   # packaging checks
   lintian rpm rpmlint debootstrap
+  # peers measured beside rollgate in bench/ (SciPy for statistics, log parsers)
+  python3-scipy goaccess mtail
 )
 
 missing=()
