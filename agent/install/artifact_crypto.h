@@ -1,0 +1,229 @@
+// Artifact digests and build signatures: streaming SHA-256 of a file and Ed25519 detached
+// signatures over that digest (libsodium). Header-only on purpose: the agent (verification) and
+// the `rollgate sign` CLI (key generation, signing) must use exactly the same code, and the CLI
+// does not link the agent's libraries.
+//
+// What is signed: the 32 raw bytes of the artifact's SHA-256 digest (crypto_sign_detached).
+//
+// Key files (text, one label line then one line of standard base64, trailing newline):
+//   PREFIX.key  (mode 0600)  "rollgate-build-key ed25519 secret\n" + base64(64-byte secret key)
+//   PREFIX.pub               "rollgate-build-key ed25519 public\n" + base64(32-byte public key)
+// Signature files (FILE.sig):
+//   "rollgate-signature ed25519\n" + base64(64-byte signature)
+// parseSignature() also accepts the 64 raw signature bytes (the wire's InstallRelease.signature
+// may carry either form).
+//
+// Thread-safety: free functions without shared state (sodium_init() is idempotent and
+// thread-safe).
+#pragma once
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace rollgate::install {
+
+using Sha256Digest = std::array<unsigned char, crypto_hash_sha256_BYTES>;
+using PublicKey = std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>;
+using SecretKey = std::array<unsigned char, crypto_sign_SECRETKEYBYTES>;
+using Signature = std::array<unsigned char, crypto_sign_BYTES>;
+
+inline constexpr std::string_view kSecretKeyLabel = "rollgate-build-key ed25519 secret";
+inline constexpr std::string_view kPublicKeyLabel = "rollgate-build-key ed25519 public";
+inline constexpr std::string_view kSignatureLabel = "rollgate-signature ed25519";
+
+inline Status ensureSodium() {
+  if (sodium_init() < 0) return makeError("libsodium: sodium_init failed");
+  return {};
+}
+
+// Lower-case hex of bytes.
+inline std::string toHex(const unsigned char* data, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 0xf]);
+  }
+  return out;
+}
+inline std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
+
+// Streaming SHA-256 of the first `limitBytes` bytes of a file (all of it by default).
+inline Result<Sha256Digest> sha256File(const std::string& path,
+                                       uint64_t limitBytes = UINT64_MAX) {
+  if (auto s = ensureSodium(); !s) return s.error();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return makeError("sha256 " + path + ": " + std::strerror(errno));
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  std::vector<unsigned char> buffer(1 << 20);
+  uint64_t remaining = limitBytes;
+  while (remaining > 0) {
+    size_t want = buffer.size() < remaining ? buffer.size() : static_cast<size_t>(remaining);
+    ssize_t n = ::read(fd, buffer.data(), want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return makeError("sha256 " + path + ": read: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    crypto_hash_sha256_update(&state, buffer.data(), static_cast<unsigned long long>(n));
+    remaining -= static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  Sha256Digest digest;
+  crypto_hash_sha256_final(&state, digest.data());
+  return digest;
+}
+
+inline Result<Sha256Digest> parseSha256Hex(std::string_view hex) {
+  Sha256Digest digest;
+  size_t binLen = 0;
+  if (hex.size() != digest.size() * 2 ||
+      sodium_hex2bin(digest.data(), digest.size(), hex.data(), hex.size(), nullptr, &binLen,
+                     nullptr) != 0 ||
+      binLen != digest.size()) {
+    return makeError("sha256 '" + std::string(hex) + "': expected 64 hex digits");
+  }
+  return digest;
+}
+
+inline std::string toBase64(const unsigned char* data, size_t size) {
+  std::string out(sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, size, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+namespace detail {
+
+inline std::string trimmed(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
+    --e;
+  return std::string(s.substr(b, e - b));
+}
+
+// Parses "<label>\n<base64>\n" into exactly N bytes.
+template <size_t N>
+Result<std::array<unsigned char, N>> parseLabelled(std::string_view text, std::string_view label,
+                                                   const std::string& what) {
+  size_t newline = text.find('\n');
+  if (newline == std::string_view::npos || trimmed(text.substr(0, newline)) != label) {
+    return makeError(what + ": expected first line '" + std::string(label) + "'");
+  }
+  std::string body = trimmed(text.substr(newline + 1));
+  std::array<unsigned char, N> out;
+  size_t binLen = 0;
+  if (sodium_base642bin(out.data(), out.size(), body.data(), body.size(), nullptr, &binLen,
+                        nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      binLen != N) {
+    return makeError(what + ": expected base64 of " + std::to_string(N) + " bytes on line 2");
+  }
+  return out;
+}
+
+inline Result<std::string> readSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return makeError(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > 4096) return makeError(path + ": too large for a key or signature");
+  return text.str();
+}
+
+inline Status writeFileMode(const std::string& path, const std::string& content, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return makeError(path + ": cannot create: " + std::strerror(errno));
+  if (::fchmod(fd, mode) != 0 ||
+      ::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
+      ::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    return makeError(path + ": cannot write: " + std::strerror(err));
+  }
+  ::close(fd);
+  return {};
+}
+
+}  // namespace detail
+
+inline Result<PublicKey> readPublicKey(const std::string& path) {
+  auto text = detail::readSmallFile(path);
+  if (!text) return text.error();
+  return detail::parseLabelled<crypto_sign_PUBLICKEYBYTES>(*text, kPublicKeyLabel,
+                                                           "public key " + path);
+}
+
+inline Result<SecretKey> readSecretKey(const std::string& path) {
+  auto text = detail::readSmallFile(path);
+  if (!text) return text.error();
+  return detail::parseLabelled<crypto_sign_SECRETKEYBYTES>(*text, kSecretKeyLabel,
+                                                           "secret key " + path);
+}
+
+// Accepts the text form of a .sig file or 64 raw bytes.
+inline Result<Signature> parseSignature(std::string_view bytes) {
+  if (bytes.size() == crypto_sign_BYTES) {
+    Signature sig;
+    std::memcpy(sig.data(), bytes.data(), sig.size());
+    return sig;
+  }
+  return detail::parseLabelled<crypto_sign_BYTES>(bytes, kSignatureLabel, "signature");
+}
+
+inline std::string formatSignature(const Signature& sig) {
+  return std::string(kSignatureLabel) + "\n" + toBase64(sig.data(), sig.size()) + "\n";
+}
+
+// Writes PREFIX.key (0600) and PREFIX.pub. Refuses to overwrite an existing secret key.
+inline Status generateKeyPair(const std::string& prefix) {
+  if (auto s = ensureSodium(); !s) return s;
+  std::string keyPath = prefix + ".key", pubPath = prefix + ".pub";
+  struct stat st;
+  if (::stat(keyPath.c_str(), &st) == 0) {
+    return makeError(keyPath + ": already exists; refusing to overwrite a secret key");
+  }
+  PublicKey pk;
+  SecretKey sk;
+  crypto_sign_keypair(pk.data(), sk.data());
+  std::string secretText =
+      std::string(kSecretKeyLabel) + "\n" + toBase64(sk.data(), sk.size()) + "\n";
+  sodium_memzero(sk.data(), sk.size());
+  if (auto s = detail::writeFileMode(keyPath, secretText, 0600); !s) return s;
+  sodium_memzero(secretText.data(), secretText.size());
+  return detail::writeFileMode(pubPath,
+                               std::string(kPublicKeyLabel) + "\n" +
+                                   toBase64(pk.data(), pk.size()) + "\n",
+                               0644);
+}
+
+inline Result<Signature> signDigest(const Sha256Digest& digest, const SecretKey& key) {
+  if (auto s = ensureSodium(); !s) return s.error();
+  Signature sig;
+  crypto_sign_detached(sig.data(), nullptr, digest.data(), digest.size(), key.data());
+  return sig;
+}
+
+inline bool verifyDigest(const Sha256Digest& digest, const Signature& sig, const PublicKey& key) {
+  if (!ensureSodium()) return false;
+  return crypto_sign_verify_detached(sig.data(), digest.data(), digest.size(), key.data()) == 0;
+}
+
+}  // namespace rollgate::install

@@ -1,0 +1,1086 @@
+#include "common/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "schemas/rollgate.capnp.h"
+
+namespace rollgate {
+namespace {
+
+namespace w = rollgate::wire;
+
+// ---------------------------------------------------------------------------------------------
+// Small conversion helpers
+
+capnp::Text::Reader text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
+
+capnp::Data::Reader data(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+std::string str(capnp::Text::Reader r) { return std::string(r.cStr(), r.size()); }
+
+std::string str(capnp::Data::Reader r) {
+  return std::string(reinterpret_cast<const char*>(r.begin()), r.size());
+}
+
+std::vector<std::string> strings(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (auto item : list) out.push_back(str(item));
+  return out;
+}
+
+void setStrings(capnp::List<capnp::Text>::Builder list, const std::vector<std::string>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, text(values[i]));
+}
+
+template <typename T, typename ListBuilder>
+void setNumbers(ListBuilder list, const std::vector<T>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+template <typename T, typename ListReader>
+std::vector<T> numbers(ListReader list) {
+  std::vector<T> out;
+  out.reserve(list.size());
+  for (auto item : list) out.push_back(item);
+  return out;
+}
+
+std::string toString(kj::Array<capnp::word> words) {
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+void put(w::ServiceRelease::Builder b, const ServiceRelease& v) {
+  b.setService(text(v.service));
+  b.setActiveRelease(text(v.activeRelease));
+  setStrings(b.initReleases(v.releases.size()), v.releases);
+}
+ServiceRelease get(w::ServiceRelease::Reader r) {
+  return ServiceRelease{str(r.getService()), str(r.getActiveRelease()), strings(r.getReleases())};
+}
+
+void putServices(capnp::List<w::ServiceRelease>::Builder list,
+                 const std::vector<ServiceRelease>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) put(list[i], values[i]);
+}
+std::vector<ServiceRelease> getServices(capnp::List<w::ServiceRelease>::Reader list) {
+  std::vector<ServiceRelease> out;
+  for (auto item : list) out.push_back(get(item));
+  return out;
+}
+
+void put(w::CommandRef::Builder b, const CommandRef& v) {
+  b.setRolloutId(text(v.rolloutId));
+  b.setSequence(v.sequence);
+  b.setEpoch(v.epoch);
+}
+CommandRef get(w::CommandRef::Reader r) {
+  return CommandRef{str(r.getRolloutId()), r.getSequence(), r.getEpoch()};
+}
+
+void put(w::TelemetryWindow::Builder b, const TelemetryWindow& v) {
+  b.setService(text(v.service));
+  b.setRelease(text(v.release));
+  b.setStartMillis(v.startMillis);
+  b.setEndMillis(v.endMillis);
+  b.setRequests(v.requests);
+  b.setStatus1xx(v.status1xx);
+  b.setStatus2xx(v.status2xx);
+  b.setStatus3xx(v.status3xx);
+  b.setStatus4xx(v.status4xx);
+  b.setStatus5xx(v.status5xx);
+  auto codes = b.initStatusCodes(v.statusCodes.size());
+  for (unsigned i = 0; i < v.statusCodes.size(); ++i) {
+    codes[i].setCode(v.statusCodes[i].code);
+    codes[i].setCount(v.statusCodes[i].count);
+  }
+  setNumbers(b.initLatencyBucketUpperMicros(v.latencyBucketUpperMicros.size()),
+             v.latencyBucketUpperMicros);
+  setNumbers(b.initLatencyBucketCounts(v.latencyBucketCounts.size()), v.latencyBucketCounts);
+  setNumbers(b.initLatencySampleMicros(v.latencySampleMicros.size()), v.latencySampleMicros);
+  b.setErrorLogLines(v.errorLogLines);
+  b.setUnparsedLines(v.unparsedLines);
+  b.setCpuMillis(v.cpuMillis);
+  b.setMemoryBytes(v.memoryBytes);
+  b.setRestarts(v.restarts);
+  b.setUnitActive(v.unitActive);
+  b.setMainPid(v.mainPid);
+  b.setDroppedBefore(v.droppedBefore);
+}
+TelemetryWindow get(w::TelemetryWindow::Reader r) {
+  TelemetryWindow v;
+  v.service = str(r.getService());
+  v.release = str(r.getRelease());
+  v.startMillis = r.getStartMillis();
+  v.endMillis = r.getEndMillis();
+  v.requests = r.getRequests();
+  v.status1xx = r.getStatus1xx();
+  v.status2xx = r.getStatus2xx();
+  v.status3xx = r.getStatus3xx();
+  v.status4xx = r.getStatus4xx();
+  v.status5xx = r.getStatus5xx();
+  for (auto c : r.getStatusCodes()) v.statusCodes.push_back(StatusCount{c.getCode(), c.getCount()});
+  v.latencyBucketUpperMicros = numbers<std::uint64_t>(r.getLatencyBucketUpperMicros());
+  v.latencyBucketCounts = numbers<std::uint64_t>(r.getLatencyBucketCounts());
+  v.latencySampleMicros = numbers<std::uint32_t>(r.getLatencySampleMicros());
+  v.errorLogLines = r.getErrorLogLines();
+  v.unparsedLines = r.getUnparsedLines();
+  v.cpuMillis = r.getCpuMillis();
+  v.memoryBytes = r.getMemoryBytes();
+  v.restarts = r.getRestarts();
+  v.unitActive = r.getUnitActive();
+  v.mainPid = r.getMainPid();
+  v.droppedBefore = r.getDroppedBefore();
+  return v;
+}
+
+w::CommandResult::Outcome toWire(Outcome o) {
+  switch (o) {
+    case Outcome::kSucceeded: return w::CommandResult::Outcome::SUCCEEDED;
+    case Outcome::kFailed: return w::CommandResult::Outcome::FAILED;
+    case Outcome::kRolledBack: return w::CommandResult::Outcome::ROLLED_BACK;
+    case Outcome::kStale: return w::CommandResult::Outcome::STALE;
+    case Outcome::kCancelled: return w::CommandResult::Outcome::CANCELLED;
+    case Outcome::kInterrupted: return w::CommandResult::Outcome::INTERRUPTED;
+    case Outcome::kInProgress: return w::CommandResult::Outcome::IN_PROGRESS;
+  }
+  return w::CommandResult::Outcome::FAILED;
+}
+Outcome fromWire(w::CommandResult::Outcome o) {
+  switch (o) {
+    case w::CommandResult::Outcome::SUCCEEDED: return Outcome::kSucceeded;
+    case w::CommandResult::Outcome::FAILED: return Outcome::kFailed;
+    case w::CommandResult::Outcome::ROLLED_BACK: return Outcome::kRolledBack;
+    case w::CommandResult::Outcome::STALE: return Outcome::kStale;
+    case w::CommandResult::Outcome::CANCELLED: return Outcome::kCancelled;
+    case w::CommandResult::Outcome::INTERRUPTED: return Outcome::kInterrupted;
+    case w::CommandResult::Outcome::IN_PROGRESS: return Outcome::kInProgress;
+  }
+  throw std::invalid_argument("outcome: unknown enumerant " +
+                              std::to_string(static_cast<unsigned>(o)));
+}
+
+void put(w::CommandResult::Builder b, const CommandResult& v) {
+  put(b.initCommand(), v.command);
+  b.setService(text(v.service));
+  b.setOutcome(toWire(v.outcome));
+  b.setActiveRelease(text(v.activeRelease));
+  b.setMessage(text(v.message));
+  setStrings(b.initEvents(v.events.size()), v.events);
+  b.setDurationMillis(v.durationMillis);
+  b.setProgress(v.progress);
+  b.setBytesDone(v.bytesDone);
+  b.setBytesTotal(v.bytesTotal);
+}
+CommandResult get(w::CommandResult::Reader r) {
+  CommandResult v;
+  v.command = get(r.getCommand());
+  v.service = str(r.getService());
+  v.outcome = fromWire(r.getOutcome());
+  v.activeRelease = str(r.getActiveRelease());
+  v.message = str(r.getMessage());
+  v.events = strings(r.getEvents());
+  v.durationMillis = r.getDurationMillis();
+  v.progress = r.getProgress();
+  v.bytesDone = r.getBytesDone();
+  v.bytesTotal = r.getBytesTotal();
+  return v;
+}
+
+void put(w::Abort::Builder b, const Abort& v) {
+  b.setAbortId(v.abortId);
+  setStrings(b.initRolloutIds(v.rolloutIds.size()), v.rolloutIds);
+  b.setReason(text(v.reason));
+  putServices(b.initRollBack(v.rollBack.size()), v.rollBack);
+}
+Abort get(w::Abort::Reader r) {
+  return Abort{r.getAbortId(), strings(r.getRolloutIds()), str(r.getReason()),
+               getServices(r.getRollBack())};
+}
+
+void put(w::HostInfo::Builder b, const HostInfo& v) {
+  b.setName(text(v.name));
+  b.setRegion(text(v.region));
+  b.setCluster(text(v.cluster));
+  b.setAgentVersion(text(v.agentVersion));
+  putServices(b.initServices(v.services.size()), v.services);
+  b.setLastContactMillis(v.lastContactMillis);
+  b.setHealthy(v.healthy);
+  b.setConnected(v.connected);
+  b.setClaimedHost(text(v.claimedHost));
+}
+HostInfo get(w::HostInfo::Reader r) {
+  HostInfo v;
+  v.name = str(r.getName());
+  v.region = str(r.getRegion());
+  v.cluster = str(r.getCluster());
+  v.agentVersion = str(r.getAgentVersion());
+  v.services = getServices(r.getServices());
+  v.lastContactMillis = r.getLastContactMillis();
+  v.healthy = r.getHealthy();
+  v.connected = r.getConnected();
+  v.claimedHost = str(r.getClaimedHost());
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding frame: aligned copy, limits, version check
+
+template <typename Root, typename Convert>
+auto decodeFrame(Bytes frame, std::size_t maxBytes, const char* what, Convert convert)
+    -> Result<decltype(convert(std::declval<typename Root::Reader>()))> {
+  using Out = decltype(convert(std::declval<typename Root::Reader>()));
+  if (frame.empty()) return makeError(std::string(what) + ": empty frame");
+  if (frame.size() > maxBytes) {
+    return makeError(std::string(what) + ": frame of " + std::to_string(frame.size()) +
+                     " bytes exceeds the limit of " + std::to_string(maxBytes));
+  }
+  if (frame.size() % sizeof(capnp::word) != 0) {
+    return makeError(std::string(what) + ": frame of " + std::to_string(frame.size()) +
+                     " bytes is not a whole number of 8-byte words (truncated?)");
+  }
+  std::size_t words = frame.size() / sizeof(capnp::word);
+  auto aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words * 4 + 1024;
+  options.nestingLimit = kMaxNestingDepth;
+  try {
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    auto root = reader.getRoot<Root>();
+    if (root.getVersion() != kProtocolVersion) {
+      return makeError(std::string(what) + ": protocol version " +
+                       std::to_string(root.getVersion()) + " is not supported (expected " +
+                       std::to_string(kProtocolVersion) + ")");
+    }
+    Out out = convert(root);
+    if (auto status = validate(out); !status) {
+      return makeError(std::string(what) + ": " + status.error().message);
+    }
+    return out;
+  } catch (const kj::Exception& e) {
+    return makeError(std::string(what) + ": malformed: " + e.getDescription().cStr());
+  } catch (const std::exception& e) {
+    return makeError(std::string(what) + ": malformed: " + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers
+
+Status fieldError(const std::string& field, const std::string& problem) {
+  return makeError("field '" + field + "': " + problem);
+}
+
+std::string quoted(const std::string& value) {
+  std::string shown = value.size() > 80 ? value.substr(0, 80) + "..." : value;
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return "\"" + shown + "\"";
+}
+
+Status checkName(const std::string& field, const std::string& value, bool allowEmpty = false) {
+  if (allowEmpty && value.empty()) return {};
+  if (!isValidName(value)) return fieldError(field, "invalid name " + quoted(value));
+  return {};
+}
+
+Status checkVersion(const std::string& field, const std::string& value, bool allowEmpty) {
+  if (allowEmpty && value.empty()) return {};
+  if (!isValidVersion(value)) return fieldError(field, "invalid version " + quoted(value));
+  return {};
+}
+
+Status checkText(const std::string& field, const std::string& value, std::size_t maxBytes) {
+  if (value.size() > maxBytes) {
+    return fieldError(field, std::to_string(value.size()) + " bytes exceeds " +
+                                 std::to_string(maxBytes));
+  }
+  return {};
+}
+
+Status checkCount(const std::string& field, std::size_t count, std::size_t max) {
+  if (count > max) {
+    return fieldError(field, std::to_string(count) + " entries exceeds " + std::to_string(max));
+  }
+  return {};
+}
+
+#define ROLLGATE_CHECK(expr)              \
+  do {                                    \
+    if (auto status_ = (expr); !status_) \
+      return status_;                     \
+  } while (0)
+
+Status check(const ServiceRelease& v, const std::string& field) {
+  ROLLGATE_CHECK(checkName(field + ".service", v.service));
+  ROLLGATE_CHECK(checkVersion(field + ".activeRelease", v.activeRelease, true));
+  ROLLGATE_CHECK(checkCount(field + ".releases", v.releases.size(), 64));
+  for (std::size_t i = 0; i < v.releases.size(); ++i) {
+    ROLLGATE_CHECK(checkVersion(field + ".releases[" + std::to_string(i) + "]", v.releases[i],
+                                false));
+  }
+  return {};
+}
+
+Status checkServices(const std::vector<ServiceRelease>& list, const std::string& field) {
+  ROLLGATE_CHECK(checkCount(field, list.size(), 64));
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    ROLLGATE_CHECK(check(list[i], field + "[" + std::to_string(i) + "]"));
+  }
+  return {};
+}
+
+Status check(const CommandRef& v, const std::string& field) {
+  return checkText(field + ".rolloutId", v.rolloutId, 128);
+}
+
+Status check(const TelemetryWindow& v, const std::string& f) {
+  ROLLGATE_CHECK(checkName(f + ".service", v.service));
+  ROLLGATE_CHECK(checkVersion(f + ".release", v.release, true));
+  if (v.endMillis < v.startMillis) {
+    return fieldError(f + ".endMillis", std::to_string(v.endMillis) + " is before startMillis " +
+                                             std::to_string(v.startMillis));
+  }
+  ROLLGATE_CHECK(checkCount(f + ".statusCodes", v.statusCodes.size(), 500));
+  for (const auto& c : v.statusCodes) {
+    if (c.code < 100 || c.code > 599) {
+      return fieldError(f + ".statusCodes", "status code " + std::to_string(c.code) +
+                                                " outside 100-599");
+    }
+  }
+  ROLLGATE_CHECK(checkCount(f + ".latencyBucketUpperMicros", v.latencyBucketUpperMicros.size(), 128));
+  if (v.latencyBucketCounts.size() != v.latencyBucketUpperMicros.size()) {
+    return fieldError(f + ".latencyBucketCounts",
+                      std::to_string(v.latencyBucketCounts.size()) +
+                          " counts for " + std::to_string(v.latencyBucketUpperMicros.size()) +
+                          " buckets");
+  }
+  ROLLGATE_CHECK(checkCount(f + ".latencySampleMicros", v.latencySampleMicros.size(), 8192));
+  std::uint64_t classes = v.status1xx + v.status2xx + v.status3xx + v.status4xx + v.status5xx;
+  if (classes > v.requests) {
+    return fieldError(f + ".requests", std::to_string(v.requests) +
+                                           " is less than the sum of status classes " +
+                                           std::to_string(classes));
+  }
+  return {};
+}
+
+Status check(const CommandResult& v, const std::string& f) {
+  ROLLGATE_CHECK(check(v.command, f + ".command"));
+  ROLLGATE_CHECK(checkName(f + ".service", v.service, true));
+  ROLLGATE_CHECK(checkVersion(f + ".activeRelease", v.activeRelease, true));
+  ROLLGATE_CHECK(checkText(f + ".message", v.message, 8192));
+  ROLLGATE_CHECK(checkCount(f + ".events", v.events.size(), 64));
+  for (const auto& e : v.events) ROLLGATE_CHECK(checkText(f + ".events", e, 1024));
+  return {};
+}
+
+Status check(const Abort& v, const std::string& f) {
+  ROLLGATE_CHECK(checkCount(f + ".rolloutIds", v.rolloutIds.size(), 1024));
+  for (const auto& id : v.rolloutIds) ROLLGATE_CHECK(checkText(f + ".rolloutIds", id, 128));
+  ROLLGATE_CHECK(checkText(f + ".reason", v.reason, 1024));
+  return checkServices(v.rollBack, f + ".rollBack");
+}
+
+Status check(const Hello& v) {
+  ROLLGATE_CHECK(checkText("hello.claimedHost", v.claimedHost, 64));
+  ROLLGATE_CHECK(checkName("hello.region", v.region));
+  ROLLGATE_CHECK(checkName("hello.cluster", v.cluster));
+  ROLLGATE_CHECK(checkText("hello.agentVersion", v.agentVersion, 64));
+  ROLLGATE_CHECK(checkServices(v.services, "hello.services"));
+  return check(v.lastApplied, "hello.lastApplied");
+}
+Status check(const Heartbeat& v) { return checkServices(v.services, "heartbeat.services"); }
+Status check(const TelemetryReport& v) {
+  ROLLGATE_CHECK(checkCount("telemetry.windows", v.windows.size(), 1024));
+  for (std::size_t i = 0; i < v.windows.size(); ++i) {
+    ROLLGATE_CHECK(check(v.windows[i], "telemetry.windows[" + std::to_string(i) + "]"));
+  }
+  return {};
+}
+Status check(const CommandResult& v) { return check(v, "commandResult"); }
+Status check(const AckAbort& v) { return checkServices(v.rolledBack, "ackAbort.rolledBack"); }
+Status check(const AckBroadcast&) { return {}; }
+Status check(const RequestChunk& v) {
+  if (!isValidSha256(v.sha256)) return fieldError("requestChunk.sha256", "not a SHA-256 " + quoted(v.sha256));
+  if (v.length == 0 || v.length > kArtifactChunkBytes) {
+    return fieldError("requestChunk.length", std::to_string(v.length) + " outside 1-" +
+                                                 std::to_string(kArtifactChunkBytes));
+  }
+  return {};
+}
+
+Status check(const Welcome& v) { return checkText("welcome.host", v.host, 64); }
+Status check(const Command& v) {
+  ROLLGATE_CHECK(check(v.ref, "command.ref"));
+  ROLLGATE_CHECK(checkName("command.service", v.service));
+  if (const auto* install = std::get_if<InstallRelease>(&v.body)) {
+    ROLLGATE_CHECK(checkVersion("command.install.version", install->version, false));
+    if (!isValidSha256(install->sha256)) {
+      return fieldError("command.install.sha256", "not a SHA-256 " + quoted(install->sha256));
+    }
+    ROLLGATE_CHECK(checkText("command.install.source", install->source, 4096));
+    ROLLGATE_CHECK(checkText("command.install.signature", install->signature, 1024));
+  } else if (const auto* activate = std::get_if<ActivateRelease>(&v.body)) {
+    ROLLGATE_CHECK(checkVersion("command.activate.version", activate->version, false));
+  } else if (const auto* rollback = std::get_if<RollBackRelease>(&v.body)) {
+    ROLLGATE_CHECK(checkVersion("command.rollback.toVersion", rollback->toVersion, true));
+  } else if (const auto* cancel = std::get_if<CancelCommand>(&v.body)) {
+    ROLLGATE_CHECK(check(cancel->target, "command.cancel.target"));
+  }
+  return {};
+}
+Status check(const ArtifactChunk& v) {
+  if (!isValidSha256(v.sha256)) return fieldError("chunk.sha256", "not a SHA-256 " + quoted(v.sha256));
+  if (v.data.size() > kArtifactChunkBytes) {
+    return fieldError("chunk.data", std::to_string(v.data.size()) + " bytes exceeds " +
+                                        std::to_string(kArtifactChunkBytes));
+  }
+  if (v.offset + v.data.size() > v.totalBytes && v.error.empty()) {
+    return fieldError("chunk.offset", "chunk ends at " + std::to_string(v.offset + v.data.size()) +
+                                          " past totalBytes " + std::to_string(v.totalBytes));
+  }
+  return checkText("chunk.error", v.error, 1024);
+}
+Status check(const Abort& v) { return check(v, "abort"); }
+Status check(const Freeze& v) { return checkText("freeze", v.reason, 1024); }
+Status check(const Resume&) { return {}; }
+
+Status check(const ListHosts&) { return {}; }
+Status check(const EnrollHost& v) {
+  ROLLGATE_CHECK(checkName("enrollHost.name", v.name));
+  if (v.publicKey.size() != 40) {
+    return fieldError("enrollHost.publicKey", "expected 40 Z85 characters, got " +
+                                                  std::to_string(v.publicKey.size()));
+  }
+  return {};
+}
+Status check(const RevokeHost& v) { return checkName("revokeHost", v.name); }
+Status check(const QueryTelemetry& v) {
+  ROLLGATE_CHECK(checkName("queryTelemetry.host", v.host));
+  return checkName("queryTelemetry.service", v.service, true);
+}
+Status check(const PushArtifact& v) {
+  ROLLGATE_CHECK(checkName("pushArtifact.service", v.service));
+  ROLLGATE_CHECK(checkVersion("pushArtifact.version", v.version, false));
+  if (!isValidSha256(v.sha256)) return fieldError("pushArtifact.sha256", "not a SHA-256 " + quoted(v.sha256));
+  if (v.data.size() > kArtifactChunkBytes) {
+    return fieldError("pushArtifact.data", std::to_string(v.data.size()) + " bytes exceeds " +
+                                               std::to_string(kArtifactChunkBytes));
+  }
+  return checkText("pushArtifact.signature", v.signature, 1024);
+}
+Status check(const ManualCommand& v) {
+  ROLLGATE_CHECK(checkName("manualCommand.host", v.host));
+  ROLLGATE_CHECK(checkName("manualCommand.service", v.service));
+  return checkVersion("manualCommand.version", v.version, v.kind == ManualCommand::Kind::kRollback);
+}
+Status check(const ListReleases& v) { return checkName("listReleases", v.host); }
+Status check(const StartRollout& v) {
+  ROLLGATE_CHECK(checkName("startRollout.service", v.service));
+  ROLLGATE_CHECK(checkVersion("startRollout.version", v.version, false));
+  ROLLGATE_CHECK(checkText("startRollout.planToml", v.planToml, 256 << 10));
+  ROLLGATE_CHECK(checkText("startRollout.gatesToml", v.gatesToml, 256 << 10));
+  return checkName("startRollout.canaryHost", v.canaryHost, true);
+}
+Status check(const RolloutAction& v) { return checkText("rolloutAction.rolloutId", v.rolloutId, 128); }
+Status check(const ListRollouts&) { return {}; }
+Status check(const DescribeRollout& v) { return checkText("describeRollout", v.rolloutId, 128); }
+Status check(const AbortRequest& v) {
+  if (!v.all && v.rolloutId.empty()) return fieldError("abort.rolloutId", "empty without 'all'");
+  ROLLGATE_CHECK(checkText("abort.rolloutId", v.rolloutId, 128));
+  return checkText("abort.reason", v.reason, 1024);
+}
+Status check(const FreezeRequest& v) { return checkText("freeze.reason", v.reason, 1024); }
+Status check(const WatchRollout& v) { return checkText("watchRollout", v.rolloutId, 128); }
+
+Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
+Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
+Status check(const HostList& v) {
+  ROLLGATE_CHECK(checkCount("hosts", v.hosts.size(), 100000));
+  for (const auto& h : v.hosts) {
+    ROLLGATE_CHECK(checkName("hosts.name", h.name));
+    ROLLGATE_CHECK(checkServices(h.services, "hosts.services"));
+  }
+  return {};
+}
+Status check(const WindowList& v) {
+  for (std::size_t i = 0; i < v.windows.size(); ++i) {
+    ROLLGATE_CHECK(check(v.windows[i], "windows[" + std::to_string(i) + "]"));
+  }
+  return {};
+}
+Status check(const JsonDocument& v) { return checkText("json", v.text, 8 << 20); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public: names
+
+bool isValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64 || !std::isalnum(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+bool isValidVersion(const std::string& version) {
+  if (version.empty() || version.size() > 128 || version == "." || version == "..") return false;
+  if (!std::isalnum(static_cast<unsigned char>(version[0]))) return false;
+  return std::all_of(version.begin(), version.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '+' || c == '~';
+  });
+}
+
+bool isValidSha256(const std::string& hex) {
+  return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+const char* outcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSucceeded: return "succeeded";
+    case Outcome::kFailed: return "failed";
+    case Outcome::kRolledBack: return "rolled_back";
+    case Outcome::kStale: return "stale";
+    case Outcome::kCancelled: return "cancelled";
+    case Outcome::kInterrupted: return "interrupted";
+    case Outcome::kInProgress: return "in_progress";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public: validation
+
+Status validate(const AgentMessage& message) {
+  return std::visit([](const auto& body) { return check(body); }, message);
+}
+Status validate(const CoordinatorMessage& message) {
+  return std::visit([](const auto& body) { return check(body); }, message);
+}
+Status validate(const Broadcast& message) {
+  return std::visit([](const auto& body) { return check(body); }, message.body);
+}
+Status validate(const AdminRequest& message) {
+  return std::visit([](const auto& body) { return check(body); }, message.body);
+}
+Status validate(const AdminReply& message) {
+  return std::visit([](const auto& body) -> Status {
+    if constexpr (std::is_same_v<std::decay_t<decltype(body)>, CommandResult>) {
+      return check(body, "commandResult");
+    } else {
+      return check(body);
+    }
+  }, message.body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public: agent messages
+
+std::string encode(const AgentMessage& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<w::AgentMessage>();
+  root.setVersion(kProtocolVersion);
+  auto body = root.initBody();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Hello>) {
+          auto b = body.initHello();
+          b.setClaimedHost(text(v.claimedHost));
+          b.setRegion(text(v.region));
+          b.setCluster(text(v.cluster));
+          b.setAgentVersion(text(v.agentVersion));
+          putServices(b.initServices(v.services.size()), v.services);
+          b.setBootMillis(v.bootMillis);
+          put(b.initLastApplied(), v.lastApplied);
+        } else if constexpr (std::is_same_v<T, Heartbeat>) {
+          auto b = body.initHeartbeat();
+          b.setSentMillis(v.sentMillis);
+          putServices(b.initServices(v.services.size()), v.services);
+        } else if constexpr (std::is_same_v<T, TelemetryReport>) {
+          auto list = body.initTelemetry().initWindows(v.windows.size());
+          for (unsigned i = 0; i < v.windows.size(); ++i) put(list[i], v.windows[i]);
+        } else if constexpr (std::is_same_v<T, CommandResult>) {
+          put(body.initCommandResult(), v);
+        } else if constexpr (std::is_same_v<T, AckAbort>) {
+          auto b = body.initAckAbort();
+          b.setAbortId(v.abortId);
+          putServices(b.initRolledBack(v.rolledBack.size()), v.rolledBack);
+        } else if constexpr (std::is_same_v<T, RequestChunk>) {
+          auto b = body.initRequestChunk();
+          b.setSha256(text(v.sha256));
+          b.setOffset(v.offset);
+          b.setLength(v.length);
+        } else if constexpr (std::is_same_v<T, AckBroadcast>) {
+          body.initAckBroadcast().setBroadcastId(v.broadcastId);
+        }
+      },
+      message);
+  return toString(capnp::messageToFlatArray(builder));
+}
+
+Result<AgentMessage> decodeAgentMessage(Bytes frame) {
+  return decodeFrame<w::AgentMessage>(
+      frame, kMaxAgentMessageBytes, "agent message",
+      [](w::AgentMessage::Reader root) -> AgentMessage {
+        auto body = root.getBody();
+        switch (body.which()) {
+          case w::AgentMessage::Body::HELLO: {
+            auto r = body.getHello();
+            Hello v;
+            v.claimedHost = str(r.getClaimedHost());
+            v.region = str(r.getRegion());
+            v.cluster = str(r.getCluster());
+            v.agentVersion = str(r.getAgentVersion());
+            v.services = getServices(r.getServices());
+            v.bootMillis = r.getBootMillis();
+            v.lastApplied = get(r.getLastApplied());
+            return v;
+          }
+          case w::AgentMessage::Body::HEARTBEAT: {
+            auto r = body.getHeartbeat();
+            return Heartbeat{r.getSentMillis(), getServices(r.getServices())};
+          }
+          case w::AgentMessage::Body::TELEMETRY: {
+            TelemetryReport v;
+            for (auto window : body.getTelemetry().getWindows()) v.windows.push_back(get(window));
+            return v;
+          }
+          case w::AgentMessage::Body::COMMAND_RESULT:
+            return get(body.getCommandResult());
+          case w::AgentMessage::Body::ACK_ABORT: {
+            auto r = body.getAckAbort();
+            return AckAbort{r.getAbortId(), getServices(r.getRolledBack())};
+          }
+          case w::AgentMessage::Body::REQUEST_CHUNK: {
+            auto r = body.getRequestChunk();
+            return RequestChunk{str(r.getSha256()), r.getOffset(), r.getLength()};
+          }
+          case w::AgentMessage::Body::ACK_BROADCAST:
+            return AckBroadcast{body.getAckBroadcast().getBroadcastId()};
+        }
+        throw std::invalid_argument("body: unknown union member " +
+                                    std::to_string(static_cast<unsigned>(body.which())));
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public: coordinator -> agent
+
+std::string encode(const CoordinatorMessage& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<w::CoordinatorMessage>();
+  root.setVersion(kProtocolVersion);
+  auto body = root.initBody();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Welcome>) {
+          auto b = body.initWelcome();
+          b.setHost(text(v.host));
+          b.setEpoch(v.epoch);
+          b.setHeartbeatMillis(v.heartbeatMillis);
+          b.setWindowMillis(v.windowMillis);
+          b.setFrozen(v.frozen);
+        } else if constexpr (std::is_same_v<T, Command>) {
+          auto b = body.initCommand();
+          put(b.initRef(), v.ref);
+          b.setService(text(v.service));
+          auto cb = b.initBody();
+          std::visit(
+              [&](const auto& c) {
+                using C = std::decay_t<decltype(c)>;
+                if constexpr (std::is_same_v<C, InstallRelease>) {
+                  auto i = cb.initInstall();
+                  i.setVersion(text(c.version));
+                  i.setSha256(text(c.sha256));
+                  i.setSizeBytes(c.sizeBytes);
+                  i.setSource(text(c.source));
+                  i.setSignature(data(c.signature));
+                  i.setActivate(c.activate);
+                } else if constexpr (std::is_same_v<C, ActivateRelease>) {
+                  cb.initActivate().setVersion(text(c.version));
+                } else if constexpr (std::is_same_v<C, RollBackRelease>) {
+                  auto r = cb.initRollback();
+                  r.setToVersion(text(c.toVersion));
+                  r.setExplicit(c.isExplicit);
+                } else if constexpr (std::is_same_v<C, CancelCommand>) {
+                  put(cb.initCancel().initTarget(), c.target);
+                } else if constexpr (std::is_same_v<C, RestartBaseline>) {
+                  cb.setRestartBaseline();
+                }
+              },
+              v.body);
+        } else if constexpr (std::is_same_v<T, ArtifactChunk>) {
+          auto b = body.initChunk();
+          b.setSha256(text(v.sha256));
+          b.setOffset(v.offset);
+          b.setTotalBytes(v.totalBytes);
+          b.setData(data(v.data));
+          b.setError(text(v.error));
+        } else if constexpr (std::is_same_v<T, Abort>) {
+          put(body.initAbort(), v);
+        }
+      },
+      message);
+  return toString(capnp::messageToFlatArray(builder));
+}
+
+Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
+  return decodeFrame<w::CoordinatorMessage>(
+      frame, kMaxCoordinatorMessageBytes, "coordinator message",
+      [](w::CoordinatorMessage::Reader root) -> CoordinatorMessage {
+        auto body = root.getBody();
+        switch (body.which()) {
+          case w::CoordinatorMessage::Body::WELCOME: {
+            auto r = body.getWelcome();
+            return Welcome{str(r.getHost()), r.getEpoch(), r.getHeartbeatMillis(),
+                           r.getWindowMillis(), r.getFrozen()};
+          }
+          case w::CoordinatorMessage::Body::COMMAND: {
+            auto r = body.getCommand();
+            Command v;
+            v.ref = get(r.getRef());
+            v.service = str(r.getService());
+            auto cb = r.getBody();
+            switch (cb.which()) {
+              case w::Command::Body::INSTALL: {
+                auto i = cb.getInstall();
+                v.body = InstallRelease{str(i.getVersion()), str(i.getSha256()),
+                                        i.getSizeBytes(), str(i.getSource()),
+                                        str(i.getSignature()), i.getActivate()};
+                break;
+              }
+              case w::Command::Body::ACTIVATE:
+                v.body = ActivateRelease{str(cb.getActivate().getVersion())};
+                break;
+              case w::Command::Body::ROLLBACK:
+                v.body = RollBackRelease{str(cb.getRollback().getToVersion()),
+                                         cb.getRollback().getExplicit()};
+                break;
+              case w::Command::Body::CANCEL:
+                v.body = CancelCommand{get(cb.getCancel().getTarget())};
+                break;
+              case w::Command::Body::RESTART_BASELINE:
+                v.body = RestartBaseline{};
+                break;
+              default:
+                throw std::invalid_argument("command.body: unknown union member");
+            }
+            return v;
+          }
+          case w::CoordinatorMessage::Body::CHUNK: {
+            auto r = body.getChunk();
+            return ArtifactChunk{str(r.getSha256()), r.getOffset(), r.getTotalBytes(),
+                                 str(r.getData()), str(r.getError())};
+          }
+          case w::CoordinatorMessage::Body::ABORT:
+            return get(body.getAbort());
+        }
+        throw std::invalid_argument("body: unknown union member " +
+                                    std::to_string(static_cast<unsigned>(body.which())));
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public: broadcast
+
+std::string encode(const Broadcast& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<w::Broadcast>();
+  root.setVersion(kProtocolVersion);
+  root.setBroadcastId(message.broadcastId);
+  auto body = root.initBody();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, Abort>) {
+          put(body.initAbort(), v);
+        } else if constexpr (std::is_same_v<T, Freeze>) {
+          body.setFreeze(text(v.reason));
+        } else if constexpr (std::is_same_v<T, Resume>) {
+          body.setResume();
+        }
+      },
+      message.body);
+  return toString(capnp::messageToFlatArray(builder));
+}
+
+Result<Broadcast> decodeBroadcast(Bytes frame) {
+  return decodeFrame<w::Broadcast>(
+      frame, kMaxBroadcastBytes, "broadcast", [](w::Broadcast::Reader root) -> Broadcast {
+        Broadcast v;
+        v.broadcastId = root.getBroadcastId();
+        auto body = root.getBody();
+        switch (body.which()) {
+          case w::Broadcast::Body::ABORT:
+            v.body = get(body.getAbort());
+            return v;
+          case w::Broadcast::Body::FREEZE:
+            v.body = Freeze{str(body.getFreeze())};
+            return v;
+          case w::Broadcast::Body::RESUME:
+            v.body = Resume{};
+            return v;
+        }
+        throw std::invalid_argument("body: unknown union member");
+      });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public: admin
+
+std::string encode(const AdminRequest& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<w::AdminRequest>();
+  root.setVersion(kProtocolVersion);
+  root.setRequestId(message.requestId);
+  auto body = root.initBody();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, ListHosts>) {
+          body.setListHosts();
+        } else if constexpr (std::is_same_v<T, EnrollHost>) {
+          auto b = body.initEnrollHost();
+          b.setName(text(v.name));
+          b.setPublicKey(text(v.publicKey));
+        } else if constexpr (std::is_same_v<T, RevokeHost>) {
+          body.setRevokeHost(text(v.name));
+        } else if constexpr (std::is_same_v<T, QueryTelemetry>) {
+          auto b = body.initQueryTelemetry();
+          b.setHost(text(v.host));
+          b.setService(text(v.service));
+          b.setLast(v.last);
+        } else if constexpr (std::is_same_v<T, PushArtifact>) {
+          auto b = body.initPushArtifact();
+          b.setService(text(v.service));
+          b.setVersion(text(v.version));
+          b.setSha256(text(v.sha256));
+          b.setTotalBytes(v.totalBytes);
+          b.setOffset(v.offset);
+          b.setData(data(v.data));
+          b.setFinal(v.final);
+          b.setSignature(data(v.signature));
+        } else if constexpr (std::is_same_v<T, ManualCommand>) {
+          auto b = body.initManualCommand();
+          b.setHost(text(v.host));
+          b.setService(text(v.service));
+          if (v.kind == ManualCommand::Kind::kInstall) {
+            b.initBody().setInstall(text(v.version));
+          } else {
+            b.initBody().setRollback(text(v.version));
+          }
+        } else if constexpr (std::is_same_v<T, ListReleases>) {
+          body.setListReleases(text(v.host));
+        } else if constexpr (std::is_same_v<T, StartRollout>) {
+          auto b = body.initStartRollout();
+          b.setService(text(v.service));
+          b.setVersion(text(v.version));
+          b.setPlanToml(text(v.planToml));
+          b.setGatesToml(text(v.gatesToml));
+          b.setCanaryHost(text(v.canaryHost));
+        } else if constexpr (std::is_same_v<T, RolloutAction>) {
+          auto b = body.initRolloutAction();
+          b.setRolloutId(text(v.rolloutId));
+          b.setAction(static_cast<w::RolloutAction::Action>(v.action));
+        } else if constexpr (std::is_same_v<T, ListRollouts>) {
+          body.setListRollouts();
+        } else if constexpr (std::is_same_v<T, DescribeRollout>) {
+          body.setDescribeRollout(text(v.rolloutId));
+        } else if constexpr (std::is_same_v<T, AbortRequest>) {
+          auto b = body.initAbort();
+          b.setRolloutId(text(v.rolloutId));
+          b.setAll(v.all);
+          b.setReason(text(v.reason));
+        } else if constexpr (std::is_same_v<T, FreezeRequest>) {
+          auto b = body.initFreeze();
+          b.setFrozen(v.frozen);
+          b.setReason(text(v.reason));
+        } else if constexpr (std::is_same_v<T, WatchRollout>) {
+          body.setWatchRollout(text(v.rolloutId));
+        }
+      },
+      message.body);
+  return toString(capnp::messageToFlatArray(builder));
+}
+
+Result<AdminRequest> decodeAdminRequest(Bytes frame) {
+  return decodeFrame<w::AdminRequest>(
+      frame, kMaxAdminRequestBytes, "admin request",
+      [](w::AdminRequest::Reader root) -> AdminRequest {
+        AdminRequest v;
+        v.requestId = root.getRequestId();
+        auto body = root.getBody();
+        switch (body.which()) {
+          case w::AdminRequest::Body::LIST_HOSTS:
+            v.body = ListHosts{};
+            break;
+          case w::AdminRequest::Body::ENROLL_HOST:
+            v.body = EnrollHost{str(body.getEnrollHost().getName()),
+                                str(body.getEnrollHost().getPublicKey())};
+            break;
+          case w::AdminRequest::Body::REVOKE_HOST:
+            v.body = RevokeHost{str(body.getRevokeHost())};
+            break;
+          case w::AdminRequest::Body::QUERY_TELEMETRY: {
+            auto r = body.getQueryTelemetry();
+            v.body = QueryTelemetry{str(r.getHost()), str(r.getService()), r.getLast()};
+            break;
+          }
+          case w::AdminRequest::Body::PUSH_ARTIFACT: {
+            auto r = body.getPushArtifact();
+            v.body = PushArtifact{str(r.getService()), str(r.getVersion()), str(r.getSha256()),
+                                  r.getTotalBytes(),   r.getOffset(),       str(r.getData()),
+                                  r.getFinal(),        str(r.getSignature())};
+            break;
+          }
+          case w::AdminRequest::Body::MANUAL_COMMAND: {
+            auto r = body.getManualCommand();
+            ManualCommand m;
+            m.host = str(r.getHost());
+            m.service = str(r.getService());
+            if (r.getBody().which() == w::ManualCommand::Body::INSTALL) {
+              m.kind = ManualCommand::Kind::kInstall;
+              m.version = str(r.getBody().getInstall());
+            } else {
+              m.kind = ManualCommand::Kind::kRollback;
+              m.version = str(r.getBody().getRollback());
+            }
+            v.body = m;
+            break;
+          }
+          case w::AdminRequest::Body::LIST_RELEASES:
+            v.body = ListReleases{str(body.getListReleases())};
+            break;
+          case w::AdminRequest::Body::START_ROLLOUT: {
+            auto r = body.getStartRollout();
+            v.body = StartRollout{str(r.getService()), str(r.getVersion()), str(r.getPlanToml()),
+                                  str(r.getGatesToml()), str(r.getCanaryHost())};
+            break;
+          }
+          case w::AdminRequest::Body::ROLLOUT_ACTION: {
+            auto r = body.getRolloutAction();
+            auto action = static_cast<unsigned>(r.getAction());
+            if (action > static_cast<unsigned>(RolloutAction::Action::kRollback)) {
+              throw std::invalid_argument("rolloutAction.action: unknown enumerant " +
+                                          std::to_string(action));
+            }
+            v.body = RolloutAction{str(r.getRolloutId()),
+                                   static_cast<RolloutAction::Action>(action)};
+            break;
+          }
+          case w::AdminRequest::Body::LIST_ROLLOUTS:
+            v.body = ListRollouts{};
+            break;
+          case w::AdminRequest::Body::DESCRIBE_ROLLOUT:
+            v.body = DescribeRollout{str(body.getDescribeRollout())};
+            break;
+          case w::AdminRequest::Body::ABORT: {
+            auto r = body.getAbort();
+            v.body = AbortRequest{str(r.getRolloutId()), r.getAll(), str(r.getReason())};
+            break;
+          }
+          case w::AdminRequest::Body::FREEZE:
+            v.body = FreezeRequest{body.getFreeze().getFrozen(), str(body.getFreeze().getReason())};
+            break;
+          case w::AdminRequest::Body::WATCH_ROLLOUT:
+            v.body = WatchRollout{str(body.getWatchRollout())};
+            break;
+          default:
+            throw std::invalid_argument("body: unknown union member");
+        }
+        return v;
+      });
+}
+
+std::string encode(const AdminReply& message) {
+  capnp::MallocMessageBuilder builder;
+  auto root = builder.initRoot<w::AdminReply>();
+  root.setVersion(kProtocolVersion);
+  root.setRequestId(message.requestId);
+  root.setFinal(message.final);
+  auto body = root.initBody();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, AdminError>) {
+          body.setError(text(v.message));
+        } else if constexpr (std::is_same_v<T, AdminOk>) {
+          body.setOk(text(v.message));
+        } else if constexpr (std::is_same_v<T, HostList>) {
+          auto list = body.initHosts(v.hosts.size());
+          for (unsigned i = 0; i < v.hosts.size(); ++i) put(list[i], v.hosts[i]);
+        } else if constexpr (std::is_same_v<T, WindowList>) {
+          auto list = body.initWindows(v.windows.size());
+          for (unsigned i = 0; i < v.windows.size(); ++i) put(list[i], v.windows[i]);
+        } else if constexpr (std::is_same_v<T, CommandResult>) {
+          put(body.initCommandResult(), v);
+        } else if constexpr (std::is_same_v<T, JsonDocument>) {
+          body.setJson(text(v.text));
+        }
+      },
+      message.body);
+  return toString(capnp::messageToFlatArray(builder));
+}
+
+Result<AdminReply> decodeAdminReply(Bytes frame) {
+  return decodeFrame<w::AdminReply>(
+      frame, kMaxAdminReplyBytes, "admin reply", [](w::AdminReply::Reader root) -> AdminReply {
+        AdminReply v;
+        v.requestId = root.getRequestId();
+        v.final = root.getFinal();
+        auto body = root.getBody();
+        switch (body.which()) {
+          case w::AdminReply::Body::ERROR:
+            v.body = AdminError{str(body.getError())};
+            break;
+          case w::AdminReply::Body::OK:
+            v.body = AdminOk{str(body.getOk())};
+            break;
+          case w::AdminReply::Body::HOSTS: {
+            HostList list;
+            for (auto h : body.getHosts()) list.hosts.push_back(get(h));
+            v.body = std::move(list);
+            break;
+          }
+          case w::AdminReply::Body::WINDOWS: {
+            WindowList list;
+            for (auto window : body.getWindows()) list.windows.push_back(get(window));
+            v.body = std::move(list);
+            break;
+          }
+          case w::AdminReply::Body::COMMAND_RESULT:
+            v.body = get(body.getCommandResult());
+            break;
+          case w::AdminReply::Body::JSON:
+            v.body = JsonDocument{str(body.getJson())};
+            break;
+          default:
+            throw std::invalid_argument("body: unknown union member");
+        }
+        return v;
+      });
+}
+
+}  // namespace rollgate

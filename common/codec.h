@@ -1,0 +1,57 @@
+// Codecs: the only place wire types (Cap'n Proto, schemas/rollgate.capnp) meet the plain structs
+// of common/messages.h. Decoding copies the frame into an aligned buffer (ZeroMQ frames are not
+// 8-byte aligned), reads with small traversal and nesting limits, converts, then validates; any
+// failure is an Error whose message names the field and the value, never an exception or a crash.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/messages.h"
+#include "common/result.h"
+
+namespace rollgate {
+
+// Size limits, applied both as ZMQ_MAXMSGSIZE on the sockets and again by the decoders.
+inline constexpr std::size_t kMaxAgentMessageBytes = 4 << 20;        // telemetry, results
+inline constexpr std::size_t kMaxCoordinatorMessageBytes = 2 << 20;  // artifact chunks
+inline constexpr std::size_t kMaxBroadcastBytes = 64 << 10;
+inline constexpr std::size_t kMaxAdminRequestBytes = 2 << 20;        // artifact upload pieces
+inline constexpr std::size_t kMaxAdminReplyBytes = 16 << 20;
+inline constexpr std::size_t kArtifactChunkBytes = 1 << 20;
+// Cap'n Proto reader limits: traversal in 8-byte words (bounds amplification by pointer tricks),
+// nesting depth of structs/lists.
+inline constexpr int kMaxNestingDepth = 16;
+
+using Bytes = std::span<const std::uint8_t>;
+
+std::string encode(const AgentMessage& message);
+std::string encode(const CoordinatorMessage& message);
+std::string encode(const Broadcast& message);
+std::string encode(const AdminRequest& message);
+std::string encode(const AdminReply& message);
+
+Result<AgentMessage> decodeAgentMessage(Bytes frame);
+Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame);
+Result<Broadcast> decodeBroadcast(Bytes frame);
+Result<AdminRequest> decodeAdminRequest(Bytes frame);
+Result<AdminReply> decodeAdminReply(Bytes frame);
+
+// Validation of decoded messages (also usable on structs built in memory). Errors name the field.
+Status validate(const AgentMessage& message);
+Status validate(const CoordinatorMessage& message);
+Status validate(const Broadcast& message);
+Status validate(const AdminRequest& message);
+Status validate(const AdminReply& message);
+
+// Name rules shared by validators and config: hosts, services, regions and clusters are 1-64
+// characters of [A-Za-z0-9._-] starting with a letter or digit; versions 1-128 characters of
+// [A-Za-z0-9._+~-]; SHA-256 digests 64 lowercase hex characters.
+bool isValidName(const std::string& name);
+bool isValidVersion(const std::string& version);
+bool isValidSha256(const std::string& hex);
+
+}  // namespace rollgate

@@ -1,0 +1,88 @@
+#include "common/keys.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace rollgate {
+
+CurveKeyPair generateCurveKeyPair() {
+  char publicKey[41] = {};
+  char secretKey[41] = {};
+  int rc = zmq_curve_keypair(publicKey, secretKey);
+  assert(rc == 0 && "libzmq built without CURVE support");
+  (void)rc;
+  return CurveKeyPair{publicKey, secretKey};
+}
+
+bool isValidZ85Key(const std::string& key) {
+  if (key.size() != 40) return false;
+  std::uint8_t decoded[32];
+  return zmq_z85_decode(decoded, key.c_str()) != nullptr;
+}
+
+Result<std::string> publicKeyFromSecret(const std::string& secretZ85) {
+  if (!isValidZ85Key(secretZ85)) return makeError("not a Z85 CURVE key (expected 40 characters)");
+  char publicKey[41] = {};
+  if (zmq_curve_public(publicKey, secretZ85.c_str()) != 0) {
+    return makeError(std::string("cannot derive public key: ") + zmq_strerror(zmq_errno()));
+  }
+  return std::string(publicKey);
+}
+
+Result<std::string> readKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return makeError("key file " + path + ": " + std::strerror(errno));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string text = buffer.str();
+  auto first = text.find_first_not_of(" \t\r\n");
+  auto last = text.find_last_not_of(" \t\r\n");
+  std::string key = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+  if (!isValidZ85Key(key)) {
+    return makeError("key file " + path + ": expected a 40-character Z85 CURVE key, got " +
+                     std::to_string(key.size()) + " characters");
+  }
+  return key;
+}
+
+Status writeKeyFile(const std::string& path, const std::string& keyZ85, unsigned mode) {
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return makeError("cannot write key file " + tmp + ": " + std::strerror(errno));
+  std::string line = keyZ85 + "\n";
+  bool ok = ::fchmod(fd, mode) == 0 &&
+            ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  int savedErrno = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) savedErrno = errno;
+    ::unlink(tmp.c_str());
+    return makeError("cannot write key file " + path + ": " + std::strerror(savedErrno));
+  }
+  return {};
+}
+
+Status writeKeyPair(const std::string& prefix, const CurveKeyPair& pair, bool overwrite) {
+  std::string secretPath = prefix + ".key";
+  std::string publicPath = prefix + ".pub";
+  struct stat st {};
+  if (!overwrite) {
+    for (const auto& path : {secretPath, publicPath}) {
+      if (::stat(path.c_str(), &st) == 0) {
+        return makeError("key file " + path + " already exists (use --force to replace it)");
+      }
+    }
+  }
+  if (auto status = writeKeyFile(secretPath, pair.secretKey, 0600); !status) return status;
+  return writeKeyFile(publicPath, pair.publicKey, 0644);
+}
+
+}  // namespace rollgate

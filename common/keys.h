@@ -1,0 +1,34 @@
+// CURVE key files. A key file holds one Z85-encoded 32-byte key (40 characters) and a newline:
+// PREFIX.key is the secret key (mode 0600), PREFIX.pub the public key.
+// Thread-safety: free functions, no shared state.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace rollgate {
+
+struct CurveKeyPair {
+  std::string publicKey;  // Z85, 40 characters
+  std::string secretKey;  // Z85, 40 characters
+};
+
+CurveKeyPair generateCurveKeyPair();
+
+// True if `key` is 40 characters of the Z85 alphabet that decode to 32 bytes.
+bool isValidZ85Key(const std::string& key);
+
+// Derives the public key from a Z85 secret key.
+Result<std::string> publicKeyFromSecret(const std::string& secretZ85);
+
+// Reads a key file (whitespace around the key is ignored). Errors name the path and the problem.
+Result<std::string> readKeyFile(const std::string& path);
+
+// Writes PREFIX.key (0600) and PREFIX.pub (0644). Refuses to overwrite unless `overwrite`.
+Status writeKeyPair(const std::string& prefix, const CurveKeyPair& pair, bool overwrite);
+
+// Writes one key to `path` atomically (temporary file + rename) with the given mode.
+Status writeKeyFile(const std::string& path, const std::string& keyZ85, unsigned mode);
+
+}  // namespace rollgate
