@@ -1,0 +1,103 @@
+#include "common/sqlite.h"
+
+namespace rollgate {
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_.get(), index, value);
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  sqlite3_bind_double(stmt_.get(), index, value);
+  return *this;
+}
+Statement& Statement::bind(int index, const std::string& value) {
+  sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bind(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bindBlob(int index, const std::string& value) {
+  sqlite3_bind_blob(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::bindNull(int index) {
+  sqlite3_bind_null(stmt_.get(), index);
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) {
+    status_ = makeError(std::string("sqlite: ") + sqlite3_errmsg(db_) + " in: " +
+                        sqlite3_sql(stmt_.get()));
+  }
+  return false;
+}
+
+Status Statement::run() {
+  while (step()) {
+  }
+  return status_;
+}
+
+std::string Statement::text(int column) const {
+  const auto* data = sqlite3_column_text(stmt_.get(), column);
+  int size = sqlite3_column_bytes(stmt_.get(), column);
+  return data ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
+}
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return makeError("database " + path + ": " + message);
+  }
+  std::unique_ptr<Database> db(new Database(raw, path));
+  sqlite3_busy_timeout(raw, 5000);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto status = db->exec(pragma); !status) return status.error();
+  }
+  return db;
+}
+
+Status Database::exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return makeError("database " + path_ + ": " + message + " in: " + sql.substr(0, 200));
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(const std::string& sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    return makeError("database " + path_ + ": " + sqlite3_errmsg(db_.get()) + " in: " + sql);
+  }
+  return Statement(db_.get(), stmt);
+}
+
+Transaction::Transaction(Database& db) : db_(db) { (void)db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) (void)db_.exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  auto status = db_.exec("COMMIT");
+  if (status) done_ = true;
+  return status;
+}
+
+}  // namespace rollgate

@@ -1,0 +1,364 @@
+#include "coordinator/coordinator.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/codec.h"
+#include "common/keys.h"
+#include "common/notify.h"
+
+namespace rollgate::coordinator {
+namespace {
+
+Bytes bytesOf(const zmq::message_t& frame) {
+  return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
+}
+
+std::string servicesSummary(const std::vector<ServiceRelease>& services) {
+  std::string out;
+  for (const auto& s : services) {
+    if (!out.empty()) out += ", ";
+    out += s.service + "@" + (s.activeRelease.empty() ? "none" : s.activeRelease);
+  }
+  return out.empty() ? "no services" : out;
+}
+
+// Receives all frames of one message; returns false if the socket had nothing.
+bool receiveMultipart(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
+  frames.clear();
+  while (true) {
+    zmq::message_t frame;
+    if (!socket.recv(frame, zmq::recv_flags::dontwait)) return !frames.empty();
+    bool more = frame.more();
+    frames.push_back(std::move(frame));
+    if (!more) return true;
+  }
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorConfig config, Logger logger, const Clock& clock)
+    : config_(std::move(config)),
+      logger_(std::move(logger)),
+      clock_(clock),
+      context_(1),
+      agents_(std::make_shared<Allowlist>()),
+      admins_(std::make_shared<Allowlist>()),
+      registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000) {}
+
+Coordinator::~Coordinator() {
+  agentSocket_.reset();
+  adminSocket_.reset();
+  broadcastSocket_.reset();
+  context_.shutdown();
+  zap_.reset();
+}
+
+std::uint64_t Coordinator::epoch() const { return store_ ? store_->epoch() : 0; }
+
+void Coordinator::reloadAllowlists() {
+  std::vector<std::string> problems;
+  agents_->replace(Allowlist::readDirectory(config_.agentsDir, &problems));
+  admins_->replace(Allowlist::readDirectory(config_.adminsDir, &problems));
+  for (const auto& problem : problems) logger_->warn("allowlist: {}", problem);
+}
+
+Status Coordinator::start() {
+  auto secret = readKeyFile(config_.keyFile);
+  if (!secret) return makeError("coordinator key: " + secret.error().message);
+  auto store = Store::open(config_.stateDir);
+  if (!store) return store.error();
+  store_ = std::move(*store);
+  auto hosts = store_->loadHosts();
+  if (!hosts) return hosts.error();
+  registry_.load(*hosts);
+  reloadAllowlists();
+  if (admins_->entries().empty()) {
+    logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",
+                  config_.adminsDir);
+  }
+
+  zap_ = std::make_unique<ZapHandler>(context_, logger_);
+  zap_->addDomain(kAgentsDomain, agents_);
+  zap_->addDomain(kAdminsDomain, admins_);
+  if (auto status = zap_->start(); !status) return status;
+
+  auto bindSocket = [&](std::unique_ptr<zmq::socket_t>& socket, zmq::socket_type type,
+                        const std::string& endpoint, const char* domain,
+                        std::size_t maxBytes) -> Status {
+    try {
+      socket = std::make_unique<zmq::socket_t>(context_, type);
+      configureCurveServer(*socket, *secret, domain, maxBytes);
+      if (type == zmq::socket_type::router) socket->set(zmq::sockopt::router_mandatory, true);
+      socket->bind(endpoint);
+    } catch (const zmq::error_t& e) {
+      return makeError("cannot bind " + endpoint + ": " + e.what());
+    }
+    return {};
+  };
+  if (auto s = bindSocket(agentSocket_, zmq::socket_type::router, config_.agentEndpoint,
+                          kAgentsDomain, kMaxAgentMessageBytes);
+      !s) {
+    return s;
+  }
+  if (auto s = bindSocket(adminSocket_, zmq::socket_type::router, config_.adminEndpoint,
+                          kAdminsDomain, kMaxAdminRequestBytes);
+      !s) {
+    return s;
+  }
+  if (auto s = bindSocket(broadcastSocket_, zmq::socket_type::pub, config_.broadcastEndpoint,
+                          kAgentsDomain, kMaxBroadcastBytes);
+      !s) {
+    return s;
+  }
+  logger_->info("serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
+                "{} enrolled keys)",
+                config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint,
+                store_->epoch(), hosts->size(), agents_->entries().size());
+  return {};
+}
+
+void Coordinator::run() {
+  notifyReady("serving agents on " + config_.agentEndpoint);
+  zmq::pollitem_t items[] = {{agentSocket_->handle(), 0, ZMQ_POLLIN, 0},
+                             {adminSocket_->handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop_.load()) {
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
+      continue;
+    }
+    // Bounded batches so neither socket can starve the other or the timers.
+    for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
+      onAgentReadable();
+      if (!(agentSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    }
+    for (int i = 0; i < 64 && (items[1].revents & ZMQ_POLLIN); ++i) {
+      onAdminReadable();
+      if (!(adminSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    }
+    tick();
+  }
+  notifyStopping();
+  for (const auto& host : registry_.list(clock_.nowMillis())) {
+    (void)store_->saveLastContact(host.name, host.lastContactMillis);
+  }
+  logger_->info("stopped (epoch {})", store_->epoch());
+}
+
+void Coordinator::logDropped(const std::string& what, const std::string& why) {
+  // Log the first drops in full, then one line per thousand so a flood cannot flood the journal.
+  ++droppedLogged_;
+  if (droppedLogged_ <= 20 || droppedLogged_ % 1000 == 0) {
+    logger_->warn("dropped {}: {} ({} dropped so far)", what, why, droppedLogged_);
+  }
+}
+
+void Coordinator::onAgentReadable() {
+  std::vector<zmq::message_t> frames;
+  if (!receiveMultipart(*agentSocket_, frames)) return;
+  if (frames.size() != 2) {
+    ++counters_.droppedMalformed;
+    logDropped("agent message", std::to_string(frames.size()) + " frames, expected 1");
+    return;
+  }
+  PeerIdentity peer = peerIdentity(frames[1]);
+  if (!agents_->admits(peer.name, peer.publicKey)) {
+    ++counters_.droppedUnauthorized;
+    logDropped("agent message from '" + peer.name + "'", "key is not enrolled (revoked?)");
+    return;
+  }
+  auto message = decodeAgentMessage(bytesOf(frames[1]));
+  if (!message) {
+    ++counters_.droppedMalformed;
+    logDropped("agent message from host " + peer.name, message.error().message);
+    return;
+  }
+  ++counters_.agentMessages;
+  handleAgentMessage(frames[0].to_string(), peer.name, std::move(*message));
+}
+
+void Coordinator::handleAgentMessage(const std::string& routingId, const std::string& host,
+                                     AgentMessage message) {
+  std::uint64_t now = clock_.nowMillis();
+  if (auto* hello = std::get_if<Hello>(&message)) {
+    bool known = registry_.find(host, now).has_value();
+    const HostInfo& info = registry_.onHello(host, *hello, routingId, now);
+    if (auto status = store_->saveHost(info); !status) {
+      logger_->error("host {}: cannot persist registration: {}", host, status.error().message);
+    }
+    if (!hello->claimedHost.empty() && hello->claimedHost != host) {
+      logger_->warn("host {} says its name is '{}'; recorded under its key's name '{}'", host,
+                    hello->claimedHost, host);
+    }
+    logger_->info("host {} {} (region {}, cluster {}, agent {}, {})", host,
+                  known ? "reconnected" : "registered", hello->region, hello->cluster,
+                  hello->agentVersion, servicesSummary(hello->services));
+    (void)store_->recordEvent(now, known ? "host_reconnected" : "host_registered", host, "",
+                              hello->region + "/" + hello->cluster);
+    Welcome welcome;
+    welcome.host = host;
+    welcome.epoch = store_->epoch();
+    welcome.heartbeatMillis = static_cast<std::uint32_t>(config_.heartbeatSeconds * 1000);
+    welcome.windowMillis = static_cast<std::uint32_t>(config_.windowSeconds * 1000);
+    sendToAgent(routingId, welcome);
+    return;
+  }
+  const std::vector<ServiceRelease>* services = nullptr;
+  if (auto* heartbeat = std::get_if<Heartbeat>(&message)) services = &heartbeat->services;
+  if (!registry_.onContact(host, routingId, now, services)) {
+    ++counters_.droppedNoSession;
+    logger_->debug("host {}: message before hello on this connection; ignored", host);
+    return;
+  }
+  // Telemetry, command results, acks and chunk requests are handled by later components.
+}
+
+void Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMessage& message) {
+  std::string payload = encode(message);
+  try {
+    agentSocket_->send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    agentSocket_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    logger_->warn("cannot send to agent connection: {}", e.what());
+  }
+}
+
+void Coordinator::onAdminReadable() {
+  std::vector<zmq::message_t> frames;
+  if (!receiveMultipart(*adminSocket_, frames)) return;
+  if (frames.size() != 2) {
+    ++counters_.droppedMalformed;
+    logDropped("admin request", std::to_string(frames.size()) + " frames, expected 1");
+    return;
+  }
+  PeerIdentity peer = peerIdentity(frames[1]);
+  if (!admins_->admits(peer.name, peer.publicKey)) {
+    ++counters_.droppedUnauthorized;
+    logDropped("admin request from '" + peer.name + "'", "operator key is not in the allowlist");
+    return;
+  }
+  ++counters_.adminRequests;
+  AdminReply reply;
+  auto request = decodeAdminRequest(bytesOf(frames[1]));
+  if (!request) {
+    ++counters_.droppedMalformed;
+    reply.body = AdminError{"malformed request: " + request.error().message};
+  } else {
+    reply = handleAdminRequest(peer.name, *request);
+    reply.requestId = request->requestId;
+  }
+  std::string payload = encode(reply);
+  try {
+    adminSocket_->send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    adminSocket_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    logger_->warn("operator {}: cannot send reply: {}", peer.name, e.what());
+  }
+}
+
+AdminReply Coordinator::handleAdminRequest(const std::string& operatorName,
+                                           const AdminRequest& request) {
+  AdminReply reply;
+  if (std::holds_alternative<ListHosts>(request.body)) {
+    reply.body = HostList{registry_.list(clock_.nowMillis())};
+  } else if (const auto* enrollHost = std::get_if<EnrollHost>(&request.body)) {
+    reply = enroll(operatorName, *enrollHost);
+  } else if (const auto* revokeHost = std::get_if<RevokeHost>(&request.body)) {
+    reply = revoke(operatorName, *revokeHost);
+  } else {
+    reply.body = AdminError{"this coordinator does not implement that request yet"};
+  }
+  return reply;
+}
+
+AdminReply Coordinator::enroll(const std::string& operatorName, const EnrollHost& request) {
+  AdminReply reply;
+  if (!isValidZ85Key(request.publicKey)) {
+    reply.body = AdminError{"public key for host " + request.name +
+                            " is not a 40-character Z85 CURVE key"};
+    return reply;
+  }
+  if (auto existing = agents_->keyForName(request.name)) {
+    if (*existing == request.publicKey) {
+      reply.body = AdminOk{"host " + request.name + " is already enrolled with this key"};
+    } else {
+      reply.body = AdminError{"host " + request.name +
+                              " is already enrolled with a different key; revoke it first"};
+    }
+    return reply;
+  }
+  if (auto owner = agents_->nameForKey(request.publicKey)) {
+    reply.body = AdminError{"this key is already enrolled as host " + *owner};
+    return reply;
+  }
+  ::mkdir(config_.agentsDir.c_str(), 0755);
+  std::string path = config_.agentsDir + "/" + request.name + ".pub";
+  if (auto status = writeKeyFile(path, request.publicKey, 0644); !status) {
+    reply.body = AdminError{status.error().message};
+    return reply;
+  }
+  agents_->set(request.name, request.publicKey);
+  logger_->info("operator {} enrolled host {}", operatorName, request.name);
+  (void)store_->recordEvent(clock_.nowMillis(), "host_enrolled", request.name, "",
+                            "by operator " + operatorName);
+  reply.body = AdminOk{"enrolled host " + request.name};
+  return reply;
+}
+
+AdminReply Coordinator::revoke(const std::string& operatorName, const RevokeHost& request) {
+  AdminReply reply;
+  if (!agents_->keyForName(request.name)) {
+    reply.body = AdminError{"no enrolled host named " + request.name};
+    return reply;
+  }
+  std::string path = config_.agentsDir + "/" + request.name + ".pub";
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    reply.body = AdminError{"cannot remove " + path + ": " + std::strerror(errno)};
+    return reply;
+  }
+  agents_->remove(request.name);
+  registry_.remove(request.name);
+  (void)store_->deleteHost(request.name);
+  logger_->info("operator {} revoked host {}; its messages are ignored from now on", operatorName,
+                request.name);
+  (void)store_->recordEvent(clock_.nowMillis(), "host_revoked", request.name, "",
+                            "by operator " + operatorName);
+  reply.body = AdminOk{"revoked host " + request.name};
+  return reply;
+}
+
+void Coordinator::tick() {
+  std::uint64_t now = clock_.steadyMillis();
+  if (now < nextTickMillis_) return;
+  nextTickMillis_ = now + 250;
+  std::uint64_t wall = clock_.nowMillis();
+  for (const auto& host : registry_.expire(wall)) {
+    logger_->warn("host {} silent for more than {} s: unhealthy", host, config_.hostTimeoutSeconds);
+    (void)store_->recordEvent(wall, "host_silent", host, "", "no contact within timeout");
+  }
+  if (now >= nextFlushMillis_) {
+    nextFlushMillis_ = now + 5000;
+    Transaction transaction(store_->database());
+    for (const auto& host : registry_.list(wall)) {
+      if (host.connected) (void)store_->saveLastContact(host.name, host.lastContactMillis);
+    }
+    if (auto status = transaction.commit(); !status) {
+      logger_->error("cannot persist last contact times: {}", status.error().message);
+    }
+  }
+  if (now >= nextReloadMillis_) {
+    nextReloadMillis_ = now + 5000;
+    reloadAllowlists();
+  }
+  if (std::uint64_t interval = watchdogIntervalMillis(); interval > 0 && now >= nextWatchdogMillis_) {
+    nextWatchdogMillis_ = now + interval;
+    notifyWatchdog();
+  }
+}
+
+}  // namespace rollgate::coordinator

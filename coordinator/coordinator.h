@@ -1,0 +1,85 @@
+// Coordinator: the control daemon's event loop. Owns the ZeroMQ context, the ZAP handler, the
+// agent ROUTER, the admin ROUTER and the broadcast PUB, the store and the registry; turns agent
+// messages into registry updates and admin requests into replies. A message that fails to
+// authenticate, decode or validate is counted and dropped; nothing a peer sends stops the loop.
+// Thread-safety: start() and run() on one thread; requestStop() from any thread or a signal
+// handler (it only sets an atomic flag).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/messages.h"
+#include "common/result.h"
+#include "common/transport.h"
+#include "coordinator/coordinator_config.h"
+#include "coordinator/registry.h"
+#include "coordinator/store.h"
+
+namespace rollgate::coordinator {
+
+struct CoordinatorCounters {
+  std::uint64_t agentMessages = 0;
+  std::uint64_t adminRequests = 0;
+  std::uint64_t droppedMalformed = 0;       // failed to decode or validate
+  std::uint64_t droppedUnauthorized = 0;    // key no longer (or never) in the allowlist
+  std::uint64_t droppedNoSession = 0;       // from a connection that has not said hello
+};
+
+class Coordinator {
+ public:
+  Coordinator(CoordinatorConfig config, Logger logger, const Clock& clock);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Reads keys and allowlists, takes the state directory, starts ZAP, binds every socket.
+  Status start();
+  // Serves until requestStop(). Requires: start() succeeded.
+  void run();
+  void requestStop() { stop_.store(true); }
+
+  const CoordinatorCounters& counters() const { return counters_; }
+  std::uint64_t epoch() const;
+
+ private:
+  void onAgentReadable();
+  void onAdminReadable();
+  void handleAgentMessage(const std::string& routingId, const std::string& host,
+                          AgentMessage message);
+  AdminReply handleAdminRequest(const std::string& operatorName, const AdminRequest& request);
+  AdminReply enroll(const std::string& operatorName, const EnrollHost& request);
+  AdminReply revoke(const std::string& operatorName, const RevokeHost& request);
+  void sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
+  void tick();
+  void reloadAllowlists();
+  void logDropped(const std::string& what, const std::string& why);
+
+  CoordinatorConfig config_;
+  Logger logger_;
+  const Clock& clock_;
+  std::atomic<bool> stop_{false};
+
+  zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;
+  std::shared_ptr<Allowlist> agents_;
+  std::shared_ptr<Allowlist> admins_;
+  std::unique_ptr<zmq::socket_t> agentSocket_;
+  std::unique_ptr<zmq::socket_t> adminSocket_;
+  std::unique_ptr<zmq::socket_t> broadcastSocket_;
+  std::unique_ptr<Store> store_;
+  Registry registry_;
+  CoordinatorCounters counters_;
+  std::uint64_t nextTickMillis_ = 0;
+  std::uint64_t nextFlushMillis_ = 0;
+  std::uint64_t nextReloadMillis_ = 0;
+  std::uint64_t nextWatchdogMillis_ = 0;
+  std::uint64_t droppedLogged_ = 0;
+};
+
+}  // namespace rollgate::coordinator

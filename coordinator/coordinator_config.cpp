@@ -1,0 +1,60 @@
+#include "coordinator/coordinator_config.h"
+
+#include <sys/stat.h>
+
+#include "common/config.h"
+
+namespace rollgate::coordinator {
+namespace {
+
+Result<CoordinatorConfig> fromReader(ConfigReader reader) {
+  CoordinatorConfig config;
+  ConfigReader c = reader.table("coordinator");
+  c.get("agent_endpoint", config.agentEndpoint);
+  c.get("admin_endpoint", config.adminEndpoint);
+  c.get("broadcast_endpoint", config.broadcastEndpoint);
+  c.get("key", config.keyFile);
+  c.get("agents_dir", config.agentsDir);
+  c.get("admins_dir", config.adminsDir);
+  c.get("state_dir", config.stateDir);
+  c.get("heartbeat_seconds", config.heartbeatSeconds, 1, 3600);
+  c.get("host_timeout_seconds", config.hostTimeoutSeconds, 1, 86400);
+  c.get("window_seconds", config.windowSeconds, 1, 3600);
+  c.get("telemetry_retention_hours", config.telemetryRetentionHours, 1, 24 * 365);
+  c.get("log_level", config.logLevel);
+  for (const char* key : {"agent_endpoint", "admin_endpoint", "broadcast_endpoint"}) {
+    std::string value;
+    c.get(key, value);
+    if (!value.empty() && value.rfind("tcp://", 0) != 0 && value.rfind("ipc://", 0) != 0) {
+      c.fail(key, "expected an endpoint like tcp://HOST:PORT or ipc://PATH, got \"" + value + "\"");
+    }
+  }
+  if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
+    c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
+                                       std::to_string(config.heartbeatSeconds) + "), got " +
+                                       std::to_string(config.hostTimeoutSeconds));
+  }
+  if (auto status = reader.finish(); !status) return status.error();
+  return config;
+}
+
+}  // namespace
+
+Result<CoordinatorConfig> parseCoordinatorConfig(const std::string& text,
+                                                 const std::string& sourceName) {
+  auto reader = ConfigReader::parseString(text, sourceName);
+  if (!reader) return reader.error();
+  return fromReader(std::move(*reader));
+}
+
+Result<CoordinatorConfig> loadCoordinatorConfig(const std::string& path) {
+  struct stat st {};
+  if (path == kDefaultCoordinatorConfig && ::stat(path.c_str(), &st) != 0) {
+    return CoordinatorConfig{};
+  }
+  auto reader = ConfigReader::parseFile(path);
+  if (!reader) return reader.error();
+  return fromReader(std::move(*reader));
+}
+
+}  // namespace rollgate::coordinator

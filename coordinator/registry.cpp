@@ -1,0 +1,83 @@
+#include "coordinator/registry.h"
+
+namespace rollgate::coordinator {
+
+void Registry::load(const std::vector<HostInfo>& hosts) {
+  for (const auto& host : hosts) {
+    Entry entry;
+    entry.info = host;
+    entry.info.connected = false;
+    entry.info.healthy = false;
+    hosts_[host.name] = std::move(entry);
+  }
+}
+
+const HostInfo& Registry::onHello(const std::string& name, const Hello& hello,
+                                  const std::string& routingId, std::uint64_t nowMillis) {
+  Entry& entry = hosts_[name];
+  entry.info.name = name;
+  entry.info.region = hello.region;
+  entry.info.cluster = hello.cluster;
+  entry.info.agentVersion = hello.agentVersion;
+  entry.info.services = hello.services;
+  entry.info.claimedHost = hello.claimedHost;
+  entry.info.lastContactMillis = nowMillis;
+  entry.info.connected = true;
+  entry.routingId = routingId;
+  return entry.info;
+}
+
+bool Registry::onContact(const std::string& name, const std::string& routingId,
+                         std::uint64_t nowMillis, const std::vector<ServiceRelease>* services) {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end() || it->second.routingId != routingId) return false;
+  it->second.info.lastContactMillis = nowMillis;
+  it->second.info.connected = true;
+  if (services != nullptr) it->second.info.services = *services;
+  return true;
+}
+
+void Registry::remove(const std::string& name) { hosts_.erase(name); }
+
+HostInfo Registry::view(const Entry& entry, std::uint64_t nowMillis) const {
+  HostInfo info = entry.info;
+  bool recent = nowMillis < info.lastContactMillis ||
+                nowMillis - info.lastContactMillis <= hostTimeoutMillis_;
+  info.connected = !entry.routingId.empty() && recent;
+  info.healthy = info.connected;
+  return info;
+}
+
+std::vector<HostInfo> Registry::list(std::uint64_t nowMillis) const {
+  std::vector<HostInfo> out;
+  out.reserve(hosts_.size());
+  for (const auto& [name, entry] : hosts_) out.push_back(view(entry, nowMillis));
+  return out;
+}
+
+std::optional<HostInfo> Registry::find(const std::string& name, std::uint64_t nowMillis) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) return std::nullopt;
+  return view(it->second, nowMillis);
+}
+
+std::optional<std::string> Registry::routingIdOf(const std::string& name) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end() || it->second.routingId.empty()) return std::nullopt;
+  return it->second.routingId;
+}
+
+std::vector<std::string> Registry::expire(std::uint64_t nowMillis) {
+  std::vector<std::string> expired;
+  for (auto& [name, entry] : hosts_) {
+    if (!entry.routingId.empty() && nowMillis > entry.info.lastContactMillis &&
+        nowMillis - entry.info.lastContactMillis > hostTimeoutMillis_) {
+      entry.routingId.clear();
+      entry.info.connected = false;
+      expired.push_back(name);
+    }
+  }
+  return expired;
+}
+
+}  // namespace rollgate::coordinator

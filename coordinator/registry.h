@@ -1,0 +1,54 @@
+// Registry: the fleet as the coordinator knows it: every enrolled host that has said hello, with
+// region, cluster, services and releases, last contact and whether it is connected now. A host is
+// healthy while it is connected and was heard from within the host timeout; a silent host is
+// unhealthy. Pure bookkeeping: no I/O, time comes in as arguments.
+// Thread-safety: one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/messages.h"
+
+namespace rollgate::coordinator {
+
+class Registry {
+ public:
+  explicit Registry(std::uint64_t hostTimeoutMillis) : hostTimeoutMillis_(hostTimeoutMillis) {}
+
+  // Hosts known from the store; they stay disconnected until they say hello again.
+  void load(const std::vector<HostInfo>& hosts);
+
+  // A hello from the host whose key is enrolled as `name` over connection `routingId`.
+  // Returns the updated record.
+  const HostInfo& onHello(const std::string& name, const Hello& hello, const std::string& routingId,
+                          std::uint64_t nowMillis);
+  // Any other message from `name` over `routingId`. Returns false when that connection has not
+  // said hello (the caller asks it to). `services`, when given, replaces the host's services.
+  bool onContact(const std::string& name, const std::string& routingId, std::uint64_t nowMillis,
+                 const std::vector<ServiceRelease>* services);
+  // Forgets a host (revoked).
+  void remove(const std::string& name);
+
+  std::vector<HostInfo> list(std::uint64_t nowMillis) const;
+  std::optional<HostInfo> find(const std::string& name, std::uint64_t nowMillis) const;
+  // The connection to send commands to, if the host is connected.
+  std::optional<std::string> routingIdOf(const std::string& name) const;
+  // Hosts whose last contact is older than the timeout (to mark them and log it once).
+  std::vector<std::string> expire(std::uint64_t nowMillis);
+
+ private:
+  struct Entry {
+    HostInfo info;
+    std::string routingId;  // empty while disconnected
+  };
+  HostInfo view(const Entry& entry, std::uint64_t nowMillis) const;
+
+  std::uint64_t hostTimeoutMillis_;
+  std::map<std::string, Entry> hosts_;
+};
+
+}  // namespace rollgate::coordinator
