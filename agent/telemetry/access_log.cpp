@@ -364,7 +364,10 @@ AccessRecord AccessLogParser::parseFormatLine(std::string_view line) const {
         if (static_cast<std::size_t>(end - p) < len ||
             std::memcmp(p, token.literal.data(), len) != 0) {
           // A final quoted field cut off before its closing quote: accepted, nothing is lost.
-          if (p == end && i + 1 == count && token.literal == "\"") break;
+          if (p == end && i + 1 == count && token.literal == "\"" && i > 0 &&
+              tokens_[i - 1].kind != TokenKind::kLiteral) {
+            break;
+          }
           return {};
         }
         p += len;
@@ -413,16 +416,20 @@ AccessRecord AccessLogParser::parseFormatLine(std::string_view line) const {
       case TokenKind::kRequest:
       case TokenKind::kMethod: {
         const char* stop = end;
-        if (i + 1 < count) {
-          const std::string& next = tokens_[i + 1].literal;
-          stop = findLiteral(p, end, next);
-          if (stop == nullptr) {
-            if (i + 2 == count && next == "\"") {
-              stop = end;  // truncated final quoted field, see above
-            } else {
-              return {};
-            }
-          }
+        if (i + 2 == count) {
+          // The last variable: its literal must end the line, so take it from the end (a quote
+          // inside a final user agent field cannot end the field early).
+          const std::string& last = tokens_[i + 1].literal;
+          const auto left = static_cast<std::size_t>(end - p);
+          if (left >= last.size() &&
+              std::memcmp(end - last.size(), last.data(), last.size()) == 0) {
+            stop = end - last.size();
+          } else if (last != "\"" || findLiteral(p, end, last) != nullptr) {
+            return {};
+          }  // else: truncated final quoted field (no quote left in it), see above
+        } else if (i + 1 < count) {
+          stop = findLiteral(p, end, tokens_[i + 1].literal);
+          if (stop == nullptr) return {};
         }
         const std::string_view value(p, static_cast<std::size_t>(stop - p));
         if (token.kind == TokenKind::kRequest) {
