@@ -1,0 +1,202 @@
+// Version ordering, release store (atomic switch, listing, retention), journal and command ledger
+// (at-most-once), artifact verification and build signatures.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "agent/install/artifact_crypto.h"
+#include "agent/install/journal.h"
+#include "agent/install/release_store.h"
+#include "agent/install/verifier.h"
+#include "agent/install/version.h"
+#include "tests/unit/install/temp_dir.h"
+
+using namespace rollgate;
+using namespace rollgate::install;
+using rollgate::testing::TempDir;
+using rollgate::testing::writeText;
+
+TEST_CASE("versions compare numerically where they are numbers") {
+  struct Row {
+    const char* a;
+    const char* b;
+    int expected;
+  };
+  for (const Row& row : std::vector<Row>{{"1.9", "1.10", -1},
+                                         {"1.10", "1.9", 1},
+                                         {"1.10", "1.10", 0},
+                                         {"1.2", "1.2.1", -1},
+                                         {"2.0", "1.99.99", 1},
+                                         {"build-7", "build-12", -1},
+                                         {"2024.01.05", "2024.1.6", -1},
+                                         {"1.01", "1.1", 0},
+                                         {"1.0-rc1", "1.0-rc2", -1},
+                                         {"v10", "v9", 1},
+                                         {"1.00000000000000000000001", "1.2", -1}}) {
+    CAPTURE(row.a);
+    CAPTURE(row.b);
+    CHECK(compareVersions(row.a, row.b) == row.expected);
+    CHECK(compareVersions(row.b, row.a) == -row.expected);
+  }
+  CHECK(validateVersion("1.2.3+build_4-x").ok());
+  for (const char* bad : {"", ".hidden", "..", "-x", "a/b", "1 2", "x\n"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(validateVersion(bad).ok());
+  }
+}
+
+namespace {
+void makeRelease(ReleaseStore& store, const std::string& version) {
+  std::filesystem::create_directories(store.releaseDir(version));
+  writeText(store.releaseDir(version) + "/VERSION", version);
+  REQUIRE(store.markInstalled(version).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct install times
+}
+}  // namespace
+
+TEST_CASE("release store: atomic switch, newest-first listing, previous, retention") {
+  TempDir tmp;
+  ReleaseStore store(tmp / "svc");
+  REQUIRE(store.prepare().ok());
+  CHECK_FALSE(store.activeRelease().has_value());
+  for (const char* v : {"1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"}) makeRelease(store, v);
+  REQUIRE(store.activate("1.5").ok());
+  CHECK(store.activeRelease() == "1.5");
+  char link[256] = {0};
+  REQUIRE(::readlink(store.currentLink().c_str(), link, sizeof link - 1) > 0);
+  CHECK(std::string(link) == "releases/1.5");
+  CHECK(rollgate::testing::readText(store.currentLink() + "/VERSION") == "1.5");
+  CHECK_FALSE(std::filesystem::exists(store.currentLink() + ".tmp"));
+  auto list = store.listReleases();
+  REQUIRE(list.size() == 7);
+  CHECK(list.front().version == "1.6");
+  CHECK(list.back().version == "1.0");
+  CHECK(store.previousRelease() == "1.4");
+  CHECK_FALSE(store.activate("9.9").ok());
+  CHECK(store.activeRelease() == "1.5");
+
+  // Keep 2: 1.6, 1.5 are the newest; 1.0 is protected (in flight); the rest go.
+  auto pruned = store.prune(2, {"1.0"});
+  REQUIRE(pruned.ok());
+  CHECK(pruned->size() == 4);
+  std::vector<std::string> left;
+  for (const auto& r : store.listReleases()) left.push_back(r.version);
+  CHECK(left == std::vector<std::string>{"1.6", "1.5", "1.0"});
+  // The active release is never pruned, even when it is old.
+  REQUIRE(store.activate("1.0").ok());
+  pruned = store.prune(1, {});
+  REQUIRE(pruned.ok());
+  left.clear();
+  for (const auto& r : store.listReleases()) left.push_back(r.version);
+  CHECK(left == std::vector<std::string>{"1.6", "1.0"});
+  CHECK_FALSE(store.removeRelease("1.0").ok());
+}
+
+TEST_CASE("journal round-trips and the ledger applies each command at most once") {
+  TempDir tmp;
+  Journal journal(tmp / "journal.json");
+  auto none = journal.read();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  JournalRecord record;
+  record.ref = {"r-1", 7, 3};
+  record.service = "web";
+  record.kind = CommandKind::kRollback;
+  record.version = "1.2";
+  record.previous = "1.3";
+  record.step = Step::kHealth;
+  record.events = {"switched current to 1.2"};
+  REQUIRE(journal.write(record).ok());
+  auto back = journal.read();
+  REQUIRE(back.ok());
+  REQUIRE(back->has_value());
+  CHECK((*back)->ref == record.ref);
+  CHECK((*back)->kind == CommandKind::kRollback);
+  CHECK((*back)->step == Step::kHealth);
+  CHECK((*back)->events == record.events);
+  REQUIRE(journal.clear().ok());
+  CHECK_FALSE(journal.read()->has_value());
+  writeText(tmp / "journal.json", "{not json");
+  auto corrupt = journal.read();
+  REQUIRE_FALSE(corrupt.ok());
+  CHECK(corrupt.error().message.find("corrupt journal") != std::string::npos);
+
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  CHECK(ledger.check({"r", 1, 1}).verdict == CommandLedger::Verdict::kNew);
+  CommandResult result;
+  result.command = {"r", 5, 2};
+  result.service = "web";
+  result.outcome = Outcome::kSucceeded;
+  result.message = "activated 1.2";
+  REQUIRE(ledger.record(result).ok());
+  CommandLedger reloaded(tmp / "ledger.json");
+  REQUIRE(reloaded.load().ok());
+  CHECK(reloaded.lastApplied() == CommandRef{"r", 5, 2});
+  auto dup = reloaded.check({"r", 5, 2});
+  CHECK(dup.verdict == CommandLedger::Verdict::kDuplicate);
+  REQUIRE(dup.recorded.has_value());
+  CHECK(dup.recorded->message == "activated 1.2");
+  CHECK(reloaded.check({"r", 4, 2}).verdict == CommandLedger::Verdict::kStale);
+  CHECK(reloaded.check({"r", 9, 1}).verdict == CommandLedger::Verdict::kStale);  // older epoch
+  CHECK(reloaded.check({"r", 6, 2}).verdict == CommandLedger::Verdict::kNew);
+  CHECK(reloaded.check({"r", 1, 3}).verdict == CommandLedger::Verdict::kNew);  // newer epoch
+  CHECK(reloaded.check({"", 0, 0}).verdict == CommandLedger::Verdict::kNew);   // unsequenced
+  writeText(tmp / "ledger.json", "[]");
+  CommandLedger corruptLedger(tmp / "ledger.json");
+  CHECK_FALSE(corruptLedger.load().ok());
+}
+
+TEST_CASE("verification: size, sha256, signatures by trusted keys") {
+  TempDir tmp;
+  std::string artifact = tmp / "a.tar";
+  writeText(artifact, "artifact bytes");
+  auto digest = sha256File(artifact);
+  REQUIRE(digest.ok());
+  std::string hex = toHex(*digest);
+  CHECK(hex == "4659fc0570122b0e0aa14f4ff7c261b1fe51795a01ba79963f462ebf40d7520d");
+
+  REQUIRE(generateKeyPair(tmp / "build").ok());
+  REQUIRE(generateKeyPair(tmp / "other").ok());
+  CHECK_FALSE(generateKeyPair(tmp / "build").ok());  // never overwrites a secret key
+  struct stat st;
+  REQUIRE(::stat((tmp / "build.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto secret = readSecretKey(tmp / "build.key");
+  REQUIRE(secret.ok());
+  auto sig = signDigest(*digest, *secret);
+  REQUIRE(sig.ok());
+  std::string sigText = formatSignature(*sig);
+  std::string sigRaw(reinterpret_cast<const char*>(sig->data()), sig->size());
+
+  ArtifactVerifier noKeys;
+  CHECK(noKeys.verify(artifact, hex, 14, "").ok());
+  auto badHash = noKeys.verify(artifact, std::string(64, '0'), 0, "");
+  REQUIRE_FALSE(badHash.ok());
+  CHECK(badHash.error().message.find("sha256 mismatch") != std::string::npos);
+  auto badSize = noKeys.verify(artifact, hex, 20, "");
+  REQUIRE_FALSE(badSize.ok());
+  CHECK(badSize.error().message.find("size 14 bytes, expected 20") != std::string::npos);
+
+  auto verifier = ArtifactVerifier::fromKeyFiles({tmp / "other.pub", tmp / "build.pub"});
+  REQUIRE(verifier.ok());
+  CHECK(verifier->verify(artifact, hex, 0, sigText).ok());
+  CHECK(verifier->verify(artifact, hex, 0, sigRaw).ok());
+  auto unsigned_ = verifier->verify(artifact, hex, 0, "");
+  REQUIRE_FALSE(unsigned_.ok());
+  CHECK(unsigned_.error().message.find("unsigned") != std::string::npos);
+  auto onlyOther = ArtifactVerifier::fromKeyFiles({tmp / "other.pub"});
+  REQUIRE(onlyOther.ok());
+  auto wrong = onlyOther->verify(artifact, hex, 0, sigText);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().message.find("does not verify") != std::string::npos);
+  auto garbage = verifier->verify(artifact, hex, 0, "rollgate-signature ed25519\n!!!\n");
+  REQUIRE_FALSE(garbage.ok());
+  auto missingKey = ArtifactVerifier::fromKeyFiles({tmp / "nope.pub"});
+  REQUIRE_FALSE(missingKey.ok());
+  CHECK(missingKey.error().message.find("nope.pub") != std::string::npos);
+  auto secretAsPublic = ArtifactVerifier::fromKeyFiles({tmp / "build.key"});
+  CHECK_FALSE(secretAsPublic.ok());
+}
