@@ -85,4 +85,16 @@ Status writeKeyPair(const std::string& prefix, const CurveKeyPair& pair, bool ov
   return writeKeyFile(publicPath, pair.publicKey, 0644);
 }
 
+Result<std::string> keygenCommand(const std::string& prefix, bool ifMissing, bool force) {
+  if (ifMissing && ::access((prefix + ".key").c_str(), F_OK) == 0) {
+    auto existing = readKeyFile(prefix + ".key");
+    if (!existing) return existing.error();
+    return "key " + prefix + ".key exists; left unchanged\n";
+  }
+  CurveKeyPair pair = generateCurveKeyPair();
+  if (auto status = writeKeyPair(prefix, pair, force); !status) return status.error();
+  return "wrote " + prefix + ".key (secret, mode 0600) and " + prefix + ".pub\npublic key: " +
+         pair.publicKey + "\n";
+}
+
 }  // namespace rollgate

@@ -31,4 +31,9 @@ Status writeKeyPair(const std::string& prefix, const CurveKeyPair& pair, bool ov
 // Writes one key to `path` atomically (temporary file + rename) with the given mode.
 Status writeKeyFile(const std::string& path, const std::string& keyZ85, unsigned mode);
 
+// The `keygen` command shared by `rollgate keygen` and `rollgate-agent keygen`: writes a new pair
+// at PREFIX unless one exists (`ifMissing`: that is success; otherwise an error unless `force`).
+// Returns the lines to print.
+Result<std::string> keygenCommand(const std::string& prefix, bool ifMissing, bool force);
+
 }  // namespace rollgate

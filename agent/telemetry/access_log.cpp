@@ -116,6 +116,14 @@ inline bool escapedQuote(const char* begin, const char* q) {
   return (backslashes & 1U) != 0;
 }
 
+// Literals between variables are a few bytes: a loop beats a memcmp call.
+inline bool sameBytes(const char* a, const char* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 // First position at or after p where literal starts, or nullptr.
 const char* findLiteral(const char* p, const char* end, const std::string& literal) {
   const char first = literal[0];
@@ -125,7 +133,7 @@ const char* findLiteral(const char* p, const char* end, const std::string& liter
     const auto* q = static_cast<const char*>(std::memchr(p, first, static_cast<std::size_t>(end - p)));
     if (q == nullptr) return nullptr;
     if (static_cast<std::size_t>(end - q) < len) return nullptr;
-    if ((len == 1 || std::memcmp(q + 1, literal.data() + 1, len - 1) == 0) &&
+    if (sameBytes(q + 1, literal.data() + 1, len - 1) &&
         !(first == '"' && escapedQuote(begin, q))) {
       return q;
     }
@@ -361,8 +369,7 @@ AccessRecord AccessLogParser::parseFormatLine(std::string_view line) const {
     switch (token.kind) {
       case TokenKind::kLiteral: {
         const std::size_t len = token.literal.size();
-        if (static_cast<std::size_t>(end - p) < len ||
-            std::memcmp(p, token.literal.data(), len) != 0) {
+        if (static_cast<std::size_t>(end - p) < len || !sameBytes(p, token.literal.data(), len)) {
           // A final quoted field cut off before its closing quote: accepted, nothing is lost.
           if (p == end && i + 1 == count && token.literal == "\"" && i > 0 &&
               tokens_[i - 1].kind != TokenKind::kLiteral) {
@@ -421,8 +428,7 @@ AccessRecord AccessLogParser::parseFormatLine(std::string_view line) const {
           // inside a final user agent field cannot end the field early).
           const std::string& last = tokens_[i + 1].literal;
           const auto left = static_cast<std::size_t>(end - p);
-          if (left >= last.size() &&
-              std::memcmp(end - last.size(), last.data(), last.size()) == 0) {
+          if (left >= last.size() && sameBytes(end - last.size(), last.data(), last.size())) {
             stop = end - last.size();
           } else if (last != "\"" || findLiteral(p, end, last) != nullptr) {
             return {};

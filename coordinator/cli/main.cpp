@@ -1,1 +1,20 @@
-int main() { return 0; }
+// rollgate: the operator's CLI. Builds one CLI11 app from the command groups and runs it.
+#include <csignal>
+
+#include "coordinator/cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"rollgate: safe, staged rollouts with statistical canary gates"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  rollgate::cli::AdminOptions admin;
+  rollgate::cli::addAdminOptions(app, admin);
+  rollgate::cli::addKeygenCommand(app);
+  rollgate::cli::addHostsCommands(app, admin);
+  rollgate::cli::addJudgeCommand(app);
+  rollgate::cli::addSignCommand(app);
+  rollgate::cli::addBootstrapCommand(app, admin);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,244 @@
+#include "agent/agent.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "common/codec.h"
+#include "common/keys.h"
+#include "common/notify.h"
+#include "common/transport.h"
+
+namespace rollgate::agent {
+namespace {
+
+constexpr const char* kMonitorEndpoint = "inproc://agent-dealer-monitor";
+constexpr std::uint64_t kHelloRetryMillis = 3000;
+
+Bytes bytesOf(const zmq::message_t& frame) {
+  return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
+}
+
+}  // namespace
+
+ServiceRelease inspectService(const ServiceConfig& service) {
+  ServiceRelease release;
+  release.service = service.name;
+  char target[PATH_MAX] = {};
+  std::string current = service.installRoot + "/current";
+  ssize_t n = ::readlink(current.c_str(), target, sizeof(target) - 1);
+  if (n > 0) {
+    std::string path(target, n);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    std::string version = path.substr(path.rfind('/') + 1);
+    if (isValidVersion(version)) release.activeRelease = version;
+  }
+  std::string releasesDir = service.installRoot + "/releases";
+  if (DIR* dir = ::opendir(releasesDir.c_str())) {
+    std::vector<std::pair<std::int64_t, std::string>> found;
+    while (dirent* entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (!isValidVersion(name)) continue;  // skips ".", "..", ".tmp-*"
+      struct stat st {};
+      if (::stat((releasesDir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        found.emplace_back(st.st_mtim.tv_sec, name);
+      }
+    }
+    ::closedir(dir);
+    std::sort(found.begin(), found.end(), std::greater<>());
+    for (auto& [mtime, name] : found) {
+      if (release.releases.size() < 64) release.releases.push_back(name);
+    }
+  }
+  return release;
+}
+
+Agent::Agent(AgentConfig config, Logger logger, const Clock& clock)
+    : config_(std::move(config)), logger_(std::move(logger)), clock_(clock), context_(1) {
+  heartbeatMillis_ = static_cast<std::uint64_t>(config_.heartbeatSeconds) * 1000;
+}
+
+Agent::~Agent() {
+  monitor_.reset();
+  dealer_.reset();
+  subscriber_.reset();
+  context_.shutdown();
+}
+
+std::vector<ServiceRelease> Agent::services() const {
+  std::vector<ServiceRelease> out;
+  for (const auto& service : config_.services) out.push_back(inspectService(service));
+  return out;
+}
+
+Status Agent::start() {
+  auto secret = readKeyFile(config_.keyFile);
+  if (!secret) return makeError("agent key: " + secret.error().message);
+  auto publicKey = publicKeyFromSecret(*secret);
+  if (!publicKey) return makeError("agent key " + config_.keyFile + ": " + publicKey.error().message);
+  auto serverKey = readKeyFile(config_.coordinatorKeyFile);
+  if (!serverKey) return makeError("coordinator public key: " + serverKey.error().message);
+  bootMillis_ = clock_.nowMillis();
+  try {
+    dealer_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+    configureCurveClient(*dealer_, *secret, *publicKey, *serverKey, kMaxCoordinatorMessageBytes);
+    // Sends fail fast while there is no connection: the agent keeps its own bounded backlog
+    // instead of an invisible ZeroMQ queue.
+    dealer_->set(zmq::sockopt::immediate, true);
+    dealer_->set(zmq::sockopt::sndhwm, 1000);
+    if (zmq_socket_monitor(dealer_->handle(), kMonitorEndpoint,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+      return makeError(std::string("socket monitor: ") + zmq_strerror(zmq_errno()));
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
+    monitor_->connect(kMonitorEndpoint);
+    dealer_->connect(config_.coordinator);
+
+    subscriber_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::sub);
+    configureCurveClient(*subscriber_, *secret, *publicKey, *serverKey, kMaxBroadcastBytes);
+    subscriber_->set(zmq::sockopt::subscribe, "");
+    subscriber_->connect(config_.broadcast);
+  } catch (const zmq::error_t& e) {
+    return makeError("cannot connect to coordinator " + config_.coordinator + ": " + e.what());
+  }
+  logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services",
+                config_.coordinator, config_.broadcast, config_.host, config_.region,
+                config_.cluster, config_.services.size());
+  return {};
+}
+
+bool Agent::send(const AgentMessage& message) {
+  std::string payload = encode(message);
+  try {
+    return dealer_->send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    logger_->warn("send to coordinator failed: {}", e.what());
+    return false;
+  }
+}
+
+void Agent::sendHello() {
+  Hello hello;
+  hello.claimedHost = config_.host;
+  hello.region = config_.region;
+  hello.cluster = config_.cluster;
+  hello.agentVersion = kAgentVersion;
+  hello.services = services();
+  hello.bootMillis = bootMillis_;
+  lastHelloSteady_ = clock_.steadyMillis();
+  if (send(hello)) logger_->debug("hello sent");
+}
+
+void Agent::sendHeartbeat() {
+  Heartbeat heartbeat;
+  heartbeat.sentMillis = clock_.nowMillis();
+  heartbeat.services = services();
+  send(heartbeat);
+}
+
+void Agent::run() {
+  notifyReady("connecting to " + config_.coordinator);
+  zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
+                             {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
+                             {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop_.load()) {
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
+      continue;
+    }
+    if (items[2].revents & ZMQ_POLLIN) onMonitorReadable();
+    if (items[0].revents & ZMQ_POLLIN) onDealerReadable();
+    if (items[1].revents & ZMQ_POLLIN) onBroadcastReadable();
+    tick();
+  }
+  notifyStopping();
+  logger_->info("stopped");
+}
+
+void Agent::onMonitorReadable() {
+  while (true) {
+    zmq::message_t event;
+    zmq::message_t address;
+    if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+    if (!event.more() || !monitor_->recv(address, zmq::recv_flags::dontwait)) continue;
+    if (event.size() < 6) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof(id));
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      logger_->info("connected to coordinator {}", address.to_string());
+      welcomed_ = false;
+      sendHello();
+    } else if (id == ZMQ_EVENT_DISCONNECTED) {
+      if (welcomed_) logger_->warn("lost connection to coordinator {}", address.to_string());
+      welcomed_ = false;
+    } else {
+      logger_->error("coordinator {} refused this agent's key or protocol; is the key enrolled "
+                     "and coordinator_key right?",
+                     address.to_string());
+    }
+  }
+}
+
+void Agent::onDealerReadable() {
+  for (int i = 0; i < 64; ++i) {
+    zmq::message_t frame;
+    if (!dealer_->recv(frame, zmq::recv_flags::dontwait)) return;
+    auto message = decodeCoordinatorMessage(bytesOf(frame));
+    if (!message) {
+      ++droppedMalformed_;
+      logger_->warn("dropped coordinator message: {}", message.error().message);
+      continue;
+    }
+    if (auto* welcome = std::get_if<Welcome>(&*message)) {
+      if (!welcomed_ || registeredAs_ != welcome->host) {
+        logger_->info("registered with the coordinator as host {} (epoch {})", welcome->host,
+                      welcome->epoch);
+      }
+      welcomed_ = true;
+      registeredAs_ = welcome->host;
+      epoch_ = welcome->epoch;
+      if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
+      nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
+    }
+  }
+}
+
+void Agent::onBroadcastReadable() {
+  for (int i = 0; i < 64; ++i) {
+    zmq::message_t frame;
+    if (!subscriber_->recv(frame, zmq::recv_flags::dontwait)) return;
+    auto message = decodeBroadcast(bytesOf(frame));
+    if (!message) {
+      ++droppedMalformed_;
+      logger_->warn("dropped broadcast: {}", message.error().message);
+      continue;
+    }
+    logger_->info("broadcast {} received", message->broadcastId);
+  }
+}
+
+void Agent::tick() {
+  std::uint64_t now = clock_.steadyMillis();
+  if (!welcomed_ && lastHelloSteady_ != 0 && now - lastHelloSteady_ >= kHelloRetryMillis) {
+    sendHello();
+  }
+  if (welcomed_ && now >= nextHeartbeatSteady_) {
+    nextHeartbeatSteady_ = now + heartbeatMillis_;
+    sendHeartbeat();
+  }
+  if (std::uint64_t interval = watchdogIntervalMillis(); interval > 0 && now >= nextWatchdogSteady_) {
+    nextWatchdogSteady_ = now + interval;
+    notifyWatchdog();
+  }
+}
+
+}  // namespace rollgate::agent

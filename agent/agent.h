@@ -1,0 +1,66 @@
+// Agent: the host daemon's event loop. Connects to the coordinator (DEALER, CURVE client) and to
+// its broadcast (SUB), says hello whenever a connection is (re)established, heartbeats, and
+// follows the coordinator's Welcome. Later components (telemetry, installs) plug into this loop.
+// Thread-safety: start() and run() on one thread; requestStop() from anywhere (atomic flag).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "agent/agent_config.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/messages.h"
+#include "common/result.h"
+
+namespace rollgate::agent {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+// What an install root holds: the active release (`current`'s target) and unpacked releases.
+ServiceRelease inspectService(const ServiceConfig& service);
+
+class Agent {
+ public:
+  Agent(AgentConfig config, Logger logger, const Clock& clock);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  Status start();
+  void run();
+  void requestStop() { stop_.store(true); }
+
+ private:
+  void sendHello();
+  void sendHeartbeat();
+  bool send(const AgentMessage& message);
+  void onDealerReadable();
+  void onBroadcastReadable();
+  void onMonitorReadable();
+  void tick();
+  std::vector<ServiceRelease> services() const;
+
+  AgentConfig config_;
+  Logger logger_;
+  const Clock& clock_;
+  std::atomic<bool> stop_{false};
+  zmq::context_t context_;
+  std::unique_ptr<zmq::socket_t> dealer_;
+  std::unique_ptr<zmq::socket_t> subscriber_;
+  std::unique_ptr<zmq::socket_t> monitor_;
+  std::uint64_t bootMillis_ = 0;
+  bool welcomed_ = false;
+  std::string registeredAs_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t heartbeatMillis_ = 5000;
+  std::uint64_t lastHelloSteady_ = 0;
+  std::uint64_t nextHeartbeatSteady_ = 0;
+  std::uint64_t nextWatchdogSteady_ = 0;
+  std::uint64_t droppedMalformed_ = 0;
+};
+
+}  // namespace rollgate::agent

@@ -1,0 +1,105 @@
+#include "agent/agent_config.h"
+
+#include <unistd.h>
+
+#include <set>
+
+#include "common/codec.h"
+#include "common/config.h"
+
+namespace rollgate::agent {
+namespace {
+
+std::string defaultHostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+Result<AgentConfig> fromReader(ConfigReader reader) {
+  AgentConfig config;
+  config.host = defaultHostName();
+  ConfigReader a = reader.table("agent");
+  a.get("host", config.host);
+  a.get("region", config.region);
+  a.get("cluster", config.cluster);
+  a.get("coordinator", config.coordinator);
+  a.get("broadcast", config.broadcast);
+  a.get("coordinator_key", config.coordinatorKeyFile);
+  a.get("key", config.keyFile);
+  a.get("state_dir", config.stateDir);
+  a.get("systemd", config.systemd);
+  a.get("heartbeat_seconds", config.heartbeatSeconds, 1, 3600);
+  a.get("window_seconds", config.windowSeconds, 1, 3600);
+  a.get("backlog_windows", config.backlogWindows, 1, 1'000'000);
+  a.get("log_level", config.logLevel);
+
+  if (!isValidName(config.region)) {
+    a.fail("region", config.region.empty() ? "is required (e.g. region = \"eu-west\")"
+                                           : "invalid name \"" + config.region + "\"");
+  }
+  if (!isValidName(config.cluster)) {
+    a.fail("cluster", config.cluster.empty() ? "is required (e.g. cluster = \"eu-west-a\")"
+                                             : "invalid name \"" + config.cluster + "\"");
+  }
+  if (config.coordinator.rfind("tcp://", 0) != 0 && config.coordinator.rfind("ipc://", 0) != 0) {
+    a.fail("coordinator", config.coordinator.empty()
+                              ? "is required (e.g. coordinator = \"tcp://10.0.0.1:7400\")"
+                              : "expected tcp://HOST:PORT, got \"" + config.coordinator + "\"");
+  } else if (config.broadcast.empty()) {
+    auto colon = config.coordinator.rfind(':');
+    config.broadcast = config.coordinator.substr(0, colon) + ":7402";
+  }
+  if (config.systemd != "system" && config.systemd != "user" && config.systemd != "none") {
+    a.fail("systemd", "expected \"system\", \"user\" or \"none\", got \"" + config.systemd + "\"");
+  }
+
+  std::set<std::string> names;
+  for (auto& s : reader.tables("service")) {
+    ServiceConfig service;
+    s.get("name", service.name);
+    s.get("unit", service.unit);
+    s.get("install_root", service.installRoot);
+    s.get("access_log", service.accessLog);
+    s.get("access_log_format", service.accessLogFormat);
+    s.get("error_log", service.errorLog);
+    s.get("error_pattern", service.errorPattern);
+    s.get("health_url", service.healthUrl);
+    s.get("health_timeout_seconds", service.healthTimeoutSeconds, 1, 3600);
+    s.get("trusted_keys", service.trustedKeys);
+    s.get("restart_command", service.restartCommand);
+    s.get("keep_releases", service.keepReleases, 2, 1000);
+    s.get("json_status_field", service.jsonStatusField);
+    s.get("json_latency_field", service.jsonLatencyField);
+    s.get("json_method_field", service.jsonMethodField);
+    if (!isValidName(service.name)) {
+      s.fail("name", service.name.empty() ? "is required" : "invalid name \"" + service.name + "\"");
+    } else if (!names.insert(service.name).second) {
+      s.fail("name", "service \"" + service.name + "\" is declared twice");
+    }
+    if (service.unit.empty()) service.unit = service.name + ".service";
+    if (service.installRoot.empty()) service.installRoot = "/srv/" + service.name;
+    if (config.systemd == "none" && service.restartCommand.empty()) {
+      s.fail("restart_command", "is required when agent.systemd = \"none\"");
+    }
+    config.services.push_back(std::move(service));
+  }
+  if (auto status = reader.finish(); !status) return status.error();
+  return config;
+}
+
+}  // namespace
+
+Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string& sourceName) {
+  auto reader = ConfigReader::parseString(text, sourceName);
+  if (!reader) return reader.error();
+  return fromReader(std::move(*reader));
+}
+
+Result<AgentConfig> loadAgentConfig(const std::string& path) {
+  auto reader = ConfigReader::parseFile(path);
+  if (!reader) return reader.error();
+  return fromReader(std::move(*reader));
+}
+
+}  // namespace rollgate::agent

@@ -1,0 +1,122 @@
+// `rollgate hosts`: the fleet registry (list), and the agent allowlist (enroll, revoke).
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/keys.h"
+#include "coordinator/cli/commands.h"
+#include "coordinator/cli/output.h"
+
+namespace rollgate::cli {
+namespace {
+
+nlohmann::json hostJson(const HostInfo& host, std::uint64_t nowMillis) {
+  auto services = nlohmann::json::array();
+  for (const auto& s : host.services) {
+    services.push_back({{"service", s.service}, {"active_release", s.activeRelease},
+                        {"releases", s.releases}});
+  }
+  return {{"name", host.name},
+          {"region", host.region},
+          {"cluster", host.cluster},
+          {"healthy", host.healthy},
+          {"connected", host.connected},
+          {"last_contact_ms", host.lastContactMillis},
+          {"last_contact_age_s",
+           host.lastContactMillis == 0 || nowMillis < host.lastContactMillis
+               ? 0.0
+               : (nowMillis - host.lastContactMillis) / 1000.0},
+          {"agent_version", host.agentVersion},
+          {"claimed_host", host.claimedHost},
+          {"services", services}};
+}
+
+std::string age(std::uint64_t nowMillis, std::uint64_t thenMillis) {
+  if (thenMillis == 0) return "never";
+  if (nowMillis < thenMillis) return "now";
+  std::uint64_t seconds = (nowMillis - thenMillis) / 1000;
+  if (seconds < 120) return std::to_string(seconds) + "s ago";
+  if (seconds < 7200) return std::to_string(seconds / 60) + "m ago";
+  return std::to_string(seconds / 3600) + "h ago";
+}
+
+AdminReply callOrExit(const AdminOptions& admin, AdminRequest request) {
+  auto client = AdminClient::connect(admin);
+  if (!client) fail(kExitUnavailable, client.error().message);
+  auto reply = (*client)->call(std::move(request));
+  if (!reply) fail(kExitUnavailable, reply.error().message);
+  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
+  return std::move(*reply);
+}
+
+}  // namespace
+
+void addHostsCommands(CLI::App& app, AdminOptions& admin) {
+  auto* hosts = app.add_subcommand("hosts", "list the fleet; enroll and revoke agent keys");
+  auto json = std::make_shared<bool>(false);
+  hosts->add_flag("--json", *json, "print JSON");
+  hosts->require_subcommand(0, 1);
+  hosts->callback([&admin, json, hosts] {
+    if (!hosts->get_subcommands().empty()) return;
+    AdminRequest request;
+    request.body = ListHosts{};
+    AdminReply reply = callOrExit(admin, request);
+    const auto* list = std::get_if<HostList>(&reply.body);
+    if (list == nullptr) fail(kExitFailure, "unexpected reply to a host listing");
+    std::uint64_t now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
+    if (*json) {
+      auto out = nlohmann::json::array();
+      for (const auto& host : list->hosts) out.push_back(hostJson(host, now));
+      std::printf("%s\n", nlohmann::json{{"hosts", out}}.dump(2).c_str());
+      return;
+    }
+    Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES"});
+    for (const auto& host : list->hosts) {
+      std::string services;
+      for (const auto& s : host.services) {
+        if (!services.empty()) services += " ";
+        services += s.service + "@" + (s.activeRelease.empty() ? "-" : s.activeRelease);
+      }
+      table.add({host.name, host.region, host.cluster, host.healthy ? "healthy" : "UNHEALTHY",
+                 age(now, host.lastContactMillis), services.empty() ? "-" : services});
+    }
+    table.print(stdout);
+    std::size_t healthy = 0;
+    for (const auto& host : list->hosts) healthy += host.healthy ? 1 : 0;
+    std::printf("%zu hosts, %zu healthy\n", list->hosts.size(), healthy);
+  });
+
+  auto* enroll = hosts->add_subcommand("enroll", "allow an agent's key, under a host name");
+  auto name = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  enroll->add_option("NAME", *name, "host name")->required();
+  enroll->add_option("PUBKEY", *key, "the agent's public key (Z85) or a .pub file")->required();
+  enroll->callback([&admin, name, key] {
+    std::string publicKey = *key;
+    if (!isValidZ85Key(publicKey)) {
+      auto fromFile = readKeyFile(publicKey);
+      if (!fromFile) {
+        fail(kExitUsage, "PUBKEY '" + publicKey + "' is neither a 40-character Z85 key nor a "
+                         "readable key file (" + fromFile.error().message + ")");
+      }
+      publicKey = *fromFile;
+    }
+    AdminRequest request;
+    request.body = EnrollHost{*name, publicKey};
+    AdminReply reply = callOrExit(admin, request);
+    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+  });
+
+  auto* revoke = hosts->add_subcommand("revoke", "remove a host's key; its messages are ignored at once");
+  auto revokeName = std::make_shared<std::string>();
+  revoke->add_option("NAME", *revokeName, "host name")->required();
+  revoke->callback([&admin, revokeName] {
+    AdminRequest request;
+    request.body = RevokeHost{*revokeName};
+    AdminReply reply = callOrExit(admin, request);
+    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+  });
+}
+
+}  // namespace rollgate::cli
