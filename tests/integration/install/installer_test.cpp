@@ -1,0 +1,324 @@
+// The installer against a real systemd user manager and a real nginx unit serving
+// <root>/current/www: install, upgrade, roll back, refuse corrupt artifacts, switch back by itself
+// when the unit fails to start or the health check fails, at-most-once commands.
+#include <sys/mount.h>
+
+#include <cstring>
+
+#include "tests/integration/install/fixture.h"
+
+using namespace rollgate;
+using namespace rollgate::install;
+using namespace rollgate::testing;
+
+namespace {
+
+struct Setup {
+  std::unique_ptr<UserManager> manager;
+  std::unique_ptr<NginxUnit> nginx;
+  std::unique_ptr<systemd::SystemdClient> client;
+  TempDir tmp;
+  std::string root = tmp / "web";
+  std::unique_ptr<CommandLedger> ledger;
+  FileSource fileSource;
+  std::unique_ptr<Installer> installer;
+  std::atomic<bool> cancel{false};
+  uint64_t sequence = 0;
+
+  // extraServiceLines: for the nginx unit ([Service] section).
+  explicit Setup(const std::string& extraServiceLines = "",
+                 std::vector<std::string> trustedKeys = {}) {
+    auto m = UserManager::start();
+    REQUIRE_MESSAGE(m.ok(), m.error().message);
+    manager = std::move(*m);
+    std::string lines = extraServiceLines;
+    for (size_t at; (at = lines.find("{root}")) != std::string::npos;) lines.replace(at, 6, root);
+    auto n = NginxUnit::start(*manager, root + "/current/www", lines);
+    REQUIRE_MESSAGE(n.ok(), n.error().message);
+    nginx = std::move(*n);
+    auto c = systemd::SystemdClient::connect({systemd::BusKind::kUser, manager->busAddress()});
+    REQUIRE_MESSAGE(c.ok(), c.error().message);
+    client = std::move(*c);
+    ledger = std::make_unique<CommandLedger>(tmp / "ledger.json");
+    REQUIRE(ledger->load().ok());
+    InstallerConfig config;
+    config.service = "web";
+    config.installRoot = root;
+    config.unit = nginx->unit();
+    config.healthUrl = nginx->url("/health.txt");
+    config.healthTimeoutMillis = 1500;
+    config.healthIntervalMillis = 50;
+    config.trustedKeyPaths = std::move(trustedKeys);
+    config.restartTimeoutMillis = 20'000;
+    installer = std::make_unique<Installer>(config, *client, *ledger,
+                                            std::vector<ArtifactSource*>{&fileSource},
+                                            testLogger());
+    auto opened = installer->open();
+    REQUIRE_MESSAGE(opened.ok(), opened.error().message);
+  }
+
+  CommandResult run(const Command& command) {
+    return installer->execute(command, {}, cancel);
+  }
+  CommandResult install(const std::string& version, const Artifact& a) {
+    return run(installCommand(++sequence, "web", version, a));
+  }
+  std::string served(const std::string& path = "/index.html") {
+    auto r = httpGet(nginx->url(path));
+    REQUIRE_MESSAGE(r.ok(), r.error().message);
+    return std::to_string(r->status) + " " + r->body;
+  }
+  uint32_t mainPid() {
+    auto s = client->unitStatus(nginx->unit());
+    REQUIRE_MESSAGE(s.ok(), s.error().message);
+    return s->mainPid;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("install v1, upgrade to v2, roll back: nginx serves each release") {
+  if (skipWithoutSystemd()) return;
+  Setup s;
+  Artifact v1 = makeRelease(s.tmp.path(), "1.9");
+  Artifact v2 = makeRelease(s.tmp.path(), "1.10");
+
+  auto r1 = s.install("1.9", v1);
+  REQUIRE_MESSAGE(r1.outcome == Outcome::kSucceeded, eventsText(r1));
+  CHECK(r1.activeRelease == "1.9");
+  CHECK(anyEventContains(r1, "restarted " + s.nginx->unit()));
+  CHECK(anyEventContains(r1, "healthy on 1.9"));
+  CHECK(s.served() == "200 release 1.9\n");
+  uint32_t pid1 = s.mainPid();
+  CHECK(pid1 != 0);
+
+  // 1.10 is newer than 1.9 (numeric-aware comparison).
+  auto r2 = s.install("1.10", v2);
+  REQUIRE_MESSAGE(r2.outcome == Outcome::kSucceeded, eventsText(r2));
+  CHECK(r2.activeRelease == "1.10");
+  CHECK(s.served() == "200 release 1.10\n");
+  uint32_t pid2 = s.mainPid();
+  CHECK(pid2 != 0);
+  CHECK(pid2 != pid1);  // really restarted through systemd
+  auto status = s.client->unitStatus(s.nginx->unit());
+  REQUIRE(status.ok());
+  CHECK(status->activeState == "active");
+  CHECK(status->subState == "running");
+
+  auto described = s.installer->describe();
+  CHECK(described.activeRelease == "1.10");
+  CHECK(described.releases == std::vector<std::string>{"1.10", "1.9"});
+
+  auto rb = s.run(rollbackCommand(++s.sequence, "web"));
+  REQUIRE_MESSAGE(rb.outcome == Outcome::kSucceeded, eventsText(rb));
+  CHECK(rb.activeRelease == "1.9");
+  CHECK(contains(rb.message, "rolled back to 1.9"));
+  CHECK(s.served() == "200 release 1.9\n");
+
+  // Named rollback forward again is an explicit command too.
+  auto named = s.run(rollbackCommand(++s.sequence, "web", "1.10"));
+  REQUIRE_MESSAGE(named.outcome == Outcome::kSucceeded, eventsText(named));
+  CHECK(s.served() == "200 release 1.10\n");
+
+  // At most once: re-delivery returns the recorded result, an older command is stale.
+  uint32_t pidBefore = s.mainPid();
+  auto again = s.run(rollbackCommand(s.sequence, "web", "1.10"));
+  CHECK(again == named);
+  Command old = rollbackCommand(99, "web", "1.9");
+  old.ref.epoch = 0;  // an older coordinator epoch: stale whatever its sequence
+  auto stale = s.run(old);
+  CHECK(stale.outcome == Outcome::kStale);
+  CHECK(contains(stale.message, "not newer than the last applied (epoch 1, sequence 4)"));
+  CHECK(s.served() == "200 release 1.10\n");
+  CHECK(s.mainPid() == pidBefore);  // nothing restarted
+}
+
+TEST_CASE("corrupt, unsigned, wrongly signed and older artifacts are refused; nothing changes") {
+  if (skipWithoutSystemd()) return;
+  TempDir keys;
+  REQUIRE(generateKeyPair(keys / "build").ok());
+  REQUIRE(generateKeyPair(keys / "intruder").ok());
+  Setup s("", {keys / "build.pub"});
+  Artifact v1 = makeRelease(s.tmp.path(), "2.0");
+  signArtifact(v1, keys / "build.key");
+  auto ok = s.install("2.0", v1);
+  REQUIRE_MESSAGE(ok.outcome == Outcome::kSucceeded, eventsText(ok));
+  CHECK(anyEventContains(ok, "and signature"));
+  uint32_t pid = s.mainPid();
+
+  auto expectRefused = [&](const CommandResult& r, const std::string& reason) {
+    CAPTURE(eventsText(r));
+    CHECK(r.outcome == Outcome::kFailed);
+    CHECK(contains(r.message, reason));
+    CHECK(r.activeRelease == "2.0");
+    CHECK(s.installer->describe().releases == std::vector<std::string>{"2.0"});
+    CHECK(listTree(s.root + "/.rollgate/staging").empty());
+    CHECK(s.served() == "200 release 2.0\n");
+    CHECK(s.mainPid() == pid);
+  };
+
+  Artifact v2 = makeRelease(s.tmp.path(), "2.1");
+  signArtifact(v2, keys / "build.key");
+
+  Artifact badHash = v2;
+  badHash.sha256 = std::string(64, 'a');
+  expectRefused(s.install("2.1", badHash), "sha256 mismatch");
+
+  Artifact truncated = v2;
+  truncated.path = s.tmp / "truncated.tar.gz";
+  std::filesystem::copy_file(v2.path, truncated.path);
+  std::filesystem::resize_file(truncated.path, v2.sizeBytes / 2);
+  expectRefused(s.install("2.1", truncated), "truncated");
+
+  Artifact wrongSig = v2;
+  signArtifact(wrongSig, keys / "intruder.key");
+  expectRefused(s.install("2.1", wrongSig), "does not verify");
+
+  Artifact unsignedArtifact = v2;
+  unsignedArtifact.signature.clear();
+  expectRefused(s.install("2.1", unsignedArtifact), "unsigned");
+
+  Artifact older = makeRelease(s.tmp.path(), "1.99");
+  signArtifact(older, keys / "build.key");
+  expectRefused(s.install("1.99", older), "older than the active release 2.0");
+
+  // The genuine artifact still installs afterwards.
+  auto good = s.install("2.1", v2);
+  REQUIRE_MESSAGE(good.outcome == Outcome::kSucceeded, eventsText(good));
+  CHECK(s.served() == "200 release 2.1\n");
+}
+
+TEST_CASE("a unit that fails to start and a failing health check each switch back by themselves") {
+  if (skipWithoutSystemd()) return;
+  // The unit refuses to start when the active release carries a file named BROKEN.
+  Setup s("ExecStartPre=/bin/sh -c 'test ! -e {root}/current/BROKEN'\n");
+  Artifact v1 = makeRelease(s.tmp.path(), "3.0");
+  auto r1 = s.install("3.0", v1);
+  REQUIRE_MESSAGE(r1.outcome == Outcome::kSucceeded, eventsText(r1));
+  CHECK(s.served() == "200 release 3.0\n");
+
+  SUBCASE("unit fails to start") {
+    Artifact broken = makeRelease(s.tmp.path(), "3.1", true, "BROKEN");
+    auto r = s.install("3.1", broken);
+    CAPTURE(eventsText(r));
+    CHECK(r.outcome == Outcome::kRolledBack);
+    CHECK(r.activeRelease == "3.0");
+    CHECK(anyEventContains(r, "switched current to 3.1"));
+    CHECK(anyEventContains(r, "job failed"));
+    CHECK(anyEventContains(r, "switched back to 3.0"));
+    CHECK(anyEventContains(r, "restarted " + s.nginx->unit() + " on 3.0"));
+    CHECK(s.served() == "200 release 3.0\n");
+    auto status = s.client->unitStatus(s.nginx->unit());
+    REQUIRE(status.ok());
+    CHECK(status->activeState == "active");
+    // The failed release stays installed (for inspection) but is not active.
+    CHECK(s.installer->describe().releases == std::vector<std::string>{"3.1", "3.0"});
+  }
+  SUBCASE("health check fails") {
+    Artifact unhealthy = makeRelease(s.tmp.path(), "3.2", false);
+    auto r = s.install("3.2", unhealthy);
+    CAPTURE(eventsText(r));
+    CHECK(r.outcome == Outcome::kRolledBack);
+    CHECK(r.activeRelease == "3.0");
+    CHECK(anyEventContains(r, "restarted " + s.nginx->unit() + " on 3.2"));
+    CHECK(anyEventContains(r, "not healthy within 1500 ms (last: HTTP 404)"));
+    CHECK(anyEventContains(r, "switched back to 3.0"));
+    CHECK(anyEventContains(r, "healthy on 3.0"));
+    CHECK(s.served() == "200 release 3.0\n");
+  }
+}
+
+TEST_CASE("hosts without systemd: a restart command stands in") {
+  if (skipWithoutSystemd()) return;
+  TempDir tmp;
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  std::string marker = tmp / "restarted";
+  systemd::CommandServiceManager good({"/bin/sh", "-c", "echo x >> " + marker});
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = tmp / "root";
+  config.unit = "web.service";
+  Installer installer(config, good, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")), {},
+                             cancel);
+  REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  CHECK(readText(marker) == "x\n");
+
+  systemd::CommandServiceManager failing({"/bin/false"});
+  Installer second(config, failing, ledger, {&source}, testLogger());
+  REQUIRE(second.open().ok());
+  auto r2 = second.execute(installCommand(2, "web", "1.1", makeRelease(tmp.path(), "1.1")), {},
+                           cancel);
+  CAPTURE(eventsText(r2));
+  CHECK(r2.outcome == Outcome::kRolledBack);
+  CHECK(r2.activeRelease == "1.0");
+  CHECK(anyEventContains(r2, "job failed"));
+}
+
+namespace {
+struct TmpfsMount {
+  std::string path;
+  bool mounted = false;
+  TmpfsMount(const std::string& p, const std::string& options) : path(p) {
+    std::filesystem::create_directories(path);
+    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
+  }
+};
+}  // namespace
+
+TEST_CASE("install root on a small full tmpfs fails cleanly and names the path") {
+  if (skipWithoutSystemd()) return;  // needs root for mount
+  TempDir tmp;
+  TmpfsMount disk(tmp / "disk", "size=1m");
+  REQUIRE_MESSAGE(disk.mounted, "mount -t tmpfs -o size=1m failed: " << std::strerror(errno));
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  systemd::CommandServiceManager restart({"/bin/true"});
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = disk.path + "/web";
+  config.unit = "web.service";
+  Installer installer(config, restart, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  auto r1 = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")),
+                              {}, cancel);
+  REQUIRE_MESSAGE(r1.outcome == Outcome::kSucceeded, eventsText(r1));
+  auto before = listTree(config.installRoot);
+
+  SUBCASE("the download does not fit") {
+    Artifact big = makeRelease(tmp.path(), "1.1", true, "", 2 << 20);  // incompressible 2 MiB
+    auto r = installer.execute(installCommand(2, "web", "1.1", big), {}, cancel);
+    CAPTURE(eventsText(r));
+    CHECK(r.outcome == Outcome::kFailed);
+    CHECK(contains(r.message, config.installRoot + "/.rollgate/staging/" + big.sha256 + ".part"));
+    CHECK(contains(r.message, "No space left on device"));
+  }
+  SUBCASE("the unpacked release does not fit") {
+    Artifact bomb;
+    bomb.path = tmp / "zeros.tar.gz";
+    {
+      ArchiveBuilder b(bomb.path, Compression::kGzip);
+      b.dir("www").file("www/index.html", "release 1.2\n").file("www/zeros", std::string(3 << 20, '\0'));
+    }
+    bomb.sha256 = toHex(*sha256File(bomb.path));
+    bomb.sizeBytes = std::filesystem::file_size(bomb.path);
+    auto r = installer.execute(installCommand(3, "web", "1.2", bomb), {}, cancel);
+    CAPTURE(eventsText(r));
+    CHECK(r.outcome == Outcome::kFailed);
+    CHECK(contains(r.message, "entry 'www/zeros'"));
+    CHECK(contains(r.message, "No space left on device"));
+  }
+  // Nothing half-installed: the tree is as before (current on 1.0, no temp dirs, no staging).
+  CHECK(listTree(config.installRoot) == before);
+  CHECK(installer.store().activeRelease() == "1.0");
+  CHECK(readText(config.installRoot + "/current/www/index.html") == "release 1.0\n");
+}
