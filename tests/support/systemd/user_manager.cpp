@@ -282,7 +282,7 @@ Result<std::unique_ptr<NginxUnit>> NginxUnit::start(UserManager& manager,
       std::to_string(n->port_) + ";\n    root " + documentRoot +
       ";\n    location / { }\n  }\n}\n";
   if (auto s = writeFile(p + "/nginx.conf", conf); !s) return s.error();
-  std::string unit = "[Unit]\nDescription=rollgate test nginx\n[Service]\n"
+  std::string unit = "[Unit]\nDescription=rollgate test nginx\nStartLimitIntervalSec=0\n[Service]\n"
                      "ExecStart=/usr/sbin/nginx -g 'daemon off;' -p " + p + " -c " + p +
                      "/nginx.conf -e " + p + "/error.log\n" + extraServiceLines + "\n";
   if (auto s = manager.writeUnit(n->unit_, unit); !s) return s.error();

@@ -63,7 +63,7 @@ class UserManager {
 
 // Runs a real nginx (`/usr/sbin/nginx -g 'daemon off;' -p <prefix> -c <conf>`) as a unit of the
 // manager, serving `documentRoot` on 127.0.0.1:<free port>. The config, pid, logs and temp dirs
-// live under <manager.dir()>/nginx-<unit>/. `extraServiceLines` are appended to [Service] (e.g.
+// live under <manager.dir()>/nginx-<unit>/. Start rate limiting is off (tests restart it often). `extraServiceLines` are appended to [Service] (e.g.
 // "ExecStartPre=/bin/test -e /srv/current/ok"). Stops the unit in the destructor.
 class NginxUnit {
  public:
