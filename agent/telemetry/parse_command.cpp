@@ -1,6 +1,8 @@
 #include "agent/telemetry/parse_command.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -78,6 +80,12 @@ Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogPa
   summary.hasLatency = parser.hasLatency();
   std::vector<std::uint64_t> statusCounts(600, 0);
   std::vector<std::uint64_t> latencies;
+  if (summary.hasLatency) {
+    struct stat sized {};
+    if (::fstat(fd, &sized) == 0 && S_ISREG(sized.st_mode)) {
+      latencies.reserve(static_cast<std::size_t>(sized.st_size / 128));  // a guess, not a bound
+    }
+  }
   const auto onLine = [&](std::string_view line) {
     ++summary.lines;
     const AccessRecord record = parser.parseLine(line);
@@ -89,33 +97,73 @@ Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogPa
     ++statusCounts[record.status];
     if (record.hasLatency) latencies.push_back(record.latencyMicros);
   };
-  constexpr std::size_t kChunk = 1 << 20;
-  std::vector<char> buffer(kChunk * 2);
-  std::size_t carried = 0;  // bytes of an incomplete line at the start of buffer
-  while (true) {
-    if (buffer.size() - carried < kChunk) buffer.resize(carried + kChunk);  // a very long line
-    const ssize_t n = ::read(fd, buffer.data() + carried, buffer.size() - carried);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string message = std::strerror(errno);
-      ::close(fd);
-      return makeError("file '" + path + "': read failed: " + message);
-    }
-    if (n == 0) break;
-    const char* p = buffer.data();
-    const char* const end = p + carried + static_cast<std::size_t>(n);
+  const auto splitLines = [&](const char* p, const char* end) {
+    // Returns the start of the incomplete last line (end if none).
     while (true) {
       const auto* newline =
           static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-      if (newline == nullptr) break;
+      if (newline == nullptr) return p;
       onLine({p, static_cast<std::size_t>(newline - p)});
       p = newline + 1;
     }
-    carried = static_cast<std::size_t>(end - p);
-    std::memmove(buffer.data(), p, carried);
+  };
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    // A regular file: map it in pieces (no copy through a buffer). Each piece ends at a line end;
+    // a line longer than a piece is handled by growing the piece.
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    constexpr std::uint64_t kPiece = std::uint64_t{256} << 20;
+    const auto pageBytes = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::uint64_t offset = 0;  // start of the first line not yet handed out
+    while (offset < size) {
+      const std::uint64_t mapStart = offset / pageBytes * pageBytes;
+      std::uint64_t mapLength = std::min(size - mapStart, kPiece);
+      while (true) {
+        void* mapped = ::mmap(nullptr, mapLength, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+                              static_cast<off_t>(mapStart));
+        if (mapped == MAP_FAILED) {
+          const std::string message = std::strerror(errno);
+          ::close(fd);
+          return makeError("file '" + path + "': mmap failed: " + message);
+        }
+        ::madvise(mapped, mapLength, MADV_SEQUENTIAL);
+        const char* base = static_cast<const char*>(mapped);
+        const char* begin = base + (offset - mapStart);
+        const char* end = base + mapLength;
+        const bool last = mapStart + mapLength == size;
+        const char* rest = splitLines(begin, end);
+        if (rest == begin && !last) {
+          ::munmap(mapped, mapLength);  // one line longer than the piece: map more
+          mapLength = std::min(size - mapStart, mapLength * 2);
+          continue;
+        }
+        if (last && rest != end) onLine({rest, static_cast<std::size_t>(end - rest)});
+        offset = last ? size : mapStart + static_cast<std::uint64_t>(rest - base);
+        ::munmap(mapped, mapLength);
+        break;
+      }
+    }
+  } else {
+    constexpr std::size_t kChunk = 1 << 20;
+    std::vector<char> buffer(kChunk * 2);
+    std::size_t carried = 0;  // bytes of an incomplete line at the start of buffer
+    while (true) {
+      if (buffer.size() - carried < kChunk) buffer.resize(carried + kChunk);  // a very long line
+      const ssize_t n = ::read(fd, buffer.data() + carried, buffer.size() - carried);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const std::string message = std::strerror(errno);
+        ::close(fd);
+        return makeError("file '" + path + "': read failed: " + message);
+      }
+      if (n == 0) break;
+      const char* end = buffer.data() + carried + static_cast<std::size_t>(n);
+      const char* rest = splitLines(buffer.data(), end);
+      carried = static_cast<std::size_t>(end - rest);
+      std::memmove(buffer.data(), rest, carried);
+    }
+    if (carried > 0) onLine({buffer.data(), carried});
   }
-  ::close(fd);
-  if (carried > 0) onLine({buffer.data(), carried});
   summary.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.linesPerSecond =
