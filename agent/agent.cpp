@@ -17,7 +17,6 @@
 namespace rollgate::agent {
 namespace {
 
-constexpr const char* kMonitorEndpoint = "inproc://agent-dealer-monitor";
 constexpr std::uint64_t kHelloRetryMillis = 3000;
 
 Bytes bytesOf(const zmq::message_t& frame) {
@@ -83,34 +82,49 @@ Status Agent::start() {
   if (!publicKey) return makeError("agent key " + config_.keyFile + ": " + publicKey.error().message);
   auto serverKey = readKeyFile(config_.coordinatorKeyFile);
   if (!serverKey) return makeError("coordinator public key: " + serverKey.error().message);
+  secretKey_ = *secret;
+  publicKey_ = *publicKey;
+  serverKey_ = *serverKey;
   bootMillis_ = clock_.nowMillis();
+  if (auto status = connect(); !status) return status;
+  logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services; "
+                "public key {}",
+                config_.coordinator, config_.broadcast, config_.host, config_.region,
+                config_.cluster, config_.services.size(), publicKey_);
+  return {};
+}
+
+Status Agent::connect() {
+  monitor_.reset();
+  dealer_.reset();
+  subscriber_.reset();
+  welcomed_ = false;
+  std::string monitorEndpoint = "inproc://agent-dealer-monitor-" + std::to_string(++connection_);
   try {
     dealer_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
-    configureCurveClient(*dealer_, *secret, *publicKey, *serverKey, kMaxCoordinatorMessageBytes);
+    configureCurveClient(*dealer_, secretKey_, publicKey_, serverKey_, kMaxCoordinatorMessageBytes);
     // Sends fail fast while there is no connection: the agent keeps its own bounded backlog
     // instead of an invisible ZeroMQ queue.
     dealer_->set(zmq::sockopt::immediate, true);
     dealer_->set(zmq::sockopt::sndhwm, 1000);
-    if (zmq_socket_monitor(dealer_->handle(), kMonitorEndpoint,
+    if (zmq_socket_monitor(dealer_->handle(), monitorEndpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
       return makeError(std::string("socket monitor: ") + zmq_strerror(zmq_errno()));
     }
     monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
-    monitor_->connect(kMonitorEndpoint);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitorEndpoint);
     dealer_->connect(config_.coordinator);
 
     subscriber_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::sub);
-    configureCurveClient(*subscriber_, *secret, *publicKey, *serverKey, kMaxBroadcastBytes);
+    configureCurveClient(*subscriber_, secretKey_, publicKey_, serverKey_, kMaxBroadcastBytes);
     subscriber_->set(zmq::sockopt::subscribe, "");
     subscriber_->connect(config_.broadcast);
   } catch (const zmq::error_t& e) {
     return makeError("cannot connect to coordinator " + config_.coordinator + ": " + e.what());
   }
-  logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services",
-                config_.coordinator, config_.broadcast, config_.host, config_.region,
-                config_.cluster, config_.services.size());
   return {};
 }
 
@@ -145,10 +159,11 @@ void Agent::sendHeartbeat() {
 
 void Agent::run() {
   notifyReady("connecting to " + config_.coordinator);
-  zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
-                             {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
-                             {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
   while (!stop_.load()) {
+    // Rebuilt every turn: connect() replaces the sockets after an authentication refusal.
+    zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
+                               {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
+                               {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, 3, std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
@@ -174,6 +189,8 @@ void Agent::onMonitorReadable() {
     std::uint16_t id = 0;
     std::memcpy(&id, event.data(), sizeof(id));
     if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      reconnectSteady_ = 0;
+      authRefusedLogged_ = false;
       logger_->info("connected to coordinator {}", address.to_string());
       welcomed_ = false;
       sendHello();
@@ -181,9 +198,13 @@ void Agent::onMonitorReadable() {
       if (welcomed_) logger_->warn("lost connection to coordinator {}", address.to_string());
       welcomed_ = false;
     } else {
-      logger_->error("coordinator {} refused this agent's key or protocol; is the key enrolled "
-                     "and coordinator_key right?",
-                     address.to_string());
+      if (!authRefusedLogged_) {
+        authRefusedLogged_ = true;
+        logger_->error("coordinator {} refused this agent's key {} (not enrolled, or "
+                       "coordinator_key is wrong); retrying every {} s",
+                       address.to_string(), publicKey_, kAuthRetryMillis / 1000);
+      }
+      reconnectSteady_ = clock_.steadyMillis() + kAuthRetryMillis;
     }
   }
 }
@@ -228,6 +249,14 @@ void Agent::onBroadcastReadable() {
 
 void Agent::tick() {
   std::uint64_t now = clock_.steadyMillis();
+  if (reconnectSteady_ != 0 && now >= reconnectSteady_) {
+    reconnectSteady_ = 0;
+    if (auto status = connect(); !status) {
+      logger_->error("{}", status.error().message);
+      reconnectSteady_ = now + kAuthRetryMillis;
+    }
+    return;
+  }
   if (!welcomed_ && lastHelloSteady_ != 0 && now - lastHelloSteady_ >= kHelloRetryMillis) {
     sendHello();
   }

@@ -32,9 +32,13 @@ class Agent {
 
   Status start();
   void run();
+  // Connections whose key was refused are retried this often (libzmq itself gives up after an
+  // authentication failure; an operator may enroll the key any time later).
+  static constexpr std::uint64_t kAuthRetryMillis = 3000;
   void requestStop() { stop_.store(true); }
 
  private:
+  Status connect();
   void sendHello();
   void sendHeartbeat();
   bool send(const AgentMessage& message);
@@ -52,6 +56,12 @@ class Agent {
   std::unique_ptr<zmq::socket_t> dealer_;
   std::unique_ptr<zmq::socket_t> subscriber_;
   std::unique_ptr<zmq::socket_t> monitor_;
+  std::string secretKey_;
+  std::string publicKey_;
+  std::string serverKey_;
+  int connection_ = 0;               // incarnation of the sockets (monitor endpoint name)
+  std::uint64_t reconnectSteady_ = 0;  // when to rebuild the sockets after a refusal; 0: never
+  bool authRefusedLogged_ = false;
   std::uint64_t bootMillis_ = 0;
   bool welcomed_ = false;
   std::string registeredAs_;
