@@ -322,3 +322,94 @@ TEST_CASE("install root on a small full tmpfs fails cleanly and names the path")
   CHECK(installer.store().activeRelease() == "1.0");
   CHECK(readText(config.installRoot + "/current/www/index.html") == "release 1.0\n");
 }
+
+TEST_CASE("http source: full download, resume with a Range request, errors name the URL") {
+  if (skipWithoutSystemd()) return;
+  auto m = UserManager::start();
+  REQUIRE_MESSAGE(m.ok(), m.error().message);
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "served");
+  Artifact a = makeRelease(tmp / "served", "5.0", true, "", 3 << 20);
+  auto n = NginxUnit::start(**m, tmp / "served");
+  REQUIRE_MESSAGE(n.ok(), n.error().message);
+  auto& nginx = **n;
+  std::string url = nginx.url("/" + std::filesystem::path(a.path).filename().string());
+  HttpSource http;
+  CHECK(http.handles(url));
+  CHECK_FALSE(http.handles("file:///x"));
+  std::atomic<bool> cancel{false};
+
+  std::string staging = tmp / "full.part";
+  uint64_t lastDone = 0, lastTotal = 0;
+  auto full = http.fetch({url, a.sha256, a.sizeBytes, staging},
+                         [&](uint64_t done, uint64_t total) {
+                           lastDone = done;
+                           lastTotal = total;
+                         },
+                         cancel);
+  REQUIRE_MESSAGE(full.ok(), full.error().message);
+  CHECK(toHex(*sha256File(staging)) == a.sha256);
+  CHECK(lastDone == a.sizeBytes);
+  CHECK(lastTotal == a.sizeBytes);
+
+  // Resume: the staging file already holds the first MiB.
+  std::string partial = tmp / "partial.part";
+  std::filesystem::copy_file(a.path, partial);
+  std::filesystem::resize_file(partial, 1 << 20);
+  uint64_t firstDone = 0;
+  auto resumed = http.fetch({url, a.sha256, a.sizeBytes, partial},
+                            [&](uint64_t done, uint64_t) {
+                              if (firstDone == 0) firstDone = done;
+                            },
+                            cancel);
+  REQUIRE_MESSAGE(resumed.ok(), resumed.error().message);
+  CHECK(toHex(*sha256File(partial)) == a.sha256);
+  CHECK(firstDone >= (1u << 20));
+  CHECK(contains(readText(nginx.prefix() + "/access.log"), "\" 206 "));
+
+  auto missing = http.fetch({nginx.url("/nope.tar.gz"), a.sha256, 0, tmp / "nope.part"}, {},
+                            cancel);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(contains(missing.error().message, nginx.url("/nope.tar.gz")));
+  CHECK(contains(missing.error().message, "404"));
+
+  auto tooMuch = http.fetch({url, a.sha256, 1000, tmp / "small.part"}, {}, cancel);
+  REQUIRE_FALSE(tooMuch.ok());
+  CHECK(contains(tooMuch.error().message, "more data than the announced 1000 bytes"));
+  CHECK(std::filesystem::file_size(tmp / "small.part") <= 1000);
+
+  auto refused = http.fetch({"http://127.0.0.1:1/x", a.sha256, 0, tmp / "refused.part"}, {},
+                            cancel);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(contains(refused.error().message, "http://127.0.0.1:1/x"));
+}
+
+TEST_CASE("cancellation during the download stops the install; nothing is installed") {
+  TempDir tmp;
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  systemd::CommandServiceManager restart({"/bin/true"});
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = tmp / "root";
+  Installer installer(config, restart, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  Artifact big = makeRelease(tmp.path(), "1.0", true, "", 4 << 20);
+  auto r = installer.execute(installCommand(1, "web", "1.0", big),
+                             [&](const CommandResult& p) {
+                               if (p.bytesDone > 0) cancel = true;
+                             },
+                             cancel);
+  CAPTURE(eventsText(r));
+  CHECK(r.outcome == Outcome::kCancelled);
+  CHECK(installer.describe().releases.empty());
+  CHECK_FALSE(installer.store().activeRelease().has_value());
+  // The partial download is kept so the next attempt resumes.
+  CHECK(std::filesystem::exists(config.installRoot + "/.rollgate/staging/" + big.sha256 + ".part"));
+  cancel = false;
+  auto retry = installer.execute(installCommand(2, "web", "1.0", big), {}, cancel);
+  REQUIRE_MESSAGE(retry.outcome == Outcome::kSucceeded, eventsText(retry));
+  CHECK(installer.store().activeRelease() == "1.0");
+}
