@@ -396,7 +396,14 @@ CommandResult Installer::switchBack(Run& run, const std::string& reason) {
 Result<std::optional<CommandResult>> Installer::recover() {
   removeUnpackLeftovers(store_.releasesDir());
   auto read = journal_.read();
-  if (!read) return read.error();
+  if (!read) {
+    // Never trip over the same file twice; `current` is complete whatever the journal says
+    // (every switch is atomic), so the service keeps running on it.
+    std::string aside = journal_.path() + ".corrupt";
+    ::rename(journal_.path().c_str(), aside.c_str());
+    return makeError(read.error().message + " (moved aside to " + aside + "; current on " +
+                     store_.activeRelease().value_or("(none)") + ")");
+  }
   if (!*read) return std::optional<CommandResult>();
   JournalRecord record = **read;
   Command command;

@@ -65,7 +65,9 @@ class Installer {
 
   // Call at startup, before execute(): finishes what a crash interrupted. Returns the result of
   // the interrupted command (Outcome::kInterrupted, or kSucceeded if only the report was
-  // missing), already recorded in the ledger, or nullopt when nothing was in progress.
+  // missing), already recorded in the ledger, or nullopt when nothing was in progress. A journal
+  // that cannot be parsed is moved aside (<stateDir>/journal.json.corrupt) and returned as an
+  // error to log; the next call returns nullopt.
   Result<std::optional<CommandResult>> recover();
 
   // Executes one command addressed to this service. Never throws; every failure is a result.

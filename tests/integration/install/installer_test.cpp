@@ -413,3 +413,30 @@ TEST_CASE("cancellation during the download stops the install; nothing is instal
   REQUIRE_MESSAGE(retry.outcome == Outcome::kSucceeded, eventsText(retry));
   CHECK(installer.store().activeRelease() == "1.0");
 }
+
+TEST_CASE("a corrupt journal is reported once, moved aside, and current is left alone") {
+  TempDir tmp;
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  systemd::CommandServiceManager restart({"/bin/true"});
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = tmp / "root";
+  Installer installer(config, restart, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")), {},
+                             cancel);
+  REQUIRE(r.outcome == Outcome::kSucceeded);
+  writeText(config.installRoot + "/.rollgate/journal.json", "{\"command\": tru");
+  auto first = installer.recover();
+  REQUIRE_FALSE(first.ok());
+  CHECK(contains(first.error().message, "corrupt journal"));
+  CHECK(contains(first.error().message, "current on 1.0"));
+  CHECK(std::filesystem::exists(config.installRoot + "/.rollgate/journal.json.corrupt"));
+  auto second = installer.recover();
+  REQUIRE(second.ok());
+  CHECK_FALSE(second->has_value());
+  CHECK(installer.store().activeRelease() == "1.0");
+}
