@@ -1,5 +1,7 @@
 #include "agent/install/verifier.h"
 
+#include "agent/install/sha256.h"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -27,7 +29,7 @@ Status ArtifactVerifier::verify(const std::string& path, const std::string& expe
     return makeError("artifact " + path + ": size " + std::to_string(st.st_size) +
                      " bytes, expected " + std::to_string(expectedBytes) + " (truncated or wrong)");
   }
-  auto actual = sha256File(path);
+  auto actual = fastSha256File(path);
   if (!actual) return actual.error();
   if (*actual != *expected) {
     return makeError("artifact " + path + ": sha256 mismatch: got " + toHex(*actual) +

@@ -9,6 +9,7 @@
 #include "agent/install/artifact_crypto.h"
 #include "agent/install/journal.h"
 #include "agent/install/release_store.h"
+#include "agent/install/sha256.h"
 #include "agent/install/verifier.h"
 #include "agent/install/version.h"
 #include "tests/unit/install/temp_dir.h"
@@ -199,4 +200,23 @@ TEST_CASE("verification: size, sha256, signatures by trusted keys") {
   CHECK(missingKey.error().message.find("nope.pub") != std::string::npos);
   auto secretAsPublic = ArtifactVerifier::fromKeyFiles({tmp / "build.key"});
   CHECK_FALSE(secretAsPublic.ok());
+}
+
+TEST_CASE("the agent's fast SHA-256 equals the CLI's libsodium SHA-256") {
+  TempDir tmp;
+  for (size_t size : {size_t{0}, size_t{1}, size_t{64}, size_t{(1 << 20) + 3}}) {
+    CAPTURE(size);
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 31 + 7);
+    writeText(tmp / "f", data);
+    auto a = sha256File(tmp / "f");
+    auto b = fastSha256File(tmp / "f");
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(toHex(*a) == toHex(*b));
+  }
+  CHECK(toHex(*fastSha256File(tmp / "f")) != toHex(*sha256File(tmp / "f", 10)));
+  auto missing = fastSha256File(tmp / "missing");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("missing") != std::string::npos);
 }
