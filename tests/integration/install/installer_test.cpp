@@ -440,3 +440,70 @@ TEST_CASE("a corrupt journal is reported once, moved aside, and current is left 
   CHECK_FALSE(second->has_value());
   CHECK(installer.store().activeRelease() == "1.0");
 }
+
+TEST_CASE("install without activation, activate later, retention keeps the last N") {
+  TempDir tmp;
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json");
+  REQUIRE(ledger.load().ok());
+  std::string marker = tmp / "restarts";
+  systemd::CommandServiceManager restart({"/bin/sh", "-c", "echo x >> " + marker});
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = tmp / "root";
+  config.unit = "web.service";
+  config.keepReleases = 2;
+  Installer installer(config, restart, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  uint64_t seq = 0;
+  for (const char* v : {"1.0", "1.1", "1.2"}) {
+    auto r = installer.execute(installCommand(++seq, "web", v, makeRelease(tmp.path(), v)), {},
+                               cancel);
+    REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  }
+  CHECK(installer.describe().releases == std::vector<std::string>{"1.2", "1.1"});
+
+  // Pre-stage 1.3 without switching or restarting.
+  Command staged = installCommand(++seq, "web", "1.3", makeRelease(tmp.path(), "1.3"));
+  std::get<InstallRelease>(staged.body).activate = false;
+  auto r = installer.execute(staged, {}, cancel);
+  REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  CHECK(r.activeRelease == "1.2");
+  CHECK(readText(marker) == "x\nx\nx\n");
+  // Retention never prunes the active release even though two newer ones exist.
+  CHECK(installer.describe().releases == std::vector<std::string>{"1.3", "1.2"});
+
+  Command activate;
+  activate.ref = {"rollout-test", ++seq, 1};
+  activate.service = "web";
+  activate.body = ActivateRelease{"1.3"};
+  r = installer.execute(activate, {}, cancel);
+  REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  CHECK(r.activeRelease == "1.3");
+  CHECK(readText(marker) == "x\nx\nx\nx\n");
+  // Activating an older release is not a rollback: refused.
+  activate.ref.sequence = ++seq;
+  activate.body = ActivateRelease{"1.2"};
+  r = installer.execute(activate, {}, cancel);
+  CHECK(r.outcome == Outcome::kFailed);
+  CHECK(contains(r.message, "older than the active release 1.3"));
+  // A rollback to a release that is gone fails and changes nothing.
+  r = installer.execute(rollbackCommand(++seq, "web", "1.0"), {}, cancel);
+  CHECK(r.outcome == Outcome::kFailed);
+  CHECK(contains(r.message, "release 1.0 is not installed"));
+  CHECK(installer.store().activeRelease() == "1.3");
+
+  Command restartOnly;
+  restartOnly.ref = {"rollout-test", ++seq, 1};
+  restartOnly.service = "web";
+  restartOnly.body = RestartBaseline{};
+  r = installer.execute(restartOnly, {}, cancel);
+  CHECK(r.outcome == Outcome::kSucceeded);
+  CHECK(readText(marker) == "x\nx\nx\nx\nx\n");
+
+  Command otherService = rollbackCommand(++seq, "api");
+  r = installer.execute(otherService, {}, cancel);
+  CHECK(r.outcome == Outcome::kFailed);
+  CHECK(contains(r.message, "service 'api'"));
+}
