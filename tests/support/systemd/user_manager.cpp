@@ -47,7 +47,8 @@ std::vector<std::string> managerEnvironment(const std::string& dir, const std::s
 
 // fork + exec with a given environment; stdout/stderr to `outputPath` ("" = inherit).
 Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    const std::string& outputPath, bool newSession) {
+                    const std::string& outputPath, bool newSession,
+                    const std::vector<std::string>& cgroupProcsFiles = {}) {
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -61,6 +62,13 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std:
   pid_t pid = ::fork();
   if (pid < 0) return makeError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    for (const auto& procs : cgroupProcsFiles) {
+      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        (void)!::write(fd, "0", 1);
+        ::close(fd);
+      }
+    }
     if (newSession) ::setsid();
     if (outFd >= 0) {
       ::dup2(outFd, 1);
@@ -73,6 +81,65 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std:
   }
   if (outFd >= 0) ::close(outFd);
   return pid;
+}
+
+// One fresh cgroup per manager in every mounted hierarchy, so that concurrently running managers
+// (which each treat their own cgroup as the root of their tree) never share a unit's cgroup:
+// otherwise stopping one manager's dbus.service kills the other's bus daemon.
+std::vector<std::string> makeCgroups(const std::string& name) {
+  std::vector<std::string> dirs;
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    std::vector<std::string> mounts;
+    if (controllers.empty()) {
+      mounts = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+    } else if (controllers.starts_with("name=")) {
+      mounts = {"/sys/fs/cgroup/" + controllers.substr(5)};
+    } else {
+      mounts = {"/sys/fs/cgroup/" + controllers};
+    }
+    for (const auto& mount : mounts) {
+      if (::access((mount + "/cgroup.procs").c_str(), W_OK) != 0) continue;
+      std::string dir = mount + "/" + name;
+      if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) dirs.push_back(dir);
+      break;
+    }
+  }
+  return dirs;
+}
+
+// Kills every process left in the cgroup trees, then removes them bottom-up.
+void removeCgroups(const std::vector<std::string>& dirs) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    bool left = false;
+    for (const auto& dir : dirs) {
+      std::vector<fs::path> tree;
+      std::error_code ec;
+      if (!fs::exists(dir, ec)) continue;
+      tree.push_back(dir);
+      for (auto it = fs::recursive_directory_iterator(dir, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory(ec)) tree.push_back(it->path());
+      }
+      for (auto t = tree.rbegin(); t != tree.rend(); ++t) {
+        std::ifstream procs(*t / "cgroup.procs");
+        pid_t pid;
+        while (procs >> pid) {
+          ::kill(pid, SIGKILL);
+          left = true;
+        }
+        if (::rmdir(t->c_str()) != 0 && errno != ENOENT) left = true;
+      }
+    }
+    if (!left || Clock::now() > deadline) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 bool managerOnBus(const std::string& address) {
@@ -151,10 +218,16 @@ Result<std::unique_ptr<UserManager>> UserManager::start() {
                          "--nofork --nopidfile --systemd-activation\n");
       !s)
     return s.error();
+  static std::atomic<int> managers{0};
+  m->cgroups_ = makeCgroups("rollgate-test-" + std::to_string(::getpid()) + "-" +
+                            std::to_string(++managers));
+  std::vector<std::string> procsFiles;
+  for (const auto& dir : m->cgroups_) procsFiles.push_back(dir + "/cgroup.procs");
   auto pid = spawn({"/usr/bin/unshare", "-m", "sh", "-c",
                     "mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && "
                     "exec /lib/systemd/systemd --user"},
-                   managerEnvironment(m->dir_, m->busAddress_), m->dir_ + "/manager.log", true);
+                   managerEnvironment(m->dir_, m->busAddress_), m->dir_ + "/manager.log", true,
+                   procsFiles);
   if (!pid) return pid.error();
   m->pid_ = *pid;
   auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -188,6 +261,7 @@ UserManager::~UserManager() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  removeCgroups(cgroups_);
   if (!dir_.empty()) {
     std::error_code ec;
     fs::remove_all(dir_, ec);

@@ -15,8 +15,11 @@
 // answers. The destructor stops the manager (SIGTERM = exit.target, which stops every unit, then
 // SIGKILL after 10 s), and removes the temp dir.
 //
-// Several managers may run at once (parallel tests), but they share the cgroup tree: give units
-// unique names (uniqueUnitName()). Needs root (mount namespace) and systemd + dbus installed.
+// Several managers may run at once (parallel tests): each runs in a fresh cgroup of its own
+// (/sys/fs/cgroup/<hierarchy>/rollgate-test-<pid>-<n>, which it treats as its root), so units of
+// the same name in two managers never share a cgroup. The destructor also kills whatever is left
+// in that cgroup tree and removes it. uniqueUnitName() still helps reading logs.
+// Needs root (mount namespace, cgroups) and systemd + dbus installed.
 // Thread-safety: one thread.
 #pragma once
 
@@ -58,6 +61,7 @@ class UserManager {
   UserManager() = default;
   std::string dir_;
   std::string busAddress_;
+  std::vector<std::string> cgroups_;  // this manager's own cgroup in each hierarchy
   pid_t pid_ = -1;
 };
 
