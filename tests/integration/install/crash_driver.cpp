@@ -2,6 +2,8 @@
 // a chosen step so a test can SIGKILL it there:
 //   ROLLGATE_TEST_PAUSE_AT=<fetch|verify|unpack|switch|restart|health|done|fetch-bytes>
 //   ROLLGATE_TEST_MARKER=<path>   written when the driver has paused
+//   ROLLGATE_TEST_CONTINUE=<path> optional: the driver resumes once this file exists (so a test
+//                                 can kill it a little later, e.g. in the middle of the unpack)
 // ("fetch-bytes" pauses in the middle of the download, after the first chunk.)
 // Usage: install_crash_driver ROOT LEDGER BUS_ADDRESS UNIT HEALTH_URL SOURCE_URL SHA256 SIZE
 //                             VERSION SEQUENCE
@@ -21,8 +23,12 @@ using namespace rollgate;
 
 namespace {
 void pauseHere(const char* marker) {
-  std::ofstream(marker) << getpid() << "\n";
-  for (;;) ::pause();
+  { std::ofstream(marker) << getpid() << "\n"; }
+  const char* resume = std::getenv("ROLLGATE_TEST_CONTINUE");
+  for (;;) {
+    if (resume && ::access(resume, F_OK) == 0) return;
+    ::usleep(1000);
+  }
 }
 }  // namespace
 

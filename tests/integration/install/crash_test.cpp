@@ -179,3 +179,85 @@ TEST_CASE("SIGKILL at every step leaves current on a complete release; recover()
     }
   }
 }
+
+TEST_CASE("SIGKILL in the middle of an unpack leaves a temp dir that recover() removes") {
+  if (skipWithoutSystemd()) return;
+  auto m = UserManager::start();
+  REQUIRE_MESSAGE(m.ok(), m.error().message);
+  auto& manager = **m;
+  TempDir tmp;
+  std::string root = tmp / "web";
+  auto n = NginxUnit::start(manager, root + "/current/www");
+  REQUIRE_MESSAGE(n.ok(), n.error().message);
+  auto& nginx = **n;
+  auto c = systemd::SystemdClient::connect({systemd::BusKind::kUser, manager.busAddress()});
+  REQUIRE_MESSAGE(c.ok(), c.error().message);
+  FileSource source;
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = root;
+  config.unit = nginx.unit();
+  config.healthUrl = nginx.url("/health.txt");
+  std::string ledgerPath = tmp / "ledger.json";
+  std::atomic<bool> cancel{false};
+  {
+    CommandLedger ledger(ledgerPath);
+    REQUIRE(ledger.load().ok());
+    Installer installer(config, **c, ledger, {&source}, testLogger());
+    REQUIRE(installer.open().ok());
+    auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")),
+                               {}, cancel);
+    REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  }
+  // Many entries so that the unpack takes a while.
+  Artifact big;
+  big.path = tmp / "many.tar.gz";
+  {
+    ArchiveBuilder b(big.path, Compression::kGzip);
+    b.dir("www").file("www/index.html", "release 2.0\n").file("www/health.txt", "ok\n");
+    for (int i = 0; i < 40'000; ++i) b.file("files/" + std::to_string(i), "x");
+  }
+  big.sha256 = toHex(*sha256File(big.path));
+  big.sizeBytes = std::filesystem::file_size(big.path);
+  std::string marker = tmp / "paused", resume = tmp / "resume";
+  ::setenv("ROLLGATE_TEST_CONTINUE", resume.c_str(), 1);
+  pid_t pid = startPausedDriver({root, ledgerPath, manager.busAddress(), nginx.unit(),
+                                 nginx.url("/health.txt"), "file://" + big.path, big.sha256,
+                                 std::to_string(big.sizeBytes), "2.0", "2"},
+                                "unpack", marker);
+  ::unsetenv("ROLLGATE_TEST_CONTINUE");
+  writeText(resume, "go");
+  // Kill as soon as the temporary release directory has some files in it.
+  bool sawTemp = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!sawTemp && std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(root + "/releases", ec)) {
+      if (e.path().filename().string().starts_with(".tmp-2.0-") &&
+          std::filesystem::exists(e.path() / "files/100")) {
+        sawTemp = true;
+      }
+    }
+    if (!sawTemp) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE_MESSAGE(sawTemp, "never saw the unpack in progress");
+  CHECK_FALSE(std::filesystem::exists(root + "/releases/2.0"));
+
+  CommandLedger ledger(ledgerPath);
+  REQUIRE(ledger.load().ok());
+  Installer installer(config, **c, ledger, {&source}, testLogger());
+  REQUIRE(installer.open().ok());
+  CHECK(installer.store().activeRelease() == "1.0");
+  auto recovered = installer.recover();
+  REQUIRE(recovered.ok());
+  REQUIRE(recovered->has_value());
+  CHECK((*recovered)->outcome == Outcome::kInterrupted);
+  CHECK(contains((*recovered)->message, "interrupted during unpack"));
+  CHECK(listTree(root + "/releases") != std::vector<std::string>{});
+  for (const auto& name : listTree(root + "/releases")) CHECK_FALSE(name.starts_with(".tmp-"));
+  CHECK(installer.describe().releases == std::vector<std::string>{"1.0"});
+  CHECK(httpGet(nginx.url("/index.html"))->body == "release 1.0\n");
+}

@@ -82,3 +82,33 @@ TEST_CASE("SystemdClient reports a bus that is not there") {
   REQUIRE_FALSE(c.ok());
   CHECK(contains(c.error().message, "/nonexistent/rollgate/bus"));
 }
+
+TEST_CASE("harness: two private managers side by side; stopping one leaves the other intact") {
+  if (skipWithoutSystemd()) return;
+  auto a = UserManager::start();
+  REQUIRE_MESSAGE(a.ok(), a.error().message);
+  auto b = UserManager::start();
+  REQUIRE_MESSAGE(b.ok(), b.error().message);
+  auto busPid = [](UserManager& m) {
+    auto out = m.systemctl({"show", "-p", "MainPID", "--value", "dbus.service"});
+    REQUIRE_MESSAGE(out.ok(), out.error().message);
+    return std::stoi(*out);
+  };
+  int before = busPid(**b);
+  CHECK(before > 0);
+  std::string unit = "same-name.service";  // deliberately the same name in both managers
+  for (auto* m : {a->get(), b->get()}) {
+    REQUIRE(m->writeUnit(unit, "[Service]\nExecStart=/bin/sleep 1000\n").ok());
+    REQUIRE(m->systemctl({"start", unit}).ok());
+  }
+  a = makeError("stopped");  // destroys manager a
+  CHECK(busPid(**b) == before);
+  auto state = (*b)->systemctl({"is-active", unit});
+  REQUIRE_MESSAGE(state.ok(), state.error().message);
+  CHECK(*state == "active\n");
+  auto c = systemd::SystemdClient::connect({systemd::BusKind::kUser, (*b)->busAddress()});
+  REQUIRE(c.ok());
+  auto status = (*c)->unitStatus(unit);
+  REQUIRE(status.ok());
+  CHECK(status->activeState == "active");
+}
