@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <climits>
+#include <filesystem>
 #include <cstring>
 
+#include "agent/systemd/systemd_client.h"
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/notify.h"
@@ -58,7 +60,11 @@ ServiceRelease inspectService(const ServiceConfig& service) {
 }
 
 Agent::Agent(AgentConfig config, Logger logger, const Clock& clock)
-    : config_(std::move(config)), logger_(std::move(logger)), clock_(clock), context_(1) {
+    : config_(std::move(config)),
+      logger_(std::move(logger)),
+      clock_(clock),
+      context_(1),
+      backlog_(static_cast<std::size_t>(config_.backlogWindows)) {
   heartbeatMillis_ = static_cast<std::uint64_t>(config_.heartbeatSeconds) * 1000;
 }
 
@@ -86,6 +92,27 @@ Status Agent::start() {
   publicKey_ = *publicKey;
   serverKey_ = *serverKey;
   bootMillis_ = clock_.nowMillis();
+  std::error_code ignored;
+  std::filesystem::create_directories(config_.stateDir, ignored);
+  if (config_.systemd != "none" && !config_.services.empty()) {
+    systemd::SystemdClientOptions options;
+    options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
+    auto client = systemd::SystemdClient::connect(options);
+    if (client) {
+      resources_ = std::move(*client);
+    } else {
+      logger_->warn("no {} systemd manager ({}); services' CPU, memory and restarts will not be "
+                    "reported",
+                    config_.systemd, client.error().message);
+    }
+  }
+  for (const auto& service : config_.services) {
+    auto telemetry = ServiceTelemetry::create(
+        service, config_.stateDir, static_cast<std::uint64_t>(config_.windowSeconds) * 1000,
+        inspectService(service).activeRelease, resources_.get(), logger_, clock_.nowMillis());
+    if (!telemetry) return telemetry.error();
+    telemetry_.push_back(std::move(*telemetry));
+  }
   if (auto status = connect(); !status) return status;
   logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services; "
                 "public key {}",
@@ -161,11 +188,14 @@ void Agent::run() {
   notifyReady("connecting to " + config_.coordinator);
   while (!stop_.load()) {
     // Rebuilt every turn: connect() replaces the sockets after an authentication refusal.
-    zmq::pollitem_t items[] = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
-                               {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
-                               {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+    std::vector<zmq::pollitem_t> items = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
+                                          {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
+                                          {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+    for (const auto& telemetry : telemetry_) {
+      for (int fd : telemetry->fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
+    }
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(100));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
       continue;
@@ -173,9 +203,17 @@ void Agent::run() {
     if (items[2].revents & ZMQ_POLLIN) onMonitorReadable();
     if (items[0].revents & ZMQ_POLLIN) onDealerReadable();
     if (items[1].revents & ZMQ_POLLIN) onBroadcastReadable();
+    bool logsReadable = false;
+    for (std::size_t i = 3; i < items.size(); ++i) logsReadable |= (items[i].revents & ZMQ_POLLIN) != 0;
+    if (logsReadable) {
+      for (const auto& telemetry : telemetry_) telemetry->onReadable();
+    }
     tick();
   }
   notifyStopping();
+  std::uint64_t now = clock_.nowMillis();
+  for (const auto& telemetry : telemetry_) backlog_.push(telemetry->close(now));
+  flushTelemetry();
   logger_->info("stopped");
 }
 
@@ -260,6 +298,10 @@ void Agent::tick() {
   if (!welcomed_ && lastHelloSteady_ != 0 && now - lastHelloSteady_ >= kHelloRetryMillis) {
     sendHello();
   }
+  if (now >= nextTelemetrySteady_) {
+    nextTelemetrySteady_ = now + 200;
+    collectTelemetry(clock_.nowMillis());
+  }
   if (welcomed_ && now >= nextHeartbeatSteady_) {
     nextHeartbeatSteady_ = now + heartbeatMillis_;
     sendHeartbeat();
@@ -267,6 +309,33 @@ void Agent::tick() {
   if (std::uint64_t interval = watchdogIntervalMillis(); interval > 0 && now >= nextWatchdogSteady_) {
     nextWatchdogSteady_ = now + interval;
     notifyWatchdog();
+  }
+}
+
+void Agent::collectTelemetry(std::uint64_t nowMillis) {
+  std::vector<TelemetryWindow> finished;
+  for (std::size_t i = 0; i < telemetry_.size(); ++i) {
+    telemetry_[i]->tick(inspectService(config_.services[i]).activeRelease, nowMillis, finished);
+  }
+  for (auto& window : finished) {
+    if (backlog_.push(std::move(window)) > 0) {
+      logger_->warn("telemetry backlog full ({} windows): dropped the oldest window; {} dropped "
+                    "while the coordinator was away",
+                    config_.backlogWindows, backlog_.droppedTotal());
+    }
+  }
+  flushTelemetry();
+}
+
+void Agent::flushTelemetry() {
+  // Batches of up to 64 windows, oldest first; what cannot be sent stays for the next turn.
+  while (welcomed_ && !backlog_.empty()) {
+    TelemetryReport report;
+    report.windows = backlog_.take(64);
+    if (!send(report)) {
+      backlog_.putBack(std::move(report.windows));
+      return;
+    }
   }
 }
 

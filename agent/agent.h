@@ -11,6 +11,9 @@
 #include <zmq.hpp>
 
 #include "agent/agent_config.h"
+#include "agent/service_telemetry.h"
+#include "agent/systemd/service_manager.h"
+#include "agent/telemetry/window_builder.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/messages.h"
@@ -46,6 +49,8 @@ class Agent {
   void onBroadcastReadable();
   void onMonitorReadable();
   void tick();
+  void collectTelemetry(std::uint64_t nowMillis);
+  void flushTelemetry();
   std::vector<ServiceRelease> services() const;
 
   AgentConfig config_;
@@ -71,6 +76,10 @@ class Agent {
   std::uint64_t nextHeartbeatSteady_ = 0;
   std::uint64_t nextWatchdogSteady_ = 0;
   std::uint64_t droppedMalformed_ = 0;
+  std::unique_ptr<systemd::ServiceManager> resources_;  // sd-bus for unit stats; null without
+  std::vector<std::unique_ptr<ServiceTelemetry>> telemetry_;
+  Backlog backlog_;
+  std::uint64_t nextTelemetrySteady_ = 0;
 };
 
 }  // namespace rollgate::agent

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -72,6 +73,9 @@ Status Coordinator::start() {
   auto store = Store::open(config_.stateDir);
   if (!store) return store.error();
   store_ = std::move(*store);
+  auto telemetry = TelemetryStore::open(store_->database());
+  if (!telemetry) return telemetry.error();
+  telemetry_ = std::make_unique<TelemetryStore>(std::move(*telemetry));
   auto hosts = store_->loadHosts();
   if (!hosts) return hosts.error();
   registry_.load(*hosts);
@@ -136,6 +140,9 @@ void Coordinator::run() {
     for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
       onAgentReadable();
       if (!(agentSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    }
+    if (auto status = telemetry_->flush(); !status) {
+      logger_->error("cannot store telemetry: {}", status.error().message);
     }
     for (int i = 0; i < 64 && (items[1].revents & ZMQ_POLLIN); ++i) {
       onAdminReadable();
@@ -215,7 +222,32 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     logger_->debug("host {}: message before hello on this connection; ignored", host);
     return;
   }
-  // Telemetry, command results, acks and chunk requests are handled by later components.
+  if (auto* report = std::get_if<TelemetryReport>(&message)) {
+    onTelemetry(host, std::move(*report));
+  }
+}
+
+void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
+  auto info = registry_.find(host, clock_.nowMillis());
+  for (auto& window : report.windows) {
+    bool declared = info && std::any_of(info->services.begin(), info->services.end(),
+                                        [&](const ServiceRelease& s) {
+                                          return s.service == window.service;
+                                        });
+    if (!declared) {
+      ++counters_.droppedWindows;
+      logDropped("telemetry window from host " + host,
+                 "service '" + window.service + "' is not declared by that host");
+      continue;
+    }
+    if (window.droppedBefore > 0) {
+      logger_->warn("host {} service {}: agent dropped {} windows before this one (backlog full "
+                    "while disconnected)",
+                    host, window.service, window.droppedBefore);
+    }
+    ++counters_.telemetryWindows;
+    telemetry_->add(host, std::move(window));
+  }
 }
 
 void Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMessage& message) {
@@ -270,6 +302,8 @@ AdminReply Coordinator::handleAdminRequest(const std::string& operatorName,
     reply = enroll(operatorName, *enrollHost);
   } else if (const auto* revokeHost = std::get_if<RevokeHost>(&request.body)) {
     reply = revoke(operatorName, *revokeHost);
+  } else if (const auto* query = std::get_if<QueryTelemetry>(&request.body)) {
+    reply = queryTelemetry(*query);
   } else {
     reply.body = AdminError{"this coordinator does not implement that request yet"};
   }
@@ -332,6 +366,26 @@ AdminReply Coordinator::revoke(const std::string& operatorName, const RevokeHost
   return reply;
 }
 
+AdminReply Coordinator::queryTelemetry(const QueryTelemetry& request) {
+  AdminReply reply;
+  if (!registry_.find(request.host, clock_.nowMillis())) {
+    reply.body = AdminError{"no host named " + request.host};
+    return reply;
+  }
+  if (auto status = telemetry_->flush(); !status) {
+    reply.body = AdminError{"cannot store telemetry: " + status.error().message};
+    return reply;
+  }
+  auto windows = telemetry_->latest(request.host, request.service,
+                                    std::min<std::uint32_t>(request.last == 0 ? 10 : request.last, 10000));
+  if (!windows) {
+    reply.body = AdminError{windows.error().message};
+    return reply;
+  }
+  reply.body = WindowList{std::move(*windows)};
+  return reply;
+}
+
 void Coordinator::tick() {
   std::uint64_t now = clock_.steadyMillis();
   if (now < nextTickMillis_) return;
@@ -349,6 +403,15 @@ void Coordinator::tick() {
     }
     if (auto status = transaction.commit(); !status) {
       logger_->error("cannot persist last contact times: {}", status.error().message);
+    }
+  }
+  if (now >= nextPruneMillis_) {
+    nextPruneMillis_ = now + 60'000;
+    std::uint64_t retention = static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
+    if (wall > retention) {
+      auto pruned = telemetry_->prune(wall - retention);
+      if (pruned && *pruned > 0) logger_->info("pruned {} telemetry windows older than {} h", *pruned,
+                                               config_.telemetryRetentionHours);
     }
   }
   if (now >= nextReloadMillis_) {

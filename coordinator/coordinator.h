@@ -20,6 +20,7 @@
 #include "coordinator/coordinator_config.h"
 #include "coordinator/registry.h"
 #include "coordinator/store.h"
+#include "coordinator/telemetry_store.h"
 
 namespace rollgate::coordinator {
 
@@ -29,6 +30,8 @@ struct CoordinatorCounters {
   std::uint64_t droppedMalformed = 0;       // failed to decode or validate
   std::uint64_t droppedUnauthorized = 0;    // key no longer (or never) in the allowlist
   std::uint64_t droppedNoSession = 0;       // from a connection that has not said hello
+  std::uint64_t telemetryWindows = 0;       // windows accepted
+  std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
 };
 
 class Coordinator {
@@ -55,6 +58,8 @@ class Coordinator {
   AdminReply handleAdminRequest(const std::string& operatorName, const AdminRequest& request);
   AdminReply enroll(const std::string& operatorName, const EnrollHost& request);
   AdminReply revoke(const std::string& operatorName, const RevokeHost& request);
+  AdminReply queryTelemetry(const QueryTelemetry& request);
+  void onTelemetry(const std::string& host, TelemetryReport report);
   void sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
   void tick();
   void reloadAllowlists();
@@ -73,6 +78,8 @@ class Coordinator {
   std::unique_ptr<zmq::socket_t> adminSocket_;
   std::unique_ptr<zmq::socket_t> broadcastSocket_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<TelemetryStore> telemetry_;
+  std::uint64_t nextPruneMillis_ = 0;
   Registry registry_;
   CoordinatorCounters counters_;
   std::uint64_t nextTickMillis_ = 0;

@@ -9,7 +9,9 @@
 // symlink, a directory replaced by a non-directory, device nodes, fifos, sockets, setuid and
 // setgid bits, more than `maxEntries` entries or more than `maxTotalBytes` of file data.
 // libarchive's ARCHIVE_EXTRACT_SECURE_NODOTDOT | SECURE_SYMLINKS | SECURE_NOABSOLUTEPATHS are set
-// as a second line of defence. Ownership is not restored (files belong to the agent's user).
+// as a second line of defence. Ownership is not restored (files belong to the agent's user), and
+// the world-writable bit is dropped. Before the rename the filesystem is synced (syncfs), so a
+// release under its final name survives a power loss too.
 //
 // libarchive writes relative to the current directory, so the extraction runs on a short-lived
 // thread that unshares its filesystem attributes (unshare(CLONE_FS)) and chdirs into the

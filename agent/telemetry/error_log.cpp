@@ -43,6 +43,16 @@ Result<ErrorPattern> ErrorPattern::compile(std::string_view pattern) {
     compiled.literals_ = std::move(*literals);
     return compiled;
   }
+  // libstdc++'s regex compiler overflows a signed integer on long numbers (back-references,
+  // repetition counts): refuse them instead of compiling with undefined behaviour.
+  std::size_t digits = 0;
+  for (const char c : pattern) {
+    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+    if (digits > 6) {
+      return makeError("error log pattern '" + compiled.pattern_ +
+                       "': numbers longer than 6 digits are not supported");
+    }
+  }
   try {
     compiled.regex_ = std::make_shared<const std::regex>(
         compiled.pattern_, std::regex::ECMAScript | std::regex::optimize);
@@ -53,7 +63,12 @@ Result<ErrorPattern> ErrorPattern::compile(std::string_view pattern) {
 }
 
 bool ErrorPattern::matches(std::string_view line) const {
-  if (regex_ != nullptr) return std::regex_search(line.begin(), line.end(), *regex_);
+  if (regex_ != nullptr) {
+    // std::regex matches recursively: bound the text it sees so a huge line cannot exhaust the
+    // stack. Error markers sit near the start of a line.
+    const std::string_view head = line.substr(0, kMaxRegexBytes);
+    return std::regex_search(head.begin(), head.end(), *regex_);
+  }
   for (const auto& literal : literals_) {
     if (line.size() >= literal.size() &&
         memmem(line.data(), line.size(), literal.data(), literal.size()) != nullptr) {

@@ -1,7 +1,7 @@
 // Error-log line counting: does a line match the configured pattern (e.g. `ERROR|FATAL|panic|\[error\]`)?
 // A pattern that is only alternatives of literal text (with `\` escapes for regex metacharacters)
 // is matched by substring search; anything else is compiled once as an ECMAScript std::regex and
-// searched (not anchored). Compiled once at construction.
+// searched (not anchored) in the first kMaxRegexBytes of a line. Compiled once at construction.
 // Thread-safety: immutable after construction; matches() is const and may be called concurrently.
 #pragma once
 
@@ -17,6 +17,8 @@ namespace rollgate::agent {
 
 class ErrorPattern {
  public:
+  static constexpr std::size_t kMaxRegexBytes = 4096;
+
   // Fails, naming the pattern, when it is empty or not a valid ECMAScript regex.
   static Result<ErrorPattern> compile(std::string_view pattern);
 

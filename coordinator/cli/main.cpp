@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   rollgate::cli::addAdminOptions(app, admin);
   rollgate::cli::addKeygenCommand(app);
   rollgate::cli::addHostsCommands(app, admin);
+  rollgate::cli::addTelemetryCommand(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);

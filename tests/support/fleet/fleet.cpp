@@ -88,9 +88,10 @@ void LocalFleet::addAgent(const AgentSpec& spec) {
   if (spec.enroll) check(cli({"hosts", "enroll", spec.name, prefix + ".pub"}), "enroll " + spec.name);
 }
 
-void LocalFleet::startAgent(const std::string& name) {
+void LocalFleet::startAgent(const std::string& name,
+                            const std::map<std::string, std::string>& env) {
   agents_[name] = Process::spawn({binDir() + "/rollgate-agent", "--config", agentConfig(name)},
-                                 agentLog(name));
+                                 agentLog(name), env);
 }
 
 void LocalFleet::stopAgent(const std::string& name, int sig) {

@@ -49,7 +49,7 @@ class LocalFleet {
 
   // Writes the agent's key pair and config; enrolls it when spec.enroll (coordinator must run).
   void addAgent(const AgentSpec& spec);
-  void startAgent(const std::string& name);
+  void startAgent(const std::string& name, const std::map<std::string, std::string>& env = {});
   void stopAgent(const std::string& name, int sig = 15);
 
   // Runs the CLI against this fleet's coordinator with the operator key.

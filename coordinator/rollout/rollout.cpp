@@ -1,0 +1,743 @@
+#include "coordinator/rollout/rollout.h"
+
+#include <algorithm>
+#include <cassert>
+#include <set>
+
+namespace rollgate::rollout {
+
+std::string_view statusName(RolloutStatus status) {
+  switch (status) {
+    case RolloutStatus::kPending:
+      return "pending";
+    case RolloutStatus::kInstalling:
+      return "installing";
+    case RolloutStatus::kWarmingUp:
+      return "warming_up";
+    case RolloutStatus::kAnalyzing:
+      return "analyzing";
+    case RolloutStatus::kWaitingForOperator:
+      return "waiting_for_operator";
+    case RolloutStatus::kRollingBack:
+      return "rolling_back";
+    case RolloutStatus::kSucceeded:
+      return "succeeded";
+    case RolloutStatus::kRolledBack:
+      return "rolled_back";
+    case RolloutStatus::kAborted:
+      return "aborted";
+    case RolloutStatus::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+bool isTerminal(RolloutStatus status) {
+  return status == RolloutStatus::kSucceeded || status == RolloutStatus::kRolledBack ||
+         status == RolloutStatus::kAborted || status == RolloutStatus::kFailed;
+}
+
+std::string_view phaseName(StepPhase phase) {
+  switch (phase) {
+    case StepPhase::kNotStarted:
+      return "not_started";
+    case StepPhase::kInstalling:
+      return "installing";
+    case StepPhase::kWarmingUp:
+      return "warming_up";
+    case StepPhase::kAnalyzing:
+      return "analyzing";
+    case StepPhase::kPassed:
+      return "passed";
+    case StepPhase::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string outcomeText(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSucceeded:
+      return "succeeded";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kRolledBack:
+      return "rolled back";
+    case Outcome::kStale:
+      return "stale";
+    case Outcome::kCancelled:
+      return "cancelled";
+    case Outcome::kInterrupted:
+      return "interrupted";
+    case Outcome::kInProgress:
+      return "in progress";
+  }
+  return "unknown";
+}
+
+std::string joinHosts(const std::vector<PlannedHost>& hosts) {
+  std::string out;
+  for (const auto& h : hosts) out += (out.empty() ? "" : ", ") + h.name;
+  return out.empty() ? "none" : out;
+}
+
+std::string seconds(std::uint64_t millis) {
+  return std::to_string(millis / 1000) + (millis % 1000 ? "." + std::to_string(millis % 1000 / 100) : "") + " s";
+}
+
+}  // namespace
+
+Rollout::Rollout(RolloutSpec spec, RolloutPlan plan, PlanConfig planConfig, GatesConfig gates) {
+  assert(!plan.steps.empty());
+  state_.spec = std::move(spec);
+  state_.plan = std::move(plan);
+  state_.planConfig = std::move(planConfig);
+  state_.gates = std::move(gates);
+  std::set<std::string> seen;
+  for (const auto& step : state_.plan.steps) {
+    for (const auto* group : {&step.targets, &step.comparison}) {
+      for (const auto& host : *group) {
+        if (!seen.insert(host.name).second) continue;
+        HostProgress progress;
+        progress.name = host.name;
+        progress.fromRelease = host.fromRelease;
+        progress.lastKnownRelease = host.fromRelease;
+        state_.hosts.push_back(std::move(progress));
+      }
+    }
+  }
+}
+
+Rollout::Rollout(RolloutState state) : state_(std::move(state)) {}
+
+HostProgress* Rollout::findHost(const std::string& name) {
+  for (auto& host : state_.hosts) {
+    if (host.name == name) return &host;
+  }
+  return nullptr;
+}
+
+const PlanStep& Rollout::currentPlanStep() const {
+  return state_.plan.steps.at(std::min<std::size_t>(state_.currentStep, state_.plan.steps.size() - 1));
+}
+
+bool Rollout::isTarget(const std::string& host) const {
+  const auto& targets = currentPlanStep().targets;
+  return std::any_of(targets.begin(), targets.end(),
+                     [&](const PlannedHost& h) { return h.name == host; });
+}
+
+bool Rollout::isComparison(const std::string& host) const {
+  const auto& comparison = currentPlanStep().comparison;
+  return std::any_of(comparison.begin(), comparison.end(),
+                     [&](const PlannedHost& h) { return h.name == host; });
+}
+
+std::string Rollout::describeStep() const {
+  const PlanStep& step = currentPlanStep();
+  std::string text = "step " + std::to_string(state_.currentStep + 1) + "/" +
+                     std::to_string(state_.plan.steps.size()) + " (" + step.stage;
+  if (step.batches > 1) {
+    text += " batch " + std::to_string(step.batch) + "/" + std::to_string(step.batches);
+  }
+  return text + " in " + step.region + ")";
+}
+
+void Rollout::event(const std::string& host, const std::string& text, std::uint64_t nowMillis,
+                    Actions& out) const {
+  out.push_back(RecordEvent{state_.spec.rolloutId, host,
+                            "rollout " + state_.spec.rolloutId + " (" + state_.spec.service + " " +
+                                state_.spec.version + "): " + text,
+                            nowMillis});
+}
+
+RolloutStatus Rollout::computeStatus() const {
+  if (state_.finished) return state_.outcome;
+  if (state_.rollingBack) return RolloutStatus::kRollingBack;
+  if (!state_.started) return RolloutStatus::kPending;
+  if (state_.operatorPause || state_.step.hold != Hold::kNone) {
+    return RolloutStatus::kWaitingForOperator;
+  }
+  switch (state_.step.phase) {
+    case StepPhase::kInstalling:
+      return RolloutStatus::kInstalling;
+    case StepPhase::kWarmingUp:
+      return RolloutStatus::kWarmingUp;
+    case StepPhase::kAnalyzing:
+    case StepPhase::kPassed:
+      return RolloutStatus::kAnalyzing;
+    case StepPhase::kFailed:
+      return RolloutStatus::kRollingBack;
+    case StepPhase::kNotStarted:
+      break;
+  }
+  return RolloutStatus::kPending;
+}
+
+void Rollout::syncStatus(const std::string& reason, std::uint64_t nowMillis, Actions& out) {
+  RolloutStatus now = computeStatus();
+  if (now == state_.status) return;
+  std::string why = reason;
+  if (why.empty()) {
+    for (auto it = out.rbegin(); it != out.rend(); ++it) {
+      if (const auto* e = std::get_if<RecordEvent>(&*it)) {
+        why = e->text;
+        break;
+      }
+    }
+  }
+  out.push_back(StateChanged{state_.spec.rolloutId, state_.status, now, why, nowMillis});
+  state_.status = now;
+}
+
+std::vector<SendCommand> Rollout::pendingCommands() const {
+  std::vector<SendCommand> commands;
+  for (const auto& host : state_.hosts) {
+    if (host.pending) commands.push_back(*host.pending);
+  }
+  return commands;
+}
+
+std::uint64_t Rollout::millisLeftInPhase(std::uint64_t nowMillis) const {
+  auto left = [&](std::uint64_t until) { return until > nowMillis ? until - nowMillis : 0; };
+  if (state_.finished || state_.rollingBack) return 0;
+  const StepProgress& step = state_.step;
+  const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
+  switch (step.phase) {
+    case StepPhase::kInstalling:
+      return left(step.startedMillis + stage.installTimeoutSeconds * 1000);
+    case StepPhase::kWarmingUp:
+      return left(step.analysisStartMillis);
+    case StepPhase::kAnalyzing:
+      return left(step.analysisEndMillis);
+    default:
+      return 0;
+  }
+}
+
+void Rollout::send(HostProgress& host, CommandKind kind,
+                   std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,
+                   std::uint64_t nowMillis, Actions& out) {
+  SendCommand command{state_.nextCommandId++, host.name, state_.spec.service, std::move(body)};
+  host.pending = command;
+  host.pendingKind = kind;
+  host.pendingSinceMillis = nowMillis;
+  out.push_back(std::move(command));
+}
+
+// ---- inputs
+
+Actions Rollout::start(std::uint64_t nowMillis) {
+  Actions out;
+  if (state_.started || state_.finished) return out;
+  state_.started = true;
+  state_.startedMillis = nowMillis;
+  event("", "started: " + std::to_string(state_.plan.steps.size()) + " steps, canary " +
+                state_.plan.canaryHost + ", baseline " + state_.plan.baselineHost,
+        nowMillis, out);
+  for (const auto& note : state_.plan.notes) event("", "plan: " + note, nowMillis, out);
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
+  const PlanStep& plan = currentPlanStep();
+  state_.step = StepProgress{};
+  state_.step.phase = StepPhase::kInstalling;
+  state_.step.startedMillis = nowMillis;
+  event("", describeStep() + ": installing " + state_.spec.version + " on " +
+                joinHosts(plan.targets) + "; comparing with " + joinHosts(plan.comparison) +
+                " (" + plan.comparisonNote + ")",
+        nowMillis, out);
+  for (const auto& target : plan.targets) {
+    HostProgress* host = findHost(target.name);
+    assert(host != nullptr);
+    host->installSent = true;
+    InstallRelease install;
+    install.version = state_.spec.version;
+    install.sha256 = state_.spec.artifact.sha256;
+    install.sizeBytes = state_.spec.artifact.sizeBytes;
+    install.source = state_.spec.artifact.source;
+    install.signature = state_.spec.artifact.signature;
+    install.activate = true;
+    send(*host, CommandKind::kInstall, std::move(install), nowMillis, out);
+  }
+}
+
+void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
+  for (int guard = 0; guard < 4; ++guard) {
+    if (!state_.started || state_.finished || state_.rollingBack) return;
+    StepProgress& step = state_.step;
+    const PlanStep& plan = currentPlanStep();
+    const StageConfig& stage = state_.planConfig.stage(plan.stage);
+    switch (step.phase) {
+      case StepPhase::kNotStarted:
+        if (state_.operatorPause) return;
+        startStep(nowMillis, out);
+        return;
+      case StepPhase::kInstalling: {
+        if (nowMillis > step.startedMillis + stage.installTimeoutSeconds * 1000) {
+          std::string waiting;
+          for (const auto& target : plan.targets) {
+            const HostProgress* host = findHost(target.name);
+            if (host->lastKnownRelease != state_.spec.version || host->pending) {
+              waiting += (waiting.empty() ? "" : ", ") + target.name;
+            }
+          }
+          failStep("install of " + state_.spec.version + " did not finish within " +
+                       std::to_string(stage.installTimeoutSeconds) + " s on " + waiting,
+                   "", nowMillis, out);
+        }
+        return;
+      }
+      case StepPhase::kWarmingUp:
+      case StepPhase::kAnalyzing: {
+        std::uint64_t silenceMillis = state_.planConfig.silenceSeconds * 1000;
+        for (const auto& target : plan.targets) {
+          const HostProgress* host = findHost(target.name);
+          std::uint64_t since = std::max(host->lastWindowMillis, step.activatedMillis);
+          if (nowMillis > since + silenceMillis) {
+            failStep("host " + target.name + " sent no telemetry for " +
+                         seconds(nowMillis - since) + " (its agent is silent)",
+                     target.name, nowMillis, out);
+            return;
+          }
+        }
+        if (step.phase == StepPhase::kWarmingUp) {
+          if (nowMillis < step.analysisStartMillis) return;
+          step.phase = StepPhase::kAnalyzing;
+          event("", describeStep() + ": warm-up over, analysing for " +
+                        std::to_string(stage.analysisSeconds) + " s in " +
+                        std::to_string(step.looks) + " looks",
+                nowMillis, out);
+        }
+        std::uint64_t lookMillis = (step.analysisEndMillis - step.analysisStartMillis) / step.looks;
+        std::uint64_t graceMillis = state_.planConfig.reportGraceSeconds * 1000;
+        std::uint32_t due = step.lastLook;
+        for (std::uint32_t k = step.lastLook + 1; k <= step.looks; ++k) {
+          std::uint64_t at = k == step.looks ? step.analysisEndMillis
+                                             : step.analysisStartMillis + k * lookMillis;
+          if (nowMillis >= at + graceMillis) due = k;
+        }
+        if (due > step.lastLook) {
+          evaluateLook(due, nowMillis, out);
+          if (state_.rollingBack || state_.finished) return;
+        }
+        if (!step.analysisComplete || step.hold != Hold::kNone || state_.operatorPause) return;
+        step.phase = StepPhase::kPassed;
+        event("", describeStep() + ": passed" +
+                      (step.overridden ? " (an operator overrode a verdict)" : ""),
+              nowMillis, out);
+        if (state_.currentStep + 1 >= state_.plan.steps.size()) {
+          finish(RolloutStatus::kSucceeded, nowMillis, out);
+          return;
+        }
+        state_.currentStep += 1;
+        state_.step = StepProgress{};
+        continue;  // start the next step unless paused
+      }
+      case StepPhase::kPassed:
+      case StepPhase::kFailed:
+        return;
+    }
+  }
+}
+
+void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out) {
+  StepProgress& step = state_.step;
+  const PlanStep& plan = currentPlanStep();
+  std::uint32_t previous = step.lastLook;
+  step.lastLook = look;
+  bool hasComparison = !plan.comparison.empty();
+
+  // Both sides over the same span: up to the latest window end that both have reached.
+  std::uint64_t endTarget = 0, endComparison = 0;
+  for (const auto& stored : step.windows) {
+    if (stored.window.startMillis < step.activatedMillis) continue;
+    auto& end = stored.target ? endTarget : endComparison;
+    end = std::max(end, stored.window.endMillis);
+  }
+  std::uint64_t cutoff = hasComparison && endComparison > 0 && endTarget > 0
+                             ? std::min(endTarget, endComparison)
+                             : std::max(endTarget, endComparison);
+  GroupData canary, comparison, canaryStage, comparisonStage;
+  canary.hostCount = canaryStage.hostCount = plan.targets.size();
+  comparison.hostCount = comparisonStage.hostCount = plan.comparison.size();
+  for (const auto& stored : step.windows) {
+    const TelemetryWindow& w = stored.window;
+    if (w.endMillis > cutoff || w.startMillis < step.activatedMillis) continue;
+    addWindow(stored.target ? canaryStage : comparisonStage, w);
+    if (w.startMillis >= step.analysisStartMillis) addWindow(stored.target ? canary : comparison, w);
+  }
+
+  std::vector<CheckResult> results;
+  const CheckResult* criticalFail = nullptr;
+  std::vector<const CheckResult*> warnFails, missing;
+  for (const auto& check : state_.gates.checks) {
+    bool wholeStage = check.metric == Metric::kRestarts;
+    results.push_back(evaluateCheck(check, wholeStage ? canaryStage : canary,
+                                    wholeStage ? comparisonStage : comparison, hasComparison, look,
+                                    previous, step.looks));
+  }
+  for (const auto& result : results) {
+    RecordCheck record;
+    record.rolloutId = state_.spec.rolloutId;
+    record.step = state_.currentStep;
+    record.stage = plan.stage;
+    record.batch = plan.batch;
+    record.batches = plan.batches;
+    record.region = plan.region;
+    for (const auto& h : plan.targets) record.canaryHosts.push_back(h.name);
+    for (const auto& h : plan.comparison) record.comparisonHosts.push_back(h.name);
+    record.result = result;
+    record.atMillis = nowMillis;
+    out.push_back(std::move(record));
+    if (result.tier == Tier::kDebug) continue;
+    if (result.verdict == Verdict::kFail) {
+      if (result.tier == Tier::kCritical && criticalFail == nullptr) criticalFail = &result;
+      if (result.tier == Tier::kWarn) warnFails.push_back(&result);
+    } else if (result.verdict == Verdict::kNotEnoughData) {
+      missing.push_back(&result);
+    }
+  }
+  step.latest = results;
+  if (criticalFail != nullptr) {
+    failStep("critical check " + criticalFail->name + " failed: " + criticalFail->explanation, "",
+             nowMillis, out);
+    return;
+  }
+  if (!warnFails.empty() && !step.overridden && step.hold == Hold::kNone) {
+    step.hold = Hold::kWarn;
+    step.holdReason = "warn check " + warnFails.front()->name + " failed: " +
+                      warnFails.front()->explanation;
+    event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+  }
+  if (look == step.looks) {
+    step.analysisComplete = true;
+    if (!missing.empty() && !step.overridden && step.hold == Hold::kNone) {
+      step.hold = Hold::kNotEnoughData;
+      step.holdReason = "not enough data at the end of the analysis window: " +
+                        missing.front()->explanation;
+      event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis,
+            out);
+    }
+  }
+}
+
+void Rollout::failStep(const std::string& reason, const std::string& host,
+                       std::uint64_t nowMillis, Actions& out) {
+  state_.step.phase = StepPhase::kFailed;
+  std::string text = describeStep() + " failed: " + reason;
+  event(host, text, nowMillis, out);
+  startRollback(text, nowMillis, out);
+}
+
+void Rollout::startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out) {
+  state_.rollingBack = true;
+  if (state_.endReason.empty()) state_.endReason = reason;
+  for (auto& host : state_.hosts) {
+    if (host.pending && host.pendingKind == CommandKind::kRestartBaseline) host.pending.reset();
+    if (!host.installSent || host.rollback != RollbackState::kNone) continue;
+    if (!host.pending && host.lastKnownRelease == host.fromRelease) {
+      host.rollback = RollbackState::kDone;
+      event(host.name, "host " + host.name + " is still on " + host.fromRelease +
+                           ": nothing to undo",
+            nowMillis, out);
+      continue;
+    }
+    host.rollback = RollbackState::kPending;
+    event(host.name, "rolling back host " + host.name + " from " + state_.spec.version + " to " +
+                         host.fromRelease,
+          nowMillis, out);
+    send(host, CommandKind::kRollback, RollBackRelease{host.fromRelease, true}, nowMillis, out);
+  }
+  syncStatus(reason, nowMillis, out);
+  finishRollbackIfDone(nowMillis, out);
+}
+
+void Rollout::finishRollbackIfDone(std::uint64_t nowMillis, Actions& out) {
+  if (!state_.rollingBack || state_.finished) return;
+  bool failed = false;
+  for (const auto& host : state_.hosts) {
+    if (host.rollback == RollbackState::kPending) return;
+    if (host.rollback == RollbackState::kFailed) failed = true;
+  }
+  finish(failed ? RolloutStatus::kFailed
+                : (state_.abortRequested ? RolloutStatus::kAborted : RolloutStatus::kRolledBack),
+         nowMillis, out);
+}
+
+void Rollout::finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out) {
+  state_.finished = true;
+  state_.outcome = status;
+  state_.rollingBack = false;
+  state_.finishedMillis = nowMillis;
+  std::string text = std::string(statusName(status));
+  if (status == RolloutStatus::kSucceeded) {
+    text += ": every step passed";
+  } else if (status == RolloutStatus::kFailed) {
+    std::string left;
+    for (const auto& host : state_.hosts) {
+      if (host.rollback == RollbackState::kFailed) {
+        left += (left.empty() ? "" : ", ") + host.name + " (on " + host.lastKnownRelease + ")";
+      }
+    }
+    text += ": the rollback did not restore " + left + "; " + state_.endReason;
+  } else {
+    text += ": every host it changed is back on its old release; " + state_.endReason;
+  }
+  event("", text, nowMillis, out);
+}
+
+Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t commandId,
+                                 const CommandResult& result, std::uint64_t nowMillis) {
+  Actions out;
+  if (result.progress || result.outcome == Outcome::kInProgress) return out;
+  HostProgress* host = findHost(hostName);
+  if (host == nullptr) return out;
+  if (!host->pending || (commandId != 0 && commandId != host->pending->commandId)) {
+    event(hostName, "ignored a result for an earlier command on host " + hostName + " (" +
+                        outcomeText(result.outcome) + ")",
+          nowMillis, out);
+    return out;
+  }
+  CommandKind kind = host->pendingKind;
+  // Without a command id, an install's late result must not be taken for the rollback's.
+  if (commandId == 0 && kind == CommandKind::kRollback &&
+      result.outcome == Outcome::kSucceeded && result.activeRelease == state_.spec.version &&
+      host->fromRelease != state_.spec.version) {
+    return out;
+  }
+  host->pending.reset();
+  if (!result.activeRelease.empty()) host->lastKnownRelease = result.activeRelease;
+  std::string detail = outcomeText(result.outcome) +
+                       (result.message.empty() ? std::string() : ": " + result.message);
+  switch (kind) {
+    case CommandKind::kInstall: {
+      if (state_.finished || state_.rollingBack || !isTarget(hostName) ||
+          state_.step.phase != StepPhase::kInstalling) {
+        break;
+      }
+      if (result.outcome != Outcome::kSucceeded || result.activeRelease != state_.spec.version) {
+        failStep("install of " + state_.spec.version + " on host " + hostName + " " + detail +
+                     " (active release " +
+                     (result.activeRelease.empty() ? std::string("unknown") : result.activeRelease) +
+                     ")",
+                 hostName, nowMillis, out);
+        break;
+      }
+      event(hostName, "host " + hostName + " is on " + state_.spec.version + " (was " +
+                          host->fromRelease + ")",
+            nowMillis, out);
+      const PlanStep& plan = currentPlanStep();
+      bool all = std::all_of(plan.targets.begin(), plan.targets.end(), [&](const PlannedHost& t) {
+        const HostProgress* h = findHost(t.name);
+        return !h->pending && h->lastKnownRelease == state_.spec.version;
+      });
+      if (!all) break;
+      StepProgress& step = state_.step;
+      const StageConfig& stage = state_.planConfig.stage(plan.stage);
+      step.phase = StepPhase::kWarmingUp;
+      step.activatedMillis = nowMillis;
+      step.analysisStartMillis = nowMillis + stage.warmupSeconds * 1000;
+      step.analysisEndMillis = step.analysisStartMillis + stage.analysisSeconds * 1000;
+      step.looks = static_cast<std::uint32_t>(
+          std::max<std::uint64_t>(1, stage.analysisSeconds / state_.planConfig.windowSeconds));
+      event("", describeStep() + ": every target is on " + state_.spec.version + "; warming up " +
+                    std::to_string(stage.warmupSeconds) + " s",
+            nowMillis, out);
+      if (plan.restartComparison) {
+        for (const auto& comparison : plan.comparison) {
+          HostProgress* baseline = findHost(comparison.name);
+          if (baseline->pending) continue;
+          event(comparison.name, "restarting baseline host " + comparison.name + " on " +
+                                     baseline->fromRelease + " so both have the same uptime",
+                nowMillis, out);
+          send(*baseline, CommandKind::kRestartBaseline, RestartBaseline{}, nowMillis, out);
+        }
+      }
+      break;
+    }
+    case CommandKind::kRestartBaseline:
+      event(hostName, "baseline host " + hostName + " restart " + detail, nowMillis, out);
+      break;
+    case CommandKind::kRollback: {
+      bool restored = (result.outcome == Outcome::kSucceeded ||
+                       result.outcome == Outcome::kRolledBack) &&
+                      result.activeRelease == host->fromRelease;
+      host->rollback = restored ? RollbackState::kDone : RollbackState::kFailed;
+      event(hostName, restored ? "host " + hostName + " is back on " + host->fromRelease
+                               : "rollback of host " + hostName + " to " + host->fromRelease +
+                                     " " + detail + " (active release " +
+                                     host->lastKnownRelease + ")",
+            nowMillis, out);
+      finishRollbackIfDone(nowMillis, out);
+      break;
+    }
+  }
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Actions Rollout::onTelemetry(const std::string& hostName, const TelemetryWindow& window,
+                             std::uint64_t nowMillis) {
+  Actions out;
+  if (!state_.started || state_.finished) return out;
+  HostProgress* host = findHost(hostName);
+  if (host == nullptr || window.service != state_.spec.service) return out;
+  bool target = isTarget(hostName);
+  bool comparison = isComparison(hostName);
+  if (!target && !comparison) return out;
+  host->lastWindowMillis = nowMillis;
+  StepPhase phase = state_.step.phase;
+  bool collecting = !state_.rollingBack && (phase == StepPhase::kInstalling ||
+                                            phase == StepPhase::kWarmingUp ||
+                                            phase == StepPhase::kAnalyzing);
+  if (collecting) {
+    if (target && window.release == state_.spec.version) {
+      state_.step.windows.push_back(StoredWindow{hostName, true, window});
+    } else if (comparison && window.release == host->fromRelease) {
+      state_.step.windows.push_back(StoredWindow{hostName, false, window});
+    }
+  }
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Actions Rollout::onHostHealth(const std::string& hostName, bool healthy, std::uint64_t nowMillis) {
+  Actions out;
+  HostProgress* host = findHost(hostName);
+  if (host == nullptr || host->healthy == healthy) return out;
+  host->healthy = healthy;
+  if (state_.finished) return out;
+  event(hostName, "host " + hostName + (healthy ? " is reporting again" : " stopped reporting"),
+        nowMillis, out);
+  StepPhase phase = state_.step.phase;
+  if (!healthy && state_.started && !state_.rollingBack && isTarget(hostName) &&
+      (phase == StepPhase::kWarmingUp || phase == StepPhase::kAnalyzing)) {
+    failStep("host " + hostName + " stopped reporting during " + std::string(phaseName(phase)) +
+                 " (a silent canary fails its stage)",
+             hostName, nowMillis, out);
+  }
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Actions Rollout::tick(std::uint64_t nowMillis) {
+  Actions out;
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+// ---- operator actions
+
+namespace {
+Error notNow(const RolloutState& state, const std::string& what) {
+  return makeError("rollout " + state.spec.rolloutId + " is " +
+                   std::string(statusName(state.status)) + ": " + what);
+}
+}  // namespace
+
+Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) {
+  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to pause");
+  if (state_.operatorPause) return notNow(state_, "it is already paused");
+  Actions out;
+  state_.operatorPause = true;
+  event("", "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis) {
+  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to resume");
+  Actions out;
+  StepProgress& step = state_.step;
+  if (state_.operatorPause) {
+    state_.operatorPause = false;
+    event("", "resumed by " + who, nowMillis, out);
+  } else if (step.hold == Hold::kNotEnoughData && step.analysisComplete) {
+    const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
+    step.hold = Hold::kNone;
+    step.holdReason.clear();
+    step.analysisComplete = false;
+    step.lastLook = 0;
+    step.analysisStartMillis = nowMillis;
+    step.analysisEndMillis = nowMillis + stage.analysisSeconds * 1000;
+    event("", "resumed by " + who + ": " + describeStep() + " analyses again for " +
+                  std::to_string(stage.analysisSeconds) + " s",
+          nowMillis, out);
+  } else if (step.hold == Hold::kWarn) {
+    return notNow(state_, "it waits on a warn verdict (" + step.holdReason +
+                              "): promote to override it, or roll back");
+  } else {
+    return notNow(state_, "it is not paused");
+  }
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Result<Actions> Rollout::promote(const std::string& who, std::uint64_t nowMillis) {
+  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to promote");
+  StepProgress& step = state_.step;
+  if (step.hold == Hold::kNone) {
+    return notNow(state_, "no warn or not-enough-data verdict to override; a step promotes by "
+                          "itself after its analysis window");
+  }
+  Actions out;
+  event("", "promoted by " + who + ", overriding: " + step.holdReason +
+                (step.analysisComplete ? "" : " (critical checks run to the end of the window)"),
+        nowMillis, out);
+  step.overridden = true;
+  step.hold = Hold::kNone;
+  step.holdReason.clear();
+  advance(nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Result<Actions> Rollout::rollback(const std::string& who, const std::string& reason,
+                                  std::uint64_t nowMillis) {
+  if (state_.finished) return notNow(state_, "nothing to roll back");
+  if (state_.rollingBack) return notNow(state_, "it is already rolling back");
+  Actions out;
+  std::string text = "rollback requested by " + who + (reason.empty() ? "" : ": " + reason);
+  event("", text, nowMillis, out);
+  if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
+  startRollback(text, nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+Actions Rollout::abort(const std::string& who, const std::string& reason,
+                       std::uint64_t nowMillis) {
+  Actions out;
+  std::string text = "aborted by " + who + (reason.empty() ? "" : ": " + reason);
+  if (state_.finished) {
+    event("", "abort by " + who + " ignored: the rollout already ended " +
+                  std::string(statusName(state_.outcome)) + ", nothing to undo",
+          nowMillis, out);
+    return out;
+  }
+  state_.abortRequested = true;
+  if (state_.rollingBack) {
+    event("", text + " (already rolling back; it ends aborted)", nowMillis, out);
+    state_.endReason = text + "; " + state_.endReason;
+    return out;
+  }
+  event("", text, nowMillis, out);
+  if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
+  state_.endReason = text;
+  startRollback(text, nowMillis, out);
+  syncStatus("", nowMillis, out);
+  return out;
+}
+
+}  // namespace rollgate::rollout

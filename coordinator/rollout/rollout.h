@@ -1,0 +1,261 @@
+// Rollout: the state machine of one rollout, from its plan (planner.h) through each step's
+// install, warm-up, analysis and decision, to success, rollback or abort. It is pure logic
+// driven by an event loop: every input carries the time (`nowMillis`, Unix milliseconds from the
+// coordinator's clock) and returns the actions the coordinator must carry out (send a command to
+// a host, record a check result, record an event, note a state change). It does no I/O and reads
+// no clock; call tick() about once a second so that timeouts, warm-ups and analysis looks happen.
+//
+// Rules it keeps:
+//  - a failed step stops everything after it; a critical check failing at any look, a failed
+//    install, an install timeout or a stage host going silent (unhealthy, or no telemetry for
+//    `silence_seconds`) fails the step and rolls back at once every host the rollout changed, and
+//    only those, each to the release it had before;
+//  - a warn check failing pauses for an operator (analysis of the critical checks goes on);
+//    promote overrides it; debug checks are only recorded;
+//  - a step passes only after the final look of its full analysis window; not enough data is
+//    never a pass: the step waits until the window ends, then pauses for an operator (resume
+//    re-runs the analysis window, promote overrides);
+//  - abort is accepted in every state and undoes only what the rollout changed.
+//
+// Its whole state is the plain struct RolloutState, which converts to and from JSON: store it
+// after each input and, after a crash, rebuild the Rollout from it. Decided things (looks
+// evaluated, steps passed or failed, commands sent) are in the state and are not redone; commands
+// still awaiting a result are listed by pendingCommands() for the coordinator to re-send.
+// Thread-safety: one thread (an instance belongs to the coordinator's event loop).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/result.h"
+#include "coordinator/rollout/gates.h"
+#include "coordinator/rollout/planner.h"
+#include "coordinator/rollout/rollout_config.h"
+
+namespace rollgate::rollout {
+
+enum class RolloutStatus : std::uint8_t {
+  kPending,             // created, not started (or started but held before its first step)
+  kInstalling,
+  kWarmingUp,
+  kAnalyzing,
+  kWaitingForOperator,  // paused by an operator, or a warn / not-enough-data verdict
+  kRollingBack,
+  kSucceeded,           // every step passed
+  kRolledBack,          // a step failed or an operator rolled back; every changed host is back
+  kAborted,             // aborted; every changed host is back
+  kFailed,              // a rollback could not restore some host (see the events)
+};
+std::string_view statusName(RolloutStatus status);
+bool isTerminal(RolloutStatus status);
+
+enum class StepPhase : std::uint8_t { kNotStarted, kInstalling, kWarmingUp, kAnalyzing, kPassed,
+                                      kFailed };
+std::string_view phaseName(StepPhase phase);
+
+// Why a step waits for an operator (besides an operator's pause).
+enum class Hold : std::uint8_t { kNone, kWarn, kNotEnoughData };
+
+struct ArtifactRef {
+  std::string sha256;
+  std::uint64_t sizeBytes = 0;
+  std::string source;     // empty: the coordinator's artifact store
+  std::string signature;  // raw bytes
+  bool operator==(const ArtifactRef&) const = default;
+};
+
+struct RolloutSpec {
+  std::string rolloutId;
+  std::string service;
+  std::string version;
+  ArtifactRef artifact;
+  bool operator==(const RolloutSpec&) const = default;
+};
+
+// ---- actions (outputs)
+
+// Send `body` to `host` for `service`. The coordinator wraps it in a Command with its own per-host
+// sequence and epoch and hands the result back with onCommandResult(host, commandId, ...).
+struct SendCommand {
+  std::uint64_t commandId = 0;  // unique within the rollout
+  std::string host;
+  std::string service;
+  std::variant<InstallRelease, RollBackRelease, RestartBaseline> body;
+  bool operator==(const SendCommand&) const = default;
+};
+
+// One check's result at one look, with the step it belongs to. Store it (explain shows it).
+struct RecordCheck {
+  std::string rolloutId;
+  std::uint32_t step = 0;  // index into the plan's steps
+  std::string stage;
+  std::uint32_t batch = 1;
+  std::uint32_t batches = 1;
+  std::string region;
+  std::vector<std::string> canaryHosts;
+  std::vector<std::string> comparisonHosts;
+  CheckResult result;
+  std::uint64_t atMillis = 0;
+  bool operator==(const RecordCheck&) const = default;
+};
+
+// A human-readable event naming the rollout, release and host it is about.
+struct RecordEvent {
+  std::string rolloutId;
+  std::string host;  // empty: the rollout as a whole
+  std::string text;
+  std::uint64_t atMillis = 0;
+  bool operator==(const RecordEvent&) const = default;
+};
+
+struct StateChanged {
+  std::string rolloutId;
+  RolloutStatus from = RolloutStatus::kPending;
+  RolloutStatus to = RolloutStatus::kPending;
+  std::string reason;
+  std::uint64_t atMillis = 0;
+  bool operator==(const StateChanged&) const = default;
+};
+
+using Action = std::variant<SendCommand, RecordCheck, RecordEvent, StateChanged>;
+using Actions = std::vector<Action>;
+
+// ---- state
+
+enum class CommandKind : std::uint8_t { kInstall, kRestartBaseline, kRollback };
+enum class RollbackState : std::uint8_t { kNone, kPending, kDone, kFailed };
+
+// One host of the plan (a target of some step, a comparison host, or both).
+struct HostProgress {
+  std::string name;
+  std::string fromRelease;      // what a rollback returns it to
+  std::string lastKnownRelease; // from the latest command result (fromRelease until then)
+  bool installSent = false;     // the rollout may have changed this host
+  bool healthy = true;
+  std::uint64_t lastWindowMillis = 0;  // when its latest telemetry window arrived (our clock)
+  std::optional<SendCommand> pending;  // the command awaiting a result
+  CommandKind pendingKind = CommandKind::kInstall;
+  std::uint64_t pendingSinceMillis = 0;
+  RollbackState rollback = RollbackState::kNone;
+  bool operator==(const HostProgress&) const = default;
+};
+
+struct StoredWindow {
+  std::string host;
+  bool target = false;  // canary side (new release) or comparison side (old release)
+  TelemetryWindow window;
+  bool operator==(const StoredWindow&) const = default;
+};
+
+struct StepProgress {
+  StepPhase phase = StepPhase::kNotStarted;
+  std::uint64_t startedMillis = 0;
+  std::uint64_t activatedMillis = 0;      // every target on the new release
+  std::uint64_t analysisStartMillis = 0;  // activation + warm-up
+  std::uint64_t analysisEndMillis = 0;
+  std::uint32_t looks = 0;                // K
+  std::uint32_t lastLook = 0;             // looks evaluated so far
+  bool analysisComplete = false;          // the final look was evaluated
+  Hold hold = Hold::kNone;
+  std::string holdReason;
+  bool overridden = false;                // an operator promoted over warn / not enough data
+  std::vector<CheckResult> latest;        // each check's latest result
+  std::vector<StoredWindow> windows;      // this step's telemetry
+  bool operator==(const StepProgress&) const = default;
+};
+
+struct RolloutState {
+  RolloutSpec spec;
+  RolloutPlan plan;
+  PlanConfig planConfig;
+  GatesConfig gates;
+  RolloutStatus status = RolloutStatus::kPending;  // as last reported in a StateChanged
+  bool started = false;
+  bool finished = false;
+  RolloutStatus outcome = RolloutStatus::kPending;  // the terminal status once finished
+  bool rollingBack = false;
+  bool abortRequested = false;
+  bool operatorPause = false;
+  std::uint32_t currentStep = 0;
+  StepProgress step;
+  std::vector<HostProgress> hosts;
+  std::uint64_t nextCommandId = 1;
+  std::uint64_t startedMillis = 0;
+  std::uint64_t finishedMillis = 0;
+  std::string endReason;  // why it rolled back, was aborted or failed
+  bool operator==(const RolloutState&) const = default;
+};
+
+// JSON for storage: a versioned object; fromJson fails (naming the key) on anything malformed.
+std::string stateToJson(const RolloutState& state);
+Result<RolloutState> stateFromJson(const std::string& text);
+
+class Rollout {
+ public:
+  // A new rollout over a plan from planRollout(). Requires: plan has at least one step.
+  Rollout(RolloutSpec spec, RolloutPlan plan, PlanConfig planConfig, GatesConfig gates);
+  // Resumes from stored state.
+  explicit Rollout(RolloutState state);
+
+  const RolloutState& state() const { return state_; }
+  RolloutStatus status() const { return state_.status; }
+  const std::string& id() const { return state_.spec.rolloutId; }
+  // Commands sent and not yet answered: re-send them (same commandId) after a restart or when
+  // their host reconnects.
+  std::vector<SendCommand> pendingCommands() const;
+  // Milliseconds left of the current step's warm-up or analysis (0 if none), for `watch`.
+  std::uint64_t millisLeftInPhase(std::uint64_t nowMillis) const;
+
+  // ---- inputs
+  Actions start(std::uint64_t nowMillis);
+  // A result for a command this rollout sent. commandId 0 means "the host's pending command".
+  // Progress reports (result.progress, Outcome::kInProgress) are ignored.
+  Actions onCommandResult(const std::string& host, std::uint64_t commandId,
+                          const CommandResult& result, std::uint64_t nowMillis);
+  Actions onTelemetry(const std::string& host, const TelemetryWindow& window,
+                      std::uint64_t nowMillis);
+  Actions onHostHealth(const std::string& host, bool healthy, std::uint64_t nowMillis);
+  Actions tick(std::uint64_t nowMillis);
+
+  // ---- operator actions; an action that makes no sense in the current state is an error
+  // naming the rollout and the state.
+  Result<Actions> pause(const std::string& who, std::uint64_t nowMillis);
+  Result<Actions> resume(const std::string& who, std::uint64_t nowMillis);
+  Result<Actions> promote(const std::string& who, std::uint64_t nowMillis);
+  Result<Actions> rollback(const std::string& who, const std::string& reason,
+                           std::uint64_t nowMillis);
+  // Accepted in every state; in a finished rollout it changes nothing.
+  Actions abort(const std::string& who, const std::string& reason, std::uint64_t nowMillis);
+
+ private:
+  HostProgress* findHost(const std::string& name);
+  const PlanStep& currentPlanStep() const;
+  bool isTarget(const std::string& host) const;
+  bool isComparison(const std::string& host) const;
+  std::string describeStep() const;
+
+  void advance(std::uint64_t nowMillis, Actions& out);
+  void startStep(std::uint64_t nowMillis, Actions& out);
+  void evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out);
+  void failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
+                Actions& out);
+  void startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out);
+  void finishRollbackIfDone(std::uint64_t nowMillis, Actions& out);
+  void finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out);
+  void send(HostProgress& host, CommandKind kind,
+            std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,
+            std::uint64_t nowMillis, Actions& out);
+  void event(const std::string& host, const std::string& text, std::uint64_t nowMillis,
+             Actions& out) const;
+  void syncStatus(const std::string& reason, std::uint64_t nowMillis, Actions& out);
+  RolloutStatus computeStatus() const;
+
+  RolloutState state_;
+};
+
+}  // namespace rollgate::rollout

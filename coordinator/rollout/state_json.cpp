@@ -1,0 +1,340 @@
+// RolloutState <-> JSON. Messages types (TelemetryWindow, InstallRelease...) are converted by
+// explicit functions here rather than by ADL to_json overloads in namespace rollgate, so that no
+// other component's JSON for the same types can clash with these.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "coordinator/rollout/rollout.h"
+
+namespace rollgate::rollout {
+
+using nlohmann::json;
+
+NLOHMANN_JSON_SERIALIZE_ENUM(BatchSize::Kind, {{BatchSize::Kind::kHosts, "hosts"},
+                                               {BatchSize::Kind::kPercent, "percent"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Metric, {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
+                                      {Metric::kHttp2xxRatio, "http_2xx_ratio"},
+                                      {Metric::kErrorLogPerRequest, "error_log_per_request"},
+                                      {Metric::kLatency, "latency"},
+                                      {Metric::kCpu, "cpu"},
+                                      {Metric::kMemory, "memory"},
+                                      {Metric::kRestarts, "restarts"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Test, {{Test::kFisher, "fisher"},
+                                    {Test::kMannWhitney, "mann_whitney"},
+                                    {Test::kMaxRatio, "max_ratio"},
+                                    {Test::kMinRatio, "min_ratio"},
+                                    {Test::kRestarts, "restarts"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Alternative, {{Alternative::kGreater, "greater"},
+                                           {Alternative::kLess, "less"},
+                                           {Alternative::kTwoSided, "two-sided"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Tier, {{Tier::kCritical, "critical"},
+                                    {Tier::kWarn, "warn"},
+                                    {Tier::kDebug, "debug"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Verdict, {{Verdict::kPass, "pass"},
+                                       {Verdict::kFail, "fail"},
+                                       {Verdict::kNotEnoughData, "not_enough_data"},
+                                       {Verdict::kSkipped, "skipped"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(RolloutStatus,
+                             {{RolloutStatus::kPending, "pending"},
+                              {RolloutStatus::kInstalling, "installing"},
+                              {RolloutStatus::kWarmingUp, "warming_up"},
+                              {RolloutStatus::kAnalyzing, "analyzing"},
+                              {RolloutStatus::kWaitingForOperator, "waiting_for_operator"},
+                              {RolloutStatus::kRollingBack, "rolling_back"},
+                              {RolloutStatus::kSucceeded, "succeeded"},
+                              {RolloutStatus::kRolledBack, "rolled_back"},
+                              {RolloutStatus::kAborted, "aborted"},
+                              {RolloutStatus::kFailed, "failed"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(StepPhase, {{StepPhase::kNotStarted, "not_started"},
+                                         {StepPhase::kInstalling, "installing"},
+                                         {StepPhase::kWarmingUp, "warming_up"},
+                                         {StepPhase::kAnalyzing, "analyzing"},
+                                         {StepPhase::kPassed, "passed"},
+                                         {StepPhase::kFailed, "failed"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Hold, {{Hold::kNone, "none"},
+                                    {Hold::kWarn, "warn"},
+                                    {Hold::kNotEnoughData, "not_enough_data"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(CommandKind, {{CommandKind::kInstall, "install"},
+                                           {CommandKind::kRestartBaseline, "restart_baseline"},
+                                           {CommandKind::kRollback, "rollback"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(RollbackState, {{RollbackState::kNone, "none"},
+                                             {RollbackState::kPending, "pending"},
+                                             {RollbackState::kDone, "done"},
+                                             {RollbackState::kFailed, "failed"}})
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSize, kind, value)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, warmupSeconds,
+                                   analysisSeconds, batch, baselineRestart)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
+                                   canary, cluster, region, fleet)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckConfig, name, metric, test, alternative, alpha, minEffect,
+                                   minEffectRelative, minData, threshold, tier)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
+                                   restartComparison, comparisonNote)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, baselineHost, steps,
+                                   notes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ArtifactRef, sha256, sizeBytes, source, signature)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
+
+namespace {
+
+// Doubles that may be infinite or NaN (an effect against a zero baseline).
+json number(double value) {
+  if (std::isfinite(value)) return value;
+  if (std::isnan(value)) return "nan";
+  return value > 0 ? "inf" : "-inf";
+}
+double numberFrom(const json& j) {
+  if (j.is_string()) {
+    auto text = j.get<std::string>();
+    if (text == "inf") return std::numeric_limits<double>::infinity();
+    if (text == "-inf") return -std::numeric_limits<double>::infinity();
+    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
+    throw std::runtime_error("expected a number, got \"" + text + "\"");
+  }
+  return j.get<double>();
+}
+
+json windowToJson(const TelemetryWindow& w) {
+  json codes = json::array();
+  for (const auto& c : w.statusCodes) codes.push_back({c.code, c.count});
+  return json{{"service", w.service},
+              {"release", w.release},
+              {"startMillis", w.startMillis},
+              {"endMillis", w.endMillis},
+              {"requests", w.requests},
+              {"status", {w.status1xx, w.status2xx, w.status3xx, w.status4xx, w.status5xx}},
+              {"statusCodes", codes},
+              {"latencyBucketUpperMicros", w.latencyBucketUpperMicros},
+              {"latencyBucketCounts", w.latencyBucketCounts},
+              {"latencySampleMicros", w.latencySampleMicros},
+              {"errorLogLines", w.errorLogLines},
+              {"unparsedLines", w.unparsedLines},
+              {"cpuMillis", w.cpuMillis},
+              {"memoryBytes", w.memoryBytes},
+              {"restarts", w.restarts},
+              {"unitActive", w.unitActive},
+              {"mainPid", w.mainPid},
+              {"droppedBefore", w.droppedBefore}};
+}
+
+TelemetryWindow windowFromJson(const json& j) {
+  TelemetryWindow w;
+  j.at("service").get_to(w.service);
+  j.at("release").get_to(w.release);
+  j.at("startMillis").get_to(w.startMillis);
+  j.at("endMillis").get_to(w.endMillis);
+  j.at("requests").get_to(w.requests);
+  const json& status = j.at("status");
+  w.status1xx = status.at(0).get<std::uint64_t>();
+  w.status2xx = status.at(1).get<std::uint64_t>();
+  w.status3xx = status.at(2).get<std::uint64_t>();
+  w.status4xx = status.at(3).get<std::uint64_t>();
+  w.status5xx = status.at(4).get<std::uint64_t>();
+  for (const auto& c : j.at("statusCodes")) {
+    w.statusCodes.push_back(StatusCount{c.at(0).get<std::uint16_t>(), c.at(1).get<std::uint64_t>()});
+  }
+  j.at("latencyBucketUpperMicros").get_to(w.latencyBucketUpperMicros);
+  j.at("latencyBucketCounts").get_to(w.latencyBucketCounts);
+  j.at("latencySampleMicros").get_to(w.latencySampleMicros);
+  j.at("errorLogLines").get_to(w.errorLogLines);
+  j.at("unparsedLines").get_to(w.unparsedLines);
+  j.at("cpuMillis").get_to(w.cpuMillis);
+  j.at("memoryBytes").get_to(w.memoryBytes);
+  j.at("restarts").get_to(w.restarts);
+  j.at("unitActive").get_to(w.unitActive);
+  j.at("mainPid").get_to(w.mainPid);
+  j.at("droppedBefore").get_to(w.droppedBefore);
+  return w;
+}
+
+}  // namespace
+
+void to_json(json& j, const CheckResult& r) {
+  j = json{{"name", r.name},
+           {"metric", r.metric},
+           {"test", r.test},
+           {"alternative", r.alternative},
+           {"tier", r.tier},
+           {"verdict", r.verdict},
+           {"look", r.look},
+           {"looks", r.looks},
+           {"statistic", number(r.statistic)},
+           {"pValue", number(r.pValue)},
+           {"alphaAtLook", number(r.alphaAtLook)},
+           {"canaryValue", number(r.canaryValue)},
+           {"baselineValue", number(r.baselineValue)},
+           {"effect", number(r.effect)},
+           {"effectRelative", number(r.effectRelative)},
+           {"canaryCount", r.canaryCount},
+           {"baselineCount", r.baselineCount},
+           {"explanation", r.explanation}};
+}
+
+void from_json(const json& j, CheckResult& r) {
+  j.at("name").get_to(r.name);
+  j.at("metric").get_to(r.metric);
+  j.at("test").get_to(r.test);
+  j.at("alternative").get_to(r.alternative);
+  j.at("tier").get_to(r.tier);
+  j.at("verdict").get_to(r.verdict);
+  j.at("look").get_to(r.look);
+  j.at("looks").get_to(r.looks);
+  r.statistic = numberFrom(j.at("statistic"));
+  r.pValue = numberFrom(j.at("pValue"));
+  r.alphaAtLook = numberFrom(j.at("alphaAtLook"));
+  r.canaryValue = numberFrom(j.at("canaryValue"));
+  r.baselineValue = numberFrom(j.at("baselineValue"));
+  r.effect = numberFrom(j.at("effect"));
+  r.effectRelative = numberFrom(j.at("effectRelative"));
+  j.at("canaryCount").get_to(r.canaryCount);
+  j.at("baselineCount").get_to(r.baselineCount);
+  j.at("explanation").get_to(r.explanation);
+}
+
+void to_json(json& j, const SendCommand& c) {
+  j = json{{"commandId", c.commandId}, {"host", c.host}, {"service", c.service}};
+  if (const auto* install = std::get_if<InstallRelease>(&c.body)) {
+    j["install"] = json{{"version", install->version},
+                        {"sha256", install->sha256},
+                        {"sizeBytes", install->sizeBytes},
+                        {"source", install->source},
+                        {"signature", json::binary(std::vector<std::uint8_t>(
+                                          install->signature.begin(), install->signature.end()))},
+                        {"activate", install->activate}};
+  } else if (const auto* rollback = std::get_if<RollBackRelease>(&c.body)) {
+    j["rollback"] = json{{"toVersion", rollback->toVersion}, {"isExplicit", rollback->isExplicit}};
+  } else {
+    j["restartBaseline"] = true;
+  }
+}
+
+void from_json(const json& j, SendCommand& c) {
+  j.at("commandId").get_to(c.commandId);
+  j.at("host").get_to(c.host);
+  j.at("service").get_to(c.service);
+  if (j.contains("install")) {
+    const json& i = j.at("install");
+    InstallRelease install;
+    i.at("version").get_to(install.version);
+    i.at("sha256").get_to(install.sha256);
+    i.at("sizeBytes").get_to(install.sizeBytes);
+    i.at("source").get_to(install.source);
+    const auto& bytes = i.at("signature").get_binary();
+    install.signature.assign(bytes.begin(), bytes.end());
+    i.at("activate").get_to(install.activate);
+    c.body = std::move(install);
+  } else if (j.contains("rollback")) {
+    const json& r = j.at("rollback");
+    c.body = RollBackRelease{r.at("toVersion").get<std::string>(), r.at("isExplicit").get<bool>()};
+  } else if (j.contains("restartBaseline")) {
+    c.body = RestartBaseline{};
+  } else {
+    throw std::runtime_error("command " + std::to_string(c.commandId) + " has no body");
+  }
+}
+
+void to_json(json& j, const HostProgress& h) {
+  j = json{{"name", h.name},
+           {"fromRelease", h.fromRelease},
+           {"lastKnownRelease", h.lastKnownRelease},
+           {"installSent", h.installSent},
+           {"healthy", h.healthy},
+           {"lastWindowMillis", h.lastWindowMillis},
+           {"pendingKind", h.pendingKind},
+           {"pendingSinceMillis", h.pendingSinceMillis},
+           {"rollback", h.rollback}};
+  j["pending"] = h.pending ? json(*h.pending) : json(nullptr);
+}
+
+void from_json(const json& j, HostProgress& h) {
+  j.at("name").get_to(h.name);
+  j.at("fromRelease").get_to(h.fromRelease);
+  j.at("lastKnownRelease").get_to(h.lastKnownRelease);
+  j.at("installSent").get_to(h.installSent);
+  j.at("healthy").get_to(h.healthy);
+  j.at("lastWindowMillis").get_to(h.lastWindowMillis);
+  j.at("pendingKind").get_to(h.pendingKind);
+  j.at("pendingSinceMillis").get_to(h.pendingSinceMillis);
+  j.at("rollback").get_to(h.rollback);
+  if (j.at("pending").is_null()) {
+    h.pending.reset();
+  } else {
+    h.pending = j.at("pending").get<SendCommand>();
+  }
+}
+
+void to_json(json& j, const StoredWindow& w) {
+  j = json{{"host", w.host}, {"target", w.target}, {"window", windowToJson(w.window)}};
+}
+
+void from_json(const json& j, StoredWindow& w) {
+  j.at("host").get_to(w.host);
+  j.at("target").get_to(w.target);
+  w.window = windowFromJson(j.at("window"));
+}
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepProgress, phase, startedMillis, activatedMillis,
+                                   analysisStartMillis, analysisEndMillis, looks, lastLook,
+                                   analysisComplete, hold, holdReason, overridden, latest, windows)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, status, started,
+                                   finished, outcome, rollingBack, abortRequested, operatorPause,
+                                   currentStep, step, hosts, nextCommandId, startedMillis,
+                                   finishedMillis, endReason)
+
+namespace {
+constexpr int kStateFormat = 1;
+}
+
+std::string stateToJson(const RolloutState& state) {
+  json j{{"format", kStateFormat}, {"rollout", state}};
+  return j.dump();
+}
+
+Result<RolloutState> stateFromJson(const std::string& text) {
+  try {
+    json j = json::parse(text);
+    int format = j.at("format").get<int>();
+    if (format != kStateFormat) {
+      return makeError("rollout state: format " + std::to_string(format) +
+                       " is not supported (expected " + std::to_string(kStateFormat) + ")");
+    }
+    RolloutState state = j.at("rollout").get<RolloutState>();
+    if (state.planConfig.windowSeconds == 0) {
+      return makeError("rollout state " + state.spec.rolloutId + ": window_seconds is 0");
+    }
+    if (state.plan.steps.empty() || state.currentStep >= state.plan.steps.size()) {
+      return makeError("rollout state " + state.spec.rolloutId + ": step " +
+                       std::to_string(state.currentStep) + " is not in its plan of " +
+                       std::to_string(state.plan.steps.size()) + " steps");
+    }
+    for (const auto& step : state.plan.steps) {
+      for (const auto* group : {&step.targets, &step.comparison}) {
+        for (const auto& host : *group) {
+          bool known = std::any_of(state.hosts.begin(), state.hosts.end(),
+                                   [&](const HostProgress& h) { return h.name == host.name; });
+          if (!known) {
+            return makeError("rollout state " + state.spec.rolloutId + ": plan host " + host.name +
+                             " has no progress record");
+          }
+        }
+      }
+    }
+    if (state.step.phase == StepPhase::kWarmingUp || state.step.phase == StepPhase::kAnalyzing) {
+      if (state.step.looks == 0 || state.step.analysisEndMillis < state.step.analysisStartMillis) {
+        return makeError("rollout state " + state.spec.rolloutId +
+                         ": analysis window is inconsistent");
+      }
+    }
+    return state;
+  } catch (const std::exception& error) {
+    return makeError(std::string("rollout state: ") + error.what());
+  }
+}
+
+}  // namespace rollgate::rollout

@@ -1,0 +1,112 @@
+// Telemetry end to end: a real nginx run as a unit of a private systemd manager, loaded by wrk;
+// a real agent follows its access log and reads the unit over sd-bus; a real coordinator stores
+// the windows; `rollgate telemetry --json` must show exactly the requests nginx logged.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+#include "tests/support/fleet/fleet.h"
+#include "tests/support/systemd/user_manager.h"
+
+using namespace rollgate::testing;
+
+namespace {
+
+std::size_t countLines(const std::string& path) {
+  std::ifstream in(path);
+  return static_cast<std::size_t>(std::count(std::istreambuf_iterator<char>(in),
+                                             std::istreambuf_iterator<char>(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("requests sent by wrk show up in rollgate telemetry with nginx's own counts") {
+  if (auto missing = UserManager::missingPrerequisite(); !missing.empty()) {
+    REQUIRE_MESSAGE(!inCi(), "CI must run this test: " << missing);
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  bool haveWrk = ::access("/usr/bin/wrk", X_OK) == 0;
+  REQUIRE_MESSAGE((haveWrk || !inCi()), "wrk is not installed");
+  if (!haveWrk) {
+    MESSAGE("skipped: wrk is not installed");
+    return;
+  }
+  auto manager = UserManager::start();
+  REQUIRE_MESSAGE(manager.ok(), (manager.ok() ? "" : manager.error().message));
+  TempDir site;
+  writeFile(site.file("index.html"), "hello from release 1\n");
+  auto nginx = NginxUnit::start(**manager, site.path());
+  REQUIRE_MESSAGE(nginx.ok(), (nginx.ok() ? "" : nginx.error().message));
+  const std::string accessLog = (*nginx)->prefix() + "/access.log";
+  const std::string errorLog = (*nginx)->prefix() + "/error.log";
+
+  LocalFleet fleet;
+  fleet.startCoordinator();
+  REQUIRE(fleet.waitForCoordinator());
+  AgentSpec spec("web-1", "eu-west", "eu-west-a");
+  spec.extraToml = "systemd = \"user\"\nwindow_seconds = 1\n\n[[service]]\nname = \"web\"\n"
+                   "unit = \"" + (*nginx)->unit() + "\"\ninstall_root = \"" + site.path() +
+                   "/root\"\naccess_log = \"" + accessLog + "\"\naccess_log_format = \"combined\"\n"
+                   "error_log = \"" + errorLog + "\"\n";
+  fleet.addAgent(spec);
+  // Lines logged before the agent starts are history: the agent starts at the end of the log.
+  std::size_t before = countLines(accessLog);
+  fleet.startAgent("web-1", {{"DBUS_SESSION_BUS_ADDRESS", (*manager)->busAddress()},
+                             {"XDG_RUNTIME_DIR", (*manager)->runtimeDir()}});
+  REQUIRE(fleet.waitForHealthy({"web-1"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the follower is in place
+
+  auto load = runCommand({"/usr/bin/wrk", "-t1", "-c4", "-d2s", (*nginx)->url("/index.html")}, {},
+                         std::chrono::seconds(60));
+  REQUIRE_MESSAGE(load.exitCode == 0, load.err);
+  auto missingPage = runCommand({"/usr/bin/wrk", "-t1", "-c1", "-d1s", (*nginx)->url("/missing")},
+                                {}, std::chrono::seconds(60));
+  REQUIRE(missingPage.exitCode == 0);
+  std::size_t logged = countLines(accessLog) - before;
+  REQUIRE(logged > 100);
+
+  nlohmann::json windows;
+  auto total = [&](const char* field) {
+    std::uint64_t sum = 0;
+    for (const auto& w : windows) sum += w.value(field, std::uint64_t{0});
+    return sum;
+  };
+  bool complete = waitUntil(
+      [&] {
+        auto out = fleet.cli({"telemetry", "--host", "web-1", "--service", "web", "--last", "1000",
+                              "--json"});
+        if (out.exitCode != 0) return false;
+        windows = nlohmann::json::parse(out.out)["windows"];
+        return total("requests") >= logged;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(250));
+  CHECK(complete);
+  CHECK(total("requests") == logged);
+  CHECK(total("status_2xx") + total("status_4xx") == logged);
+  CHECK(total("status_4xx") > 0);     // the /missing requests
+  CHECK(total("unparsed_lines") == 0);
+  // Resources come from the real unit: nginx is active and uses memory and CPU under load.
+  bool sawActive = false;
+  bool sawMemory = false;
+  std::uint64_t cpu = 0;
+  for (const auto& w : windows) {
+    sawActive |= w.value("unit_active", false);
+    sawMemory |= w.value("memory_bytes", std::uint64_t{0}) > 0;
+    cpu += w.value("cpu_ms", std::uint64_t{0});
+  }
+  CHECK(sawActive);
+  CHECK(sawMemory);
+  CHECK(cpu > 0);
+
+  auto table = fleet.cli({"telemetry", "--host", "web-1", "--service", "web"});
+  CHECK(table.exitCode == 0);
+  CHECK(table.out.find("REQS") != std::string::npos);
+  auto unknown = fleet.cli({"telemetry", "--host", "nope"});
+  CHECK(unknown.exitCode == 1);
+  CHECK(unknown.err.find("no host named nope") != std::string::npos);
+}
