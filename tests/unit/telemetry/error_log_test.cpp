@@ -31,3 +31,16 @@ TEST_CASE("bad patterns are errors naming the pattern") {
   CHECK(bad.error().message.find("'(unclosed'") != std::string::npos);
   CHECK_FALSE(ErrorPattern::compile("").ok());
 }
+
+TEST_CASE("regex safety: long numbers refused, regex sees the first 4 KiB of a line") {
+  auto longNumber = ErrorPattern::compile(R"(\12222222222)");
+  REQUIRE_FALSE(longNumber.ok());
+  CHECK(longNumber.error().message.find("longer than 6 digits") != std::string::npos);
+  auto regex = ErrorPattern::compile("fa(i)l");
+  REQUIRE(regex.ok());
+  CHECK(regex->matches(std::string(100, 'x') + "fail"));
+  CHECK_FALSE(regex->matches(std::string(ErrorPattern::kMaxRegexBytes, 'x') + "fail"));
+  auto literal = ErrorPattern::compile("fail");
+  REQUIRE(literal.ok());
+  CHECK(literal->matches(std::string(ErrorPattern::kMaxRegexBytes, 'x') + "fail"));
+}
