@@ -1,0 +1,165 @@
+#include <doctest/doctest.h>
+
+#include "coordinator/rollout/rollout_config.h"
+
+using namespace rollgate::rollout;
+
+TEST_CASE("an empty plan and empty gates give the defaults") {
+  auto plan = parsePlanConfig("", "plan.toml");
+  REQUIRE(plan.ok());
+  CHECK(*plan == defaultPlanConfig());
+  CHECK(plan->canary.baselineRestart);
+  CHECK(plan->region.batch.toString() == "50%");
+  auto gates = parseGatesConfig("", "gates.toml");
+  REQUIRE(gates.ok());
+  CHECK(*gates == defaultGatesConfig());
+}
+
+TEST_CASE("the default gates are the ones the issue names") {
+  auto gates = defaultGatesConfig();
+  auto find = [&](const std::string& name) -> const CheckConfig& {
+    for (const auto& check : gates.checks) {
+      if (check.name == name) return check;
+    }
+    FAIL("no check " << name);
+    return gates.checks.front();
+  };
+  CHECK(find("http_5xx").test == Test::kFisher);
+  CHECK(find("http_5xx").tier == Tier::kCritical);
+  CHECK(find("error_log").test == Test::kFisher);
+  CHECK(find("error_log").tier == Tier::kWarn);
+  CHECK(find("latency").test == Test::kMannWhitney);
+  CHECK(find("latency").tier == Tier::kCritical);
+  CHECK(find("cpu").tier == Tier::kWarn);
+  CHECK(find("memory").tier == Tier::kWarn);
+  CHECK(find("http_5xx_static").threshold == doctest::Approx(0.005));
+  CHECK(find("http_2xx_static").threshold == doctest::Approx(0.90));
+  CHECK(find("http_2xx_static").test == Test::kMinRatio);
+  CHECK(find("restarts").tier == Tier::kCritical);
+}
+
+TEST_CASE("plan keys override the defaults per stage") {
+  auto plan = parsePlanConfig(R"(
+window_seconds = 5
+[canary]
+warmup_seconds = 3
+analysis_seconds = 20
+baseline_restart = false
+[region]
+batch = "25%"
+[fleet]
+batch = 2
+install_timeout_seconds = 90
+)", "plan.toml");
+  REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
+  CHECK(plan->windowSeconds == 5);
+  CHECK(plan->canary.warmupSeconds == 3);
+  CHECK(plan->canary.analysisSeconds == 20);
+  CHECK_FALSE(plan->canary.baselineRestart);
+  CHECK(plan->region.batch == BatchSize{BatchSize::Kind::kPercent, 25});
+  CHECK(plan->fleet.batch == BatchSize{BatchSize::Kind::kHosts, 2});
+  CHECK(plan->fleet.installTimeoutSeconds == 90);
+  CHECK(plan->cluster == defaultPlanConfig().cluster);
+}
+
+TEST_CASE("plan errors name the source, the key, what was expected and what was found") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"[region]\nbatch = \"25\"\nbatchsize = 3\n", "plan.toml: key 'region.batchsize': unknown key"},
+      {"[region]\nbatch = \"150%\"\n", "plan.toml: key 'region.batch': expected a number of hosts"},
+      {"[fleet]\nbatch = 0\n", "got integer 0"},
+      {"[canary]\nbatch = 2\n", "plan.toml: key 'canary.batch': unknown key"},
+      {"[canary]\nwarmup_seconds = \"60s\"\n",
+       "plan.toml: key 'canary.warmup_seconds': expected a number of seconds from 0 to 604800, got "
+       "string \"60s\""},
+      {"canary = 3\n", "plan.toml: key 'canary': expected a table"},
+      {"[cluster]\nanalysis_seconds = 5\n",
+       "plan.toml: key 'cluster.analysis_seconds': expected at least window_seconds (10), got 5"},
+      {"[canary\n", "plan.toml:"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto plan = parsePlanConfig(c.text, "plan.toml");
+    REQUIRE_FALSE(plan.ok());
+    CHECK_MESSAGE(plan.error().message.find(c.expected) != std::string::npos,
+                  plan.error().message);
+  }
+}
+
+TEST_CASE("batch sizes in hosts and percent") {
+  CHECK(parseBatch("25%")->hostsPerBatch(8) == 2);
+  CHECK(parseBatch("25%")->hostsPerBatch(3) == 1);
+  CHECK(parseBatch("50%")->hostsPerBatch(3) == 2);
+  CHECK(parseBatch("100%")->hostsPerBatch(5) == 5);
+  CHECK(parseBatch("2")->hostsPerBatch(5) == 2);
+  CHECK(parseBatch("9")->hostsPerBatch(5) == 5);
+  CHECK_FALSE(parseBatch("0").ok());
+  CHECK_FALSE(parseBatch("101%").ok());
+  CHECK_FALSE(parseBatch("x%").ok());
+  CHECK_FALSE(parseBatch("").ok());
+}
+
+TEST_CASE("a gates file replaces the default checks") {
+  auto gates = parseGatesConfig(R"(
+[[check]]
+name = "latency"
+metric = "latency"
+test = "mann_whitney"
+alternative = "two-sided"
+alpha = 0.05
+min_effect = 2000
+min_data = 10
+tier = "warn"
+
+[[check]]
+name = "five"
+metric = "http_5xx_ratio"
+test = "max_ratio"
+threshold = 0.01
+)", "gates.toml");
+  REQUIRE_MESSAGE(gates.ok(), (gates.ok() ? "" : gates.error().message));
+  REQUIRE(gates->checks.size() == 2);
+  CHECK(gates->checks[0].alternative == Alternative::kTwoSided);
+  CHECK(gates->checks[0].alpha == doctest::Approx(0.05));
+  CHECK(gates->checks[0].minEffect == doctest::Approx(2000));
+  CHECK(gates->checks[0].minData == 10);
+  CHECK(gates->checks[0].tier == Tier::kWarn);
+  CHECK(gates->checks[1].tier == Tier::kCritical);
+  CHECK(gates->checks[1].threshold == doctest::Approx(0.01));
+}
+
+TEST_CASE("gate errors name the check, the key and the problem") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"fisher\"\n",
+       "gates.toml: key 'check[0].test': test \"fisher\" does not apply to metric \"latency\""},
+      {"[[check]]\nname = \"a\"\nmetric = \"latncy\"\ntest = \"fisher\"\n",
+       "gates.toml: key 'check[0].metric': expected a metric (one of http_5xx_ratio"},
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\nalpha = 2\n",
+       "key 'check[0].alpha': expected a significance level above 0, at most 0.5, got integer 2"},
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\ntier = \"fatal\"\n",
+       "key 'check[0].tier': expected a tier (one of critical, warn, debug), got \"fatal\""},
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\nalpah = 0.1\n",
+       "key 'check[0].alpah': unknown key"},
+      {"[[check]]\nmetric = \"latency\"\ntest = \"mann_whitney\"\n", "key 'check[0].name': missing"},
+      {"[[check]]\nname = \"a\"\nmetric = \"http_5xx_ratio\"\ntest = \"max_ratio\"\n",
+       "key 'check[0].threshold': missing"},
+      {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n"
+       "[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n",
+       "key 'check[1].name': duplicate check name \"a\""},
+      {"checks = 1\n", "gates.toml: key 'checks': unknown key"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto gates = parseGatesConfig(c.text, "gates.toml");
+    REQUIRE_FALSE(gates.ok());
+    CHECK_MESSAGE(gates.error().message.find(c.expected) != std::string::npos,
+                  gates.error().message);
+  }
+}

@@ -1,0 +1,198 @@
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "coordinator/rollout/gates.h"
+
+using namespace rollgate;
+using namespace rollgate::rollout;
+
+namespace {
+
+const CheckConfig& check(const std::string& name) {
+  static const GatesConfig gates = defaultGatesConfig();
+  for (const auto& c : gates.checks) {
+    if (c.name == name) return c;
+  }
+  FAIL("no default check " << name);
+  return gates.checks.front();
+}
+
+GroupData counts(std::uint64_t requests, std::uint64_t errors5xx, std::uint64_t hosts = 1) {
+  GroupData group;
+  group.hostCount = hosts;
+  group.windows = 5;
+  group.requests = requests;
+  group.status5xx = errors5xx;
+  group.status2xx = requests - errors5xx;
+  return group;
+}
+
+GroupData latency(double centreMicros, int n, std::uint64_t seed) {
+  GroupData group;
+  group.hostCount = 1;
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < n; ++i) {
+    double u = static_cast<double>(rng() >> 11) / 9007199254740992.0;
+    group.latencyMicros.push_back(centreMicros * (0.6 + 0.8 * u));
+  }
+  return group;
+}
+
+}  // namespace
+
+TEST_CASE("repeated looks: the levels of all looks add up to alpha, early looks are strict") {
+  for (std::uint32_t looks : {1u, 2u, 6u, 30u}) {
+    double sum = 0;
+    for (std::uint32_t k = 1; k <= looks; ++k) sum += alphaAtLook(0.01, k, k - 1, looks);
+    CHECK(sum == doctest::Approx(0.01).epsilon(1e-9));
+    CHECK(alphaAtLook(0.01, looks, 0, looks) == doctest::Approx(0.01));
+  }
+  CHECK(alphaAtLook(0.01, 1, 0, 30) < 1e-30);
+  CHECK(alphaAtLook(0.01, 30, 29, 30) > 0.0005);
+  // A skipped look's share goes to the next one.
+  CHECK(alphaAtLook(0.05, 3, 1, 6) ==
+        doctest::Approx(alphaAtLook(0.05, 2, 1, 6) + alphaAtLook(0.05, 3, 2, 6)));
+}
+
+TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha of the time") {
+  // 2,000 stages of 6 looks; each look adds a window of 1,000 requests with a 2% error rate on
+  // both sides; Fisher (greater) at alpha 0.05 with no minimum effect.
+  CheckConfig fisher = check("http_5xx");
+  fisher.alpha = 0.05;
+  fisher.minEffect = 0;
+  fisher.minEffectRelative = 0;
+  fisher.minData = 1;
+  std::mt19937_64 rng(7);
+  auto draw = [&](int n, double p) {
+    std::uint64_t k = 0;
+    for (int i = 0; i < n; ++i) k += (static_cast<double>(rng() >> 11) / 9007199254740992.0) < p;
+    return k;
+  };
+  const int stages = 2000;
+  int falseAlarms = 0;
+  for (int s = 0; s < stages; ++s) {
+    GroupData canary = counts(0, 0), baseline = counts(0, 0);
+    for (std::uint32_t look = 1; look <= 6; ++look) {
+      canary.requests += 1000;
+      canary.status5xx += draw(1000, 0.02);
+      baseline.requests += 1000;
+      baseline.status5xx += draw(1000, 0.02);
+      auto result = evaluateCheck(fisher, canary, baseline, true, look, look - 1, 6);
+      if (result.verdict == Verdict::kFail) {
+        ++falseAlarms;
+        break;
+      }
+    }
+  }
+  // alpha = 0.05 -> 100 expected at most; allow three standard errors (about 29).
+  MESSAGE("A/A false alarms: " << falseAlarms << " of " << stages);
+  CHECK(falseAlarms <= 130);
+}
+
+TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
+  auto result = evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 5, 6);
+  CHECK(result.verdict == Verdict::kFail);
+  CHECK(result.pValue < 1e-30);
+  CHECK(result.alphaAtLook > 0);
+  CHECK(result.canaryValue == doctest::Approx(0.03));
+  CHECK(result.baselineValue == 0.0);
+  CHECK(result.effect == doctest::Approx(0.03));
+  CHECK(result.canaryCount == 5000);
+  CHECK(result.baselineCount == 5000);
+  CHECK(result.explanation.find("Fisher p=") != std::string::npos);
+  CHECK(result.explanation.find("150/5000") != std::string::npos);
+}
+
+TEST_CASE("a significant difference below the minimum effect passes") {
+  // 0.05% vs 0.01% on a million requests: significant, but only 0.04 points (minimum 0.1).
+  auto result =
+      evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100), true, 6, 5, 6);
+  CHECK(result.pValue < 1e-20);
+  CHECK(result.verdict == Verdict::kPass);
+  CHECK(result.explanation.find("below the minimum effect") != std::string::npos);
+}
+
+TEST_CASE("too little data is its own verdict, never a pass") {
+  auto fisher = evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 5, 6);
+  CHECK(fisher.verdict == Verdict::kNotEnoughData);
+  CHECK(fisher.explanation.find("need 200") != std::string::npos);
+  auto mw = evaluateCheck(check("latency"), latency(50000, 10, 1), latency(50000, 500, 2), true, 6,
+                          5, 6);
+  CHECK(mw.verdict == Verdict::kNotEnoughData);
+  auto fixed = evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 0, 6);
+  CHECK(fixed.verdict == Verdict::kNotEnoughData);
+}
+
+TEST_CASE("Mann-Whitney on latency: +20 ms fails, the same distribution passes") {
+  auto slow = evaluateCheck(check("latency"), latency(70000, 500, 1), latency(50000, 500, 2), true,
+                            6, 5, 6);
+  CHECK(slow.verdict == Verdict::kFail);
+  CHECK(slow.effect == doctest::Approx(20000).epsilon(0.1));
+  CHECK(slow.statistic > 0);
+  CHECK(slow.pValue < 1e-10);
+  auto same = evaluateCheck(check("latency"), latency(50000, 500, 3), latency(50000, 500, 4), true,
+                            6, 5, 6);
+  CHECK(same.verdict == Verdict::kPass);
+  // +2 ms on a huge sample is significant but below the 5 ms minimum.
+  auto tiny = evaluateCheck(check("latency"), latency(52000, 20000, 5), latency(50000, 20000, 6),
+                            true, 6, 5, 6);
+  CHECK(tiny.pValue < 1e-6);
+  CHECK(tiny.verdict == Verdict::kPass);
+}
+
+TEST_CASE("static thresholds") {
+  CHECK(evaluateCheck(check("http_5xx_static"), counts(1000, 4), {}, true, 1, 0, 6).verdict ==
+        Verdict::kPass);
+  auto high = evaluateCheck(check("http_5xx_static"), counts(1000, 6), {}, true, 1, 0, 6);
+  CHECK(high.verdict == Verdict::kFail);
+  CHECK(high.explanation.find("must be below 0.5%") != std::string::npos);
+  auto low2xx = evaluateCheck(check("http_2xx_static"), counts(1000, 110), {}, true, 1, 0, 6);
+  CHECK(low2xx.verdict == Verdict::kFail);
+  CHECK(low2xx.explanation.find("at least 90%") != std::string::npos);
+  CHECK(evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 0, 6).verdict ==
+        Verdict::kPass);
+}
+
+TEST_CASE("restarts beyond the comparison group's fail") {
+  GroupData canary = counts(1000, 0), baseline = counts(1000, 0);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kPass);
+  canary.restarts = 1;
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kFail);
+  baseline.restarts = 1;
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kPass);
+}
+
+TEST_CASE("with no comparison host, comparative checks are skipped and static ones still apply") {
+  auto fisher = evaluateCheck(check("http_5xx"), counts(5000, 150), {}, false, 6, 5, 6);
+  CHECK(fisher.verdict == Verdict::kSkipped);
+  auto fixed = evaluateCheck(check("http_5xx_static"), counts(5000, 150), {}, false, 6, 5, 6);
+  CHECK(fixed.verdict == Verdict::kFail);
+}
+
+TEST_CASE("windows aggregate into counts and samples") {
+  TelemetryWindow w;
+  w.startMillis = 0;
+  w.endMillis = 10'000;
+  w.requests = 100;
+  w.status2xx = 95;
+  w.status5xx = 5;
+  w.errorLogLines = 3;
+  w.latencySampleMicros = {1000, 2000};
+  w.cpuMillis = 500;
+  w.memoryBytes = 1 << 20;
+  w.restarts = 1;
+  GroupData group;
+  addWindow(group, w);
+  addWindow(group, w);
+  CHECK(group.windows == 2);
+  CHECK(group.requests == 200);
+  CHECK(group.status5xx == 10);
+  CHECK(group.status2xx == 190);
+  CHECK(group.errorLogLines == 6);
+  CHECK(group.restarts == 2);
+  CHECK(group.latencyMicros.size() == 4);
+  REQUIRE(group.cpuMillisPerSecond.size() == 2);
+  CHECK(group.cpuMillisPerSecond[0] == doctest::Approx(50.0));
+  CHECK(group.memoryBytes[1] == doctest::Approx(1 << 20));
+}

@@ -1,0 +1,482 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+
+#include "coordinator/rollout/rollout.h"
+#include "sim.h"
+
+using namespace rollgate;
+using namespace rollgate::rollout;
+using namespace rollgate::rollout::testing;
+
+namespace {
+
+std::string statusName(const Rollout& rollout) { return std::string(statusName(rollout.status())); }
+
+// Every host the rollout sent an install to, and every host it sent a rollback to.
+std::set<std::string> installed(const Sim& sim) {
+  std::set<std::string> out;
+  for (const auto& c : sim.commands()) {
+    if (std::holds_alternative<InstallRelease>(c.body)) out.insert(c.host);
+  }
+  return out;
+}
+std::set<std::string> rolledBack(const Sim& sim) {
+  std::set<std::string> out;
+  for (const auto& c : sim.commands()) {
+    if (std::holds_alternative<RollBackRelease>(c.body)) out.insert(c.host);
+  }
+  return out;
+}
+
+void checkEveryHostOnItsOldRelease(const Sim& sim) {
+  for (const auto& entry : sim.releases()) {
+    CAPTURE(entry.first);
+    CHECK(entry.second == sim.original().at(entry.first));
+  }
+}
+
+std::vector<RolloutStatus> statusChanges(const Sim& sim) {
+  std::vector<RolloutStatus> out;
+  for (const auto& action : sim.log()) {
+    if (const auto* s = std::get_if<StateChanged>(&action)) out.push_back(s->to);
+  }
+  return out;
+}
+
+// A canonical text for an action log (doubles with all digits; NaN odds ratios compare equal).
+std::string render(const std::vector<Action>& log) {
+  std::string out;
+  char number[64];
+  auto add = [&](double value) {
+    std::snprintf(number, sizeof number, " %.17g", value);
+    out += number;
+  };
+  for (const auto& action : log) {
+    if (const auto* c = std::get_if<SendCommand>(&action)) {
+      out += "send " + std::to_string(c->commandId) + " " + c->host + " " +
+             std::to_string(c->body.index());
+    } else if (const auto* r = std::get_if<RecordCheck>(&action)) {
+      const CheckResult& x = r->result;
+      out += "check " + std::to_string(r->step) + " " + r->stage + " " + x.name + " " +
+             std::string(verdictName(x.verdict)) + " " + std::to_string(x.look) + "/" +
+             std::to_string(x.looks) + " " + std::to_string(r->atMillis) + " " + x.explanation;
+      for (double v : {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue,
+                       x.effect, x.effectRelative}) {
+        add(v);
+      }
+    } else if (const auto* e = std::get_if<RecordEvent>(&action)) {
+      out += "event " + std::to_string(e->atMillis) + " " + e->host + " " + e->text;
+    } else if (const auto* s = std::get_if<StateChanged>(&action)) {
+      out += "state " + std::string(statusName(s->from)) + " -> " +
+             std::string(statusName(s->to)) + " " + std::to_string(s->atMillis);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Runs to the end, promoting whenever a warn verdict holds the rollout.
+void runPromoting(Sim& sim) {
+  for (int i = 0; i < 20 && !isTerminal(sim.rollout().status()); ++i) {
+    sim.run(3600, [&] { return sim.rollout().status() == RolloutStatus::kWaitingForOperator; });
+    if (sim.rollout().status() == RolloutStatus::kWaitingForOperator) {
+      auto promoted = sim.rollout().promote("test", sim.now());
+      REQUIRE(promoted.ok());
+      sim.take(*promoted);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a good build is promoted through all four stages and every host ends on it") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  Behaviour newBuild;
+  newBuild.latencyMicros = 51'000;  // 1 ms slower: below the 5 ms minimum effect
+  sim.behaviour["2.0"] = newBuild;
+  sim.start();
+  sim.run(3600);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "succeeded");
+  for (const auto& entry : sim.releases()) {
+    CAPTURE(entry.first);
+    CHECK(entry.second == "2.0");
+  }
+  std::set<std::string> stages;
+  for (const auto& record : sim.checks()) stages.insert(record.stage);
+  CHECK(stages == std::set<std::string>{"canary", "cluster", "region", "fleet"});
+  CHECK(rolledBack(sim).empty());
+  // The baseline was restarted with the canary, and only in the canary step.
+  int restarts = 0;
+  for (const auto& c : sim.commands()) {
+    if (std::holds_alternative<RestartBaseline>(c.body)) {
+      ++restarts;
+      CHECK(c.host == "eu-a2");
+    }
+  }
+  CHECK(restarts == 1);
+  // Promotion happened only after each step's final look.
+  for (const auto& record : sim.checks("latency")) CHECK(record.result.verdict != Verdict::kFail);
+  const auto changes = statusChanges(sim);
+  CHECK(changes.front() == RolloutStatus::kInstalling);
+  CHECK(changes.back() == RolloutStatus::kSucceeded);
+}
+
+TEST_CASE("an A/A rollout (same content, new version) is promoted") {
+  Sim sim(fleet8(), makeRollout(fleet8()), 42);
+  sim.start();
+  sim.run(3600);
+  INFO(sim.events());
+  CHECK(statusName(sim.rollout()) == "succeeded");
+  for (const auto& record : sim.checks()) {
+    CAPTURE(record.result.explanation);
+    CHECK(record.result.verdict != Verdict::kFail);
+  }
+}
+
+TEST_CASE("a build returning 500 for 3% of requests is rolled back at the canary stage") {
+  SUBCASE("default gates: the Fisher result is recorded") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    Behaviour bad;
+    bad.ratio5xx = 0.03;
+    sim.behaviour["2.0"] = bad;
+    sim.start();
+    sim.run(3600);
+    INFO(sim.events());
+    REQUIRE(statusName(sim.rollout()) == "rolled_back");
+    CHECK(installed(sim) == std::set<std::string>{"eu-a1"});
+    CHECK(rolledBack(sim) == std::set<std::string>{"eu-a1"});
+    checkEveryHostOnItsOldRelease(sim);
+    auto fisher = sim.checks("http_5xx");
+    REQUIRE_FALSE(fisher.empty());
+    CHECK(fisher.back().stage == "canary");
+    CHECK(fisher.back().result.test == Test::kFisher);
+    CHECK(fisher.back().result.canaryCount >= 1000);
+    CHECK(fisher.back().result.canaryValue > 0.02);
+    CHECK(fisher.back().canaryHosts == std::vector<std::string>{"eu-a1"});
+    CHECK(fisher.back().comparisonHosts == std::vector<std::string>{"eu-a2"});
+    CHECK(sim.rollout().state().endReason.find("canary") != std::string::npos);
+  }
+  SUBCASE("Fisher alone rolls it back, early, before the window ends") {
+    GatesConfig gates;
+    for (const auto& check : defaultGatesConfig().checks) {
+      if (check.name == "http_5xx") gates.checks.push_back(check);
+    }
+    Sim sim(fleet8(), makeRollout(fleet8(), fastPlan(), gates));
+    Behaviour bad;
+    bad.ratio5xx = 0.03;
+    sim.behaviour["2.0"] = bad;
+    sim.start();
+    sim.run(3600);
+    INFO(sim.events());
+    REQUIRE(statusName(sim.rollout()) == "rolled_back");
+    auto fisher = sim.checks("http_5xx");
+    REQUIRE_FALSE(fisher.empty());
+    const CheckResult& last = fisher.back().result;
+    CHECK(last.verdict == Verdict::kFail);
+    CHECK(last.pValue < last.alphaAtLook);
+    CHECK(last.look < last.looks);  // an early rollback
+    CHECK(sim.rollout().state().endReason.find("critical check http_5xx failed") != std::string::npos);
+    checkEveryHostOnItsOldRelease(sim);
+  }
+}
+
+TEST_CASE("a build adding 20 ms latency is rolled back by the Mann-Whitney check") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  Behaviour slow;
+  slow.latencyMicros = 70'000;
+  sim.behaviour["2.0"] = slow;
+  sim.start();
+  sim.run(3600);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "rolled_back");
+  CHECK(sim.rollout().state().endReason.find("critical check latency failed") != std::string::npos);
+  auto latency = sim.checks("latency");
+  REQUIRE_FALSE(latency.empty());
+  CHECK(latency.back().result.verdict == Verdict::kFail);
+  CHECK(latency.back().result.test == Test::kMannWhitney);
+  CHECK(latency.back().result.effect > 15'000);
+  CHECK(latency.back().stage == "canary");
+  checkEveryHostOnItsOldRelease(sim);
+}
+
+TEST_CASE("not enough data waits for the whole window, then pauses for an operator") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  Behaviour idle;
+  idle.requestsPerWindow = 0;
+  sim.defaultBehaviour = idle;  // no traffic anywhere
+  sim.start();
+  sim.runUntilStatus(RolloutStatus::kWaitingForOperator);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "waiting_for_operator");
+  const auto& step = sim.rollout().state().step;
+  CHECK(step.hold == Hold::kNotEnoughData);
+  CHECK(step.analysisComplete);
+  CHECK(sim.now() >= step.analysisEndMillis);  // not before the window ended
+  CHECK(sim.rollout().state().currentStep == 0);
+  // It stays paused; nothing is promoted while it waits.
+  sim.run(300);
+  CHECK(statusName(sim.rollout()) == "waiting_for_operator");
+  CHECK(sim.rollout().state().currentStep == 0);
+  CHECK_FALSE(sim.rollout().resume("alice", sim.now()).ok() == false);  // resume re-analyses
+  CHECK(statusName(sim.rollout()) == "analyzing");
+  sim.runUntilStatus(RolloutStatus::kWaitingForOperator);
+  CHECK(sim.rollout().state().step.hold == Hold::kNotEnoughData);
+  // Traffic comes back and an operator promotes: the rollout continues to the next step.
+  sim.defaultBehaviour = Behaviour{};
+  auto promoted = sim.rollout().promote("alice", sim.now());
+  REQUIRE(promoted.ok());
+  sim.take(*promoted);
+  CHECK(sim.rollout().state().currentStep == 1);
+  sim.run(3600);
+  CHECK(statusName(sim.rollout()) == "succeeded");
+}
+
+TEST_CASE("a warn check pauses; promote overrides it and the rollout goes on") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  Behaviour hungry;
+  hungry.cpuMillisPerSecond = 160;  // +60% CPU: the cpu check is warn
+  sim.behaviour["2.0"] = hungry;
+  sim.start();
+  int promotions = 0;
+  while (!isTerminal(sim.rollout().status()) && sim.now() < Sim::kStart + 7'200'000) {
+    sim.runUntilStatus(RolloutStatus::kWaitingForOperator, 600);
+    if (sim.rollout().status() != RolloutStatus::kWaitingForOperator) continue;
+    CHECK(sim.rollout().state().step.hold == Hold::kWarn);
+    CHECK(sim.rollout().state().step.holdReason.find("warn check cpu failed") != std::string::npos);
+    // resume does not override a warn verdict
+    auto resumed = sim.rollout().resume("bob", sim.now());
+    CHECK_FALSE(resumed.ok());
+    if (!resumed.ok()) CHECK(resumed.error().message.find("promote to override") != std::string::npos);
+    std::uint32_t step = sim.rollout().state().currentStep;
+    bool windowOver = sim.rollout().state().step.analysisComplete;
+    auto promoted = sim.rollout().promote("bob", sim.now());
+    REQUIRE(promoted.ok());
+    sim.take(*promoted);
+    ++promotions;
+    // Promote moves on at once only after the full window; otherwise the step runs to its end.
+    CHECK(sim.rollout().state().currentStep == (windowOver ? step + 1 : step));
+  }
+  INFO(sim.events());
+  CHECK(statusName(sim.rollout()) == "succeeded");
+  // Every step with a comparison group warned once (the last fleet batch has none left).
+  int compared = 0;
+  for (const auto& step : sim.rollout().state().plan.steps) compared += !step.comparison.empty();
+  CHECK(promotions == compared);
+  CHECK(rolledBack(sim).empty());
+}
+
+TEST_CASE("promote, resume and pause refuse what makes no sense, naming the rollout") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  auto promoted = sim.rollout().promote("carol", sim.now());
+  REQUIRE_FALSE(promoted.ok());
+  CHECK(promoted.error().message.find("rollout r1 is installing") != std::string::npos);
+  CHECK_FALSE(sim.rollout().resume("carol", sim.now()).ok());
+  REQUIRE(sim.rollout().pause("carol", sim.now()).ok());
+  CHECK_FALSE(sim.rollout().pause("carol", sim.now()).ok());
+}
+
+TEST_CASE("an operator pause holds the next step until resume") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  auto paused = sim.rollout().pause("dave", sim.now());
+  REQUIRE(paused.ok());
+  sim.take(*paused);
+  CHECK(statusName(sim.rollout()) == "waiting_for_operator");
+  sim.run(600);
+  // The canary step ran its whole analysis, but the next step did not start.
+  CHECK(sim.rollout().state().currentStep == 0);
+  CHECK(sim.rollout().state().step.analysisComplete);
+  CHECK(statusName(sim.rollout()) == "waiting_for_operator");
+  CHECK(installed(sim) == std::set<std::string>{"eu-a1"});
+  auto resumed = sim.rollout().resume("dave", sim.now());
+  REQUIRE(resumed.ok());
+  sim.take(*resumed);
+  sim.run(3600);
+  CHECK(statusName(sim.rollout()) == "succeeded");
+}
+
+TEST_CASE("abort works in every state and undoes only what the rollout changed") {
+  struct Case {
+    std::string name;
+    std::function<void(Sim&)> reach;
+    std::string expected;  // final status
+  };
+  auto untilStatus = [](RolloutStatus status) {
+    return [status](Sim& sim) { sim.runUntilStatus(status); };
+  };
+  auto untilStep = [](std::uint32_t step, StepPhase phase) {
+    return [step, phase](Sim& sim) {
+      sim.run(3600, [&] {
+        return sim.rollout().state().currentStep == step && sim.rollout().state().step.phase == phase;
+      });
+    };
+  };
+  std::vector<Case> cases = {
+      {"pending", [](Sim&) {}, "aborted"},
+      {"installing", untilStatus(RolloutStatus::kInstalling), "aborted"},
+      {"warming up", untilStatus(RolloutStatus::kWarmingUp), "aborted"},
+      {"analysing the canary", untilStatus(RolloutStatus::kAnalyzing), "aborted"},
+      {"installing the cluster step", untilStep(1, StepPhase::kInstalling), "aborted"},
+      {"analysing the region stage", untilStep(2, StepPhase::kAnalyzing), "aborted"},
+      {"warming up in the fleet stage", untilStep(4, StepPhase::kWarmingUp), "aborted"},
+      {"waiting for an operator",
+       [](Sim& sim) {
+         auto r = sim.rollout().pause("erin", sim.now());
+         REQUIRE(r.ok());
+         sim.take(*r);
+         sim.run(3600, [&] { return sim.rollout().state().step.analysisComplete; });
+         REQUIRE(sim.rollout().status() == RolloutStatus::kWaitingForOperator);
+       },
+       "aborted"},
+      {"rolling back",
+       [](Sim& sim) {
+         sim.runUntilStatus(RolloutStatus::kAnalyzing);
+         auto r = sim.rollout().rollback("erin", "test", sim.now());
+         REQUIRE(r.ok());
+         sim.take(*r);
+         REQUIRE(sim.rollout().status() == RolloutStatus::kRollingBack);
+       },
+       "aborted"},
+      {"succeeded", [](Sim& sim) { sim.run(3600); }, "succeeded"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto hosts = fleet8();
+    hosts.push_back(makeHost("eu-c1", "eu", "eu-c", "1.0", false));  // unhealthy: never touched
+    Sim sim(hosts, makeRollout(hosts));
+    if (c.name != "pending") sim.start();
+    c.reach(sim);
+    std::set<std::string> changedBefore = installed(sim);
+    sim.take(sim.rollout().abort("erin", "stop everything", sim.now()));
+    sim.run(600);
+    INFO(sim.events());
+    CHECK(statusName(sim.rollout()) == c.expected);
+    CHECK(installed(sim) == changedBefore);  // nothing new installed after the abort
+    if (c.expected == "aborted") {
+      CHECK(rolledBack(sim) == changedBefore);  // only what it changed
+      checkEveryHostOnItsOldRelease(sim);
+      CHECK(sim.rollout().pendingCommands().empty());
+    } else {
+      CHECK(rolledBack(sim).empty());
+    }
+    CHECK(sim.releases().at("eu-c1") == "1.0");
+  }
+}
+
+TEST_CASE("a canary whose agent goes silent during analysis fails its stage") {
+  SUBCASE("no telemetry for silence_seconds") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.start();
+    sim.runUntilStatus(RolloutStatus::kAnalyzing);
+    sim.silent.insert("eu-a1");
+    sim.run(120, [&] { return sim.rollout().status() == RolloutStatus::kRollingBack; });
+    INFO(sim.events());
+    REQUIRE(statusName(sim.rollout()) == "rolling_back");
+    CHECK(sim.rollout().state().endReason.find("host eu-a1 sent no telemetry") != std::string::npos);
+    CHECK(sim.rollout().state().currentStep == 0);
+    // The agent comes back, obeys the rollback, and nothing was promoted.
+    sim.silent.clear();
+    sim.run(600);
+    CHECK(statusName(sim.rollout()) == "rolled_back");
+    CHECK(installed(sim) == std::set<std::string>{"eu-a1"});
+    checkEveryHostOnItsOldRelease(sim);
+  }
+  SUBCASE("the registry marks the canary unhealthy") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.start();
+    sim.runUntilStatus(RolloutStatus::kAnalyzing);
+    sim.take(sim.rollout().onHostHealth("eu-a1", false, sim.now()));
+    CHECK(statusName(sim.rollout()) == "rolling_back");
+    CHECK(sim.rollout().state().endReason.find("host eu-a1 stopped reporting") != std::string::npos);
+    sim.run(600);
+    CHECK(statusName(sim.rollout()) == "rolled_back");
+    checkEveryHostOnItsOldRelease(sim);
+  }
+}
+
+TEST_CASE("a failed install fails the stage; a later stage's failure rolls back every changed host") {
+  auto hosts = fleet8();
+  Sim sim(hosts, makeRollout(hosts));
+  sim.failInstall.insert("us-b1");  // in the last fleet batch
+  sim.start();
+  sim.run(3600);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "rolled_back");
+  CHECK(sim.rollout().state().endReason.find("install of 2.0 on host us-b1") != std::string::npos);
+  CHECK(sim.rollout().state().endReason.find("fleet") != std::string::npos);
+  // us-b1 never left 1.0 (the agent switched back by itself): no rollback sent to it.
+  auto back = rolledBack(sim);
+  CHECK(back.count("us-b1") == 0);
+  CHECK(back.size() == 7);
+  checkEveryHostOnItsOldRelease(sim);
+}
+
+TEST_CASE("an install that never finishes times out and fails the stage") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.silent.insert("eu-a1");  // never answers
+  sim.start();
+  sim.run(120, [&] { return sim.rollout().status() == RolloutStatus::kRollingBack; });
+  CHECK(statusName(sim.rollout()) == "rolling_back");
+  CHECK(sim.rollout().state().endReason.find("did not finish within 60 s on eu-a1") !=
+        std::string::npos);
+  // Its rollback is pending until the host answers; the coordinator can re-send it.
+  auto pending = sim.rollout().pendingCommands();
+  REQUIRE(pending.size() == 1);
+  CHECK(std::holds_alternative<RollBackRelease>(pending[0].body));
+  sim.silent.clear();
+  sim.run(60);
+  CHECK(statusName(sim.rollout()) == "rolled_back");
+}
+
+TEST_CASE("state survives JSON mid-stage and the rollout ends as it would have, deciding nothing twice") {
+  struct Case {
+    std::string name;
+    std::function<void(Sim&)> setup;
+    std::uint64_t stopAtSecond;
+  };
+  std::vector<Case> cases = {
+      {"good build, cluster stage analysing", [](Sim&) {}, 130},
+      {"good build, region stage installing", [](Sim&) {}, 171},
+      {"3% 5xx, canary warming up", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 8},
+      {"3% 5xx, canary analysing", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 15},
+      {"cpu warn, waiting for an operator",
+       [](Sim& sim) { sim.behaviour["2.0"].cpuMillisPerSecond = 160; }, 60},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    Sim straight(fleet8(), makeRollout(fleet8()));
+    Sim resumed(fleet8(), makeRollout(fleet8()));
+    c.setup(straight);
+    c.setup(resumed);
+    straight.start();
+    resumed.start();
+    for (std::uint64_t s = 0; s < c.stopAtSecond; ++s) {
+      straight.stepSecond();
+      resumed.stepSecond();
+    }
+    std::string json = stateToJson(resumed.rollout().state());
+    auto state = stateFromJson(json);
+    REQUIRE_MESSAGE(state.ok(), (state.ok() ? "" : state.error().message));
+    CHECK(stateToJson(*state) == json);
+    std::size_t before = resumed.log().size();
+    resumed.replaceRollout(Rollout(std::move(*state)));
+    runPromoting(straight);
+    runPromoting(resumed);
+    CHECK(isTerminal(straight.rollout().status()));
+    CHECK(statusName(resumed.rollout().status()) == statusName(straight.rollout().status()));
+    CHECK(render(resumed.log()) == render(straight.log()));  // the same actions, none repeated
+    CHECK(resumed.log().size() > before);
+    CHECK(resumed.releases() == straight.releases());
+  }
+}
+
+TEST_CASE("malformed state is refused with a message") {
+  CHECK_FALSE(stateFromJson("").ok());
+  CHECK_FALSE(stateFromJson("{\"format\": 2, \"rollout\": {}}").ok());
+  auto missing = stateFromJson("{\"format\": 1, \"rollout\": {}}");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("rollout state:") == 0);
+}
