@@ -1,0 +1,179 @@
+// Agent config unit tests: region, cluster and coordinator are required with messages that say
+// what to write; everything else has the documented default (unit = NAME.service, broadcast on
+// the coordinator's host at port 7402); service mistakes name the service entry and the key.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "agent/agent_config.h"
+#include "tests/unit/common/temp_dir.h"
+
+namespace rollgate::agent {
+namespace {
+
+const std::string kMinimal = R"([agent]
+region = "eu-west"
+cluster = "eu-west-a"
+coordinator = "tcp://10.0.0.1:7400"
+)";
+
+void requireError(const Result<AgentConfig>& result, const std::vector<std::string>& needles) {
+  REQUIRE_FALSE(result.ok());
+  const std::string& message = result.error().message;
+  INFO("error: " << message);
+  for (const auto& needle : needles) CHECK(message.find(needle) != std::string::npos);
+}
+
+AgentConfig parseOk(const std::string& text) {
+  auto config = parseAgentConfig(text, "agent.toml");
+  INFO("error: " << (config.ok() ? std::string() : config.error().message));
+  REQUIRE(config.ok());
+  return *config;
+}
+
+TEST_CASE("region, cluster and coordinator are required, each with an example") {
+  requireError(parseAgentConfig("", "/etc/rollgate/agent.toml"),
+               {"/etc/rollgate/agent.toml", "'agent.region'", "is required", "region = "});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncoordinator = \"tcp://h:7400\"\n",
+                                "agent.toml"),
+               {"'agent.cluster'", "is required", "cluster = "});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"eu-a\"\n", "agent.toml"),
+               {"'agent.coordinator'", "is required", "tcp://"});
+}
+
+TEST_CASE("invalid region, cluster or coordinator values are named") {
+  requireError(parseAgentConfig("[agent]\nregion = \"eu west\"\ncluster = \"a\"\n"
+                                "coordinator = \"tcp://h:1\"\n", "agent.toml"),
+               {"'agent.region'", "invalid name \"eu west\""});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"-a\"\n"
+                                "coordinator = \"tcp://h:1\"\n", "agent.toml"),
+               {"'agent.cluster'", "\"-a\""});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"a\"\n"
+                                "coordinator = \"10.0.0.1:7400\"\n", "agent.toml"),
+               {"'agent.coordinator'", "expected tcp://HOST:PORT", "\"10.0.0.1:7400\""});
+}
+
+TEST_CASE("defaults for everything else") {
+  AgentConfig config = parseOk(kMinimal);
+  CHECK(config.region == "eu-west");
+  CHECK(config.cluster == "eu-west-a");
+  CHECK(config.coordinator == "tcp://10.0.0.1:7400");
+  CHECK(config.broadcast == "tcp://10.0.0.1:7402");  // derived from the coordinator's host
+  CHECK(config.coordinatorKeyFile == "/etc/rollgate/coordinator.pub");
+  CHECK(config.keyFile == "/etc/rollgate/agent.key");
+  CHECK(config.stateDir == "/var/lib/rollgate/agent");
+  CHECK(config.systemd == "system");
+  CHECK(config.heartbeatSeconds == 5);
+  CHECK(config.windowSeconds == 10);
+  CHECK(config.backlogWindows == 360);
+  CHECK(config.logLevel == "info");
+  CHECK_FALSE(config.host.empty());  // the machine's host name
+  CHECK(config.services.empty());
+}
+
+TEST_CASE("the broadcast endpoint is derived from the coordinator's host unless given") {
+  AgentConfig derived = parseOk("[agent]\nregion = \"eu\"\ncluster = \"a\"\n"
+                                "coordinator = \"tcp://coord.example.org:17400\"\n");
+  CHECK(derived.broadcast == "tcp://coord.example.org:7402");
+  AgentConfig given = parseOk(kMinimal + "broadcast = \"tcp://10.0.0.2:9999\"\n");
+  CHECK(given.broadcast == "tcp://10.0.0.2:9999");
+}
+
+TEST_CASE("a service gets unit NAME.service and the documented defaults") {
+  AgentConfig config = parseOk(kMinimal + R"(
+[[service]]
+name = "web"
+access_log = "/var/log/nginx/access.log"
+
+[[service]]
+name = "api"
+unit = "api-server.service"
+install_root = "/opt/api"
+access_log_format = "json"
+keep_releases = 3
+health_url = "http://127.0.0.1:8080/health"
+trusted_keys = ["/etc/rollgate/build.pub"]
+)");
+  REQUIRE(config.services.size() == 2);
+  const ServiceConfig& web = config.services[0];
+  CHECK(web.name == "web");
+  CHECK(web.unit == "web.service");
+  CHECK(web.installRoot == "/srv/web");
+  CHECK(web.accessLog == "/var/log/nginx/access.log");
+  CHECK(web.accessLogFormat == "combined");
+  CHECK(web.healthTimeoutSeconds == 30);
+  CHECK(web.keepReleases == 5);
+  CHECK(web.trustedKeys.empty());
+  const ServiceConfig& api = config.services[1];
+  CHECK(api.unit == "api-server.service");
+  CHECK(api.installRoot == "/opt/api");
+  CHECK(api.accessLogFormat == "json");
+  CHECK(api.keepReleases == 3);
+  CHECK(api.healthUrl == "http://127.0.0.1:8080/health");
+  CHECK(api.trustedKeys == std::vector<std::string>{"/etc/rollgate/build.pub"});
+}
+
+TEST_CASE("a service declared twice is an error naming the service") {
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\n[[service]]\nname = \"api\"\n"
+                                           "[[service]]\nname = \"web\"\n", "agent.toml"),
+               {"agent.toml", "'service[2].name'", "service \"web\" is declared twice"});
+}
+
+TEST_CASE("a service without a valid name is an error naming the entry") {
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nunit = \"x.service\"\n", "agent.toml"),
+               {"'service[0].name'", "is required"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"../web\"\n", "agent.toml"),
+               {"'service[0].name'", "invalid name \"../web\""});
+}
+
+TEST_CASE("systemd = \"none\" needs a restart command for every service") {
+  requireError(parseAgentConfig(kMinimal + "systemd = \"none\"\n[[service]]\nname = \"web\"\n",
+                                "agent.toml"),
+               {"'service[0].restart_command'", "is required when agent.systemd = \"none\""});
+  AgentConfig config = parseOk(kMinimal + "systemd = \"none\"\n[[service]]\nname = \"web\"\n"
+                                          "restart_command = [\"/usr/bin/web-restart\", \"--now\"]\n");
+  CHECK(config.systemd == "none");
+  CHECK(config.services[0].restartCommand ==
+        std::vector<std::string>{"/usr/bin/web-restart", "--now"});
+  requireError(parseAgentConfig(kMinimal + "systemd = \"upstart\"\n", "agent.toml"),
+               {"'agent.systemd'", "\"system\", \"user\" or \"none\"", "\"upstart\""});
+  CHECK(parseOk(kMinimal + "systemd = \"user\"\n").systemd == "user");
+}
+
+TEST_CASE("unknown keys are errors, inside [[service]] too") {
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nunti = \"web.service\"\n",
+                                "agent.toml"),
+               {"agent.toml", "unknown key 'service[0].unti'"});
+  requireError(parseAgentConfig(kMinimal + "heartbeat = 5\n", "agent.toml"),
+               {"unknown key 'agent.heartbeat'"});
+  requireError(parseAgentConfig(kMinimal + "[services]\nname = \"web\"\n", "agent.toml"),
+               {"unknown key 'services'"});
+}
+
+TEST_CASE("wrong types and ranges name the key") {
+  requireError(parseAgentConfig(kMinimal + "heartbeat_seconds = 0\n", "agent.toml"),
+               {"'agent.heartbeat_seconds'", "from 1 to 3600", "integer 0"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nkeep_releases = 1\n",
+                                "agent.toml"),
+               {"'service[0].keep_releases'", "from 2 to 1000", "integer 1"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nrestart_command = \"x\"\n",
+                                "agent.toml"),
+               {"'service[0].restart_command'", "expected an array of strings", "string \"x\""});
+  requireError(parseAgentConfig(kMinimal + "[service]\nname = \"web\"\n", "agent.toml"),
+               {"'service'", "array of tables"});
+}
+
+TEST_CASE("loading from a file names the file in errors") {
+  rollgate::testing::ScopedTempDir dir;
+  rollgate::testing::writeFile(dir / "agent.toml", kMinimal);
+  auto config = loadAgentConfig(dir / "agent.toml");
+  REQUIRE(config.ok());
+  CHECK(config->cluster == "eu-west-a");
+  rollgate::testing::writeFile(dir / "bad.toml", "[agent]\nregion = 1\n");
+  requireError(loadAgentConfig(dir / "bad.toml"), {dir / "bad.toml", "'agent.region'"});
+  requireError(loadAgentConfig(dir / "missing.toml"), {dir / "missing.toml"});
+}
+
+}  // namespace
+}  // namespace rollgate::agent
