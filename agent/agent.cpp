@@ -69,6 +69,7 @@ Agent::Agent(AgentConfig config, Logger logger, const Clock& clock)
 }
 
 Agent::~Agent() {
+  worker_.reset();  // joins the worker thread before its sockets' context goes away
   monitor_.reset();
   dealer_.reset();
   subscriber_.reset();
@@ -113,6 +114,13 @@ Status Agent::start() {
     if (!telemetry) return telemetry.error();
     telemetry_.push_back(std::move(*telemetry));
   }
+  CoordinatorSourceOptions chunks;
+  chunks.endpoint = config_.coordinator;
+  chunks.secretKey = secretKey_;
+  chunks.publicKey = publicKey_;
+  chunks.serverKey = serverKey_;
+  worker_ = std::make_unique<InstallWorker>(config_, chunks, context_, logger_);
+  if (auto status = worker_->start(); !status) return status;
   if (auto status = connect(); !status) return status;
   logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services; "
                 "public key {}",
@@ -173,6 +181,7 @@ void Agent::sendHello() {
   hello.agentVersion = kAgentVersion;
   hello.services = services();
   hello.bootMillis = bootMillis_;
+  hello.lastApplied = worker_->lastApplied();
   lastHelloSteady_ = clock_.steadyMillis();
   if (send(hello)) logger_->debug("hello sent");
 }
@@ -191,6 +200,7 @@ void Agent::run() {
     std::vector<zmq::pollitem_t> items = {{dealer_->handle(), 0, ZMQ_POLLIN, 0},
                                           {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
                                           {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+    items.push_back({nullptr, worker_->fd(), ZMQ_POLLIN, 0});
     for (const auto& telemetry : telemetry_) {
       for (int fd : telemetry->fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     }
@@ -203,8 +213,9 @@ void Agent::run() {
     if (items[2].revents & ZMQ_POLLIN) onMonitorReadable();
     if (items[0].revents & ZMQ_POLLIN) onDealerReadable();
     if (items[1].revents & ZMQ_POLLIN) onBroadcastReadable();
+    if (items[3].revents & ZMQ_POLLIN) onWorkerResults();
     bool logsReadable = false;
-    for (std::size_t i = 3; i < items.size(); ++i) logsReadable |= (items[i].revents & ZMQ_POLLIN) != 0;
+    for (std::size_t i = 4; i < items.size(); ++i) logsReadable |= (items[i].revents & ZMQ_POLLIN) != 0;
     if (logsReadable) {
       for (const auto& telemetry : telemetry_) telemetry->onReadable();
     }
@@ -264,10 +275,81 @@ void Agent::onDealerReadable() {
       }
       welcomed_ = true;
       registeredAs_ = welcome->host;
+      flushResults();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
       nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
+    } else if (auto* command = std::get_if<Command>(&*message)) {
+      onCommand(*command);
+    } else if (std::holds_alternative<Abort>(*message)) {
+      logger_->warn("abort received; aborts are not implemented in this agent yet");
     }
+  }
+}
+
+void Agent::onCommand(const Command& command) {
+  const char* kind = std::visit(
+      [](const auto& body) -> const char* {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, InstallRelease>) return "install";
+        if constexpr (std::is_same_v<T, ActivateRelease>) return "activate";
+        if constexpr (std::is_same_v<T, RollBackRelease>) return "rollback";
+        if constexpr (std::is_same_v<T, CancelCommand>) return "cancel";
+        return "restart";
+      },
+      command.body);
+  logger_->info("command {} #{} (epoch {}) for service {}: {}", command.ref.rolloutId,
+                command.ref.sequence, command.ref.epoch, command.service, kind);
+  if (const auto* cancel = std::get_if<CancelCommand>(&command.body)) {
+    CommandResult result;
+    result.command = command.ref;
+    result.service = command.service;
+    result.outcome = worker_->cancel(cancel->target) ? Outcome::kSucceeded : Outcome::kFailed;
+    result.message = result.outcome == Outcome::kSucceeded ? "cancel requested"
+                                                            : "no such command in flight";
+    sendResult(std::move(result));
+    return;
+  }
+  if (!worker_->declares(command.service)) {
+    CommandResult result;
+    result.command = command.ref;
+    result.service = command.service;
+    result.outcome = Outcome::kFailed;
+    result.message = "service " + command.service + " is not declared in this agent's config";
+    sendResult(std::move(result));
+    return;
+  }
+  worker_->submit(command);
+}
+
+void Agent::onWorkerResults() {
+  bool finished = false;
+  for (auto& result : worker_->takeResults()) {
+    if (!result.progress) {
+      finished = true;
+      logger_->info("command {} #{} for service {}: {} ({}); active release {}",
+                    result.command.rolloutId, result.command.sequence, result.service,
+                    outcomeName(result.outcome), result.message,
+                    result.activeRelease.empty() ? "none" : result.activeRelease);
+    }
+    sendResult(std::move(result));
+  }
+  if (finished && welcomed_) sendHeartbeat();  // the registry learns the new release at once
+}
+
+void Agent::sendResult(CommandResult result) {
+  if (result.progress) {
+    if (welcomed_) send(result);  // progress that cannot be sent is simply stale
+    return;
+  }
+  unsentResults_.push_back(std::move(result));
+  flushResults();
+}
+
+void Agent::flushResults() {
+  while (welcomed_ && !unsentResults_.empty()) {
+    if (!send(unsentResults_.front())) return;
+    unsentResults_.pop_front();
   }
 }
 

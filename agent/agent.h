@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <zmq.hpp>
 
 #include "agent/agent_config.h"
+#include "agent/install_worker.h"
 #include "agent/service_telemetry.h"
 #include "agent/systemd/service_manager.h"
 #include "agent/telemetry/window_builder.h"
@@ -50,6 +52,10 @@ class Agent {
   void onMonitorReadable();
   void tick();
   void collectTelemetry(std::uint64_t nowMillis);
+  void onCommand(const Command& command);
+  void onWorkerResults();
+  void sendResult(CommandResult result);
+  void flushResults();
   void flushTelemetry();
   std::vector<ServiceRelease> services() const;
 
@@ -79,6 +85,8 @@ class Agent {
   std::unique_ptr<systemd::ServiceManager> resources_;  // sd-bus for unit stats; null without
   std::vector<std::unique_ptr<ServiceTelemetry>> telemetry_;
   Backlog backlog_;
+  std::unique_ptr<InstallWorker> worker_;
+  std::deque<CommandResult> unsentResults_;  // final results waiting for a connection
   std::uint64_t nextTelemetrySteady_ = 0;
 };
 

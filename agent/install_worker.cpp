@@ -1,0 +1,179 @@
+#include "agent/install_worker.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "agent/systemd/systemd_client.h"
+
+namespace rollgate::agent {
+
+InstallWorker::InstallWorker(const AgentConfig& config, CoordinatorSourceOptions chunkSource,
+                             zmq::context_t& context, Logger logger)
+    : config_(config),
+      logger_(std::move(logger)),
+      coordinatorSource_(std::make_unique<CoordinatorSource>(context, std::move(chunkSource))) {
+  eventFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+InstallWorker::~InstallWorker() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+    cancelRunning_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (eventFd_ >= 0) ::close(eventFd_);
+}
+
+std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
+    const ServiceConfig& service) {
+  if (config_.systemd == "none" || !service.restartCommand.empty()) {
+    return std::make_unique<systemd::CommandServiceManager>(service.restartCommand);
+  }
+  systemd::SystemdClientOptions options;
+  options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
+  auto client = systemd::SystemdClient::connect(options);
+  if (!client) {
+    logger_->warn("service {}: {}; restarts will fail until systemd is reachable", service.name,
+                  client.error().message);
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+Status InstallWorker::start() {
+  ledger_ = std::make_unique<install::CommandLedger>(config_.stateDir + "/commands.json");
+  if (auto status = ledger_->load(); !status) return status;
+  std::vector<install::ArtifactSource*> sources{coordinatorSource_.get(), &fileSource_,
+                                                &httpSource_};
+  for (const auto& service : config_.services) {
+    auto manager = makeServiceManager(service);
+    if (!manager) {
+      // Still install and switch; the restart step reports the missing manager.
+      manager = std::make_unique<systemd::CommandServiceManager>(
+          std::vector<std::string>{"/bin/false"});
+    }
+    install::InstallerConfig installerConfig;
+    installerConfig.service = service.name;
+    installerConfig.installRoot = service.installRoot;
+    installerConfig.stateDir = config_.stateDir + "/install-" + service.name;
+    installerConfig.unit = service.unit;
+    installerConfig.healthUrl = service.healthUrl;
+    installerConfig.healthTimeoutMillis = static_cast<std::uint32_t>(service.healthTimeoutSeconds * 1000);
+    installerConfig.trustedKeyPaths = service.trustedKeys;
+    installerConfig.keepReleases = static_cast<std::size_t>(service.keepReleases);
+    installerConfig.restartCommand = service.restartCommand;
+    auto installer = std::make_unique<install::Installer>(installerConfig, *manager, *ledger_,
+                                                          sources, logger_);
+    if (auto status = installer->open(); !status) {
+      return makeError("service " + service.name + ": " + status.error().message);
+    }
+    auto recovered = installer->recover();
+    if (!recovered) {
+      logger_->error("service {}: {}", service.name, recovered.error().message);
+    } else if (recovered->has_value()) {
+      logger_->warn("service {}: command {} of rollout {} was interrupted by a restart: {}",
+                    service.name, (*recovered)->command.sequence, (*recovered)->command.rolloutId,
+                    (*recovered)->message);
+      post(**recovered);
+    }
+    managers_[service.name] = std::move(manager);
+    installers_[service.name] = std::move(installer);
+  }
+  thread_ = std::thread([this] { run(); });
+  return {};
+}
+
+void InstallWorker::submit(const Command& command) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(command);
+  }
+  wake_.notify_all();
+}
+
+bool InstallWorker::cancel(const CommandRef& target) {
+  std::lock_guard lock(mutex_);
+  if (running_ && *running_ == target) {
+    cancelRunning_ = true;
+    return true;
+  }
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->ref == target) {
+      CommandResult result;
+      result.command = it->ref;
+      result.service = it->service;
+      result.outcome = Outcome::kCancelled;
+      result.message = "cancelled before it started";
+      queue_.erase(it);
+      results_.push_back(std::move(result));
+      std::uint64_t one = 1;
+      (void)::write(eventFd_, &one, sizeof(one));
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<CommandResult> InstallWorker::takeResults() {
+  std::uint64_t counter = 0;
+  (void)::read(eventFd_, &counter, sizeof(counter));
+  std::lock_guard lock(mutex_);
+  std::vector<CommandResult> out(std::make_move_iterator(results_.begin()),
+                                 std::make_move_iterator(results_.end()));
+  results_.clear();
+  return out;
+}
+
+CommandRef InstallWorker::lastApplied() const { return ledger_ ? ledger_->lastApplied() : CommandRef{}; }
+
+void InstallWorker::post(CommandResult result) {
+  {
+    std::lock_guard lock(mutex_);
+    // Progress reports may be coalesced: keep only the newest progress of a command.
+    if (result.progress && !results_.empty() && results_.back().progress &&
+        results_.back().command == result.command) {
+      results_.back() = std::move(result);
+    } else {
+      results_.push_back(std::move(result));
+    }
+  }
+  std::uint64_t one = 1;
+  (void)::write(eventFd_, &one, sizeof(one));
+}
+
+void InstallWorker::run() {
+  while (true) {
+    Command command;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      command = std::move(queue_.front());
+      queue_.pop_front();
+      running_ = command.ref;
+      cancelRunning_ = false;
+    }
+    busy_ = true;
+    auto it = installers_.find(command.service);
+    CommandResult result;
+    if (it == installers_.end()) {
+      result.command = command.ref;
+      result.service = command.service;
+      result.outcome = Outcome::kFailed;
+      result.message = "service " + command.service + " is not declared on this host";
+    } else {
+      result = it->second->execute(
+          command, [this](const CommandResult& progress) { post(progress); }, cancelRunning_);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      running_.reset();
+    }
+    busy_ = false;
+    post(std::move(result));
+  }
+}
+
+}  // namespace rollgate::agent
