@@ -370,11 +370,14 @@ Status check(const TelemetryWindow& v, const std::string& f) {
                           " buckets");
   }
   ROLLGATE_CHECK(checkCount(f + ".latencySampleMicros", v.latencySampleMicros.size(), 8192));
-  std::uint64_t classes = v.status1xx + v.status2xx + v.status3xx + v.status4xx + v.status5xx;
-  if (classes > v.requests) {
-    return fieldError(f + ".requests", std::to_string(v.requests) +
-                                           " is less than the sum of status classes " +
-                                           std::to_string(classes));
+  // Summed with a bound check at every step: a hostile window must not wrap the sum around.
+  std::uint64_t classes = 0;
+  for (std::uint64_t count : {v.status1xx, v.status2xx, v.status3xx, v.status4xx, v.status5xx}) {
+    if (count > v.requests - classes) {
+      return fieldError(f + ".requests", std::to_string(v.requests) +
+                                             " is less than the sum of the status classes");
+    }
+    classes += count;
   }
   return {};
 }
@@ -450,7 +453,7 @@ Status check(const ArtifactChunk& v) {
     return fieldError("chunk.data", std::to_string(v.data.size()) + " bytes exceeds " +
                                         std::to_string(kArtifactChunkBytes));
   }
-  if (v.offset + v.data.size() > v.totalBytes && v.error.empty()) {
+  if (v.error.empty() && (v.offset > v.totalBytes || v.data.size() > v.totalBytes - v.offset)) {
     return fieldError("chunk.offset", "chunk ends at " + std::to_string(v.offset + v.data.size()) +
                                           " past totalBytes " + std::to_string(v.totalBytes));
   }

@@ -369,18 +369,14 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
   }
 }
 
-// KNOWN GAPS in common/codec.cpp validation, reported to the lead (not crashes: the checks add
-// unsigned 64-bit values that wrap). Marked should_fail so the suite passes today and turns red
-// once the validator is fixed: then delete `* doctest::should_fail()`.
-TEST_CASE("KNOWN GAP: a chunk offset that wraps past 2^64 is not rejected" *
-          doctest::should_fail()) {
+// Values chosen so that unchecked unsigned 64-bit sums would wrap around.
+TEST_CASE("a chunk offset that would wrap past 2^64 is rejected") {
   CoordinatorMessage chunk =
       ArtifactChunk{kSampleSha256, UINT64_MAX - 10, 100, std::string(50, 'x'), ""};
   requireRejected(validate(chunk), {"chunk.offset"});
 }
 
-TEST_CASE("KNOWN GAP: status classes whose sum wraps past 2^64 are not rejected" *
-          doctest::should_fail()) {
+TEST_CASE("status classes whose sum would wrap past 2^64 are rejected") {
   TelemetryWindow window = sampleWindow("web", 0);
   window.requests = 5;
   window.status1xx = UINT64_MAX;
