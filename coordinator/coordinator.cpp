@@ -76,6 +76,9 @@ Status Coordinator::start() {
   auto telemetry = TelemetryStore::open(store_->database());
   if (!telemetry) return telemetry.error();
   telemetry_ = std::make_unique<TelemetryStore>(std::move(*telemetry));
+  auto artifacts = ArtifactStore::open(store_->database(), config_.stateDir);
+  if (!artifacts) return artifacts.error();
+  artifacts_ = std::move(*artifacts);
   auto hosts = store_->loadHosts();
   if (!hosts) return hosts.error();
   registry_.load(*hosts);
@@ -213,6 +216,14 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     welcome.heartbeatMillis = static_cast<std::uint32_t>(config_.heartbeatSeconds * 1000);
     welcome.windowMillis = static_cast<std::uint32_t>(config_.windowSeconds * 1000);
     sendToAgent(routingId, welcome);
+    for (const auto& [key, pending] : pendingCommands_) {
+      if (pending.host == host) sendToAgent(routingId, pending.command);
+    }
+    return;
+  }
+  if (auto* chunk = std::get_if<RequestChunk>(&message)) {
+    // Artifact transfers run on their own connection; the key alone authorizes them.
+    onChunkRequest(routingId, host, *chunk);
     return;
   }
   const std::vector<ServiceRelease>* services = nullptr;
@@ -224,7 +235,73 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
   }
   if (auto* report = std::get_if<TelemetryReport>(&message)) {
     onTelemetry(host, std::move(*report));
+  } else if (auto* result = std::get_if<CommandResult>(&message)) {
+    onCommandResult(host, *result);
   }
+}
+
+namespace {
+std::string pendingKey(const std::string& host, const CommandRef& ref) {
+  return host + "/" + std::to_string(ref.epoch) + "/" + std::to_string(ref.sequence);
+}
+}  // namespace
+
+Result<CommandRef> Coordinator::sendCommand(const std::string& host, Command command,
+                                            ResultCallback onResult, ResultCallback onProgress) {
+  auto routingId = registry_.routingIdOf(host);
+  if (!routingId) return makeError("host " + host + " is not connected");
+  command.ref.epoch = store_->epoch();
+  command.ref.sequence = ++nextSequence_[host];
+  sendToAgent(*routingId, command);
+  pendingCommands_[pendingKey(host, command.ref)] =
+      PendingCommand{host, command, std::move(onResult), std::move(onProgress)};
+  return command.ref;
+}
+
+void Coordinator::onCommandResult(const std::string& host, const CommandResult& result) {
+  auto it = pendingCommands_.find(pendingKey(host, result.command));
+  if (result.progress) {
+    if (it != pendingCommands_.end() && it->second.onProgress) it->second.onProgress(result);
+    return;
+  }
+  logger_->info("host {}: command {} #{} for service {}: {} ({}); active release {}", host,
+                result.command.rolloutId, result.command.sequence, result.service,
+                outcomeName(result.outcome), result.message,
+                result.activeRelease.empty() ? "none" : result.activeRelease);
+  (void)store_->recordEvent(clock_.nowMillis(), "command_result", host, result.command.rolloutId,
+                            std::string(outcomeName(result.outcome)) + ": " + result.message);
+  if (it == pendingCommands_.end()) return;  // e.g. an interrupted command reported after a restart
+  PendingCommand pending = std::move(it->second);
+  pendingCommands_.erase(it);
+  if (pending.onResult) pending.onResult(result);
+}
+
+void Coordinator::onChunkRequest(const std::string& routingId, const std::string& host,
+                                 const RequestChunk& request) {
+  ArtifactChunk chunk;
+  chunk.sha256 = request.sha256;
+  chunk.offset = request.offset;
+  auto size = artifacts_->sizeOf(request.sha256);
+  if (!size) {
+    chunk.error = size.error().message;
+  } else {
+    chunk.totalBytes = *size;
+    if (request.offset < *size) {
+      auto data = artifacts_->readChunk(request.sha256, request.offset, request.length);
+      if (data) {
+        chunk.data = std::move(*data);
+      } else {
+        chunk.error = data.error().message;
+      }
+    } else if (request.offset > *size) {
+      chunk.error = "offset " + std::to_string(request.offset) + " is past the end (" +
+                    std::to_string(*size) + " bytes)";
+    }
+  }
+  if (!chunk.error.empty()) {
+    logger_->warn("host {}: artifact chunk request refused: {}", host, chunk.error);
+  }
+  sendToAgent(routingId, chunk);
 }
 
 void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
@@ -275,26 +352,35 @@ void Coordinator::onAdminReadable() {
     return;
   }
   ++counters_.adminRequests;
-  AdminReply reply;
+  DeferredReply to{frames[0].to_string(), 0};
   auto request = decodeAdminRequest(bytesOf(frames[1]));
   if (!request) {
     ++counters_.droppedMalformed;
+    AdminReply reply;
     reply.body = AdminError{"malformed request: " + request.error().message};
-  } else {
-    reply = handleAdminRequest(peer.name, *request);
-    reply.requestId = request->requestId;
+    sendAdminReply(to, std::move(reply));
+    return;
   }
-  std::string payload = encode(reply);
-  try {
-    adminSocket_->send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    adminSocket_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
-  } catch (const zmq::error_t& e) {
-    logger_->warn("operator {}: cannot send reply: {}", peer.name, e.what());
+  to.requestId = request->requestId;
+  if (auto reply = handleAdminRequest(peer.name, to.routingId, *request)) {
+    sendAdminReply(to, std::move(*reply));
   }
 }
 
-AdminReply Coordinator::handleAdminRequest(const std::string& operatorName,
-                                           const AdminRequest& request) {
+void Coordinator::sendAdminReply(const DeferredReply& to, AdminReply reply) {
+  reply.requestId = to.requestId;
+  std::string payload = encode(reply);
+  try {
+    adminSocket_->send(zmq::buffer(to.routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    adminSocket_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    logger_->warn("cannot send an admin reply: {}", e.what());
+  }
+}
+
+std::optional<AdminReply> Coordinator::handleAdminRequest(const std::string& operatorName,
+                                                          const std::string& routingId,
+                                                          const AdminRequest& request) {
   AdminReply reply;
   if (std::holds_alternative<ListHosts>(request.body)) {
     reply.body = HostList{registry_.list(clock_.nowMillis())};
@@ -304,6 +390,22 @@ AdminReply Coordinator::handleAdminRequest(const std::string& operatorName,
     reply = revoke(operatorName, *revokeHost);
   } else if (const auto* query = std::get_if<QueryTelemetry>(&request.body)) {
     reply = queryTelemetry(*query);
+  } else if (const auto* piece = std::get_if<PushArtifact>(&request.body)) {
+    auto stored = artifacts_->receive(*piece, operatorName, clock_.nowMillis());
+    if (stored) {
+      if (piece->final) {
+        logger_->info("operator {}: {}", operatorName, *stored);
+        (void)store_->recordEvent(clock_.nowMillis(), "artifact_pushed", "", "",
+                                  *stored + " by " + operatorName);
+      }
+      reply.body = AdminOk{*stored};
+    } else {
+      reply.body = AdminError{stored.error().message};
+    }
+  } else if (const auto* manual = std::get_if<ManualCommand>(&request.body)) {
+    return manualCommand(operatorName, DeferredReply{routingId, request.requestId}, *manual);
+  } else if (const auto* releases = std::get_if<ListReleases>(&request.body)) {
+    reply = listReleases(*releases);
   } else {
     reply.body = AdminError{"this coordinator does not implement that request yet"};
   }
@@ -363,6 +465,76 @@ AdminReply Coordinator::revoke(const std::string& operatorName, const RevokeHost
   (void)store_->recordEvent(clock_.nowMillis(), "host_revoked", request.name, "",
                             "by operator " + operatorName);
   reply.body = AdminOk{"revoked host " + request.name};
+  return reply;
+}
+
+std::optional<AdminReply> Coordinator::manualCommand(const std::string& operatorName,
+                                                     const DeferredReply& replyTo,
+                                                     const ManualCommand& request) {
+  AdminReply reply;
+  auto host = registry_.find(request.host, clock_.nowMillis());
+  if (!host) {
+    reply.body = AdminError{"no host named " + request.host};
+    return reply;
+  }
+  bool declared = std::any_of(host->services.begin(), host->services.end(),
+                              [&](const ServiceRelease& s) { return s.service == request.service; });
+  if (!declared) {
+    reply.body = AdminError{"host " + request.host + " does not declare service " + request.service};
+    return reply;
+  }
+  Command command;
+  command.service = request.service;
+  command.ref.rolloutId = "manual-" + std::to_string(store_->epoch()) + "-" +
+                          std::to_string(++manualCommands_);
+  std::string what;
+  if (request.kind == ManualCommand::Kind::kInstall) {
+    auto artifact = artifacts_->find(request.service, request.version);
+    if (!artifact) {
+      reply.body = AdminError{"no artifact for " + request.service + " " + request.version +
+                              " (push it first: rollgate artifact push FILE --service " +
+                              request.service + " --version " + request.version + ")"};
+      return reply;
+    }
+    command.body = InstallRelease{artifact->version, artifact->sha256, artifact->sizeBytes,
+                                  "coordinator", artifact->signature, true};
+    what = "install " + request.service + " " + request.version;
+  } else {
+    command.body = RollBackRelease{request.version, true};
+    what = "roll back " + request.service +
+           (request.version.empty() ? " to the previous release" : " to " + request.version);
+  }
+  auto onProgress = [this, replyTo](const CommandResult& progress) {
+    AdminReply interim;
+    interim.final = false;
+    interim.body = progress;
+    sendAdminReply(replyTo, std::move(interim));
+  };
+  auto onResult = [this, replyTo](const CommandResult& result) {
+    AdminReply done;
+    done.body = result;
+    sendAdminReply(replyTo, std::move(done));
+  };
+  auto sent = sendCommand(request.host, command, onResult, onProgress);
+  if (!sent) {
+    reply.body = AdminError{sent.error().message};
+    return reply;
+  }
+  logger_->info("operator {}: {} on host {} (command {} #{})", operatorName, what, request.host,
+                sent->rolloutId, sent->sequence);
+  (void)store_->recordEvent(clock_.nowMillis(), "manual_command", request.host, sent->rolloutId,
+                            what + " by " + operatorName);
+  return std::nullopt;
+}
+
+AdminReply Coordinator::listReleases(const ListReleases& request) {
+  AdminReply reply;
+  auto host = registry_.find(request.host, clock_.nowMillis());
+  if (!host) {
+    reply.body = AdminError{"no host named " + request.host};
+  } else {
+    reply.body = HostList{{*host}};
+  }
   return reply;
 }
 

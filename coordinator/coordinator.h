@@ -8,6 +8,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <zmq.hpp>
@@ -17,6 +20,7 @@
 #include "common/messages.h"
 #include "common/result.h"
 #include "common/transport.h"
+#include "coordinator/artifact_store.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/registry.h"
 #include "coordinator/store.h"
@@ -50,12 +54,41 @@ class Coordinator {
   const CoordinatorCounters& counters() const { return counters_; }
   std::uint64_t epoch() const;
 
+  // Sends `command` (its ref's sequence and epoch are filled in here) to `host`, and keeps it until
+  // its final result arrives: it is re-sent whenever the host says hello again (the agent's
+  // ledger makes that safe). `onProgress` and `onResult` are called from the loop.
+  using ResultCallback = std::function<void(const CommandResult&)>;
+  Result<CommandRef> sendCommand(const std::string& host, Command command, ResultCallback onResult,
+                                 ResultCallback onProgress = {});
+
  private:
+  struct PendingCommand {
+    std::string host;
+    Command command;
+    ResultCallback onResult;
+    ResultCallback onProgress;
+  };
+  // An admin request answered later (install, rollback): where the reply goes.
+  struct DeferredReply {
+    std::string routingId;
+    std::uint64_t requestId = 0;
+  };
   void onAgentReadable();
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
                           AgentMessage message);
-  AdminReply handleAdminRequest(const std::string& operatorName, const AdminRequest& request);
+  // Returns nothing when the reply is deferred (sent later through replyLater()).
+  std::optional<AdminReply> handleAdminRequest(const std::string& operatorName,
+                                               const std::string& routingId,
+                                               const AdminRequest& request);
+  std::optional<AdminReply> manualCommand(const std::string& operatorName,
+                                          const DeferredReply& replyTo,
+                                          const ManualCommand& request);
+  AdminReply listReleases(const ListReleases& request);
+  void sendAdminReply(const DeferredReply& to, AdminReply reply);
+  void onCommandResult(const std::string& host, const CommandResult& result);
+  void onChunkRequest(const std::string& routingId, const std::string& host,
+                      const RequestChunk& request);
   AdminReply enroll(const std::string& operatorName, const EnrollHost& request);
   AdminReply revoke(const std::string& operatorName, const RevokeHost& request);
   AdminReply queryTelemetry(const QueryTelemetry& request);
@@ -79,6 +112,10 @@ class Coordinator {
   std::unique_ptr<zmq::socket_t> broadcastSocket_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TelemetryStore> telemetry_;
+  std::unique_ptr<ArtifactStore> artifacts_;
+  std::map<std::string, std::uint64_t> nextSequence_;        // per host, within this epoch
+  std::map<std::string, PendingCommand> pendingCommands_;    // key: host/epoch/sequence
+  std::uint64_t manualCommands_ = 0;
   std::uint64_t nextPruneMillis_ = 0;
   Registry registry_;
   CoordinatorCounters counters_;
