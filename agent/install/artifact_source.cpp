@@ -90,7 +90,6 @@ Status FileSource::fetch(const FetchRequest& request, const ProgressFn& progress
     offset += static_cast<uint64_t>(n);
     if (progress) progress(offset, total);
   }
-  if (::fsync(**out) != 0) return makeError(request.stagingPath + ": fsync: " + errnoText(errno));
   return {};
 }
 
@@ -206,7 +205,6 @@ Status HttpSource::fetch(const FetchRequest& request, const ProgressFn& progress
     if (!t.error.empty()) return makeError(t.error);
     return makeError(request.url + ": " + (errorBuffer[0] ? errorBuffer : curl_easy_strerror(rc)));
   }
-  if (::fsync(**out) != 0) return makeError(request.stagingPath + ": fsync: " + errnoText(errno));
   if (progress) progress(t.offset + t.written, request.expectedBytes);
   return {};
 }

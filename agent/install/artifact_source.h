@@ -3,6 +3,9 @@
 // file:// URLs; HttpSource handles http:// and https:// (libcurl, Range requests for resume).
 // The coordinator's chunk source (over the agent socket) implements the same interface.
 //
+// The staging file is not fsynced: it is verified (SHA-256) after every fetch, and a partial file
+// that a power loss corrupted fails that check and is deleted; SIGKILL loses nothing.
+//
 // Thread-safety: a source object is used by one thread at a time (the installer's worker); the
 // cancel flag may be set from any thread.
 #pragma once
