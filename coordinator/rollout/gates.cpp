@@ -1,18 +1,15 @@
 #include "coordinator/rollout/gates.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 
-#include "common/stats/fisher.h"
-#include "common/stats/mann_whitney.h"
-#include "common/stats/normal.h"
-
 namespace rollgate::rollout {
 
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 stats::Alternative toStats(Alternative alternative) {
   switch (alternative) {
@@ -24,54 +21,6 @@ stats::Alternative toStats(Alternative alternative) {
       break;
   }
   return stats::Alternative::kTwoSided;
-}
-
-double spent(double alpha, double t) {
-  if (t <= 0) return 0.0;
-  if (t >= 1) return alpha;
-  double z = stats::normalUpperQuantile(alpha / 2) / std::sqrt(t);
-  return std::min(alpha, 2.0 * stats::normalSf(z));
-}
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::size_t mid = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid), values.end());
-  double upper = values[mid];
-  if (values.size() % 2 == 1) return upper;
-  double lower = *std::max_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(mid));
-  return (lower + upper) / 2;
-}
-
-double relative(double canary, double baseline) {
-  if (baseline == 0) {
-    return canary == 0 ? 0.0 : std::copysign(std::numeric_limits<double>::infinity(), canary);
-  }
-  return canary / baseline - 1.0;
-}
-
-// The effect in the direction the alternative looks for.
-bool effectLargeEnough(const CheckConfig& check, double effect, double effectRelative) {
-  double absolute = effect;
-  double rel = effectRelative;
-  if (check.alternative == Alternative::kLess) {
-    absolute = -effect;
-    rel = -effectRelative;
-  } else if (check.alternative == Alternative::kTwoSided) {
-    absolute = std::fabs(effect);
-    rel = std::fabs(effectRelative);
-  }
-  if (absolute <= 0) return false;
-  if (check.minEffect > 0 && absolute < check.minEffect) return false;
-  if (check.minEffectRelative > 0 && !(rel >= check.minEffectRelative)) return false;
-  return true;
-}
-
-std::string format(const char* fmt, double a, double b = 0, double c = 0, double d = 0,
-                   double e = 0) {
-  char buffer[512];
-  std::snprintf(buffer, sizeof buffer, fmt, a, b, c, d, e);
-  return buffer;
 }
 
 struct Counts {
@@ -86,6 +35,8 @@ Counts countsOf(Metric metric, const GroupData& group) {
     case Metric::kHttp2xxRatio:
       return {group.status2xx, group.requests};
     case Metric::kErrorLogPerRequest:
+      // Lines can outnumber requests; as events out of (requests + lines) the table stays a
+      // valid 2x2 table and its odds still rise with lines per request.
       return {group.errorLogLines, group.requests + group.errorLogLines};
     default:
       return {};
@@ -103,17 +54,81 @@ const std::vector<double>& samplesOf(Metric metric, const GroupData& group) {
   }
 }
 
-const char* unitOf(Metric metric) {
+std::string metricText(Metric metric) {
   switch (metric) {
+    case Metric::kHttp5xxRatio:
+      return "5xx ratio";
+    case Metric::kHttp2xxRatio:
+      return "2xx ratio";
+    case Metric::kErrorLogPerRequest:
+      return "error-log lines per request";
     case Metric::kLatency:
-      return "us";
+      return "latency (us)";
     case Metric::kCpu:
-      return "CPU ms/s";
+      return "CPU (ms/s)";
     case Metric::kMemory:
-      return "bytes";
-    default:
-      return "";
+      return "memory (bytes)";
+    case Metric::kRestarts:
+      return "unit restarts";
   }
+  return "?";
+}
+
+CheckResult baseResult(const CheckConfig& check, std::uint32_t look, std::uint32_t looks) {
+  CheckResult result;
+  result.name = check.name;
+  result.metric = check.metric;
+  result.test = check.test;
+  result.alternative = check.alternative;
+  result.tier = check.tier;
+  result.look = look;
+  result.looks = looks;
+  result.alphaAtLook = kNaN;
+  result.effectLow = result.effectHigh = kNaN;
+  result.ratioLow = result.ratioHigh = kNaN;
+  return result;
+}
+
+std::string lookText(std::uint32_t look, std::uint32_t looks) {
+  return " (look " + std::to_string(look) + "/" + std::to_string(looks) + ")";
+}
+
+CheckResult restartsCheck(const CheckConfig& check, const GroupData& canary,
+                          const GroupData& comparison, bool hasComparison, std::uint32_t look,
+                          std::uint32_t looks) {
+  CheckResult result = baseResult(check, look, looks);
+  result.canaryCount = canary.windows;
+  result.baselineCount = comparison.windows;
+  result.canaryEvents = canary.restarts;
+  result.baselineEvents = comparison.restarts;
+  std::uint64_t need = std::max<std::uint64_t>(check.minData, 1);
+  if (canary.windows < need) {
+    result.verdict = Verdict::kNotEnoughData;
+    result.explanation = "unit restarts: not enough data: " + std::to_string(canary.windows) +
+                         " canary windows, minimum " + std::to_string(need) + lookText(look, looks) +
+                         ": not_enough_data";
+    return result;
+  }
+  double hostsC = static_cast<double>(std::max<std::uint64_t>(canary.hostCount, 1));
+  double hostsB = static_cast<double>(std::max<std::uint64_t>(comparison.hostCount, 1));
+  result.statistic = static_cast<double>(canary.restarts);
+  result.canaryValue = static_cast<double>(canary.restarts) / hostsC;
+  result.baselineValue = hasComparison ? static_cast<double>(comparison.restarts) / hostsB : 0.0;
+  result.effectName = "restarts per host difference";
+  result.effect = result.canaryValue - result.baselineValue;
+  result.ratioName = "restarts per host ratio";
+  result.ratio = result.baselineValue > 0 ? result.canaryValue / result.baselineValue
+                 : result.canaryValue > 0 ? std::numeric_limits<double>::infinity()
+                                          : kNaN;
+  bool fail = canary.restarts > 0 && result.canaryValue > result.baselineValue;
+  result.significant = result.effectLargeEnough = fail;
+  result.verdict = fail ? Verdict::kFail : Verdict::kPass;
+  result.explanation = "unit restarts: canary group " + std::to_string(canary.restarts) + " over " +
+                       std::to_string(canary.hostCount) + " hosts, comparison " +
+                       std::to_string(comparison.restarts) + " over " +
+                       std::to_string(comparison.hostCount) + " hosts" + lookText(look, looks) +
+                       (fail ? ": fail" : ": pass");
+  return result;
 }
 
 }  // namespace
@@ -149,174 +164,141 @@ std::string_view verdictName(Verdict verdict) {
   return "?";
 }
 
-double alphaAtLook(double alpha, std::uint32_t look, std::uint32_t previousLook,
-                   std::uint32_t looks) {
-  assert(previousLook < look && look <= looks);
-  double now = spent(alpha, static_cast<double>(look) / looks);
-  double before = spent(alpha, static_cast<double>(previousLook) / looks);
-  return std::max(0.0, now - before);
+stats::CheckSpec toStatsSpec(const CheckConfig& check) {
+  stats::CheckSpec spec;
+  spec.name = check.name;
+  spec.metric = metricText(check.metric);
+  switch (check.test) {
+    case Test::kFisher:
+      spec.test = stats::CheckTest::kFisher;
+      break;
+    case Test::kMannWhitney:
+      spec.test = stats::CheckTest::kMannWhitney;
+      break;
+    case Test::kThresholdMin:
+      spec.test = stats::CheckTest::kThresholdMin;
+      break;
+    case Test::kThresholdMax:
+    case Test::kRestarts:
+      spec.test = stats::CheckTest::kThresholdMax;
+      break;
+  }
+  spec.alternative = toStats(check.alternative);
+  spec.alpha = check.alpha;
+  if (check.minEffect > 0) spec.minimumAbsoluteEffect = check.minEffect;
+  if (check.minRatio > 0) spec.minimumRelativeEffect = check.minRatio;
+  spec.minimumPerSide = check.minData;
+  spec.threshold = check.threshold;
+  switch (check.tier) {
+    case Tier::kCritical:
+      spec.tier = stats::Tier::kCritical;
+      break;
+    case Tier::kWarn:
+      spec.tier = stats::Tier::kWarn;
+      break;
+    case Tier::kDebug:
+      spec.tier = stats::Tier::kDebug;
+      break;
+  }
+  return spec;
+}
+
+Status validateCheck(const CheckConfig& check) {
+  if (check.test == Test::kRestarts) return {};
+  return stats::validateCheckSpec(toStatsSpec(check));
+}
+
+Result<const stats::SequentialPlan*> PlanCache::get(const CheckConfig& check,
+                                                    std::uint32_t looks) {
+  bool twoSided = check.alternative == Alternative::kTwoSided;
+  auto key = std::make_tuple(check.alpha, looks, twoSided);
+  auto found = plans_.find(key);
+  if (found == plans_.end()) {
+    auto plan = stats::SequentialPlan::make(check.alpha, static_cast<int>(looks), twoSided);
+    if (!plan) return plan.error();
+    found = plans_.emplace(key, std::move(*plan)).first;
+  }
+  return &found->second;
 }
 
 CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
                           const GroupData& comparison, bool hasComparison, std::uint32_t look,
-                          std::uint32_t previousLook, std::uint32_t looks) {
-  CheckResult result;
-  result.name = check.name;
-  result.metric = check.metric;
-  result.test = check.test;
-  result.alternative = check.alternative;
-  result.tier = check.tier;
-  result.look = look;
-  result.looks = looks;
-  const std::string metric(metricName(check.metric));
-  const std::string lookText = " (look " + std::to_string(look) + "/" + std::to_string(looks) + ")";
-
-  switch (check.test) {
-    case Test::kFisher: {
-      Counts c = countsOf(check.metric, canary);
-      Counts b = countsOf(check.metric, comparison);
-      result.canaryCount = c.total;
-      result.baselineCount = b.total;
-      if (!hasComparison) {
-        result.verdict = Verdict::kSkipped;
-        result.explanation = metric + ": skipped, no comparison host is left on the old release";
-        return result;
-      }
-      result.canaryValue = c.total ? static_cast<double>(c.events) / c.total : 0.0;
-      result.baselineValue = b.total ? static_cast<double>(b.events) / b.total : 0.0;
-      result.effect = result.canaryValue - result.baselineValue;
-      result.effectRelative = relative(result.canaryValue, result.baselineValue);
-      if (c.total < std::max<std::uint64_t>(check.minData, 1) ||
-          b.total < std::max<std::uint64_t>(check.minData, 1)) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": not enough data, " + std::to_string(c.total) +
-                             " canary and " + std::to_string(b.total) +
-                             " comparison requests, need " + std::to_string(check.minData) +
-                             " each" + lookText;
-        return result;
-      }
-      result.alphaAtLook = alphaAtLook(check.alpha, look, previousLook, looks);
-      auto fisher = stats::fisherExact(c.events, c.total, b.events, b.total,
-                                       toStats(check.alternative));
-      if (!fisher) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": Fisher's exact test refused the counts: " +
-                             fisher.error().message;
-        return result;
-      }
-      result.statistic = fisher->oddsRatio;
-      result.pValue = fisher->pValue;
-      bool significant = result.pValue < result.alphaAtLook;
-      bool large = effectLargeEnough(check, result.effect, result.effectRelative);
-      result.verdict = significant && large ? Verdict::kFail : Verdict::kPass;
-      result.explanation =
-          metric + ": canary " + std::to_string(c.events) + "/" + std::to_string(c.total) +
-          format(" (%.4g%%) vs comparison ", 100 * result.canaryValue) + std::to_string(b.events) +
-          "/" + std::to_string(b.total) +
-          format(" (%.4g%%); Fisher p=%.3g, alpha at this look %.3g, odds ratio %.3g",
-                 100 * result.baselineValue, result.pValue, result.alphaAtLook, result.statistic) +
-          (significant && !large ? "; significant but below the minimum effect" : "") + lookText;
-      return result;
-    }
-    case Test::kMannWhitney: {
-      const auto& c = samplesOf(check.metric, canary);
-      const auto& b = samplesOf(check.metric, comparison);
-      result.canaryCount = c.size();
-      result.baselineCount = b.size();
-      if (!hasComparison) {
-        result.verdict = Verdict::kSkipped;
-        result.explanation = metric + ": skipped, no comparison host is left on the old release";
-        return result;
-      }
-      std::uint64_t need = std::max<std::uint64_t>(check.minData, 1);
-      if (c.size() < need || b.size() < need) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": not enough data, " + std::to_string(c.size()) +
-                             " canary and " + std::to_string(b.size()) +
-                             " comparison samples, need " + std::to_string(need) + " each" +
-                             lookText;
-        return result;
-      }
-      result.canaryValue = median(c);
-      result.baselineValue = median(b);
-      result.effect = result.canaryValue - result.baselineValue;
-      result.effectRelative = relative(result.canaryValue, result.baselineValue);
-      result.alphaAtLook = alphaAtLook(check.alpha, look, previousLook, looks);
-      auto test = stats::mannWhitneyU(c, b, toStats(check.alternative));
-      if (!test) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": Mann-Whitney U refused the samples: " +
-                             test.error().message;
-        return result;
-      }
-      result.statistic = test->u;
-      result.pValue = test->pValue;
-      bool significant = result.pValue < result.alphaAtLook;
-      bool large = effectLargeEnough(check, result.effect, result.effectRelative);
-      result.verdict = significant && large ? Verdict::kFail : Verdict::kPass;
-      result.explanation =
-          metric + format(": canary median %.6g vs comparison %.6g ", result.canaryValue,
-                          result.baselineValue) +
-          unitOf(check.metric) +
-          format(" (shift %+.6g, %+.3g%%); Mann-Whitney U=%.6g, p=%.3g", result.effect,
-                 100 * result.effectRelative, result.statistic, result.pValue) +
-          format(", alpha at this look %.3g; n=%.0f vs %.0f", result.alphaAtLook,
-                 static_cast<double>(c.size()), static_cast<double>(b.size())) +
-          (significant && !large ? "; significant but below the minimum effect" : "") + lookText;
-      return result;
-    }
-    case Test::kMaxRatio:
-    case Test::kMinRatio: {
-      Counts c = countsOf(check.metric, canary);
-      result.canaryCount = c.total;
-      std::uint64_t need = std::max<std::uint64_t>(check.minData, 1);
-      if (c.total < need) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": not enough data, " + std::to_string(c.total) +
-                             " canary requests, need " + std::to_string(need) + lookText;
-        return result;
-      }
-      result.canaryValue = static_cast<double>(c.events) / c.total;
-      result.statistic = result.canaryValue;
-      result.baselineValue = check.threshold;
-      result.effect = result.canaryValue - check.threshold;
-      result.effectRelative = relative(result.canaryValue, check.threshold);
-      bool pass = check.test == Test::kMaxRatio ? result.canaryValue < check.threshold
-                                                : result.canaryValue >= check.threshold;
-      result.verdict = pass ? Verdict::kPass : Verdict::kFail;
-      char limit[128];
-      std::snprintf(limit, sizeof limit, " = %.4g%%, must be %s %.4g%%", 100 * result.canaryValue,
-                    check.test == Test::kMaxRatio ? "below" : "at least", 100 * check.threshold);
-      result.explanation = metric + ": canary " + std::to_string(c.events) + "/" +
-                           std::to_string(c.total) + limit + lookText;
-      return result;
-    }
-    case Test::kRestarts: {
-      result.canaryCount = canary.windows;
-      result.baselineCount = comparison.windows;
-      std::uint64_t need = std::max<std::uint64_t>(check.minData, 1);
-      if (canary.windows < need) {
-        result.verdict = Verdict::kNotEnoughData;
-        result.explanation = metric + ": not enough data, " + std::to_string(canary.windows) +
-                             " canary windows, need " + std::to_string(need) + lookText;
-        return result;
-      }
-      double hostsC = static_cast<double>(std::max<std::uint64_t>(canary.hostCount, 1));
-      double hostsB = static_cast<double>(std::max<std::uint64_t>(comparison.hostCount, 1));
-      result.statistic = static_cast<double>(canary.restarts);
-      result.canaryValue = static_cast<double>(canary.restarts) / hostsC;
-      result.baselineValue = hasComparison ? static_cast<double>(comparison.restarts) / hostsB : 0;
-      result.effect = result.canaryValue - result.baselineValue;
-      result.effectRelative = relative(result.canaryValue, result.baselineValue);
-      bool fail = canary.restarts > 0 && result.canaryValue > result.baselineValue;
-      result.verdict = fail ? Verdict::kFail : Verdict::kPass;
-      result.explanation = metric + ": canary group " + std::to_string(canary.restarts) +
-                           " unit restarts over " + std::to_string(canary.hostCount) +
-                           " hosts, comparison " + std::to_string(comparison.restarts) +
-                           " over " + std::to_string(comparison.hostCount) + lookText;
-      return result;
-    }
+                          std::uint32_t looks, PlanCache& plans) {
+  if (check.test == Test::kRestarts) {
+    return restartsCheck(check, canary, comparison, hasComparison, look, looks);
   }
+  bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney;
+  bool counts = check.test != Test::kMannWhitney;
+  if (comparative && !hasComparison) {
+    CheckResult result = baseResult(check, look, looks);
+    if (counts) {
+      Counts c = countsOf(check.metric, canary);
+      result.canaryCount = c.total;
+      result.canaryEvents = c.events;
+    } else {
+      result.canaryCount = samplesOf(check.metric, canary).size();
+    }
+    result.verdict = Verdict::kSkipped;
+    result.explanation = metricText(check.metric) +
+                         ": skipped, no comparison host is left on the old release" +
+                         lookText(look, looks);
+    return result;
+  }
+  stats::CheckInput input;
+  input.look = static_cast<int>(look);
+  input.plannedLooks = static_cast<int>(looks);
+  if (counts) {
+    Counts c = countsOf(check.metric, canary);
+    Counts b = countsOf(check.metric, comparison);
+    input.data = stats::CountsData{c.events, c.total, b.events, b.total};
+  } else {
+    input.data = stats::SamplesData{samplesOf(check.metric, canary),
+                                    samplesOf(check.metric, comparison)};
+  }
+  auto plan = plans.get(check, looks);
+  Result<stats::CheckResult> evaluated =
+      plan ? stats::evaluateCheck(toStatsSpec(check), input, **plan)
+           : Result<stats::CheckResult>(plan.error());
+  if (!evaluated) {
+    CheckResult result = baseResult(check, look, looks);
+    result.verdict = Verdict::kNotEnoughData;
+    result.explanation = metricText(check.metric) + ": could not be evaluated: " +
+                         evaluated.error().message + lookText(look, looks);
+    return result;
+  }
+  const stats::CheckResult& r = *evaluated;
+  CheckResult result = baseResult(check, look, looks);
+  switch (r.verdict) {
+    case stats::Verdict::kPass:
+      result.verdict = Verdict::kPass;
+      break;
+    case stats::Verdict::kFail:
+      result.verdict = Verdict::kFail;
+      break;
+    case stats::Verdict::kNotEnoughData:
+      result.verdict = Verdict::kNotEnoughData;
+      break;
+  }
+  result.statistic = r.statistic;
+  result.pValue = r.pValue;
+  result.alphaAtLook = r.alphaAtLook;
+  result.significant = r.significant;
+  result.effectLargeEnough = r.effectLargeEnough;
+  result.canaryValue = r.canaryValue;
+  result.baselineValue = r.baselineValue;
+  result.effectName = r.absoluteEffectName;
+  result.effect = r.absoluteEffect.estimate;
+  result.effectLow = r.absoluteEffect.low;
+  result.effectHigh = r.absoluteEffect.high;
+  result.ratioName = r.relativeEffectName;
+  result.ratio = r.relativeEffect.estimate;
+  result.ratioLow = r.relativeEffect.low;
+  result.ratioHigh = r.relativeEffect.high;
+  result.canaryCount = r.canaryCount;
+  result.baselineCount = r.baselineCount;
+  result.canaryEvents = r.canaryEvents;
+  result.baselineEvents = r.baselineEvents;
+  result.explanation = r.explanation;
   return result;
 }
 

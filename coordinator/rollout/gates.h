@@ -2,17 +2,13 @@
 // group's) aggregate into counts and samples, and each configured check compares the two groups
 // at one look of the analysis window, giving a verdict with every number behind it.
 //
-// Repeated looks: checks run at every window of an analysis of K windows. Evaluating each look at
-// the full alpha would inflate false alarms, so a look spends only part of the check's alpha:
-// Lan-DeMets' O'Brien-Fleming-type spending function a(t) = 2 - 2 * Phi(z_{1-alpha/2} / sqrt(t)),
-// with t = k / K the share of the analysis window that has elapsed. Look k tests at the level
-// a(k/K) - a(j/K), j being the last look evaluated before it (skipped looks give their share to
-// the next one). The levels of all looks sum to alpha, so by the union bound the whole stage's
-// false-alarm rate stays at or below alpha however the looks are correlated (conservative, never
-// anti-conservative). Early looks are very strict (a(1/30) is about 1e-45 for alpha 0.01), so an
-// early rollback needs overwhelming evidence, and most of the alpha is kept for the end of the
-// window. When common/stats/gate.h lands this is where its rule plugs in.
-// Thread-safety: plain values and pure functions.
+// The tests, effect sizes, minimum-data rule and the repeated-looks rule are common/stats/gate.h:
+// Lan-DeMets alpha spending with the O'Brien-Fleming-type function over the K looks of an
+// analysis window (common/stats/sequential.h), so that looking at every window keeps the whole
+// window's false-alarm rate at the check's alpha, early looks need overwhelming evidence and the
+// last look is close to the fixed-sample alpha. This file maps rollout checks onto it and adds
+// the one check it does not have (unit restarts beyond the comparison group's).
+// Thread-safety: plain values and pure functions; a PlanCache belongs to one thread.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +16,13 @@
 #include <string_view>
 #include <vector>
 
+#include <map>
+#include <tuple>
+
 #include "common/messages.h"
+#include "common/result.h"
+#include "common/stats/gate.h"
+#include "common/stats/sequential.h"
 #include "coordinator/rollout/rollout_config.h"
 
 namespace rollgate::rollout {
@@ -59,30 +61,54 @@ struct CheckResult {
   Verdict verdict = Verdict::kNotEnoughData;
   std::uint32_t look = 0;   // 1-based
   std::uint32_t looks = 0;  // K
-  // Fisher: the odds ratio; Mann-Whitney: U of the canary sample; static: the canary's ratio;
-  // restarts: the canary group's restarts.
+  // Fisher: the odds ratio; Mann-Whitney: U of the canary sample; thresholds: the canary's
+  // ratio; restarts: the canary group's restarts. NaN where undefined (a zero margin).
   double statistic = 0.0;
   double pValue = 1.0;       // 1 for checks without a test
-  double alphaAtLook = 0.0;  // the level this look tested at (0 for checks without a test)
+  double alphaAtLook = 0.0;  // the nominal level of this look (NaN for checks without a test)
+  bool significant = false;
+  bool effectLargeEnough = false;
   double canaryValue = 0.0;    // rate, median (metric unit) or restarts per host
-  double baselineValue = 0.0;
-  double effect = 0.0;          // canaryValue - baselineValue
-  double effectRelative = 0.0;  // canaryValue / baselineValue - 1 (inf when baseline is 0)
+  double baselineValue = 0.0;  // the same for the comparison group (NaN for thresholds)
+  // Counts: rate difference and rate ratio; samples: Hodges-Lehmann shift and median ratio;
+  // restarts: restarts per host difference and ratio. Intervals at 95% (NaN when none).
+  std::string effectName;
+  double effect = 0.0;
+  double effectLow = 0.0;
+  double effectHigh = 0.0;
+  std::string ratioName;
+  double ratio = 0.0;
+  double ratioLow = 0.0;
+  double ratioHigh = 0.0;
   std::uint64_t canaryCount = 0;  // requests, samples or windows on each side
   std::uint64_t baselineCount = 0;
-  std::string explanation;  // one line an operator can read
+  std::uint64_t canaryEvents = 0;  // count metrics only
+  std::uint64_t baselineEvents = 0;
+  std::string explanation;  // one line an operator can read and check by hand
   bool operator==(const CheckResult&) const = default;
 };
 
-// The level look `look` of `looks` tests at, `previousLook` (0 for none) being the last look
-// evaluated before it. Requires: previousLook < look <= looks.
-double alphaAtLook(double alpha, std::uint32_t look, std::uint32_t previousLook,
-                   std::uint32_t looks);
+// Builds the repeated-looks plans once per (alpha, looks, sidedness) and keeps them.
+class PlanCache {
+ public:
+  // Fails (naming the values) for an alpha or a number of looks the plan cannot take.
+  Result<const stats::SequentialPlan*> get(const CheckConfig& check, std::uint32_t looks);
 
-// Evaluates one check. `hasComparison` false: the step has no comparison hosts, comparative
-// checks are skipped (static thresholds still apply; restarts count against zero).
+ private:
+  std::map<std::tuple<double, std::uint32_t, bool>, stats::SequentialPlan> plans_;
+};
+
+// The common/stats spec of a check (for Fisher, Mann-Whitney and thresholds).
+stats::CheckSpec toStatsSpec(const CheckConfig& check);
+// Checks a check's values the way the evaluator will (alpha, minimums, threshold).
+Status validateCheck(const CheckConfig& check);
+
+// Evaluates one check at look `look` of `looks`. `hasComparison` false: the step has no
+// comparison host left, comparative checks are skipped (thresholds still apply; restarts count
+// against zero). Anything the evaluator refuses becomes not_enough_data with the reason: never a
+// pass.
 CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
                           const GroupData& comparison, bool hasComparison, std::uint32_t look,
-                          std::uint32_t previousLook, std::uint32_t looks);
+                          std::uint32_t looks, PlanCache& plans);
 
 }  // namespace rollgate::rollout

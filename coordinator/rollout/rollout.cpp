@@ -349,7 +349,6 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
 void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out) {
   StepProgress& step = state_.step;
   const PlanStep& plan = currentPlanStep();
-  std::uint32_t previous = step.lastLook;
   step.lastLook = look;
   bool hasComparison = !plan.comparison.empty();
 
@@ -380,7 +379,7 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
     bool wholeStage = check.metric == Metric::kRestarts;
     results.push_back(evaluateCheck(check, wholeStage ? canaryStage : canary,
                                     wholeStage ? comparisonStage : comparison, hasComparison, look,
-                                    previous, step.looks));
+                                    step.looks, plans_));
   }
   for (const auto& result : results) {
     RecordCheck record;
@@ -544,8 +543,8 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       step.activatedMillis = nowMillis;
       step.analysisStartMillis = nowMillis + stage.warmupSeconds * 1000;
       step.analysisEndMillis = step.analysisStartMillis + stage.analysisSeconds * 1000;
-      step.looks = static_cast<std::uint32_t>(
-          std::max<std::uint64_t>(1, stage.analysisSeconds / state_.planConfig.windowSeconds));
+      step.looks = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+          stage.analysisSeconds / state_.planConfig.windowSeconds, 1, kMaxLooks));
       event("", describeStep() + ": every target is on " + state_.spec.version + "; warming up " +
                     std::to_string(stage.warmupSeconds) + " s",
             nowMillis, out);

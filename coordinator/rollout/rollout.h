@@ -256,6 +256,11 @@ class Rollout {
   RolloutStatus computeStatus() const;
 
   RolloutState state_;
+  PlanCache plans_;  // derived from state_.gates; not part of the state
 };
+
+// At most this many looks per analysis window (longer windows look less often than every
+// telemetry window).
+inline constexpr std::uint64_t kMaxLooks = 240;
 
 }  // namespace rollgate::rollout

@@ -1,5 +1,7 @@
 #include "coordinator/rollout/rollout_config.h"
 
+#include "coordinator/rollout/gates.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -44,8 +46,8 @@ constexpr Names<Metric> kMetricNames[] = {
     {Metric::kCpu, "cpu"}, {Metric::kMemory, "memory"}, {Metric::kRestarts, "restarts"}};
 constexpr Names<Test> kTestNames[] = {{Test::kFisher, "fisher"},
                                       {Test::kMannWhitney, "mann_whitney"},
-                                      {Test::kMaxRatio, "max_ratio"},
-                                      {Test::kMinRatio, "min_ratio"},
+                                      {Test::kThresholdMax, "threshold_max"},
+                                      {Test::kThresholdMin, "threshold_min"},
                                       {Test::kRestarts, "restarts"}};
 constexpr Names<Alternative> kAlternativeNames[] = {{Alternative::kGreater, "greater"},
                                                     {Alternative::kLess, "less"},
@@ -115,6 +117,7 @@ class TableReader {
     errors_->push_back(source_ + ": key '" + qualified(key) + "': " + problem);
   }
   std::string qualified(const std::string& key) const {
+    if (key.empty()) return prefix_;
     return prefix_.empty() ? key : prefix_ + "." + key;
   }
 
@@ -294,31 +297,31 @@ PlanConfig defaultPlanConfig() { return PlanConfig{}; }
 GatesConfig defaultGatesConfig() {
   GatesConfig gates;
   auto add = [&](std::string name, Metric metric, Test test, double minEffect,
-                 double minEffectRelative, std::uint64_t minData, double threshold, Tier tier) {
+                 double minRatio, std::uint64_t minData, double threshold, Tier tier) {
     CheckConfig check;
     check.name = std::move(name);
     check.metric = metric;
     check.test = test;
-    check.alternative = test == Test::kMinRatio ? Alternative::kLess : Alternative::kGreater;
+    check.alternative = test == Test::kThresholdMin ? Alternative::kLess : Alternative::kGreater;
     check.alpha = 0.01;
     check.minEffect = minEffect;
-    check.minEffectRelative = minEffectRelative;
+    check.minRatio = minRatio;
     check.minData = minData;
     check.threshold = threshold;
     check.tier = tier;
     gates.checks.push_back(std::move(check));
   };
   // Counts: a 0.1-point and 50% rise of the 5xx ratio at least, on at least 200 requests a side.
-  add("http_5xx", Metric::kHttp5xxRatio, Test::kFisher, 0.001, 0.5, 200, 0, Tier::kCritical);
-  add("error_log", Metric::kErrorLogPerRequest, Test::kFisher, 0.001, 0.5, 200, 0, Tier::kWarn);
-  // Latency: a median shift of at least 5 ms and 5%, on at least 50 samples a side.
-  add("latency", Metric::kLatency, Test::kMannWhitney, 5000, 0.05, 50, 0, Tier::kCritical);
+  add("http_5xx", Metric::kHttp5xxRatio, Test::kFisher, 0.001, 1.5, 200, 0, Tier::kCritical);
+  add("error_log", Metric::kErrorLogPerRequest, Test::kFisher, 0.001, 1.5, 200, 0, Tier::kWarn);
+  // Latency: a shift of at least 5 ms and a 5% higher median, on at least 50 samples a side.
+  add("latency", Metric::kLatency, Test::kMannWhitney, 5000, 1.05, 50, 0, Tier::kCritical);
   // CPU and memory: 20% more at least, on at least 3 windows a side.
-  add("cpu", Metric::kCpu, Test::kMannWhitney, 0, 0.2, 3, 0, Tier::kWarn);
-  add("memory", Metric::kMemory, Test::kMannWhitney, 0, 0.2, 3, 0, Tier::kWarn);
-  add("http_5xx_static", Metric::kHttp5xxRatio, Test::kMaxRatio, 0, 0, 200, 0.005,
+  add("cpu", Metric::kCpu, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
+  add("memory", Metric::kMemory, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
+  add("http_5xx_static", Metric::kHttp5xxRatio, Test::kThresholdMax, 0, 0, 200, 0.005,
       Tier::kCritical);
-  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kMinRatio, 0, 0, 200, 0.90, Tier::kCritical);
+  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 200, 0.90, Tier::kCritical);
   add("restarts", Metric::kRestarts, Test::kRestarts, 0, 0, 1, 0, Tier::kCritical);
   return gates;
 }
@@ -384,14 +387,18 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
     reader.getEnum("metric", check.metric, &parseMetric);
     if (!reader.node("test")) reader.fail("test", "missing (e.g. test = \"mann_whitney\")");
     reader.getEnum("test", check.test, &parseTest);
-    check.alternative = check.test == Test::kMinRatio ? Alternative::kLess : Alternative::kGreater;
+    check.alternative = check.test == Test::kThresholdMin ? Alternative::kLess : Alternative::kGreater;
     reader.getEnum("alternative", check.alternative, &parseAlternative);
     reader.getDouble("alpha", check.alpha, 1e-12, 0.5, "a significance level above 0, at most 0.5");
     reader.getDouble("min_effect", check.minEffect, 0, 1e18, "a non-negative number");
-    reader.getDouble("min_effect_relative", check.minEffectRelative, 0, 1e6,
-                     "a non-negative number (0.2 = 20%)");
+    reader.getDouble("min_ratio", check.minRatio, 0, 1e6, "a ratio of at least 1 (1.2 = 20% "
+                     "more), or 0 for none");
+    if (check.minRatio > 0 && check.minRatio < 1) {
+      reader.fail("min_ratio", "expected a ratio of at least 1 (1.2 = 20% more), or 0 for none, "
+                               "got " + std::to_string(check.minRatio));
+    }
     reader.getCount("min_data", check.minData);
-    bool staticTest = check.test == Test::kMaxRatio || check.test == Test::kMinRatio;
+    bool staticTest = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;
     if (staticTest && !reader.node("threshold")) {
       reader.fail("threshold", "missing (a static check needs a ratio, e.g. threshold = 0.005)");
     }
@@ -401,8 +408,8 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
     bool fits = true;
     switch (check.test) {
       case Test::kFisher:
-      case Test::kMaxRatio:
-      case Test::kMinRatio:
+      case Test::kThresholdMax:
+      case Test::kThresholdMin:
         fits = ratioMetric(check.metric);
         break;
       case Test::kMannWhitney:
@@ -418,6 +425,9 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
       reader.fail("test", "test \"" + std::string(testName(check.test)) +
                               "\" does not apply to metric \"" +
                               std::string(metricName(check.metric)) + "\"");
+    }
+    if (fits && errors.empty()) {
+      if (auto valid = validateCheck(check); !valid) reader.fail("", valid.error().message);
     }
     gates.checks.push_back(std::move(check));
   }

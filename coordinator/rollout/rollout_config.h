@@ -70,8 +70,8 @@ enum class Metric : std::uint8_t {
 enum class Test : std::uint8_t {
   kFisher,        // Fisher's exact test on a count metric, canary versus comparison group
   kMannWhitney,   // Mann-Whitney U on a sample metric
-  kMaxRatio,      // static: the canary's ratio must stay below `threshold`
-  kMinRatio,      // static: the canary's ratio must be at least `threshold`
+  kThresholdMax,      // static: the canary's ratio must stay below `threshold`
+  kThresholdMin,      // static: the canary's ratio must be at least `threshold`
   kRestarts,      // the canary group restarts more (per host) than the comparison group: fail
 };
 
@@ -84,16 +84,17 @@ struct CheckConfig {
   Metric metric = Metric::kHttp5xxRatio;
   Test test = Test::kFisher;
   Alternative alternative = Alternative::kGreater;
-  double alpha = 0.01;  // family-wise for the whole analysis window (see gates.h)
-  // The check passes, even when significant, unless the effect reaches both minimums:
-  // absolute (difference of rates, or of medians in the metric's unit) and relative
-  // (|canary / comparison - 1|). 0 disables a minimum.
+  double alpha = 0.01;  // false-alarm rate of the whole analysis window, over all its looks
+  // The check passes, even when significant, unless the effect in the tested direction reaches
+  // every minimum given (as common/stats/gate.h defines them): absolute = difference of rates
+  // (0.001 = 0.1 points) or Hodges-Lehmann shift in the metric's unit; ratio = ratio of rates or
+  // of medians, >= 1 (1.5 = 50% more; for "less" the inverse ratio). 0 disables a minimum.
   double minEffect = 0.0;
-  double minEffectRelative = 0.0;
+  double minRatio = 0.0;
   // Below this much data on either side the verdict is "not enough data" (never a pass):
   // requests for ratio metrics, samples for latency, windows for CPU, memory and restarts.
   std::uint64_t minData = 0;
-  double threshold = 0.0;  // kMaxRatio / kMinRatio
+  double threshold = 0.0;  // kThresholdMax / kThresholdMin
   Tier tier = Tier::kCritical;
   bool operator==(const CheckConfig&) const = default;
 };
@@ -130,7 +131,7 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
 // them entirely.
 //   [[check]]
 //   name = "latency"  metric = "latency"  test = "mann_whitney"  alternative = "greater"
-//   alpha = 0.01  min_effect = 5000  min_effect_relative = 0.05  min_data = 50
+//   alpha = 0.01  min_effect = 5000  min_ratio = 1.05  min_data = 50
 //   threshold = 0.005  tier = "critical"
 Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::string& sourceName);
 

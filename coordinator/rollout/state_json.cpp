@@ -24,8 +24,8 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Metric, {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
                                       {Metric::kRestarts, "restarts"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(Test, {{Test::kFisher, "fisher"},
                                     {Test::kMannWhitney, "mann_whitney"},
-                                    {Test::kMaxRatio, "max_ratio"},
-                                    {Test::kMinRatio, "min_ratio"},
+                                    {Test::kThresholdMax, "threshold_max"},
+                                    {Test::kThresholdMin, "threshold_min"},
                                     {Test::kRestarts, "restarts"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(Alternative, {{Alternative::kGreater, "greater"},
                                            {Alternative::kLess, "less"},
@@ -71,7 +71,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, war
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
                                    canary, cluster, region, fleet)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckConfig, name, metric, test, alternative, alpha, minEffect,
-                                   minEffectRelative, minData, threshold, tier)
+                                   minRatio, minData, threshold, tier)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
@@ -167,12 +167,18 @@ void to_json(json& j, const CheckResult& r) {
            {"statistic", number(r.statistic)},
            {"pValue", number(r.pValue)},
            {"alphaAtLook", number(r.alphaAtLook)},
+           {"significant", r.significant},
+           {"effectLargeEnough", r.effectLargeEnough},
            {"canaryValue", number(r.canaryValue)},
            {"baselineValue", number(r.baselineValue)},
-           {"effect", number(r.effect)},
-           {"effectRelative", number(r.effectRelative)},
+           {"effectName", r.effectName},
+           {"effect", {number(r.effect), number(r.effectLow), number(r.effectHigh)}},
+           {"ratioName", r.ratioName},
+           {"ratio", {number(r.ratio), number(r.ratioLow), number(r.ratioHigh)}},
            {"canaryCount", r.canaryCount},
            {"baselineCount", r.baselineCount},
+           {"canaryEvents", r.canaryEvents},
+           {"baselineEvents", r.baselineEvents},
            {"explanation", r.explanation}};
 }
 
@@ -188,12 +194,22 @@ void from_json(const json& j, CheckResult& r) {
   r.statistic = numberFrom(j.at("statistic"));
   r.pValue = numberFrom(j.at("pValue"));
   r.alphaAtLook = numberFrom(j.at("alphaAtLook"));
+  j.at("significant").get_to(r.significant);
+  j.at("effectLargeEnough").get_to(r.effectLargeEnough);
   r.canaryValue = numberFrom(j.at("canaryValue"));
   r.baselineValue = numberFrom(j.at("baselineValue"));
-  r.effect = numberFrom(j.at("effect"));
-  r.effectRelative = numberFrom(j.at("effectRelative"));
+  j.at("effectName").get_to(r.effectName);
+  r.effect = numberFrom(j.at("effect").at(0));
+  r.effectLow = numberFrom(j.at("effect").at(1));
+  r.effectHigh = numberFrom(j.at("effect").at(2));
+  j.at("ratioName").get_to(r.ratioName);
+  r.ratio = numberFrom(j.at("ratio").at(0));
+  r.ratioLow = numberFrom(j.at("ratio").at(1));
+  r.ratioHigh = numberFrom(j.at("ratio").at(2));
   j.at("canaryCount").get_to(r.canaryCount);
   j.at("baselineCount").get_to(r.baselineCount);
+  j.at("canaryEvents").get_to(r.canaryEvents);
+  j.at("baselineEvents").get_to(r.baselineEvents);
   j.at("explanation").get_to(r.explanation);
 }
 

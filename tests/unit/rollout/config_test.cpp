@@ -34,7 +34,7 @@ TEST_CASE("the default gates are the ones the issue names") {
   CHECK(find("memory").tier == Tier::kWarn);
   CHECK(find("http_5xx_static").threshold == doctest::Approx(0.005));
   CHECK(find("http_2xx_static").threshold == doctest::Approx(0.90));
-  CHECK(find("http_2xx_static").test == Test::kMinRatio);
+  CHECK(find("http_2xx_static").test == Test::kThresholdMin);
   CHECK(find("restarts").tier == Tier::kCritical);
 }
 
@@ -117,7 +117,7 @@ tier = "warn"
 [[check]]
 name = "five"
 metric = "http_5xx_ratio"
-test = "max_ratio"
+test = "threshold_max"
 threshold = 0.01
 )", "gates.toml");
   REQUIRE_MESSAGE(gates.ok(), (gates.ok() ? "" : gates.error().message));
@@ -148,12 +148,14 @@ TEST_CASE("gate errors name the check, the key and the problem") {
       {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\nalpah = 0.1\n",
        "key 'check[0].alpah': unknown key"},
       {"[[check]]\nmetric = \"latency\"\ntest = \"mann_whitney\"\n", "key 'check[0].name': missing"},
-      {"[[check]]\nname = \"a\"\nmetric = \"http_5xx_ratio\"\ntest = \"max_ratio\"\n",
+      {"[[check]]\nname = \"a\"\nmetric = \"http_5xx_ratio\"\ntest = \"threshold_max\"\n",
        "key 'check[0].threshold': missing"},
       {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n"
        "[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n",
        "key 'check[1].name': duplicate check name \"a\""},
       {"checks = 1\n", "gates.toml: key 'checks': unknown key"},
+      {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\nmin_ratio = 0.2\n",
+       "key 'check[0].min_ratio': expected a ratio of at least 1 (1.2 = 20% more), or 0 for none"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);

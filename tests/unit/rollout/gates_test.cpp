@@ -39,20 +39,22 @@ GroupData latency(double centreMicros, int n, std::uint64_t seed) {
   return group;
 }
 
+PlanCache plans;  // shared by the tests below (plans depend only on alpha and looks)
+
 }  // namespace
 
-TEST_CASE("repeated looks: the levels of all looks add up to alpha, early looks are strict") {
-  for (std::uint32_t looks : {1u, 2u, 6u, 30u}) {
-    double sum = 0;
-    for (std::uint32_t k = 1; k <= looks; ++k) sum += alphaAtLook(0.01, k, k - 1, looks);
-    CHECK(sum == doctest::Approx(0.01).epsilon(1e-9));
-    CHECK(alphaAtLook(0.01, looks, 0, looks) == doctest::Approx(0.01));
-  }
-  CHECK(alphaAtLook(0.01, 1, 0, 30) < 1e-30);
-  CHECK(alphaAtLook(0.01, 30, 29, 30) > 0.0005);
-  // A skipped look's share goes to the next one.
-  CHECK(alphaAtLook(0.05, 3, 1, 6) ==
-        doctest::Approx(alphaAtLook(0.05, 2, 1, 6) + alphaAtLook(0.05, 3, 2, 6)));
+TEST_CASE("repeated looks: early looks need overwhelming evidence, the last nearly alpha") {
+  PlanCache plans;
+  // 60 of 2000 (3%) against 20 of 2000 (1%): p about 1e-6.
+  auto early = evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 1, 30, plans);
+  auto last = evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 30, 30, plans);
+  CHECK(early.pValue == doctest::Approx(last.pValue));
+  CHECK(early.alphaAtLook < 1e-8);
+  CHECK(last.alphaAtLook > 0.005);
+  CHECK(last.alphaAtLook <= 0.01);
+  CHECK(early.verdict == Verdict::kPass);
+  CHECK(last.verdict == Verdict::kFail);
+  CHECK(early.explanation.find("look 1/30") != std::string::npos);
 }
 
 TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha of the time") {
@@ -61,8 +63,9 @@ TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha 
   CheckConfig fisher = check("http_5xx");
   fisher.alpha = 0.05;
   fisher.minEffect = 0;
-  fisher.minEffectRelative = 0;
+  fisher.minRatio = 0;
   fisher.minData = 1;
+  PlanCache plans;
   std::mt19937_64 rng(7);
   auto draw = [&](int n, double p) {
     std::uint64_t k = 0;
@@ -78,7 +81,7 @@ TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha 
       canary.status5xx += draw(1000, 0.02);
       baseline.requests += 1000;
       baseline.status5xx += draw(1000, 0.02);
-      auto result = evaluateCheck(fisher, canary, baseline, true, look, look - 1, 6);
+      auto result = evaluateCheck(fisher, canary, baseline, true, look, 6, plans);
       if (result.verdict == Verdict::kFail) {
         ++falseAlarms;
         break;
@@ -91,7 +94,7 @@ TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha 
 }
 
 TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
-  auto result = evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 5, 6);
+  auto result = evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 6, plans);
   CHECK(result.verdict == Verdict::kFail);
   CHECK(result.pValue < 1e-30);
   CHECK(result.alphaAtLook > 0);
@@ -100,73 +103,79 @@ TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
   CHECK(result.effect == doctest::Approx(0.03));
   CHECK(result.canaryCount == 5000);
   CHECK(result.baselineCount == 5000);
-  CHECK(result.explanation.find("Fisher p=") != std::string::npos);
+  CHECK(result.explanation.find("Fisher greater p=") != std::string::npos);
+  CHECK(result.effectName == "rate difference");
+  CHECK(result.effectLow < 0.03);
+  CHECK(result.effectHigh > 0.03);
   CHECK(result.explanation.find("150/5000") != std::string::npos);
 }
 
 TEST_CASE("a significant difference below the minimum effect passes") {
   // 0.05% vs 0.01% on a million requests: significant, but only 0.04 points (minimum 0.1).
   auto result =
-      evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100), true, 6, 5, 6);
+      evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100), true, 6, 6, plans);
   CHECK(result.pValue < 1e-20);
   CHECK(result.verdict == Verdict::kPass);
-  CHECK(result.explanation.find("below the minimum effect") != std::string::npos);
+  CHECK(result.significant);
+  CHECK_FALSE(result.effectLargeEnough);
+  CHECK(result.explanation.find("significant but too small") != std::string::npos);
 }
 
 TEST_CASE("too little data is its own verdict, never a pass") {
-  auto fisher = evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 5, 6);
+  auto fisher = evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 6, plans);
   CHECK(fisher.verdict == Verdict::kNotEnoughData);
-  CHECK(fisher.explanation.find("need 200") != std::string::npos);
+  CHECK(fisher.explanation.find("minimum 200 per side") != std::string::npos);
   auto mw = evaluateCheck(check("latency"), latency(50000, 10, 1), latency(50000, 500, 2), true, 6,
-                          5, 6);
+                          6, plans);
   CHECK(mw.verdict == Verdict::kNotEnoughData);
-  auto fixed = evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 0, 6);
+  auto fixed = evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 6, plans);
   CHECK(fixed.verdict == Verdict::kNotEnoughData);
 }
 
 TEST_CASE("Mann-Whitney on latency: +20 ms fails, the same distribution passes") {
   auto slow = evaluateCheck(check("latency"), latency(70000, 500, 1), latency(50000, 500, 2), true,
-                            6, 5, 6);
+                            6, 6, plans);
   CHECK(slow.verdict == Verdict::kFail);
+  CHECK(slow.effectName == "Hodges-Lehmann shift");
   CHECK(slow.effect == doctest::Approx(20000).epsilon(0.1));
   CHECK(slow.statistic > 0);
   CHECK(slow.pValue < 1e-10);
   auto same = evaluateCheck(check("latency"), latency(50000, 500, 3), latency(50000, 500, 4), true,
-                            6, 5, 6);
+                            6, 6, plans);
   CHECK(same.verdict == Verdict::kPass);
   // +2 ms on a huge sample is significant but below the 5 ms minimum.
   auto tiny = evaluateCheck(check("latency"), latency(52000, 20000, 5), latency(50000, 20000, 6),
-                            true, 6, 5, 6);
+                            true, 6, 6, plans);
   CHECK(tiny.pValue < 1e-6);
   CHECK(tiny.verdict == Verdict::kPass);
 }
 
 TEST_CASE("static thresholds") {
-  CHECK(evaluateCheck(check("http_5xx_static"), counts(1000, 4), {}, true, 1, 0, 6).verdict ==
+  CHECK(evaluateCheck(check("http_5xx_static"), counts(1000, 4), {}, true, 1, 6, plans).verdict ==
         Verdict::kPass);
-  auto high = evaluateCheck(check("http_5xx_static"), counts(1000, 6), {}, true, 1, 0, 6);
+  auto high = evaluateCheck(check("http_5xx_static"), counts(1000, 6), {}, true, 1, 6, plans);
   CHECK(high.verdict == Verdict::kFail);
-  CHECK(high.explanation.find("must be below 0.5%") != std::string::npos);
-  auto low2xx = evaluateCheck(check("http_2xx_static"), counts(1000, 110), {}, true, 1, 0, 6);
+  CHECK(high.explanation.find("at most") != std::string::npos);
+  auto low2xx = evaluateCheck(check("http_2xx_static"), counts(1000, 110), {}, true, 1, 6, plans);
   CHECK(low2xx.verdict == Verdict::kFail);
-  CHECK(low2xx.explanation.find("at least 90%") != std::string::npos);
-  CHECK(evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 0, 6).verdict ==
+  CHECK(low2xx.explanation.find("at least") != std::string::npos);
+  CHECK(evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 6, plans).verdict ==
         Verdict::kPass);
 }
 
 TEST_CASE("restarts beyond the comparison group's fail") {
   GroupData canary = counts(1000, 0), baseline = counts(1000, 0);
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kPass);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kPass);
   canary.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kFail);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kFail);
   baseline.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 0, 6).verdict == Verdict::kPass);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kPass);
 }
 
 TEST_CASE("with no comparison host, comparative checks are skipped and static ones still apply") {
-  auto fisher = evaluateCheck(check("http_5xx"), counts(5000, 150), {}, false, 6, 5, 6);
+  auto fisher = evaluateCheck(check("http_5xx"), counts(5000, 150), {}, false, 6, 6, plans);
   CHECK(fisher.verdict == Verdict::kSkipped);
-  auto fixed = evaluateCheck(check("http_5xx_static"), counts(5000, 150), {}, false, 6, 5, 6);
+  auto fixed = evaluateCheck(check("http_5xx_static"), counts(5000, 150), {}, false, 6, 6, plans);
   CHECK(fixed.verdict == Verdict::kFail);
 }
 

@@ -62,7 +62,7 @@ std::string render(const std::vector<Action>& log) {
              std::string(verdictName(x.verdict)) + " " + std::to_string(x.look) + "/" +
              std::to_string(x.looks) + " " + std::to_string(r->atMillis) + " " + x.explanation;
       for (double v : {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue,
-                       x.effect, x.effectRelative}) {
+                       x.effect, x.effectLow, x.effectHigh, x.ratio, x.ratioLow, x.ratioHigh}) {
         add(v);
       }
     } else if (const auto* e = std::get_if<RecordEvent>(&action)) {
