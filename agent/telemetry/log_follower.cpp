@@ -182,12 +182,17 @@ void LogFollower::restore(const FollowerState& state) {
 
 void LogFollower::onReadable() {
   alignas(inotify_event) char events[4096];
+  bool checkPath = false;
   while (true) {
     const ssize_t n = ::read(inotifyFd_, events, sizeof events);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     for (ssize_t at = 0; at < n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(events + at);
+      if (event->wd == dirWatch_ || event->wd == -1 ||
+          (event->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB | IN_IGNORED | IN_Q_OVERFLOW)) != 0) {
+        checkPath = true;  // a name may now point elsewhere; plain writes need no stat(2)
+      }
       if ((event->mask & IN_IGNORED) != 0) {
         if (event->wd == dirWatch_) dirWatch_ = -1;
         if (current_ && current_->watch == event->wd) current_->watch = -1;
@@ -198,11 +203,11 @@ void LogFollower::onReadable() {
       at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
     }
   }
-  check();
+  check(checkPath);
 }
 
 void LogFollower::poll() {
-  check();
+  check(true);
   for (auto it = draining_.begin(); it != draining_.end();) {
     OpenFile& file = **it;
     if (file.readOffset == file.offsetAtLastPoll) {
@@ -220,21 +225,14 @@ void LogFollower::poll() {
   }
 }
 
-void LogFollower::check() {
+void LogFollower::check(bool checkPath) {
   ensureDirWatch();
   // Rotated-away files first: their lines are older than the new file's.
-  for (auto& file : draining_) readToEnd(*file);
-  if (current_) {
-    if (truncated(*current_)) {
-      ++truncations_;
-      current_->readOffset = 0;
-      current_->pendingBytes = 0;
-      current_->partial.clear();
-      current_->tail.clear();
-      current_->skipPartial = false;
-    }
-    readToEnd(*current_);
+  for (auto& file : draining_) {
+    if (!readToEnd(*file)) restartAtZero(*file);
   }
+  if (current_ && !readToEnd(*current_)) restartAtZero(*current_);
+  if (!checkPath) return;
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // gone: keep the old fd
   if (current_ && static_cast<std::uint64_t>(st.st_ino) == current_->inode &&
@@ -260,32 +258,43 @@ void LogFollower::check() {
   readToEnd(*current_);
 }
 
-bool LogFollower::truncated(OpenFile& file) {
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return false;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < file.readOffset) return true;
-  if (file.tail.empty()) return false;
-  char now[kFingerprintBytes];
-  const std::size_t got = preadFully(file.fd, now, file.tail.size(), file.readOffset - file.tail.size());
-  return got != file.tail.size() || std::memcmp(now, file.tail.data(), got) != 0;
+void LogFollower::restartAtZero(OpenFile& file) {
+  ++truncations_;
+  file.readOffset = 0;
+  file.pendingBytes = 0;
+  file.partial.clear();
+  file.tail.clear();
+  file.skipPartial = false;
+  readToEnd(file);
 }
 
-void LogFollower::readToEnd(OpenFile& file) {
+bool LogFollower::readToEnd(OpenFile& file) {
+  // One pread per wake-up in the common case: it starts at the fingerprint bytes just before
+  // readOffset (checking the file was not truncated or replaced under us) and runs into the new
+  // data; a short read means end of file.
+  std::size_t verify = file.tail.size();
   while (true) {
-    const ssize_t n = ::pread(file.fd, buffer_.data(), buffer_.size(),
-                              static_cast<off_t>(file.readOffset));
+    const std::uint64_t from = file.readOffset - verify;
+    const ssize_t n = ::pread(file.fd, buffer_.data(), buffer_.size(), static_cast<off_t>(from));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    const auto size = static_cast<std::size_t>(n);
+    if (n < 0) return true;
+    const auto got = static_cast<std::size_t>(n);
+    if (verify > 0) {
+      if (got < verify || std::memcmp(buffer_.data(), file.tail.data(), verify) != 0) return false;
+    }
+    const std::size_t size = got - verify;
+    if (size == 0) return true;
+    const char* data = buffer_.data() + verify;
     file.readOffset += size;
     if (size >= kFingerprintBytes) {
-      file.tail.assign(buffer_.data() + size - kFingerprintBytes, kFingerprintBytes);
+      file.tail.assign(data + size - kFingerprintBytes, kFingerprintBytes);
     } else {
-      file.tail.append(buffer_.data(), size);
+      file.tail.append(data, size);
       if (file.tail.size() > kFingerprintBytes) file.tail.erase(0, file.tail.size() - kFingerprintBytes);
     }
-    splitAndEmit(file, buffer_.data(), size);
+    splitAndEmit(file, data, size);
+    if (got < buffer_.size()) return true;
+    verify = 0;  // continuing sequentially from bytes just checked
   }
 }
 

@@ -86,12 +86,14 @@ class LogFollower {
   struct OpenFile;
   LogFollower(std::string path, LineCallback onLine, FollowerOptions options);
   void ensureDirWatch();
-  void check();
+  void check(bool checkPath);
   void openCurrent(int fd, std::uint64_t offset, bool skipPartial);
-  void readToEnd(OpenFile& file);
+  // Reads new data and emits lines; false when the file no longer holds the bytes we read last
+  // (truncated or replaced), in which case nothing was emitted.
+  bool readToEnd(OpenFile& file);
+  void restartAtZero(OpenFile& file);
   void splitAndEmit(OpenFile& file, const char* data, std::size_t size);
   void emit(std::string_view line);
-  bool truncated(OpenFile& file);
   void closeFile(OpenFile& file, bool flushPartial);
   void restore(const FollowerState& state);
 
