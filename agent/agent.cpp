@@ -27,18 +27,21 @@ Bytes bytesOf(const zmq::message_t& frame) {
 
 }  // namespace
 
-ServiceRelease inspectService(const ServiceConfig& service) {
-  ServiceRelease release;
-  release.service = service.name;
+std::string activeReleaseOf(const ServiceConfig& service) {
   char target[PATH_MAX] = {};
   std::string current = service.installRoot + "/current";
   ssize_t n = ::readlink(current.c_str(), target, sizeof(target) - 1);
-  if (n > 0) {
-    std::string path(target, n);
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    std::string version = path.substr(path.rfind('/') + 1);
-    if (isValidVersion(version)) release.activeRelease = version;
-  }
+  if (n <= 0) return "";
+  std::string path(target, n);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  std::string version = path.substr(path.rfind('/') + 1);
+  return isValidVersion(version) ? version : "";
+}
+
+ServiceRelease inspectService(const ServiceConfig& service) {
+  ServiceRelease release;
+  release.service = service.name;
+  release.activeRelease = activeReleaseOf(service);
   std::string releasesDir = service.installRoot + "/releases";
   if (DIR* dir = ::opendir(releasesDir.c_str())) {
     std::vector<std::pair<std::int64_t, std::string>> found;
@@ -107,13 +110,9 @@ Status Agent::start() {
                     config_.systemd, client.error().message);
     }
   }
-  for (const auto& service : config_.services) {
-    auto telemetry = ServiceTelemetry::create(
-        service, config_.stateDir, static_cast<std::uint64_t>(config_.windowSeconds) * 1000,
-        inspectService(service).activeRelease, resources_.get(), logger_, clock_.nowMillis());
-    if (!telemetry) return telemetry.error();
-    telemetry_.push_back(std::move(*telemetry));
-  }
+  auto telemetry = TelemetryCollector::create(config_, resources_.get(), logger_, clock_.nowMillis());
+  if (!telemetry) return telemetry.error();
+  telemetry_ = std::move(*telemetry);
   CoordinatorSourceOptions chunks;
   chunks.endpoint = config_.coordinator;
   chunks.secretKey = secretKey_;
@@ -201,9 +200,7 @@ void Agent::run() {
                                           {subscriber_->handle(), 0, ZMQ_POLLIN, 0},
                                           {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
     items.push_back({nullptr, worker_->fd(), ZMQ_POLLIN, 0});
-    for (const auto& telemetry : telemetry_) {
-      for (int fd : telemetry->fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
-    }
+    for (int fd : telemetry_->fds()) items.push_back({nullptr, fd, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
@@ -214,17 +211,14 @@ void Agent::run() {
     if (items[0].revents & ZMQ_POLLIN) onDealerReadable();
     if (items[1].revents & ZMQ_POLLIN) onBroadcastReadable();
     if (items[3].revents & ZMQ_POLLIN) onWorkerResults();
-    bool logsReadable = false;
-    for (std::size_t i = 4; i < items.size(); ++i) logsReadable |= (items[i].revents & ZMQ_POLLIN) != 0;
-    if (logsReadable) {
-      for (const auto& telemetry : telemetry_) telemetry->onReadable();
+    for (std::size_t i = 4; i < items.size(); ++i) {
+      if (items[i].revents & ZMQ_POLLIN) telemetry_->onReadable(items[i].fd);
     }
     tick();
   }
   notifyStopping();
-  std::uint64_t now = clock_.nowMillis();
-  for (const auto& telemetry : telemetry_) backlog_.push(telemetry->close(now));
-  flushTelemetry();
+  // The open window is not sent: its lines are read again after a restart (positions are saved at
+  // cuts only), so nothing is lost or counted twice.
   logger_->info("stopped");
 }
 
@@ -396,9 +390,9 @@ void Agent::tick() {
 
 void Agent::collectTelemetry(std::uint64_t nowMillis) {
   std::vector<TelemetryWindow> finished;
-  for (std::size_t i = 0; i < telemetry_.size(); ++i) {
-    telemetry_[i]->tick(inspectService(config_.services[i]).activeRelease, nowMillis, finished);
-  }
+  std::vector<std::string> releases;
+  for (const auto& service : config_.services) releases.push_back(activeReleaseOf(service));
+  telemetry_->tick(releases, nowMillis, finished);
   for (auto& window : finished) {
     if (backlog_.push(std::move(window)) > 0) {
       logger_->warn("telemetry backlog full ({} windows): dropped the oldest window; {} dropped "

@@ -13,7 +13,7 @@
 
 #include "agent/agent_config.h"
 #include "agent/install_worker.h"
-#include "agent/service_telemetry.h"
+#include "agent/telemetry_collector.h"
 #include "agent/systemd/service_manager.h"
 #include "agent/telemetry/window_builder.h"
 #include "common/clock.h"
@@ -27,6 +27,8 @@ inline constexpr const char* kAgentVersion = "0.1.0";
 
 // What an install root holds: the active release (`current`'s target) and unpacked releases.
 ServiceRelease inspectService(const ServiceConfig& service);
+// Just the active release (one readlink), for checks on every loop turn.
+std::string activeReleaseOf(const ServiceConfig& service);
 
 class Agent {
  public:
@@ -83,7 +85,7 @@ class Agent {
   std::uint64_t nextWatchdogSteady_ = 0;
   std::uint64_t droppedMalformed_ = 0;
   std::unique_ptr<systemd::ServiceManager> resources_;  // sd-bus for unit stats; null without
-  std::vector<std::unique_ptr<ServiceTelemetry>> telemetry_;
+  std::unique_ptr<TelemetryCollector> telemetry_;
   Backlog backlog_;
   std::unique_ptr<InstallWorker> worker_;
   std::deque<CommandResult> unsentResults_;  // final results waiting for a connection

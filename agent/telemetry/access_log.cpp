@@ -130,7 +130,8 @@ const char* findLiteral(const char* p, const char* end, const std::string& liter
   const std::size_t len = literal.size();
   const char* const begin = p;
   while (p != end) {
-    const auto* q = static_cast<const char*>(std::memchr(p, first, static_cast<std::size_t>(end - p)));
+    const auto* q =
+        static_cast<const char*>(std::memchr(p, first, static_cast<std::size_t>(end - p)));
     if (q == nullptr) return nullptr;
     if (static_cast<std::size_t>(end - q) < len) return nullptr;
     if (sameBytes(q + 1, literal.data() + 1, len - 1) &&
@@ -216,17 +217,28 @@ std::string_view scalarText(const char* begin, const char* after) {
 
 const char* httpMethodName(HttpMethod method) {
   switch (method) {
-    case HttpMethod::kNone: return "-";
-    case HttpMethod::kGet: return "GET";
-    case HttpMethod::kHead: return "HEAD";
-    case HttpMethod::kPost: return "POST";
-    case HttpMethod::kPut: return "PUT";
-    case HttpMethod::kDelete: return "DELETE";
-    case HttpMethod::kPatch: return "PATCH";
-    case HttpMethod::kOptions: return "OPTIONS";
-    case HttpMethod::kConnect: return "CONNECT";
-    case HttpMethod::kTrace: return "TRACE";
-    case HttpMethod::kOther: return "OTHER";
+    case HttpMethod::kNone:
+      return "-";
+    case HttpMethod::kGet:
+      return "GET";
+    case HttpMethod::kHead:
+      return "HEAD";
+    case HttpMethod::kPost:
+      return "POST";
+    case HttpMethod::kPut:
+      return "PUT";
+    case HttpMethod::kDelete:
+      return "DELETE";
+    case HttpMethod::kPatch:
+      return "PATCH";
+    case HttpMethod::kOptions:
+      return "OPTIONS";
+    case HttpMethod::kConnect:
+      return "CONNECT";
+    case HttpMethod::kTrace:
+      return "TRACE";
+    case HttpMethod::kOther:
+      return "OTHER";
   }
   return "?";
 }
@@ -277,8 +289,8 @@ Result<AccessLogParser> AccessLogParser::fromLogFormat(std::string_view format) 
     if (i + 1 < format.size() && format[i + 1] == '{') {
       const auto close = format.find('}', i + 2);
       if (close == std::string_view::npos) {
-        return makeError("log_format: unterminated '${' at offset " + std::to_string(i) +
-                         " in '" + std::string(format) + "'");
+        return makeError("log_format: unterminated '${' at offset " + std::to_string(i) + " in '" +
+                         std::string(format) + "'");
       }
       name = format.substr(i + 2, close - i - 2);
       after = close + 1;
@@ -338,9 +350,10 @@ Result<AccessLogParser> AccessLogParser::fromName(std::string_view nameOrFormat)
   if (nameOrFormat == "combined_rt_upstream") return combinedRt(true);
   if (nameOrFormat == "json") return json();
   if (nameOrFormat.find('$') == std::string_view::npos) {
-    return makeError("access log format: expected combined, combined_rt, combined_rt_upstream, "
-                     "json or an nginx log_format string, got '" +
-                     std::string(nameOrFormat) + "'");
+    return makeError(
+        "access log format: expected combined, combined_rt, combined_rt_upstream, "
+        "json or an nginx log_format string, got '" +
+        std::string(nameOrFormat) + "'");
   }
   return fromLogFormat(nameOrFormat);
 }
@@ -521,10 +534,18 @@ AccessRecord AccessLogParser::parseJsonLine(std::string_view line) const {
   if (haveLatency && latencyText != "-" && latencyText != "null" && !latencyText.empty()) {
     std::optional<std::uint64_t> micros;
     switch (jsonFields_.latencyUnit) {
-      case LatencyUnit::kSeconds: micros = parseDecimal(latencyText, 1000000, 1); break;
-      case LatencyUnit::kMillis: micros = parseDecimal(latencyText, 1000, 1); break;
-      case LatencyUnit::kMicros: micros = parseDecimal(latencyText, 1, 1); break;
-      case LatencyUnit::kNanos: micros = parseDecimal(latencyText, 1, 1000); break;
+      case LatencyUnit::kSeconds:
+        micros = parseDecimal(latencyText, 1000000, 1);
+        break;
+      case LatencyUnit::kMillis:
+        micros = parseDecimal(latencyText, 1000, 1);
+        break;
+      case LatencyUnit::kMicros:
+        micros = parseDecimal(latencyText, 1, 1);
+        break;
+      case LatencyUnit::kNanos:
+        micros = parseDecimal(latencyText, 1, 1000);
+        break;
     }
     if (!micros) return {};  // a latency field that is not a number: the line does not fit
     record.hasLatency = true;

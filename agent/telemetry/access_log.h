@@ -64,12 +64,13 @@ class AccessLogParser {
  public:
   // The nginx predefined format.
   static AccessLogParser combined();
-  // combined + " $request_time"; with upstream: combined + " $request_time $upstream_response_time".
+  // combined + " $request_time"; with upstream: combined + " $request_time
+  // $upstream_response_time".
   static AccessLogParser combinedRt(bool withUpstream = false);
   // Compiles an nginx log_format string (the concatenated format text, as nginx would see it after
-  // joining its quoted pieces, e.g. `$remote_addr - [$time_local] "$request" $status $request_time`).
-  // Fails on formats that cannot be matched unambiguously (no $status, two variables with no
-  // literal between them) and names the offending part.
+  // joining its quoted pieces, e.g. `$remote_addr - [$time_local] "$request" $status
+  // $request_time`). Fails on formats that cannot be matched unambiguously (no $status, two
+  // variables with no literal between them) and names the offending part.
   static Result<AccessLogParser> fromLogFormat(std::string_view format);
   static AccessLogParser json(JsonFields fields = {});
   // "combined", "combined_rt", "combined_rt_upstream", "json" (default fields), or a log_format.
@@ -84,12 +85,12 @@ class AccessLogParser {
   // Compiled token of a log_format; public for the implementation's free functions only.
   enum class TokenKind : std::uint8_t {
     kLiteral,
-    kSkip,             // any variable we do not extract
-    kStatus,           // $status
-    kRequest,          // $request: method is taken from its first word
-    kMethod,           // $request_method
-    kRequestTime,      // $request_time (seconds, millisecond resolution)
-    kUpstreamTime,     // $upstream_response_time ("-", or a list "0.010, 0.020 : 0.003")
+    kSkip,          // any variable we do not extract
+    kStatus,        // $status
+    kRequest,       // $request: method is taken from its first word
+    kMethod,        // $request_method
+    kRequestTime,   // $request_time (seconds, millisecond resolution)
+    kUpstreamTime,  // $upstream_response_time ("-", or a list "0.010, 0.020 : 0.003")
   };
   struct Token {
     TokenKind kind = TokenKind::kLiteral;

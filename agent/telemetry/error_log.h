@@ -1,8 +1,9 @@
-// Error-log line counting: does a line match the configured pattern (e.g. `ERROR|FATAL|panic|\[error\]`)?
-// A pattern that is only alternatives of literal text (with `\` escapes for regex metacharacters)
-// is matched by substring search; anything else is compiled once as an ECMAScript std::regex and
-// searched (not anchored) in the first kMaxRegexBytes of a line. Compiled once at construction.
-// Thread-safety: immutable after construction; matches() is const and may be called concurrently.
+// Error-log line counting: does a line match the configured pattern (e.g.
+// `ERROR|FATAL|panic|\[error\]`)? A pattern that is only alternatives of literal text (with `\`
+// escapes for regex metacharacters) is matched by substring search; anything else is compiled once
+// as an ECMAScript std::regex and searched (not anchored) in the first kMaxRegexBytes of a line.
+// Compiled once at construction. Thread-safety: immutable after construction; matches() is const
+// and may be called concurrently.
 #pragma once
 
 #include <memory>

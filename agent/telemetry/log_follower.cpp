@@ -14,8 +14,8 @@ namespace rollgate::agent {
 namespace {
 
 constexpr std::size_t kFingerprintBytes = 32;
-constexpr std::uint32_t kDirMask =
-    IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr std::uint32_t kDirMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 constexpr std::uint32_t kFileMask = IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
 
 // Reads exactly size bytes at offset unless the file is shorter; returns bytes read.
@@ -162,8 +162,7 @@ void LogFollower::restore(const FollowerState& state) {
       if (fd < 0) continue;
       struct stat opened {};
       if (::fstat(fd, &opened) == 0 && static_cast<std::uint64_t>(opened.st_ino) == state.inode &&
-          static_cast<std::uint64_t>(opened.st_dev) == state.device &&
-          S_ISREG(opened.st_mode) &&
+          static_cast<std::uint64_t>(opened.st_dev) == state.device && S_ISREG(opened.st_mode) &&
           fingerprintMatches(fd, static_cast<std::uint64_t>(opened.st_size))) {
         openCurrent(fd, state.offset, skip);
         draining_.push_back(std::move(current_));
@@ -190,7 +189,8 @@ void LogFollower::onReadable() {
     for (ssize_t at = 0; at < n;) {
       const auto* event = reinterpret_cast<const inotify_event*>(events + at);
       if (event->wd == dirWatch_ || event->wd == -1 ||
-          (event->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB | IN_IGNORED | IN_Q_OVERFLOW)) != 0) {
+          (event->mask &
+           (IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB | IN_IGNORED | IN_Q_OVERFLOW)) != 0) {
         checkPath = true;  // a name may now point elsewhere; plain writes need no stat(2)
       }
       if ((event->mask & IN_IGNORED) != 0) {
@@ -290,7 +290,8 @@ bool LogFollower::readToEnd(OpenFile& file) {
       file.tail.assign(data + size - kFingerprintBytes, kFingerprintBytes);
     } else {
       file.tail.append(data, size);
-      if (file.tail.size() > kFingerprintBytes) file.tail.erase(0, file.tail.size() - kFingerprintBytes);
+      if (file.tail.size() > kFingerprintBytes)
+        file.tail.erase(0, file.tail.size() - kFingerprintBytes);
     }
     splitAndEmit(file, data, size);
     if (got < buffer_.size()) return true;
@@ -303,7 +304,8 @@ void LogFollower::splitAndEmit(OpenFile& file, const char* data, std::size_t siz
   const char* const end = data + size;
   const std::size_t maxLine = options_.maxLineBytes;
   while (p != end) {
-    const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const auto* newline =
+        static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* stop = newline != nullptr ? newline : end;
     const auto length = static_cast<std::size_t>(stop - p);
     if (!file.skipPartial) {

@@ -13,7 +13,8 @@
 //   inode number was reused while the agent was stopped is detected (size, fingerprint) and read
 //   from 0; a file rotated while stopped is found in the same directory by inode and drained from
 //   the saved offset first.
-// - A partial last line is held until its newline arrives. Lines longer than maxLineBytes are cut to
+// - A partial last line is held until its newline arrives. Lines longer than maxLineBytes are cut
+// to
 //   maxLineBytes (counted in overlongLines()). Runs of NUL bytes at the start of a line (a writer
 //   without O_APPEND after copytruncate leaves a sparse hole) are skipped.
 //
@@ -68,9 +69,9 @@ class LogFollower {
   LogFollower(const LogFollower&) = delete;
   LogFollower& operator=(const LogFollower&) = delete;
 
-  int fd() const;        // the inotify fd (non-blocking), for zmq_poll
-  void onReadable();     // drain inotify events, read new data, emit complete lines
-  void poll();           // backstop: same checks without an event; retires idle rotated files
+  int fd() const;     // the inotify fd (non-blocking), for zmq_poll
+  void onReadable();  // drain inotify events, read new data, emit complete lines
+  void poll();        // backstop: same checks without an event; retires idle rotated files
 
   // Position after the last complete line of the current file; empty when no file is open.
   std::optional<FollowerState> state() const;

@@ -8,8 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -24,7 +24,8 @@ std::uint64_t nearestRank(std::vector<std::uint64_t>& values, double percentile)
   const auto n = values.size();
   auto rank = static_cast<std::size_t>(std::ceil(percentile / 100.0 * static_cast<double>(n)));
   rank = std::clamp<std::size_t>(rank, 1, n);
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank - 1), values.end());
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank - 1),
+                   values.end());
   return values[rank - 1];
 }
 
@@ -169,7 +170,8 @@ Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogPa
   summary.linesPerSecond =
       summary.seconds > 0 ? static_cast<double>(summary.lines) / summary.seconds : 0;
   for (std::size_t code = 0; code < statusCounts.size(); ++code) {
-    if (statusCounts[code] != 0) summary.statusCounts[static_cast<std::uint16_t>(code)] = statusCounts[code];
+    if (statusCounts[code] != 0)
+      summary.statusCounts[static_cast<std::uint16_t>(code)] = statusCounts[code];
   }
   summary.latencies = latencies.size();
   if (!latencies.empty()) {
@@ -230,18 +232,22 @@ void addParseCommand(CLI::App& app) {
   auto options = std::make_shared<ParseCommandOptions>();
   CLI::App* command = app.add_subcommand(
       "parse", "Parse an access log once and print counts, latency percentiles and lines/s");
-  command->add_option("--format", options->format,
-                      "combined, combined_rt, combined_rt_upstream, json, or an nginx log_format string")
+  command
+      ->add_option(
+          "--format", options->format,
+          "combined, combined_rt, combined_rt_upstream, json, or an nginx log_format string")
       ->required();
   command->add_option("file", options->file, "Access log file")->required();
   command->add_flag("--json", options->json, "Print JSON");
   command->add_option("--json-status", options->jsonStatus, "JSON format: status field")
       ->capture_default_str();
-  command->add_option("--json-latency", options->jsonLatency,
-                      "JSON format: latency field (empty: none)")
+  command
+      ->add_option("--json-latency", options->jsonLatency,
+                   "JSON format: latency field (empty: none)")
       ->capture_default_str();
-  command->add_option("--json-latency-unit", options->jsonLatencyUnit,
-                      "JSON format: latency unit s, ms, us or ns")
+  command
+      ->add_option("--json-latency-unit", options->jsonLatencyUnit,
+                   "JSON format: latency unit s, ms, us or ns")
       ->capture_default_str();
   command->add_option("--json-method", options->jsonMethod, "JSON format: method field")
       ->capture_default_str();

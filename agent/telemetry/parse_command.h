@@ -1,5 +1,5 @@
-// One-shot parse mode: `rollgate-agent parse --format FORMAT FILE [--json]` runs a whole file through
-// an access-log parser and prints lines, parsed, unparsed, counts per status code, latency
+// One-shot parse mode: `rollgate-agent parse --format FORMAT FILE [--json]` runs a whole file
+// through an access-log parser and prints lines, parsed, unparsed, counts per status code, latency
 // p50/p90/p99 (when the format has a latency) and lines per second. For benchmarks and for
 // checking a format against a real file. The work is in parseFileSummary (testable without a
 // process); addParseCommand only registers the CLI11 subcommand.
@@ -26,12 +26,12 @@ struct ParseSummary {
   std::uint64_t parsed = 0;
   std::uint64_t unparsed = 0;
   std::map<std::uint16_t, std::uint64_t> statusCounts;
-  bool hasLatency = false;       // the format carries a latency
-  std::uint64_t latencies = 0;   // parsed lines that had one
-  std::uint64_t p50Micros = 0;   // nearest-rank percentiles over those lines
+  bool hasLatency = false;      // the format carries a latency
+  std::uint64_t latencies = 0;  // parsed lines that had one
+  std::uint64_t p50Micros = 0;  // nearest-rank percentiles over those lines
   std::uint64_t p90Micros = 0;
   std::uint64_t p99Micros = 0;
-  double seconds = 0;            // wall time to read and parse the file
+  double seconds = 0;  // wall time to read and parse the file
   double linesPerSecond = 0;
 };
 

@@ -52,9 +52,9 @@ bool parseStat(const std::string& text, ProcEntry& entry) {
     fields[index++] = value < 0 ? 0 : static_cast<std::uint64_t>(value);
   }
   if (index < 22) return false;
-  entry.ppid = static_cast<pid_t>(fields[1]);                            // field 4
-  entry.ticks = fields[11] + fields[12] + fields[13] + fields[14];       // fields 14..17
-  entry.rssPages = fields[21];                                           // field 24
+  entry.ppid = static_cast<pid_t>(fields[1]);                       // field 4
+  entry.ticks = fields[11] + fields[12] + fields[13] + fields[14];  // fields 14..17
+  entry.rssPages = fields[21];                                      // field 24
   return true;
 }
 

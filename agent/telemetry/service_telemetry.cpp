@@ -29,7 +29,8 @@ std::string encodeFollowerState(const FollowerState& state) {
 
 Result<FollowerState> decodeFollowerState(std::string_view text) {
   const auto fail = [&] {
-    return makeError("log position: expected 'inode device offset hex', got '" + std::string(text) + "'");
+    return makeError("log position: expected 'inode device offset hex', got '" + std::string(text) +
+                     "'");
   };
   FollowerState state;
   const char* p = text.data();
@@ -74,8 +75,9 @@ Result<std::unique_ptr<ServiceTelemetry>> ServiceTelemetry::create(ServiceTeleme
   }
   auto pattern = ErrorPattern::compile(config.errorPattern);
   if (!pattern) return makeError("service '" + name + "': " + pattern.error().message);
-  std::unique_ptr<ServiceTelemetry> telemetry(new ServiceTelemetry(
-      std::move(config), std::move(*parser), std::move(pattern).value(), std::move(release), nowMillis));
+  std::unique_ptr<ServiceTelemetry> telemetry(
+      new ServiceTelemetry(std::move(config), std::move(*parser), std::move(pattern).value(),
+                           std::move(release), nowMillis));
   ServiceTelemetry* self = telemetry.get();
   if (!self->config_.accessLogPath.empty()) {
     auto follower = LogFollower::create(
@@ -125,9 +127,8 @@ std::optional<TelemetryWindow> ServiceTelemetry::onTimer(std::uint64_t nowMillis
   return builder_.cut(nowMillis);
 }
 
-std::optional<TelemetryWindow> ServiceTelemetry::switchRelease(std::string release,
-                                                               std::uint64_t nowMillis,
-                                                               std::optional<ResourceSample> sample) {
+std::optional<TelemetryWindow> ServiceTelemetry::switchRelease(
+    std::string release, std::uint64_t nowMillis, std::optional<ResourceSample> sample) {
   if (access_) access_->poll();
   if (errors_) errors_->poll();
   if (sample) builder_.addResourceSample(*sample);

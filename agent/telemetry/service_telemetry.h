@@ -25,10 +25,10 @@ namespace rollgate::agent {
 
 struct ServiceTelemetryConfig {
   std::string service;
-  std::string accessLogPath;            // empty: no access log
+  std::string accessLogPath;                 // empty: no access log
   std::string accessLogFormat = "combined";  // as AccessLogParser::fromName, or "json"
-  JsonFields jsonFields;                // used when accessLogFormat == "json"
-  std::string errorLogPath;             // empty: no error log
+  JsonFields jsonFields;                     // used when accessLogFormat == "json"
+  std::string errorLogPath;                  // empty: no error log
   std::string errorPattern = R"(ERROR|FATAL|panic|\[error\]|\[crit\]|\[alert\]|\[emerg\])";
   WindowOptions window;
 };

@@ -73,12 +73,23 @@ void WindowBuilder::addAccess(const AccessRecord& record) {
   const std::uint16_t status = record.status;
   if (status < kMaxStatus) ++statusCounts_[status];
   switch (status / 100) {
-    case 1: ++window_.status1xx; break;
-    case 2: ++window_.status2xx; break;
-    case 3: ++window_.status3xx; break;
-    case 4: ++window_.status4xx; break;
-    case 5: ++window_.status5xx; break;
-    default: break;
+    case 1:
+      ++window_.status1xx;
+      break;
+    case 2:
+      ++window_.status2xx;
+      break;
+    case 3:
+      ++window_.status3xx;
+      break;
+    case 4:
+      ++window_.status4xx;
+      break;
+    case 5:
+      ++window_.status5xx;
+      break;
+    default:
+      break;
   }
   if (!record.hasLatency) return;
   const auto& bounds = window_.latencyBucketUpperMicros;
