@@ -8,7 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <sstream>
+#include <tuple>
+#include <utility>
 
 #include "common/stats/alternative.h"
 #include "common/stats/effect.h"
