@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "coordinator/rollout/rollout.h"
 
@@ -78,8 +79,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targ
                                    restartComparison, comparisonNote)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, baselineHost, steps,
                                    notes)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ArtifactRef, sha256, sizeBytes, source, signature)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
 
 namespace {
 
@@ -98,6 +97,31 @@ double numberFrom(const json& j) {
     throw std::runtime_error("expected a number, got \"" + text + "\"");
   }
   return j.get<double>();
+}
+
+std::string toHex(const std::string& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char byte : bytes) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 15]);
+  }
+  return out;
+}
+
+std::string fromHex(const std::string& hex) {
+  auto digit = [&](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw std::runtime_error("signatureHex: not a hex digit: '" + std::string(1, c) + "'");
+  };
+  if (hex.size() % 2 != 0) throw std::runtime_error("signatureHex: odd length");
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
+  }
+  return out;
 }
 
 json windowToJson(const TelemetryWindow& w) {
@@ -154,6 +178,22 @@ TelemetryWindow windowFromJson(const json& j) {
 }
 
 }  // namespace
+
+void to_json(json& j, const ArtifactRef& a) {
+  j = json{{"sha256", a.sha256},
+           {"sizeBytes", a.sizeBytes},
+           {"source", a.source},
+           {"signatureHex", toHex(a.signature)}};
+}
+
+void from_json(const json& j, ArtifactRef& a) {
+  j.at("sha256").get_to(a.sha256);
+  j.at("sizeBytes").get_to(a.sizeBytes);
+  j.at("source").get_to(a.source);
+  a.signature = fromHex(j.at("signatureHex").get<std::string>());
+}
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
 
 void to_json(json& j, const CheckResult& r) {
   j = json{{"name", r.name},
@@ -220,8 +260,7 @@ void to_json(json& j, const SendCommand& c) {
                         {"sha256", install->sha256},
                         {"sizeBytes", install->sizeBytes},
                         {"source", install->source},
-                        {"signature", json::binary(std::vector<std::uint8_t>(
-                                          install->signature.begin(), install->signature.end()))},
+                        {"signatureHex", toHex(install->signature)},
                         {"activate", install->activate}};
   } else if (const auto* rollback = std::get_if<RollBackRelease>(&c.body)) {
     j["rollback"] = json{{"toVersion", rollback->toVersion}, {"isExplicit", rollback->isExplicit}};
@@ -241,8 +280,7 @@ void from_json(const json& j, SendCommand& c) {
     i.at("sha256").get_to(install.sha256);
     i.at("sizeBytes").get_to(install.sizeBytes);
     i.at("source").get_to(install.source);
-    const auto& bytes = i.at("signature").get_binary();
-    install.signature.assign(bytes.begin(), bytes.end());
+    install.signature = fromHex(i.at("signatureHex").get<std::string>());
     i.at("activate").get_to(install.activate);
     c.body = std::move(install);
   } else if (j.contains("rollback")) {
@@ -309,7 +347,9 @@ constexpr int kStateFormat = 1;
 
 std::string stateToJson(const RolloutState& state) {
   json j{{"format", kStateFormat}, {"rollout", state}};
-  return j.dump();
+  // Texts from peers (command messages in events and reasons) may hold invalid UTF-8: replace
+  // it rather than throw.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<RolloutState> stateFromJson(const std::string& text) {

@@ -436,26 +436,39 @@ TEST_CASE("state survives JSON mid-stage and the rollout ends as it would have, 
     std::string name;
     std::function<void(Sim&)> setup;
     std::uint64_t stopAtSecond;
+    RolloutStatus statusAtStop;
   };
   std::vector<Case> cases = {
-      {"good build, cluster stage analysing", [](Sim&) {}, 130},
-      {"good build, region stage installing", [](Sim&) {}, 171},
-      {"3% 5xx, canary warming up", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 8},
-      {"3% 5xx, canary analysing", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 15},
+      {"good build, cluster stage analysing", [](Sim&) {}, 130, RolloutStatus::kAnalyzing},
+      {"good build, region stage installing", [](Sim&) {}, 146, RolloutStatus::kInstalling},
+      {"3% 5xx, canary warming up", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 8,
+       RolloutStatus::kWarmingUp},
+      {"3% 5xx, canary analysing", [](Sim& sim) { sim.behaviour["2.0"].ratio5xx = 0.03; }, 15,
+       RolloutStatus::kAnalyzing},
       {"cpu warn, waiting for an operator",
-       [](Sim& sim) { sim.behaviour["2.0"].cpuMillisPerSecond = 160; }, 60},
+       [](Sim& sim) { sim.behaviour["2.0"].cpuMillisPerSecond = 160; }, 80,
+       RolloutStatus::kWaitingForOperator},
+      {"silent canary, rolling back",
+       [](Sim& sim) { sim.silent.insert("eu-a1"); }, 70, RolloutStatus::kRollingBack},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
     Sim straight(fleet8(), makeRollout(fleet8()));
     Sim resumed(fleet8(), makeRollout(fleet8()));
-    c.setup(straight);
-    c.setup(resumed);
     straight.start();
     resumed.start();
     for (std::uint64_t s = 0; s < c.stopAtSecond; ++s) {
+      if (s == 2) {  // after the canary's install
+        c.setup(straight);
+        c.setup(resumed);
+      }
       straight.stepSecond();
       resumed.stepSecond();
+    }
+    REQUIRE(statusName(resumed.rollout().status()) == statusName(c.statusAtStop));
+    if (c.statusAtStop == RolloutStatus::kRollingBack) {
+      straight.silent.clear();
+      resumed.silent.clear();
     }
     std::string json = stateToJson(resumed.rollout().state());
     auto state = stateFromJson(json);
@@ -479,4 +492,21 @@ TEST_CASE("malformed state is refused with a message") {
   auto missing = stateFromJson("{\"format\": 1, \"rollout\": {}}");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("rollout state:") == 0);
+}
+
+TEST_CASE("state with bytes that are not UTF-8 (a signature, a peer's message) still stores") {
+  Rollout rollout = makeRollout(fleet8());
+  auto actions = rollout.start(Sim::kStart);
+  CommandResult failed;
+  failed.outcome = Outcome::kFailed;
+  failed.activeRelease = "1.0";
+  failed.message = std::string("bad \xff\xfe bytes");
+  rollout.onCommandResult("eu-a1", 0, failed, Sim::kStart + 1000);
+  CHECK(rollout.status() == RolloutStatus::kRolledBack);
+  std::string json;
+  REQUIRE_NOTHROW(json = stateToJson(rollout.state()));
+  auto state = stateFromJson(json);
+  REQUIRE(state.ok());
+  CHECK(state->spec.artifact.signature == rollout.state().spec.artifact.signature);
+  CHECK(state->endReason.find("install of 2.0 on host eu-a1 failed") != std::string::npos);
 }

@@ -233,7 +233,7 @@ inline Rollout makeRollout(const std::vector<HostInfo>& hosts, const PlanConfig&
                            const std::string& canary = "") {
   auto planned = planRollout(PlanRequest{"web", "2.0", canary}, hosts, plan);
   REQUIRE_MESSAGE(planned.ok(), (planned.ok() ? "" : planned.error().message));
-  RolloutSpec spec{"r1", "web", "2.0", ArtifactRef{"abc123", 1024, "", ""}};
+  RolloutSpec spec{"r1", "web", "2.0", ArtifactRef{"abc123", 1024, "", std::string("\x00\xffsig", 5)}};
   return Rollout(spec, *planned, plan, gates);
 }
 
