@@ -2,6 +2,7 @@
 #include <csignal>
 
 #include "coordinator/cli/commands.h"
+#include "coordinator/cli/install_commands.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -13,6 +14,8 @@ int main(int argc, char** argv) {
   rollgate::cli::addKeygenCommand(app);
   rollgate::cli::addHostsCommands(app, admin);
   rollgate::cli::addTelemetryCommand(app, admin);
+  rollgate::cli::addArtifactCommands(app, admin);
+  rollgate::cli::addInstallCommands(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);
