@@ -194,7 +194,10 @@ Status HttpSource::fetch(const FetchRequest& request, const ProgressFn& progress
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options_.verifyPeer ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.verifyPeer ? 2L : 0L);
   if (!options_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
-  curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(offset));
+  // A plain Range header (not CURLOPT_RESUME_FROM, which fails outright when the server ignores
+  // the range): a 206 appends, a 200 truncates the staging file and starts over (onData).
+  std::string range = std::to_string(offset) + "-";
+  if (offset > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onData);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, onProgress);
