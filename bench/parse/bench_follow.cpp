@@ -78,22 +78,25 @@ int main(int argc, char** argv) {
   }
 
   std::atomic<bool> done{false};
-  const std::uint64_t total = static_cast<std::uint64_t>(rate) * static_cast<std::uint64_t>(seconds);
+  const std::uint64_t total =
+      static_cast<std::uint64_t>(rate) * static_cast<std::uint64_t>(seconds);
   std::thread writer([&] {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const auto start = std::chrono::steady_clock::now();
     char line[512];
     for (std::uint64_t i = 0; i < total; ++i) {
       // Pace: line i is due at start + i / rate.
-      const auto due = start + std::chrono::microseconds(i * 1000000 / static_cast<std::uint64_t>(rate));
+      const auto due =
+          start + std::chrono::microseconds(i * 1000000 / static_cast<std::uint64_t>(rate));
       std::this_thread::sleep_until(due);
       const int length = std::snprintf(
           line, sizeof line,
           "10.0.%u.%u - - [01/Jan/2024:00:00:00 +0000] \"GET /api/v1/items/%llu HTTP/1.1\" %d 512 "
           "\"-\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/120.0.0.0 Safari/537.36\" 0.%03llu\n",
-          static_cast<unsigned>(i % 200), static_cast<unsigned>(i % 250), static_cast<unsigned long long>(i),
-          i % 50 == 0 ? 500 : 200, static_cast<unsigned long long>(i % 1000));
+          static_cast<unsigned>(i % 200), static_cast<unsigned>(i % 250),
+          static_cast<unsigned long long>(i), i % 50 == 0 ? 500 : 200,
+          static_cast<unsigned long long>(i % 1000));
       if (::write(fd, line, static_cast<std::size_t>(length)) != length) break;
     }
     ::close(fd);
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
       const std::uint64_t now = steadyMillis();
       if (now < lastHandled + static_cast<std::uint64_t>(batchMillis)) {
         // Batch mode: leave the fd out of the poll set until the batch interval has passed.
-        ::poll(nullptr, 0, static_cast<int>(lastHandled + static_cast<std::uint64_t>(batchMillis) - now));
+        ::poll(nullptr, 0,
+               static_cast<int>(lastHandled + static_cast<std::uint64_t>(batchMillis) - now));
       }
     }
     if (::poll(&item, 1, timeout) > 0) {
@@ -126,17 +130,22 @@ int main(int argc, char** argv) {
       lastPoll = now;
       if (builder.cut(now)) ++windows;
     }
-    if (done && std::chrono::steady_clock::now() - wallStart > std::chrono::seconds(seconds + 30)) break;
+    if (done && std::chrono::steady_clock::now() - wallStart > std::chrono::seconds(seconds + 30))
+      break;
   }
   const double cpu = threadCpuSeconds() - cpuStart;
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
   writer.join();
-  std::printf("rate %d lines/s for %d s, batch %d ms: %llu lines followed (%llu written), %llu wake-ups, %llu windows\n",
-              rate, seconds, batchMillis, static_cast<unsigned long long>(lines),
-              static_cast<unsigned long long>(total), static_cast<unsigned long long>(wakeups),
-              static_cast<unsigned long long>(windows));
-  std::printf("follower thread CPU: %.3f s over %.2f s wall = %.2f%% of one core, %.0f ns per line\n", cpu,
-              wall, 100.0 * cpu / wall, cpu * 1e9 / static_cast<double>(lines == 0 ? 1 : lines));
+  std::printf(
+      "rate %d lines/s for %d s, batch %d ms: %llu lines followed (%llu written), %llu wake-ups, "
+      "%llu windows\n",
+      rate, seconds, batchMillis, static_cast<unsigned long long>(lines),
+      static_cast<unsigned long long>(total), static_cast<unsigned long long>(wakeups),
+      static_cast<unsigned long long>(windows));
+  std::printf(
+      "follower thread CPU: %.3f s over %.2f s wall = %.2f%% of one core, %.0f ns per line\n", cpu,
+      wall, 100.0 * cpu / wall, cpu * 1e9 / static_cast<double>(lines == 0 ? 1 : lines));
   std::printf("process RSS: %s\n", rssKilobytes().c_str());
   std::filesystem::remove_all(dir);
   return lines == total ? 0 : 1;

@@ -38,16 +38,27 @@ struct Rng {
 };
 
 void generate(const std::string& path, std::uint64_t lines) {
-  static const char* const kMethods[] = {"GET", "GET", "GET", "GET", "POST", "HEAD", "PUT", "DELETE"};
-  static const char* const kPaths[] = {"/", "/index.html", "/api/v1/users", "/api/v1/orders/",
-                                       "/static/app.js", "/static/style.css", "/images/logo.png",
-                                       "/search?q=rollgate&page=", "/healthz", "/favicon.ico"};
+  static const char* const kMethods[] = {"GET",  "GET",  "GET", "GET",
+                                         "POST", "HEAD", "PUT", "DELETE"};
+  static const char* const kPaths[] = {"/",
+                                       "/index.html",
+                                       "/api/v1/users",
+                                       "/api/v1/orders/",
+                                       "/static/app.js",
+                                       "/static/style.css",
+                                       "/images/logo.png",
+                                       "/search?q=rollgate&page=",
+                                       "/healthz",
+                                       "/favicon.ico"};
   static const char* const kAgents[] = {
-      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+      "Safari/537.36",
+      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+      "Version/17.1 Safari/605.1.15",
       "curl/7.88.1", "Go-http-client/1.1",
       "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"};
-  static const char* const kReferers[] = {"-", "-", "https://example.com/", "https://www.google.com/"};
+  static const char* const kReferers[] = {"-", "-", "https://example.com/",
+                                          "https://www.google.com/"};
   static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::FILE* out = std::fopen(path.c_str(), "w");
@@ -58,20 +69,28 @@ void generate(const std::string& path, std::uint64_t lines) {
   Rng rng{0x9E3779B97F4A7C15ULL};
   for (std::uint64_t i = 0; i < lines; ++i) {
     const std::uint64_t r = rng.below(1000);
-    const int status = r < 900 ? 200 : r < 930 ? 304 : r < 950 ? 301 : r < 985 ? 404 : r < 995 ? 500 : 503;
-    const std::uint64_t latencyMillis = rng.below(100) < 95 ? rng.below(200) : 200 + rng.below(3000);
+    const int status = r < 900   ? 200
+                       : r < 930 ? 304
+                       : r < 950 ? 301
+                       : r < 985 ? 404
+                       : r < 995 ? 500
+                                 : 503;
+    const std::uint64_t latencyMillis =
+        rng.below(100) < 95 ? rng.below(200) : 200 + rng.below(3000);
     const std::uint64_t second = i / 1000;
-    std::fprintf(out,
-                 "%u.%u.%u.%u - %s [%02u/%s/2024:%02u:%02u:%02u +0000] \"%s %s%u HTTP/1.1\" %d %u \"%s\" \"%s\" %u.%03u\n",
-                 static_cast<unsigned>(10 + rng.below(200)), static_cast<unsigned>(rng.below(256)),
-                 static_cast<unsigned>(rng.below(256)), static_cast<unsigned>(1 + rng.below(254)),
-                 rng.below(20) == 0 ? "alice" : "-", static_cast<unsigned>(1 + (second / 86400) % 28),
-                 kMonths[(second / (86400 * 28)) % 12], static_cast<unsigned>((second / 3600) % 24),
-                 static_cast<unsigned>((second / 60) % 60), static_cast<unsigned>(second % 60),
-                 kMethods[rng.below(8)], kPaths[rng.below(10)], static_cast<unsigned>(rng.below(10000)),
-                 status, static_cast<unsigned>(status == 304 ? 0 : 100 + rng.below(50000)),
-                 kReferers[rng.below(4)], kAgents[rng.below(5)],
-                 static_cast<unsigned>(latencyMillis / 1000), static_cast<unsigned>(latencyMillis % 1000));
+    std::fprintf(
+        out,
+        "%u.%u.%u.%u - %s [%02u/%s/2024:%02u:%02u:%02u +0000] \"%s %s%u HTTP/1.1\" %d %u \"%s\" "
+        "\"%s\" %u.%03u\n",
+        static_cast<unsigned>(10 + rng.below(200)), static_cast<unsigned>(rng.below(256)),
+        static_cast<unsigned>(rng.below(256)), static_cast<unsigned>(1 + rng.below(254)),
+        rng.below(20) == 0 ? "alice" : "-", static_cast<unsigned>(1 + (second / 86400) % 28),
+        kMonths[(second / (86400 * 28)) % 12], static_cast<unsigned>((second / 3600) % 24),
+        static_cast<unsigned>((second / 60) % 60), static_cast<unsigned>(second % 60),
+        kMethods[rng.below(8)], kPaths[rng.below(10)], static_cast<unsigned>(rng.below(10000)),
+        status, static_cast<unsigned>(status == 304 ? 0 : 100 + rng.below(50000)),
+        kReferers[rng.below(4)], kAgents[rng.below(5)], static_cast<unsigned>(latencyMillis / 1000),
+        static_cast<unsigned>(latencyMillis % 1000));
   }
   std::fclose(out);
 }
@@ -108,7 +127,9 @@ int main(int argc, char** argv) {
   int repeat = 5;
   app.add_option("--lines", lines, "Lines to generate")->capture_default_str();
   app.add_option("--file", path, "Where to write the generated file")->capture_default_str();
-  app.add_option("--repeat", repeat, "Runs per measurement")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat, "Runs per measurement")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_flag("--keep", keep, "Keep the file (for bench/parse/compare.sh)");
   app.add_flag("--generate-only", generateOnly, "Only write the file (implies --keep)");
   CLI11_PARSE(app, argc, argv);
@@ -116,8 +137,8 @@ int main(int argc, char** argv) {
   generate(path, lines);
   struct stat st {};
   ::stat(path.c_str(), &st);
-  std::printf("file: %s, %llu lines, %.1f MB\n", path.c_str(), static_cast<unsigned long long>(lines),
-              static_cast<double>(st.st_size) / 1e6);
+  std::printf("file: %s, %llu lines, %.1f MB\n", path.c_str(),
+              static_cast<unsigned long long>(lines), static_cast<double>(st.st_size) / 1e6);
   if (generateOnly) return 0;
 
   const AccessLogParser parser = AccessLogParser::combinedRt();
@@ -135,7 +156,8 @@ int main(int argc, char** argv) {
     const char* p = data.data();
     const char* const end = p + data.size();
     while (p < end) {
-      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      const auto* newline =
+          static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
       const char* stop = newline != nullptr ? newline : end;
       const auto record = parser.parseLine({p, static_cast<std::size_t>(stop - p)});
       ++count;
@@ -143,18 +165,19 @@ int main(int argc, char** argv) {
       checksum += record.status + record.latencyMicros + static_cast<std::uint64_t>(record.method);
       p = stop + 1;
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double cpuSeconds = threadCpuSeconds() - cpuStart;
     memoryRates.push_back(static_cast<double>(count) / seconds);
     memoryCpuRates.push_back(static_cast<double>(count) / cpuSeconds);
   }
   const Rates memory = summarize(memoryRates);
   const Rates memoryCpu = summarize(memoryCpuRates);
-  std::printf("rollgate in-memory parse: per CPU second best %.2f M lines/s, median %.2f M lines/s; "
-              "per wall second best %.2f M lines/s (parsed %llu, checksum %llu)\n",
-              memoryCpu.best / 1e6, memoryCpu.median / 1e6, memory.best / 1e6,
-              static_cast<unsigned long long>(parsed),
-              static_cast<unsigned long long>(checksum));
+  std::printf(
+      "rollgate in-memory parse: per CPU second best %.2f M lines/s, median %.2f M lines/s; "
+      "per wall second best %.2f M lines/s (parsed %llu, checksum %llu)\n",
+      memoryCpu.best / 1e6, memoryCpu.median / 1e6, memory.best / 1e6,
+      static_cast<unsigned long long>(parsed), static_cast<unsigned long long>(checksum));
 
   std::vector<double> fileRates;
   std::vector<double> fileCpuRates;
@@ -177,9 +200,10 @@ int main(int argc, char** argv) {
   }
   const Rates file = summarize(fileRates);
   const Rates fileCpu = summarize(fileCpuRates);
-  std::printf("rollgate file parse (read + parse + counts + percentiles): per CPU second best %.2f M "
-              "lines/s, median %.2f M lines/s; per wall second best %.2f M lines/s\n",
-              fileCpu.best / 1e6, fileCpu.median / 1e6, file.best / 1e6);
+  std::printf(
+      "rollgate file parse (read + parse + counts + percentiles): per CPU second best %.2f M "
+      "lines/s, median %.2f M lines/s; per wall second best %.2f M lines/s\n",
+      fileCpu.best / 1e6, fileCpu.median / 1e6, file.best / 1e6);
   if (!keep) ::unlink(path.c_str());
   return 0;
 }

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const auto split = input.find('\n');
   const std::string_view format = input.substr(0, split);
-  const std::string_view line = split == std::string_view::npos ? std::string_view() : input.substr(split + 1);
+  const std::string_view line =
+      split == std::string_view::npos ? std::string_view() : input.substr(split + 1);
   auto parser = AccessLogParser::fromLogFormat(format);
   if (parser.ok()) {
     const auto record = parser->parseLine(line);

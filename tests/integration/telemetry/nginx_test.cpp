@@ -3,11 +3,11 @@
 // telemetry windows. The windows must account for exactly the lines nginx wrote, status by status;
 // error-log lines for missing files must equal the 404s; resources come from /proc.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -215,8 +215,9 @@ TEST_CASE("nginx under wrk load, with a rotation: windows count exactly the line
   });
   REQUIRE(errors.ok());
 
-  Child nginx({kNginx, "-p", dir.path().string(), "-c", dir.file("nginx.conf"), "-g", "daemon off;"},
-              dir.file("nginx.out"), SIGQUIT);
+  Child nginx(
+      {kNginx, "-p", dir.path().string(), "-c", dir.file("nginx.conf"), "-g", "daemon off;"},
+      dir.file("nginx.out"), SIGQUIT);
   const auto upDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!canConnect(port) && std::chrono::steady_clock::now() < upDeadline) {
     REQUIRE_MESSAGE(!nginx.exited(), "nginx exited: " << readLines(dir.file("nginx.out")).size()
@@ -232,7 +233,8 @@ TEST_CASE("nginx under wrk load, with a rotation: windows count exactly the line
   const auto threadCpuMicros = [] {
     timespec now{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return static_cast<std::uint64_t>(now.tv_sec) * 1000000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+    return static_cast<std::uint64_t>(now.tv_sec) * 1000000 +
+           static_cast<std::uint64_t>(now.tv_nsec) / 1000;
   };
   const std::uint64_t cpuStartMicros = threadCpuMicros();
   std::uint64_t procCpuMicros = 0;  // /proc sampling, reported apart
@@ -278,7 +280,8 @@ TEST_CASE("nginx under wrk load, with a rotation: windows count exactly the line
     return readLines(accessLog + ".1").size() + readLines(accessLog).size();
   };
   const auto drainDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (followedLines < countWritten() && std::chrono::steady_clock::now() < drainDeadline) pump(50);
+  while (followedLines < countWritten() && std::chrono::steady_clock::now() < drainDeadline)
+    pump(50);
   for (int i = 0; i < 4; ++i) {
     (*access)->poll();  // retire the rotated file
     (*errors)->poll();
@@ -332,8 +335,9 @@ TEST_CASE("nginx under wrk load, with a rotation: windows count exactly the line
   CHECK(nginxProcesses == 2);  // master and one worker, from /proc
   CHECK(windows.back().memoryBytes > 0);
   CHECK(windows.back().mainPid == static_cast<std::uint32_t>(nginx.pid()));
-  MESSAGE("nginx CPU over the run: " << cpuMillis << " ms; follow+parse+window CPU: "
-          << followCpuMicros / 1000 << " ms for " << lines.size() << " lines ("
+  MESSAGE("nginx CPU over the run: "
+          << cpuMillis << " ms; follow+parse+window CPU: " << followCpuMicros / 1000 << " ms for "
+          << lines.size() << " lines ("
           << static_cast<double>(followCpuMicros) * 1000.0 / static_cast<double>(lines.size())
           << " ns/line); /proc sampling: " << procCpuMicros / 1000 << " ms");
 

@@ -75,7 +75,8 @@ TEST_CASE("combined takes status and method, no latency") {
 
 TEST_CASE("combined: lines that do not fit are unparsed, never guessed") {
   const auto parser = AccessLogParser::combined();
-  const std::string good = R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8")";
+  const std::string good =
+      R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8")";
   CHECK(parser.parseLine(good).parsed);
   CHECK(parser.parseLine(good + "\r").parsed);
   const char* bad[] = {
@@ -152,7 +153,8 @@ TEST_CASE("combined_rt with $upstream_response_time") {
   CHECK_FALSE(parser.parseLine(kCombinedLine + " 0.200").parsed);
   CHECK_FALSE(parser.parseLine(kCombinedLine + " 0.200 x").parsed);
 
-  auto upstreamOnly = AccessLogParser::fromLogFormat(R"("$request" $status $upstream_response_time)");
+  auto upstreamOnly =
+      AccessLogParser::fromLogFormat(R"("$request" $status $upstream_response_time)");
   REQUIRE(upstreamOnly.ok());
   record = upstreamOnly->parseLine(R"("POST /x HTTP/1.1" 502 0.010, 0.020 : 0.003)");
   REQUIRE(record.parsed);
@@ -174,10 +176,16 @@ TEST_CASE("any log_format: variables quoted and unquoted, ${name}, literal text 
   CHECK(record.status == 503);
   CHECK(record.method == HttpMethod::kDelete);
   CHECK(record.latencyMicros == 1002000);
-  CHECK_FALSE(parser->parseLine(
-      R"(ts=2024-01-01T00:00:00+00:00 client=10.0.0.1 method=DELETE uri="/a b" st=503 rt=1.002)").parsed);
-  CHECK_FALSE(parser->parseLine(
-      R"(ts=2024-01-01T00:00:00+00:00 client=10.0.0.1 method=DELETE uri="/a b" status=503 rt=1.002 ua="x y")").parsed);
+  CHECK_FALSE(
+      parser
+          ->parseLine(
+              R"(ts=2024-01-01T00:00:00+00:00 client=10.0.0.1 method=DELETE uri="/a b" st=503 rt=1.002)")
+          .parsed);
+  CHECK_FALSE(
+      parser
+          ->parseLine(
+              R"(ts=2024-01-01T00:00:00+00:00 client=10.0.0.1 method=DELETE uri="/a b" status=503 rt=1.002 ua="x y")")
+          .parsed);
 }
 
 TEST_CASE("log_format strings that cannot be matched are rejected with the reason") {
@@ -203,7 +211,8 @@ TEST_CASE("JSON lines with default and configured field names") {
   CHECK(record.status == 404);
   CHECK(record.latencyMicros == 2000);
   CHECK(record.method == HttpMethod::kHead);
-  record = parser.parseLine(R"( { "status" : 200 , "request_time" : 1.5, "extra": {"a":[1,2,{"b":"}"}]} } )");
+  record = parser.parseLine(
+      R"( { "status" : 200 , "request_time" : 1.5, "extra": {"a":[1,2,{"b":"}"}]} } )");
   REQUIRE(record.parsed);
   CHECK(record.status == 200);
   CHECK(record.latencyMicros == 1500000);
@@ -213,9 +222,19 @@ TEST_CASE("JSON lines with default and configured field names") {
   CHECK_FALSE(record.hasLatency);
 
   const char* bad[] = {
-      "", "{}", "[]", "not json", R"({"status":200)", R"({"status":200} x)", R"({"status":"2000"})",
-      R"({"status":"abc"})", R"({"status":{"code":200}})", R"({"request_time":0.1})",
-      R"({"status":200,"request_time":"fast"})", R"({"status":200,})", R"({"status":200 "x":1})",
+      "",
+      "{}",
+      "[]",
+      "not json",
+      R"({"status":200)",
+      R"({"status":200} x)",
+      R"({"status":"2000"})",
+      R"({"status":"abc"})",
+      R"({"status":{"code":200}})",
+      R"({"request_time":0.1})",
+      R"({"status":200,"request_time":"fast"})",
+      R"({"status":200,})",
+      R"({"status":200 "x":1})",
       R"({"status":200,"status":500})",
   };
   for (const char* line : bad) {
@@ -223,7 +242,8 @@ TEST_CASE("JSON lines with default and configured field names") {
     CHECK_FALSE(parser.parseLine(line).parsed);
   }
 
-  const auto custom = AccessLogParser::json(JsonFields{"code", "duration_ms", LatencyUnit::kMillis, "request"});
+  const auto custom =
+      AccessLogParser::json(JsonFields{"code", "duration_ms", LatencyUnit::kMillis, "request"});
   record = custom.parseLine(R"({"code":201,"duration_ms":12.5,"request":"PUT /x HTTP/1.1"})");
   REQUIRE(record.parsed);
   CHECK(record.status == 201);

@@ -107,7 +107,8 @@ TEST_CASE("a file that does not exist yet is read from its start when it appears
   waitReadable(*follower);
   // The create event may arrive before the writes: drain until all four are in or time is up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (out.lines.size() < 4 && std::chrono::steady_clock::now() < deadline) waitReadable(*follower);
+  while (out.lines.size() < 4 && std::chrono::steady_clock::now() < deadline)
+    waitReadable(*follower);
   CHECK(out.lines == numbered("line", 4));
 }
 
@@ -122,11 +123,13 @@ TEST_CASE("a directory that does not exist yet is picked up by the poll() backst
   LogWriter writer(path);
   writer.lines("x", 3);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (out.lines.size() < 3 && std::chrono::steady_clock::now() < deadline) waitReadable(*follower);
+  while (out.lines.size() < 3 && std::chrono::steady_clock::now() < deadline)
+    waitReadable(*follower);
   CHECK(out.lines == numbered("x", 3));
 }
 
-TEST_CASE("rename rotation: the old inode is finished, late writes to it kept, the new file followed") {
+TEST_CASE(
+    "rename rotation: the old inode is finished, late writes to it kept, the new file followed") {
   TempDir dir;
   const auto path = dir.file("access.log");
   const auto rotated = dir.file("access.log.1");
@@ -157,7 +160,7 @@ TEST_CASE("rename rotation: the old inode is finished, late writes to it kept, t
   oldWriter->lines("old", 1, 6);
   waitReadable(*follower);
   CHECK(out.lines.back() == "old 6");
-  oldWriter.reset();  // the server reopened its log
+  oldWriter.reset();                             // the server reopened its log
   for (int i = 0; i < 4; ++i) follower->poll();  // idle polls retire the old file
   newWriter.lines("new", 2, 4);
   waitReadable(*follower);
@@ -193,7 +196,8 @@ TEST_CASE("copytruncate: the truncated file is read again from its start") {
   writer.lines("after", 3);
   waitReadable(*follower);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (out.lines.size() < 8 && std::chrono::steady_clock::now() < deadline) waitReadable(*follower);
+  while (out.lines.size() < 8 && std::chrono::steady_clock::now() < deadline)
+    waitReadable(*follower);
   CHECK(out.lines == concat(numbered("before", 5), numbered("after", 3)));
   CHECK(follower->truncations() == 1);
 }
@@ -277,7 +281,8 @@ TEST_CASE("truncated while stopped (shorter, or regrown longer): read from 0") {
   }
 }
 
-TEST_CASE("rotated while stopped: the old file is finished from the saved offset, then the new one") {
+TEST_CASE(
+    "rotated while stopped: the old file is finished from the saved offset, then the new one") {
   TempDir dir;
   const auto path = dir.file("access.log");
   auto oldWriter = std::make_unique<LogWriter>(path);
@@ -347,7 +352,8 @@ TEST_CASE("over-long lines are cut to maxLineBytes and counted") {
   const auto path = dir.file("access.log");
   LogWriter writer(path);
   Collected out;
-  auto follower = follow(path, out, {}, FollowerOptions{.maxLineBytes = 10, .readChunkBytes = 4096});
+  auto follower =
+      follow(path, out, {}, FollowerOptions{.maxLineBytes = 10, .readChunkBytes = 4096});
   writer.raw(std::string(25, 'x') + "\nshort\n");
   follower->poll();
   CHECK(out.lines == std::vector<std::string>{std::string(10, 'x'), "short"});

@@ -69,8 +69,12 @@ TEST_CASE("parse command: text output with latency percentiles, last line withou
   {
     std::ofstream out(path);
     for (int i = 1; i <= 100; ++i) {
-      out << R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" )" << (i % 10 == 0 ? 500 : 200)
-          << R"( 5 "-" "curl" 0.)" << (i < 10 ? "00" : i < 100 ? "0" : "") << i;
+      out << R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" )"
+          << (i % 10 == 0 ? 500 : 200) << R"( 5 "-" "curl" 0.)"
+          << (i < 10    ? "00"
+              : i < 100 ? "0"
+                        : "")
+          << i;
       if (i != 100) out << "\n";
     }
     out << "\nnot a log line\n";
@@ -103,7 +107,8 @@ TEST_CASE("parse command: a log_format string and json lines") {
     std::ofstream out(path);
     out << "10.0.0.1 [x] 204 0.001\n10.0.0.1 [x] 404 0.003\n";
   }
-  auto run = runCommand({"parse", "--format", "$remote_addr [$time_local] $status $request_time", path});
+  auto run =
+      runCommand({"parse", "--format", "$remote_addr [$time_local] $status $request_time", path});
   CHECK(run.exitCode == 0);
   CHECK(run.out.find("status 204: 1\n") != std::string::npos);
   CHECK(run.out.find("latency p50: 1.000 ms\n") != std::string::npos);
@@ -111,7 +116,10 @@ TEST_CASE("parse command: a log_format string and json lines") {
   const auto jsonPath = dir.file("json.log");
   {
     std::ofstream out(jsonPath);
-    out << R"({"code":"200","ms":"5"})" << "\n" << R"({"code":"503","ms":"7"})" << "\n";
+    out << R"({"code":"200","ms":"5"})"
+        << "\n"
+        << R"({"code":"503","ms":"7"})"
+        << "\n";
   }
   run = runCommand({"parse", "--format", "json", "--json-status", "code", "--json-latency", "ms",
                     "--json-latency-unit", "ms", jsonPath});

@@ -66,7 +66,8 @@ TEST_CASE("CPU time is counted in milliseconds") {
   const auto cpuNowMillis = [] {
     timespec cpu{};
     ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-    return static_cast<std::uint64_t>(cpu.tv_sec) * 1000 + static_cast<std::uint64_t>(cpu.tv_nsec) / 1000000;
+    return static_cast<std::uint64_t>(cpu.tv_sec) * 1000 +
+           static_cast<std::uint64_t>(cpu.tv_nsec) / 1000000;
   };
   const std::uint64_t first = cpuNowMillis();
   volatile std::uint64_t sink = 0;

@@ -15,8 +15,7 @@ using rollgate::testing::TempDir;
 
 namespace {
 
-const std::string kLine =
-    R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" )";
+const std::string kLine = R"(1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" )";
 
 std::string accessLine(int status, const char* seconds) {
   return kLine + std::to_string(status) + R"( 5 "-" "curl" )" + seconds + "\n";
@@ -73,7 +72,8 @@ TEST_CASE("a service pipeline: access and error logs into windows, cut at a rele
   access.raw(accessLine(200, "0.010") + accessLine(500, "0.300") + "garbage\n");
   errors.raw("2024/01/01 [error] 1#1: boom\n2024/01/01 [notice] 1#1: fine\n");
   pumpUntil(telemetry, [&] { return telemetry.accessLines() == 3; });
-  auto old = telemetry.switchRelease("v2", 5400, ResourceSample{.cpuMillis = 10, .memoryBytes = 1 << 20});
+  auto old =
+      telemetry.switchRelease("v2", 5400, ResourceSample{.cpuMillis = 10, .memoryBytes = 1 << 20});
   REQUIRE(old.has_value());
   CHECK(old->release == "v1");
   CHECK(old->requests == 2);

@@ -15,7 +15,8 @@ namespace rollgate::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "rollgate-telemetry-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "rollgate-telemetry-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) std::abort();
     path_ = pattern;
   }
@@ -42,11 +43,13 @@ class LogWriter {
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
   void raw(std::string_view bytes) {
-    if (::write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) std::abort();
+    if (::write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+      std::abort();
   }
   // Writes count lines "<prefix> <i>\n", i from first.
   void lines(std::string_view prefix, int count, int first = 0) {
-    for (int i = first; i < first + count; ++i) raw(std::string(prefix) + " " + std::to_string(i) + "\n");
+    for (int i = first; i < first + count; ++i)
+      raw(std::string(prefix) + " " + std::to_string(i) + "\n");
   }
   int fd() const { return fd_; }
 

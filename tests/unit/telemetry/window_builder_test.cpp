@@ -95,15 +95,16 @@ TEST_CASE("latency buckets: bounds are log-spaced, inclusive upper bounds, the l
   CHECK(bounds.back() == UINT64_MAX);
   CHECK(std::is_sorted(bounds.begin(), bounds.end()));
   WindowBuilder builder("web", "v1", 0);
-  builder.addAccess(request(200, 64));       // bucket 0
-  builder.addAccess(request(200, 65));       // bucket 1 (91)
-  builder.addAccess(request(200, 0));        // bucket 0
+  builder.addAccess(request(200, 64));          // bucket 0
+  builder.addAccess(request(200, 65));          // bucket 1 (91)
+  builder.addAccess(request(200, 0));           // bucket 0
   builder.addAccess(request(200, 1ULL << 40));  // +inf
   const auto window = builder.closeNow(5);
   CHECK(window.latencyBucketCounts[0] == 2);
   CHECK(window.latencyBucketCounts[1] == 1);
   CHECK(window.latencyBucketCounts.back() == 1);
-  CHECK(std::count(window.latencySampleMicros.begin(), window.latencySampleMicros.end(), UINT32_MAX) == 1);
+  CHECK(std::count(window.latencySampleMicros.begin(), window.latencySampleMicros.end(),
+                   UINT32_MAX) == 1);
 }
 
 TEST_CASE("a release switch cuts the window at that moment: no window mixes two releases") {
@@ -139,7 +140,8 @@ TEST_CASE("the latency sample is bounded, uniform-ish and deterministic for a se
   CHECK(window.requests == 100000);
   CHECK(sum(window.latencyBucketCounts) == 100000);
   REQUIRE(window.latencySampleMicros.size() == 1024);
-  const std::set<std::uint32_t> distinct(window.latencySampleMicros.begin(), window.latencySampleMicros.end());
+  const std::set<std::uint32_t> distinct(window.latencySampleMicros.begin(),
+                                         window.latencySampleMicros.end());
   CHECK(distinct.size() == 1024);  // sampled without replacement
   // Uniform over 0..99999: the sample mean is near 50000 (sd of the mean ~ 900).
   const double mean = static_cast<double>(std::accumulate(window.latencySampleMicros.begin(),
@@ -156,8 +158,10 @@ TEST_CASE("the latency sample is bounded, uniform-ish and deterministic for a se
 
 TEST_CASE("resources: CPU and restarts are deltas within the window, memory the latest") {
   WindowBuilder builder("web", "v1", 0);
-  builder.addResourceSample({.cpuMillis = 1000, .memoryBytes = 5000, .restarts = 2, .unitActive = true, .mainPid = 42});
-  builder.addResourceSample({.cpuMillis = 1250, .memoryBytes = 6000, .restarts = 2, .unitActive = true, .mainPid = 42});
+  builder.addResourceSample(
+      {.cpuMillis = 1000, .memoryBytes = 5000, .restarts = 2, .unitActive = true, .mainPid = 42});
+  builder.addResourceSample(
+      {.cpuMillis = 1250, .memoryBytes = 6000, .restarts = 2, .unitActive = true, .mainPid = 42});
   auto window = builder.cut(10000);
   REQUIRE(window);
   CHECK(window->cpuMillis == 250);
@@ -166,8 +170,10 @@ TEST_CASE("resources: CPU and restarts are deltas within the window, memory the 
   CHECK(window->unitActive);
   CHECK(window->mainPid == 42);
   // A restart: the counter rises, the /proc CPU counter of the new process starts again near 0.
-  builder.addResourceSample({.cpuMillis = 1300, .memoryBytes = 6000, .restarts = 2, .unitActive = true, .mainPid = 42});
-  builder.addResourceSample({.cpuMillis = 30, .memoryBytes = 1000, .restarts = 3, .unitActive = true, .mainPid = 77});
+  builder.addResourceSample(
+      {.cpuMillis = 1300, .memoryBytes = 6000, .restarts = 2, .unitActive = true, .mainPid = 42});
+  builder.addResourceSample(
+      {.cpuMillis = 30, .memoryBytes = 1000, .restarts = 3, .unitActive = true, .mainPid = 77});
   window = builder.cut(20000);
   REQUIRE(window);
   CHECK(window->cpuMillis == 50 + 30);
