@@ -5,6 +5,8 @@
 //   also the Hodges-Lehmann shift on the same samples and a 12-look alpha-spending plan.
 // SciPy runs in /usr/bin/python3 (Debian's python3-scipy); without it the line says
 // "scipy: not installed". Figures are the minimum over the repetitions (the least disturbed).
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -16,7 +18,6 @@
 #include <functional>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "common/stats/effect.h"
@@ -94,9 +95,8 @@ int main(int argc, char** argv) {
   const std::vector<double> x = rollgate::stats::sortedCopy(canary);
   const std::vector<double> y = rollgate::stats::sortedCopy(baseline);
   double shift = 0.0;
-  const double hlMs = minMillis(std::max(1, repetitions / 3), 1, [&] {
-    shift = rollgate::stats::hodgesLehmannShift(x, y);
-  });
+  const double hlMs = minMillis(std::max(1, repetitions / 3), 1,
+                                [&] { shift = rollgate::stats::hodgesLehmannShift(x, y); });
   double fisherGreaterP = 0.0;
   double fisherTwoSidedP = 0.0;
   constexpr std::uint64_t kTotal = 10000000;
@@ -112,12 +112,12 @@ int main(int argc, char** argv) {
     (void)rollgate::stats::SequentialPlan::make(0.05, 12, false);
   });
 
-  std::printf("rollgate Mann-Whitney U, 2 x %zu values (sort included): %.2f ms  p=%.10g\n",
-              kSize, mwMs, mwP);
+  std::printf("rollgate Mann-Whitney U, 2 x %zu values (sort included): %.2f ms  p=%.10g\n", kSize,
+              mwMs, mwP);
   std::printf("rollgate Fisher exact, totals 1e7, greater:   %.4f ms  p=%.10g\n", fisherGreaterMs,
               fisherGreaterP);
-  std::printf("rollgate Fisher exact, totals 1e7, two-sided: %.4f ms  p=%.10g\n",
-              fisherTwoSidedMs, fisherTwoSidedP);
+  std::printf("rollgate Fisher exact, totals 1e7, two-sided: %.4f ms  p=%.10g\n", fisherTwoSidedMs,
+              fisherTwoSidedP);
   std::printf("rollgate Hodges-Lehmann shift, 2 x %zu values: %.2f ms  shift=%.4g\n", kSize, hlMs,
               shift);
   std::printf("rollgate alpha-spending plan, 12 looks: %.3f ms\n", planMs);
@@ -172,11 +172,14 @@ int main(int argc, char** argv) {
     std::printf("scipy: failed to run:\n%s", output.c_str());
     return 1;
   }
-  std::printf("scipy    Mann-Whitney U, 2 x %zu values: %.2f ms  p=%.10g  (rollgate %.1fx faster)\n",
-              kSize, scipyMw, scipyMwP, scipyMw / mwMs);
-  std::printf("scipy    Fisher exact, totals 1e7, greater:   %.4f ms  p=%.10g  (rollgate %.1fx faster)\n",
-              scipyFisher[0], scipyFisherP[0], scipyFisher[0] / fisherGreaterMs);
-  std::printf("scipy    Fisher exact, totals 1e7, two-sided: %.4f ms  p=%.10g  (rollgate %.1fx faster)\n",
-              scipyFisher[1], scipyFisherP[1], scipyFisher[1] / fisherTwoSidedMs);
+  std::printf(
+      "scipy    Mann-Whitney U, 2 x %zu values: %.2f ms  p=%.10g  (rollgate %.1fx faster)\n", kSize,
+      scipyMw, scipyMwP, scipyMw / mwMs);
+  std::printf(
+      "scipy    Fisher exact, totals 1e7, greater:   %.4f ms  p=%.10g  (rollgate %.1fx faster)\n",
+      scipyFisher[0], scipyFisherP[0], scipyFisher[0] / fisherGreaterMs);
+  std::printf(
+      "scipy    Fisher exact, totals 1e7, two-sided: %.4f ms  p=%.10g  (rollgate %.1fx faster)\n",
+      scipyFisher[1], scipyFisherP[1], scipyFisher[1] / fisherTwoSidedMs);
   return 0;
 }

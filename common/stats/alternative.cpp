@@ -14,9 +14,12 @@ Result<Alternative> parseAlternative(std::string_view text) {
 
 std::string_view toString(Alternative alternative) {
   switch (alternative) {
-    case Alternative::kTwoSided: return "two-sided";
-    case Alternative::kGreater: return "greater";
-    case Alternative::kLess: return "less";
+    case Alternative::kTwoSided:
+      return "two-sided";
+    case Alternative::kGreater:
+      return "greater";
+    case Alternative::kLess:
+      return "less";
   }
   return "unknown";
 }

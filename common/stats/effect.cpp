@@ -53,8 +53,7 @@ class DifferenceMatrix {
 
 }  // namespace
 
-double pairwiseDifference(std::span<const double> x, std::span<const double> y,
-                          std::uint64_t k) {
+double pairwiseDifference(std::span<const double> x, std::span<const double> y, std::uint64_t k) {
   const DifferenceMatrix d(x, y);
   const std::size_t n = d.rows();
   const std::size_t m = d.columns();
@@ -189,10 +188,10 @@ RateEffects rateEffects(std::uint64_t canaryEvents, std::uint64_t canaryTotal,
   const Interval w0 = wilsonInterval(baselineEvents, baselineTotal, z);
   const double diff = p1 - p0;
   effects.difference.estimate = diff;
-  effects.difference.low = diff - std::sqrt((p1 - w1.low) * (p1 - w1.low) +
-                                            (w0.high - p0) * (w0.high - p0));
-  effects.difference.high = diff + std::sqrt((w1.high - p1) * (w1.high - p1) +
-                                             (p0 - w0.low) * (p0 - w0.low));
+  effects.difference.low =
+      diff - std::sqrt((p1 - w1.low) * (p1 - w1.low) + (w0.high - p0) * (w0.high - p0));
+  effects.difference.high =
+      diff + std::sqrt((w1.high - p1) * (w1.high - p1) + (p0 - w0.low) * (p0 - w0.low));
 
   // Katz log interval; with no events on a side, 0.5 is added to each count for the interval.
   if (baselineEvents == 0) {
@@ -217,14 +216,13 @@ RateEffects rateEffects(std::uint64_t canaryEvents, std::uint64_t canaryTotal,
   return effects;
 }
 
-ShiftEffects shiftEffects(std::span<const double> x, std::span<const double> y,
-                          double confidence) {
+ShiftEffects shiftEffects(std::span<const double> x, std::span<const double> y, double confidence) {
   assert(!x.empty() && !y.empty());
   ShiftEffects effects;
   effects.canaryMedian = sortedMedian(x);
   effects.baselineMedian = sortedMedian(y);
   if (effects.baselineMedian == 0.0) {
-    effects.medianRatio = effects.canaryMedian == 0.0 ? kNaN
+    effects.medianRatio = effects.canaryMedian == 0.0  ? kNaN
                           : effects.canaryMedian > 0.0 ? kInf
                                                        : -kInf;
   } else {

@@ -34,7 +34,7 @@ struct Interval {
 Interval wilsonInterval(std::uint64_t events, std::uint64_t total, double z);
 
 struct RateEffects {
-  double canaryRate = 0.0;    // NaN when the total is 0
+  double canaryRate = 0.0;  // NaN when the total is 0
   double baselineRate = 0.0;
   EffectEstimate difference;  // canaryRate - baselineRate (Newcombe hybrid score interval)
   EffectEstimate ratio;       // canaryRate / baselineRate (Katz log interval)

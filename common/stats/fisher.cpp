@@ -217,8 +217,8 @@ Result<FisherResult> fisherExact(std::uint64_t canaryEvents, std::uint64_t canar
         if (events.pmf(nEvents) > pExact * gamma) {
           p = pLower;
         } else {
-          const std::int64_t guess = binarySearch(
-              [&](std::int64_t k) { return -events.pmf(k); }, -pExact * gamma, mode, nEvents);
+          const std::int64_t guess = binarySearch([&](std::int64_t k) { return -events.pmf(k); },
+                                                  -pExact * gamma, mode, nEvents);
           p = pLower + events.sf(guess);
         }
       } else {
@@ -226,8 +226,8 @@ Result<FisherResult> fisherExact(std::uint64_t canaryEvents, std::uint64_t canar
         if (events.pmf(0) > pExact * gamma) {
           p = pUpper;
         } else {
-          const std::int64_t guess = binarySearch(
-              [&](std::int64_t k) { return events.pmf(k); }, pExact * gamma, 0, mode);
+          const std::int64_t guess =
+              binarySearch([&](std::int64_t k) { return events.pmf(k); }, pExact * gamma, 0, mode);
           p = pUpper + events.cdf(guess);
         }
       }

@@ -64,17 +64,27 @@ bool largeEnough(const CheckSpec& spec, double absolute, double relative) {
   if (spec.minimumAbsoluteEffect) {
     const double minimum = *spec.minimumAbsoluteEffect;
     switch (spec.alternative) {
-      case Alternative::kGreater: ok = ok && absolute >= minimum; break;
-      case Alternative::kLess: ok = ok && -absolute >= minimum; break;
-      case Alternative::kTwoSided: ok = ok && std::fabs(absolute) >= minimum; break;
+      case Alternative::kGreater:
+        ok = ok && absolute >= minimum;
+        break;
+      case Alternative::kLess:
+        ok = ok && -absolute >= minimum;
+        break;
+      case Alternative::kTwoSided:
+        ok = ok && std::fabs(absolute) >= minimum;
+        break;
     }
   }
   if (spec.minimumRelativeEffect) {
     const double minimum = *spec.minimumRelativeEffect;
     const double inverse = relative == 0.0 ? kInf : 1.0 / relative;
     switch (spec.alternative) {
-      case Alternative::kGreater: ok = ok && relative >= minimum; break;
-      case Alternative::kLess: ok = ok && inverse >= minimum; break;
+      case Alternative::kGreater:
+        ok = ok && relative >= minimum;
+        break;
+      case Alternative::kLess:
+        ok = ok && inverse >= minimum;
+        break;
       case Alternative::kTwoSided:
         ok = ok && (relative >= minimum || inverse >= minimum);
         break;
@@ -129,8 +139,8 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
       plan.spending() != spec.spending) {
     return makeError("check '" + spec.name + "': the sequential plan (alpha " +
                      number(plan.alpha()) + ", " + std::to_string(plan.plannedLooks()) +
-                     " looks) does not belong to this check (alpha " + number(spec.alpha) +
-                     ", " + std::to_string(input.plannedLooks) + " looks)");
+                     " looks) does not belong to this check (alpha " + number(spec.alpha) + ", " +
+                     std::to_string(input.plannedLooks) + " looks)");
   }
   if (const auto* counts = std::get_if<CountsData>(&input.data)) {
     if (spec.test == CheckTest::kMannWhitney) {
@@ -155,8 +165,8 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
     if (spec.test == CheckTest::kFisher) {
       return makeError("check '" + spec.name + "': fisher needs counts, got samples");
     }
-    for (const auto& [side, values] : {std::pair{"canary", samples.canary},
-                                       std::pair{"baseline", samples.baseline}}) {
+    for (const auto& [side, values] :
+         {std::pair{"canary", samples.canary}, std::pair{"baseline", samples.baseline}}) {
       for (std::size_t i = 0; i < values.size(); ++i) {
         if (!std::isfinite(values[i])) {
           return makeError("check '" + spec.name + "': " + side + " sample " +
@@ -198,21 +208,20 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
   result.baselineCount = c.baselineTotal;
   result.canaryEvents = c.canaryEvents;
   result.baselineEvents = c.baselineEvents;
-  const std::string canaryText = percent(c.canaryTotal == 0 ? kNaN
-                                             : static_cast<double>(c.canaryEvents) /
-                                                   static_cast<double>(c.canaryTotal)) +
-                                 " (" + std::to_string(c.canaryEvents) + "/" +
-                                 std::to_string(c.canaryTotal) + ")";
+  const std::string canaryText =
+      percent(c.canaryTotal == 0
+                  ? kNaN
+                  : static_cast<double>(c.canaryEvents) / static_cast<double>(c.canaryTotal)) +
+      " (" + std::to_string(c.canaryEvents) + "/" + std::to_string(c.canaryTotal) + ")";
   const bool isThreshold = spec.test != CheckTest::kFisher;
 
   if (notEnough(c.canaryTotal, spec) || (!isThreshold && notEnough(c.baselineTotal, spec))) {
     result.verdict = Verdict::kNotEnoughData;
-    result.explanation = result.metric + ": not enough data: canary " +
-                         std::to_string(c.canaryTotal) + " requests" +
-                         (isThreshold ? std::string()
-                                      : ", baseline " + std::to_string(c.baselineTotal)) +
-                         ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
-                         (isThreshold ? "" : " per side") + ": not_enough_data";
+    result.explanation =
+        result.metric + ": not enough data: canary " + std::to_string(c.canaryTotal) + " requests" +
+        (isThreshold ? std::string() : ", baseline " + std::to_string(c.baselineTotal)) +
+        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
+        (isThreshold ? "" : " per side") + ": not_enough_data";
     return result;
   }
 
@@ -226,13 +235,13 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
     result.explanation = result.metric + " canary " + canaryText + ", " +
                          (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         percent(spec.threshold) + " allowed: " +
-                         std::string(toString(result.verdict));
+                         percent(spec.threshold) +
+                         " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
-  const auto fisher = fisherExact(c.canaryEvents, c.canaryTotal, c.baselineEvents,
-                                  c.baselineTotal, spec.alternative);
+  const auto fisher = fisherExact(c.canaryEvents, c.canaryTotal, c.baselineEvents, c.baselineTotal,
+                                  spec.alternative);
   // Inputs were validated, so the test cannot fail here.
   const RateEffects effects = rateEffects(c.canaryEvents, c.canaryTotal, c.baselineEvents,
                                           c.baselineTotal, spec.confidence);
@@ -246,22 +255,19 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
   result.relativeEffect = effects.ratio;
   result.canaryValue = effects.canaryRate;
   result.baselineValue = effects.baselineRate;
-  result.effectLargeEnough =
-      largeEnough(spec, effects.difference.estimate, effects.ratio.estimate);
-  result.verdict =
-      result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
+  result.effectLargeEnough = largeEnough(spec, effects.difference.estimate, effects.ratio.estimate);
+  result.verdict = result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
 
   const std::string baselineText = percent(effects.baselineRate) + " (" +
                                    std::to_string(c.baselineEvents) + "/" +
                                    std::to_string(c.baselineTotal) + ")";
-  result.explanation = result.metric + " canary " + canaryText + " vs baseline " + baselineText +
-                       ", Fisher " + std::string(toString(spec.alternative)) + " p=" +
-                       pValueText(result.pValue) + (result.significant ? " <= " : " > ") +
-                       "alpha " + pValueText(result.alphaAtLook) + " at " + lookText(input) +
-                       ", difference " + percentagePoints(effects.difference.estimate) +
-                       interval(effects.difference, percentagePoints) + ", ratio " +
-                       number(effects.ratio.estimate) + interval(effects.ratio, number) +
-                       verdictClause(spec, result, true);
+  result.explanation =
+      result.metric + " canary " + canaryText + " vs baseline " + baselineText + ", Fisher " +
+      std::string(toString(spec.alternative)) + " p=" + pValueText(result.pValue) +
+      (result.significant ? " <= " : " > ") + "alpha " + pValueText(result.alphaAtLook) + " at " +
+      lookText(input) + ", difference " + percentagePoints(effects.difference.estimate) +
+      interval(effects.difference, percentagePoints) + ", ratio " + number(effects.ratio.estimate) +
+      interval(effects.ratio, number) + verdictClause(spec, result, true);
   return result;
 }
 
@@ -273,12 +279,12 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   const bool isThreshold = spec.test != CheckTest::kMannWhitney;
   if (notEnough(s.canary.size(), spec) || (!isThreshold && notEnough(s.baseline.size(), spec))) {
     result.verdict = Verdict::kNotEnoughData;
-    result.explanation = result.metric + ": not enough data: canary " +
-                         std::to_string(s.canary.size()) + " samples" +
-                         (isThreshold ? std::string()
-                                      : ", baseline " + std::to_string(s.baseline.size())) +
-                         ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
-                         (isThreshold ? "" : " per side") + ": not_enough_data";
+    result.explanation =
+        result.metric + ": not enough data: canary " + std::to_string(s.canary.size()) +
+        " samples" +
+        (isThreshold ? std::string() : ", baseline " + std::to_string(s.baseline.size())) +
+        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
+        (isThreshold ? "" : " per side") + ": not_enough_data";
     return result;
   }
   const std::vector<double> canary = sortedCopy(s.canary);
@@ -286,16 +292,16 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   if (isThreshold) {
     const auto direction = spec.test == CheckTest::kThresholdMax ? ThresholdDirection::kAtMost
                                                                  : ThresholdDirection::kAtLeast;
-    const ThresholdResult t = checkQuantileThreshold(canary, spec.quantile, spec.threshold,
-                                                     direction);
+    const ThresholdResult t =
+        checkQuantileThreshold(canary, spec.quantile, spec.threshold, direction);
     result.statistic = t.value;
     result.canaryValue = t.value;
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
     result.explanation = result.metric + " canary quantile " + number(spec.quantile) + " " +
                          number(t.value) + " (n=" + std::to_string(canary.size()) + "), " +
                          (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         number(spec.threshold) + " allowed: " +
-                         std::string(toString(result.verdict));
+                         number(spec.threshold) +
+                         " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
@@ -313,14 +319,13 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   result.canaryValue = effects.canaryMedian;
   result.baselineValue = effects.baselineMedian;
   result.effectLargeEnough = largeEnough(spec, effects.shift.estimate, effects.medianRatio);
-  result.verdict =
-      result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
+  result.verdict = result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
   result.explanation =
-      result.metric + " canary median " + number(effects.canaryMedian) + " (n=" +
-      std::to_string(canary.size()) + ") vs baseline median " + number(effects.baselineMedian) +
-      " (n=" + std::to_string(baseline.size()) + "), Mann-Whitney " +
-      std::string(toString(spec.alternative)) + " U=" + number(test.u) + " p=" +
-      pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
+      result.metric + " canary median " + number(effects.canaryMedian) +
+      " (n=" + std::to_string(canary.size()) + ") vs baseline median " +
+      number(effects.baselineMedian) + " (n=" + std::to_string(baseline.size()) +
+      "), Mann-Whitney " + std::string(toString(spec.alternative)) + " U=" + number(test.u) +
+      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
       pValueText(result.alphaAtLook) + " at " + lookText(input) + ", shift " +
       shiftText(effects.shift.estimate) + interval(effects.shift, shiftText) + ", median ratio " +
       number(effects.medianRatio) + verdictClause(spec, result, false);
@@ -340,10 +345,14 @@ Result<CheckTest> parseCheckTest(std::string_view text) {
 
 std::string_view toString(CheckTest test) {
   switch (test) {
-    case CheckTest::kFisher: return "fisher";
-    case CheckTest::kMannWhitney: return "mann_whitney";
-    case CheckTest::kThresholdMax: return "threshold_max";
-    case CheckTest::kThresholdMin: return "threshold_min";
+    case CheckTest::kFisher:
+      return "fisher";
+    case CheckTest::kMannWhitney:
+      return "mann_whitney";
+    case CheckTest::kThresholdMax:
+      return "threshold_max";
+    case CheckTest::kThresholdMin:
+      return "threshold_min";
   }
   return "unknown";
 }
@@ -357,18 +366,24 @@ Result<Tier> parseTier(std::string_view text) {
 
 std::string_view toString(Tier tier) {
   switch (tier) {
-    case Tier::kCritical: return "critical";
-    case Tier::kWarn: return "warn";
-    case Tier::kDebug: return "debug";
+    case Tier::kCritical:
+      return "critical";
+    case Tier::kWarn:
+      return "warn";
+    case Tier::kDebug:
+      return "debug";
   }
   return "unknown";
 }
 
 std::string_view toString(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kPass: return "pass";
-    case Verdict::kFail: return "fail";
-    case Verdict::kNotEnoughData: return "not_enough_data";
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kNotEnoughData:
+      return "not_enough_data";
   }
   return "unknown";
 }

@@ -43,8 +43,8 @@ std::string_view toString(Tier tier);
 std::string_view toString(Verdict verdict);
 
 struct CheckSpec {
-  std::string name;     // e.g. "5xx-ratio"
-  std::string metric;   // what is measured, used in explanations, e.g. "5xx ratio"
+  std::string name;    // e.g. "5xx-ratio"
+  std::string metric;  // what is measured, used in explanations, e.g. "5xx ratio"
   CheckTest test = CheckTest::kFisher;
   Alternative alternative = Alternative::kGreater;  // "greater" = canary worse for error rates
   double alpha = 0.05;  // the false-alarm rate of the whole stage, over all its looks
@@ -83,8 +83,8 @@ struct SamplesData {
 
 struct CheckInput {
   std::variant<CountsData, SamplesData> data;  // cumulative over the stage so far
-  int look = 1;                                 // 1-based window number within the stage
-  int plannedLooks = 1;                         // the stage's maximum number of looks
+  int look = 1;                                // 1-based window number within the stage
+  int plannedLooks = 1;                        // the stage's maximum number of looks
 };
 
 struct CheckResult {
@@ -108,11 +108,11 @@ struct CheckResult {
   EffectEstimate absoluteEffect;
   std::string relativeEffectName;
   EffectEstimate relativeEffect;
-  double canaryValue = 0.0;    // rate, median, or thresholded value
-  double baselineValue = 0.0;  // rate or median (NaN for thresholds)
-  std::uint64_t canaryCount = 0;    // requests or samples
+  double canaryValue = 0.0;       // rate, median, or thresholded value
+  double baselineValue = 0.0;     // rate or median (NaN for thresholds)
+  std::uint64_t canaryCount = 0;  // requests or samples
   std::uint64_t baselineCount = 0;
-  std::uint64_t canaryEvents = 0;   // counts only
+  std::uint64_t canaryEvents = 0;  // counts only
   std::uint64_t baselineEvents = 0;
   std::string explanation;  // one line naming the numbers, ending in ": <verdict>"
 };

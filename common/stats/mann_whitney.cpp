@@ -28,7 +28,8 @@ std::vector<double> exactCounts(std::uint64_t k, std::uint64_t m, std::uint64_t 
 
 double binomial(std::uint64_t m, std::uint64_t n) {  // C(m + n, m), m small
   double b = 1.0;
-  for (std::uint64_t i = 1; i <= m; ++i) b = b * static_cast<double>(n + i) / static_cast<double>(i);
+  for (std::uint64_t i = 1; i <= m; ++i)
+    b = b * static_cast<double>(n + i) / static_cast<double>(i);
   return b;
 }
 
@@ -76,11 +77,17 @@ MannWhitneyResult mannWhitneyUSorted(std::span<const double> x, std::span<const 
     }
     std::size_t fromX = 0;
     std::size_t fromY = 0;
-    while (i < n1 && x[i] == value) { ++i; ++fromX; }
-    while (j < n2 && y[j] == value) { ++j; ++fromY; }
+    while (i < n1 && x[i] == value) {
+      ++i;
+      ++fromX;
+    }
+    while (j < n2 && y[j] == value) {
+      ++j;
+      ++fromY;
+    }
     const std::size_t t = fromX + fromY;
-    twiceRankSum += static_cast<std::int64_t>(fromX) *
-                    static_cast<std::int64_t>(2 * position + t + 1);
+    twiceRankSum +=
+        static_cast<std::int64_t>(fromX) * static_cast<std::int64_t>(2 * position + t + 1);
     if (t > 1) {
       ties = true;
       const double td = static_cast<double>(t);
@@ -142,8 +149,7 @@ MannWhitneyResult mannWhitneyUSorted(std::span<const double> x, std::span<const 
 }
 
 Result<MannWhitneyResult> mannWhitneyU(std::span<const double> canary,
-                                       std::span<const double> baseline,
-                                       Alternative alternative) {
+                                       std::span<const double> baseline, Alternative alternative) {
   if (canary.empty()) return makeError("Mann-Whitney: canary sample is empty");
   if (baseline.empty()) return makeError("Mann-Whitney: baseline sample is empty");
   for (std::size_t k = 0; k < canary.size(); ++k) {

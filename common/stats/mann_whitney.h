@@ -22,19 +22,18 @@ namespace rollgate::stats {
 enum class MannWhitneyMethod { kExact, kAsymptotic };
 
 struct MannWhitneyResult {
-  double u = 0.0;        // U of the canary sample: pairs (c, b) with c > b, plus half the ties
+  double u = 0.0;  // U of the canary sample: pairs (c, b) with c > b, plus half the ties
   double pValue = 1.0;
   MannWhitneyMethod method = MannWhitneyMethod::kAsymptotic;
-  double z = 0.0;        // the normal deviate (asymptotic method only, 0 otherwise)
-  bool ties = false;     // any value occurs more than once in the pooled sample
+  double z = 0.0;     // the normal deviate (asymptotic method only, 0 otherwise)
+  bool ties = false;  // any value occurs more than once in the pooled sample
   std::size_t canaryCount = 0;
   std::size_t baselineCount = 0;
 };
 
 // Fails (naming the sample and the value) on an empty sample or a NaN.
 Result<MannWhitneyResult> mannWhitneyU(std::span<const double> canary,
-                                       std::span<const double> baseline,
-                                       Alternative alternative);
+                                       std::span<const double> baseline, Alternative alternative);
 
 // As above, on samples already sorted ascending.
 // Requires: both non-empty, sorted ascending, no NaN.

@@ -11,9 +11,7 @@ double normalSf(double z) { return 0.5 * std::erfc(z / std::numbers::sqrt2); }
 
 double normalCdf(double z) { return 0.5 * std::erfc(-z / std::numbers::sqrt2); }
 
-double normalPdf(double z) {
-  return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
-}
+double normalPdf(double z) { return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi); }
 
 double normalUpperQuantile(double upperTail) {
   assert(upperTail > 0.0 && upperTail < 1.0);

@@ -57,8 +57,7 @@ double spentAlpha(SpendingFunction spending, double alpha, double t) {
 Result<SequentialPlan> SequentialPlan::make(double alpha, int plannedLooks, bool twoSided,
                                             SpendingFunction spending) {
   if (!(alpha > 0.0 && alpha <= 0.5)) {
-    return makeError("sequential plan: alpha " + std::to_string(alpha) +
-                     " is outside (0, 0.5]");
+    return makeError("sequential plan: alpha " + std::to_string(alpha) + " is outside (0, 0.5]");
   }
   if (plannedLooks < 1 || plannedLooks > kMaxLooks) {
     return makeError("sequential plan: planned looks " + std::to_string(plannedLooks) +

@@ -10,8 +10,8 @@ ThresholdResult compare(double value, double threshold, ThresholdDirection direc
   ThresholdResult result;
   result.value = value;
   result.threshold = threshold;
-  result.within = direction == ThresholdDirection::kAtMost ? value <= threshold
-                                                           : value >= threshold;
+  result.within =
+      direction == ThresholdDirection::kAtMost ? value <= threshold : value >= threshold;
   return result;
 }
 
@@ -32,8 +32,8 @@ double sortedQuantile(std::span<const double> sorted, double q) {
   return sorted[below] + fraction * (sorted[below + 1] - sorted[below]);
 }
 
-ThresholdResult checkQuantileThreshold(std::span<const double> sorted, double q,
-                                       double threshold, ThresholdDirection direction) {
+ThresholdResult checkQuantileThreshold(std::span<const double> sorted, double q, double threshold,
+                                       ThresholdDirection direction) {
   return compare(sortedQuantile(sorted, q), threshold, direction);
 }
 

@@ -12,9 +12,9 @@ namespace rollgate::stats {
 enum class ThresholdDirection { kAtMost, kAtLeast };
 
 struct ThresholdResult {
-  double value = 0.0;      // the observed rate or quantile
+  double value = 0.0;  // the observed rate or quantile
   double threshold = 0.0;
-  bool within = true;      // value <= threshold (kAtMost) or value >= threshold (kAtLeast)
+  bool within = true;  // value <= threshold (kAtMost) or value >= threshold (kAtLeast)
 };
 
 // events / total against the threshold. Requires: 0 < total, events <= total.
@@ -26,7 +26,7 @@ ThresholdResult checkRateThreshold(std::uint64_t events, std::uint64_t total, do
 double sortedQuantile(std::span<const double> sorted, double q);
 
 // The q-quantile of sorted samples against the threshold. Requires: as sortedQuantile.
-ThresholdResult checkQuantileThreshold(std::span<const double> sorted, double q,
-                                       double threshold, ThresholdDirection direction);
+ThresholdResult checkQuantileThreshold(std::span<const double> sorted, double q, double threshold,
+                                       ThresholdDirection direction);
 
 }  // namespace rollgate::stats

@@ -13,12 +13,11 @@ void addJudgeCommand(CLI::App& app) {
   judge->require_subcommand(1);
 
   auto mannWhitney = std::make_shared<JudgeMannWhitneyOptions>();
-  CLI::App* mw = judge->add_subcommand(
-      "mannwhitney", "Mann-Whitney U test: canary sample versus baseline sample");
+  CLI::App* mw = judge->add_subcommand("mannwhitney",
+                                       "Mann-Whitney U test: canary sample versus baseline sample");
   mw->add_option("--canary", mannWhitney->canaryFile, "File of canary values, one per line")
       ->required();
-  mw->add_option("--baseline", mannWhitney->baselineFile,
-                 "File of baseline values, one per line")
+  mw->add_option("--baseline", mannWhitney->baselineFile, "File of baseline values, one per line")
       ->required();
   mw->add_option("--alternative", mannWhitney->alternative,
                  "greater (canary larger), less, or two-sided")
@@ -35,13 +34,11 @@ void addJudgeCommand(CLI::App& app) {
   auto fisher = std::make_shared<JudgeFisherOptions>();
   CLI::App* fe = judge->add_subcommand(
       "fisher", "Fisher's exact test: canary errors/total versus baseline errors/total");
-  fe->add_option("--canary-errors", fisher->canaryErrors, "Canary requests in error")
-      ->required();
+  fe->add_option("--canary-errors", fisher->canaryErrors, "Canary requests in error")->required();
   fe->add_option("--canary-total", fisher->canaryTotal, "All canary requests")->required();
   fe->add_option("--baseline-errors", fisher->baselineErrors, "Baseline requests in error")
       ->required();
-  fe->add_option("--baseline-total", fisher->baselineTotal, "All baseline requests")
-      ->required();
+  fe->add_option("--baseline-total", fisher->baselineTotal, "All baseline requests")->required();
   fe->add_option("--alternative", fisher->alternative,
                  "greater (canary error odds higher), less, or two-sided")
       ->capture_default_str();

@@ -95,8 +95,7 @@ Result<std::vector<double>> readSampleFile(std::string_view what, const std::str
 Result<std::uint64_t> parseCount(std::string_view flag, std::string_view text) {
   const std::string_view trimmed = trim(text);
   std::uint64_t value = 0;
-  const auto [end, error] =
-      std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
+  const auto [end, error] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
   if (trimmed.empty() || error != std::errc() || end != trimmed.data() + trimmed.size()) {
     return makeError(std::string(flag) + " '" + std::string(text) +
                      "': expected a non-negative integer");
@@ -132,19 +131,18 @@ int runJudgeMannWhitney(const JudgeMannWhitneyOptions& options, std::ostream& ou
   const bool exact = test.method == stats::MannWhitneyMethod::kExact;
 
   if (options.json) {
-    nlohmann::json j = {
-        {"test", "mannwhitney"},
-        {"alternative", std::string(stats::toString(*alternative))},
-        {"method", exact ? "exact" : "asymptotic"},
-        {"u", test.u},
-        {"p_value", test.pValue},
-        {"canary_n", test.canaryCount},
-        {"baseline_n", test.baselineCount},
-        {"canary_median", effects.canaryMedian},
-        {"baseline_median", effects.baselineMedian},
-        {"effects",
-         {{"hodges_lehmann_shift", effectJson(effects.shift, nullptr)},
-          {"median_ratio", {{"estimate", effects.medianRatio}}}}}};
+    nlohmann::json j = {{"test", "mannwhitney"},
+                        {"alternative", std::string(stats::toString(*alternative))},
+                        {"method", exact ? "exact" : "asymptotic"},
+                        {"u", test.u},
+                        {"p_value", test.pValue},
+                        {"canary_n", test.canaryCount},
+                        {"baseline_n", test.baselineCount},
+                        {"canary_median", effects.canaryMedian},
+                        {"baseline_median", effects.baselineMedian},
+                        {"effects",
+                         {{"hodges_lehmann_shift", effectJson(effects.shift, nullptr)},
+                          {"median_ratio", {{"estimate", effects.medianRatio}}}}}};
     if (!exact) j["z"] = test.z;
     out << j.dump(2) << "\n";
     return 0;
@@ -153,8 +151,7 @@ int runJudgeMannWhitney(const JudgeMannWhitneyOptions& options, std::ostream& ou
   out << "Mann-Whitney U test, alternative " << stats::toString(*alternative) << " ("
       << (exact ? "exact distribution" : "normal approximation, tie and continuity corrected")
       << ")\n"
-      << "  canary:   n=" << test.canaryCount << "  median " << show(effects.canaryMedian)
-      << "\n"
+      << "  canary:   n=" << test.canaryCount << "  median " << show(effects.canaryMedian) << "\n"
       << "  baseline: n=" << test.baselineCount << "  median " << show(effects.baselineMedian)
       << "\n"
       << "  U (canary) = " << show(test.u, "%.10g");
@@ -193,8 +190,8 @@ int runJudgeFisher(const JudgeFisherOptions& options, std::ostream& out, std::os
   }
   const auto [canaryErrors, canaryTotal, baselineErrors, baselineTotal] =
       std::tuple{counts[0], counts[1], counts[2], counts[3]};
-  for (const auto& [flag, total] : {std::pair{"--canary-total", canaryTotal},
-                                    std::pair{"--baseline-total", baselineTotal}}) {
+  for (const auto& [flag, total] :
+       {std::pair{"--canary-total", canaryTotal}, std::pair{"--baseline-total", baselineTotal}}) {
     if (total == 0) {
       err << "rollgate judge: " << flag << " 0: must be at least 1\n";
       return kExitUsage;
@@ -211,8 +208,8 @@ int runJudgeFisher(const JudgeFisherOptions& options, std::ostream& out, std::os
     return kExitUsage;
   }
   if (baselineErrors > baselineTotal) {
-    err << "rollgate judge: --baseline-errors " << baselineErrors
-        << " exceeds --baseline-total " << baselineTotal << "\n";
+    err << "rollgate judge: --baseline-errors " << baselineErrors << " exceeds --baseline-total "
+        << baselineTotal << "\n";
     return kExitUsage;
   }
   const auto test =
@@ -221,9 +218,8 @@ int runJudgeFisher(const JudgeFisherOptions& options, std::ostream& out, std::os
     err << "rollgate judge: " << test.error().message << "\n";
     return kExitUsage;
   }
-  const stats::RateEffects effects = stats::rateEffects(canaryErrors, canaryTotal,
-                                                        baselineErrors, baselineTotal,
-                                                        options.confidence);
+  const stats::RateEffects effects = stats::rateEffects(canaryErrors, canaryTotal, baselineErrors,
+                                                        baselineTotal, options.confidence);
   if (options.json) {
     const nlohmann::json j = {
         {"test", "fisher"},
@@ -250,8 +246,8 @@ int runJudgeFisher(const JudgeFisherOptions& options, std::ostream& out, std::os
       << percent(effects.baselineRate) << ")\n"
       << "  odds ratio = " << show(test->oddsRatio, "%.4g")
       << "  p = " << show(test->pValue, "%.6g") << "\n"
-      << "  rate difference (canary - baseline): " << points(effects.difference.estimate)
-      << "  " << level << "% CI [" << points(effects.difference.low) << ", "
+      << "  rate difference (canary - baseline): " << points(effects.difference.estimate) << "  "
+      << level << "% CI [" << points(effects.difference.low) << ", "
       << points(effects.difference.high) << "]\n"
       << "  rate ratio (canary / baseline): " << show(effects.ratio.estimate, "%.4g") << "  "
       << level << "% CI [" << show(effects.ratio.low, "%.4g") << ", "

@@ -143,7 +143,8 @@ TEST_CASE("Fisher: huge counts stay finite, consistent and fast") {
   const auto g = fisherExact(a, 1000000000, 10000, 1000000000, Alternative::kGreater);
   const auto l = fisherExact(a, 1000000000, 10000, 1000000000, Alternative::kLess);
   const Hypergeometric h(2000000000, 1000000000, a + 10000);
-  CHECK(g->pValue + l->pValue == doctest::Approx(1.0 + h.pmf(static_cast<std::int64_t>(a))).epsilon(1e-12));
+  CHECK(g->pValue + l->pValue ==
+        doctest::Approx(1.0 + h.pmf(static_cast<std::int64_t>(a))).epsilon(1e-12));
   CHECK(g->pValue > 0.1);
   CHECK(g->pValue < 0.2);
 }
@@ -168,20 +169,25 @@ TEST_CASE("Hodges-Lehmann: selection equals sorting all differences, ties includ
     std::vector<double> x(static_cast<std::size_t>(n));
     std::vector<double> y(static_cast<std::size_t>(m));
     const bool ties = trial % 2 == 1;
-    for (double& v : x) v = ties ? static_cast<double>(random() % 7) : std::ldexp(static_cast<double>(random() % 100000), -7);
-    for (double& v : y) v = ties ? static_cast<double>(random() % 5) : std::ldexp(static_cast<double>(random() % 90000), -7);
+    for (double& v : x)
+      v = ties ? static_cast<double>(random() % 7)
+               : std::ldexp(static_cast<double>(random() % 100000), -7);
+    for (double& v : y)
+      v = ties ? static_cast<double>(random() % 5)
+               : std::ldexp(static_cast<double>(random() % 90000), -7);
     std::sort(x.begin(), x.end());
     std::sort(y.begin(), y.end());
     std::vector<double> all;
-    for (double a : x) for (double b : y) all.push_back(a - b);
+    for (double a : x)
+      for (double b : y) all.push_back(a - b);
     std::sort(all.begin(), all.end());
     const std::uint64_t count = all.size();
     for (std::uint64_t k : {std::uint64_t{1}, count / 3 + 1, (count + 1) / 2, count}) {
       INFO("n=" << n << " m=" << m << " k=" << k);
       CHECK(pairwiseDifference(x, y, k) == all[k - 1]);
     }
-    const double median = count % 2 == 1 ? all[count / 2]
-                                         : (all[count / 2 - 1] + all[count / 2]) / 2.0;
+    const double median =
+        count % 2 == 1 ? all[count / 2] : (all[count / 2 - 1] + all[count / 2]) / 2.0;
     CHECK(hodgesLehmannShift(x, y) == median);
   }
 }
@@ -241,7 +247,9 @@ TEST_CASE("Sorting: the radix sort orders negative, zero, positive and infinite 
   std::mt19937_64 random(5);
   std::vector<double> values;
   for (int i = 0; i < 5000; ++i) {
-    values.push_back(std::ldexp(static_cast<double>(static_cast<std::int64_t>(random() % 20001) - 10000), static_cast<int>(random() % 60) - 30));
+    values.push_back(
+        std::ldexp(static_cast<double>(static_cast<std::int64_t>(random() % 20001) - 10000),
+                   static_cast<int>(random() % 60) - 30));
   }
   values.push_back(std::numeric_limits<double>::infinity());
   values.push_back(-std::numeric_limits<double>::infinity());

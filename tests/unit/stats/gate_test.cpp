@@ -1,14 +1,14 @@
 // The gate evaluator's verdicts on a table of cases: not enough data is never a pass, a
 // significant but tiny effect passes, a large significant effect fails, early looks are strict,
 // thresholds compare the canary alone, and bad specs or inputs are errors naming the value.
+#include "common/stats/gate.h"
+
 #include <doctest/doctest.h>
 
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "common/stats/gate.h"
 
 namespace rollgate::stats {
 namespace {
@@ -30,6 +30,7 @@ struct CountsCase {
 TEST_CASE("Count checks: verdict table") {
   const CheckTest f = CheckTest::kFisher;
   const Alternative g = Alternative::kGreater;
+  // clang-format off
   const std::vector<CountsCase> cases = {
       {"clear regression, last look", {31, 1000, 2, 1000}, 1, 1, f, g, {}, 1.5, 100, 0, "fail"},
       {"clear regression, look 3 of 12", {31, 1000, 2, 1000}, 3, 12, f, g, {}, 1.5, 100, 0, "fail"},
@@ -53,6 +54,7 @@ TEST_CASE("Count checks: verdict table") {
       {"2xx at least 90%: 89.9% fails", {899, 1000, 0, 0}, 1, 1, CheckTest::kThresholdMin, g, {}, {}, 100, 0.9, "fail"},
       {"2xx at least 90%: 95% passes", {950, 1000, 0, 0}, 1, 1, CheckTest::kThresholdMin, g, {}, {}, 100, 0.9, "pass"},
   };
+  // clang-format on
   for (const CountsCase& c : cases) {
     CheckSpec spec;
     spec.name = "check";
@@ -90,7 +92,9 @@ TEST_CASE("Count check result carries the numbers and a checkable explanation") 
   CHECK(r->relativeEffect.estimate == doctest::Approx(15.5));
   CHECK(r->relativeEffect.low > 1.5);
   CHECK(r->absoluteEffect.estimate == doctest::Approx(0.029));
-  CHECK(r->explanation.starts_with("5xx ratio canary 3.10% (31/1000) vs baseline 0.20% (2/1000), Fisher greater p=5.3e-08 <= alpha"));
+  CHECK(
+      r->explanation.starts_with("5xx ratio canary 3.10% (31/1000) vs baseline 0.20% (2/1000), "
+                                 "Fisher greater p=5.3e-08 <= alpha"));
   CHECK(r->explanation.find("at look 3/12") != std::string::npos);
   CHECK(r->explanation.find("ratio 15.5 [3.72, 64.6]") != std::string::npos);
   CHECK(r->explanation.ends_with("ratio 15.5 reaches minimum 1.5: fail"));

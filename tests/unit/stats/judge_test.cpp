@@ -1,7 +1,6 @@
 // `rollgate judge`: results and JSON in-process, bad input as one clear line and exit code 2,
 // and the same through the built `rollgate` binary.
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -214,9 +213,10 @@ TEST_CASE("judge command: CLI11 wiring parses flags and turns bad input into exi
   addJudgeCommand(bad);
   int code = 0;
   try {
-    bad.parse("judge fisher --canary-errors 9 --canary-total 5 --baseline-errors 0 "
-              "--baseline-total 0",
-              false);
+    bad.parse(
+        "judge fisher --canary-errors 9 --canary-total 5 --baseline-errors 0 "
+        "--baseline-total 0",
+        false);
   } catch (const CLI::RuntimeError& e) {
     code = e.get_exit_code();
   }
@@ -272,29 +272,35 @@ TEST_CASE("rollgate judge end to end through the built binary") {
   const std::string canary = dir.write("canary.txt", numbers(ref.canary));
   const std::string baseline = dir.write("baseline.txt", numbers(ref.baseline));
 
-  const Run mw = run(binary, {"judge", "mannwhitney", "--canary", canary, "--baseline", baseline,
-                              "--alternative", "less", "--json"}, dir);
+  const Run mw = run(binary,
+                     {"judge", "mannwhitney", "--canary", canary, "--baseline", baseline,
+                      "--alternative", "less", "--json"},
+                     dir);
   INFO("stderr: " << mw.err);
   REQUIRE(mw.code == 0);
   const auto j = nlohmann::json::parse(mw.out);
   CHECK(j.at("u").get<double>() == ref.u);
   CHECK(j.at("p_value").get<double>() == doctest::Approx(ref.pValue).epsilon(1e-9));
 
-  const Run human = run(binary, {"judge", "fisher", "--canary-errors", "31", "--canary-total",
-                                 "1000", "--baseline-errors", "2", "--baseline-total", "1000"},
+  const Run human = run(binary,
+                        {"judge", "fisher", "--canary-errors", "31", "--canary-total", "1000",
+                         "--baseline-errors", "2", "--baseline-total", "1000"},
                         dir);
   REQUIRE(human.code == 0);
   CHECK(human.out.find("p = ") != std::string::npos);
 
-  const Run bad = run(binary, {"judge", "fisher", "--canary-errors", "31", "--canary-total",
-                               "30", "--baseline-errors", "2", "--baseline-total", "1000"},
+  const Run bad = run(binary,
+                      {"judge", "fisher", "--canary-errors", "31", "--canary-total", "30",
+                       "--baseline-errors", "2", "--baseline-total", "1000"},
                       dir);
   CHECK(bad.code == kExitUsage);
   CHECK(bad.err == "rollgate judge: --canary-errors 31 exceeds --canary-total 30\n");
   CHECK(bad.out.empty());
 
-  const Run empty = run(binary, {"judge", "mannwhitney", "--canary",
-                                 dir.write("empty.txt", ""), "--baseline", baseline}, dir);
+  const Run empty =
+      run(binary,
+          {"judge", "mannwhitney", "--canary", dir.write("empty.txt", ""), "--baseline", baseline},
+          dir);
   CHECK(empty.code == kExitUsage);
   CHECK(empty.err.find("no numbers") != std::string::npos);
 }

@@ -15,7 +15,8 @@ namespace rollgate::stats {
 namespace {
 
 nlohmann::json loadReference() {
-  const std::string path = std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/stats-cases.json";
+  const std::string path =
+      std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/stats-cases.json";
   std::ifstream in(path);
   REQUIRE_MESSAGE(in.good(), "cannot open " << path);
   return nlohmann::json::parse(in);
@@ -38,7 +39,7 @@ TEST_CASE("Mann-Whitney agrees with SciPy on every reference case") {
     REQUIRE(result.ok());
     const double reference = c.at("p_value").get<double>();
     INFO(c.at("name").get<std::string>() << " " << c.at("alternative").get<std::string>()
-         << " p=" << result->pValue << " reference=" << reference);
+                                         << " p=" << result->pValue << " reference=" << reference);
     CHECK(result->u == c.at("u").get<double>());
     CHECK(agrees(result->pValue, reference));
     ++checked;
@@ -59,7 +60,7 @@ TEST_CASE("Fisher agrees with SciPy on every reference case") {
     REQUIRE(result.ok());
     const double reference = c.at("p_value").get<double>();
     INFO(c.at("name").get<std::string>() << " " << c.at("alternative").get<std::string>()
-         << " p=" << result->pValue << " reference=" << reference);
+                                         << " p=" << result->pValue << " reference=" << reference);
     CHECK(agrees(result->pValue, reference));
   }
 }

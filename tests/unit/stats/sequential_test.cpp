@@ -1,5 +1,7 @@
 // The repeated-looks rule: published Lan-DeMets boundaries, and A/A simulations showing that
 // looking at every window keeps a stage's false-alarm rate at alpha (and not far below it).
+#include "common/stats/sequential.h"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include "common/stats/fisher.h"
 #include "common/stats/gate.h"
 #include "common/stats/mann_whitney.h"
-#include "common/stats/sequential.h"
 
 namespace rollgate::stats {
 namespace {
