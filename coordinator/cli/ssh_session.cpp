@@ -130,12 +130,12 @@ Result<std::unique_ptr<SshSession>> SshSession::connect(const SshOptions& option
   ssh_session s = raw.get();
   const int port = options.target.port;
   const long timeoutSeconds = options.connectTimeoutSeconds;
-  const int noHostKeyPrompt = 0;
   if (ssh_options_set(s, SSH_OPTIONS_HOST, options.target.host.c_str()) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_PORT, &port) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_USER, options.target.user.c_str()) != SSH_OK ||
-      ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeoutSeconds) != SSH_OK ||
-      ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &noHostKeyPrompt) != SSH_OK) {
+      ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeoutSeconds) != SSH_OK) {
+    // Note: never set SSH_OPTIONS_STRICTHOSTKEYCHECK to 0; libssh then reports every key as
+    // known (ssh_session_is_known_server() == SSH_KNOWN_HOSTS_OK).
     return makeError(where + ": setting libssh options: " + ssh_get_error(s));
   }
   if (!options.knownHostsFile.empty() &&

@@ -12,9 +12,9 @@
 
 namespace {
 
-using rollgate::testing::CommandOutput;
-using rollgate::testing::quoteShell;
-using rollgate::testing::runShell;
+using rollgate::hosttest::CommandOutput;
+using rollgate::hosttest::quoteShell;
+using rollgate::hosttest::runShell;
 
 const std::string kPackages = std::string(ROLLGATE_BINARY_DIR) + "/test-packages";
 const std::string kBaseRoot = std::string(ROLLGATE_BINARY_DIR) + "/test-roots/debian12";
@@ -30,7 +30,7 @@ class Host {
  public:
   explicit Host(const std::string& root) : root_(root) {}
   CommandOutput run(const std::string& command) const {
-    return rollgate::testing::runInRoot(root_, command);
+    return rollgate::hosttest::runInRoot(root_, command);
   }
   // Runs a command that must succeed; returns its output without the trailing newline.
   std::string must(const std::string& command) const {
@@ -43,7 +43,7 @@ class Host {
     return run("test -e " + quoteShell(path) + " || test -L " + quoteShell(path)).exitCode == 0;
   }
   std::string file(const std::string& path) const {
-    return rollgate::testing::readFileText(root_ + path);
+    return rollgate::hosttest::readFileText(root_ + path);
   }
 
  private:
@@ -52,13 +52,13 @@ class Host {
 
 // The maintainer scripts generate keys with `rollgate keygen` and `rollgate-agent keygen`.
 std::string missingKeygen() {
-  rollgate::testing::TempDir dir("/tmp", "rollgate-keygen");
+  rollgate::hosttest::TempDir dir("/tmp", "rollgate-keygen");
   const std::string bin = std::getenv("ROLLGATE_BIN_DIR") ? std::getenv("ROLLGATE_BIN_DIR") : "";
   std::string missing;
   for (const std::string program : {"rollgate", "rollgate-agent"}) {
     const std::string prefix = dir.path() + "/" + program;
     runShell(quoteShell(bin + "/" + program) + " keygen --out " + quoteShell(prefix));
-    if (rollgate::testing::readFileText(prefix + ".pub").size() != 41) {
+    if (rollgate::hosttest::readFileText(prefix + ".pub").size() != 41) {
       missing += (missing.empty() ? "" : ", ") + program + " keygen --out PREFIX";
     }
   }
@@ -68,20 +68,20 @@ std::string missingKeygen() {
 }  // namespace
 
 TEST_CASE("deb: install, reinstall, upgrade over an older build, purge") {
-  std::string missing = rollgate::testing::missingPrerequisites({"unshare", "chroot", "dpkg-deb"});
+  std::string missing = rollgate::hosttest::missingPrerequisites({"unshare", "chroot", "dpkg-deb"});
   if (missing.empty()) {
     missing = missingKeygen();
   }
-  if (!missing.empty() && !rollgate::testing::runningInCi()) {
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
     MESSAGE("skipped: missing " << missing);
     return;
   }
   REQUIRE_MESSAGE(std::filesystem::exists(kBaseRoot + "/usr/bin/dpkg"),
                   "no Debian root at " << kBaseRoot << " (the debian_root fixture makes it)");
-  rollgate::testing::TempDir dir(std::string(ROLLGATE_BINARY_DIR) + "/test-roots", "deb-cycle");
+  rollgate::hosttest::TempDir dir(std::string(ROLLGATE_BINARY_DIR) + "/test-roots", "deb-cycle");
   const std::string root = dir.path() + "/root";
-  REQUIRE(rollgate::testing::copyTree(kBaseRoot, root));
-  REQUIRE(rollgate::testing::copyTree(kPackages, root + "/tmp/packages"));
+  REQUIRE(rollgate::hosttest::copyTree(kBaseRoot, root));
+  REQUIRE(rollgate::hosttest::copyTree(kPackages, root + "/tmp/packages"));
   const Host host(root);
 
   // --- fresh install of the old build ---

@@ -12,8 +12,8 @@
 
 namespace {
 
-using rollgate::testing::quoteShell;
-using rollgate::testing::runShell;
+using rollgate::hosttest::quoteShell;
+using rollgate::hosttest::runShell;
 
 const std::string kPackages = std::string(ROLLGATE_BINARY_DIR) + "/test-packages/current";
 
@@ -42,8 +42,8 @@ std::set<std::string> lines(const std::string& text) {
 }
 
 bool skipWithout(const std::vector<std::string>& programs) {
-  const std::string missing = rollgate::testing::missingPrerequisites(programs);
-  if (!missing.empty() && !rollgate::testing::runningInCi()) {
+  const std::string missing = rollgate::hosttest::missingPrerequisites(programs);
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
     MESSAGE("skipped: missing " << missing);
     return true;
   }
@@ -150,7 +150,7 @@ TEST_CASE("rpm packages: file list, config files, scripts, rpmlint") {
   // rpmlint treats an unsigned package, or one signed by a key rpm does not know, as an error;
   // releases are signed by the release process. Here: sign copies with a throwaway key that a
   // private rpm database (HOME/.rpmmacros -> _dbpath) trusts, and lint those.
-  rollgate::testing::TempDir dir("/tmp", "rollgate-rpmlint");
+  rollgate::hosttest::TempDir dir("/tmp", "rollgate-rpmlint");
   const std::string home = quoteShell(dir.path());
   const auto signedCopies = runShell(
       "set -e; export HOME=" + home + " GNUPGHOME=" + home + "/gnupg; mkdir -m 0700 $GNUPGHOME; "

@@ -11,11 +11,11 @@
 
 namespace {
 
-using rollgate::testing::quoteShell;
-using rollgate::testing::runShell;
+using rollgate::hosttest::quoteShell;
+using rollgate::hosttest::runShell;
 
 struct StagedInstall {
-  rollgate::testing::TempDir dir{"/tmp", "rollgate-units"};
+  rollgate::hosttest::TempDir dir{"/tmp", "rollgate-units"};
   std::string unitDir() const { return dir.path() + "/usr/lib/systemd/system"; }
 };
 
@@ -54,8 +54,8 @@ double exposureOf(const StagedInstall& staged, const std::string& unit) {
 }  // namespace
 
 TEST_CASE("systemd units verify cleanly against the installed binaries") {
-  const std::string missing = rollgate::testing::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::testing::runningInCi()) {
+  const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
     MESSAGE("skipped: missing " << missing);
     return;
   }
@@ -75,8 +75,8 @@ TEST_CASE("systemd units verify cleanly against the installed binaries") {
 
 TEST_CASE("systemd-analyze verify fails when ExecStart's binary is missing") {
   // Guards the test above against passing vacuously (e.g. a root that hides the binaries).
-  const std::string missing = rollgate::testing::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::testing::runningInCi()) {
+  const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
     MESSAGE("skipped: missing " << missing);
     return;
   }
@@ -92,8 +92,8 @@ TEST_CASE("systemd-analyze verify fails when ExecStart's binary is missing") {
 }
 
 TEST_CASE("hardening: offline exposure within budget") {
-  const std::string missing = rollgate::testing::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::testing::runningInCi()) {
+  const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
     MESSAGE("skipped: missing " << missing);
     return;
   }
@@ -107,7 +107,7 @@ TEST_CASE("units: notify with watchdog, restart on failure, coordinator as its o
   for (const std::string unit : {"rollgate-agent.service", "rollgate-coordinator.service"}) {
     CAPTURE(unit);
     const std::string text =
-        rollgate::testing::readFileText(std::string(ROLLGATE_SOURCE_DIR) + "/systemd/" + unit);
+        rollgate::hosttest::readFileText(std::string(ROLLGATE_SOURCE_DIR) + "/systemd/" + unit);
     REQUIRE(!text.empty());
     CHECK(text.find("\nType=notify\n") != std::string::npos);
     CHECK(std::regex_search(text, std::regex("\nWatchdogSec=[1-9][0-9]*s\n")));
@@ -116,7 +116,7 @@ TEST_CASE("units: notify with watchdog, restart on failure, coordinator as its o
     CHECK(text.find("\nExecStart=/usr/bin/" + unit.substr(0, unit.find('.')) +
                     " --config /etc/rollgate/") != std::string::npos);
   }
-  const std::string coordinator = rollgate::testing::readFileText(
+  const std::string coordinator = rollgate::hosttest::readFileText(
       std::string(ROLLGATE_SOURCE_DIR) + "/systemd/rollgate-coordinator.service");
   CHECK(coordinator.find("\nUser=rollgate\n") != std::string::npos);
   CHECK(coordinator.find("\nProtectSystem=strict\n") != std::string::npos);

@@ -22,7 +22,7 @@
 
 extern char** environ;
 
-namespace rollgate::testing {
+namespace rollgate::hosttest {
 
 CommandOutput runShell(const std::string& command) {
   CommandOutput result;
@@ -232,10 +232,11 @@ ChildProcess::~ChildProcess() { stop(); }
 
 Result<std::unique_ptr<SshServer>> SshServer::start(const std::string& root,
                                                    const std::string& authorizedKeysFile,
-                                                   const std::string& scratchDir) {
+                                                   const std::string& scratchDir,
+                                                   int fixedPort) {
   std::unique_ptr<SshServer> server(new SshServer());
   const std::string hostKey = scratchDir + "/ssh_host_ed25519_key";
-  const auto keygen = runShell("ssh-keygen -q -t ed25519 -N '' -C rollgate-test-host -f " +
+  const auto keygen = runShell("test -e " + quoteShell(hostKey) + " || ssh-keygen -q -t ed25519 -N '' -C rollgate-test-host -f " +
                                quoteShell(hostKey));
   if (keygen.exitCode != 0) {
     return makeError("ssh-keygen for the host key: " + keygen.output);
@@ -252,7 +253,7 @@ Result<std::unique_ptr<SshServer>> SshServer::start(const std::string& root,
   }
 
   for (int attempt = 0; attempt < 5; ++attempt) {
-    const int port = freeLoopbackPort();
+    const int port = fixedPort != 0 ? fixedPort : freeLoopbackPort();
     const std::string config = scratchDir + "/sshd_config";
     const std::string text =
         "ListenAddress 127.0.0.1:" + std::to_string(port) + "\n" +
@@ -292,12 +293,12 @@ Result<std::unique_ptr<SshServer>> SshServer::start(const std::string& root,
       }
     }
     server->process_->stop();
-    if (readFileText(scratchDir + "/sshd.log").find("Address already in use") ==
-        std::string::npos) {
+    if (fixedPort != 0 || readFileText(scratchDir + "/sshd.log").find("Address already in use") ==
+                              std::string::npos) {
       break;
     }
   }
   return makeError("sshd did not start: " + readFileText(scratchDir + "/sshd.log"));
 }
 
-}  // namespace rollgate::testing
+}  // namespace rollgate::hosttest

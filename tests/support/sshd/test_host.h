@@ -2,10 +2,10 @@
 // as a throwaway "host" (chroot inside a private mount namespace, so /proc and /dev mounts vanish
 // with the namespace), and a real sshd whose sessions are chrooted into such a root.
 //
-//   rollgate::testing::TempDir dir(parent);                 // removed (rm -rf) on destruction
-//   auto copy = rollgate::testing::copyTree(baseRoot, dir.path() + "/root");
-//   rollgate::testing::runInRoot(dir.path() + "/root", "dpkg -i /tmp/x.deb");
-//   auto sshd = rollgate::testing::SshServer::start(root, authorizedKeysFile, scratchDir);
+//   rollgate::hosttest::TempDir dir(parent);                 // removed (rm -rf) on destruction
+//   auto copy = rollgate::hosttest::copyTree(baseRoot, dir.path() + "/root");
+//   rollgate::hosttest::runInRoot(dir.path() + "/root", "dpkg -i /tmp/x.deb");
+//   auto sshd = rollgate::hosttest::SshServer::start(root, authorizedKeysFile, scratchDir);
 //   // connect to root@127.0.0.1:sshd->port(), host key sshd->hostKeyPublic()
 //
 // SshServer runs the system's /usr/sbin/sshd as `unshare --mount --fork` with the root
@@ -26,7 +26,7 @@
 
 #include "common/result.h"
 
-namespace rollgate::testing {
+namespace rollgate::hosttest {
 
 struct CommandOutput {
   int exitCode = -1;
@@ -100,10 +100,11 @@ class ChildProcess {
 class SshServer {
  public:
   // `root`: the directory sessions are chrooted into. `authorizedKeysFile`: public keys allowed
-  // to log in as root. `scratchDir`: where the host key, config and log go.
+  // to log in as root. `scratchDir`: where the host key (made new for each scratch dir), config
+  // and log go. `port`: 0 picks a free one; else that port (to reappear with another host key).
   static Result<std::unique_ptr<SshServer>> start(const std::string& root,
                                                   const std::string& authorizedKeysFile,
-                                                  const std::string& scratchDir);
+                                                  const std::string& scratchDir, int port = 0);
   int port() const { return port_; }
   // The host key's public half ("ssh-ed25519 AAAA...").
   const std::string& hostKeyPublic() const { return hostKeyPublic_; }
@@ -116,4 +117,4 @@ class SshServer {
   std::string hostKeyPublic_;
 };
 
-}  // namespace rollgate::testing
+}  // namespace rollgate::hosttest
