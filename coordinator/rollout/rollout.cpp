@@ -200,6 +200,17 @@ std::vector<SendCommand> Rollout::pendingCommands() const {
   return commands;
 }
 
+TelemetryWanted Rollout::telemetryWanted() const {
+  TelemetryWanted wanted;
+  if (!state_.started || state_.finished || state_.rollingBack) return wanted;
+  const PlanStep& plan = currentPlanStep();
+  for (const auto& h : plan.targets) wanted.hosts.push_back(h.name);
+  for (const auto& h : plan.comparison) wanted.hosts.push_back(h.name);
+  wanted.service = state_.spec.service;
+  wanted.sinceMillis = state_.step.startedMillis;
+  return wanted;
+}
+
 std::uint64_t Rollout::millisLeftInPhase(std::uint64_t nowMillis) const {
   auto left = [&](std::uint64_t until) { return until > nowMillis ? until - nowMillis : 0; };
   if (state_.finished || state_.rollingBack) return 0;
@@ -596,7 +607,12 @@ Actions Rollout::onTelemetry(const std::string& hostName, const TelemetryWindow&
   bool collecting = !state_.rollingBack && (phase == StepPhase::kInstalling ||
                                             phase == StepPhase::kWarmingUp ||
                                             phase == StepPhase::kAnalyzing);
-  if (collecting) {
+  bool duplicate = std::any_of(
+      state_.step.windows.begin(), state_.step.windows.end(), [&](const StoredWindow& stored) {
+        return stored.host == hostName && stored.window.startMillis == window.startMillis &&
+               stored.window.release == window.release;
+      });
+  if (collecting && !duplicate) {
     if (target && window.release == state_.spec.version) {
       state_.step.windows.push_back(StoredWindow{hostName, true, window});
     } else if (comparison && window.release == host->fromRelease) {

@@ -192,8 +192,26 @@ struct RolloutState {
 };
 
 // JSON for storage: a versioned object; fromJson fails (naming the key) on anything malformed.
-std::string stateToJson(const RolloutState& state);
+// The state holds the current step's telemetry windows (latency samples included), which can
+// make it large in a big batch. `includeWindows` false leaves them out: store that on every input
+// and the full state less often, or not at all, and after a restart replay the windows the
+// telemetry store holds (see Rollout::telemetryWanted(); replayed duplicates are ignored).
+std::string stateToJson(const RolloutState& state, bool includeWindows = true);
 Result<RolloutState> stateFromJson(const std::string& text);
+
+// What telemetry the current step uses: windows of `service` from these hosts that started at or
+// after `sinceMillis`. Empty hosts when the rollout collects nothing now.
+struct TelemetryWanted {
+  std::string service;
+  std::vector<std::string> hosts;
+  std::uint64_t sinceMillis = 0;
+};
+
+class Rollout;
+// A compact JSON view for `status` / `watch`: status, hold reason, the current step (stage,
+// batch, region, phase, time left), its hosts (old release, last known release, health, command
+// in flight), each check's latest result, and the end reason.
+std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis);
 
 class Rollout {
  public:
@@ -208,7 +226,9 @@ class Rollout {
   // Commands sent and not yet answered: re-send them (same commandId) after a restart or when
   // their host reconnects.
   std::vector<SendCommand> pendingCommands() const;
-  // Milliseconds left of the current step's warm-up or analysis (0 if none), for `watch`.
+  // Telemetry to replay into onTelemetry() after resuming from a state stored without windows.
+  TelemetryWanted telemetryWanted() const;
+  // Milliseconds left of the current step's install timeout, warm-up or analysis (0 if none).
   std::uint64_t millisLeftInPhase(std::uint64_t nowMillis) const;
 
   // ---- inputs
@@ -217,6 +237,9 @@ class Rollout {
   // Progress reports (result.progress, Outcome::kInProgress) are ignored.
   Actions onCommandResult(const std::string& host, std::uint64_t commandId,
                           const CommandResult& result, std::uint64_t nowMillis);
+  // A window from `host`. Windows of other services, hosts outside the current step, releases
+  // other than the new one (targets) or the host's old one (comparison), and a window already
+  // received (same host, release and start) are not used. Any window proves the host alive.
   Actions onTelemetry(const std::string& host, const TelemetryWindow& window,
                       std::uint64_t nowMillis);
   Actions onHostHealth(const std::string& host, bool healthy, std::uint64_t nowMillis);

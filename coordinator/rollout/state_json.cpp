@@ -345,8 +345,59 @@ namespace {
 constexpr int kStateFormat = 1;
 }
 
-std::string stateToJson(const RolloutState& state) {
+std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis) {
+  const RolloutState& state = rollout.state();
+  const PlanStep& plan =
+      state.plan.steps.at(std::min<std::size_t>(state.currentStep, state.plan.steps.size() - 1));
+  auto hostsOf = [&](const std::vector<PlannedHost>& group) {
+    json hosts = json::array();
+    for (const auto& planned : group) {
+      for (const auto& h : state.hosts) {
+        if (h.name != planned.name) continue;
+        json entry{{"host", h.name},
+                   {"region", planned.region},
+                   {"cluster", planned.cluster},
+                   {"fromRelease", h.fromRelease},
+                   {"release", h.lastKnownRelease},
+                   {"healthy", h.healthy},
+                   {"lastWindowMillis", h.lastWindowMillis},
+                   {"rollback", h.rollback}};
+        entry["pending"] = h.pending ? json(h.pendingKind) : json(nullptr);
+        hosts.push_back(std::move(entry));
+      }
+    }
+    return hosts;
+  };
+  json j{{"id", state.spec.rolloutId},
+         {"service", state.spec.service},
+         {"version", state.spec.version},
+         {"status", state.status},
+         {"operatorPaused", state.operatorPause},
+         {"hold", state.step.hold},
+         {"holdReason", state.step.holdReason},
+         {"step", state.currentStep + 1},
+         {"steps", state.plan.steps.size()},
+         {"stage", plan.stage},
+         {"batch", plan.batch},
+         {"batches", plan.batches},
+         {"region", plan.region},
+         {"phase", state.step.phase},
+         {"look", state.step.lastLook},
+         {"looks", state.step.looks},
+         {"millisLeft", rollout.millisLeftInPhase(nowMillis)},
+         {"targets", hostsOf(plan.targets)},
+         {"comparison", hostsOf(plan.comparison)},
+         {"comparisonNote", plan.comparisonNote},
+         {"checks", state.step.latest},
+         {"startedMillis", state.startedMillis},
+         {"finishedMillis", state.finishedMillis},
+         {"endReason", state.endReason}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string stateToJson(const RolloutState& state, bool includeWindows) {
   json j{{"format", kStateFormat}, {"rollout", state}};
+  if (!includeWindows) j["rollout"]["step"]["windows"] = json::array();
   // Texts from peers (command messages in events and reasons) may hold invalid UTF-8: replace
   // it rather than throw.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -370,6 +421,15 @@ Result<RolloutState> stateFromJson(const std::string& text) {
                        std::to_string(state.plan.steps.size()) + " steps");
     }
     for (const auto& step : state.plan.steps) {
+      if (step.stage != "canary" && step.stage != "cluster" && step.stage != "region" &&
+          step.stage != "fleet") {
+        return makeError("rollout state " + state.spec.rolloutId + ": unknown stage \"" +
+                         step.stage + "\"");
+      }
+      if (step.targets.empty()) {
+        return makeError("rollout state " + state.spec.rolloutId + ": a " + step.stage +
+                         " step has no target host");
+      }
       for (const auto* group : {&step.targets, &step.comparison}) {
         for (const auto& host : *group) {
           bool known = std::any_of(state.hosts.begin(), state.hosts.end(),

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "coordinator/rollout/rollout.h"
 #include "sim.h"
 
@@ -509,4 +511,70 @@ TEST_CASE("state with bytes that are not UTF-8 (a signature, a peer's message) s
   REQUIRE(state.ok());
   CHECK(state->spec.artifact.signature == rollout.state().spec.artifact.signature);
   CHECK(state->endReason.find("install of 2.0 on host eu-a1 failed") != std::string::npos);
+}
+
+TEST_CASE("state stored without windows, resumed with the step's windows replayed, decides the same") {
+  Sim straight(fleet8(), makeRollout(fleet8()));
+  Sim resumed(fleet8(), makeRollout(fleet8()));
+  straight.behaviour["2.0"].latencyMicros = 70'000;  // rolled back in the canary step
+  resumed.behaviour["2.0"].latencyMicros = 70'000;
+  straight.start();
+  resumed.start();
+  for (int s = 0; s < 25; ++s) {
+    straight.stepSecond();
+    resumed.stepSecond();
+  }
+  REQUIRE(resumed.rollout().status() == RolloutStatus::kAnalyzing);
+  // The "telemetry store": what the coordinator kept of the step's windows.
+  std::vector<StoredWindow> store = resumed.rollout().state().step.windows;
+  REQUIRE(store.size() >= 4);
+  std::string light = stateToJson(resumed.rollout().state(), false);
+  CHECK(light.size() < stateToJson(resumed.rollout().state()).size());
+  auto state = stateFromJson(light);
+  REQUIRE(state.ok());
+  CHECK(state->step.windows.empty());
+  resumed.replaceRollout(Rollout(std::move(*state)));
+  TelemetryWanted wanted = resumed.rollout().telemetryWanted();
+  CHECK(wanted.hosts == std::vector<std::string>{"eu-a1", "eu-a2"});
+  CHECK(wanted.service == "web");
+  for (const auto& stored : store) {
+    if (stored.window.startMillis >= wanted.sinceMillis) {
+      resumed.take(resumed.rollout().onTelemetry(stored.host, stored.window, resumed.now()));
+    }
+  }
+  // Replaying twice changes nothing (duplicates are ignored).
+  for (const auto& stored : store) {
+    resumed.take(resumed.rollout().onTelemetry(stored.host, stored.window, resumed.now()));
+  }
+  CHECK(resumed.rollout().state().step.windows.size() == store.size());
+  straight.run(3600);
+  resumed.run(3600);
+  CHECK(statusName(resumed.rollout()) == "rolled_back");
+  CHECK(statusName(straight.rollout()) == "rolled_back");
+  auto a = straight.checks(), b = resumed.checks();
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].result.explanation == b[i].result.explanation);
+    CHECK(a[i].atMillis == b[i].atMillis);
+  }
+}
+
+TEST_CASE("the summary for watch shows the step, its hosts, each check and the time left") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  sim.run(50);
+  REQUIRE(sim.rollout().status() == RolloutStatus::kAnalyzing);
+  auto summary = nlohmann::json::parse(summaryJson(sim.rollout(), sim.now()));
+  CHECK(summary["status"] == "analyzing");
+  CHECK(summary["stage"] == "canary");
+  CHECK(summary["step"] == 1);
+  CHECK(summary["steps"] == 6);
+  CHECK(summary["targets"][0]["host"] == "eu-a1");
+  CHECK(summary["targets"][0]["release"] == "2.0");
+  CHECK(summary["targets"][0]["fromRelease"] == "1.0");
+  CHECK(summary["comparison"][0]["host"] == "eu-a2");
+  CHECK(summary["millisLeft"].get<std::uint64_t>() == sim.rollout().state().step.analysisEndMillis - sim.now());
+  CHECK(summary["checks"].size() == defaultGatesConfig().checks.size());
+  CHECK(summary["checks"][0]["name"] == "http_5xx");
+  CHECK(summary["checks"][0].contains("pValue"));
 }
