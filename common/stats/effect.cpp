@@ -144,7 +144,18 @@ double pairwiseDifference(std::span<const double> x, std::span<const double> y, 
 double hodgesLehmannShift(std::span<const double> x, std::span<const double> y) {
   const std::uint64_t nm = static_cast<std::uint64_t>(x.size()) * y.size();
   if (nm % 2 == 1) return pairwiseDifference(x, y, (nm + 1) / 2);
-  return (pairwiseDifference(x, y, nm / 2) + pairwiseDifference(x, y, nm / 2 + 1)) / 2.0;
+  const std::uint64_t k = nm / 2;
+  const double lower = pairwiseDifference(x, y, k);
+  // The (k+1)-th is `lower` again when it is tied, else the smallest difference above it: in
+  // each row the entry just before the suffix of entries <= lower.
+  const DifferenceMatrix d(x, y);
+  std::vector<std::size_t> start(x.size());
+  if (d.countAtMost(lower, start) > k) return lower;
+  double upper = kInf;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (start[i] > 0) upper = std::min(upper, d.at(i, start[i] - 1));
+  }
+  return (lower + upper) / 2.0;
 }
 
 double sortedMedian(std::span<const double> sorted) {
