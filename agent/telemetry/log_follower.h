@@ -52,7 +52,7 @@ struct FollowerOptions {
   std::size_t maxLineBytes = 64 * 1024;
   std::size_t readChunkBytes = 64 * 1024;
   // poll() calls without new data after which a rotated-away file is closed.
-  int drainIdlePolls = 3;
+  int drainIdlePolls = 10;
 };
 
 class LogFollower {
@@ -82,6 +82,8 @@ class LogFollower {
   std::uint64_t truncations() const { return truncations_; }
   std::uint64_t overlongLines() const { return overlongLines_; }
   bool fileOpen() const;
+  // Rotated-away files still open and being drained.
+  std::size_t drainingFiles() const { return draining_.size(); }
 
  private:
   struct OpenFile;

@@ -135,7 +135,7 @@ TEST_CASE(
   const auto rotated = dir.file("access.log.1");
   auto oldWriter = std::make_unique<LogWriter>(path);
   Collected out;
-  auto follower = follow(path, out);
+  auto follower = follow(path, out, {}, FollowerOptions{.drainIdlePolls = 3});
   oldWriter->lines("old", 3);
   waitReadable(*follower);
   CHECK(out.lines.size() == 3);
@@ -161,7 +161,9 @@ TEST_CASE(
   waitReadable(*follower);
   CHECK(out.lines.back() == "old 6");
   oldWriter.reset();                             // the server reopened its log
+  CHECK(follower->drainingFiles() == 1);
   for (int i = 0; i < 4; ++i) follower->poll();  // idle polls retire the old file
+  CHECK(follower->drainingFiles() == 0);
   newWriter.lines("new", 2, 4);
   waitReadable(*follower);
   CHECK(out.lines.size() == 13);
