@@ -53,7 +53,7 @@ Result<FollowerState> decodeFollowerState(std::string_view text) {
 }
 
 ServiceTelemetry::ServiceTelemetry(ServiceTelemetryConfig config, AccessLogParser parser,
-                                   ErrorPattern pattern, std::string release,
+                                   std::optional<ErrorPattern> pattern, std::string release,
                                    std::uint64_t nowMillis)
     : config_(std::move(config)),
       parser_(std::move(parser)),
@@ -73,11 +73,14 @@ Result<std::unique_ptr<ServiceTelemetry>> ServiceTelemetry::create(ServiceTeleme
     if (!named) return makeError("service '" + name + "': " + named.error().message);
     parser = std::move(named).value();
   }
-  auto pattern = ErrorPattern::compile(config.errorPattern);
-  if (!pattern) return makeError("service '" + name + "': " + pattern.error().message);
-  std::unique_ptr<ServiceTelemetry> telemetry(
-      new ServiceTelemetry(std::move(config), std::move(*parser), std::move(pattern).value(),
-                           std::move(release), nowMillis));
+  std::optional<ErrorPattern> pattern;
+  if (!config.errorLogPath.empty()) {  // without an error log the pattern is not used
+    auto compiled = ErrorPattern::compile(config.errorPattern);
+    if (!compiled) return makeError("service '" + name + "': " + compiled.error().message);
+    pattern = std::move(compiled).value();
+  }
+  std::unique_ptr<ServiceTelemetry> telemetry(new ServiceTelemetry(
+      std::move(config), std::move(*parser), std::move(pattern), std::move(release), nowMillis));
   ServiceTelemetry* self = telemetry.get();
   if (!self->config_.accessLogPath.empty()) {
     auto follower = LogFollower::create(
@@ -94,7 +97,7 @@ Result<std::unique_ptr<ServiceTelemetry>> ServiceTelemetry::create(ServiceTeleme
     auto follower = LogFollower::create(
         self->config_.errorLogPath,
         [self](std::string_view line) {
-          if (self->pattern_.matches(line)) self->builder_.addErrorLines();
+          if (self->pattern_->matches(line)) self->builder_.addErrorLines();
         },
         restored.errorLog);
     if (!follower) return makeError("service '" + name + "': " + follower.error().message);

@@ -28,7 +28,7 @@ struct ServiceTelemetryConfig {
   std::string accessLogPath;                 // empty: no access log
   std::string accessLogFormat = "combined";  // as AccessLogParser::fromName, or "json"
   JsonFields jsonFields;                     // used when accessLogFormat == "json"
-  std::string errorLogPath;                  // empty: no error log
+  std::string errorLogPath;                  // empty: no error log (the pattern is then unused)
   std::string errorPattern = R"(ERROR|FATAL|panic|\[error\]|\[crit\]|\[alert\]|\[emerg\])";
   WindowOptions window;
 };
@@ -68,12 +68,13 @@ class ServiceTelemetry {
   std::uint64_t accessLines() const { return accessLines_; }
 
  private:
-  ServiceTelemetry(ServiceTelemetryConfig config, AccessLogParser parser, ErrorPattern pattern,
-                   std::string release, std::uint64_t nowMillis);
+  ServiceTelemetry(ServiceTelemetryConfig config, AccessLogParser parser,
+                   std::optional<ErrorPattern> pattern, std::string release,
+                   std::uint64_t nowMillis);
 
   ServiceTelemetryConfig config_;
   AccessLogParser parser_;
-  ErrorPattern pattern_;
+  std::optional<ErrorPattern> pattern_;  // set when there is an error log
   WindowBuilder builder_;
   std::unique_ptr<LogFollower> access_;
   std::unique_ptr<LogFollower> errors_;

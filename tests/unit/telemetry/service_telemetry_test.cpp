@@ -115,6 +115,8 @@ TEST_CASE("bad configuration names the service and the value") {
   CHECK(result.error().message.find("service 'api': log_format: no '$status'") == 0);
   config.accessLogFormat = "combined";
   config.errorPattern = "(";
+  CHECK(ServiceTelemetry::create(config, "v1", 0).ok());  // no error log: the pattern is unused
+  config.errorLogPath = "/nonexistent/error.log";
   result = ServiceTelemetry::create(config, "v1", 0);
   REQUIRE_FALSE(result.ok());
   CHECK(result.error().message.find("service 'api': error log pattern '('") == 0);
