@@ -87,6 +87,19 @@ std::string seconds(std::uint64_t millis) {
   return std::to_string(millis / 1000) + (millis % 1000 ? "." + std::to_string(millis % 1000 / 100) : "") + " s";
 }
 
+// Keeps `limit` evenly spaced values of `values` (deterministically), so that a look over a big
+// batch stays cheap on the coordinator's loop.
+void thinSamples(std::vector<double>& values, std::size_t limit) {
+  if (values.size() <= limit) return;
+  std::vector<double> kept;
+  kept.reserve(limit);
+  double stride = static_cast<double>(values.size()) / static_cast<double>(limit);
+  for (std::size_t i = 0; i < limit; ++i) {
+    kept.push_back(values[static_cast<std::size_t>(static_cast<double>(i) * stride)]);
+  }
+  values.swap(kept);
+}
+
 }  // namespace
 
 Rollout::Rollout(RolloutSpec spec, RolloutPlan plan, PlanConfig planConfig, GatesConfig gates) {
@@ -379,9 +392,13 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   for (const auto& stored : step.windows) {
     const TelemetryWindow& w = stored.window;
     if (w.endMillis > cutoff || w.startMillis < step.activatedMillis) continue;
-    addWindow(stored.target ? canaryStage : comparisonStage, w);
+    GroupData& stage = stored.target ? canaryStage : comparisonStage;  // restarts only
+    stage.windows += 1;
+    stage.restarts += w.restarts;
     if (w.startMillis >= step.analysisStartMillis) addWindow(stored.target ? canary : comparison, w);
   }
+
+  for (GroupData* group : {&canary, &comparison}) thinSamples(group->latencyMicros, kMaxSamplesPerSide);
 
   std::vector<CheckResult> results;
   const CheckResult* criticalFail = nullptr;

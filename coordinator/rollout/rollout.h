@@ -282,6 +282,10 @@ class Rollout {
   PlanCache plans_;  // derived from state_.gates; not part of the state
 };
 
+// At most this many latency samples per side go into a look (evenly spaced over the pooled
+// samples of the group's windows); beyond it the test gains nothing but time.
+inline constexpr std::size_t kMaxSamplesPerSide = 20'000;
+
 // At most this many looks per analysis window (longer windows look less often than every
 // telemetry window).
 inline constexpr std::uint64_t kMaxLooks = 240;
