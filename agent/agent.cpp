@@ -269,14 +269,18 @@ void Agent::onDealerReadable() {
       }
       welcomed_ = true;
       registeredAs_ = welcome->host;
+      if (welcome->frozen != frozen_) {
+        frozen_ = welcome->frozen;
+        logger_->warn("rollouts are {} fleet-wide", frozen_ ? "frozen" : "no longer frozen");
+      }
       flushResults();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
       nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
     } else if (auto* command = std::get_if<Command>(&*message)) {
       onCommand(*command);
-    } else if (std::holds_alternative<Abort>(*message)) {
-      logger_->warn("abort received; aborts are not implemented in this agent yet");
+    } else if (auto* abort = std::get_if<Abort>(&*message)) {
+      onAbort(*abort, /*fromBroadcast=*/false);
     }
   }
 }
@@ -357,8 +361,36 @@ void Agent::onBroadcastReadable() {
       logger_->warn("dropped broadcast: {}", message.error().message);
       continue;
     }
-    logger_->info("broadcast {} received", message->broadcastId);
+    if (auto* abort = std::get_if<Abort>(&message->body)) {
+      onAbort(*abort, /*fromBroadcast=*/true);
+    } else if (auto* freeze = std::get_if<Freeze>(&message->body)) {
+      frozen_ = true;
+      logger_->warn("rollouts frozen fleet-wide: {}", freeze->reason);
+    } else {
+      frozen_ = false;
+      logger_->info("rollouts resumed fleet-wide");
+    }
   }
+}
+
+void Agent::onAbort(const Abort& abort, bool fromBroadcast) {
+  bool first = handledAborts_.insert(abort.abortId).second;
+  if (first) {
+    std::size_t cancelled = worker_->cancelRollouts(abort.rolloutIds);
+    std::string scope = "every rollout";
+    if (!abort.rolloutIds.empty()) {
+      scope.clear();
+      for (const auto& id : abort.rolloutIds) scope += (scope.empty() ? "" : ", ") + id;
+    }
+    logger_->warn("abort {} ({}) for {}: {} command(s) cancelled{}", abort.abortId,
+                  abort.reason.empty() ? "no reason given" : abort.reason, scope, cancelled,
+                  fromBroadcast ? " (broadcast)" : "");
+  }
+  // Acknowledged on the agent socket every time it arrives: the coordinator re-sends until it
+  // hears back, and an acknowledgement lost in a reconnect must be given again.
+  AckAbort ack;
+  ack.abortId = abort.abortId;
+  send(ack);
 }
 
 void Agent::tick() {

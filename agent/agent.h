@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <memory>
 #include <string>
 #include <zmq.hpp>
@@ -55,6 +56,7 @@ class Agent {
   void tick();
   void collectTelemetry(std::uint64_t nowMillis);
   void onCommand(const Command& command);
+  void onAbort(const Abort& abort, bool fromBroadcast);
   void onWorkerResults();
   void sendResult(CommandResult result);
   void flushResults();
@@ -88,6 +90,8 @@ class Agent {
   std::unique_ptr<TelemetryCollector> telemetry_;
   Backlog backlog_;
   std::unique_ptr<InstallWorker> worker_;
+  std::set<std::uint64_t> handledAborts_;
+  bool frozen_ = false;
   std::deque<CommandResult> unsentResults_;  // final results waiting for a connection
   std::uint64_t nextTelemetrySteady_ = 0;
 };

@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "agent/systemd/systemd_client.h"
 
 namespace rollgate::agent {
@@ -114,6 +116,38 @@ bool InstallWorker::cancel(const CommandRef& target) {
     }
   }
   return false;
+}
+
+std::size_t InstallWorker::cancelRollouts(const std::vector<std::string>& rolloutIds) {
+  auto matches = [&](const CommandRef& ref) {
+    return rolloutIds.empty() ||
+           std::find(rolloutIds.begin(), rolloutIds.end(), ref.rolloutId) != rolloutIds.end();
+  };
+  std::size_t cancelled = 0;
+  std::lock_guard lock(mutex_);
+  if (running_ && matches(*running_)) {
+    cancelRunning_ = true;
+    ++cancelled;
+  }
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!matches(it->ref)) {
+      ++it;
+      continue;
+    }
+    CommandResult result;
+    result.command = it->ref;
+    result.service = it->service;
+    result.outcome = Outcome::kCancelled;
+    result.message = "cancelled by an abort before it started";
+    results_.push_back(std::move(result));
+    it = queue_.erase(it);
+    ++cancelled;
+  }
+  if (cancelled > 0) {
+    std::uint64_t one = 1;
+    (void)::write(eventFd_, &one, sizeof(one));
+  }
+  return cancelled;
 }
 
 std::vector<CommandResult> InstallWorker::takeResults() {

@@ -42,6 +42,9 @@ class InstallWorker {
   void submit(const Command& command);
   // Asks the in-flight or queued command `target` to stop. Returns false if it is unknown.
   bool cancel(const CommandRef& target);
+  // Cancels the running and queued commands of these rollouts (every rollout when empty).
+  // Returns how many commands were asked to stop.
+  std::size_t cancelRollouts(const std::vector<std::string>& rolloutIds);
   // Results and progress reports ready to send, oldest first.
   std::vector<CommandResult> takeResults();
   // Becomes readable when results are waiting (an eventfd, for zmq_poll).

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/codec.h"
 #include "common/keys.h"
@@ -79,6 +81,10 @@ Status Coordinator::start() {
   auto artifacts = ArtifactStore::open(store_->database(), config_.stateDir);
   if (!artifacts) return artifacts.error();
   artifacts_ = std::move(*artifacts);
+  auto aborts = store_->loadAborts();
+  if (!aborts) return aborts.error();
+  for (auto& abort : *aborts) aborts_.restore(std::move(abort));
+  frozen_ = store_->frozen();
   auto hosts = store_->loadHosts();
   if (!hosts) return hosts.error();
   registry_.load(*hosts);
@@ -215,7 +221,10 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     welcome.epoch = store_->epoch();
     welcome.heartbeatMillis = static_cast<std::uint32_t>(config_.heartbeatSeconds * 1000);
     welcome.windowMillis = static_cast<std::uint32_t>(config_.windowSeconds * 1000);
+    welcome.frozen = frozen_.has_value();
     sendToAgent(routingId, welcome);
+    // Whatever this host has not acknowledged is handed over again: aborts first, then commands.
+    for (std::uint64_t abortId : aborts_.unacknowledgedBy(host)) sendAbort(abortId, host);
     for (const auto& [key, pending] : pendingCommands_) {
       if (pending.host == host) sendToAgent(routingId, pending.command);
     }
@@ -237,6 +246,8 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     onTelemetry(host, std::move(*report));
   } else if (auto* result = std::get_if<CommandResult>(&message)) {
     onCommandResult(host, *result);
+  } else if (auto* ack = std::get_if<AckAbort>(&message)) {
+    onAckAbort(host, *ack);
   }
 }
 
@@ -406,6 +417,10 @@ std::optional<AdminReply> Coordinator::handleAdminRequest(const std::string& ope
     return manualCommand(operatorName, DeferredReply{routingId, request.requestId}, *manual);
   } else if (const auto* releases = std::get_if<ListReleases>(&request.body)) {
     reply = listReleases(*releases);
+  } else if (const auto* abort = std::get_if<AbortRequest>(&request.body)) {
+    return startAbort(operatorName, DeferredReply{routingId, request.requestId}, *abort);
+  } else if (const auto* freezeRequest = std::get_if<FreezeRequest>(&request.body)) {
+    reply = freeze(operatorName, *freezeRequest);
   } else {
     reply.body = AdminError{"this coordinator does not implement that request yet"};
   }
@@ -527,6 +542,126 @@ std::optional<AdminReply> Coordinator::manualCommand(const std::string& operator
   return std::nullopt;
 }
 
+std::optional<AdminReply> Coordinator::startAbort(const std::string& operatorName,
+                                                  const DeferredReply& replyTo,
+                                                  const AbortRequest& request) {
+  AdminReply reply;
+  std::uint64_t now = clock_.nowMillis();
+  std::vector<std::string> rolloutIds;
+  std::set<std::string> targets;
+  std::map<std::string, std::vector<ServiceRelease>> rollBack;
+  if (!request.all) {
+    reply.body = AdminError{"no rollout " + request.rolloutId + " is running"};
+    return reply;
+  }
+  // Every host is told: whatever any rollout is doing anywhere stops.
+  for (const auto& host : registry_.list(now)) targets.insert(host.name);
+  std::uint64_t abortId = std::max<std::uint64_t>(aborts_.nextId(), now);
+  const AbortState& state = aborts_.open(abortId, rolloutIds, request.reason, operatorName,
+                                         std::move(rollBack), std::move(targets), now);
+  // Durable before anything is sent.
+  if (auto status = store_->saveAbort(state); !status) {
+    reply.body = AdminError{"cannot record the abort: " + status.error().message};
+    return reply;
+  }
+  logger_->warn("operator {}: ABORT {} of {} ({}): {} hosts to acknowledge", operatorName, abortId,
+                request.all ? "every rollout" : request.rolloutId,
+                request.reason.empty() ? "no reason given" : request.reason, state.targets.size());
+  (void)store_->recordEvent(now, "abort", "", request.rolloutId,
+                            "abort " + std::to_string(abortId) + " by " + operatorName + ": " +
+                                request.reason);
+  Broadcast fast;
+  fast.body = state.abort;
+  broadcast(std::move(fast));
+  for (const auto& host : state.targets) sendAbort(abortId, host);
+  abortWaiters_[abortId] = AbortWaiter{replyTo, clock_.steadyMillis() + kAbortWaitMillis};
+  if (aborts_.complete(abortId)) finishAbortWait(abortId);
+  return std::nullopt;
+}
+
+void Coordinator::sendAbort(std::uint64_t abortId, const std::string& host) {
+  const AbortState* state = aborts_.find(abortId);
+  auto routingId = registry_.routingIdOf(host);
+  if (state == nullptr || !routingId) return;  // handed over when the host says hello
+  aborts_.markSent(abortId, host, clock_.nowMillis());
+  sendToAgent(*routingId, aborts_.messageFor(*state, host));
+}
+
+void Coordinator::onAckAbort(const std::string& host, const AckAbort& ack) {
+  if (!aborts_.acknowledge(ack.abortId, host, clock_.nowMillis())) return;
+  const AbortState* state = aborts_.find(ack.abortId);
+  if (state != nullptr) (void)store_->saveAbort(*state);
+  if (aborts_.complete(ack.abortId)) finishAbortWait(ack.abortId);
+}
+
+void Coordinator::finishAbortWait(std::uint64_t abortId) {
+  auto waiter = abortWaiters_.find(abortId);
+  const AbortState* state = aborts_.find(abortId);
+  if (waiter == abortWaiters_.end() || state == nullptr) return;
+  std::vector<std::uint64_t> latencies;
+  for (const auto& [host, at] : state->ackedAtMillis) latencies.push_back(at - state->createdMillis);
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile = [&](double q) -> std::uint64_t {
+    if (latencies.empty()) return 0;
+    return latencies[std::min(latencies.size() - 1,
+                              static_cast<std::size_t>(q * (latencies.size() - 1) + 0.5))];
+  };
+  nlohmann::json json = {{"abort_id", abortId},
+                         {"reason", state->abort.reason},
+                         {"rollouts", state->abort.rolloutIds},
+                         {"targets", state->targets.size()},
+                         {"acknowledged", state->ackedAtMillis.size()},
+                         {"missing", aborts_.missing(abortId)},
+                         {"elapsed_ms", clock_.nowMillis() - state->createdMillis},
+                         {"ack_ms", {{"p50", percentile(0.5)},
+                                     {"p99", percentile(0.99)},
+                                     {"max", latencies.empty() ? 0 : latencies.back()}}}};
+  AdminReply reply;
+  reply.body = JsonDocument{json.dump()};
+  sendAdminReply(waiter->second.replyTo, std::move(reply));
+  abortWaiters_.erase(waiter);
+  logger_->warn("abort {}: {} of {} hosts acknowledged{}", abortId, state->ackedAtMillis.size(),
+                state->targets.size(),
+                aborts_.complete(abortId) ? "" : "; the rest get it when they come back");
+}
+
+AdminReply Coordinator::freeze(const std::string& operatorName, const FreezeRequest& request) {
+  AdminReply reply;
+  std::optional<std::string> reason;
+  if (request.frozen) {
+    reason = request.reason.empty() ? "frozen by " + operatorName : request.reason + " (" + operatorName + ")";
+  }
+  if (auto status = store_->setFrozen(reason); !status) {
+    reply.body = AdminError{status.error().message};
+    return reply;
+  }
+  frozen_ = reason;
+  Broadcast message;
+  if (reason) {
+    message.body = Freeze{*reason};
+  } else {
+    message.body = Resume{};
+  }
+  broadcast(std::move(message));
+  logger_->warn("operator {}: rollouts {} fleet-wide{}", operatorName,
+                reason ? "FROZEN" : "unfrozen", reason ? ": " + *reason : "");
+  (void)store_->recordEvent(clock_.nowMillis(), reason ? "freeze" : "unfreeze", "", "",
+                            reason.value_or("by " + operatorName));
+  reply.body = AdminOk{reason ? "new rollouts are blocked fleet-wide: " + *reason
+                              : "new rollouts are allowed again"};
+  return reply;
+}
+
+void Coordinator::broadcast(Broadcast message) {
+  message.broadcastId = ++nextBroadcastId_;
+  std::string payload = encode(message);
+  try {
+    broadcastSocket_->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    logger_->warn("broadcast failed: {}", e.what());
+  }
+}
+
 AdminReply Coordinator::listReleases(const ListReleases& request) {
   AdminReply reply;
   auto host = registry_.find(request.host, clock_.nowMillis());
@@ -585,6 +720,16 @@ void Coordinator::tick() {
       if (pruned && *pruned > 0) logger_->info("pruned {} telemetry windows older than {} h", *pruned,
                                                config_.telemetryRetentionHours);
     }
+  }
+  for (const auto& [abortId, host] : aborts_.dueResends(wall)) {
+    if (registry_.routingIdOf(host)) {
+      const AbortState* state = aborts_.find(abortId);
+      sendToAgent(*registry_.routingIdOf(host), aborts_.messageFor(*state, host));
+    }
+  }
+  for (auto it = abortWaiters_.begin(); it != abortWaiters_.end();) {
+    auto current = it++;
+    if (now >= current->second.deadlineMillis) finishAbortWait(current->first);
   }
   if (now >= nextReloadMillis_) {
     nextReloadMillis_ = now + 5000;

@@ -20,6 +20,7 @@
 #include "common/messages.h"
 #include "common/result.h"
 #include "common/transport.h"
+#include "coordinator/aborts.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/registry.h"
@@ -85,6 +86,13 @@ class Coordinator {
                                           const DeferredReply& replyTo,
                                           const ManualCommand& request);
   AdminReply listReleases(const ListReleases& request);
+  std::optional<AdminReply> startAbort(const std::string& operatorName, const DeferredReply& replyTo,
+                                       const AbortRequest& request);
+  AdminReply freeze(const std::string& operatorName, const FreezeRequest& request);
+  void onAckAbort(const std::string& host, const AckAbort& ack);
+  void sendAbort(std::uint64_t abortId, const std::string& host);
+  void finishAbortWait(std::uint64_t abortId);
+  void broadcast(Broadcast message);
   void sendAdminReply(const DeferredReply& to, AdminReply reply);
   void onCommandResult(const std::string& host, const CommandResult& result);
   void onChunkRequest(const std::string& routingId, const std::string& host,
@@ -116,6 +124,15 @@ class Coordinator {
   std::map<std::string, std::uint64_t> nextSequence_;        // per host, within this epoch
   std::map<std::string, PendingCommand> pendingCommands_;    // key: host/epoch/sequence
   std::uint64_t manualCommands_ = 0;
+  AbortTracker aborts_;
+  struct AbortWaiter {
+    DeferredReply replyTo;
+    std::uint64_t deadlineMillis = 0;
+  };
+  std::map<std::uint64_t, AbortWaiter> abortWaiters_;
+  std::optional<std::string> frozen_;
+  std::uint64_t nextBroadcastId_ = 0;
+  static constexpr std::uint64_t kAbortWaitMillis = 10'000;
   std::uint64_t nextPruneMillis_ = 0;
   Registry registry_;
   CoordinatorCounters counters_;

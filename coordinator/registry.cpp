@@ -24,6 +24,7 @@ const HostInfo& Registry::onHello(const std::string& name, const Hello& hello,
   entry.info.lastContactMillis = nowMillis;
   entry.info.connected = true;
   entry.routingId = routingId;
+  entry.silent = false;
   return entry.info;
 }
 
@@ -33,6 +34,7 @@ bool Registry::onContact(const std::string& name, const std::string& routingId,
   if (it == hosts_.end() || it->second.routingId != routingId) return false;
   it->second.info.lastContactMillis = nowMillis;
   it->second.info.connected = true;
+  it->second.silent = false;
   if (services != nullptr) it->second.info.services = *services;
   return true;
 }
@@ -70,9 +72,9 @@ std::optional<std::string> Registry::routingIdOf(const std::string& name) const 
 std::vector<std::string> Registry::expire(std::uint64_t nowMillis) {
   std::vector<std::string> expired;
   for (auto& [name, entry] : hosts_) {
-    if (!entry.routingId.empty() && nowMillis > entry.info.lastContactMillis &&
+    if (!entry.routingId.empty() && !entry.silent && nowMillis > entry.info.lastContactMillis &&
         nowMillis - entry.info.lastContactMillis > hostTimeoutMillis_) {
-      entry.routingId.clear();
+      entry.silent = true;
       entry.info.connected = false;
       expired.push_back(name);
     }

@@ -37,13 +37,16 @@ class Registry {
   std::optional<HostInfo> find(const std::string& name, std::uint64_t nowMillis) const;
   // The connection to send commands to, if the host is connected.
   std::optional<std::string> routingIdOf(const std::string& name) const;
-  // Hosts whose last contact is older than the timeout (to mark them and log it once).
+  // Hosts whose last contact became older than the timeout since the last call (to log it once).
+  // Their connection is kept: a host that was only slow (or partitioned) and speaks again on the
+  // same connection is healthy again at once.
   std::vector<std::string> expire(std::uint64_t nowMillis);
 
  private:
   struct Entry {
     HostInfo info;
-    std::string routingId;  // empty while disconnected
+    std::string routingId;  // empty until the host says hello on a connection
+    bool silent = false;    // reported by expire() and not heard from since
   };
   HostInfo view(const Entry& entry, std::uint64_t nowMillis) const;
 

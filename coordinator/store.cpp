@@ -81,6 +81,7 @@ Status Store::migrate() {
     CREATE TABLE IF NOT EXISTS events(
       id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, kind TEXT NOT NULL,
       host TEXT NOT NULL, rollout_id TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS aborts(id INTEGER PRIMARY KEY, state TEXT NOT NULL);
     INSERT OR IGNORE INTO meta(key, value) VALUES('epoch', '0');
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'epoch';
   )sql");
@@ -151,6 +152,73 @@ Status Store::recordEvent(std::uint64_t atMillis, const std::string& kind, const
   stmt->bind(1, static_cast<std::int64_t>(atMillis)).bind(2, kind).bind(3, host).bind(4, rolloutId)
       .bind(5, message);
   return stmt->run();
+}
+
+namespace {
+
+nlohmann::json abortToJson(const AbortState& state) {
+  nlohmann::json rollBack = nlohmann::json::object();
+  for (const auto& [host, services] : state.rollBackByHost) rollBack[host] = servicesToJson(services);
+  return {{"id", state.abort.abortId},
+          {"rollouts", state.abort.rolloutIds},
+          {"reason", state.abort.reason},
+          {"roll_back", rollBack},
+          {"created_ms", state.createdMillis},
+          {"requested_by", state.requestedBy},
+          {"targets", state.targets},
+          {"acked_ms", state.ackedAtMillis}};
+}
+
+AbortState abortFromJson(const nlohmann::json& json) {
+  AbortState state;
+  state.abort.abortId = json.value("id", std::uint64_t{0});
+  state.abort.rolloutIds = json.value("rollouts", std::vector<std::string>{});
+  state.abort.reason = json.value("reason", "");
+  if (json.contains("roll_back") && json["roll_back"].is_object()) {
+    for (const auto& [host, services] : json["roll_back"].items()) {
+      state.rollBackByHost[host] = servicesFromJson(services.dump());
+    }
+  }
+  state.createdMillis = json.value("created_ms", std::uint64_t{0});
+  state.requestedBy = json.value("requested_by", "");
+  state.targets = json.value("targets", std::set<std::string>{});
+  state.ackedAtMillis = json.value("acked_ms", std::map<std::string, std::uint64_t>{});
+  return state;
+}
+
+}  // namespace
+
+Status Store::saveAbort(const AbortState& state) {
+  auto stmt = db_->prepare("INSERT OR REPLACE INTO aborts(id, state) VALUES(?1, ?2)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(state.abort.abortId)).bind(2, abortToJson(state).dump());
+  return stmt->run();
+}
+
+Result<std::vector<AbortState>> Store::loadAborts() {
+  auto stmt = db_->prepare("SELECT state FROM aborts ORDER BY id");
+  if (!stmt) return stmt.error();
+  std::vector<AbortState> out;
+  while (stmt->step()) {
+    auto json = nlohmann::json::parse(stmt->text(0), nullptr, false);
+    if (json.is_object()) out.push_back(abortFromJson(json));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Status Store::setFrozen(const std::optional<std::string>& reason) {
+  if (!reason) return db_->exec("DELETE FROM meta WHERE key = 'frozen'");
+  auto stmt = db_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('frozen', ?1)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, *reason);
+  return stmt->run();
+}
+
+std::optional<std::string> Store::frozen() {
+  auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'frozen'");
+  if (!stmt || !stmt->step()) return std::nullopt;
+  return stmt->text(0);
 }
 
 }  // namespace rollgate::coordinator

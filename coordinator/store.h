@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/messages.h"
 #include "common/result.h"
 #include "common/sqlite.h"
+#include "coordinator/aborts.h"
 
 namespace rollgate::coordinator {
 
@@ -28,6 +30,12 @@ class Store {
   Status saveLastContact(const std::string& name, std::uint64_t lastContactMillis);
   Status deleteHost(const std::string& name);
   Result<std::vector<HostInfo>> loadHosts();
+
+  Status saveAbort(const AbortState& state);
+  Result<std::vector<AbortState>> loadAborts();
+  // Fleet-wide freeze: a reason while frozen, nothing when not.
+  Status setFrozen(const std::optional<std::string>& reason);
+  std::optional<std::string> frozen();
 
   // Appends to the event log (what the system did and why).
   Status recordEvent(std::uint64_t atMillis, const std::string& kind, const std::string& host,

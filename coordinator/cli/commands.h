@@ -22,6 +22,7 @@ inline constexpr int kExitUnavailable = 3; // the coordinator could not be reach
 void addKeygenCommand(CLI::App& app);
 void addHostsCommands(CLI::App& app, AdminOptions& admin);
 void addTelemetryCommand(CLI::App& app, AdminOptions& admin);
+void addAbortCommands(CLI::App& app, AdminOptions& admin);  // abort, freeze, unfreeze
 void addJudgeCommand(CLI::App& app);                  // judge_command.cpp (statistics)
 void addSignCommand(CLI::App& app);                   // sign_command.cpp (build signatures)
 void addBootstrapCommand(CLI::App& app, AdminOptions& admin);  // bootstrap_command.cpp (SSH)

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   rollgate::cli::addTelemetryCommand(app, admin);
   rollgate::cli::addArtifactCommands(app, admin);
   rollgate::cli::addInstallCommands(app, admin);
+  rollgate::cli::addAbortCommands(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);

@@ -1,0 +1,83 @@
+// Emergency commands at the top level: `rollgate abort`, `rollgate freeze`, `rollgate unfreeze`.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "coordinator/cli/commands.h"
+#include "coordinator/cli/output.h"
+
+namespace rollgate::cli {
+namespace {
+
+AdminReply callOrFail(const AdminOptions& admin, AdminRequest request, std::chrono::milliseconds timeout) {
+  auto client = AdminClient::connect(admin);
+  if (!client) fail(kExitUnavailable, client.error().message);
+  auto reply = (*client)->call(std::move(request), timeout);
+  if (!reply) fail(kExitUnavailable, reply.error().message);
+  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
+  return std::move(*reply);
+}
+
+}  // namespace
+
+void addAbortCommands(CLI::App& app, AdminOptions& admin) {
+  auto* abort = app.add_subcommand(
+      "abort", "stop a rollout (or every rollout) now; changed hosts are switched back");
+  struct Options {
+    std::string rolloutId;
+    bool all = false;
+    std::string reason;
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  abort->add_option("ID", options->rolloutId, "rollout id");
+  abort->add_flag("--all", options->all, "every rollout, fleet-wide");
+  abort->add_option("--reason", options->reason, "why (recorded and shown to every host)");
+  abort->add_flag("--json", options->json, "print JSON");
+  abort->callback([&admin, options] {
+    if (options->all == !options->rolloutId.empty()) {
+      fail(kExitUsage, "give either a rollout ID or --all");
+    }
+    AdminRequest request;
+    request.body = AbortRequest{options->rolloutId, options->all, options->reason};
+    // The coordinator answers once every host acknowledged, or after 10 s with who did not.
+    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(60));
+    const auto* doc = std::get_if<JsonDocument>(&reply.body);
+    if (doc == nullptr) fail(kExitFailure, "unexpected reply to abort");
+    auto json = nlohmann::json::parse(doc->text, nullptr, false);
+    if (options->json) {
+      std::printf("%s\n", json.dump(2).c_str());
+    } else {
+      std::printf("abort %llu: %llu of %llu hosts acknowledged in %llu ms (p50 %llu ms, p99 %llu ms)\n",
+                  json.value("abort_id", 0ULL), json.value("acknowledged", 0ULL),
+                  json.value("targets", 0ULL), json.value("elapsed_ms", 0ULL),
+                  json["ack_ms"].value("p50", 0ULL), json["ack_ms"].value("p99", 0ULL));
+      auto missing = json.value("missing", std::vector<std::string>{});
+      if (!missing.empty()) {
+        std::string names;
+        for (const auto& host : missing) names += (names.empty() ? "" : ", ") + host;
+        std::printf("not acknowledged yet (re-sent until they do, and on reconnect): %s\n",
+                    names.c_str());
+      }
+    }
+    if (!json.value("missing", std::vector<std::string>{}).empty()) throw CLI::RuntimeError(kExitFailure);
+  });
+
+  auto* freeze = app.add_subcommand("freeze", "block new rollouts fleet-wide");
+  auto reason = std::make_shared<std::string>();
+  freeze->add_option("--reason", *reason, "why");
+  freeze->callback([&admin, reason] {
+    AdminRequest request;
+    request.body = FreezeRequest{true, *reason};
+    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(10));
+    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+  });
+  auto* unfreeze = app.add_subcommand("unfreeze", "allow new rollouts again");
+  unfreeze->callback([&admin] {
+    AdminRequest request;
+    request.body = FreezeRequest{false, ""};
+    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(10));
+    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+  });
+}
+
+}  // namespace rollgate::cli
