@@ -46,6 +46,17 @@ Status Statement::run() {
   return status_;
 }
 
+void Statement::reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+}
+
+std::string Statement::blob(int column) const {
+  const auto* data = sqlite3_column_blob(stmt_.get(), column);
+  int size = sqlite3_column_bytes(stmt_.get(), column);
+  return data ? std::string(static_cast<const char*>(data), size) : std::string();
+}
+
 std::string Statement::text(int column) const {
   const auto* data = sqlite3_column_text(stmt_.get(), column);
   int size = sqlite3_column_bytes(stmt_.get(), column);

@@ -29,11 +29,14 @@ class Statement {
   bool step();
   // Runs to completion (for statements without rows).
   Status run();
+  // Makes the statement ready to bind and run again (bindings are replaced by the next binds).
+  void reset();
   Status status() const { return status_; }
 
   std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
   double real(int column) const { return sqlite3_column_double(stmt_.get(), column); }
   std::string text(int column) const;
+  std::string blob(int column) const;
   bool isNull(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
 
  private:
@@ -50,6 +53,7 @@ class Database {
   Status exec(const std::string& sql);
   Result<Statement> prepare(const std::string& sql);
   std::int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_.get()); }
+  std::int64_t changes() const { return sqlite3_changes64(db_.get()); }
   const std::string& path() const { return path_; }
 
  private:
