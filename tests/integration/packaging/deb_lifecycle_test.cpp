@@ -177,3 +177,63 @@ TEST_CASE("deb: install, reinstall, upgrade over an older build, purge") {
   CHECK(host.file("/etc/rollgate/coordinator.toml") != editedCoordinatorConfig);
   (void)installOld;
 }
+
+TEST_CASE("rpm: scriptlets install, upgrade and erase (rpm --root into the Debian root)") {
+  // No rpm-based root is available here, so the .rpms go into a copy of the Debian root with
+  // `rpm --root --nodeps` (the libraries they link are there, from the Debian packages): this
+  // runs the real %post/%preun/%postun scriptlets chrooted into it.
+  std::string missing =
+      rollgate::hosttest::missingPrerequisites({"unshare", "chroot", "rpm"});
+  if (missing.empty()) {
+    missing = missingKeygen();
+  }
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
+    MESSAGE("skipped: missing " << missing);
+    return;
+  }
+  REQUIRE_MESSAGE(std::filesystem::exists(kBaseRoot + "/usr/bin/dpkg"),
+                  "no Debian root at " << kBaseRoot << " (the debian_root fixture makes it)");
+  rollgate::hosttest::TempDir dir(std::string(ROLLGATE_BINARY_DIR) + "/test-roots", "rpm-cycle");
+  const std::string root = dir.path() + "/root";
+  REQUIRE(rollgate::hosttest::copyTree(kBaseRoot, root));
+  const Host host(root);
+  auto rpm = [&](const std::string& args) {
+    const auto result = rollgate::hosttest::runWithRootMounts(
+        root, "rpm --root " + quoteShell(root) + " --dbpath /var/lib/rpm " + args);
+    INFO("rpm " << args << "\n" << result.output);
+    REQUIRE(result.exitCode == 0);
+    return trimmed(result.output);
+  };
+  rpm("--initdb");
+  const std::string old = kPackages + "/old/";
+  const std::string current = kPackages + "/current/";
+  rpm("-i --nodeps " + old + "rollgate-agent-0.0.0-1.*.rpm " + old +
+      "rollgate-coordinator-0.0.0-1.*.rpm");
+  CHECK(rpm("-q --qf '%{VERSION}-%{RELEASE}' rollgate-agent") == "0.0.0-1");
+  CHECK(host.must("getent passwd rollgate").find(":/var/lib/rollgate:/usr/sbin/nologin") !=
+        std::string::npos);
+  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/coordinator.key") == "root:rollgate 640");
+  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/agents.d") == "rollgate:rollgate 755");
+  CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate") == "rollgate:rollgate 750");
+  CHECK(host.must("stat -c '%a' /etc/rollgate/agent.key") == "600");
+  CHECK(host.file("/etc/rollgate/admins.d/admin.pub") == host.file("/etc/rollgate/admin.pub"));
+  const std::string coordinatorPub = host.file("/etc/rollgate/coordinator.pub");
+  const std::string agentKey = host.file("/etc/rollgate/agent.key");
+  CHECK(trimmed(coordinatorPub).size() == 40);
+
+  host.must("printf '# edited by the operator\\n' >> /etc/rollgate/agent.toml");
+  const std::string editedAgentConfig = host.file("/etc/rollgate/agent.toml");
+  rpm("-U --nodeps " + current + "rollgate-agent-*.rpm " + current + "rollgate-coordinator-*.rpm");
+  CHECK(rpm("-q --qf '%{VERSION}' rollgate-agent") != "0.0.0");
+  CHECK(host.file("/etc/rollgate/agent.toml") == editedAgentConfig);
+  CHECK_FALSE(host.exists("/etc/rollgate/agent.toml.rpmnew"));
+  CHECK(host.file("/etc/rollgate/coordinator.pub") == coordinatorPub);
+  CHECK(host.file("/etc/rollgate/agent.key") == agentKey);
+
+  rpm("-e rollgate-agent rollgate-coordinator");
+  CHECK_FALSE(host.exists("/usr/bin/rollgate-agent"));
+  CHECK_FALSE(host.exists("/usr/lib/systemd/system/rollgate-coordinator.service"));
+  // rpm has no purge: the edited config is saved, keys and state stay (see postun.sh).
+  CHECK(host.file("/etc/rollgate/agent.toml.rpmsave") == editedAgentConfig);
+  CHECK(host.file("/etc/rollgate/coordinator.pub") == coordinatorPub);
+}

@@ -120,6 +120,13 @@ CommandOutput runInRoot(const std::string& root, const std::string& command) {
   return runShell("unshare --mount --propagation private --fork /bin/sh -c " + quoteShell(inner));
 }
 
+CommandOutput runWithRootMounts(const std::string& root, const std::string& hostCommand) {
+  const std::string inner = "mount -t proc proc " + quoteShell(root + "/proc") +
+                            " && mount --rbind /dev " + quoteShell(root + "/dev") + " && " +
+                            hostCommand;
+  return runShell("unshare --mount --propagation private --fork /bin/sh -c " + quoteShell(inner));
+}
+
 int freeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

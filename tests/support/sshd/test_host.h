@@ -69,6 +69,9 @@ Status copyTree(const std::string& from, const std::string& to);
 // Runs `command` with /bin/sh inside `root` (chroot), in a private mount namespace with /proc and
 // /dev mounted; the mounts disappear when the command ends.
 CommandOutput runInRoot(const std::string& root, const std::string& command);
+// Runs `hostCommand` (not chrooted) in a private mount namespace in which `root` has /proc and
+// /dev mounted, e.g. `rpm --root ROOT ...`, whose scriptlets run chrooted there.
+CommandOutput runWithRootMounts(const std::string& root, const std::string& hostCommand);
 
 // A free TCP port on 127.0.0.1 (bound and released; a small race is accepted).
 int freeLoopbackPort();
