@@ -267,6 +267,18 @@ Actions Rollout::start(std::uint64_t nowMillis) {
   return out;
 }
 
+Actions Rollout::resumed(std::uint64_t nowMillis) {
+  Actions out;
+  if (!state_.started || state_.finished) return out;
+  state_.resumedMillis = nowMillis;
+  event("", "resumed after a coordinator restart in " + describeStep() + " (" +
+                std::string(phaseName(state_.step.phase)) + "); hosts have " +
+                std::to_string(state_.planConfig.silenceSeconds) +
+                " s to report and installs a full timeout to finish",
+        nowMillis, out);
+  return out;
+}
+
 void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   const PlanStep& plan = currentPlanStep();
   state_.step = StepProgress{};
@@ -303,7 +315,8 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         startStep(nowMillis, out);
         return;
       case StepPhase::kInstalling: {
-        if (nowMillis > step.startedMillis + stage.installTimeoutSeconds * 1000) {
+        std::uint64_t installFrom = std::max(step.startedMillis, state_.resumedMillis);
+        if (nowMillis > installFrom + stage.installTimeoutSeconds * 1000) {
           std::string waiting;
           for (const auto& target : plan.targets) {
             const HostProgress* host = findHost(target.name);
@@ -322,7 +335,8 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         std::uint64_t silenceMillis = state_.planConfig.silenceSeconds * 1000;
         for (const auto& target : plan.targets) {
           const HostProgress* host = findHost(target.name);
-          std::uint64_t since = std::max(host->lastWindowMillis, step.activatedMillis);
+          std::uint64_t since =
+              std::max({host->lastWindowMillis, step.activatedMillis, state_.resumedMillis});
           if (nowMillis > since + silenceMillis) {
             failStep("host " + target.name + " sent no telemetry for " +
                          seconds(nowMillis - since) + " (its agent is silent)",
@@ -344,7 +358,12 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         for (std::uint32_t k = step.lastLook + 1; k <= step.looks; ++k) {
           std::uint64_t at = k == step.looks ? step.analysisEndMillis
                                              : step.analysisStartMillis + k * lookMillis;
-          if (nowMillis >= at + graceMillis) due = k;
+          // After a restart, looks that fell due while the coordinator was down wait until the
+          // agents have had time to reconnect and deliver their backlog of windows.
+          std::uint64_t ready = std::max(at + graceMillis, state_.resumedMillis == 0
+                                                               ? 0
+                                                               : state_.resumedMillis + silenceMillis);
+          if (nowMillis >= ready) due = k;
         }
         if (due > step.lastLook) {
           evaluateLook(due, nowMillis, out);

@@ -187,6 +187,7 @@ struct RolloutState {
   std::uint64_t nextCommandId = 1;
   std::uint64_t startedMillis = 0;
   std::uint64_t finishedMillis = 0;
+  std::uint64_t resumedMillis = 0;  // the last resume after a restart (timeouts count from it)
   std::string endReason;  // why it rolled back, was aborted or failed
   bool operator==(const RolloutState&) const = default;
 };
@@ -233,6 +234,11 @@ class Rollout {
 
   // ---- inputs
   Actions start(std::uint64_t nowMillis);
+  // Call once after rebuilding from stored state: the time the coordinator was down does not
+  // count against hosts (silence) or installs (timeout); both count again from now, and looks
+  // that fell due meanwhile wait silence_seconds for the agents' backlog of windows. Re-send
+  // pendingCommands() too.
+  Actions resumed(std::uint64_t nowMillis);
   // A result for a command this rollout sent. commandId 0 means "the host's pending command".
   // Progress reports (result.progress, Outcome::kInProgress) are ignored.
   Actions onCommandResult(const std::string& host, std::uint64_t commandId,

@@ -339,7 +339,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepProgress, phase, startedMillis, activated
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, status, started,
                                    finished, outcome, rollingBack, abortRequested, operatorPause,
                                    currentStep, step, hosts, nextCommandId, startedMillis,
-                                   finishedMillis, endReason)
+                                   finishedMillis, resumedMillis, endReason)
 
 namespace {
 constexpr int kStateFormat = 1;

@@ -578,3 +578,29 @@ TEST_CASE("the summary for watch shows the step, its hosts, each check and the t
   CHECK(summary["checks"][0]["name"] == "http_5xx");
   CHECK(summary["checks"][0].contains("pValue"));
 }
+
+TEST_CASE("a coordinator down for ten minutes resumes without blaming the hosts for its silence") {
+  for (std::uint64_t stopAt : {5u, 40u}) {  // warming up / analysing the canary
+    CAPTURE(stopAt);
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.start();
+    for (std::uint64_t s = 0; s < stopAt; ++s) sim.stepSecond();
+    auto state = stateFromJson(stateToJson(sim.rollout().state()));
+    REQUIRE(state.ok());
+    sim.skipSeconds(600);  // down: no ticks, the agents' windows are lost
+    Rollout restarted(std::move(*state));
+    // Without resumed() the first tick would call the canary silent.
+    Rollout careless = restarted;
+    (void)careless.tick(sim.now());
+    CHECK(careless.status() == RolloutStatus::kRollingBack);
+    auto actions = restarted.resumed(sim.now());
+    REQUIRE(actions.size() == 1);
+    CHECK(std::get<RecordEvent>(actions[0]).text.find("resumed after a coordinator restart") !=
+          std::string::npos);
+    sim.replaceRollout(std::move(restarted));
+    sim.run(3600);
+    INFO(sim.events());
+    CHECK(statusName(sim.rollout()) == "succeeded");
+    CHECK(rolledBack(sim).empty());
+  }
+}

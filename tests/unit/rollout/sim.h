@@ -144,6 +144,9 @@ class Sim {
     take(rollout_.tick(now_));
   }
 
+  // Time passes with nobody listening (a coordinator that is down).
+  void skipSeconds(std::uint64_t seconds) { now_ += seconds * 1000; }
+
   // Runs until the rollout finishes, `until` says stop, or `maxSeconds` pass.
   void run(std::uint64_t maxSeconds, const std::function<bool()>& until = nullptr) {
     for (std::uint64_t i = 0; i < maxSeconds; ++i) {
