@@ -99,10 +99,10 @@ void TelemetryCollector::tick(const std::vector<std::string>& activeReleases,
       window = service.telemetry->switchRelease(release, nowMillis, sample(service.config));
       logger_->info("service {}: active release is now {}; telemetry window cut at the switch",
                     service.config.name, release.empty() ? "none" : release);
-    } else if (nowMillis >= service.telemetry->nextCutMillis()) {
-      window = service.telemetry->onTimer(nowMillis, sample(service.config));
     } else {
-      continue;
+      // Every turn: the follower's backstop poll; the unit is sampled only when a cut is due.
+      bool due = nowMillis >= service.telemetry->nextCutMillis();
+      window = service.telemetry->onTimer(nowMillis, due ? sample(service.config) : std::nullopt);
     }
     if (window) {
       out.push_back(std::move(*window));

@@ -88,6 +88,15 @@ Status Coordinator::start() {
   auto hosts = store_->loadHosts();
   if (!hosts) return hosts.error();
   registry_.load(*hosts);
+  rollouts_ = std::make_unique<Rollouts>(
+      *store_, *telemetry_, *artifacts_, registry_,
+      [this](const std::string& host, Command command,
+             std::function<void(const CommandResult&)> onResult,
+             std::optional<CommandRef> presetRef) {
+        return sendCommand(host, std::move(command), std::move(onResult), {}, presetRef);
+      },
+      clock_, logger_);
+  if (auto status = rollouts_->open(); !status) return status;
   reloadAllowlists();
   if (admins_->entries().empty()) {
     logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",
@@ -225,6 +234,7 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     sendToAgent(routingId, welcome);
     // Whatever this host has not acknowledged is handed over again: aborts first, then commands.
     for (std::uint64_t abortId : aborts_.unacknowledgedBy(host)) sendAbort(abortId, host);
+    rollouts_->onHostHealth(host, true);
     for (const auto& [key, pending] : pendingCommands_) {
       if (pending.host == host) sendToAgent(routingId, pending.command);
     }
@@ -237,10 +247,16 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
   }
   const std::vector<ServiceRelease>* services = nullptr;
   if (auto* heartbeat = std::get_if<Heartbeat>(&message)) services = &heartbeat->services;
+  auto before = registry_.find(host, now);
+  bool wasHealthy = before && before->healthy;
   if (!registry_.onContact(host, routingId, now, services)) {
     ++counters_.droppedNoSession;
     logger_->debug("host {}: message before hello on this connection; ignored", host);
     return;
+  }
+  if (!wasHealthy) {
+    logger_->info("host {} is reporting again", host);
+    rollouts_->onHostHealth(host, true);
   }
   if (auto* report = std::get_if<TelemetryReport>(&message)) {
     onTelemetry(host, std::move(*report));
@@ -258,15 +274,25 @@ std::string pendingKey(const std::string& host, const CommandRef& ref) {
 }  // namespace
 
 Result<CommandRef> Coordinator::sendCommand(const std::string& host, Command command,
-                                            ResultCallback onResult, ResultCallback onProgress) {
-  auto routingId = registry_.routingIdOf(host);
-  if (!routingId) return makeError("host " + host + " is not connected");
-  command.ref.epoch = store_->epoch();
-  command.ref.sequence = ++nextSequence_[host];
-  sendToAgent(*routingId, command);
-  pendingCommands_[pendingKey(host, command.ref)] =
-      PendingCommand{host, command, std::move(onResult), std::move(onProgress)};
-  return command.ref;
+                                            ResultCallback onResult, ResultCallback onProgress,
+                                            std::optional<CommandRef> presetRef) {
+  if (!registry_.find(host, clock_.nowMillis())) return makeError("no host named " + host);
+  if (presetRef) {
+    command.ref = *presetRef;
+  } else {
+    command.ref.epoch = store_->epoch();
+    command.ref.sequence = ++nextSequence_[host];
+  }
+  if (auto routingId = registry_.routingIdOf(host)) {
+    sendToAgent(*routingId, command);
+  } else {
+    logger_->warn("host {} is not connected: command {} #{} is sent when it says hello", host,
+                  command.ref.rolloutId, command.ref.sequence);
+  }
+  CommandRef ref = command.ref;
+  pendingCommands_[pendingKey(host, ref)] =
+      PendingCommand{host, std::move(command), std::move(onResult), std::move(onProgress)};
+  return ref;
 }
 
 void Coordinator::onCommandResult(const std::string& host, const CommandResult& result) {
@@ -334,6 +360,7 @@ void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
                     host, window.service, window.droppedBefore);
     }
     ++counters_.telemetryWindows;
+    rollouts_->onTelemetry(host, window);
     telemetry_->add(host, std::move(window));
   }
 }
@@ -421,6 +448,36 @@ std::optional<AdminReply> Coordinator::handleAdminRequest(const std::string& ope
     return startAbort(operatorName, DeferredReply{routingId, request.requestId}, *abort);
   } else if (const auto* freezeRequest = std::get_if<FreezeRequest>(&request.body)) {
     reply = freeze(operatorName, *freezeRequest);
+  } else if (const auto* start = std::get_if<StartRollout>(&request.body)) {
+    if (frozen_) {
+      reply.body = AdminError{"rollouts are frozen fleet-wide (" + *frozen_ +
+                              "); rollgate unfreeze lifts it"};
+    } else if (auto summary = rollouts_->start(*start, operatorName)) {
+      reply.body = JsonDocument{"{\"rollout\": " + *summary + "}"};
+    } else {
+      reply.body = AdminError{summary.error().message};
+    }
+  } else if (std::holds_alternative<ListRollouts>(request.body)) {
+    auto list = rollouts_->listJson();
+    if (list) {
+      reply.body = JsonDocument{*list};
+    } else {
+      reply.body = AdminError{list.error().message};
+    }
+  } else if (const auto* describe = std::get_if<DescribeRollout>(&request.body)) {
+    auto doc = rollouts_->describeJson(describe->rolloutId);
+    if (doc) {
+      reply.body = JsonDocument{*doc};
+    } else {
+      reply.body = AdminError{doc.error().message};
+    }
+  } else if (const auto* action = std::get_if<RolloutAction>(&request.body)) {
+    auto done = rollouts_->act(*action, operatorName);
+    if (done) {
+      reply.body = AdminOk{*done};
+    } else {
+      reply.body = AdminError{done.error().message};
+    }
   } else {
     reply.body = AdminError{"this coordinator does not implement that request yet"};
   }
@@ -498,6 +555,10 @@ std::optional<AdminReply> Coordinator::manualCommand(const std::string& operator
     reply.body = AdminError{"host " + request.host + " does not declare service " + request.service};
     return reply;
   }
+  if (!registry_.routingIdOf(request.host) || !host->connected) {
+    reply.body = AdminError{"host " + request.host + " is not connected"};
+    return reply;
+  }
   Command command;
   command.service = request.service;
   command.ref.rolloutId = "manual-" + std::to_string(store_->epoch()) + "-" +
@@ -550,12 +611,18 @@ std::optional<AdminReply> Coordinator::startAbort(const std::string& operatorNam
   std::vector<std::string> rolloutIds;
   std::set<std::string> targets;
   std::map<std::string, std::vector<ServiceRelease>> rollBack;
-  if (!request.all) {
-    reply.body = AdminError{"no rollout " + request.rolloutId + " is running"};
+  if (!request.all && !rollouts_->exists(request.rolloutId)) {
+    reply.body = AdminError{"no rollout " + request.rolloutId};
     return reply;
   }
-  // Every host is told: whatever any rollout is doing anywhere stops.
-  for (const auto& host : registry_.list(now)) targets.insert(host.name);
+  if (!request.all) rolloutIds.push_back(request.rolloutId);
+  // The rollouts stop and switch back what they changed (rollback commands, re-sent until done).
+  rollBack = rollouts_->abort(rolloutIds, operatorName, request.reason);
+  for (const auto& [host, services] : rollBack) targets.insert(host);
+  if (request.all) {
+    // Every host is told: whatever is in flight anywhere stops.
+    for (const auto& host : registry_.list(now)) targets.insert(host.name);
+  }
   std::uint64_t abortId = std::max<std::uint64_t>(aborts_.nextId(), now);
   const AbortState& state = aborts_.open(abortId, rolloutIds, request.reason, operatorName,
                                          std::move(rollBack), std::move(targets), now);
@@ -701,7 +768,9 @@ void Coordinator::tick() {
   for (const auto& host : registry_.expire(wall)) {
     logger_->warn("host {} silent for more than {} s: unhealthy", host, config_.hostTimeoutSeconds);
     (void)store_->recordEvent(wall, "host_silent", host, "", "no contact within timeout");
+    rollouts_->onHostHealth(host, false);
   }
+  rollouts_->tick();
   if (now >= nextFlushMillis_) {
     nextFlushMillis_ = now + 5000;
     Transaction transaction(store_->database());

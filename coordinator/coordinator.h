@@ -24,6 +24,7 @@
 #include "coordinator/artifact_store.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/registry.h"
+#include "coordinator/rollouts.h"
 #include "coordinator/store.h"
 #include "coordinator/telemetry_store.h"
 
@@ -59,8 +60,11 @@ class Coordinator {
   // its final result arrives: it is re-sent whenever the host says hello again (the agent's
   // ledger makes that safe). `onProgress` and `onResult` are called from the loop.
   using ResultCallback = std::function<void(const CommandResult&)>;
+  // A host that is not connected gets the command when it says hello. `presetRef` re-sends a
+  // command under the ref it already had (after a coordinator restart).
   Result<CommandRef> sendCommand(const std::string& host, Command command, ResultCallback onResult,
-                                 ResultCallback onProgress = {});
+                                 ResultCallback onProgress = {},
+                                 std::optional<CommandRef> presetRef = std::nullopt);
 
  private:
   struct PendingCommand {
@@ -121,6 +125,7 @@ class Coordinator {
   std::unique_ptr<Store> store_;
   std::unique_ptr<TelemetryStore> telemetry_;
   std::unique_ptr<ArtifactStore> artifacts_;
+  std::unique_ptr<Rollouts> rollouts_;
   std::map<std::string, std::uint64_t> nextSequence_;        // per host, within this epoch
   std::map<std::string, PendingCommand> pendingCommands_;    // key: host/epoch/sequence
   std::uint64_t manualCommands_ = 0;
