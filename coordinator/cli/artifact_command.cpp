@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <variant>
 #include <nlohmann/json.hpp>
 
 #include "agent/install/artifact_crypto.h"
@@ -48,9 +49,9 @@ class FileCloser {
 // One progress line on stderr: rewritten in place on a terminal, a line per quarter otherwise.
 class UploadProgress {
  public:
-  explicit UploadProgress(std::uint64_t totalBytes)
+  UploadProgress(std::uint64_t totalBytes, bool show)
       : totalBytes_(totalBytes),
-        enabled_(totalBytes >= kProgressMinBytes),
+        enabled_(show && totalBytes >= kProgressMinBytes),
         tty_(::isatty(STDERR_FILENO) == 1),
         start_(std::chrono::steady_clock::now()) {}
 
@@ -119,46 +120,67 @@ Result<std::string> readPiece(int fd, std::uint64_t offset, std::size_t size,
   return data;
 }
 
+// A push that failed: the exit code a command should use (kExitUsage for bad input,
+// kExitUnavailable when the coordinator cannot be reached, kExitFailure otherwise) and the line.
+struct PushFailure {
+  int exitCode = kExitFailure;
+  std::string message;
+};
+
+struct PushDone {
+  std::string sha256;
+  std::uint64_t totalBytes = 0;
+  bool isSigned = false;
+  std::string stored;  // the coordinator's final AdminOk message
+  double seconds = 0.0;
+};
+
 // The signature to send: --signature, else FILE.sig when it exists, else none. A signature file
 // that does not parse is refused here rather than by every agent later.
-std::string loadSignature(const PushOptions& options) {
+std::variant<std::string, PushFailure> loadSignature(const PushOptions& options) {
   std::string path = options.signatureFile;
   if (path.empty()) {
     struct stat st;
-    if (::stat((options.file + ".sig").c_str(), &st) != 0) return {};
+    if (::stat((options.file + ".sig").c_str(), &st) != 0) return std::string{};
     path = options.file + ".sig";
   }
   auto text = install::detail::readSmallFile(path);
-  if (!text) fail(kExitUsage, "signature " + text.error().message);
+  if (!text) return PushFailure{kExitUsage, "signature " + text.error().message};
   if (auto parsed = install::parseSignature(*text); !parsed) {
-    fail(kExitUsage, "signature file " + path + ": " + parsed.error().message);
+    return PushFailure{kExitUsage, "signature file " + path + ": " + parsed.error().message};
   }
   return *text;
 }
 
-void push(const AdminOptions& admin, const PushOptions& options) {
+std::variant<PushDone, PushFailure> pushFile(const AdminOptions& admin, const PushOptions& options,
+                                             bool showProgress) {
   if (!isValidName(options.service)) {
-    fail(kExitUsage, "--service '" + options.service + "' is not a valid service name");
+    return PushFailure{kExitUsage,
+                       "--service '" + options.service + "' is not a valid service name"};
   }
   if (!isValidVersion(options.version)) {
-    fail(kExitUsage, "--version '" + options.version + "' is not a valid version");
+    return PushFailure{kExitUsage, "--version '" + options.version + "' is not a valid version"};
   }
   FileCloser file(::open(options.file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) fail(kExitUsage, options.file + ": " + std::strerror(errno));
+  if (file.get() < 0) return PushFailure{kExitUsage, options.file + ": " + std::strerror(errno)};
   struct stat st;
-  if (::fstat(file.get(), &st) != 0) fail(kExitUsage, options.file + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail(kExitUsage, options.file + ": not a regular file");
+  if (::fstat(file.get(), &st) != 0) {
+    return PushFailure{kExitUsage, options.file + ": " + std::strerror(errno)};
+  }
+  if (!S_ISREG(st.st_mode)) return PushFailure{kExitUsage, options.file + ": not a regular file"};
   const auto totalBytes = static_cast<std::uint64_t>(st.st_size);
-  std::string signature = loadSignature(options);
+  auto signature = loadSignature(options);
+  if (auto* failure = std::get_if<PushFailure>(&signature)) return std::move(*failure);
+  const std::string& signatureText = std::get<std::string>(signature);
 
   auto digest = install::sha256File(options.file);
-  if (!digest) fail(kExitUsage, digest.error().message);
+  if (!digest) return PushFailure{kExitUsage, digest.error().message};
   const std::string sha256 = install::toHex(*digest);
 
   auto client = AdminClient::connect(admin);
-  if (!client) fail(kExitUnavailable, client.error().message);
+  if (!client) return PushFailure{kExitUnavailable, client.error().message};
 
-  UploadProgress progress(totalBytes);
+  UploadProgress progress(totalBytes, showProgress);
   std::string stored;
   std::uint64_t offset = 0;
   while (true) {
@@ -167,7 +189,7 @@ void push(const AdminOptions& admin, const PushOptions& options) {
     auto data = readPiece(file.get(), offset, size, options.file);
     if (!data) {
       progress.finish();
-      fail(kExitFailure, data.error().message);
+      return PushFailure{kExitFailure, data.error().message};
     }
     AdminRequest request;
     PushArtifact piece;
@@ -178,24 +200,25 @@ void push(const AdminOptions& admin, const PushOptions& options) {
     piece.offset = offset;
     piece.data = std::move(*data);
     piece.final = offset + size == totalBytes;
-    piece.signature = signature;
+    piece.signature = signatureText;
     const bool final = piece.final;
     request.body = std::move(piece);
     auto reply = (*client)->call(std::move(request));
     if (!reply) {
       progress.finish();
-      fail(kExitUnavailable, reply.error().message);
+      return PushFailure{kExitUnavailable, reply.error().message};
     }
     if (const auto* error = std::get_if<AdminError>(&reply->body)) {
       progress.finish();
-      fail(kExitFailure, "push " + options.service + " " + options.version + " failed at offset " +
-                             std::to_string(offset) + ": " + error->message);
+      return PushFailure{kExitFailure, "push " + options.service + " " + options.version +
+                                           " failed at offset " + std::to_string(offset) + ": " +
+                                           error->message};
     }
     const auto* ok = std::get_if<AdminOk>(&reply->body);
     if (ok == nullptr) {
       progress.finish();
-      fail(kExitFailure, "unexpected reply to an artifact upload piece at offset " +
-                             std::to_string(offset));
+      return PushFailure{kExitFailure, "unexpected reply to an artifact upload piece at offset " +
+                                           std::to_string(offset)};
     }
     offset += size;
     progress.update(offset);
@@ -205,22 +228,41 @@ void push(const AdminOptions& admin, const PushOptions& options) {
     }
   }
   progress.finish();
+  return PushDone{sha256, totalBytes, !signatureText.empty(), stored, progress.seconds()};
+}
 
+void push(const AdminOptions& admin, const PushOptions& options) {
+  auto outcome = pushFile(admin, options, true);
+  if (auto* failure = std::get_if<PushFailure>(&outcome)) fail(failure->exitCode, failure->message);
+  const PushDone& done = std::get<PushDone>(outcome);
   if (options.json) {
     nlohmann::json out = {{"service", options.service},
                           {"version", options.version},
-                          {"sha256", sha256},
-                          {"size_bytes", totalBytes},
-                          {"signed", !signature.empty()},
-                          {"message", stored},
-                          {"seconds", progress.seconds()}};
+                          {"sha256", done.sha256},
+                          {"size_bytes", done.totalBytes},
+                          {"signed", done.isSigned},
+                          {"message", done.stored},
+                          {"seconds", done.seconds}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    std::printf("%s\n", stored.c_str());
+    std::printf("%s\n", done.stored.c_str());
   }
 }
 
 }  // namespace
+
+Result<std::string> pushArtifactFile(const AdminOptions& admin, const std::string& file,
+                                     const std::string& service, const std::string& version,
+                                     const std::string& signatureFile, bool showProgress) {
+  PushOptions options;
+  options.file = file;
+  options.service = service;
+  options.version = version;
+  options.signatureFile = signatureFile;
+  auto outcome = pushFile(admin, options, showProgress);
+  if (auto* failure = std::get_if<PushFailure>(&outcome)) return makeError(failure->message);
+  return std::get<PushDone>(outcome).sha256;
+}
 
 void addArtifactCommands(CLI::App& app, AdminOptions& admin) {
   auto* artifact = app.add_subcommand("artifact", "build artifacts in the coordinator's store");

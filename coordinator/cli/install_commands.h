@@ -23,4 +23,12 @@ namespace rollgate::cli {
 void addArtifactCommands(CLI::App& app, AdminOptions& admin);  // artifact push
 void addInstallCommands(CLI::App& app, AdminOptions& admin);   // install, rollback, releases
 
+// Uploads `file` as `service` `version` with the protocol above (signature: `signatureFile`, else
+// FILE.sig when it exists, else none) and returns its SHA-256 (hex). A re-push of the same version
+// and content succeeds (the coordinator reports it as already stored). `showProgress`: the
+// progress line on stderr for large files. Fails naming the file, the value or the endpoint.
+Result<std::string> pushArtifactFile(const AdminOptions& admin, const std::string& file,
+                                     const std::string& service, const std::string& version,
+                                     const std::string& signatureFile, bool showProgress);
+
 }  // namespace rollgate::cli
