@@ -105,8 +105,8 @@ CheckResult restartsCheck(const CheckConfig& check, const GroupData& canary,
   if (canary.windows < need) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation = "unit restarts: not enough data: " + std::to_string(canary.windows) +
-                         " canary windows, minimum " + std::to_string(need) + lookText(look, looks) +
-                         ": not_enough_data";
+                         " canary windows, minimum " + std::to_string(need) +
+                         lookText(look, looks) + ": not_enough_data";
     return result;
   }
   double hostsC = static_cast<double>(std::max<std::uint64_t>(canary.hostCount, 1));
@@ -208,8 +208,7 @@ Status validateCheck(const CheckConfig& check) {
   return stats::validateCheckSpec(toStatsSpec(check));
 }
 
-Result<const stats::SequentialPlan*> PlanCache::get(const CheckConfig& check,
-                                                    std::uint32_t looks) {
+Result<const stats::SequentialPlan*> PlanCache::get(const CheckConfig& check, std::uint32_t looks) {
   bool twoSided = check.alternative == Alternative::kTwoSided;
   auto key = std::make_tuple(check.alpha, looks, twoSided);
   auto found = plans_.find(key);
@@ -252,8 +251,8 @@ CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
     Counts b = countsOf(check.metric, comparison);
     input.data = stats::CountsData{c.events, c.total, b.events, b.total};
   } else {
-    input.data = stats::SamplesData{samplesOf(check.metric, canary),
-                                    samplesOf(check.metric, comparison)};
+    input.data =
+        stats::SamplesData{samplesOf(check.metric, canary), samplesOf(check.metric, comparison)};
   }
   auto plan = plans.get(check, looks);
   Result<stats::CheckResult> evaluated =
@@ -262,8 +261,9 @@ CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
   if (!evaluated) {
     CheckResult result = baseResult(check, look, looks);
     result.verdict = Verdict::kNotEnoughData;
-    result.explanation = metricText(check.metric) + ": could not be evaluated: " +
-                         evaluated.error().message + lookText(look, looks);
+    result.explanation = metricText(check.metric) +
+                         ": could not be evaluated: " + evaluated.error().message +
+                         lookText(look, looks);
     return result;
   }
   const stats::CheckResult& r = *evaluated;

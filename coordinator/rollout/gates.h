@@ -12,12 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <map>
 #include <tuple>
+#include <vector>
 
 #include "common/messages.h"
 #include "common/result.h"

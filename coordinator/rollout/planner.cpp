@@ -106,14 +106,18 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
                            [&](const PlannedHost& h) { return h.name == request.canaryHost; });
     if (it == eligible.end()) {
       const HostInfo& host = *found->second;
-      auto service = std::find_if(host.services.begin(), host.services.end(),
-                                  [&](const ServiceRelease& s) { return s.service == request.service; });
+      auto service =
+          std::find_if(host.services.begin(), host.services.end(),
+                       [&](const ServiceRelease& s) { return s.service == request.service; });
       std::string why = service == host.services.end() ? "it does not run " + request.service
-                        : !host.healthy                 ? "it is unhealthy"
-                        : service->activeRelease.empty() ? "it has no active release of " + request.service
-                                                          : "it already runs " + request.version;
-      return makeError("requested canary host " + request.canaryHost + " cannot be the canary for "
-                       "service " + request.service + ": " + why);
+                        : !host.healthy                ? "it is unhealthy"
+                        : service->activeRelease.empty()
+                            ? "it has no active release of " + request.service
+                            : "it already runs " + request.version;
+      return makeError("requested canary host " + request.canaryHost +
+                       " cannot be the canary for "
+                       "service " +
+                       request.service + ": " + why);
     }
     canary = &*it;
     baseline = baselineFor(*canary);
@@ -191,8 +195,9 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     std::size_t per = batch.hostsPerBatch(targets.size());
     std::vector<std::vector<PlannedHost>> chunks;
     for (std::size_t i = 0; i < targets.size(); i += per) {
-      chunks.emplace_back(targets.begin() + static_cast<std::ptrdiff_t>(i),
-                          targets.begin() + static_cast<std::ptrdiff_t>(std::min(i + per, targets.size())));
+      chunks.emplace_back(
+          targets.begin() + static_cast<std::ptrdiff_t>(i),
+          targets.begin() + static_cast<std::ptrdiff_t>(std::min(i + per, targets.size())));
     }
     if (baselineLast) {
       // When nothing else is left on the old release, the baseline stays on it one batch longer

@@ -19,8 +19,8 @@ namespace rollgate::rollout {
 
 struct PlanRequest {
   std::string service;
-  std::string version;      // the new release
-  std::string canaryHost;   // empty: the planner chooses
+  std::string version;     // the new release
+  std::string canaryHost;  // empty: the planner chooses
   bool operator==(const PlanRequest&) const = default;
 };
 
@@ -33,9 +33,9 @@ struct PlannedHost {
 };
 
 struct PlanStep {
-  std::string stage;         // canary, cluster, region, fleet
-  std::string region;        // the region of the targets
-  std::uint32_t batch = 1;   // 1-based, within the stage (within the region for fleet)
+  std::string stage;        // canary, cluster, region, fleet
+  std::string region;       // the region of the targets
+  std::uint32_t batch = 1;  // 1-based, within the stage (within the region for fleet)
   std::uint32_t batches = 1;
   std::vector<PlannedHost> targets;     // get the new release in this step
   std::vector<PlannedHost> comparison;  // still on their old release during this step

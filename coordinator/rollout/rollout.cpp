@@ -84,7 +84,8 @@ std::string joinHosts(const std::vector<PlannedHost>& hosts) {
 }
 
 std::string seconds(std::uint64_t millis) {
-  return std::to_string(millis / 1000) + (millis % 1000 ? "." + std::to_string(millis % 1000 / 100) : "") + " s";
+  return std::to_string(millis / 1000) +
+         (millis % 1000 ? "." + std::to_string(millis % 1000 / 100) : "") + " s";
 }
 
 // Keeps `limit` evenly spaced values of `values` (deterministically), so that a look over a big
@@ -133,7 +134,8 @@ HostProgress* Rollout::findHost(const std::string& name) {
 }
 
 const PlanStep& Rollout::currentPlanStep() const {
-  return state_.plan.steps.at(std::min<std::size_t>(state_.currentStep, state_.plan.steps.size() - 1));
+  return state_.plan.steps.at(
+      std::min<std::size_t>(state_.currentStep, state_.plan.steps.size() - 1));
 }
 
 bool Rollout::isTarget(const std::string& host) const {
@@ -258,8 +260,9 @@ Actions Rollout::start(std::uint64_t nowMillis) {
   if (state_.started || state_.finished) return out;
   state_.started = true;
   state_.startedMillis = nowMillis;
-  event("", "started: " + std::to_string(state_.plan.steps.size()) + " steps, canary " +
-                state_.plan.canaryHost + ", baseline " + state_.plan.baselineHost,
+  event("",
+        "started: " + std::to_string(state_.plan.steps.size()) + " steps, canary " +
+            state_.plan.canaryHost + ", baseline " + state_.plan.baselineHost,
         nowMillis, out);
   for (const auto& note : state_.plan.notes) event("", "plan: " + note, nowMillis, out);
   advance(nowMillis, out);
@@ -271,10 +274,11 @@ Actions Rollout::resumed(std::uint64_t nowMillis) {
   Actions out;
   if (!state_.started || state_.finished) return out;
   state_.resumedMillis = nowMillis;
-  event("", "resumed after a coordinator restart in " + describeStep() + " (" +
-                std::string(phaseName(state_.step.phase)) + "); hosts have " +
-                std::to_string(state_.planConfig.silenceSeconds) +
-                " s to report and installs a full timeout to finish",
+  event("",
+        "resumed after a coordinator restart in " + describeStep() + " (" +
+            std::string(phaseName(state_.step.phase)) + "); hosts have " +
+            std::to_string(state_.planConfig.silenceSeconds) +
+            " s to report and installs a full timeout to finish",
         nowMillis, out);
   return out;
 }
@@ -284,9 +288,9 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   state_.step = StepProgress{};
   state_.step.phase = StepPhase::kInstalling;
   state_.step.startedMillis = nowMillis;
-  event("", describeStep() + ": installing " + state_.spec.version + " on " +
-                joinHosts(plan.targets) + "; comparing with " + joinHosts(plan.comparison) +
-                " (" + plan.comparisonNote + ")",
+  event("",
+        describeStep() + ": installing " + state_.spec.version + " on " + joinHosts(plan.targets) +
+            "; comparing with " + joinHosts(plan.comparison) + " (" + plan.comparisonNote + ")",
         nowMillis, out);
   for (const auto& target : plan.targets) {
     HostProgress* host = findHost(target.name);
@@ -347,22 +351,23 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         if (step.phase == StepPhase::kWarmingUp) {
           if (nowMillis < step.analysisStartMillis) return;
           step.phase = StepPhase::kAnalyzing;
-          event("", describeStep() + ": warm-up over, analysing for " +
-                        std::to_string(stage.analysisSeconds) + " s in " +
-                        std::to_string(step.looks) + " looks",
+          event("",
+                describeStep() + ": warm-up over, analysing for " +
+                    std::to_string(stage.analysisSeconds) + " s in " + std::to_string(step.looks) +
+                    " looks",
                 nowMillis, out);
         }
         std::uint64_t lookMillis = (step.analysisEndMillis - step.analysisStartMillis) / step.looks;
         std::uint64_t graceMillis = state_.planConfig.reportGraceSeconds * 1000;
         std::uint32_t due = step.lastLook;
         for (std::uint32_t k = step.lastLook + 1; k <= step.looks; ++k) {
-          std::uint64_t at = k == step.looks ? step.analysisEndMillis
-                                             : step.analysisStartMillis + k * lookMillis;
+          std::uint64_t at =
+              k == step.looks ? step.analysisEndMillis : step.analysisStartMillis + k * lookMillis;
           // After a restart, looks that fell due while the coordinator was down wait until the
           // agents have had time to reconnect and deliver their backlog of windows.
-          std::uint64_t ready = std::max(at + graceMillis, state_.resumedMillis == 0
-                                                               ? 0
-                                                               : state_.resumedMillis + silenceMillis);
+          std::uint64_t ready =
+              std::max(at + graceMillis,
+                       state_.resumedMillis == 0 ? 0 : state_.resumedMillis + silenceMillis);
           if (nowMillis >= ready) due = k;
         }
         if (due > step.lastLook) {
@@ -371,8 +376,9 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         }
         if (!step.analysisComplete || step.hold != Hold::kNone || state_.operatorPause) return;
         step.phase = StepPhase::kPassed;
-        event("", describeStep() + ": passed" +
-                      (step.overridden ? " (an operator overrode a verdict)" : ""),
+        event("",
+              describeStep() + ": passed" +
+                  (step.overridden ? " (an operator overrode a verdict)" : ""),
               nowMillis, out);
         if (state_.currentStep + 1 >= state_.plan.steps.size()) {
           finish(RolloutStatus::kSucceeded, nowMillis, out);
@@ -414,10 +420,12 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
     GroupData& stage = stored.target ? canaryStage : comparisonStage;  // restarts only
     stage.windows += 1;
     stage.restarts += w.restarts;
-    if (w.startMillis >= step.analysisStartMillis) addWindow(stored.target ? canary : comparison, w);
+    if (w.startMillis >= step.analysisStartMillis)
+      addWindow(stored.target ? canary : comparison, w);
   }
 
-  for (GroupData* group : {&canary, &comparison}) thinSamples(group->latencyMicros, kMaxSamplesPerSide);
+  for (GroupData* group : {&canary, &comparison})
+    thinSamples(group->latencyMicros, kMaxSamplesPerSide);
 
   std::vector<CheckResult> results;
   const CheckResult* criticalFail = nullptr;
@@ -457,24 +465,23 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   }
   if (!warnFails.empty() && !step.overridden && step.hold == Hold::kNone) {
     step.hold = Hold::kWarn;
-    step.holdReason = "warn check " + warnFails.front()->name + " failed: " +
-                      warnFails.front()->explanation;
+    step.holdReason =
+        "warn check " + warnFails.front()->name + " failed: " + warnFails.front()->explanation;
     event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
   }
   if (look == step.looks) {
     step.analysisComplete = true;
     if (!missing.empty() && !step.overridden && step.hold == Hold::kNone) {
       step.hold = Hold::kNotEnoughData;
-      step.holdReason = "not enough data at the end of the analysis window: " +
-                        missing.front()->explanation;
-      event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis,
-            out);
+      step.holdReason =
+          "not enough data at the end of the analysis window: " + missing.front()->explanation;
+      event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
     }
   }
 }
 
-void Rollout::failStep(const std::string& reason, const std::string& host,
-                       std::uint64_t nowMillis, Actions& out) {
+void Rollout::failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
+                       Actions& out) {
   state_.step.phase = StepPhase::kFailed;
   std::string text = describeStep() + " failed: " + reason;
   event(host, text, nowMillis, out);
@@ -489,14 +496,15 @@ void Rollout::startRollback(const std::string& reason, std::uint64_t nowMillis, 
     if (!host.installSent || host.rollback != RollbackState::kNone) continue;
     if (!host.pending && host.lastKnownRelease == host.fromRelease) {
       host.rollback = RollbackState::kDone;
-      event(host.name, "host " + host.name + " is still on " + host.fromRelease +
-                           ": nothing to undo",
+      event(host.name,
+            "host " + host.name + " is still on " + host.fromRelease + ": nothing to undo",
             nowMillis, out);
       continue;
     }
     host.rollback = RollbackState::kPending;
-    event(host.name, "rolling back host " + host.name + " from " + state_.spec.version + " to " +
-                         host.fromRelease,
+    event(host.name,
+          "rolling back host " + host.name + " from " + state_.spec.version + " to " +
+              host.fromRelease,
           nowMillis, out);
     send(host, CommandKind::kRollback, RollBackRelease{host.fromRelease, true}, nowMillis, out);
   }
@@ -545,16 +553,16 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
   HostProgress* host = findHost(hostName);
   if (host == nullptr) return out;
   if (!host->pending || (commandId != 0 && commandId != host->pending->commandId)) {
-    event(hostName, "ignored a result for an earlier command on host " + hostName + " (" +
-                        outcomeText(result.outcome) + ")",
+    event(hostName,
+          "ignored a result for an earlier command on host " + hostName + " (" +
+              outcomeText(result.outcome) + ")",
           nowMillis, out);
     return out;
   }
   CommandKind kind = host->pendingKind;
   // Without a command id, an install's late result must not be taken for the rollback's.
-  if (commandId == 0 && kind == CommandKind::kRollback &&
-      result.outcome == Outcome::kSucceeded && result.activeRelease == state_.spec.version &&
-      host->fromRelease != state_.spec.version) {
+  if (commandId == 0 && kind == CommandKind::kRollback && result.outcome == Outcome::kSucceeded &&
+      result.activeRelease == state_.spec.version && host->fromRelease != state_.spec.version) {
     return out;
   }
   host->pending.reset();
@@ -568,16 +576,18 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
         break;
       }
       if (result.outcome != Outcome::kSucceeded || result.activeRelease != state_.spec.version) {
-        failStep("install of " + state_.spec.version + " on host " + hostName + " " + detail +
-                     " (active release " +
-                     (result.activeRelease.empty() ? std::string("unknown") : result.activeRelease) +
-                     ")",
-                 hostName, nowMillis, out);
+        failStep(
+            "install of " + state_.spec.version + " on host " + hostName + " " + detail +
+                " (active release " +
+                (result.activeRelease.empty() ? std::string("unknown") : result.activeRelease) +
+                ")",
+            hostName, nowMillis, out);
         break;
       }
-      event(hostName, "host " + hostName + " is on " + state_.spec.version + " (was " +
-                          host->fromRelease + ")",
-            nowMillis, out);
+      event(
+          hostName,
+          "host " + hostName + " is on " + state_.spec.version + " (was " + host->fromRelease + ")",
+          nowMillis, out);
       const PlanStep& plan = currentPlanStep();
       bool all = std::all_of(plan.targets.begin(), plan.targets.end(), [&](const PlannedHost& t) {
         const HostProgress* h = findHost(t.name);
@@ -592,15 +602,17 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       step.analysisEndMillis = step.analysisStartMillis + stage.analysisSeconds * 1000;
       step.looks = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
           stage.analysisSeconds / state_.planConfig.windowSeconds, 1, kMaxLooks));
-      event("", describeStep() + ": every target is on " + state_.spec.version + "; warming up " +
-                    std::to_string(stage.warmupSeconds) + " s",
+      event("",
+            describeStep() + ": every target is on " + state_.spec.version + "; warming up " +
+                std::to_string(stage.warmupSeconds) + " s",
             nowMillis, out);
       if (plan.restartComparison) {
         for (const auto& comparison : plan.comparison) {
           HostProgress* baseline = findHost(comparison.name);
           if (baseline->pending) continue;
-          event(comparison.name, "restarting baseline host " + comparison.name + " on " +
-                                     baseline->fromRelease + " so both have the same uptime",
+          event(comparison.name,
+                "restarting baseline host " + comparison.name + " on " + baseline->fromRelease +
+                    " so both have the same uptime",
                 nowMillis, out);
           send(*baseline, CommandKind::kRestartBaseline, RestartBaseline{}, nowMillis, out);
         }
@@ -611,14 +623,14 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       event(hostName, "baseline host " + hostName + " restart " + detail, nowMillis, out);
       break;
     case CommandKind::kRollback: {
-      bool restored = (result.outcome == Outcome::kSucceeded ||
-                       result.outcome == Outcome::kRolledBack) &&
-                      result.activeRelease == host->fromRelease;
+      bool restored =
+          (result.outcome == Outcome::kSucceeded || result.outcome == Outcome::kRolledBack) &&
+          result.activeRelease == host->fromRelease;
       host->rollback = restored ? RollbackState::kDone : RollbackState::kFailed;
-      event(hostName, restored ? "host " + hostName + " is back on " + host->fromRelease
-                               : "rollback of host " + hostName + " to " + host->fromRelease +
-                                     " " + detail + " (active release " +
-                                     host->lastKnownRelease + ")",
+      event(hostName,
+            restored ? "host " + hostName + " is back on " + host->fromRelease
+                     : "rollback of host " + hostName + " to " + host->fromRelease + " " + detail +
+                           " (active release " + host->lastKnownRelease + ")",
             nowMillis, out);
       finishRollbackIfDone(nowMillis, out);
       break;
@@ -640,9 +652,9 @@ Actions Rollout::onTelemetry(const std::string& hostName, const TelemetryWindow&
   if (!target && !comparison) return out;
   host->lastWindowMillis = nowMillis;
   StepPhase phase = state_.step.phase;
-  bool collecting = !state_.rollingBack && (phase == StepPhase::kInstalling ||
-                                            phase == StepPhase::kWarmingUp ||
-                                            phase == StepPhase::kAnalyzing);
+  bool collecting =
+      !state_.rollingBack && (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
+                              phase == StepPhase::kAnalyzing);
   bool duplicate = std::any_of(
       state_.step.windows.begin(), state_.step.windows.end(), [&](const StoredWindow& stored) {
         return stored.host == hostName && stored.window.startMillis == window.startMillis &&
@@ -721,8 +733,9 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
     step.lastLook = 0;
     step.analysisStartMillis = nowMillis;
     step.analysisEndMillis = nowMillis + stage.analysisSeconds * 1000;
-    event("", "resumed by " + who + ": " + describeStep() + " analyses again for " +
-                  std::to_string(stage.analysisSeconds) + " s",
+    event("",
+          "resumed by " + who + ": " + describeStep() + " analyses again for " +
+              std::to_string(stage.analysisSeconds) + " s",
           nowMillis, out);
   } else if (step.hold == Hold::kWarn) {
     return notNow(state_, "it waits on a warn verdict (" + step.holdReason +
@@ -739,12 +752,14 @@ Result<Actions> Rollout::promote(const std::string& who, std::uint64_t nowMillis
   if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to promote");
   StepProgress& step = state_.step;
   if (step.hold == Hold::kNone) {
-    return notNow(state_, "no warn or not-enough-data verdict to override; a step promotes by "
-                          "itself after its analysis window");
+    return notNow(state_,
+                  "no warn or not-enough-data verdict to override; a step promotes by "
+                  "itself after its analysis window");
   }
   Actions out;
-  event("", "promoted by " + who + ", overriding: " + step.holdReason +
-                (step.analysisComplete ? "" : " (critical checks run to the end of the window)"),
+  event("",
+        "promoted by " + who + ", overriding: " + step.holdReason +
+            (step.analysisComplete ? "" : " (critical checks run to the end of the window)"),
         nowMillis, out);
   step.overridden = true;
   step.hold = Hold::kNone;
@@ -767,13 +782,13 @@ Result<Actions> Rollout::rollback(const std::string& who, const std::string& rea
   return out;
 }
 
-Actions Rollout::abort(const std::string& who, const std::string& reason,
-                       std::uint64_t nowMillis) {
+Actions Rollout::abort(const std::string& who, const std::string& reason, std::uint64_t nowMillis) {
   Actions out;
   std::string text = "aborted by " + who + (reason.empty() ? "" : ": " + reason);
   if (state_.finished) {
-    event("", "abort by " + who + " ignored: the rollout already ended " +
-                  std::string(statusName(state_.outcome)) + ", nothing to undo",
+    event("",
+          "abort by " + who + " ignored: the rollout already ended " +
+              std::string(statusName(state_.outcome)) + ", nothing to undo",
           nowMillis, out);
     return out;
   }

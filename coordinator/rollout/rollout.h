@@ -40,22 +40,28 @@
 namespace rollgate::rollout {
 
 enum class RolloutStatus : std::uint8_t {
-  kPending,             // created, not started (or started but held before its first step)
+  kPending,  // created, not started (or started but held before its first step)
   kInstalling,
   kWarmingUp,
   kAnalyzing,
   kWaitingForOperator,  // paused by an operator, or a warn / not-enough-data verdict
   kRollingBack,
-  kSucceeded,           // every step passed
-  kRolledBack,          // a step failed or an operator rolled back; every changed host is back
-  kAborted,             // aborted; every changed host is back
-  kFailed,              // a rollback could not restore some host (see the events)
+  kSucceeded,   // every step passed
+  kRolledBack,  // a step failed or an operator rolled back; every changed host is back
+  kAborted,     // aborted; every changed host is back
+  kFailed,      // a rollback could not restore some host (see the events)
 };
 std::string_view statusName(RolloutStatus status);
 bool isTerminal(RolloutStatus status);
 
-enum class StepPhase : std::uint8_t { kNotStarted, kInstalling, kWarmingUp, kAnalyzing, kPassed,
-                                      kFailed };
+enum class StepPhase : std::uint8_t {
+  kNotStarted,
+  kInstalling,
+  kWarmingUp,
+  kAnalyzing,
+  kPassed,
+  kFailed
+};
 std::string_view phaseName(StepPhase phase);
 
 // Why a step waits for an operator (besides an operator's pause).
@@ -133,9 +139,9 @@ enum class RollbackState : std::uint8_t { kNone, kPending, kDone, kFailed };
 // One host of the plan (a target of some step, a comparison host, or both).
 struct HostProgress {
   std::string name;
-  std::string fromRelease;      // what a rollback returns it to
-  std::string lastKnownRelease; // from the latest command result (fromRelease until then)
-  bool installSent = false;     // the rollout may have changed this host
+  std::string fromRelease;       // what a rollback returns it to
+  std::string lastKnownRelease;  // from the latest command result (fromRelease until then)
+  bool installSent = false;      // the rollout may have changed this host
   bool healthy = true;
   std::uint64_t lastWindowMillis = 0;  // when its latest telemetry window arrived (our clock)
   std::optional<SendCommand> pending;  // the command awaiting a result
@@ -158,14 +164,14 @@ struct StepProgress {
   std::uint64_t activatedMillis = 0;      // every target on the new release
   std::uint64_t analysisStartMillis = 0;  // activation + warm-up
   std::uint64_t analysisEndMillis = 0;
-  std::uint32_t looks = 0;                // K
-  std::uint32_t lastLook = 0;             // looks evaluated so far
-  bool analysisComplete = false;          // the final look was evaluated
+  std::uint32_t looks = 0;        // K
+  std::uint32_t lastLook = 0;     // looks evaluated so far
+  bool analysisComplete = false;  // the final look was evaluated
   Hold hold = Hold::kNone;
   std::string holdReason;
-  bool overridden = false;                // an operator promoted over warn / not enough data
-  std::vector<CheckResult> latest;        // each check's latest result
-  std::vector<StoredWindow> windows;      // this step's telemetry
+  bool overridden = false;            // an operator promoted over warn / not enough data
+  std::vector<CheckResult> latest;    // each check's latest result
+  std::vector<StoredWindow> windows;  // this step's telemetry
   bool operator==(const StepProgress&) const = default;
 };
 
@@ -188,7 +194,7 @@ struct RolloutState {
   std::uint64_t startedMillis = 0;
   std::uint64_t finishedMillis = 0;
   std::uint64_t resumedMillis = 0;  // the last resume after a restart (timeouts count from it)
-  std::string endReason;  // why it rolled back, was aborted or failed
+  std::string endReason;            // why it rolled back, was aborted or failed
   bool operator==(const RolloutState&) const = default;
 };
 

@@ -1,15 +1,15 @@
 #include "coordinator/rollout/rollout_config.h"
 
-#include "coordinator/rollout/gates.h"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cassert>
-#include <optional>
 #include <charconv>
+#include <optional>
 #include <set>
 #include <sstream>
+
+#include "coordinator/rollout/gates.h"
 
 namespace rollgate::rollout {
 
@@ -40,10 +40,13 @@ struct Names {
   std::string_view name;
 };
 
-constexpr Names<Metric> kMetricNames[] = {
-    {Metric::kHttp5xxRatio, "http_5xx_ratio"}, {Metric::kHttp2xxRatio, "http_2xx_ratio"},
-    {Metric::kErrorLogPerRequest, "error_log_per_request"}, {Metric::kLatency, "latency"},
-    {Metric::kCpu, "cpu"}, {Metric::kMemory, "memory"}, {Metric::kRestarts, "restarts"}};
+constexpr Names<Metric> kMetricNames[] = {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
+                                          {Metric::kHttp2xxRatio, "http_2xx_ratio"},
+                                          {Metric::kErrorLogPerRequest, "error_log_per_request"},
+                                          {Metric::kLatency, "latency"},
+                                          {Metric::kCpu, "cpu"},
+                                          {Metric::kMemory, "memory"},
+                                          {Metric::kRestarts, "restarts"}};
 constexpr Names<Test> kTestNames[] = {{Test::kFisher, "fisher"},
                                       {Test::kMannWhitney, "mann_whitney"},
                                       {Test::kThresholdMax, "threshold_max"},
@@ -198,8 +201,10 @@ class TableReader {
         return;
       }
     }
-    fail(key, "expected a number of hosts (an integer >= 1) or a percentage (\"1%\" to \"100%\"), "
-              "got " + describe(*n));
+    fail(key,
+         "expected a number of hosts (an integer >= 1) or a percentage (\"1%\" to \"100%\"), "
+         "got " +
+             describe(*n));
   }
   // Every key of the table must have been asked about.
   void rejectUnknown(const std::set<std::string>& alsoKnown = {}) {
@@ -225,14 +230,14 @@ Result<toml::table> parseToml(const std::string& text, const std::string& source
     return toml::parse(text, source);
   } catch (const toml::parse_error& error) {
     std::ostringstream out;
-    out << source << ":" << error.source().begin.line << ":" << error.source().begin.column
-        << ": " << error.description();
+    out << source << ":" << error.source().begin.line << ":" << error.source().begin.column << ": "
+        << error.description();
     return makeError(out.str());
   }
 }
 
-void readStage(TableReader& root, const std::string& source,
-               std::vector<std::string>& errors, StageConfig& stage) {
+void readStage(TableReader& root, const std::string& source, std::vector<std::string>& errors,
+               StageConfig& stage) {
   const toml::node* n = root.node(stage.name);
   if (n == nullptr) return;
   const toml::table* table = n->as_table();
@@ -265,7 +270,9 @@ std::string_view alternativeName(Alternative alternative) {
   return nameOf(kAlternativeNames, alternative);
 }
 std::string_view tierName(Tier tier) { return nameOf(kTierNames, tier); }
-Result<Metric> parseMetric(std::string_view text) { return parseName(kMetricNames, text, "metric"); }
+Result<Metric> parseMetric(std::string_view text) {
+  return parseName(kMetricNames, text, "metric");
+}
 Result<Test> parseTest(std::string_view text) { return parseName(kTestNames, text, "test"); }
 Result<Alternative> parseAlternative(std::string_view text) {
   return parseName(kAlternativeNames, text, "alternative");
@@ -296,8 +303,8 @@ PlanConfig defaultPlanConfig() { return PlanConfig{}; }
 
 GatesConfig defaultGatesConfig() {
   GatesConfig gates;
-  auto add = [&](std::string name, Metric metric, Test test, double minEffect,
-                 double minRatio, std::uint64_t minData, double threshold, Tier tier) {
+  auto add = [&](std::string name, Metric metric, Test test, double minEffect, double minRatio,
+                 std::uint64_t minData, double threshold, Tier tier) {
     CheckConfig check;
     check.name = std::move(name);
     check.metric = metric;
@@ -321,7 +328,8 @@ GatesConfig defaultGatesConfig() {
   add("memory", Metric::kMemory, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
   add("http_5xx_static", Metric::kHttp5xxRatio, Test::kThresholdMax, 0, 0, 200, 0.005,
       Tier::kCritical);
-  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 200, 0.90, Tier::kCritical);
+  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 200, 0.90,
+      Tier::kCritical);
   add("restarts", Metric::kRestarts, Test::kRestarts, 0, 0, 1, 0, Tier::kCritical);
   return gates;
 }
@@ -342,9 +350,11 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
   if (errors.empty()) {
     for (const StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
       if (stage->analysisSeconds < plan.windowSeconds) {
-        errors.push_back(sourceName + ": key '" + stage->name + ".analysis_seconds': expected at "
-                         "least window_seconds (" + std::to_string(plan.windowSeconds) +
-                         "), got " + std::to_string(stage->analysisSeconds));
+        errors.push_back(sourceName + ": key '" + stage->name +
+                         ".analysis_seconds': expected at "
+                         "least window_seconds (" +
+                         std::to_string(plan.windowSeconds) + "), got " +
+                         std::to_string(stage->analysisSeconds));
       }
     }
   }
@@ -377,25 +387,32 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
     check.alpha = 0.01;
     auto name = reader.getString("name");
     if (!name || name->empty()) {
-      if (!reader.node("name")) reader.fail("name", "missing (every check needs a name)");
-      else if (name) reader.fail("name", "expected a non-empty string, got string \"\"");
+      if (!reader.node("name"))
+        reader.fail("name", "missing (every check needs a name)");
+      else if (name)
+        reader.fail("name", "expected a non-empty string, got string \"\"");
     } else {
       check.name = *name;
-      if (!names.insert(*name).second) reader.fail("name", "duplicate check name \"" + *name + "\"");
+      if (!names.insert(*name).second)
+        reader.fail("name", "duplicate check name \"" + *name + "\"");
     }
     if (!reader.node("metric")) reader.fail("metric", "missing (e.g. metric = \"latency\")");
     reader.getEnum("metric", check.metric, &parseMetric);
     if (!reader.node("test")) reader.fail("test", "missing (e.g. test = \"mann_whitney\")");
     reader.getEnum("test", check.test, &parseTest);
-    check.alternative = check.test == Test::kThresholdMin ? Alternative::kLess : Alternative::kGreater;
+    check.alternative =
+        check.test == Test::kThresholdMin ? Alternative::kLess : Alternative::kGreater;
     reader.getEnum("alternative", check.alternative, &parseAlternative);
     reader.getDouble("alpha", check.alpha, 1e-12, 0.5, "a significance level above 0, at most 0.5");
     reader.getDouble("min_effect", check.minEffect, 0, 1e18, "a non-negative number");
-    reader.getDouble("min_ratio", check.minRatio, 0, 1e6, "a ratio of at least 1 (1.2 = 20% "
+    reader.getDouble("min_ratio", check.minRatio, 0, 1e6,
+                     "a ratio of at least 1 (1.2 = 20% "
                      "more), or 0 for none");
     if (check.minRatio > 0 && check.minRatio < 1) {
-      reader.fail("min_ratio", "expected a ratio of at least 1 (1.2 = 20% more), or 0 for none, "
-                               "got " + std::to_string(check.minRatio));
+      reader.fail("min_ratio",
+                  "expected a ratio of at least 1 (1.2 = 20% more), or 0 for none, "
+                  "got " +
+                      std::to_string(check.minRatio));
     }
     reader.getCount("min_data", check.minData);
     bool staticTest = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;

@@ -32,8 +32,8 @@ struct StageConfig {
   std::uint64_t installTimeoutSeconds = 600;
   std::uint64_t warmupSeconds = 60;
   std::uint64_t analysisSeconds = 300;
-  BatchSize batch;               // unused by canary (one host)
-  bool baselineRestart = true;   // canary only: restart the baseline when the canary activates
+  BatchSize batch;              // unused by canary (one host)
+  bool baselineRestart = true;  // canary only: restart the baseline when the canary activates
   bool operator==(const StageConfig&) const = default;
 };
 
@@ -70,8 +70,8 @@ enum class Metric : std::uint8_t {
 enum class Test : std::uint8_t {
   kFisher,        // Fisher's exact test on a count metric, canary versus comparison group
   kMannWhitney,   // Mann-Whitney U on a sample metric
-  kThresholdMax,      // static: the canary's ratio must stay below `threshold`
-  kThresholdMin,      // static: the canary's ratio must be at least `threshold`
+  kThresholdMax,  // static: the canary's ratio must stay below `threshold`
+  kThresholdMin,  // static: the canary's ratio must be at least `threshold`
   kRestarts,      // the canary group restarts more (per host) than the comparison group: fail
 };
 

@@ -1,11 +1,10 @@
 // RolloutState <-> JSON. Messages types (TelemetryWindow, InstallRelease...) are converted by
 // explicit functions here rather than by ADL to_json overloads in namespace rollgate, so that no
 // other component's JSON for the same types can clash with these.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "coordinator/rollout/rollout.h"
@@ -161,7 +160,8 @@ TelemetryWindow windowFromJson(const json& j) {
   w.status4xx = status.at(3).get<std::uint64_t>();
   w.status5xx = status.at(4).get<std::uint64_t>();
   for (const auto& c : j.at("statusCodes")) {
-    w.statusCodes.push_back(StatusCount{c.at(0).get<std::uint16_t>(), c.at(1).get<std::uint64_t>()});
+    w.statusCodes.push_back(
+        StatusCount{c.at(0).get<std::uint16_t>(), c.at(1).get<std::uint64_t>()});
   }
   j.at("latencyBucketUpperMicros").get_to(w.latencyBucketUpperMicros);
   j.at("latencyBucketCounts").get_to(w.latencyBucketCounts);

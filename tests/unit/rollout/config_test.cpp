@@ -50,7 +50,8 @@ batch = "25%"
 [fleet]
 batch = 2
 install_timeout_seconds = 90
-)", "plan.toml");
+)",
+                              "plan.toml");
   REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
   CHECK(plan->windowSeconds == 5);
   CHECK(plan->canary.warmupSeconds == 3);
@@ -68,7 +69,8 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
     const char* expected;
   };
   const Case cases[] = {
-      {"[region]\nbatch = \"25\"\nbatchsize = 3\n", "plan.toml: key 'region.batchsize': unknown key"},
+      {"[region]\nbatch = \"25\"\nbatchsize = 3\n",
+       "plan.toml: key 'region.batchsize': unknown key"},
       {"[region]\nbatch = \"150%\"\n", "plan.toml: key 'region.batch': expected a number of hosts"},
       {"[fleet]\nbatch = 0\n", "got integer 0"},
       {"[canary]\nbatch = 2\n", "plan.toml: key 'canary.batch': unknown key"},
@@ -84,8 +86,7 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
     CAPTURE(c.text);
     auto plan = parsePlanConfig(c.text, "plan.toml");
     REQUIRE_FALSE(plan.ok());
-    CHECK_MESSAGE(plan.error().message.find(c.expected) != std::string::npos,
-                  plan.error().message);
+    CHECK_MESSAGE(plan.error().message.find(c.expected) != std::string::npos, plan.error().message);
   }
 }
 
@@ -119,7 +120,8 @@ name = "five"
 metric = "http_5xx_ratio"
 test = "threshold_max"
 threshold = 0.01
-)", "gates.toml");
+)",
+                                "gates.toml");
   REQUIRE_MESSAGE(gates.ok(), (gates.ok() ? "" : gates.error().message));
   REQUIRE(gates->checks.size() == 2);
   CHECK(gates->checks[0].alternative == Alternative::kTwoSided);
@@ -147,7 +149,8 @@ TEST_CASE("gate errors name the check, the key and the problem") {
        "key 'check[0].tier': expected a tier (one of critical, warn, debug), got \"fatal\""},
       {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\nalpah = 0.1\n",
        "key 'check[0].alpah': unknown key"},
-      {"[[check]]\nmetric = \"latency\"\ntest = \"mann_whitney\"\n", "key 'check[0].name': missing"},
+      {"[[check]]\nmetric = \"latency\"\ntest = \"mann_whitney\"\n",
+       "key 'check[0].name': missing"},
       {"[[check]]\nname = \"a\"\nmetric = \"http_5xx_ratio\"\ntest = \"threshold_max\"\n",
        "key 'check[0].threshold': missing"},
       {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n"

@@ -1,8 +1,8 @@
+#include "coordinator/rollout/gates.h"
+
 #include <doctest/doctest.h>
 
 #include <random>
-
-#include "coordinator/rollout/gates.h"
 
 using namespace rollgate;
 using namespace rollgate::rollout;
@@ -46,8 +46,10 @@ PlanCache plans;  // shared by the tests below (plans depend only on alpha and l
 TEST_CASE("repeated looks: early looks need overwhelming evidence, the last nearly alpha") {
   PlanCache plans;
   // 60 of 2000 (3%) against 20 of 2000 (1%): p about 1e-6.
-  auto early = evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 1, 30, plans);
-  auto last = evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 30, 30, plans);
+  auto early =
+      evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 1, 30, plans);
+  auto last =
+      evaluateCheck(check("http_5xx"), counts(2000, 60), counts(2000, 20), true, 30, 30, plans);
   CHECK(early.pValue == doctest::Approx(last.pValue));
   CHECK(early.alphaAtLook < 1e-8);
   CHECK(last.alphaAtLook > 0.005);
@@ -94,7 +96,8 @@ TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha 
 }
 
 TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
-  auto result = evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 6, plans);
+  auto result =
+      evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 6, plans);
   CHECK(result.verdict == Verdict::kFail);
   CHECK(result.pValue < 1e-30);
   CHECK(result.alphaAtLook > 0);
@@ -112,8 +115,8 @@ TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
 
 TEST_CASE("a significant difference below the minimum effect passes") {
   // 0.05% vs 0.01% on a million requests: significant, but only 0.04 points (minimum 0.1).
-  auto result =
-      evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100), true, 6, 6, plans);
+  auto result = evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100),
+                              true, 6, 6, plans);
   CHECK(result.pValue < 1e-20);
   CHECK(result.verdict == Verdict::kPass);
   CHECK(result.significant);
@@ -122,13 +125,15 @@ TEST_CASE("a significant difference below the minimum effect passes") {
 }
 
 TEST_CASE("too little data is its own verdict, never a pass") {
-  auto fisher = evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 6, plans);
+  auto fisher =
+      evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 6, plans);
   CHECK(fisher.verdict == Verdict::kNotEnoughData);
   CHECK(fisher.explanation.find("minimum 200 per side") != std::string::npos);
   auto mw = evaluateCheck(check("latency"), latency(50000, 10, 1), latency(50000, 500, 2), true, 6,
                           6, plans);
   CHECK(mw.verdict == Verdict::kNotEnoughData);
-  auto fixed = evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 6, plans);
+  auto fixed =
+      evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 6, plans);
   CHECK(fixed.verdict == Verdict::kNotEnoughData);
 }
 
@@ -165,11 +170,14 @@ TEST_CASE("static thresholds") {
 
 TEST_CASE("restarts beyond the comparison group's fail") {
   GroupData canary = counts(1000, 0), baseline = counts(1000, 0);
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kPass);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+        Verdict::kPass);
   canary.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kFail);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+        Verdict::kFail);
   baseline.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict == Verdict::kPass);
+  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+        Verdict::kPass);
 }
 
 TEST_CASE("with no comparison host, comparative checks are skipped and static ones still apply") {

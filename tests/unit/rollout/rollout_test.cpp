@@ -1,10 +1,10 @@
+#include "coordinator/rollout/rollout.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
-#include "coordinator/rollout/rollout.h"
 #include "sim.h"
 
 using namespace rollgate;
@@ -70,8 +70,8 @@ std::string render(const std::vector<Action>& log) {
     } else if (const auto* e = std::get_if<RecordEvent>(&action)) {
       out += "event " + std::to_string(e->atMillis) + " " + e->host + " " + e->text;
     } else if (const auto* s = std::get_if<StateChanged>(&action)) {
-      out += "state " + std::string(statusName(s->from)) + " -> " +
-             std::string(statusName(s->to)) + " " + std::to_string(s->atMillis);
+      out += "state " + std::string(statusName(s->from)) + " -> " + std::string(statusName(s->to)) +
+             " " + std::to_string(s->atMillis);
     }
     out += "\n";
   }
@@ -179,7 +179,8 @@ TEST_CASE("a build returning 500 for 3% of requests is rolled back at the canary
     CHECK(last.verdict == Verdict::kFail);
     CHECK(last.pValue < last.alphaAtLook);
     CHECK(last.look < last.looks);  // an early rollback
-    CHECK(sim.rollout().state().endReason.find("critical check http_5xx failed") != std::string::npos);
+    CHECK(sim.rollout().state().endReason.find("critical check http_5xx failed") !=
+          std::string::npos);
     checkEveryHostOnItsOldRelease(sim);
   }
 }
@@ -250,7 +251,8 @@ TEST_CASE("a warn check pauses; promote overrides it and the rollout goes on") {
     // resume does not override a warn verdict
     auto resumed = sim.rollout().resume("bob", sim.now());
     CHECK_FALSE(resumed.ok());
-    if (!resumed.ok()) CHECK(resumed.error().message.find("promote to override") != std::string::npos);
+    if (!resumed.ok())
+      CHECK(resumed.error().message.find("promote to override") != std::string::npos);
     std::uint32_t step = sim.rollout().state().currentStep;
     bool windowOver = sim.rollout().state().step.analysisComplete;
     auto promoted = sim.rollout().promote("bob", sim.now());
@@ -312,7 +314,8 @@ TEST_CASE("abort works in every state and undoes only what the rollout changed")
   auto untilStep = [](std::uint32_t step, StepPhase phase) {
     return [step, phase](Sim& sim) {
       sim.run(3600, [&] {
-        return sim.rollout().state().currentStep == step && sim.rollout().state().step.phase == phase;
+        return sim.rollout().state().currentStep == step &&
+               sim.rollout().state().step.phase == phase;
       });
     };
   };
@@ -377,7 +380,8 @@ TEST_CASE("a canary whose agent goes silent during analysis fails its stage") {
     sim.run(120, [&] { return sim.rollout().status() == RolloutStatus::kRollingBack; });
     INFO(sim.events());
     REQUIRE(statusName(sim.rollout()) == "rolling_back");
-    CHECK(sim.rollout().state().endReason.find("host eu-a1 sent no telemetry") != std::string::npos);
+    CHECK(sim.rollout().state().endReason.find("host eu-a1 sent no telemetry") !=
+          std::string::npos);
     CHECK(sim.rollout().state().currentStep == 0);
     // The agent comes back, obeys the rollback, and nothing was promoted.
     sim.silent.clear();
@@ -392,14 +396,16 @@ TEST_CASE("a canary whose agent goes silent during analysis fails its stage") {
     sim.runUntilStatus(RolloutStatus::kAnalyzing);
     sim.take(sim.rollout().onHostHealth("eu-a1", false, sim.now()));
     CHECK(statusName(sim.rollout()) == "rolling_back");
-    CHECK(sim.rollout().state().endReason.find("host eu-a1 stopped reporting") != std::string::npos);
+    CHECK(sim.rollout().state().endReason.find("host eu-a1 stopped reporting") !=
+          std::string::npos);
     sim.run(600);
     CHECK(statusName(sim.rollout()) == "rolled_back");
     checkEveryHostOnItsOldRelease(sim);
   }
 }
 
-TEST_CASE("a failed install fails the stage; a later stage's failure rolls back every changed host") {
+TEST_CASE(
+    "a failed install fails the stage; a later stage's failure rolls back every changed host") {
   auto hosts = fleet8();
   Sim sim(hosts, makeRollout(hosts));
   sim.failInstall.insert("us-b1");  // in the last fleet batch
@@ -433,7 +439,8 @@ TEST_CASE("an install that never finishes times out and fails the stage") {
   CHECK(statusName(sim.rollout()) == "rolled_back");
 }
 
-TEST_CASE("state survives JSON mid-stage and the rollout ends as it would have, deciding nothing twice") {
+TEST_CASE(
+    "state survives JSON mid-stage and the rollout ends as it would have, deciding nothing twice") {
   struct Case {
     std::string name;
     std::function<void(Sim&)> setup;
@@ -450,8 +457,8 @@ TEST_CASE("state survives JSON mid-stage and the rollout ends as it would have, 
       {"cpu warn, waiting for an operator",
        [](Sim& sim) { sim.behaviour["2.0"].cpuMillisPerSecond = 160; }, 80,
        RolloutStatus::kWaitingForOperator},
-      {"silent canary, rolling back",
-       [](Sim& sim) { sim.silent.insert("eu-a1"); }, 70, RolloutStatus::kRollingBack},
+      {"silent canary, rolling back", [](Sim& sim) { sim.silent.insert("eu-a1"); }, 70,
+       RolloutStatus::kRollingBack},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -513,7 +520,8 @@ TEST_CASE("state with bytes that are not UTF-8 (a signature, a peer's message) s
   CHECK(state->endReason.find("install of 2.0 on host eu-a1 failed") != std::string::npos);
 }
 
-TEST_CASE("state stored without windows, resumed with the step's windows replayed, decides the same") {
+TEST_CASE(
+    "state stored without windows, resumed with the step's windows replayed, decides the same") {
   Sim straight(fleet8(), makeRollout(fleet8()));
   Sim resumed(fleet8(), makeRollout(fleet8()));
   straight.behaviour["2.0"].latencyMicros = 70'000;  // rolled back in the canary step
@@ -573,7 +581,8 @@ TEST_CASE("the summary for watch shows the step, its hosts, each check and the t
   CHECK(summary["targets"][0]["release"] == "2.0");
   CHECK(summary["targets"][0]["fromRelease"] == "1.0");
   CHECK(summary["comparison"][0]["host"] == "eu-a2");
-  CHECK(summary["millisLeft"].get<std::uint64_t>() == sim.rollout().state().step.analysisEndMillis - sim.now());
+  CHECK(summary["millisLeft"].get<std::uint64_t>() ==
+        sim.rollout().state().step.analysisEndMillis - sim.now());
   CHECK(summary["checks"].size() == defaultGatesConfig().checks.size());
   CHECK(summary["checks"][0]["name"] == "http_5xx");
   CHECK(summary["checks"][0].contains("pValue"));

@@ -4,6 +4,8 @@
 // mt19937_64 keyed by host and window.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,8 +13,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include <doctest/doctest.h>
 
 #include "common/messages.h"
 #include "coordinator/rollout/rollout.h"
@@ -32,7 +32,8 @@ inline HostInfo makeHost(const std::string& name, const std::string& region,
   return host;
 }
 
-// 2 regions x 2 clusters x 2 hosts: eu/eu-a: eu-a1 eu-a2, eu/eu-b: eu-b1 eu-b2, us/us-a..., us/us-b...
+// 2 regions x 2 clusters x 2 hosts: eu/eu-a: eu-a1 eu-a2, eu/eu-b: eu-b1 eu-b2, us/us-a...,
+// us/us-b...
 inline std::vector<HostInfo> fleet8() {
   std::vector<HostInfo> hosts;
   for (std::string region : {"eu", "us"}) {
@@ -89,8 +90,8 @@ class Sim {
   // Each release's behaviour; releases not listed behave as `defaultBehaviour`.
   std::map<std::string, Behaviour> behaviour;
   Behaviour defaultBehaviour;
-  std::set<std::string> silent;      // hosts that neither answer nor report
-  std::set<std::string> failInstall; // hosts whose install fails (and stay on their release)
+  std::set<std::string> silent;       // hosts that neither answer nor report
+  std::set<std::string> failInstall;  // hosts whose install fails (and stay on their release)
 
   Rollout& rollout() { return rollout_; }
   void replaceRollout(Rollout rollout) { rollout_ = std::move(rollout); }
@@ -213,7 +214,8 @@ class Sim {
       w.latencySampleMicros.push_back(
           static_cast<std::uint32_t>(b.latencyMicros * (0.6 + 0.8 * uniform(rng))));
     }
-    w.cpuMillis = static_cast<std::uint64_t>(10 * b.cpuMillisPerSecond * (0.9 + 0.2 * uniform(rng)));
+    w.cpuMillis =
+        static_cast<std::uint64_t>(10 * b.cpuMillisPerSecond * (0.9 + 0.2 * uniform(rng)));
     w.memoryBytes = static_cast<std::uint64_t>(b.memoryBytes * (0.95 + 0.1 * uniform(rng)));
     w.restarts = b.restartsPerWindow;
     w.unitActive = true;
@@ -236,7 +238,8 @@ inline Rollout makeRollout(const std::vector<HostInfo>& hosts, const PlanConfig&
                            const std::string& canary = "") {
   auto planned = planRollout(PlanRequest{"web", "2.0", canary}, hosts, plan);
   REQUIRE_MESSAGE(planned.ok(), (planned.ok() ? "" : planned.error().message));
-  RolloutSpec spec{"r1", "web", "2.0", ArtifactRef{"abc123", 1024, "", std::string("\x00\xffsig", 5)}};
+  RolloutSpec spec{"r1", "web", "2.0",
+                   ArtifactRef{"abc123", 1024, "", std::string("\x00\xffsig", 5)}};
   return Rollout(spec, *planned, plan, gates);
 }
 
