@@ -15,7 +15,12 @@
 //  - a step passes only after the final look of its full analysis window; not enough data is
 //    never a pass: the step waits until the window ends, then pauses for an operator (resume
 //    re-runs the analysis window, promote overrides);
-//  - abort is accepted in every state and undoes only what the rollout changed.
+//  - abort is accepted in every state and undoes only what the rollout changed;
+//  - an operator's pause holds the rollout before its next step (the current step's install and
+//    analysis go on, and a critical failure still rolls back).
+// Telemetry windows are placed in time by their own startMillis/endMillis (the agent's clock)
+// against activation + warm-up (the coordinator's clock): keep clocks in sync (NTP); a skew of
+// seconds only moves which window is the first one counted.
 //
 // Its whole state is the plain struct RolloutState, which converts to and from JSON: store it
 // after each input and, after a crash, rebuild the Rollout from it. Decided things (looks
