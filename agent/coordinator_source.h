@@ -27,8 +27,9 @@ class CoordinatorSource final : public install::ArtifactSource {
  public:
   CoordinatorSource(zmq::context_t& context, CoordinatorSourceOptions options)
       : context_(context), options_(std::move(options)) {}
-  // Handles "coordinator" (the sha256 of the request names the artifact).
-  bool handles(std::string_view url) const override { return url == "coordinator"; }
+  // Handles "coordinator", and an empty source (the coordinator's store is the default); the
+  // request's sha256 names the artifact.
+  bool handles(std::string_view url) const override { return url.empty() || url == "coordinator"; }
   Status fetch(const install::FetchRequest& request, const install::ProgressFn& progress,
                const std::atomic<bool>& cancel) override;
 
