@@ -222,7 +222,9 @@ TEST_CASE("not enough data waits for the whole window, then pauses for an operat
   sim.run(300);
   CHECK(statusName(sim.rollout()) == "waiting_for_operator");
   CHECK(sim.rollout().state().currentStep == 0);
-  CHECK_FALSE(sim.rollout().resume("alice", sim.now()).ok() == false);  // resume re-analyses
+  auto resumed = sim.rollout().resume("alice", sim.now());  // re-runs the analysis window
+  REQUIRE(resumed.ok());
+  sim.take(*resumed);
   CHECK(statusName(sim.rollout()) == "analyzing");
   sim.runUntilStatus(RolloutStatus::kWaitingForOperator);
   CHECK(sim.rollout().state().step.hold == Hold::kNotEnoughData);
