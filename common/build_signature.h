@@ -1,7 +1,7 @@
 // Artifact digests and build signatures: streaming SHA-256 of a file and Ed25519 detached
-// signatures over that digest (libsodium). Header-only on purpose: the agent (verification) and
-// the `rollgate sign` CLI (key generation, signing) must use exactly the same code, and the CLI
-// does not link the agent's libraries.
+// signatures over that digest (libsodium). In common/ because the agent (verification) and the
+// `rollgate sign` CLI (key generation, signing) must use exactly the same code, and neither side
+// includes the other. Header-only.
 //
 // What is signed: the 32 raw bytes of the artifact's SHA-256 digest (crypto_sign_detached).
 //

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 
 namespace rollgate::install {
 

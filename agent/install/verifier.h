@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "common/result.h"
 
 namespace rollgate::install {

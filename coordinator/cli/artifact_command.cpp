@@ -12,7 +12,7 @@
 #include <variant>
 #include <nlohmann/json.hpp>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "common/codec.h"
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/install_commands.h"

@@ -1,12 +1,12 @@
 // `rollgate sign`: build keys and detached build signatures (Ed25519 over the artifact's SHA-256,
-// formats in agent/install/artifact_crypto.h, shared with the agent's verifier).
+// formats in common/build_signature.h, shared with the agent's verifier).
 //   rollgate sign keygen --out PREFIX                 -> PREFIX.key (0600), PREFIX.pub
 //   rollgate sign FILE --key PREFIX.key [--out SIG]   -> FILE.sig (or SIG)
 //   rollgate sign verify FILE --pub PREFIX.pub [--sig FILE.sig]
 #include <iostream>
 #include <memory>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "coordinator/cli/commands.h"
 
 namespace rollgate::cli {

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "agent/install/installer.h"
 #include "agent/systemd/systemd_client.h"
 #include "tests/support/systemd/user_manager.h"

@@ -17,7 +17,7 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/logging.h"

@@ -6,7 +6,7 @@
 
 #include <thread>
 
-#include "agent/install/artifact_crypto.h"
+#include "common/build_signature.h"
 #include "agent/install/journal.h"
 #include "agent/install/release_store.h"
 #include "agent/install/sha256.h"
