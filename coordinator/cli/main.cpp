@@ -3,6 +3,7 @@
 
 #include "coordinator/cli/commands.h"
 #include "coordinator/cli/install_commands.h"
+#include "coordinator/cli/rollout_commands.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   rollgate::cli::addArtifactCommands(app, admin);
   rollgate::cli::addInstallCommands(app, admin);
   rollgate::cli::addAbortCommands(app, admin);
+  rollgate::cli::addRolloutCommands(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);

@@ -1,0 +1,386 @@
+// What `rollgate rollout status|list|explain|history|watch` print, rendered from canned documents
+// shaped like the coordinator's replies (rollout::summaryJson() and DescribeRollout), and what
+// happens with missing keys. The assertions are on whole rendered lines an operator reads.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "coordinator/cli/rollout_commands.h"
+
+namespace rollgate::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint64_t kStart = 1795825200000;  // 2026-11-28 00:20:00.000 UTC
+
+std::vector<std::string> linesOf(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool hasLine(const std::string& text, const std::string& line) {
+  auto lines = linesOf(text);
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+// Collapses runs of spaces so table rows can be asserted without their padding.
+std::string squeeze(const std::string& line) {
+  std::string out;
+  for (char c : line) {
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out += c;
+  }
+  return out;
+}
+
+bool hasRow(const std::string& text, const std::string& row) {
+  for (const auto& line : linesOf(text)) {
+    if (squeeze(line) == row) return true;
+  }
+  return false;
+}
+
+json fisherFail() {
+  return json::parse(R"J({
+    "name": "http_5xx", "metric": "http_5xx_ratio", "test": "fisher", "alternative": "greater",
+    "tier": "critical", "verdict": "fail", "look": 3, "looks": 10, "statistic": 30.39,
+    "pValue": 0.00012, "alphaAtLook": 0.0021, "significant": true, "effectLargeEnough": true,
+    "canaryValue": 0.03, "baselineValue": 0.001, "effectName": "rate difference",
+    "effect": [0.029, 0.022, 0.036], "ratioName": "rate ratio", "ratio": [30, 9.5, "inf"],
+    "canaryCount": 3000, "baselineCount": 3000, "canaryEvents": 90, "baselineEvents": 3,
+    "explanation": "5xx: canary 90/3000 (3%) vs baseline 3/3000 (0.1%)"})J");
+}
+
+json latencyPass() {
+  return json::parse(R"J({
+    "name": "latency", "metric": "latency", "test": "mann_whitney", "alternative": "greater",
+    "tier": "critical", "verdict": "pass", "look": 3, "looks": 10, "statistic": 4400000,
+    "pValue": 0.41, "alphaAtLook": 0.0021, "significant": false, "effectLargeEnough": false,
+    "canaryValue": 1200, "baselineValue": 1190, "effectName": "Hodges-Lehmann shift",
+    "effect": [10, -20, 40], "ratioName": "median ratio", "ratio": [1.008, 0.98, 1.03],
+    "canaryCount": 3000, "baselineCount": 3000, "canaryEvents": 0, "baselineEvents": 0,
+    "explanation": "latency: canary median 1200 us vs baseline 1190 us"})J");
+}
+
+json thresholdPass() {
+  return json::parse(R"J({
+    "name": "5xx_below", "metric": "http_5xx_ratio", "test": "threshold", "tier": "critical",
+    "verdict": "pass", "look": 1, "looks": 10, "statistic": 0.001, "pValue": 1,
+    "alphaAtLook": "nan", "significant": false, "effectLargeEnough": false, "canaryValue": 0.001,
+    "baselineValue": "nan", "effectName": "", "effect": ["nan", "nan", "nan"], "ratioName": "",
+    "ratio": ["nan", "nan", "nan"], "canaryCount": 3000, "baselineCount": 0, "canaryEvents": 3,
+    "baselineEvents": 0, "explanation": "5xx 0.1% < 0.5%"})J");
+}
+
+json analyzingSummary() {
+  json s = {{"id", "ro-7"},
+            {"service", "web"},
+            {"version", "1.2.0"},
+            {"status", "analyzing"},
+            {"operatorPaused", false},
+            {"hold", "none"},
+            {"holdReason", ""},
+            {"step", 1},
+            {"steps", 4},
+            {"stage", "canary"},
+            {"batch", 1},
+            {"batches", 1},
+            {"region", "eu"},
+            {"phase", "analyzing"},
+            {"look", 3},
+            {"looks", 10},
+            {"millisLeft", 65000},
+            {"targets", json::array({{{"host", "h1"}, {"region", "eu"}, {"cluster", "eu-a"},
+                                      {"fromRelease", "1.1.0"}, {"release", "1.2.0"},
+                                      {"healthy", true}, {"lastWindowMillis", kStart},
+                                      {"rollback", "none"}, {"pending", nullptr}}})},
+            {"comparison", json::array({{{"host", "h2"}, {"region", "eu"}, {"cluster", "eu-a"},
+                                         {"fromRelease", "1.1.0"}, {"release", "1.1.0"},
+                                         {"healthy", false}, {"lastWindowMillis", kStart},
+                                         {"rollback", "none"}, {"pending", "install"}}})},
+            {"comparisonNote", "baseline in the canary's cluster"},
+            {"checks", json::array({fisherFail(), latencyPass(), thresholdPass()})},
+            {"startedMillis", kStart},
+            {"finishedMillis", 0},
+            {"endReason", ""}};
+  s["checks"][0]["verdict"] = "pass";
+  return s;
+}
+
+json describeRolledBack() {
+  json summary = analyzingSummary();
+  summary["status"] = "rolled_back";
+  summary["phase"] = "failed";
+  summary["step"] = 2;
+  summary["stage"] = "cluster";
+  summary["finishedMillis"] = kStart + 90000;
+  summary["endReason"] = "step 2/4 (cluster in eu): critical check http_5xx failed at look 3/10";
+  json plan = json::array(
+      {{{"step", 1}, {"stage", "canary"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
+        {"targets", {"h1"}}, {"comparison", {"h2"}}},
+       {{"step", 2}, {"stage", "cluster"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
+        {"targets", {"h2", "h3"}}, {"comparison", {"h4"}}},
+       {{"step", 3}, {"stage", "region"}, {"batch", 1}, {"batches", 2}, {"region", "eu"},
+        {"targets", {"h4"}}, {"comparison", {"h5"}}}});
+  auto check = [](std::uint64_t at, int step, const std::string& stage, json result) {
+    return json{{"atMillis", at},         {"step", step},      {"stage", stage},
+                {"batch", 1},             {"batches", 1},      {"region", "eu"},
+                {"canaryHosts", {"h1"}}, {"comparisonHosts", {"h2"}}, {"result", result}};
+  };
+  json firstLook = fisherFail();
+  firstLook["verdict"] = "pass";
+  firstLook["look"] = 1;
+  firstLook["pValue"] = 0.3;
+  json passedAtStep1 = fisherFail();
+  passedAtStep1["verdict"] = "pass";
+  passedAtStep1["look"] = 10;
+  passedAtStep1["pValue"] = 0.5;
+  passedAtStep1["significant"] = false;
+  json checks = json::array({check(kStart + 10000, 1, "canary", firstLook),
+                             check(kStart + 20000, 1, "canary", latencyPass()),
+                             check(kStart + 30000, 1, "canary", passedAtStep1),
+                             check(kStart + 80000, 2, "cluster", fisherFail())});
+  auto event = [](std::uint64_t at, const std::string& host, const std::string& text) {
+    return json{{"atMillis", at}, {"host", host}, {"kind", "rollout"},
+                {"text", "rollout ro-7 (web 1.2.0): " + text}};
+  };
+  json events = json::array(
+      {event(kStart, "", "started: 4 steps, canary h1, baseline h2"),
+       event(kStart + 1000, "", "step 1/4 (canary in eu): installing 1.2.0 on h1; comparing with h2"),
+       event(kStart + 5000, "h1", "host h1 is on 1.2.0 (was 1.1.0)"),
+       event(kStart + 40000, "", "step 1/4 (canary in eu): passed"),
+       event(kStart + 41000, "", "step 2/4 (cluster in eu): installing 1.2.0 on h2, h3"),
+       event(kStart + 80000, "", "critical check http_5xx failed: rolling back"),
+       event(kStart + 85000, "h2", "rolling back host h2 from 1.2.0 to 1.1.0"),
+       event(kStart + 90000, "", "rolled_back: every host it changed is back on its old release")});
+  return json{{"rollout", summary}, {"plan", plan}, {"checks", checks}, {"events", events}};
+}
+
+TEST_CASE("formatting helpers: UTC times, durations, terminal statuses and exit codes") {
+  CHECK(formatUtcMillis(kStart + 123) == "2026-11-28 00:20:00.123");
+  CHECK(formatUtcMillis(0) == "-");
+  CHECK(formatDurationMillis(8000) == "8s");
+  CHECK(formatDurationMillis(7200) == "8s");  // rounds up: time left is never shown as 0 early
+  CHECK(formatDurationMillis(65000) == "1m05s");
+  CHECK(formatDurationMillis(7380000) == "2h03m");
+  for (const char* status : {"succeeded", "rolled_back", "aborted", "failed"}) {
+    CHECK(isTerminalRolloutStatus(status));
+  }
+  for (const char* status : {"pending", "installing", "warming_up", "analyzing",
+                             "waiting_for_operator", "rolling_back"}) {
+    CHECK_FALSE(isTerminalRolloutStatus(status));
+  }
+  CHECK(rolloutExitCode("succeeded") == 0);
+  CHECK(rolloutExitCode("rolled_back") == 1);
+  CHECK(rolloutExitCode("aborted") == 1);
+  CHECK(rolloutExitCode("failed") == 1);
+}
+
+TEST_CASE("status: the current step, each host and each check's current value") {
+  std::string text = renderRolloutStatus(analyzingSummary());
+  INFO(text);
+  CHECK(linesOf(text).at(0) == "rollout ro-7: web 1.2.0, analyzing");
+  CHECK(hasLine(text, "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left [analyzing]"));
+  CHECK(hasLine(text, "started 2026-11-28 00:20:00.000"));
+  CHECK(hasRow(text, "HOST ROLE REGION CLUSTER FROM RELEASE HEALTHY IN FLIGHT ROLLBACK"));
+  CHECK(hasRow(text, "h1 target eu eu-a 1.1.0 1.2.0 yes - none"));
+  CHECK(hasRow(text, "h2 comparison eu eu-a 1.1.0 1.1.0 no install none"));
+  CHECK(hasLine(text, "comparison: baseline in the canary's cluster"));
+  CHECK(hasRow(text, "CHECK TIER TEST VERDICT LOOK P-VALUE ALPHA EFFECT CANARY BASELINE"));
+  CHECK(hasRow(text, "http_5xx critical fisher pass 3/10 0.00012 0.0021 +0.029 [0.022, 0.036] 0.03 "
+                     "(n 3000) 0.001 (n 3000)"));
+  CHECK(hasRow(text, "latency critical mann_whitney pass 3/10 0.41 0.0021 +10 [-20, 40] 1200 (n "
+                     "3000) 1190 (n 3000)"));
+  // Thresholds have no alpha and no comparison: NaN renders as "-".
+  CHECK(hasRow(text, "5xx_below critical threshold pass 1/10 1 - - 0.001 (n 3000) - (n 0)"));
+}
+
+TEST_CASE("status: a hold, a pause and an end reason are spelled out") {
+  json s = analyzingSummary();
+  s["status"] = "waiting_for_operator";
+  s["hold"] = "warn";
+  s["holdReason"] = "warn check cpu failed at look 4/10";
+  s["operatorPaused"] = true;
+  std::string text = renderRolloutStatus(s);
+  INFO(text);
+  CHECK(hasLine(text, "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left "
+                      "[waiting_for_operator] hold warn: warn check cpu failed at look 4/10 "
+                      "(paused by an operator)"));
+  s["status"] = "aborted";
+  s["endReason"] = "aborted by alice: bad config";
+  s["finishedMillis"] = kStart + 61000;
+  text = renderRolloutStatus(s);
+  CHECK(hasLine(text, "started 2026-11-28 00:20:00.000, ended 2026-11-28 00:21:01.000"));
+  CHECK(hasLine(text, "end reason: aborted by alice: bad config"));
+}
+
+TEST_CASE("status: a summary with missing keys renders '-' instead of failing") {
+  std::string text = renderRolloutStatus(json{{"id", "ro-1"}});
+  INFO(text);
+  CHECK(linesOf(text).at(0) == "rollout ro-1: - -, -");
+  CHECK(hasLine(text, "step - - in -: - [-]"));
+  CHECK(hasLine(text, "no hosts"));
+  CHECK(hasLine(text, "no check results yet"));
+  CHECK(renderRolloutStatus(json::array()).find("rollout -") == 0);
+}
+
+TEST_CASE("list: one row per rollout, newest first as sent") {
+  json older = analyzingSummary();
+  older["id"] = "ro-6";
+  older["status"] = "succeeded";
+  older["phase"] = "passed";
+  older["step"] = 4;
+  older["stage"] = "fleet";
+  older["finishedMillis"] = kStart + 3600000;
+  std::string text = renderRolloutList(json{{"rollouts", {analyzingSummary(), older}}});
+  INFO(text);
+  auto lines = linesOf(text);
+  REQUIRE(lines.size() == 3);
+  CHECK(squeeze(lines[0]) == "ID SERVICE VERSION STATUS STEP STAGE PHASE STARTED ENDED");
+  CHECK(squeeze(lines[1]) ==
+        "ro-7 web 1.2.0 analyzing 1/4 canary analyzing 2026-11-28 00:20:00.000 -");
+  CHECK(squeeze(lines[2]) == "ro-6 web 1.2.0 succeeded 4/4 fleet passed 2026-11-28 00:20:00.000 "
+                             "2026-11-28 01:20:00.000");
+  CHECK(renderRolloutList(json{{"rollouts", json::array()}}) == "no rollouts\n");
+  CHECK(renderRolloutList(json::object()) == "no rollouts\n");
+}
+
+TEST_CASE("explain: step by step, each check's last result there, and the decision") {
+  std::string text = renderRolloutExplain(describeRolledBack());
+  INFO(text);
+  auto lines = linesOf(text);
+  CHECK(lines.at(0) == "rollout ro-7: web 1.2.0, rolled_back: step 2/4 (cluster in eu): critical "
+                       "check http_5xx failed at look 3/10");
+  CHECK(hasLine(text, "before the first step:"));
+  CHECK(hasLine(text, "    00:20:00  started: 4 steps, canary h1, baseline h2"));
+
+  // Step 1 passed: its hosts, and the fisher check's LAST result there (look 10, not look 1).
+  CHECK(hasLine(text, "step 1/4 canary in eu: passed"));
+  CHECK(hasLine(text, "  hosts:      h1"));
+  CHECK(hasLine(text, "  comparison: h2"));
+  CHECK(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 10/10 "
+                      "(00:20:30)"));
+  CHECK_FALSE(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 1/10 "
+                            "(00:20:10)"));
+  CHECK(hasLine(text, "    latency [critical, latency, mann_whitney]: pass at look 3/10 (00:20:20)"));
+  CHECK(hasLine(text, "      statistic 4.4e+06, p 0.41 > alpha 0.0021 at look 3/10"));
+  CHECK(hasLine(text, "    00:20:05  host h1 is on 1.2.0 (was 1.1.0)"));
+  CHECK(hasLine(text, "    00:20:40  step 1/4 (canary in eu): passed"));
+
+  // Step 2 failed: the Fisher result that did it, with p vs alpha, effect, samples, explanation.
+  CHECK(hasLine(text, "step 2/4 cluster in eu: failed"));
+  CHECK(hasLine(text, "  hosts:      h2, h3"));
+  CHECK(hasLine(text, "  comparison: h4"));
+  CHECK(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: fail at look 3/10 "
+                      "(00:21:20)"));
+  CHECK(hasLine(text, "      statistic 30.39, p 0.00012 <= alpha 0.0021 at look 3/10: "
+                      "significant"));
+  CHECK(hasLine(text, "      effect rate difference +0.029 [0.022, 0.036], rate ratio 30 [9.5, "
+                      "inf]; large enough: yes"));
+  CHECK(hasLine(text, "      canary 0.03 (n 3000, events 90), baseline 0.001 (n 3000, events 3)"));
+  CHECK(hasLine(text, "      5xx: canary 90/3000 (3%) vs baseline 3/3000 (0.1%)"));
+  CHECK(hasLine(text, "    00:21:20  critical check http_5xx failed: rolling back"));
+  CHECK(hasLine(text, "    00:21:30  rolled_back: every host it changed is back on its old "
+                      "release"));
+
+  // Step 3 never started.
+  CHECK(hasLine(text, "step 3/4 region batch 1/2 in eu: not started"));
+  CHECK(hasLine(text, "  checks: no result at this step"));
+  CHECK(hasLine(text, "  decision: -"));
+
+  // Events belong to the step they follow: step 2's decision is not listed under step 1.
+  auto step1 = std::find(lines.begin(), lines.end(), "step 1/4 canary in eu: passed");
+  auto step2 = std::find(lines.begin(), lines.end(), "step 2/4 cluster in eu: failed");
+  auto rollback = std::find(lines.begin(), lines.end(),
+                            "    00:21:20  critical check http_5xx failed: rolling back");
+  CHECK(step1 < step2);
+  CHECK(step2 < rollback);
+}
+
+TEST_CASE("explain: a document without a plan explains the steps its checks name") {
+  json doc = describeRolledBack();
+  doc.erase("plan");
+  doc.erase("events");
+  std::string text = renderRolloutExplain(doc);
+  INFO(text);
+  CHECK(hasLine(text, "step 1/4 canary in eu: passed"));
+  CHECK(hasLine(text, "  hosts:      h1"));
+  CHECK(hasLine(text, "step 2/4 cluster in eu: failed"));
+  CHECK(hasLine(text, "  decision: -"));
+  CHECK_FALSE(hasLine(text, "before the first step:"));
+  CHECK(renderRolloutExplain(json::object()).find("rollout -: - -, -") == 0);
+}
+
+TEST_CASE("history: every event, timestamped, without the rollout prefix") {
+  std::string text = renderRolloutHistory(describeRolledBack());
+  INFO(text);
+  auto lines = linesOf(text);
+  REQUIRE(lines.size() == 10);
+  CHECK(lines[0] == "rollout ro-7 history");
+  CHECK(squeeze(lines[1]) == "TIME (UTC) HOST KIND EVENT");
+  CHECK(squeeze(lines[2]) ==
+        "2026-11-28 00:20:00.000 - rollout started: 4 steps, canary h1, baseline h2");
+  CHECK(squeeze(lines[8]) ==
+        "2026-11-28 00:21:25.000 h2 rollout rolling back host h2 from 1.2.0 to 1.1.0");
+  CHECK(renderRolloutHistory(json{{"rollout", {{"id", "ro-2"}}}}) ==
+        "rollout ro-2 history\nno events\n");
+}
+
+TEST_CASE("watch without a terminal: a line per change, nothing when nothing changed") {
+  json first = analyzingSummary();
+  auto lines = rolloutWatchChanges(json(), first);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] == "rollout ro-7: web 1.2.0");
+  CHECK(lines[1] == "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left [analyzing]");
+  CHECK(lines[2] ==
+        "  check http_5xx (critical): pass at look 3/10, p 0.00012 <= alpha 0.0021, 1m05s left");
+  CHECK(lines[4] == "  check 5xx_below (critical): pass at look 1/10, p 1 (no test), 1m05s left");
+
+  json same = first;
+  same["millisLeft"] = 64000;  // only the clock moved
+  CHECK(rolloutWatchChanges(first, same).empty());
+
+  json nextLook = same;
+  nextLook["look"] = 4;
+  nextLook["checks"][1]["look"] = 4;
+  nextLook["checks"][1]["pValue"] = 0.38;
+  lines = rolloutWatchChanges(same, nextLook);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0] ==
+        "  check latency (critical): pass at look 4/10, p 0.38 > alpha 0.0021, 1m04s left");
+
+  json failed = nextLook;
+  failed["status"] = "rolling_back";
+  failed["phase"] = "failed";
+  failed["checks"][0]["verdict"] = "fail";
+  lines = rolloutWatchChanges(nextLook, failed);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "step 1/4 canary in eu: failed [rolling_back]");
+  CHECK(lines[1] ==
+        "  check http_5xx (critical): fail at look 3/10, p 0.00012 <= alpha 0.0021, 1m04s left");
+
+  json ended = failed;
+  ended["status"] = "rolled_back";
+  ended["endReason"] = "critical check http_5xx failed";
+  lines = rolloutWatchChanges(failed, ended);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "step 1/4 canary in eu: failed [rolled_back]");
+  CHECK(lines[1] == "rollout ro-7 ended rolled_back: critical check http_5xx failed");
+}
+
+TEST_CASE("start: the reply names the rollout and its first step") {
+  std::string text = renderRolloutStarted(analyzingSummary());
+  CHECK(text ==
+        "rollout ro-7 started: web 1.2.0, 4 steps\n"
+        "first: step 1/4 canary in eu, targets h1, comparison h2\n");
+}
+
+}  // namespace
+}  // namespace rollgate::cli
