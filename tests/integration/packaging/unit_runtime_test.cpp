@@ -1,0 +1,117 @@
+// The coordinator's real unit file, sandbox and all, run by a real systemd manager (the private
+// user manager of tests/support/systemd; PID 1 here is not systemd): `systemctl start` returns
+// only after READY=1 (Type=notify), the coordinator serves the admin endpoint, and enrolling a
+// host writes agents.d through ProtectSystem=strict + ReadWritePaths. Adjusted for a user
+// manager and a temp dir: no User=/Group= (no `rollgate` user here), no State/Configuration
+// directories, paths moved into the temp dir, and PrivateTmp=/ProtectHome= dropped (see
+// adaptUnit). Every other hardening line is kept as is. This test found that ZeroMQ's I/O
+// threads need sched_setscheduler (no ~@resources) and the coordinator needs AF_NETLINK
+// (ZeroMQ looks up interfaces when binding); both abort the daemon when denied.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include "tests/support/sshd/test_host.h"
+#include "tests/support/systemd/user_manager.h"
+
+namespace {
+
+using rollgate::hosttest::quoteShell;
+using rollgate::hosttest::runShell;
+
+std::string adaptUnit(const std::string& unitText, const std::string& dir, const std::string& bin) {
+  std::istringstream in(unitText);
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    // PrivateTmp=: the harness's NOTIFY_SOCKET lives under /tmp (its XDG_RUNTIME_DIR), which a
+    // private /tmp would hide. ProtectHome=: fails with 226/NAMESPACE in this container.
+    for (const char* dropped : {"User=", "Group=", "StateDirectory", "ConfigurationDirectory",
+                                "PrivateTmp=", "ProtectHome="}) {
+      if (line.rfind(dropped, 0) == 0) {
+        line.clear();
+      }
+    }
+    if (line.rfind("ExecStart=", 0) == 0) {
+      line = "ExecStart=" + bin + "/rollgate-coordinator --config " + dir +
+             "/coordinator.toml\nStandardOutput=append:" + dir + "/coordinator.log\nStandardError=append:" +
+             dir + "/coordinator.log";
+    } else if (line == "ReadWritePaths=/etc/rollgate/agents.d") {
+      line = "ReadWritePaths=" + dir + "/agents.d " + dir + "/state";
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("coordinator under its hardened unit: READY=1, serves, enrolls into agents.d") {
+  const std::string missing = rollgate::testing::UserManager::missingPrerequisite();
+  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  const char* binEnv = std::getenv("ROLLGATE_BIN_DIR");
+  const std::string bin = binEnv != nullptr ? binEnv : std::string(ROLLGATE_BINARY_DIR) + "/bin";
+  // Not under /tmp: the unit has PrivateTmp=yes.
+  rollgate::hosttest::TempDir dir(std::string(ROLLGATE_BINARY_DIR) + "/test-roots", "unit-runtime");
+  const std::string d = dir.path();
+  REQUIRE(runShell("chmod 0755 " + quoteShell(d)).exitCode == 0);
+  for (const char* prefix : {"coordinator", "admin", "web-1"}) {
+    const auto keygen = runShell(quoteShell(bin + "/rollgate") + " keygen --out " +
+                                 quoteShell(d + "/" + prefix));
+    INFO(keygen.output);
+    REQUIRE(keygen.exitCode == 0);
+  }
+  REQUIRE(runShell("mkdir -p " + quoteShell(d + "/admins.d") + " " + quoteShell(d + "/agents.d") +
+                   " " + quoteShell(d + "/state") + " && cp " + quoteShell(d + "/admin.pub") + " " +
+                   quoteShell(d + "/admins.d/admin.pub"))
+              .exitCode == 0);
+  const int agentPort = rollgate::hosttest::freeLoopbackPort();
+  const int adminPort = rollgate::hosttest::freeLoopbackPort();
+  const int broadcastPort = rollgate::hosttest::freeLoopbackPort();
+  REQUIRE(rollgate::hosttest::writeFileText(
+      d + "/coordinator.toml",
+      "[coordinator]\nagent_endpoint = \"tcp://127.0.0.1:" + std::to_string(agentPort) +
+          "\"\nadmin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPort) +
+          "\"\nbroadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPort) +
+          "\"\nkey = \"" + d + "/coordinator.key\"\nagents_dir = \"" + d +
+          "/agents.d\"\nadmins_dir = \"" + d + "/admins.d\"\nstate_dir = \"" + d + "/state\"\n"));
+
+  auto manager = rollgate::testing::UserManager::start();
+  REQUIRE_MESSAGE(manager, (manager ? "" : manager.error().message));
+  const std::string unit = rollgate::testing::UserManager::uniqueUnitName("rollgate-coordinator");
+  const std::string unitText = adaptUnit(
+      rollgate::hosttest::readFileText(std::string(ROLLGATE_SOURCE_DIR) +
+                                       "/systemd/rollgate-coordinator.service"),
+      d, bin);
+  REQUIRE(unitText.find("ProtectSystem=strict") != std::string::npos);
+  REQUIRE(unitText.find("SystemCallFilter=@system-service") != std::string::npos);
+  REQUIRE((*manager)->writeUnit(unit, unitText));
+
+  // Type=notify: start returns once the coordinator said READY=1 (or fails).
+  const auto started = (*manager)->systemctl({"start", unit});
+  const auto journal = [&] {
+    return (*manager)->systemctl({"status", "--no-pager", "-l", "-n", "30", unit});
+  };
+  INFO((journal() ? journal().value() : journal().error().message));
+  INFO("coordinator log: " << rollgate::hosttest::readFileText(d + "/coordinator.log"));
+  REQUIRE_MESSAGE(started, (started ? "" : started.error().message));
+  const auto state = (*manager)->systemctl({"show", "-p", "ActiveState", "-p", "Type", unit});
+  REQUIRE(state);
+  CHECK(state->find("ActiveState=active") != std::string::npos);
+  CHECK(state->find("Type=notify") != std::string::npos);
+
+  const std::string env = "ROLLGATE_ADMIN=tcp://127.0.0.1:" + std::to_string(adminPort) +
+                          " ROLLGATE_KEY=" + quoteShell(d + "/admin.key") +
+                          " ROLLGATE_COORDINATOR_KEY=" + quoteShell(d + "/coordinator.pub") + " ";
+  const auto enrolled = runShell(env + quoteShell(bin + "/rollgate") + " hosts enroll web-1 " +
+                                 quoteShell(d + "/web-1.pub"));
+  INFO(enrolled.output);
+  CHECK(enrolled.exitCode == 0);
+  CHECK(rollgate::hosttest::readFileText(d + "/agents.d/web-1.pub") ==
+        rollgate::hosttest::readFileText(d + "/web-1.pub"));
+  REQUIRE((*manager)->systemctl({"stop", unit}));
+}
