@@ -404,6 +404,8 @@ std::string renderRolloutExplain(const json& describe) {
     out += "  comparison: " +
            hostList(member(step, "comparison").is_null() ? member(step, "comparisonHosts")
                                                          : member(step, "comparison")) +
+           (text(step, "comparisonNote") != kMissing ? " (" + text(step, "comparisonNote") + ")"
+                                                     : std::string{}) +
            "\n";
     const auto& checks = lastChecks[stepNumber];
     if (checks.empty()) {

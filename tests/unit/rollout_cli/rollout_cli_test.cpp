@@ -126,7 +126,8 @@ json describeRolledBack() {
       {{{"step", 1}, {"stage", "canary"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
         {"targets", {"h1"}}, {"comparison", {"h2"}}},
        {{"step", 2}, {"stage", "cluster"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
-        {"targets", {"h2", "h3"}}, {"comparison", {"h4"}}},
+        {"targets", {"h2", "h3"}}, {"comparison", {"h4"}},
+        {"comparisonNote", "hosts of eu-b still on the old release"}},
        {{"step", 3}, {"stage", "region"}, {"batch", 1}, {"batches", 2}, {"region", "eu"},
         {"targets", {"h4"}}, {"comparison", {"h5"}}}});
   auto check = [](std::uint64_t at, int step, const std::string& stage, json result) {
@@ -277,7 +278,7 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
   // Step 2 failed: the Fisher result that did it, with p vs alpha, effect, samples, explanation.
   CHECK(hasLine(text, "step 2/4 cluster in eu: failed"));
   CHECK(hasLine(text, "  hosts:      h2, h3"));
-  CHECK(hasLine(text, "  comparison: h4"));
+  CHECK(hasLine(text, "  comparison: h4 (hosts of eu-b still on the old release)"));
   CHECK(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: fail at look 3/10 "
                       "(00:21:20)"));
   CHECK(hasLine(text, "      statistic 30.39, p 0.00012 <= alpha 0.0021 at look 3/10: "
