@@ -299,6 +299,15 @@ CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
   result.canaryEvents = r.canaryEvents;
   result.baselineEvents = r.baselineEvents;
   result.explanation = r.explanation;
+  // A static threshold has no significance test to correct for looking every window: before the
+  // last look it may fail a step only on a large sample; otherwise the last look decides.
+  bool threshold = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;
+  if (threshold && result.verdict == Verdict::kFail && look < looks &&
+      result.canaryCount < kThresholdEarlyRequests) {
+    result.verdict = Verdict::kNotEnoughData;
+    result.explanation += " (interim: before the last look a static threshold fails only on " +
+                          std::to_string(kThresholdEarlyRequests) + " requests or more)";
+  }
   return result;
 }
 

@@ -102,6 +102,9 @@ stats::CheckSpec toStatsSpec(const CheckConfig& check);
 // Checks a check's values the way the evaluator will (alpha, minimums, threshold).
 Status validateCheck(const CheckConfig& check);
 
+// Requests a static threshold needs to fail a step before the analysis window's last look.
+inline constexpr std::uint64_t kThresholdEarlyRequests = 1000;
+
 // Evaluates one check at look `look` of `looks`. `hasComparison` false: the step has no
 // comparison host left, comparative checks are skipped (thresholds still apply; restarts count
 // against zero). Anything the evaluator refuses becomes not_enough_data with the reason: never a

@@ -326,11 +326,10 @@ GatesConfig defaultGatesConfig() {
   // CPU and memory: 20% more at least, on at least 3 windows a side.
   add("cpu", Metric::kCpu, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
   add("memory", Metric::kMemory, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
-  // Static thresholds have no significance test, so they wait for 1,000 requests: on 200, a
-  // single 500 is already 0.5%, and looking every window would fail good builds on noise.
-  add("http_5xx_static", Metric::kHttp5xxRatio, Test::kThresholdMax, 0, 0, 1000, 0.005,
+  // Static thresholds: before the last look they fail only on kThresholdEarlyRequests (gates.h).
+  add("http_5xx_static", Metric::kHttp5xxRatio, Test::kThresholdMax, 0, 0, 200, 0.005,
       Tier::kCritical);
-  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 1000, 0.90,
+  add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 200, 0.90,
       Tier::kCritical);
   add("restarts", Metric::kRestarts, Test::kRestarts, 0, 0, 1, 0, Tier::kCritical);
   return gates;
