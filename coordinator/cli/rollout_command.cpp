@@ -88,7 +88,8 @@ std::string number(const json& value, const char* format = "%.3g") {
   return out;
 }
 
-// "+0.029 [0.02, 0.038]" from [value, low, high] (a difference; ratios without the sign); "-" when the value is missing.
+// "+0.029 [0.02, 0.038]" from [value, low, high] (a difference; ratios without the sign); "-" when
+// the value is missing.
 std::string withInterval(const json& triple, const char* format = "%+.3g") {
   if (!triple.is_array() || triple.empty()) return kMissing;
   std::string out = number(triple[0], format);
@@ -205,8 +206,8 @@ std::string clockOf(std::uint64_t unixMillis) {
 }
 
 std::string checkLine(const json& check, const json& summary) {
-  return "check " + text(check, "name") + " (" + text(check, "tier") + "): " +
-         text(check, "verdict") + " at look " + lookOf(check) + ", " + pVersusAlpha(check) +
+  return "check " + text(check, "name") + " (" + text(check, "tier") +
+         "): " + text(check, "verdict") + " at look " + lookOf(check) + ", " + pVersusAlpha(check) +
          ", " + timeLeft(summary) + " left";
 }
 
@@ -218,8 +219,10 @@ std::string stateLine(const json& summary) {
   }
   out += " [" + text(summary, "status") + "]";
   std::string hold = text(summary, "hold");
-  if (hold != kMissing && hold != "none") out += " hold " + hold + ": " + text(summary, "holdReason");
-  if (member(summary, "operatorPaused").is_boolean() && member(summary, "operatorPaused").get<bool>()) {
+  if (hold != kMissing && hold != "none")
+    out += " hold " + hold + ": " + text(summary, "holdReason");
+  if (member(summary, "operatorPaused").is_boolean() &&
+      member(summary, "operatorPaused").get<bool>()) {
     out += " (paused by an operator)";
   }
   return out;
@@ -292,7 +295,8 @@ std::string renderRolloutStatus(const json& summary) {
     out += ", ended " + formatUtcMillis(unsignedOf(member(summary, "finishedMillis")));
   }
   out += "\n";
-  if (text(summary, "endReason") != kMissing) out += "end reason: " + text(summary, "endReason") + "\n";
+  if (text(summary, "endReason") != kMissing)
+    out += "end reason: " + text(summary, "endReason") + "\n";
   std::string note = text(summary, "comparisonNote");
 
   std::vector<std::vector<std::string>> hosts{
@@ -324,12 +328,12 @@ std::string renderRolloutStatus(const json& summary) {
   std::vector<std::vector<std::string>> rows{{"CHECK", "TIER", "TEST", "VERDICT", "LOOK", "P-VALUE",
                                               "ALPHA", "EFFECT", "CANARY", "BASELINE"}};
   for (const auto& c : checks) {
-    rows.push_back({text(c, "name"), text(c, "tier"), text(c, "test"), text(c, "verdict"),
-                    lookOf(c), number(member(c, "pValue"), "%.2g"),
-                    number(member(c, "alphaAtLook"), "%.2g"), withInterval(member(c, "effect")),
-                    number(member(c, "canaryValue"), "%.4g") + " (n " + text(c, "canaryCount") + ")",
-                    number(member(c, "baselineValue"), "%.4g") + " (n " +
-                        text(c, "baselineCount") + ")"});
+    rows.push_back(
+        {text(c, "name"), text(c, "tier"), text(c, "test"), text(c, "verdict"), lookOf(c),
+         number(member(c, "pValue"), "%.2g"), number(member(c, "alphaAtLook"), "%.2g"),
+         withInterval(member(c, "effect")),
+         number(member(c, "canaryValue"), "%.4g") + " (n " + text(c, "canaryCount") + ")",
+         number(member(c, "baselineValue"), "%.4g") + " (n " + text(c, "baselineCount") + ")"});
   }
   out += formatTable(rows);
   return out;
@@ -398,8 +402,9 @@ std::string renderRolloutExplain(const json& describe) {
     json titled = step;
     titled["step"] = stepNumber;
     out += "\n" + stepTitle(titled, totalSteps) + ": " + state + "\n";
-    out += "  hosts:      " + hostList(member(step, "targets").is_null() ? member(step, "canaryHosts")
-                                                                         : member(step, "targets")) +
+    out += "  hosts:      " +
+           hostList(member(step, "targets").is_null() ? member(step, "canaryHosts")
+                                                      : member(step, "targets")) +
            "\n";
     out += "  comparison: " +
            hostList(member(step, "comparison").is_null() ? member(step, "comparisonHosts")
@@ -417,9 +422,9 @@ std::string renderRolloutExplain(const json& describe) {
         out += "    " + text(r, "name") + " [" + text(r, "tier") + ", " + text(r, "metric") + ", " +
                text(r, "test") + "]: " + text(r, "verdict") + " at look " + lookOf(r) + " (" +
                clockOf(unsignedOf(member(entry, "atMillis"))) + ")\n";
-        out += "      statistic " + number(member(r, "statistic"), "%.4g") + ", " + pVersusAlpha(r) +
-               " at look " + lookOf(r) + (text(r, "significant") == "yes" ? ": significant" : "") +
-               "\n";
+        out += "      statistic " + number(member(r, "statistic"), "%.4g") + ", " +
+               pVersusAlpha(r) + " at look " + lookOf(r) +
+               (text(r, "significant") == "yes" ? ": significant" : "") + "\n";
         out += "      effect " + text(r, "effectName") + " " + withInterval(member(r, "effect")) +
                ", " + text(r, "ratioName") + " " + withInterval(member(r, "ratio"), "%.3g") +
                "; large enough: " + text(r, "effectLargeEnough") + "\n";
@@ -482,7 +487,7 @@ std::vector<std::string> rolloutWatchChanges(const json& previous, const json& c
       (previous.is_null() || text(previous, "status") != text(current, "status"))) {
     lines.push_back("rollout " + text(current, "id") + " ended " + text(current, "status") +
                     (text(current, "endReason") != kMissing ? ": " + text(current, "endReason")
-                                                             : std::string{}));
+                                                            : std::string{}));
   }
   return lines;
 }
@@ -567,7 +572,8 @@ json follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo
       continue;
     }
     unavailable = 0;
-    if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
+    if (const auto* error = std::get_if<AdminError>(&reply->body))
+      fail(kExitFailure, error->message);
     json summary = member(parseDocument(*reply, "describe rollout " + id), "rollout");
     if (redraw) {
       std::printf("\033[H\033[2J%s", renderRolloutStatus(summary).c_str());
@@ -624,8 +630,8 @@ void start(const AdminOptions& admin, const StartOptions& options) {
                options.version.c_str(), sha256->c_str());
 
   AdminRequest request;
-  request.body = StartRollout{options.service, options.version, planToml, gatesToml,
-                              options.canaryHost};
+  request.body =
+      StartRollout{options.service, options.version, planToml, gatesToml, options.canaryHost};
   json reply = parseDocument(callOrFail(admin, std::move(request)), "start rollout");
   const json& summary = member(reply, "rollout");
   const std::string id = text(summary, "id");
@@ -740,9 +746,9 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   history->callback([&admin, historyOptions] {
     json doc = describeOrFail(admin, historyOptions->id);
     if (historyOptions->json) {
-      printJson(json{{"id", member(member(doc, "rollout"), "id")},
-                     {"events", member(doc, "events").is_array() ? member(doc, "events")
-                                                                 : json::array()}});
+      printJson(json{
+          {"id", member(member(doc, "rollout"), "id")},
+          {"events", member(doc, "events").is_array() ? member(doc, "events") : json::array()}});
     } else {
       printText(renderRolloutHistory(doc));
     }

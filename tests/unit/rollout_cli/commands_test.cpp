@@ -2,6 +2,8 @@
 // ZAP allowlist answering exactly the protocol in coordinator/cli/rollout_commands.h with scripted
 // documents. The commands run in-process with stdout and stderr captured; the tests assert the
 // requests sent, what an operator sees and the exit code.
+#include "coordinator/cli/commands.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,7 +21,6 @@
 #include "common/keys.h"
 #include "common/logging.h"
 #include "common/transport.h"
-#include "coordinator/cli/commands.h"
 #include "coordinator/cli/rollout_commands.h"
 
 namespace fs = std::filesystem;
@@ -48,11 +49,21 @@ void writeFile(const fs::path& path, const std::string& content) {
 }
 
 json summary(const std::string& status, std::uint32_t look) {
-  return json{{"id", "ro-7"},        {"service", "web"},    {"version", "1.2.0"},
-              {"status", status},    {"hold", "none"},      {"step", 1},
-              {"steps", 4},          {"stage", "canary"},   {"batch", 1},
-              {"batches", 1},        {"region", "eu"},      {"phase", "analyzing"},
-              {"look", look},        {"looks", 10},         {"millisLeft", 5000},
+  return json{{"id", "ro-7"},
+              {"service", "web"},
+              {"version", "1.2.0"},
+              {"status", status},
+              {"hold", "none"},
+              {"step", 1},
+              {"steps", 4},
+              {"stage", "canary"},
+              {"batch", 1},
+              {"batches", 1},
+              {"region", "eu"},
+              {"phase", "analyzing"},
+              {"look", look},
+              {"looks", 10},
+              {"millisLeft", 5000},
               {"targets", json::array({{{"host", "h1"}}})},
               {"comparison", json::array({{{"host", "h2"}}})},
               {"checks", json::array()},
@@ -90,7 +101,11 @@ class FakeCoordinator {
   }
 
   std::vector<std::string> adminFlags() const {
-    return {"--admin", endpoint_, "--key", (dir_ / "admin.key").string(), "--coordinator-key",
+    return {"--admin",
+            endpoint_,
+            "--key",
+            (dir_ / "admin.key").string(),
+            "--coordinator-key",
             (dir_ / "coordinator.pub").string()};
   }
 
@@ -142,19 +157,19 @@ class FakeCoordinator {
       if (describe->rolloutId != "ro-7") return AdminError{"no rollout " + describe->rolloutId};
       json current = describes_.front();
       if (describes_.size() > 1) describes_.pop_front();
-      return JsonDocument{json{{"rollout", current},
-                               {"plan", json::array()},
-                               {"checks", json::array()},
-                               {"events", json::array({{{"atMillis", 1000},
-                                                        {"host", ""},
-                                                        {"kind", "rollout"},
-                                                        {"text", "started"}}})}}
+      return JsonDocument{json{
+          {"rollout", current},
+          {"plan", json::array()},
+          {"checks", json::array()},
+          {"events",
+           json::array(
+               {{{"atMillis", 1000}, {"host", ""}, {"kind", "rollout"}, {"text", "started"}}})}}
                               .dump()};
     }
     if (const auto* action = std::get_if<RolloutAction>(&request.body)) {
       if (action->rolloutId != "ro-7") return AdminError{"no rollout " + action->rolloutId};
-      return AdminOk{"rollout ro-7: action " +
-                     std::to_string(static_cast<int>(action->action)) + " accepted"};
+      return AdminOk{"rollout ro-7: action " + std::to_string(static_cast<int>(action->action)) +
+                     " accepted"};
     }
     return AdminError{"not in this test"};
   }
@@ -268,8 +283,8 @@ TEST_CASE("rollout start: pushes the artifact, sends the plan and gates text, pr
   CHECK(contains(run.err, "artifact web 1.2.0 stored (sha256 " + piece->sha256 + ")"));
   const auto* start = std::get_if<StartRollout>(&requests[1].body);
   REQUIRE(start != nullptr);
-  CHECK(*start == StartRollout{"web", "1.2.0", "[canary]\nwarmup_seconds = 2\n", "# defaults\n",
-                               "h1"});
+  CHECK(*start ==
+        StartRollout{"web", "1.2.0", "[canary]\nwarmup_seconds = 2\n", "# defaults\n", "h1"});
 }
 
 TEST_CASE("rollout start: unreadable files are usage errors; a refusal is the coordinator's line") {
@@ -277,24 +292,25 @@ TEST_CASE("rollout start: unreadable files are usage errors; a refusal is the co
   FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
   writeFile(dir.path / "web.tar", "x");
   auto missingPlan = runCli(
-      dir.path, concat(coordinator.adminFlags(),
-                       {"rollout", "start", "--service", "web", "--version", "1.2.0", "--artifact",
-                        (dir.path / "web.tar").string(), "--plan", (dir.path / "nope.toml").string()}));
+      dir.path,
+      concat(coordinator.adminFlags(),
+             {"rollout", "start", "--service", "web", "--version", "1.2.0", "--artifact",
+              (dir.path / "web.tar").string(), "--plan", (dir.path / "nope.toml").string()}));
   CHECK(missingPlan.code == cli::kExitUsage);
   CHECK(missingPlan.err == "rollgate: plan file " + (dir.path / "nope.toml").string() +
                                ": cannot open: No such file or directory\n");
   auto missingArtifact = runCli(
-      dir.path, concat(coordinator.adminFlags(),
-                       {"rollout", "start", "--service", "web", "--version", "1.2.0", "--artifact",
-                        (dir.path / "nope.tar").string()}));
+      dir.path,
+      concat(coordinator.adminFlags(), {"rollout", "start", "--service", "web", "--version",
+                                        "1.2.0", "--artifact", (dir.path / "nope.tar").string()}));
   CHECK(missingArtifact.code == cli::kExitUsage);
   CHECK(contains(missingArtifact.err, "nope.tar"));
   CHECK(coordinator.requests().empty());
 
-  auto refused = runCli(dir.path, concat(coordinator.adminFlags(),
-                                         {"rollout", "start", "--service", "web", "--version",
-                                          "1.2.0", "--artifact", (dir.path / "web.tar").string(),
-                                          "--canary-host", "nowhere"}));
+  auto refused = runCli(
+      dir.path, concat(coordinator.adminFlags(),
+                       {"rollout", "start", "--service", "web", "--version", "1.2.0", "--artifact",
+                        (dir.path / "web.tar").string(), "--canary-host", "nowhere"}));
   CHECK(refused.code == cli::kExitFailure);
   CHECK(contains(refused.err, "rollgate: no host named nowhere\n"));
   CHECK(refused.out.empty());
@@ -346,8 +362,8 @@ TEST_CASE("pause, resume, promote, rollback send their action and print the repl
   for (const auto& [name, action] : actions) {
     auto run = runCli(dir.path, concat(coordinator.adminFlags(), {"rollout", name, "ro-7"}));
     CHECK(run.code == 0);
-    CHECK(run.out == "rollout ro-7: action " + std::to_string(static_cast<int>(action)) +
-                         " accepted\n");
+    CHECK(run.out ==
+          "rollout ro-7: action " + std::to_string(static_cast<int>(action)) + " accepted\n");
     auto requests = coordinator.requests();
     REQUIRE(!requests.empty());
     CHECK(requests.back().body == decltype(AdminRequest::body){RolloutAction{"ro-7", action}});

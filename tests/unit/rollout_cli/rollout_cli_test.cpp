@@ -97,14 +97,24 @@ json analyzingSummary() {
             {"look", 3},
             {"looks", 10},
             {"millisLeft", 65000},
-            {"targets", json::array({{{"host", "h1"}, {"region", "eu"}, {"cluster", "eu-a"},
-                                      {"fromRelease", "1.1.0"}, {"release", "1.2.0"},
-                                      {"healthy", true}, {"lastWindowMillis", kStart},
-                                      {"rollback", "none"}, {"pending", nullptr}}})},
-            {"comparison", json::array({{{"host", "h2"}, {"region", "eu"}, {"cluster", "eu-a"},
-                                         {"fromRelease", "1.1.0"}, {"release", "1.1.0"},
-                                         {"healthy", false}, {"lastWindowMillis", kStart},
-                                         {"rollback", "none"}, {"pending", "install"}}})},
+            {"targets", json::array({{{"host", "h1"},
+                                      {"region", "eu"},
+                                      {"cluster", "eu-a"},
+                                      {"fromRelease", "1.1.0"},
+                                      {"release", "1.2.0"},
+                                      {"healthy", true},
+                                      {"lastWindowMillis", kStart},
+                                      {"rollback", "none"},
+                                      {"pending", nullptr}}})},
+            {"comparison", json::array({{{"host", "h2"},
+                                         {"region", "eu"},
+                                         {"cluster", "eu-a"},
+                                         {"fromRelease", "1.1.0"},
+                                         {"release", "1.1.0"},
+                                         {"healthy", false},
+                                         {"lastWindowMillis", kStart},
+                                         {"rollback", "none"},
+                                         {"pending", "install"}}})},
             {"comparisonNote", "baseline in the canary's cluster"},
             {"checks", json::array({fisherFail(), latencyPass(), thresholdPass()})},
             {"startedMillis", kStart},
@@ -122,18 +132,33 @@ json describeRolledBack() {
   summary["stage"] = "cluster";
   summary["finishedMillis"] = kStart + 90000;
   summary["endReason"] = "step 2/4 (cluster in eu): critical check http_5xx failed at look 3/10";
-  json plan = json::array(
-      {{{"step", 1}, {"stage", "canary"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
-        {"targets", {"h1"}}, {"comparison", {"h2"}}},
-       {{"step", 2}, {"stage", "cluster"}, {"batch", 1}, {"batches", 1}, {"region", "eu"},
-        {"targets", {"h2", "h3"}}, {"comparison", {"h4"}},
-        {"comparisonNote", "hosts of eu-b still on the old release"}},
-       {{"step", 3}, {"stage", "region"}, {"batch", 1}, {"batches", 2}, {"region", "eu"},
-        {"targets", {"h4"}}, {"comparison", {"h5"}}}});
+  json plan = json::array({{{"step", 1},
+                            {"stage", "canary"},
+                            {"batch", 1},
+                            {"batches", 1},
+                            {"region", "eu"},
+                            {"targets", {"h1"}},
+                            {"comparison", {"h2"}}},
+                           {{"step", 2},
+                            {"stage", "cluster"},
+                            {"batch", 1},
+                            {"batches", 1},
+                            {"region", "eu"},
+                            {"targets", {"h2", "h3"}},
+                            {"comparison", {"h4"}},
+                            {"comparisonNote", "hosts of eu-b still on the old release"}},
+                           {{"step", 3},
+                            {"stage", "region"},
+                            {"batch", 1},
+                            {"batches", 2},
+                            {"region", "eu"},
+                            {"targets", {"h4"}},
+                            {"comparison", {"h5"}}}});
   auto check = [](std::uint64_t at, int step, const std::string& stage, json result) {
-    return json{{"atMillis", at},         {"step", step},      {"stage", stage},
-                {"batch", 1},             {"batches", 1},      {"region", "eu"},
-                {"canaryHosts", {"h1"}}, {"comparisonHosts", {"h2"}}, {"result", result}};
+    return json{
+        {"atMillis", at},  {"step", step},   {"stage", stage},        {"batch", 1},
+        {"batches", 1},    {"region", "eu"}, {"canaryHosts", {"h1"}}, {"comparisonHosts", {"h2"}},
+        {"result", result}};
   };
   json firstLook = fisherFail();
   firstLook["verdict"] = "pass";
@@ -149,12 +174,15 @@ json describeRolledBack() {
                              check(kStart + 30000, 1, "canary", passedAtStep1),
                              check(kStart + 80000, 2, "cluster", fisherFail())});
   auto event = [](std::uint64_t at, const std::string& host, const std::string& text) {
-    return json{{"atMillis", at}, {"host", host}, {"kind", "rollout"},
+    return json{{"atMillis", at},
+                {"host", host},
+                {"kind", "rollout"},
                 {"text", "rollout ro-7 (web 1.2.0): " + text}};
   };
   json events = json::array(
       {event(kStart, "", "started: 4 steps, canary h1, baseline h2"),
-       event(kStart + 1000, "", "step 1/4 (canary in eu): installing 1.2.0 on h1; comparing with h2"),
+       event(kStart + 1000, "",
+             "step 1/4 (canary in eu): installing 1.2.0 on h1; comparing with h2"),
        event(kStart + 5000, "h1", "host h1 is on 1.2.0 (was 1.1.0)"),
        event(kStart + 40000, "", "step 1/4 (canary in eu): passed"),
        event(kStart + 41000, "", "step 2/4 (cluster in eu): installing 1.2.0 on h2, h3"),
@@ -195,10 +223,12 @@ TEST_CASE("status: the current step, each host and each check's current value") 
   CHECK(hasRow(text, "h2 comparison eu eu-a 1.1.0 1.1.0 no install none"));
   CHECK(hasLine(text, "comparison: baseline in the canary's cluster"));
   CHECK(hasRow(text, "CHECK TIER TEST VERDICT LOOK P-VALUE ALPHA EFFECT CANARY BASELINE"));
-  CHECK(hasRow(text, "http_5xx critical fisher pass 3/10 0.00012 0.0021 +0.029 [0.022, 0.036] 0.03 "
-                     "(n 3000) 0.001 (n 3000)"));
-  CHECK(hasRow(text, "latency critical mann_whitney pass 3/10 0.41 0.0021 +10 [-20, 40] 1200 (n "
-                     "3000) 1190 (n 3000)"));
+  CHECK(hasRow(text,
+               "http_5xx critical fisher pass 3/10 0.00012 0.0021 +0.029 [0.022, 0.036] 0.03 "
+               "(n 3000) 0.001 (n 3000)"));
+  CHECK(hasRow(text,
+               "latency critical mann_whitney pass 3/10 0.41 0.0021 +10 [-20, 40] 1200 (n "
+               "3000) 1190 (n 3000)"));
   // Thresholds have no alpha and no comparison: NaN renders as "-".
   CHECK(hasRow(text, "5xx_below critical threshold pass 1/10 1 - - 0.001 (n 3000) - (n 0)"));
 }
@@ -211,9 +241,10 @@ TEST_CASE("status: a hold, a pause and an end reason are spelled out") {
   s["operatorPaused"] = true;
   std::string text = renderRolloutStatus(s);
   INFO(text);
-  CHECK(hasLine(text, "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left "
-                      "[waiting_for_operator] hold warn: warn check cpu failed at look 4/10 "
-                      "(paused by an operator)"));
+  CHECK(hasLine(text,
+                "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left "
+                "[waiting_for_operator] hold warn: warn check cpu failed at look 4/10 "
+                "(paused by an operator)"));
   s["status"] = "aborted";
   s["endReason"] = "aborted by alice: bad config";
   s["finishedMillis"] = kStart + 61000;
@@ -247,8 +278,9 @@ TEST_CASE("list: one row per rollout, newest first as sent") {
   CHECK(squeeze(lines[0]) == "ID SERVICE VERSION STATUS STEP STAGE PHASE STARTED ENDED");
   CHECK(squeeze(lines[1]) ==
         "ro-7 web 1.2.0 analyzing 1/4 canary analyzing 2026-11-28 00:20:00.000 -");
-  CHECK(squeeze(lines[2]) == "ro-6 web 1.2.0 succeeded 4/4 fleet passed 2026-11-28 00:20:00.000 "
-                             "2026-11-28 01:20:00.000");
+  CHECK(squeeze(lines[2]) ==
+        "ro-6 web 1.2.0 succeeded 4/4 fleet passed 2026-11-28 00:20:00.000 "
+        "2026-11-28 01:20:00.000");
   CHECK(renderRolloutList(json{{"rollouts", json::array()}}) == "no rollouts\n");
   CHECK(renderRolloutList(json::object()) == "no rollouts\n");
 }
@@ -257,8 +289,9 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
   std::string text = renderRolloutExplain(describeRolledBack());
   INFO(text);
   auto lines = linesOf(text);
-  CHECK(lines.at(0) == "rollout ro-7: web 1.2.0, rolled_back: step 2/4 (cluster in eu): critical "
-                       "check http_5xx failed at look 3/10");
+  CHECK(lines.at(0) ==
+        "rollout ro-7: web 1.2.0, rolled_back: step 2/4 (cluster in eu): critical "
+        "check http_5xx failed at look 3/10");
   CHECK(hasLine(text, "before the first step:"));
   CHECK(hasLine(text, "    00:20:00  started: 4 steps, canary h1, baseline h2"));
 
@@ -266,11 +299,14 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
   CHECK(hasLine(text, "step 1/4 canary in eu: passed"));
   CHECK(hasLine(text, "  hosts:      h1"));
   CHECK(hasLine(text, "  comparison: h2"));
-  CHECK(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 10/10 "
-                      "(00:20:30)"));
-  CHECK_FALSE(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 1/10 "
-                            "(00:20:10)"));
-  CHECK(hasLine(text, "    latency [critical, latency, mann_whitney]: pass at look 3/10 (00:20:20)"));
+  CHECK(hasLine(text,
+                "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 10/10 "
+                "(00:20:30)"));
+  CHECK_FALSE(hasLine(text,
+                      "    http_5xx [critical, http_5xx_ratio, fisher]: pass at look 1/10 "
+                      "(00:20:10)"));
+  CHECK(
+      hasLine(text, "    latency [critical, latency, mann_whitney]: pass at look 3/10 (00:20:20)"));
   CHECK(hasLine(text, "      statistic 4.4e+06, p 0.41 > alpha 0.0021 at look 3/10"));
   CHECK(hasLine(text, "    00:20:05  host h1 is on 1.2.0 (was 1.1.0)"));
   CHECK(hasLine(text, "    00:20:40  step 1/4 (canary in eu): passed"));
@@ -279,17 +315,21 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
   CHECK(hasLine(text, "step 2/4 cluster in eu: failed"));
   CHECK(hasLine(text, "  hosts:      h2, h3"));
   CHECK(hasLine(text, "  comparison: h4 (hosts of eu-b still on the old release)"));
-  CHECK(hasLine(text, "    http_5xx [critical, http_5xx_ratio, fisher]: fail at look 3/10 "
-                      "(00:21:20)"));
-  CHECK(hasLine(text, "      statistic 30.39, p 0.00012 <= alpha 0.0021 at look 3/10: "
-                      "significant"));
-  CHECK(hasLine(text, "      effect rate difference +0.029 [0.022, 0.036], rate ratio 30 [9.5, "
-                      "inf]; large enough: yes"));
+  CHECK(hasLine(text,
+                "    http_5xx [critical, http_5xx_ratio, fisher]: fail at look 3/10 "
+                "(00:21:20)"));
+  CHECK(hasLine(text,
+                "      statistic 30.39, p 0.00012 <= alpha 0.0021 at look 3/10: "
+                "significant"));
+  CHECK(hasLine(text,
+                "      effect rate difference +0.029 [0.022, 0.036], rate ratio 30 [9.5, "
+                "inf]; large enough: yes"));
   CHECK(hasLine(text, "      canary 0.03 (n 3000, events 90), baseline 0.001 (n 3000, events 3)"));
   CHECK(hasLine(text, "      5xx: canary 90/3000 (3%) vs baseline 3/3000 (0.1%)"));
   CHECK(hasLine(text, "    00:21:20  critical check http_5xx failed: rolling back"));
-  CHECK(hasLine(text, "    00:21:30  rolled_back: every host it changed is back on its old "
-                      "release"));
+  CHECK(hasLine(text,
+                "    00:21:30  rolled_back: every host it changed is back on its old "
+                "release"));
 
   // Step 3 never started.
   CHECK(hasLine(text, "step 3/4 region batch 1/2 in eu: not started"));
