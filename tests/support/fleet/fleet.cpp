@@ -102,12 +102,22 @@ void LocalFleet::stopAgent(const std::string& name, int sig) {
   agents_.erase(it);
 }
 
+std::map<std::string, std::string> LocalFleet::cliEnvironment() const {
+  return {{"ROLLGATE_ADMIN", "tcp://127.0.0.1:" + std::to_string(adminPort_)},
+          {"ROLLGATE_KEY", dir_->file("admin.key")},
+          {"ROLLGATE_COORDINATOR_KEY", dir_->file("coordinator.pub")}};
+}
+
 CommandOutput LocalFleet::cli(std::vector<std::string> args) const {
   std::vector<std::string> argv{binDir() + "/rollgate"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return runCommand(argv, {{"ROLLGATE_ADMIN", "tcp://127.0.0.1:" + std::to_string(adminPort_)},
-                           {"ROLLGATE_KEY", dir_->file("admin.key")},
-                           {"ROLLGATE_COORDINATOR_KEY", dir_->file("coordinator.pub")}});
+  return runCommand(argv, cliEnvironment());
+}
+
+int LocalFleet::cliAttached(std::vector<std::string> args) const {
+  std::vector<std::string> argv{binDir() + "/rollgate"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runAttached(argv, cliEnvironment());
 }
 
 nlohmann::json LocalFleet::hosts() const {

@@ -54,6 +54,10 @@ class LocalFleet {
 
   // Runs the CLI against this fleet's coordinator with the operator key.
   CommandOutput cli(std::vector<std::string> args) const;
+  // The same, with the terminal's stdout and stderr (live output); returns the exit code.
+  int cliAttached(std::vector<std::string> args) const;
+  // The environment that points the CLI at this fleet (for printing a copy-paste line).
+  std::map<std::string, std::string> cliEnvironment() const;
   // `rollgate hosts --json`, parsed; an empty object if the command failed.
   nlohmann::json hosts() const;
   // Waits until `names` are all listed and healthy.

@@ -211,6 +211,15 @@ CommandOutput runCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+int runAttached(const std::vector<std::string>& argv,
+                const std::map<std::string, std::string>& env) {
+  pid_t pid = spawnWithFiles(argv, env, 1, 2);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return decodeStatus(status);
+}
+
 int freePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -64,6 +64,11 @@ CommandOutput runCommand(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env = {},
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Runs a command with this process's stdout and stderr (for output a person watches); returns
+// its exit code.
+int runAttached(const std::vector<std::string>& argv,
+                const std::map<std::string, std::string>& env = {});
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freePort();
 
