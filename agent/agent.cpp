@@ -269,10 +269,7 @@ void Agent::onDealerReadable() {
       }
       welcomed_ = true;
       registeredAs_ = welcome->host;
-      if (welcome->frozen != frozen_) {
-        frozen_ = welcome->frozen;
-        logger_->warn("rollouts are {} fleet-wide", frozen_ ? "frozen" : "no longer frozen");
-      }
+      setFrozen(welcome->frozen, "");
       flushResults();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
@@ -364,12 +361,24 @@ void Agent::onBroadcastReadable() {
     if (auto* abort = std::get_if<Abort>(&message->body)) {
       onAbort(*abort, /*fromBroadcast=*/true);
     } else if (auto* freeze = std::get_if<Freeze>(&message->body)) {
-      frozen_ = true;
-      logger_->warn("rollouts frozen fleet-wide: {}", freeze->reason);
+      setFrozen(true, freeze->reason);
     } else {
-      frozen_ = false;
-      logger_->info("rollouts resumed fleet-wide");
+      setFrozen(false, "");
     }
+  }
+}
+
+void Agent::setFrozen(bool frozen, const std::string& reason) {
+  // Reaches the agent twice (broadcast, and a Welcome on the agent socket, which is not lossy);
+  // logged once.
+  // A reason that arrives after the bare flag is still worth a line.
+  if (frozen == frozen_ && (!frozen || reason.empty() || reason == frozenReason_)) return;
+  frozen_ = frozen;
+  frozenReason_ = reason;
+  if (frozen) {
+    logger_->warn("rollouts frozen fleet-wide{}", reason.empty() ? "" : ": " + reason);
+  } else {
+    logger_->info("rollouts resumed fleet-wide");
   }
 }
 

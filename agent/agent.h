@@ -57,6 +57,7 @@ class Agent {
   void collectTelemetry(std::uint64_t nowMillis);
   void onCommand(const Command& command);
   void onAbort(const Abort& abort, bool fromBroadcast);
+  void setFrozen(bool frozen, const std::string& reason);
   void onWorkerResults();
   void sendResult(CommandResult result);
   void flushResults();
@@ -92,6 +93,7 @@ class Agent {
   std::unique_ptr<InstallWorker> worker_;
   std::set<std::uint64_t> handledAborts_;
   bool frozen_ = false;
+  std::string frozenReason_;
   std::deque<CommandResult> unsentResults_;  // final results waiting for a connection
   std::uint64_t nextTelemetrySteady_ = 0;
 };

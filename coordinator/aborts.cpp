@@ -65,7 +65,12 @@ const AbortState* AbortTracker::find(std::uint64_t abortId) const {
   return it == aborts_.end() ? nullptr : &it->second;
 }
 
-bool AbortTracker::complete(std::uint64_t abortId) const { return missing(abortId).empty(); }
+bool AbortTracker::complete(std::uint64_t abortId) const {
+  // Only targeted hosts are ever recorded as acknowledged, so counting is enough (this runs on
+  // every acknowledgement: it must not walk the targets).
+  const AbortState* state = find(abortId);
+  return state == nullptr || state->ackedAtMillis.size() >= state->targets.size();
+}
 
 std::vector<std::string> AbortTracker::missing(std::uint64_t abortId) const {
   std::vector<std::string> out;

@@ -159,9 +159,19 @@ void Coordinator::run() {
       onAgentReadable();
       if (!(agentSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     }
-    if (auto status = telemetry_->flush(); !status) {
-      logger_->error("cannot store telemetry: {}", status.error().message);
+    // Batched writes: telemetry at most every 100 ms (or 10,000 windows), and the acknowledgements
+    // of this batch in one save per abort, so a flood of reports or acks costs a few commits.
+    std::uint64_t steady = clock_.steadyMillis();
+    if (telemetry_->pending() >= 10'000 || (telemetry_->pending() > 0 && steady >= nextTelemetryFlushMillis_)) {
+      nextTelemetryFlushMillis_ = steady + 100;
+      if (auto status = telemetry_->flush(); !status) {
+        logger_->error("cannot store telemetry: {}", status.error().message);
+      }
     }
+    for (std::uint64_t abortId : unsavedAborts_) {
+      if (const AbortState* state = aborts_.find(abortId)) (void)store_->saveAbort(*state);
+    }
+    unsavedAborts_.clear();
     for (int i = 0; i < 64 && (items[1].revents & ZMQ_POLLIN); ++i) {
       onAdminReadable();
       if (!(adminSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
@@ -169,6 +179,12 @@ void Coordinator::run() {
     tick();
   }
   notifyStopping();
+  if (auto status = telemetry_->flush(); !status) {
+    logger_->error("cannot store telemetry: {}", status.error().message);
+  }
+  for (std::uint64_t abortId : unsavedAborts_) {
+    if (const AbortState* state = aborts_.find(abortId)) (void)store_->saveAbort(*state);
+  }
   for (const auto& host : registry_.list(clock_.nowMillis())) {
     (void)store_->saveLastContact(host.name, host.lastContactMillis);
   }
@@ -656,9 +672,8 @@ void Coordinator::sendAbort(std::uint64_t abortId, const std::string& host) {
 
 void Coordinator::onAckAbort(const std::string& host, const AckAbort& ack) {
   if (!aborts_.acknowledge(ack.abortId, host, clock_.nowMillis())) return;
-  const AbortState* state = aborts_.find(ack.abortId);
-  if (state != nullptr) (void)store_->saveAbort(*state);
-  if (aborts_.complete(ack.abortId)) finishAbortWait(ack.abortId);
+  unsavedAborts_.insert(ack.abortId);  // saved once for the whole batch (see run())
+  if (abortWaiters_.count(ack.abortId) && aborts_.complete(ack.abortId)) finishAbortWait(ack.abortId);
 }
 
 void Coordinator::finishAbortWait(std::uint64_t abortId) {
@@ -710,6 +725,18 @@ AdminReply Coordinator::freeze(const std::string& operatorName, const FreezeRequ
     message.body = Resume{};
   }
   broadcast(std::move(message));
+  // The broadcast is lossy; every connected agent is also told on its own connection.
+  for (const auto& host : registry_.list(clock_.nowMillis())) {
+    auto routingId = registry_.routingIdOf(host.name);
+    if (!routingId) continue;
+    Welcome welcome;
+    welcome.host = host.name;
+    welcome.epoch = store_->epoch();
+    welcome.heartbeatMillis = static_cast<std::uint32_t>(config_.heartbeatSeconds * 1000);
+    welcome.windowMillis = static_cast<std::uint32_t>(config_.windowSeconds * 1000);
+    welcome.frozen = reason.has_value();
+    sendToAgent(*routingId, welcome);
+  }
   logger_->warn("operator {}: rollouts {} fleet-wide{}", operatorName,
                 reason ? "FROZEN" : "unfrozen", reason ? ": " + *reason : "");
   (void)store_->recordEvent(clock_.nowMillis(), reason ? "freeze" : "unfreeze", "", "",

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <zmq.hpp>
@@ -135,6 +136,8 @@ class Coordinator {
     std::uint64_t deadlineMillis = 0;
   };
   std::map<std::uint64_t, AbortWaiter> abortWaiters_;
+  std::set<std::uint64_t> unsavedAborts_;  // acknowledgements not yet in SQLite (saved per batch)
+  std::uint64_t nextTelemetryFlushMillis_ = 0;
   std::optional<std::string> frozen_;
   std::uint64_t nextBroadcastId_ = 0;
   static constexpr std::uint64_t kAbortWaitMillis = 10'000;
