@@ -119,18 +119,20 @@ bool InstallWorker::cancel(const CommandRef& target) {
 }
 
 std::size_t InstallWorker::cancelRollouts(const std::vector<std::string>& rolloutIds) {
+  // An abort stops what moves hosts forward; the rollbacks that undo a rollout must still run
+  // (they may well arrive before the abort itself).
   auto matches = [&](const CommandRef& ref) {
     return rolloutIds.empty() ||
            std::find(rolloutIds.begin(), rolloutIds.end(), ref.rolloutId) != rolloutIds.end();
   };
   std::size_t cancelled = 0;
   std::lock_guard lock(mutex_);
-  if (running_ && matches(*running_)) {
+  if (running_ && !runningIsRollback_ && matches(*running_)) {
     cancelRunning_ = true;
     ++cancelled;
   }
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (!matches(it->ref)) {
+    if (!matches(it->ref) || std::holds_alternative<RollBackRelease>(it->body)) {
       ++it;
       continue;
     }
@@ -187,6 +189,7 @@ void InstallWorker::run() {
       command = std::move(queue_.front());
       queue_.pop_front();
       running_ = command.ref;
+      runningIsRollback_ = std::holds_alternative<RollBackRelease>(command.body);
       cancelRunning_ = false;
     }
     busy_ = true;

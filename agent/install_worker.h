@@ -42,7 +42,8 @@ class InstallWorker {
   void submit(const Command& command);
   // Asks the in-flight or queued command `target` to stop. Returns false if it is unknown.
   bool cancel(const CommandRef& target);
-  // Cancels the running and queued commands of these rollouts (every rollout when empty).
+  // Cancels the running and queued commands of these rollouts (every rollout when empty),
+  // except rollbacks.
   // Returns how many commands were asked to stop.
   std::size_t cancelRollouts(const std::vector<std::string>& rolloutIds);
   // Results and progress reports ready to send, oldest first.
@@ -73,6 +74,7 @@ class InstallWorker {
   std::deque<Command> queue_;
   std::deque<CommandResult> results_;
   std::optional<CommandRef> running_;
+  bool runningIsRollback_ = false;
   std::atomic<bool> cancelRunning_{false};
   std::atomic<bool> busy_{false};
   bool stop_ = false;

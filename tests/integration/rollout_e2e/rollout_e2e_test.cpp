@@ -194,7 +194,7 @@ TEST_CASE("abort --all during the region stage puts every changed host back and 
   CHECK_MESSAGE(abort.exitCode == 0, abort.err << abort.out);
   auto json = nlohmann::json::parse(abort.out, nullptr, false);
   CHECK(json.value("acknowledged", 0) == static_cast<int>(kHosts.size()));
-  CHECK(f.waitForEnd(id) == "aborted");
+  CHECK_MESSAGE(f.waitForEnd(id) == "aborted", f.lastExplain);
   CHECK(waitUntil([&] { return f.hostsOn("1.0.0") == kHosts.size(); }, std::chrono::seconds(60)));
 }
 
