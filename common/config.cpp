@@ -16,9 +16,7 @@ struct ConfigReader::Shared {
   std::set<std::string> known;  // qualified keys that some getter asked about
 };
 
-namespace {
-
-std::string describe(const toml::node& node) {
+std::string describeTomlValue(const toml::node& node) {
   std::ostringstream out;
   switch (node.type()) {
     case toml::node_type::string:
@@ -45,6 +43,8 @@ std::string describe(const toml::node& node) {
   }
   return out.str();
 }
+
+namespace {
 
 void collectKeys(const toml::table& table, const std::string& prefix,
                  std::vector<std::string>& keys) {
@@ -118,7 +118,7 @@ void ConfigReader::get(const std::string& key, std::string& value) {
   if (auto v = node.value_exact<std::string>()) {
     value = *v;
   } else {
-    fail(key, "expected a string, got " + describe(node));
+    fail(key, "expected a string, got " + describeTomlValue(node));
   }
 }
 
@@ -129,7 +129,7 @@ void ConfigReader::get(const std::string& key, bool& value) {
   if (auto v = node.value_exact<bool>()) {
     value = *v;
   } else {
-    fail(key, "expected true or false, got " + describe(node));
+    fail(key, "expected true or false, got " + describeTomlValue(node));
   }
 }
 
@@ -141,7 +141,7 @@ void ConfigReader::get(const std::string& key, std::int64_t& value, std::int64_t
   auto v = node.value_exact<std::int64_t>();
   if (!v || *v < min || *v > max) {
     fail(key, "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-                  ", got " + describe(node));
+                  ", got " + describeTomlValue(node));
     return;
   }
   value = *v;
@@ -154,7 +154,7 @@ void ConfigReader::get(const std::string& key, double& value, double min, double
   auto v = node.value<double>();  // integers are accepted as numbers
   if (!v || node.is_boolean() || node.is_string() || *v < min || *v > max) {
     std::ostringstream range;
-    range << "expected a number from " << min << " to " << max << ", got " << describe(node);
+    range << "expected a number from " << min << " to " << max << ", got " << describeTomlValue(node);
     fail(key, range.str());
     return;
   }
@@ -167,7 +167,7 @@ void ConfigReader::get(const std::string& key, std::vector<std::string>& value) 
   const toml::node& node = *table_->get(key);
   const auto* array = node.as_array();
   if (array == nullptr) {
-    fail(key, "expected an array of strings, got " + describe(node));
+    fail(key, "expected an array of strings, got " + describeTomlValue(node));
     return;
   }
   std::vector<std::string> out;
@@ -175,7 +175,7 @@ void ConfigReader::get(const std::string& key, std::vector<std::string>& value) 
     auto v = array->get(i)->value_exact<std::string>();
     if (!v) {
       fail(key, "expected an array of strings, element " + std::to_string(i) + " is " +
-                    describe(*array->get(i)));
+                    describeTomlValue(*array->get(i)));
       return;
     }
     out.push_back(*v);
@@ -188,7 +188,7 @@ ConfigReader ConfigReader::table(const std::string& key) {
   if (!has(key)) return ConfigReader(shared_, nullptr, qualified(key));
   const toml::node& node = *table_->get(key);
   if (const auto* sub = node.as_table()) return ConfigReader(shared_, sub, qualified(key));
-  fail(key, "expected a table, got " + describe(node));
+  fail(key, "expected a table, got " + describeTomlValue(node));
   return ConfigReader(shared_, nullptr, qualified(key));
 }
 
@@ -199,7 +199,7 @@ std::vector<ConfigReader> ConfigReader::tables(const std::string& key) {
   const toml::node& node = *table_->get(key);
   const auto* array = node.as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    fail(key, "expected an array of tables ([[" + qualified(key) + "]]), got " + describe(node));
+    fail(key, "expected an array of tables ([[" + qualified(key) + "]]), got " + describeTomlValue(node));
     return out;
   }
   for (std::size_t i = 0; i < array->size(); ++i) {

@@ -17,10 +17,14 @@
 namespace toml {
 inline namespace v3 {
 class table;
+class node;
 }
 }  // namespace toml
 
 namespace rollgate {
+
+// How a TOML value reads in an error message: `string "5s"`, `integer 3`, `a table`...
+std::string describeTomlValue(const toml::node& node);
 
 class ConfigReader {
  public:

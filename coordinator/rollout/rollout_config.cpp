@@ -1,5 +1,7 @@
 #include "coordinator/rollout/rollout_config.h"
 
+#include "common/config.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -77,34 +79,6 @@ Result<E> parseName(const Names<E> (&names)[N], std::string_view text, std::stri
                    std::string(text) + "\"");
 }
 
-std::string describe(const toml::node& node) {
-  std::ostringstream out;
-  switch (node.type()) {
-    case toml::node_type::string:
-      out << "string \"" << *node.value<std::string>() << "\"";
-      break;
-    case toml::node_type::integer:
-      out << "integer " << *node.value<std::int64_t>();
-      break;
-    case toml::node_type::floating_point:
-      out << "float " << *node.value<double>();
-      break;
-    case toml::node_type::boolean:
-      out << "boolean " << (*node.value<bool>() ? "true" : "false");
-      break;
-    case toml::node_type::table:
-      out << "a table";
-      break;
-    case toml::node_type::array:
-      out << "an array";
-      break;
-    default:
-      out << "a date/time";
-      break;
-  }
-  return out.str();
-}
-
 // A small reader over one TOML table that records the first error and rejects unknown keys.
 class TableReader {
  public:
@@ -131,7 +105,7 @@ class TableReader {
     constexpr std::int64_t kMax = 7 * 24 * 3600;
     if (!v || *v < min || *v > kMax) {
       fail(key, "expected a number of seconds from " + std::to_string(min) + " to " +
-                    std::to_string(kMax) + ", got " + describe(*n));
+                    std::to_string(kMax) + ", got " + describeTomlValue(*n));
       return;
     }
     value = static_cast<std::uint64_t>(*v);
@@ -142,7 +116,7 @@ class TableReader {
     if (auto v = n->value_exact<bool>()) {
       value = *v;
     } else {
-      fail(key, "expected true or false, got " + describe(*n));
+      fail(key, "expected true or false, got " + describeTomlValue(*n));
     }
   }
   void getDouble(const std::string& key, double& value, double min, double max,
@@ -153,7 +127,7 @@ class TableReader {
     if (auto d = n->value_exact<double>()) v = *d;
     if (auto i = n->value_exact<std::int64_t>()) v = static_cast<double>(*i);
     if (!v || !(*v >= min && *v <= max)) {
-      fail(key, "expected " + expected + ", got " + describe(*n));
+      fail(key, "expected " + expected + ", got " + describeTomlValue(*n));
       return;
     }
     value = *v;
@@ -163,7 +137,7 @@ class TableReader {
     if (n == nullptr) return;
     auto v = n->value_exact<std::int64_t>();
     if (!v || *v < 0) {
-      fail(key, "expected a non-negative integer, got " + describe(*n));
+      fail(key, "expected a non-negative integer, got " + describeTomlValue(*n));
       return;
     }
     value = static_cast<std::uint64_t>(*v);
@@ -172,7 +146,7 @@ class TableReader {
     const toml::node* n = node(key);
     if (n == nullptr) return std::nullopt;
     if (auto v = n->value_exact<std::string>()) return *v;
-    fail(key, "expected a string, got " + describe(*n));
+    fail(key, "expected a string, got " + describeTomlValue(*n));
     return std::nullopt;
   }
   template <typename E>
@@ -204,7 +178,7 @@ class TableReader {
     fail(key,
          "expected a number of hosts (an integer >= 1) or a percentage (\"1%\" to \"100%\"), "
          "got " +
-             describe(*n));
+             describeTomlValue(*n));
   }
   // Every key of the table must have been asked about.
   void rejectUnknown(const std::set<std::string>& alsoKnown = {}) {
@@ -242,7 +216,7 @@ void readStage(TableReader& root, const std::string& source, std::vector<std::st
   if (n == nullptr) return;
   const toml::table* table = n->as_table();
   if (table == nullptr) {
-    root.fail(stage.name, "expected a table ([" + stage.name + "]), got " + describe(*n));
+    root.fail(stage.name, "expected a table ([" + stage.name + "]), got " + describeTomlValue(*n));
     return;
   }
   TableReader reader(table, stage.name, source, &errors);
@@ -376,7 +350,7 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
   }
   const toml::array* array = checksNode->as_array();
   if (array == nullptr || !array->is_array_of_tables()) {
-    root.fail("check", "expected an array of tables ([[check]]), got " + describe(*checksNode));
+    root.fail("check", "expected an array of tables ([[check]]), got " + describeTomlValue(*checksNode));
     return makeError(errors.front());
   }
   GatesConfig gates;
