@@ -1,6 +1,5 @@
 #include "tests/support/fleet/web_fleet.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -141,39 +140,12 @@ Status WebFleet::installEverywhere(const std::string& version, ReleaseKind kind)
 }
 
 void WebFleet::startLoad() {
-  stopLoad_ = false;
-  for (std::size_t i = 0; i < hosts_.size(); ++i) {
-    int port = ports_[i];
-    load_.emplace_back([this, port] {
-      CURL* curl = curl_easy_init();
-      std::string url = "http://127.0.0.1:" + std::to_string(port) + "/app";
-      curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                       +[](char*, size_t size, size_t count, void*) { return size * count; });
-      auto interval = std::chrono::microseconds(1'000'000 / std::max(1, options_.requestsPerSecond));
-      auto next = std::chrono::steady_clock::now();
-      while (!stopLoad_.load()) {
-        curl_easy_perform(curl);
-        requests_.fetch_add(1);
-        next += interval;
-        auto now = std::chrono::steady_clock::now();
-        if (next > now) {
-          std::this_thread::sleep_for(next - now);
-        } else if (now - next > std::chrono::seconds(1)) {
-          next = now;  // fell behind: do not burst to catch up
-        }
-      }
-      curl_easy_cleanup(curl);
-    });
-  }
+  std::vector<std::string> urls;
+  for (int port : ports_) urls.push_back("http://127.0.0.1:" + std::to_string(port) + "/app");
+  load_.start(urls, options_.requestsPerSecond);
 }
 
-void WebFleet::stopLoad() {
-  stopLoad_ = true;
-  for (auto& thread : load_) thread.join();
-  load_.clear();
-}
+void WebFleet::stopLoad() { load_.stop(); }
 
 std::string WebFleet::activeRelease(const std::string& host) const {
   std::error_code ec;

@@ -6,13 +6,12 @@
 // Thread-safety: none, except the load threads it owns.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/support/fleet/fleet.h"
+#include "tests/support/fleet/load_generator.h"
 #include "tests/support/systemd/user_manager.h"
 
 namespace rollgate::testing {
@@ -48,7 +47,7 @@ class WebFleet {
   void stopLoad();
   // The release each host's `current` points at.
   std::string activeRelease(const std::string& host) const;
-  std::uint64_t requestsSent() const { return requests_.load(); }
+  std::uint64_t requestsSent() const { return load_.requestsSent(); }
   void stopAgent(const std::string& host) { fleet_->stopAgent(host); }
   void startAgent(const std::string& host);
 
@@ -60,9 +59,7 @@ class WebFleet {
   std::vector<WebHostSpec> hosts_;
   std::vector<int> ports_;
   Options options_;
-  std::vector<std::thread> load_;
-  std::atomic<bool> stopLoad_{false};
-  std::atomic<std::uint64_t> requests_{0};
+  LoadGenerator load_;
 };
 
 }  // namespace rollgate::testing

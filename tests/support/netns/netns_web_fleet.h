@@ -10,14 +10,13 @@
 // Thread-safety: none, except the load threads it owns.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "tests/support/fleet/load_generator.h"
 #include "tests/support/fleet/process.h"
 #include "tests/support/netns/network_lab.h"
 #include "tests/support/systemd/user_manager.h"
@@ -60,7 +59,7 @@ class NetnsWebFleet {
   void stopLoad();
   // The release each host's `current` points at.
   std::string activeRelease(const std::string& host) const;
-  std::uint64_t requestsSent() const { return requests_.load(); }
+  std::uint64_t requestsSent() const { return load_.requestsSent(); }
 
  private:
   NetnsWebFleet() = default;
@@ -74,9 +73,7 @@ class NetnsWebFleet {
   std::string coordinatorAddress_;
   Process coordinator_;
   std::map<std::string, Process> agents_;
-  std::vector<std::thread> load_;
-  std::atomic<bool> stopLoad_{false};
-  std::atomic<std::uint64_t> requests_{0};
+  LoadGenerator load_;
 };
 
 }  // namespace rollgate::testing
