@@ -127,22 +127,22 @@ nlohmann::json LocalFleet::hosts() const {
   return parsed.is_discarded() ? nlohmann::json::object() : parsed;
 }
 
+bool allHealthy(const nlohmann::json& hosts, const std::vector<std::string>& names) {
+  if (!hosts.contains("hosts")) return false;
+  for (const auto& name : names) {
+    bool found = false;
+    for (const auto& host : hosts["hosts"]) {
+      if (host.value("name", "") == name && host.value("healthy", false)) found = true;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
 bool LocalFleet::waitForHealthy(const std::vector<std::string>& names,
                                 std::chrono::milliseconds timeout) const {
-  return waitUntil(
-      [&] {
-        auto json = hosts();
-        if (!json.contains("hosts")) return false;
-        for (const auto& name : names) {
-          bool found = false;
-          for (const auto& host : json["hosts"]) {
-            if (host.value("name", "") == name && host.value("healthy", false)) found = true;
-          }
-          if (!found) return false;
-        }
-        return true;
-      },
-      timeout, std::chrono::milliseconds(200));
+  return waitUntil([&] { return allHealthy(hosts(), names); }, timeout,
+                   std::chrono::milliseconds(200));
 }
 
 }  // namespace rollgate::testing

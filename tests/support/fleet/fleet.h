@@ -24,6 +24,9 @@ struct AgentSpec {
   std::string extraToml;     // appended to the agent's config ([[service]] tables...)
 };
 
+// True when every host in `names` is listed healthy in a `rollgate hosts --json` document.
+bool allHealthy(const nlohmann::json& hosts, const std::vector<std::string>& names);
+
 class LocalFleet {
  public:
   // `coordinatorExtraToml` is appended to the [coordinator] table.

@@ -1,5 +1,7 @@
 #include "tests/support/netns/netns_web_fleet.h"
 
+#include "tests/support/fleet/fleet.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,20 +182,8 @@ nlohmann::json NetnsWebFleet::hostsJson() const {
 
 bool NetnsWebFleet::waitForHealthy(const std::vector<std::string>& names,
                                    std::chrono::milliseconds timeout) const {
-  return waitUntil(
-      [&] {
-        auto json = hostsJson();
-        if (!json.contains("hosts")) return false;
-        for (const auto& name : names) {
-          bool found = false;
-          for (const auto& host : json["hosts"]) {
-            if (host.value("name", "") == name && host.value("healthy", false)) found = true;
-          }
-          if (!found) return false;
-        }
-        return true;
-      },
-      timeout, std::chrono::milliseconds(200));
+  return waitUntil([&] { return allHealthy(hostsJson(), names); }, timeout,
+                   std::chrono::milliseconds(200));
 }
 
 std::string NetnsWebFleet::makeRelease(const std::string& version, NetnsRelease kind) {
