@@ -9,7 +9,9 @@ packages=(
   # libraries
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libssh-dev libsystemd-dev libboost-math-dev
   libspdlog-dev libfmt-dev doctest-dev libarchive-dev libsodium-dev libcurl4-openssl-dev
-  libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev libre2-dev
+  # manual pages generated from --help at build time
+  help2man
   # test and demo infrastructure: real services, a private systemd manager, namespaces
   nginx-light libnginx-mod-http-echo openssh-server openssh-client dbus systemd iproute2 procps
   psmisc curl wrk zstd tar sqlite3 util-linux

@@ -2,8 +2,8 @@
 // quoting and the agent.toml text. Table-driven; no I/O.
 #include <doctest/doctest.h>
 
-#include "coordinator/cli/bootstrap_host.h"
-#include "coordinator/cli/ssh_session.h"
+#include "cli/bootstrap_host.h"
+#include "cli/ssh_session.h"
 #include "tests/support/sshd/test_host.h"
 
 using rollgate::cli::BootstrapHost;

@@ -1,7 +1,7 @@
 // The CLI's `artifact push`, `install`, `rollback` and `releases` against a stand-in coordinator:
 // a real CURVE ROUTER behind a real ZAP allowlist, answering uploads with the real ArtifactStore
 // and manual commands with scripted agent results (progress, then the outcome), exactly as the
-// protocol in coordinator/cli/install_commands.h says. The commands run in-process with stdout and
+// protocol in cli/install_commands.h says. The commands run in-process with stdout and
 // stderr captured; the tests assert what an operator sees and the exit code.
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include "common/logging.h"
 #include "common/transport.h"
 #include "coordinator/artifact_store.h"
-#include "coordinator/cli/install_commands.h"
+#include "cli/install_commands.h"
 
 namespace fs = std::filesystem;
 using namespace rollgate;

@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
-#include "coordinator/cli/commands.h"
+#include "cli/commands.h"
 #include "tests/unit/install/temp_dir.h"
 
 using rollgate::testing::TempDir;

@@ -1,8 +1,8 @@
 // The `rollgate rollout` commands against a stand-in coordinator: a real CURVE ROUTER behind a real
-// ZAP allowlist answering exactly the protocol in coordinator/cli/rollout_commands.h with scripted
+// ZAP allowlist answering exactly the protocol in cli/rollout_commands.h with scripted
 // documents. The commands run in-process with stdout and stderr captured; the tests assert the
 // requests sent, what an operator sees and the exit code.
-#include "coordinator/cli/commands.h"
+#include "cli/commands.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -21,7 +21,7 @@
 #include "common/keys.h"
 #include "common/logging.h"
 #include "common/transport.h"
-#include "coordinator/cli/rollout_commands.h"
+#include "cli/rollout_commands.h"
 
 namespace fs = std::filesystem;
 using namespace rollgate;

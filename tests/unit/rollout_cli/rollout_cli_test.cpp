@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/cli/rollout_commands.h"
+#include "cli/rollout_commands.h"
 
 namespace rollgate::cli {
 namespace {

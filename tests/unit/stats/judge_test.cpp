@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/judge_run.h"
+#include "cli/commands.h"
+#include "cli/judge_run.h"
 
 namespace rollgate::cli {
 namespace {

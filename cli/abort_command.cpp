@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/output.h"
+#include "cli/commands.h"
+#include "cli/output.h"
 
 namespace rollgate::cli {
 namespace {

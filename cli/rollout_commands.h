@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/cli/admin_client.h"
+#include "cli/admin_client.h"
 
 namespace rollgate::cli {
 

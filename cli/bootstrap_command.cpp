@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "common/keys.h"
-#include "coordinator/cli/bootstrap_host.h"
-#include "coordinator/cli/commands.h"
+#include "cli/bootstrap_host.h"
+#include "cli/commands.h"
 
 namespace rollgate::cli {
 namespace {

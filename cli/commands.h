@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "coordinator/cli/admin_client.h"
+#include "cli/admin_client.h"
 
 namespace rollgate::cli {
 

@@ -1,9 +1,9 @@
 // rollgate: the operator's CLI. Builds one CLI11 app from the command groups and runs it.
 #include <csignal>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/install_commands.h"
-#include "coordinator/cli/rollout_commands.h"
+#include "cli/commands.h"
+#include "cli/install_commands.h"
+#include "cli/rollout_commands.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);

@@ -1,4 +1,4 @@
-#include "coordinator/cli/judge_run.h"
+#include "cli/judge_run.h"
 
 #include <cerrno>
 #include <charconv>
@@ -16,7 +16,7 @@
 #include "common/stats/fisher.h"
 #include "common/stats/mann_whitney.h"
 #include "common/stats/sorting.h"
-#include "coordinator/cli/commands.h"
+#include "cli/commands.h"
 
 namespace rollgate::cli {
 namespace {

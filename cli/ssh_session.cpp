@@ -1,4 +1,4 @@
-#include "coordinator/cli/ssh_session.h"
+#include "cli/ssh_session.h"
 
 #include <libssh/libssh.h>
 

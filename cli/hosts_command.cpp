@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/keys.h"
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/output.h"
+#include "cli/commands.h"
+#include "cli/output.h"
 
 namespace rollgate::cli {
 namespace {

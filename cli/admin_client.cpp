@@ -1,4 +1,4 @@
-#include "coordinator/cli/admin_client.h"
+#include "cli/admin_client.h"
 
 #include <CLI/CLI.hpp>
 #include <sodium.h>

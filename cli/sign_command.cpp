@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "common/build_signature.h"
-#include "coordinator/cli/commands.h"
+#include "cli/commands.h"
 
 namespace rollgate::cli {
 namespace {

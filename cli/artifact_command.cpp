@@ -14,9 +14,9 @@
 
 #include "common/build_signature.h"
 #include "common/codec.h"
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/install_commands.h"
-#include "coordinator/cli/output.h"
+#include "cli/commands.h"
+#include "cli/install_commands.h"
+#include "cli/output.h"
 
 namespace rollgate::cli {
 namespace {

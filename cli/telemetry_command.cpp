@@ -4,8 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/output.h"
+#include "cli/commands.h"
+#include "cli/output.h"
 
 namespace rollgate::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "coordinator/cli/output.h"
+#include "cli/output.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

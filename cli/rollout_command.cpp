@@ -15,10 +15,10 @@
 #include <sstream>
 #include <thread>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/install_commands.h"
-#include "coordinator/cli/output.h"
-#include "coordinator/cli/rollout_commands.h"
+#include "cli/commands.h"
+#include "cli/install_commands.h"
+#include "cli/output.h"
+#include "cli/rollout_commands.h"
 
 namespace rollgate::cli {
 

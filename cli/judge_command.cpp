@@ -2,8 +2,8 @@
 #include <iostream>
 #include <memory>
 
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/judge_run.h"
+#include "cli/commands.h"
+#include "cli/judge_run.h"
 
 namespace rollgate::cli {
 

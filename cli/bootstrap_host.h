@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "coordinator/cli/ssh_session.h"
+#include "cli/ssh_session.h"
 
 namespace rollgate::cli {
 

@@ -1,4 +1,4 @@
-#include "coordinator/cli/bootstrap_host.h"
+#include "cli/bootstrap_host.h"
 
 #include <sodium.h>
 

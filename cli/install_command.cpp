@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/codec.h"
-#include "coordinator/cli/commands.h"
-#include "coordinator/cli/install_commands.h"
-#include "coordinator/cli/output.h"
+#include "cli/commands.h"
+#include "cli/install_commands.h"
+#include "cli/output.h"
 
 namespace rollgate::cli {
 namespace {

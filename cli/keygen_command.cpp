@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "common/keys.h"
-#include "coordinator/cli/commands.h"
+#include "cli/commands.h"
 
 namespace rollgate::cli {
 
