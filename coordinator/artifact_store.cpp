@@ -89,15 +89,15 @@ struct ArtifactStore::Upload {
   std::uint64_t lastPieceMillis = 0;
 };
 
-ArtifactStore::ArtifactStore(Database& db, std::string artifactsDir)
-    : db_(db), artifactsDir_(std::move(artifactsDir)) {}
+ArtifactStore::ArtifactStore(Store& store, std::string artifactsDir)
+    : store_(store), artifactsDir_(std::move(artifactsDir)) {}
 
 ArtifactStore::~ArtifactStore() {
   while (!uploads_.empty()) dropUpload(uploads_.begin()->first);
   for (auto& cached : fdCache_) ::close(cached.fd);
 }
 
-Result<std::unique_ptr<ArtifactStore>> ArtifactStore::open(Database& db,
+Result<std::unique_ptr<ArtifactStore>> ArtifactStore::open(Store& store,
                                                            const std::string& stateDir) {
   if (sodium_init() < 0) return makeError("libsodium: sodium_init failed");
   std::string dir = stateDir + "/artifacts";
@@ -114,15 +114,7 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::open(Database& db,
       return makeError("leftover upload " + path + ": unlink: " + errnoText(errno));
     }
   }
-  auto status = db.exec(R"sql(
-    CREATE TABLE IF NOT EXISTS artifacts(
-      service TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
-      size_bytes INTEGER NOT NULL, signature BLOB NOT NULL, pushed_ms INTEGER NOT NULL,
-      pushed_by TEXT NOT NULL, UNIQUE(service, version));
-    CREATE INDEX IF NOT EXISTS artifacts_by_sha256 ON artifacts(sha256);
-  )sql");
-  if (!status) return status.error();
-  return std::unique_ptr<ArtifactStore>(new ArtifactStore(db, dir));
+  return std::unique_ptr<ArtifactStore>(new ArtifactStore(store, dir));
 }
 
 std::string ArtifactStore::blobPath(const std::string& sha256) const {
@@ -297,7 +289,9 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
     }
   }
 
-  if (auto existing = find(upload.service, upload.version)) {
+  auto stored = store_.findArtifact(upload.service, upload.version);
+  if (!stored) return makeError(what + ": " + stored.error().message);
+  if (const auto& existing = *stored) {
     if (existing->sha256 != upload.sha256) {
       return makeError(what + " is already stored with sha256 " + existing->sha256 +
                        "; refusing different content with sha256 " + upload.sha256 +
@@ -305,11 +299,11 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
     }
     std::string note;
     if (!upload.signature.empty() && upload.signature != existing->signature) {
-      auto stmt = db_.prepare(
-          "UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
-      if (!stmt) return stmt.error();
-      stmt->bind(1, upload.service).bind(2, upload.version).bindBlob(3, upload.signature);
-      if (auto status = stmt->run(); !status) return status.error();
+      if (auto status =
+              store_.setArtifactSignature(upload.service, upload.version, upload.signature);
+          !status) {
+        return makeError(what + ": cannot record the signature: " + status.error().message);
+      }
       note = existing->signature.empty() ? "; signature added" : "; signature replaced";
     }
     return "already stored " +
@@ -317,18 +311,11 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
   }
 
   auto sameContent = findBySha(upload.sha256);
-  auto stmt = db_.prepare(
-      "INSERT INTO artifacts(service, version, sha256, size_bytes, signature, pushed_ms, "
-      "pushed_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, upload.service)
-      .bind(2, upload.version)
-      .bind(3, upload.sha256)
-      .bind(4, static_cast<std::int64_t>(upload.totalBytes))
-      .bindBlob(5, upload.signature)
-      .bind(6, static_cast<std::int64_t>(nowMillis))
-      .bind(7, operatorName);
-  if (auto status = stmt->run(); !status) return status.error();
+  ArtifactInfo info{upload.service,   upload.version, upload.sha256, upload.totalBytes,
+                    upload.signature, nowMillis, operatorName};
+  if (auto status = store_.addArtifact(info); !status) {
+    return makeError(what + ": cannot record it: " + status.error().message);
+  }
   std::string message =
       "stored " + describe(upload.service, upload.version, upload.totalBytes, upload.sha256);
   if (!upload.signature.empty()) message += ", signed";
@@ -339,55 +326,20 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
   return message;
 }
 
-std::vector<ArtifactInfo> ArtifactStore::query(const std::string& where, const std::string& arg) {
-  std::vector<ArtifactInfo> out;
-  auto stmt = db_.prepare(
-      "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM artifacts " +
-      where);
-  if (!stmt) return out;
-  if (!arg.empty()) stmt->bind(1, arg);
-  while (stmt->step()) {
-    ArtifactInfo info;
-    info.service = stmt->text(0);
-    info.version = stmt->text(1);
-    info.sha256 = stmt->text(2);
-    info.sizeBytes = static_cast<std::uint64_t>(stmt->integer(3));
-    info.signature = stmt->text(4);  // a BLOB's bytes, unchanged
-    info.pushedMillis = static_cast<std::uint64_t>(stmt->integer(5));
-    info.pushedBy = stmt->text(6);
-    out.push_back(std::move(info));
-  }
-  return out;
-}
-
 std::optional<ArtifactInfo> ArtifactStore::find(const std::string& service,
                                                 const std::string& version) {
-  auto stmt = db_.prepare(
-      "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM artifacts "
-      "WHERE service = ?1 AND version = ?2");
-  if (!stmt) return std::nullopt;
-  stmt->bind(1, service).bind(2, version);
-  if (!stmt->step()) return std::nullopt;
-  ArtifactInfo info;
-  info.service = stmt->text(0);
-  info.version = stmt->text(1);
-  info.sha256 = stmt->text(2);
-  info.sizeBytes = static_cast<std::uint64_t>(stmt->integer(3));
-  info.signature = stmt->text(4);
-  info.pushedMillis = static_cast<std::uint64_t>(stmt->integer(5));
-  info.pushedBy = stmt->text(6);
-  return info;
+  auto found = store_.findArtifact(service, version);
+  return found ? *found : std::nullopt;
 }
 
 std::optional<ArtifactInfo> ArtifactStore::findBySha(const std::string& sha256) {
-  auto rows = query("WHERE sha256 = ?1 ORDER BY pushed_ms, rowid LIMIT 1", sha256);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  auto found = store_.findArtifactBySha(sha256);
+  return found ? *found : std::nullopt;
 }
 
 std::vector<ArtifactInfo> ArtifactStore::list(const std::string& service) {
-  if (service.empty()) return query("ORDER BY service, pushed_ms DESC, rowid DESC", "");
-  return query("WHERE service = ?1 ORDER BY pushed_ms DESC, rowid DESC", service);
+  auto found = store_.listArtifacts(service);
+  return found ? std::move(*found) : std::vector<ArtifactInfo>{};
 }
 
 Result<const ArtifactStore::CachedFd*> ArtifactStore::openCached(const std::string& sha256) {

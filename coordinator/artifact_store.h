@@ -1,9 +1,8 @@
 // ArtifactStore: the coordinator's build artifacts, content-addressed by SHA-256.
 //
 // Bytes live in `<stateDir>/artifacts/<sha256hex>` (each distinct content once, whatever the number
-// of service versions that name it); metadata lives in the coordinator's SQLite database, table
-// `artifacts(service, version, sha256, size_bytes, signature, pushed_ms, pushed_by)` with
-// UNIQUE(service, version). Operators upload with PushArtifact pieces (receive()); agents download
+// of service versions that name it); metadata (ArtifactInfo: service, version, sha256, size,
+// signature, when and by whom) lives in the coordinator's Store, unique per (service, version). Operators upload with PushArtifact pieces (receive()); agents download
 // with RequestChunk (readChunk()).
 //
 // Uploads: a piece at offset 0 starts (or restarts) the upload of one SHA-256 into the temporary
@@ -13,7 +12,12 @@
 // and records nothing. Uploads idle for more than kUploadIdleMillis are abandoned (checked on every
 // receive()), and leftovers from a previous run are removed by open().
 //
-// Thread-safety: none; one thread (the coordinator's loop) owns the store and the Database.
+// Failure policy: a push whose metadata cannot be saved fails (the operator's reply says why; the
+// bytes stay, content-addressed, and a re-push records them). find(), findBySha() and list() are
+// reads: a store that cannot answer counts as "not found", so whatever needed the record (an
+// install, a rollout) fails visibly with "no artifact ...".
+//
+// Thread-safety: none; one thread (the coordinator's loop) owns this and the Store.
 #pragma once
 
 #include <cstdint>
@@ -26,20 +30,9 @@
 
 #include "common/messages.h"
 #include "common/result.h"
-#include "common/sqlite.h"
+#include "coordinator/store/store.h"
 
 namespace rollgate::coordinator {
-
-struct ArtifactInfo {
-  std::string service;
-  std::string version;
-  std::string sha256;  // lower-case hex
-  std::uint64_t sizeBytes = 0;
-  std::string signature;  // as pushed (the .sig file's bytes); empty if unsigned
-  std::uint64_t pushedMillis = 0;
-  std::string pushedBy;  // operator name (the ZAP user id of the admin connection)
-  bool operator==(const ArtifactInfo&) const = default;
-};
 
 class ArtifactStore {
  public:
@@ -51,8 +44,8 @@ class ArtifactStore {
   static constexpr std::size_t kFdCacheSize = 16;
 
   // Creates `<stateDir>/artifacts` and the table if needed and removes leftover uploads.
-  // Requires: `db` outlives the store.
-  static Result<std::unique_ptr<ArtifactStore>> open(Database& db, const std::string& stateDir);
+  // Requires: `store` outlives this.
+  static Result<std::unique_ptr<ArtifactStore>> open(Store& store, const std::string& stateDir);
   ~ArtifactStore();
   ArtifactStore(const ArtifactStore&) = delete;
   ArtifactStore& operator=(const ArtifactStore&) = delete;
@@ -91,7 +84,7 @@ class ArtifactStore {
     std::uint64_t sizeBytes = 0;
   };
 
-  ArtifactStore(Database& db, std::string artifactsDir);
+  ArtifactStore(Store& store, std::string artifactsDir);
   std::string blobPath(const std::string& sha256) const;
   std::string uploadPath(const std::string& sha256) const;
   void dropUpload(const std::string& sha256);
@@ -99,9 +92,8 @@ class ArtifactStore {
   Result<std::string> finish(Upload& upload, const std::string& operatorName,
                              std::uint64_t nowMillis);
   Result<const CachedFd*> openCached(const std::string& sha256);
-  std::vector<ArtifactInfo> query(const std::string& where, const std::string& arg);
 
-  Database& db_;
+  Store& store_;
   std::string artifactsDir_;
   std::map<std::string, std::unique_ptr<Upload>> uploads_;  // by sha256
   std::list<CachedFd> fdCache_;                               // most recently used first

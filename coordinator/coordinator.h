@@ -1,18 +1,23 @@
 // Coordinator: the control daemon's event loop. Owns the ZeroMQ context, the ZAP handler, the
-// agent ROUTER, the admin ROUTER and the broadcast PUB, the store and the registry; turns agent
-// messages into registry updates and admin requests into replies. A message that fails to
-// authenticate, decode or validate is counted and dropped; nothing a peer sends stops the loop.
+// agent ROUTER, the admin ROUTER and the broadcast PUB, and the timers; builds the parts and routes
+// to them: agent messages to the registry, the command dispatcher, the abort coordinator and the
+// rollouts; admin requests to the admin API. A message that fails to authenticate, decode or
+// validate is counted and dropped; nothing a peer sends stops the loop.
+//
+// Failure policy for the writes made here: a host's registration, last contact times and the
+// "host registered / reconnected / silent" events that cannot be saved are logged as errors (the
+// registry in memory is what the loop works from; the next hello or flush saves them again);
+// telemetry that cannot be flushed stays queued and is flushed again; abort acknowledgements
+// are saved again at every batch (abort_coordinator.h). The state directory itself must open:
+// start() fails otherwise.
 // Thread-safety: start() and run() on one thread; requestStop() from any thread or a signal
 // handler (it only sets an atomic flag).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
-#include <map>
-#include <optional>
-#include <set>
 #include <memory>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
@@ -21,12 +26,15 @@
 #include "common/messages.h"
 #include "common/result.h"
 #include "common/transport.h"
-#include "coordinator/aborts.h"
+#include "coordinator/abort_coordinator.h"
+#include "coordinator/admin_api.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/command_dispatcher.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/outbox.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollouts.h"
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
 
 namespace rollgate::coordinator {
@@ -41,14 +49,15 @@ struct CoordinatorCounters {
   std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
 };
 
-class Coordinator {
+class Coordinator final : private Outbox {
  public:
   Coordinator(CoordinatorConfig config, Logger logger, const Clock& clock);
-  ~Coordinator();
+  ~Coordinator() override;
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // Reads keys and allowlists, takes the state directory, starts ZAP, binds every socket.
+  // Reads keys and allowlists, opens the store in the state directory, starts ZAP, binds every
+  // socket.
   Status start();
   // Serves until requestStop(). Requires: start() succeeded.
   void run();
@@ -57,59 +66,35 @@ class Coordinator {
   const CoordinatorCounters& counters() const { return counters_; }
   std::uint64_t epoch() const;
 
-  // Sends `command` (its ref's sequence and epoch are filled in here) to `host`, and keeps it until
-  // its final result arrives: it is re-sent whenever the host says hello again (the agent's
-  // ledger makes that safe). `onProgress` and `onResult` are called from the loop.
-  using ResultCallback = std::function<void(const CommandResult&)>;
-  // A host that is not connected gets the command when it says hello. `presetRef` re-sends a
-  // command under the ref it already had (after a coordinator restart).
-  Result<CommandRef> sendCommand(const std::string& host, Command command, ResultCallback onResult,
-                                 ResultCallback onProgress = {},
-                                 std::optional<CommandRef> presetRef = std::nullopt);
-
  private:
-  struct PendingCommand {
-    std::string host;
-    Command command;
-    ResultCallback onResult;
-    ResultCallback onProgress;
-  };
-  // An admin request answered later (install, rollback): where the reply goes.
-  struct DeferredReply {
+  // One message read from a ROUTER socket whose sender's key is in the allowlist.
+  struct Inbound {
     std::string routingId;
-    std::uint64_t requestId = 0;
+    std::string peer;  // the ZAP user id: host or operator name
+    zmq::message_t body;
   };
+  // Reads one [routing id, body] message from `socket`; counts and logs (as `what`) a message of
+  // the wrong shape or from a key `allowlist` does not admit (`refusal` says why).
+  std::optional<Inbound> receive(zmq::socket_t& socket, const Allowlist& allowlist,
+                                 const std::string& what, const std::string& refusal);
   void onAgentReadable();
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
                           AgentMessage message);
-  // Returns nothing when the reply is deferred (sent later through replyLater()).
-  std::optional<AdminReply> handleAdminRequest(const std::string& operatorName,
-                                               const std::string& routingId,
-                                               const AdminRequest& request);
-  std::optional<AdminReply> manualCommand(const std::string& operatorName,
-                                          const DeferredReply& replyTo,
-                                          const ManualCommand& request);
-  AdminReply listReleases(const ListReleases& request);
-  std::optional<AdminReply> startAbort(const std::string& operatorName, const DeferredReply& replyTo,
-                                       const AbortRequest& request);
-  AdminReply freeze(const std::string& operatorName, const FreezeRequest& request);
-  void onAckAbort(const std::string& host, const AckAbort& ack);
-  void sendAbort(std::uint64_t abortId, const std::string& host);
-  void finishAbortWait(std::uint64_t abortId);
-  void broadcast(Broadcast message);
-  void sendAdminReply(const DeferredReply& to, AdminReply reply);
-  void onCommandResult(const std::string& host, const CommandResult& result);
+  void onHello(const std::string& routingId, const std::string& host, const Hello& hello);
   void onChunkRequest(const std::string& routingId, const std::string& host,
                       const RequestChunk& request);
-  AdminReply enroll(const std::string& operatorName, const EnrollHost& request);
-  AdminReply revoke(const std::string& operatorName, const RevokeHost& request);
-  AdminReply queryTelemetry(const QueryTelemetry& request);
   void onTelemetry(const std::string& host, TelemetryReport report);
-  void sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
+  void recordHostEvent(const std::string& kind, const std::string& host, const std::string& message);
+  void flushBatch();
   void tick();
   void reloadAllowlists();
   void logDropped(const std::string& what, const std::string& why);
+
+  // Outbox
+  void toAgent(const std::string& routingId, const CoordinatorMessage& message) override;
+  void broadcast(Broadcast message) override;
+  void toAdmin(const ReplyTo& to, AdminReply reply) override;
 
   CoordinatorConfig config_;
   Logger logger_;
@@ -123,27 +108,18 @@ class Coordinator {
   std::unique_ptr<zmq::socket_t> agentSocket_;
   std::unique_ptr<zmq::socket_t> adminSocket_;
   std::unique_ptr<zmq::socket_t> broadcastSocket_;
+  Registry registry_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TelemetryStore> telemetry_;
   std::unique_ptr<ArtifactStore> artifacts_;
+  std::unique_ptr<CommandDispatcher> commands_;
   std::unique_ptr<Rollouts> rollouts_;
-  std::map<std::string, std::uint64_t> nextSequence_;        // per host, within this epoch
-  std::map<std::string, PendingCommand> pendingCommands_;    // key: host/epoch/sequence
-  std::uint64_t manualCommands_ = 0;
-  AbortTracker aborts_;
-  struct AbortWaiter {
-    DeferredReply replyTo;
-    std::uint64_t deadlineMillis = 0;
-  };
-  std::map<std::uint64_t, AbortWaiter> abortWaiters_;
-  std::set<std::uint64_t> unsavedAborts_;  // acknowledgements not yet in SQLite (saved per batch)
-  std::uint64_t nextTelemetryFlushMillis_ = 0;
-  std::optional<std::string> frozen_;
-  std::uint64_t nextBroadcastId_ = 0;
-  static constexpr std::uint64_t kAbortWaitMillis = 10'000;
-  std::uint64_t nextPruneMillis_ = 0;
-  Registry registry_;
+  std::unique_ptr<AbortCoordinator> aborts_;
+  std::unique_ptr<AdminApi> admin_;
   CoordinatorCounters counters_;
+  std::uint64_t nextBroadcastId_ = 0;
+  std::uint64_t nextTelemetryFlushMillis_ = 0;
+  std::uint64_t nextPruneMillis_ = 0;
   std::uint64_t nextTickMillis_ = 0;
   std::uint64_t nextFlushMillis_ = 0;
   std::uint64_t nextReloadMillis_ = 0;

@@ -17,69 +17,33 @@ using nlohmann::json;
 
 std::string statusOf(const rollout::Rollout& r) { return std::string(rollout::statusName(r.status())); }
 
-json refsToJson(const std::map<std::uint64_t, CommandRef>& refs) {
-  json out = json::object();
-  for (const auto& [id, ref] : refs) {
-    out[std::to_string(id)] = {{"rollout", ref.rolloutId}, {"epoch", ref.epoch}, {"sequence", ref.sequence}};
-  }
-  return out;
-}
-
-std::map<std::uint64_t, CommandRef> refsFromJson(const std::string& text) {
-  std::map<std::uint64_t, CommandRef> out;
-  auto j = json::parse(text, nullptr, false);
-  if (!j.is_object()) return out;
-  for (const auto& [id, ref] : j.items()) {
-    out[std::stoull(id)] = CommandRef{ref.value("rollout", ""), ref.value("sequence", std::uint64_t{0}),
-                                      ref.value("epoch", std::uint64_t{0})};
-  }
-  return out;
-}
-
 }  // namespace
 
 Rollouts::Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts,
-                   Registry& registry, CommandSender send, const Clock& clock, Logger logger)
+                   Registry& registry, CommandDispatcher& commands, const Clock& clock,
+                   Logger logger)
     : store_(store),
       telemetry_(telemetry),
       artifacts_(artifacts),
       registry_(registry),
-      sendCommand_(std::move(send)),
+      commands_(commands),
       clock_(clock),
       logger_(std::move(logger)) {}
 
 Status Rollouts::open() {
-  auto status = store_.database().exec(R"sql(
-    CREATE TABLE IF NOT EXISTS rollouts(
-      id TEXT PRIMARY KEY, seq INTEGER NOT NULL, service TEXT NOT NULL, version TEXT NOT NULL,
-      status TEXT NOT NULL, finished INTEGER NOT NULL, created_ms INTEGER NOT NULL,
-      updated_ms INTEGER NOT NULL, state TEXT NOT NULL, command_refs TEXT NOT NULL,
-      started_by TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS checks(
-      id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
-      step INTEGER NOT NULL, stage TEXT NOT NULL, batch INTEGER NOT NULL, batches INTEGER NOT NULL,
-      region TEXT NOT NULL, canary_hosts TEXT NOT NULL, comparison_hosts TEXT NOT NULL,
-      name TEXT NOT NULL, verdict TEXT NOT NULL, p_value REAL, statistic REAL,
-      result TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS checks_rollout ON checks(rollout_id, id);
-    CREATE INDEX IF NOT EXISTS events_rollout ON events(rollout_id, id);
-  )sql");
-  if (!status) return status;
-  auto stmt = store_.database().prepare("SELECT id, command_refs FROM rollouts WHERE finished = 0");
-  if (!stmt) return stmt.error();
-  std::vector<std::pair<std::string, std::string>> unfinished;
-  while (stmt->step()) unfinished.emplace_back(stmt->text(0), stmt->text(1));
-  if (auto s = stmt->status(); !s) return s;
+  auto unfinished = store_.unfinishedRollouts();
+  if (!unfinished) return unfinished.error();
   std::uint64_t now = clock_.nowMillis();
-  for (const auto& [id, refs] : unfinished) {
-    auto loaded = load(id);
-    if (!loaded) {
-      logger_->error("rollout {}: cannot resume: {}", id, loaded.error().message);
+  for (const auto& record : *unfinished) {
+    const std::string& id = record.id;
+    auto state = rollout::stateFromJson(record.stateJson);
+    if (!state) {
+      logger_->error("rollout {}: cannot resume: {}", id, state.error().message);
       continue;
     }
     Entry& entry = rollouts_[id];
-    entry.rollout = std::move(*loaded);
-    entry.refs = refsFromJson(refs);
+    entry.rollout = std::make_unique<rollout::Rollout>(std::move(*state));
+    entry.refs = record.commandRefs;
     logger_->warn("rollout {} ({} {}): resuming in state {} after a coordinator restart", id,
                   entry.rollout->state().spec.service, entry.rollout->state().spec.version,
                   statusOf(*entry.rollout));
@@ -89,7 +53,10 @@ Status Rollouts::open() {
     rollout::TelemetryWanted wanted = entry.rollout->telemetryWanted();
     if (!wanted.hosts.empty()) {
       auto windows = telemetry_.since(wanted.service, wanted.sinceMillis);
-      if (windows) {
+      if (!windows) {
+        logger_->error("rollout {}: cannot replay the current step's telemetry: {}", id,
+                       windows.error().message);
+      } else {
         std::set<std::string> hosts(wanted.hosts.begin(), wanted.hosts.end());
         rollout::Actions actions;
         for (const auto& stored : *windows) {
@@ -106,27 +73,27 @@ Status Rollouts::open() {
 }
 
 Result<std::unique_ptr<rollout::Rollout>> Rollouts::load(const std::string& id) {
-  auto stmt = store_.database().prepare("SELECT state FROM rollouts WHERE id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id);
-  if (!stmt->step()) return makeError("no rollout " + id);
-  auto state = rollout::stateFromJson(stmt->text(0));
+  auto record = store_.loadRollout(id);
+  if (!record) return record.error();
+  if (!*record) return makeError("no rollout " + id);
+  auto state = rollout::stateFromJson((*record)->stateJson);
   if (!state) return state.error();
   return std::make_unique<rollout::Rollout>(std::move(*state));
 }
 
 bool Rollouts::stored(const std::string& id) const {
-  auto stmt = store_.database().prepare("SELECT 1 FROM rollouts WHERE id = ?1");
-  if (!stmt) return false;
-  stmt->bind(1, id);
-  return stmt->step();
+  auto record = store_.loadRollout(id);
+  if (!record) {
+    logger_->error("rollout {}: cannot read it from the store: {}", id, record.error().message);
+    return false;
+  }
+  return record->has_value();
 }
 
-std::string Rollouts::nextId() {
-  std::uint64_t seq = 1;
-  auto stmt = store_.database().prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts");
-  if (stmt && stmt->step()) seq = static_cast<std::uint64_t>(stmt->integer(0));
-  return "r" + std::to_string(seq);
+Result<std::string> Rollouts::nextId() {
+  auto seq = store_.nextRolloutSeq();
+  if (!seq) return seq.error();
+  return "r" + std::to_string(*seq);
 }
 
 std::vector<std::string> Rollouts::activeIds() const {
@@ -159,31 +126,39 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
       registry_.list(now), *plan);
   if (!planned) return planned.error();
+  auto nextRolloutId = nextId();
+  if (!nextRolloutId) return makeError("cannot start a rollout: " + nextRolloutId.error().message);
   rollout::RolloutSpec spec;
-  spec.rolloutId = nextId();
+  spec.rolloutId = *nextRolloutId;
   spec.service = request.service;
   spec.version = request.version;
   spec.artifact = rollout::ArtifactRef{artifact->sha256, artifact->sizeBytes, "", artifact->signature};
   std::string id = spec.rolloutId;
   std::uint64_t seq = std::stoull(id.substr(1));
-  auto stmt = store_.database().prepare(
-      "INSERT INTO rollouts(id, seq, service, version, status, finished, created_ms, updated_ms, "
-      "state, command_refs, started_by) VALUES(?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, '{}', '{}', ?6)");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id).bind(2, static_cast<std::int64_t>(seq)).bind(3, request.service)
-      .bind(4, request.version).bind(5, static_cast<std::int64_t>(now)).bind(6, operatorName);
-  if (auto s = stmt->run(); !s) return s.error();
+  RolloutRecord record;
+  record.id = id;
+  record.seq = seq;
+  record.service = request.service;
+  record.version = request.version;
+  record.status = "pending";
+  record.createdMillis = now;
+  record.updatedMillis = now;
+  record.stateJson = "{}";
+  record.startedBy = operatorName;
+  if (auto s = store_.createRollout(record); !s) {
+    return makeError("cannot start rollout " + id + ": " + s.error().message);
+  }
   Entry& entry = rollouts_[id];
   entry.rollout = std::make_unique<rollout::Rollout>(spec, *planned, *plan, *gates);
   logger_->info("operator {} started rollout {}: {} {} over {} steps (canary {}, baseline {})",
                 operatorName, id, request.service, request.version, planned->steps.size(),
                 planned->canaryHost, planned->baselineHost);
-  (void)store_.recordEvent(now, "rollout_started", "", id,
-                           "started by " + operatorName + ": " + request.service + " " +
-                               request.version + ", canary " + planned->canaryHost +
-                               ", baseline " + planned->baselineHost);
+  recordEvent(entry, EventRecord{now, "rollout_started", "", id,
+                                  "started by " + operatorName + ": " + request.service + " " +
+                                      request.version + ", canary " + planned->canaryHost +
+                                      ", baseline " + planned->baselineHost});
   for (const auto& note : planned->notes) {
-    (void)store_.recordEvent(now, "plan_note", "", id, note);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
   apply(entry, entry.rollout->start(now));
   save(entry);
@@ -219,7 +194,8 @@ Result<std::string> Rollouts::act(const RolloutAction& request, const std::strin
       break;
   }
   if (!actions) return actions.error();
-  (void)store_.recordEvent(now, "operator", "", request.rolloutId, std::string(verb) + " by " + operatorName);
+  recordEvent(it->second, EventRecord{now, "operator", "", request.rolloutId,
+                                      std::string(verb) + " by " + operatorName});
   apply(it->second, *actions);
   std::string message = "rollout " + request.rolloutId + " " + verb + " (now " + statusOf(r) + ")";
   save(it->second);
@@ -274,6 +250,9 @@ void Rollouts::tick() {
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
+    std::vector<rollout::SendCommand> unsent = std::move(current->second.unsent);
+    current->second.unsent.clear();
+    for (const auto& command : unsent) send(current->second, command);
     auto actions = current->second.rollout->tick(now);
     if (actions.empty()) continue;
     apply(current->second, actions);
@@ -287,12 +266,28 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
   command.service = action.service;
   command.ref.rolloutId = entry.rollout->id();
   std::visit([&](const auto& body) { command.body = body; }, action.body);
-  std::optional<CommandRef> preset;
-  if (auto found = entry.refs.find(action.commandId); found != entry.refs.end()) preset = found->second;
   std::string id = entry.rollout->id();
   std::string host = action.host;
   std::uint64_t commandId = action.commandId;
-  auto sent = sendCommand_(
+  CommandRef ref;
+  if (auto found = entry.refs.find(action.commandId); found != entry.refs.end()) {
+    ref = found->second;
+  } else {
+    // The ref is durable before the command leaves: after a restart it is re-sent under the same
+    // ref, which the agent recognizes.
+    ref = commands_.reserve(host, id);
+    auto refs = entry.refs;
+    refs[commandId] = ref;
+    if (auto s = store_.saveCommandRefs(id, refs); !s) {
+      logger_->error("rollout {}: command for host {} NOT sent: cannot save its ref: {}", id, host,
+                     s.error().message);
+      entry.unsent.push_back(action);
+      holdForStore(entry, "cannot save a command's ref", s.error().message);
+      return;
+    }
+    entry.refs = std::move(refs);
+  }
+  auto sent = commands_.send(
       action.host, command,
       [this, id, host, commandId](const CommandResult& result) {
         auto it = rollouts_.find(id);
@@ -301,12 +296,29 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
         save(it->second);
         if (rollout::isTerminal(it->second.rollout->status())) rollouts_.erase(it);
       },
-      preset);
-  if (sent) {
-    entry.refs[action.commandId] = *sent;
-  } else {
+      {}, ref);
+  if (!sent) {
     logger_->warn("rollout {}: command for host {} not sent: {}", id, host, sent.error().message);
   }
+}
+
+void Rollouts::recordEvent(Entry& entry, EventRecord event) {
+  if (auto s = store_.recordEvent(event); !s) {
+    holdForStore(entry, "cannot save an event (" + event.kind + ": " + event.message + ")",
+                 s.error().message);
+  }
+}
+
+void Rollouts::holdForStore(Entry& entry, const std::string& what, const std::string& error) {
+  rollout::Rollout& r = *entry.rollout;
+  logger_->error("rollout {}: {}: {}", r.id(), what, error);
+  if (r.state().operatorPause) return;  // already held; the operator resumes it
+  auto paused = r.pause("the coordinator (" + what + ")", clock_.nowMillis());
+  if (!paused) {
+    logger_->error("rollout {}: goes on without that record: {}", r.id(), paused.error().message);
+    return;
+  }
+  apply(entry, *paused);
 }
 
 void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
@@ -316,26 +328,25 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     } else if (const auto* check = std::get_if<rollout::RecordCheck>(&action)) {
       json result;
       rollout::to_json(result, check->result);
-      auto stmt = store_.database().prepare(
-          "INSERT INTO checks(rollout_id, at_ms, step, stage, batch, batches, region, "
-          "canary_hosts, comparison_hosts, name, verdict, p_value, statistic, result) "
-          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
-      if (!stmt) continue;
-      stmt->bind(1, check->rolloutId)
-          .bind(2, static_cast<std::int64_t>(check->atMillis))
-          .bind(3, static_cast<std::int64_t>(check->step))
-          .bind(4, check->stage)
-          .bind(5, static_cast<std::int64_t>(check->batch))
-          .bind(6, static_cast<std::int64_t>(check->batches))
-          .bind(7, check->region)
-          .bind(8, json(check->canaryHosts).dump())
-          .bind(9, json(check->comparisonHosts).dump())
-          .bind(10, check->result.name)
-          .bind(11, std::string(rollout::verdictName(check->result.verdict)))
-          .bind(12, check->result.pValue)
-          .bind(13, check->result.statistic)
-          .bind(14, result.dump());
-      if (auto s = stmt->run(); !s) logger_->error("rollout {}: {}", check->rolloutId, s.error().message);
+      CheckRecord record;
+      record.rolloutId = check->rolloutId;
+      record.atMillis = check->atMillis;
+      record.step = check->step;
+      record.stage = check->stage;
+      record.batch = check->batch;
+      record.batches = check->batches;
+      record.region = check->region;
+      record.canaryHosts = check->canaryHosts;
+      record.comparisonHosts = check->comparisonHosts;
+      record.name = check->result.name;
+      record.verdict = std::string(rollout::verdictName(check->result.verdict));
+      record.pValue = check->result.pValue;
+      record.statistic = check->result.statistic;
+      record.resultJson = result.dump();
+      if (auto s = store_.recordCheck(record); !s) {
+        holdForStore(entry, "cannot save the result of check " + check->result.name,
+                     s.error().message);
+      }
       if (check->result.verdict == rollout::Verdict::kFail) {
         logger_->warn("rollout {}: check {} failed: {}", check->rolloutId, check->result.name,
                       check->result.explanation);
@@ -343,42 +354,40 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     } else if (const auto* event = std::get_if<rollout::RecordEvent>(&action)) {
       logger_->info("rollout {}{}: {}", event->rolloutId, event->host.empty() ? "" : " host " + event->host,
                     event->text);
-      (void)store_.recordEvent(event->atMillis, "rollout", event->host, event->rolloutId, event->text);
+      recordEvent(entry, EventRecord{event->atMillis, "rollout", event->host, event->rolloutId,
+                                     event->text});
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
       logger_->warn("rollout {}: {} -> {}{}", changed->rolloutId, rollout::statusName(changed->from),
                     rollout::statusName(changed->to),
                     changed->reason.empty() ? "" : " (" + changed->reason + ")");
-      (void)store_.recordEvent(changed->atMillis, "state", "", changed->rolloutId,
-                               std::string(rollout::statusName(changed->from)) + " -> " +
-                                   std::string(rollout::statusName(changed->to)) +
-                                   (changed->reason.empty() ? "" : ": " + changed->reason));
+      recordEvent(entry, EventRecord{changed->atMillis, "state", "", changed->rolloutId,
+                                     std::string(rollout::statusName(changed->from)) + " -> " +
+                                         std::string(rollout::statusName(changed->to)) +
+                                         (changed->reason.empty() ? "" : ": " + changed->reason)});
     }
   }
 }
 
 void Rollouts::save(Entry& entry) {
   const rollout::Rollout& r = *entry.rollout;
-  auto stmt = store_.database().prepare(
-      "UPDATE rollouts SET status = ?2, finished = ?3, updated_ms = ?4, state = ?5, "
-      "command_refs = ?6 WHERE id = ?1");
-  if (!stmt) return;
-  stmt->bind(1, r.id())
-      .bind(2, statusOf(r))
-      .bind(3, static_cast<std::int64_t>(rollout::isTerminal(r.status()) ? 1 : 0))
-      .bind(4, static_cast<std::int64_t>(clock_.nowMillis()))
-      .bind(5, rollout::stateToJson(r.state(), /*includeWindows=*/false))
-      .bind(6, refsToJson(entry.refs).dump());
-  if (auto s = stmt->run(); !s) logger_->error("rollout {}: cannot save state: {}", r.id(), s.error().message);
+  RolloutRecord record;
+  record.id = r.id();
+  record.status = statusOf(r);
+  record.finished = rollout::isTerminal(r.status());
+  record.updatedMillis = clock_.nowMillis();
+  record.stateJson = rollout::stateToJson(r.state(), /*includeWindows=*/false);
+  record.commandRefs = entry.refs;
+  if (auto s = store_.saveRollout(record); !s) {
+    holdForStore(entry, "cannot save its state", s.error().message);
+  }
 }
 
 Result<std::string> Rollouts::listJson() {
-  auto stmt = store_.database().prepare("SELECT id FROM rollouts ORDER BY seq DESC LIMIT 200");
-  if (!stmt) return stmt.error();
-  std::vector<std::string> ids;
-  while (stmt->step()) ids.push_back(stmt->text(0));
+  auto ids = store_.recentRolloutIds(200);
+  if (!ids) return ids.error();
   json list = json::array();
   std::uint64_t now = clock_.nowMillis();
-  for (const auto& id : ids) {
+  for (const auto& id : *ids) {
     if (auto it = rollouts_.find(id); it != rollouts_.end()) {
       list.push_back(json::parse(rollout::summaryJson(*it->second.rollout, now)));
     } else if (auto loaded = load(id)) {
@@ -412,27 +421,22 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
                     {"comparison", comparison}, {"comparisonNote", step.comparisonNote}});
   }
   json checks = json::array();
-  auto stmt = store_.database().prepare(
-      "SELECT at_ms, step, stage, batch, batches, region, canary_hosts, comparison_hosts, result "
-      "FROM checks WHERE rollout_id = ?1 ORDER BY id");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, id);
-  while (stmt->step()) {
-    checks.push_back({{"atMillis", stmt->integer(0)}, {"step", stmt->integer(1) + 1},
-                      {"stage", stmt->text(2)}, {"batch", stmt->integer(3)},
-                      {"batches", stmt->integer(4)}, {"region", stmt->text(5)},
-                      {"canaryHosts", json::parse(stmt->text(6), nullptr, false)},
-                      {"comparisonHosts", json::parse(stmt->text(7), nullptr, false)},
-                      {"result", json::parse(stmt->text(8), nullptr, false)}});
+  auto stored = store_.checksOf(id);
+  if (!stored) return stored.error();
+  for (const auto& c : *stored) {
+    checks.push_back({{"atMillis", c.atMillis}, {"step", c.step + 1},
+                      {"stage", c.stage}, {"batch", c.batch},
+                      {"batches", c.batches}, {"region", c.region},
+                      {"canaryHosts", c.canaryHosts},
+                      {"comparisonHosts", c.comparisonHosts},
+                      {"result", json::parse(c.resultJson, nullptr, false)}});
   }
   json events = json::array();
-  auto ev = store_.database().prepare(
-      "SELECT at_ms, host, kind, message FROM events WHERE rollout_id = ?1 ORDER BY id");
+  auto ev = store_.eventsOf(id);
   if (!ev) return ev.error();
-  ev->bind(1, id);
-  while (ev->step()) {
-    events.push_back({{"atMillis", ev->integer(0)}, {"host", ev->text(1)}, {"kind", ev->text(2)},
-                      {"text", ev->text(3)}});
+  for (const auto& e : *ev) {
+    events.push_back({{"atMillis", e.atMillis}, {"host", e.host}, {"kind", e.kind},
+                      {"text", e.message}});
   }
   return json{{"rollout", json::parse(rollout::summaryJson(*r, now))},
               {"plan", plan},

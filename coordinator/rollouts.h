@@ -1,10 +1,20 @@
 // Rollouts: drives every rollout's state machine (coordinator/rollout) from the coordinator's
 // loop and makes it durable. Inputs (command results, telemetry windows, host health, time,
 // operator actions) go to the rollouts they concern; their actions are carried out here: commands
-// to agents, check results and events into SQLite, state changes logged. Each rollout's state is
-// saved after every input, so a coordinator killed at any moment resumes every rollout where it
+// to agents, check results and events into the Store, state changes logged. Each rollout's state
+// is saved after every input, so a coordinator killed at any moment resumes every rollout where it
 // was, re-sending unanswered commands with their original sequence numbers (agents apply each at
 // most once) and replaying the current step's telemetry from the telemetry store.
+//
+// Failure policy (a rollout never goes on as if the store had what it does not have):
+//  - a command's ref is saved before the command is sent; when it cannot be saved the command is
+//    NOT sent (it is retried at every tick until its ref is saved) and the rollout is paused;
+//  - a check result, an event or the rollout's state that cannot be saved pauses the rollout
+//    ("paused by the coordinator (cannot save ...)"): no further step starts until an operator
+//    resumes it, once the store works again (a failure while it is paused pauses it again);
+//  - a rollout that is rolling back or finished cannot be paused: rolling back goes on (it only
+//    undoes), and the failure is logged as an error;
+//  - every such failure is logged as an error naming the rollout and what was not saved.
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -20,25 +30,21 @@
 #include "common/messages.h"
 #include "common/result.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/command_dispatcher.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollout/rollout.h"
-#include "coordinator/store.h"
+#include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
 
 namespace rollgate::coordinator {
 
-// How the manager reaches agents: send `command` to `host` (with `presetRef` when re-sending a
-// command that already has one); `onResult` gets its final result. Returns the ref it carries.
-using CommandSender = std::function<Result<CommandRef>(
-    const std::string& host, Command command, std::function<void(const CommandResult&)> onResult,
-    std::optional<CommandRef> presetRef)>;
-
 class Rollouts {
  public:
+  // Requires: every argument outlives this.
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
-           CommandSender send, const Clock& clock, Logger logger);
+           CommandDispatcher& commands, const Clock& clock, Logger logger);
 
-  // Creates the tables and resumes every rollout that had not finished.
+  // Resumes every rollout that had not finished.
   Status open();
 
   // Returns the rollout's summary JSON.
@@ -63,19 +69,24 @@ class Rollouts {
   struct Entry {
     std::unique_ptr<rollout::Rollout> rollout;
     std::map<std::uint64_t, CommandRef> refs;  // commandId -> the ref it was sent with
+    std::vector<rollout::SendCommand> unsent;  // their ref could not be saved; retried by tick()
   };
   void apply(Entry& entry, const rollout::Actions& actions);
   void send(Entry& entry, const rollout::SendCommand& command);
   void save(Entry& entry);
+  // Records an event of `entry`'s rollout; a failure holds the rollout (see the policy above).
+  void recordEvent(Entry& entry, EventRecord event);
+  // Pauses `entry`'s rollout because `what` could not be saved (see the policy above).
+  void holdForStore(Entry& entry, const std::string& what, const std::string& error);
   bool stored(const std::string& id) const;
   Result<std::unique_ptr<rollout::Rollout>> load(const std::string& id);
-  std::string nextId();
+  Result<std::string> nextId();
 
   Store& store_;
   TelemetryStore& telemetry_;
   ArtifactStore& artifacts_;
   Registry& registry_;
-  CommandSender sendCommand_;
+  CommandDispatcher& commands_;
   const Clock& clock_;
   Logger logger_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only

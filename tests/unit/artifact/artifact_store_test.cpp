@@ -16,9 +16,10 @@
 
 #include "common/codec.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/store/sqlite_store.h"
 
 namespace fs = std::filesystem;
-using rollgate::Database;
+using rollgate::coordinator::SqliteStore;
 using rollgate::PushArtifact;
 using rollgate::coordinator::ArtifactStore;
 
@@ -94,14 +95,14 @@ std::size_t countEntries(const fs::path& dir, const std::string& prefix) {
 
 struct Fixture {
   TempDir dir;
-  std::unique_ptr<Database> db;
+  std::unique_ptr<SqliteStore> db;
   std::unique_ptr<ArtifactStore> store;
   fs::path artifacts() const { return dir.path / "artifacts"; }
   Fixture() { reopen(); }
   void reopen() {
     store.reset();
     db.reset();
-    auto opened = Database::open((dir.path / "coordinator.db").string());
+    auto opened = SqliteStore::open(dir.path.string());
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
     db = std::move(*opened);
     auto s = ArtifactStore::open(*db, dir.path.string());
@@ -428,7 +429,7 @@ TEST_CASE("a full disk fails the push cleanly, naming the path, and leaves no te
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{state.path};
   {
-    auto database = Database::open((db.path / "coordinator.db").string());
+    auto database = SqliteStore::open(db.path.string());
     REQUIRE(database.ok());
     auto opened = ArtifactStore::open(**database, state.path.string());
     REQUIRE(opened.ok());

@@ -23,6 +23,7 @@
 #include "common/logging.h"
 #include "common/transport.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/store/sqlite_store.h"
 #include "cli/install_commands.h"
 
 namespace fs = std::filesystem;
@@ -83,7 +84,7 @@ class FakeCoordinator {
     CurveKeyPair operatorKeys = generateCurveKeyPair();
     REQUIRE(writeKeyPair((dir / "coordinator").string(), server, true).ok());
     REQUIRE(writeKeyPair((dir / "admin").string(), operatorKeys, true).ok());
-    auto db = Database::open((dir / "coordinator.db").string());
+    auto db = coordinator::SqliteStore::open(dir.string());
     REQUIRE(db.ok());
     db_ = std::move(*db);
     auto store = coordinator::ArtifactStore::open(*db_, dir.string());
@@ -230,7 +231,7 @@ class FakeCoordinator {
 
   fs::path dir_;
   zmq::context_t context_{1};
-  std::unique_ptr<Database> db_;
+  std::unique_ptr<coordinator::SqliteStore> db_;
   std::unique_ptr<coordinator::ArtifactStore> store_;
   std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<zmq::socket_t> socket_;

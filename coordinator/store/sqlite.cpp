@@ -1,4 +1,4 @@
-#include "common/sqlite.h"
+#include "coordinator/store/sqlite.h"
 
 namespace rollgate {
 
@@ -99,13 +99,16 @@ Result<Statement> Database::prepare(const std::string& sql) {
   return Statement(db_.get(), stmt);
 }
 
-Transaction::Transaction(Database& db) : db_(db) { (void)db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db), begin_(db_.exec("BEGIN IMMEDIATE")) {}
 
 Transaction::~Transaction() {
-  if (!done_) (void)db_.exec("ROLLBACK");
+  // Nothing to report to: whatever failed was reported by the call that failed, and SQLite rolls
+  // back an open transaction when the connection closes anyway.
+  if (!done_ && begin_) static_cast<void>(db_.exec("ROLLBACK").ok());
 }
 
 Status Transaction::commit() {
+  if (!begin_) return begin_;
   auto status = db_.exec("COMMIT");
   if (status) done_ = true;
   return status;

@@ -1,4 +1,5 @@
-// SQLite wrapper: RAII Database and Statement; errors become Results naming the SQL and the file.
+// SQLite wrapper for the SQLite store backend (nothing else uses SQLite): RAII Database and
+// Statement; errors become Results naming the SQL and the file.
 // Thread-safety: a Database belongs to one thread.
 #pragma once
 
@@ -62,7 +63,8 @@ class Database {
   std::string path_;
 };
 
-// Begins a transaction; rolls back on destruction unless commit() succeeded.
+// Begins a transaction; rolls back on destruction unless commit() succeeded. A failed BEGIN is
+// returned by commit().
 class Transaction {
  public:
   explicit Transaction(Database& db);
@@ -71,6 +73,7 @@ class Transaction {
 
  private:
   Database& db_;
+  Status begin_;
   bool done_ = false;
 };
 

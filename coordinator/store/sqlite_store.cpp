@@ -1,0 +1,612 @@
+// One file holds all of the SQLite backend's SQL (about 600 lines) so that the schema and every
+// statement that depends on it are read together.
+#include "coordinator/store/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/codec.h"
+
+namespace rollgate::coordinator {
+namespace {
+
+nlohmann::json servicesToJson(const std::vector<ServiceRelease>& services) {
+  auto out = nlohmann::json::array();
+  for (const auto& s : services) {
+    out.push_back({{"service", s.service}, {"active", s.activeRelease}, {"releases", s.releases}});
+  }
+  return out;
+}
+
+std::vector<ServiceRelease> servicesFromJson(const std::string& text) {
+  std::vector<ServiceRelease> out;
+  auto json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_array()) return out;
+  for (const auto& s : json) {
+    ServiceRelease release;
+    release.service = s.value("service", "");
+    release.activeRelease = s.value("active", "");
+    release.releases = s.value("releases", std::vector<std::string>{});
+    out.push_back(std::move(release));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& stateDir) {
+  if (::mkdir(stateDir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return makeError("state directory " + stateDir + ": " + std::strerror(errno));
+  }
+  std::string lockPath = stateDir + "/coordinator.lock";
+  int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return makeError("lock file " + lockPath + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[32] = {};
+    ssize_t n = ::pread(fd, holder, sizeof(holder) - 1, 0);
+    ::close(fd);
+    std::string pid = n > 0 ? std::string(holder, n) : "unknown";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return makeError("state directory " + stateDir + " is owned by another coordinator (pid " +
+                     pid + "); only one coordinator may use a state file at a time");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    // The lock is what matters; the pid is only informational.
+  }
+  auto db = Database::open(stateDir + "/coordinator.db");
+  if (!db) {
+    ::close(fd);
+    return db.error();
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(*db), fd));
+  if (auto status = store->migrate(); !status) return status.error();
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  db_.reset();
+  if (lockFd_ >= 0) ::close(lockFd_);
+}
+
+Status SqliteStore::migrate() {
+  auto status = db_->exec(R"sql(
+    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS hosts(
+      name TEXT PRIMARY KEY, region TEXT NOT NULL, cluster TEXT NOT NULL,
+      agent_version TEXT NOT NULL, services TEXT NOT NULL, last_contact_ms INTEGER NOT NULL,
+      claimed_host TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS events(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+      host TEXT NOT NULL, rollout_id TEXT NOT NULL, message TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS aborts(id INTEGER PRIMARY KEY, state TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS telemetry(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, service TEXT NOT NULL,
+      release TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
+      requests INTEGER NOT NULL, status_5xx INTEGER NOT NULL, window BLOB NOT NULL);
+    CREATE INDEX IF NOT EXISTS telemetry_host_service ON telemetry(host, service, end_ms);
+    CREATE INDEX IF NOT EXISTS telemetry_service_end ON telemetry(service, end_ms);
+    CREATE TABLE IF NOT EXISTS artifacts(
+      service TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
+      size_bytes INTEGER NOT NULL, signature BLOB NOT NULL, pushed_ms INTEGER NOT NULL,
+      pushed_by TEXT NOT NULL, UNIQUE(service, version));
+    CREATE INDEX IF NOT EXISTS artifacts_by_sha256 ON artifacts(sha256);
+    CREATE TABLE IF NOT EXISTS rollouts(
+      id TEXT PRIMARY KEY, seq INTEGER NOT NULL, service TEXT NOT NULL, version TEXT NOT NULL,
+      status TEXT NOT NULL, finished INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+      updated_ms INTEGER NOT NULL, state TEXT NOT NULL, command_refs TEXT NOT NULL,
+      started_by TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS checks(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id TEXT NOT NULL, at_ms INTEGER NOT NULL,
+      step INTEGER NOT NULL, stage TEXT NOT NULL, batch INTEGER NOT NULL, batches INTEGER NOT NULL,
+      region TEXT NOT NULL, canary_hosts TEXT NOT NULL, comparison_hosts TEXT NOT NULL,
+      name TEXT NOT NULL, verdict TEXT NOT NULL, p_value REAL, statistic REAL,
+      result TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS checks_rollout ON checks(rollout_id, id);
+    CREATE INDEX IF NOT EXISTS events_rollout ON events(rollout_id, id);
+    INSERT OR IGNORE INTO meta(key, value) VALUES('epoch', '0');
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'epoch';
+  )sql");
+  if (!status) return status;
+  auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
+  if (!stmt) return stmt.error();
+  if (stmt->step()) epoch_ = std::stoull(stmt->text(0));
+  return stmt->status();
+}
+
+Status SqliteStore::saveHost(const HostInfo& host) {
+  auto stmt = db_->prepare(
+      "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
+      "claimed_host) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
+      "region = ?2, cluster = ?3, agent_version = ?4, services = ?5, last_contact_ms = ?6, "
+      "claimed_host = ?7");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, host.name)
+      .bind(2, host.region)
+      .bind(3, host.cluster)
+      .bind(4, host.agentVersion)
+      .bind(5, servicesToJson(host.services).dump())
+      .bind(6, static_cast<std::int64_t>(host.lastContactMillis))
+      .bind(7, host.claimedHost);
+  return stmt->run();
+}
+
+Status SqliteStore::saveLastContacts(
+    const std::vector<std::pair<std::string, std::uint64_t>>& contacts) {
+  if (contacts.empty()) return {};
+  Transaction transaction(*db_);
+  auto stmt = db_->prepare("UPDATE hosts SET last_contact_ms = ?2 WHERE name = ?1");
+  if (!stmt) return stmt.error();
+  for (const auto& [name, lastContactMillis] : contacts) {
+    stmt->bind(1, name).bind(2, static_cast<std::int64_t>(lastContactMillis));
+    if (auto status = stmt->run(); !status) return status;
+    stmt->reset();
+  }
+  return transaction.commit();
+}
+
+Status SqliteStore::deleteHost(const std::string& name) {
+  auto stmt = db_->prepare("DELETE FROM hosts WHERE name = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, name);
+  return stmt->run();
+}
+
+Result<std::vector<HostInfo>> SqliteStore::loadHosts() {
+  auto stmt = db_->prepare(
+      "SELECT name, region, cluster, agent_version, services, last_contact_ms, claimed_host "
+      "FROM hosts ORDER BY name");
+  if (!stmt) return stmt.error();
+  std::vector<HostInfo> hosts;
+  while (stmt->step()) {
+    HostInfo host;
+    host.name = stmt->text(0);
+    host.region = stmt->text(1);
+    host.cluster = stmt->text(2);
+    host.agentVersion = stmt->text(3);
+    host.services = servicesFromJson(stmt->text(4));
+    host.lastContactMillis = stmt->integer(5);
+    host.claimedHost = stmt->text(6);
+    hosts.push_back(std::move(host));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return hosts;
+}
+
+Status SqliteStore::recordEvent(const EventRecord& event) {
+  auto stmt = db_->prepare(
+      "INSERT INTO events(at_ms, kind, host, rollout_id, message) VALUES(?1, ?2, ?3, ?4, ?5)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(event.atMillis))
+      .bind(2, event.kind)
+      .bind(3, event.host)
+      .bind(4, event.rolloutId)
+      .bind(5, event.message);
+  return stmt->run();
+}
+
+Result<std::vector<EventRecord>> SqliteStore::eventsOf(const std::string& rolloutId) {
+  auto stmt = db_->prepare(
+      "SELECT at_ms, host, kind, message FROM events WHERE rollout_id = ?1 ORDER BY id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, rolloutId);
+  std::vector<EventRecord> out;
+  while (stmt->step()) {
+    out.push_back(EventRecord{static_cast<std::uint64_t>(stmt->integer(0)), stmt->text(2),
+                              stmt->text(1), rolloutId, stmt->text(3)});
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+namespace {
+
+nlohmann::json abortToJson(const AbortState& state) {
+  nlohmann::json rollBack = nlohmann::json::object();
+  for (const auto& [host, services] : state.rollBackByHost) rollBack[host] = servicesToJson(services);
+  return {{"id", state.abort.abortId},
+          {"rollouts", state.abort.rolloutIds},
+          {"reason", state.abort.reason},
+          {"roll_back", rollBack},
+          {"created_ms", state.createdMillis},
+          {"requested_by", state.requestedBy},
+          {"targets", state.targets},
+          {"acked_ms", state.ackedAtMillis}};
+}
+
+AbortState abortFromJson(const nlohmann::json& json) {
+  AbortState state;
+  state.abort.abortId = json.value("id", std::uint64_t{0});
+  state.abort.rolloutIds = json.value("rollouts", std::vector<std::string>{});
+  state.abort.reason = json.value("reason", "");
+  if (json.contains("roll_back") && json["roll_back"].is_object()) {
+    for (const auto& [host, services] : json["roll_back"].items()) {
+      state.rollBackByHost[host] = servicesFromJson(services.dump());
+    }
+  }
+  state.createdMillis = json.value("created_ms", std::uint64_t{0});
+  state.requestedBy = json.value("requested_by", "");
+  state.targets = json.value("targets", std::set<std::string>{});
+  state.ackedAtMillis = json.value("acked_ms", std::map<std::string, std::uint64_t>{});
+  return state;
+}
+
+}  // namespace
+
+Status SqliteStore::saveAbort(const AbortState& state) {
+  auto stmt = db_->prepare("INSERT OR REPLACE INTO aborts(id, state) VALUES(?1, ?2)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(state.abort.abortId)).bind(2, abortToJson(state).dump());
+  return stmt->run();
+}
+
+Result<std::vector<AbortState>> SqliteStore::loadAborts() {
+  auto stmt = db_->prepare("SELECT state FROM aborts ORDER BY id");
+  if (!stmt) return stmt.error();
+  std::vector<AbortState> out;
+  while (stmt->step()) {
+    auto json = nlohmann::json::parse(stmt->text(0), nullptr, false);
+    if (json.is_object()) out.push_back(abortFromJson(json));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Status SqliteStore::setFrozen(const std::optional<std::string>& reason) {
+  if (!reason) return db_->exec("DELETE FROM meta WHERE key = 'frozen'");
+  auto stmt = db_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('frozen', ?1)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, *reason);
+  return stmt->run();
+}
+
+Result<std::optional<std::string>> SqliteStore::frozen() {
+  auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'frozen'");
+  if (!stmt) return stmt.error();
+  std::optional<std::string> reason;
+  if (stmt->step()) reason = stmt->text(0);
+  if (auto status = stmt->status(); !status) return status.error();
+  return reason;
+}
+
+namespace {
+
+nlohmann::json refsToJson(const std::map<std::uint64_t, CommandRef>& refs) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [id, ref] : refs) {
+    out[std::to_string(id)] = {
+        {"rollout", ref.rolloutId}, {"epoch", ref.epoch}, {"sequence", ref.sequence}};
+  }
+  return out;
+}
+
+std::map<std::uint64_t, CommandRef> refsFromJson(const std::string& text) {
+  std::map<std::uint64_t, CommandRef> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (const auto& [id, ref] : j.items()) {
+    out[std::stoull(id)] = CommandRef{ref.value("rollout", ""),
+                                      ref.value("sequence", std::uint64_t{0}),
+                                      ref.value("epoch", std::uint64_t{0})};
+  }
+  return out;
+}
+
+std::vector<std::string> namesFromJson(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& name : j) {
+    if (name.is_string()) out.push_back(name.get<std::string>());
+  }
+  return out;
+}
+
+std::string encodeWindow(const TelemetryWindow& window) {
+  return encode(AgentMessage{TelemetryReport{{window}}});
+}
+
+Result<TelemetryWindow> decodeWindow(const std::string& blob) {
+  auto message = decodeAgentMessage(
+      Bytes(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size()));
+  if (!message) return message.error();
+  const auto* report = std::get_if<TelemetryReport>(&*message);
+  if (report == nullptr || report->windows.size() != 1) {
+    return makeError("stored telemetry window is not a one-window report");
+  }
+  return report->windows.front();
+}
+
+}  // namespace
+
+Result<std::uint64_t> SqliteStore::nextRolloutSeq() {
+  auto stmt = db_->prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts");
+  if (!stmt) return stmt.error();
+  std::uint64_t seq = 1;
+  if (stmt->step()) seq = static_cast<std::uint64_t>(stmt->integer(0));
+  if (auto status = stmt->status(); !status) return status.error();
+  return seq;
+}
+
+Status SqliteStore::createRollout(const RolloutRecord& r) {
+  auto stmt = db_->prepare(
+      "INSERT INTO rollouts(id, seq, service, version, status, finished, created_ms, updated_ms, "
+      "state, command_refs, started_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, r.id)
+      .bind(2, static_cast<std::int64_t>(r.seq))
+      .bind(3, r.service)
+      .bind(4, r.version)
+      .bind(5, r.status)
+      .bind(6, static_cast<std::int64_t>(r.finished ? 1 : 0))
+      .bind(7, static_cast<std::int64_t>(r.createdMillis))
+      .bind(8, static_cast<std::int64_t>(r.updatedMillis))
+      .bind(9, r.stateJson)
+      .bind(10, refsToJson(r.commandRefs).dump())
+      .bind(11, r.startedBy);
+  return stmt->run();
+}
+
+Status SqliteStore::saveRollout(const RolloutRecord& r) {
+  auto stmt = db_->prepare(
+      "UPDATE rollouts SET status = ?2, finished = ?3, updated_ms = ?4, state = ?5, "
+      "command_refs = ?6 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, r.id)
+      .bind(2, r.status)
+      .bind(3, static_cast<std::int64_t>(r.finished ? 1 : 0))
+      .bind(4, static_cast<std::int64_t>(r.updatedMillis))
+      .bind(5, r.stateJson)
+      .bind(6, refsToJson(r.commandRefs).dump());
+  if (auto status = stmt->run(); !status) return status;
+  if (db_->changes() == 0) return makeError("no rollout " + r.id + " in " + db_->path());
+  return {};
+}
+
+Status SqliteStore::saveCommandRefs(const std::string& rolloutId,
+                                    const std::map<std::uint64_t, CommandRef>& refs) {
+  auto stmt = db_->prepare("UPDATE rollouts SET command_refs = ?2 WHERE id = ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, rolloutId).bind(2, refsToJson(refs).dump());
+  if (auto status = stmt->run(); !status) return status;
+  if (db_->changes() == 0) return makeError("no rollout " + rolloutId + " in " + db_->path());
+  return {};
+}
+
+Result<std::vector<RolloutRecord>> SqliteStore::queryRollouts(const std::string& where,
+                                                              const std::string& arg) {
+  auto stmt = db_->prepare(
+      "SELECT id, seq, service, version, status, finished, created_ms, updated_ms, state, "
+      "command_refs, started_by FROM rollouts " + where);
+  if (!stmt) return stmt.error();
+  if (!arg.empty()) stmt->bind(1, arg);
+  std::vector<RolloutRecord> out;
+  while (stmt->step()) {
+    RolloutRecord r;
+    r.id = stmt->text(0);
+    r.seq = static_cast<std::uint64_t>(stmt->integer(1));
+    r.service = stmt->text(2);
+    r.version = stmt->text(3);
+    r.status = stmt->text(4);
+    r.finished = stmt->integer(5) != 0;
+    r.createdMillis = static_cast<std::uint64_t>(stmt->integer(6));
+    r.updatedMillis = static_cast<std::uint64_t>(stmt->integer(7));
+    r.stateJson = stmt->text(8);
+    r.commandRefs = refsFromJson(stmt->text(9));
+    r.startedBy = stmt->text(10);
+    out.push_back(std::move(r));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Result<std::optional<RolloutRecord>> SqliteStore::loadRollout(const std::string& id) {
+  auto rows = queryRollouts("WHERE id = ?1", id);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<RolloutRecord>();
+  return std::optional<RolloutRecord>(std::move(rows->front()));
+}
+
+Result<std::vector<RolloutRecord>> SqliteStore::unfinishedRollouts() {
+  return queryRollouts("WHERE finished = 0", "");
+}
+
+Result<std::vector<std::string>> SqliteStore::recentRolloutIds(std::size_t limit) {
+  auto stmt = db_->prepare("SELECT id FROM rollouts ORDER BY seq DESC LIMIT ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(limit));
+  std::vector<std::string> ids;
+  while (stmt->step()) ids.push_back(stmt->text(0));
+  if (auto status = stmt->status(); !status) return status.error();
+  return ids;
+}
+
+Status SqliteStore::recordCheck(const CheckRecord& check) {
+  auto stmt = db_->prepare(
+      "INSERT INTO checks(rollout_id, at_ms, step, stage, batch, batches, region, "
+      "canary_hosts, comparison_hosts, name, verdict, p_value, statistic, result) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, check.rolloutId)
+      .bind(2, static_cast<std::int64_t>(check.atMillis))
+      .bind(3, static_cast<std::int64_t>(check.step))
+      .bind(4, check.stage)
+      .bind(5, static_cast<std::int64_t>(check.batch))
+      .bind(6, static_cast<std::int64_t>(check.batches))
+      .bind(7, check.region)
+      .bind(8, nlohmann::json(check.canaryHosts).dump())
+      .bind(9, nlohmann::json(check.comparisonHosts).dump())
+      .bind(10, check.name)
+      .bind(11, check.verdict)
+      .bind(12, check.pValue)
+      .bind(13, check.statistic)
+      .bind(14, check.resultJson);
+  return stmt->run();
+}
+
+Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rolloutId) {
+  auto stmt = db_->prepare(
+      "SELECT at_ms, step, stage, batch, batches, region, canary_hosts, comparison_hosts, name, "
+      "verdict, p_value, statistic, result FROM checks WHERE rollout_id = ?1 ORDER BY id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, rolloutId);
+  std::vector<CheckRecord> out;
+  while (stmt->step()) {
+    CheckRecord c;
+    c.rolloutId = rolloutId;
+    c.atMillis = static_cast<std::uint64_t>(stmt->integer(0));
+    c.step = static_cast<std::uint32_t>(stmt->integer(1));
+    c.stage = stmt->text(2);
+    c.batch = static_cast<std::uint32_t>(stmt->integer(3));
+    c.batches = static_cast<std::uint32_t>(stmt->integer(4));
+    c.region = stmt->text(5);
+    c.canaryHosts = namesFromJson(stmt->text(6));
+    c.comparisonHosts = namesFromJson(stmt->text(7));
+    c.name = stmt->text(8);
+    c.verdict = stmt->text(9);
+    c.pValue = stmt->real(10);
+    c.statistic = stmt->real(11);
+    c.resultJson = stmt->text(12);
+    out.push_back(std::move(c));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Status SqliteStore::appendWindows(const std::vector<StoredWindow>& windows) {
+  if (windows.empty()) return {};
+  Transaction transaction(*db_);
+  auto stmt = db_->prepare(
+      "INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
+      "window) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!stmt) return stmt.error();
+  for (const auto& item : windows) {
+    const TelemetryWindow& w = item.window;
+    stmt->bind(1, item.host)
+        .bind(2, w.service)
+        .bind(3, w.release)
+        .bind(4, static_cast<std::int64_t>(w.startMillis))
+        .bind(5, static_cast<std::int64_t>(w.endMillis))
+        .bind(6, static_cast<std::int64_t>(w.requests))
+        .bind(7, static_cast<std::int64_t>(w.status5xx))
+        .bindBlob(8, encodeWindow(w));
+    if (auto status = stmt->run(); !status) return status;
+    stmt->reset();
+  }
+  return transaction.commit();
+}
+
+Result<std::vector<TelemetryWindow>> SqliteStore::latestWindows(const std::string& host,
+                                                                const std::string& service,
+                                                                std::uint32_t last) {
+  auto stmt = db_->prepare(
+      "SELECT window FROM telemetry WHERE host = ?1 AND (?2 = '' OR service = ?2) "
+      "ORDER BY end_ms DESC, id DESC LIMIT ?3");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, host).bind(2, service).bind(3, static_cast<std::int64_t>(last));
+  std::vector<TelemetryWindow> out;
+  while (stmt->step()) {
+    auto window = decodeWindow(stmt->blob(0));
+    if (window) out.push_back(std::move(*window));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<StoredWindow>> SqliteStore::windowsSince(const std::string& service,
+                                                            std::uint64_t sinceMillis) {
+  auto stmt = db_->prepare(
+      "SELECT host, window FROM telemetry WHERE service = ?1 AND end_ms > ?2 ORDER BY end_ms, id");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, service).bind(2, static_cast<std::int64_t>(sinceMillis));
+  std::vector<StoredWindow> out;
+  while (stmt->step()) {
+    auto window = decodeWindow(stmt->blob(1));
+    if (window) out.push_back(StoredWindow{stmt->text(0), std::move(*window)});
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Result<std::uint64_t> SqliteStore::pruneWindows(std::uint64_t beforeMillis) {
+  auto stmt = db_->prepare("DELETE FROM telemetry WHERE end_ms < ?1");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(beforeMillis));
+  if (auto status = stmt->run(); !status) return status.error();
+  return static_cast<std::uint64_t>(db_->changes());
+}
+
+Result<std::vector<ArtifactInfo>> SqliteStore::queryArtifacts(
+    const std::string& where, const std::vector<std::string>& args) {
+  auto stmt = db_->prepare(
+      "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM artifacts " +
+      where);
+  if (!stmt) return stmt.error();
+  for (std::size_t i = 0; i < args.size(); ++i) stmt->bind(static_cast<int>(i + 1), args[i]);
+  std::vector<ArtifactInfo> out;
+  while (stmt->step()) {
+    ArtifactInfo info;
+    info.service = stmt->text(0);
+    info.version = stmt->text(1);
+    info.sha256 = stmt->text(2);
+    info.sizeBytes = static_cast<std::uint64_t>(stmt->integer(3));
+    info.signature = stmt->text(4);  // a BLOB's bytes, unchanged
+    info.pushedMillis = static_cast<std::uint64_t>(stmt->integer(5));
+    info.pushedBy = stmt->text(6);
+    out.push_back(std::move(info));
+  }
+  if (auto status = stmt->status(); !status) return status.error();
+  return out;
+}
+
+Result<std::optional<ArtifactInfo>> SqliteStore::findArtifact(const std::string& service,
+                                                              const std::string& version) {
+  auto rows = queryArtifacts("WHERE service = ?1 AND version = ?2", {service, version});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ArtifactInfo>();
+  return std::optional<ArtifactInfo>(std::move(rows->front()));
+}
+
+Result<std::optional<ArtifactInfo>> SqliteStore::findArtifactBySha(const std::string& sha256) {
+  auto rows = queryArtifacts("WHERE sha256 = ?1 ORDER BY pushed_ms, rowid LIMIT 1", {sha256});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<ArtifactInfo>();
+  return std::optional<ArtifactInfo>(std::move(rows->front()));
+}
+
+Result<std::vector<ArtifactInfo>> SqliteStore::listArtifacts(const std::string& service) {
+  if (service.empty()) return queryArtifacts("ORDER BY service, pushed_ms DESC, rowid DESC", {});
+  return queryArtifacts("WHERE service = ?1 ORDER BY pushed_ms DESC, rowid DESC", {service});
+}
+
+Status SqliteStore::addArtifact(const ArtifactInfo& artifact) {
+  auto stmt = db_->prepare(
+      "INSERT INTO artifacts(service, version, sha256, size_bytes, signature, pushed_ms, "
+      "pushed_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, artifact.service)
+      .bind(2, artifact.version)
+      .bind(3, artifact.sha256)
+      .bind(4, static_cast<std::int64_t>(artifact.sizeBytes))
+      .bindBlob(5, artifact.signature)
+      .bind(6, static_cast<std::int64_t>(artifact.pushedMillis))
+      .bind(7, artifact.pushedBy);
+  return stmt->run();
+}
+
+Status SqliteStore::setArtifactSignature(const std::string& service, const std::string& version,
+                                         const std::string& signature) {
+  auto stmt = db_->prepare("UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, service).bind(2, version).bindBlob(3, signature);
+  return stmt->run();
+}
+}  // namespace rollgate::coordinator

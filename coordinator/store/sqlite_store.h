@@ -1,0 +1,82 @@
+// SqliteStore: the Store backend in one SQLite database (WAL, synchronous=FULL) under the
+// coordinator's state directory. Only one coordinator may own a state directory: open() takes an
+// exclusive lock on `coordinator.lock` and fails, naming the holder's pid, if another process has
+// it. Every open bumps the epoch. Tables: meta, hosts, events, aborts, rollouts, checks,
+// telemetry, artifacts; their layout is that of every earlier release, so an existing state
+// directory opens unchanged.
+// Thread-safety: one thread (the coordinator's loop).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "coordinator/store/sqlite.h"
+#include "coordinator/store/store.h"
+
+namespace rollgate::coordinator {
+
+class SqliteStore final : public Store {
+ public:
+  // Creates `stateDir` if needed; the database is `<stateDir>/coordinator.db`.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& stateDir);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  std::uint64_t epoch() const override { return epoch_; }
+
+  Status saveHost(const HostInfo& host) override;
+  Status saveLastContacts(
+      const std::vector<std::pair<std::string, std::uint64_t>>& contacts) override;
+  Status deleteHost(const std::string& name) override;
+  Result<std::vector<HostInfo>> loadHosts() override;
+
+  Status recordEvent(const EventRecord& event) override;
+  Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override;
+
+  Status saveAbort(const AbortState& state) override;
+  Result<std::vector<AbortState>> loadAborts() override;
+  Status setFrozen(const std::optional<std::string>& reason) override;
+  Result<std::optional<std::string>> frozen() override;
+
+  Result<std::uint64_t> nextRolloutSeq() override;
+  Status createRollout(const RolloutRecord& rollout) override;
+  Status saveRollout(const RolloutRecord& rollout) override;
+  Status saveCommandRefs(const std::string& rolloutId,
+                         const std::map<std::uint64_t, CommandRef>& refs) override;
+  Result<std::optional<RolloutRecord>> loadRollout(const std::string& id) override;
+  Result<std::vector<RolloutRecord>> unfinishedRollouts() override;
+  Result<std::vector<std::string>> recentRolloutIds(std::size_t limit) override;
+  Status recordCheck(const CheckRecord& check) override;
+  Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) override;
+
+  Status appendWindows(const std::vector<StoredWindow>& windows) override;
+  Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
+                                                     const std::string& service,
+                                                     std::uint32_t last) override;
+  Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 std::uint64_t sinceMillis) override;
+  Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
+
+  Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
+                                                   const std::string& version) override;
+  Result<std::optional<ArtifactInfo>> findArtifactBySha(const std::string& sha256) override;
+  Result<std::vector<ArtifactInfo>> listArtifacts(const std::string& service) override;
+  Status addArtifact(const ArtifactInfo& artifact) override;
+  Status setArtifactSignature(const std::string& service, const std::string& version,
+                              const std::string& signature) override;
+
+ private:
+  SqliteStore(std::unique_ptr<Database> db, int lockFd) : db_(std::move(db)), lockFd_(lockFd) {}
+  Status migrate();
+  Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
+                                                   const std::string& arg);
+  Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,
+                                                   const std::vector<std::string>& args);
+
+  std::unique_ptr<Database> db_;
+  int lockFd_;
+  std::uint64_t epoch_ = 0;
+};
+
+}  // namespace rollgate::coordinator

@@ -1,0 +1,157 @@
+// Store: everything the coordinator keeps, behind one narrow interface: hosts, the event log,
+// aborts, the fleet-wide freeze, rollouts with the command refs they sent, check results,
+// telemetry windows and artifact metadata. Nothing outside a backend knows how or where it is
+// kept (no SQL outside coordinator/store/). SqliteStore (sqlite_store.h) is the backend today.
+//
+// Every call returns a Status or a Result the caller must look at: a write that fails is an
+// expected failure (full disk, I/O error, lost database server) and each caller has a failure
+// policy for it (see coordinator.h, rollouts.h, abort_coordinator.h). Reads that fail return an
+// error too; "nothing there" is an empty optional or an empty list, never an error.
+//
+// Thread-safety: an implementation belongs to one thread (the coordinator's loop).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/result.h"
+#include "coordinator/aborts.h"
+
+namespace rollgate::coordinator {
+
+// One line of the event log: what the system did and why.
+struct EventRecord {
+  std::uint64_t atMillis = 0;
+  std::string kind;       // e.g. "host_registered", "abort", "state", "rollout"
+  std::string host;       // empty when not about one host
+  std::string rolloutId;  // empty when not about one rollout
+  std::string message;
+};
+
+// A rollout as kept: the engine's state (rollout::stateToJson, without windows) plus the columns
+// lists and resumption need, and the ref each engine command was sent with.
+struct RolloutRecord {
+  std::string id;  // "r<seq>"
+  std::uint64_t seq = 0;
+  std::string service;
+  std::string version;
+  std::string status;  // rollout::statusName()
+  bool finished = false;
+  std::uint64_t createdMillis = 0;
+  std::uint64_t updatedMillis = 0;
+  std::string stateJson;
+  std::map<std::uint64_t, CommandRef> commandRefs;  // engine commandId -> ref it was sent with
+  std::string startedBy;
+};
+
+// One check result at one look of one step.
+struct CheckRecord {
+  std::string rolloutId;
+  std::uint64_t atMillis = 0;
+  std::uint32_t step = 0;  // zero-based
+  std::string stage;
+  std::uint32_t batch = 0;
+  std::uint32_t batches = 0;
+  std::string region;
+  std::vector<std::string> canaryHosts;
+  std::vector<std::string> comparisonHosts;
+  std::string name;
+  std::string verdict;  // rollout::verdictName()
+  double pValue = 0;
+  double statistic = 0;
+  std::string resultJson;  // the whole rollout::CheckResult as JSON
+};
+
+struct StoredWindow {
+  std::string host;
+  TelemetryWindow window;
+};
+
+struct ArtifactInfo {
+  std::string service;
+  std::string version;
+  std::string sha256;  // lower-case hex
+  std::uint64_t sizeBytes = 0;
+  std::string signature;  // as pushed (the .sig file's bytes); empty if unsigned
+  std::uint64_t pushedMillis = 0;
+  std::string pushedBy;  // operator name (the ZAP user id of the admin connection)
+  bool operator==(const ArtifactInfo&) const = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Bumped by every open of the store: orders commands across coordinator restarts.
+  virtual std::uint64_t epoch() const = 0;
+
+  // ---- hosts
+  virtual Status saveHost(const HostInfo& host) = 0;
+  // (name, lastContactMillis) of several hosts, all or none.
+  virtual Status saveLastContacts(
+      const std::vector<std::pair<std::string, std::uint64_t>>& contacts) = 0;
+  virtual Status deleteHost(const std::string& name) = 0;
+  virtual Result<std::vector<HostInfo>> loadHosts() = 0;
+
+  // ---- event log
+  virtual Status recordEvent(const EventRecord& event) = 0;
+  // Events about `rolloutId`, oldest first.
+  virtual Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) = 0;
+
+  // ---- aborts and the fleet-wide freeze
+  virtual Status saveAbort(const AbortState& state) = 0;
+  virtual Result<std::vector<AbortState>> loadAborts() = 0;
+  // A reason while frozen, nothing when not.
+  virtual Status setFrozen(const std::optional<std::string>& reason) = 0;
+  virtual Result<std::optional<std::string>> frozen() = 0;
+
+  // ---- rollouts, their command refs and their checks
+  // One more than the highest rollout sequence number ever stored (1 when none).
+  virtual Result<std::uint64_t> nextRolloutSeq() = 0;
+  // Fails if a rollout with that id exists.
+  virtual Status createRollout(const RolloutRecord& rollout) = 0;
+  // Replaces status, finished, updatedMillis, stateJson and commandRefs of an existing rollout.
+  virtual Status saveRollout(const RolloutRecord& rollout) = 0;
+  // Replaces only the command refs (saved before a command is sent).
+  virtual Status saveCommandRefs(const std::string& rolloutId,
+                                 const std::map<std::uint64_t, CommandRef>& refs) = 0;
+  virtual Result<std::optional<RolloutRecord>> loadRollout(const std::string& id) = 0;
+  virtual Result<std::vector<RolloutRecord>> unfinishedRollouts() = 0;
+  // Ids of the newest `limit` rollouts, newest first.
+  virtual Result<std::vector<std::string>> recentRolloutIds(std::size_t limit) = 0;
+  virtual Status recordCheck(const CheckRecord& check) = 0;
+  // Checks of `rolloutId`, oldest first.
+  virtual Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) = 0;
+
+  // ---- telemetry windows
+  // All or none.
+  virtual Status appendWindows(const std::vector<StoredWindow>& windows) = 0;
+  // The newest `last` windows of host/service (any service if empty), oldest first.
+  virtual Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
+                                                             const std::string& service,
+                                                             std::uint32_t last) = 0;
+  // Windows of `service` from any host whose end is after `sinceMillis`, oldest first.
+  virtual Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                         std::uint64_t sinceMillis) = 0;
+  // Deletes windows that ended before `beforeMillis`; returns how many.
+  virtual Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) = 0;
+
+  // ---- artifact metadata (the bytes are files: see ArtifactStore)
+  virtual Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
+                                                           const std::string& version) = 0;
+  // The earliest pushed record with this content.
+  virtual Result<std::optional<ArtifactInfo>> findArtifactBySha(const std::string& sha256) = 0;
+  // Every version of `service` (every artifact when empty), newest push first.
+  virtual Result<std::vector<ArtifactInfo>> listArtifacts(const std::string& service) = 0;
+  // Fails if (service, version) is already stored.
+  virtual Status addArtifact(const ArtifactInfo& artifact) = 0;
+  virtual Status setArtifactSignature(const std::string& service, const std::string& version,
+                                      const std::string& signature) = 0;
+};
+
+}  // namespace rollgate::coordinator

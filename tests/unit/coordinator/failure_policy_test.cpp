@@ -1,0 +1,266 @@
+// The coordinator's failure policies for durable writes, shown with a store that fails on demand
+// (FakeStore) and an outbox that records what would have been sent: an abort that cannot be saved
+// is refused and not sent; abort acknowledgements that cannot be saved are kept and saved at a
+// later batch; a command whose ref cannot be saved is not sent, the rollout pauses, and the
+// command goes out once its ref is saved; an event or check that cannot be saved pauses the
+// rollout; a freeze that cannot be saved is refused; an enrolment whose event cannot be saved
+// says so in its reply.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "coordinator/abort_coordinator.h"
+#include "coordinator/admin_api.h"
+#include "coordinator/command_dispatcher.h"
+#include "coordinator/rollouts.h"
+#include "tests/unit/coordinator/fake_store.h"
+
+namespace rollgate::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeStore;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "rollgate-policy-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+};
+
+class RecordingOutbox final : public Outbox {
+ public:
+  std::vector<std::pair<std::string, CoordinatorMessage>> toAgents;
+  std::vector<Broadcast> broadcasts;
+  std::vector<AdminReply> replies;
+
+  void toAgent(const std::string& routingId, const CoordinatorMessage& message) override {
+    toAgents.emplace_back(routingId, message);
+  }
+  void broadcast(Broadcast message) override { broadcasts.push_back(std::move(message)); }
+  void toAdmin(const ReplyTo&, AdminReply reply) override { replies.push_back(std::move(reply)); }
+
+  template <typename T>
+  std::vector<T> sent() const {
+    std::vector<T> out;
+    for (const auto& [routingId, message] : toAgents) {
+      if (const auto* m = std::get_if<T>(&message)) out.push_back(*m);
+    }
+    return out;
+  }
+};
+
+// The coordinator's parts wired as Coordinator::start() wires them, over a FakeStore.
+struct Parts {
+  FakeClock clock{1'763'700'000'000ull};
+  Logger logger = makeLogger("policy-test", "off");
+  FakeStore store;
+  RecordingOutbox outbox;
+  TempDir dir;
+  CoordinatorConfig config;
+  Registry registry{15'000};
+  Allowlist agents;
+  TelemetryStore telemetry{store};
+  std::unique_ptr<ArtifactStore> artifacts;
+  std::unique_ptr<CommandDispatcher> commands;
+  std::unique_ptr<Rollouts> rollouts;
+  std::unique_ptr<AbortCoordinator> aborts;
+  std::unique_ptr<AdminApi> admin;
+
+  Parts() {
+    config.agentsDir = (dir.path / "agents.d").string();
+    auto opened = ArtifactStore::open(store, dir.path.string());
+    REQUIRE(opened.ok());
+    artifacts = std::move(*opened);
+    commands = std::make_unique<CommandDispatcher>(registry, store, outbox, clock, logger);
+    rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
+                                          logger);
+    aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
+    admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
+                                                     *artifacts, *rollouts, *commands, *aborts,
+                                                     outbox, clock, logger});
+    REQUIRE(rollouts->open().ok());
+    for (const char* host : {"web-1", "web-2", "web-3", "web-4"}) {
+      Hello hello{host, "eu-west", "eu-west-a", "0.1.0",
+                  {ServiceRelease{"web", "1.0", {"1.0"}}}, clock.nowMillis(), CommandRef{}};
+      registry.onHello(host, hello, std::string("conn-") + host, clock.nowMillis());
+    }
+    store.artifacts.push_back(ArtifactInfo{"web", "2.0", std::string(64, 'a'), 1000, "",
+                                           clock.nowMillis(), "alice"});
+  }
+
+  // Starts a rollout of web 2.0 with web-1 as its canary; returns its summary.
+  nlohmann::json startRollout() {
+    auto summary = rollouts->start(StartRollout{"web", "2.0", "", "", "web-1"}, "alice");
+    REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
+    return nlohmann::json::parse(*summary);
+  }
+  std::string statusOf(const std::string& id) {
+    auto list = rollouts->listJson();
+    REQUIRE(list.ok());
+    auto parsed = nlohmann::json::parse(*list);
+    for (const auto& r : parsed["rollouts"]) {
+      if (r.value("id", "") == id) return r.value("status", "");
+    }
+    return "";
+  }
+};
+
+TEST_CASE("a rollout's first command is sent with a saved ref when the store works") {
+  Parts parts;
+  auto summary = parts.startRollout();
+  std::string id = summary.value("id", "");
+  auto commands = parts.outbox.sent<Command>();
+  REQUIRE(commands.size() == 1);
+  CHECK(commands[0].ref.rolloutId == id);
+  CHECK(commands[0].ref.epoch == 7);
+  REQUIRE(parts.store.rollouts.count(id) == 1);
+  const auto& refs = parts.store.rollouts[id].commandRefs;
+  REQUIRE(refs.size() == 1);
+  CHECK(refs.begin()->second.sequence == commands[0].ref.sequence);
+  CHECK(parts.statusOf(id) != "waiting_for_operator");
+}
+
+TEST_CASE("a command whose ref cannot be saved is not sent; the rollout pauses; it goes out once "
+          "the ref is saved") {
+  Parts parts;
+  parts.store.failing = {"saveCommandRefs"};
+  auto summary = parts.startRollout();
+  std::string id = summary.value("id", "");
+  CHECK(parts.outbox.sent<Command>().empty());
+  CHECK(parts.store.rollouts[id].commandRefs.empty());
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+  bool pauseRecorded = false;
+  for (const auto& e : parts.store.events) {
+    if (e.rolloutId == id && e.message.find("paused by the coordinator (cannot save a command's "
+                                            "ref)") != std::string::npos) {
+      pauseRecorded = true;
+    }
+  }
+  CHECK(pauseRecorded);
+
+  // Still failing: tick retries and still sends nothing.
+  parts.clock.advanceMillis(1000);
+  parts.rollouts->tick();
+  CHECK(parts.outbox.sent<Command>().empty());
+
+  // The store works again: the next tick saves the ref, then sends the command under it.
+  parts.store.failing.clear();
+  parts.clock.advanceMillis(1000);
+  parts.rollouts->tick();
+  auto commands = parts.outbox.sent<Command>();
+  REQUIRE(commands.size() == 1);
+  REQUIRE(parts.store.rollouts[id].commandRefs.size() == 1);
+  CHECK(parts.store.rollouts[id].commandRefs.begin()->second.sequence == commands[0].ref.sequence);
+  // Held until an operator resumes it.
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+  CHECK(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kResume}, "alice").ok());
+}
+
+TEST_CASE("a rollout whose events cannot be saved is paused, not carried on") {
+  Parts parts;
+  parts.store.failing = {"recordEvent"};
+  auto summary = parts.startRollout();
+  std::string id = summary.value("id", "");
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+  CHECK(parts.store.failedCalls > 0);
+  // The pause itself is in the saved state, so a restart resumes it paused.
+  CHECK(parts.store.rollouts[id].stateJson.find("\"operatorPause\":true") != std::string::npos);
+}
+
+TEST_CASE("a rollout whose state cannot be saved is paused") {
+  Parts parts;
+  parts.store.failing = {"saveRollout"};
+  auto summary = parts.startRollout();
+  std::string id = summary.value("id", "");
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+  CHECK(parts.store.rollouts[id].stateJson == "{}");  // nothing claimed that was not saved
+}
+
+TEST_CASE("an abort that cannot be saved is refused and nothing is sent") {
+  Parts parts;
+  parts.store.failing = {"saveAbort"};
+  auto reply = parts.aborts->start("alice", ReplyTo{"op", 1}, AbortRequest{"", true, "bad build"});
+  REQUIRE(reply.has_value());
+  const auto* error = std::get_if<AdminError>(&reply->body);
+  REQUIRE(error != nullptr);
+  CHECK(error->message == "cannot record the abort: saveAbort: disk full (injected)");
+  CHECK(parts.outbox.broadcasts.empty());
+  CHECK(parts.outbox.sent<Abort>().empty());
+  CHECK(parts.store.aborts.empty());
+}
+
+TEST_CASE("abort acknowledgements that cannot be saved are kept and saved at a later batch") {
+  Parts parts;
+  auto reply = parts.aborts->start("alice", ReplyTo{"op", 1}, AbortRequest{"", true, "bad build"});
+  CHECK_FALSE(reply.has_value());  // the report follows when the hosts acknowledge
+  CHECK(parts.outbox.broadcasts.size() == 1);
+  auto sent = parts.outbox.sent<Abort>();
+  REQUIRE(sent.size() == 4);
+  std::uint64_t abortId = sent[0].abortId;
+  REQUIRE(parts.store.aborts.count(abortId) == 1);
+
+  parts.store.failing = {"saveAbort"};
+  parts.clock.advanceMillis(5);
+  parts.aborts->onAck("web-2", AckAbort{abortId, {}});
+  parts.aborts->saveBatch();
+  CHECK(parts.aborts->unsaved() == 1);
+  CHECK(parts.store.aborts[abortId].ackedAtMillis.empty());
+  parts.aborts->saveBatch();  // still failing: still kept
+  CHECK(parts.aborts->unsaved() == 1);
+
+  parts.store.failing.clear();
+  parts.aborts->saveBatch();
+  CHECK(parts.aborts->unsaved() == 0);
+  CHECK(parts.store.aborts[abortId].ackedAtMillis.count("web-2") == 1);
+}
+
+TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
+  Parts parts;
+  parts.store.failing = {"setFrozen"};
+  AdminRequest request;
+  request.requestId = 3;
+  request.body = FreezeRequest{true, "release day"};
+  auto reply = parts.admin->handle("alice", "op", request);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminError>(reply->body));
+  CHECK(parts.outbox.broadcasts.empty());
+  CHECK_FALSE(parts.admin->frozen().has_value());
+
+  parts.store.failing.clear();
+  reply = parts.admin->handle("alice", "op", request);
+  REQUIRE(reply.has_value());
+  CHECK(std::holds_alternative<AdminOk>(reply->body));
+  CHECK(parts.outbox.broadcasts.size() == 1);
+  CHECK(parts.store.frozenReason == "release day (alice)");
+}
+
+TEST_CASE("an enrolment whose event cannot be saved is done and its reply says it is not logged") {
+  Parts parts;
+  parts.store.failing = {"recordEvent"};
+  AdminRequest request;
+  request.body = EnrollHost{"web-9", std::string(40, 'A')};
+  auto reply = parts.admin->handle("alice", "op", request);
+  REQUIRE(reply.has_value());
+  const auto* ok = std::get_if<AdminOk>(&reply->body);
+  REQUIRE(ok != nullptr);
+  CHECK(ok->message == "enrolled host web-9 (not recorded in the event log: recordEvent: disk "
+                       "full (injected))");
+  CHECK(parts.agents.keyForName("web-9").has_value());
+}
+
+}  // namespace
+}  // namespace rollgate::coordinator

@@ -1,0 +1,228 @@
+// FakeStore: an in-memory Store for unit tests whose calls fail on demand: put a method's name
+// ("saveAbort", "saveCommandRefs", "recordEvent", ...) in `failing` and every call of it returns an
+// error ("<name>: disk full (injected)") and changes nothing. Counts the calls that failed.
+// Thread-safety: one thread.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "coordinator/store/store.h"
+
+namespace rollgate::coordinator::testing {
+
+class FakeStore final : public Store {
+ public:
+  std::set<std::string> failing;
+  std::size_t failedCalls = 0;
+
+  std::map<std::string, HostInfo> hosts;
+  std::vector<EventRecord> events;
+  std::map<std::uint64_t, AbortState> aborts;
+  std::optional<std::string> frozenReason;
+  std::map<std::string, RolloutRecord> rollouts;
+  std::vector<CheckRecord> checks;
+  std::vector<StoredWindow> windows;
+  std::vector<ArtifactInfo> artifacts;
+
+  std::uint64_t epoch() const override { return 7; }
+
+  Status saveHost(const HostInfo& host) override {
+    if (fails("saveHost")) return injected("saveHost");
+    hosts[host.name] = host;
+    return {};
+  }
+  Status saveLastContacts(
+      const std::vector<std::pair<std::string, std::uint64_t>>& contacts) override {
+    if (fails("saveLastContacts")) return injected("saveLastContacts");
+    for (const auto& [name, at] : contacts) hosts[name].lastContactMillis = at;
+    return {};
+  }
+  Status deleteHost(const std::string& name) override {
+    if (fails("deleteHost")) return injected("deleteHost");
+    hosts.erase(name);
+    return {};
+  }
+  Result<std::vector<HostInfo>> loadHosts() override {
+    std::vector<HostInfo> out;
+    for (const auto& [name, host] : hosts) out.push_back(host);
+    return out;
+  }
+
+  Status recordEvent(const EventRecord& event) override {
+    if (fails("recordEvent")) return injected("recordEvent");
+    events.push_back(event);
+    return {};
+  }
+  Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override {
+    std::vector<EventRecord> out;
+    for (const auto& e : events) {
+      if (e.rolloutId == rolloutId) out.push_back(e);
+    }
+    return out;
+  }
+
+  Status saveAbort(const AbortState& state) override {
+    if (fails("saveAbort")) return injected("saveAbort");
+    aborts[state.abort.abortId] = state;
+    return {};
+  }
+  Result<std::vector<AbortState>> loadAborts() override {
+    std::vector<AbortState> out;
+    for (const auto& [id, state] : aborts) out.push_back(state);
+    return out;
+  }
+  Status setFrozen(const std::optional<std::string>& reason) override {
+    if (fails("setFrozen")) return injected("setFrozen");
+    frozenReason = reason;
+    return {};
+  }
+  Result<std::optional<std::string>> frozen() override { return frozenReason; }
+
+  Result<std::uint64_t> nextRolloutSeq() override {
+    std::uint64_t seq = 0;
+    for (const auto& [id, r] : rollouts) seq = std::max(seq, r.seq);
+    return seq + 1;
+  }
+  Status createRollout(const RolloutRecord& rollout) override {
+    if (fails("createRollout")) return injected("createRollout");
+    if (rollouts.count(rollout.id)) return makeError("rollout " + rollout.id + " exists");
+    rollouts[rollout.id] = rollout;
+    return {};
+  }
+  Status saveRollout(const RolloutRecord& rollout) override {
+    if (fails("saveRollout")) return injected("saveRollout");
+    auto it = rollouts.find(rollout.id);
+    if (it == rollouts.end()) return makeError("no rollout " + rollout.id);
+    it->second.status = rollout.status;
+    it->second.finished = rollout.finished;
+    it->second.updatedMillis = rollout.updatedMillis;
+    it->second.stateJson = rollout.stateJson;
+    it->second.commandRefs = rollout.commandRefs;
+    return {};
+  }
+  Status saveCommandRefs(const std::string& rolloutId,
+                         const std::map<std::uint64_t, CommandRef>& refs) override {
+    if (fails("saveCommandRefs")) return injected("saveCommandRefs");
+    auto it = rollouts.find(rolloutId);
+    if (it == rollouts.end()) return makeError("no rollout " + rolloutId);
+    it->second.commandRefs = refs;
+    return {};
+  }
+  Result<std::optional<RolloutRecord>> loadRollout(const std::string& id) override {
+    auto it = rollouts.find(id);
+    if (it == rollouts.end()) return std::optional<RolloutRecord>();
+    return std::optional<RolloutRecord>(it->second);
+  }
+  Result<std::vector<RolloutRecord>> unfinishedRollouts() override {
+    std::vector<RolloutRecord> out;
+    for (const auto& [id, r] : rollouts) {
+      if (!r.finished) out.push_back(r);
+    }
+    return out;
+  }
+  Result<std::vector<std::string>> recentRolloutIds(std::size_t limit) override {
+    std::vector<std::pair<std::uint64_t, std::string>> bySeq;
+    for (const auto& [id, r] : rollouts) bySeq.emplace_back(r.seq, id);
+    std::sort(bySeq.rbegin(), bySeq.rend());
+    std::vector<std::string> out;
+    for (const auto& [seq, id] : bySeq) {
+      if (out.size() < limit) out.push_back(id);
+    }
+    return out;
+  }
+  Status recordCheck(const CheckRecord& check) override {
+    if (fails("recordCheck")) return injected("recordCheck");
+    checks.push_back(check);
+    return {};
+  }
+  Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) override {
+    std::vector<CheckRecord> out;
+    for (const auto& c : checks) {
+      if (c.rolloutId == rolloutId) out.push_back(c);
+    }
+    return out;
+  }
+
+  Status appendWindows(const std::vector<StoredWindow>& more) override {
+    if (fails("appendWindows")) return injected("appendWindows");
+    windows.insert(windows.end(), more.begin(), more.end());
+    return {};
+  }
+  Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
+                                                     const std::string& service,
+                                                     std::uint32_t last) override {
+    std::vector<TelemetryWindow> out;
+    for (const auto& w : windows) {
+      if (w.host == host && (service.empty() || w.window.service == service)) {
+        out.push_back(w.window);
+      }
+    }
+    if (out.size() > last) out.erase(out.begin(), out.end() - last);
+    return out;
+  }
+  Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 std::uint64_t sinceMillis) override {
+    std::vector<StoredWindow> out;
+    for (const auto& w : windows) {
+      if (w.window.service == service && w.window.endMillis > sinceMillis) out.push_back(w);
+    }
+    return out;
+  }
+  Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override {
+    if (fails("pruneWindows")) return injected("pruneWindows");
+    auto before = windows.size();
+    std::erase_if(windows, [&](const StoredWindow& w) { return w.window.endMillis < beforeMillis; });
+    return static_cast<std::uint64_t>(before - windows.size());
+  }
+
+  Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
+                                                   const std::string& version) override {
+    for (const auto& a : artifacts) {
+      if (a.service == service && a.version == version) return std::optional<ArtifactInfo>(a);
+    }
+    return std::optional<ArtifactInfo>();
+  }
+  Result<std::optional<ArtifactInfo>> findArtifactBySha(const std::string& sha256) override {
+    for (const auto& a : artifacts) {
+      if (a.sha256 == sha256) return std::optional<ArtifactInfo>(a);
+    }
+    return std::optional<ArtifactInfo>();
+  }
+  Result<std::vector<ArtifactInfo>> listArtifacts(const std::string& service) override {
+    std::vector<ArtifactInfo> out;
+    for (const auto& a : artifacts) {
+      if (service.empty() || a.service == service) out.push_back(a);
+    }
+    return out;
+  }
+  Status addArtifact(const ArtifactInfo& artifact) override {
+    if (fails("addArtifact")) return injected("addArtifact");
+    artifacts.push_back(artifact);
+    return {};
+  }
+  Status setArtifactSignature(const std::string& service, const std::string& version,
+                              const std::string& signature) override {
+    if (fails("setArtifactSignature")) return injected("setArtifactSignature");
+    for (auto& a : artifacts) {
+      if (a.service == service && a.version == version) a.signature = signature;
+    }
+    return {};
+  }
+
+ private:
+  bool fails(const std::string& method) {
+    if (failing.count(method) == 0) return false;
+    ++failedCalls;
+    return true;
+  }
+  static Error injected(const std::string& method) {
+    return makeError(method + ": disk full (injected)");
+  }
+};
+
+}  // namespace rollgate::coordinator::testing
