@@ -2,7 +2,7 @@
 // sent; each targeted host must acknowledge it; unacknowledged hosts get it again every resend
 // interval and whenever they say hello, for as long as the abort is open. The broadcast channel
 // is only the fast path. Pure bookkeeping (times come in as milliseconds); persistence is the
-// caller's (see Store).
+// caller's (AbortCoordinator, through the Store).
 // Thread-safety: one thread.
 #pragma once
 
