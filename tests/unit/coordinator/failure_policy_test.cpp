@@ -103,8 +103,8 @@ struct Parts {
   }
 
   // Starts a rollout of web 2.0 with web-1 as its canary; returns its summary.
-  nlohmann::json startRollout() {
-    auto summary = rollouts->start(StartRollout{"web", "2.0", "", "", "web-1"}, "alice");
+  nlohmann::json startRollout(const std::string& planToml = "") {
+    auto summary = rollouts->start(StartRollout{"web", "2.0", planToml, "", "web-1"}, "alice");
     REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
     return nlohmann::json::parse(*summary);
   }
@@ -179,6 +179,58 @@ TEST_CASE("a rollout whose events cannot be saved is paused, not carried on") {
   CHECK(parts.store.failedCalls > 0);
   // The pause itself is in the saved state, so a restart resumes it paused.
   CHECK(parts.store.rollouts[id].stateJson.find("\"operatorPause\":true") != std::string::npos);
+}
+
+// A window of `release` on `host` ending now: 1,000 requests, all 2xx, with latencies.
+TelemetryWindow windowOf(const std::string& release, std::uint64_t endMillis) {
+  TelemetryWindow w;
+  w.service = "web";
+  w.release = release;
+  w.startMillis = endMillis - 1000;
+  w.endMillis = endMillis;
+  w.requests = 1000;
+  w.status2xx = 1000;
+  for (std::uint32_t i = 0; i < 100; ++i) w.latencySampleMicros.push_back(40'000 + 100 * i);
+  w.cpuMillis = 100;
+  w.memoryBytes = 100'000'000;
+  w.unitActive = true;
+  return w;
+}
+
+TEST_CASE("a rollout whose check results cannot be saved is paused, not carried on") {
+  Parts parts;
+  auto summary = parts.startRollout(
+      "window_seconds = 1\n[canary]\nwarmup_seconds = 0\nanalysis_seconds = 5\n"
+      "baseline_restart = false\n");
+  std::string id = summary.value("id", "");
+  auto commands = parts.outbox.sent<Command>();
+  REQUIRE(commands.size() == 1);
+  CommandResult installed;
+  installed.command = commands[0].ref;
+  installed.service = "web";
+  installed.outcome = Outcome::kSucceeded;
+  installed.activeRelease = "2.0";
+  parts.commands->onResult("web-1", installed);
+  REQUIRE(parts.statusOf(id) == "analyzing");
+
+  parts.store.failing = {"recordCheck"};
+  for (int i = 0; i < 6 && parts.store.failedCalls == 0; ++i) {
+    parts.clock.advanceMillis(1000);
+    parts.rollouts->onTelemetry("web-1", windowOf("2.0", parts.clock.nowMillis()));
+    parts.rollouts->onTelemetry("web-2", windowOf("1.0", parts.clock.nowMillis()));
+    parts.rollouts->tick();
+  }
+  REQUIRE(parts.store.failedCalls > 0);  // a look was taken and its checks were not saved
+  CHECK(parts.store.checks.empty());
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+  bool pauseRecorded = false;
+  for (const auto& e : parts.store.events) {
+    if (e.message.find("paused by the coordinator (cannot save the result of check") !=
+        std::string::npos) {
+      pauseRecorded = true;
+    }
+  }
+  CHECK(pauseRecorded);
 }
 
 TEST_CASE("a rollout whose state cannot be saved is paused") {
