@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/skip.h"
 #include "tests/support/sshd/test_host.h"
 
 namespace {
@@ -42,12 +43,7 @@ std::set<std::string> lines(const std::string& text) {
 }
 
 bool skipWithout(const std::vector<std::string>& programs) {
-  const std::string missing = rollgate::hosttest::missingPrerequisites(programs);
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
-    return true;
-  }
-  return false;
+  return !rollgate::testing::requireOrSkip(rollgate::hosttest::missingPrerequisites(programs));
 }
 
 }  // namespace
