@@ -15,7 +15,8 @@ std::string referenceFile(const std::string& name) {
 std::string missingReferenceMessage(const std::string& path) {
   return "cannot open " + path +
          ": reference data is not in this repository; it comes from ../shared/reference beside "
-         "the checkout (" ROLLGATE_SOURCE_DIR "/../shared/reference), or set "
+         "the checkout (" ROLLGATE_SOURCE_DIR
+         "/../shared/reference), or set "
          "ROLLGATE_REFERENCE_DIR to a copy of it";
 }
 

@@ -78,10 +78,11 @@ TEST_CASE("deb packages: contents, conffiles and maintainer scripts") {
 
   const auto agentFiles = runShell("dpkg-deb -c " + quoteShell(agent));
   REQUIRE(agentFiles.exitCode == 0);
-  for (const std::string path : {"./usr/bin/rollgate-agent", "./usr/lib/systemd/system/rollgate-agent.service",
-                           "./etc/rollgate/agent.toml", "./usr/share/doc/rollgate-agent/copyright",
-                           "./usr/share/doc/rollgate-agent/changelog.Debian.gz",
-                           "./usr/share/man/man1/rollgate-agent.1.gz"}) {
+  for (const std::string path :
+       {"./usr/bin/rollgate-agent", "./usr/lib/systemd/system/rollgate-agent.service",
+        "./etc/rollgate/agent.toml", "./usr/share/doc/rollgate-agent/copyright",
+        "./usr/share/doc/rollgate-agent/changelog.Debian.gz",
+        "./usr/share/man/man1/rollgate-agent.1.gz"}) {
     CHECK_MESSAGE(agentFiles.output.find(path) != std::string::npos, path);
   }
   CHECK(agentFiles.output.find("rollgate-coordinator") == std::string::npos);
@@ -134,9 +135,10 @@ TEST_CASE("rpm packages: file list, config files, scripts, rpmlint") {
   const std::string coordinatorRpm = findPackage("rollgate-coordinator-", ".rpm");
 
   const auto agentList = lines(runShell("rpm -qlp " + quoteShell(agentRpm)).output);
-  for (const std::string path : {"/usr/bin/rollgate-agent", "/usr/lib/systemd/system/rollgate-agent.service",
-                           "/etc/rollgate/agent.toml", "/usr/share/doc/rollgate-agent/copyright",
-                           "/usr/share/man/man1/rollgate-agent.1.gz"}) {
+  for (const std::string path :
+       {"/usr/bin/rollgate-agent", "/usr/lib/systemd/system/rollgate-agent.service",
+        "/etc/rollgate/agent.toml", "/usr/share/doc/rollgate-agent/copyright",
+        "/usr/share/man/man1/rollgate-agent.1.gz"}) {
     CHECK_MESSAGE(agentList.count(path) == 1, path);
   }
   for (const auto& path : agentList) {
@@ -144,11 +146,10 @@ TEST_CASE("rpm packages: file list, config files, scripts, rpmlint") {
     CHECK_MESSAGE((path != "/usr" && path != "/etc" && path != "/usr/lib/systemd/system"), path);
   }
   const auto coordinatorList = lines(runShell("rpm -qlp " + quoteShell(coordinatorRpm)).output);
-  for (const std::string path : {"/usr/bin/rollgate-coordinator", "/usr/bin/rollgate",
-                           "/usr/lib/systemd/system/rollgate-coordinator.service",
-                           "/etc/rollgate/coordinator.toml",
-                           "/usr/share/man/man1/rollgate-coordinator.1.gz",
-                           "/usr/share/man/man1/rollgate.1.gz"}) {
+  for (const std::string path :
+       {"/usr/bin/rollgate-coordinator", "/usr/bin/rollgate",
+        "/usr/lib/systemd/system/rollgate-coordinator.service", "/etc/rollgate/coordinator.toml",
+        "/usr/share/man/man1/rollgate-coordinator.1.gz", "/usr/share/man/man1/rollgate.1.gz"}) {
     CHECK_MESSAGE(coordinatorList.count(path) == 1, path);
   }
 
@@ -180,20 +181,23 @@ TEST_CASE("rpm packages: file list, config files, scripts, rpmlint") {
   rollgate::hosttest::TempDir dir("/tmp", "rollgate-rpmlint");
   const std::string home = quoteShell(dir.path());
   const auto signedCopies = runShell(
-      "set -e; export HOME=" + home + " GNUPGHOME=" + home + "/gnupg; mkdir -m 0700 $GNUPGHOME; "
+      "set -e; export HOME=" + home + " GNUPGHOME=" + home +
+      "/gnupg; mkdir -m 0700 $GNUPGHOME; "
       "printf '%%_dbpath %s/rpmdb\\n' \"$HOME\" > $HOME/.rpmmacros; "
       "gpg --batch --quiet --passphrase '' --quick-gen-key 'rollgate test <test@rollgate.invalid>' "
       "rsa2048 sign never; gpg --batch --armor --export test@rollgate.invalid > $HOME/key.asc; "
-      "rpm --initdb; rpm --import $HOME/key.asc; cp " + quoteShell(agentRpm) + " " +
-      quoteShell(coordinatorRpm) + " $HOME/; rpmsign --addsign --define "
+      "rpm --initdb; rpm --import $HOME/key.asc; cp " +
+      quoteShell(agentRpm) + " " + quoteShell(coordinatorRpm) +
+      " $HOME/; rpmsign --addsign --define "
       "'_gpg_name test@rollgate.invalid' --define \"__gpg $(command -v gpg)\" $HOME/*.rpm "
       ">/dev/null 2>&1; gpgconf --kill all");
   INFO(signedCopies.output);
   REQUIRE(signedCopies.exitCode == 0);
   // With the settings of the distributions the rpms are for (packaging/rpmlint.toml).
-  const auto lint = runShell("HOME=" + home + " rpmlint --config " +
-                             quoteShell(std::string(ROLLGATE_SOURCE_DIR) + "/packaging/rpmlint.toml") +
-                             " " + home + "/*.rpm");
+  const auto lint =
+      runShell("HOME=" + home + " rpmlint --config " +
+               quoteShell(std::string(ROLLGATE_SOURCE_DIR) + "/packaging/rpmlint.toml") + " " +
+               home + "/*.rpm");
   INFO(lint.output);
   CHECK(lint.output.find(" 0 errors") != std::string::npos);
   // rpmlint 2.4.0 (Debian 12) says no-manual-page-for-binary for every binary whatever the
