@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/logging.h"
+#include "rollgate_version.h"
 
 #if __has_include("agent/telemetry/parse_command.h")
 #include "agent/telemetry/parse_command.h"
@@ -24,6 +25,7 @@ void onSignal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rollgate-agent: installs builds and reports telemetry for this host"};
+  app.set_version_flag("--version", std::string("rollgate-agent ") + rollgate::kVersion);
   std::string configPath = rollgate::agent::kDefaultAgentConfig;
   app.add_option("--config", configPath, "agent config (TOML)")->capture_default_str();
 

@@ -4,10 +4,12 @@
 #include "cli/commands.h"
 #include "cli/install_commands.h"
 #include "cli/rollout_commands.h"
+#include "rollgate_version.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"rollgate: safe, staged rollouts with statistical canary gates"};
+  app.set_version_flag("--version", std::string("rollgate ") + rollgate::kVersion);
   app.require_subcommand(1);
   app.fallthrough();
   rollgate::cli::AdminOptions admin;

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "coordinator/coordinator.h"
+#include "rollgate_version.h"
 
 namespace {
 rollgate::coordinator::Coordinator* running = nullptr;
@@ -15,6 +16,7 @@ void onSignal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rollgate-coordinator: stages rollouts across the fleet and gates them"};
+  app.set_version_flag("--version", std::string("rollgate-coordinator ") + rollgate::kVersion);
   std::string configPath = rollgate::coordinator::kDefaultCoordinatorConfig;
   app.add_option("--config", configPath, "coordinator config (TOML)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

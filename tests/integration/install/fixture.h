@@ -14,23 +14,15 @@
 #include "common/build_signature.h"
 #include "agent/install/installer.h"
 #include "agent/systemd/systemd_client.h"
+#include "tests/support/skip.h"
 #include "tests/support/systemd/user_manager.h"
 #include "tests/unit/install/archive_builder.h"
 #include "tests/unit/install/temp_dir.h"
 
 namespace rollgate::testing {
 
-// True (after printing why) when the test must be skipped: only outside CI.
-inline bool skipWithoutSystemd() {
-  std::string missing = UserManager::missingPrerequisite();
-  if (missing.empty()) return false;
-  const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true") {
-    FAIL("CI=true but the systemd harness cannot run: missing " << missing);
-  }
-  MESSAGE("skipped: missing " << missing);
-  return true;
-}
+// True when the test must be skipped (tests/support/skip.h: only outside CI).
+inline bool skipWithoutSystemd() { return !requireOrSkip(UserManager::missingPrerequisite()); }
 
 inline std::shared_ptr<spdlog::logger> testLogger() {
   auto logger = spdlog::get("install-test");

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/fleet/fleet.h"
+#include "tests/support/skip.h"
 #include "tests/support/systemd/user_manager.h"
 
 using namespace rollgate::testing;
@@ -59,11 +60,7 @@ std::string activeRelease(const LocalFleet& fleet) {
 }  // namespace
 
 TEST_CASE("install v1, install v2, roll back, refuse a broken build: nginx serves each release") {
-  if (auto missing = UserManager::missingPrerequisite(); !missing.empty()) {
-    REQUIRE_MESSAGE(!inCi(), "CI must run this test: " << missing);
-    MESSAGE("skipped: " << missing);
-    return;
-  }
+  if (!requireOrSkip(UserManager::missingPrerequisite())) return;
   auto manager = UserManager::start();
   REQUIRE_MESSAGE(manager.ok(), (manager.ok() ? "" : manager.error().message));
   TempDir work;

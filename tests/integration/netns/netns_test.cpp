@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "tests/support/netns/netns_web_fleet.h"
+#include "tests/support/skip.h"
 
 using namespace rollgate::testing;
 
@@ -46,11 +47,7 @@ struct Fixture {
   std::string planFile;
 
   bool ready() {
-    if (auto missing = NetnsWebFleet::missingPrerequisite(); !missing.empty()) {
-      REQUIRE_MESSAGE(!inCi(), "CI must run this test: " << missing);
-      MESSAGE("skipped: " << missing);
-      return false;
-    }
+    if (!requireOrSkip(NetnsWebFleet::missingPrerequisite())) return false;
     auto started = NetnsWebFleet::start(kHosts, NetnsWebFleet::Options{});
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
     web = std::move(*started);

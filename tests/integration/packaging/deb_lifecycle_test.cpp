@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/support/skip.h"
 #include "tests/support/sshd/test_host.h"
 
 namespace {
@@ -72,8 +73,7 @@ TEST_CASE("deb: install, reinstall, upgrade over an older build, purge") {
   if (missing.empty()) {
     missing = missingKeygen();
   }
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   REQUIRE_MESSAGE(std::filesystem::exists(kBaseRoot + "/usr/bin/dpkg"),
@@ -187,8 +187,7 @@ TEST_CASE("rpm: scriptlets install, upgrade and erase (rpm --root into the Debia
   if (missing.empty()) {
     missing = missingKeygen();
   }
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   REQUIRE_MESSAGE(std::filesystem::exists(kBaseRoot + "/usr/bin/dpkg"),

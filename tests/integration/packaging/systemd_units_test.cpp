@@ -7,6 +7,7 @@
 #include <regex>
 #include <string>
 
+#include "tests/support/skip.h"
 #include "tests/support/sshd/test_host.h"
 
 namespace {
@@ -55,8 +56,7 @@ double exposureOf(const StagedInstall& staged, const std::string& unit) {
 
 TEST_CASE("systemd units verify cleanly against the installed binaries") {
   const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   StagedInstall staged;
@@ -76,8 +76,7 @@ TEST_CASE("systemd units verify cleanly against the installed binaries") {
 TEST_CASE("systemd-analyze verify fails when ExecStart's binary is missing") {
   // Guards the test above against passing vacuously (e.g. a root that hides the binaries).
   const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   StagedInstall staged;
@@ -93,8 +92,7 @@ TEST_CASE("systemd-analyze verify fails when ExecStart's binary is missing") {
 
 TEST_CASE("hardening: offline exposure within budget") {
   const std::string missing = rollgate::hosttest::missingPrerequisites({"systemd-analyze", "cmake"});
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: missing " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   StagedInstall staged;

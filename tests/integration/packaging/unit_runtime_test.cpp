@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/skip.h"
 #include "tests/support/sshd/test_host.h"
 #include "tests/support/systemd/user_manager.h"
 
@@ -59,8 +60,7 @@ std::string adaptUnit(const std::string& unitText, const std::string& dir, const
 
 TEST_CASE("coordinator under its hardened unit: READY=1, serves, enrolls into agents.d") {
   const std::string missing = rollgate::testing::UserManager::missingPrerequisite();
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   const char* binEnv = std::getenv("ROLLGATE_BIN_DIR");
@@ -128,8 +128,7 @@ TEST_CASE("coordinator under its hardened unit: READY=1, serves, enrolls into ag
 
 TEST_CASE("agent under its hardened unit: READY=1 once it serves, accepted by the coordinator") {
   const std::string missing = rollgate::testing::UserManager::missingPrerequisite();
-  if (!missing.empty() && !rollgate::hosttest::runningInCi()) {
-    MESSAGE("skipped: " << missing);
+  if (!rollgate::testing::requireOrSkip(missing)) {
     return;
   }
   const char* binEnv = std::getenv("ROLLGATE_BIN_DIR");

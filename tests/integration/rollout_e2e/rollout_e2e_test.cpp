@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "tests/support/fleet/web_fleet.h"
+#include "tests/support/skip.h"
 
 using namespace rollgate::testing;
 
@@ -43,11 +44,7 @@ struct Fixture {
   std::string planFile;
 
   bool ready() {
-    if (auto missing = WebFleet::missingPrerequisite(); !missing.empty()) {
-      REQUIRE_MESSAGE(!inCi(), "CI must run this test: " << missing);
-      MESSAGE("skipped: " << missing);
-      return false;
-    }
+    if (!requireOrSkip(WebFleet::missingPrerequisite())) return false;
     auto started = WebFleet::start(kHosts, WebFleet::Options{});
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
     web = std::move(*started);

@@ -26,6 +26,7 @@
 #include "agent/telemetry/log_follower.h"
 #include "agent/telemetry/proc_stats.h"
 #include "agent/telemetry/window_builder.h"
+#include "tests/support/skip.h"
 #include "tests/unit/telemetry/test_files.h"
 
 using namespace rollgate::agent;
@@ -149,11 +150,7 @@ std::map<int, std::uint64_t> statusBySplitting(const std::vector<std::string>& l
 }
 
 bool requireTool(const char* path) {
-  if (::access(path, X_OK) == 0) return true;
-  const char* ci = std::getenv("CI");
-  REQUIRE_MESSAGE(!(ci != nullptr && std::string(ci) == "true"), path << " is missing in CI");
-  MESSAGE("skipped: " << path << " is not installed");
-  return false;
+  return rollgate::testing::requireOrSkip(::access(path, X_OK) == 0 ? "" : path);
 }
 
 }  // namespace

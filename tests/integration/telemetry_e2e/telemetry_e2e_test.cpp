@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tests/support/fleet/fleet.h"
+#include "tests/support/skip.h"
 #include "tests/support/systemd/user_manager.h"
 
 using namespace rollgate::testing;
@@ -25,17 +26,8 @@ std::size_t countLines(const std::string& path) {
 }  // namespace
 
 TEST_CASE("requests sent by wrk show up in rollgate telemetry with nginx's own counts") {
-  if (auto missing = UserManager::missingPrerequisite(); !missing.empty()) {
-    REQUIRE_MESSAGE(!inCi(), "CI must run this test: " << missing);
-    MESSAGE("skipped: " << missing);
-    return;
-  }
-  bool haveWrk = ::access("/usr/bin/wrk", X_OK) == 0;
-  REQUIRE_MESSAGE((haveWrk || !inCi()), "wrk is not installed");
-  if (!haveWrk) {
-    MESSAGE("skipped: wrk is not installed");
-    return;
-  }
+  if (!requireOrSkip(UserManager::missingPrerequisite())) return;
+  if (!requireOrSkip(::access("/usr/bin/wrk", X_OK) == 0 ? "" : "/usr/bin/wrk")) return;
   auto manager = UserManager::start();
   REQUIRE_MESSAGE(manager.ok(), (manager.ok() ? "" : manager.error().message));
   TempDir site;

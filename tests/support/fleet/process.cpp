@@ -252,9 +252,4 @@ std::string binDir() {
   return ROLLGATE_DEFAULT_BIN_DIR;
 }
 
-bool inCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 }  // namespace rollgate::testing

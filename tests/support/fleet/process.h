@@ -80,7 +80,4 @@ bool waitUntil(const std::function<bool()>& condition,
 // Directory of the built rollgate binaries ($ROLLGATE_BIN_DIR, else the build tree's bin/).
 std::string binDir();
 
-// True when the suite runs in CI (CI=true): tests must not skip there.
-bool inCi();
-
 }  // namespace rollgate::testing

@@ -84,11 +84,6 @@ std::string missingPrerequisites(const std::vector<std::string>& programs) {
   return missing;
 }
 
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
 TempDir::TempDir(const std::string& parent, const std::string& prefix) {
   std::filesystem::create_directories(parent);
   std::string pattern = parent + "/" + prefix + "-XXXXXX";

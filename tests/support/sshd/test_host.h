@@ -47,9 +47,6 @@ Status writeFileText(const std::string& path, const std::string& text, unsigned 
 // else a message naming what is missing.
 std::string missingPrerequisites(const std::vector<std::string>& programs);
 
-// True when env CI is "true" (tests must not skip then).
-bool runningInCi();
-
 class TempDir {
  public:
   // mkdtemp under `parent` (created if missing) with `prefix`.

@@ -17,6 +17,7 @@
 #include "common/codec.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/store/sqlite_store.h"
+#include "tests/support/skip.h"
 
 namespace fs = std::filesystem;
 using rollgate::coordinator::SqliteStore;
@@ -413,11 +414,9 @@ TEST_CASE("uploads idle for too long are abandoned, and only a few may run at on
   CHECK(f.store->receive(piece("web", "8", extra, 0, 50, false), "alice", later).ok());
 }
 
-TEST_CASE("a full disk fails the push cleanly, naming the path, and leaves no temporary file") {
-  if (::geteuid() != 0) {
-    const char* ci = std::getenv("CI");
-    REQUIRE_MESSAGE(!(ci && std::string(ci) == "true"), "the full-disk test needs root (mount)");
-    MESSAGE("skipped: mounting a tmpfs needs root");
+TEST_CASE("a full disk fails the push cleanly, naming the path, and leaves no temporary file" *
+          doctest::test_suite("integration")) {
+  if (!rollgate::testing::requireOrSkip(::geteuid() == 0 ? "" : "root (to mount a tmpfs)")) {
     return;
   }
   TempDir db;

@@ -14,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "cli/judge_run.h"
+#include "tests/support/reference.h"
+#include "tests/support/skip.h"
 
 namespace rollgate::cli {
 namespace {
@@ -62,10 +64,9 @@ struct ReferenceCase {
 };
 
 ReferenceCase latencyCase() {
-  const std::string path =
-      std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/stats-cases.json";
+  const std::string path = rollgate::testing::referenceFile("stats-cases.json");
   std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  REQUIRE_MESSAGE(in.good(), rollgate::testing::missingReferenceMessage(path));
   const auto all = nlohmann::json::parse(in);
   for (const auto& c : all.at("mannwhitney")) {
     if (c.at("name") == "latency-1" && c.at("alternative") == "less") {
@@ -257,14 +258,11 @@ Run run(const std::string& binary, const std::vector<std::string>& args, const T
   return result;
 }
 
-TEST_CASE("rollgate judge end to end through the built binary") {
+TEST_CASE("rollgate judge end to end through the built binary" * doctest::test_suite("integration")) {
   const char* binDir = std::getenv("ROLLGATE_BIN_DIR");
   const std::string binary =
       std::string(binDir != nullptr ? binDir : ROLLGATE_BINARY_DIR "/bin") + "/rollgate";
-  if (!fs::exists(binary)) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") FAIL("rollgate binary missing: " << binary);
-    MESSAGE("skipped: the rollgate binary is not built (" << binary << ")");
+  if (!rollgate::testing::requireOrSkip(fs::exists(binary) ? "" : binary + " (build `rollgate`)")) {
     return;
   }
   const TempDir dir;

@@ -10,15 +10,15 @@
 
 #include "common/stats/fisher.h"
 #include "common/stats/mann_whitney.h"
+#include "tests/support/reference.h"
 
 namespace rollgate::stats {
 namespace {
 
 nlohmann::json loadReference() {
-  const std::string path =
-      std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/stats-cases.json";
+  const std::string path = rollgate::testing::referenceFile("stats-cases.json");
   std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+  REQUIRE_MESSAGE(in.good(), rollgate::testing::missingReferenceMessage(path));
   return nlohmann::json::parse(in);
 }
 

@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "tests/support/reference.h"
+
 using rollgate::agent::AccessLogParser;
 using rollgate::agent::AccessRecord;
 using rollgate::agent::HttpMethod;
@@ -14,15 +16,14 @@ using rollgate::agent::LatencyUnit;
 
 namespace {
 
-const std::string kReferenceLog =
-    std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/apache_logs.combined";
+const std::string kReferenceLog = rollgate::testing::referenceFile("apache_logs.combined");
 
 const std::string kCombinedLine =
     R"(83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" 200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36")";
 
 std::map<int, int> statusCountsOf(const AccessLogParser& parser, int& lines, int& unparsed) {
   std::ifstream in(kReferenceLog);
-  REQUIRE_MESSAGE(in.good(), "reference log missing: " << kReferenceLog);
+  REQUIRE_MESSAGE(in.good(), rollgate::testing::missingReferenceMessage(kReferenceLog));
   std::map<int, int> counts;
   std::string line;
   lines = 0;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/reference.h"
 #include "tests/unit/telemetry/test_files.h"
 
 using rollgate::agent::AccessLogParser;
@@ -17,8 +18,7 @@ using rollgate::testing::TempDir;
 
 namespace {
 
-const std::string kReferenceLog =
-    std::string(ROLLGATE_SOURCE_DIR) + "/../shared/reference/apache_logs.combined";
+const std::string kReferenceLog = rollgate::testing::referenceFile("apache_logs.combined");
 
 struct CommandRun {
   int exitCode = 0;
@@ -52,6 +52,8 @@ CommandRun runCommand(std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("parse summary of the reference log") {
+  REQUIRE_MESSAGE(std::ifstream(kReferenceLog).good(),
+                  rollgate::testing::missingReferenceMessage(kReferenceLog));
   auto summary = parseFileSummary(kReferenceLog, AccessLogParser::combined());
   REQUIRE(summary.ok());
   CHECK(summary->lines == 10000);
