@@ -106,6 +106,7 @@ class Coordinator {
   AdminReply revoke(const std::string& operatorName, const RevokeHost& request);
   AdminReply queryTelemetry(const QueryTelemetry& request);
   void onTelemetry(const std::string& host, TelemetryReport report);
+  void ackTelemetry();
   void sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
   void tick();
   void reloadAllowlists();
@@ -138,6 +139,8 @@ class Coordinator {
   std::map<std::uint64_t, AbortWaiter> abortWaiters_;
   std::set<std::uint64_t> unsavedAborts_;  // acknowledgements not yet in SQLite (saved per batch)
   std::uint64_t nextTelemetryFlushMillis_ = 0;
+  std::map<std::string, std::uint64_t> telemetryThrough_;  // per host: highest window sequence queued
+  std::set<std::string> telemetryToAck_;                    // hosts owed an AckTelemetry
   std::optional<std::string> frozen_;
   std::uint64_t nextBroadcastId_ = 0;
   static constexpr std::uint64_t kAbortWaitMillis = 10'000;
