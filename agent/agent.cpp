@@ -1,15 +1,12 @@
 #include "agent/agent.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zmq.h>
 
 #include <algorithm>
-#include <climits>
 #include <filesystem>
 #include <cstring>
 
+#include "agent/install/release_store.h"
 #include "agent/systemd/systemd_client.h"
 #include "common/codec.h"
 #include "common/keys.h"
@@ -20,6 +17,43 @@ namespace rollgate::agent {
 namespace {
 
 constexpr std::uint64_t kHelloRetryMillis = 3000;
+constexpr std::size_t kMaxReportedReleases = 64;
+
+// What an install root holds, as install::ReleaseStore sees it: the active release and the
+// unpacked releases, newest first.
+ServiceRelease inspectService(const ServiceConfig& service) {
+  install::ReleaseStore store(service.installRoot);
+  ServiceRelease release;
+  release.service = service.name;
+  release.activeRelease = store.activeRelease().value_or("");
+  for (const auto& info : store.listReleases()) {
+    if (release.releases.size() == kMaxReportedReleases) break;
+    release.releases.push_back(info.version);
+  }
+  return release;
+}
+
+TelemetryCollectorConfig collectorConfig(const AgentConfig& config) {
+  TelemetryCollectorConfig out;
+  out.stateDir = config.stateDir;
+  out.backlog.maxWindows = static_cast<std::size_t>(config.backlogWindows);
+  for (const auto& service : config.services) {
+    CollectedService collected;
+    collected.unit = service.unit;
+    ServiceTelemetryConfig& telemetry = collected.telemetry;
+    telemetry.service = service.name;
+    telemetry.accessLogPath = service.accessLog;
+    telemetry.accessLogFormat = service.accessLogFormat;
+    telemetry.jsonFields.status = service.jsonStatusField;
+    telemetry.jsonFields.latency = service.jsonLatencyField;
+    telemetry.jsonFields.method = service.jsonMethodField;
+    telemetry.errorLogPath = service.errorLog;
+    telemetry.errorPattern = service.errorPattern;
+    telemetry.window.windowMillis = static_cast<std::uint64_t>(config.windowSeconds) * 1000;
+    out.services.push_back(std::move(collected));
+  }
+  return out;
+}
 
 Bytes bytesOf(const zmq::message_t& frame) {
   return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
@@ -27,47 +61,11 @@ Bytes bytesOf(const zmq::message_t& frame) {
 
 }  // namespace
 
-std::string activeReleaseOf(const ServiceConfig& service) {
-  char target[PATH_MAX] = {};
-  std::string current = service.installRoot + "/current";
-  ssize_t n = ::readlink(current.c_str(), target, sizeof(target) - 1);
-  if (n <= 0) return "";
-  std::string path(target, n);
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  std::string version = path.substr(path.rfind('/') + 1);
-  return isValidVersion(version) ? version : "";
-}
-
-ServiceRelease inspectService(const ServiceConfig& service) {
-  ServiceRelease release;
-  release.service = service.name;
-  release.activeRelease = activeReleaseOf(service);
-  std::string releasesDir = service.installRoot + "/releases";
-  if (DIR* dir = ::opendir(releasesDir.c_str())) {
-    std::vector<std::pair<std::int64_t, std::string>> found;
-    while (dirent* entry = ::readdir(dir)) {
-      std::string name = entry->d_name;
-      if (!isValidVersion(name)) continue;  // skips ".", "..", ".tmp-*"
-      struct stat st {};
-      if (::stat((releasesDir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        found.emplace_back(st.st_mtim.tv_sec, name);
-      }
-    }
-    ::closedir(dir);
-    std::sort(found.begin(), found.end(), std::greater<>());
-    for (auto& [mtime, name] : found) {
-      if (release.releases.size() < 64) release.releases.push_back(name);
-    }
-  }
-  return release;
-}
-
 Agent::Agent(AgentConfig config, Logger logger, const Clock& clock)
     : config_(std::move(config)),
       logger_(std::move(logger)),
       clock_(clock),
-      context_(1),
-      backlog_(static_cast<std::size_t>(config_.backlogWindows)) {
+      context_(1) {
   heartbeatMillis_ = static_cast<std::uint64_t>(config_.heartbeatSeconds) * 1000;
 }
 
@@ -82,6 +80,14 @@ Agent::~Agent() {
 std::vector<ServiceRelease> Agent::services() const {
   std::vector<ServiceRelease> out;
   for (const auto& service : config_.services) out.push_back(inspectService(service));
+  return out;
+}
+
+std::vector<std::string> Agent::activeReleases() const {
+  std::vector<std::string> out;
+  for (const auto& service : config_.services) {
+    out.push_back(install::ReleaseStore(service.installRoot).activeRelease().value_or(""));
+  }
   return out;
 }
 
@@ -110,7 +116,8 @@ Status Agent::start() {
                     config_.systemd, client.error().message);
     }
   }
-  auto telemetry = TelemetryCollector::create(config_, resources_.get(), logger_, clock_.nowMillis());
+  auto telemetry = TelemetryCollector::create(collectorConfig(config_), activeReleases(),
+                                              resources_.get(), logger_, clock_.nowMillis());
   if (!telemetry) return telemetry.error();
   telemetry_ = std::move(*telemetry);
   CoordinatorSourceOptions chunks;
@@ -218,7 +225,7 @@ void Agent::run() {
   }
   notifyStopping();
   // The open window is not sent: its lines are read again after a restart (positions are saved at
-  // cuts only), so nothing is lost or counted twice.
+  // cuts only); finished windows not yet acknowledged wait in the durable backlog.
   logger_->info("stopped");
 }
 
@@ -271,6 +278,8 @@ void Agent::onDealerReadable() {
       registeredAs_ = welcome->host;
       setFrozen(welcome->frozen, "");
       flushResults();
+      telemetry_->resendAll();  // a new session: what was in flight may not have arrived
+      flushTelemetry();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
       nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
@@ -278,6 +287,8 @@ void Agent::onDealerReadable() {
       onCommand(*command);
     } else if (auto* abort = std::get_if<Abort>(&*message)) {
       onAbort(*abort, /*fromBroadcast=*/false);
+    } else if (auto* ack = std::get_if<AckTelemetry>(&*message)) {
+      telemetry_->acknowledge(ack->throughSequence);
     }
   }
 }
@@ -430,29 +441,20 @@ void Agent::tick() {
 }
 
 void Agent::collectTelemetry(std::uint64_t nowMillis) {
-  std::vector<TelemetryWindow> finished;
-  std::vector<std::string> releases;
-  for (const auto& service : config_.services) releases.push_back(activeReleaseOf(service));
-  telemetry_->tick(releases, nowMillis, finished);
-  for (auto& window : finished) {
-    if (backlog_.push(std::move(window)) > 0) {
-      logger_->warn("telemetry backlog full ({} windows): dropped the oldest window; {} dropped "
-                    "while the coordinator was away",
-                    config_.backlogWindows, backlog_.droppedTotal());
-    }
-  }
+  telemetry_->tick(activeReleases(), nowMillis);
   flushTelemetry();
 }
 
 void Agent::flushTelemetry() {
-  // Batches of up to 64 windows, oldest first; what cannot be sent stays for the next turn.
-  while (welcomed_ && !backlog_.empty()) {
+  // Batches of up to 64 windows, oldest first; what cannot be sent goes on a later turn, and what
+  // was sent stays in the backlog until the coordinator acknowledges it.
+  while (welcomed_) {
     TelemetryReport report;
-    report.windows = backlog_.take(64);
-    if (!send(report)) {
-      backlog_.putBack(std::move(report.windows));
-      return;
-    }
+    report.windows = telemetry_->unsent(64);
+    if (report.windows.empty()) return;
+    const std::uint64_t last = report.windows.back().sequence;
+    if (!send(report)) return;
+    telemetry_->markSent(last);
   }
 }
 

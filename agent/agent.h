@@ -1,6 +1,7 @@
 // Agent: the host daemon's event loop. Connects to the coordinator (DEALER, CURVE client) and to
 // its broadcast (SUB), says hello whenever a connection is (re)established, heartbeats, and
-// follows the coordinator's Welcome. Later components (telemetry, installs) plug into this loop.
+// follows the coordinator's Welcome. Telemetry (agent/telemetry's TelemetryCollector) and installs
+// (InstallWorker) plug into this loop; the agent only carries their messages.
 // Thread-safety: start() and run() on one thread; requestStop() from anywhere (atomic flag).
 #pragma once
 
@@ -14,9 +15,8 @@
 
 #include "agent/agent_config.h"
 #include "agent/install_worker.h"
-#include "agent/telemetry_collector.h"
 #include "agent/systemd/service_manager.h"
-#include "agent/telemetry/window_builder.h"
+#include "agent/telemetry/telemetry_collector.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/messages.h"
@@ -25,11 +25,6 @@
 namespace rollgate::agent {
 
 inline constexpr const char* kAgentVersion = "0.1.0";
-
-// What an install root holds: the active release (`current`'s target) and unpacked releases.
-ServiceRelease inspectService(const ServiceConfig& service);
-// Just the active release (one readlink), for checks on every loop turn.
-std::string activeReleaseOf(const ServiceConfig& service);
 
 class Agent {
  public:
@@ -63,6 +58,7 @@ class Agent {
   void flushResults();
   void flushTelemetry();
   std::vector<ServiceRelease> services() const;
+  std::vector<std::string> activeReleases() const;
 
   AgentConfig config_;
   Logger logger_;
@@ -89,7 +85,6 @@ class Agent {
   std::uint64_t droppedMalformed_ = 0;
   std::unique_ptr<systemd::ServiceManager> resources_;  // sd-bus for unit stats; null without
   std::unique_ptr<TelemetryCollector> telemetry_;
-  Backlog backlog_;
   std::unique_ptr<InstallWorker> worker_;
   std::set<std::uint64_t> handledAborts_;
   bool frozen_ = false;

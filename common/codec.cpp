@@ -118,6 +118,7 @@ void put(w::TelemetryWindow::Builder b, const TelemetryWindow& v) {
   b.setUnitActive(v.unitActive);
   b.setMainPid(v.mainPid);
   b.setDroppedBefore(v.droppedBefore);
+  b.setSequence(v.sequence);
 }
 TelemetryWindow get(w::TelemetryWindow::Reader r) {
   TelemetryWindow v;
@@ -143,6 +144,7 @@ TelemetryWindow get(w::TelemetryWindow::Reader r) {
   v.unitActive = r.getUnitActive();
   v.mainPid = r.getMainPid();
   v.droppedBefore = r.getDroppedBefore();
+  v.sequence = r.getSequence();
   return v;
 }
 
@@ -428,6 +430,7 @@ Status check(const RequestChunk& v) {
 }
 
 Status check(const Welcome& v) { return checkText("welcome.host", v.host, 64); }
+Status check(const AckTelemetry&) { return {}; }
 Status check(const Command& v) {
   ROLLGATE_CHECK(check(v.ref, "command.ref"));
   ROLLGATE_CHECK(checkName("command.service", v.service));
@@ -743,6 +746,8 @@ std::string encode(const CoordinatorMessage& message) {
           b.setError(text(v.error));
         } else if constexpr (std::is_same_v<T, Abort>) {
           put(body.initAbort(), v);
+        } else if constexpr (std::is_same_v<T, AckTelemetry>) {
+          body.initAckTelemetry().setThroughSequence(v.throughSequence);
         }
       },
       message);
@@ -799,6 +804,8 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
           }
           case w::CoordinatorMessage::Body::ABORT:
             return get(body.getAbort());
+          case w::CoordinatorMessage::Body::ACK_TELEMETRY:
+            return AckTelemetry{body.getAckTelemetry().getThroughSequence()};
         }
         throw std::invalid_argument("body: unknown union member " +
                                     std::to_string(static_cast<unsigned>(body.which())));

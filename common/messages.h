@@ -75,6 +75,7 @@ struct TelemetryWindow {
   bool unitActive = false;
   std::uint32_t mainPid = 0;
   std::uint64_t droppedBefore = 0;
+  std::uint64_t sequence = 0;  // the agent's backlog number; 0: none
   bool operator==(const TelemetryWindow&) const = default;
 };
 
@@ -195,7 +196,13 @@ struct Abort {
   bool operator==(const Abort&) const = default;
 };
 
-using CoordinatorMessage = std::variant<Welcome, Command, ArtifactChunk, Abort>;
+// The coordinator stored every window of this host numbered up to throughSequence.
+struct AckTelemetry {
+  std::uint64_t throughSequence = 0;
+  bool operator==(const AckTelemetry&) const = default;
+};
+
+using CoordinatorMessage = std::variant<Welcome, Command, ArtifactChunk, Abort, AckTelemetry>;
 
 // ---- coordinator -> every agent (broadcast)
 

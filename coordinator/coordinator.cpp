@@ -174,6 +174,7 @@ void Coordinator::run() {
   if (auto status = telemetry_->flush(); !status) {
     logger_->error("cannot store telemetry: {}", status.error().message);
   }
+  if (telemetry_->pending() == 0) ackTelemetry();
   aborts_->saveBatch();
   if (aborts_->unsaved() > 0) {
     logger_->error("stopping with the acknowledgements of {} aborts not saved (see above)",
@@ -200,6 +201,7 @@ void Coordinator::flushBatch() {
       logger_->error("cannot store telemetry: {}", status.error().message);
     }
   }
+  if (telemetry_->pending() == 0) ackTelemetry();
   aborts_->saveBatch();
 }
 
@@ -360,6 +362,11 @@ void Coordinator::onChunkRequest(const std::string& routingId, const std::string
 void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
   auto info = registry_.find(host, clock_.nowMillis());
   for (auto& window : report.windows) {
+    // Telemetry acknowledgement: see ackTelemetry().
+    std::uint64_t& through = telemetryThrough_[host];
+    if (window.sequence != 0) telemetryToAck_.insert(host);
+    if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
+    through = std::max(through, window.sequence);
     bool declared = info && std::any_of(info->services.begin(), info->services.end(),
                                         [&](const ServiceRelease& s) {
                                           return s.service == window.service;
@@ -379,6 +386,21 @@ void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
     rollouts_->onTelemetry(host, window);
     telemetry_->add(host, std::move(window));
   }
+}
+
+// Telemetry acknowledgement. Windows carry the agent's backlog sequence; once every queued window
+// is committed, each host that sent some hears the highest sequence stored, and its agent forgets
+// those windows (until then it keeps them across restarts). An agent sends in sequence order
+// within a session and restarts from its oldest unacknowledged window, so a window at or below
+// the highest queued is a re-send and is skipped. In memory only: after a coordinator restart a
+// window stored but not yet acknowledged is stored again.
+void Coordinator::ackTelemetry() {
+  for (const auto& host : telemetryToAck_) {
+    if (auto routingId = registry_.routingIdOf(host)) {
+      toAgent(*routingId, AckTelemetry{telemetryThrough_[host]});
+    }
+  }
+  telemetryToAck_.clear();
 }
 
 void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage& message) {

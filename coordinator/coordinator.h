@@ -16,8 +16,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <zmq.hpp>
 
@@ -85,6 +87,7 @@ class Coordinator final : private Outbox {
   void onChunkRequest(const std::string& routingId, const std::string& host,
                       const RequestChunk& request);
   void onTelemetry(const std::string& host, TelemetryReport report);
+  void ackTelemetry();
   void recordHostEvent(const std::string& kind, const std::string& host, const std::string& message);
   void flushBatch();
   void tick();
@@ -119,6 +122,8 @@ class Coordinator final : private Outbox {
   CoordinatorCounters counters_;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;
+  std::map<std::string, std::uint64_t> telemetryThrough_;  // per host: highest window sequence queued
+  std::set<std::string> telemetryToAck_;                    // hosts owed an AckTelemetry
   std::uint64_t nextPruneMillis_ = 0;
   std::uint64_t nextTickMillis_ = 0;
   std::uint64_t nextFlushMillis_ = 0;

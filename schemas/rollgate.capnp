@@ -98,6 +98,7 @@ struct TelemetryWindow {
   unitActive @19 :Bool;
   mainPid @20 :UInt32;
   droppedBefore @21 :UInt64;   # windows dropped from the agent's backlog before this one
+  sequence @22 :UInt64;        # the agent's durable backlog number, acknowledged by AckTelemetry
 }
 
 struct TelemetryReport {
@@ -154,7 +155,14 @@ struct CoordinatorMessage {
     command @2 :Command;
     chunk @3 :ArtifactChunk;
     abort @4 :Abort;
+    ackTelemetry @5 :AckTelemetry;
   }
+}
+
+struct AckTelemetry {
+  # Sent after the windows are committed to the coordinator's store: the agent may forget every
+  # window numbered up to throughSequence. Until then it keeps them, across restarts.
+  throughSequence @0 :UInt64;
 }
 
 struct Welcome {

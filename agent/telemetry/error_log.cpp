@@ -1,10 +1,15 @@
 #include "agent/telemetry/error_log.h"
 
+#include <re2/re2.h>
+
 #include <cstring>
 #include <optional>
 
 namespace rollgate::agent {
 namespace {
+
+// RE2's compiled program is bounded; a pattern beyond it fails to compile instead of growing.
+constexpr std::int64_t kMaxProgramBytes = 8 << 20;
 
 // Splits a pattern into literal alternatives, or nullopt when it uses real regex syntax.
 std::optional<std::vector<std::string>> literalAlternatives(std::string_view pattern) {
@@ -28,9 +33,31 @@ std::optional<std::vector<std::string>> literalAlternatives(std::string_view pat
     }
   }
   for (const auto& alternative : out) {
-    if (alternative.empty()) return std::nullopt;  // "A||B" matches everything: leave it to regex
+    if (alternative.empty()) return std::nullopt;  // "A||B" matches everything: leave it to RE2
   }
   return out;
+}
+
+// ECMAScript features RE2 refuses (they need backtracking), named for the operator. Escapes are
+// skipped so that `\(?=` is not mistaken for a lookahead.
+std::optional<std::string> unsupportedFeature(std::string_view pattern) {
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
+      const char next = pattern[i + 1];
+      if (next >= '1' && next <= '9') return "back-reference \\" + std::string(1, next);
+      if (next == 'k' && i + 2 < pattern.size() && pattern[i + 2] == '<') {
+        return "named back-reference \\k<...>";
+      }
+      ++i;
+      continue;
+    }
+    const std::string_view rest = pattern.substr(i);
+    if (rest.starts_with("(?=")) return "lookahead (?=...)";
+    if (rest.starts_with("(?!")) return "negative lookahead (?!...)";
+    if (rest.starts_with("(?<=")) return "lookbehind (?<=...)";
+    if (rest.starts_with("(?<!")) return "negative lookbehind (?<!...)";
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -43,31 +70,27 @@ Result<ErrorPattern> ErrorPattern::compile(std::string_view pattern) {
     compiled.literals_ = std::move(*literals);
     return compiled;
   }
-  // libstdc++'s regex compiler overflows a signed integer on long numbers (back-references,
-  // repetition counts): refuse them instead of compiling with undefined behaviour.
-  std::size_t digits = 0;
-  for (const char c : pattern) {
-    digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
-    if (digits > 6) {
-      return makeError("error log pattern '" + compiled.pattern_ +
-                       "': numbers longer than 6 digits are not supported");
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_log_errors(false);
+  options.set_max_mem(kMaxProgramBytes);
+  auto regex = std::make_shared<const RE2>(compiled.pattern_, options);
+  if (!regex->ok()) {
+    std::string message = "error log pattern '" + compiled.pattern_ + "': " + regex->error();
+    if (auto feature = unsupportedFeature(pattern)) {
+      message += " (the " + *feature +
+                 " is ECMAScript-only: RE2 matches in linear time and supports no "
+                 "back-references or lookaround)";
     }
+    return makeError(std::move(message));
   }
-  try {
-    compiled.regex_ = std::make_shared<const std::regex>(
-        compiled.pattern_, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& error) {
-    return makeError("error log pattern '" + compiled.pattern_ + "': " + error.what());
-  }
+  compiled.regex_ = std::move(regex);
   return compiled;
 }
 
 bool ErrorPattern::matches(std::string_view line) const {
   if (regex_ != nullptr) {
-    // std::regex matches recursively: bound the text it sees so a huge line cannot exhaust the
-    // stack. Error markers sit near the start of a line.
-    const std::string_view head = line.substr(0, kMaxRegexBytes);
-    return std::regex_search(head.begin(), head.end(), *regex_);
+    return RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *regex_);
   }
   for (const auto& literal : literals_) {
     if (line.size() >= literal.size() &&

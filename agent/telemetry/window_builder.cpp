@@ -156,39 +156,4 @@ std::optional<TelemetryWindow> WindowBuilder::switchRelease(std::string newRelea
 
 TelemetryWindow WindowBuilder::closeNow(std::uint64_t nowMillis) { return finish(nowMillis); }
 
-Backlog::Backlog(std::size_t maxWindows) : maxWindows_(maxWindows) { assert(maxWindows_ >= 1); }
-
-std::size_t Backlog::enforceBound() {
-  std::size_t dropped = 0;
-  while (windows_.size() > maxWindows_) {
-    const std::uint64_t carried = windows_.front().droppedBefore + 1;
-    windows_.pop_front();
-    windows_.front().droppedBefore += carried;
-    ++droppedTotal_;
-    ++dropped;
-  }
-  return dropped;
-}
-
-std::size_t Backlog::push(TelemetryWindow window) {
-  windows_.push_back(std::move(window));
-  return enforceBound();
-}
-
-std::vector<TelemetryWindow> Backlog::take(std::size_t maxCount) {
-  std::vector<TelemetryWindow> out;
-  const std::size_t n = std::min(maxCount, windows_.size());
-  out.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(std::move(windows_.front()));
-    windows_.pop_front();
-  }
-  return out;
-}
-
-std::size_t Backlog::putBack(std::vector<TelemetryWindow> windows) {
-  for (auto it = windows.rbegin(); it != windows.rend(); ++it) windows_.push_front(std::move(*it));
-  return enforceBound();
-}
-
 }  // namespace rollgate::agent

@@ -1,13 +1,12 @@
 // Telemetry windows: WindowBuilder turns one service's parsed access-log lines, error-log lines and
 // resource samples into rollgate::TelemetryWindow values, one per window (default 10 s) and never
-// spanning a release switch. Backlog keeps finished windows while the coordinator is away.
+// spanning a release switch (backlog.h keeps finished windows until the coordinator has them).
 // Pure logic: no I/O, no clock of its own (times are passed in as milliseconds), deterministic
 // (the latency reservoir uses a seeded RNG).
 // Thread-safety: none; one thread owns a builder / backlog.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,34 +80,6 @@ class WindowBuilder {
   std::optional<ResourceSample> lastSample_;
   std::uint64_t cpuAccumulatedMillis_ = 0;
   std::uint32_t restartsAccumulated_ = 0;
-};
-
-// Bounded FIFO of finished windows waiting for the coordinator. Beyond maxWindows the oldest is
-// dropped; the drop (plus any drops it carried) is added to droppedBefore of the window that is
-// now oldest, so the coordinator learns exactly how many windows are missing before it.
-class Backlog {
- public:
-  // Requires: maxWindows >= 1.
-  explicit Backlog(std::size_t maxWindows);
-
-  // Returns the number of windows dropped by this push (0 or 1), for the caller to log.
-  std::size_t push(TelemetryWindow window);
-  // Removes and returns up to maxCount windows, oldest first.
-  std::vector<TelemetryWindow> take(std::size_t maxCount);
-  // Puts windows that could not be sent back at the front (oldest first), keeping the bound;
-  // returns how many were dropped doing so.
-  std::size_t putBack(std::vector<TelemetryWindow> windows);
-
-  std::size_t size() const { return windows_.size(); }
-  bool empty() const { return windows_.empty(); }
-  std::uint64_t droppedTotal() const { return droppedTotal_; }
-
- private:
-  std::size_t enforceBound();
-
-  std::size_t maxWindows_;
-  std::deque<TelemetryWindow> windows_;
-  std::uint64_t droppedTotal_ = 0;
 };
 
 }  // namespace rollgate::agent

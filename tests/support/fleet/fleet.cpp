@@ -63,6 +63,8 @@ void LocalFleet::killCoordinator(int sig) {
   coordinator_.wait(std::chrono::seconds(10));
 }
 
+void LocalFleet::signalCoordinator(int sig) { coordinator_.signal(sig); }
+
 bool LocalFleet::coordinatorRunning() { return coordinator_.running(); }
 
 bool LocalFleet::waitForCoordinator() {

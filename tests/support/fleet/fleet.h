@@ -46,6 +46,8 @@ class LocalFleet {
 
   void startCoordinator();
   void killCoordinator(int sig);
+  // Sends `sig` without waiting for an exit (SIGSTOP, SIGCONT).
+  void signalCoordinator(int sig);
   bool coordinatorRunning();
   // Waits until the admin endpoint answers.
   bool waitForCoordinator();

@@ -70,9 +70,9 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
   CHECK(report.windows[0].statusCodes.size() == 7);
 }
 
-TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort") {
+TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 10);
+  checkRoundTrips(samples, decodeCoordinatorMessage, 11);
   std::vector<bool> seenBody(5, false);
   for (const auto& m : samples) {
     if (const auto* command = std::get_if<Command>(&m)) seenBody[command->body.index()] = true;

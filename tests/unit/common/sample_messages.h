@@ -44,6 +44,7 @@ inline TelemetryWindow sampleWindow(const std::string& service, std::uint64_t st
   w.unitActive = true;
   w.mainPid = 4711;
   w.droppedBefore = 3;
+  w.sequence = 1'700'000'000'042;
   return w;
 }
 
@@ -112,6 +113,7 @@ inline std::vector<CoordinatorMessage> sampleCoordinatorMessages() {
   out.push_back(ArtifactChunk{kSampleSha256, 4096, 4096 + bytes.size() + 10, bytes, ""});
   out.push_back(ArtifactChunk{kSampleSha256, 0, 0, "", "artifact unknown"});
   out.push_back(sampleAbort());
+  out.push_back(AckTelemetry{1'700'000'000'042});
   return out;
 }
 

@@ -9,7 +9,6 @@
 using rollgate::StatusCount;
 using rollgate::TelemetryWindow;
 using rollgate::agent::AccessRecord;
-using rollgate::agent::Backlog;
 using rollgate::agent::ResourceSample;
 using rollgate::agent::WindowBuilder;
 using rollgate::agent::WindowOptions;
@@ -29,14 +28,6 @@ AccessRecord request(std::uint16_t status, std::optional<std::uint64_t> latencyM
 
 std::uint64_t sum(const std::vector<std::uint64_t>& values) {
   return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
-}
-
-TelemetryWindow windowAt(std::uint64_t start) {
-  TelemetryWindow window;
-  window.service = "web";
-  window.startMillis = start;
-  window.endMillis = start + 10;
-  return window;
 }
 
 }  // namespace
@@ -186,32 +177,4 @@ TEST_CASE("resources: CPU and restarts are deltas within the window, memory the 
   CHECK(window->cpuMillis == 0);
   CHECK(window->memoryBytes == 1000);
   CHECK(window->mainPid == 77);
-}
-
-TEST_CASE("backlog keeps the newest maxWindows and says how many were dropped before") {
-  Backlog backlog(3);
-  std::size_t droppedNow = 0;
-  for (std::uint64_t i = 0; i < 5; ++i) droppedNow += backlog.push(windowAt(i * 10));
-  CHECK(droppedNow == 2);
-  CHECK(backlog.droppedTotal() == 2);
-  CHECK(backlog.size() == 3);
-  auto sent = backlog.take(2);
-  REQUIRE(sent.size() == 2);
-  CHECK(sent[0].startMillis == 20);
-  CHECK(sent[0].droppedBefore == 2);
-  CHECK(sent[1].startMillis == 30);
-  CHECK(sent[1].droppedBefore == 0);
-  // The send failed: back to the front, order kept; more windows push the oldest out again and
-  // the count carries forward.
-  CHECK(backlog.putBack(std::move(sent)) == 0);
-  CHECK(backlog.push(windowAt(50)) == 1);
-  CHECK(backlog.push(windowAt(60)) == 1);
-  CHECK(backlog.droppedTotal() == 4);
-  auto all = backlog.take(10);
-  REQUIRE(all.size() == 3);
-  CHECK(all[0].startMillis == 40);
-  CHECK(all[0].droppedBefore == 4);  // windows 0, 10, 20, 30 are missing before it
-  CHECK(all[1].droppedBefore == 0);
-  CHECK(all[2].startMillis == 60);
-  CHECK(backlog.empty());
 }
