@@ -2,8 +2,8 @@
 // up. Time and waiting go through the injected Clock, and the request through an injected
 // function (httpGetStatus in the agent), so a unit test runs it with a FakeClock and a scripted
 // answer, and never sleeps.
-// Thread-safety: a HealthProbe is immutable; waitHealthy() may run on any one thread at a time
-// per Clock that is not thread-safe.
+// Thread-safety: immutable after construction; waitHealthy() is as thread-safe as the Clock
+// and the request function it was given.
 #pragma once
 
 #include <cstdint>
