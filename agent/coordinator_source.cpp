@@ -10,6 +10,7 @@
 #include <deque>
 
 #include "common/codec.h"
+#include "common/sys/error.h"
 #include "common/transport.h"
 
 namespace rollgate::agent {
@@ -27,7 +28,7 @@ Status CoordinatorSource::fetch(const install::FetchRequest& request,
                                 const install::ProgressFn& progress,
                                 const std::atomic<bool>& cancel) {
   int fd = ::open(request.stagingPath.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(request.stagingPath + ": open: " + std::strerror(errno));
+  if (fd < 0) return makeError(request.stagingPath + ": open: " + sys::errnoMessage(errno));
   struct stat st {};
   ::fstat(fd, &st);
   std::uint64_t done = static_cast<std::uint64_t>(st.st_size);
@@ -36,7 +37,7 @@ Status CoordinatorSource::fetch(const install::FetchRequest& request,
     // More than the artifact can hold: not ours to resume from.
     if (::ftruncate(fd, 0) != 0) {
       ::close(fd);
-      return makeError(request.stagingPath + ": truncate: " + std::strerror(errno));
+      return makeError(request.stagingPath + ": truncate: " + sys::errnoMessage(errno));
     }
     done = 0;
   }
@@ -124,7 +125,7 @@ Status CoordinatorSource::fetch(const install::FetchRequest& request,
         if (n < 0) {
           int error = errno;
           closeFd();
-          return makeError(request.stagingPath + ": write: " + std::strerror(error));
+          return makeError(request.stagingPath + ": write: " + sys::errnoMessage(error));
         }
         written += static_cast<std::size_t>(n);
       }
@@ -145,7 +146,7 @@ Status CoordinatorSource::fetch(const install::FetchRequest& request,
   if (::fsync(fd) != 0) {
     int error = errno;
     closeFd();
-    return makeError(request.stagingPath + ": fsync: " + std::strerror(error));
+    return makeError(request.stagingPath + ": fsync: " + sys::errnoMessage(error));
   }
   closeFd();
   return {};

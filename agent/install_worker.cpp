@@ -31,7 +31,7 @@ InstallWorker::~InstallWorker() {
 std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
     const ServiceConfig& service) {
   if (config_.systemd == "none" || !service.restartCommand.empty()) {
-    return std::make_unique<systemd::CommandServiceManager>(service.restartCommand);
+    return std::make_unique<systemd::CommandServiceManager>(service.restartCommand, env_);
   }
   systemd::SystemdClientOptions options;
   options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
@@ -45,7 +45,7 @@ std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
 }
 
 Status InstallWorker::start() {
-  ledger_ = std::make_unique<install::CommandLedger>(config_.stateDir + "/commands.json");
+  ledger_ = std::make_unique<install::CommandLedger>(config_.stateDir + "/commands.json", env_);
   if (auto status = ledger_->load(); !status) return status;
   std::vector<install::ArtifactSource*> sources{coordinatorSource_.get(), &fileSource_,
                                                 &httpSource_};
@@ -54,7 +54,7 @@ Status InstallWorker::start() {
     if (!manager) {
       // Still install and switch; the restart step reports the missing manager.
       manager = std::make_unique<systemd::CommandServiceManager>(
-          std::vector<std::string>{"/bin/false"});
+          std::vector<std::string>{"/bin/false"}, env_);
     }
     install::InstallerConfig installerConfig;
     installerConfig.service = service.name;
@@ -67,7 +67,7 @@ Status InstallWorker::start() {
     installerConfig.keepReleases = static_cast<std::size_t>(service.keepReleases);
     installerConfig.restartCommand = service.restartCommand;
     auto installer = std::make_unique<install::Installer>(installerConfig, *manager, *ledger_,
-                                                          sources, logger_);
+                                                          sources, env_, logger_);
     if (auto status = installer->open(); !status) {
       return makeError("service " + service.name + ": " + status.error().message);
     }

@@ -23,6 +23,7 @@
 #include "common/logging.h"
 #include "common/messages.h"
 #include "common/result.h"
+#include "common/sys/env.h"
 
 namespace rollgate::agent {
 
@@ -62,6 +63,7 @@ class InstallWorker {
 
   AgentConfig config_;
   Logger logger_;
+  sys::PosixEnv env_;  // durable writes and waits of the ledger, installers and restarts
   std::unique_ptr<CoordinatorSource> coordinatorSource_;
   install::FileSource fileSource_;
   install::HttpSource httpSource_;

@@ -12,11 +12,12 @@
 #include <variant>
 #include <nlohmann/json.hpp>
 
-#include "common/build_signature.h"
-#include "common/codec.h"
 #include "cli/commands.h"
 #include "cli/install_commands.h"
 #include "cli/output.h"
+#include "common/build_signature.h"
+#include "common/codec.h"
+#include "common/sys/error.h"
 
 namespace rollgate::cli {
 namespace {
@@ -109,7 +110,7 @@ Result<std::string> readPiece(int fd, std::uint64_t offset, std::size_t size,
     if (n < 0) {
       if (errno == EINTR) continue;
       return makeError(path + ": read at offset " + std::to_string(offset + done) + ": " +
-                       std::strerror(errno));
+                       sys::errnoMessage(errno));
     }
     if (n == 0) {
       return makeError(path + ": file shrank while uploading (ends at " +
@@ -162,10 +163,10 @@ std::variant<PushDone, PushFailure> pushFile(const AdminOptions& admin, const Pu
     return PushFailure{kExitUsage, "--version '" + options.version + "' is not a valid version"};
   }
   FileCloser file(::open(options.file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (file.get() < 0) return PushFailure{kExitUsage, options.file + ": " + std::strerror(errno)};
+  if (file.get() < 0) return PushFailure{kExitUsage, options.file + ": " + sys::errnoMessage(errno)};
   struct stat st;
   if (::fstat(file.get(), &st) != 0) {
-    return PushFailure{kExitUsage, options.file + ": " + std::strerror(errno)};
+    return PushFailure{kExitUsage, options.file + ": " + sys::errnoMessage(errno)};
   }
   if (!S_ISREG(st.st_mode)) return PushFailure{kExitUsage, options.file + ": not a regular file"};
   const auto totalBytes = static_cast<std::uint64_t>(st.st_size);
@@ -173,9 +174,9 @@ std::variant<PushDone, PushFailure> pushFile(const AdminOptions& admin, const Pu
   if (auto* failure = std::get_if<PushFailure>(&signature)) return std::move(*failure);
   const std::string& signatureText = std::get<std::string>(signature);
 
-  auto digest = install::sha256File(options.file);
+  auto digest = sha256File(options.file);
   if (!digest) return PushFailure{kExitUsage, digest.error().message};
-  const std::string sha256 = install::toHex(*digest);
+  const std::string sha256 = toHex(*digest);
 
   auto client = AdminClient::connect(admin);
   if (!client) return PushFailure{kExitUnavailable, client.error().message};

@@ -1,12 +1,12 @@
 #include "cli/bootstrap_host.h"
 
-#include <sodium.h>
 
 #include <array>
 #include <fstream>
 #include <sstream>
 
 #include "common/keys.h"
+#include "common/sha256.h"
 
 namespace rollgate::cli {
 namespace {
@@ -39,31 +39,10 @@ std::string lastLines(const std::string& text, size_t count) {
   return joined.empty() ? "(no output)" : joined;
 }
 
-Result<std::string> sha256File(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return makeError("package '" + path + "': cannot open");
-  }
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::array<char, 64 * 1024> buffer{};
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(buffer.data()),
-                              static_cast<unsigned long long>(in.gcount()));
-  }
-  if (in.bad()) {
-    return makeError("package '" + path + "': read error");
-  }
-  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256_final(&state, digest.data());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (const unsigned char byte : digest) {
-    hex += kHex[byte >> 4];
-    hex += kHex[byte & 0xf];
-  }
-  return hex;
+Result<std::string> packageSha256Hex(const std::string& path) {
+  auto digest = sha256File(path);
+  if (!digest) return makeError("package '" + path + "': " + digest.error().message);
+  return toHex(*digest);
 }
 
 // Shell for uploading the package and installing it unless that exact version is installed.
@@ -279,7 +258,7 @@ BootstrapReport bootstrapHost(const BootstrapHost& host, const BootstrapSettings
   if (!deb && !endsWith(settings.packageFile, ".rpm")) {
     return fail("package '" + settings.packageFile + "': expected a .deb or .rpm file");
   }
-  auto sha256 = sha256File(settings.packageFile);
+  auto sha256 = packageSha256Hex(settings.packageFile);
   if (!sha256) {
     return fail(sha256.error().message);
   }

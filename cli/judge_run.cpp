@@ -11,12 +11,13 @@
 #include <tuple>
 #include <utility>
 
+#include "cli/commands.h"
 #include "common/stats/alternative.h"
 #include "common/stats/effect.h"
 #include "common/stats/fisher.h"
 #include "common/stats/mann_whitney.h"
 #include "common/stats/sorting.h"
-#include "cli/commands.h"
+#include "common/sys/error.h"
 
 namespace rollgate::cli {
 namespace {
@@ -67,7 +68,7 @@ Status checkConfidence(double confidence) {
 Result<std::vector<double>> readSampleFile(std::string_view what, const std::string& path) {
   const std::string name = std::string(what) + " file '" + path + "'";
   std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError(name + ": cannot open: " + std::strerror(errno));
+  if (!in) return makeError(name + ": cannot open: " + sys::errnoMessage(errno));
   std::vector<double> values;
   std::string line;
   std::size_t lineNumber = 0;
@@ -87,7 +88,7 @@ Result<std::vector<double>> readSampleFile(std::string_view what, const std::str
     }
     values.push_back(value);
   }
-  if (in.bad()) return makeError(name + ": read error: " + std::strerror(errno));
+  if (in.bad()) return makeError(name + ": read error: " + sys::errnoMessage(errno));
   if (values.empty()) return makeError(name + ": no numbers (the file is empty)");
   return values;
 }

@@ -61,14 +61,14 @@ void addSignCommand(CLI::App& app) {
     if (!sigText) fail(sigText.error().message, kExitUsage);
     auto sig = install::parseSignature(*sigText);
     if (!sig) fail(sigPath + ": " + sig.error().message, kExitUsage);
-    auto digest = install::sha256File(options->verifyFile);
+    auto digest = sha256File(options->verifyFile);
     if (!digest) fail(digest.error().message, kExitUsage);
     if (!install::verifyDigest(*digest, *sig, *key)) {
       fail(options->verifyFile + ": signature " + sigPath + " does not verify with " +
                options->verifyPub,
            kExitFailure);
     }
-    std::cout << options->verifyFile << ": good signature (sha256 " << install::toHex(*digest)
+    std::cout << options->verifyFile << ": good signature (sha256 " << toHex(*digest)
               << ")\n";
   });
 
@@ -78,7 +78,7 @@ void addSignCommand(CLI::App& app) {
     if (options->keyPath.empty()) fail("missing --key PREFIX.key", kExitUsage);
     auto key = install::readSecretKey(options->keyPath);
     if (!key) fail(key.error().message, kExitUsage);
-    auto digest = install::sha256File(options->file);
+    auto digest = sha256File(options->file);
     if (!digest) fail(digest.error().message, kExitUsage);
     auto sig = install::signDigest(*digest, *key);
     sodium_memzero(key->data(), key->size());

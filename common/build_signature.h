@@ -1,5 +1,5 @@
-// Artifact digests and build signatures: streaming SHA-256 of a file and Ed25519 detached
-// signatures over that digest (libsodium). In common/ because the agent (verification) and the
+// Build signatures: Ed25519 detached signatures (libsodium) over an artifact's SHA-256
+// (common/sha256.h). In common/ because the agent (verification) and the
 // `rollgate sign` CLI (key generation, signing) must use exactly the same code, and neither side
 // includes the other. Header-only.
 //
@@ -32,10 +32,12 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/sha256.h"
+#include "common/sys/env.h"
+#include "common/sys/error.h"
 
 namespace rollgate::install {
 
-using Sha256Digest = std::array<unsigned char, crypto_hash_sha256_BYTES>;
 using PublicKey = std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>;
 using SecretKey = std::array<unsigned char, crypto_sign_SECRETKEYBYTES>;
 using Signature = std::array<unsigned char, crypto_sign_BYTES>;
@@ -47,60 +49,6 @@ inline constexpr std::string_view kSignatureLabel = "rollgate-signature ed25519"
 inline Status ensureSodium() {
   if (sodium_init() < 0) return makeError("libsodium: sodium_init failed");
   return {};
-}
-
-// Lower-case hex of bytes.
-inline std::string toHex(const unsigned char* data, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0xf]);
-  }
-  return out;
-}
-inline std::string toHex(const Sha256Digest& digest) { return toHex(digest.data(), digest.size()); }
-
-// Streaming SHA-256 of the first `limitBytes` bytes of a file (all of it by default).
-inline Result<Sha256Digest> sha256File(const std::string& path,
-                                       uint64_t limitBytes = UINT64_MAX) {
-  if (auto s = ensureSodium(); !s) return s.error();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return makeError("sha256 " + path + ": " + std::strerror(errno));
-  crypto_hash_sha256_state state;
-  crypto_hash_sha256_init(&state);
-  std::vector<unsigned char> buffer(1 << 20);
-  uint64_t remaining = limitBytes;
-  while (remaining > 0) {
-    size_t want = buffer.size() < remaining ? buffer.size() : static_cast<size_t>(remaining);
-    ssize_t n = ::read(fd, buffer.data(), want);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return makeError("sha256 " + path + ": read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    crypto_hash_sha256_update(&state, buffer.data(), static_cast<unsigned long long>(n));
-    remaining -= static_cast<uint64_t>(n);
-  }
-  ::close(fd);
-  Sha256Digest digest;
-  crypto_hash_sha256_final(&state, digest.data());
-  return digest;
-}
-
-inline Result<Sha256Digest> parseSha256Hex(std::string_view hex) {
-  Sha256Digest digest;
-  size_t binLen = 0;
-  if (hex.size() != digest.size() * 2 ||
-      sodium_hex2bin(digest.data(), digest.size(), hex.data(), hex.size(), nullptr, &binLen,
-                     nullptr) != 0 ||
-      binLen != digest.size()) {
-    return makeError("sha256 '" + std::string(hex) + "': expected 64 hex digits");
-  }
-  return digest;
 }
 
 inline std::string toBase64(const unsigned char* data, size_t size) {
@@ -141,7 +89,7 @@ Result<std::array<unsigned char, N>> parseLabelled(std::string_view text, std::s
 
 inline Result<std::string> readSmallFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return makeError(path + ": cannot open: " + std::strerror(errno));
+  if (!in) return makeError(path + ": cannot open: " + sys::errnoMessage(errno));
   std::ostringstream text;
   text << in.rdbuf();
   if (text.str().size() > 4096) return makeError(path + ": too large for a key or signature");
@@ -149,16 +97,10 @@ inline Result<std::string> readSmallFile(const std::string& path) {
 }
 
 inline Status writeFileMode(const std::string& path, const std::string& content, mode_t mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return makeError(path + ": cannot create: " + std::strerror(errno));
-  if (::fchmod(fd, mode) != 0 ||
-      ::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
-      ::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return makeError(path + ": cannot write: " + std::strerror(err));
+  sys::PosixEnv env;
+  if (auto s = sys::writeFileAtomically(env, path, content, mode); !s) {
+    return makeError(path + ": cannot write: " + s.error().message);
   }
-  ::close(fd);
   return {};
 }
 

@@ -321,27 +321,27 @@ Status checkCount(const std::string& field, std::size_t count, std::size_t max) 
   return {};
 }
 
-#define ROLLGATE_CHECK(expr)              \
-  do {                                    \
+#define ROLLGATE_RETURN_IF_ERROR(expr)   \
+  do {                                   \
     if (auto status_ = (expr); !status_) \
-      return status_;                     \
+      return status_;                    \
   } while (0)
 
 Status check(const ServiceRelease& v, const std::string& field) {
-  ROLLGATE_CHECK(checkName(field + ".service", v.service));
-  ROLLGATE_CHECK(checkVersion(field + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_CHECK(checkCount(field + ".releases", v.releases.size(), 64));
+  ROLLGATE_RETURN_IF_ERROR(checkName(field + ".service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".activeRelease", v.activeRelease, true));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(field + ".releases", v.releases.size(), 64));
   for (std::size_t i = 0; i < v.releases.size(); ++i) {
-    ROLLGATE_CHECK(checkVersion(field + ".releases[" + std::to_string(i) + "]", v.releases[i],
+    ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".releases[" + std::to_string(i) + "]", v.releases[i],
                                 false));
   }
   return {};
 }
 
 Status checkServices(const std::vector<ServiceRelease>& list, const std::string& field) {
-  ROLLGATE_CHECK(checkCount(field, list.size(), 64));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(field, list.size(), 64));
   for (std::size_t i = 0; i < list.size(); ++i) {
-    ROLLGATE_CHECK(check(list[i], field + "[" + std::to_string(i) + "]"));
+    ROLLGATE_RETURN_IF_ERROR(check(list[i], field + "[" + std::to_string(i) + "]"));
   }
   return {};
 }
@@ -351,27 +351,27 @@ Status check(const CommandRef& v, const std::string& field) {
 }
 
 Status check(const TelemetryWindow& v, const std::string& f) {
-  ROLLGATE_CHECK(checkName(f + ".service", v.service));
-  ROLLGATE_CHECK(checkVersion(f + ".release", v.release, true));
+  ROLLGATE_RETURN_IF_ERROR(checkName(f + ".service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion(f + ".release", v.release, true));
   if (v.endMillis < v.startMillis) {
     return fieldError(f + ".endMillis", std::to_string(v.endMillis) + " is before startMillis " +
                                              std::to_string(v.startMillis));
   }
-  ROLLGATE_CHECK(checkCount(f + ".statusCodes", v.statusCodes.size(), 500));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".statusCodes", v.statusCodes.size(), 500));
   for (const auto& c : v.statusCodes) {
     if (c.code < 100 || c.code > 599) {
       return fieldError(f + ".statusCodes", "status code " + std::to_string(c.code) +
                                                 " outside 100-599");
     }
   }
-  ROLLGATE_CHECK(checkCount(f + ".latencyBucketUpperMicros", v.latencyBucketUpperMicros.size(), 128));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".latencyBucketUpperMicros", v.latencyBucketUpperMicros.size(), 128));
   if (v.latencyBucketCounts.size() != v.latencyBucketUpperMicros.size()) {
     return fieldError(f + ".latencyBucketCounts",
                       std::to_string(v.latencyBucketCounts.size()) +
                           " counts for " + std::to_string(v.latencyBucketUpperMicros.size()) +
                           " buckets");
   }
-  ROLLGATE_CHECK(checkCount(f + ".latencySampleMicros", v.latencySampleMicros.size(), 8192));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".latencySampleMicros", v.latencySampleMicros.size(), 8192));
   // Summed with a bound check at every step: a hostile window must not wrap the sum around.
   std::uint64_t classes = 0;
   for (std::uint64_t count : {v.status1xx, v.status2xx, v.status3xx, v.status4xx, v.status5xx}) {
@@ -385,35 +385,35 @@ Status check(const TelemetryWindow& v, const std::string& f) {
 }
 
 Status check(const CommandResult& v, const std::string& f) {
-  ROLLGATE_CHECK(check(v.command, f + ".command"));
-  ROLLGATE_CHECK(checkName(f + ".service", v.service, true));
-  ROLLGATE_CHECK(checkVersion(f + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_CHECK(checkText(f + ".message", v.message, 8192));
-  ROLLGATE_CHECK(checkCount(f + ".events", v.events.size(), 64));
-  for (const auto& e : v.events) ROLLGATE_CHECK(checkText(f + ".events", e, 1024));
+  ROLLGATE_RETURN_IF_ERROR(check(v.command, f + ".command"));
+  ROLLGATE_RETURN_IF_ERROR(checkName(f + ".service", v.service, true));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion(f + ".activeRelease", v.activeRelease, true));
+  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".message", v.message, 8192));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".events", v.events.size(), 64));
+  for (const auto& e : v.events) ROLLGATE_RETURN_IF_ERROR(checkText(f + ".events", e, 1024));
   return {};
 }
 
 Status check(const Abort& v, const std::string& f) {
-  ROLLGATE_CHECK(checkCount(f + ".rolloutIds", v.rolloutIds.size(), 1024));
-  for (const auto& id : v.rolloutIds) ROLLGATE_CHECK(checkText(f + ".rolloutIds", id, 128));
-  ROLLGATE_CHECK(checkText(f + ".reason", v.reason, 1024));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".rolloutIds", v.rolloutIds.size(), 1024));
+  for (const auto& id : v.rolloutIds) ROLLGATE_RETURN_IF_ERROR(checkText(f + ".rolloutIds", id, 128));
+  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".reason", v.reason, 1024));
   return checkServices(v.rollBack, f + ".rollBack");
 }
 
 Status check(const Hello& v) {
-  ROLLGATE_CHECK(checkText("hello.claimedHost", v.claimedHost, 64));
-  ROLLGATE_CHECK(checkName("hello.region", v.region));
-  ROLLGATE_CHECK(checkName("hello.cluster", v.cluster));
-  ROLLGATE_CHECK(checkText("hello.agentVersion", v.agentVersion, 64));
-  ROLLGATE_CHECK(checkServices(v.services, "hello.services"));
+  ROLLGATE_RETURN_IF_ERROR(checkText("hello.claimedHost", v.claimedHost, 64));
+  ROLLGATE_RETURN_IF_ERROR(checkName("hello.region", v.region));
+  ROLLGATE_RETURN_IF_ERROR(checkName("hello.cluster", v.cluster));
+  ROLLGATE_RETURN_IF_ERROR(checkText("hello.agentVersion", v.agentVersion, 64));
+  ROLLGATE_RETURN_IF_ERROR(checkServices(v.services, "hello.services"));
   return check(v.lastApplied, "hello.lastApplied");
 }
 Status check(const Heartbeat& v) { return checkServices(v.services, "heartbeat.services"); }
 Status check(const TelemetryReport& v) {
-  ROLLGATE_CHECK(checkCount("telemetry.windows", v.windows.size(), 1024));
+  ROLLGATE_RETURN_IF_ERROR(checkCount("telemetry.windows", v.windows.size(), 1024));
   for (std::size_t i = 0; i < v.windows.size(); ++i) {
-    ROLLGATE_CHECK(check(v.windows[i], "telemetry.windows[" + std::to_string(i) + "]"));
+    ROLLGATE_RETURN_IF_ERROR(check(v.windows[i], "telemetry.windows[" + std::to_string(i) + "]"));
   }
   return {};
 }
@@ -432,21 +432,21 @@ Status check(const RequestChunk& v) {
 Status check(const Welcome& v) { return checkText("welcome.host", v.host, 64); }
 Status check(const AckTelemetry&) { return {}; }
 Status check(const Command& v) {
-  ROLLGATE_CHECK(check(v.ref, "command.ref"));
-  ROLLGATE_CHECK(checkName("command.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(check(v.ref, "command.ref"));
+  ROLLGATE_RETURN_IF_ERROR(checkName("command.service", v.service));
   if (const auto* install = std::get_if<InstallRelease>(&v.body)) {
-    ROLLGATE_CHECK(checkVersion("command.install.version", install->version, false));
+    ROLLGATE_RETURN_IF_ERROR(checkVersion("command.install.version", install->version, false));
     if (!isValidSha256(install->sha256)) {
       return fieldError("command.install.sha256", "not a SHA-256 " + quoted(install->sha256));
     }
-    ROLLGATE_CHECK(checkText("command.install.source", install->source, 4096));
-    ROLLGATE_CHECK(checkText("command.install.signature", install->signature, 1024));
+    ROLLGATE_RETURN_IF_ERROR(checkText("command.install.source", install->source, 4096));
+    ROLLGATE_RETURN_IF_ERROR(checkText("command.install.signature", install->signature, 1024));
   } else if (const auto* activate = std::get_if<ActivateRelease>(&v.body)) {
-    ROLLGATE_CHECK(checkVersion("command.activate.version", activate->version, false));
+    ROLLGATE_RETURN_IF_ERROR(checkVersion("command.activate.version", activate->version, false));
   } else if (const auto* rollback = std::get_if<RollBackRelease>(&v.body)) {
-    ROLLGATE_CHECK(checkVersion("command.rollback.toVersion", rollback->toVersion, true));
+    ROLLGATE_RETURN_IF_ERROR(checkVersion("command.rollback.toVersion", rollback->toVersion, true));
   } else if (const auto* cancel = std::get_if<CancelCommand>(&v.body)) {
-    ROLLGATE_CHECK(check(cancel->target, "command.cancel.target"));
+    ROLLGATE_RETURN_IF_ERROR(check(cancel->target, "command.cancel.target"));
   }
   return {};
 }
@@ -468,7 +468,7 @@ Status check(const Resume&) { return {}; }
 
 Status check(const ListHosts&) { return {}; }
 Status check(const EnrollHost& v) {
-  ROLLGATE_CHECK(checkName("enrollHost.name", v.name));
+  ROLLGATE_RETURN_IF_ERROR(checkName("enrollHost.name", v.name));
   if (v.publicKey.size() != 40) {
     return fieldError("enrollHost.publicKey", "expected 40 Z85 characters, got " +
                                                   std::to_string(v.publicKey.size()));
@@ -477,12 +477,12 @@ Status check(const EnrollHost& v) {
 }
 Status check(const RevokeHost& v) { return checkName("revokeHost", v.name); }
 Status check(const QueryTelemetry& v) {
-  ROLLGATE_CHECK(checkName("queryTelemetry.host", v.host));
+  ROLLGATE_RETURN_IF_ERROR(checkName("queryTelemetry.host", v.host));
   return checkName("queryTelemetry.service", v.service, true);
 }
 Status check(const PushArtifact& v) {
-  ROLLGATE_CHECK(checkName("pushArtifact.service", v.service));
-  ROLLGATE_CHECK(checkVersion("pushArtifact.version", v.version, false));
+  ROLLGATE_RETURN_IF_ERROR(checkName("pushArtifact.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion("pushArtifact.version", v.version, false));
   if (!isValidSha256(v.sha256)) return fieldError("pushArtifact.sha256", "not a SHA-256 " + quoted(v.sha256));
   if (v.data.size() > kArtifactChunkBytes) {
     return fieldError("pushArtifact.data", std::to_string(v.data.size()) + " bytes exceeds " +
@@ -491,16 +491,16 @@ Status check(const PushArtifact& v) {
   return checkText("pushArtifact.signature", v.signature, 1024);
 }
 Status check(const ManualCommand& v) {
-  ROLLGATE_CHECK(checkName("manualCommand.host", v.host));
-  ROLLGATE_CHECK(checkName("manualCommand.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkName("manualCommand.host", v.host));
+  ROLLGATE_RETURN_IF_ERROR(checkName("manualCommand.service", v.service));
   return checkVersion("manualCommand.version", v.version, v.kind == ManualCommand::Kind::kRollback);
 }
 Status check(const ListReleases& v) { return checkName("listReleases", v.host); }
 Status check(const StartRollout& v) {
-  ROLLGATE_CHECK(checkName("startRollout.service", v.service));
-  ROLLGATE_CHECK(checkVersion("startRollout.version", v.version, false));
-  ROLLGATE_CHECK(checkText("startRollout.planToml", v.planToml, 256 << 10));
-  ROLLGATE_CHECK(checkText("startRollout.gatesToml", v.gatesToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkName("startRollout.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion("startRollout.version", v.version, false));
+  ROLLGATE_RETURN_IF_ERROR(checkText("startRollout.planToml", v.planToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkText("startRollout.gatesToml", v.gatesToml, 256 << 10));
   return checkName("startRollout.canaryHost", v.canaryHost, true);
 }
 Status check(const RolloutAction& v) { return checkText("rolloutAction.rolloutId", v.rolloutId, 128); }
@@ -508,7 +508,7 @@ Status check(const ListRollouts&) { return {}; }
 Status check(const DescribeRollout& v) { return checkText("describeRollout", v.rolloutId, 128); }
 Status check(const AbortRequest& v) {
   if (!v.all && v.rolloutId.empty()) return fieldError("abort.rolloutId", "empty without 'all'");
-  ROLLGATE_CHECK(checkText("abort.rolloutId", v.rolloutId, 128));
+  ROLLGATE_RETURN_IF_ERROR(checkText("abort.rolloutId", v.rolloutId, 128));
   return checkText("abort.reason", v.reason, 1024);
 }
 Status check(const FreezeRequest& v) { return checkText("freeze.reason", v.reason, 1024); }
@@ -517,16 +517,16 @@ Status check(const WatchRollout& v) { return checkText("watchRollout", v.rollout
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
 Status check(const HostList& v) {
-  ROLLGATE_CHECK(checkCount("hosts", v.hosts.size(), 100000));
+  ROLLGATE_RETURN_IF_ERROR(checkCount("hosts", v.hosts.size(), 100000));
   for (const auto& h : v.hosts) {
-    ROLLGATE_CHECK(checkName("hosts.name", h.name));
-    ROLLGATE_CHECK(checkServices(h.services, "hosts.services"));
+    ROLLGATE_RETURN_IF_ERROR(checkName("hosts.name", h.name));
+    ROLLGATE_RETURN_IF_ERROR(checkServices(h.services, "hosts.services"));
   }
   return {};
 }
 Status check(const WindowList& v) {
   for (std::size_t i = 0; i < v.windows.size(); ++i) {
-    ROLLGATE_CHECK(check(v.windows[i], "windows[" + std::to_string(i) + "]"));
+    ROLLGATE_RETURN_IF_ERROR(check(v.windows[i], "windows[" + std::to_string(i) + "]"));
   }
   return {};
 }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/sys/error.h"
+
 namespace rollgate {
 
 struct ConfigReader::Shared {
@@ -91,7 +93,7 @@ Result<ConfigReader> ConfigReader::parseString(const std::string& text,
 
 Result<ConfigReader> ConfigReader::parseFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return makeError("config file " + path + ": cannot be read: " + std::strerror(errno));
+  if (!in) return makeError("config file " + path + ": cannot be read: " + sys::errnoMessage(errno));
   std::stringstream buffer;
   buffer << in.rdbuf();
   return parseString(buffer.str(), path);

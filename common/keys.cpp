@@ -10,14 +10,17 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/check.h"
+#include "common/sys/env.h"
+#include "common/sys/error.h"
+
 namespace rollgate {
 
 CurveKeyPair generateCurveKeyPair() {
   char publicKey[41] = {};
   char secretKey[41] = {};
   int rc = zmq_curve_keypair(publicKey, secretKey);
-  assert(rc == 0 && "libzmq built without CURVE support");
-  (void)rc;
+  ROLLGATE_CHECK_EQ(rc, 0, "libzmq built without CURVE support");
   return CurveKeyPair{publicKey, secretKey};
 }
 
@@ -38,7 +41,7 @@ Result<std::string> publicKeyFromSecret(const std::string& secretZ85) {
 
 Result<std::string> readKeyFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return makeError("key file " + path + ": " + std::strerror(errno));
+  if (!in) return makeError("key file " + path + ": " + sys::errnoMessage(errno));
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
@@ -53,19 +56,9 @@ Result<std::string> readKeyFile(const std::string& path) {
 }
 
 Status writeKeyFile(const std::string& path, const std::string& keyZ85, unsigned mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return makeError("cannot write key file " + tmp + ": " + std::strerror(errno));
-  std::string line = keyZ85 + "\n";
-  bool ok = ::fchmod(fd, mode) == 0 &&
-            ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-            ::fsync(fd) == 0;
-  int savedErrno = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) savedErrno = errno;
-    ::unlink(tmp.c_str());
-    return makeError("cannot write key file " + path + ": " + std::strerror(savedErrno));
+  sys::PosixEnv env;
+  if (auto status = sys::writeFileAtomically(env, path, keyZ85 + "\n", mode); !status) {
+    return makeError("cannot write key file " + path + ": " + status.error().message);
   }
   return {};
 }

@@ -4,10 +4,11 @@
 // Thread-safety: a plain value type.
 #pragma once
 
-#include <cassert>
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "common/check.h"
 
 namespace rollgate {
 
@@ -26,15 +27,15 @@ class [[nodiscard]] Result {
 
   // Requires: ok().
   T& value() & {
-    assert(ok());
+    ROLLGATE_CHECK(ok(), "value() of a failed Result: ", std::get<1>(state_).message);
     return std::get<0>(state_);
   }
   const T& value() const& {
-    assert(ok());
+    ROLLGATE_CHECK(ok(), "value() of a failed Result: ", std::get<1>(state_).message);
     return std::get<0>(state_);
   }
   T&& value() && {
-    assert(ok());
+    ROLLGATE_CHECK(ok(), "value() of a failed Result: ", std::get<1>(state_).message);
     return std::get<0>(std::move(state_));
   }
   T* operator->() { return &value(); }
@@ -44,7 +45,7 @@ class [[nodiscard]] Result {
 
   // Requires: !ok().
   const Error& error() const {
-    assert(!ok());
+    ROLLGATE_CHECK(!ok(), "error() of a successful Result");
     return std::get<1>(state_);
   }
 
@@ -62,7 +63,7 @@ class [[nodiscard]] Result<void> {
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
   const Error& error() const {
-    assert(failed_);
+    ROLLGATE_CHECK(failed_, "error() of a successful Status");
     return error_;
   }
 

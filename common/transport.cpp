@@ -10,6 +10,7 @@
 
 #include "common/codec.h"
 #include "common/keys.h"
+#include "common/sys/error.h"
 
 namespace rollgate {
 
@@ -21,7 +22,7 @@ std::map<std::string, std::string> Allowlist::readDirectory(const std::string& d
   DIR* handle = ::opendir(dir.c_str());
   if (handle == nullptr) {
     if (problems && errno != ENOENT) {
-      problems->push_back("allowlist directory " + dir + ": " + std::strerror(errno));
+      problems->push_back("allowlist directory " + dir + ": " + sys::errnoMessage(errno));
     }
     return entries;
   }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/sys/error.h"
 #include "common/keys.h"
 
 namespace rollgate::coordinator {
@@ -100,7 +101,7 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const RevokeHost& r
   }
   std::string path = parts_.config.agentsDir + "/" + request.name + ".pub";
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return replyWith(AdminError{"cannot remove " + path + ": " + std::strerror(errno)});
+    return replyWith(AdminError{"cannot remove " + path + ": " + sys::errnoMessage(errno)});
   }
   parts_.agents.remove(request.name);
   parts_.registry.remove(request.name);

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,9 @@
 #include <utility>
 
 #include "common/codec.h"
+#include "common/sha256.h"
+#include "common/sys/env.h"
+#include "common/sys/error.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -46,19 +48,12 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err) { return sys::errnoMessage(err); }
 
 std::string describe(const std::string& service, const std::string& version,
                      std::uint64_t sizeBytes, const std::string& sha256) {
   return service + " " + version + " (" + std::to_string(sizeBytes) + " bytes, sha256 " + sha256 +
          ")";
-}
-
-Status fsyncDirectory(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return makeError("directory " + dir + ": open: " + errnoText(errno));
-  if (::fsync(fd.get()) != 0) return makeError("directory " + dir + ": fsync: " + errnoText(errno));
-  return {};
 }
 
 Status writeAll(int fd, const char* data, std::size_t size) {
@@ -85,7 +80,7 @@ struct ArtifactStore::Upload {
   std::string signature;
   std::string path;
   UniqueFd fd;
-  crypto_hash_sha256_state hash;
+  Sha256 hash;
   std::uint64_t lastPieceMillis = 0;
 };
 
@@ -99,7 +94,6 @@ ArtifactStore::~ArtifactStore() {
 
 Result<std::unique_ptr<ArtifactStore>> ArtifactStore::open(Store& store,
                                                            const std::string& stateDir) {
-  if (sodium_init() < 0) return makeError("libsodium: sodium_init failed");
   std::string dir = stateDir + "/artifacts";
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
     return makeError("artifact directory " + dir + ": " + errnoText(errno));
@@ -198,7 +192,6 @@ Result<std::string> ArtifactStore::receive(const PushArtifact& piece,
                          " bytes for " + upload->path + ": " + errnoText(rc));
       }
     }
-    crypto_hash_sha256_init(&upload->hash);
     upload->lastPieceMillis = nowMillis;
     uploads_.emplace(piece.sha256, std::move(upload));
   }
@@ -234,8 +227,7 @@ Result<std::string> ArtifactStore::receive(const PushArtifact& piece,
     dropUpload(piece.sha256);
     return makeError(message);
   }
-  crypto_hash_sha256_update(&upload.hash, reinterpret_cast<const unsigned char*>(piece.data.data()),
-                            piece.data.size());
+  upload.hash.update(piece.data);
   upload.bytes += piece.data.size();
   upload.lastPieceMillis = nowMillis;
   if (!piece.signature.empty()) upload.signature = piece.signature;
@@ -256,10 +248,7 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
                      " bytes, but " + std::to_string(upload.totalBytes) +
                      " were announced; upload discarded");
   }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&upload.hash, digest);
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+  const std::string hex = toHex(upload.hash.finish());
   if (upload.sha256 != hex) {
     return makeError(what + ": SHA-256 mismatch: announced " + upload.sha256 +
                      ", received content has " + hex + "; upload discarded");
@@ -284,7 +273,7 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
       return makeError(what + ": cannot rename " + upload.path + " to " + blob + ": " +
                        errnoText(errno) + "; upload discarded");
     }
-    if (auto status = fsyncDirectory(artifactsDir_); !status) {
+    if (auto status = sys::fsyncDirectory(artifactsDir_); !status) {
       return makeError(what + ": " + status.error().message);
     }
   }

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/sys/error.h"
+
 namespace rollgate::install {
 namespace {
 
@@ -26,14 +28,12 @@ struct CurlDeleter {
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 
-std::string errnoText(int err) { return std::strerror(err); }
-
 Status writeAll(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return makeError(path + ": write: " + errnoText(errno));
+      return makeError(path + ": write: " + sys::errnoMessage(errno));
     }
     data += n;
     size -= static_cast<size_t>(n);
@@ -43,9 +43,9 @@ Status writeAll(int fd, const char* data, size_t size, const std::string& path) 
 
 Result<UniqueFd> openStaging(const std::string& path, uint64_t& size) {
   auto fd = makeFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (*fd < 0) return makeError(path + ": cannot open staging file: " + errnoText(errno));
+  if (*fd < 0) return makeError(path + ": cannot open staging file: " + sys::errnoMessage(errno));
   struct stat st;
-  if (::fstat(*fd, &st) != 0) return makeError(path + ": fstat: " + errnoText(errno));
+  if (::fstat(*fd, &st) != 0) return makeError(path + ": fstat: " + sys::errnoMessage(errno));
   size = static_cast<uint64_t>(st.st_size);
   return fd;
 }
@@ -58,9 +58,9 @@ Status FileSource::fetch(const FetchRequest& request, const ProgressFn& progress
                          const std::atomic<bool>& cancel) {
   std::string sourcePath = request.url.substr(std::strlen("file://"));
   auto in = makeFd(::open(sourcePath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (*in < 0) return makeError(request.url + ": cannot open: " + errnoText(errno));
+  if (*in < 0) return makeError(request.url + ": cannot open: " + sys::errnoMessage(errno));
   struct stat st;
-  if (::fstat(*in, &st) != 0) return makeError(request.url + ": fstat: " + errnoText(errno));
+  if (::fstat(*in, &st) != 0) return makeError(request.url + ": fstat: " + sys::errnoMessage(errno));
   uint64_t total = static_cast<uint64_t>(st.st_size);
   uint64_t offset = 0;
   auto out = openStaging(request.stagingPath, offset);
@@ -70,7 +70,7 @@ Status FileSource::fetch(const FetchRequest& request, const ProgressFn& progress
   }
   if (offset > total) {
     if (::ftruncate(**out, 0) != 0) {
-      return makeError(request.stagingPath + ": truncate: " + errnoText(errno));
+      return makeError(request.stagingPath + ": truncate: " + sys::errnoMessage(errno));
     }
     offset = 0;
   }
@@ -82,7 +82,7 @@ Status FileSource::fetch(const FetchRequest& request, const ProgressFn& progress
     ssize_t n = ::pread(*in, buffer.data(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return makeError(request.url + ": read: " + errnoText(errno));
+      return makeError(request.url + ": read: " + sys::errnoMessage(errno));
     }
     if (n == 0) break;  // the source shrank; verification reports the short file
     if (auto s = writeAll(**out, buffer.data(), static_cast<size_t>(n), request.stagingPath); !s)
@@ -120,7 +120,7 @@ size_t onData(char* data, size_t size, size_t count, void* user) {
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
     if (t->offset > 0 && code == 200) {  // server ignored the Range: start over
       if (::ftruncate(t->fd, 0) != 0) {
-        t->error = t->request->stagingPath + ": truncate: " + errnoText(errno);
+        t->error = t->request->stagingPath + ": truncate: " + sys::errnoMessage(errno);
         return 0;
       }
       t->offset = 0;
@@ -164,7 +164,7 @@ Status HttpSource::fetch(const FetchRequest& request, const ProgressFn& progress
   if (!out) return out.error();
   if (request.expectedBytes != 0 && offset >= request.expectedBytes) {
     if (offset > request.expectedBytes && ::ftruncate(**out, 0) != 0) {
-      return makeError(request.stagingPath + ": truncate: " + errnoText(errno));
+      return makeError(request.stagingPath + ": truncate: " + sys::errnoMessage(errno));
     }
     if (offset == request.expectedBytes) return {};  // already complete
     offset = 0;

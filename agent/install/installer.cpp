@@ -5,20 +5,14 @@
 
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
+#include "agent/install/health_probe.h"
 #include "agent/install/version.h"
 
 namespace rollgate::install {
 namespace {
 
 namespace fs = std::filesystem;
-
-uint64_t wallMillis() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 template <class... Ts>
 struct Overloaded : Ts... {
@@ -54,20 +48,21 @@ struct Installer::Run {
   const Command* command = nullptr;
   const CommandProgressFn* progress = nullptr;
   JournalRecord record;
-  std::chrono::steady_clock::time_point started;
+  uint64_t startedSteadyMillis = 0;
 };
 
 Installer::Installer(InstallerConfig config, systemd::ServiceManager& services,
                      CommandLedger& ledger, std::vector<ArtifactSource*> sources,
-                     std::shared_ptr<spdlog::logger> logger)
+                     sys::Env& env, std::shared_ptr<spdlog::logger> logger)
     : config_(std::move(config)),
       stateDir_(config_.stateDir.empty() ? config_.installRoot + "/.rollgate" : config_.stateDir),
       services_(services),
       ledger_(ledger),
       sources_(std::move(sources)),
+      env_(env),
       logger_(std::move(logger)),
       store_(config_.installRoot),
-      journal_(stateDir_ + "/journal.json") {}
+      journal_(stateDir_ + "/journal.json", env) {}
 
 Status Installer::open() {
   if (auto s = store_.prepare(); !s) return s;
@@ -113,10 +108,7 @@ CommandResult Installer::finish(Run& run, Outcome outcome, std::string message) 
   result.activeRelease = store_.activeRelease().value_or("");
   result.message = std::move(message);
   result.events = run.record.events;
-  result.durationMillis = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            run.started)
-          .count());
+  result.durationMillis = env_.steadyMillis() - run.startedSteadyMillis;
   if (auto s = ledger_.record(result); !s) {
     logger_->error("service {}: cannot record result of command {}/{}: {}", config_.service,
                    result.command.epoch, result.command.sequence, s.error().message);
@@ -138,11 +130,11 @@ CommandResult Installer::execute(const Command& command, const CommandProgressFn
   Run run;
   run.command = &command;
   run.progress = &progress;
-  run.started = std::chrono::steady_clock::now();
+  run.startedSteadyMillis = env_.steadyMillis();
   run.record.ref = command.ref;
   run.record.service = config_.service;
   run.record.previous = store_.activeRelease().value_or("");
-  run.record.startedMillis = wallMillis();
+  run.record.startedMillis = env_.nowMillis();
 
   auto check = ledger_.check(command.ref);
   if (check.verdict == CommandLedger::Verdict::kDuplicate) return *check.recorded;
@@ -314,18 +306,9 @@ CommandResult Installer::restartOnly(Run& run) {
 
 Status Installer::probeHealth() {
   if (config_.healthUrl.empty()) return {};
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(config_.healthTimeoutMillis);
-  std::string last = "no answer";
-  for (;;) {
-    auto status = httpGetStatus(config_.healthUrl, config_.healthRequestTimeoutMillis);
-    if (status && *status >= 200 && *status < 300) return {};
-    last = status ? "HTTP " + std::to_string(*status) : status.error().message;
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(config_.healthIntervalMillis));
-  }
-  return makeError("health check " + config_.healthUrl + " not healthy within " +
-                   std::to_string(config_.healthTimeoutMillis) + " ms (last: " + last + ")");
+  HealthProbeOptions options{config_.healthUrl, config_.healthTimeoutMillis,
+                             config_.healthIntervalMillis, config_.healthRequestTimeoutMillis};
+  return HealthProbe(options, env_, httpGetStatus).waitHealthy();
 }
 
 Status Installer::restartAndProbe(Run& run, const std::string& release) {
@@ -400,9 +383,11 @@ Result<std::optional<CommandResult>> Installer::recover() {
     // Never trip over the same file twice; `current` is complete whatever the journal says
     // (every switch is atomic), so the service keeps running on it.
     std::string aside = journal_.path() + ".corrupt";
-    ::rename(journal_.path().c_str(), aside.c_str());
-    return makeError(read.error().message + " (moved aside to " + aside + "; current on " +
-                     store_.activeRelease().value_or("(none)") + ")");
+    auto moved = env_.renameFile(journal_.path(), aside);
+    return makeError(read.error().message +
+                     (moved ? " (moved aside to " + aside
+                            : " (could not move it aside: " + moved.error().message) +
+                     "; current on " + store_.activeRelease().value_or("(none)") + ")");
   }
   if (!*read) return std::optional<CommandResult>();
   JournalRecord record = **read;
@@ -414,12 +399,12 @@ Result<std::optional<CommandResult>> Installer::recover() {
   run.command = &command;
   run.progress = &noProgress;
   run.record = record;
-  run.started = std::chrono::steady_clock::now();
+  run.startedSteadyMillis = env_.steadyMillis();
   run.record.events.push_back(std::string("agent restarted during step '") +
                               stepName(record.step) + "'");
   auto finishRecovered = [&](Outcome outcome, std::string message) {
     CommandResult result = finish(run, outcome, std::move(message));
-    uint64_t now = wallMillis();
+    uint64_t now = env_.nowMillis();
     result.durationMillis = now > record.startedMillis ? now - record.startedMillis : 0;
     return std::optional<CommandResult>(result);
   };

@@ -28,6 +28,7 @@
 #include "agent/install/verifier.h"
 #include "agent/systemd/service_manager.h"
 #include "common/messages.h"
+#include "common/sys/env.h"
 
 namespace rollgate::install {
 
@@ -55,10 +56,12 @@ using CommandProgressFn = std::function<void(const CommandResult&)>;
 
 class Installer {
  public:
-  // `services`, `ledger` and the sources must outlive the installer. `sources` are tried in
-  // order; the first whose handles(url) is true fetches.
+  // `services`, `ledger`, the sources and `env` must outlive the installer. `sources` are tried
+  // in order; the first whose handles(url) is true fetches. The journal's durable writes, the
+  // clock (durations, the health probe's deadline) and the probe's waits go through `env`.
   Installer(InstallerConfig config, systemd::ServiceManager& services, CommandLedger& ledger,
-            std::vector<ArtifactSource*> sources, std::shared_ptr<spdlog::logger> logger);
+            std::vector<ArtifactSource*> sources, sys::Env& env,
+            std::shared_ptr<spdlog::logger> logger);
 
   // Creates directories and loads the trusted keys. Call once before anything else.
   Status open();
@@ -101,6 +104,7 @@ class Installer {
   systemd::ServiceManager& services_;
   CommandLedger& ledger_;
   std::vector<ArtifactSource*> sources_;
+  sys::Env& env_;
   std::shared_ptr<spdlog::logger> logger_;
   ReleaseStore store_;
   Journal journal_;

@@ -1,15 +1,8 @@
 #include "agent/install/journal.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
-#include "agent/install/release_store.h"
+#include "common/sys/env.h"
 
 namespace rollgate::install {
 namespace {
@@ -56,22 +49,6 @@ CommandResult resultFromJson(const json& j) {
   return r;
 }
 
-std::string parentDir(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-}
-
-Result<std::optional<std::string>> readIfExists(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return makeError(path + ": cannot open: " + std::strerror(errno));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::optional<std::string>(text.str());
-}
-
 }  // namespace
 
 const char* stepName(Step step) { return kStepNames[static_cast<int>(step)]; }
@@ -89,39 +66,6 @@ int compareRefs(const CommandRef& a, const CommandRef& b) {
   return 0;
 }
 
-Status writeFileDurably(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(tmp + ": create: " + std::strerror(errno));
-  const char* data = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return makeError(tmp + ": write: " + std::strerror(err));
-    }
-    data += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return makeError(tmp + ": fsync: " + std::strerror(err));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return makeError("rename " + tmp + " -> " + path + ": " + std::strerror(err));
-  }
-  return fsyncDirectory(parentDir(path));
-}
-
 Status Journal::write(const JournalRecord& r) {
   json j{{"command", refToJson(r.ref)},
          {"service", r.service},
@@ -132,11 +76,11 @@ Status Journal::write(const JournalRecord& r) {
          {"step", stepName(r.step)},
          {"events", r.events},
          {"startedMillis", r.startedMillis}};
-  return writeFileDurably(path_, j.dump(1) + "\n");
+  return sys::writeFileAtomically(env_, path_, j.dump(1) + "\n", 0600);
 }
 
 Result<std::optional<JournalRecord>> Journal::read() const {
-  auto text = readIfExists(path_);
+  auto text = env_.readFileIfExists(path_);
   if (!text) return text.error();
   if (!*text) return std::optional<JournalRecord>();
   try {
@@ -168,15 +112,13 @@ Result<std::optional<JournalRecord>> Journal::read() const {
 }
 
 Status Journal::clear() {
-  if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-    return makeError(path_ + ": unlink: " + std::strerror(errno));
-  }
-  return fsyncDirectory(parentDir(path_));
+  if (auto s = env_.removeFile(path_); !s) return s;
+  return env_.syncDir(sys::parentDir(path_));
 }
 
 Status CommandLedger::load() {
   std::lock_guard lock(mutex_);
-  auto text = readIfExists(path_);
+  auto text = env_.readFileIfExists(path_);
   if (!text) return text.error();
   if (!*text) return {};
   try {
@@ -220,7 +162,7 @@ Status CommandLedger::saveLocked() const {
   json results = json::array();
   for (const auto& r : results_) results.push_back(resultToJson(r));
   json j{{"last", refToJson(last_)}, {"results", results}};
-  return writeFileDurably(path_, j.dump(1) + "\n");
+  return sys::writeFileAtomically(env_, path_, j.dump(1) + "\n", 0600);
 }
 
 }  // namespace rollgate::install

@@ -1,6 +1,6 @@
 // Durable command state for the installer.
 //   Journal: one file per service (<stateDir>/journal.json) describing the command in progress
-//     and the step it is about to run. Written (temp file, fsync, rename, fsync dir) BEFORE each
+//     and the step it is about to run. Written (sys::writeFileAtomically) BEFORE each
 //     step, removed when the command's result is recorded. Its presence at startup means the
 //     agent died mid-command.
 //   CommandLedger: one file per agent: the last applied command (epoch, sequence) and the results
@@ -20,6 +20,7 @@
 
 #include "common/messages.h"
 #include "common/result.h"
+#include "common/sys/env.h"
 
 namespace rollgate::install {
 
@@ -44,7 +45,8 @@ struct JournalRecord {
 
 class Journal {
  public:
-  explicit Journal(std::string path) : path_(std::move(path)) {}
+  // `env` must outlive the journal.
+  Journal(std::string path, sys::Env& env) : path_(std::move(path)), env_(env) {}
   Status write(const JournalRecord& record);
   // nullopt when there is no journal; an error when it exists but cannot be parsed.
   Result<std::optional<JournalRecord>> read() const;
@@ -53,12 +55,14 @@ class Journal {
 
  private:
   std::string path_;
+  sys::Env& env_;
 };
 
 class CommandLedger {
  public:
-  explicit CommandLedger(std::string path, size_t keepResults = 64)
-      : path_(std::move(path)), keepResults_(keepResults) {}
+  // `env` must outlive the ledger and be thread-safe (PosixEnv and FaultInjectingEnv are).
+  CommandLedger(std::string path, sys::Env& env, size_t keepResults = 64)
+      : path_(std::move(path)), env_(env), keepResults_(keepResults) {}
   // Reads the file if it exists. A corrupt file is an error (never silently reset).
   Status load();
 
@@ -75,6 +79,7 @@ class CommandLedger {
  private:
   Status saveLocked() const;
   std::string path_;
+  sys::Env& env_;
   size_t keepResults_;
   mutable std::mutex mutex_;
   CommandRef last_;
@@ -83,8 +88,5 @@ class CommandLedger {
 
 // (epoch, sequence) order: negative if a is older than b.
 int compareRefs(const CommandRef& a, const CommandRef& b);
-
-// Writes a whole file durably: temp file in the same dir, fsync, rename, fsync dir.
-Status writeFileDurably(const std::string& path, const std::string& content);
 
 }  // namespace rollgate::install

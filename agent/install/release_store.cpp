@@ -11,13 +11,15 @@
 #include <random>
 
 #include "agent/install/version.h"
+#include "common/sys/env.h"
+#include "common/sys/error.h"
 
 namespace rollgate::install {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string errnoText(int err) { return std::strerror(err); }
+std::string errnoText(int err) { return sys::errnoMessage(err); }
 
 Status mkdirIfMissing(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -31,16 +33,6 @@ Status mkdirIfMissing(const std::string& dir) {
 }
 
 }  // namespace
-
-Status fsyncDirectory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return makeError(dir + ": open: " + errnoText(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return makeError(dir + ": fsync: " + errnoText(err));
-  return {};
-}
 
 ReleaseStore::ReleaseStore(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
@@ -133,7 +125,7 @@ Status ReleaseStore::activate(const std::string& version) {
     ::unlink(tmpLink.c_str());
     return makeError("rename " + tmpLink + " -> " + currentLink() + ": " + errnoText(err));
   }
-  return fsyncDirectory(root_);
+  return sys::fsyncDirectory(root_);
 }
 
 Result<std::vector<std::string>> ReleaseStore::prune(size_t keep,
@@ -165,7 +157,7 @@ Status ReleaseStore::removeRelease(const std::string& version) {
   std::error_code ec;
   fs::remove_all(doomed, ec);
   if (ec) return makeError(doomed + ": remove: " + ec.message());
-  return fsyncDirectory(releasesDir());
+  return sys::fsyncDirectory(releasesDir());
 }
 
 }  // namespace rollgate::install

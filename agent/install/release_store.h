@@ -57,7 +57,4 @@ class ReleaseStore {
   std::string root_;
 };
 
-// fsync of a directory (after rename/creation in it).
-Status fsyncDirectory(const std::string& dir);
-
 }  // namespace rollgate::install

@@ -18,6 +18,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/sys/env.h"
+#include "common/sys/error.h"
+
 namespace rollgate::install {
 namespace {
 
@@ -32,13 +35,11 @@ struct WriteDeleter {
 using ArchiveReader = std::unique_ptr<struct archive, ReadDeleter>;
 using ArchiveWriter = std::unique_ptr<struct archive, WriteDeleter>;
 
-std::string errnoText(int err) { return std::strerror(err); }
-
 std::string archiveError(struct archive* a) {
   const char* text = archive_error_string(a);
   std::string out = text ? text : "unknown libarchive error";
   int err = archive_errno(a);
-  if (err == ENOSPC && out.find("space") == std::string::npos) out += ": " + errnoText(err);
+  if (err == ENOSPC && out.find("space") == std::string::npos) out += ": " + sys::errnoMessage(err);
   return out;
 }
 
@@ -283,10 +284,10 @@ struct Unpacker {
       return makeError(tmpDir + ": " + archiveError(writer.get()));
     }
     int rootFd = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootFd < 0) return makeError(tmpDir + ": open: " + errnoText(errno));
+    if (rootFd < 0) return makeError(tmpDir + ": open: " + sys::errnoMessage(errno));
     Status chains = checkSymlinkChains(rootFd);
     if (chains && ::syncfs(rootFd) != 0) {
-      chains = makeError(tmpDir + ": syncfs: " + errnoText(errno));
+      chains = makeError(tmpDir + ": syncfs: " + sys::errnoMessage(errno));
     }
     ::close(rootFd);
     return chains;
@@ -298,16 +299,6 @@ std::string randomSuffix() {
   char text[17];
   std::snprintf(text, sizeof text, "%08x%08x", device(), device());
   return text;
-}
-
-Status fsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return makeError(dir + ": open: " + errnoText(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return makeError(dir + ": fsync: " + errnoText(err));
-  return {};
 }
 
 }  // namespace
@@ -322,17 +313,17 @@ Result<UnpackStats> unpackRelease(const std::string& archivePath, const std::str
   }
   std::string tmpDir = releasesDir + "/.tmp-" + version + "-" + randomSuffix();
   if (::mkdir(tmpDir.c_str(), 0755) != 0) {
-    return makeError(tmpDir + ": mkdir: " + errnoText(errno));
+    return makeError(tmpDir + ": mkdir: " + sys::errnoMessage(errno));
   }
   Unpacker unpacker{archivePath, tmpDir, limits, cancel, {}, {}, {}};
   Status status;
   std::thread worker([&] {
     if (::unshare(CLONE_FS) != 0) {
-      status = makeError("unshare(CLONE_FS): " + errnoText(errno));
+      status = makeError("unshare(CLONE_FS): " + sys::errnoMessage(errno));
       return;
     }
     if (::chdir(tmpDir.c_str()) != 0) {
-      status = makeError(tmpDir + ": chdir: " + errnoText(errno));
+      status = makeError(tmpDir + ": chdir: " + sys::errnoMessage(errno));
       return;
     }
     ::umask(022);
@@ -341,9 +332,9 @@ Result<UnpackStats> unpackRelease(const std::string& archivePath, const std::str
   worker.join();
   if (status) {
     if (::rename(tmpDir.c_str(), finalDir.c_str()) != 0) {
-      status = makeError("rename " + tmpDir + " -> " + finalDir + ": " + errnoText(errno));
+      status = makeError("rename " + tmpDir + " -> " + finalDir + ": " + sys::errnoMessage(errno));
     } else {
-      status = fsyncDir(releasesDir);
+      status = sys::fsyncDirectory(releasesDir);
       if (status) return unpacker.stats;
       std::error_code ec;
       fs::remove_all(finalDir, ec);

@@ -1,11 +1,12 @@
 #include "agent/install/verifier.h"
 
-#include "agent/install/sha256.h"
-
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
+
+#include "common/build_signature.h"
+#include "common/sha256.h"
+#include "common/sys/error.h"
 
 namespace rollgate::install {
 
@@ -24,12 +25,12 @@ Status ArtifactVerifier::verify(const std::string& path, const std::string& expe
   auto expected = parseSha256Hex(expectedSha256Hex);
   if (!expected) return expected.error();
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return makeError(path + ": " + std::strerror(errno));
+  if (::stat(path.c_str(), &st) != 0) return makeError(path + ": " + sys::errnoMessage(errno));
   if (expectedBytes != 0 && static_cast<uint64_t>(st.st_size) != expectedBytes) {
     return makeError("artifact " + path + ": size " + std::to_string(st.st_size) +
                      " bytes, expected " + std::to_string(expectedBytes) + " (truncated or wrong)");
   }
-  auto actual = fastSha256File(path);
+  auto actual = sha256File(path);
   if (!actual) return actual.error();
   if (*actual != *expected) {
     return makeError("artifact " + path + ": sha256 mismatch: got " + toHex(*actual) +

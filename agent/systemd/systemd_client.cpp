@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
+
+#include "common/sys/error.h"
 
 extern char** environ;
 
@@ -22,15 +24,14 @@ constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
 constexpr const char* kManagerInterface = "org.freedesktop.systemd1.Manager";
 constexpr const char* kUnitInterface = "org.freedesktop.systemd1.Unit";
 constexpr const char* kServiceInterface = "org.freedesktop.systemd1.Service";
-
-std::string errnoText(int negativeErrno) { return std::strerror(-negativeErrno); }
+constexpr std::uint64_t kChildPollMillis = 10;
 
 struct BusError {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   ~BusError() { sd_bus_error_free(&error); }
   std::string text(int rc) const {
     if (error.message) return std::string(error.name ? error.name : "") + ": " + error.message;
-    return errnoText(rc);
+    return sys::errnoMessage(-rc);
   }
 };
 
@@ -90,7 +91,7 @@ Result<std::unique_ptr<SystemdClient>> SystemdClient::connect(
     what = "system D-Bus";
     rc = sd_bus_open_system(&bus);
   }
-  if (rc < 0) return makeError("systemd: cannot connect to " + what + ": " + errnoText(rc));
+  if (rc < 0) return makeError("systemd: cannot connect to " + what + ": " + sys::errnoMessage(-rc));
   return std::unique_ptr<SystemdClient>(new SystemdClient(bus));
 }
 
@@ -113,7 +114,7 @@ Result<std::string> SystemdClient::restartUnit(const std::string& unit,
   sd_bus_slot* rawSlot = nullptr;
   int rc = sd_bus_match_signal(bus_.get(), &rawSlot, kDestination, kManagerPath,
                                kManagerInterface, "JobRemoved", onJobRemoved, &wait);
-  if (rc < 0) return makeError("systemd: subscribe to JobRemoved: " + errnoText(rc));
+  if (rc < 0) return makeError("systemd: subscribe to JobRemoved: " + sys::errnoMessage(-rc));
   Slot slot(rawSlot);
   if (!subscribed_) {
     BusError error;
@@ -139,7 +140,7 @@ Result<std::string> SystemdClient::restartUnit(const std::string& unit,
       if (path == wait.jobPath) return result;
     }
     rc = sd_bus_process(bus_.get(), nullptr);
-    if (rc < 0) return makeError("systemd: restart " + unit + ": bus: " + errnoText(rc));
+    if (rc < 0) return makeError("systemd: restart " + unit + ": bus: " + sys::errnoMessage(-rc));
     if (rc > 0) continue;
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
@@ -148,7 +149,7 @@ Result<std::string> SystemdClient::restartUnit(const std::string& unit,
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
     rc = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left.count()));
     if (rc < 0 && rc != -EINTR) {
-      return makeError("systemd: restart " + unit + ": bus wait: " + errnoText(rc));
+      return makeError("systemd: restart " + unit + ": bus wait: " + sys::errnoMessage(-rc));
     }
   }
 }
@@ -208,8 +209,8 @@ Result<std::string> CommandServiceManager::restartUnit(const std::string&,
   args.push_back(nullptr);
   pid_t pid = 0;
   int rc = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
-  if (rc != 0) return makeError("restart command " + argv_[0] + ": " + std::strerror(rc));
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (rc != 0) return makeError("restart command " + argv_[0] + ": " + sys::errnoMessage(rc));
+  const std::uint64_t deadline = clock_.steadyMillis() + static_cast<std::uint64_t>(timeout.count());
   for (;;) {
     int status = 0;
     pid_t done = ::waitpid(pid, &status, WNOHANG);
@@ -217,14 +218,14 @@ Result<std::string> CommandServiceManager::restartUnit(const std::string&,
       return std::string(WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed");
     }
     if (done < 0 && errno != EINTR) {
-      return makeError("restart command " + argv_[0] + ": waitpid: " + std::strerror(errno));
+      return makeError("restart command " + argv_[0] + ": waitpid: " + sys::errnoMessage(errno));
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (clock_.steadyMillis() >= deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return std::string("timeout");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    clock_.sleepMillis(kChildPollMillis);
   }
 }
 

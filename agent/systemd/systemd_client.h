@@ -1,6 +1,7 @@
 // SystemdClient: the agent's sd-bus connection to systemd (the system manager, or a user manager
 // when configured, as in tests). Restarts units and waits for the job's JobRemoved signal, and
 // reads unit properties (ActiveState, SubState, MainPID, CPUUsageNSec, MemoryCurrent, NRestarts).
+// It never sleeps: a restart waits in sd_bus_wait for the job's signal, bounded by the timeout.
 // Thread-safety: NOT thread-safe; an sd_bus connection belongs to one thread. Give each thread
 // (installer worker, telemetry collector) its own SystemdClient.
 #pragma once
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "agent/systemd/service_manager.h"
+#include "common/clock.h"
 
 struct sd_bus;
 
@@ -49,16 +51,19 @@ class SystemdClient final : public ServiceManager {
 
 // Runs a fixed argv (e.g. {"/usr/sbin/service", "myapp", "restart"}) as "restart". The unit name
 // is ignored. Exit status 0 -> "done", non-zero or killed -> "failed", over time -> "timeout" (the
-// command is killed). unitStatus() is unavailable.
+// command is killed). unitStatus() is unavailable. The timeout and the polling between checks of
+// the child go through `clock` (which must outlive the manager).
 class CommandServiceManager final : public ServiceManager {
  public:
-  explicit CommandServiceManager(std::vector<std::string> argv) : argv_(std::move(argv)) {}
+  CommandServiceManager(std::vector<std::string> argv, const Clock& clock)
+      : argv_(std::move(argv)), clock_(clock) {}
   Result<std::string> restartUnit(const std::string& unit,
                                   std::chrono::milliseconds timeout) override;
   Result<UnitStatus> unitStatus(const std::string& unit) override;
 
  private:
   std::vector<std::string> argv_;
+  const Clock& clock_;
 };
 
 }  // namespace rollgate::systemd

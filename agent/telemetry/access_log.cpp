@@ -1,11 +1,12 @@
 #include "agent/telemetry/access_log.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "common/check.h"
 
 namespace rollgate::agent {
 namespace {
@@ -278,7 +279,7 @@ std::optional<std::uint64_t> parseSecondsToMicros(std::string_view text) {
 
 AccessLogParser AccessLogParser::combined() {
   auto parser = fromLogFormat(kCombined);
-  assert(parser.ok());
+  ROLLGATE_CHECK(parser.ok(), parser.ok() ? std::string() : parser.error().message);
   parser->description_ = "combined";
   return std::move(parser).value();
 }
@@ -287,7 +288,7 @@ AccessLogParser AccessLogParser::combinedRt(bool withUpstream) {
   std::string format(kCombined);
   format += withUpstream ? " $request_time $upstream_response_time" : " $request_time";
   auto parser = fromLogFormat(format);
-  assert(parser.ok());
+  ROLLGATE_CHECK(parser.ok(), parser.ok() ? std::string() : parser.error().message);
   parser->description_ = withUpstream ? "combined_rt_upstream" : "combined_rt";
   return std::move(parser).value();
 }

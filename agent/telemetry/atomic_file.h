@@ -1,6 +1,7 @@
 // Durable file replacement for the telemetry state (the backlog's windows and meta, log
 // positions): write a temporary file, fsync it, rename it over the target, fsync the directory.
 // A crash leaves either the old or the new content, never a mix.
+// These forward to common/sys (sys::writeFileAtomically over a PosixEnv): one atomic write in the tree.
 // Thread-safety: stateless; safe from any thread for distinct paths.
 #pragma once
 

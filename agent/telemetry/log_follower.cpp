@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/sys/error.h"
+
 namespace rollgate::agent {
 namespace {
 
@@ -78,7 +80,7 @@ Result<std::unique_ptr<LogFollower>> LogFollower::create(std::string path, LineC
   follower->inotifyFd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (follower->inotifyFd_ < 0) {
     return makeError("log follower '" + follower->path_ +
-                     "': inotify_init1 failed: " + std::strerror(errno));
+                     "': inotify_init1 failed: " + sys::errnoMessage(errno));
   }
   follower->ensureDirWatch();
   if (restored) {

@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/sys/error.h"
+
 namespace rollgate::agent {
 namespace {
 
@@ -75,7 +77,7 @@ void runParse(const ParseCommandOptions& options) {
 
 Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogParser& parser) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return makeError("file '" + path + "': " + std::strerror(errno));
+  if (fd < 0) return makeError("file '" + path + "': " + sys::errnoMessage(errno));
   const auto started = std::chrono::steady_clock::now();
   ParseSummary summary;
   summary.hasLatency = parser.hasLatency();
@@ -123,7 +125,7 @@ Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogPa
         void* mapped = ::mmap(nullptr, mapLength, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
                               static_cast<off_t>(mapStart));
         if (mapped == MAP_FAILED) {
-          const std::string message = std::strerror(errno);
+          const std::string message = sys::errnoMessage(errno);
           ::close(fd);
           return makeError("file '" + path + "': mmap failed: " + message);
         }
@@ -153,7 +155,7 @@ Result<ParseSummary> parseFileSummary(const std::string& path, const AccessLogPa
       const ssize_t n = ::read(fd, buffer.data() + carried, buffer.size() - carried);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        const std::string message = std::strerror(errno);
+        const std::string message = sys::errnoMessage(errno);
         ::close(fd);
         return makeError("file '" + path + "': read failed: " + message);
       }

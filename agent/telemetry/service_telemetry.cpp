@@ -2,28 +2,14 @@
 
 #include <charconv>
 
+#include "common/hex.h"
+
 namespace rollgate::agent {
-namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::string encodeFollowerState(const FollowerState& state) {
   std::string out = std::to_string(state.inode) + " " + std::to_string(state.device) + " " +
                     std::to_string(state.offset) + " ";
-  if (state.fingerprint.empty()) out += "-";
-  for (const char c : state.fingerprint) {
-    const auto byte = static_cast<unsigned char>(c);
-    out += kHex[byte >> 4];
-    out += kHex[byte & 15];
-  }
+  out += state.fingerprint.empty() ? "-" : toHex(state.fingerprint);
   return out;
 }
 
@@ -42,13 +28,9 @@ Result<FollowerState> decodeFollowerState(std::string_view text) {
   }
   const std::string_view hex(p, static_cast<std::size_t>(end - p));
   if (hex == "-") return state;
-  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 64) return fail();
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int high = hexValue(hex[i]);
-    const int low = hexValue(hex[i + 1]);
-    if (high < 0 || low < 0) return fail();
-    state.fingerprint += static_cast<char>(high * 16 + low);
-  }
+  auto fingerprint = hex.size() <= 64 ? fromHex(hex) : std::nullopt;
+  if (hex.empty() || !fingerprint) return fail();
+  state.fingerprint = *std::move(fingerprint);
   return state;
 }
 

@@ -1,9 +1,10 @@
 #include "agent/telemetry/window_builder.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
+
+#include "common/check.h"
 
 namespace rollgate::agent {
 namespace {
@@ -29,7 +30,7 @@ const std::vector<std::uint64_t>& latencyBucketUpperMicros() {
 WindowBuilder::WindowBuilder(std::string service, std::string release, std::uint64_t nowMillis,
                              WindowOptions options)
     : options_(options), statusCounts_(kMaxStatus, 0), rngState_(options.seed) {
-  assert(options_.windowMillis > 0);
+  ROLLGATE_CHECK_GT(options_.windowMillis, 0u);
   window_.service = std::move(service);
   window_.release = std::move(release);
   reset(nowMillis);

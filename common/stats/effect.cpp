@@ -1,12 +1,12 @@
 #include "common/stats/effect.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include "common/check.h"
 #include "common/stats/normal.h"
 
 namespace rollgate::stats {
@@ -57,7 +57,8 @@ double pairwiseDifference(std::span<const double> x, std::span<const double> y, 
   const DifferenceMatrix d(x, y);
   const std::size_t n = d.rows();
   const std::size_t m = d.columns();
-  assert(k >= 1 && k <= static_cast<std::uint64_t>(n) * m);
+  ROLLGATE_CHECK_GE(k, 1u);
+  ROLLGATE_CHECK_LE(k, static_cast<std::uint64_t>(n) * m);
 
   // Invariant: the answer is among the candidates lo < D <= hi, which are the columns
   // [hiStart[i], loStart[i]) of each row; countLo entries are <= lo, countHi entries <= hi.
@@ -100,7 +101,7 @@ double pairwiseDifference(std::span<const double> x, std::span<const double> y, 
       for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t j = hiStart[i]; j < loStart[i]; ++j) values.push_back(d.at(i, j));
       }
-      assert(values.size() == candidates);
+      ROLLGATE_CHECK_EQ(values.size(), candidates);
       auto nth = values.begin() + static_cast<std::ptrdiff_t>(target - 1);
       std::nth_element(values.begin(), nth, values.end());
       return *nth;
@@ -159,14 +160,14 @@ double hodgesLehmannShift(std::span<const double> x, std::span<const double> y) 
 }
 
 double sortedMedian(std::span<const double> sorted) {
-  assert(!sorted.empty());
+  ROLLGATE_CHECK(!sorted.empty());
   const std::size_t n = sorted.size();
   if (n % 2 == 1) return sorted[n / 2];
   return (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
 }
 
 Interval wilsonInterval(std::uint64_t events, std::uint64_t total, double z) {
-  assert(total > 0);
+  ROLLGATE_CHECK_GT(total, 0u);
   const double n = static_cast<double>(total);
   const double p = static_cast<double>(events) / n;
   const double z2 = z * z;
@@ -179,7 +180,8 @@ Interval wilsonInterval(std::uint64_t events, std::uint64_t total, double z) {
 RateEffects rateEffects(std::uint64_t canaryEvents, std::uint64_t canaryTotal,
                         std::uint64_t baselineEvents, std::uint64_t baselineTotal,
                         double confidence) {
-  assert(canaryEvents <= canaryTotal && baselineEvents <= baselineTotal);
+  ROLLGATE_CHECK_LE(canaryEvents, canaryTotal);
+  ROLLGATE_CHECK_LE(baselineEvents, baselineTotal);
   RateEffects effects;
   const double p1 = rate(canaryEvents, canaryTotal);
   const double p0 = rate(baselineEvents, baselineTotal);
@@ -228,7 +230,7 @@ RateEffects rateEffects(std::uint64_t canaryEvents, std::uint64_t canaryTotal,
 }
 
 ShiftEffects shiftEffects(std::span<const double> x, std::span<const double> y, double confidence) {
-  assert(!x.empty() && !y.empty());
+  ROLLGATE_CHECK(!x.empty() && !y.empty());
   ShiftEffects effects;
   effects.canaryMedian = sortedMedian(x);
   effects.baselineMedian = sortedMedian(y);

@@ -1,11 +1,11 @@
 #include "common/stats/mann_whitney.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "common/check.h"
 #include "common/stats/normal.h"
 #include "common/stats/sorting.h"
 
@@ -54,7 +54,7 @@ double mannWhitneyExactCdf(std::uint64_t k, std::uint64_t m, std::uint64_t n) {
 
 MannWhitneyResult mannWhitneyUSorted(std::span<const double> x, std::span<const double> y,
                                      Alternative alternative) {
-  assert(!x.empty() && !y.empty());
+  ROLLGATE_CHECK(!x.empty() && !y.empty());
   const std::size_t n1 = x.size();
   const std::size_t n2 = y.size();
   const std::size_t nTotal = n1 + n2;

@@ -1,12 +1,12 @@
 #include "common/stats/sequential.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 #include <numbers>
 #include <string>
 
+#include "common/check.h"
 #include "common/stats/normal.h"
 
 namespace rollgate::stats {
@@ -168,17 +168,17 @@ Result<SequentialPlan> SequentialPlan::make(double alpha, int plannedLooks, bool
 }
 
 double SequentialPlan::nominalAlpha(int look) const {
-  assert(look >= 1 && look <= plannedLooks());
+  ROLLGATE_CHECK(look >= 1 && look <= plannedLooks(), "look ", look, " of ", plannedLooks());
   return nominal_[static_cast<std::size_t>(look - 1)];
 }
 
 double SequentialPlan::boundaryZ(int look) const {
-  assert(look >= 1 && look <= plannedLooks());
+  ROLLGATE_CHECK(look >= 1 && look <= plannedLooks(), "look ", look, " of ", plannedLooks());
   return boundary_[static_cast<std::size_t>(look - 1)];
 }
 
 double SequentialPlan::cumulativeAlpha(int look) const {
-  assert(look >= 1 && look <= plannedLooks());
+  ROLLGATE_CHECK(look >= 1 && look <= plannedLooks(), "look ", look, " of ", plannedLooks());
   return cumulative_[static_cast<std::size_t>(look - 1)];
 }
 

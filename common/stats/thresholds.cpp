@@ -1,7 +1,8 @@
 #include "common/stats/thresholds.h"
 
-#include <cassert>
 #include <cmath>
+
+#include "common/check.h"
 
 namespace rollgate::stats {
 namespace {
@@ -19,12 +20,14 @@ ThresholdResult compare(double value, double threshold, ThresholdDirection direc
 
 ThresholdResult checkRateThreshold(std::uint64_t events, std::uint64_t total, double threshold,
                                    ThresholdDirection direction) {
-  assert(total > 0 && events <= total);
+  ROLLGATE_CHECK_GT(total, 0u);
+  ROLLGATE_CHECK_LE(events, total);
   return compare(static_cast<double>(events) / static_cast<double>(total), threshold, direction);
 }
 
 double sortedQuantile(std::span<const double> sorted, double q) {
-  assert(!sorted.empty() && q >= 0.0 && q <= 1.0);
+  ROLLGATE_CHECK(!sorted.empty());
+  ROLLGATE_CHECK(q >= 0.0 && q <= 1.0, "q = ", q);
   const double position = q * static_cast<double>(sorted.size() - 1);
   const auto below = static_cast<std::size_t>(std::floor(position));
   if (below + 1 >= sorted.size()) return sorted.back();

@@ -1,8 +1,9 @@
 #include "coordinator/rollout/rollout.h"
 
 #include <algorithm>
-#include <cassert>
 #include <set>
+
+#include "common/check.h"
 
 namespace rollgate::rollout {
 
@@ -104,7 +105,7 @@ void thinSamples(std::vector<double>& values, std::size_t limit) {
 }  // namespace
 
 Rollout::Rollout(RolloutSpec spec, RolloutPlan plan, PlanConfig planConfig, GatesConfig gates) {
-  assert(!plan.steps.empty());
+  ROLLGATE_CHECK(!plan.steps.empty());
   state_.spec = std::move(spec);
   state_.plan = std::move(plan);
   state_.planConfig = std::move(planConfig);
@@ -294,7 +295,7 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
         nowMillis, out);
   for (const auto& target : plan.targets) {
     HostProgress* host = findHost(target.name);
-    assert(host != nullptr);
+    ROLLGATE_CHECK(host != nullptr, "no progress entry for target ", target.name);
     host->installSent = true;
     InstallRelease install;
     install.version = state_.spec.version;

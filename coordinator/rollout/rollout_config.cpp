@@ -5,12 +5,12 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <cassert>
 #include <charconv>
 #include <optional>
 #include <set>
 #include <sstream>
 
+#include "common/check.h"
 #include "coordinator/rollout/gates.h"
 
 namespace rollgate::rollout {
@@ -30,7 +30,7 @@ const StageConfig& PlanConfig::stage(std::string_view name) const {
   if (name == "canary") return canary;
   if (name == "cluster") return cluster;
   if (name == "region") return region;
-  assert(name == "fleet");
+  ROLLGATE_CHECK_EQ(name, "fleet", "unknown stage name");
   return fleet;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/hex.h"
 #include "coordinator/rollout/rollout.h"
 
 namespace rollgate::rollout {
@@ -98,29 +99,10 @@ double numberFrom(const json& j) {
   return j.get<double>();
 }
 
-std::string toHex(const std::string& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 15]);
-  }
-  return out;
-}
-
-std::string fromHex(const std::string& hex) {
-  auto digit = [&](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    throw std::runtime_error("signatureHex: not a hex digit: '" + std::string(1, c) + "'");
-  };
-  if (hex.size() % 2 != 0) throw std::runtime_error("signatureHex: odd length");
-  std::string out;
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
-  }
-  return out;
+std::string signatureFromHex(const std::string& hex) {
+  auto bytes = fromHex(hex);
+  if (!bytes) throw std::runtime_error("signatureHex: not an even number of hex digits");
+  return *std::move(bytes);
 }
 
 json windowToJson(const TelemetryWindow& w) {
@@ -190,7 +172,7 @@ void from_json(const json& j, ArtifactRef& a) {
   j.at("sha256").get_to(a.sha256);
   j.at("sizeBytes").get_to(a.sizeBytes);
   j.at("source").get_to(a.source);
-  a.signature = fromHex(j.at("signatureHex").get<std::string>());
+  a.signature = signatureFromHex(j.at("signatureHex").get<std::string>());
 }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
@@ -280,7 +262,7 @@ void from_json(const json& j, SendCommand& c) {
     i.at("sha256").get_to(install.sha256);
     i.at("sizeBytes").get_to(install.sizeBytes);
     i.at("source").get_to(install.source);
-    install.signature = fromHex(i.at("signatureHex").get<std::string>());
+    install.signature = signatureFromHex(i.at("signatureHex").get<std::string>());
     i.at("activate").get_to(install.activate);
     c.body = std::move(install);
   } else if (j.contains("rollback")) {

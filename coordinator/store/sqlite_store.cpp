@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/sys/error.h"
 #include "common/codec.h"
 
 namespace rollgate::coordinator {
@@ -43,11 +44,11 @@ std::vector<ServiceRelease> servicesFromJson(const std::string& text) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& stateDir) {
   if (::mkdir(stateDir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return makeError("state directory " + stateDir + ": " + std::strerror(errno));
+    return makeError("state directory " + stateDir + ": " + sys::errnoMessage(errno));
   }
   std::string lockPath = stateDir + "/coordinator.lock";
   int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) return makeError("lock file " + lockPath + ": " + std::strerror(errno));
+  if (fd < 0) return makeError("lock file " + lockPath + ": " + sys::errnoMessage(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char holder[32] = {};
     ssize_t n = ::pread(fd, holder, sizeof(holder) - 1, 0);

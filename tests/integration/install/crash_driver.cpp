@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "agent/install/installer.h"
+#include "common/sys/env.h"
 #include "agent/systemd/systemd_client.h"
 
 using namespace rollgate;
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
     std::cerr << client.error().message << "\n";
     return 1;
   }
-  install::CommandLedger ledger(argv[2]);
+  sys::PosixEnv env;
+  install::CommandLedger ledger(argv[2], env);
   if (auto s = ledger.load(); !s) {
     std::cerr << s.error().message << "\n";
     return 1;
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   config.healthIntervalMillis = 50;
   install::FileSource source;
   auto logger = spdlog::stderr_logger_mt("driver");
-  install::Installer installer(config, **client, ledger, {&source}, logger);
+  install::Installer installer(config, **client, ledger, {&source}, env, logger);
   if (auto s = installer.open(); !s) {
     std::cerr << s.error().message << "\n";
     return 1;

@@ -56,6 +56,7 @@ pid_t startPausedDriver(const std::vector<std::string>& args, const std::string&
 }  // namespace
 
 TEST_CASE("SIGKILL at every step leaves current on a complete release; recover() reports it") {
+  sys::PosixEnv env;
   if (skipWithoutSystemd()) return;
   REQUIRE_MESSAGE(std::filesystem::exists(driverPath()), driverPath());
   auto m = UserManager::start();
@@ -99,9 +100,9 @@ TEST_CASE("SIGKILL at every step leaves current on a complete release; recover()
     config.healthIntervalMillis = 50;
     std::atomic<bool> cancel{false};
     {
-      CommandLedger ledger(ledgerPath);
+      CommandLedger ledger(ledgerPath, env);
       REQUIRE(ledger.load().ok());
-      Installer installer(config, client, ledger, {&source}, testLogger());
+      Installer installer(config, client, ledger, {&source}, env, testLogger());
       REQUIRE(installer.open().ok());
       auto r = installer.execute(installCommand(1, "web", "1.0", v1), {}, cancel);
       REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
@@ -117,9 +118,9 @@ TEST_CASE("SIGKILL at every step leaves current on a complete release; recover()
     REQUIRE(WIFSIGNALED(status));
 
     // Right after the kill, before any recovery: `current` is a complete release.
-    CommandLedger ledger(ledgerPath);
+    CommandLedger ledger(ledgerPath, env);
     REQUIRE(ledger.load().ok());
-    Installer installer(config, client, ledger, {&source}, testLogger());
+    Installer installer(config, client, ledger, {&source}, env, testLogger());
     REQUIRE(installer.open().ok());
     auto active = installer.store().activeRelease();
     REQUIRE(active.has_value());
@@ -181,6 +182,7 @@ TEST_CASE("SIGKILL at every step leaves current on a complete release; recover()
 }
 
 TEST_CASE("SIGKILL in the middle of an unpack leaves a temp dir that recover() removes") {
+  sys::PosixEnv env;
   if (skipWithoutSystemd()) return;
   auto m = UserManager::start();
   REQUIRE_MESSAGE(m.ok(), m.error().message);
@@ -201,9 +203,9 @@ TEST_CASE("SIGKILL in the middle of an unpack leaves a temp dir that recover() r
   std::string ledgerPath = tmp / "ledger.json";
   std::atomic<bool> cancel{false};
   {
-    CommandLedger ledger(ledgerPath);
+    CommandLedger ledger(ledgerPath, env);
     REQUIRE(ledger.load().ok());
-    Installer installer(config, **c, ledger, {&source}, testLogger());
+    Installer installer(config, **c, ledger, {&source}, env, testLogger());
     REQUIRE(installer.open().ok());
     auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")),
                                {}, cancel);
@@ -246,9 +248,9 @@ TEST_CASE("SIGKILL in the middle of an unpack leaves a temp dir that recover() r
   REQUIRE_MESSAGE(sawTemp, "never saw the unpack in progress");
   CHECK_FALSE(std::filesystem::exists(root + "/releases/2.0"));
 
-  CommandLedger ledger(ledgerPath);
+  CommandLedger ledger(ledgerPath, env);
   REQUIRE(ledger.load().ok());
-  Installer installer(config, **c, ledger, {&source}, testLogger());
+  Installer installer(config, **c, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   CHECK(installer.store().activeRelease() == "1.0");
   auto recovered = installer.recover();

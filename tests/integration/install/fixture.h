@@ -62,9 +62,9 @@ inline Artifact makeRelease(const std::string& dir, const std::string& version,
       b.file("padding.bin", noise);
     }
   }
-  auto digest = install::sha256File(a.path);
+  auto digest = sha256File(a.path);
   REQUIRE(digest.ok());
-  a.sha256 = install::toHex(*digest);
+  a.sha256 = toHex(*digest);
   a.sizeBytes = std::filesystem::file_size(a.path);
   return a;
 }
@@ -72,7 +72,7 @@ inline Artifact makeRelease(const std::string& dir, const std::string& version,
 inline void signArtifact(Artifact& a, const std::string& secretKeyPath) {
   auto key = install::readSecretKey(secretKeyPath);
   REQUIRE(key.ok());
-  auto digest = install::parseSha256Hex(a.sha256);
+  auto digest = parseSha256Hex(a.sha256);
   auto sig = install::signDigest(*digest, *key);
   REQUIRE(sig.ok());
   a.signature = install::formatSignature(*sig);

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/sys/error.h"
 #include "tests/integration/install/fixture.h"
 
 using namespace rollgate;
@@ -25,6 +26,7 @@ struct Setup {
   std::unique_ptr<systemd::SystemdClient> client;
   TempDir tmp;
   std::string root = tmp / "web";
+  sys::PosixEnv env;
   std::unique_ptr<CommandLedger> ledger;
   FileSource fileSource;
   std::unique_ptr<Installer> installer;
@@ -45,7 +47,7 @@ struct Setup {
     auto c = systemd::SystemdClient::connect({systemd::BusKind::kUser, manager->busAddress()});
     REQUIRE_MESSAGE(c.ok(), c.error().message);
     client = std::move(*c);
-    ledger = std::make_unique<CommandLedger>(tmp / "ledger.json");
+    ledger = std::make_unique<CommandLedger>(tmp / "ledger.json", env);
     REQUIRE(ledger->load().ok());
     InstallerConfig config;
     config.service = "web";
@@ -57,7 +59,7 @@ struct Setup {
     config.trustedKeyPaths = std::move(trustedKeys);
     config.restartTimeoutMillis = 20'000;
     installer = std::make_unique<Installer>(config, *client, *ledger,
-                                            std::vector<ArtifactSource*>{&fileSource},
+                                            std::vector<ArtifactSource*>{&fileSource}, env,
                                             testLogger());
     auto opened = installer->open();
     REQUIRE_MESSAGE(opened.ok(), opened.error().message);
@@ -235,18 +237,19 @@ TEST_CASE("a unit that fails to start and a failing health check each switch bac
 }
 
 TEST_CASE("hosts without systemd: a restart command stands in") {
+  sys::PosixEnv env;
   if (skipWithoutSystemd()) return;
   TempDir tmp;
   FileSource source;
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
   std::string marker = tmp / "restarted";
-  systemd::CommandServiceManager good({"/bin/sh", "-c", "echo x >> " + marker});
+  systemd::CommandServiceManager good({"/bin/sh", "-c", "echo x >> " + marker}, env);
   InstallerConfig config;
   config.service = "web";
   config.installRoot = tmp / "root";
   config.unit = "web.service";
-  Installer installer(config, good, ledger, {&source}, testLogger());
+  Installer installer(config, good, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};
   auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")), {},
@@ -254,8 +257,8 @@ TEST_CASE("hosts without systemd: a restart command stands in") {
   REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
   CHECK(readText(marker) == "x\n");
 
-  systemd::CommandServiceManager failing({"/bin/false"});
-  Installer second(config, failing, ledger, {&source}, testLogger());
+  systemd::CommandServiceManager failing({"/bin/false"}, env);
+  Installer second(config, failing, ledger, {&source}, env, testLogger());
   REQUIRE(second.open().ok());
   auto r2 = second.execute(installCommand(2, "web", "1.1", makeRelease(tmp.path(), "1.1")), {},
                            cancel);
@@ -280,19 +283,20 @@ struct TmpfsMount {
 }  // namespace
 
 TEST_CASE("install root on a small full tmpfs fails cleanly and names the path") {
+  sys::PosixEnv env;
   if (skipWithoutSystemd()) return;  // needs root for mount
   TempDir tmp;
   TmpfsMount disk(tmp / "disk", "size=1m");
-  REQUIRE_MESSAGE(disk.mounted, "mount -t tmpfs -o size=1m failed: " << std::strerror(errno));
+  REQUIRE_MESSAGE(disk.mounted, "mount -t tmpfs -o size=1m failed: " << rollgate::sys::errnoMessage(errno));
   FileSource source;
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
-  systemd::CommandServiceManager restart({"/bin/true"});
+  systemd::CommandServiceManager restart({"/bin/true"}, env);
   InstallerConfig config;
   config.service = "web";
   config.installRoot = disk.path + "/web";
   config.unit = "web.service";
-  Installer installer(config, restart, ledger, {&source}, testLogger());
+  Installer installer(config, restart, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};
   auto r1 = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")),
@@ -391,15 +395,16 @@ TEST_CASE("http source: full download, resume with a Range request, errors name 
 }
 
 TEST_CASE("cancellation during the download stops the install; nothing is installed") {
+  sys::PosixEnv env;
   TempDir tmp;
   FileSource source;
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
-  systemd::CommandServiceManager restart({"/bin/true"});
+  systemd::CommandServiceManager restart({"/bin/true"}, env);
   InstallerConfig config;
   config.service = "web";
   config.installRoot = tmp / "root";
-  Installer installer(config, restart, ledger, {&source}, testLogger());
+  Installer installer(config, restart, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};
   Artifact big = makeRelease(tmp.path(), "1.0", true, "", 4 << 20);
@@ -421,15 +426,16 @@ TEST_CASE("cancellation during the download stops the install; nothing is instal
 }
 
 TEST_CASE("a corrupt journal is reported once, moved aside, and current is left alone") {
+  sys::PosixEnv env;
   TempDir tmp;
   FileSource source;
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
-  systemd::CommandServiceManager restart({"/bin/true"});
+  systemd::CommandServiceManager restart({"/bin/true"}, env);
   InstallerConfig config;
   config.service = "web";
   config.installRoot = tmp / "root";
-  Installer installer(config, restart, ledger, {&source}, testLogger());
+  Installer installer(config, restart, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};
   auto r = installer.execute(installCommand(1, "web", "1.0", makeRelease(tmp.path(), "1.0")), {},
@@ -448,18 +454,19 @@ TEST_CASE("a corrupt journal is reported once, moved aside, and current is left 
 }
 
 TEST_CASE("install without activation, activate later, retention keeps the last N") {
+  sys::PosixEnv env;
   TempDir tmp;
   FileSource source;
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
   std::string marker = tmp / "restarts";
-  systemd::CommandServiceManager restart({"/bin/sh", "-c", "echo x >> " + marker});
+  systemd::CommandServiceManager restart({"/bin/sh", "-c", "echo x >> " + marker}, env);
   InstallerConfig config;
   config.service = "web";
   config.installRoot = tmp / "root";
   config.unit = "web.service";
   config.keepReleases = 2;
-  Installer installer(config, restart, ledger, {&source}, testLogger());
+  Installer installer(config, restart, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};
   uint64_t seq = 0;

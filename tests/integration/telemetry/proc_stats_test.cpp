@@ -5,25 +5,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
-
 using rollgate::agent::ProcStats;
 
 namespace {
 
-// A child `sh` with two `sleep` children: a tree of three processes, killed at scope exit.
+// A child `sh` with two `sleep` children: a tree of three processes, killed at scope exit. The
+// constructor returns once `sh` has forked both children (it says so on a pipe), so the tree is
+// complete without polling.
 class ProcessTree {
  public:
   ProcessTree() {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       ::setpgid(0, 0);
-      ::execl("/bin/sh", "sh", "-c", "sleep 60 & sleep 60 & wait", static_cast<char*>(nullptr));
+      ::close(ready[0]);
+      ::dup2(ready[1], STDOUT_FILENO);
+      ::execl("/bin/sh", "sh", "-c", "sleep 60 >/dev/null & sleep 60 >/dev/null & echo ready; wait",
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::setpgid(pid_, pid_);
+    ::close(ready[1]);
+    char line[16] = {};
+    const ssize_t n = ::read(ready[0], line, sizeof line - 1);
+    ::close(ready[0]);
+    REQUIRE_MESSAGE(n > 0, "the shell never reported its children");
   }
   ~ProcessTree() {
     ::kill(-pid_, SIGKILL);
@@ -40,19 +49,10 @@ class ProcessTree {
 TEST_CASE("a process tree: main process plus live descendants, with RSS") {
   ProcessTree tree;
   ProcStats stats;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  std::uint32_t processes = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto sample = stats.sampleTree(tree.pid());
-    REQUIRE(sample.ok());
-    processes = sample->processes;
-    if (processes == 3) {
-      CHECK(sample->rssBytes > 3 * 4096);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling, with a deadline
-  }
-  CHECK(processes == 3);
+  auto sample = stats.sampleTree(tree.pid());
+  REQUIRE(sample.ok());
+  CHECK(sample->processes == 3);
+  CHECK(sample->rssBytes > 3 * 4096);
   const auto resource = stats.resourceSample(tree.pid());
   CHECK(resource.unitActive);
   CHECK(resource.mainPid == static_cast<std::uint32_t>(tree.pid()));

@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/sys/error.h"
+
 extern char** environ;
 
 namespace rollgate::testing {
@@ -24,7 +26,7 @@ namespace rollgate::testing {
 TempDir::TempDir(const std::string& prefix) {
   std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    throw std::runtime_error("mkdtemp " + pattern + ": " + sys::errnoMessage(errno));
   }
   path_ = pattern;
 }
@@ -92,7 +94,7 @@ pid_t spawnWithFiles(const std::vector<std::string>& argv,
   int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + sys::errnoMessage(rc));
   return pid;
 }
 

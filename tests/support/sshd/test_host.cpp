@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/sys/error.h"
+
 extern char** environ;
 
 namespace rollgate::hosttest {
@@ -29,7 +31,7 @@ CommandOutput runShell(const std::string& command) {
   const std::string full = "exec 2>&1; " + command;
   FILE* pipe = popen(full.c_str(), "r");
   if (pipe == nullptr) {
-    result.output = "popen failed: " + std::string(std::strerror(errno));
+    result.output = "popen failed: " + std::string(sys::errnoMessage(errno));
     return result;
   }
   std::array<char, 4096> buffer{};
@@ -66,7 +68,7 @@ Status writeFileText(const std::string& path, const std::string& text, unsigned 
     }
   }
   if (chmod(path.c_str(), mode) != 0) {
-    return makeError("chmod " + path + ": " + std::strerror(errno));
+    return makeError("chmod " + path + ": " + sys::errnoMessage(errno));
   }
   return {};
 }
@@ -88,7 +90,7 @@ TempDir::TempDir(const std::string& parent, const std::string& prefix) {
   std::filesystem::create_directories(parent);
   std::string pattern = parent + "/" + prefix + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
-    std::fprintf(stderr, "mkdtemp %s: %s\n", pattern.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "mkdtemp %s: %s\n", pattern.c_str(), sys::errnoMessage(errno).c_str());
     std::abort();
   }
   path_ = pattern;
@@ -195,7 +197,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::vector<std:
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (rc != 0) {
-    return makeError("spawn " + argv[0] + ": " + std::strerror(rc));
+    return makeError("spawn " + argv[0] + ": " + sys::errnoMessage(rc));
   }
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, logFile));
 }

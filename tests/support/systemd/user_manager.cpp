@@ -20,6 +20,8 @@
 #include <fstream>
 #include <thread>
 
+#include "common/sys/error.h"
+
 namespace rollgate::testing {
 namespace {
 
@@ -57,10 +59,10 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const std::vector<std:
   int outFd = -1;
   if (!outputPath.empty()) {
     outFd = ::open(outputPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (outFd < 0) return makeError(outputPath + ": " + std::strerror(errno));
+    if (outFd < 0) return makeError(outputPath + ": " + sys::errnoMessage(errno));
   }
   pid_t pid = ::fork();
-  if (pid < 0) return makeError(std::string("fork: ") + std::strerror(errno));
+  if (pid < 0) return makeError(std::string("fork: ") + sys::errnoMessage(errno));
   if (pid == 0) {
     for (const auto& procs : cgroupProcsFiles) {
       int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
@@ -199,7 +201,7 @@ Result<std::unique_ptr<UserManager>> UserManager::start() {
   }
   std::unique_ptr<UserManager> m(new UserManager());
   char tmpl[] = "/tmp/rollgate-sdtest-XXXXXX";
-  if (!::mkdtemp(tmpl)) return makeError(std::string("mkdtemp: ") + std::strerror(errno));
+  if (!::mkdtemp(tmpl)) return makeError(std::string("mkdtemp: ") + sys::errnoMessage(errno));
   m->dir_ = tmpl;
   m->busAddress_ = "unix:path=" + m->runtimeDir() + "/bus";
   std::error_code ec;
@@ -299,7 +301,7 @@ Status UserManager::writeUnit(const std::string& name, const std::string& conten
 
 Result<uint16_t> freeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return makeError(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return makeError(std::string("socket: ") + sys::errnoMessage(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -308,7 +310,7 @@ Result<uint16_t> freeLoopbackPort() {
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     int err = errno;
     ::close(fd);
-    return makeError(std::string("bind 127.0.0.1:0: ") + std::strerror(err));
+    return makeError(std::string("bind 127.0.0.1:0: ") + sys::errnoMessage(err));
   }
   ::close(fd);
   return static_cast<uint16_t>(ntohs(addr.sin_port));

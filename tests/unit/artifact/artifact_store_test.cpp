@@ -2,7 +2,6 @@
 // back in chunks, and every way an upload can go wrong (order, digest, size, duplicates, a full
 // disk on a real tmpfs), each leaving no temporary file and no record behind.
 #include <doctest/doctest.h>
-#include <sodium.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -15,6 +14,8 @@
 #include <vector>
 
 #include "common/codec.h"
+#include "common/sha256.h"
+#include "common/sys/error.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/store/sqlite_store.h"
 #include "tests/support/skip.h"
@@ -22,6 +23,7 @@
 namespace fs = std::filesystem;
 using rollgate::coordinator::SqliteStore;
 using rollgate::PushArtifact;
+using rollgate::sha256Hex;
 using rollgate::coordinator::ArtifactStore;
 
 namespace {
@@ -38,14 +40,6 @@ struct TempDir {
     fs::remove_all(path, ec);
   }
 };
-
-std::string sha256Hex(const std::string& data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  char hex[crypto_hash_sha256_BYTES * 2 + 1];
-  sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
-  return hex;
-}
 
 std::string randomBytes(std::size_t size, unsigned seed) {
   std::mt19937_64 rng(seed);
@@ -422,7 +416,7 @@ TEST_CASE("a full disk fails the push cleanly, naming the path, and leaves no te
   TempDir db;
   TempDir state;
   REQUIRE_MESSAGE(::mount("tmpfs", state.path.c_str(), "tmpfs", 0, "size=256k") == 0,
-                  "mount tmpfs: " << std::strerror(errno));
+                  "mount tmpfs: " << rollgate::sys::errnoMessage(errno));
   struct Unmount {
     fs::path path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }

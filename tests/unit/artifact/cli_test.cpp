@@ -5,7 +5,6 @@
 // stderr captured; the tests assert what an operator sees and the exit code.
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <sodium.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +20,7 @@
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/transport.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/store/sqlite_store.h"
@@ -49,12 +49,6 @@ std::string randomBytes(std::size_t size, unsigned seed) {
   std::string out(size, '\0');
   for (auto& c : out) c = static_cast<char>(rng() & 0xff);
   return out;
-}
-
-std::string sha256Hex(const std::string& data) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
-  return install::toHex(digest, sizeof(digest));
 }
 
 void writeFile(const fs::path& path, const std::string& content) {
@@ -320,7 +314,7 @@ TEST_CASE("artifact push: pieces in order, signature on each, stored by the real
   REQUIRE(install::generateKeyPair((dir.path / "build").string()).ok());
   auto key = install::readSecretKey((dir.path / "build.key").string());
   REQUIRE(key.ok());
-  auto digest = install::sha256File(file.string());
+  auto digest = sha256File(file.string());
   REQUIRE(digest.ok());
   auto sig = install::signDigest(*digest, *key);
   REQUIRE(sig.ok());

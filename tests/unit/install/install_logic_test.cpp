@@ -1,21 +1,26 @@
 // Version ordering, release store (atomic switch, listing, retention), journal and command ledger
 // (at-most-once), artifact verification and build signatures.
 #include <doctest/doctest.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <thread>
+#include <chrono>
+#include <filesystem>
 
 #include "common/build_signature.h"
 #include "agent/install/journal.h"
 #include "agent/install/release_store.h"
-#include "agent/install/sha256.h"
 #include "agent/install/verifier.h"
 #include "agent/install/version.h"
+#include "common/sha256.h"
+#include "common/sys/env.h"
+#include "common/sys/fault_env.h"
 #include "tests/unit/install/temp_dir.h"
 
 using namespace rollgate;
 using namespace rollgate::install;
+using rollgate::testing::readText;
 using rollgate::testing::TempDir;
 using rollgate::testing::writeText;
 
@@ -49,11 +54,15 @@ TEST_CASE("versions compare numerically where they are numbers") {
 }
 
 namespace {
-void makeRelease(ReleaseStore& store, const std::string& version) {
+// Install times one second apart in the order of `order`, set directly instead of waiting.
+void makeRelease(ReleaseStore& store, const std::string& version, int order) {
   std::filesystem::create_directories(store.releaseDir(version));
   writeText(store.releaseDir(version) + "/VERSION", version);
   REQUIRE(store.markInstalled(version).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // distinct install times
+  std::filesystem::last_write_time(
+      store.releaseDir(version),
+      std::filesystem::file_time_type::clock::now() - std::chrono::hours(1) +
+          std::chrono::seconds(order));
 }
 }  // namespace
 
@@ -62,13 +71,16 @@ TEST_CASE("release store: atomic switch, newest-first listing, previous, retenti
   ReleaseStore store(tmp / "svc");
   REQUIRE(store.prepare().ok());
   CHECK_FALSE(store.activeRelease().has_value());
-  for (const char* v : {"1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"}) makeRelease(store, v);
+  int order = 0;
+  for (const char* v : {"1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6"}) {
+    makeRelease(store, v, order++);
+  }
   REQUIRE(store.activate("1.5").ok());
   CHECK(store.activeRelease() == "1.5");
   char link[256] = {0};
   REQUIRE(::readlink(store.currentLink().c_str(), link, sizeof link - 1) > 0);
   CHECK(std::string(link) == "releases/1.5");
-  CHECK(rollgate::testing::readText(store.currentLink() + "/VERSION") == "1.5");
+  CHECK(readText(store.currentLink() + "/VERSION") == "1.5");
   CHECK_FALSE(std::filesystem::exists(store.currentLink() + ".tmp"));
   auto list = store.listReleases();
   REQUIRE(list.size() == 7);
@@ -97,7 +109,8 @@ TEST_CASE("release store: atomic switch, newest-first listing, previous, retenti
 
 TEST_CASE("journal round-trips and the ledger applies each command at most once") {
   TempDir tmp;
-  Journal journal(tmp / "journal.json");
+  sys::PosixEnv env;
+  Journal journal(tmp / "journal.json", env);
   auto none = journal.read();
   REQUIRE(none.ok());
   CHECK_FALSE(none->has_value());
@@ -124,7 +137,7 @@ TEST_CASE("journal round-trips and the ledger applies each command at most once"
   REQUIRE_FALSE(corrupt.ok());
   CHECK(corrupt.error().message.find("corrupt journal") != std::string::npos);
 
-  CommandLedger ledger(tmp / "ledger.json");
+  CommandLedger ledger(tmp / "ledger.json", env);
   REQUIRE(ledger.load().ok());
   CHECK(ledger.check({"r", 1, 1}).verdict == CommandLedger::Verdict::kNew);
   CommandResult result;
@@ -133,7 +146,7 @@ TEST_CASE("journal round-trips and the ledger applies each command at most once"
   result.outcome = Outcome::kSucceeded;
   result.message = "activated 1.2";
   REQUIRE(ledger.record(result).ok());
-  CommandLedger reloaded(tmp / "ledger.json");
+  CommandLedger reloaded(tmp / "ledger.json", env);
   REQUIRE(reloaded.load().ok());
   CHECK(reloaded.lastApplied() == CommandRef{"r", 5, 2});
   auto dup = reloaded.check({"r", 5, 2});
@@ -146,7 +159,7 @@ TEST_CASE("journal round-trips and the ledger applies each command at most once"
   CHECK(reloaded.check({"r", 1, 3}).verdict == CommandLedger::Verdict::kNew);  // newer epoch
   CHECK(reloaded.check({"", 0, 0}).verdict == CommandLedger::Verdict::kNew);   // unsequenced
   writeText(tmp / "ledger.json", "[]");
-  CommandLedger corruptLedger(tmp / "ledger.json");
+  CommandLedger corruptLedger(tmp / "ledger.json", env);
   CHECK_FALSE(corruptLedger.load().ok());
 }
 
@@ -202,21 +215,90 @@ TEST_CASE("verification: size, sha256, signatures by trusted keys") {
   CHECK_FALSE(secretAsPublic.ok());
 }
 
-TEST_CASE("the agent's fast SHA-256 equals the CLI's libsodium SHA-256") {
+TEST_CASE("SHA-256 of a file, streamed in pieces, and libsodium's agree") {
   TempDir tmp;
   for (size_t size : {size_t{0}, size_t{1}, size_t{64}, size_t{(1 << 20) + 3}}) {
     CAPTURE(size);
     std::string data(size, '\0');
     for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 31 + 7);
     writeText(tmp / "f", data);
-    auto a = sha256File(tmp / "f");
-    auto b = fastSha256File(tmp / "f");
-    REQUIRE(a.ok());
-    REQUIRE(b.ok());
-    CHECK(toHex(*a) == toHex(*b));
+    auto file = sha256File(tmp / "f");
+    REQUIRE(file.ok());
+    Sha256 pieces;
+    for (size_t at = 0; at < size; at += 1000) pieces.update(std::string_view(data).substr(at, 1000));
+    Sha256Digest sodium;
+    crypto_hash_sha256(sodium.data(), reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size());
+    CHECK(toHex(*file) == toHex(sodium));
+    CHECK(toHex(pieces.finish()) == toHex(sodium));
+    CHECK(sha256Hex(data) == toHex(sodium));
   }
-  CHECK(toHex(*fastSha256File(tmp / "f")) != toHex(*sha256File(tmp / "f", 10)));
-  auto missing = fastSha256File(tmp / "missing");
+  CHECK(toHex(*sha256File(tmp / "f")) != toHex(*sha256File(tmp / "f", 10)));
+  CHECK(toHex(*sha256File(tmp / "f", 10)) == sha256Hex(readText(tmp / "f").substr(0, 10)));
+  auto missing = sha256File(tmp / "missing");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().message.find("missing") != std::string::npos);
+  CHECK(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(parseSha256Hex(sha256Hex("abc")).ok());
+  CHECK(toHex(*parseSha256Hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD")) ==
+        sha256Hex("abc"));
+  CHECK_FALSE(parseSha256Hex(sha256Hex("abc").substr(1)).ok());
+  CHECK_FALSE(parseSha256Hex(std::string(63, 'a') + "g").ok());
+}
+
+TEST_CASE("journal and ledger writes under injected faults keep the last durable state") {
+  TempDir tmp;
+  sys::FaultInjectingEnv env;
+  Journal journal(tmp / "journal.json", env);
+  JournalRecord record;
+  record.ref = {"r-1", 7, 3};
+  record.service = "web";
+  record.version = "1.2";
+  record.step = Step::kFetch;
+  REQUIRE(journal.write(record).ok());
+
+  // The disk fills up while the next step is journaled: the error names the file and the cause,
+  // and the journal still says the step before.
+  record.step = Step::kUnpack;
+  env.failNth(sys::FileOp::kWrite, 1, ENOSPC);
+  auto full = journal.write(record);
+  REQUIRE_FALSE(full.ok());
+  CHECK(full.error().message.find("journal.json.tmp: write: No space left on device") !=
+        std::string::npos);
+  CHECK(journal.read()->value().step == Step::kFetch);
+
+  // EIO at fsync: not renamed into place.
+  env.failNth(sys::FileOp::kSync, 1, EIO);
+  CHECK_FALSE(journal.write(record).ok());
+  CHECK(journal.read()->value().step == Step::kFetch);
+
+  // A crash right before the rename: what recover() would read is the step before.
+  env.crashAt(sys::FileOp::kRename, 1);
+  CHECK_FALSE(journal.write(record).ok());
+  CHECK(journal.read()->value().step == Step::kFetch);
+  env.clearFaults();
+
+  REQUIRE(journal.write(record).ok());
+  CHECK(journal.read()->value().step == Step::kUnpack);
+  // Clearing removes the file and syncs its directory; a failed directory sync is reported.
+  const int dirSyncs = env.count(sys::FileOp::kSyncDir);
+  env.failNth(sys::FileOp::kSyncDir, 1, EIO);
+  CHECK_FALSE(journal.clear().ok());
+  CHECK(env.count(sys::FileOp::kSyncDir) == dirSyncs + 1);
+  CHECK_FALSE(journal.read()->has_value());
+
+  CommandLedger ledger(tmp / "ledger.json", env);
+  REQUIRE(ledger.load().ok());
+  CommandResult first;
+  first.command = {"r", 1, 1};
+  first.outcome = Outcome::kSucceeded;
+  REQUIRE(ledger.record(first).ok());
+  CommandResult second = first;
+  second.command = {"r", 2, 1};
+  env.failNth(sys::FileOp::kSync, 1, EIO);
+  auto failed = ledger.record(second);
+  REQUIRE_FALSE(failed.ok());  // the caller sees the result was not saved
+  CommandLedger reloaded(tmp / "ledger.json", env);
+  REQUIRE(reloaded.load().ok());
+  CHECK(reloaded.lastApplied() == CommandRef{"r", 1, 1});
 }
