@@ -3,12 +3,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/gate_json.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/rollout_config.h"
-
-namespace rollgate::rollout {
-void to_json(nlohmann::json& j, const CheckResult& r);  // state_json.cpp
-}
 
 namespace rollgate::coordinator {
 namespace {
@@ -314,8 +311,7 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     if (const auto* command = std::get_if<rollout::SendCommand>(&action)) {
       send(entry, *command);
     } else if (const auto* check = std::get_if<rollout::RecordCheck>(&action)) {
-      json result;
-      rollout::to_json(result, check->result);
+      json result = check->result;
       auto stmt = store_.database().prepare(
           "INSERT INTO checks(rollout_id, at_ms, step, stage, batch, batches, region, "
           "canary_hosts, comparison_hosts, name, verdict, p_value, statistic, result) "
@@ -331,7 +327,7 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
           .bind(8, json(check->canaryHosts).dump())
           .bind(9, json(check->comparisonHosts).dump())
           .bind(10, check->result.name)
-          .bind(11, std::string(rollout::verdictName(check->result.verdict)))
+          .bind(11, std::string(stats::toString(check->result.verdict)))
           .bind(12, check->result.pValue)
           .bind(13, check->result.statistic)
           .bind(14, result.dump());

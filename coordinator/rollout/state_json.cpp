@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/gate_json.h"
 #include "coordinator/rollout/rollout.h"
 
 namespace rollgate::rollout {
@@ -15,28 +16,6 @@ using nlohmann::json;
 
 NLOHMANN_JSON_SERIALIZE_ENUM(BatchSize::Kind, {{BatchSize::Kind::kHosts, "hosts"},
                                                {BatchSize::Kind::kPercent, "percent"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Metric, {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
-                                      {Metric::kHttp2xxRatio, "http_2xx_ratio"},
-                                      {Metric::kErrorLogPerRequest, "error_log_per_request"},
-                                      {Metric::kLatency, "latency"},
-                                      {Metric::kCpu, "cpu"},
-                                      {Metric::kMemory, "memory"},
-                                      {Metric::kRestarts, "restarts"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Test, {{Test::kFisher, "fisher"},
-                                    {Test::kMannWhitney, "mann_whitney"},
-                                    {Test::kThresholdMax, "threshold_max"},
-                                    {Test::kThresholdMin, "threshold_min"},
-                                    {Test::kRestarts, "restarts"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Alternative, {{Alternative::kGreater, "greater"},
-                                           {Alternative::kLess, "less"},
-                                           {Alternative::kTwoSided, "two-sided"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Tier, {{Tier::kCritical, "critical"},
-                                    {Tier::kWarn, "warn"},
-                                    {Tier::kDebug, "debug"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Verdict, {{Verdict::kPass, "pass"},
-                                       {Verdict::kFail, "fail"},
-                                       {Verdict::kNotEnoughData, "not_enough_data"},
-                                       {Verdict::kSkipped, "skipped"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(RolloutStatus,
                              {{RolloutStatus::kPending, "pending"},
                               {RolloutStatus::kInstalling, "installing"},
@@ -70,8 +49,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, war
                                    analysisSeconds, batch, baselineRestart)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
                                    canary, cluster, region, fleet)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckConfig, name, metric, test, alternative, alpha, minEffect,
-                                   minRatio, minData, threshold, tier)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
@@ -80,23 +57,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, ba
                                    notes)
 
 namespace {
-
-// Doubles that may be infinite or NaN (an effect against a zero baseline).
-json number(double value) {
-  if (std::isfinite(value)) return value;
-  if (std::isnan(value)) return "nan";
-  return value > 0 ? "inf" : "-inf";
-}
-double numberFrom(const json& j) {
-  if (j.is_string()) {
-    auto text = j.get<std::string>();
-    if (text == "inf") return std::numeric_limits<double>::infinity();
-    if (text == "-inf") return -std::numeric_limits<double>::infinity();
-    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-    throw std::runtime_error("expected a number, got \"" + text + "\"");
-  }
-  return j.get<double>();
-}
 
 std::string toHex(const std::string& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -194,64 +154,6 @@ void from_json(const json& j, ArtifactRef& a) {
 }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
-
-void to_json(json& j, const CheckResult& r) {
-  j = json{{"name", r.name},
-           {"metric", r.metric},
-           {"test", r.test},
-           {"alternative", r.alternative},
-           {"tier", r.tier},
-           {"verdict", r.verdict},
-           {"look", r.look},
-           {"looks", r.looks},
-           {"statistic", number(r.statistic)},
-           {"pValue", number(r.pValue)},
-           {"alphaAtLook", number(r.alphaAtLook)},
-           {"significant", r.significant},
-           {"effectLargeEnough", r.effectLargeEnough},
-           {"canaryValue", number(r.canaryValue)},
-           {"baselineValue", number(r.baselineValue)},
-           {"effectName", r.effectName},
-           {"effect", {number(r.effect), number(r.effectLow), number(r.effectHigh)}},
-           {"ratioName", r.ratioName},
-           {"ratio", {number(r.ratio), number(r.ratioLow), number(r.ratioHigh)}},
-           {"canaryCount", r.canaryCount},
-           {"baselineCount", r.baselineCount},
-           {"canaryEvents", r.canaryEvents},
-           {"baselineEvents", r.baselineEvents},
-           {"explanation", r.explanation}};
-}
-
-void from_json(const json& j, CheckResult& r) {
-  j.at("name").get_to(r.name);
-  j.at("metric").get_to(r.metric);
-  j.at("test").get_to(r.test);
-  j.at("alternative").get_to(r.alternative);
-  j.at("tier").get_to(r.tier);
-  j.at("verdict").get_to(r.verdict);
-  j.at("look").get_to(r.look);
-  j.at("looks").get_to(r.looks);
-  r.statistic = numberFrom(j.at("statistic"));
-  r.pValue = numberFrom(j.at("pValue"));
-  r.alphaAtLook = numberFrom(j.at("alphaAtLook"));
-  j.at("significant").get_to(r.significant);
-  j.at("effectLargeEnough").get_to(r.effectLargeEnough);
-  r.canaryValue = numberFrom(j.at("canaryValue"));
-  r.baselineValue = numberFrom(j.at("baselineValue"));
-  j.at("effectName").get_to(r.effectName);
-  r.effect = numberFrom(j.at("effect").at(0));
-  r.effectLow = numberFrom(j.at("effect").at(1));
-  r.effectHigh = numberFrom(j.at("effect").at(2));
-  j.at("ratioName").get_to(r.ratioName);
-  r.ratio = numberFrom(j.at("ratio").at(0));
-  r.ratioLow = numberFrom(j.at("ratio").at(1));
-  r.ratioHigh = numberFrom(j.at("ratio").at(2));
-  j.at("canaryCount").get_to(r.canaryCount);
-  j.at("baselineCount").get_to(r.baselineCount);
-  j.at("canaryEvents").get_to(r.canaryEvents);
-  j.at("baselineEvents").get_to(r.baselineEvents);
-  j.at("explanation").get_to(r.explanation);
-}
 
 void to_json(json& j, const SendCommand& c) {
   j = json{{"commandId", c.commandId}, {"host", c.host}, {"service", c.service}};
