@@ -1,5 +1,7 @@
 // `rollgate rollout ...`, `rollgate watch ID`, `rollgate explain ID` (protocol in
-// rollout_commands.h). Rendering (JSON to text) comes first and does no I/O; the commands follow.
+// rollout_commands.h). Rendering (the read model to text) comes first and does no I/O; the
+// commands follow. The text comes from the typed model's fields only: nothing here re-reads the
+// coordinator's sentences.
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,74 +30,30 @@ namespace {
 
 const std::string kMissing = "-";
 
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
+// A string as text; "-" when empty.
+std::string text(const std::string& value) { return value.empty() ? kMissing : value; }
+std::string text(bool value) { return value ? "yes" : "no"; }
+std::string text(std::uint64_t value) { return std::to_string(value); }
+std::string text(stats::Verdict value) { return std::string(stats::toString(value)); }
+std::string text(stats::Tier value) { return std::string(stats::toString(value)); }
+std::string text(stats::Test value) { return std::string(stats::toString(value)); }
+std::string text(stats::Metric value) { return std::string(stats::toString(value)); }
 
-// A string, number or bool as text; "-" when missing, null or empty.
-std::string text(const json& value) {
-  if (value.is_string()) {
-    auto s = value.get<std::string>();
-    return s.empty() ? kMissing : s;
-  }
-  if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
-  if (value.is_number_unsigned()) return std::to_string(value.get<std::uint64_t>());
-  if (value.is_number_integer()) return std::to_string(value.get<std::int64_t>());
-  if (value.is_number_float()) {
-    char out[64];
-    std::snprintf(out, sizeof(out), "%g", value.get<double>());
-    return out;
-  }
-  return kMissing;
-}
-std::string text(const json& object, const char* key) { return text(member(object, key)); }
-
-std::uint64_t unsignedOf(const json& value, std::uint64_t otherwise = 0) {
-  if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (value.is_number_integer()) {
-    auto v = value.get<std::int64_t>();
-    return v < 0 ? otherwise : static_cast<std::uint64_t>(v);
-  }
-  if (value.is_number_float()) {
-    double v = value.get<double>();
-    return v >= 0 && std::isfinite(v) ? static_cast<std::uint64_t>(v) : otherwise;
-  }
-  return otherwise;
-}
-
-// A double as state_json.cpp writes it: a number, or "nan" / "inf" / "-inf".
-std::optional<double> doubleOf(const json& value) {
-  if (value.is_number()) return value.get<double>();
-  if (value.is_string()) {
-    const auto& s = value.get_ref<const std::string&>();
-    if (s == "inf") return HUGE_VAL;
-    if (s == "-inf") return -HUGE_VAL;
-    if (s == "nan") return std::nan("");
-  }
-  return std::nullopt;
-}
-
-// "-" for missing and NaN.
-std::string number(const json& value, const char* format = "%.3g") {
-  auto v = doubleOf(value);
-  if (!v || std::isnan(*v)) return kMissing;
-  if (std::isinf(*v)) return *v > 0 ? "inf" : "-inf";
+// "-" for NaN; "inf" / "-inf" spelled out.
+std::string number(double value, const char* format = "%.3g") {
+  if (std::isnan(value)) return kMissing;
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char out[64];
-  std::snprintf(out, sizeof(out), format, *v);
+  std::snprintf(out, sizeof(out), format, value);
   return out;
 }
 
-// "+0.029 [0.02, 0.038]" from [value, low, high] (a difference; ratios without the sign); "-" when
-// the value is missing.
-std::string withInterval(const json& triple, const char* format = "%+.3g") {
-  if (!triple.is_array() || triple.empty()) return kMissing;
-  std::string out = number(triple[0], format);
+// "+0.029 [0.02, 0.038]" (a difference; ratios without the sign); "-" when there is no estimate.
+std::string withInterval(const stats::EffectEstimate& effect, const char* format = "%+.3g") {
+  std::string out = number(effect.estimate, format);
   if (out == kMissing) return out;
-  if (triple.size() >= 3 && number(triple[1]) != kMissing && number(triple[2]) != kMissing) {
-    out += " [" + number(triple[1]) + ", " + number(triple[2]) + "]";
+  if (!std::isnan(effect.low) && !std::isnan(effect.high)) {
+    out += " [" + number(effect.low) + ", " + number(effect.high) + "]";
   }
   return out;
 }
@@ -106,12 +64,8 @@ std::string joinStrings(const std::vector<std::string>& items, const std::string
   return out;
 }
 
-// Host names from an array of strings or of objects with "host".
-std::string hostList(const json& hosts) {
-  if (!hosts.is_array() || hosts.empty()) return kMissing;
-  std::vector<std::string> names;
-  for (const auto& h : hosts) names.push_back(h.is_object() ? text(h, "host") : text(h));
-  return joinStrings(names, ", ");
+std::string hostList(const std::vector<std::string>& hosts) {
+  return hosts.empty() ? kMissing : joinStrings(hosts, ", ");
 }
 
 // Rows as aligned columns (two spaces apart), like Table::print.
@@ -134,70 +88,45 @@ std::string formatTable(const std::vector<std::vector<std::string>>& rows,
   return out;
 }
 
-// "step 2/4 cluster in eu" (+ " batch 1/3" when batched).
-std::string stepTitle(const json& summaryOrStep, const json& steps) {
-  std::string out = "step " + text(summaryOrStep, "step");
-  if (!steps.is_null()) out += "/" + text(steps);
-  out += " " + text(summaryOrStep, "stage");
-  std::uint64_t batches = unsignedOf(member(summaryOrStep, "batches"), 1);
-  if (batches > 1) out += " batch " + text(summaryOrStep, "batch") + "/" + std::to_string(batches);
-  return out + " in " + text(summaryOrStep, "region");
+// Where a step is: from the plan, a check record or the summary.
+struct StepPlace {
+  std::uint32_t step = 0;
+  std::string stage;
+  std::uint32_t batch = 1;
+  std::uint32_t batches = 1;
+  std::string region;
+};
+
+// "step 2/4 cluster in eu" (+ " batch 1/3" when batched); no "/N" when steps is 0.
+std::string stepTitle(const StepPlace& place, std::uint32_t steps) {
+  std::string out = "step " + std::to_string(place.step);
+  if (steps != 0) out += "/" + std::to_string(steps);
+  out += " " + text(place.stage);
+  if (place.batches > 1) {
+    out += " batch " + std::to_string(place.batch) + "/" + std::to_string(place.batches);
+  }
+  return out + " in " + text(place.region);
 }
 
-std::string timeLeft(const json& summary) {
-  const json& left = member(summary, "millisLeft");
-  if (!left.is_number()) return kMissing;
-  return formatDurationMillis(unsignedOf(left));
+StepPlace placeOf(const RolloutSummaryView& s) {
+  return {s.step, s.stage, s.batch, s.batches, s.region};
 }
 
-std::string lookOf(const json& check) {
-  if (member(check, "looks").is_null() && member(check, "look").is_null()) return kMissing;
-  return text(check, "look") + "/" + text(check, "looks");
+std::string timeLeft(const RolloutSummaryView& summary) {
+  return formatDurationMillis(summary.millisLeft);
+}
+
+std::string lookOf(const stats::CheckResult& check) {
+  return std::to_string(check.look) + "/" + std::to_string(check.looks);
 }
 
 // "p 0.00031 <= alpha 0.0012" (significant at this look) or "p 0.41 > alpha 0.0012"; checks
 // without a test have no alpha.
-std::string pVersusAlpha(const json& check) {
-  std::string p = number(member(check, "pValue"), "%.2g");
-  auto alpha = doubleOf(member(check, "alphaAtLook"));
-  auto pValue = doubleOf(member(check, "pValue"));
-  if (!alpha || std::isnan(*alpha)) return "p " + p + " (no test)";
-  std::string comparison = pValue && *pValue <= *alpha ? " <= " : " > ";
-  return "p " + p + comparison + "alpha " + number(member(check, "alphaAtLook"), "%.2g");
-}
-
-// Strips "rollout <id> (<service> <version>): " that the engine puts before each event text.
-std::string eventText(const json& event) {
-  std::string t = text(event, "text");
-  if (t.rfind("rollout ", 0) == 0) {
-    auto open = t.find(" (");
-    auto close = t.find("): ");
-    if (open != std::string::npos && close != std::string::npos && open < close) {
-      return t.substr(close + 3);
-    }
-  }
-  return t;
-}
-
-// The 1-based step an event belongs to: its "step" key, else "step N/" in its text, else 0.
-std::uint64_t eventStep(const json& event) {
-  std::uint64_t step = unsignedOf(member(event, "step"), 0);
-  if (step != 0) return step;
-  std::string t = text(event, "text");
-  auto at = t.find("step ");
-  while (at != std::string::npos) {
-    std::size_t i = at + 5;
-    std::uint64_t n = 0;
-    std::size_t digits = 0;
-    while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
-      n = n * 10 + static_cast<std::uint64_t>(t[i] - '0');
-      ++i;
-      ++digits;
-    }
-    if (digits > 0 && i < t.size() && t[i] == '/') return n;
-    at = t.find("step ", at + 5);
-  }
-  return 0;
+std::string pVersusAlpha(const stats::CheckResult& check) {
+  std::string p = number(check.pValue, "%.2g");
+  if (std::isnan(check.alphaAtLook)) return "p " + p + " (no test)";
+  std::string comparison = check.pValue <= check.alphaAtLook ? " <= " : " > ";
+  return "p " + p + comparison + "alpha " + number(check.alphaAtLook, "%.2g");
 }
 
 std::string clockOf(std::uint64_t unixMillis) {
@@ -205,26 +134,23 @@ std::string clockOf(std::uint64_t unixMillis) {
   return full.size() > 11 ? full.substr(11, 8) : full;  // "HH:MM:SS"
 }
 
-std::string checkLine(const json& check, const json& summary) {
-  return "check " + text(check, "name") + " (" + text(check, "tier") +
-         "): " + text(check, "verdict") + " at look " + lookOf(check) + ", " + pVersusAlpha(check) +
-         ", " + timeLeft(summary) + " left";
+std::string checkLine(const stats::CheckResult& check, const RolloutSummaryView& summary) {
+  return "check " + text(check.name) + " (" + text(check.tier) + "): " + text(check.verdict) +
+         " at look " + lookOf(check) + ", " + pVersusAlpha(check) + ", " + timeLeft(summary) +
+         " left";
 }
 
-std::string stateLine(const json& summary) {
-  std::string out = stepTitle(summary, member(summary, "steps")) + ": " + text(summary, "phase");
-  if (text(summary, "phase") == "analyzing") {
-    out += ", look " + text(summary, "look") + "/" + text(summary, "looks") + ", " +
+std::string stateLine(const RolloutSummaryView& summary) {
+  std::string out = stepTitle(placeOf(summary), summary.steps) + ": " + text(summary.phase);
+  if (summary.phase == "analyzing") {
+    out += ", look " + std::to_string(summary.look) + "/" + std::to_string(summary.looks) + ", " +
            timeLeft(summary) + " left";
   }
-  out += " [" + text(summary, "status") + "]";
-  std::string hold = text(summary, "hold");
-  if (hold != kMissing && hold != "none")
-    out += " hold " + hold + ": " + text(summary, "holdReason");
-  if (member(summary, "operatorPaused").is_boolean() &&
-      member(summary, "operatorPaused").get<bool>()) {
-    out += " (paused by an operator)";
+  out += " [" + text(summary.status) + "]";
+  if (!summary.hold.empty() && summary.hold != "none") {
+    out += " hold " + summary.hold + ": " + text(summary.holdReason);
   }
+  if (summary.operatorPaused) out += " (paused by an operator)";
   return out;
 }
 
@@ -264,175 +190,158 @@ std::string formatDurationMillis(std::uint64_t millis) {
   return out;
 }
 
-std::string renderRolloutStarted(const json& summary) {
-  return "rollout " + text(summary, "id") + " started: " + text(summary, "service") + " " +
-         text(summary, "version") + ", " + text(summary, "steps") + " steps\n" +
-         "first: " + stepTitle(summary, member(summary, "steps")) + ", targets " +
-         hostList(member(summary, "targets")) + ", comparison " +
-         hostList(member(summary, "comparison")) + "\n";
+std::string renderRolloutStarted(const RolloutSummaryView& summary) {
+  std::vector<std::string> targets;
+  std::vector<std::string> comparison;
+  for (const auto& h : summary.targets) targets.push_back(h.host);
+  for (const auto& h : summary.comparison) comparison.push_back(h.host);
+  return "rollout " + text(summary.id) + " started: " + text(summary.service) + " " +
+         text(summary.version) + ", " + std::to_string(summary.steps) + " steps\n" +
+         "first: " + stepTitle(placeOf(summary), summary.steps) + ", targets " +
+         hostList(targets) + ", comparison " + hostList(comparison) + "\n";
 }
 
-std::string renderRolloutList(const json& listDocument) {
-  const json& rollouts = member(listDocument, "rollouts");
-  if (!rollouts.is_array() || rollouts.empty()) return "no rollouts\n";
+std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts) {
+  if (rollouts.empty()) return "no rollouts\n";
   std::vector<std::vector<std::string>> rows{
       {"ID", "SERVICE", "VERSION", "STATUS", "STEP", "STAGE", "PHASE", "STARTED", "ENDED"}};
   for (const auto& r : rollouts) {
-    rows.push_back({text(r, "id"), text(r, "service"), text(r, "version"), text(r, "status"),
-                    text(r, "step") + "/" + text(r, "steps"), text(r, "stage"), text(r, "phase"),
-                    formatUtcMillis(unsignedOf(member(r, "startedMillis"))),
-                    formatUtcMillis(unsignedOf(member(r, "finishedMillis")))});
+    rows.push_back({text(r.id), text(r.service), text(r.version), text(r.status),
+                    std::to_string(r.step) + "/" + std::to_string(r.steps), text(r.stage),
+                    text(r.phase), formatUtcMillis(r.startedMillis),
+                    formatUtcMillis(r.finishedMillis)});
   }
   return formatTable(rows);
 }
 
-std::string renderRolloutStatus(const json& summary) {
-  std::string out = "rollout " + text(summary, "id") + ": " + text(summary, "service") + " " +
-                    text(summary, "version") + ", " + text(summary, "status") + "\n";
+std::string renderRolloutStatus(const RolloutSummaryView& summary) {
+  std::string out = "rollout " + text(summary.id) + ": " + text(summary.service) + " " +
+                    text(summary.version) + ", " + text(summary.status) + "\n";
   out += stateLine(summary) + "\n";
-  out += "started " + formatUtcMillis(unsignedOf(member(summary, "startedMillis")));
-  if (unsignedOf(member(summary, "finishedMillis")) != 0) {
-    out += ", ended " + formatUtcMillis(unsignedOf(member(summary, "finishedMillis")));
-  }
+  out += "started " + formatUtcMillis(summary.startedMillis);
+  if (summary.finishedMillis != 0) out += ", ended " + formatUtcMillis(summary.finishedMillis);
   out += "\n";
-  if (text(summary, "endReason") != kMissing)
-    out += "end reason: " + text(summary, "endReason") + "\n";
-  std::string note = text(summary, "comparisonNote");
+  if (!summary.endReason.empty()) out += "end reason: " + summary.endReason + "\n";
 
   std::vector<std::vector<std::string>> hosts{
       {"HOST", "ROLE", "REGION", "CLUSTER", "FROM", "RELEASE", "HEALTHY", "IN FLIGHT", "ROLLBACK"}};
-  auto addHosts = [&](const json& group, const char* role) {
-    if (!group.is_array()) return;
+  auto addHosts = [&](const std::vector<HostView>& group, const char* role) {
     for (const auto& h : group) {
-      hosts.push_back({text(h, "host"), role, text(h, "region"), text(h, "cluster"),
-                       text(h, "fromRelease"), text(h, "release"), text(h, "healthy"),
-                       text(h, "pending"), text(h, "rollback")});
+      hosts.push_back({text(h.host), role, text(h.region), text(h.cluster), text(h.fromRelease),
+                       text(h.release), text(h.healthy), text(h.pending), text(h.rollback)});
     }
   };
-  addHosts(member(summary, "targets"), "target");
-  addHosts(member(summary, "comparison"), "comparison");
+  addHosts(summary.targets, "target");
+  addHosts(summary.comparison, "comparison");
   out += "\n";
   if (hosts.size() > 1) {
     out += formatTable(hosts);
   } else {
     out += "no hosts\n";
   }
-  if (note != kMissing) out += "comparison: " + note + "\n";
+  if (!summary.comparisonNote.empty()) out += "comparison: " + summary.comparisonNote + "\n";
 
-  const json& checks = member(summary, "checks");
   out += "\n";
-  if (!checks.is_array() || checks.empty()) {
+  if (summary.checks.empty()) {
     out += "no check results yet\n";
     return out;
   }
   std::vector<std::vector<std::string>> rows{{"CHECK", "TIER", "TEST", "VERDICT", "LOOK", "P-VALUE",
                                               "ALPHA", "EFFECT", "CANARY", "BASELINE"}};
-  for (const auto& c : checks) {
-    rows.push_back(
-        {text(c, "name"), text(c, "tier"), text(c, "test"), text(c, "verdict"), lookOf(c),
-         number(member(c, "pValue"), "%.2g"), number(member(c, "alphaAtLook"), "%.2g"),
-         withInterval(member(c, "effect")),
-         number(member(c, "canaryValue"), "%.4g") + " (n " + text(c, "canaryCount") + ")",
-         number(member(c, "baselineValue"), "%.4g") + " (n " + text(c, "baselineCount") + ")"});
+  for (const auto& c : summary.checks) {
+    rows.push_back({text(c.name), text(c.tier), text(c.test), text(c.verdict), lookOf(c),
+                    number(c.pValue, "%.2g"), number(c.alphaAtLook, "%.2g"),
+                    withInterval(c.effect),
+                    number(c.canaryValue, "%.4g") + " (n " + text(c.canaryCount) + ")",
+                    number(c.baselineValue, "%.4g") + " (n " + text(c.baselineCount) + ")"});
   }
   out += formatTable(rows);
   return out;
 }
 
-std::string renderRolloutExplain(const json& describe) {
-  const json& summary = member(describe, "rollout");
-  std::string out = "rollout " + text(summary, "id") + ": " + text(summary, "service") + " " +
-                    text(summary, "version") + ", " + text(summary, "status");
-  if (text(summary, "endReason") != kMissing) out += ": " + text(summary, "endReason");
+std::string renderRolloutExplain(const RolloutView& view) {
+  const RolloutSummaryView& summary = view.rollout;
+  std::string out = "rollout " + text(summary.id) + ": " + text(summary.service) + " " +
+                    text(summary.version) + ", " + text(summary.status);
+  if (!summary.endReason.empty()) out += ": " + summary.endReason;
   out += "\n";
 
   // Steps from the plan; a document without a plan still explains the steps its checks name.
-  std::map<std::uint64_t, json> steps;
-  if (member(describe, "plan").is_array()) {
-    for (const auto& s : member(describe, "plan")) steps[unsignedOf(member(s, "step"))] = s;
+  struct StepHosts {
+    StepPlace place;
+    std::vector<std::string> targets;
+    std::vector<std::string> comparison;
+    std::string comparisonNote;
+  };
+  std::map<std::uint32_t, StepHosts> steps;
+  for (const auto& s : view.plan) {
+    steps[s.step] = {{s.step, s.stage, s.batch, s.batches, s.region},
+                     s.targets,
+                     s.comparison,
+                     s.comparisonNote};
   }
   // Each check's last result per step, in the order the checks first appear.
-  std::map<std::uint64_t, std::vector<std::pair<std::string, json>>> lastChecks;
-  if (member(describe, "checks").is_array()) {
-    for (const auto& c : member(describe, "checks")) {
-      std::uint64_t step = unsignedOf(member(c, "step"));
-      if (steps.find(step) == steps.end()) steps[step] = c;
-      auto& list = lastChecks[step];
-      std::string name = text(member(c, "result"), "name");
-      bool replaced = false;
-      for (auto& [n, last] : list) {
-        if (n == name) {
-          last = c;
-          replaced = true;
-        }
+  std::map<std::uint32_t, std::vector<const CheckRecordView*>> lastChecks;
+  for (const auto& c : view.checks) {
+    if (steps.find(c.step) == steps.end()) {
+      steps[c.step] = {
+          {c.step, c.stage, c.batch, c.batches, c.region}, c.canaryHosts, c.comparisonHosts, ""};
+    }
+    auto& list = lastChecks[c.step];
+    bool replaced = false;
+    for (auto& last : list) {
+      if (last->result.name == c.result.name) {
+        last = &c;
+        replaced = true;
       }
-      if (!replaced) list.emplace_back(name, c);
     }
+    if (!replaced) list.push_back(&c);
   }
-  std::map<std::uint64_t, std::vector<json>> eventsByStep;
-  if (member(describe, "events").is_array()) {
-    std::uint64_t current = 0;
-    for (const auto& e : member(describe, "events")) {
-      std::uint64_t step = eventStep(e);
-      if (step != 0) current = step;
-      eventsByStep[current].push_back(e);
-    }
-  }
-  auto eventLines = [&](std::uint64_t step) {
+  std::map<std::uint32_t, std::vector<const EventView*>> eventsByStep;
+  for (const auto& e : view.events) eventsByStep[e.step].push_back(&e);
+  auto eventLines = [&](std::uint32_t step) {
     std::string lines;
-    for (const auto& e : eventsByStep[step]) {
-      lines += "    " + clockOf(unsignedOf(member(e, "atMillis"))) + "  " + eventText(e) + "\n";
+    for (const auto* e : eventsByStep[step]) {
+      lines += "    " + clockOf(e->atMillis) + "  " + text(e->text) + "\n";
     }
     return lines;
   };
 
   if (!eventsByStep[0].empty()) out += "\nbefore the first step:\n" + eventLines(0);
 
-  const std::uint64_t currentStep = unsignedOf(member(summary, "step"));
-  const json& totalSteps = member(summary, "steps");
   for (const auto& [stepNumber, step] : steps) {
     std::string state;
-    if (currentStep == 0 || stepNumber < currentStep) {
-      state = currentStep == 0 ? kMissing : "passed";
-    } else if (stepNumber == currentStep) {
-      state = text(summary, "phase");
+    if (summary.step == 0 || stepNumber < summary.step) {
+      state = summary.step == 0 ? kMissing : "passed";
+    } else if (stepNumber == summary.step) {
+      state = text(summary.phase);
     } else {
       state = "not started";
     }
-    json titled = step;
-    titled["step"] = stepNumber;
-    out += "\n" + stepTitle(titled, totalSteps) + ": " + state + "\n";
-    out += "  hosts:      " +
-           hostList(member(step, "targets").is_null() ? member(step, "canaryHosts")
-                                                      : member(step, "targets")) +
-           "\n";
-    out += "  comparison: " +
-           hostList(member(step, "comparison").is_null() ? member(step, "comparisonHosts")
-                                                         : member(step, "comparison")) +
-           (text(step, "comparisonNote") != kMissing ? " (" + text(step, "comparisonNote") + ")"
-                                                     : std::string{}) +
-           "\n";
+    out += "\n" + stepTitle(step.place, summary.steps) + ": " + state + "\n";
+    out += "  hosts:      " + hostList(step.targets) + "\n";
+    out += "  comparison: " + hostList(step.comparison) +
+           (step.comparisonNote.empty() ? std::string{} : " (" + step.comparisonNote + ")") + "\n";
     const auto& checks = lastChecks[stepNumber];
     if (checks.empty()) {
       out += "  checks: no result at this step\n";
     } else {
       out += "  checks (last result at this step):\n";
-      for (const auto& [name, entry] : checks) {
-        const json& r = member(entry, "result");
-        out += "    " + text(r, "name") + " [" + text(r, "tier") + ", " + text(r, "metric") + ", " +
-               text(r, "test") + "]: " + text(r, "verdict") + " at look " + lookOf(r) + " (" +
-               clockOf(unsignedOf(member(entry, "atMillis"))) + ")\n";
-        out += "      statistic " + number(member(r, "statistic"), "%.4g") + ", " +
-               pVersusAlpha(r) + " at look " + lookOf(r) +
-               (text(r, "significant") == "yes" ? ": significant" : "") + "\n";
-        out += "      effect " + text(r, "effectName") + " " + withInterval(member(r, "effect")) +
-               ", " + text(r, "ratioName") + " " + withInterval(member(r, "ratio"), "%.3g") +
-               "; large enough: " + text(r, "effectLargeEnough") + "\n";
-        out += "      canary " + number(member(r, "canaryValue"), "%.4g") + " (n " +
-               text(r, "canaryCount") + ", events " + text(r, "canaryEvents") + "), baseline " +
-               number(member(r, "baselineValue"), "%.4g") + " (n " + text(r, "baselineCount") +
-               ", events " + text(r, "baselineEvents") + ")\n";
-        if (text(r, "explanation") != kMissing) out += "      " + text(r, "explanation") + "\n";
+      for (const auto* entry : checks) {
+        const stats::CheckResult& r = entry->result;
+        out += "    " + text(r.name) + " [" + text(r.tier) + ", " + text(r.metric) + ", " +
+               text(r.test) + "]: " + text(r.verdict) + " at look " + lookOf(r) + " (" +
+               clockOf(entry->atMillis) + ")\n";
+        out += "      statistic " + number(r.statistic, "%.4g") + ", " + pVersusAlpha(r) +
+               " at look " + lookOf(r) + (r.significant ? ": significant" : "") + "\n";
+        out += "      effect " + text(r.effectName) + " " + withInterval(r.effect) + ", " +
+               text(r.ratioName) + " " + withInterval(r.ratio, "%.3g") +
+               "; large enough: " + text(r.effectLargeEnough) + "\n";
+        out += "      canary " + number(r.canaryValue, "%.4g") + " (n " + text(r.canaryCount) +
+               ", events " + text(r.canaryEvents) + "), baseline " +
+               number(r.baselineValue, "%.4g") + " (n " + text(r.baselineCount) + ", events " +
+               text(r.baselineEvents) + ")\n";
+        if (!r.explanation.empty()) out += "      " + r.explanation + "\n";
       }
     }
     if (eventsByStep[stepNumber].empty()) {
@@ -444,50 +353,44 @@ std::string renderRolloutExplain(const json& describe) {
   return out;
 }
 
-std::string renderRolloutHistory(const json& describe) {
-  const json& events = member(describe, "events");
-  std::string out = "rollout " + text(member(describe, "rollout"), "id") + " history\n";
-  if (!events.is_array() || events.empty()) return out + "no events\n";
+std::string renderRolloutHistory(const RolloutView& view) {
+  std::string out = "rollout " + text(view.rollout.id) + " history\n";
+  if (view.events.empty()) return out + "no events\n";
   std::vector<std::vector<std::string>> rows{{"TIME (UTC)", "HOST", "KIND", "EVENT"}};
-  for (const auto& e : events) {
-    rows.push_back({formatUtcMillis(unsignedOf(member(e, "atMillis"))), text(e, "host"),
-                    text(e, "kind"), eventText(e)});
+  for (const auto& e : view.events) {
+    rows.push_back({formatUtcMillis(e.atMillis), text(e.host), text(e.kind), text(e.text)});
   }
   return out + formatTable(rows);
 }
 
-std::vector<std::string> rolloutWatchChanges(const json& previous, const json& current) {
+std::vector<std::string> rolloutWatchChanges(const RolloutSummaryView* previous,
+                                             const RolloutSummaryView& current) {
   std::vector<std::string> lines;
-  if (previous.is_null()) {
-    lines.push_back("rollout " + text(current, "id") + ": " + text(current, "service") + " " +
-                    text(current, "version"));
+  if (previous == nullptr) {
+    lines.push_back("rollout " + text(current.id) + ": " + text(current.service) + " " +
+                    text(current.version));
   }
-  auto stateKey = [](const json& s) {
-    return text(s, "status") + "|" + text(s, "step") + "|" + text(s, "batch") + "|" +
-           text(s, "phase") + "|" + text(s, "hold") + "|" + text(s, "operatorPaused");
+  auto stateKey = [](const RolloutSummaryView& s) {
+    return s.status + "|" + std::to_string(s.step) + "|" + std::to_string(s.batch) + "|" +
+           s.phase + "|" + s.hold + "|" + text(s.operatorPaused);
   };
-  if (previous.is_null() || stateKey(previous) != stateKey(current)) {
+  if (previous == nullptr || stateKey(*previous) != stateKey(current)) {
     lines.push_back(stateLine(current));
   }
   std::map<std::string, std::string> before;
-  if (member(previous, "checks").is_array() && text(previous, "step") == text(current, "step")) {
-    for (const auto& c : member(previous, "checks")) {
-      before[text(c, "name")] = text(c, "verdict") + "|" + lookOf(c);
+  if (previous != nullptr && previous->step == current.step) {
+    for (const auto& c : previous->checks) before[c.name] = text(c.verdict) + "|" + lookOf(c);
+  }
+  for (const auto& c : current.checks) {
+    auto it = before.find(c.name);
+    if (it == before.end() || it->second != text(c.verdict) + "|" + lookOf(c)) {
+      lines.push_back("  " + checkLine(c, current));
     }
   }
-  if (member(current, "checks").is_array()) {
-    for (const auto& c : member(current, "checks")) {
-      auto it = before.find(text(c, "name"));
-      if (it == before.end() || it->second != text(c, "verdict") + "|" + lookOf(c)) {
-        lines.push_back("  " + checkLine(c, current));
-      }
-    }
-  }
-  if (isTerminalRolloutStatus(text(current, "status")) &&
-      (previous.is_null() || text(previous, "status") != text(current, "status"))) {
-    lines.push_back("rollout " + text(current, "id") + " ended " + text(current, "status") +
-                    (text(current, "endReason") != kMissing ? ": " + text(current, "endReason")
-                                                            : std::string{}));
+  if (isTerminalRolloutStatus(current.status) &&
+      (previous == nullptr || previous->status != current.status)) {
+    lines.push_back("rollout " + text(current.id) + " ended " + text(current.status) +
+                    (current.endReason.empty() ? std::string{} : ": " + current.endReason));
   }
   return lines;
 }
@@ -496,29 +399,18 @@ namespace {
 
 // ---- I/O
 
-json parseDocument(const AdminReply& reply, const std::string& what) {
-  const auto* doc = std::get_if<JsonDocument>(&reply.body);
-  if (doc == nullptr) fail(kExitFailure, "unexpected reply to " + what + " (not a JSON document)");
-  auto parsed = json::parse(doc->text, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    fail(kExitFailure, "the coordinator's reply to " + what + " is not a JSON object");
-  }
-  return parsed;
+// The reply to DescribeRollout as the read model; a reply that does not decode ends the command.
+RolloutView decodeView(const json& document, const std::string& what) {
+  auto view = rolloutViewFromJson(document);
+  if (!view) fail(kExitFailure, "the coordinator's reply to " + what + ": " + view.error().message);
+  return std::move(*view);
 }
 
-AdminReply callOrFail(const AdminOptions& admin, AdminRequest request) {
-  auto client = AdminClient::connect(admin);
-  if (!client) fail(kExitUnavailable, client.error().message);
-  auto reply = (*client)->call(std::move(request));
-  if (!reply) fail(kExitUnavailable, reply.error().message);
-  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
-  return std::move(*reply);
-}
-
-json describeOrFail(const AdminOptions& admin, const std::string& id) {
+RolloutView describeOrFail(const AdminOptions& admin, const std::string& id) {
   AdminRequest request;
   request.body = DescribeRollout{id};
-  return parseDocument(callOrFail(admin, std::move(request)), "describe rollout " + id);
+  const std::string what = "describe rollout " + id;
+  return decodeView(replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), what), what);
 }
 
 void printText(const std::string& text) {
@@ -534,11 +426,11 @@ void printJson(const json& document) {
 // is redrawn; otherwise (or with `linesTo` stderr for --wait --json) a line per change. A
 // coordinator that cannot be reached is retried for a minute (it may be restarting). Returns the
 // last summary.
-json follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo) {
+RolloutSummaryView follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo) {
   constexpr int kMaxUnavailableSeconds = 60;
   const bool redraw = linesTo == stdout && ::isatty(STDOUT_FILENO) == 1;
   std::unique_ptr<AdminClient> client;
-  json previous;
+  std::optional<RolloutSummaryView> previous;
   int unavailable = 0;
   while (true) {
     std::string problem;
@@ -574,20 +466,19 @@ json follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo
     unavailable = 0;
     if (const auto* error = std::get_if<AdminError>(&reply->body))
       fail(kExitFailure, error->message);
-    json summary = member(parseDocument(*reply, "describe rollout " + id), "rollout");
+    const std::string what = "describe rollout " + id;
+    RolloutSummaryView summary = decodeView(replyDocumentOrExit(*reply, what), what).rollout;
     if (redraw) {
       std::printf("\033[H\033[2J%s", renderRolloutStatus(summary).c_str());
       std::fflush(stdout);
     } else {
-      for (const auto& line : rolloutWatchChanges(previous, summary)) {
+      for (const auto& line : rolloutWatchChanges(previous ? &*previous : nullptr, summary)) {
         std::fprintf(linesTo, "%s\n", line.c_str());
       }
       std::fflush(linesTo);
     }
-    if (isTerminalRolloutStatus(text(summary, "status"))) {
-      if (redraw) {
-        std::printf("\nrollout %s ended %s\n", id.c_str(), text(summary, "status").c_str());
-      }
+    if (isTerminalRolloutStatus(summary.status)) {
+      if (redraw) std::printf("\nrollout %s ended %s\n", id.c_str(), summary.status.c_str());
       return summary;
     }
     previous = std::move(summary);
@@ -632,22 +523,24 @@ void start(const AdminOptions& admin, const StartOptions& options) {
   AdminRequest request;
   request.body =
       StartRollout{options.service, options.version, planToml, gatesToml, options.canaryHost};
-  json reply = parseDocument(callOrFail(admin, std::move(request)), "start rollout");
-  const json& summary = member(reply, "rollout");
-  const std::string id = text(summary, "id");
+  json reply = replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), "start rollout");
+  auto summary = rolloutSummaryFromJson(reply.contains("rollout") ? reply["rollout"] : json());
+  if (!summary) {
+    fail(kExitFailure, "the coordinator's reply to start rollout: " + summary.error().message);
+  }
   if (!options.wait) {
     if (options.json) {
-      printJson(reply);
+      printJson(json{{"rollout", toJson(*summary)}});
     } else {
-      printText(renderRolloutStarted(summary));
+      printText(renderRolloutStarted(*summary));
     }
     return;
   }
-  if (id == kMissing) fail(kExitFailure, "the coordinator's reply to start rollout has no id");
-  if (!options.json) printText(renderRolloutStarted(summary));
-  json last = follow(admin, id, options.json ? stderr : stdout);
-  if (options.json) printJson(json{{"rollout", last}});
-  int code = rolloutExitCode(text(last, "status"));
+  if (summary->id.empty()) fail(kExitFailure, "the coordinator's reply to start rollout has no id");
+  if (!options.json) printText(renderRolloutStarted(*summary));
+  RolloutSummaryView last = follow(admin, summary->id, options.json ? stderr : stdout);
+  if (options.json) printJson(json{{"rollout", toJson(last)}});
+  int code = rolloutExitCode(last.status);
   if (code != 0) throw CLI::RuntimeError(code);
 }
 
@@ -656,8 +549,8 @@ void addWatchCommand(CLI::App& parent, AdminOptions& admin, const std::string& d
   auto id = std::make_shared<std::string>();
   watch->add_option("ID", *id, "rollout id")->required();
   watch->callback([&admin, id] {
-    json last = follow(admin, *id, stdout);
-    int code = rolloutExitCode(text(last, "status"));
+    RolloutSummaryView last = follow(admin, *id, stdout);
+    int code = rolloutExitCode(last.status);
     if (code != 0) throw CLI::RuntimeError(code);
   });
 }
@@ -672,11 +565,11 @@ void addExplainCommand(CLI::App& parent, AdminOptions& admin, const std::string&
   explain->add_option("ID", options->id, "rollout id")->required();
   explain->add_flag("--json", options->json, "print JSON");
   explain->callback([&admin, options] {
-    json doc = describeOrFail(admin, options->id);
+    RolloutView view = describeOrFail(admin, options->id);
     if (options->json) {
-      printJson(doc);
+      printJson(toJson(view));
     } else {
-      printText(renderRolloutExplain(doc));
+      printText(renderRolloutExplain(view));
     }
   });
 }
@@ -714,11 +607,11 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   status->add_option("ID", statusOptions->id, "rollout id")->required();
   status->add_flag("--json", statusOptions->json, "print JSON");
   status->callback([&admin, statusOptions] {
-    json doc = describeOrFail(admin, statusOptions->id);
+    RolloutView view = describeOrFail(admin, statusOptions->id);
     if (statusOptions->json) {
-      printJson(json{{"rollout", member(doc, "rollout")}});
+      printJson(json{{"rollout", toJson(view.rollout)}});
     } else {
-      printText(renderRolloutStatus(member(doc, "rollout")));
+      printText(renderRolloutStatus(view.rollout));
     }
   });
 
@@ -728,11 +621,15 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   list->callback([&admin, listJson] {
     AdminRequest request;
     request.body = ListRollouts{};
-    json doc = parseDocument(callOrFail(admin, std::move(request)), "list rollouts");
+    json doc = replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), "list rollouts");
+    auto rollouts = rolloutListFromJson(doc);
+    if (!rollouts) {
+      fail(kExitFailure, "the coordinator's reply to list rollouts: " + rollouts.error().message);
+    }
     if (*listJson) {
-      printJson(doc);
+      printJson(rolloutListToJson(*rollouts));
     } else {
-      printText(renderRolloutList(doc));
+      printText(renderRolloutList(*rollouts));
     }
   });
 
@@ -744,13 +641,13 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   history->add_option("ID", historyOptions->id, "rollout id")->required();
   history->add_flag("--json", historyOptions->json, "print JSON");
   history->callback([&admin, historyOptions] {
-    json doc = describeOrFail(admin, historyOptions->id);
+    RolloutView view = describeOrFail(admin, historyOptions->id);
     if (historyOptions->json) {
-      printJson(json{
-          {"id", member(member(doc, "rollout"), "id")},
-          {"events", member(doc, "events").is_array() ? member(doc, "events") : json::array()}});
+      json events = json::array();
+      for (const auto& e : view.events) events.push_back(toJson(e));
+      printJson(json{{"id", view.rollout.id}, {"events", events}});
     } else {
-      printText(renderRolloutHistory(doc));
+      printText(renderRolloutHistory(view));
     }
   });
 
@@ -772,7 +669,7 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
     command->callback([&admin, id, action] {
       AdminRequest request;
       request.body = RolloutAction{*id, action};
-      AdminReply reply = callOrFail(admin, std::move(request));
+      AdminReply reply = callAdminOrExit(admin, std::move(request));
       const auto* ok = std::get_if<AdminOk>(&reply.body);
       if (ok == nullptr) fail(kExitFailure, "unexpected reply to a rollout action on " + *id);
       std::printf("%s\n", ok->message.c_str());

@@ -5,6 +5,7 @@
 
 #include "common/gate_json.h"
 #include "coordinator/rollout/planner.h"
+#include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout_config.h"
 
 namespace rollgate::coordinator {
@@ -339,7 +340,8 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     } else if (const auto* event = std::get_if<rollout::RecordEvent>(&action)) {
       logger_->info("rollout {}{}: {}", event->rolloutId, event->host.empty() ? "" : " host " + event->host,
                     event->text);
-      (void)store_.recordEvent(event->atMillis, "rollout", event->host, event->rolloutId, event->text);
+      (void)store_.recordEvent(event->atMillis, std::string(toString(event->kind)), event->host,
+                               event->rolloutId, rollout::storedEventMessage(*event));
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
       logger_->warn("rollout {}: {} -> {}{}", changed->rolloutId, rollout::statusName(changed->from),
                     rollout::statusName(changed->to),
@@ -396,45 +398,40 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
     r = owned.get();
   }
   std::uint64_t now = clock_.nowMillis();
-  json plan = json::array();
-  std::uint32_t index = 0;
-  for (const auto& step : r->state().plan.steps) {
-    json targets = json::array();
-    json comparison = json::array();
-    for (const auto& h : step.targets) targets.push_back(h.name);
-    for (const auto& h : step.comparison) comparison.push_back(h.name);
-    plan.push_back({{"step", ++index}, {"stage", step.stage}, {"batch", step.batch},
-                    {"batches", step.batches}, {"region", step.region}, {"targets", targets},
-                    {"comparison", comparison}, {"comparisonNote", step.comparisonNote}});
-  }
-  json checks = json::array();
+  std::vector<CheckRecordView> checks;
   auto stmt = store_.database().prepare(
       "SELECT at_ms, step, stage, batch, batches, region, canary_hosts, comparison_hosts, result "
       "FROM checks WHERE rollout_id = ?1 ORDER BY id");
   if (!stmt) return stmt.error();
   stmt->bind(1, id);
-  while (stmt->step()) {
-    checks.push_back({{"atMillis", stmt->integer(0)}, {"step", stmt->integer(1) + 1},
-                      {"stage", stmt->text(2)}, {"batch", stmt->integer(3)},
-                      {"batches", stmt->integer(4)}, {"region", stmt->text(5)},
-                      {"canaryHosts", json::parse(stmt->text(6), nullptr, false)},
-                      {"comparisonHosts", json::parse(stmt->text(7), nullptr, false)},
-                      {"result", json::parse(stmt->text(8), nullptr, false)}});
+  try {
+    while (stmt->step()) {
+      CheckRecordView check;
+      check.atMillis = static_cast<std::uint64_t>(stmt->integer(0));
+      check.step = static_cast<std::uint32_t>(stmt->integer(1) + 1);
+      check.stage = stmt->text(2);
+      check.batch = static_cast<std::uint32_t>(stmt->integer(3));
+      check.batches = static_cast<std::uint32_t>(stmt->integer(4));
+      check.region = stmt->text(5);
+      json::parse(stmt->text(6)).get_to(check.canaryHosts);
+      json::parse(stmt->text(7)).get_to(check.comparisonHosts);
+      json::parse(stmt->text(8)).get_to(check.result);
+      checks.push_back(std::move(check));
+    }
+  } catch (const std::exception& error) {
+    return makeError("rollout " + id + ": a stored check result is unreadable: " + error.what());
   }
-  json events = json::array();
+  std::vector<EventView> events;
   auto ev = store_.database().prepare(
       "SELECT at_ms, host, kind, message FROM events WHERE rollout_id = ?1 ORDER BY id");
   if (!ev) return ev.error();
   ev->bind(1, id);
   while (ev->step()) {
-    events.push_back({{"atMillis", ev->integer(0)}, {"host", ev->text(1)}, {"kind", ev->text(2)},
-                      {"text", ev->text(3)}});
+    events.push_back(rollout::storedEventView(static_cast<std::uint64_t>(ev->integer(0)),
+                                              ev->text(2), ev->text(1), ev->text(3)));
   }
-  return json{{"rollout", json::parse(rollout::summaryJson(*r, now))},
-              {"plan", plan},
-              {"checks", checks},
-              {"events", events}}
-      .dump();
+  return toJson(rollout::buildRolloutView(*r, now, std::move(checks), std::move(events)))
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace rollgate::coordinator

@@ -38,6 +38,7 @@
 
 #include "common/messages.h"
 #include "common/result.h"
+#include "common/rollout_view.h"
 #include "coordinator/rollout/gates.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/rollout_config.h"
@@ -115,10 +116,14 @@ struct RecordCheck {
   bool operator==(const RecordCheck&) const = default;
 };
 
-// A human-readable event naming the rollout, release and host it is about.
+// An event of the rollout: what kind, in which step and about which host, as fields; `text` says
+// what happened for people (without the rollout's name, which the reader knows) and is never
+// parsed.
 struct RecordEvent {
   std::string rolloutId;
-  std::string host;  // empty: the rollout as a whole
+  RolloutEventKind kind = RolloutEventKind::kStarted;
+  std::uint32_t step = 0;  // 1-based step it happened in; 0 before the first step started
+  std::string host;        // empty: the rollout as a whole
   std::string text;
   std::uint64_t atMillis = 0;
   bool operator==(const RecordEvent&) const = default;
@@ -219,12 +224,6 @@ struct TelemetryWanted {
   std::uint64_t sinceMillis = 0;
 };
 
-class Rollout;
-// A compact JSON view for `status` / `watch`: status, hold reason, the current step (stage,
-// batch, region, phase, time left), its hosts (old release, last known release, health, command
-// in flight), each check's latest result, and the end reason.
-std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis);
-
 class Rollout {
  public:
   // A new rollout over a plan from planRollout(). Requires: plan has at least one step.
@@ -290,7 +289,8 @@ class Rollout {
   void send(HostProgress& host, CommandKind kind,
             std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,
             std::uint64_t nowMillis, Actions& out);
-  void event(const std::string& host, const std::string& text, std::uint64_t nowMillis,
+  void event(RolloutEventKind kind, const std::string& host, const std::string& text,
+             std::uint64_t nowMillis,
              Actions& out) const;
   void syncStatus(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   RolloutStatus computeStatus() const;

@@ -9,6 +9,7 @@
 
 #include "common/gate_json.h"
 #include "coordinator/rollout/rollout.h"
+#include "coordinator/rollout/state_names.h"
 
 namespace rollgate::rollout {
 
@@ -16,34 +17,6 @@ using nlohmann::json;
 
 NLOHMANN_JSON_SERIALIZE_ENUM(BatchSize::Kind, {{BatchSize::Kind::kHosts, "hosts"},
                                                {BatchSize::Kind::kPercent, "percent"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(RolloutStatus,
-                             {{RolloutStatus::kPending, "pending"},
-                              {RolloutStatus::kInstalling, "installing"},
-                              {RolloutStatus::kWarmingUp, "warming_up"},
-                              {RolloutStatus::kAnalyzing, "analyzing"},
-                              {RolloutStatus::kWaitingForOperator, "waiting_for_operator"},
-                              {RolloutStatus::kRollingBack, "rolling_back"},
-                              {RolloutStatus::kSucceeded, "succeeded"},
-                              {RolloutStatus::kRolledBack, "rolled_back"},
-                              {RolloutStatus::kAborted, "aborted"},
-                              {RolloutStatus::kFailed, "failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(StepPhase, {{StepPhase::kNotStarted, "not_started"},
-                                         {StepPhase::kInstalling, "installing"},
-                                         {StepPhase::kWarmingUp, "warming_up"},
-                                         {StepPhase::kAnalyzing, "analyzing"},
-                                         {StepPhase::kPassed, "passed"},
-                                         {StepPhase::kFailed, "failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Hold, {{Hold::kNone, "none"},
-                                    {Hold::kWarn, "warn"},
-                                    {Hold::kNotEnoughData, "not_enough_data"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(CommandKind, {{CommandKind::kInstall, "install"},
-                                           {CommandKind::kRestartBaseline, "restart_baseline"},
-                                           {CommandKind::kRollback, "rollback"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(RollbackState, {{RollbackState::kNone, "none"},
-                                             {RollbackState::kPending, "pending"},
-                                             {RollbackState::kDone, "done"},
-                                             {RollbackState::kFailed, "failed"}})
-
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSize, kind, value)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, warmupSeconds,
                                    analysisSeconds, batch, baselineRestart)
@@ -245,56 +218,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, 
 
 namespace {
 constexpr int kStateFormat = 1;
-}
-
-std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis) {
-  const RolloutState& state = rollout.state();
-  const PlanStep& plan =
-      state.plan.steps.at(std::min<std::size_t>(state.currentStep, state.plan.steps.size() - 1));
-  auto hostsOf = [&](const std::vector<PlannedHost>& group) {
-    json hosts = json::array();
-    for (const auto& planned : group) {
-      for (const auto& h : state.hosts) {
-        if (h.name != planned.name) continue;
-        json entry{{"host", h.name},
-                   {"region", planned.region},
-                   {"cluster", planned.cluster},
-                   {"fromRelease", h.fromRelease},
-                   {"release", h.lastKnownRelease},
-                   {"healthy", h.healthy},
-                   {"lastWindowMillis", h.lastWindowMillis},
-                   {"rollback", h.rollback}};
-        entry["pending"] = h.pending ? json(h.pendingKind) : json(nullptr);
-        hosts.push_back(std::move(entry));
-      }
-    }
-    return hosts;
-  };
-  json j{{"id", state.spec.rolloutId},
-         {"service", state.spec.service},
-         {"version", state.spec.version},
-         {"status", state.status},
-         {"operatorPaused", state.operatorPause},
-         {"hold", state.step.hold},
-         {"holdReason", state.step.holdReason},
-         {"step", state.currentStep + 1},
-         {"steps", state.plan.steps.size()},
-         {"stage", plan.stage},
-         {"batch", plan.batch},
-         {"batches", plan.batches},
-         {"region", plan.region},
-         {"phase", state.step.phase},
-         {"look", state.step.lastLook},
-         {"looks", state.step.looks},
-         {"millisLeft", rollout.millisLeftInPhase(nowMillis)},
-         {"targets", hostsOf(plan.targets)},
-         {"comparison", hostsOf(plan.comparison)},
-         {"comparisonNote", plan.comparisonNote},
-         {"checks", state.step.latest},
-         {"startedMillis", state.startedMillis},
-         {"finishedMillis", state.finishedMillis},
-         {"endReason", state.endReason}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string stateToJson(const RolloutState& state, bool includeWindows) {

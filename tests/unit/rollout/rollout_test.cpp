@@ -1,3 +1,4 @@
+#include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout.h"
 
 #include <doctest/doctest.h>

@@ -1,0 +1,250 @@
+#include "common/rollout_view.h"
+
+#include <stdexcept>
+
+#include "common/gate_json.h"
+
+namespace rollgate {
+
+using nlohmann::json;
+
+namespace {
+
+struct KindName {
+  RolloutEventKind kind;
+  std::string_view name;
+};
+
+constexpr KindName kEventKinds[] = {
+    {RolloutEventKind::kStarted, "started"},
+    {RolloutEventKind::kPlanNote, "plan_note"},
+    {RolloutEventKind::kResumed, "resumed"},
+    {RolloutEventKind::kStepStarted, "step_started"},
+    {RolloutEventKind::kTargetsActive, "targets_active"},
+    {RolloutEventKind::kAnalysisStarted, "analysis_started"},
+    {RolloutEventKind::kHostInstalled, "host_installed"},
+    {RolloutEventKind::kBaselineRestart, "baseline_restart"},
+    {RolloutEventKind::kHostHealth, "host_health"},
+    {RolloutEventKind::kHeld, "held"},
+    {RolloutEventKind::kStepPassed, "step_passed"},
+    {RolloutEventKind::kStepFailed, "step_failed"},
+    {RolloutEventKind::kHostRollingBack, "host_rolling_back"},
+    {RolloutEventKind::kHostRolledBack, "host_rolled_back"},
+    {RolloutEventKind::kOperator, "operator_action"},
+    {RolloutEventKind::kFinished, "finished"},
+    {RolloutEventKind::kIgnored, "ignored"},
+};
+
+json hostToJson(const HostView& h) {
+  return json{{"host", h.host},
+              {"region", h.region},
+              {"cluster", h.cluster},
+              {"fromRelease", h.fromRelease},
+              {"release", h.release},
+              {"healthy", h.healthy},
+              {"lastWindowMillis", h.lastWindowMillis},
+              {"rollback", h.rollback},
+              {"pending", h.pending.empty() ? json(nullptr) : json(h.pending)}};
+}
+
+HostView hostFromJson(const json& j) {
+  HostView h;
+  j.at("host").get_to(h.host);
+  j.at("region").get_to(h.region);
+  j.at("cluster").get_to(h.cluster);
+  j.at("fromRelease").get_to(h.fromRelease);
+  j.at("release").get_to(h.release);
+  j.at("healthy").get_to(h.healthy);
+  j.at("lastWindowMillis").get_to(h.lastWindowMillis);
+  j.at("rollback").get_to(h.rollback);
+  const json& pending = j.at("pending");
+  h.pending = pending.is_null() ? std::string() : pending.get<std::string>();
+  return h;
+}
+
+json planStepToJson(const PlanStepView& s) {
+  return json{{"step", s.step},       {"stage", s.stage},           {"batch", s.batch},
+              {"batches", s.batches}, {"region", s.region},         {"targets", s.targets},
+              {"comparison", s.comparison}, {"comparisonNote", s.comparisonNote}};
+}
+
+PlanStepView planStepFromJson(const json& j) {
+  PlanStepView s;
+  j.at("step").get_to(s.step);
+  j.at("stage").get_to(s.stage);
+  j.at("batch").get_to(s.batch);
+  j.at("batches").get_to(s.batches);
+  j.at("region").get_to(s.region);
+  j.at("targets").get_to(s.targets);
+  j.at("comparison").get_to(s.comparison);
+  s.comparisonNote = j.value("comparisonNote", std::string());
+  return s;
+}
+
+json checkRecordToJson(const CheckRecordView& c) {
+  return json{{"atMillis", c.atMillis},       {"step", c.step},
+              {"stage", c.stage},             {"batch", c.batch},
+              {"batches", c.batches},         {"region", c.region},
+              {"canaryHosts", c.canaryHosts}, {"comparisonHosts", c.comparisonHosts},
+              {"result", c.result}};
+}
+
+CheckRecordView checkRecordFromJson(const json& j) {
+  CheckRecordView c;
+  j.at("atMillis").get_to(c.atMillis);
+  j.at("step").get_to(c.step);
+  j.at("stage").get_to(c.stage);
+  j.at("batch").get_to(c.batch);
+  j.at("batches").get_to(c.batches);
+  j.at("region").get_to(c.region);
+  j.at("canaryHosts").get_to(c.canaryHosts);
+  j.at("comparisonHosts").get_to(c.comparisonHosts);
+  j.at("result").get_to(c.result);
+  return c;
+}
+
+EventView eventFromJson(const json& j) {
+  EventView e;
+  j.at("atMillis").get_to(e.atMillis);
+  j.at("kind").get_to(e.kind);
+  e.step = j.value("step", std::uint32_t{0});
+  j.at("host").get_to(e.host);
+  j.at("text").get_to(e.text);
+  return e;
+}
+
+RolloutSummaryView summaryFromJson(const json& j) {
+  RolloutSummaryView s;
+  j.at("id").get_to(s.id);
+  j.at("service").get_to(s.service);
+  j.at("version").get_to(s.version);
+  j.at("status").get_to(s.status);
+  j.at("operatorPaused").get_to(s.operatorPaused);
+  j.at("hold").get_to(s.hold);
+  j.at("holdReason").get_to(s.holdReason);
+  j.at("step").get_to(s.step);
+  j.at("steps").get_to(s.steps);
+  j.at("stage").get_to(s.stage);
+  j.at("batch").get_to(s.batch);
+  j.at("batches").get_to(s.batches);
+  j.at("region").get_to(s.region);
+  j.at("phase").get_to(s.phase);
+  j.at("look").get_to(s.look);
+  j.at("looks").get_to(s.looks);
+  j.at("millisLeft").get_to(s.millisLeft);
+  for (const auto& h : j.at("targets")) s.targets.push_back(hostFromJson(h));
+  for (const auto& h : j.at("comparison")) s.comparison.push_back(hostFromJson(h));
+  j.at("comparisonNote").get_to(s.comparisonNote);
+  j.at("checks").get_to(s.checks);
+  j.at("startedMillis").get_to(s.startedMillis);
+  j.at("finishedMillis").get_to(s.finishedMillis);
+  j.at("endReason").get_to(s.endReason);
+  return s;
+}
+
+template <typename T, typename Decode>
+Result<T> decode(const json& j, const char* what, Decode decodeFn) {
+  try {
+    if (!j.is_object()) {
+      return makeError(std::string(what) + ": expected a JSON object, got " + j.type_name());
+    }
+    return decodeFn(j);
+  } catch (const std::exception& error) {
+    return makeError(std::string(what) + ": " + error.what());
+  }
+}
+
+}  // namespace
+
+std::string_view toString(RolloutEventKind kind) {
+  for (const auto& entry : kEventKinds) {
+    if (entry.kind == kind) return entry.name;
+  }
+  return "?";
+}
+
+Result<RolloutEventKind> parseRolloutEventKind(std::string_view text) {
+  for (const auto& entry : kEventKinds) {
+    if (entry.name == text) return entry.kind;
+  }
+  return makeError("expected a rollout event kind, got \"" + std::string(text) + "\"");
+}
+
+json toJson(const RolloutSummaryView& s) {
+  json targets = json::array();
+  json comparison = json::array();
+  for (const auto& h : s.targets) targets.push_back(hostToJson(h));
+  for (const auto& h : s.comparison) comparison.push_back(hostToJson(h));
+  return json{{"id", s.id},
+              {"service", s.service},
+              {"version", s.version},
+              {"status", s.status},
+              {"operatorPaused", s.operatorPaused},
+              {"hold", s.hold},
+              {"holdReason", s.holdReason},
+              {"step", s.step},
+              {"steps", s.steps},
+              {"stage", s.stage},
+              {"batch", s.batch},
+              {"batches", s.batches},
+              {"region", s.region},
+              {"phase", s.phase},
+              {"look", s.look},
+              {"looks", s.looks},
+              {"millisLeft", s.millisLeft},
+              {"targets", targets},
+              {"comparison", comparison},
+              {"comparisonNote", s.comparisonNote},
+              {"checks", s.checks},
+              {"startedMillis", s.startedMillis},
+              {"finishedMillis", s.finishedMillis},
+              {"endReason", s.endReason}};
+}
+
+json toJson(const EventView& e) {
+  return json{
+      {"atMillis", e.atMillis}, {"kind", e.kind}, {"step", e.step}, {"host", e.host},
+      {"text", e.text}};
+}
+
+json toJson(const RolloutView& view) {
+  json plan = json::array();
+  json checks = json::array();
+  json events = json::array();
+  for (const auto& s : view.plan) plan.push_back(planStepToJson(s));
+  for (const auto& c : view.checks) checks.push_back(checkRecordToJson(c));
+  for (const auto& e : view.events) events.push_back(toJson(e));
+  return json{
+      {"rollout", toJson(view.rollout)}, {"plan", plan}, {"checks", checks}, {"events", events}};
+}
+
+json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts) {
+  json list = json::array();
+  for (const auto& r : rollouts) list.push_back(toJson(r));
+  return json{{"rollouts", list}};
+}
+
+Result<RolloutSummaryView> rolloutSummaryFromJson(const json& j) {
+  return decode<RolloutSummaryView>(j, "rollout summary", summaryFromJson);
+}
+
+Result<RolloutView> rolloutViewFromJson(const json& j) {
+  return decode<RolloutView>(j, "rollout", [](const json& doc) {
+    RolloutView view;
+    view.rollout = summaryFromJson(doc.at("rollout"));
+    for (const auto& s : doc.at("plan")) view.plan.push_back(planStepFromJson(s));
+    for (const auto& c : doc.at("checks")) view.checks.push_back(checkRecordFromJson(c));
+    for (const auto& e : doc.at("events")) view.events.push_back(eventFromJson(e));
+    return view;
+  });
+}
+
+Result<std::vector<RolloutSummaryView>> rolloutListFromJson(const json& j) {
+  return decode<std::vector<RolloutSummaryView>>(j, "rollout list", [](const json& doc) {
+    std::vector<RolloutSummaryView> list;
+    for (const auto& r : doc.at("rollouts")) list.push_back(summaryFromJson(r));
+    return list;
+  });
+}
+
+}  // namespace rollgate
