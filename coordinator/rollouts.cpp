@@ -320,7 +320,7 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
       if (!stmt) continue;
       stmt->bind(1, check->rolloutId)
           .bind(2, static_cast<std::int64_t>(check->atMillis))
-          .bind(3, static_cast<std::int64_t>(check->step))
+          .bind(3, static_cast<std::int64_t>(check->step) - 1)  // stored 0-based
           .bind(4, check->stage)
           .bind(5, static_cast<std::int64_t>(check->batch))
           .bind(6, static_cast<std::int64_t>(check->batches))

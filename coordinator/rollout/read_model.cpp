@@ -91,20 +91,6 @@ std::vector<PlanStepView> planView(const RolloutState& state) {
   return steps;
 }
 
-CheckRecordView checkRecordView(const RecordCheck& check) {
-  CheckRecordView view;
-  view.atMillis = check.atMillis;
-  view.step = check.step + 1;
-  view.stage = check.stage;
-  view.batch = check.batch;
-  view.batches = check.batches;
-  view.region = check.region;
-  view.canaryHosts = check.canaryHosts;
-  view.comparisonHosts = check.comparisonHosts;
-  view.result = check.result;
-  return view;
-}
-
 EventView eventView(const RecordEvent& event) {
   return EventView{event.atMillis, std::string(toString(event.kind)), event.step, event.host,
                    event.text};

@@ -22,9 +22,6 @@ std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis);
 // Every step of the plan, 1-based.
 std::vector<PlanStepView> planView(const RolloutState& state);
 
-// A check result as stored and shown (step made 1-based).
-CheckRecordView checkRecordView(const RecordCheck& check);
-
 // An engine event as stored: its kind's name, step and host are fields.
 EventView eventView(const RecordEvent& event);
 

@@ -439,7 +439,7 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   for (const auto& result : results) {
     RecordCheck record;
     record.rolloutId = state_.spec.rolloutId;
-    record.step = state_.currentStep;
+    record.step = state_.currentStep + 1;
     record.stage = plan.stage;
     record.batch = plan.batch;
     record.batches = plan.batches;

@@ -101,18 +101,10 @@ struct SendCommand {
   bool operator==(const SendCommand&) const = default;
 };
 
-// One check's result at one look, with the step it belongs to. Store it (explain shows it).
-struct RecordCheck {
+// One check's result at one look, with the step it belongs to (`step` 1-based), as the read
+// model shows it. Store it (explain shows it).
+struct RecordCheck : CheckRecordView {
   std::string rolloutId;
-  std::uint32_t step = 0;  // index into the plan's steps
-  std::string stage;
-  std::uint32_t batch = 1;
-  std::uint32_t batches = 1;
-  std::string region;
-  std::vector<std::string> canaryHosts;
-  std::vector<std::string> comparisonHosts;
-  CheckResult result;
-  std::uint64_t atMillis = 0;
   bool operator==(const RecordCheck&) const = default;
 };
 

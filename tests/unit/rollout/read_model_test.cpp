@@ -109,7 +109,7 @@ std::vector<std::string> problemsOf(const json& document, const std::string& def
 
 RolloutView viewOfSim(Sim& sim) {
   std::vector<CheckRecordView> checks;
-  for (const auto& check : sim.checks()) checks.push_back(checkRecordView(check));
+  for (const auto& check : sim.checks()) checks.push_back(check);
   std::vector<EventView> events;
   for (const auto& event : sim.recordedEvents()) events.push_back(eventView(event));
   return buildRolloutView(sim.rollout(), sim.now(), std::move(checks), std::move(events));
