@@ -4,28 +4,36 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "coordinator/rollout/rollout.h"
 
 namespace rollgate::rollout {
 
-NLOHMANN_JSON_SERIALIZE_ENUM(RolloutStatus,
-                             {{RolloutStatus::kPending, "pending"},
-                              {RolloutStatus::kInstalling, "installing"},
-                              {RolloutStatus::kWarmingUp, "warming_up"},
-                              {RolloutStatus::kAnalyzing, "analyzing"},
-                              {RolloutStatus::kWaitingForOperator, "waiting_for_operator"},
-                              {RolloutStatus::kRollingBack, "rolling_back"},
-                              {RolloutStatus::kSucceeded, "succeeded"},
-                              {RolloutStatus::kRolledBack, "rolled_back"},
-                              {RolloutStatus::kAborted, "aborted"},
-                              {RolloutStatus::kFailed, "failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(StepPhase, {{StepPhase::kNotStarted, "not_started"},
-                                         {StepPhase::kInstalling, "installing"},
-                                         {StepPhase::kWarmingUp, "warming_up"},
-                                         {StepPhase::kAnalyzing, "analyzing"},
-                                         {StepPhase::kPassed, "passed"},
-                                         {StepPhase::kFailed, "failed"}})
+// RolloutStatus and StepPhase are spelled by statusName() and phaseName() (rollout.cpp).
+// Both enums are std::uint8_t; a value outside the enum is named "?".
+template <typename E>
+void enumFromName(const nlohmann::json& j, E& value, std::string_view (*name)(E)) {
+  const auto text = j.get<std::string>();
+  for (int i = 0; i < 256 && text != "?"; ++i) {
+    if (name(static_cast<E>(i)) == text) {
+      value = static_cast<E>(i);
+      return;
+    }
+  }
+  throw std::runtime_error("unknown name \"" + text + "\"");
+}
+inline void to_json(nlohmann::json& j, RolloutStatus value) { j = std::string(statusName(value)); }
+inline void from_json(const nlohmann::json& j, RolloutStatus& value) {
+  enumFromName(j, value, &statusName);
+}
+inline void to_json(nlohmann::json& j, StepPhase value) { j = std::string(phaseName(value)); }
+inline void from_json(const nlohmann::json& j, StepPhase& value) {
+  enumFromName(j, value, &phaseName);
+}
+
 NLOHMANN_JSON_SERIALIZE_ENUM(Hold, {{Hold::kNone, "none"},
                                     {Hold::kWarn, "warn"},
                                     {Hold::kNotEnoughData, "not_enough_data"}})
