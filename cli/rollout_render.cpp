@@ -11,7 +11,6 @@
 
 namespace rollgate::cli {
 
-
 namespace {
 
 const std::string kMissing = "-";
@@ -183,8 +182,8 @@ std::string renderRolloutStarted(const RolloutSummaryView& summary) {
   for (const auto& h : summary.comparison) comparison.push_back(h.host);
   return "rollout " + text(summary.id) + " started: " + text(summary.service) + " " +
          text(summary.version) + ", " + std::to_string(summary.steps) + " steps\n" +
-         "first: " + stepTitle(placeOf(summary), summary.steps) + ", targets " +
-         hostList(targets) + ", comparison " + hostList(comparison) + "\n";
+         "first: " + stepTitle(placeOf(summary), summary.steps) + ", targets " + hostList(targets) +
+         ", comparison " + hostList(comparison) + "\n";
 }
 
 std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts) {
@@ -236,8 +235,7 @@ std::string renderRolloutStatus(const RolloutSummaryView& summary) {
                                               "ALPHA", "EFFECT", "CANARY", "BASELINE"}};
   for (const auto& c : summary.checks) {
     rows.push_back({text(c.name), text(c.tier), text(c.test), text(c.verdict), lookOf(c),
-                    number(c.pValue, "%.2g"), number(c.alphaAtLook, "%.2g"),
-                    withInterval(c.effect),
+                    number(c.pValue, "%.2g"), number(c.alphaAtLook, "%.2g"), withInterval(c.effect),
                     number(c.canaryValue, "%.4g") + " (n " + text(c.canaryCount) + ")",
                     number(c.baselineValue, "%.4g") + " (n " + text(c.baselineCount) + ")"});
   }
@@ -261,10 +259,8 @@ std::string renderRolloutExplain(const RolloutView& view) {
   };
   std::map<std::uint32_t, StepHosts> steps;
   for (const auto& s : view.plan) {
-    steps[s.step] = {{s.step, s.stage, s.batch, s.batches, s.region},
-                     s.targets,
-                     s.comparison,
-                     s.comparisonNote};
+    steps[s.step] = {
+        {s.step, s.stage, s.batch, s.batches, s.region}, s.targets, s.comparison, s.comparisonNote};
   }
   // Each check's last result per step, in the order the checks first appear.
   std::map<std::uint32_t, std::vector<const CheckRecordView*>> lastChecks;
@@ -357,8 +353,8 @@ std::vector<std::string> rolloutWatchChanges(const RolloutSummaryView* previous,
                     text(current.version));
   }
   auto stateKey = [](const RolloutSummaryView& s) {
-    return s.status + "|" + std::to_string(s.step) + "|" + std::to_string(s.batch) + "|" +
-           s.phase + "|" + s.hold + "|" + text(s.operatorPaused);
+    return s.status + "|" + std::to_string(s.step) + "|" + std::to_string(s.batch) + "|" + s.phase +
+           "|" + s.hold + "|" + text(s.operatorPaused);
   };
   if (previous == nullptr || stateKey(*previous) != stateKey(current)) {
     lines.push_back(stateLine(current));

@@ -63,9 +63,14 @@ HostView hostFromJson(const json& j) {
 }
 
 json planStepToJson(const PlanStepView& s) {
-  return json{{"step", s.step},       {"stage", s.stage},           {"batch", s.batch},
-              {"batches", s.batches}, {"region", s.region},         {"targets", s.targets},
-              {"comparison", s.comparison}, {"comparisonNote", s.comparisonNote}};
+  return json{{"step", s.step},
+              {"stage", s.stage},
+              {"batch", s.batch},
+              {"batches", s.batches},
+              {"region", s.region},
+              {"targets", s.targets},
+              {"comparison", s.comparison},
+              {"comparisonNote", s.comparisonNote}};
 }
 
 PlanStepView planStepFromJson(const json& j) {
@@ -82,10 +87,14 @@ PlanStepView planStepFromJson(const json& j) {
 }
 
 json checkRecordToJson(const CheckRecordView& c) {
-  return json{{"atMillis", c.atMillis},       {"step", c.step},
-              {"stage", c.stage},             {"batch", c.batch},
-              {"batches", c.batches},         {"region", c.region},
-              {"canaryHosts", c.canaryHosts}, {"comparisonHosts", c.comparisonHosts},
+  return json{{"atMillis", c.atMillis},
+              {"step", c.step},
+              {"stage", c.stage},
+              {"batch", c.batch},
+              {"batches", c.batches},
+              {"region", c.region},
+              {"canaryHosts", c.canaryHosts},
+              {"comparisonHosts", c.comparisonHosts},
               {"result", c.result}};
 }
 
@@ -202,9 +211,11 @@ json toJson(const RolloutSummaryView& s) {
 }
 
 json toJson(const EventView& e) {
-  return json{
-      {"atMillis", e.atMillis}, {"kind", e.kind}, {"step", e.step}, {"host", e.host},
-      {"text", e.text}};
+  return json{{"atMillis", e.atMillis},
+              {"kind", e.kind},
+              {"step", e.step},
+              {"host", e.host},
+              {"text", e.text}};
 }
 
 json toJson(const RolloutView& view) {

@@ -75,7 +75,7 @@ struct RolloutSummaryView {
   std::uint32_t batch = 1;
   std::uint32_t batches = 1;
   std::string region;
-  std::string phase;  // not_started, installing, warming_up, analyzing, passed, failed
+  std::string phase;       // not_started, installing, warming_up, analyzing, passed, failed
   std::uint32_t look = 0;  // looks evaluated so far in this step
   std::uint32_t looks = 0;
   std::uint64_t millisLeft = 0;  // in the current phase

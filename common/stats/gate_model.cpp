@@ -90,8 +90,7 @@ Result<Metric> parseMetric(std::string_view text) {
     if (info.name == text) return info.metric;
     choices += (choices.empty() ? "" : ", ") + std::string(info.name);
   }
-  return makeError("expected a metric (one of " + choices + "), got \"" + std::string(text) +
-                   "\"");
+  return makeError("expected a metric (one of " + choices + "), got \"" + std::string(text) + "\"");
 }
 Result<Test> parseTest(std::string_view text) { return parseName(kTests, text, "test"); }
 Result<Tier> parseTier(std::string_view text) { return parseName(kTiers, text, "tier"); }

@@ -45,5 +45,4 @@ NLOHMANN_JSON_SERIALIZE_ENUM(RollbackState, {{RollbackState::kNone, "none"},
                                              {RollbackState::kDone, "done"},
                                              {RollbackState::kFailed, "failed"}})
 
-
 }  // namespace rollgate::rollout

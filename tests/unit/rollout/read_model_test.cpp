@@ -62,7 +62,8 @@ void validate(const json& schema, const json& root, const json& value, const std
   if (schema.contains("enum")) {
     bool found = false;
     for (const auto& option : schema["enum"]) found = found || option == value;
-    if (!found) problems.push_back(path + ": " + value.dump() + " is not in " + schema["enum"].dump());
+    if (!found)
+      problems.push_back(path + ": " + value.dump() + " is not in " + schema["enum"].dump());
   }
   if (schema.contains("type") && !hasType(value, schema["type"])) {
     problems.push_back(path + ": expected " + schema["type"].get<std::string>() + ", got " +
@@ -74,7 +75,8 @@ void validate(const json& schema, const json& root, const json& value, const std
   }
   if (value.is_object()) {
     for (const auto& key : schema.value("required", json::array())) {
-      if (!value.contains(key)) problems.push_back(path + ": required key " + key.dump() + " missing");
+      if (!value.contains(key))
+        problems.push_back(path + ": required key " + key.dump() + " missing");
     }
     const json properties = schema.value("properties", json::object());
     for (const auto& [key, member] : value.items()) {
@@ -181,10 +183,11 @@ TEST_CASE("the schema check notices a missing key, a wrong type and an unknown k
   CHECK_FALSE(rolloutViewFromJson(missing).ok());
 }
 
-TEST_CASE("stored events keep kind, step and text; the coordinator's own events join the step "
-          "before them") {
-  RecordEvent event{"ro-1", RolloutEventKind::kStepPassed, 2, "", "step 2/4 (cluster in eu): passed",
-                    1000};
+TEST_CASE(
+    "stored events keep kind, step and text; the coordinator's own events join the step "
+    "before them") {
+  RecordEvent event{"ro-1", RolloutEventKind::kStepPassed,      2,
+                    "",     "step 2/4 (cluster in eu): passed", 1000};
   EventView stored = storedEventView(1000, std::string(toString(event.kind)), event.host,
                                      storedEventMessage(event));
   CHECK(stored == EventView{1000, "step_passed", 2, "", "step 2/4 (cluster in eu): passed"});
