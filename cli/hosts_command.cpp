@@ -41,7 +41,6 @@ std::string age(std::uint64_t nowMillis, std::uint64_t thenMillis) {
   return std::to_string(seconds / 3600) + "h ago";
 }
 
-
 }  // namespace
 
 void addHostsCommands(CLI::App& app, AdminOptions& admin) {

@@ -112,12 +112,14 @@ CheckRecordView checkRecordFromJson(const json& j) {
   return c;
 }
 
-EventView eventFromJson(const json& j) {
+EventView eventFrom(const json& j) {
   EventView e;
   j.at("atMillis").get_to(e.atMillis);
   j.at("kind").get_to(e.kind);
   e.step = j.value("step", std::uint32_t{0});
   j.at("host").get_to(e.host);
+  e.check = j.value("check", std::string());
+  e.look = j.value("look", std::uint32_t{0});
   j.at("text").get_to(e.text);
   return e;
 }
@@ -211,11 +213,16 @@ json toJson(const RolloutSummaryView& s) {
 }
 
 json toJson(const EventView& e) {
-  return json{{"atMillis", e.atMillis},
-              {"kind", e.kind},
-              {"step", e.step},
-              {"host", e.host},
-              {"text", e.text}};
+  json j{{"atMillis", e.atMillis},
+         {"kind", e.kind},
+         {"step", e.step},
+         {"host", e.host},
+         {"text", e.text}};
+  if (!e.check.empty()) {
+    j["check"] = e.check;
+    j["look"] = e.look;
+  }
+  return j;
 }
 
 json toJson(const RolloutView& view) {
@@ -245,9 +252,13 @@ Result<RolloutView> rolloutViewFromJson(const json& j) {
     view.rollout = summaryFromJson(doc.at("rollout"));
     for (const auto& s : doc.at("plan")) view.plan.push_back(planStepFromJson(s));
     for (const auto& c : doc.at("checks")) view.checks.push_back(checkRecordFromJson(c));
-    for (const auto& e : doc.at("events")) view.events.push_back(eventFromJson(e));
+    for (const auto& e : doc.at("events")) view.events.push_back(eventFrom(e));
     return view;
   });
+}
+
+Result<EventView> eventViewFromJson(const json& j) {
+  return decode<EventView>(j, "rollout event", eventFrom);
 }
 
 Result<std::vector<RolloutSummaryView>> rolloutListFromJson(const json& j) {

@@ -121,6 +121,8 @@ struct EventView {
   std::string kind;        // a RolloutEventKind name, or one of the coordinator's kinds
   std::uint32_t step = 0;  // 1-based step it happened in; 0: not in a step (before the first)
   std::string host;        // "" = the rollout as a whole
+  std::string check;       // the check that held or failed the step; "" otherwise
+  std::uint32_t look = 0;  // that check's look; 0 otherwise
   std::string text;        // what happened, for people; never parsed
   bool operator==(const EventView&) const = default;
 };
@@ -143,5 +145,6 @@ nlohmann::json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts
 Result<RolloutSummaryView> rolloutSummaryFromJson(const nlohmann::json& j);
 Result<RolloutView> rolloutViewFromJson(const nlohmann::json& j);
 Result<std::vector<RolloutSummaryView>> rolloutListFromJson(const nlohmann::json& j);
+Result<EventView> eventViewFromJson(const nlohmann::json& j);
 
 }  // namespace rollgate

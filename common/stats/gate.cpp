@@ -100,12 +100,11 @@ std::string verdictClause(const CheckSpec& spec, const CheckResult& result, bool
     CheckSpec only = spec;
     only.minRatio = 0.0;
     const bool met = largeEnough(only, result.effect.estimate, kNaN);
-    text += counts ? ", difference " + percentagePoints(result.effect.estimate) +
-                         (met ? " reaches" : " below") + " minimum " +
-                         percentagePoints(spec.minEffect)
-                   : ", shift " + shiftText(result.effect.estimate) +
-                         (met ? " reaches" : " below") + " minimum " +
-                         number(spec.minEffect);
+    text += counts
+                ? ", difference " + percentagePoints(result.effect.estimate) +
+                      (met ? " reaches" : " below") + " minimum " + percentagePoints(spec.minEffect)
+                : ", shift " + shiftText(result.effect.estimate) + (met ? " reaches" : " below") +
+                      " minimum " + number(spec.minEffect);
   }
   if (spec.minRatio != 0.0) {
     CheckSpec only = spec;
@@ -208,7 +207,8 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
   if (notEnough(c.canaryTotal, spec) || (!isThreshold && notEnough(c.baselineTotal, spec))) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation =
-        std::string(metricInfo(result.metric).text) + ": not enough data: canary " + std::to_string(c.canaryTotal) + " requests" +
+        std::string(metricInfo(result.metric).text) + ": not enough data: canary " +
+        std::to_string(c.canaryTotal) + " requests" +
         (isThreshold ? std::string() : ", baseline " + std::to_string(c.baselineTotal)) +
         ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minData)) +
         (isThreshold ? "" : " per side") + ": not_enough_data";
@@ -217,16 +217,16 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
 
   if (isThreshold) {
     const auto direction = spec.test == Test::kThresholdMax ? ThresholdDirection::kAtMost
-                                                                 : ThresholdDirection::kAtLeast;
+                                                            : ThresholdDirection::kAtLeast;
     const ThresholdResult t =
         checkRateThreshold(c.canaryEvents, c.canaryTotal, spec.threshold, direction);
     result.statistic = t.value;
     result.canaryValue = t.value;
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
-    result.explanation = std::string(metricInfo(result.metric).text) + " canary " + canaryText + ", " +
-                         (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         percent(spec.threshold) +
-                         " allowed: " + std::string(toString(result.verdict));
+    result.explanation =
+        std::string(metricInfo(result.metric).text) + " canary " + canaryText + ", " +
+        (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
+        percent(spec.threshold) + " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
@@ -252,10 +252,11 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
                                    std::to_string(c.baselineEvents) + "/" +
                                    std::to_string(c.baselineTotal) + ")";
   result.explanation =
-      std::string(metricInfo(result.metric).text) + " canary " + canaryText + " vs baseline " + baselineText + ", Fisher " +
-      std::string(toString(spec.alternative)) + " p=" + pValueText(result.pValue) +
-      (result.significant ? " <= " : " > ") + "alpha " + pValueText(result.alphaAtLook) + " at " +
-      lookText(input) + ", difference " + percentagePoints(effects.difference.estimate) +
+      std::string(metricInfo(result.metric).text) + " canary " + canaryText + " vs baseline " +
+      baselineText + ", Fisher " + std::string(toString(spec.alternative)) +
+      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
+      pValueText(result.alphaAtLook) + " at " + lookText(input) + ", difference " +
+      percentagePoints(effects.difference.estimate) +
       interval(effects.difference, percentagePoints) + ", ratio " + number(effects.ratio.estimate) +
       interval(effects.ratio, number) + verdictClause(spec, result, true);
   return result;
@@ -270,8 +271,8 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   if (notEnough(s.canary.size(), spec) || (!isThreshold && notEnough(s.baseline.size(), spec))) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation =
-        std::string(metricInfo(result.metric).text) + ": not enough data: canary " + std::to_string(s.canary.size()) +
-        " samples" +
+        std::string(metricInfo(result.metric).text) + ": not enough data: canary " +
+        std::to_string(s.canary.size()) + " samples" +
         (isThreshold ? std::string() : ", baseline " + std::to_string(s.baseline.size())) +
         ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minData)) +
         (isThreshold ? "" : " per side") + ": not_enough_data";
@@ -281,17 +282,17 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
 
   if (isThreshold) {
     const auto direction = spec.test == Test::kThresholdMax ? ThresholdDirection::kAtMost
-                                                                 : ThresholdDirection::kAtLeast;
+                                                            : ThresholdDirection::kAtLeast;
     const ThresholdResult t =
         checkQuantileThreshold(canary, spec.quantile, spec.threshold, direction);
     result.statistic = t.value;
     result.canaryValue = t.value;
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
-    result.explanation = std::string(metricInfo(result.metric).text) + " canary quantile " + number(spec.quantile) + " " +
-                         number(t.value) + " (n=" + std::to_string(canary.size()) + "), " +
-                         (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         number(spec.threshold) +
-                         " allowed: " + std::string(toString(result.verdict));
+    result.explanation =
+        std::string(metricInfo(result.metric).text) + " canary quantile " + number(spec.quantile) +
+        " " + number(t.value) + " (n=" + std::to_string(canary.size()) + "), " +
+        (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
+        number(spec.threshold) + " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
@@ -310,15 +311,16 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   result.baselineValue = effects.baselineMedian;
   result.effectLargeEnough = largeEnough(spec, effects.shift.estimate, effects.medianRatio);
   result.verdict = result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
-  result.explanation =
-      std::string(metricInfo(result.metric).text) + " canary median " + number(effects.canaryMedian) +
-      " (n=" + std::to_string(canary.size()) + ") vs baseline median " +
-      number(effects.baselineMedian) + " (n=" + std::to_string(baseline.size()) +
-      "), Mann-Whitney " + std::string(toString(spec.alternative)) + " U=" + number(test.u) +
-      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
-      pValueText(result.alphaAtLook) + " at " + lookText(input) + ", shift " +
-      shiftText(effects.shift.estimate) + interval(effects.shift, shiftText) + ", median ratio " +
-      number(effects.medianRatio) + verdictClause(spec, result, false);
+  result.explanation = std::string(metricInfo(result.metric).text) + " canary median " +
+                       number(effects.canaryMedian) + " (n=" + std::to_string(canary.size()) +
+                       ") vs baseline median " + number(effects.baselineMedian) +
+                       " (n=" + std::to_string(baseline.size()) + "), Mann-Whitney " +
+                       std::string(toString(spec.alternative)) + " U=" + number(test.u) +
+                       " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") +
+                       "alpha " + pValueText(result.alphaAtLook) + " at " + lookText(input) +
+                       ", shift " + shiftText(effects.shift.estimate) +
+                       interval(effects.shift, shiftText) + ", median ratio " +
+                       number(effects.medianRatio) + verdictClause(spec, result, false);
   return result;
 }
 
@@ -333,8 +335,7 @@ Status validateCheckSpec(const CheckSpec& spec) {
     return makeError(what + "confidence " + number(spec.confidence) + " outside (0, 1)");
   }
   if (!(spec.minEffect >= 0.0)) {
-    return makeError(what + "minimum absolute effect " + number(spec.minEffect) +
-                     " must be >= 0");
+    return makeError(what + "minimum absolute effect " + number(spec.minEffect) + " must be >= 0");
   }
   if (spec.minRatio != 0.0 && !(spec.minRatio >= 1.0)) {
     return makeError(what + "minimum relative effect " + number(spec.minRatio) +

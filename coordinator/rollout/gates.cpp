@@ -73,8 +73,8 @@ CheckResult restartsCheck(const CheckSpec& check, const GroupData& canary,
   result.effect.estimate = result.canaryValue - result.baselineValue;
   result.ratioName = "restarts per host ratio";
   result.ratio.estimate = result.baselineValue > 0 ? result.canaryValue / result.baselineValue
-                 : result.canaryValue > 0 ? std::numeric_limits<double>::infinity()
-                                          : kNaN;
+                          : result.canaryValue > 0 ? std::numeric_limits<double>::infinity()
+                                                   : kNaN;
   bool fail = canary.restarts > 0 && result.canaryValue > result.baselineValue;
   result.significant = result.effectLargeEnough = fail;
   result.verdict = fail ? Verdict::kFail : Verdict::kPass;
@@ -158,8 +158,7 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
   }
   auto plan = plans.get(check, looks);
   Result<CheckResult> evaluated =
-      plan ? stats::evaluateCheck(check, input, **plan)
-           : Result<CheckResult>(plan.error());
+      plan ? stats::evaluateCheck(check, input, **plan) : Result<CheckResult>(plan.error());
   if (!evaluated) {
     CheckResult result = stats::unevaluatedResult(check, look, looks);
     result.verdict = Verdict::kNotEnoughData;

@@ -92,25 +92,30 @@ std::vector<PlanStepView> planView(const RolloutState& state) {
 }
 
 EventView eventView(const RecordEvent& event) {
-  return EventView{event.atMillis, std::string(toString(event.kind)), event.step, event.host,
-                   event.text};
+  return EventView{.atMillis = event.atMillis,
+                   .kind = std::string(toString(event.kind)),
+                   .step = event.step,
+                   .host = event.host,
+                   .check = event.check,
+                   .look = event.look,
+                   .text = event.text};
 }
 
 std::string storedEventMessage(const RecordEvent& event) {
-  return nlohmann::json{{"step", event.step}, {"text", event.text}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return toJson(eventView(event)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 EventView storedEventView(std::uint64_t atMillis, const std::string& kind, const std::string& host,
                           const std::string& message) {
-  EventView view{atMillis, kind, 0, host, message};
   auto parsed = nlohmann::json::parse(message, nullptr, false);
-  if (parsed.is_object() && parsed.contains("text") && parsed["text"].is_string() &&
-      parsed.contains("step") && parsed["step"].is_number_unsigned()) {
-    view.text = parsed["text"].get<std::string>();
-    view.step = parsed["step"].get<std::uint32_t>();
+  if (parsed.is_object()) {
+    // The stored event's own copy of time, kind and host are those of the row.
+    parsed["atMillis"] = atMillis;
+    parsed["kind"] = kind;
+    parsed["host"] = host;
+    if (auto view = eventViewFromJson(parsed)) return *view;
   }
-  return view;
+  return EventView{.atMillis = atMillis, .kind = kind, .host = host, .text = message};
 }
 
 RolloutView buildRolloutView(const Rollout& rollout, std::uint64_t nowMillis,

@@ -25,9 +25,10 @@ std::vector<PlanStepView> planView(const RolloutState& state);
 // An engine event as stored: its kind's name, step and host are fields.
 EventView eventView(const RecordEvent& event);
 
-// How an engine event is kept in the event log's message column: {"step": N, "text": "..."}
-// (its kind and host have columns of their own). storedEventView reads a row back; a message that
-// is not such an object (an event the coordinator itself recorded) is its text, with no step.
+// How an engine event is kept in the event log: its kind and host in their columns and the
+// event's JSON form (common/rollout_view.h) in the message column. storedEventView reads a row
+// back; a message that is not such an object (an event the coordinator itself recorded, or one
+// stored before this form) is its text, with no step.
 std::string storedEventMessage(const RecordEvent& event);
 EventView storedEventView(std::uint64_t atMillis, const std::string& kind, const std::string& host,
                           const std::string& message);

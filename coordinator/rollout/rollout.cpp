@@ -160,12 +160,18 @@ std::string Rollout::describeStep() const {
   return text + " in " + step.region + ")";
 }
 
-void Rollout::event(RolloutEventKind kind, const std::string& host, const std::string& text,
-                    std::uint64_t nowMillis, Actions& out) const {
+RecordEvent& Rollout::event(RolloutEventKind kind, const std::string& host, const std::string& text,
+                            std::uint64_t nowMillis, Actions& out) const {
   const std::uint32_t step = state_.step.phase == StepPhase::kNotStarted && state_.currentStep == 0
                                  ? 0
                                  : state_.currentStep + 1;
-  out.push_back(RecordEvent{state_.spec.rolloutId, kind, step, host, text, nowMillis});
+  out.push_back(RecordEvent{.rolloutId = state_.spec.rolloutId,
+                            .kind = kind,
+                            .step = step,
+                            .host = host,
+                            .text = text,
+                            .atMillis = nowMillis});
+  return std::get<RecordEvent>(out.back());
 }
 
 RolloutStatus Rollout::computeStatus() const {
@@ -264,7 +270,8 @@ Actions Rollout::start(std::uint64_t nowMillis) {
         "started: " + std::to_string(state_.plan.steps.size()) + " steps, canary " +
             state_.plan.canaryHost + ", baseline " + state_.plan.baselineHost,
         nowMillis, out);
-  for (const auto& note : state_.plan.notes) event(RolloutEventKind::kPlanNote, "", "plan: " + note, nowMillis, out);
+  for (const auto& note : state_.plan.notes)
+    event(RolloutEventKind::kPlanNote, "", "plan: " + note, nowMillis, out);
   advance(nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
@@ -460,14 +467,18 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   step.latest = results;
   if (criticalFail != nullptr) {
     failStep("critical check " + criticalFail->name + " failed: " + criticalFail->explanation, "",
-             nowMillis, out);
+             nowMillis, out, criticalFail->name, look);
     return;
   }
   if (!warnFails.empty() && !step.overridden && step.hold == Hold::kNone) {
     step.hold = Hold::kWarn;
     step.holdReason =
         "warn check " + warnFails.front()->name + " failed: " + warnFails.front()->explanation;
-    event(RolloutEventKind::kHeld, "", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+    RecordEvent& held =
+        event(RolloutEventKind::kHeld, "",
+              describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+    held.check = warnFails.front()->name;
+    held.look = look;
   }
   if (look == step.looks) {
     step.analysisComplete = true;
@@ -475,16 +486,22 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
       step.hold = Hold::kNotEnoughData;
       step.holdReason =
           "not enough data at the end of the analysis window: " + missing.front()->explanation;
-      event(RolloutEventKind::kHeld, "", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+      RecordEvent& held =
+          event(RolloutEventKind::kHeld, "",
+                describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+      held.check = missing.front()->name;
+      held.look = look;
     }
   }
 }
 
 void Rollout::failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
-                       Actions& out) {
+                       Actions& out, const std::string& check, std::uint32_t look) {
   state_.step.phase = StepPhase::kFailed;
   std::string text = describeStep() + " failed: " + reason;
-  event(RolloutEventKind::kStepFailed, host, text, nowMillis, out);
+  RecordEvent& failed = event(RolloutEventKind::kStepFailed, host, text, nowMillis, out);
+  failed.check = check;
+  failed.look = look;
   startRollback(text, nowMillis, out);
 }
 
@@ -584,8 +601,8 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
             hostName, nowMillis, out);
         break;
       }
-      event(RolloutEventKind::kHostInstalled, 
-          hostName,
+      event(
+          RolloutEventKind::kHostInstalled, hostName,
           "host " + hostName + " is on " + state_.spec.version + " (was " + host->fromRelease + ")",
           nowMillis, out);
       const PlanStep& plan = currentPlanStep();
@@ -620,7 +637,8 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       break;
     }
     case CommandKind::kRestartBaseline:
-      event(RolloutEventKind::kBaselineRestart, hostName, "baseline host " + hostName + " restart " + detail, nowMillis, out);
+      event(RolloutEventKind::kBaselineRestart, hostName,
+            "baseline host " + hostName + " restart " + detail, nowMillis, out);
       break;
     case CommandKind::kRollback: {
       bool restored =
@@ -678,8 +696,9 @@ Actions Rollout::onHostHealth(const std::string& hostName, bool healthy, std::ui
   if (host == nullptr || host->healthy == healthy) return out;
   host->healthy = healthy;
   if (state_.finished) return out;
-  event(RolloutEventKind::kHostHealth, hostName, "host " + hostName + (healthy ? " is reporting again" : " stopped reporting"),
-        nowMillis, out);
+  event(RolloutEventKind::kHostHealth, hostName,
+        "host " + hostName + (healthy ? " is reporting again" : " stopped reporting"), nowMillis,
+        out);
   StepPhase phase = state_.step.phase;
   if (!healthy && state_.started && !state_.rollingBack && isTarget(hostName) &&
       (phase == StepPhase::kWarmingUp || phase == StepPhase::kAnalyzing)) {
@@ -713,7 +732,8 @@ Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) 
   if (state_.operatorPause) return notNow(state_, "it is already paused");
   Actions out;
   state_.operatorPause = true;
-  event(RolloutEventKind::kOperator, "", "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
+  event(RolloutEventKind::kOperator, "",
+        "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
 }
@@ -794,7 +814,8 @@ Actions Rollout::abort(const std::string& who, const std::string& reason, std::u
   }
   state_.abortRequested = true;
   if (state_.rollingBack) {
-    event(RolloutEventKind::kOperator, "", text + " (already rolling back; it ends aborted)", nowMillis, out);
+    event(RolloutEventKind::kOperator, "", text + " (already rolling back; it ends aborted)",
+          nowMillis, out);
     state_.endReason = text + "; " + state_.endReason;
     return out;
   }

@@ -116,6 +116,8 @@ struct RecordEvent {
   RolloutEventKind kind = RolloutEventKind::kStarted;
   std::uint32_t step = 0;  // 1-based step it happened in; 0 before the first step started
   std::string host;        // empty: the rollout as a whole
+  std::string check;       // the check that held or failed the step; empty otherwise
+  std::uint32_t look = 0;  // that check's look; 0 otherwise
   std::string text;
   std::uint64_t atMillis = 0;
   bool operator==(const RecordEvent&) const = default;
@@ -273,17 +275,18 @@ class Rollout {
   void advance(std::uint64_t nowMillis, Actions& out);
   void startStep(std::uint64_t nowMillis, Actions& out);
   void evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out);
+  // `check` and `look` name the check that failed the step, when one did.
   void failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
-                Actions& out);
+                Actions& out, const std::string& check = "", std::uint32_t look = 0);
   void startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   void finishRollbackIfDone(std::uint64_t nowMillis, Actions& out);
   void finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out);
   void send(HostProgress& host, CommandKind kind,
             std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,
             std::uint64_t nowMillis, Actions& out);
-  void event(RolloutEventKind kind, const std::string& host, const std::string& text,
-             std::uint64_t nowMillis,
-             Actions& out) const;
+  // Appends an event of the current step and returns it (to add the fields its kind has).
+  RecordEvent& event(RolloutEventKind kind, const std::string& host, const std::string& text,
+                     std::uint64_t nowMillis, Actions& out) const;
   void syncStatus(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   RolloutStatus computeStatus() const;
 

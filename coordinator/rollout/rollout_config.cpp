@@ -1,7 +1,5 @@
 #include "coordinator/rollout/rollout_config.h"
 
-#include "common/config.h"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "common/config.h"
 #include "coordinator/rollout/gates.h"
 
 namespace rollgate::rollout {
@@ -51,8 +50,8 @@ void getSeconds(ConfigReader& reader, const std::string& key, std::uint64_t& val
   value = static_cast<std::uint64_t>(*v);
 }
 
-void getDouble(ConfigReader& reader, const std::string& key, double& value, double min,
-               double max, const std::string& expected) {
+void getDouble(ConfigReader& reader, const std::string& key, double& value, double min, double max,
+               const std::string& expected) {
   const toml::node* n = reader.node(key);
   if (n == nullptr) return;
   std::optional<double> v;

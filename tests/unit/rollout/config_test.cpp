@@ -69,8 +69,7 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
     const char* expected;
   };
   const Case cases[] = {
-      {"[region]\nbatch = \"25\"\nbatchsize = 3\n",
-       "plan.toml: unknown key 'region.batchsize'"},
+      {"[region]\nbatch = \"25\"\nbatchsize = 3\n", "plan.toml: unknown key 'region.batchsize'"},
       {"[region]\nbatch = \"150%\"\n", "plan.toml: key 'region.batch': expected a number of hosts"},
       {"[fleet]\nbatch = 0\n", "got integer 0"},
       {"[canary]\nbatch = 2\n", "plan.toml: unknown key 'canary.batch'"},

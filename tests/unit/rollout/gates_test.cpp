@@ -164,8 +164,9 @@ TEST_CASE("static thresholds") {
   auto low2xx = evaluateCheck(check("http_2xx_static"), counts(1000, 110), {}, true, 1, 6, plans);
   CHECK((low2xx.verdict == Verdict::kFail));
   CHECK(low2xx.explanation.find("at least") != std::string::npos);
-  CHECK((evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 6, plans).verdict ==
-         Verdict::kPass));
+  CHECK(
+      (evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 6, plans).verdict ==
+       Verdict::kPass));
 }
 
 TEST_CASE("restarts beyond the comparison group's fail") {

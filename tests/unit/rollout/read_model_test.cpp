@@ -159,6 +159,8 @@ TEST_CASE("a rolled-back rollout's read model matches the schema and decodes to 
     if (e.kind == "step_failed") {
       stepFailed = true;
       CHECK(e.step == 1);
+      CHECK(e.check == "http_5xx");
+      CHECK(e.look >= 1);
     }
   }
   CHECK(stepFailed);
@@ -186,13 +188,24 @@ TEST_CASE("the schema check notices a missing key, a wrong type and an unknown k
 TEST_CASE(
     "stored events keep kind, step and text; the coordinator's own events join the step "
     "before them") {
-  RecordEvent event{"ro-1", RolloutEventKind::kStepPassed,      2,
-                    "",     "step 2/4 (cluster in eu): passed", 1000};
+  RecordEvent event{.rolloutId = "ro-1",
+                    .kind = RolloutEventKind::kHeld,
+                    .step = 2,
+                    .check = "cpu",
+                    .look = 4,
+                    .text = "step 2/4 (cluster in eu): waiting for an operator",
+                    .atMillis = 1000};
   EventView stored = storedEventView(1000, std::string(toString(event.kind)), event.host,
                                      storedEventMessage(event));
-  CHECK(stored == EventView{1000, "step_passed", 2, "", "step 2/4 (cluster in eu): passed"});
+  CHECK(stored == EventView{.atMillis = 1000,
+                            .kind = "held",
+                            .step = 2,
+                            .check = "cpu",
+                            .look = 4,
+                            .text = "step 2/4 (cluster in eu): waiting for an operator"});
   EventView plain = storedEventView(2000, "state", "", "analyzing -> rolling_back: why");
-  CHECK(plain == EventView{2000, "state", 0, "", "analyzing -> rolling_back: why"});
+  CHECK(plain ==
+        EventView{.atMillis = 2000, .kind = "state", .text = "analyzing -> rolling_back: why"});
 
   Sim sim(fleet8(), makeRollout(fleet8()));
   sim.start();

@@ -1,4 +1,3 @@
-#include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout.h"
 
 #include <doctest/doctest.h>
@@ -6,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/rollout/read_model.h"
 #include "sim.h"
 
 using namespace rollgate;
@@ -64,8 +64,9 @@ std::string render(const std::vector<Action>& log) {
       out += "check " + std::to_string(r->step) + " " + r->stage + " " + x.name + " " +
              std::string(stats::toString(x.verdict)) + " " + std::to_string(x.look) + "/" +
              std::to_string(x.looks) + " " + std::to_string(r->atMillis) + " " + x.explanation;
-      for (double v : {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue,
-                       x.effect.estimate, x.effect.low, x.effect.high, x.ratio.estimate, x.ratio.low, x.ratio.high}) {
+      for (double v :
+           {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue, x.effect.estimate,
+            x.effect.low, x.effect.high, x.ratio.estimate, x.ratio.low, x.ratio.high}) {
         add(v);
       }
     } else if (const auto* e = std::get_if<RecordEvent>(&action)) {

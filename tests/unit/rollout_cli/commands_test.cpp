@@ -155,13 +155,13 @@ class FakeCoordinator {
       if (describe->rolloutId != "ro-7") return AdminError{"no rollout " + describe->rolloutId};
       json current = describes_.front();
       if (describes_.size() > 1) describes_.pop_front();
-      return JsonDocument{json{
-          {"rollout", current},
-          {"plan", json::array()},
-          {"checks", json::array()},
-          {"events",
-           json::array({toJson(EventView{1000, "started", 0, "", "started"})})}}
-                              .dump()};
+      return JsonDocument{
+          json{{"rollout", current},
+               {"plan", json::array()},
+               {"checks", json::array()},
+               {"events", json::array({toJson(
+                              EventView{.atMillis = 1000, .kind = "started", .text = "started"})})}}
+              .dump()};
     }
     if (const auto* action = std::get_if<RolloutAction>(&request.body)) {
       if (action->rolloutId != "ro-7") return AdminError{"no rollout " + action->rolloutId};

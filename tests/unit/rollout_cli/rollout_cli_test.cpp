@@ -195,8 +195,7 @@ json describeRolledBack() {
                              check(kStart + 80000, 2, "cluster", fisherFail())});
   auto event = [](std::uint64_t at, const std::string& kind, int step, const std::string& host,
                   const std::string& text) {
-    return json{
-        {"atMillis", at}, {"kind", kind}, {"step", step}, {"host", host}, {"text", text}};
+    return json{{"atMillis", at}, {"kind", kind}, {"step", step}, {"host", host}, {"text", text}};
   };
   json events = json::array(
       {event(kStart, "started", 0, "", "started: 4 steps, canary h1, baseline h2"),
