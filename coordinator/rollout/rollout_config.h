@@ -2,6 +2,7 @@
 // the list of checks its gates run. Both parse from TOML text (the CLI sends the file's text) and
 // both have defaults that work with no file at all. Errors name the source, the key, what was
 // expected and what was found; unknown keys are errors (a typo must not fall back to a default).
+// Files are read with common/config's ConfigReader; checks are the gate model's CheckSpec.
 // Thread-safety: plain values and pure functions.
 #pragma once
 
