@@ -8,6 +8,39 @@ namespace rollgate {
 
 using nlohmann::json;
 
+// Codecs found by nlohmann's ADL; HostView's "pending" is null when no command is in flight.
+void to_json(json& j, const HostView& h) {
+  j = json{{"host", h.host},
+           {"region", h.region},
+           {"cluster", h.cluster},
+           {"fromRelease", h.fromRelease},
+           {"release", h.release},
+           {"healthy", h.healthy},
+           {"lastWindowMillis", h.lastWindowMillis},
+           {"rollback", h.rollback},
+           {"pending", h.pending.empty() ? json(nullptr) : json(h.pending)}};
+}
+
+void from_json(const json& j, HostView& h) {
+  j.at("host").get_to(h.host);
+  j.at("region").get_to(h.region);
+  j.at("cluster").get_to(h.cluster);
+  j.at("fromRelease").get_to(h.fromRelease);
+  j.at("release").get_to(h.release);
+  j.at("healthy").get_to(h.healthy);
+  j.at("lastWindowMillis").get_to(h.lastWindowMillis);
+  j.at("rollback").get_to(h.rollback);
+  const json& pending = j.at("pending");
+  h.pending = pending.is_null() ? std::string() : pending.get<std::string>();
+}
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckRecordView, atMillis, step, stage, batch, batches, region,
+                                   canaryHosts, comparisonHosts, result)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSummaryView, id, service, version, status, operatorPaused,
+                                   hold, holdReason, step, steps, stage, batch, batches, region,
+                                   phase, look, looks, millisLeft, targets, comparison,
+                                   comparisonNote, checks, startedMillis, finishedMillis, endReason)
+
 namespace {
 
 struct KindName {
@@ -35,33 +68,6 @@ constexpr KindName kEventKinds[] = {
     {RolloutEventKind::kIgnored, "ignored"},
 };
 
-json hostToJson(const HostView& h) {
-  return json{{"host", h.host},
-              {"region", h.region},
-              {"cluster", h.cluster},
-              {"fromRelease", h.fromRelease},
-              {"release", h.release},
-              {"healthy", h.healthy},
-              {"lastWindowMillis", h.lastWindowMillis},
-              {"rollback", h.rollback},
-              {"pending", h.pending.empty() ? json(nullptr) : json(h.pending)}};
-}
-
-HostView hostFromJson(const json& j) {
-  HostView h;
-  j.at("host").get_to(h.host);
-  j.at("region").get_to(h.region);
-  j.at("cluster").get_to(h.cluster);
-  j.at("fromRelease").get_to(h.fromRelease);
-  j.at("release").get_to(h.release);
-  j.at("healthy").get_to(h.healthy);
-  j.at("lastWindowMillis").get_to(h.lastWindowMillis);
-  j.at("rollback").get_to(h.rollback);
-  const json& pending = j.at("pending");
-  h.pending = pending.is_null() ? std::string() : pending.get<std::string>();
-  return h;
-}
-
 json planStepToJson(const PlanStepView& s) {
   return json{{"step", s.step},
               {"stage", s.stage},
@@ -86,32 +92,6 @@ PlanStepView planStepFromJson(const json& j) {
   return s;
 }
 
-json checkRecordToJson(const CheckRecordView& c) {
-  return json{{"atMillis", c.atMillis},
-              {"step", c.step},
-              {"stage", c.stage},
-              {"batch", c.batch},
-              {"batches", c.batches},
-              {"region", c.region},
-              {"canaryHosts", c.canaryHosts},
-              {"comparisonHosts", c.comparisonHosts},
-              {"result", c.result}};
-}
-
-CheckRecordView checkRecordFromJson(const json& j) {
-  CheckRecordView c;
-  j.at("atMillis").get_to(c.atMillis);
-  j.at("step").get_to(c.step);
-  j.at("stage").get_to(c.stage);
-  j.at("batch").get_to(c.batch);
-  j.at("batches").get_to(c.batches);
-  j.at("region").get_to(c.region);
-  j.at("canaryHosts").get_to(c.canaryHosts);
-  j.at("comparisonHosts").get_to(c.comparisonHosts);
-  j.at("result").get_to(c.result);
-  return c;
-}
-
 EventView eventFrom(const json& j) {
   EventView e;
   j.at("atMillis").get_to(e.atMillis);
@@ -122,35 +102,6 @@ EventView eventFrom(const json& j) {
   e.look = j.value("look", std::uint32_t{0});
   j.at("text").get_to(e.text);
   return e;
-}
-
-RolloutSummaryView summaryFromJson(const json& j) {
-  RolloutSummaryView s;
-  j.at("id").get_to(s.id);
-  j.at("service").get_to(s.service);
-  j.at("version").get_to(s.version);
-  j.at("status").get_to(s.status);
-  j.at("operatorPaused").get_to(s.operatorPaused);
-  j.at("hold").get_to(s.hold);
-  j.at("holdReason").get_to(s.holdReason);
-  j.at("step").get_to(s.step);
-  j.at("steps").get_to(s.steps);
-  j.at("stage").get_to(s.stage);
-  j.at("batch").get_to(s.batch);
-  j.at("batches").get_to(s.batches);
-  j.at("region").get_to(s.region);
-  j.at("phase").get_to(s.phase);
-  j.at("look").get_to(s.look);
-  j.at("looks").get_to(s.looks);
-  j.at("millisLeft").get_to(s.millisLeft);
-  for (const auto& h : j.at("targets")) s.targets.push_back(hostFromJson(h));
-  for (const auto& h : j.at("comparison")) s.comparison.push_back(hostFromJson(h));
-  j.at("comparisonNote").get_to(s.comparisonNote);
-  j.at("checks").get_to(s.checks);
-  j.at("startedMillis").get_to(s.startedMillis);
-  j.at("finishedMillis").get_to(s.finishedMillis);
-  j.at("endReason").get_to(s.endReason);
-  return s;
 }
 
 template <typename T, typename Decode>
@@ -181,36 +132,7 @@ Result<RolloutEventKind> parseRolloutEventKind(std::string_view text) {
   return makeError("expected a rollout event kind, got \"" + std::string(text) + "\"");
 }
 
-json toJson(const RolloutSummaryView& s) {
-  json targets = json::array();
-  json comparison = json::array();
-  for (const auto& h : s.targets) targets.push_back(hostToJson(h));
-  for (const auto& h : s.comparison) comparison.push_back(hostToJson(h));
-  return json{{"id", s.id},
-              {"service", s.service},
-              {"version", s.version},
-              {"status", s.status},
-              {"operatorPaused", s.operatorPaused},
-              {"hold", s.hold},
-              {"holdReason", s.holdReason},
-              {"step", s.step},
-              {"steps", s.steps},
-              {"stage", s.stage},
-              {"batch", s.batch},
-              {"batches", s.batches},
-              {"region", s.region},
-              {"phase", s.phase},
-              {"look", s.look},
-              {"looks", s.looks},
-              {"millisLeft", s.millisLeft},
-              {"targets", targets},
-              {"comparison", comparison},
-              {"comparisonNote", s.comparisonNote},
-              {"checks", s.checks},
-              {"startedMillis", s.startedMillis},
-              {"finishedMillis", s.finishedMillis},
-              {"endReason", s.endReason}};
-}
+json toJson(const RolloutSummaryView& s) { return s; }
 
 json toJson(const EventView& e) {
   json j{{"atMillis", e.atMillis},
@@ -230,7 +152,7 @@ json toJson(const RolloutView& view) {
   json checks = json::array();
   json events = json::array();
   for (const auto& s : view.plan) plan.push_back(planStepToJson(s));
-  for (const auto& c : view.checks) checks.push_back(checkRecordToJson(c));
+  for (const auto& c : view.checks) checks.push_back(c);
   for (const auto& e : view.events) events.push_back(toJson(e));
   return json{
       {"rollout", toJson(view.rollout)}, {"plan", plan}, {"checks", checks}, {"events", events}};
@@ -243,15 +165,16 @@ json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts) {
 }
 
 Result<RolloutSummaryView> rolloutSummaryFromJson(const json& j) {
-  return decode<RolloutSummaryView>(j, "rollout summary", summaryFromJson);
+  return decode<RolloutSummaryView>(j, "rollout summary",
+                                    [](const json& doc) { return doc.get<RolloutSummaryView>(); });
 }
 
 Result<RolloutView> rolloutViewFromJson(const json& j) {
   return decode<RolloutView>(j, "rollout", [](const json& doc) {
     RolloutView view;
-    view.rollout = summaryFromJson(doc.at("rollout"));
+    view.rollout = doc.at("rollout").get<RolloutSummaryView>();
     for (const auto& s : doc.at("plan")) view.plan.push_back(planStepFromJson(s));
-    for (const auto& c : doc.at("checks")) view.checks.push_back(checkRecordFromJson(c));
+    for (const auto& c : doc.at("checks")) view.checks.push_back(c.get<CheckRecordView>());
     for (const auto& e : doc.at("events")) view.events.push_back(eventFrom(e));
     return view;
   });
@@ -264,7 +187,7 @@ Result<EventView> eventViewFromJson(const json& j) {
 Result<std::vector<RolloutSummaryView>> rolloutListFromJson(const json& j) {
   return decode<std::vector<RolloutSummaryView>>(j, "rollout list", [](const json& doc) {
     std::vector<RolloutSummaryView> list;
-    for (const auto& r : doc.at("rollouts")) list.push_back(summaryFromJson(r));
+    for (const auto& r : doc.at("rollouts")) list.push_back(r.get<RolloutSummaryView>());
     return list;
   });
 }
