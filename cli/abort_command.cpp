@@ -6,18 +6,6 @@
 #include "cli/output.h"
 
 namespace rollgate::cli {
-namespace {
-
-AdminReply callOrFail(const AdminOptions& admin, AdminRequest request, std::chrono::milliseconds timeout) {
-  auto client = AdminClient::connect(admin);
-  if (!client) fail(kExitUnavailable, client.error().message);
-  auto reply = (*client)->call(std::move(request), timeout);
-  if (!reply) fail(kExitUnavailable, reply.error().message);
-  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
-  return std::move(*reply);
-}
-
-}  // namespace
 
 void addAbortCommands(CLI::App& app, AdminOptions& admin) {
   auto* abort = app.add_subcommand(
@@ -40,7 +28,7 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin) {
     AdminRequest request;
     request.body = AbortRequest{options->rolloutId, options->all, options->reason};
     // The coordinator answers once every host acknowledged, or after 10 s with who did not.
-    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(60));
+    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(60));
     const auto* doc = std::get_if<JsonDocument>(&reply.body);
     if (doc == nullptr) fail(kExitFailure, "unexpected reply to abort");
     auto json = nlohmann::json::parse(doc->text, nullptr, false);
@@ -68,14 +56,14 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin) {
   freeze->callback([&admin, reason] {
     AdminRequest request;
     request.body = FreezeRequest{true, *reason};
-    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(10));
+    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
     if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
   });
   auto* unfreeze = app.add_subcommand("unfreeze", "allow new rollouts again");
   unfreeze->callback([&admin] {
     AdminRequest request;
     request.body = FreezeRequest{false, ""};
-    AdminReply reply = callOrFail(admin, request, std::chrono::seconds(10));
+    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
     if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
   });
 }

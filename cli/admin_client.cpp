@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <zmq.hpp>
 
+#include "cli/commands.h"
+#include "cli/output.h"
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/transport.h"
@@ -111,6 +113,27 @@ Result<AdminReply> AdminClient::call(AdminRequest request, std::chrono::millisec
                    std::to_string(timeout.count() / 1000.0).substr(0, 4) +
                    " s (is rollgate-coordinator running there, and is the key " +
                    impl_->options.keyFile + " in its admins.d allowlist?)");
+}
+
+AdminReply callAdminOrExit(const AdminOptions& admin, AdminRequest request,
+                           std::chrono::milliseconds timeout) {
+  auto client = AdminClient::connect(admin);
+  if (!client) fail(kExitUnavailable, client.error().message);
+  auto reply = timeout.count() > 0 ? (*client)->call(std::move(request), timeout)
+                                   : (*client)->call(std::move(request));
+  if (!reply) fail(kExitUnavailable, reply.error().message);
+  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
+  return std::move(*reply);
+}
+
+nlohmann::json replyDocumentOrExit(const AdminReply& reply, const std::string& what) {
+  const auto* doc = std::get_if<JsonDocument>(&reply.body);
+  if (doc == nullptr) fail(kExitFailure, "unexpected reply to " + what + " (not a JSON document)");
+  auto parsed = nlohmann::json::parse(doc->text, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    fail(kExitFailure, "the coordinator's reply to " + what + " is not a JSON object");
+  }
+  return parsed;
 }
 
 Status enrollHost(const AdminOptions& options, const std::string& name,

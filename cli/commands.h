@@ -9,6 +9,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/admin_client.h"
 
@@ -18,6 +21,16 @@ namespace rollgate::cli {
 inline constexpr int kExitFailure = 1;     // the operation ran and failed (or a verdict is "fail")
 inline constexpr int kExitUsage = 2;       // bad arguments or input files
 inline constexpr int kExitUnavailable = 3; // the coordinator could not be reached
+
+// Sends one request to the coordinator and returns its final reply, or ends the command:
+// kExitUnavailable when the coordinator cannot be reached or does not answer in time,
+// kExitFailure with its message when it answers with an AdminError. A zero timeout means the
+// --timeout option's.
+AdminReply callAdminOrExit(const AdminOptions& admin, AdminRequest request,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+// The JSON object a JsonDocument reply carries; ends the command with kExitFailure, naming
+// `what`, for any other reply.
+nlohmann::json replyDocumentOrExit(const AdminReply& reply, const std::string& what);
 
 void addKeygenCommand(CLI::App& app);
 void addHostsCommands(CLI::App& app, AdminOptions& admin);

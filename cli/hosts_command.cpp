@@ -41,15 +41,6 @@ std::string age(std::uint64_t nowMillis, std::uint64_t thenMillis) {
   return std::to_string(seconds / 3600) + "h ago";
 }
 
-AdminReply callOrExit(const AdminOptions& admin, AdminRequest request) {
-  auto client = AdminClient::connect(admin);
-  if (!client) fail(kExitUnavailable, client.error().message);
-  auto reply = (*client)->call(std::move(request));
-  if (!reply) fail(kExitUnavailable, reply.error().message);
-  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
-  return std::move(*reply);
-}
-
 }  // namespace
 
 void addHostsCommands(CLI::App& app, AdminOptions& admin) {
@@ -61,7 +52,7 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
     if (!hosts->get_subcommands().empty()) return;
     AdminRequest request;
     request.body = ListHosts{};
-    AdminReply reply = callOrExit(admin, request);
+    AdminReply reply = callAdminOrExit(admin, request);
     const auto* list = std::get_if<HostList>(&reply.body);
     if (list == nullptr) fail(kExitFailure, "unexpected reply to a host listing");
     std::uint64_t now = static_cast<std::uint64_t>(std::time(nullptr)) * 1000;
@@ -104,7 +95,7 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
     }
     AdminRequest request;
     request.body = EnrollHost{*name, publicKey};
-    AdminReply reply = callOrExit(admin, request);
+    AdminReply reply = callAdminOrExit(admin, request);
     if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
   });
 
@@ -114,7 +105,7 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
   revoke->callback([&admin, revokeName] {
     AdminRequest request;
     request.body = RevokeHost{*revokeName};
-    AdminReply reply = callOrExit(admin, request);
+    AdminReply reply = callAdminOrExit(admin, request);
     if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
   });
 }

@@ -176,14 +176,10 @@ void runCommand(const AdminOptions& admin, const CommandOptions& options,
 
 void listReleases(const AdminOptions& admin, const std::string& host, bool json) {
   if (!isValidName(host)) fail(kExitUsage, "--host '" + host + "' is not a valid host name");
-  auto client = AdminClient::connect(admin);
-  if (!client) fail(kExitUnavailable, client.error().message);
   AdminRequest request;
   request.body = ListReleases{host};
-  auto reply = (*client)->call(std::move(request));
-  if (!reply) fail(kExitUnavailable, reply.error().message);
-  if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
-  const auto* list = std::get_if<HostList>(&reply->body);
+  AdminReply reply = callAdminOrExit(admin, std::move(request));
+  const auto* list = std::get_if<HostList>(&reply.body);
   if (list == nullptr) fail(kExitFailure, "unexpected reply to a release listing");
   const HostInfo* info = nullptr;
   for (const auto& h : list->hosts) {

@@ -2,21 +2,20 @@
 // rollback|explain|history` and the top-level shortcuts `rollgate watch ID` and
 // `rollgate explain ID` (rollout_command.cpp). They follow the conventions in commands.h.
 //
-// Protocol with the coordinator's admin endpoint (every failure is an AdminError{message}):
+// Protocol with the coordinator's admin endpoint (every failure is an AdminError{message}); the
+// documents are the read model of common/rollout_view.h (docs/rollout-read-model.md):
 //  - start: the artifact is pushed first (pushArtifactFile, install_commands.h), then
 //    StartRollout{service, version, planToml, gatesToml, canaryHost} (the files' text, empty =
-//    defaults) -> JsonDocument {"rollout": <summary>};
-//  - list: ListRollouts{} -> JsonDocument {"rollouts": [<summary>, ...]} (newest first);
-//  - status, watch, explain, history: DescribeRollout{id} -> JsonDocument
-//    {"rollout": <summary>, "plan": [{step, stage, batch, batches, region, targets, comparison}],
-//     "checks": [{atMillis, step, stage, batch, batches, region, canaryHosts, comparisonHosts,
-//                 result: <CheckResult>}], "events": [{atMillis, host, kind, text}]}
-//    (checks and events oldest first; "step" 1-based in both plan and checks);
+//    defaults) -> JsonDocument {"rollout": <RolloutSummaryView>};
+//  - list: ListRollouts{} -> JsonDocument {"rollouts": [<RolloutSummaryView>, ...]} (newest
+//    first);
+//  - status, watch, explain, history: DescribeRollout{id} -> JsonDocument <RolloutView>;
 //  - pause, resume, promote, rollback: RolloutAction{id, action} -> AdminOk{message}.
-// <summary> is rollout::summaryJson() and <CheckResult> the JSON of state_json.cpp.
+// Replies are decoded into the model in one place; one that does not decode ends the command
+// with a message naming the key.
 //
-// The render* functions below turn those documents into the text the commands print. They do no
-// I/O and read no clock, so tests feed them canned documents. A missing key renders as "-".
+// The render* functions below turn the model into the text the commands print. They do no I/O
+// and read no clock, so tests feed them canned documents. Empty strings render as "-".
 // Thread-safety: none needed (the CLI is single-threaded).
 #pragma once
 
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "cli/admin_client.h"
+#include "common/rollout_view.h"
 
 namespace rollgate::cli {
 
@@ -43,19 +43,20 @@ std::string formatUtcMillis(std::uint64_t unixMillis);
 std::string formatDurationMillis(std::uint64_t millis);
 
 // The reply to `rollout start`: id, service, version and the first step.
-std::string renderRolloutStarted(const nlohmann::json& summary);
-// `rollout list`: one table row per rollout of {"rollouts": [...]}.
-std::string renderRolloutList(const nlohmann::json& listDocument);
+std::string renderRolloutStarted(const RolloutSummaryView& summary);
+// `rollout list`: one table row per rollout.
+std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts);
 // `rollout status` (and watch on a terminal): the current step, its hosts and every check.
-std::string renderRolloutStatus(const nlohmann::json& summary);
-// `rollout explain`: step by step, the hosts, each check's last result there, the decision.
-std::string renderRolloutExplain(const nlohmann::json& describeDocument);
+std::string renderRolloutStatus(const RolloutSummaryView& summary);
+// `rollout explain`: step by step, the hosts, each check's last result there, and the events of
+// each step (the decision).
+std::string renderRolloutExplain(const RolloutView& view);
 // `rollout history`: the events, timestamped.
-std::string renderRolloutHistory(const nlohmann::json& describeDocument);
+std::string renderRolloutHistory(const RolloutView& view);
 // `watch` when stdout is not a terminal: one line per change between two summaries (previous
 // null: the first lines). Changes are the step, phase, status or hold, and each check's verdict
 // or look.
-std::vector<std::string> rolloutWatchChanges(const nlohmann::json& previous,
-                                             const nlohmann::json& current);
+std::vector<std::string> rolloutWatchChanges(const RolloutSummaryView* previous,
+                                             const RolloutSummaryView& current);
 
 }  // namespace rollgate::cli

@@ -84,12 +84,8 @@ void addTelemetryCommand(CLI::App& app, AdminOptions& admin) {
   telemetry->callback([&admin, options] {
     AdminRequest request;
     request.body = QueryTelemetry{options->host, options->service, options->last};
-    auto client = AdminClient::connect(admin);
-    if (!client) fail(kExitUnavailable, client.error().message);
-    auto reply = (*client)->call(request);
-    if (!reply) fail(kExitUnavailable, reply.error().message);
-    if (const auto* error = std::get_if<AdminError>(&reply->body)) fail(kExitFailure, error->message);
-    const auto* list = std::get_if<WindowList>(&reply->body);
+    AdminReply reply = callAdminOrExit(admin, std::move(request));
+    const auto* list = std::get_if<WindowList>(&reply.body);
     if (list == nullptr) fail(kExitFailure, "unexpected reply to a telemetry query");
     if (options->json) {
       auto windows = nlohmann::json::array();

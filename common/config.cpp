@@ -100,6 +100,7 @@ Result<ConfigReader> ConfigReader::parseFile(const std::string& path) {
 }
 
 std::string ConfigReader::qualified(const std::string& key) const {
+  if (key.empty()) return prefix_;
   return prefix_.empty() ? key : prefix_ + "." + key;
 }
 
@@ -111,6 +112,11 @@ void ConfigReader::fail(const std::string& key, const std::string& problem) {
 
 bool ConfigReader::has(const std::string& key) const {
   return table_ != nullptr && table_->contains(key);
+}
+
+const toml::node* ConfigReader::node(const std::string& key) {
+  shared_->known.insert(qualified(key));
+  return has(key) ? table_->get(key) : nullptr;
 }
 
 void ConfigReader::get(const std::string& key, std::string& value) {

@@ -44,13 +44,16 @@ class ConfigReader {
   void get(const std::string& key, double& value, double min, double max);
   void get(const std::string& key, std::vector<std::string>& value);
   bool has(const std::string& key) const;
+  // The raw value of `key`, marked as known; null when absent. For values the typed getters do
+  // not read (an integer or a string, say): the caller checks it and reports with fail().
+  const toml::node* node(const std::string& key);
 
   // A sub-table ("agent"); absent tables give an empty reader.
   ConfigReader table(const std::string& key);
   // An array of tables ("[[service]]").
   std::vector<ConfigReader> tables(const std::string& key);
 
-  // Records an error about `key` (for checks the getters cannot make).
+  // Records an error about `key` (for checks the getters cannot make); "" names this table.
   void fail(const std::string& key, const std::string& problem);
 
   // First error recorded here or in any sub-reader, or an unknown key; ok if none.

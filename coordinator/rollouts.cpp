@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/gate_json.h"
 #include "coordinator/rollout/planner.h"
+#include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout_config.h"
-
-namespace rollgate::rollout {
-void to_json(nlohmann::json& j, const CheckResult& r);  // state_json.cpp
-}
 
 namespace rollgate::coordinator {
 namespace {
@@ -326,12 +324,11 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     if (const auto* command = std::get_if<rollout::SendCommand>(&action)) {
       send(entry, *command);
     } else if (const auto* check = std::get_if<rollout::RecordCheck>(&action)) {
-      json result;
-      rollout::to_json(result, check->result);
+      json result = check->result;
       CheckRecord record;
       record.rolloutId = check->rolloutId;
       record.atMillis = check->atMillis;
-      record.step = check->step;
+      record.step = check->step - 1;  // stored 0-based
       record.stage = check->stage;
       record.batch = check->batch;
       record.batches = check->batches;
@@ -339,7 +336,7 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
       record.canaryHosts = check->canaryHosts;
       record.comparisonHosts = check->comparisonHosts;
       record.name = check->result.name;
-      record.verdict = std::string(rollout::verdictName(check->result.verdict));
+      record.verdict = std::string(stats::toString(check->result.verdict));
       record.pValue = check->result.pValue;
       record.statistic = check->result.statistic;
       record.resultJson = result.dump();
@@ -354,8 +351,9 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     } else if (const auto* event = std::get_if<rollout::RecordEvent>(&action)) {
       logger_->info("rollout {}{}: {}", event->rolloutId, event->host.empty() ? "" : " host " + event->host,
                     event->text);
-      recordEvent(entry, EventRecord{event->atMillis, "rollout", event->host, event->rolloutId,
-                                     event->text});
+      recordEvent(entry, EventRecord{event->atMillis, std::string(toString(event->kind)),
+                                     event->host, event->rolloutId,
+                                     rollout::storedEventMessage(*event)});
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
       logger_->warn("rollout {}: {} -> {}{}", changed->rolloutId, rollout::statusName(changed->from),
                     rollout::statusName(changed->to),
@@ -409,40 +407,34 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
     r = owned.get();
   }
   std::uint64_t now = clock_.nowMillis();
-  json plan = json::array();
-  std::uint32_t index = 0;
-  for (const auto& step : r->state().plan.steps) {
-    json targets = json::array();
-    json comparison = json::array();
-    for (const auto& h : step.targets) targets.push_back(h.name);
-    for (const auto& h : step.comparison) comparison.push_back(h.name);
-    plan.push_back({{"step", ++index}, {"stage", step.stage}, {"batch", step.batch},
-                    {"batches", step.batches}, {"region", step.region}, {"targets", targets},
-                    {"comparison", comparison}, {"comparisonNote", step.comparisonNote}});
-  }
-  json checks = json::array();
+  std::vector<CheckRecordView> checks;
   auto stored = store_.checksOf(id);
   if (!stored) return stored.error();
-  for (const auto& c : *stored) {
-    checks.push_back({{"atMillis", c.atMillis}, {"step", c.step + 1},
-                      {"stage", c.stage}, {"batch", c.batch},
-                      {"batches", c.batches}, {"region", c.region},
-                      {"canaryHosts", c.canaryHosts},
-                      {"comparisonHosts", c.comparisonHosts},
-                      {"result", json::parse(c.resultJson, nullptr, false)}});
+  try {
+    for (const auto& c : *stored) {
+      CheckRecordView check;
+      check.atMillis = c.atMillis;
+      check.step = c.step + 1;
+      check.stage = c.stage;
+      check.batch = c.batch;
+      check.batches = c.batches;
+      check.region = c.region;
+      check.canaryHosts = c.canaryHosts;
+      check.comparisonHosts = c.comparisonHosts;
+      json::parse(c.resultJson).get_to(check.result);
+      checks.push_back(std::move(check));
+    }
+  } catch (const std::exception& error) {
+    return makeError("rollout " + id + ": a stored check result is unreadable: " + error.what());
   }
-  json events = json::array();
+  std::vector<EventView> events;
   auto ev = store_.eventsOf(id);
   if (!ev) return ev.error();
   for (const auto& e : *ev) {
-    events.push_back({{"atMillis", e.atMillis}, {"host", e.host}, {"kind", e.kind},
-                      {"text", e.message}});
+    events.push_back(rollout::storedEventView(e.atMillis, e.kind, e.host, e.message));
   }
-  return json{{"rollout", json::parse(rollout::summaryJson(*r, now))},
-              {"plan", plan},
-              {"checks", checks},
-              {"events", events}}
-      .dump();
+  return toJson(rollout::buildRolloutView(*r, now, std::move(checks), std::move(events)))
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace rollgate::coordinator

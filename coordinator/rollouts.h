@@ -90,7 +90,6 @@ class Rollouts {
   const Clock& clock_;
   Logger logger_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
-  std::uint64_t nextTickMillis_ = 0;
 };
 
 }  // namespace rollgate::coordinator

@@ -23,6 +23,7 @@ struct EffectEstimate {
   double low = 0.0;
   double high = 0.0;
   double confidence = 0.95;
+  bool operator==(const EffectEstimate&) const = default;
 };
 
 struct Interval {

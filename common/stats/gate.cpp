@@ -61,8 +61,8 @@ std::string shiftText(double value) {
 
 bool largeEnough(const CheckSpec& spec, double absolute, double relative) {
   bool ok = true;
-  if (spec.minimumAbsoluteEffect) {
-    const double minimum = *spec.minimumAbsoluteEffect;
+  if (spec.minEffect != 0.0) {
+    const double minimum = spec.minEffect;
     switch (spec.alternative) {
       case Alternative::kGreater:
         ok = ok && absolute >= minimum;
@@ -75,8 +75,8 @@ bool largeEnough(const CheckSpec& spec, double absolute, double relative) {
         break;
     }
   }
-  if (spec.minimumRelativeEffect) {
-    const double minimum = *spec.minimumRelativeEffect;
+  if (spec.minRatio != 0.0) {
+    const double minimum = spec.minRatio;
     const double inverse = relative == 0.0 ? kInf : 1.0 / relative;
     switch (spec.alternative) {
       case Alternative::kGreater:
@@ -96,23 +96,22 @@ bool largeEnough(const CheckSpec& spec, double absolute, double relative) {
 // One clause per minimum effect the check has, e.g. ", ratio 15.5 above minimum 1.5".
 std::string verdictClause(const CheckSpec& spec, const CheckResult& result, bool counts) {
   std::string text;
-  if (spec.minimumAbsoluteEffect) {
+  if (spec.minEffect != 0.0) {
     CheckSpec only = spec;
-    only.minimumRelativeEffect.reset();
-    const bool met = largeEnough(only, result.absoluteEffect.estimate, kNaN);
-    text += counts ? ", difference " + percentagePoints(result.absoluteEffect.estimate) +
-                         (met ? " reaches" : " below") + " minimum " +
-                         percentagePoints(*spec.minimumAbsoluteEffect)
-                   : ", shift " + shiftText(result.absoluteEffect.estimate) +
-                         (met ? " reaches" : " below") + " minimum " +
-                         number(*spec.minimumAbsoluteEffect);
+    only.minRatio = 0.0;
+    const bool met = largeEnough(only, result.effect.estimate, kNaN);
+    text += counts
+                ? ", difference " + percentagePoints(result.effect.estimate) +
+                      (met ? " reaches" : " below") + " minimum " + percentagePoints(spec.minEffect)
+                : ", shift " + shiftText(result.effect.estimate) + (met ? " reaches" : " below") +
+                      " minimum " + number(spec.minEffect);
   }
-  if (spec.minimumRelativeEffect) {
+  if (spec.minRatio != 0.0) {
     CheckSpec only = spec;
-    only.minimumAbsoluteEffect.reset();
-    const bool met = largeEnough(only, kNaN, result.relativeEffect.estimate);
-    text += ", ratio " + number(result.relativeEffect.estimate) + (met ? " reaches" : " below") +
-            " minimum " + number(*spec.minimumRelativeEffect);
+    only.minEffect = 0.0;
+    const bool met = largeEnough(only, kNaN, result.ratio.estimate);
+    text += ", ratio " + number(result.ratio.estimate) + (met ? " reaches" : " below") +
+            " minimum " + number(spec.minRatio);
   }
   text += ": ";
   text += toString(result.verdict);
@@ -142,8 +141,12 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
                      " looks) does not belong to this check (alpha " + number(spec.alpha) + ", " +
                      std::to_string(input.plannedLooks) + " looks)");
   }
+  if (spec.test == Test::kRestarts) {
+    return makeError("check '" + spec.name +
+                     "': the restarts test counts restarts per host, it has no sample test");
+  }
   if (const auto* counts = std::get_if<CountsData>(&input.data)) {
-    if (spec.test == CheckTest::kMannWhitney) {
+    if (spec.test == Test::kMannWhitney) {
       return makeError("check '" + spec.name + "': mann_whitney needs samples, got counts");
     }
     if (counts->canaryEvents > counts->canaryTotal) {
@@ -162,7 +165,7 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
     }
   } else {
     const auto& samples = std::get<SamplesData>(input.data);
-    if (spec.test == CheckTest::kFisher) {
+    if (spec.test == Test::kFisher) {
       return makeError("check '" + spec.name + "': fisher needs counts, got samples");
     }
     for (const auto& [side, values] :
@@ -179,26 +182,12 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
 }
 
 CheckResult baseResult(const CheckSpec& spec, const CheckInput& input) {
-  CheckResult result;
-  result.name = spec.name;
-  result.metric = spec.metric.empty() ? spec.name : spec.metric;
-  result.test = spec.test;
-  result.tier = spec.tier;
-  result.alternative = spec.alternative;
-  result.look = input.look;
-  result.plannedLooks = input.plannedLooks;
-  result.pValue = 1.0;
-  result.alphaAtLook = kNaN;
-  result.statistic = kNaN;
-  result.absoluteEffect = {kNaN, kNaN, kNaN, spec.confidence};
-  result.relativeEffect = {kNaN, kNaN, kNaN, spec.confidence};
-  result.baselineValue = kNaN;
-  result.canaryValue = kNaN;
-  return result;
+  return unevaluatedResult(spec, static_cast<std::uint32_t>(input.look),
+                           static_cast<std::uint32_t>(input.plannedLooks));
 }
 
 bool notEnough(std::uint64_t count, const CheckSpec& spec) {
-  return count == 0 || count < spec.minimumPerSide;
+  return count == 0 || count < spec.minData;
 }
 
 CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
@@ -213,30 +202,31 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
                   ? kNaN
                   : static_cast<double>(c.canaryEvents) / static_cast<double>(c.canaryTotal)) +
       " (" + std::to_string(c.canaryEvents) + "/" + std::to_string(c.canaryTotal) + ")";
-  const bool isThreshold = spec.test != CheckTest::kFisher;
+  const bool isThreshold = spec.test != Test::kFisher;
 
   if (notEnough(c.canaryTotal, spec) || (!isThreshold && notEnough(c.baselineTotal, spec))) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation =
-        result.metric + ": not enough data: canary " + std::to_string(c.canaryTotal) + " requests" +
+        std::string(metricInfo(result.metric).text) + ": not enough data: canary " +
+        std::to_string(c.canaryTotal) + " requests" +
         (isThreshold ? std::string() : ", baseline " + std::to_string(c.baselineTotal)) +
-        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
+        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minData)) +
         (isThreshold ? "" : " per side") + ": not_enough_data";
     return result;
   }
 
   if (isThreshold) {
-    const auto direction = spec.test == CheckTest::kThresholdMax ? ThresholdDirection::kAtMost
-                                                                 : ThresholdDirection::kAtLeast;
+    const auto direction = spec.test == Test::kThresholdMax ? ThresholdDirection::kAtMost
+                                                            : ThresholdDirection::kAtLeast;
     const ThresholdResult t =
         checkRateThreshold(c.canaryEvents, c.canaryTotal, spec.threshold, direction);
     result.statistic = t.value;
     result.canaryValue = t.value;
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
-    result.explanation = result.metric + " canary " + canaryText + ", " +
-                         (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         percent(spec.threshold) +
-                         " allowed: " + std::string(toString(result.verdict));
+    result.explanation =
+        std::string(metricInfo(result.metric).text) + " canary " + canaryText + ", " +
+        (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
+        percent(spec.threshold) + " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
@@ -249,10 +239,10 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
   result.pValue = fisher->pValue;
   result.alphaAtLook = plan.nominalAlpha(input.look);
   result.significant = result.pValue <= result.alphaAtLook;
-  result.absoluteEffectName = "rate difference";
-  result.absoluteEffect = effects.difference;
-  result.relativeEffectName = "rate ratio";
-  result.relativeEffect = effects.ratio;
+  result.effectName = "rate difference";
+  result.effect = effects.difference;
+  result.ratioName = "rate ratio";
+  result.ratio = effects.ratio;
   result.canaryValue = effects.canaryRate;
   result.baselineValue = effects.baselineRate;
   result.effectLargeEnough = largeEnough(spec, effects.difference.estimate, effects.ratio.estimate);
@@ -262,10 +252,11 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
                                    std::to_string(c.baselineEvents) + "/" +
                                    std::to_string(c.baselineTotal) + ")";
   result.explanation =
-      result.metric + " canary " + canaryText + " vs baseline " + baselineText + ", Fisher " +
-      std::string(toString(spec.alternative)) + " p=" + pValueText(result.pValue) +
-      (result.significant ? " <= " : " > ") + "alpha " + pValueText(result.alphaAtLook) + " at " +
-      lookText(input) + ", difference " + percentagePoints(effects.difference.estimate) +
+      std::string(metricInfo(result.metric).text) + " canary " + canaryText + " vs baseline " +
+      baselineText + ", Fisher " + std::string(toString(spec.alternative)) +
+      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
+      pValueText(result.alphaAtLook) + " at " + lookText(input) + ", difference " +
+      percentagePoints(effects.difference.estimate) +
       interval(effects.difference, percentagePoints) + ", ratio " + number(effects.ratio.estimate) +
       interval(effects.ratio, number) + verdictClause(spec, result, true);
   return result;
@@ -276,32 +267,32 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   CheckResult result = baseResult(spec, input);
   result.canaryCount = s.canary.size();
   result.baselineCount = s.baseline.size();
-  const bool isThreshold = spec.test != CheckTest::kMannWhitney;
+  const bool isThreshold = spec.test != Test::kMannWhitney;
   if (notEnough(s.canary.size(), spec) || (!isThreshold && notEnough(s.baseline.size(), spec))) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation =
-        result.metric + ": not enough data: canary " + std::to_string(s.canary.size()) +
-        " samples" +
+        std::string(metricInfo(result.metric).text) + ": not enough data: canary " +
+        std::to_string(s.canary.size()) + " samples" +
         (isThreshold ? std::string() : ", baseline " + std::to_string(s.baseline.size())) +
-        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minimumPerSide)) +
+        ", minimum " + std::to_string(std::max<std::uint64_t>(1, spec.minData)) +
         (isThreshold ? "" : " per side") + ": not_enough_data";
     return result;
   }
   const std::vector<double> canary = sortedCopy(s.canary);
 
   if (isThreshold) {
-    const auto direction = spec.test == CheckTest::kThresholdMax ? ThresholdDirection::kAtMost
-                                                                 : ThresholdDirection::kAtLeast;
+    const auto direction = spec.test == Test::kThresholdMax ? ThresholdDirection::kAtMost
+                                                            : ThresholdDirection::kAtLeast;
     const ThresholdResult t =
         checkQuantileThreshold(canary, spec.quantile, spec.threshold, direction);
     result.statistic = t.value;
     result.canaryValue = t.value;
     result.verdict = t.within ? Verdict::kPass : Verdict::kFail;
-    result.explanation = result.metric + " canary quantile " + number(spec.quantile) + " " +
-                         number(t.value) + " (n=" + std::to_string(canary.size()) + "), " +
-                         (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
-                         number(spec.threshold) +
-                         " allowed: " + std::string(toString(result.verdict));
+    result.explanation =
+        std::string(metricInfo(result.metric).text) + " canary quantile " + number(spec.quantile) +
+        " " + number(t.value) + " (n=" + std::to_string(canary.size()) + "), " +
+        (direction == ThresholdDirection::kAtMost ? "at most " : "at least ") +
+        number(spec.threshold) + " allowed: " + std::string(toString(result.verdict));
     return result;
   }
 
@@ -312,81 +303,28 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   result.pValue = test.pValue;
   result.alphaAtLook = plan.nominalAlpha(input.look);
   result.significant = result.pValue <= result.alphaAtLook;
-  result.absoluteEffectName = "Hodges-Lehmann shift";
-  result.absoluteEffect = effects.shift;
-  result.relativeEffectName = "median ratio";
-  result.relativeEffect = {effects.medianRatio, kNaN, kNaN, spec.confidence};
+  result.effectName = "Hodges-Lehmann shift";
+  result.effect = effects.shift;
+  result.ratioName = "median ratio";
+  result.ratio = {effects.medianRatio, kNaN, kNaN, spec.confidence};
   result.canaryValue = effects.canaryMedian;
   result.baselineValue = effects.baselineMedian;
   result.effectLargeEnough = largeEnough(spec, effects.shift.estimate, effects.medianRatio);
   result.verdict = result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
-  result.explanation =
-      result.metric + " canary median " + number(effects.canaryMedian) +
-      " (n=" + std::to_string(canary.size()) + ") vs baseline median " +
-      number(effects.baselineMedian) + " (n=" + std::to_string(baseline.size()) +
-      "), Mann-Whitney " + std::string(toString(spec.alternative)) + " U=" + number(test.u) +
-      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
-      pValueText(result.alphaAtLook) + " at " + lookText(input) + ", shift " +
-      shiftText(effects.shift.estimate) + interval(effects.shift, shiftText) + ", median ratio " +
-      number(effects.medianRatio) + verdictClause(spec, result, false);
+  result.explanation = std::string(metricInfo(result.metric).text) + " canary median " +
+                       number(effects.canaryMedian) + " (n=" + std::to_string(canary.size()) +
+                       ") vs baseline median " + number(effects.baselineMedian) +
+                       " (n=" + std::to_string(baseline.size()) + "), Mann-Whitney " +
+                       std::string(toString(spec.alternative)) + " U=" + number(test.u) +
+                       " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") +
+                       "alpha " + pValueText(result.alphaAtLook) + " at " + lookText(input) +
+                       ", shift " + shiftText(effects.shift.estimate) +
+                       interval(effects.shift, shiftText) + ", median ratio " +
+                       number(effects.medianRatio) + verdictClause(spec, result, false);
   return result;
 }
 
 }  // namespace
-
-Result<CheckTest> parseCheckTest(std::string_view text) {
-  if (text == "fisher") return CheckTest::kFisher;
-  if (text == "mann_whitney") return CheckTest::kMannWhitney;
-  if (text == "threshold_max") return CheckTest::kThresholdMax;
-  if (text == "threshold_min") return CheckTest::kThresholdMin;
-  return makeError("check test '" + std::string(text) +
-                   "': expected one of fisher, mann_whitney, threshold_max, threshold_min");
-}
-
-std::string_view toString(CheckTest test) {
-  switch (test) {
-    case CheckTest::kFisher:
-      return "fisher";
-    case CheckTest::kMannWhitney:
-      return "mann_whitney";
-    case CheckTest::kThresholdMax:
-      return "threshold_max";
-    case CheckTest::kThresholdMin:
-      return "threshold_min";
-  }
-  return "unknown";
-}
-
-Result<Tier> parseTier(std::string_view text) {
-  if (text == "critical") return Tier::kCritical;
-  if (text == "warn") return Tier::kWarn;
-  if (text == "debug") return Tier::kDebug;
-  return makeError("check tier '" + std::string(text) + "': expected one of critical, warn, debug");
-}
-
-std::string_view toString(Tier tier) {
-  switch (tier) {
-    case Tier::kCritical:
-      return "critical";
-    case Tier::kWarn:
-      return "warn";
-    case Tier::kDebug:
-      return "debug";
-  }
-  return "unknown";
-}
-
-std::string_view toString(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kFail:
-      return "fail";
-    case Verdict::kNotEnoughData:
-      return "not_enough_data";
-  }
-  return "unknown";
-}
 
 Status validateCheckSpec(const CheckSpec& spec) {
   const std::string what = "check '" + spec.name + "': ";
@@ -396,12 +334,11 @@ Status validateCheckSpec(const CheckSpec& spec) {
   if (!(spec.confidence > 0.0 && spec.confidence < 1.0)) {
     return makeError(what + "confidence " + number(spec.confidence) + " outside (0, 1)");
   }
-  if (spec.minimumAbsoluteEffect && !(*spec.minimumAbsoluteEffect >= 0.0)) {
-    return makeError(what + "minimum absolute effect " + number(*spec.minimumAbsoluteEffect) +
-                     " must be >= 0");
+  if (!(spec.minEffect >= 0.0)) {
+    return makeError(what + "minimum absolute effect " + number(spec.minEffect) + " must be >= 0");
   }
-  if (spec.minimumRelativeEffect && !(*spec.minimumRelativeEffect >= 1.0)) {
-    return makeError(what + "minimum relative effect " + number(*spec.minimumRelativeEffect) +
+  if (spec.minRatio != 0.0 && !(spec.minRatio >= 1.0)) {
+    return makeError(what + "minimum relative effect " + number(spec.minRatio) +
                      " must be a ratio >= 1");
   }
   if (!(spec.quantile >= 0.0 && spec.quantile <= 1.0)) {

@@ -11,60 +11,23 @@
 //    the check's minimum effect in the tested direction (every minimum given must be met);
 //  - pass otherwise: a significant but tiny effect passes. Before the last look, "pass" means
 //    "no failure so far"; the stage is decided by the last look.
-// Static thresholds compare the canary's own value and ignore alpha and the baseline.
+// Static thresholds compare the canary's own value and ignore alpha and the baseline. The restarts
+// test is not evaluated here (coordinator/rollout/gates.cpp counts restarts per host).
+// The types (CheckSpec, CheckResult, Metric, Test, Tier, Verdict) are the gate model, gate_model.h.
 // Thread-safety: pure functions on values.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "common/result.h"
-#include "common/stats/alternative.h"
-#include "common/stats/effect.h"
+#include "common/stats/gate_model.h"
 #include "common/stats/sequential.h"
 
 namespace rollgate::stats {
-
-enum class CheckTest { kFisher, kMannWhitney, kThresholdMax, kThresholdMin };
-enum class Tier { kCritical, kWarn, kDebug };
-enum class Verdict { kPass, kFail, kNotEnoughData };
-
-// "fisher", "mann_whitney", "threshold_max", "threshold_min".
-Result<CheckTest> parseCheckTest(std::string_view text);
-std::string_view toString(CheckTest test);
-// "critical", "warn", "debug".
-Result<Tier> parseTier(std::string_view text);
-std::string_view toString(Tier tier);
-// "pass", "fail", "not_enough_data".
-std::string_view toString(Verdict verdict);
-
-struct CheckSpec {
-  std::string name;    // e.g. "5xx-ratio"
-  std::string metric;  // what is measured, used in explanations, e.g. "5xx ratio"
-  CheckTest test = CheckTest::kFisher;
-  Alternative alternative = Alternative::kGreater;  // "greater" = canary worse for error rates
-  double alpha = 0.05;  // the false-alarm rate of the whole stage, over all its looks
-  SpendingFunction spending = SpendingFunction::kObrienFleming;
-  // Minimum effect in the tested direction. Counts: absolute = difference of rates (0.001 = 0.1
-  // percentage points), relative = ratio of rates (1.5 = 50% more). Samples: absolute =
-  // Hodges-Lehmann shift in the metric's unit, relative = ratio of medians. Relative minimums
-  // are >= 1 and apply as canary/baseline for "greater", baseline/canary for "less", either way
-  // for "two-sided".
-  std::optional<double> minimumAbsoluteEffect;
-  std::optional<double> minimumRelativeEffect;
-  // Minimum data: requests per side (counts) or samples per side (distributions). Static
-  // thresholds look at the canary only.
-  std::uint64_t minimumPerSide = 0;
-  Tier tier = Tier::kCritical;
-  // Static checks: the limit on the canary's rate (counts) or on its `quantile` (samples).
-  double threshold = 0.0;
-  double quantile = 0.5;
-  double confidence = 0.95;  // level of the effect-size confidence intervals
-};
 
 // Counts: "events" are what the metric counts (5xx responses, errors, or 2xx responses for a
 // success-ratio threshold) out of all requests.
@@ -85,36 +48,6 @@ struct CheckInput {
   std::variant<CountsData, SamplesData> data;  // cumulative over the stage so far
   int look = 1;                                // 1-based window number within the stage
   int plannedLooks = 1;                        // the stage's maximum number of looks
-};
-
-struct CheckResult {
-  std::string name;
-  std::string metric;
-  CheckTest test = CheckTest::kFisher;
-  Tier tier = Tier::kCritical;
-  Alternative alternative = Alternative::kGreater;
-  Verdict verdict = Verdict::kNotEnoughData;
-  // Fisher: the odds ratio; Mann-Whitney: U of the canary; thresholds: the observed value.
-  double statistic = 0.0;
-  double pValue = 1.0;       // tests only (1 for not_enough_data and thresholds)
-  double alphaAtLook = 0.0;  // nominal level used at this look (tests only)
-  int look = 0;
-  int plannedLooks = 0;
-  bool significant = false;
-  bool effectLargeEnough = false;
-  // Counts: rate difference and rate ratio; samples: Hodges-Lehmann shift and median ratio
-  // (the ratio has no interval: low and high are NaN).
-  std::string absoluteEffectName;
-  EffectEstimate absoluteEffect;
-  std::string relativeEffectName;
-  EffectEstimate relativeEffect;
-  double canaryValue = 0.0;       // rate, median, or thresholded value
-  double baselineValue = 0.0;     // rate or median (NaN for thresholds)
-  std::uint64_t canaryCount = 0;  // requests or samples
-  std::uint64_t baselineCount = 0;
-  std::uint64_t canaryEvents = 0;  // counts only
-  std::uint64_t baselineEvents = 0;
-  std::string explanation;  // one line naming the numbers, ending in ": <verdict>"
 };
 
 // Checks the spec's own values (alpha, minimums, confidence, quantile, threshold).

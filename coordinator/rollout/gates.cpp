@@ -11,18 +11,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-stats::Alternative toStats(Alternative alternative) {
-  switch (alternative) {
-    case Alternative::kGreater:
-      return stats::Alternative::kGreater;
-    case Alternative::kLess:
-      return stats::Alternative::kLess;
-    case Alternative::kTwoSided:
-      break;
-  }
-  return stats::Alternative::kTwoSided;
-}
-
 struct Counts {
   std::uint64_t events = 0;
   std::uint64_t total = 0;
@@ -54,49 +42,16 @@ const std::vector<double>& samplesOf(Metric metric, const GroupData& group) {
   }
 }
 
-std::string metricText(Metric metric) {
-  switch (metric) {
-    case Metric::kHttp5xxRatio:
-      return "5xx ratio";
-    case Metric::kHttp2xxRatio:
-      return "2xx ratio";
-    case Metric::kErrorLogPerRequest:
-      return "error-log lines per request";
-    case Metric::kLatency:
-      return "latency (us)";
-    case Metric::kCpu:
-      return "CPU (ms/s)";
-    case Metric::kMemory:
-      return "memory (bytes)";
-    case Metric::kRestarts:
-      return "unit restarts";
-  }
-  return "?";
-}
-
-CheckResult baseResult(const CheckConfig& check, std::uint32_t look, std::uint32_t looks) {
-  CheckResult result;
-  result.name = check.name;
-  result.metric = check.metric;
-  result.test = check.test;
-  result.alternative = check.alternative;
-  result.tier = check.tier;
-  result.look = look;
-  result.looks = looks;
-  result.alphaAtLook = kNaN;
-  result.effectLow = result.effectHigh = kNaN;
-  result.ratioLow = result.ratioHigh = kNaN;
-  return result;
-}
+std::string metricText(Metric metric) { return std::string(stats::metricInfo(metric).text); }
 
 std::string lookText(std::uint32_t look, std::uint32_t looks) {
   return " (look " + std::to_string(look) + "/" + std::to_string(looks) + ")";
 }
 
-CheckResult restartsCheck(const CheckConfig& check, const GroupData& canary,
+CheckResult restartsCheck(const CheckSpec& check, const GroupData& canary,
                           const GroupData& comparison, bool hasComparison, std::uint32_t look,
                           std::uint32_t looks) {
-  CheckResult result = baseResult(check, look, looks);
+  CheckResult result = stats::unevaluatedResult(check, look, looks);
   result.canaryCount = canary.windows;
   result.baselineCount = comparison.windows;
   result.canaryEvents = canary.restarts;
@@ -115,11 +70,11 @@ CheckResult restartsCheck(const CheckConfig& check, const GroupData& canary,
   result.canaryValue = static_cast<double>(canary.restarts) / hostsC;
   result.baselineValue = hasComparison ? static_cast<double>(comparison.restarts) / hostsB : 0.0;
   result.effectName = "restarts per host difference";
-  result.effect = result.canaryValue - result.baselineValue;
+  result.effect.estimate = result.canaryValue - result.baselineValue;
   result.ratioName = "restarts per host ratio";
-  result.ratio = result.baselineValue > 0 ? result.canaryValue / result.baselineValue
-                 : result.canaryValue > 0 ? std::numeric_limits<double>::infinity()
-                                          : kNaN;
+  result.ratio.estimate = result.baselineValue > 0 ? result.canaryValue / result.baselineValue
+                          : result.canaryValue > 0 ? std::numeric_limits<double>::infinity()
+                                                   : kNaN;
   bool fail = canary.restarts > 0 && result.canaryValue > result.baselineValue;
   result.significant = result.effectLargeEnough = fail;
   result.verdict = fail ? Verdict::kFail : Verdict::kPass;
@@ -150,65 +105,12 @@ void addWindow(GroupData& group, const TelemetryWindow& window) {
   group.memoryBytes.push_back(static_cast<double>(window.memoryBytes));
 }
 
-std::string_view verdictName(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kFail:
-      return "fail";
-    case Verdict::kNotEnoughData:
-      return "not_enough_data";
-    case Verdict::kSkipped:
-      return "skipped";
-  }
-  return "?";
-}
-
-stats::CheckSpec toStatsSpec(const CheckConfig& check) {
-  stats::CheckSpec spec;
-  spec.name = check.name;
-  spec.metric = metricText(check.metric);
-  switch (check.test) {
-    case Test::kFisher:
-      spec.test = stats::CheckTest::kFisher;
-      break;
-    case Test::kMannWhitney:
-      spec.test = stats::CheckTest::kMannWhitney;
-      break;
-    case Test::kThresholdMin:
-      spec.test = stats::CheckTest::kThresholdMin;
-      break;
-    case Test::kThresholdMax:
-    case Test::kRestarts:
-      spec.test = stats::CheckTest::kThresholdMax;
-      break;
-  }
-  spec.alternative = toStats(check.alternative);
-  spec.alpha = check.alpha;
-  if (check.minEffect > 0) spec.minimumAbsoluteEffect = check.minEffect;
-  if (check.minRatio > 0) spec.minimumRelativeEffect = check.minRatio;
-  spec.minimumPerSide = check.minData;
-  spec.threshold = check.threshold;
-  switch (check.tier) {
-    case Tier::kCritical:
-      spec.tier = stats::Tier::kCritical;
-      break;
-    case Tier::kWarn:
-      spec.tier = stats::Tier::kWarn;
-      break;
-    case Tier::kDebug:
-      spec.tier = stats::Tier::kDebug;
-      break;
-  }
-  return spec;
-}
-
-Status validateCheck(const CheckConfig& check) {
+Status validateCheck(const CheckSpec& check) {
   if (check.test == Test::kRestarts) return {};
-  return stats::validateCheckSpec(toStatsSpec(check));
+  return stats::validateCheckSpec(check);
 }
 
-Result<const stats::SequentialPlan*> PlanCache::get(const CheckConfig& check, std::uint32_t looks) {
+Result<const stats::SequentialPlan*> PlanCache::get(const CheckSpec& check, std::uint32_t looks) {
   bool twoSided = check.alternative == Alternative::kTwoSided;
   auto key = std::make_tuple(check.alpha, looks, twoSided);
   auto found = plans_.find(key);
@@ -220,7 +122,7 @@ Result<const stats::SequentialPlan*> PlanCache::get(const CheckConfig& check, st
   return &found->second;
 }
 
-CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
+CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
                           const GroupData& comparison, bool hasComparison, std::uint32_t look,
                           std::uint32_t looks, PlanCache& plans) {
   if (check.test == Test::kRestarts) {
@@ -229,7 +131,7 @@ CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
   bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney;
   bool counts = check.test != Test::kMannWhitney;
   if (comparative && !hasComparison) {
-    CheckResult result = baseResult(check, look, looks);
+    CheckResult result = stats::unevaluatedResult(check, look, looks);
     if (counts) {
       Counts c = countsOf(check.metric, canary);
       result.canaryCount = c.total;
@@ -255,50 +157,17 @@ CheckResult evaluateCheck(const CheckConfig& check, const GroupData& canary,
         stats::SamplesData{samplesOf(check.metric, canary), samplesOf(check.metric, comparison)};
   }
   auto plan = plans.get(check, looks);
-  Result<stats::CheckResult> evaluated =
-      plan ? stats::evaluateCheck(toStatsSpec(check), input, **plan)
-           : Result<stats::CheckResult>(plan.error());
+  Result<CheckResult> evaluated =
+      plan ? stats::evaluateCheck(check, input, **plan) : Result<CheckResult>(plan.error());
   if (!evaluated) {
-    CheckResult result = baseResult(check, look, looks);
+    CheckResult result = stats::unevaluatedResult(check, look, looks);
     result.verdict = Verdict::kNotEnoughData;
     result.explanation = metricText(check.metric) +
                          ": could not be evaluated: " + evaluated.error().message +
                          lookText(look, looks);
     return result;
   }
-  const stats::CheckResult& r = *evaluated;
-  CheckResult result = baseResult(check, look, looks);
-  switch (r.verdict) {
-    case stats::Verdict::kPass:
-      result.verdict = Verdict::kPass;
-      break;
-    case stats::Verdict::kFail:
-      result.verdict = Verdict::kFail;
-      break;
-    case stats::Verdict::kNotEnoughData:
-      result.verdict = Verdict::kNotEnoughData;
-      break;
-  }
-  result.statistic = r.statistic;
-  result.pValue = r.pValue;
-  result.alphaAtLook = r.alphaAtLook;
-  result.significant = r.significant;
-  result.effectLargeEnough = r.effectLargeEnough;
-  result.canaryValue = r.canaryValue;
-  result.baselineValue = r.baselineValue;
-  result.effectName = r.absoluteEffectName;
-  result.effect = r.absoluteEffect.estimate;
-  result.effectLow = r.absoluteEffect.low;
-  result.effectHigh = r.absoluteEffect.high;
-  result.ratioName = r.relativeEffectName;
-  result.ratio = r.relativeEffect.estimate;
-  result.ratioLow = r.relativeEffect.low;
-  result.ratioHigh = r.relativeEffect.high;
-  result.canaryCount = r.canaryCount;
-  result.baselineCount = r.baselineCount;
-  result.canaryEvents = r.canaryEvents;
-  result.baselineEvents = r.baselineEvents;
-  result.explanation = r.explanation;
+  CheckResult result = std::move(*evaluated);
   // A static threshold has no significance test to correct for looking every window: before the
   // last look it may fail a step only on a large sample; otherwise the last look decides.
   bool threshold = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;

@@ -161,12 +161,18 @@ std::string Rollout::describeStep() const {
   return text + " in " + step.region + ")";
 }
 
-void Rollout::event(const std::string& host, const std::string& text, std::uint64_t nowMillis,
-                    Actions& out) const {
-  out.push_back(RecordEvent{state_.spec.rolloutId, host,
-                            "rollout " + state_.spec.rolloutId + " (" + state_.spec.service + " " +
-                                state_.spec.version + "): " + text,
-                            nowMillis});
+RecordEvent& Rollout::event(RolloutEventKind kind, const std::string& host, const std::string& text,
+                            std::uint64_t nowMillis, Actions& out) const {
+  const std::uint32_t step = state_.step.phase == StepPhase::kNotStarted && state_.currentStep == 0
+                                 ? 0
+                                 : state_.currentStep + 1;
+  out.push_back(RecordEvent{.rolloutId = state_.spec.rolloutId,
+                            .kind = kind,
+                            .step = step,
+                            .host = host,
+                            .text = text,
+                            .atMillis = nowMillis});
+  return std::get<RecordEvent>(out.back());
 }
 
 RolloutStatus Rollout::computeStatus() const {
@@ -261,11 +267,12 @@ Actions Rollout::start(std::uint64_t nowMillis) {
   if (state_.started || state_.finished) return out;
   state_.started = true;
   state_.startedMillis = nowMillis;
-  event("",
+  event(RolloutEventKind::kStarted, "",
         "started: " + std::to_string(state_.plan.steps.size()) + " steps, canary " +
             state_.plan.canaryHost + ", baseline " + state_.plan.baselineHost,
         nowMillis, out);
-  for (const auto& note : state_.plan.notes) event("", "plan: " + note, nowMillis, out);
+  for (const auto& note : state_.plan.notes)
+    event(RolloutEventKind::kPlanNote, "", "plan: " + note, nowMillis, out);
   advance(nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
@@ -275,7 +282,7 @@ Actions Rollout::resumed(std::uint64_t nowMillis) {
   Actions out;
   if (!state_.started || state_.finished) return out;
   state_.resumedMillis = nowMillis;
-  event("",
+  event(RolloutEventKind::kResumed, "",
         "resumed after a coordinator restart in " + describeStep() + " (" +
             std::string(phaseName(state_.step.phase)) + "); hosts have " +
             std::to_string(state_.planConfig.silenceSeconds) +
@@ -289,7 +296,7 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   state_.step = StepProgress{};
   state_.step.phase = StepPhase::kInstalling;
   state_.step.startedMillis = nowMillis;
-  event("",
+  event(RolloutEventKind::kStepStarted, "",
         describeStep() + ": installing " + state_.spec.version + " on " + joinHosts(plan.targets) +
             "; comparing with " + joinHosts(plan.comparison) + " (" + plan.comparisonNote + ")",
         nowMillis, out);
@@ -352,7 +359,7 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         if (step.phase == StepPhase::kWarmingUp) {
           if (nowMillis < step.analysisStartMillis) return;
           step.phase = StepPhase::kAnalyzing;
-          event("",
+          event(RolloutEventKind::kAnalysisStarted, "",
                 describeStep() + ": warm-up over, analysing for " +
                     std::to_string(stage.analysisSeconds) + " s in " + std::to_string(step.looks) +
                     " looks",
@@ -377,7 +384,7 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         }
         if (!step.analysisComplete || step.hold != Hold::kNone || state_.operatorPause) return;
         step.phase = StepPhase::kPassed;
-        event("",
+        event(RolloutEventKind::kStepPassed, "",
               describeStep() + ": passed" +
                   (step.overridden ? " (an operator overrode a verdict)" : ""),
               nowMillis, out);
@@ -440,7 +447,7 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   for (const auto& result : results) {
     RecordCheck record;
     record.rolloutId = state_.spec.rolloutId;
-    record.step = state_.currentStep;
+    record.step = state_.currentStep + 1;
     record.stage = plan.stage;
     record.batch = plan.batch;
     record.batches = plan.batches;
@@ -461,14 +468,18 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   step.latest = results;
   if (criticalFail != nullptr) {
     failStep("critical check " + criticalFail->name + " failed: " + criticalFail->explanation, "",
-             nowMillis, out);
+             nowMillis, out, criticalFail->name, look);
     return;
   }
   if (!warnFails.empty() && !step.overridden && step.hold == Hold::kNone) {
     step.hold = Hold::kWarn;
     step.holdReason =
         "warn check " + warnFails.front()->name + " failed: " + warnFails.front()->explanation;
-    event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+    RecordEvent& held =
+        event(RolloutEventKind::kHeld, "",
+              describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+    held.check = warnFails.front()->name;
+    held.look = look;
   }
   if (look == step.looks) {
     step.analysisComplete = true;
@@ -476,16 +487,22 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
       step.hold = Hold::kNotEnoughData;
       step.holdReason =
           "not enough data at the end of the analysis window: " + missing.front()->explanation;
-      event("", describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+      RecordEvent& held =
+          event(RolloutEventKind::kHeld, "",
+                describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
+      held.check = missing.front()->name;
+      held.look = look;
     }
   }
 }
 
 void Rollout::failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
-                       Actions& out) {
+                       Actions& out, const std::string& check, std::uint32_t look) {
   state_.step.phase = StepPhase::kFailed;
   std::string text = describeStep() + " failed: " + reason;
-  event(host, text, nowMillis, out);
+  RecordEvent& failed = event(RolloutEventKind::kStepFailed, host, text, nowMillis, out);
+  failed.check = check;
+  failed.look = look;
   startRollback(text, nowMillis, out);
 }
 
@@ -497,13 +514,13 @@ void Rollout::startRollback(const std::string& reason, std::uint64_t nowMillis, 
     if (!host.installSent || host.rollback != RollbackState::kNone) continue;
     if (!host.pending && host.lastKnownRelease == host.fromRelease) {
       host.rollback = RollbackState::kDone;
-      event(host.name,
+      event(RolloutEventKind::kHostRollingBack, host.name,
             "host " + host.name + " is still on " + host.fromRelease + ": nothing to undo",
             nowMillis, out);
       continue;
     }
     host.rollback = RollbackState::kPending;
-    event(host.name,
+    event(RolloutEventKind::kHostRollingBack, host.name,
           "rolling back host " + host.name + " from " + state_.spec.version + " to " +
               host.fromRelease,
           nowMillis, out);
@@ -544,7 +561,7 @@ void Rollout::finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out
   } else {
     text += ": every host it changed is back on its old release; " + state_.endReason;
   }
-  event("", text, nowMillis, out);
+  event(RolloutEventKind::kFinished, "", text, nowMillis, out);
 }
 
 Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t commandId,
@@ -554,7 +571,7 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
   HostProgress* host = findHost(hostName);
   if (host == nullptr) return out;
   if (!host->pending || (commandId != 0 && commandId != host->pending->commandId)) {
-    event(hostName,
+    event(RolloutEventKind::kIgnored, hostName,
           "ignored a result for an earlier command on host " + hostName + " (" +
               outcomeText(result.outcome) + ")",
           nowMillis, out);
@@ -586,7 +603,7 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
         break;
       }
       event(
-          hostName,
+          RolloutEventKind::kHostInstalled, hostName,
           "host " + hostName + " is on " + state_.spec.version + " (was " + host->fromRelease + ")",
           nowMillis, out);
       const PlanStep& plan = currentPlanStep();
@@ -603,7 +620,7 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       step.analysisEndMillis = step.analysisStartMillis + stage.analysisSeconds * 1000;
       step.looks = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
           stage.analysisSeconds / state_.planConfig.windowSeconds, 1, kMaxLooks));
-      event("",
+      event(RolloutEventKind::kTargetsActive, "",
             describeStep() + ": every target is on " + state_.spec.version + "; warming up " +
                 std::to_string(stage.warmupSeconds) + " s",
             nowMillis, out);
@@ -611,7 +628,7 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
         for (const auto& comparison : plan.comparison) {
           HostProgress* baseline = findHost(comparison.name);
           if (baseline->pending) continue;
-          event(comparison.name,
+          event(RolloutEventKind::kBaselineRestart, comparison.name,
                 "restarting baseline host " + comparison.name + " on " + baseline->fromRelease +
                     " so both have the same uptime",
                 nowMillis, out);
@@ -621,14 +638,15 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
       break;
     }
     case CommandKind::kRestartBaseline:
-      event(hostName, "baseline host " + hostName + " restart " + detail, nowMillis, out);
+      event(RolloutEventKind::kBaselineRestart, hostName,
+            "baseline host " + hostName + " restart " + detail, nowMillis, out);
       break;
     case CommandKind::kRollback: {
       bool restored =
           (result.outcome == Outcome::kSucceeded || result.outcome == Outcome::kRolledBack) &&
           result.activeRelease == host->fromRelease;
       host->rollback = restored ? RollbackState::kDone : RollbackState::kFailed;
-      event(hostName,
+      event(RolloutEventKind::kHostRolledBack, hostName,
             restored ? "host " + hostName + " is back on " + host->fromRelease
                      : "rollback of host " + hostName + " to " + host->fromRelease + " " + detail +
                            " (active release " + host->lastKnownRelease + ")",
@@ -679,8 +697,9 @@ Actions Rollout::onHostHealth(const std::string& hostName, bool healthy, std::ui
   if (host == nullptr || host->healthy == healthy) return out;
   host->healthy = healthy;
   if (state_.finished) return out;
-  event(hostName, "host " + hostName + (healthy ? " is reporting again" : " stopped reporting"),
-        nowMillis, out);
+  event(RolloutEventKind::kHostHealth, hostName,
+        "host " + hostName + (healthy ? " is reporting again" : " stopped reporting"), nowMillis,
+        out);
   StepPhase phase = state_.step.phase;
   if (!healthy && state_.started && !state_.rollingBack && isTarget(hostName) &&
       (phase == StepPhase::kWarmingUp || phase == StepPhase::kAnalyzing)) {
@@ -714,7 +733,8 @@ Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) 
   if (state_.operatorPause) return notNow(state_, "it is already paused");
   Actions out;
   state_.operatorPause = true;
-  event("", "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
+  event(RolloutEventKind::kOperator, "",
+        "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
 }
@@ -725,7 +745,7 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
   StepProgress& step = state_.step;
   if (state_.operatorPause) {
     state_.operatorPause = false;
-    event("", "resumed by " + who, nowMillis, out);
+    event(RolloutEventKind::kOperator, "", "resumed by " + who, nowMillis, out);
   } else if (step.hold == Hold::kNotEnoughData && step.analysisComplete) {
     const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
     step.hold = Hold::kNone;
@@ -734,7 +754,7 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
     step.lastLook = 0;
     step.analysisStartMillis = nowMillis;
     step.analysisEndMillis = nowMillis + stage.analysisSeconds * 1000;
-    event("",
+    event(RolloutEventKind::kOperator, "",
           "resumed by " + who + ": " + describeStep() + " analyses again for " +
               std::to_string(stage.analysisSeconds) + " s",
           nowMillis, out);
@@ -758,7 +778,7 @@ Result<Actions> Rollout::promote(const std::string& who, std::uint64_t nowMillis
                   "itself after its analysis window");
   }
   Actions out;
-  event("",
+  event(RolloutEventKind::kOperator, "",
         "promoted by " + who + ", overriding: " + step.holdReason +
             (step.analysisComplete ? "" : " (critical checks run to the end of the window)"),
         nowMillis, out);
@@ -776,7 +796,7 @@ Result<Actions> Rollout::rollback(const std::string& who, const std::string& rea
   if (state_.rollingBack) return notNow(state_, "it is already rolling back");
   Actions out;
   std::string text = "rollback requested by " + who + (reason.empty() ? "" : ": " + reason);
-  event("", text, nowMillis, out);
+  event(RolloutEventKind::kOperator, "", text, nowMillis, out);
   if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
   startRollback(text, nowMillis, out);
   syncStatus("", nowMillis, out);
@@ -787,7 +807,7 @@ Actions Rollout::abort(const std::string& who, const std::string& reason, std::u
   Actions out;
   std::string text = "aborted by " + who + (reason.empty() ? "" : ": " + reason);
   if (state_.finished) {
-    event("",
+    event(RolloutEventKind::kOperator, "",
           "abort by " + who + " ignored: the rollout already ended " +
               std::string(statusName(state_.outcome)) + ", nothing to undo",
           nowMillis, out);
@@ -795,11 +815,12 @@ Actions Rollout::abort(const std::string& who, const std::string& reason, std::u
   }
   state_.abortRequested = true;
   if (state_.rollingBack) {
-    event("", text + " (already rolling back; it ends aborted)", nowMillis, out);
+    event(RolloutEventKind::kOperator, "", text + " (already rolling back; it ends aborted)",
+          nowMillis, out);
     state_.endReason = text + "; " + state_.endReason;
     return out;
   }
-  event("", text, nowMillis, out);
+  event(RolloutEventKind::kOperator, "", text, nowMillis, out);
   if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
   state_.endReason = text;
   startRollback(text, nowMillis, out);

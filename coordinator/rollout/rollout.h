@@ -38,6 +38,7 @@
 
 #include "common/messages.h"
 #include "common/result.h"
+#include "common/rollout_view.h"
 #include "coordinator/rollout/gates.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/rollout_config.h"
@@ -100,25 +101,23 @@ struct SendCommand {
   bool operator==(const SendCommand&) const = default;
 };
 
-// One check's result at one look, with the step it belongs to. Store it (explain shows it).
-struct RecordCheck {
+// One check's result at one look, with the step it belongs to (`step` 1-based), as the read
+// model shows it. Store it (explain shows it).
+struct RecordCheck : CheckRecordView {
   std::string rolloutId;
-  std::uint32_t step = 0;  // index into the plan's steps
-  std::string stage;
-  std::uint32_t batch = 1;
-  std::uint32_t batches = 1;
-  std::string region;
-  std::vector<std::string> canaryHosts;
-  std::vector<std::string> comparisonHosts;
-  CheckResult result;
-  std::uint64_t atMillis = 0;
   bool operator==(const RecordCheck&) const = default;
 };
 
-// A human-readable event naming the rollout, release and host it is about.
+// An event of the rollout: what kind, in which step and about which host, as fields; `text` says
+// what happened for people (without the rollout's name, which the reader knows) and is never
+// parsed.
 struct RecordEvent {
   std::string rolloutId;
-  std::string host;  // empty: the rollout as a whole
+  RolloutEventKind kind = RolloutEventKind::kStarted;
+  std::uint32_t step = 0;  // 1-based step it happened in; 0 before the first step started
+  std::string host;        // empty: the rollout as a whole
+  std::string check;       // the check that held or failed the step; empty otherwise
+  std::uint32_t look = 0;  // that check's look; 0 otherwise
   std::string text;
   std::uint64_t atMillis = 0;
   bool operator==(const RecordEvent&) const = default;
@@ -219,12 +218,6 @@ struct TelemetryWanted {
   std::uint64_t sinceMillis = 0;
 };
 
-class Rollout;
-// A compact JSON view for `status` / `watch`: status, hold reason, the current step (stage,
-// batch, region, phase, time left), its hosts (old release, last known release, health, command
-// in flight), each check's latest result, and the end reason.
-std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis);
-
 class Rollout {
  public:
   // A new rollout over a plan from planRollout(). Requires: plan has at least one step.
@@ -282,16 +275,18 @@ class Rollout {
   void advance(std::uint64_t nowMillis, Actions& out);
   void startStep(std::uint64_t nowMillis, Actions& out);
   void evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out);
+  // `check` and `look` name the check that failed the step, when one did.
   void failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
-                Actions& out);
+                Actions& out, const std::string& check = "", std::uint32_t look = 0);
   void startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   void finishRollbackIfDone(std::uint64_t nowMillis, Actions& out);
   void finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out);
   void send(HostProgress& host, CommandKind kind,
             std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,
             std::uint64_t nowMillis, Actions& out);
-  void event(const std::string& host, const std::string& text, std::uint64_t nowMillis,
-             Actions& out) const;
+  // Appends an event of the current step and returns it (to add the fields its kind has).
+  RecordEvent& event(RolloutEventKind kind, const std::string& host, const std::string& text,
+                     std::uint64_t nowMillis, Actions& out) const;
   void syncStatus(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   RolloutStatus computeStatus() const;
 

@@ -1,16 +1,14 @@
 #include "coordinator/rollout/rollout_config.h"
 
-#include "common/config.h"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "common/check.h"
+#include "common/config.h"
 #include "coordinator/rollout/gates.h"
 
 namespace rollgate::rollout {
@@ -36,222 +34,99 @@ const StageConfig& PlanConfig::stage(std::string_view name) const {
 
 namespace {
 
-template <typename E>
-struct Names {
-  E value;
-  std::string_view name;
-};
-
-constexpr Names<Metric> kMetricNames[] = {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
-                                          {Metric::kHttp2xxRatio, "http_2xx_ratio"},
-                                          {Metric::kErrorLogPerRequest, "error_log_per_request"},
-                                          {Metric::kLatency, "latency"},
-                                          {Metric::kCpu, "cpu"},
-                                          {Metric::kMemory, "memory"},
-                                          {Metric::kRestarts, "restarts"}};
-constexpr Names<Test> kTestNames[] = {{Test::kFisher, "fisher"},
-                                      {Test::kMannWhitney, "mann_whitney"},
-                                      {Test::kThresholdMax, "threshold_max"},
-                                      {Test::kThresholdMin, "threshold_min"},
-                                      {Test::kRestarts, "restarts"}};
-constexpr Names<Alternative> kAlternativeNames[] = {{Alternative::kGreater, "greater"},
-                                                    {Alternative::kLess, "less"},
-                                                    {Alternative::kTwoSided, "two-sided"}};
-constexpr Names<Tier> kTierNames[] = {
-    {Tier::kCritical, "critical"}, {Tier::kWarn, "warn"}, {Tier::kDebug, "debug"}};
-
-template <typename E, std::size_t N>
-std::string_view nameOf(const Names<E> (&names)[N], E value) {
-  for (const auto& entry : names) {
-    if (entry.value == value) return entry.name;
-  }
-  return "?";
-}
-
-template <typename E, std::size_t N>
-Result<E> parseName(const Names<E> (&names)[N], std::string_view text, std::string_view what) {
-  std::string choices;
-  for (const auto& entry : names) {
-    if (entry.name == text) return entry.value;
-    choices += (choices.empty() ? "" : ", ") + std::string(entry.name);
-  }
-  return makeError("expected a " + std::string(what) + " (one of " + choices + "), got \"" +
-                   std::string(text) + "\"");
-}
-
-// A small reader over one TOML table that records the first error and rejects unknown keys.
-class TableReader {
- public:
-  TableReader(const toml::table* table, std::string prefix, std::string source,
-              std::vector<std::string>* errors)
-      : table_(table), prefix_(std::move(prefix)), source_(std::move(source)), errors_(errors) {}
-
-  const toml::node* node(const std::string& key) {
-    known_.insert(key);
-    return table_ == nullptr ? nullptr : table_->get(key);
-  }
-  void fail(const std::string& key, const std::string& problem) {
-    errors_->push_back(source_ + ": key '" + qualified(key) + "': " + problem);
-  }
-  std::string qualified(const std::string& key) const {
-    if (key.empty()) return prefix_;
-    return prefix_.empty() ? key : prefix_ + "." + key;
-  }
-
-  void getSeconds(const std::string& key, std::uint64_t& value, std::int64_t min) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return;
-    auto v = n->value_exact<std::int64_t>();
-    constexpr std::int64_t kMax = 7 * 24 * 3600;
-    if (!v || *v < min || *v > kMax) {
-      fail(key, "expected a number of seconds from " + std::to_string(min) + " to " +
-                    std::to_string(kMax) + ", got " + describeTomlValue(*n));
-      return;
-    }
-    value = static_cast<std::uint64_t>(*v);
-  }
-  void getBool(const std::string& key, bool& value) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return;
-    if (auto v = n->value_exact<bool>()) {
-      value = *v;
-    } else {
-      fail(key, "expected true or false, got " + describeTomlValue(*n));
-    }
-  }
-  void getDouble(const std::string& key, double& value, double min, double max,
-                 const std::string& expected) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return;
-    std::optional<double> v;
-    if (auto d = n->value_exact<double>()) v = *d;
-    if (auto i = n->value_exact<std::int64_t>()) v = static_cast<double>(*i);
-    if (!v || !(*v >= min && *v <= max)) {
-      fail(key, "expected " + expected + ", got " + describeTomlValue(*n));
-      return;
-    }
-    value = *v;
-  }
-  void getCount(const std::string& key, std::uint64_t& value) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return;
-    auto v = n->value_exact<std::int64_t>();
-    if (!v || *v < 0) {
-      fail(key, "expected a non-negative integer, got " + describeTomlValue(*n));
-      return;
-    }
-    value = static_cast<std::uint64_t>(*v);
-  }
-  std::optional<std::string> getString(const std::string& key) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return std::nullopt;
-    if (auto v = n->value_exact<std::string>()) return *v;
-    fail(key, "expected a string, got " + describeTomlValue(*n));
-    return std::nullopt;
-  }
-  template <typename E>
-  void getEnum(const std::string& key, E& value, Result<E> (*parse)(std::string_view)) {
-    auto text = getString(key);
-    if (!text) return;
-    auto parsed = parse(*text);
-    if (!parsed) {
-      fail(key, parsed.error().message);
-      return;
-    }
-    value = *parsed;
-  }
-  void getBatch(const std::string& key, BatchSize& value) {
-    const toml::node* n = node(key);
-    if (n == nullptr) return;
-    if (auto i = n->value_exact<std::int64_t>()) {
-      if (*i >= 1 && *i <= 100000) {
-        value = BatchSize{BatchSize::Kind::kHosts, static_cast<std::uint32_t>(*i)};
-        return;
-      }
-    } else if (auto s = n->value_exact<std::string>()) {
-      auto parsed = parseBatch(*s);
-      if (parsed) {
-        value = *parsed;
-        return;
-      }
-    }
-    fail(key,
-         "expected a number of hosts (an integer >= 1) or a percentage (\"1%\" to \"100%\"), "
-         "got " +
-             describeTomlValue(*n));
-  }
-  // Every key of the table must have been asked about.
-  void rejectUnknown(const std::set<std::string>& alsoKnown = {}) {
-    if (table_ == nullptr) return;
-    for (const auto& [key, n] : *table_) {
-      std::string name(key.str());
-      if (!known_.count(name) && !alsoKnown.count(name)) {
-        fail(name, "unknown key (a typo?)");
-      }
-    }
-  }
-
- private:
-  const toml::table* table_;
-  std::string prefix_;
-  std::string source_;
-  std::vector<std::string>* errors_;
-  std::set<std::string> known_;
-};
-
-Result<toml::table> parseToml(const std::string& text, const std::string& source) {
-  try {
-    return toml::parse(text, source);
-  } catch (const toml::parse_error& error) {
-    std::ostringstream out;
-    out << source << ":" << error.source().begin.line << ":" << error.source().begin.column << ": "
-        << error.description();
-    return makeError(out.str());
-  }
-}
-
-void readStage(TableReader& root, const std::string& source, std::vector<std::string>& errors,
-               StageConfig& stage) {
-  const toml::node* n = root.node(stage.name);
+// Values the rollout files spell their own way, read through common/config's reader so that
+// key names, the first-error rule and unknown keys work as in every other config file.
+void getSeconds(ConfigReader& reader, const std::string& key, std::uint64_t& value,
+                std::int64_t min) {
+  const toml::node* n = reader.node(key);
   if (n == nullptr) return;
-  const toml::table* table = n->as_table();
-  if (table == nullptr) {
-    root.fail(stage.name, "expected a table ([" + stage.name + "]), got " + describeTomlValue(*n));
+  auto v = n->value_exact<std::int64_t>();
+  constexpr std::int64_t kMax = 7 * 24 * 3600;
+  if (!v || *v < min || *v > kMax) {
+    reader.fail(key, "expected a number of seconds from " + std::to_string(min) + " to " +
+                         std::to_string(kMax) + ", got " + describeTomlValue(*n));
     return;
   }
-  TableReader reader(table, stage.name, source, &errors);
-  reader.getSeconds("install_timeout_seconds", stage.installTimeoutSeconds, 1);
-  reader.getSeconds("warmup_seconds", stage.warmupSeconds, 0);
-  reader.getSeconds("analysis_seconds", stage.analysisSeconds, 1);
-  if (stage.name == "canary") {
-    reader.getBool("baseline_restart", stage.baselineRestart);
-  } else {
-    reader.getBatch("batch", stage.batch);
-  }
-  reader.rejectUnknown();
+  value = static_cast<std::uint64_t>(*v);
 }
 
-bool ratioMetric(Metric metric) {
-  return metric == Metric::kHttp5xxRatio || metric == Metric::kHttp2xxRatio ||
-         metric == Metric::kErrorLogPerRequest;
+void getDouble(ConfigReader& reader, const std::string& key, double& value, double min, double max,
+               const std::string& expected) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return;
+  std::optional<double> v;
+  if (auto d = n->value_exact<double>()) v = *d;
+  if (auto i = n->value_exact<std::int64_t>()) v = static_cast<double>(*i);
+  if (!v || !(*v >= min && *v <= max)) {
+    reader.fail(key, "expected " + expected + ", got " + describeTomlValue(*n));
+    return;
+  }
+  value = *v;
+}
+
+void getCount(ConfigReader& reader, const std::string& key, std::uint64_t& value) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return;
+  auto v = n->value_exact<std::int64_t>();
+  if (!v || *v < 0) {
+    reader.fail(key, "expected a non-negative integer, got " + describeTomlValue(*n));
+    return;
+  }
+  value = static_cast<std::uint64_t>(*v);
+}
+
+template <typename E>
+void getEnum(ConfigReader& reader, const std::string& key, E& value,
+             Result<E> (*parse)(std::string_view)) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return;
+  auto text = n->value_exact<std::string>();
+  if (!text) {
+    reader.fail(key, "expected a string, got " + describeTomlValue(*n));
+    return;
+  }
+  auto parsed = parse(*text);
+  if (!parsed) {
+    reader.fail(key, parsed.error().message);
+    return;
+  }
+  value = *parsed;
+}
+
+void getBatch(ConfigReader& reader, const std::string& key, BatchSize& value) {
+  const toml::node* n = reader.node(key);
+  if (n == nullptr) return;
+  if (auto i = n->value_exact<std::int64_t>()) {
+    if (*i >= 1 && *i <= 100000) {
+      value = BatchSize{BatchSize::Kind::kHosts, static_cast<std::uint32_t>(*i)};
+      return;
+    }
+  } else if (auto s = n->value_exact<std::string>()) {
+    auto parsed = parseBatch(*s);
+    if (parsed) {
+      value = *parsed;
+      return;
+    }
+  }
+  reader.fail(key,
+              "expected a number of hosts (an integer >= 1) or a percentage (\"1%\" to "
+              "\"100%\"), got " +
+                  describeTomlValue(*n));
+}
+
+void readStage(ConfigReader& root, StageConfig& stage) {
+  ConfigReader reader = root.table(stage.name);
+  getSeconds(reader, "install_timeout_seconds", stage.installTimeoutSeconds, 1);
+  getSeconds(reader, "warmup_seconds", stage.warmupSeconds, 0);
+  getSeconds(reader, "analysis_seconds", stage.analysisSeconds, 1);
+  if (stage.name == "canary") {
+    reader.get("baseline_restart", stage.baselineRestart);
+  } else {
+    getBatch(reader, "batch", stage.batch);
+  }
 }
 
 }  // namespace
-
-std::string_view metricName(Metric metric) { return nameOf(kMetricNames, metric); }
-std::string_view testName(Test test) { return nameOf(kTestNames, test); }
-std::string_view alternativeName(Alternative alternative) {
-  return nameOf(kAlternativeNames, alternative);
-}
-std::string_view tierName(Tier tier) { return nameOf(kTierNames, tier); }
-Result<Metric> parseMetric(std::string_view text) {
-  return parseName(kMetricNames, text, "metric");
-}
-Result<Test> parseTest(std::string_view text) { return parseName(kTestNames, text, "test"); }
-Result<Alternative> parseAlternative(std::string_view text) {
-  return parseName(kAlternativeNames, text, "alternative");
-}
-Result<Tier> parseTier(std::string_view text) { return parseName(kTierNames, text, "tier"); }
 
 Result<BatchSize> parseBatch(std::string_view text) {
   BatchSize batch;
@@ -279,7 +154,7 @@ GatesConfig defaultGatesConfig() {
   GatesConfig gates;
   auto add = [&](std::string name, Metric metric, Test test, double minEffect, double minRatio,
                  std::uint64_t minData, double threshold, Tier tier) {
-    CheckConfig check;
+    CheckSpec check;
     check.name = std::move(name);
     check.metric = metric;
     check.test = test;
@@ -310,120 +185,83 @@ GatesConfig defaultGatesConfig() {
 }
 
 Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName) {
-  auto doc = parseToml(tomlText, sourceName);
-  if (!doc) return doc.error();
+  auto root = ConfigReader::parseString(tomlText, sourceName);
+  if (!root) return root.error();
   PlanConfig plan = defaultPlanConfig();
-  std::vector<std::string> errors;
-  TableReader root(&doc.value(), "", sourceName, &errors);
-  root.getSeconds("window_seconds", plan.windowSeconds, 1);
-  root.getSeconds("silence_seconds", plan.silenceSeconds, 1);
-  root.getSeconds("report_grace_seconds", plan.reportGraceSeconds, 0);
+  getSeconds(*root, "window_seconds", plan.windowSeconds, 1);
+  getSeconds(*root, "silence_seconds", plan.silenceSeconds, 1);
+  getSeconds(*root, "report_grace_seconds", plan.reportGraceSeconds, 0);
   for (StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
-    readStage(root, sourceName, errors, *stage);
+    readStage(*root, *stage);
   }
-  root.rejectUnknown();
-  if (errors.empty()) {
-    for (const StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
-      if (stage->analysisSeconds < plan.windowSeconds) {
-        errors.push_back(sourceName + ": key '" + stage->name +
-                         ".analysis_seconds': expected at "
-                         "least window_seconds (" +
-                         std::to_string(plan.windowSeconds) + "), got " +
-                         std::to_string(stage->analysisSeconds));
-      }
+  if (Status read = root->finish(); !read) return read.error();
+  for (const StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
+    if (stage->analysisSeconds < plan.windowSeconds) {
+      return makeError(sourceName + ": key '" + stage->name +
+                       ".analysis_seconds': expected at least window_seconds (" +
+                       std::to_string(plan.windowSeconds) + "), got " +
+                       std::to_string(stage->analysisSeconds));
     }
   }
-  if (!errors.empty()) return makeError(errors.front());
   return plan;
 }
 
 Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::string& sourceName) {
-  auto doc = parseToml(tomlText, sourceName);
-  if (!doc) return doc.error();
-  std::vector<std::string> errors;
-  TableReader root(&doc.value(), "", sourceName, &errors);
-  const toml::node* checksNode = root.node("check");
-  root.rejectUnknown();
-  if (checksNode == nullptr) {
-    if (!errors.empty()) return makeError(errors.front());
+  auto root = ConfigReader::parseString(tomlText, sourceName);
+  if (!root) return root.error();
+  if (!root->has("check")) {
+    if (Status read = root->finish(); !read) return read.error();
     return defaultGatesConfig();
-  }
-  const toml::array* array = checksNode->as_array();
-  if (array == nullptr || !array->is_array_of_tables()) {
-    root.fail("check", "expected an array of tables ([[check]]), got " + describeTomlValue(*checksNode));
-    return makeError(errors.front());
   }
   GatesConfig gates;
   std::set<std::string> names;
-  for (std::size_t i = 0; i < array->size(); ++i) {
-    std::string prefix = "check[" + std::to_string(i) + "]";
-    TableReader reader(array->get(i)->as_table(), prefix, sourceName, &errors);
-    CheckConfig check;
-    check.alpha = 0.01;
-    auto name = reader.getString("name");
-    if (!name || name->empty()) {
-      if (!reader.node("name"))
-        reader.fail("name", "missing (every check needs a name)");
-      else if (name)
+  for (ConfigReader& reader : root->tables("check")) {
+    CheckSpec check;
+    if (!reader.has("name")) reader.fail("name", "missing (every check needs a name)");
+    reader.get("name", check.name);
+    if (reader.has("name") && reader.node("name")->is_string()) {
+      if (check.name.empty()) {
         reader.fail("name", "expected a non-empty string, got string \"\"");
-    } else {
-      check.name = *name;
-      if (!names.insert(*name).second)
-        reader.fail("name", "duplicate check name \"" + *name + "\"");
+      } else if (!names.insert(check.name).second) {
+        reader.fail("name", "duplicate check name \"" + check.name + "\"");
+      }
     }
-    if (!reader.node("metric")) reader.fail("metric", "missing (e.g. metric = \"latency\")");
-    reader.getEnum("metric", check.metric, &parseMetric);
-    if (!reader.node("test")) reader.fail("test", "missing (e.g. test = \"mann_whitney\")");
-    reader.getEnum("test", check.test, &parseTest);
+    if (!reader.has("metric")) reader.fail("metric", "missing (e.g. metric = \"latency\")");
+    getEnum(reader, "metric", check.metric, &stats::parseMetric);
+    if (!reader.has("test")) reader.fail("test", "missing (e.g. test = \"mann_whitney\")");
+    getEnum(reader, "test", check.test, &stats::parseTest);
     check.alternative =
         check.test == Test::kThresholdMin ? Alternative::kLess : Alternative::kGreater;
-    reader.getEnum("alternative", check.alternative, &parseAlternative);
-    reader.getDouble("alpha", check.alpha, 1e-12, 0.5, "a significance level above 0, at most 0.5");
-    reader.getDouble("min_effect", check.minEffect, 0, 1e18, "a non-negative number");
-    reader.getDouble("min_ratio", check.minRatio, 0, 1e6,
-                     "a ratio of at least 1 (1.2 = 20% "
-                     "more), or 0 for none");
+    getEnum(reader, "alternative", check.alternative, &stats::parseAlternative);
+    getDouble(reader, "alpha", check.alpha, 1e-12, 0.5,
+              "a significance level above 0, at most 0.5");
+    getDouble(reader, "min_effect", check.minEffect, 0, 1e18, "a non-negative number");
+    getDouble(reader, "min_ratio", check.minRatio, 0, 1e6,
+              "a ratio of at least 1 (1.2 = 20% more), or 0 for none");
     if (check.minRatio > 0 && check.minRatio < 1) {
       reader.fail("min_ratio",
-                  "expected a ratio of at least 1 (1.2 = 20% more), or 0 for none, "
-                  "got " +
+                  "expected a ratio of at least 1 (1.2 = 20% more), or 0 for none, got " +
                       std::to_string(check.minRatio));
     }
-    reader.getCount("min_data", check.minData);
+    getCount(reader, "min_data", check.minData);
     bool staticTest = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;
-    if (staticTest && !reader.node("threshold")) {
+    if (staticTest && !reader.has("threshold")) {
       reader.fail("threshold", "missing (a static check needs a ratio, e.g. threshold = 0.005)");
     }
-    reader.getDouble("threshold", check.threshold, 0, 1, "a ratio from 0 to 1");
-    reader.getEnum("tier", check.tier, &parseTier);
-    reader.rejectUnknown();
-    bool fits = true;
-    switch (check.test) {
-      case Test::kFisher:
-      case Test::kThresholdMax:
-      case Test::kThresholdMin:
-        fits = ratioMetric(check.metric);
-        break;
-      case Test::kMannWhitney:
-        fits = check.metric == Metric::kLatency || check.metric == Metric::kCpu ||
-               check.metric == Metric::kMemory;
-        break;
-      case Test::kRestarts:
-        fits = check.metric == Metric::kRestarts;
-        break;
-    }
-    if (fits && check.metric == Metric::kRestarts && check.test != Test::kRestarts) fits = false;
+    getDouble(reader, "threshold", check.threshold, 0, 1, "a ratio from 0 to 1");
+    getEnum(reader, "tier", check.tier, &stats::parseTier);
+    const bool fits = stats::testApplies(check.test, check.metric);
     if (!fits) {
-      reader.fail("test", "test \"" + std::string(testName(check.test)) +
+      reader.fail("test", "test \"" + std::string(stats::toString(check.test)) +
                               "\" does not apply to metric \"" +
-                              std::string(metricName(check.metric)) + "\"");
+                              std::string(stats::toString(check.metric)) + "\"");
     }
-    if (fits && errors.empty()) {
+    if (fits) {
       if (auto valid = validateCheck(check); !valid) reader.fail("", valid.error().message);
     }
     gates.checks.push_back(std::move(check));
   }
-  if (!errors.empty()) return makeError(errors.front());
+  if (Status read = root->finish(); !read) return read.error();
   return gates;
 }
 

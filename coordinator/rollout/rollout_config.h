@@ -2,6 +2,7 @@
 // the list of checks its gates run. Both parse from TOML text (the CLI sends the file's text) and
 // both have defaults that work with no file at all. Errors name the source, the key, what was
 // expected and what was found; unknown keys are errors (a typo must not fall back to a default).
+// Files are read with common/config's ConfigReader; checks are the gate model's CheckSpec.
 // Thread-safety: plain values and pure functions.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/stats/gate_model.h"
 
 namespace rollgate::rollout {
 
@@ -56,62 +58,20 @@ struct PlanConfig {
 
 // ---- gates
 
-// What a check measures. Counts are summed over a group's windows; samples are pooled.
-enum class Metric : std::uint8_t {
-  kHttp5xxRatio,        // 5xx responses / requests
-  kHttp2xxRatio,        // 2xx responses / requests
-  kErrorLogPerRequest,  // error-log lines / (requests + error-log lines)
-  kLatency,             // raw latency samples, microseconds
-  kCpu,                 // per window: CPU milliseconds per second of window
-  kMemory,              // per window: resident memory, bytes
-  kRestarts,            // unit restarts (systemd NRestarts increments)
-};
-
-enum class Test : std::uint8_t {
-  kFisher,        // Fisher's exact test on a count metric, canary versus comparison group
-  kMannWhitney,   // Mann-Whitney U on a sample metric
-  kThresholdMax,  // static: the canary's ratio must stay below `threshold`
-  kThresholdMin,  // static: the canary's ratio must be at least `threshold`
-  kRestarts,      // the canary group restarts more (per host) than the comparison group: fail
-};
-
-enum class Alternative : std::uint8_t { kGreater, kLess, kTwoSided };
-
-enum class Tier : std::uint8_t { kCritical, kWarn, kDebug };
-
-struct CheckConfig {
-  std::string name;
-  Metric metric = Metric::kHttp5xxRatio;
-  Test test = Test::kFisher;
-  Alternative alternative = Alternative::kGreater;
-  double alpha = 0.01;  // false-alarm rate of the whole analysis window, over all its looks
-  // The check passes, even when significant, unless the effect in the tested direction reaches
-  // every minimum given (as common/stats/gate.h defines them): absolute = difference of rates
-  // (0.001 = 0.1 points) or Hodges-Lehmann shift in the metric's unit; ratio = ratio of rates or
-  // of medians, >= 1 (1.5 = 50% more; for "less" the inverse ratio). 0 disables a minimum.
-  double minEffect = 0.0;
-  double minRatio = 0.0;
-  // Below this much data on either side the verdict is "not enough data" (never a pass):
-  // requests for ratio metrics, samples for latency, windows for CPU, memory and restarts.
-  std::uint64_t minData = 0;
-  double threshold = 0.0;  // kThresholdMax / kThresholdMin
-  Tier tier = Tier::kCritical;
-  bool operator==(const CheckConfig&) const = default;
-};
+// The checks a rollout's gates run, in the gate model's own types (common/stats/gate_model.h).
+using stats::Alternative;
+using stats::CheckResult;
+using stats::CheckSpec;
+using stats::Metric;
+using stats::Test;
+using stats::Tier;
+using stats::Verdict;
 
 struct GatesConfig {
-  std::vector<CheckConfig> checks;
+  std::vector<CheckSpec> checks;
   bool operator==(const GatesConfig&) const = default;
 };
 
-std::string_view metricName(Metric metric);
-std::string_view testName(Test test);
-std::string_view alternativeName(Alternative alternative);
-std::string_view tierName(Tier tier);
-Result<Metric> parseMetric(std::string_view text);
-Result<Test> parseTest(std::string_view text);
-Result<Alternative> parseAlternative(std::string_view text);
-Result<Tier> parseTier(std::string_view text);
 // "2" -> 2 hosts, "25%" -> 25 percent (1-100).
 Result<BatchSize> parseBatch(std::string_view text);
 

@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/gate_json.h"
 #include "common/hex.h"
 #include "coordinator/rollout/rollout.h"
+#include "coordinator/rollout/state_names.h"
 
 namespace rollgate::rollout {
 
@@ -16,63 +18,11 @@ using nlohmann::json;
 
 NLOHMANN_JSON_SERIALIZE_ENUM(BatchSize::Kind, {{BatchSize::Kind::kHosts, "hosts"},
                                                {BatchSize::Kind::kPercent, "percent"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Metric, {{Metric::kHttp5xxRatio, "http_5xx_ratio"},
-                                      {Metric::kHttp2xxRatio, "http_2xx_ratio"},
-                                      {Metric::kErrorLogPerRequest, "error_log_per_request"},
-                                      {Metric::kLatency, "latency"},
-                                      {Metric::kCpu, "cpu"},
-                                      {Metric::kMemory, "memory"},
-                                      {Metric::kRestarts, "restarts"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Test, {{Test::kFisher, "fisher"},
-                                    {Test::kMannWhitney, "mann_whitney"},
-                                    {Test::kThresholdMax, "threshold_max"},
-                                    {Test::kThresholdMin, "threshold_min"},
-                                    {Test::kRestarts, "restarts"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Alternative, {{Alternative::kGreater, "greater"},
-                                           {Alternative::kLess, "less"},
-                                           {Alternative::kTwoSided, "two-sided"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Tier, {{Tier::kCritical, "critical"},
-                                    {Tier::kWarn, "warn"},
-                                    {Tier::kDebug, "debug"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Verdict, {{Verdict::kPass, "pass"},
-                                       {Verdict::kFail, "fail"},
-                                       {Verdict::kNotEnoughData, "not_enough_data"},
-                                       {Verdict::kSkipped, "skipped"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(RolloutStatus,
-                             {{RolloutStatus::kPending, "pending"},
-                              {RolloutStatus::kInstalling, "installing"},
-                              {RolloutStatus::kWarmingUp, "warming_up"},
-                              {RolloutStatus::kAnalyzing, "analyzing"},
-                              {RolloutStatus::kWaitingForOperator, "waiting_for_operator"},
-                              {RolloutStatus::kRollingBack, "rolling_back"},
-                              {RolloutStatus::kSucceeded, "succeeded"},
-                              {RolloutStatus::kRolledBack, "rolled_back"},
-                              {RolloutStatus::kAborted, "aborted"},
-                              {RolloutStatus::kFailed, "failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(StepPhase, {{StepPhase::kNotStarted, "not_started"},
-                                         {StepPhase::kInstalling, "installing"},
-                                         {StepPhase::kWarmingUp, "warming_up"},
-                                         {StepPhase::kAnalyzing, "analyzing"},
-                                         {StepPhase::kPassed, "passed"},
-                                         {StepPhase::kFailed, "failed"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(Hold, {{Hold::kNone, "none"},
-                                    {Hold::kWarn, "warn"},
-                                    {Hold::kNotEnoughData, "not_enough_data"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(CommandKind, {{CommandKind::kInstall, "install"},
-                                           {CommandKind::kRestartBaseline, "restart_baseline"},
-                                           {CommandKind::kRollback, "rollback"}})
-NLOHMANN_JSON_SERIALIZE_ENUM(RollbackState, {{RollbackState::kNone, "none"},
-                                             {RollbackState::kPending, "pending"},
-                                             {RollbackState::kDone, "done"},
-                                             {RollbackState::kFailed, "failed"}})
-
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSize, kind, value)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, warmupSeconds,
                                    analysisSeconds, batch, baselineRestart)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
                                    canary, cluster, region, fleet)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckConfig, name, metric, test, alternative, alpha, minEffect,
-                                   minRatio, minData, threshold, tier)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
@@ -81,23 +31,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, ba
                                    notes)
 
 namespace {
-
-// Doubles that may be infinite or NaN (an effect against a zero baseline).
-json number(double value) {
-  if (std::isfinite(value)) return value;
-  if (std::isnan(value)) return "nan";
-  return value > 0 ? "inf" : "-inf";
-}
-double numberFrom(const json& j) {
-  if (j.is_string()) {
-    auto text = j.get<std::string>();
-    if (text == "inf") return std::numeric_limits<double>::infinity();
-    if (text == "-inf") return -std::numeric_limits<double>::infinity();
-    if (text == "nan") return std::numeric_limits<double>::quiet_NaN();
-    throw std::runtime_error("expected a number, got \"" + text + "\"");
-  }
-  return j.get<double>();
-}
 
 std::string signatureFromHex(const std::string& hex) {
   auto bytes = fromHex(hex);
@@ -176,64 +109,6 @@ void from_json(const json& j, ArtifactRef& a) {
 }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
-
-void to_json(json& j, const CheckResult& r) {
-  j = json{{"name", r.name},
-           {"metric", r.metric},
-           {"test", r.test},
-           {"alternative", r.alternative},
-           {"tier", r.tier},
-           {"verdict", r.verdict},
-           {"look", r.look},
-           {"looks", r.looks},
-           {"statistic", number(r.statistic)},
-           {"pValue", number(r.pValue)},
-           {"alphaAtLook", number(r.alphaAtLook)},
-           {"significant", r.significant},
-           {"effectLargeEnough", r.effectLargeEnough},
-           {"canaryValue", number(r.canaryValue)},
-           {"baselineValue", number(r.baselineValue)},
-           {"effectName", r.effectName},
-           {"effect", {number(r.effect), number(r.effectLow), number(r.effectHigh)}},
-           {"ratioName", r.ratioName},
-           {"ratio", {number(r.ratio), number(r.ratioLow), number(r.ratioHigh)}},
-           {"canaryCount", r.canaryCount},
-           {"baselineCount", r.baselineCount},
-           {"canaryEvents", r.canaryEvents},
-           {"baselineEvents", r.baselineEvents},
-           {"explanation", r.explanation}};
-}
-
-void from_json(const json& j, CheckResult& r) {
-  j.at("name").get_to(r.name);
-  j.at("metric").get_to(r.metric);
-  j.at("test").get_to(r.test);
-  j.at("alternative").get_to(r.alternative);
-  j.at("tier").get_to(r.tier);
-  j.at("verdict").get_to(r.verdict);
-  j.at("look").get_to(r.look);
-  j.at("looks").get_to(r.looks);
-  r.statistic = numberFrom(j.at("statistic"));
-  r.pValue = numberFrom(j.at("pValue"));
-  r.alphaAtLook = numberFrom(j.at("alphaAtLook"));
-  j.at("significant").get_to(r.significant);
-  j.at("effectLargeEnough").get_to(r.effectLargeEnough);
-  r.canaryValue = numberFrom(j.at("canaryValue"));
-  r.baselineValue = numberFrom(j.at("baselineValue"));
-  j.at("effectName").get_to(r.effectName);
-  r.effect = numberFrom(j.at("effect").at(0));
-  r.effectLow = numberFrom(j.at("effect").at(1));
-  r.effectHigh = numberFrom(j.at("effect").at(2));
-  j.at("ratioName").get_to(r.ratioName);
-  r.ratio = numberFrom(j.at("ratio").at(0));
-  r.ratioLow = numberFrom(j.at("ratio").at(1));
-  r.ratioHigh = numberFrom(j.at("ratio").at(2));
-  j.at("canaryCount").get_to(r.canaryCount);
-  j.at("baselineCount").get_to(r.baselineCount);
-  j.at("canaryEvents").get_to(r.canaryEvents);
-  j.at("baselineEvents").get_to(r.baselineEvents);
-  j.at("explanation").get_to(r.explanation);
-}
 
 void to_json(json& j, const SendCommand& c) {
   j = json{{"commandId", c.commandId}, {"host", c.host}, {"service", c.service}};
@@ -325,56 +200,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, 
 
 namespace {
 constexpr int kStateFormat = 1;
-}
-
-std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis) {
-  const RolloutState& state = rollout.state();
-  const PlanStep& plan =
-      state.plan.steps.at(std::min<std::size_t>(state.currentStep, state.plan.steps.size() - 1));
-  auto hostsOf = [&](const std::vector<PlannedHost>& group) {
-    json hosts = json::array();
-    for (const auto& planned : group) {
-      for (const auto& h : state.hosts) {
-        if (h.name != planned.name) continue;
-        json entry{{"host", h.name},
-                   {"region", planned.region},
-                   {"cluster", planned.cluster},
-                   {"fromRelease", h.fromRelease},
-                   {"release", h.lastKnownRelease},
-                   {"healthy", h.healthy},
-                   {"lastWindowMillis", h.lastWindowMillis},
-                   {"rollback", h.rollback}};
-        entry["pending"] = h.pending ? json(h.pendingKind) : json(nullptr);
-        hosts.push_back(std::move(entry));
-      }
-    }
-    return hosts;
-  };
-  json j{{"id", state.spec.rolloutId},
-         {"service", state.spec.service},
-         {"version", state.spec.version},
-         {"status", state.status},
-         {"operatorPaused", state.operatorPause},
-         {"hold", state.step.hold},
-         {"holdReason", state.step.holdReason},
-         {"step", state.currentStep + 1},
-         {"steps", state.plan.steps.size()},
-         {"stage", plan.stage},
-         {"batch", plan.batch},
-         {"batches", plan.batches},
-         {"region", plan.region},
-         {"phase", state.step.phase},
-         {"look", state.step.lastLook},
-         {"looks", state.step.looks},
-         {"millisLeft", rollout.millisLeftInPhase(nowMillis)},
-         {"targets", hostsOf(plan.targets)},
-         {"comparison", hostsOf(plan.comparison)},
-         {"comparisonNote", plan.comparisonNote},
-         {"checks", state.step.latest},
-         {"startedMillis", state.startedMillis},
-         {"finishedMillis", state.finishedMillis},
-         {"endReason", state.endReason}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string stateToJson(const RolloutState& state, bool includeWindows) {

@@ -61,10 +61,10 @@ struct CheckRecord {
   std::vector<std::string> canaryHosts;
   std::vector<std::string> comparisonHosts;
   std::string name;
-  std::string verdict;  // rollout::verdictName()
+  std::string verdict;  // stats::toString(Verdict)
   double pValue = 0;
   double statistic = 0;
-  std::string resultJson;  // the whole rollout::CheckResult as JSON
+  std::string resultJson;  // the whole stats::CheckResult as JSON (common/gate_json.h)
 };
 
 struct StoredWindow {

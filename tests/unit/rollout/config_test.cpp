@@ -9,7 +9,7 @@ TEST_CASE("an empty plan and empty gates give the defaults") {
   REQUIRE(plan.ok());
   CHECK(*plan == defaultPlanConfig());
   CHECK(plan->canary.baselineRestart);
-  CHECK(plan->region.batch.toString() == "50%");
+  CHECK(plan->region.batch.toString() == std::string("50%"));
   auto gates = parseGatesConfig("", "gates.toml");
   REQUIRE(gates.ok());
   CHECK(*gates == defaultGatesConfig());
@@ -17,25 +17,25 @@ TEST_CASE("an empty plan and empty gates give the defaults") {
 
 TEST_CASE("the default gates are the ones the issue names") {
   auto gates = defaultGatesConfig();
-  auto find = [&](const std::string& name) -> const CheckConfig& {
+  auto find = [&](const std::string& name) -> const CheckSpec& {
     for (const auto& check : gates.checks) {
       if (check.name == name) return check;
     }
     FAIL("no check " << name);
     return gates.checks.front();
   };
-  CHECK(find("http_5xx").test == Test::kFisher);
-  CHECK(find("http_5xx").tier == Tier::kCritical);
-  CHECK(find("error_log").test == Test::kFisher);
-  CHECK(find("error_log").tier == Tier::kWarn);
-  CHECK(find("latency").test == Test::kMannWhitney);
-  CHECK(find("latency").tier == Tier::kCritical);
-  CHECK(find("cpu").tier == Tier::kWarn);
-  CHECK(find("memory").tier == Tier::kWarn);
+  CHECK((find("http_5xx").test == Test::kFisher));
+  CHECK((find("http_5xx").tier == Tier::kCritical));
+  CHECK((find("error_log").test == Test::kFisher));
+  CHECK((find("error_log").tier == Tier::kWarn));
+  CHECK((find("latency").test == Test::kMannWhitney));
+  CHECK((find("latency").tier == Tier::kCritical));
+  CHECK((find("cpu").tier == Tier::kWarn));
+  CHECK((find("memory").tier == Tier::kWarn));
   CHECK(find("http_5xx_static").threshold == doctest::Approx(0.005));
   CHECK(find("http_2xx_static").threshold == doctest::Approx(0.90));
-  CHECK(find("http_2xx_static").test == Test::kThresholdMin);
-  CHECK(find("restarts").tier == Tier::kCritical);
+  CHECK((find("http_2xx_static").test == Test::kThresholdMin));
+  CHECK((find("restarts").tier == Tier::kCritical));
 }
 
 TEST_CASE("plan keys override the defaults per stage") {
@@ -69,11 +69,10 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
     const char* expected;
   };
   const Case cases[] = {
-      {"[region]\nbatch = \"25\"\nbatchsize = 3\n",
-       "plan.toml: key 'region.batchsize': unknown key"},
+      {"[region]\nbatch = \"25\"\nbatchsize = 3\n", "plan.toml: unknown key 'region.batchsize'"},
       {"[region]\nbatch = \"150%\"\n", "plan.toml: key 'region.batch': expected a number of hosts"},
       {"[fleet]\nbatch = 0\n", "got integer 0"},
-      {"[canary]\nbatch = 2\n", "plan.toml: key 'canary.batch': unknown key"},
+      {"[canary]\nbatch = 2\n", "plan.toml: unknown key 'canary.batch'"},
       {"[canary]\nwarmup_seconds = \"60s\"\n",
        "plan.toml: key 'canary.warmup_seconds': expected a number of seconds from 0 to 604800, got "
        "string \"60s\""},
@@ -124,12 +123,12 @@ threshold = 0.01
                                 "gates.toml");
   REQUIRE_MESSAGE(gates.ok(), (gates.ok() ? "" : gates.error().message));
   REQUIRE(gates->checks.size() == 2);
-  CHECK(gates->checks[0].alternative == Alternative::kTwoSided);
+  CHECK((gates->checks[0].alternative == Alternative::kTwoSided));
   CHECK(gates->checks[0].alpha == doctest::Approx(0.05));
   CHECK(gates->checks[0].minEffect == doctest::Approx(2000));
   CHECK(gates->checks[0].minData == 10);
-  CHECK(gates->checks[0].tier == Tier::kWarn);
-  CHECK(gates->checks[1].tier == Tier::kCritical);
+  CHECK((gates->checks[0].tier == Tier::kWarn));
+  CHECK((gates->checks[1].tier == Tier::kCritical));
   CHECK(gates->checks[1].threshold == doctest::Approx(0.01));
 }
 
@@ -148,7 +147,7 @@ TEST_CASE("gate errors name the check, the key and the problem") {
       {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\ntier = \"fatal\"\n",
        "key 'check[0].tier': expected a tier (one of critical, warn, debug), got \"fatal\""},
       {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"mann_whitney\"\nalpah = 0.1\n",
-       "key 'check[0].alpah': unknown key"},
+       "gates.toml: unknown key 'check[0].alpah'"},
       {"[[check]]\nmetric = \"latency\"\ntest = \"mann_whitney\"\n",
        "key 'check[0].name': missing"},
       {"[[check]]\nname = \"a\"\nmetric = \"http_5xx_ratio\"\ntest = \"threshold_max\"\n",
@@ -156,7 +155,7 @@ TEST_CASE("gate errors name the check, the key and the problem") {
       {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n"
        "[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n",
        "key 'check[1].name': duplicate check name \"a\""},
-      {"checks = 1\n", "gates.toml: key 'checks': unknown key"},
+      {"checks = 1\n", "gates.toml: unknown key 'checks'"},
       {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\nmin_ratio = 0.2\n",
        "key 'check[0].min_ratio': expected a ratio of at least 1 (1.2 = 20% more), or 0 for none"},
   };

@@ -9,7 +9,7 @@ using namespace rollgate::rollout;
 
 namespace {
 
-const CheckConfig& check(const std::string& name) {
+const CheckSpec& check(const std::string& name) {
   static const GatesConfig gates = defaultGatesConfig();
   for (const auto& c : gates.checks) {
     if (c.name == name) return c;
@@ -54,15 +54,15 @@ TEST_CASE("repeated looks: early looks need overwhelming evidence, the last near
   CHECK(early.alphaAtLook < 1e-8);
   CHECK(last.alphaAtLook > 0.005);
   CHECK(last.alphaAtLook <= 0.01);
-  CHECK(early.verdict == Verdict::kPass);
-  CHECK(last.verdict == Verdict::kFail);
+  CHECK((early.verdict == Verdict::kPass));
+  CHECK((last.verdict == Verdict::kFail));
   CHECK(early.explanation.find("look 1/30") != std::string::npos);
 }
 
 TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha of the time") {
   // 2,000 stages of 6 looks; each look adds a window of 1,000 requests with a 2% error rate on
   // both sides; Fisher (greater) at alpha 0.05 with no minimum effect.
-  CheckConfig fisher = check("http_5xx");
+  CheckSpec fisher = check("http_5xx");
   fisher.alpha = 0.05;
   fisher.minEffect = 0;
   fisher.minRatio = 0;
@@ -98,18 +98,18 @@ TEST_CASE("repeated looks: A/A stages looked at every window fail at most alpha 
 TEST_CASE("Fisher on the 5xx ratio: 3% against 0% fails with its numbers") {
   auto result =
       evaluateCheck(check("http_5xx"), counts(5000, 150), counts(5000, 0), true, 6, 6, plans);
-  CHECK(result.verdict == Verdict::kFail);
+  CHECK((result.verdict == Verdict::kFail));
   CHECK(result.pValue < 1e-30);
   CHECK(result.alphaAtLook > 0);
   CHECK(result.canaryValue == doctest::Approx(0.03));
   CHECK(result.baselineValue == 0.0);
-  CHECK(result.effect == doctest::Approx(0.03));
+  CHECK(result.effect.estimate == doctest::Approx(0.03));
   CHECK(result.canaryCount == 5000);
   CHECK(result.baselineCount == 5000);
   CHECK(result.explanation.find("Fisher greater p=") != std::string::npos);
   CHECK(result.effectName == "rate difference");
-  CHECK(result.effectLow < 0.03);
-  CHECK(result.effectHigh > 0.03);
+  CHECK(result.effect.low < 0.03);
+  CHECK(result.effect.high > 0.03);
   CHECK(result.explanation.find("150/5000") != std::string::npos);
 }
 
@@ -118,7 +118,7 @@ TEST_CASE("a significant difference below the minimum effect passes") {
   auto result = evaluateCheck(check("http_5xx"), counts(1'000'000, 500), counts(1'000'000, 100),
                               true, 6, 6, plans);
   CHECK(result.pValue < 1e-20);
-  CHECK(result.verdict == Verdict::kPass);
+  CHECK((result.verdict == Verdict::kPass));
   CHECK(result.significant);
   CHECK_FALSE(result.effectLargeEnough);
   CHECK(result.explanation.find("significant but too small") != std::string::npos);
@@ -127,64 +127,65 @@ TEST_CASE("a significant difference below the minimum effect passes") {
 TEST_CASE("too little data is its own verdict, never a pass") {
   auto fisher =
       evaluateCheck(check("http_5xx"), counts(100, 50), counts(5000, 0), true, 6, 6, plans);
-  CHECK(fisher.verdict == Verdict::kNotEnoughData);
+  CHECK((fisher.verdict == Verdict::kNotEnoughData));
   CHECK(fisher.explanation.find("minimum 200 per side") != std::string::npos);
   auto mw = evaluateCheck(check("latency"), latency(50000, 10, 1), latency(50000, 500, 2), true, 6,
                           6, plans);
-  CHECK(mw.verdict == Verdict::kNotEnoughData);
+  CHECK((mw.verdict == Verdict::kNotEnoughData));
   auto fixed =
       evaluateCheck(check("http_5xx_static"), counts(0, 0), counts(5000, 0), true, 1, 6, plans);
-  CHECK(fixed.verdict == Verdict::kNotEnoughData);
+  CHECK((fixed.verdict == Verdict::kNotEnoughData));
 }
 
 TEST_CASE("Mann-Whitney on latency: +20 ms fails, the same distribution passes") {
   auto slow = evaluateCheck(check("latency"), latency(70000, 500, 1), latency(50000, 500, 2), true,
                             6, 6, plans);
-  CHECK(slow.verdict == Verdict::kFail);
+  CHECK((slow.verdict == Verdict::kFail));
   CHECK(slow.effectName == "Hodges-Lehmann shift");
-  CHECK(slow.effect == doctest::Approx(20000).epsilon(0.1));
+  CHECK(slow.effect.estimate == doctest::Approx(20000).epsilon(0.1));
   CHECK(slow.statistic > 0);
   CHECK(slow.pValue < 1e-10);
   auto same = evaluateCheck(check("latency"), latency(50000, 500, 3), latency(50000, 500, 4), true,
                             6, 6, plans);
-  CHECK(same.verdict == Verdict::kPass);
+  CHECK((same.verdict == Verdict::kPass));
   // +2 ms on a huge sample is significant but below the 5 ms minimum.
   auto tiny = evaluateCheck(check("latency"), latency(52000, 20000, 5), latency(50000, 20000, 6),
                             true, 6, 6, plans);
   CHECK(tiny.pValue < 1e-6);
-  CHECK(tiny.verdict == Verdict::kPass);
+  CHECK((tiny.verdict == Verdict::kPass));
 }
 
 TEST_CASE("static thresholds") {
-  CHECK(evaluateCheck(check("http_5xx_static"), counts(1000, 4), {}, true, 1, 6, plans).verdict ==
-        Verdict::kPass);
+  CHECK((evaluateCheck(check("http_5xx_static"), counts(1000, 4), {}, true, 1, 6, plans).verdict ==
+         Verdict::kPass));
   auto high = evaluateCheck(check("http_5xx_static"), counts(1000, 6), {}, true, 1, 6, plans);
-  CHECK(high.verdict == Verdict::kFail);
+  CHECK((high.verdict == Verdict::kFail));
   CHECK(high.explanation.find("at most") != std::string::npos);
   auto low2xx = evaluateCheck(check("http_2xx_static"), counts(1000, 110), {}, true, 1, 6, plans);
-  CHECK(low2xx.verdict == Verdict::kFail);
+  CHECK((low2xx.verdict == Verdict::kFail));
   CHECK(low2xx.explanation.find("at least") != std::string::npos);
-  CHECK(evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 6, plans).verdict ==
-        Verdict::kPass);
+  CHECK(
+      (evaluateCheck(check("http_2xx_static"), counts(1000, 100), {}, true, 1, 6, plans).verdict ==
+       Verdict::kPass));
 }
 
 TEST_CASE("restarts beyond the comparison group's fail") {
   GroupData canary = counts(1000, 0), baseline = counts(1000, 0);
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
-        Verdict::kPass);
+  CHECK((evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+         Verdict::kPass));
   canary.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
-        Verdict::kFail);
+  CHECK((evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+         Verdict::kFail));
   baseline.restarts = 1;
-  CHECK(evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
-        Verdict::kPass);
+  CHECK((evaluateCheck(check("restarts"), canary, baseline, true, 1, 6, plans).verdict ==
+         Verdict::kPass));
 }
 
 TEST_CASE("with no comparison host, comparative checks are skipped and static ones still apply") {
   auto fisher = evaluateCheck(check("http_5xx"), counts(5000, 150), {}, false, 6, 6, plans);
-  CHECK(fisher.verdict == Verdict::kSkipped);
+  CHECK((fisher.verdict == Verdict::kSkipped));
   auto fixed = evaluateCheck(check("http_5xx_static"), counts(5000, 150), {}, false, 6, 6, plans);
-  CHECK(fixed.verdict == Verdict::kFail);
+  CHECK((fixed.verdict == Verdict::kFail));
 }
 
 TEST_CASE("windows aggregate into counts and samples") {

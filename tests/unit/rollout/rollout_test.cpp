@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/rollout/read_model.h"
 #include "sim.h"
 
 using namespace rollgate;
@@ -61,10 +62,11 @@ std::string render(const std::vector<Action>& log) {
     } else if (const auto* r = std::get_if<RecordCheck>(&action)) {
       const CheckResult& x = r->result;
       out += "check " + std::to_string(r->step) + " " + r->stage + " " + x.name + " " +
-             std::string(verdictName(x.verdict)) + " " + std::to_string(x.look) + "/" +
+             std::string(stats::toString(x.verdict)) + " " + std::to_string(x.look) + "/" +
              std::to_string(x.looks) + " " + std::to_string(r->atMillis) + " " + x.explanation;
-      for (double v : {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue,
-                       x.effect, x.effectLow, x.effectHigh, x.ratio, x.ratioLow, x.ratioHigh}) {
+      for (double v :
+           {x.statistic, x.pValue, x.alphaAtLook, x.canaryValue, x.baselineValue, x.effect.estimate,
+            x.effect.low, x.effect.high, x.ratio.estimate, x.ratio.low, x.ratio.high}) {
         add(v);
       }
     } else if (const auto* e = std::get_if<RecordEvent>(&action)) {
@@ -119,7 +121,7 @@ TEST_CASE("a good build is promoted through all four stages and every host ends 
   }
   CHECK(restarts == 1);
   // Promotion happened only after each step's final look.
-  for (const auto& record : sim.checks("latency")) CHECK(record.result.verdict != Verdict::kFail);
+  for (const auto& record : sim.checks("latency")) CHECK((record.result.verdict != Verdict::kFail));
   const auto changes = statusChanges(sim);
   CHECK(changes.front() == RolloutStatus::kInstalling);
   CHECK(changes.back() == RolloutStatus::kSucceeded);
@@ -133,7 +135,7 @@ TEST_CASE("an A/A rollout (same content, new version) is promoted") {
   CHECK(statusName(sim.rollout()) == "succeeded");
   for (const auto& record : sim.checks()) {
     CAPTURE(record.result.explanation);
-    CHECK(record.result.verdict != Verdict::kFail);
+    CHECK((record.result.verdict != Verdict::kFail));
   }
 }
 
@@ -153,7 +155,7 @@ TEST_CASE("a build returning 500 for 3% of requests is rolled back at the canary
     auto fisher = sim.checks("http_5xx");
     REQUIRE_FALSE(fisher.empty());
     CHECK(fisher.back().stage == "canary");
-    CHECK(fisher.back().result.test == Test::kFisher);
+    CHECK((fisher.back().result.test == Test::kFisher));
     CHECK(fisher.back().result.canaryCount >= 1000);
     CHECK(fisher.back().result.canaryValue > 0.02);
     CHECK(fisher.back().canaryHosts == std::vector<std::string>{"eu-a1"});
@@ -176,7 +178,7 @@ TEST_CASE("a build returning 500 for 3% of requests is rolled back at the canary
     auto fisher = sim.checks("http_5xx");
     REQUIRE_FALSE(fisher.empty());
     const CheckResult& last = fisher.back().result;
-    CHECK(last.verdict == Verdict::kFail);
+    CHECK((last.verdict == Verdict::kFail));
     CHECK(last.pValue < last.alphaAtLook);
     CHECK(last.look < last.looks);  // an early rollback
     CHECK(sim.rollout().state().endReason.find("critical check http_5xx failed") !=
@@ -197,9 +199,9 @@ TEST_CASE("a build adding 20 ms latency is rolled back by the Mann-Whitney check
   CHECK(sim.rollout().state().endReason.find("critical check latency failed") != std::string::npos);
   auto latency = sim.checks("latency");
   REQUIRE_FALSE(latency.empty());
-  CHECK(latency.back().result.verdict == Verdict::kFail);
-  CHECK(latency.back().result.test == Test::kMannWhitney);
-  CHECK(latency.back().result.effect > 15'000);
+  CHECK((latency.back().result.verdict == Verdict::kFail));
+  CHECK((latency.back().result.test == Test::kMannWhitney));
+  CHECK(latency.back().result.effect.estimate > 15'000);
   CHECK(latency.back().stage == "canary");
   checkEveryHostOnItsOldRelease(sim);
 }

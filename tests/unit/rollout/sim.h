@@ -176,6 +176,13 @@ class Sim {
     }
     return out;
   }
+  std::vector<RecordEvent> recordedEvents() const {
+    std::vector<RecordEvent> out;
+    for (const auto& action : log_) {
+      if (const auto* e = std::get_if<RecordEvent>(&action)) out.push_back(*e);
+    }
+    return out;
+  }
   std::string events() const {
     std::string out;
     for (const auto& action : log_) {

@@ -49,25 +49,23 @@ void writeFile(const fs::path& path, const std::string& content) {
 }
 
 json summary(const std::string& status, std::uint32_t look) {
-  return json{{"id", "ro-7"},
-              {"service", "web"},
-              {"version", "1.2.0"},
-              {"status", status},
-              {"hold", "none"},
-              {"step", 1},
-              {"steps", 4},
-              {"stage", "canary"},
-              {"batch", 1},
-              {"batches", 1},
-              {"region", "eu"},
-              {"phase", "analyzing"},
-              {"look", look},
-              {"looks", 10},
-              {"millisLeft", 5000},
-              {"targets", json::array({{{"host", "h1"}}})},
-              {"comparison", json::array({{{"host", "h2"}}})},
-              {"checks", json::array()},
-              {"endReason", status == "rolled_back" ? "critical check http_5xx failed" : ""}};
+  RolloutSummaryView s;
+  s.id = "ro-7";
+  s.service = "web";
+  s.version = "1.2.0";
+  s.status = status;
+  s.step = 1;
+  s.steps = 4;
+  s.stage = "canary";
+  s.region = "eu";
+  s.phase = "analyzing";
+  s.look = look;
+  s.looks = 10;
+  s.millisLeft = 5000;
+  s.targets = {HostView{.host = "h1"}};
+  s.comparison = {HostView{.host = "h2"}};
+  s.endReason = status == "rolled_back" ? "critical check http_5xx failed" : "";
+  return toJson(s);
 }
 
 // A stand-in for the coordinator's admin endpoint. DescribeRollout answers the scripted summaries
@@ -157,14 +155,13 @@ class FakeCoordinator {
       if (describe->rolloutId != "ro-7") return AdminError{"no rollout " + describe->rolloutId};
       json current = describes_.front();
       if (describes_.size() > 1) describes_.pop_front();
-      return JsonDocument{json{
-          {"rollout", current},
-          {"plan", json::array()},
-          {"checks", json::array()},
-          {"events",
-           json::array(
-               {{{"atMillis", 1000}, {"host", ""}, {"kind", "rollout"}, {"text", "started"}}})}}
-                              .dump()};
+      return JsonDocument{
+          json{{"rollout", current},
+               {"plan", json::array()},
+               {"checks", json::array()},
+               {"events", json::array({toJson(
+                              EventView{.atMillis = 1000, .kind = "started", .text = "started"})})}}
+              .dump()};
     }
     if (const auto* action = std::get_if<RolloutAction>(&request.body)) {
       if (action->rolloutId != "ro-7") return AdminError{"no rollout " + action->rolloutId};

@@ -1,6 +1,7 @@
 // What `rollgate rollout status|list|explain|history|watch` print, rendered from canned documents
-// shaped like the coordinator's replies (rollout::summaryJson() and DescribeRollout), and what
-// happens with missing keys. The assertions are on whole rendered lines an operator reads.
+// in the read model's JSON form (common/rollout_view.h, the coordinator's replies), and what
+// happens to a document that does not decode. The assertions are on whole rendered lines an
+// operator reads.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -47,6 +48,24 @@ bool hasRow(const std::string& text, const std::string& row) {
   return false;
 }
 
+RolloutSummaryView summaryOf(const json& document) {
+  auto summary = rolloutSummaryFromJson(document);
+  REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
+  return *summary;
+}
+
+// The watch lines between two documents.
+std::vector<std::string> changes(const json& before, const json& after) {
+  RolloutSummaryView previous = summaryOf(before);
+  return rolloutWatchChanges(&previous, summaryOf(after));
+}
+
+RolloutView viewOf(const json& document) {
+  auto view = rolloutViewFromJson(document);
+  REQUIRE_MESSAGE(view.ok(), (view.ok() ? "" : view.error().message));
+  return *view;
+}
+
 json fisherFail() {
   return json::parse(R"J({
     "name": "http_5xx", "metric": "http_5xx_ratio", "test": "fisher", "alternative": "greater",
@@ -71,7 +90,8 @@ json latencyPass() {
 
 json thresholdPass() {
   return json::parse(R"J({
-    "name": "5xx_below", "metric": "http_5xx_ratio", "test": "threshold", "tier": "critical",
+    "name": "5xx_below", "metric": "http_5xx_ratio", "test": "threshold_max",
+    "alternative": "greater", "tier": "critical",
     "verdict": "pass", "look": 1, "looks": 10, "statistic": 0.001, "pValue": 1,
     "alphaAtLook": "nan", "significant": false, "effectLargeEnough": false, "canaryValue": 0.001,
     "baselineValue": "nan", "effectName": "", "effect": ["nan", "nan", "nan"], "ratioName": "",
@@ -173,22 +193,23 @@ json describeRolledBack() {
                              check(kStart + 20000, 1, "canary", latencyPass()),
                              check(kStart + 30000, 1, "canary", passedAtStep1),
                              check(kStart + 80000, 2, "cluster", fisherFail())});
-  auto event = [](std::uint64_t at, const std::string& host, const std::string& text) {
-    return json{{"atMillis", at},
-                {"host", host},
-                {"kind", "rollout"},
-                {"text", "rollout ro-7 (web 1.2.0): " + text}};
+  auto event = [](std::uint64_t at, const std::string& kind, int step, const std::string& host,
+                  const std::string& text) {
+    return json{{"atMillis", at}, {"kind", kind}, {"step", step}, {"host", host}, {"text", text}};
   };
   json events = json::array(
-      {event(kStart, "", "started: 4 steps, canary h1, baseline h2"),
-       event(kStart + 1000, "",
+      {event(kStart, "started", 0, "", "started: 4 steps, canary h1, baseline h2"),
+       event(kStart + 1000, "step_started", 1, "",
              "step 1/4 (canary in eu): installing 1.2.0 on h1; comparing with h2"),
-       event(kStart + 5000, "h1", "host h1 is on 1.2.0 (was 1.1.0)"),
-       event(kStart + 40000, "", "step 1/4 (canary in eu): passed"),
-       event(kStart + 41000, "", "step 2/4 (cluster in eu): installing 1.2.0 on h2, h3"),
-       event(kStart + 80000, "", "critical check http_5xx failed: rolling back"),
-       event(kStart + 85000, "h2", "rolling back host h2 from 1.2.0 to 1.1.0"),
-       event(kStart + 90000, "", "rolled_back: every host it changed is back on its old release")});
+       event(kStart + 5000, "host_installed", 1, "h1", "host h1 is on 1.2.0 (was 1.1.0)"),
+       event(kStart + 40000, "step_passed", 1, "", "step 1/4 (canary in eu): passed"),
+       event(kStart + 41000, "step_started", 2, "",
+             "step 2/4 (cluster in eu): installing 1.2.0 on h2, h3"),
+       event(kStart + 80000, "step_failed", 2, "", "critical check http_5xx failed: rolling back"),
+       event(kStart + 85000, "host_rolling_back", 2, "h2",
+             "rolling back host h2 from 1.2.0 to 1.1.0"),
+       event(kStart + 90000, "finished", 2, "",
+             "rolled_back: every host it changed is back on its old release")});
   return json{{"rollout", summary}, {"plan", plan}, {"checks", checks}, {"events", events}};
 }
 
@@ -213,7 +234,7 @@ TEST_CASE("formatting helpers: UTC times, durations, terminal statuses and exit 
 }
 
 TEST_CASE("status: the current step, each host and each check's current value") {
-  std::string text = renderRolloutStatus(analyzingSummary());
+  std::string text = renderRolloutStatus(summaryOf(analyzingSummary()));
   INFO(text);
   CHECK(linesOf(text).at(0) == "rollout ro-7: web 1.2.0, analyzing");
   CHECK(hasLine(text, "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left [analyzing]"));
@@ -230,7 +251,7 @@ TEST_CASE("status: the current step, each host and each check's current value") 
                "latency critical mann_whitney pass 3/10 0.41 0.0021 +10 [-20, 40] 1200 (n "
                "3000) 1190 (n 3000)"));
   // Thresholds have no alpha and no comparison: NaN renders as "-".
-  CHECK(hasRow(text, "5xx_below critical threshold pass 1/10 1 - - 0.001 (n 3000) - (n 0)"));
+  CHECK(hasRow(text, "5xx_below critical threshold_max pass 1/10 1 - - 0.001 (n 3000) - (n 0)"));
 }
 
 TEST_CASE("status: a hold, a pause and an end reason are spelled out") {
@@ -239,7 +260,7 @@ TEST_CASE("status: a hold, a pause and an end reason are spelled out") {
   s["hold"] = "warn";
   s["holdReason"] = "warn check cpu failed at look 4/10";
   s["operatorPaused"] = true;
-  std::string text = renderRolloutStatus(s);
+  std::string text = renderRolloutStatus(summaryOf(s));
   INFO(text);
   CHECK(hasLine(text,
                 "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left "
@@ -248,19 +269,31 @@ TEST_CASE("status: a hold, a pause and an end reason are spelled out") {
   s["status"] = "aborted";
   s["endReason"] = "aborted by alice: bad config";
   s["finishedMillis"] = kStart + 61000;
-  text = renderRolloutStatus(s);
+  text = renderRolloutStatus(summaryOf(s));
   CHECK(hasLine(text, "started 2026-11-28 00:20:00.000, ended 2026-11-28 00:21:01.000"));
   CHECK(hasLine(text, "end reason: aborted by alice: bad config"));
 }
 
-TEST_CASE("status: a summary with missing keys renders '-' instead of failing") {
-  std::string text = renderRolloutStatus(json{{"id", "ro-1"}});
+TEST_CASE("status: a document missing a key is refused naming it; empty texts render '-'") {
+  json missing = analyzingSummary();
+  missing.erase("phase");
+  auto refused = rolloutSummaryFromJson(missing);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("'phase'") != std::string::npos);
+  json wrongVerdict = analyzingSummary();
+  wrongVerdict["checks"][0]["verdict"] = "maybe";
+  REQUIRE_FALSE(rolloutSummaryFromJson(wrongVerdict).ok());
+  CHECK(rolloutSummaryFromJson(json::array()).error().message ==
+        "rollout summary: expected a JSON object, got array");
+
+  RolloutSummaryView empty;
+  empty.id = "ro-1";
+  std::string text = renderRolloutStatus(empty);
   INFO(text);
   CHECK(linesOf(text).at(0) == "rollout ro-1: - -, -");
-  CHECK(hasLine(text, "step - - in -: - [-]"));
+  CHECK(hasLine(text, "step 0 - in -: - [-]"));
   CHECK(hasLine(text, "no hosts"));
   CHECK(hasLine(text, "no check results yet"));
-  CHECK(renderRolloutStatus(json::array()).find("rollout -") == 0);
 }
 
 TEST_CASE("list: one row per rollout, newest first as sent") {
@@ -271,7 +304,7 @@ TEST_CASE("list: one row per rollout, newest first as sent") {
   older["step"] = 4;
   older["stage"] = "fleet";
   older["finishedMillis"] = kStart + 3600000;
-  std::string text = renderRolloutList(json{{"rollouts", {analyzingSummary(), older}}});
+  std::string text = renderRolloutList({summaryOf(analyzingSummary()), summaryOf(older)});
   INFO(text);
   auto lines = linesOf(text);
   REQUIRE(lines.size() == 3);
@@ -281,12 +314,16 @@ TEST_CASE("list: one row per rollout, newest first as sent") {
   CHECK(squeeze(lines[2]) ==
         "ro-6 web 1.2.0 succeeded 4/4 fleet passed 2026-11-28 00:20:00.000 "
         "2026-11-28 01:20:00.000");
-  CHECK(renderRolloutList(json{{"rollouts", json::array()}}) == "no rollouts\n");
-  CHECK(renderRolloutList(json::object()) == "no rollouts\n");
+  CHECK(renderRolloutList({}) == "no rollouts\n");
+  auto decoded = rolloutListFromJson(json{{"rollouts", {analyzingSummary(), older}}});
+  REQUIRE(decoded.ok());
+  CHECK(decoded->size() == 2);
+  CHECK(rolloutListToJson(*decoded) == json{{"rollouts", {analyzingSummary(), older}}});
+  CHECK_FALSE(rolloutListFromJson(json::object()).ok());
 }
 
 TEST_CASE("explain: step by step, each check's last result there, and the decision") {
-  std::string text = renderRolloutExplain(describeRolledBack());
+  std::string text = renderRolloutExplain(viewOf(describeRolledBack()));
   INFO(text);
   auto lines = linesOf(text);
   CHECK(lines.at(0) ==
@@ -346,37 +383,38 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
 }
 
 TEST_CASE("explain: a document without a plan explains the steps its checks name") {
-  json doc = describeRolledBack();
-  doc.erase("plan");
-  doc.erase("events");
-  std::string text = renderRolloutExplain(doc);
+  RolloutView view = viewOf(describeRolledBack());
+  view.plan.clear();
+  view.events.clear();
+  std::string text = renderRolloutExplain(view);
   INFO(text);
   CHECK(hasLine(text, "step 1/4 canary in eu: passed"));
   CHECK(hasLine(text, "  hosts:      h1"));
   CHECK(hasLine(text, "step 2/4 cluster in eu: failed"));
   CHECK(hasLine(text, "  decision: -"));
   CHECK_FALSE(hasLine(text, "before the first step:"));
-  CHECK(renderRolloutExplain(json::object()).find("rollout -: - -, -") == 0);
+  CHECK(renderRolloutExplain(RolloutView{}).find("rollout -: - -, -") == 0);
 }
 
-TEST_CASE("history: every event, timestamped, without the rollout prefix") {
-  std::string text = renderRolloutHistory(describeRolledBack());
+TEST_CASE("history: every event, timestamped, with its kind") {
+  std::string text = renderRolloutHistory(viewOf(describeRolledBack()));
   INFO(text);
   auto lines = linesOf(text);
   REQUIRE(lines.size() == 10);
   CHECK(lines[0] == "rollout ro-7 history");
   CHECK(squeeze(lines[1]) == "TIME (UTC) HOST KIND EVENT");
   CHECK(squeeze(lines[2]) ==
-        "2026-11-28 00:20:00.000 - rollout started: 4 steps, canary h1, baseline h2");
+        "2026-11-28 00:20:00.000 - started started: 4 steps, canary h1, baseline h2");
   CHECK(squeeze(lines[8]) ==
-        "2026-11-28 00:21:25.000 h2 rollout rolling back host h2 from 1.2.0 to 1.1.0");
-  CHECK(renderRolloutHistory(json{{"rollout", {{"id", "ro-2"}}}}) ==
-        "rollout ro-2 history\nno events\n");
+        "2026-11-28 00:21:25.000 h2 host_rolling_back rolling back host h2 from 1.2.0 to 1.1.0");
+  RolloutView none;
+  none.rollout.id = "ro-2";
+  CHECK(renderRolloutHistory(none) == "rollout ro-2 history\nno events\n");
 }
 
 TEST_CASE("watch without a terminal: a line per change, nothing when nothing changed") {
   json first = analyzingSummary();
-  auto lines = rolloutWatchChanges(json(), first);
+  auto lines = rolloutWatchChanges(nullptr, summaryOf(first));
   REQUIRE(lines.size() == 5);
   CHECK(lines[0] == "rollout ro-7: web 1.2.0");
   CHECK(lines[1] == "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left [analyzing]");
@@ -386,13 +424,13 @@ TEST_CASE("watch without a terminal: a line per change, nothing when nothing cha
 
   json same = first;
   same["millisLeft"] = 64000;  // only the clock moved
-  CHECK(rolloutWatchChanges(first, same).empty());
+  CHECK(changes(first, same).empty());
 
   json nextLook = same;
   nextLook["look"] = 4;
   nextLook["checks"][1]["look"] = 4;
   nextLook["checks"][1]["pValue"] = 0.38;
-  lines = rolloutWatchChanges(same, nextLook);
+  lines = changes(same, nextLook);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] ==
         "  check latency (critical): pass at look 4/10, p 0.38 > alpha 0.0021, 1m04s left");
@@ -401,7 +439,7 @@ TEST_CASE("watch without a terminal: a line per change, nothing when nothing cha
   failed["status"] = "rolling_back";
   failed["phase"] = "failed";
   failed["checks"][0]["verdict"] = "fail";
-  lines = rolloutWatchChanges(nextLook, failed);
+  lines = changes(nextLook, failed);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] == "step 1/4 canary in eu: failed [rolling_back]");
   CHECK(lines[1] ==
@@ -410,14 +448,14 @@ TEST_CASE("watch without a terminal: a line per change, nothing when nothing cha
   json ended = failed;
   ended["status"] = "rolled_back";
   ended["endReason"] = "critical check http_5xx failed";
-  lines = rolloutWatchChanges(failed, ended);
+  lines = changes(failed, ended);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] == "step 1/4 canary in eu: failed [rolled_back]");
   CHECK(lines[1] == "rollout ro-7 ended rolled_back: critical check http_5xx failed");
 }
 
 TEST_CASE("start: the reply names the rollout and its first step") {
-  std::string text = renderRolloutStarted(analyzingSummary());
+  std::string text = renderRolloutStarted(summaryOf(analyzingSummary()));
   CHECK(text ==
         "rollout ro-7 started: web 1.2.0, 4 steps\n"
         "first: step 1/4 canary in eu, targets h1, comparison h2\n");

@@ -70,11 +70,12 @@ TEST_CASE("A/A simulation, Fisher at every window: stage false alarms stay at al
   constexpr int kLooks = 12;
   constexpr std::uint64_t kRequestsPerWindow = 2000;
   CheckSpec spec;
+  spec.alpha = 0.05;
   spec.name = "errors";
-  spec.test = CheckTest::kFisher;
+  spec.test = Test::kFisher;
   spec.alternative = Alternative::kGreater;
   spec.alpha = kAlpha;
-  spec.minimumPerSide = 1000;
+  spec.minData = 1000;
   const auto plan = makeCheckPlan(spec, kLooks);
   REQUIRE(plan.ok());
 
@@ -142,9 +143,10 @@ TEST_CASE("A/A simulation, Mann-Whitney at every window: stage false alarms stay
 
 TEST_CASE("A real regression is caught before the last look") {
   CheckSpec spec;
+  spec.alpha = 0.05;
   spec.name = "5xx";
   spec.alpha = 0.05;
-  spec.minimumRelativeEffect = 1.5;
+  spec.minRatio = 1.5;
   const auto plan = makeCheckPlan(spec, 12);
   REQUIRE(plan.ok());
   std::mt19937_64 random(3);
