@@ -269,7 +269,10 @@ std::string renderRolloutStarted(const json& summary) {
          text(summary, "version") + ", " + text(summary, "steps") + " steps\n" +
          "first: " + stepTitle(summary, member(summary, "steps")) + ", targets " +
          hostList(member(summary, "targets")) + ", comparison " +
-         hostList(member(summary, "comparison")) + "\n";
+         hostList(member(summary, "comparison")) + "\n" +
+         (text(summary, "smallFleetWarning") != kMissing
+              ? "warning: " + text(summary, "smallFleetWarning") + "\n"
+              : std::string{});
 }
 
 std::string renderRolloutList(const json& listDocument) {

@@ -160,6 +160,10 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   for (const auto& note : planned->notes) {
     recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
+  if (!planned->smallFleetWarning.empty()) {
+    logger_->warn("rollout {}: {}", id, planned->smallFleetWarning);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, planned->smallFleetWarning});
+  }
   apply(entry, entry.rollout->start(now));
   save(entry);
   return rollout::summaryJson(*entry.rollout, now);
@@ -418,7 +422,8 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
     for (const auto& h : step.comparison) comparison.push_back(h.name);
     plan.push_back({{"step", ++index}, {"stage", step.stage}, {"batch", step.batch},
                     {"batches", step.batches}, {"region", step.region}, {"targets", targets},
-                    {"comparison", comparison}, {"comparisonNote", step.comparisonNote}});
+                    {"comparison", comparison}, {"comparisonNote", step.comparisonNote},
+                    {"comparisonKind", rollout::comparisonKindName(step.comparisonKind)}});
   }
   json checks = json::array();
   auto stored = store_.checksOf(id);

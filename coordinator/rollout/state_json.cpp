@@ -74,10 +74,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckConfig, name, metric, test, alternative,
                                    minRatio, minData, threshold, tier)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
-                                   restartComparison, comparisonNote)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, baselineHost, steps,
-                                   notes)
+NLOHMANN_JSON_SERIALIZE_ENUM(ComparisonKind, {{ComparisonKind::kOldRelease, "old_release"},
+                                              {ComparisonKind::kBaseline, "baseline"},
+                                              {ComparisonKind::kHeldControl, "held_control"},
+                                              {ComparisonKind::kOwnPreSwitch, "own_pre_switch"},
+                                              {ComparisonKind::kNone, "none"}})
+// With defaults: states stored before comparisonKind and smallFleetWarning existed still load.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlanStep, stage, region, batch, batches, targets,
+                                                comparison, restartComparison, comparisonNote,
+                                                comparisonKind)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RolloutPlan, service, version, canaryHost,
+                                                baselineHost, steps, notes, smallFleetWarning)
 
 namespace {
 
@@ -388,6 +395,8 @@ std::string summaryJson(const Rollout& rollout, std::uint64_t nowMillis) {
          {"targets", hostsOf(plan.targets)},
          {"comparison", hostsOf(plan.comparison)},
          {"comparisonNote", plan.comparisonNote},
+         {"comparisonKind", plan.comparisonKind},
+         {"smallFleetWarning", state.plan.smallFleetWarning},
          {"checks", state.step.latest},
          {"startedMillis", state.startedMillis},
          {"finishedMillis", state.finishedMillis},
