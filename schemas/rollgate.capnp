@@ -98,6 +98,7 @@ struct TelemetryWindow {
   unitActive @19 :Bool;
   mainPid @20 :UInt32;
   droppedBefore @21 :UInt64;   # windows dropped from the agent's backlog before this one
+  cpuMicros @22 :UInt64;       # cpuMillis at microsecond resolution (0: only cpuMillis is known)
 }
 
 struct TelemetryReport {

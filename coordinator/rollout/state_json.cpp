@@ -146,6 +146,7 @@ json windowToJson(const TelemetryWindow& w) {
               {"errorLogLines", w.errorLogLines},
               {"unparsedLines", w.unparsedLines},
               {"cpuMillis", w.cpuMillis},
+              {"cpuMicros", w.cpuMicros},
               {"memoryBytes", w.memoryBytes},
               {"restarts", w.restarts},
               {"unitActive", w.unitActive},
@@ -176,6 +177,7 @@ TelemetryWindow windowFromJson(const json& j) {
   j.at("errorLogLines").get_to(w.errorLogLines);
   j.at("unparsedLines").get_to(w.unparsedLines);
   j.at("cpuMillis").get_to(w.cpuMillis);
+  w.cpuMicros = j.value("cpuMicros", std::uint64_t{0});
   j.at("memoryBytes").get_to(w.memoryBytes);
   j.at("restarts").get_to(w.restarts);
   j.at("unitActive").get_to(w.unitActive);
