@@ -55,8 +55,7 @@ UnitCpu selectUnitCpu(const UnitCpuReadings& readings);
 // Thread-safety: stateless apart from the immutable roots.
 class UnitResources {
  public:
-  explicit UnitResources(std::string cgroupRoot = "/sys/fs/cgroup",
-                         std::string procRoot = "/proc");
+  explicit UnitResources(std::string cgroupRoot = "/sys/fs/cgroup", std::string procRoot = "/proc");
   // controlGroup: systemd's ControlGroup property ("/system.slice/web.service"); empty: nullopt.
   std::optional<std::uint64_t> cgroupCpuNanos(const std::string& controlGroup) const;
   std::optional<std::uint64_t> cgroupMemoryBytes(const std::string& controlGroup) const;

@@ -296,17 +296,19 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     }
   }
   holdControlForLastStep(plan);
-  bool otherComparison = std::any_of(plan.steps.begin() + 1, plan.steps.end(), [](const PlanStep& s) {
-    return s.comparisonKind == ComparisonKind::kOldRelease ||
-           s.comparisonKind == ComparisonKind::kHeldControl;
-  });
+  bool otherComparison =
+      std::any_of(plan.steps.begin() + 1, plan.steps.end(), [](const PlanStep& s) {
+        return s.comparisonKind == ComparisonKind::kOldRelease ||
+               s.comparisonKind == ComparisonKind::kHeldControl;
+      });
   if (!otherComparison) {  // two hosts: the canary and its baseline
     plan.smallFleetWarning =
         "the fleet is too small for a comparison with other hosts after the canary step (" +
-        std::to_string(eligible.size()) + " eligible hosts): only the canary step compares with "
-        "another host (baseline " + baseline->name + "); the last step compares " +
-        baseline->name + " with its own windows on " + baseline->fromRelease +
-        " from before its switch";
+        std::to_string(eligible.size()) +
+        " eligible hosts): only the canary step compares with "
+        "another host (baseline " +
+        baseline->name + "); the last step compares " + baseline->name +
+        " with its own windows on " + baseline->fromRelease + " from before its switch";
   }
   return plan;
 }

@@ -42,11 +42,11 @@ struct PlannedHost {
 
 // Where a step's comparison group comes from.
 enum class ComparisonKind : std::uint8_t {
-  kBaseline,       // canary: the baseline host in the canary's cluster, on the old release
-  kOldRelease,     // hosts still on the old release (same region first), at the same time
-  kHeldControl,    // the last batch: one host held back on the old release as its control
-  kOwnPreSwitch,   // the targets themselves, their windows on the old release before the switch
-  kNone,           // nothing to compare with: thresholds and restarts only (older plans)
+  kBaseline,      // canary: the baseline host in the canary's cluster, on the old release
+  kOldRelease,    // hosts still on the old release (same region first), at the same time
+  kHeldControl,   // the last batch: one host held back on the old release as its control
+  kOwnPreSwitch,  // the targets themselves, their windows on the old release before the switch
+  kNone,          // nothing to compare with: thresholds and restarts only (older plans)
 };
 std::string_view comparisonKindName(ComparisonKind kind);
 
@@ -55,7 +55,7 @@ struct PlanStep {
   std::string region;       // the region of the targets
   std::uint32_t batch = 1;  // 1-based, within the stage (within the region for fleet)
   std::uint32_t batches = 1;
-  std::vector<PlannedHost> targets;     // get the new release in this step
+  std::vector<PlannedHost> targets;  // get the new release in this step
   // Still on their old release during this step; for kOwnPreSwitch, the targets themselves
   // (their windows from before the switch).
   std::vector<PlannedHost> comparison;

@@ -699,11 +699,10 @@ Actions Rollout::onTelemetry(const std::string& hostName, const TelemetryWindow&
   StepPhase phase = state_.step.phase;
   // A step compared with its own pre-switch windows collects them while it waits to start, too.
   bool collecting =
-      !state_.rollingBack &&
-      (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
-       phase == StepPhase::kAnalyzing ||
-       (phase == StepPhase::kNotStarted &&
-        currentPlanStep().comparisonKind == ComparisonKind::kOwnPreSwitch));
+      !state_.rollingBack && (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
+                              phase == StepPhase::kAnalyzing ||
+                              (phase == StepPhase::kNotStarted &&
+                               currentPlanStep().comparisonKind == ComparisonKind::kOwnPreSwitch));
   bool duplicate = std::any_of(
       state_.step.windows.begin(), state_.step.windows.end(), [&](const StoredWindow& stored) {
         return stored.host == hostName && stored.window.startMillis == window.startMillis &&

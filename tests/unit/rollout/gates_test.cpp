@@ -216,8 +216,7 @@ TEST_CASE("windows aggregate into counts and samples") {
 
 namespace {
 // Windows of `seconds` each, with CPU given in clock ticks of 10 ms: `ticks[i]` for window i.
-GroupData cpuWindows(const std::vector<std::uint64_t>& ticks, std::uint64_t seconds,
-                     bool micros) {
+GroupData cpuWindows(const std::vector<std::uint64_t>& ticks, std::uint64_t seconds, bool micros) {
   GroupData group;
   group.hostCount = 1;
   std::uint64_t start = 1'700'000'000'000;
@@ -247,7 +246,7 @@ TEST_CASE("cpu: one extra 10 ms tick per short window does not fail the default 
     GroupData c = cpuWindows(canary, 2, micros), b = cpuWindows(baseline, 2, micros);
     CHECK(c.cpuMillisPerSecond.front() == doctest::Approx(5.0));
     auto result = evaluateCheck(check("cpu"), c, b, true, 6, 6, plans);
-    CHECK(result.significant);            // the difference is real ...
+    CHECK(result.significant);              // the difference is real ...
     CHECK_FALSE(result.effectLargeEnough);  // ... but below the floor of 20 ms/s
     CHECK(result.verdict == Verdict::kPass);
     // Without the floor, the ratio alone fails the build: the floor is what keeps it.

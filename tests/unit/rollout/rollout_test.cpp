@@ -659,8 +659,7 @@ TEST_CASE("the last step compares its host with its own windows from before the 
     sim.runUntilStatus(RolloutStatus::kWaitingForOperator);
     INFO(sim.events());
     CHECK(sim.rollout().state().step.hold == Hold::kWarn);
-    CHECK(sim.rollout().state().step.holdReason.find("warn check cpu failed") !=
-          std::string::npos);
+    CHECK(sim.rollout().state().step.holdReason.find("warn check cpu failed") != std::string::npos);
   }
   SUBCASE("after a restart without windows, the pre-switch windows are replayed") {
     Sim sim(twoHosts(), makeRollout(twoHosts()));
