@@ -44,6 +44,7 @@ inline TelemetryWindow sampleWindow(const std::string& service, std::uint64_t st
   w.unitActive = true;
   w.mainPid = 4711;
   w.droppedBefore = 3;
+  w.cpuMicros = 1'234'567;
   return w;
 }
 
