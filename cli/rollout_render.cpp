@@ -183,7 +183,9 @@ std::string renderRolloutStarted(const RolloutSummaryView& summary) {
   return "rollout " + text(summary.id) + " started: " + text(summary.service) + " " +
          text(summary.version) + ", " + std::to_string(summary.steps) + " steps\n" +
          "first: " + stepTitle(placeOf(summary), summary.steps) + ", targets " + hostList(targets) +
-         ", comparison " + hostList(comparison) + "\n";
+         ", comparison " + hostList(comparison) + "\n" +
+         (summary.smallFleetWarning.empty() ? std::string{}
+                                            : "warning: " + summary.smallFleetWarning + "\n");
 }
 
 std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts) {

@@ -113,6 +113,7 @@ void put(w::TelemetryWindow::Builder b, const TelemetryWindow& v) {
   b.setErrorLogLines(v.errorLogLines);
   b.setUnparsedLines(v.unparsedLines);
   b.setCpuMillis(v.cpuMillis);
+  b.setCpuMicros(v.cpuMicros);
   b.setMemoryBytes(v.memoryBytes);
   b.setRestarts(v.restarts);
   b.setUnitActive(v.unitActive);
@@ -139,6 +140,7 @@ TelemetryWindow get(w::TelemetryWindow::Reader r) {
   v.errorLogLines = r.getErrorLogLines();
   v.unparsedLines = r.getUnparsedLines();
   v.cpuMillis = r.getCpuMillis();
+  v.cpuMicros = r.getCpuMicros();
   v.memoryBytes = r.getMemoryBytes();
   v.restarts = r.getRestarts();
   v.unitActive = r.getUnitActive();

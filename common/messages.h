@@ -69,13 +69,15 @@ struct TelemetryWindow {
   std::vector<std::uint32_t> latencySampleMicros;
   std::uint64_t errorLogLines = 0;
   std::uint64_t unparsedLines = 0;
-  std::uint64_t cpuMillis = 0;
+  std::uint64_t cpuMillis = 0;  // cpuMicros / 1000, for readers that predate cpuMicros
   std::uint64_t memoryBytes = 0;
   std::uint32_t restarts = 0;
   bool unitActive = false;
   std::uint32_t mainPid = 0;
   std::uint64_t droppedBefore = 0;
   std::uint64_t sequence = 0;  // the agent's backlog number; 0: none
+  // CPU time at microsecond resolution; 0 from agents that send only cpuMillis (use cpuMillis).
+  std::uint64_t cpuMicros = 0;
   bool operator==(const TelemetryWindow&) const = default;
 };
 

@@ -39,7 +39,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CheckRecordView, atMillis, step, stage, batch
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSummaryView, id, service, version, status, operatorPaused,
                                    hold, holdReason, step, steps, stage, batch, batches, region,
                                    phase, look, looks, millisLeft, targets, comparison,
-                                   comparisonNote, checks, startedMillis, finishedMillis, endReason)
+                                   comparisonNote, comparisonKind, smallFleetWarning, checks,
+                                   startedMillis, finishedMillis, endReason)
 
 namespace {
 
@@ -76,7 +77,8 @@ json planStepToJson(const PlanStepView& s) {
               {"region", s.region},
               {"targets", s.targets},
               {"comparison", s.comparison},
-              {"comparisonNote", s.comparisonNote}};
+              {"comparisonNote", s.comparisonNote},
+              {"comparisonKind", s.comparisonKind}};
 }
 
 PlanStepView planStepFromJson(const json& j) {
@@ -89,6 +91,7 @@ PlanStepView planStepFromJson(const json& j) {
   j.at("targets").get_to(s.targets);
   j.at("comparison").get_to(s.comparison);
   s.comparisonNote = j.value("comparisonNote", std::string());
+  s.comparisonKind = j.value("comparisonKind", std::string());
   return s;
 }
 

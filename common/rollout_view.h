@@ -82,6 +82,11 @@ struct RolloutSummaryView {
   std::vector<HostView> targets;
   std::vector<HostView> comparison;
   std::string comparisonNote;
+  // baseline, old_release, held_control (one old-release host kept until the last batch is
+  // judged), own_pre_switch (a host compared with its own windows before its switch), none.
+  std::string comparisonKind;
+  // Set when the fleet is too small for a comparison with other hosts after the canary step.
+  std::string smallFleetWarning;
   std::vector<stats::CheckResult> checks;  // each check's latest result in this step
   std::uint64_t startedMillis = 0;
   std::uint64_t finishedMillis = 0;  // 0 while it runs
@@ -99,6 +104,7 @@ struct PlanStepView {
   std::vector<std::string> targets;
   std::vector<std::string> comparison;
   std::string comparisonNote;
+  std::string comparisonKind;  // as in RolloutSummaryView
   bool operator==(const PlanStepView&) const = default;
 };
 

@@ -158,6 +158,10 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   for (const auto& note : planned->notes) {
     recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
+  if (!planned->smallFleetWarning.empty()) {
+    logger_->warn("rollout {}: {}", id, planned->smallFleetWarning);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, planned->smallFleetWarning});
+  }
   apply(entry, entry.rollout->start(now));
   save(entry);
   return rollout::summaryJson(*entry.rollout, now);

@@ -99,6 +99,7 @@ struct TelemetryWindow {
   mainPid @20 :UInt32;
   droppedBefore @21 :UInt64;   # windows dropped from the agent's backlog before this one
   sequence @22 :UInt64;        # the agent's durable backlog number, acknowledged by AckTelemetry
+  cpuMicros @23 :UInt64;       # cpuMillis at microsecond resolution (0: only cpuMillis is known)
 }
 
 struct TelemetryReport {

@@ -21,6 +21,7 @@ struct UnitStatus {
   std::optional<uint64_t> cpuUsageNSec;        // unset when CPU accounting is off
   std::optional<uint64_t> memoryCurrentBytes;  // unset when memory accounting is off
   uint32_t nRestarts = 0;                      // automatic restarts (Restart=) since load
+  std::string controlGroup;  // ControlGroup, e.g. "/system.slice/web.service"; empty: unknown
 };
 
 class ServiceManager {

@@ -187,6 +187,10 @@ Result<UnitStatus> SystemdClient::unitStatus(const std::string& unit) {
       return s.error();
     if (auto s = getTrivial(kServiceInterface, "NRestarts", 'u', &status.nRestarts); !s)
       return s.error();
+    // Optional: without it the agent falls back to /proc for CPU and memory.
+    if (!getString(kServiceInterface, "ControlGroup", status.controlGroup)) {
+      status.controlGroup.clear();
+    }
     if (cpu != UINT64_MAX) status.cpuUsageNSec = cpu;
     if (memory != UINT64_MAX) status.memoryCurrentBytes = memory;
   }

@@ -6,6 +6,8 @@
 
 #include <charconv>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <unordered_map>
 #include <vector>
 
@@ -98,6 +100,7 @@ Result<ProcTreeSample> ProcStats::sampleTree(pid_t mainPid) const {
     ticks += entry.ticks;
     pages += entry.rssPages;
     ++sample.processes;
+    sample.pids.push_back(entry.pid);
     if (auto it = children.find(entry.pid); it != children.end()) {
       for (const auto& child : it->second) stack.push_back(child);
       children.erase(it);  // a pid is visited once even if the tree changed while we read it
@@ -117,6 +120,119 @@ ResourceSample ProcStats::resourceSample(pid_t mainPid) const {
     out.unitActive = true;
   }
   return out;
+}
+
+namespace {
+
+std::optional<std::uint64_t> parseNumber(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  std::uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> readFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parseCgroupCpuStatNanos(std::string_view text) {
+  constexpr std::string_view kKey = "usage_usec ";
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    if (line.starts_with(kKey)) {
+      auto micros = parseNumber(line.substr(kKey.size()));
+      if (!micros) return std::nullopt;
+      return *micros * 1000;
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parseSchedstatNanos(std::string_view text) {
+  std::size_t space = text.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  return parseNumber(text.substr(0, space));
+}
+
+std::optional<std::uint64_t> parseMemoryCurrentBytes(std::string_view text) {
+  return parseNumber(text);
+}
+
+std::string_view cpuSourceName(CpuSource source) {
+  switch (source) {
+    case CpuSource::kSystemd:
+      return "systemd CPUUsageNSec";
+    case CpuSource::kCgroup:
+      return "cgroup cpu.stat";
+    case CpuSource::kSchedstat:
+      return "schedstat";
+    case CpuSource::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+UnitCpu selectUnitCpu(const UnitCpuReadings& readings) {
+  if (readings.systemdNanos) return {CpuSource::kSystemd, *readings.systemdNanos};
+  if (readings.cgroupNanos) return {CpuSource::kCgroup, *readings.cgroupNanos};
+  if (readings.schedstatNanos) return {CpuSource::kSchedstat, *readings.schedstatNanos};
+  return {};
+}
+
+UnitResources::UnitResources(std::string cgroupRoot, std::string procRoot)
+    : cgroupRoot_(std::move(cgroupRoot)), procRoot_(std::move(procRoot)) {}
+
+std::optional<std::uint64_t> UnitResources::cgroupCpuNanos(const std::string& controlGroup) const {
+  if (controlGroup.empty()) return std::nullopt;
+  auto text = readFile(cgroupRoot_ + controlGroup + "/cpu.stat");
+  return text ? parseCgroupCpuStatNanos(*text) : std::nullopt;
+}
+
+std::optional<std::uint64_t> UnitResources::cgroupMemoryBytes(
+    const std::string& controlGroup) const {
+  if (controlGroup.empty()) return std::nullopt;
+  auto text = readFile(cgroupRoot_ + controlGroup + "/memory.current");
+  return text ? parseMemoryCurrentBytes(*text) : std::nullopt;
+}
+
+std::vector<pid_t> UnitResources::cgroupPids(const std::string& controlGroup) const {
+  std::vector<pid_t> pids;
+  if (controlGroup.empty()) return pids;
+  auto text = readFile(cgroupRoot_ + controlGroup + "/cgroup.procs");
+  if (!text) return pids;
+  std::istringstream in(*text);
+  pid_t pid = 0;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+std::optional<std::uint64_t> UnitResources::schedstatNanos(const std::vector<pid_t>& pids) const {
+  std::optional<std::uint64_t> total;
+  std::string text;
+  for (pid_t pid : pids) {
+    std::string tasks = procRoot_ + "/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(tasks.c_str());
+    if (dir == nullptr) continue;
+    while (const dirent* item = ::readdir(dir)) {
+      if (item->d_name[0] == '.') continue;
+      if (!readSmallFile(tasks + "/" + item->d_name + "/schedstat", text)) continue;
+      if (auto nanos = parseSchedstatNanos(text)) total = total.value_or(0) + *nanos;
+    }
+    ::closedir(dir);
+  }
+  return total;
 }
 
 }  // namespace rollgate::agent

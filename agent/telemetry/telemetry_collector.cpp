@@ -105,13 +105,30 @@ std::optional<ResourceSample> TelemetryCollector::sample(const CollectedService&
   sample.unitActive = status->activeState == "active";
   sample.mainPid = status->mainPid;
   sample.restarts = status->nRestarts;
-  if (status->cpuUsageNSec && status->memoryCurrentBytes) {
-    sample.cpuMillis = *status->cpuUsageNSec / 1'000'000;
-    sample.memoryBytes = *status->memoryCurrentBytes;
-  } else if (status->mainPid != 0) {
-    ResourceSample fromProc = proc_.resourceSample(static_cast<pid_t>(status->mainPid));
-    sample.cpuMillis = fromProc.cpuMillis;
-    sample.memoryBytes = fromProc.memoryBytes;
+  // CPU in nanoseconds, never clock ticks (selectUnitCpu); memory from the unit's cgroup, RSS of
+  // the main process tree as the last resort.
+  UnitResources unit;
+  UnitCpuReadings cpu;
+  cpu.systemdNanos = status->cpuUsageNSec;
+  if (!cpu.systemdNanos) cpu.cgroupNanos = unit.cgroupCpuNanos(status->controlGroup);
+  std::optional<std::uint64_t> memory = status->memoryCurrentBytes;
+  if (!memory) memory = unit.cgroupMemoryBytes(status->controlGroup);
+  std::optional<ProcTreeSample> tree;
+  if ((!memory || (!cpu.systemdNanos && !cpu.cgroupNanos)) && status->mainPid != 0) {
+    if (auto sampled = proc_.sampleTree(static_cast<pid_t>(status->mainPid))) tree = *sampled;
+  }
+  if (!cpu.systemdNanos && !cpu.cgroupNanos) {
+    std::vector<pid_t> pids = unit.cgroupPids(status->controlGroup);
+    if (pids.empty() && tree) pids = tree->pids;
+    cpu.schedstatNanos = unit.schedstatNanos(pids);
+  }
+  UnitCpu selected = selectUnitCpu(cpu);
+  sample.cpuNanos = selected.nanos;
+  sample.cpuMillis = selected.nanos / 1'000'000;
+  if (memory) {
+    sample.memoryBytes = *memory;
+  } else if (tree) {
+    sample.memoryBytes = tree->rssBytes;
   }
   return sample;
 }

@@ -48,7 +48,7 @@ void WindowBuilder::reset(std::uint64_t startMillis) {
   window_.latencySampleMicros.reserve(options_.sampleCapacity);
   std::fill(statusCounts_.begin(), statusCounts_.end(), 0);
   latencySeen_ = 0;
-  cpuAccumulatedMillis_ = 0;
+  cpuAccumulatedNanos_ = 0;
   restartsAccumulated_ = 0;
   if (lastSample_) {
     window_.memoryBytes = lastSample_->memoryBytes;
@@ -110,9 +110,11 @@ void WindowBuilder::addAccess(const AccessRecord& record) {
 
 void WindowBuilder::addResourceSample(const ResourceSample& sample) {
   if (lastSample_) {
-    cpuAccumulatedMillis_ += sample.cpuMillis >= lastSample_->cpuMillis
-                                 ? sample.cpuMillis - lastSample_->cpuMillis
-                                 : sample.cpuMillis;
+    auto nanos = [](const ResourceSample& s) {
+      return s.cpuNanos != 0 ? s.cpuNanos : s.cpuMillis * 1'000'000;
+    };
+    std::uint64_t now = nanos(sample), before = nanos(*lastSample_);
+    cpuAccumulatedNanos_ += now >= before ? now - before : now;
     restartsAccumulated_ += sample.restarts >= lastSample_->restarts
                                 ? sample.restarts - lastSample_->restarts
                                 : sample.restarts;
@@ -126,7 +128,8 @@ void WindowBuilder::addResourceSample(const ResourceSample& sample) {
 TelemetryWindow WindowBuilder::finish(std::uint64_t nowMillis) {
   TelemetryWindow done = window_;
   done.endMillis = std::max(nowMillis, done.startMillis);
-  done.cpuMillis = cpuAccumulatedMillis_;
+  done.cpuMillis = cpuAccumulatedNanos_ / 1'000'000;
+  done.cpuMicros = cpuAccumulatedNanos_ / 1000;
   done.restarts = restartsAccumulated_;
   for (std::size_t code = 0; code < kMaxStatus; ++code) {
     if (statusCounts_[code] != 0) {
@@ -146,7 +149,7 @@ std::optional<TelemetryWindow> WindowBuilder::switchRelease(std::string newRelea
                                                             std::uint64_t nowMillis) {
   std::optional<TelemetryWindow> closed;
   const bool empty = window_.requests == 0 && window_.unparsedLines == 0 &&
-                     window_.errorLogLines == 0 && cpuAccumulatedMillis_ == 0 &&
+                     window_.errorLogLines == 0 && cpuAccumulatedNanos_ == 0 &&
                      restartsAccumulated_ == 0;
   if (!(empty && nowMillis <= window_.startMillis)) {
     closed = finish(nowMillis);

@@ -17,14 +17,15 @@
 namespace rollgate::agent {
 
 // One reading of a service's resources, from systemd (sd-bus) or from /proc (ProcStats).
-// cpuMillis and restarts are cumulative counters; a counter that goes backwards (the process tree
-// was replaced) restarts the accumulation from its new value.
+// cpuMillis (or cpuNanos) and restarts are cumulative counters; a counter that goes backwards (the
+// process tree was replaced) restarts the accumulation from its new value.
 struct ResourceSample {
   std::uint64_t cpuMillis = 0;
   std::uint64_t memoryBytes = 0;
   std::uint32_t restarts = 0;
   bool unitActive = false;
   std::uint32_t mainPid = 0;
+  std::uint64_t cpuNanos = 0;  // when non-zero, the unit's CPU time at ns resolution (not cpuMillis)
   bool operator==(const ResourceSample&) const = default;
 };
 
@@ -78,7 +79,7 @@ class WindowBuilder {
   std::uint64_t latencySeen_ = 0;            // latencies offered to the reservoir this window
   std::uint64_t rngState_ = 0;
   std::optional<ResourceSample> lastSample_;
-  std::uint64_t cpuAccumulatedMillis_ = 0;
+  std::uint64_t cpuAccumulatedNanos_ = 0;
   std::uint32_t restartsAccumulated_ = 0;
 };
 

@@ -100,7 +100,9 @@ void addWindow(GroupData& group, const TelemetryWindow& window) {
                        ? static_cast<double>(window.endMillis - window.startMillis) / 1000.0
                        : 0.0;
   if (seconds > 0) {
-    group.cpuMillisPerSecond.push_back(static_cast<double>(window.cpuMillis) / seconds);
+    double cpuMillis = window.cpuMicros != 0 ? static_cast<double>(window.cpuMicros) / 1000.0
+                                             : static_cast<double>(window.cpuMillis);
+    group.cpuMillisPerSecond.push_back(cpuMillis / seconds);
   }
   group.memoryBytes.push_back(static_cast<double>(window.memoryBytes));
 }

@@ -50,7 +50,53 @@ std::string whyNoBaseline(const std::vector<HostInfo>& hosts, const std::string&
   return joinNames(reasons);
 }
 
+// The last step has no host left on the old release: hold its last target back as the control of
+// the rest of its batch, then judge that host alone against its own pre-switch windows.
+void holdControlForLastStep(RolloutPlan& plan) {
+  PlanStep& last = plan.steps.back();
+  if (!last.comparison.empty()) return;
+  if (last.targets.size() > 1) {
+    PlanStep held = last;
+    held.targets = {last.targets.back()};
+    last.targets.pop_back();
+    last.comparison = held.targets;
+    last.comparisonKind = ComparisonKind::kHeldControl;
+    last.comparisonNote = "host " + held.targets[0].name + " held back on " +
+                          held.targets[0].fromRelease +
+                          " as the control of this last batch (no other host is left on the old "
+                          "release); it switches alone in the next step";
+    held.batch = last.batch + 1;
+    for (auto& step : plan.steps) {
+      if (step.stage == last.stage && step.region == last.region) step.batches += 1;
+    }
+    held.batches = last.batches;
+    plan.steps.push_back(std::move(held));
+  }
+  PlanStep& own = plan.steps.back();
+  own.comparison = own.targets;
+  own.comparisonKind = ComparisonKind::kOwnPreSwitch;
+  own.comparisonNote = "no other host is left on the old release: host " + own.targets[0].name +
+                       " is compared with its own windows on " + own.targets[0].fromRelease +
+                       " from before its switch (the analysis span just before it)";
+}
+
 }  // namespace
+
+std::string_view comparisonKindName(ComparisonKind kind) {
+  switch (kind) {
+    case ComparisonKind::kBaseline:
+      return "baseline";
+    case ComparisonKind::kOldRelease:
+      return "old_release";
+    case ComparisonKind::kHeldControl:
+      return "held_control";
+    case ComparisonKind::kOwnPreSwitch:
+      return "own_pre_switch";
+    case ComparisonKind::kNone:
+      return "none";
+  }
+  return "?";
+}
 
 Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<HostInfo>& hosts,
                                 const PlanConfig& config) {
@@ -81,6 +127,13 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     }
   }
   std::sort(eligible.begin(), eligible.end(), before);
+  if (eligible.size() == 1) {
+    return makeError("service " + request.service + " runs on one eligible host (" +
+                     eligible[0].name +
+                     "): the fleet is too small for any comparison; a rollout needs a baseline "
+                     "host on the old release in the canary's cluster" +
+                     (plan.notes.empty() ? std::string() : " (" + joinNames(plan.notes) + ")"));
+  }
 
   auto baselineFor = [&](const PlannedHost& canary) -> const PlannedHost* {
     const PlannedHost* best = nullptr;
@@ -169,9 +222,7 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
       note = "hosts still on the old release in region " + region;
       return sameRegion;
     }
-    note = all.empty() ? "no host is left on the old release: only static thresholds and "
-                         "restarts apply"
-                       : "hosts still on the old release in other regions";
+    note = all.empty() ? std::string() : "hosts still on the old release in other regions";
     return all;
   };
 
@@ -184,13 +235,13 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     step.comparison = {*baseline};
     step.restartComparison = config.canary.baselineRestart;
     step.comparisonNote = "baseline host " + baseline->name + " in cluster " + canary->cluster;
+    step.comparisonKind = ComparisonKind::kBaseline;
     plan.steps.push_back(std::move(step));
     changed.insert(canary->name);
   }
 
   auto addBatches = [&](const std::string& stage, const std::string& region,
-                        std::vector<PlannedHost> targets, const BatchSize& batch,
-                        bool baselineLast) {
+                        std::vector<PlannedHost> targets, const BatchSize& batch) {
     if (targets.empty()) return;
     std::size_t per = batch.hostsPerBatch(targets.size());
     std::vector<std::vector<PlannedHost>> chunks;
@@ -198,17 +249,6 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
       chunks.emplace_back(
           targets.begin() + static_cast<std::ptrdiff_t>(i),
           targets.begin() + static_cast<std::ptrdiff_t>(std::min(i + per, targets.size())));
-    }
-    if (baselineLast) {
-      // When nothing else is left on the old release, the baseline stays on it one batch longer
-      // so that the rest of its cluster still has something to be compared with.
-      auto& last = chunks.back();
-      std::string note;
-      if (last.size() > 1 && remainingOld(region, last, note).empty()) {
-        PlannedHost b = last.back();
-        last.pop_back();
-        chunks.push_back({b});
-      }
     }
     std::uint32_t index = 0;
     for (auto& chunk : chunks) {
@@ -224,7 +264,8 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     }
   };
 
-  // cluster: the rest of the canary's cluster, the baseline last
+  // cluster: the rest of the canary's cluster, the baseline last (so that it is the host held
+  // back as a control when the cluster is the whole fleet)
   {
     std::vector<PlannedHost> targets;
     for (const auto& host : eligible) {
@@ -234,7 +275,7 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
       }
     }
     targets.push_back(*baseline);
-    addBatches("cluster", canary->region, std::move(targets), config.cluster.batch, true);
+    addBatches("cluster", canary->region, std::move(targets), config.cluster.batch);
   }
   // region: the rest of the canary's region
   {
@@ -242,7 +283,7 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
     for (const auto& host : eligible) {
       if (host.region == canary->region && !changed.count(host.name)) targets.push_back(host);
     }
-    addBatches("region", canary->region, std::move(targets), config.region.batch, false);
+    addBatches("region", canary->region, std::move(targets), config.region.batch);
   }
   // fleet: every other region, one at a time
   {
@@ -251,8 +292,23 @@ Result<RolloutPlan> planRollout(const PlanRequest& request, const std::vector<Ho
       if (!changed.count(host.name)) regions[host.region].push_back(host);
     }
     for (auto& [region, targets] : regions) {
-      addBatches("fleet", region, std::move(targets), config.fleet.batch, false);
+      addBatches("fleet", region, std::move(targets), config.fleet.batch);
     }
+  }
+  holdControlForLastStep(plan);
+  bool otherComparison =
+      std::any_of(plan.steps.begin() + 1, plan.steps.end(), [](const PlanStep& s) {
+        return s.comparisonKind == ComparisonKind::kOldRelease ||
+               s.comparisonKind == ComparisonKind::kHeldControl;
+      });
+  if (!otherComparison) {  // two hosts: the canary and its baseline
+    plan.smallFleetWarning =
+        "the fleet is too small for a comparison with other hosts after the canary step (" +
+        std::to_string(eligible.size()) +
+        " eligible hosts): only the canary step compares with "
+        "another host (baseline " +
+        baseline->name + "); the last step compares " + baseline->name +
+        " with its own windows on " + baseline->fromRelease + " from before its switch";
   }
   return plan;
 }

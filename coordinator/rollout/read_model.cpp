@@ -60,6 +60,8 @@ RolloutSummaryView summarize(const Rollout& rollout, std::uint64_t nowMillis) {
   s.targets = hostsOf(plan.targets);
   s.comparison = hostsOf(plan.comparison);
   s.comparisonNote = plan.comparisonNote;
+  s.comparisonKind = std::string(comparisonKindName(plan.comparisonKind));
+  s.smallFleetWarning = state.plan.smallFleetWarning;
   s.checks = state.step.latest;
   s.startedMillis = state.startedMillis;
   s.finishedMillis = state.finishedMillis;
@@ -86,6 +88,7 @@ std::vector<PlanStepView> planView(const RolloutState& state) {
     for (const auto& h : step.targets) view.targets.push_back(h.name);
     for (const auto& h : step.comparison) view.comparison.push_back(h.name);
     view.comparisonNote = step.comparisonNote;
+    view.comparisonKind = std::string(comparisonKindName(step.comparisonKind));
     steps.push_back(std::move(view));
   }
   return steps;

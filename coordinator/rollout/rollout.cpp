@@ -151,6 +151,29 @@ bool Rollout::isComparison(const std::string& host) const {
                      [&](const PlannedHost& h) { return h.name == host; });
 }
 
+std::uint64_t Rollout::preSwitchSpanMillis() const {
+  return state_.planConfig.stage(currentPlanStep().stage).analysisSeconds * 1000;
+}
+
+std::vector<StoredWindow> Rollout::preSwitchWindows(std::vector<StoredWindow> previous,
+                                                    std::uint64_t nowMillis) const {
+  std::vector<StoredWindow> kept;
+  const PlanStep& plan = currentPlanStep();
+  if (plan.comparisonKind != ComparisonKind::kOwnPreSwitch) return kept;
+  std::uint64_t since = nowMillis - std::min(nowMillis, preSwitchSpanMillis());
+  for (auto& stored : previous) {
+    if (stored.window.startMillis < since) continue;
+    auto target = std::find_if(plan.targets.begin(), plan.targets.end(),
+                               [&](const PlannedHost& h) { return h.name == stored.host; });
+    if (stored.target || target == plan.targets.end() ||
+        stored.window.release != target->fromRelease) {
+      continue;
+    }
+    kept.push_back(std::move(stored));
+  }
+  return kept;
+}
+
 std::string Rollout::describeStep() const {
   const PlanStep& step = currentPlanStep();
   std::string text = "step " + std::to_string(state_.currentStep + 1) + "/" +
@@ -230,6 +253,9 @@ TelemetryWanted Rollout::telemetryWanted() const {
   for (const auto& h : plan.comparison) wanted.hosts.push_back(h.name);
   wanted.service = state_.spec.service;
   wanted.sinceMillis = state_.step.startedMillis;
+  if (plan.comparisonKind == ComparisonKind::kOwnPreSwitch) {
+    wanted.sinceMillis -= std::min(wanted.sinceMillis, preSwitchSpanMillis());
+  }
   return wanted;
 }
 
@@ -273,6 +299,9 @@ Actions Rollout::start(std::uint64_t nowMillis) {
         nowMillis, out);
   for (const auto& note : state_.plan.notes)
     event(RolloutEventKind::kPlanNote, "", "plan: " + note, nowMillis, out);
+  if (!state_.plan.smallFleetWarning.empty()) {
+    event(RolloutEventKind::kPlanNote, "", "plan: " + state_.plan.smallFleetWarning, nowMillis, out);
+  }
   advance(nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
@@ -293,7 +322,9 @@ Actions Rollout::resumed(std::uint64_t nowMillis) {
 
 void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   const PlanStep& plan = currentPlanStep();
+  std::vector<StoredWindow> carried = std::move(state_.step.windows);
   state_.step = StepProgress{};
+  state_.step.windows = std::move(carried);
   state_.step.phase = StepPhase::kInstalling;
   state_.step.startedMillis = nowMillis;
   event(RolloutEventKind::kStepStarted, "",
@@ -393,7 +424,9 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
           return;
         }
         state_.currentStep += 1;
+        std::vector<StoredWindow> carried = preSwitchWindows(std::move(step.windows), nowMillis);
         state_.step = StepProgress{};
+        state_.step.windows = std::move(carried);
         continue;  // start the next step unless paused
       }
       case StepPhase::kPassed:
@@ -422,8 +455,20 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   GroupData canary, comparison, canaryStage, comparisonStage;
   canary.hostCount = canaryStage.hostCount = plan.targets.size();
   comparison.hostCount = comparisonStage.hostCount = plan.comparison.size();
+  // Own pre-switch comparison: the targets' windows on their old release over the span just
+  // before the switch; their time span is not aligned with the canary side's.
+  bool preSwitch = plan.comparisonKind == ComparisonKind::kOwnPreSwitch;
+  std::uint64_t preSwitchFrom =
+      step.activatedMillis - std::min(step.activatedMillis, preSwitchSpanMillis());
   for (const auto& stored : step.windows) {
     const TelemetryWindow& w = stored.window;
+    if (preSwitch && !stored.target) {
+      if (w.startMillis < preSwitchFrom || w.startMillis >= step.activatedMillis) continue;
+      comparisonStage.windows += 1;
+      comparisonStage.restarts += w.restarts;
+      addWindow(comparison, w);
+      continue;
+    }
     if (w.endMillis > cutoff || w.startMillis < step.activatedMillis) continue;
     GroupData& stage = stored.target ? canaryStage : comparisonStage;  // restarts only
     stage.windows += 1;
@@ -671,9 +716,12 @@ Actions Rollout::onTelemetry(const std::string& hostName, const TelemetryWindow&
   if (!target && !comparison) return out;
   host->lastWindowMillis = nowMillis;
   StepPhase phase = state_.step.phase;
+  // A step compared with its own pre-switch windows collects them while it waits to start, too.
   bool collecting =
       !state_.rollingBack && (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
-                              phase == StepPhase::kAnalyzing);
+                              phase == StepPhase::kAnalyzing ||
+                              (phase == StepPhase::kNotStarted &&
+                               currentPlanStep().comparisonKind == ComparisonKind::kOwnPreSwitch));
   bool duplicate = std::any_of(
       state_.step.windows.begin(), state_.step.windows.end(), [&](const StoredWindow& stored) {
         return stored.host == hostName && stored.window.startMillis == window.startMillis &&

@@ -211,7 +211,8 @@ std::string stateToJson(const RolloutState& state, bool includeWindows = true);
 Result<RolloutState> stateFromJson(const std::string& text);
 
 // What telemetry the current step uses: windows of `service` from these hosts that started at or
-// after `sinceMillis`. Empty hosts when the rollout collects nothing now.
+// after `sinceMillis` (for a step compared with its own pre-switch windows, the stage's analysis
+// span before the step started). Empty hosts when the rollout collects nothing now.
 struct TelemetryWanted {
   std::string service;
   std::vector<std::string> hosts;
@@ -271,6 +272,12 @@ class Rollout {
   bool isTarget(const std::string& host) const;
   bool isComparison(const std::string& host) const;
   std::string describeStep() const;
+  // kOwnPreSwitch steps: how far before the switch their own old-release windows count (the
+  // stage's analysis window), and the windows of the step before that they carry over (the
+  // targets' old-release windows of that span before `nowMillis`).
+  std::uint64_t preSwitchSpanMillis() const;
+  std::vector<StoredWindow> preSwitchWindows(std::vector<StoredWindow> previous,
+                                             std::uint64_t nowMillis) const;
 
   void advance(std::uint64_t nowMillis, Actions& out);
   void startStep(std::uint64_t nowMillis, Actions& out);

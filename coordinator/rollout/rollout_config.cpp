@@ -172,9 +172,12 @@ GatesConfig defaultGatesConfig() {
   add("error_log", Metric::kErrorLogPerRequest, Test::kFisher, 0.001, 1.5, 200, 0, Tier::kWarn);
   // Latency: a shift of at least 5 ms and a 5% higher median, on at least 50 samples a side.
   add("latency", Metric::kLatency, Test::kMannWhitney, 5000, 1.05, 50, 0, Tier::kCritical);
-  // CPU and memory: 20% more at least, on at least 3 windows a side.
-  add("cpu", Metric::kCpu, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
-  add("memory", Metric::kMemory, Test::kMannWhitney, 0, 1.2, 3, 0, Tier::kWarn);
+  // CPU and memory: 20% more at least, on at least 3 windows a side, and an absolute floor so that
+  // a mostly idle unit's noise never fails a build whatever the window length: CPU 20 ms per
+  // second (2% of a core; one 10 ms scheduler tick in the shortest, 1 s, window is 10 ms/s) and
+  // memory 16 MiB (4096 pages; a unit's own page cache moves memory.current by a few MiB a window).
+  add("cpu", Metric::kCpu, Test::kMannWhitney, kCpuFloorMillisPerSecond, 1.2, 3, 0, Tier::kWarn);
+  add("memory", Metric::kMemory, Test::kMannWhitney, kMemoryFloorBytes, 1.2, 3, 0, Tier::kWarn);
   // Static thresholds: before the last look they fail only on kThresholdEarlyRequests (gates.h).
   add("http_5xx_static", Metric::kHttp5xxRatio, Test::kThresholdMax, 0, 0, 200, 0.005,
       Tier::kCritical);

@@ -76,6 +76,9 @@ struct GatesConfig {
 Result<BatchSize> parseBatch(std::string_view text);
 
 PlanConfig defaultPlanConfig();
+// The default cpu and memory checks' absolute floors (min_effect), besides their 1.2 ratio.
+inline constexpr double kCpuFloorMillisPerSecond = 20;
+inline constexpr double kMemoryFloorBytes = 16.0 * 1024 * 1024;
 // The default checks: Fisher on the 5xx ratio (critical) and on error-log lines per request
 // (warn); Mann-Whitney on latency (critical), CPU and memory (warn); 5xx below 0.5% and 2xx at
 // least 90% (critical); restarts beyond the comparison group's (critical).

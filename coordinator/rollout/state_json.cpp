@@ -25,10 +25,17 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, re
                                    canary, cluster, region, fleet)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanStep, stage, region, batch, batches, targets, comparison,
-                                   restartComparison, comparisonNote)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutPlan, service, version, canaryHost, baselineHost, steps,
-                                   notes)
+NLOHMANN_JSON_SERIALIZE_ENUM(ComparisonKind, {{ComparisonKind::kOldRelease, "old_release"},
+                                              {ComparisonKind::kBaseline, "baseline"},
+                                              {ComparisonKind::kHeldControl, "held_control"},
+                                              {ComparisonKind::kOwnPreSwitch, "own_pre_switch"},
+                                              {ComparisonKind::kNone, "none"}})
+// With defaults: states stored before comparisonKind and smallFleetWarning existed still load.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(PlanStep, stage, region, batch, batches, targets,
+                                                comparison, restartComparison, comparisonNote,
+                                                comparisonKind)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RolloutPlan, service, version, canaryHost,
+                                                baselineHost, steps, notes, smallFleetWarning)
 
 namespace {
 
@@ -54,6 +61,7 @@ json windowToJson(const TelemetryWindow& w) {
               {"errorLogLines", w.errorLogLines},
               {"unparsedLines", w.unparsedLines},
               {"cpuMillis", w.cpuMillis},
+              {"cpuMicros", w.cpuMicros},
               {"memoryBytes", w.memoryBytes},
               {"restarts", w.restarts},
               {"unitActive", w.unitActive},
@@ -84,6 +92,7 @@ TelemetryWindow windowFromJson(const json& j) {
   j.at("errorLogLines").get_to(w.errorLogLines);
   j.at("unparsedLines").get_to(w.unparsedLines);
   j.at("cpuMillis").get_to(w.cpuMillis);
+  w.cpuMicros = j.value("cpuMicros", std::uint64_t{0});
   j.at("memoryBytes").get_to(w.memoryBytes);
   j.at("restarts").get_to(w.restarts);
   j.at("unitActive").get_to(w.unitActive);

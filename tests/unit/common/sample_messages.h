@@ -45,6 +45,7 @@ inline TelemetryWindow sampleWindow(const std::string& service, std::uint64_t st
   w.mainPid = 4711;
   w.droppedBefore = 3;
   w.sequence = 1'700'000'000'042;
+  w.cpuMicros = 1'234'567;
   return w;
 }
 

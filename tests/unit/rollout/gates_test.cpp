@@ -214,3 +214,88 @@ TEST_CASE("windows aggregate into counts and samples") {
   CHECK(group.cpuMillisPerSecond[0] == doctest::Approx(50.0));
   CHECK(group.memoryBytes[1] == doctest::Approx(1 << 20));
 }
+
+namespace {
+// Windows of `seconds` each, with CPU given in clock ticks of 10 ms: `ticks[i]` for window i.
+GroupData cpuWindows(const std::vector<std::uint64_t>& ticks, std::uint64_t seconds, bool micros) {
+  GroupData group;
+  group.hostCount = 1;
+  std::uint64_t start = 1'700'000'000'000;
+  for (auto t : ticks) {
+    TelemetryWindow w;
+    w.startMillis = start;
+    w.endMillis = start + seconds * 1000;
+    start = w.endMillis;
+    w.cpuMillis = t * 10;
+    if (micros) w.cpuMicros = t * 10'000;
+    addWindow(group, w);
+  }
+  return group;
+}
+}  // namespace
+
+TEST_CASE("cpu: one extra 10 ms tick per short window does not fail the default check") {
+  // A mostly idle unit on 2 s windows: the baseline shows 0 or 1 tick, the canary 1 or 2 ticks
+  // (one more each window): +5 ms/s, a ratio far above 1.2, and significant over 30 windows.
+  std::vector<std::uint64_t> baseline, canary;
+  for (int i = 0; i < 30; ++i) {
+    baseline.push_back(i % 2);
+    canary.push_back(i % 2 + 1);
+  }
+  for (bool micros : {false, true}) {
+    CAPTURE(micros);
+    GroupData c = cpuWindows(canary, 2, micros), b = cpuWindows(baseline, 2, micros);
+    CHECK(c.cpuMillisPerSecond.front() == doctest::Approx(5.0));
+    auto result = evaluateCheck(check("cpu"), c, b, true, 6, 6, plans);
+    CHECK(result.significant);              // the difference is real ...
+    CHECK_FALSE(result.effectLargeEnough);  // ... but below the floor of 20 ms/s
+    CHECK((result.verdict == Verdict::kPass));
+    // Without the floor, the ratio alone fails the build: the floor is what keeps it.
+    CheckSpec ratioOnly = check("cpu");
+    ratioOnly.minEffect = 0;
+    CHECK((evaluateCheck(ratioOnly, c, b, true, 6, 6, plans).verdict == Verdict::kFail));
+  }
+  // The shortest window (1 s) with one tick more is 10 ms/s: still below the floor.
+  CHECK(kCpuFloorMillisPerSecond > 10.0);
+}
+
+TEST_CASE("cpu and memory: a real rise above the floors still fails") {
+  std::vector<std::uint64_t> baseline(30, 10), canary(30, 16);  // 100 vs 160 ms/s on 1 s windows
+  GroupData c = cpuWindows(canary, 1, true), b = cpuWindows(baseline, 1, true);
+  auto cpu = evaluateCheck(check("cpu"), c, b, true, 6, 6, plans);
+  CHECK((cpu.verdict == Verdict::kFail));
+  CHECK(cpu.effect.estimate == doctest::Approx(60.0));
+
+  GroupData mc, mb;
+  mc.hostCount = mb.hostCount = 1;
+  for (int i = 0; i < 30; ++i) {
+    mb.memoryBytes.push_back(100e6 + i * 4096.0);
+    mc.memoryBytes.push_back(100e6 + (i + 1) * 4096.0);  // one page more: passes
+  }
+  CHECK((evaluateCheck(check("memory"), mc, mb, true, 6, 6, plans).verdict == Verdict::kPass));
+  for (auto& bytes : mc.memoryBytes) bytes += 30e6;  // +30 MB, above both floors: fails
+  CHECK((evaluateCheck(check("memory"), mc, mb, true, 6, 6, plans).verdict == Verdict::kFail));
+
+  // A small unit: 5 MB against 7 MB is a ratio of 1.4 but below the 16 MiB floor.
+  GroupData sc, sb;
+  sc.hostCount = sb.hostCount = 1;
+  for (int i = 0; i < 30; ++i) {
+    sb.memoryBytes.push_back(5e6 + i * 4096.0);
+    sc.memoryBytes.push_back(7e6 + i * 4096.0);
+  }
+  auto small = evaluateCheck(check("memory"), sc, sb, true, 6, 6, plans);
+  CHECK(small.significant);
+  CHECK((small.verdict == Verdict::kPass));
+}
+
+TEST_CASE("cpu: windows with cpuMicros are read at microsecond resolution") {
+  TelemetryWindow w;
+  w.startMillis = 0;
+  w.endMillis = 2000;
+  w.cpuMillis = 1;
+  w.cpuMicros = 1500;  // 1.5 ms in 2 s
+  GroupData group;
+  addWindow(group, w);
+  REQUIRE(group.cpuMillisPerSecond.size() == 1);
+  CHECK(group.cpuMillisPerSecond[0] == doctest::Approx(0.75));
+}

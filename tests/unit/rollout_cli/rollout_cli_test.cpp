@@ -136,6 +136,8 @@ json analyzingSummary() {
                                          {"rollback", "none"},
                                          {"pending", "install"}}})},
             {"comparisonNote", "baseline in the canary's cluster"},
+            {"comparisonKind", "baseline"},
+            {"smallFleetWarning", ""},
             {"checks", json::array({fisherFail(), latencyPass(), thresholdPass()})},
             {"startedMillis", kStart},
             {"finishedMillis", 0},
@@ -459,6 +461,10 @@ TEST_CASE("start: the reply names the rollout and its first step") {
   CHECK(text ==
         "rollout ro-7 started: web 1.2.0, 4 steps\n"
         "first: step 1/4 canary in eu, targets h1, comparison h2\n");
+  json small = analyzingSummary();
+  small["smallFleetWarning"] = "the fleet is too small for a comparison with other hosts";
+  CHECK(renderRolloutStarted(summaryOf(small)).ends_with(
+      "comparison h2\nwarning: the fleet is too small for a comparison with other hosts\n"));
 }
 
 }  // namespace
