@@ -41,6 +41,16 @@ RolloutView describeOrFail(const AdminOptions& admin, const std::string& id) {
   return decodeView(replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), what), what);
 }
 
+// --interval SECONDS of watch and start --wait: how often the rollout is polled.
+void addIntervalOption(CLI::App& command, double& seconds) {
+  command.add_option("--interval", seconds, "seconds between polls while following (default 1)")
+      ->check(CLI::Range(0.05, 60.0));
+}
+
+std::uint64_t intervalMillis(double seconds) {
+  return static_cast<std::uint64_t>(seconds * 1000.0 + 0.5);
+}
+
 void printText(const std::string& text) {
   std::fputs(text.c_str(), stdout);
   std::fflush(stdout);
@@ -50,11 +60,12 @@ void printJson(const json& document) {
   std::printf("%s\n", document.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
 
-// Follows a rollout until it ends: DescribeRollout every second. On a terminal stdout the screen
+// Follows a rollout until it ends: DescribeRollout every `intervalMillis`. On a terminal stdout the screen
 // is redrawn; otherwise (or with `linesTo` stderr for --wait --json) a line per change. A
 // coordinator that cannot be reached is retried for a minute (it may be restarting). Returns the
 // last summary.
-RolloutSummaryView follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo) {
+RolloutSummaryView follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo,
+                          std::uint64_t intervalMillis) {
   constexpr int kMaxUnavailableSeconds = 60;
   const bool redraw = linesTo == stdout && ::isatty(STDOUT_FILENO) == 1;
   std::unique_ptr<AdminClient> client;
@@ -110,7 +121,7 @@ RolloutSummaryView follow(const AdminOptions& admin, const std::string& id, std:
       return summary;
     }
     previous = std::move(summary);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(intervalMillis));
   }
 }
 
@@ -133,6 +144,7 @@ struct StartOptions {
   std::string gatesFile;
   std::string canaryHost;
   bool wait = false;
+  double interval = 1.0;  // seconds between polls with --wait
   bool json = false;
 };
 
@@ -166,7 +178,8 @@ void start(const AdminOptions& admin, const StartOptions& options) {
   }
   if (summary->id.empty()) fail(kExitFailure, "the coordinator's reply to start rollout has no id");
   if (!options.json) printText(renderRolloutStarted(*summary));
-  RolloutSummaryView last = follow(admin, summary->id, options.json ? stderr : stdout);
+  RolloutSummaryView last =
+      follow(admin, summary->id, options.json ? stderr : stdout, intervalMillis(options.interval));
   if (options.json) printJson(json{{"rollout", toJson(last)}});
   int code = rolloutExitCode(last.status);
   if (code != 0) throw CLI::RuntimeError(code);
@@ -175,9 +188,11 @@ void start(const AdminOptions& admin, const StartOptions& options) {
 void addWatchCommand(CLI::App& parent, AdminOptions& admin, const std::string& description) {
   auto* watch = parent.add_subcommand("watch", description);
   auto id = std::make_shared<std::string>();
+  auto interval = std::make_shared<double>(1.0);
   watch->add_option("ID", *id, "rollout id")->required();
-  watch->callback([&admin, id] {
-    RolloutSummaryView last = follow(admin, *id, stdout);
+  addIntervalOption(*watch, *interval);
+  watch->callback([&admin, id, interval] {
+    RolloutSummaryView last = follow(admin, *id, stdout, intervalMillis(*interval));
     int code = rolloutExitCode(last.status);
     if (code != 0) throw CLI::RuntimeError(code);
   });
@@ -224,6 +239,7 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   startCommand->add_flag("--wait", startOptions->wait,
                          "follow it until it ends; exit 0 only if it succeeded");
   startCommand->add_flag("--json", startOptions->json, "print JSON");
+  addIntervalOption(*startCommand, startOptions->interval);
   startCommand->callback([&admin, startOptions] { start(admin, *startOptions); });
 
   struct ReadOptions {

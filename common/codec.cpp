@@ -1,3 +1,6 @@
+// Over 600 lines by choice: this file is the whole wire contract of schemas/rollgate.capnp in C++
+// (conversion both ways, the decoding frame, and the validation of every message), kept in one
+// place so that a schema change is made, reviewed and fuzzed in one file.
 #include "common/codec.h"
 
 #include <capnp/message.h>

@@ -89,19 +89,6 @@ std::string seconds(std::uint64_t millis) {
          (millis % 1000 ? "." + std::to_string(millis % 1000 / 100) : "") + " s";
 }
 
-// Keeps `limit` evenly spaced values of `values` (deterministically), so that a look over a big
-// batch stays cheap on the coordinator's loop.
-void thinSamples(std::vector<double>& values, std::size_t limit) {
-  if (values.size() <= limit) return;
-  std::vector<double> kept;
-  kept.reserve(limit);
-  double stride = static_cast<double>(values.size()) / static_cast<double>(limit);
-  for (std::size_t i = 0; i < limit; ++i) {
-    kept.push_back(values[static_cast<std::size_t>(static_cast<double>(i) * stride)]);
-  }
-  values.swap(kept);
-}
-
 }  // namespace
 
 Rollout::Rollout(RolloutSpec spec, RolloutPlan plan, PlanConfig planConfig, GatesConfig gates) {
@@ -149,29 +136,6 @@ bool Rollout::isComparison(const std::string& host) const {
   const auto& comparison = currentPlanStep().comparison;
   return std::any_of(comparison.begin(), comparison.end(),
                      [&](const PlannedHost& h) { return h.name == host; });
-}
-
-std::uint64_t Rollout::preSwitchSpanMillis() const {
-  return state_.planConfig.stage(currentPlanStep().stage).analysisSeconds * 1000;
-}
-
-std::vector<StoredWindow> Rollout::preSwitchWindows(std::vector<StoredWindow> previous,
-                                                    std::uint64_t nowMillis) const {
-  std::vector<StoredWindow> kept;
-  const PlanStep& plan = currentPlanStep();
-  if (plan.comparisonKind != ComparisonKind::kOwnPreSwitch) return kept;
-  std::uint64_t since = nowMillis - std::min(nowMillis, preSwitchSpanMillis());
-  for (auto& stored : previous) {
-    if (stored.window.startMillis < since) continue;
-    auto target = std::find_if(plan.targets.begin(), plan.targets.end(),
-                               [&](const PlannedHost& h) { return h.name == stored.host; });
-    if (stored.target || target == plan.targets.end() ||
-        stored.window.release != target->fromRelease) {
-      continue;
-    }
-    kept.push_back(std::move(stored));
-  }
-  return kept;
 }
 
 std::string Rollout::describeStep() const {
@@ -436,111 +400,6 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
   }
 }
 
-void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out) {
-  StepProgress& step = state_.step;
-  const PlanStep& plan = currentPlanStep();
-  step.lastLook = look;
-  bool hasComparison = !plan.comparison.empty();
-
-  // Both sides over the same span: up to the latest window end that both have reached.
-  std::uint64_t endTarget = 0, endComparison = 0;
-  for (const auto& stored : step.windows) {
-    if (stored.window.startMillis < step.activatedMillis) continue;
-    auto& end = stored.target ? endTarget : endComparison;
-    end = std::max(end, stored.window.endMillis);
-  }
-  std::uint64_t cutoff = hasComparison && endComparison > 0 && endTarget > 0
-                             ? std::min(endTarget, endComparison)
-                             : std::max(endTarget, endComparison);
-  GroupData canary, comparison, canaryStage, comparisonStage;
-  canary.hostCount = canaryStage.hostCount = plan.targets.size();
-  comparison.hostCount = comparisonStage.hostCount = plan.comparison.size();
-  // Own pre-switch comparison: the targets' windows on their old release over the span just
-  // before the switch; their time span is not aligned with the canary side's.
-  bool preSwitch = plan.comparisonKind == ComparisonKind::kOwnPreSwitch;
-  std::uint64_t preSwitchFrom =
-      step.activatedMillis - std::min(step.activatedMillis, preSwitchSpanMillis());
-  for (const auto& stored : step.windows) {
-    const TelemetryWindow& w = stored.window;
-    if (preSwitch && !stored.target) {
-      if (w.startMillis < preSwitchFrom || w.startMillis >= step.activatedMillis) continue;
-      comparisonStage.windows += 1;
-      comparisonStage.restarts += w.restarts;
-      addWindow(comparison, w);
-      continue;
-    }
-    if (w.endMillis > cutoff || w.startMillis < step.activatedMillis) continue;
-    GroupData& stage = stored.target ? canaryStage : comparisonStage;  // restarts only
-    stage.windows += 1;
-    stage.restarts += w.restarts;
-    if (w.startMillis >= step.analysisStartMillis)
-      addWindow(stored.target ? canary : comparison, w);
-  }
-
-  for (GroupData* group : {&canary, &comparison})
-    thinSamples(group->latencyMicros, kMaxSamplesPerSide);
-
-  std::vector<CheckResult> results;
-  const CheckResult* criticalFail = nullptr;
-  std::vector<const CheckResult*> warnFails, missing;
-  for (const auto& check : state_.gates.checks) {
-    bool wholeStage = check.metric == Metric::kRestarts;
-    results.push_back(evaluateCheck(check, wholeStage ? canaryStage : canary,
-                                    wholeStage ? comparisonStage : comparison, hasComparison, look,
-                                    step.looks, plans_));
-  }
-  for (const auto& result : results) {
-    RecordCheck record;
-    record.rolloutId = state_.spec.rolloutId;
-    record.step = state_.currentStep + 1;
-    record.stage = plan.stage;
-    record.batch = plan.batch;
-    record.batches = plan.batches;
-    record.region = plan.region;
-    for (const auto& h : plan.targets) record.canaryHosts.push_back(h.name);
-    for (const auto& h : plan.comparison) record.comparisonHosts.push_back(h.name);
-    record.result = result;
-    record.atMillis = nowMillis;
-    out.push_back(std::move(record));
-    if (result.tier == Tier::kDebug) continue;
-    if (result.verdict == Verdict::kFail) {
-      if (result.tier == Tier::kCritical && criticalFail == nullptr) criticalFail = &result;
-      if (result.tier == Tier::kWarn) warnFails.push_back(&result);
-    } else if (result.verdict == Verdict::kNotEnoughData) {
-      missing.push_back(&result);
-    }
-  }
-  step.latest = results;
-  if (criticalFail != nullptr) {
-    failStep("critical check " + criticalFail->name + " failed: " + criticalFail->explanation, "",
-             nowMillis, out, criticalFail->name, look);
-    return;
-  }
-  if (!warnFails.empty() && !step.overridden && step.hold == Hold::kNone) {
-    step.hold = Hold::kWarn;
-    step.holdReason =
-        "warn check " + warnFails.front()->name + " failed: " + warnFails.front()->explanation;
-    RecordEvent& held =
-        event(RolloutEventKind::kHeld, "",
-              describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
-    held.check = warnFails.front()->name;
-    held.look = look;
-  }
-  if (look == step.looks) {
-    step.analysisComplete = true;
-    if (!missing.empty() && !step.overridden && step.hold == Hold::kNone) {
-      step.hold = Hold::kNotEnoughData;
-      step.holdReason =
-          "not enough data at the end of the analysis window: " + missing.front()->explanation;
-      RecordEvent& held =
-          event(RolloutEventKind::kHeld, "",
-                describeStep() + ": waiting for an operator: " + step.holdReason, nowMillis, out);
-      held.check = missing.front()->name;
-      held.look = look;
-    }
-  }
-}
-
 void Rollout::failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
                        Actions& out, const std::string& check, std::uint32_t look) {
   state_.step.phase = StepPhase::kFailed;
@@ -767,113 +626,6 @@ Actions Rollout::tick(std::uint64_t nowMillis) {
   return out;
 }
 
-// ---- operator actions
-
-namespace {
-Error notNow(const RolloutState& state, const std::string& what) {
-  return makeError("rollout " + state.spec.rolloutId + " is " +
-                   std::string(statusName(state.status)) + ": " + what);
-}
-}  // namespace
-
-Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) {
-  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to pause");
-  if (state_.operatorPause) return notNow(state_, "it is already paused");
-  Actions out;
-  state_.operatorPause = true;
-  event(RolloutEventKind::kOperator, "",
-        "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
-  syncStatus("", nowMillis, out);
-  return out;
-}
-
-Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis) {
-  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to resume");
-  Actions out;
-  StepProgress& step = state_.step;
-  if (state_.operatorPause) {
-    state_.operatorPause = false;
-    event(RolloutEventKind::kOperator, "", "resumed by " + who, nowMillis, out);
-  } else if (step.hold == Hold::kNotEnoughData && step.analysisComplete) {
-    const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
-    step.hold = Hold::kNone;
-    step.holdReason.clear();
-    step.analysisComplete = false;
-    step.lastLook = 0;
-    step.analysisStartMillis = nowMillis;
-    step.analysisEndMillis = nowMillis + stage.analysisSeconds * 1000;
-    event(RolloutEventKind::kOperator, "",
-          "resumed by " + who + ": " + describeStep() + " analyses again for " +
-              std::to_string(stage.analysisSeconds) + " s",
-          nowMillis, out);
-  } else if (step.hold == Hold::kWarn) {
-    return notNow(state_, "it waits on a warn verdict (" + step.holdReason +
-                              "): promote to override it, or roll back");
-  } else {
-    return notNow(state_, "it is not paused");
-  }
-  advance(nowMillis, out);
-  syncStatus("", nowMillis, out);
-  return out;
-}
-
-Result<Actions> Rollout::promote(const std::string& who, std::uint64_t nowMillis) {
-  if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to promote");
-  StepProgress& step = state_.step;
-  if (step.hold == Hold::kNone) {
-    return notNow(state_,
-                  "no warn or not-enough-data verdict to override; a step promotes by "
-                  "itself after its analysis window");
-  }
-  Actions out;
-  event(RolloutEventKind::kOperator, "",
-        "promoted by " + who + ", overriding: " + step.holdReason +
-            (step.analysisComplete ? "" : " (critical checks run to the end of the window)"),
-        nowMillis, out);
-  step.overridden = true;
-  step.hold = Hold::kNone;
-  step.holdReason.clear();
-  advance(nowMillis, out);
-  syncStatus("", nowMillis, out);
-  return out;
-}
-
-Result<Actions> Rollout::rollback(const std::string& who, const std::string& reason,
-                                  std::uint64_t nowMillis) {
-  if (state_.finished) return notNow(state_, "nothing to roll back");
-  if (state_.rollingBack) return notNow(state_, "it is already rolling back");
-  Actions out;
-  std::string text = "rollback requested by " + who + (reason.empty() ? "" : ": " + reason);
-  event(RolloutEventKind::kOperator, "", text, nowMillis, out);
-  if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
-  startRollback(text, nowMillis, out);
-  syncStatus("", nowMillis, out);
-  return out;
-}
-
-Actions Rollout::abort(const std::string& who, const std::string& reason, std::uint64_t nowMillis) {
-  Actions out;
-  std::string text = "aborted by " + who + (reason.empty() ? "" : ": " + reason);
-  if (state_.finished) {
-    event(RolloutEventKind::kOperator, "",
-          "abort by " + who + " ignored: the rollout already ended " +
-              std::string(statusName(state_.outcome)) + ", nothing to undo",
-          nowMillis, out);
-    return out;
-  }
-  state_.abortRequested = true;
-  if (state_.rollingBack) {
-    event(RolloutEventKind::kOperator, "", text + " (already rolling back; it ends aborted)",
-          nowMillis, out);
-    state_.endReason = text + "; " + state_.endReason;
-    return out;
-  }
-  event(RolloutEventKind::kOperator, "", text, nowMillis, out);
-  if (state_.step.phase != StepPhase::kNotStarted) state_.step.phase = StepPhase::kFailed;
-  state_.endReason = text;
-  startRollback(text, nowMillis, out);
-  syncStatus("", nowMillis, out);
-  return out;
-}
+// Operator actions are in rollout_operator.cpp, the analysis of a look in rollout_analysis.cpp.
 
 }  // namespace rollgate::rollout

@@ -1,3 +1,6 @@
+// Over 600 lines by choice: every scenario of the rollout state machine (promotion, each kind of
+// failure, restarts, operator actions, comparisons) runs on the one simulator in sim.h, and reads
+// best as one list of cases.
 #include "coordinator/rollout/rollout.h"
 
 #include <doctest/doctest.h>

@@ -322,7 +322,8 @@ TEST_CASE("rollout start --wait follows the rollout and exits 1 when it is rolle
   writeFile(dir.path / "web.tar", "x");
   auto run = runCli(dir.path, concat(coordinator.adminFlags(),
                                      {"rollout", "start", "--service", "web", "--version", "1.2.0",
-                                      "--artifact", (dir.path / "web.tar").string(), "--wait"}));
+                                      "--artifact", (dir.path / "web.tar").string(), "--wait",
+                                      "--interval", "0.05"}));
   INFO(run.out);
   INFO(run.err);
   CHECK(run.code == cli::kExitFailure);
@@ -337,11 +338,13 @@ TEST_CASE("watch (top level and under rollout) exits 0 once the rollout succeede
   json succeeded = summary("succeeded", 10);
   succeeded["phase"] = "passed";
   FakeCoordinator coordinator(dir.path, {summary("analyzing", 9), succeeded});
-  auto run = runCli(dir.path, concat(coordinator.adminFlags(), {"watch", "ro-7"}));
+  auto run =
+      runCli(dir.path, concat(coordinator.adminFlags(), {"watch", "ro-7", "--interval", "0.05"}));
   INFO(run.err);
   CHECK(run.code == 0);
   CHECK(contains(run.out, "rollout ro-7 ended succeeded\n"));
-  auto again = runCli(dir.path, concat(coordinator.adminFlags(), {"rollout", "watch", "ro-7"}));
+  auto again = runCli(dir.path, concat(coordinator.adminFlags(),
+                                       {"rollout", "watch", "ro-7", "--interval", "0.05"}));
   CHECK(again.code == 0);
   auto unknown = runCli(dir.path, concat(coordinator.adminFlags(), {"rollout", "watch", "ro-9"}));
   CHECK(unknown.code == cli::kExitFailure);
