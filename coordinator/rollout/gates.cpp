@@ -130,8 +130,9 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
   if (check.test == Test::kRestarts) {
     return restartsCheck(check, canary, comparison, hasComparison, look, looks);
   }
-  bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney;
-  bool counts = check.test != Test::kMannWhitney;
+  bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney ||
+                     check.test == Test::kTailFisher;
+  bool counts = check.test != Test::kMannWhitney && check.test != Test::kTailFisher;
   if (comparative && !hasComparison) {
     CheckResult result = stats::unevaluatedResult(check, look, looks);
     if (counts) {
