@@ -33,6 +33,11 @@ struct ResourceSample {
 // to about 67 s, then a last +inf bucket (UINT64_MAX). Every window carries the same bounds.
 const std::vector<std::uint64_t>& latencyBucketUpperMicros();
 
+// Latencies per window: a histogram of every request (the buckets above) and a reservoir of at
+// most sampleCapacity raw values (4 bytes each: 4 KiB a window by default) kept by Algorithm R, so
+// that whatever the traffic the reservoir is a uniform random sample of the window's requests and
+// the share of it above any threshold estimates the window's share without bias (what the latency
+// tail check counts). The coordinator weighs windows by their request counts when it pools them.
 struct WindowOptions {
   std::uint64_t windowMillis = 10000;
   std::size_t sampleCapacity = 1024;  // reservoir size for raw latencies

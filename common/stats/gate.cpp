@@ -146,8 +146,9 @@ Status validateInput(const CheckSpec& spec, const CheckInput& input, const Seque
                      "': the restarts test counts restarts per host, it has no sample test");
   }
   if (const auto* counts = std::get_if<CountsData>(&input.data)) {
-    if (spec.test == Test::kMannWhitney) {
-      return makeError("check '" + spec.name + "': mann_whitney needs samples, got counts");
+    if (spec.test == Test::kMannWhitney || spec.test == Test::kTailFisher) {
+      return makeError("check '" + spec.name + "': " + std::string(toString(spec.test)) +
+                       " needs samples, got counts");
     }
     if (counts->canaryEvents > counts->canaryTotal) {
       return makeError("check '" + spec.name + "': canary events " +
@@ -262,12 +263,93 @@ CheckResult evaluateCounts(const CheckSpec& spec, const CheckInput& input,
   return result;
 }
 
+// "p99", "p99.9", "p50".
+std::string quantileName(double q) { return "p" + format("%.4g", q * 100.0); }
+
+// Milliseconds for a latency in microseconds ("412 ms", "3.5 ms"), the metric's own unit for
+// any other metric.
+std::string valueText(Metric metric, double value) {
+  if (metricInfo(metric).unit != "us")
+    return number(value) + " " + std::string(metricInfo(metric).unit);
+  const double millis = value / 1000.0;
+  return (std::isfinite(millis) && std::fabs(millis) >= 100 ? format("%.0f", millis)
+                                                            : number(millis)) +
+         " ms";
+}
+
+CheckResult evaluateTail(const CheckSpec& spec, const CheckInput& input, const SequentialPlan& plan,
+                         const std::vector<double>& canary, const std::vector<double>& baseline) {
+  CheckResult result = baseResult(spec, input);
+  result.canaryCount = canary.size();
+  result.baselineCount = baseline.size();
+  std::vector<double> pooled(canary.size() + baseline.size());
+  std::merge(canary.begin(), canary.end(), baseline.begin(), baseline.end(), pooled.begin());
+  const double threshold = sortedQuantile(pooled, spec.quantile);
+  auto above = [threshold](const std::vector<double>& sorted) {
+    return static_cast<std::uint64_t>(sorted.end() -
+                                      std::upper_bound(sorted.begin(), sorted.end(), threshold));
+  };
+  const std::uint64_t canaryAbove = above(canary);
+  const std::uint64_t baselineAbove = above(baseline);
+  const auto fisher =
+      fisherExact(canaryAbove, canary.size(), baselineAbove, baseline.size(), spec.alternative);
+  // Inputs were validated, so the test cannot fail here.
+  const RateEffects rates =
+      rateEffects(canaryAbove, canary.size(), baselineAbove, baseline.size(), spec.confidence);
+  result.canaryEvents = canaryAbove;
+  result.baselineEvents = baselineAbove;
+  result.statistic = fisher->oddsRatio;
+  result.pValue = fisher->pValue;
+  result.alphaAtLook = plan.nominalAlpha(input.look);
+  result.significant = result.pValue <= result.alphaAtLook;
+  result.canaryValue = sortedQuantile(canary, spec.quantile);
+  result.baselineValue = sortedQuantile(baseline, spec.quantile);
+  const std::string q = quantileName(spec.quantile);
+  result.effectName = q + " difference";
+  result.effect = {result.canaryValue - result.baselineValue, kNaN, kNaN, spec.confidence};
+  result.ratioName = "ratio of the fractions above the pooled " + q;
+  result.ratio = rates.ratio;
+  result.effectLargeEnough = largeEnough(spec, result.effect.estimate, result.ratio.estimate);
+  result.verdict = result.significant && result.effectLargeEnough ? Verdict::kFail : Verdict::kPass;
+
+  const Metric metric = result.metric;
+  std::string text =
+      std::string(metricInfo(metric).name) + " tail: canary " + q + " " +
+      valueText(metric, result.canaryValue) + " (n=" + std::to_string(canary.size()) +
+      ") vs comparison " + q + " " + valueText(metric, result.baselineValue) +
+      " (n=" + std::to_string(baseline.size()) + "); " + percent(rates.canaryRate) +
+      " of canary samples (" + std::to_string(canaryAbove) + ") over the pooled " + q + " " +
+      valueText(metric, threshold) + " vs " + percent(rates.baselineRate) + " (" +
+      std::to_string(baselineAbove) + "), Fisher " + std::string(toString(spec.alternative)) +
+      " p=" + pValueText(result.pValue) + (result.significant ? " <= " : " > ") + "alpha " +
+      pValueText(result.alphaAtLook) + " at " + lookText(input);
+  if (spec.minEffect != 0.0) {
+    CheckSpec only = spec;
+    only.minRatio = 0.0;
+    const bool met = largeEnough(only, result.effect.estimate, kNaN);
+    text += ", " + q + " difference " + (result.effect.estimate > 0 ? "+" : "") +
+            valueText(metric, result.effect.estimate) + (met ? " reaches" : " below") +
+            " minimum " + valueText(metric, spec.minEffect);
+  }
+  if (spec.minRatio != 0.0) {
+    CheckSpec only = spec;
+    only.minEffect = 0.0;
+    const bool met = largeEnough(only, kNaN, result.ratio.estimate);
+    text += ", ratio " + number(result.ratio.estimate) + (met ? " reaches" : " below") +
+            " minimum " + number(spec.minRatio);
+  }
+  text += ": " + std::string(toString(result.verdict));
+  if (result.significant && !result.effectLargeEnough) text += " (significant but too small)";
+  result.explanation = std::move(text);
+  return result;
+}
+
 CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
                             const SequentialPlan& plan, const SamplesData& s) {
   CheckResult result = baseResult(spec, input);
   result.canaryCount = s.canary.size();
   result.baselineCount = s.baseline.size();
-  const bool isThreshold = spec.test != Test::kMannWhitney;
+  const bool isThreshold = spec.test == Test::kThresholdMax || spec.test == Test::kThresholdMin;
   if (notEnough(s.canary.size(), spec) || (!isThreshold && notEnough(s.baseline.size(), spec))) {
     result.verdict = Verdict::kNotEnoughData;
     result.explanation =
@@ -297,6 +379,7 @@ CheckResult evaluateSamples(const CheckSpec& spec, const CheckInput& input,
   }
 
   const std::vector<double> baseline = sortedCopy(s.baseline);
+  if (spec.test == Test::kTailFisher) return evaluateTail(spec, input, plan, canary, baseline);
   const MannWhitneyResult test = mannWhitneyUSorted(canary, baseline, spec.alternative);
   const ShiftEffects effects = shiftEffects(canary, baseline, spec.confidence);
   result.statistic = test.u;
@@ -343,6 +426,10 @@ Status validateCheckSpec(const CheckSpec& spec) {
   }
   if (!(spec.quantile >= 0.0 && spec.quantile <= 1.0)) {
     return makeError(what + "quantile " + number(spec.quantile) + " outside [0, 1]");
+  }
+  if (spec.test == Test::kTailFisher && !(spec.quantile > 0.0 && spec.quantile < 1.0)) {
+    return makeError(what + "tail_fisher quantile " + number(spec.quantile) +
+                     " outside (0, 1) (0.99 tests the slowest 1%)");
   }
   if (!std::isfinite(spec.threshold)) {
     return makeError(what + "threshold " + number(spec.threshold) + " is not finite");

@@ -11,6 +11,21 @@
 //    the check's minimum effect in the tested direction (every minimum given must be met);
 //  - pass otherwise: a significant but tiny effect passes. Before the last look, "pass" means
 //    "no failure so far"; the stage is decided by the last look.
+// The tail test (tail_fisher) asks whether the canary has more samples above the q-quantile than
+// the comparison. Its threshold t is the q-quantile of the canary and comparison samples POOLED,
+// not of the comparison alone: t is then a function of the pooled multiset only, so the number of
+// samples above t is fixed by it, and when the two builds are the same every assignment of the
+// canary/comparison labels to the pooled samples is equally likely; the canary's count above t is
+// then exactly hypergeometric, which is the null distribution of Fisher's exact test given its
+// margins. So at one look its false-alarm rate is at most alpha whatever the latency distribution
+// and however many ties (latencies logged in whole milliseconds) it has; across looks the
+// alpha-spending plan applies as to every test. A threshold taken from the comparison alone would
+// fix the comparison's count instead and leave the canary's count more spread than Fisher assumes
+// (too many false alarms). Requires of the samples: each is a uniform draw from its group's
+// requests (the agent keeps a reservoir sample per window; coordinator/rollout/gates.h says how
+// windows are pooled). Fails only when significant and both minimums are met: the canary's
+// q-quantile above the comparison's by minEffect, and its fraction above t minRatio times the
+// comparison's.
 // Static thresholds compare the canary's own value and ignore alpha and the baseline. The restarts
 // test is not evaluated here (coordinator/rollout/gates.cpp counts restarts per host).
 // The types (CheckSpec, CheckResult, Metric, Test, Tier, Verdict) are the gate model, gate_model.h.

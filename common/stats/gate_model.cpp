@@ -27,7 +27,8 @@ constexpr Name<Test> kTests[] = {{Test::kFisher, "fisher"},
                                  {Test::kMannWhitney, "mann_whitney"},
                                  {Test::kThresholdMax, "threshold_max"},
                                  {Test::kThresholdMin, "threshold_min"},
-                                 {Test::kRestarts, "restarts"}};
+                                 {Test::kRestarts, "restarts"},
+                                 {Test::kTailFisher, "tail_fisher"}};
 constexpr Name<Tier> kTiers[] = {
     {Tier::kCritical, "critical"}, {Tier::kWarn, "warn"}, {Tier::kDebug, "debug"}};
 constexpr Name<Verdict> kVerdicts[] = {{Verdict::kPass, "pass"},
@@ -75,6 +76,8 @@ bool testApplies(Test test, Metric metric) {
       return metricInfo(metric).kind == MetricKind::kSamples;
     case Test::kRestarts:
       return metric == Metric::kRestarts;
+    case Test::kTailFisher:
+      return metric == Metric::kLatency;
   }
   return false;
 }

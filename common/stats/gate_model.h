@@ -52,10 +52,13 @@ enum class Test : std::uint8_t {
   kThresholdMax,  // static: the canary's ratio (or quantile) must stay at most `threshold`
   kThresholdMin,  // static: the canary's ratio (or quantile) must be at least `threshold`
   kRestarts,      // the canary group restarts more (per host) than the comparison group: fail
+  // Fisher's exact test on the latency samples above the `quantile` of both groups pooled: the
+  // canary's slow tail grew while its median may not have (gate.h says why it is exact).
+  kTailFisher,
 };
 
 // Whether `test` applies to `metric`: Fisher and thresholds to counts, Mann-Whitney to samples,
-// the restarts test to restarts only.
+// the tail test to latency (the only per-request sample), the restarts test to restarts only.
 bool testApplies(Test test, Metric metric);
 
 enum class Tier : std::uint8_t { kCritical, kWarn, kDebug };
@@ -87,7 +90,9 @@ struct CheckSpec {
   // The check passes, even when significant, unless the effect in the tested direction reaches
   // every minimum given; 0 disables a minimum. Counts: minEffect = difference of rates (0.001 =
   // 0.1 percentage points), minRatio = ratio of rates. Samples: minEffect = Hodges-Lehmann shift
-  // in the metric's unit, minRatio = ratio of medians. A ratio minimum is >= 1 (1.5 = 50% more)
+  // in the metric's unit, minRatio = ratio of medians. Tail (tail_fisher): minEffect = canary's
+  // `quantile` minus the comparison's in the metric's unit, minRatio = ratio of the fractions of
+  // samples above the pooled `quantile`. A ratio minimum is >= 1 (1.5 = 50% more)
   // and applies as canary/baseline for "greater", baseline/canary for "less", either way for
   // "two-sided".
   double minEffect = 0.0;
@@ -97,6 +102,7 @@ struct CheckSpec {
   // thresholds look at the canary only.
   std::uint64_t minData = 0;
   // Static checks: the limit on the canary's rate (counts) or on its `quantile` (samples).
+  // tail_fisher: the quantile that defines "slow" (0.99 = p99), strictly inside (0, 1).
   double threshold = 0.0;
   double quantile = 0.5;
   double confidence = 0.95;  // level of the effect-size confidence intervals
@@ -113,25 +119,27 @@ struct CheckResult {
   Verdict verdict = Verdict::kNotEnoughData;
   std::uint32_t look = 0;   // 1-based
   std::uint32_t looks = 0;  // the analysis window's planned looks
-  // Fisher: the odds ratio; Mann-Whitney: U of the canary sample; thresholds: the canary's value;
-  // restarts: the canary group's restarts. NaN where undefined.
+  // Fisher and tail_fisher: the odds ratio; Mann-Whitney: U of the canary sample; thresholds: the
+  // canary's value; restarts: the canary group's restarts. NaN where undefined.
   double statistic = 0.0;
   double pValue = 1.0;       // 1 for checks without a test
   double alphaAtLook = 0.0;  // the nominal level of this look (NaN for checks without a test)
   bool significant = false;
   bool effectLargeEnough = false;
-  double canaryValue = 0.0;    // rate, median (metric unit), thresholded value or restarts/host
+  // Rate, median (metric unit), the `quantile` (tail_fisher), thresholded value or restarts/host.
+  double canaryValue = 0.0;
   double baselineValue = 0.0;  // the same for the comparison group (NaN for thresholds)
   // Counts: rate difference and rate ratio; samples: Hodges-Lehmann shift and median ratio (the
-  // ratio has no interval); restarts: restarts per host difference and ratio. Bounds are NaN
-  // where there is no interval.
+  // ratio has no interval); tail_fisher: quantile difference (no interval) and the ratio of the
+  // fractions above the pooled quantile; restarts: restarts per host difference and ratio.
+  // Bounds are NaN where there is no interval.
   std::string effectName;
   EffectEstimate effect;
   std::string ratioName;
   EffectEstimate ratio;
   std::uint64_t canaryCount = 0;  // requests, samples or windows on each side
   std::uint64_t baselineCount = 0;
-  std::uint64_t canaryEvents = 0;  // count metrics only
+  std::uint64_t canaryEvents = 0;  // count metrics; tail_fisher: samples above the pooled quantile
   std::uint64_t baselineEvents = 0;
   std::string explanation;  // one line naming the numbers, ending in ": <verdict>"
   bool operator==(const CheckResult&) const = default;

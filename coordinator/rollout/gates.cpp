@@ -95,7 +95,15 @@ void addWindow(GroupData& group, const TelemetryWindow& window) {
   group.status5xx += window.status5xx;
   group.errorLogLines += window.errorLogLines;
   group.restarts += window.restarts;
+  LatencyStratum stratum;
+  stratum.begin = group.latencyMicros.size();
   for (auto micros : window.latencySampleMicros) group.latencyMicros.push_back(micros);
+  stratum.end = group.latencyMicros.size();
+  for (auto count : window.latencyBucketCounts) stratum.requests += count;
+  // Windows without a histogram (older agents) count every request as having a latency.
+  if (stratum.requests == 0) stratum.requests = window.requests;
+  stratum.requests = std::max<std::uint64_t>(stratum.requests, stratum.end - stratum.begin);
+  group.latencyWindows.push_back(stratum);
   double seconds = window.endMillis > window.startMillis
                        ? static_cast<double>(window.endMillis - window.startMillis) / 1000.0
                        : 0.0;
@@ -105,6 +113,47 @@ void addWindow(GroupData& group, const TelemetryWindow& window) {
     group.cpuMillisPerSecond.push_back(cpuMillis / seconds);
   }
   group.memoryBytes.push_back(static_cast<double>(window.memoryBytes));
+}
+
+void poolLatencySamples(GroupData& group, std::size_t maxSamples) {
+  std::vector<LatencyStratum> strata = group.latencyWindows;
+  if (strata.empty() && !group.latencyMicros.empty()) {
+    strata.push_back({0, group.latencyMicros.size(), group.latencyMicros.size()});
+  }
+  double fraction = 1.0;
+  std::uint64_t requests = 0;
+  for (const auto& s : strata) {
+    if (s.end == s.begin) continue;
+    fraction =
+        std::min(fraction, static_cast<double>(s.end - s.begin) / static_cast<double>(s.requests));
+    requests += s.requests;
+  }
+  if (requests == 0) return;
+  fraction = std::min(fraction, static_cast<double>(maxSamples) / static_cast<double>(requests));
+  std::vector<double> pooled;
+  pooled.reserve(std::min<std::size_t>(group.latencyMicros.size(), maxSamples));
+  std::uint64_t state = 0x9E3779B97F4A7C15ULL;
+  auto next = [&state] {  // splitmix64
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  };
+  for (const auto& s : strata) {
+    std::size_t have = s.end - s.begin;
+    auto keep = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(s.requests)));
+    keep = std::min(keep, have);
+    std::vector<double> window(group.latencyMicros.begin() + static_cast<std::ptrdiff_t>(s.begin),
+                               group.latencyMicros.begin() + static_cast<std::ptrdiff_t>(s.end));
+    for (std::size_t i = 0; i < keep; ++i) {  // a partial Fisher-Yates shuffle
+      std::size_t j = i + static_cast<std::size_t>(next() % (have - i));
+      std::swap(window[i], window[j]);
+      pooled.push_back(window[i]);
+    }
+  }
+  if (pooled.size() > maxSamples) pooled.resize(maxSamples);  // rounding up in every window
+  group.latencyMicros.swap(pooled);
+  group.latencyWindows.clear();
 }
 
 Status validateCheck(const CheckSpec& check) {
@@ -130,8 +179,9 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
   if (check.test == Test::kRestarts) {
     return restartsCheck(check, canary, comparison, hasComparison, look, looks);
   }
-  bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney;
-  bool counts = check.test != Test::kMannWhitney;
+  bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney ||
+                     check.test == Test::kTailFisher;
+  bool counts = check.test != Test::kMannWhitney && check.test != Test::kTailFisher;
   if (comparative && !hasComparison) {
     CheckResult result = stats::unevaluatedResult(check, look, looks);
     if (counts) {

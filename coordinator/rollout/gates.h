@@ -27,6 +27,14 @@
 
 namespace rollgate::rollout {
 
+// Where one window's latency samples sit in GroupData::latencyMicros, and how many requests with a
+// latency the window had (its reservoir is a uniform sample of them).
+struct LatencyStratum {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::uint64_t requests = 0;
+};
+
 // What a group's windows add up to.
 struct GroupData {
   std::uint64_t hostCount = 0;  // hosts in the group (reporting or not)
@@ -36,13 +44,28 @@ struct GroupData {
   std::uint64_t status5xx = 0;
   std::uint64_t errorLogLines = 0;
   std::uint64_t restarts = 0;
-  std::vector<double> latencyMicros;       // pooled raw samples
-  std::vector<double> cpuMillisPerSecond;  // one value per window
-  std::vector<double> memoryBytes;         // one value per window
+  // Pooled raw samples. After addWindow, each window's own reservoir (a uniform sample of that
+  // window's requests, at most the agent's 1024 a window); after poolLatencySamples, a uniform
+  // sample of the whole group's requests.
+  std::vector<double> latencyMicros;
+  std::vector<LatencyStratum> latencyWindows;  // one per window added
+  std::vector<double> cpuMillisPerSecond;      // one value per window
+  std::vector<double> memoryBytes;             // one value per window
 };
 
 // Adds one window (already filtered for service, release and time span) to the group.
 void addWindow(GroupData& group, const TelemetryWindow& window);
+
+// Makes the pooled latency samples a uniform sample of the group's requests, of at most
+// `maxSamples`: a window's reservoir holds at most 1024 of its requests whatever their number, so
+// concatenated reservoirs over-represent quiet windows and hosts (a slow tail on a busy host would
+// be diluted). Keeps from every window the same fraction f of its requests (proportional
+// allocation): f is the smallest samples/requests ratio over the windows, lowered further so the
+// total stays within maxSamples; each window's share is a seeded random subset of its reservoir
+// (deterministic). The tail check's counts, and the Mann-Whitney check's ranks, then estimate the
+// group's request distribution without bias. Cost: the busiest window sets f, so quieter windows
+// give up samples in proportion.
+void poolLatencySamples(GroupData& group, std::size_t maxSamples);
 
 // Builds the repeated-looks plans once per (alpha, looks, sidedness) and keeps them.
 class PlanCache {

@@ -301,8 +301,8 @@ class Rollout {
   PlanCache plans_;  // derived from state_.gates; not part of the state
 };
 
-// At most this many latency samples per side go into a look (evenly spaced over the pooled
-// samples of the group's windows); beyond it the test gains nothing but time.
+// At most this many latency samples per side go into a look (a uniform sample of the group's
+// requests, poolLatencySamples in gates.h); beyond it the tests gain nothing but time.
 inline constexpr std::size_t kMaxSamplesPerSide = 20'000;
 
 // At most this many looks per analysis window (longer windows look less often than every

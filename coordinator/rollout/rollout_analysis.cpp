@@ -8,23 +8,6 @@
 
 namespace rollgate::rollout {
 
-namespace {
-
-// Keeps `limit` evenly spaced values of `values` (deterministically), so that a look over a big
-// batch stays cheap on the coordinator's loop.
-void thinSamples(std::vector<double>& values, std::size_t limit) {
-  if (values.size() <= limit) return;
-  std::vector<double> kept;
-  kept.reserve(limit);
-  double stride = static_cast<double>(values.size()) / static_cast<double>(limit);
-  for (std::size_t i = 0; i < limit; ++i) {
-    kept.push_back(values[static_cast<std::size_t>(static_cast<double>(i) * stride)]);
-  }
-  values.swap(kept);
-}
-
-}  // namespace
-
 std::uint64_t Rollout::preSwitchSpanMillis() const {
   return state_.planConfig.stage(currentPlanStep().stage).analysisSeconds * 1000;
 }
@@ -89,8 +72,7 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
       addWindow(stored.target ? canary : comparison, w);
   }
 
-  for (GroupData* group : {&canary, &comparison})
-    thinSamples(group->latencyMicros, kMaxSamplesPerSide);
+  for (GroupData* group : {&canary, &comparison}) poolLatencySamples(*group, kMaxSamplesPerSide);
 
   std::vector<CheckResult> results;
   const CheckResult* criticalFail = nullptr;

@@ -172,6 +172,11 @@ GatesConfig defaultGatesConfig() {
   add("error_log", Metric::kErrorLogPerRequest, Test::kFisher, 0.001, 1.5, 200, 0, Tier::kWarn);
   // Latency: a shift of at least 5 ms and a 5% higher median, on at least 50 samples a side.
   add("latency", Metric::kLatency, Test::kMannWhitney, 5000, 1.05, 50, 0, Tier::kCritical);
+  // Latency tail: more canary requests above the pooled p99, with the canary's p99 at least 50 ms
+  // above the comparison's and at least twice the comparison's fraction above it (2% where 1% is
+  // expected), on at least 200 samples a side (2 expected above the p99).
+  add("latency_tail", Metric::kLatency, Test::kTailFisher, 50'000, 2.0, 200, 0, Tier::kCritical);
+  gates.checks.back().quantile = 0.99;
   // CPU and memory: 20% more at least, on at least 3 windows a side, and an absolute floor so that
   // a mostly idle unit's noise never fails a build whatever the window length: CPU 20 ms per
   // second (2% of a core; one 10 ms scheduler tick in the shortest, 1 s, window is 10 ms/s) and
@@ -252,6 +257,8 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
       reader.fail("threshold", "missing (a static check needs a ratio, e.g. threshold = 0.005)");
     }
     getDouble(reader, "threshold", check.threshold, 0, 1, "a ratio from 0 to 1");
+    if (check.test == Test::kTailFisher) check.quantile = 0.99;
+    getDouble(reader, "quantile", check.quantile, 0, 1, "a quantile from 0 to 1 (0.99 = p99)");
     getEnum(reader, "tier", check.tier, &stats::parseTier);
     const bool fits = stats::testApplies(check.test, check.metric);
     if (!fits) {

@@ -96,6 +96,7 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
 //   name = "latency"  metric = "latency"  test = "mann_whitney"  alternative = "greater"
 //   alpha = 0.01  min_effect = 5000  min_ratio = 1.05  min_data = 50
 //   threshold = 0.005  tier = "critical"
+//   quantile = 0.99 (tail_fisher's "slow": the default for it; 0.5 otherwise)
 Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::string& sourceName);
 
 }  // namespace rollgate::rollout

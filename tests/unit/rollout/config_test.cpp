@@ -30,6 +30,11 @@ TEST_CASE("the default gates are the ones the issue names") {
   CHECK((find("error_log").tier == Tier::kWarn));
   CHECK((find("latency").test == Test::kMannWhitney));
   CHECK((find("latency").tier == Tier::kCritical));
+  CHECK((find("latency_tail").test == Test::kTailFisher));
+  CHECK((find("latency_tail").tier == Tier::kCritical));
+  CHECK(find("latency_tail").quantile == doctest::Approx(0.99));
+  CHECK(find("latency_tail").minEffect == doctest::Approx(50'000));  // 50 ms
+  CHECK(find("latency_tail").minRatio == doctest::Approx(2.0));
   CHECK((find("cpu").tier == Tier::kWarn));
   CHECK((find("memory").tier == Tier::kWarn));
   CHECK(find("http_5xx_static").threshold == doctest::Approx(0.005));
@@ -132,6 +137,28 @@ threshold = 0.01
   CHECK(gates->checks[1].threshold == doctest::Approx(0.01));
 }
 
+TEST_CASE("a tail check reads its quantile, 0.99 unless given") {
+  auto gates = parseGatesConfig(R"(
+[[check]]
+name = "p99"
+metric = "latency"
+test = "tail_fisher"
+min_effect = 20000
+[[check]]
+name = "p999"
+metric = "latency"
+test = "tail_fisher"
+quantile = 0.999
+)",
+                                "gates.toml");
+  REQUIRE_MESSAGE(gates.ok(), (gates.ok() ? "" : gates.error().message));
+  REQUIRE(gates->checks.size() == 2);
+  CHECK(gates->checks[0].quantile == doctest::Approx(0.99));
+  CHECK(gates->checks[0].minEffect == doctest::Approx(20000));
+  CHECK((gates->checks[0].alternative == Alternative::kGreater));
+  CHECK(gates->checks[1].quantile == doctest::Approx(0.999));
+}
+
 TEST_CASE("gate errors name the check, the key and the problem") {
   struct Case {
     const char* text;
@@ -156,6 +183,12 @@ TEST_CASE("gate errors name the check, the key and the problem") {
        "[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\n",
        "key 'check[1].name': duplicate check name \"a\""},
       {"checks = 1\n", "gates.toml: unknown key 'checks'"},
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"tail_fisher\"\nquantile = 1\n",
+       "gates.toml: key 'check[0]': check 'a': tail_fisher quantile 1 outside (0, 1)"},
+      {"[[check]]\nname = \"a\"\nmetric = \"latency\"\ntest = \"tail_fisher\"\nquantile = 99\n",
+       "key 'check[0].quantile': expected a quantile from 0 to 1 (0.99 = p99), got integer 99"},
+      {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"tail_fisher\"\n",
+       "key 'check[0].test': test \"tail_fisher\" does not apply to metric \"cpu\""},
       {"[[check]]\nname = \"a\"\nmetric = \"cpu\"\ntest = \"mann_whitney\"\nmin_ratio = 0.2\n",
        "key 'check[0].min_ratio': expected a ratio of at least 1 (1.2 = 20% more), or 0 for none"},
   };

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <random>
 
 using namespace rollgate;
@@ -298,4 +299,84 @@ TEST_CASE("cpu: windows with cpuMicros are read at microsecond resolution") {
   addWindow(group, w);
   REQUIRE(group.cpuMillisPerSecond.size() == 1);
   CHECK(group.cpuMillisPerSecond[0] == doctest::Approx(0.75));
+}
+
+namespace {
+
+// A window of `requests` requests whose latencies (µs) come from `draw`; the reservoir keeps at
+// most 1024 of them, as the agent's does (uniformly: here the first ones, the draws being iid).
+TelemetryWindow latencyWindow(std::uint64_t requests, const std::function<double()>& draw) {
+  TelemetryWindow w;
+  w.startMillis = 0;
+  w.endMillis = 10'000;
+  w.requests = requests;
+  w.latencyBucketCounts = {requests};
+  for (std::uint64_t i = 0; i < std::min<std::uint64_t>(requests, 1024); ++i) {
+    w.latencySampleMicros.push_back(static_cast<std::uint32_t>(draw()));
+  }
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("pooled latency samples weigh each window by its requests, not its reservoir") {
+  // A busy host (20,000 requests a window) whose slowest 2% take 2 s, and a quiet one (500 a
+  // window) with no slow tail: 2/41 = 4.9% of the group's requests are slow. Concatenated
+  // reservoirs (1024 + 500 samples) would say 1.3%.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto busy = [&] { return unit(rng) < 0.02 ? 2'000'000.0 : 20'000 + 1000 * unit(rng); };
+  auto quiet = [&] { return 20'000 + 1000 * unit(rng); };
+  GroupData group;
+  for (int i = 0; i < 6; ++i) {
+    addWindow(group, latencyWindow(20'000, busy));
+    addWindow(group, latencyWindow(500, quiet));
+  }
+  CHECK(group.latencyMicros.size() == 6 * (1024 + 500));
+  poolLatencySamples(group, 20'000);
+  // f = 1024/20000: 1024 from each busy window, 26 (500 f, rounded) from each quiet one.
+  CHECK(group.latencyMicros.size() == 6 * (1024 + 26));
+  double slow = 0;
+  for (double v : group.latencyMicros) slow += v >= 2'000'000 ? 1 : 0;
+  double share = slow / static_cast<double>(group.latencyMicros.size());
+  CHECK(share > 0.014);  // 2% x 1024/1050 = 1.95% expected; concatenated reservoirs gave 1.34%
+  CHECK(share < 0.026);
+
+  // The cap: at most maxSamples, still in proportion.
+  GroupData capped;
+  for (int i = 0; i < 4; ++i) addWindow(capped, latencyWindow(2000, quiet));
+  poolLatencySamples(capped, 1000);
+  CHECK(capped.latencyMicros.size() == 1000);
+  CHECK(capped.latencyWindows.empty());
+}
+
+TEST_CASE("latency_tail: a slow tail with the median unchanged fails, where latency passes") {
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  GroupData canary, comparison;
+  canary.hostCount = 1;
+  comparison.hostCount = 3;
+  for (int i = 0; i < 6; ++i) {
+    addWindow(canary, latencyWindow(300, [&] {
+                double v = 50'000 * (0.6 + 0.8 * unit(rng));
+                return unit(rng) < 0.02 ? 100 * v : v;
+              }));
+    for (int h = 0; h < 3; ++h) {
+      addWindow(comparison, latencyWindow(300, [&] { return 50'000 * (0.6 + 0.8 * unit(rng)); }));
+    }
+  }
+  poolLatencySamples(canary, 20'000);
+  poolLatencySamples(comparison, 20'000);
+  PlanCache plans;
+  CheckResult tail = evaluateCheck(check("latency_tail"), canary, comparison, true, 6, 6, plans);
+  INFO(tail.explanation);
+  CHECK((tail.verdict == Verdict::kFail));
+  CHECK((tail.tier == Tier::kCritical));
+  CHECK(tail.explanation.rfind("latency tail: canary p99 ", 0) == 0);
+  CheckResult median = evaluateCheck(check("latency"), canary, comparison, true, 6, 6, plans);
+  INFO(median.explanation);
+  CHECK((median.verdict == Verdict::kPass));
+
+  CheckResult alone = evaluateCheck(check("latency_tail"), canary, comparison, false, 6, 6, plans);
+  CHECK((alone.verdict == Verdict::kSkipped));
 }

@@ -209,6 +209,50 @@ TEST_CASE("a build adding 20 ms latency is rolled back by the Mann-Whitney check
   checkEveryHostOnItsOldRelease(sim);
 }
 
+TEST_CASE("a build whose slowest 2% are 100x slower is rolled back at the canary by latency_tail") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  Behaviour tail;
+  tail.slowShare = 0.02;
+  tail.slowFactor = 100;
+  sim.behaviour["2.0"] = tail;
+  sim.start();
+  sim.run(3600);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "rolled_back");
+  CHECK(sim.rollout().state().endReason.find("critical check latency_tail failed") !=
+        std::string::npos);
+  auto checks = sim.checks("latency_tail");
+  REQUIRE_FALSE(checks.empty());
+  const CheckResult& last = checks.back().result;
+  INFO(last.explanation);
+  CHECK((last.verdict == Verdict::kFail));
+  CHECK(checks.back().stage == "canary");
+  CHECK(last.canaryValue > 1'000'000);  // the canary's p99 is in the slow tail: seconds
+  CHECK(last.explanation.find("over the pooled p99") != std::string::npos);
+  // The median check saw the same samples and passed: the tail is all that changed.
+  auto median = sim.checks("latency");
+  REQUIRE_FALSE(median.empty());
+  CHECK((median.back().result.verdict == Verdict::kPass));
+  checkEveryHostOnItsOldRelease(sim);
+}
+
+TEST_CASE("the same build on both sides (A/A) is promoted, the tail check passing at every look") {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    CAPTURE(seed);
+    Sim sim(fleet8(), makeRollout(fleet8()), seed);
+    sim.start();
+    sim.run(3600);
+    INFO(sim.events());
+    REQUIRE(statusName(sim.rollout()) == "succeeded");
+    auto checks = sim.checks("latency_tail");
+    REQUIRE_FALSE(checks.empty());
+    for (const auto& record : checks) {
+      INFO(record.result.explanation);
+      CHECK((record.result.verdict != Verdict::kFail));
+    }
+  }
+}
+
 TEST_CASE("not enough data waits for the whole window, then pauses for an operator") {
   Sim sim(fleet8(), makeRollout(fleet8()));
   Behaviour idle;

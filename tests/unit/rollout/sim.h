@@ -52,6 +52,9 @@ struct Behaviour {
   double ratio5xx = 0.0;
   double latencyMicros = 50'000;  // median-ish; samples spread +-40%
   std::uint32_t latencySamples = 100;
+  // A slow tail: this share of the samples is `slowFactor` times slower (the median barely moves).
+  double slowShare = 0.0;
+  double slowFactor = 1.0;
   double errorLogPerRequest = 0.0;
   double cpuMillisPerSecond = 100;
   double memoryBytes = 100e6;
@@ -218,8 +221,9 @@ class Sim {
     }
     std::uint32_t samples = w.requests == 0 ? 0 : b.latencySamples;
     for (std::uint32_t i = 0; i < samples; ++i) {
-      w.latencySampleMicros.push_back(
-          static_cast<std::uint32_t>(b.latencyMicros * (0.6 + 0.8 * uniform(rng))));
+      double micros = b.latencyMicros * (0.6 + 0.8 * uniform(rng));
+      if (b.slowShare > 0 && uniform(rng) < b.slowShare) micros *= b.slowFactor;
+      w.latencySampleMicros.push_back(static_cast<std::uint32_t>(micros));
     }
     w.cpuMillis =
         static_cast<std::uint64_t>(10 * b.cpuMillisPerSecond * (0.9 + 0.2 * uniform(rng)));
