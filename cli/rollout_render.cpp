@@ -143,7 +143,7 @@ std::string stateLine(const RolloutSummaryView& summary) {
 
 bool isTerminalRolloutStatus(const std::string& status) {
   return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-         status == "failed";
+         status == "failed" || status == "rolled_back_incomplete";
 }
 
 int rolloutExitCode(const std::string& status) { return status == "succeeded" ? 0 : kExitFailure; }

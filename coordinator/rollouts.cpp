@@ -293,7 +293,10 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
       action.host, command,
       [this, id, host, commandId](const CommandResult& result) {
         auto it = rollouts_.find(id);
-        if (it == rollouts_.end()) return;
+        if (it == rollouts_.end()) {
+          onLateResult(id, host, commandId, result);
+          return;
+        }
         apply(it->second, it->second.rollout->onCommandResult(host, commandId, result, clock_.nowMillis()));
         save(it->second);
         if (rollout::isTerminal(it->second.rollout->status())) rollouts_.erase(it);
@@ -302,6 +305,26 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
   if (!sent) {
     logger_->warn("rollout {}: command for host {} not sent: {}", id, host, sent.error().message);
   }
+}
+
+void Rollouts::onLateResult(const std::string& id, const std::string& host, std::uint64_t commandId,
+                            const CommandResult& result) {
+  auto record = store_.loadRollout(id);
+  if (!record || !*record) return;
+  auto state = rollout::stateFromJson((*record)->stateJson);
+  if (!state) {
+    logger_->error("rollout {}: host {} answered after it ended, but its state is unreadable: {}",
+                   id, host, state.error().message);
+    return;
+  }
+  if (state->outcome != rollout::RolloutStatus::kRolledBackIncomplete) return;
+  Entry entry;
+  entry.rollout = std::make_unique<rollout::Rollout>(std::move(*state));
+  entry.refs = (*record)->commandRefs;
+  auto actions = entry.rollout->onCommandResult(host, commandId, result, clock_.nowMillis());
+  if (actions.empty()) return;
+  apply(entry, actions);
+  save(entry);
 }
 
 void Rollouts::recordEvent(Entry& entry, EventRecord event) {

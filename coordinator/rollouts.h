@@ -74,6 +74,10 @@ class Rollouts {
   void apply(Entry& entry, const rollout::Actions& actions);
   void send(Entry& entry, const rollout::SendCommand& command);
   void save(Entry& entry);
+  // A result for a command of a rollout that has ended: a rollback that timed out
+  // (rolled_back_incomplete) records its host's return; other rollouts ignore it.
+  void onLateResult(const std::string& id, const std::string& host, std::uint64_t commandId,
+                    const CommandResult& result);
   // Records an event of `entry`'s rollout; a failure holds the rollout (see the policy above).
   void recordEvent(Entry& entry, EventRecord event);
   // Pauses `entry`'s rollout because `what` could not be saved (see the policy above).

@@ -17,8 +17,21 @@ Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) 
   if (state_.operatorPause) return notNow(state_, "it is already paused");
   Actions out;
   state_.operatorPause = true;
+  state_.pausedAtMillis = nowMillis;
+  const StepPhase phase = state_.step.phase;
+  bool inStep =
+      state_.started && (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
+                         phase == StepPhase::kAnalyzing);
   event(RolloutEventKind::kOperator, "",
-        "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
+        "paused by " + who + ": " +
+            (inStep ? describeStep() + " stops " +
+                          (phase == StepPhase::kAnalyzing
+                               ? "at look " + std::to_string(state_.step.lastLook) + "/" +
+                                     std::to_string(state_.step.looks)
+                               : "while " + std::string(phaseName(phase))) +
+                          "; no look falls due and no verdict is acted on until it is resumed"
+                    : std::string("no further step starts until it is resumed")),
+        nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
 }
@@ -29,7 +42,16 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
   StepProgress& step = state_.step;
   if (state_.operatorPause) {
     state_.operatorPause = false;
-    event(RolloutEventKind::kOperator, "", "resumed by " + who, nowMillis, out);
+    shiftStepClock(nowMillis);
+    std::uint64_t pausedSeconds = (nowMillis - std::min(nowMillis, state_.pausedAtMillis)) / 1000;
+    state_.pausedAtMillis = 0;
+    event(RolloutEventKind::kOperator, "",
+          "resumed by " + who + " after " + std::to_string(pausedSeconds) + " s" +
+              (step.phase != StepPhase::kAnalyzing
+                   ? std::string()
+                   : ": " + describeStep() + " continues from look " +
+                         std::to_string(step.lastLook) + "/" + std::to_string(step.looks)),
+          nowMillis, out);
   } else if (step.hold == Hold::kNotEnoughData && step.analysisComplete) {
     const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
     step.hold = Hold::kNone;

@@ -314,5 +314,64 @@ TEST_CASE("an enrolment whose event cannot be saved is done and its reply says i
   CHECK(parts.agents.keyForName("web-9").has_value());
 }
 
+TEST_CASE("pause, resume and roll back of a rollout that does not exist name it") {
+  Parts parts;
+  for (auto action : {RolloutAction::Action::kPause, RolloutAction::Action::kResume,
+                      RolloutAction::Action::kRollback}) {
+    auto reply = parts.rollouts->act(RolloutAction{"r404", action}, "alice");
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.error().message == "no rollout r404");
+  }
+}
+
+TEST_CASE("a host that misses its rollback's timeout is switched back when it says hello again") {
+  Parts parts;
+  auto summary = parts.startRollout("rollback_timeout_seconds = 5\n");
+  std::string id = summary.value("id", "");
+  // web-1 never answers its install; the operator rolls back; web-1 stays away.
+  auto rolledBack =
+      parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice");
+  REQUIRE_MESSAGE(rolledBack.ok(), (rolledBack.ok() ? "" : rolledBack.error().message));
+  CHECK(parts.statusOf(id) == "rolling_back");
+  parts.clock.advanceMillis(6000);
+  parts.rollouts->tick();
+  CHECK(parts.statusOf(id) == "rolled_back_incomplete");
+  CHECK(parts.rollouts->activeIds().empty());
+  auto state = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(state.ok());
+  CHECK(state->endReason.find("did not reach web-1") != std::string::npos);
+
+  // web-1 returns: its pending rollback goes out again, and its result is recorded.
+  parts.outbox.toAgents.clear();
+  parts.commands->onHello("web-1", "conn-web-1-again");
+  std::optional<Command> rollback;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body)) rollback = command;
+  }
+  REQUIRE(rollback.has_value());
+  CHECK(std::get<RollBackRelease>(rollback->body).toVersion == "1.0");
+  CommandResult result;
+  result.command = rollback->ref;
+  result.service = "web";
+  result.outcome = Outcome::kSucceeded;
+  result.activeRelease = "1.0";
+  parts.commands->onResult("web-1", result);
+  bool back = false;
+  for (const auto& e : parts.store.events) {
+    if (e.rolloutId == id &&
+        e.message.find("host web-1 is back on 1.0 (it returned after the "
+                       "rollout ended rolled_back_incomplete)") != std::string::npos) {
+      back = true;
+    }
+  }
+  CHECK(back);
+  auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(after.ok());
+  CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
+  for (const auto& host : after->hosts) {
+    if (host.name == "web-1") CHECK(host.rollback == rollout::RollbackState::kDone);
+  }
+}
+
 }  // namespace
 }  // namespace rollgate::coordinator
