@@ -205,14 +205,17 @@ Result<std::string> Rollouts::act(const RolloutAction& request, const std::strin
   return message;
 }
 
-std::map<std::string, std::vector<ServiceRelease>> Rollouts::abort(
-    const std::vector<std::string>& ids, const std::string& operatorName, const std::string& reason) {
-  std::map<std::string, std::vector<ServiceRelease>> hosts;
+Rollouts::AbortOutcome Rollouts::abort(const std::vector<std::string>& ids,
+                                       const std::string& operatorName, const std::string& reason) {
+  AbortOutcome outcome;
+  auto& hosts = outcome.hosts;
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
     if (!ids.empty() && std::find(ids.begin(), ids.end(), current->first) == ids.end()) continue;
     rollout::Rollout& r = *current->second.rollout;
+    (r.state().abortRequested ? outcome.alreadyAborting : outcome.stopped)
+        .push_back(current->first);
     for (const auto& host : r.state().hosts) {
       hosts[host.name].push_back(ServiceRelease{r.state().spec.service, host.fromRelease, {}});
     }
@@ -220,7 +223,7 @@ std::map<std::string, std::vector<ServiceRelease>> Rollouts::abort(
     save(current->second);
     if (rollout::isTerminal(r.status())) rollouts_.erase(current);
   }
-  return hosts;
+  return outcome;
 }
 
 void Rollouts::onTelemetry(const std::string& host, const TelemetryWindow& window) {

@@ -50,11 +50,15 @@ class Rollouts {
   // Returns the rollout's summary JSON.
   Result<std::string> start(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
-  // Aborts the given rollouts (every unfinished one when `ids` is empty); returns the hosts each
-  // aborted rollout involves, with the release each goes back to.
-  std::map<std::string, std::vector<ServiceRelease>> abort(const std::vector<std::string>& ids,
-                                                           const std::string& operatorName,
-                                                           const std::string& reason);
+  struct AbortOutcome {
+    // The hosts each aborted rollout involves, with the release each goes back to.
+    std::map<std::string, std::vector<ServiceRelease>> hosts;
+    std::vector<std::string> stopped;          // rollouts this abort stopped
+    std::vector<std::string> alreadyAborting;  // rollouts an earlier abort is still undoing
+  };
+  // Aborts the given rollouts (every unfinished one when `ids` is empty).
+  AbortOutcome abort(const std::vector<std::string>& ids, const std::string& operatorName,
+                     const std::string& reason);
   bool exists(const std::string& id) const { return rollouts_.count(id) > 0 || stored(id); }
   std::vector<std::string> activeIds() const;
 

@@ -280,6 +280,39 @@ TEST_CASE("abort acknowledgements that cannot be saved are kept and saved at a l
   CHECK(parts.store.aborts[abortId].ackedAtMillis.count("web-2") == 1);
 }
 
+TEST_CASE("abort --all names the rollouts it stopped; a second names them as already aborting") {
+  Parts parts;
+  std::string id = parts.startRollout().value("id", "");
+  // Every host acknowledges the abort `nth` (1-based) sent; returns the operator's report.
+  auto report = [&](std::size_t nth) {
+    auto aborts = parts.outbox.sent<Abort>();
+    REQUIRE(aborts.size() >= 4 * nth);
+    std::uint64_t abortId = aborts[4 * nth - 1].abortId;
+    for (const char* host : {"web-1", "web-2", "web-3", "web-4"})
+      parts.aborts->onAck(host, AckAbort{abortId, {}});
+    REQUIRE(parts.outbox.replies.size() == nth);
+    const auto* doc = std::get_if<JsonDocument>(&parts.outbox.replies.back().body);
+    REQUIRE(doc != nullptr);
+    return nlohmann::json::parse(doc->text);
+  };
+  CHECK_FALSE(parts.aborts->start("alice", ReplyTo{"op", 1}, AbortRequest{"", true, "bad build"}));
+  auto first = report(1);
+  CHECK(first["stopped"] == nlohmann::json::array({id}));
+  CHECK(first["already_aborting"].empty());
+  // web-1 has not answered its rollback yet: the rollout is still aborting.
+  REQUIRE(parts.statusOf(id) == "rolling_back");
+  CHECK_FALSE(parts.aborts->start("bob", ReplyTo{"op", 2}, AbortRequest{"", true, "again"}));
+  auto second = report(2);
+  CHECK(second["stopped"].empty());
+  CHECK(second["already_aborting"] == nlohmann::json::array({id}));
+  bool recorded = false;
+  for (const auto& e : parts.store.events) {
+    if (e.kind == "abort" && e.message.find("already aborting " + id) != std::string::npos)
+      recorded = true;
+  }
+  CHECK(recorded);
+}
+
 TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
   Parts parts;
   parts.store.failing = {"setFrozen"};
