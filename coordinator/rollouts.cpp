@@ -15,6 +15,22 @@ using nlohmann::json;
 
 std::string statusOf(const rollout::Rollout& r) { return std::string(rollout::statusName(r.status())); }
 
+// A rollout going the way it should is logged at info; undoing, or ending other than succeeded, at
+// warning.
+spdlog::level::level_enum stateChangeLevel(rollout::RolloutStatus to) {
+  using rollout::RolloutStatus;
+  switch (to) {
+    case RolloutStatus::kRollingBack:
+    case RolloutStatus::kRolledBack:
+    case RolloutStatus::kAborted:
+    case RolloutStatus::kFailed:
+    case RolloutStatus::kRolledBackIncomplete:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::info;
+  }
+}
+
 }  // namespace
 
 Rollouts::Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts,
@@ -385,9 +401,9 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
                                      event->host, event->rolloutId,
                                      rollout::storedEventMessage(*event)});
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
-      logger_->warn("rollout {}: {} -> {}{}", changed->rolloutId, rollout::statusName(changed->from),
-                    rollout::statusName(changed->to),
-                    changed->reason.empty() ? "" : " (" + changed->reason + ")");
+      logger_->log(stateChangeLevel(changed->to), "rollout {}: {} -> {}{}", changed->rolloutId,
+                   rollout::statusName(changed->from), rollout::statusName(changed->to),
+                   changed->reason.empty() ? "" : " (" + changed->reason + ")");
       recordEvent(entry, EventRecord{changed->atMillis, "state", "", changed->rolloutId,
                                      std::string(rollout::statusName(changed->from)) + " -> " +
                                          std::string(rollout::statusName(changed->to)) +

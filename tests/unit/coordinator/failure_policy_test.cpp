@@ -6,11 +6,13 @@
 // rollout; a freeze that cannot be saved is refused; an enrolment whose event cannot be saved
 // says so in its reply.
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -311,6 +313,22 @@ TEST_CASE("abort --all names the rollouts it stopped; a second names them as alr
       recorded = true;
   }
   CHECK(recorded);
+}
+
+TEST_CASE("normal state changes are logged at info; undoing a rollout at warning") {
+  Parts parts;
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  sink->set_pattern("%l %v");
+  parts.logger->sinks().push_back(sink);
+  parts.logger->set_level(spdlog::level::info);
+  std::string id = parts.startRollout().value("id", "");
+  REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice").ok());
+  parts.logger->flush();
+  INFO(log.str());
+  CHECK(log.str().find("info rollout " + id + ": pending -> installing") != std::string::npos);
+  CHECK(log.str().find("warning rollout " + id + ": installing -> rolling_back") !=
+        std::string::npos);
 }
 
 TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
