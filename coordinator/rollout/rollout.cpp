@@ -422,89 +422,6 @@ void Rollout::failStep(const std::string& reason, const std::string& host, std::
   startRollback(text, nowMillis, out);
 }
 
-void Rollout::startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out) {
-  state_.rollingBack = true;
-  state_.rollbackStartedMillis = nowMillis;
-  if (state_.endReason.empty()) state_.endReason = reason;
-  for (auto& host : state_.hosts) {
-    if (host.pending && host.pendingKind == CommandKind::kRestartBaseline) host.pending.reset();
-    if (!host.installSent || host.rollback != RollbackState::kNone) continue;
-    if (!host.pending && host.lastKnownRelease == host.fromRelease) {
-      host.rollback = RollbackState::kDone;
-      event(RolloutEventKind::kHostRollingBack, host.name,
-            "host " + host.name + " is still on " + host.fromRelease + ": nothing to undo",
-            nowMillis, out);
-      continue;
-    }
-    host.rollback = RollbackState::kPending;
-    event(RolloutEventKind::kHostRollingBack, host.name,
-          "rolling back host " + host.name + " from " + state_.spec.version + " to " +
-              host.fromRelease,
-          nowMillis, out);
-    send(host, CommandKind::kRollback, RollBackRelease{host.fromRelease, true}, nowMillis, out);
-  }
-  syncStatus(reason, nowMillis, out);
-  finishRollbackIfDone(nowMillis, out);
-}
-
-void Rollout::finishRollbackIfDone(std::uint64_t nowMillis, Actions& out) {
-  if (!state_.rollingBack || state_.finished) return;
-  bool failed = false;
-  for (const auto& host : state_.hosts) {
-    if (host.rollback == RollbackState::kPending) return;
-    if (host.rollback == RollbackState::kFailed) failed = true;
-  }
-  finish(failed ? RolloutStatus::kFailed
-                : (state_.abortRequested ? RolloutStatus::kAborted : RolloutStatus::kRolledBack),
-         nowMillis, out);
-}
-
-void Rollout::timeOutRollback(std::uint64_t nowMillis, Actions& out) {
-  std::uint64_t timeoutMillis = state_.planConfig.rollbackTimeoutSeconds * 1000;
-  std::uint64_t since = std::max(state_.rollbackStartedMillis, state_.resumedMillis);
-  if (nowMillis <= since + timeoutMillis) return;
-  std::string notBack;
-  for (auto& host : state_.hosts) {
-    if (host.rollback != RollbackState::kPending) continue;
-    host.rollback = RollbackState::kTimedOut;
-    notBack += (notBack.empty() ? "" : ", ") + host.name + " (on " + host.lastKnownRelease + ")";
-    event(RolloutEventKind::kHostRolledBack, host.name,
-          "host " + host.name + " did not answer its rollback to " + host.fromRelease + " within " +
-              std::to_string(state_.planConfig.rollbackTimeoutSeconds) +
-              " s; it is switched back when it returns",
-          nowMillis, out);
-  }
-  if (notBack.empty()) return;
-  state_.endReason = "the rollback did not reach " + notBack + " within " +
-                     std::to_string(state_.planConfig.rollbackTimeoutSeconds) +
-                     " s (switched back when it returns); " + state_.endReason;
-  finish(RolloutStatus::kRolledBackIncomplete, nowMillis, out);
-}
-
-void Rollout::shiftStepClock(std::uint64_t nowMillis) {
-  StepProgress& step = state_.step;
-  std::uint64_t from = std::min(state_.pausedAtMillis, nowMillis);
-  switch (step.phase) {
-    case StepPhase::kInstalling:
-      step.pausedMillis += nowMillis - from;
-      break;
-    case StepPhase::kWarmingUp: {
-      // Activation may have come during the pause: the warm-up counts from the later of the two.
-      std::uint64_t paused = nowMillis - std::min(nowMillis, std::max(from, step.activatedMillis));
-      step.analysisStartMillis += paused;
-      step.analysisEndMillis += paused;
-      break;
-    }
-    case StepPhase::kAnalyzing:
-      step.pausedMillis += nowMillis - from;
-      step.analysisEndMillis += nowMillis - from;
-      break;
-    default:
-      return;
-  }
-  step.pauseEndedMillis = nowMillis;
-}
-
 void Rollout::finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out) {
   state_.finished = true;
   state_.outcome = status;
@@ -690,6 +607,7 @@ Actions Rollout::tick(std::uint64_t nowMillis) {
   return out;
 }
 
-// Operator actions are in rollout_operator.cpp, the analysis of a look in rollout_analysis.cpp.
+// Operator actions are in rollout_operator.cpp, the analysis of a look in rollout_analysis.cpp,
+// the rollback of changed hosts in rollout_rollback.cpp.
 
 }  // namespace rollgate::rollout

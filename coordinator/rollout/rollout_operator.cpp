@@ -1,5 +1,8 @@
 // An operator's actions on a rollout (part of Rollout, rollout.h): pause, resume, promote, roll
-// back and abort, each refused with the reason when the rollout's state does not allow it.
+// back and abort, each refused with the reason when the rollout's state does not allow it; and
+// how a pause inside a step moves that step's clock.
+#include <algorithm>
+
 #include "common/check.h"
 #include "coordinator/rollout/rollout.h"
 
@@ -11,6 +14,30 @@ Error notNow(const RolloutState& state, const std::string& what) {
                    std::string(statusName(state.status)) + ": " + what);
 }
 }  // namespace
+
+void Rollout::shiftStepClock(std::uint64_t nowMillis) {
+  StepProgress& step = state_.step;
+  std::uint64_t from = std::min(state_.pausedAtMillis, nowMillis);
+  switch (step.phase) {
+    case StepPhase::kInstalling:
+      step.pausedMillis += nowMillis - from;
+      break;
+    case StepPhase::kWarmingUp: {
+      // Activation may have come during the pause: the warm-up counts from the later of the two.
+      std::uint64_t paused = nowMillis - std::min(nowMillis, std::max(from, step.activatedMillis));
+      step.analysisStartMillis += paused;
+      step.analysisEndMillis += paused;
+      break;
+    }
+    case StepPhase::kAnalyzing:
+      step.pausedMillis += nowMillis - from;
+      step.analysisEndMillis += nowMillis - from;
+      break;
+    default:
+      return;
+  }
+  step.pauseEndedMillis = nowMillis;
+}
 
 Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) {
   if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to pause");
