@@ -83,7 +83,34 @@ Status Rollouts::open() {
     }
     save(entry);
   }
+  resendTimedOutRollbacks();
   return {};
+}
+
+void Rollouts::resendTimedOutRollbacks() {
+  auto ids = store_.recentRolloutIds(kTimedOutRollbacksScanned);
+  if (!ids) {
+    logger_->error("cannot list rollouts to re-send rollbacks that timed out: {}",
+                   ids.error().message);
+    return;
+  }
+  for (const auto& id : *ids) {
+    if (rollouts_.count(id)) continue;
+    auto record = store_.loadRollout(id);
+    if (!record || !*record) continue;
+    auto state = rollout::stateFromJson((*record)->stateJson);
+    if (!state || state->outcome != rollout::RolloutStatus::kRolledBackIncomplete) continue;
+    Entry entry;
+    entry.rollout = std::make_unique<rollout::Rollout>(std::move(*state));
+    entry.refs = (*record)->commandRefs;
+    for (const auto& command : entry.rollout->pendingCommands()) {
+      logger_->warn(
+          "rollout {}: host {} has not taken its rollback yet; it gets it when it says "
+          "hello",
+          id, command.host);
+      send(entry, command);  // under its saved ref; the result goes to onLateResult()
+    }
+  }
 }
 
 Result<std::unique_ptr<rollout::Rollout>> Rollouts::load(const std::string& id) {

@@ -44,7 +44,8 @@ class Rollouts {
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
            CommandDispatcher& commands, const Clock& clock, Logger logger);
 
-  // Resumes every rollout that had not finished.
+  // Resumes every rollout that had not finished; hosts of a rollout that ended
+  // rolled_back_incomplete get their pending rollback when they say hello.
   Status open();
 
   // Returns the rollout's summary JSON.
@@ -78,6 +79,10 @@ class Rollouts {
   void apply(Entry& entry, const rollout::Actions& actions);
   void send(Entry& entry, const rollout::SendCommand& command);
   void save(Entry& entry);
+  // After a restart: the rollbacks of rollouts that ended rolled_back_incomplete go out again to
+  // their hosts when they say hello (among the most recent kTimedOutRollbacksScanned rollouts).
+  void resendTimedOutRollbacks();
+  static constexpr std::size_t kTimedOutRollbacksScanned = 200;
   // A result for a command of a rollout that has ended: a rollback that timed out
   // (rolled_back_incomplete) records its host's return; other rollouts ignore it.
   void onLateResult(const std::string& id, const std::string& host, std::uint64_t commandId,

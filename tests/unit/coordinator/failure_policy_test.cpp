@@ -320,7 +320,7 @@ TEST_CASE("normal state changes are logged at info; undoing a rollout at warning
   std::ostringstream log;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
   sink->set_pattern("%l %v");
-  parts.logger->sinks().push_back(sink);
+  parts.logger->sinks().assign({sink});  // only into `log`
   parts.logger->set_level(spdlog::level::info);
   std::string id = parts.startRollout().value("id", "");
   REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice").ok());
@@ -416,6 +416,49 @@ TEST_CASE("a host that misses its rollback's timeout is switched back when it sa
     }
   }
   CHECK(back);
+  auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(after.ok());
+  CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
+  for (const auto& host : after->hosts) {
+    if (host.name == "web-1") CHECK(host.rollback == rollout::RollbackState::kDone);
+  }
+}
+
+TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its host on hello") {
+  Parts parts;
+  std::string id = parts.startRollout("rollback_timeout_seconds = 5\n").value("id", "");
+  REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice").ok());
+  parts.clock.advanceMillis(6000);
+  parts.rollouts->tick();
+  REQUIRE(parts.statusOf(id) == "rolled_back_incomplete");
+  std::uint64_t rollbackSequence = 0;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body))
+      rollbackSequence = command.ref.sequence;
+  }
+  REQUIRE(rollbackSequence != 0);
+
+  // A new coordinator over the same store: nothing in memory is left.
+  parts.outbox.toAgents.clear();
+  CommandDispatcher commands(parts.registry, parts.store, parts.outbox, parts.clock, parts.logger);
+  Rollouts rollouts(parts.store, parts.telemetry, *parts.artifacts, parts.registry, commands,
+                    parts.clock, parts.logger);
+  REQUIRE(rollouts.open().ok());
+  CHECK(rollouts.activeIds().empty());
+  parts.outbox.toAgents.clear();
+  commands.onHello("web-1", "conn-web-1-again");
+  std::optional<Command> rollback;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body)) rollback = command;
+  }
+  REQUIRE(rollback.has_value());
+  CHECK(rollback->ref.sequence == rollbackSequence);  // the same command: applied at most once
+  CommandResult result;
+  result.command = rollback->ref;
+  result.service = "web";
+  result.outcome = Outcome::kSucceeded;
+  result.activeRelease = "1.0";
+  commands.onResult("web-1", result);
   auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
   REQUIRE(after.ok());
   CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
