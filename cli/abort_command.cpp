@@ -39,6 +39,18 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin) {
                   json.value("abort_id", 0ULL), json.value("acknowledged", 0ULL),
                   json.value("targets", 0ULL), json.value("elapsed_ms", 0ULL),
                   json["ack_ms"].value("p50", 0ULL), json["ack_ms"].value("p99", 0ULL));
+      auto list = [&](const char* key) {
+        std::string names;
+        for (const auto& id : json.value(key, std::vector<std::string>{}))
+          names += (names.empty() ? "" : ", ") + id;
+        return names;
+      };
+      if (json.contains("stopped")) {
+        std::string stopped = list("stopped"), aborting = list("already_aborting");
+        if (!stopped.empty()) std::printf("stopped rollouts: %s\n", stopped.c_str());
+        if (!aborting.empty()) std::printf("already aborting: %s\n", aborting.c_str());
+        if (stopped.empty() && aborting.empty()) std::printf("no rollout was running\n");
+      }
       auto missing = json.value("missing", std::vector<std::string>{});
       if (!missing.empty()) {
         std::string names;

@@ -125,6 +125,36 @@ std::string checkLine(const stats::CheckResult& check, const RolloutSummaryView&
          " left";
 }
 
+// Why a tested check's verdict came out as it did, when the p-value alone does not say.
+std::string verdictReason(const stats::CheckResult& check) {
+  if (std::isnan(check.alphaAtLook) || !check.significant) return "";
+  if (check.verdict == stats::Verdict::kPass && !check.effectLargeEnough) {
+    return " (significant, effect below floor)";
+  }
+  if (check.verdict == stats::Verdict::kFail) return " (significant, effect above floor)";
+  return "";
+}
+
+// "step 1/4 canary: look 3/10: http_5xx pass p=0.41; latency pass p=0.0003 (significant,
+// effect below floor); restarts pass"
+std::string lookLine(const RolloutSummaryView& summary) {
+  std::string out = "step " + std::to_string(summary.step);
+  if (summary.steps != 0) out += "/" + std::to_string(summary.steps);
+  out += " " + text(summary.stage);
+  if (summary.batches > 1) {
+    out += " batch " + std::to_string(summary.batch) + "/" + std::to_string(summary.batches);
+  }
+  out += ": look " + std::to_string(summary.look) + "/" + std::to_string(summary.looks) + ":";
+  std::string sep = " ";
+  for (const auto& check : summary.checks) {
+    out += sep + text(check.name) + " " + text(check.verdict);
+    if (!std::isnan(check.alphaAtLook)) out += " p=" + number(check.pValue, "%.2g");
+    out += verdictReason(check);
+    sep = "; ";
+  }
+  return out;
+}
+
 std::string stateLine(const RolloutSummaryView& summary) {
   std::string out = stepTitle(placeOf(summary), summary.steps) + ": " + text(summary.phase);
   if (summary.phase == "analyzing") {
@@ -143,7 +173,7 @@ std::string stateLine(const RolloutSummaryView& summary) {
 
 bool isTerminalRolloutStatus(const std::string& status) {
   return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-         status == "failed";
+         status == "failed" || status == "rolled_back_incomplete";
 }
 
 int rolloutExitCode(const std::string& status) { return status == "succeeded" ? 0 : kExitFailure; }
@@ -361,14 +391,19 @@ std::vector<std::string> rolloutWatchChanges(const RolloutSummaryView* previous,
   if (previous == nullptr || stateKey(*previous) != stateKey(current)) {
     lines.push_back(stateLine(current));
   }
-  std::map<std::string, std::string> before;
-  if (previous != nullptr && previous->step == current.step) {
+  // One compact line per new look; between looks, a line for a check whose verdict changed.
+  bool sameStep = previous != nullptr && previous->step == current.step;
+  bool newLook = !current.checks.empty() && (!sameStep || previous->look != current.look);
+  if (newLook) {
+    lines.push_back("  " + lookLine(current));
+  } else if (sameStep) {
+    std::map<std::string, std::string> before;
     for (const auto& c : previous->checks) before[c.name] = text(c.verdict) + "|" + lookOf(c);
-  }
-  for (const auto& c : current.checks) {
-    auto it = before.find(c.name);
-    if (it == before.end() || it->second != text(c.verdict) + "|" + lookOf(c)) {
-      lines.push_back("  " + checkLine(c, current));
+    for (const auto& c : current.checks) {
+      auto it = before.find(c.name);
+      if (it == before.end() || it->second != text(c.verdict) + "|" + lookOf(c)) {
+        lines.push_back("  " + checkLine(c, current));
+      }
     }
   }
   if (isTerminalRolloutStatus(current.status) &&

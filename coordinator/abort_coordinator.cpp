@@ -29,14 +29,14 @@ std::optional<AdminReply> AbortCoordinator::start(const std::string& operatorNam
   std::uint64_t now = clock_.nowMillis();
   std::vector<std::string> rolloutIds;
   std::set<std::string> targets;
-  std::map<std::string, std::vector<ServiceRelease>> rollBack;
   if (!request.all && !rollouts_.exists(request.rolloutId)) {
     reply.body = AdminError{"no rollout " + request.rolloutId};
     return reply;
   }
   if (!request.all) rolloutIds.push_back(request.rolloutId);
   // The rollouts stop and switch back what they changed (rollback commands, re-sent until done).
-  rollBack = rollouts_.abort(rolloutIds, operatorName, request.reason);
+  Rollouts::AbortOutcome stopped = rollouts_.abort(rolloutIds, operatorName, request.reason);
+  std::map<std::string, std::vector<ServiceRelease>> rollBack = std::move(stopped.hosts);
   for (const auto& [host, services] : rollBack) targets.insert(host);
   if (request.all) {
     // Every host is told: whatever is in flight anywhere stops.
@@ -53,12 +53,21 @@ std::optional<AdminReply> AbortCoordinator::start(const std::string& operatorNam
     reply.body = AdminError{"cannot record the abort: " + status.error().message};
     return reply;
   }
-  logger_->warn("operator {}: ABORT {} of {} ({}): {} hosts to acknowledge", operatorName, abortId,
-                request.all ? "every rollout" : request.rolloutId,
-                request.reason.empty() ? "no reason given" : request.reason, state.targets.size());
+  auto names = [](const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+    return out.empty() ? std::string("none") : out;
+  };
+  logger_->warn(
+      "operator {}: ABORT {} of {} ({}): stopped rollouts {}; already aborting {}; {} hosts to "
+      "acknowledge",
+      operatorName, abortId, request.all ? "every rollout" : request.rolloutId,
+      request.reason.empty() ? "no reason given" : request.reason, names(stopped.stopped),
+      names(stopped.alreadyAborting), state.targets.size());
   EventRecord event{now, "abort", "", request.rolloutId,
                     "abort " + std::to_string(abortId) + " by " + operatorName + ": " +
-                        request.reason};
+                        request.reason + "; stopped rollouts " + names(stopped.stopped) +
+                        "; already aborting " + names(stopped.alreadyAborting)};
   if (auto status = store_.recordEvent(event); !status) {
     logger_->error("abort {}: cannot record it in the event log: {}", abortId,
                    status.error().message);
@@ -67,7 +76,8 @@ std::optional<AdminReply> AbortCoordinator::start(const std::string& operatorNam
   fast.body = state.abort;
   outbox_.broadcast(std::move(fast));
   for (const auto& host : state.targets) send(abortId, host);
-  waiters_[abortId] = Waiter{replyTo, clock_.steadyMillis() + kWaitMillis};
+  waiters_[abortId] = Waiter{replyTo, clock_.steadyMillis() + kWaitMillis,
+                             std::move(stopped.stopped), std::move(stopped.alreadyAborting)};
   if (tracker_.complete(abortId)) finishWait(abortId);
   return std::nullopt;
 }
@@ -145,13 +155,16 @@ void AbortCoordinator::finishWait(std::uint64_t abortId) {
   nlohmann::json json = {{"abort_id", abortId},
                          {"reason", state->abort.reason},
                          {"rollouts", state->abort.rolloutIds},
+                         {"stopped", waiter->second.stopped},
+                         {"already_aborting", waiter->second.alreadyAborting},
                          {"targets", state->targets.size()},
                          {"acknowledged", state->ackedAtMillis.size()},
                          {"missing", tracker_.missing(abortId)},
                          {"elapsed_ms", clock_.nowMillis() - state->createdMillis},
-                         {"ack_ms", {{"p50", percentile(0.5)},
-                                     {"p99", percentile(0.99)},
-                                     {"max", latencies.empty() ? 0 : latencies.back()}}}};
+                         {"ack_ms",
+                          {{"p50", percentile(0.5)},
+                           {"p99", percentile(0.99)},
+                           {"max", latencies.empty() ? 0 : latencies.back()}}}};
   AdminReply reply;
   reply.body = JsonDocument{json.dump()};
   outbox_.toAdmin(waiter->second.replyTo, std::move(reply));

@@ -63,6 +63,8 @@ class AbortCoordinator {
   struct Waiter {
     ReplyTo replyTo;
     std::uint64_t deadlineMillis = 0;  // steady clock
+    std::vector<std::string> stopped;  // rollouts this abort stopped
+    std::vector<std::string> alreadyAborting;  // rollouts an earlier abort was undoing
   };
   void send(std::uint64_t abortId, const std::string& host);
   void finishWait(std::uint64_t abortId);

@@ -15,6 +15,22 @@ using nlohmann::json;
 
 std::string statusOf(const rollout::Rollout& r) { return std::string(rollout::statusName(r.status())); }
 
+// A rollout going the way it should is logged at info; undoing, or ending other than succeeded, at
+// warning.
+spdlog::level::level_enum stateChangeLevel(rollout::RolloutStatus to) {
+  using rollout::RolloutStatus;
+  switch (to) {
+    case RolloutStatus::kRollingBack:
+    case RolloutStatus::kRolledBack:
+    case RolloutStatus::kAborted:
+    case RolloutStatus::kFailed:
+    case RolloutStatus::kRolledBackIncomplete:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::info;
+  }
+}
+
 }  // namespace
 
 Rollouts::Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts,
@@ -67,7 +83,34 @@ Status Rollouts::open() {
     }
     save(entry);
   }
+  resendTimedOutRollbacks();
   return {};
+}
+
+void Rollouts::resendTimedOutRollbacks() {
+  auto ids = store_.recentRolloutIds(kTimedOutRollbacksScanned);
+  if (!ids) {
+    logger_->error("cannot list rollouts to re-send rollbacks that timed out: {}",
+                   ids.error().message);
+    return;
+  }
+  for (const auto& id : *ids) {
+    if (rollouts_.count(id)) continue;
+    auto record = store_.loadRollout(id);
+    if (!record || !*record) continue;
+    auto state = rollout::stateFromJson((*record)->stateJson);
+    if (!state || state->outcome != rollout::RolloutStatus::kRolledBackIncomplete) continue;
+    Entry entry;
+    entry.rollout = std::make_unique<rollout::Rollout>(std::move(*state));
+    entry.refs = (*record)->commandRefs;
+    for (const auto& command : entry.rollout->pendingCommands()) {
+      logger_->warn(
+          "rollout {}: host {} has not taken its rollback yet; it gets it when it says "
+          "hello",
+          id, command.host);
+      send(entry, command);  // under its saved ref; the result goes to onLateResult()
+    }
+  }
 }
 
 Result<std::unique_ptr<rollout::Rollout>> Rollouts::load(const std::string& id) {
@@ -205,14 +248,17 @@ Result<std::string> Rollouts::act(const RolloutAction& request, const std::strin
   return message;
 }
 
-std::map<std::string, std::vector<ServiceRelease>> Rollouts::abort(
-    const std::vector<std::string>& ids, const std::string& operatorName, const std::string& reason) {
-  std::map<std::string, std::vector<ServiceRelease>> hosts;
+Rollouts::AbortOutcome Rollouts::abort(const std::vector<std::string>& ids,
+                                       const std::string& operatorName, const std::string& reason) {
+  AbortOutcome outcome;
+  auto& hosts = outcome.hosts;
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
     if (!ids.empty() && std::find(ids.begin(), ids.end(), current->first) == ids.end()) continue;
     rollout::Rollout& r = *current->second.rollout;
+    (r.state().abortRequested ? outcome.alreadyAborting : outcome.stopped)
+        .push_back(current->first);
     for (const auto& host : r.state().hosts) {
       hosts[host.name].push_back(ServiceRelease{r.state().spec.service, host.fromRelease, {}});
     }
@@ -220,7 +266,7 @@ std::map<std::string, std::vector<ServiceRelease>> Rollouts::abort(
     save(current->second);
     if (rollout::isTerminal(r.status())) rollouts_.erase(current);
   }
-  return hosts;
+  return outcome;
 }
 
 void Rollouts::onTelemetry(const std::string& host, const TelemetryWindow& window) {
@@ -293,7 +339,10 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
       action.host, command,
       [this, id, host, commandId](const CommandResult& result) {
         auto it = rollouts_.find(id);
-        if (it == rollouts_.end()) return;
+        if (it == rollouts_.end()) {
+          onLateResult(id, host, commandId, result);
+          return;
+        }
         apply(it->second, it->second.rollout->onCommandResult(host, commandId, result, clock_.nowMillis()));
         save(it->second);
         if (rollout::isTerminal(it->second.rollout->status())) rollouts_.erase(it);
@@ -302,6 +351,26 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
   if (!sent) {
     logger_->warn("rollout {}: command for host {} not sent: {}", id, host, sent.error().message);
   }
+}
+
+void Rollouts::onLateResult(const std::string& id, const std::string& host, std::uint64_t commandId,
+                            const CommandResult& result) {
+  auto record = store_.loadRollout(id);
+  if (!record || !*record) return;
+  auto state = rollout::stateFromJson((*record)->stateJson);
+  if (!state) {
+    logger_->error("rollout {}: host {} answered after it ended, but its state is unreadable: {}",
+                   id, host, state.error().message);
+    return;
+  }
+  if (state->outcome != rollout::RolloutStatus::kRolledBackIncomplete) return;
+  Entry entry;
+  entry.rollout = std::make_unique<rollout::Rollout>(std::move(*state));
+  entry.refs = (*record)->commandRefs;
+  auto actions = entry.rollout->onCommandResult(host, commandId, result, clock_.nowMillis());
+  if (actions.empty()) return;
+  apply(entry, actions);
+  save(entry);
 }
 
 void Rollouts::recordEvent(Entry& entry, EventRecord event) {
@@ -359,9 +428,9 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
                                      event->host, event->rolloutId,
                                      rollout::storedEventMessage(*event)});
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
-      logger_->warn("rollout {}: {} -> {}{}", changed->rolloutId, rollout::statusName(changed->from),
-                    rollout::statusName(changed->to),
-                    changed->reason.empty() ? "" : " (" + changed->reason + ")");
+      logger_->log(stateChangeLevel(changed->to), "rollout {}: {} -> {}{}", changed->rolloutId,
+                   rollout::statusName(changed->from), rollout::statusName(changed->to),
+                   changed->reason.empty() ? "" : " (" + changed->reason + ")");
       recordEvent(entry, EventRecord{changed->atMillis, "state", "", changed->rolloutId,
                                      std::string(rollout::statusName(changed->from)) + " -> " +
                                          std::string(rollout::statusName(changed->to)) +

@@ -44,17 +44,22 @@ class Rollouts {
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
            CommandDispatcher& commands, const Clock& clock, Logger logger);
 
-  // Resumes every rollout that had not finished.
+  // Resumes every rollout that had not finished; hosts of a rollout that ended
+  // rolled_back_incomplete get their pending rollback when they say hello.
   Status open();
 
   // Returns the rollout's summary JSON.
   Result<std::string> start(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
-  // Aborts the given rollouts (every unfinished one when `ids` is empty); returns the hosts each
-  // aborted rollout involves, with the release each goes back to.
-  std::map<std::string, std::vector<ServiceRelease>> abort(const std::vector<std::string>& ids,
-                                                           const std::string& operatorName,
-                                                           const std::string& reason);
+  struct AbortOutcome {
+    // The hosts each aborted rollout involves, with the release each goes back to.
+    std::map<std::string, std::vector<ServiceRelease>> hosts;
+    std::vector<std::string> stopped;          // rollouts this abort stopped
+    std::vector<std::string> alreadyAborting;  // rollouts an earlier abort is still undoing
+  };
+  // Aborts the given rollouts (every unfinished one when `ids` is empty).
+  AbortOutcome abort(const std::vector<std::string>& ids, const std::string& operatorName,
+                     const std::string& reason);
   bool exists(const std::string& id) const { return rollouts_.count(id) > 0 || stored(id); }
   std::vector<std::string> activeIds() const;
 
@@ -74,6 +79,14 @@ class Rollouts {
   void apply(Entry& entry, const rollout::Actions& actions);
   void send(Entry& entry, const rollout::SendCommand& command);
   void save(Entry& entry);
+  // After a restart: the rollbacks of rollouts that ended rolled_back_incomplete go out again to
+  // their hosts when they say hello (among the most recent kTimedOutRollbacksScanned rollouts).
+  void resendTimedOutRollbacks();
+  static constexpr std::size_t kTimedOutRollbacksScanned = 200;
+  // A result for a command of a rollout that has ended: a rollback that timed out
+  // (rolled_back_incomplete) records its host's return; other rollouts ignore it.
+  void onLateResult(const std::string& id, const std::string& host, std::uint64_t commandId,
+                    const CommandResult& result);
   // Records an event of `entry`'s rollout; a failure holds the rollout (see the policy above).
   void recordEvent(Entry& entry, EventRecord event);
   // Pauses `entry`'s rollout because `what` could not be saved (see the policy above).

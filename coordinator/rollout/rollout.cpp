@@ -29,13 +29,16 @@ std::string_view statusName(RolloutStatus status) {
       return "aborted";
     case RolloutStatus::kFailed:
       return "failed";
+    case RolloutStatus::kRolledBackIncomplete:
+      return "rolled_back_incomplete";
   }
   return "?";
 }
 
 bool isTerminal(RolloutStatus status) {
   return status == RolloutStatus::kSucceeded || status == RolloutStatus::kRolledBack ||
-         status == RolloutStatus::kAborted || status == RolloutStatus::kFailed;
+         status == RolloutStatus::kAborted || status == RolloutStatus::kFailed ||
+         status == RolloutStatus::kRolledBackIncomplete;
 }
 
 std::string_view phaseName(StepPhase phase) {
@@ -224,13 +227,16 @@ TelemetryWanted Rollout::telemetryWanted() const {
 }
 
 std::uint64_t Rollout::millisLeftInPhase(std::uint64_t nowMillis) const {
+  if (state_.operatorPause && state_.pausedAtMillis != 0) {
+    nowMillis = std::min(nowMillis, state_.pausedAtMillis);  // the step's clock stopped there
+  }
   auto left = [&](std::uint64_t until) { return until > nowMillis ? until - nowMillis : 0; };
   if (state_.finished || state_.rollingBack) return 0;
   const StepProgress& step = state_.step;
   const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
   switch (step.phase) {
     case StepPhase::kInstalling:
-      return left(step.startedMillis + stage.installTimeoutSeconds * 1000);
+      return left(step.startedMillis + step.pausedMillis + stage.installTimeoutSeconds * 1000);
     case StepPhase::kWarmingUp:
       return left(step.analysisStartMillis);
     case StepPhase::kAnalyzing:
@@ -312,17 +318,20 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
 
 void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
   for (int guard = 0; guard < 4; ++guard) {
+    if (state_.rollingBack && !state_.finished) timeOutRollback(nowMillis, out);
     if (!state_.started || state_.finished || state_.rollingBack) return;
+    // An operator's pause stops the step's clock: nothing falls due and nothing is decided.
+    if (state_.operatorPause) return;
     StepProgress& step = state_.step;
     const PlanStep& plan = currentPlanStep();
     const StageConfig& stage = state_.planConfig.stage(plan.stage);
     switch (step.phase) {
       case StepPhase::kNotStarted:
-        if (state_.operatorPause) return;
         startStep(nowMillis, out);
         return;
       case StepPhase::kInstalling: {
-        std::uint64_t installFrom = std::max(step.startedMillis, state_.resumedMillis);
+        std::uint64_t installFrom =
+            std::max({step.startedMillis + step.pausedMillis, state_.resumedMillis});
         if (nowMillis > installFrom + stage.installTimeoutSeconds * 1000) {
           std::string waiting;
           for (const auto& target : plan.targets) {
@@ -342,8 +351,8 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
         std::uint64_t silenceMillis = state_.planConfig.silenceSeconds * 1000;
         for (const auto& target : plan.targets) {
           const HostProgress* host = findHost(target.name);
-          std::uint64_t since =
-              std::max({host->lastWindowMillis, step.activatedMillis, state_.resumedMillis});
+          std::uint64_t since = std::max({host->lastWindowMillis, step.activatedMillis,
+                                          state_.resumedMillis, step.pauseEndedMillis});
           if (nowMillis > since + silenceMillis) {
             failStep("host " + target.name + " sent no telemetry for " +
                          seconds(nowMillis - since) + " (its agent is silent)",
@@ -360,12 +369,15 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
                     " looks",
                 nowMillis, out);
         }
-        std::uint64_t lookMillis = (step.analysisEndMillis - step.analysisStartMillis) / step.looks;
+        // Looks fall due over the analysis window without the time an operator paused it.
+        std::uint64_t firstLookFrom = step.analysisStartMillis + step.pausedMillis;
+        std::uint64_t lookMillis =
+            (step.analysisEndMillis - std::min(step.analysisEndMillis, firstLookFrom)) / step.looks;
         std::uint64_t graceMillis = state_.planConfig.reportGraceSeconds * 1000;
         std::uint32_t due = step.lastLook;
         for (std::uint32_t k = step.lastLook + 1; k <= step.looks; ++k) {
           std::uint64_t at =
-              k == step.looks ? step.analysisEndMillis : step.analysisStartMillis + k * lookMillis;
+              k == step.looks ? step.analysisEndMillis : firstLookFrom + k * lookMillis;
           // After a restart, looks that fell due while the coordinator was down wait until the
           // agents have had time to reconnect and deliver their backlog of windows.
           std::uint64_t ready =
@@ -377,7 +389,7 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
           evaluateLook(due, nowMillis, out);
           if (state_.rollingBack || state_.finished) return;
         }
-        if (!step.analysisComplete || step.hold != Hold::kNone || state_.operatorPause) return;
+        if (!step.analysisComplete || step.hold != Hold::kNone) return;
         step.phase = StepPhase::kPassed;
         event(RolloutEventKind::kStepPassed, "",
               describeStep() + ": passed" +
@@ -410,42 +422,6 @@ void Rollout::failStep(const std::string& reason, const std::string& host, std::
   startRollback(text, nowMillis, out);
 }
 
-void Rollout::startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out) {
-  state_.rollingBack = true;
-  if (state_.endReason.empty()) state_.endReason = reason;
-  for (auto& host : state_.hosts) {
-    if (host.pending && host.pendingKind == CommandKind::kRestartBaseline) host.pending.reset();
-    if (!host.installSent || host.rollback != RollbackState::kNone) continue;
-    if (!host.pending && host.lastKnownRelease == host.fromRelease) {
-      host.rollback = RollbackState::kDone;
-      event(RolloutEventKind::kHostRollingBack, host.name,
-            "host " + host.name + " is still on " + host.fromRelease + ": nothing to undo",
-            nowMillis, out);
-      continue;
-    }
-    host.rollback = RollbackState::kPending;
-    event(RolloutEventKind::kHostRollingBack, host.name,
-          "rolling back host " + host.name + " from " + state_.spec.version + " to " +
-              host.fromRelease,
-          nowMillis, out);
-    send(host, CommandKind::kRollback, RollBackRelease{host.fromRelease, true}, nowMillis, out);
-  }
-  syncStatus(reason, nowMillis, out);
-  finishRollbackIfDone(nowMillis, out);
-}
-
-void Rollout::finishRollbackIfDone(std::uint64_t nowMillis, Actions& out) {
-  if (!state_.rollingBack || state_.finished) return;
-  bool failed = false;
-  for (const auto& host : state_.hosts) {
-    if (host.rollback == RollbackState::kPending) return;
-    if (host.rollback == RollbackState::kFailed) failed = true;
-  }
-  finish(failed ? RolloutStatus::kFailed
-                : (state_.abortRequested ? RolloutStatus::kAborted : RolloutStatus::kRolledBack),
-         nowMillis, out);
-}
-
 void Rollout::finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out) {
   state_.finished = true;
   state_.outcome = status;
@@ -462,6 +438,8 @@ void Rollout::finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out
       }
     }
     text += ": the rollback did not restore " + left + "; " + state_.endReason;
+  } else if (status == RolloutStatus::kRolledBackIncomplete) {
+    text += ": " + state_.endReason;
   } else {
     text += ": every host it changed is back on its old release; " + state_.endReason;
   }
@@ -551,7 +529,10 @@ Actions Rollout::onCommandResult(const std::string& hostName, std::uint64_t comm
           result.activeRelease == host->fromRelease;
       host->rollback = restored ? RollbackState::kDone : RollbackState::kFailed;
       event(RolloutEventKind::kHostRolledBack, hostName,
-            restored ? "host " + hostName + " is back on " + host->fromRelease
+            restored ? "host " + hostName + " is back on " + host->fromRelease +
+                           (state_.finished ? " (it returned after the rollout ended " +
+                                                  std::string(statusName(state_.outcome)) + ")"
+                                            : "")
                      : "rollback of host " + hostName + " to " + host->fromRelease + " " + detail +
                            " (active release " + host->lastKnownRelease + ")",
             nowMillis, out);
@@ -626,6 +607,7 @@ Actions Rollout::tick(std::uint64_t nowMillis) {
   return out;
 }
 
-// Operator actions are in rollout_operator.cpp, the analysis of a look in rollout_analysis.cpp.
+// Operator actions are in rollout_operator.cpp, the analysis of a look in rollout_analysis.cpp,
+// the rollback of changed hosts in rollout_rollback.cpp.
 
 }  // namespace rollgate::rollout

@@ -16,8 +16,14 @@
 //    never a pass: the step waits until the window ends, then pauses for an operator (resume
 //    re-runs the analysis window, promote overrides);
 //  - abort is accepted in every state and undoes only what the rollout changed;
-//  - an operator's pause holds the rollout before its next step (the current step's install and
-//    analysis go on, and a critical failure still rolls back).
+//  - an operator's pause stops the current step's clock: no install timeout, silence, warm-up or
+//    look falls due and no verdict is acted on until resume, which continues the step with the
+//    looks it had (its deadlines move by the time paused); results that arrive meanwhile (an
+//    install failing, a host reported unhealthy) still act, and a pause between steps holds the
+//    next one;
+//  - a rollback that does not reach every host within `rollback_timeout_seconds` ends the
+//    rollout rolled_back_incomplete, naming the hosts still on the new release; their rollback
+//    commands stay pending and switch them back when they return.
 // Telemetry windows are placed in time by their own startMillis/endMillis (the agent's clock)
 // against activation + warm-up (the coordinator's clock): keep clocks in sync (NTP); a skew of
 // seconds only moves which window is the first one counted.
@@ -52,10 +58,11 @@ enum class RolloutStatus : std::uint8_t {
   kAnalyzing,
   kWaitingForOperator,  // paused by an operator, or a warn / not-enough-data verdict
   kRollingBack,
-  kSucceeded,   // every step passed
-  kRolledBack,  // a step failed or an operator rolled back; every changed host is back
-  kAborted,     // aborted; every changed host is back
-  kFailed,      // a rollback could not restore some host (see the events)
+  kSucceeded,             // every step passed
+  kRolledBack,            // a step failed or an operator rolled back; every changed host is back
+  kAborted,               // aborted; every changed host is back
+  kFailed,                // a rollback could not restore some host (see the events)
+  kRolledBackIncomplete,  // the rollback timed out; endReason names the hosts not yet back
 };
 std::string_view statusName(RolloutStatus status);
 bool isTerminal(RolloutStatus status);
@@ -138,7 +145,8 @@ using Actions = std::vector<Action>;
 // ---- state
 
 enum class CommandKind : std::uint8_t { kInstall, kRestartBaseline, kRollback };
-enum class RollbackState : std::uint8_t { kNone, kPending, kDone, kFailed };
+// kTimedOut: no result within the rollback timeout; the command stays pending for its return.
+enum class RollbackState : std::uint8_t { kNone, kPending, kDone, kFailed, kTimedOut };
 
 // One host of the plan (a target of some step, a comparison host, or both).
 struct HostProgress {
@@ -174,6 +182,10 @@ struct StepProgress {
   Hold hold = Hold::kNone;
   std::string holdReason;
   bool overridden = false;            // an operator promoted over warn / not enough data
+  std::uint64_t pausedMillis = 0;     // operator pauses during install or analysis (the looks
+                                      // and install timeout move by it)
+  std::uint64_t pauseEndedMillis = 0;  // the last resume from such a pause (silence counts
+                                       // from it)
   std::vector<CheckResult> latest;    // each check's latest result
   std::vector<StoredWindow> windows;  // this step's telemetry
   bool operator==(const StepProgress&) const = default;
@@ -191,6 +203,7 @@ struct RolloutState {
   bool rollingBack = false;
   bool abortRequested = false;
   bool operatorPause = false;
+  std::uint64_t pausedAtMillis = 0;  // when the operator's pause began
   std::uint32_t currentStep = 0;
   StepProgress step;
   std::vector<HostProgress> hosts;
@@ -198,6 +211,7 @@ struct RolloutState {
   std::uint64_t startedMillis = 0;
   std::uint64_t finishedMillis = 0;
   std::uint64_t resumedMillis = 0;  // the last resume after a restart (timeouts count from it)
+  std::uint64_t rollbackStartedMillis = 0;
   std::string endReason;            // why it rolled back, was aborted or failed
   bool operator==(const RolloutState&) const = default;
 };
@@ -287,6 +301,10 @@ class Rollout {
                 Actions& out, const std::string& check = "", std::uint32_t look = 0);
   void startRollback(const std::string& reason, std::uint64_t nowMillis, Actions& out);
   void finishRollbackIfDone(std::uint64_t nowMillis, Actions& out);
+  // Ends a rollback that did not reach every host within the plan's rollback timeout.
+  void timeOutRollback(std::uint64_t nowMillis, Actions& out);
+  // Moves the current step's clock on by the operator's pause that ends at `nowMillis`.
+  void shiftStepClock(std::uint64_t nowMillis);
   void finish(RolloutStatus status, std::uint64_t nowMillis, Actions& out);
   void send(HostProgress& host, CommandKind kind,
             std::variant<InstallRelease, RollBackRelease, RestartBaseline> body,

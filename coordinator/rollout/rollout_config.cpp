@@ -199,6 +199,7 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
   getSeconds(*root, "window_seconds", plan.windowSeconds, 1);
   getSeconds(*root, "silence_seconds", plan.silenceSeconds, 1);
   getSeconds(*root, "report_grace_seconds", plan.reportGraceSeconds, 0);
+  getSeconds(*root, "rollback_timeout_seconds", plan.rollbackTimeoutSeconds, 1);
   for (StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
     readStage(*root, *stage);
   }

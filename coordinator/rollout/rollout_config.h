@@ -47,6 +47,9 @@ struct PlanConfig {
   std::uint64_t silenceSeconds = 35;
   // How long after a look is due its windows may still arrive before it is evaluated.
   std::uint64_t reportGraceSeconds = 3;
+  // A rollback that has not reached every host it sent to after this long ends the rollout
+  // rolled_back_incomplete (the hosts still out are switched back when they return).
+  std::uint64_t rollbackTimeoutSeconds = 600;
   StageConfig canary{"canary", 600, 60, 300, BatchSize{BatchSize::Kind::kHosts, 1}, true};
   StageConfig cluster{"cluster", 600, 60, 300, BatchSize{BatchSize::Kind::kPercent, 100}, false};
   StageConfig region{"region", 600, 60, 300, BatchSize{BatchSize::Kind::kPercent, 50}, false};

@@ -1,5 +1,8 @@
 // An operator's actions on a rollout (part of Rollout, rollout.h): pause, resume, promote, roll
-// back and abort, each refused with the reason when the rollout's state does not allow it.
+// back and abort, each refused with the reason when the rollout's state does not allow it; and
+// how a pause inside a step moves that step's clock.
+#include <algorithm>
+
 #include "common/check.h"
 #include "coordinator/rollout/rollout.h"
 
@@ -12,13 +15,50 @@ Error notNow(const RolloutState& state, const std::string& what) {
 }
 }  // namespace
 
+void Rollout::shiftStepClock(std::uint64_t nowMillis) {
+  StepProgress& step = state_.step;
+  std::uint64_t from = std::min(state_.pausedAtMillis, nowMillis);
+  switch (step.phase) {
+    case StepPhase::kInstalling:
+      step.pausedMillis += nowMillis - from;
+      break;
+    case StepPhase::kWarmingUp: {
+      // Activation may have come during the pause: the warm-up counts from the later of the two.
+      std::uint64_t paused = nowMillis - std::min(nowMillis, std::max(from, step.activatedMillis));
+      step.analysisStartMillis += paused;
+      step.analysisEndMillis += paused;
+      break;
+    }
+    case StepPhase::kAnalyzing:
+      step.pausedMillis += nowMillis - from;
+      step.analysisEndMillis += nowMillis - from;
+      break;
+    default:
+      return;
+  }
+  step.pauseEndedMillis = nowMillis;
+}
+
 Result<Actions> Rollout::pause(const std::string& who, std::uint64_t nowMillis) {
   if (state_.finished || state_.rollingBack) return notNow(state_, "nothing to pause");
   if (state_.operatorPause) return notNow(state_, "it is already paused");
   Actions out;
   state_.operatorPause = true;
+  state_.pausedAtMillis = nowMillis;
+  const StepPhase phase = state_.step.phase;
+  bool inStep =
+      state_.started && (phase == StepPhase::kInstalling || phase == StepPhase::kWarmingUp ||
+                         phase == StepPhase::kAnalyzing);
   event(RolloutEventKind::kOperator, "",
-        "paused by " + who + ": no further step starts until it is resumed", nowMillis, out);
+        "paused by " + who + ": " +
+            (inStep ? describeStep() + " stops " +
+                          (phase == StepPhase::kAnalyzing
+                               ? "at look " + std::to_string(state_.step.lastLook) + "/" +
+                                     std::to_string(state_.step.looks)
+                               : "while " + std::string(phaseName(phase))) +
+                          "; no look falls due and no verdict is acted on until it is resumed"
+                    : std::string("no further step starts until it is resumed")),
+        nowMillis, out);
   syncStatus("", nowMillis, out);
   return out;
 }
@@ -29,7 +69,16 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
   StepProgress& step = state_.step;
   if (state_.operatorPause) {
     state_.operatorPause = false;
-    event(RolloutEventKind::kOperator, "", "resumed by " + who, nowMillis, out);
+    shiftStepClock(nowMillis);
+    std::uint64_t pausedSeconds = (nowMillis - std::min(nowMillis, state_.pausedAtMillis)) / 1000;
+    state_.pausedAtMillis = 0;
+    event(RolloutEventKind::kOperator, "",
+          "resumed by " + who + " after " + std::to_string(pausedSeconds) + " s" +
+              (step.phase != StepPhase::kAnalyzing
+                   ? std::string()
+                   : ": " + describeStep() + " continues from look " +
+                         std::to_string(step.lastLook) + "/" + std::to_string(step.looks)),
+          nowMillis, out);
   } else if (step.hold == Hold::kNotEnoughData && step.analysisComplete) {
     const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
     step.hold = Hold::kNone;

@@ -22,7 +22,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSize, kind, value)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, warmupSeconds,
                                    analysisSeconds, batch, baselineRestart)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
-                                   canary, cluster, region, fleet)
+                                   rollbackTimeoutSeconds, canary, cluster, region, fleet)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlannedHost, name, region, cluster, fromRelease)
 NLOHMANN_JSON_SERIALIZE_ENUM(ComparisonKind, {{ComparisonKind::kOldRelease, "old_release"},
@@ -201,11 +201,34 @@ void from_json(const json& j, StoredWindow& w) {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepProgress, phase, startedMillis, activatedMillis,
                                    analysisStartMillis, analysisEndMillis, looks, lastLook,
-                                   analysisComplete, hold, holdReason, overridden, latest, windows)
+                                   analysisComplete, hold, holdReason, overridden, pausedMillis,
+                                   pauseEndedMillis, latest, windows)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, status, started,
                                    finished, outcome, rollingBack, abortRequested, operatorPause,
-                                   currentStep, step, hosts, nextCommandId, startedMillis,
-                                   finishedMillis, resumedMillis, endReason)
+                                   pausedAtMillis, currentStep, step, hosts, nextCommandId,
+                                   startedMillis, finishedMillis, resumedMillis,
+                                   rollbackStartedMillis, endReason)
+
+namespace {
+
+// Keys added after the first stored states, with the value an older state means.
+void addMissingKeys(json& rollout) {
+  if (!rollout.is_object()) return;
+  auto fill = [](json& object, const char* key, const json& value) {
+    if (object.is_object() && !object.contains(key)) object[key] = value;
+  };
+  fill(rollout, "pausedAtMillis", 0);
+  fill(rollout, "rollbackStartedMillis", 0);
+  if (rollout.contains("planConfig")) {
+    fill(rollout["planConfig"], "rollbackTimeoutSeconds", PlanConfig{}.rollbackTimeoutSeconds);
+  }
+  if (rollout.contains("step")) {
+    fill(rollout["step"], "pausedMillis", 0);
+    fill(rollout["step"], "pauseEndedMillis", 0);
+  }
+}
+
+}  // namespace
 
 namespace {
 constexpr int kStateFormat = 1;
@@ -227,6 +250,7 @@ Result<RolloutState> stateFromJson(const std::string& text) {
       return makeError("rollout state: format " + std::to_string(format) +
                        " is not supported (expected " + std::to_string(kStateFormat) + ")");
     }
+    addMissingKeys(j.at("rollout"));
     RolloutState state = j.at("rollout").get<RolloutState>();
     if (state.planConfig.windowSeconds == 0) {
       return makeError("rollout state " + state.spec.rolloutId + ": window_seconds is 0");

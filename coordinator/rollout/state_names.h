@@ -43,6 +43,7 @@ NLOHMANN_JSON_SERIALIZE_ENUM(CommandKind, {{CommandKind::kInstall, "install"},
 NLOHMANN_JSON_SERIALIZE_ENUM(RollbackState, {{RollbackState::kNone, "none"},
                                              {RollbackState::kPending, "pending"},
                                              {RollbackState::kDone, "done"},
-                                             {RollbackState::kFailed, "failed"}})
+                                             {RollbackState::kFailed, "failed"},
+                                             {RollbackState::kTimedOut, "timed_out"}})
 
 }  // namespace rollgate::rollout

@@ -24,6 +24,8 @@ TEST_CASE("abort --all is acknowledged by every host, and a frozen host gets it 
   CHECK(json["acknowledged"] == 3);
   CHECK(json["missing"].empty());
   CHECK(json["reason"] == "bad deploy");
+  CHECK(json["stopped"].empty());  // no rollout was running
+  CHECK(json["already_aborting"].empty());
   for (auto name : {"web-1", "web-2", "web-3"}) {
     CHECK(readFile(fleet.agentLog(name)).find("(bad deploy)") != std::string::npos);
   }
@@ -47,6 +49,7 @@ TEST_CASE("abort --all is acknowledged by every host, and a frozen host gets it 
   auto human = fleet.cli({"abort", "--all"});
   CHECK(human.exitCode == 0);
   CHECK(human.out.find("3 of 3 hosts acknowledged") != std::string::npos);
+  CHECK(human.out.find("no rollout was running") != std::string::npos);
 
   auto usage = fleet.cli({"abort"});
   CHECK(usage.exitCode == 2);

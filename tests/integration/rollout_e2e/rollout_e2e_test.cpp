@@ -94,7 +94,8 @@ struct Fixture {
         [&] {
           last = status(id);
           return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
-                 last == "failed" || last == "waiting_for_operator";
+                 last == "failed" || last == "rolled_back_incomplete" ||
+                 last == "waiting_for_operator";
         },
         timeout, std::chrono::milliseconds(500));
     // What the operator would read, in the test's output when an assertion about it fails.
@@ -191,6 +192,7 @@ TEST_CASE("abort --all during the region stage puts every changed host back and 
   CHECK_MESSAGE(abort.exitCode == 0, abort.err << abort.out);
   auto json = nlohmann::json::parse(abort.out, nullptr, false);
   CHECK(json.value("acknowledged", 0) == static_cast<int>(kHosts.size()));
+  CHECK(json["stopped"] == nlohmann::json::array({id}));  // the rollout it stopped, by id
   CHECK_MESSAGE(f.waitForEnd(id) == "aborted", f.lastExplain);
   CHECK(waitUntil([&] { return f.hostsOn("1.0.0") == kHosts.size(); }, std::chrono::seconds(60)));
 }

@@ -6,11 +6,13 @@
 // rollout; a freeze that cannot be saved is refused; an enrolment whose event cannot be saved
 // says so in its reply.
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -280,6 +282,55 @@ TEST_CASE("abort acknowledgements that cannot be saved are kept and saved at a l
   CHECK(parts.store.aborts[abortId].ackedAtMillis.count("web-2") == 1);
 }
 
+TEST_CASE("abort --all names the rollouts it stopped; a second names them as already aborting") {
+  Parts parts;
+  std::string id = parts.startRollout().value("id", "");
+  // Every host acknowledges the abort `nth` (1-based) sent; returns the operator's report.
+  auto report = [&](std::size_t nth) {
+    auto aborts = parts.outbox.sent<Abort>();
+    REQUIRE(aborts.size() >= 4 * nth);
+    std::uint64_t abortId = aborts[4 * nth - 1].abortId;
+    for (const char* host : {"web-1", "web-2", "web-3", "web-4"})
+      parts.aborts->onAck(host, AckAbort{abortId, {}});
+    REQUIRE(parts.outbox.replies.size() == nth);
+    const auto* doc = std::get_if<JsonDocument>(&parts.outbox.replies.back().body);
+    REQUIRE(doc != nullptr);
+    return nlohmann::json::parse(doc->text);
+  };
+  CHECK_FALSE(parts.aborts->start("alice", ReplyTo{"op", 1}, AbortRequest{"", true, "bad build"}));
+  auto first = report(1);
+  CHECK(first["stopped"] == nlohmann::json::array({id}));
+  CHECK(first["already_aborting"].empty());
+  // web-1 has not answered its rollback yet: the rollout is still aborting.
+  REQUIRE(parts.statusOf(id) == "rolling_back");
+  CHECK_FALSE(parts.aborts->start("bob", ReplyTo{"op", 2}, AbortRequest{"", true, "again"}));
+  auto second = report(2);
+  CHECK(second["stopped"].empty());
+  CHECK(second["already_aborting"] == nlohmann::json::array({id}));
+  bool recorded = false;
+  for (const auto& e : parts.store.events) {
+    if (e.kind == "abort" && e.message.find("already aborting " + id) != std::string::npos)
+      recorded = true;
+  }
+  CHECK(recorded);
+}
+
+TEST_CASE("normal state changes are logged at info; undoing a rollout at warning") {
+  Parts parts;
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  sink->set_pattern("%l %v");
+  parts.logger->sinks().assign({sink});  // only into `log`
+  parts.logger->set_level(spdlog::level::info);
+  std::string id = parts.startRollout().value("id", "");
+  REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice").ok());
+  parts.logger->flush();
+  INFO(log.str());
+  CHECK(log.str().find("info rollout " + id + ": pending -> installing") != std::string::npos);
+  CHECK(log.str().find("warning rollout " + id + ": installing -> rolling_back") !=
+        std::string::npos);
+}
+
 TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
   Parts parts;
   parts.store.failing = {"setFrozen"};
@@ -312,6 +363,108 @@ TEST_CASE("an enrolment whose event cannot be saved is done and its reply says i
   CHECK(ok->message == "enrolled host web-9 (not recorded in the event log: recordEvent: disk "
                        "full (injected))");
   CHECK(parts.agents.keyForName("web-9").has_value());
+}
+
+TEST_CASE("pause, resume and roll back of a rollout that does not exist name it") {
+  Parts parts;
+  for (auto action : {RolloutAction::Action::kPause, RolloutAction::Action::kResume,
+                      RolloutAction::Action::kRollback}) {
+    auto reply = parts.rollouts->act(RolloutAction{"r404", action}, "alice");
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.error().message == "no rollout r404");
+  }
+}
+
+TEST_CASE("a host that misses its rollback's timeout is switched back when it says hello again") {
+  Parts parts;
+  auto summary = parts.startRollout("rollback_timeout_seconds = 5\n");
+  std::string id = summary.value("id", "");
+  // web-1 never answers its install; the operator rolls back; web-1 stays away.
+  auto rolledBack =
+      parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice");
+  REQUIRE_MESSAGE(rolledBack.ok(), (rolledBack.ok() ? "" : rolledBack.error().message));
+  CHECK(parts.statusOf(id) == "rolling_back");
+  parts.clock.advanceMillis(6000);
+  parts.rollouts->tick();
+  CHECK(parts.statusOf(id) == "rolled_back_incomplete");
+  CHECK(parts.rollouts->activeIds().empty());
+  auto state = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(state.ok());
+  CHECK(state->endReason.find("did not reach web-1") != std::string::npos);
+
+  // web-1 returns: its pending rollback goes out again, and its result is recorded.
+  parts.outbox.toAgents.clear();
+  parts.commands->onHello("web-1", "conn-web-1-again");
+  std::optional<Command> rollback;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body)) rollback = command;
+  }
+  REQUIRE(rollback.has_value());
+  CHECK(std::get<RollBackRelease>(rollback->body).toVersion == "1.0");
+  CommandResult result;
+  result.command = rollback->ref;
+  result.service = "web";
+  result.outcome = Outcome::kSucceeded;
+  result.activeRelease = "1.0";
+  parts.commands->onResult("web-1", result);
+  bool back = false;
+  for (const auto& e : parts.store.events) {
+    if (e.rolloutId == id &&
+        e.message.find("host web-1 is back on 1.0 (it returned after the "
+                       "rollout ended rolled_back_incomplete)") != std::string::npos) {
+      back = true;
+    }
+  }
+  CHECK(back);
+  auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(after.ok());
+  CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
+  for (const auto& host : after->hosts) {
+    if (host.name == "web-1") CHECK(host.rollback == rollout::RollbackState::kDone);
+  }
+}
+
+TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its host on hello") {
+  Parts parts;
+  std::string id = parts.startRollout("rollback_timeout_seconds = 5\n").value("id", "");
+  REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kRollback}, "alice").ok());
+  parts.clock.advanceMillis(6000);
+  parts.rollouts->tick();
+  REQUIRE(parts.statusOf(id) == "rolled_back_incomplete");
+  std::uint64_t rollbackSequence = 0;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body))
+      rollbackSequence = command.ref.sequence;
+  }
+  REQUIRE(rollbackSequence != 0);
+
+  // A new coordinator over the same store: nothing in memory is left.
+  parts.outbox.toAgents.clear();
+  CommandDispatcher commands(parts.registry, parts.store, parts.outbox, parts.clock, parts.logger);
+  Rollouts rollouts(parts.store, parts.telemetry, *parts.artifacts, parts.registry, commands,
+                    parts.clock, parts.logger);
+  REQUIRE(rollouts.open().ok());
+  CHECK(rollouts.activeIds().empty());
+  parts.outbox.toAgents.clear();
+  commands.onHello("web-1", "conn-web-1-again");
+  std::optional<Command> rollback;
+  for (const auto& command : parts.outbox.sent<Command>()) {
+    if (std::holds_alternative<RollBackRelease>(command.body)) rollback = command;
+  }
+  REQUIRE(rollback.has_value());
+  CHECK(rollback->ref.sequence == rollbackSequence);  // the same command: applied at most once
+  CommandResult result;
+  result.command = rollback->ref;
+  result.service = "web";
+  result.outcome = Outcome::kSucceeded;
+  result.activeRelease = "1.0";
+  commands.onResult("web-1", result);
+  auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(after.ok());
+  CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
+  for (const auto& host : after->hosts) {
+    if (host.name == "web-1") CHECK(host.rollback == rollout::RollbackState::kDone);
+  }
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ TEST_CASE("the default gates are the ones the issue names") {
 TEST_CASE("plan keys override the defaults per stage") {
   auto plan = parsePlanConfig(R"(
 window_seconds = 5
+rollback_timeout_seconds = 900
 [canary]
 warmup_seconds = 3
 analysis_seconds = 20
@@ -59,6 +60,8 @@ install_timeout_seconds = 90
                               "plan.toml");
   REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
   CHECK(plan->windowSeconds == 5);
+  CHECK(plan->rollbackTimeoutSeconds == 900);
+  CHECK(defaultPlanConfig().rollbackTimeoutSeconds == 600);
   CHECK(plan->canary.warmupSeconds == 3);
   CHECK(plan->canary.analysisSeconds == 20);
   CHECK_FALSE(plan->canary.baselineRestart);
@@ -82,6 +85,7 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
        "plan.toml: key 'canary.warmup_seconds': expected a number of seconds from 0 to 604800, got "
        "string \"60s\""},
       {"canary = 3\n", "plan.toml: key 'canary': expected a table"},
+      {"rollback_timeout_seconds = 0\n", "plan.toml: key 'rollback_timeout_seconds': expected"},
       {"[cluster]\nanalysis_seconds = 5\n",
        "plan.toml: key 'cluster.analysis_seconds': expected at least window_seconds (10), got 5"},
       {"[canary\n", "plan.toml:"},

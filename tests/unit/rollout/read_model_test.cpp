@@ -167,6 +167,23 @@ TEST_CASE("a rolled-back rollout's read model matches the schema and decodes to 
   CHECK(view.events.back().kind == "finished");
 }
 
+TEST_CASE("a rollout whose rollback timed out shows it in its read model, as the schema says") {
+  PlanConfig plan = testing::fastPlan();
+  plan.rollbackTimeoutSeconds = 60;
+  Sim sim(fleet8(), makeRollout(fleet8(), plan));
+  sim.start();
+  sim.runUntilStatus(RolloutStatus::kAnalyzing);
+  sim.silent.insert("eu-a1");
+  sim.run(600);
+  REQUIRE(sim.rollout().status() == RolloutStatus::kRolledBackIncomplete);
+  const json document = toJson(viewOfSim(sim));
+  auto problems = problemsOf(document);
+  CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+  CHECK(document["rollout"]["status"] == "rolled_back_incomplete");
+  CHECK(document["rollout"]["targets"][0]["rollback"] == "timed_out");
+  CHECK(document["rollout"]["endReason"].get<std::string>().find("eu-a1") != std::string::npos);
+}
+
 TEST_CASE("the schema check notices a missing key, a wrong type and an unknown key") {
   Sim sim(fleet8(), makeRollout(fleet8()));
   sim.start();

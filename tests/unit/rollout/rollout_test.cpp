@@ -333,17 +333,18 @@ TEST_CASE("promote, resume and pause refuse what makes no sense, naming the roll
   CHECK_FALSE(sim.rollout().pause("carol", sim.now()).ok());
 }
 
-TEST_CASE("an operator pause holds the next step until resume") {
+TEST_CASE("an operator pause between steps holds the next step until resume") {
   Sim sim(fleet8(), makeRollout(fleet8()));
   sim.start();
+  sim.run(3600, [&] { return sim.rollout().state().step.lastLook == 5; });  // of 6 looks
   auto paused = sim.rollout().pause("dave", sim.now());
   REQUIRE(paused.ok());
   sim.take(*paused);
   CHECK(statusName(sim.rollout()) == "waiting_for_operator");
   sim.run(600);
-  // The canary step ran its whole analysis, but the next step did not start.
+  // The step stopped before its final look and the next step did not start.
   CHECK(sim.rollout().state().currentStep == 0);
-  CHECK(sim.rollout().state().step.analysisComplete);
+  CHECK(sim.rollout().state().step.lastLook == 5);
   CHECK(statusName(sim.rollout()) == "waiting_for_operator");
   CHECK(installed(sim) == std::set<std::string>{"eu-a1"});
   auto resumed = sim.rollout().resume("dave", sim.now());
@@ -351,6 +352,89 @@ TEST_CASE("an operator pause holds the next step until resume") {
   sim.take(*resumed);
   sim.run(3600);
   CHECK(statusName(sim.rollout()) == "succeeded");
+}
+
+TEST_CASE("a pause inside a step stops its looks and decisions; resume continues its looks") {
+  std::uint64_t kLookMillis = 10'000;  // fastPlan: 60 s analysis in 10 s windows
+  SUBCASE("a good build: the looks it had, then the rest after the pause") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.start();
+    sim.run(3600, [&] { return sim.rollout().state().step.lastLook == 2; });
+    REQUIRE(sim.rollout().status() == RolloutStatus::kAnalyzing);
+    auto paused = sim.rollout().pause("dave", sim.now());
+    REQUIRE(paused.ok());
+    sim.take(*paused);
+    std::size_t checksBefore = sim.checks().size();
+    sim.run(600);  // longer than the whole window and silence_seconds
+    CHECK(sim.checks().size() == checksBefore);
+    CHECK(sim.rollout().state().step.lastLook == 2);
+    CHECK(statusName(sim.rollout()) == "waiting_for_operator");
+    CHECK(sim.rollout().millisLeftInPhase(sim.now()) > 0);
+    std::uint64_t resumedAt = sim.now();
+    auto resumed = sim.rollout().resume("dave", sim.now());
+    REQUIRE(resumed.ok());
+    sim.take(*resumed);
+    CHECK(statusName(sim.rollout()) == "analyzing");
+    sim.run(3600, [&] { return sim.checks().size() > checksBefore; });
+    auto after = sim.checks();
+    REQUIRE(after.size() > checksBefore);
+    CHECK(after[checksBefore].result.look == 3);
+    CHECK(after[checksBefore].step == 1);
+    // The look falls due when the rest of its interval has passed, not at once.
+    CHECK(after[checksBefore].atMillis >= resumedAt + kLookMillis / 2);
+    sim.run(3600);
+    INFO(sim.events());
+    CHECK(statusName(sim.rollout()) == "succeeded");
+    CHECK(sim.events().find("continues from look 2/6") != std::string::npos);
+  }
+  SUBCASE("a bad build is not rolled back while paused, and is after resume") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.behaviour["2.0"].latencyMicros = 90'000;
+    sim.start();
+    sim.runUntilStatus(RolloutStatus::kWarmingUp);
+    auto paused = sim.rollout().pause("dave", sim.now());
+    REQUIRE(paused.ok());
+    sim.take(*paused);
+    sim.run(600);
+    CHECK(sim.checks().empty());
+    CHECK(statusName(sim.rollout()) == "waiting_for_operator");
+    CHECK(sim.rollout().state().step.phase == StepPhase::kWarmingUp);
+    CHECK(rolledBack(sim).empty());
+    std::uint64_t resumedAt = sim.now();
+    auto resumed = sim.rollout().resume("dave", sim.now());
+    REQUIRE(resumed.ok());
+    sim.take(*resumed);
+    CHECK(statusName(sim.rollout()) == "warming_up");
+    sim.run(3600);
+    INFO(sim.events());
+    CHECK(statusName(sim.rollout()) == "rolled_back");
+    auto checks = sim.checks("latency");
+    REQUIRE_FALSE(checks.empty());
+    CHECK(checks.front().result.look == 1);
+    CHECK(checks.front().atMillis > resumedAt);
+    checkEveryHostOnItsOldRelease(sim);
+  }
+  SUBCASE("the paused step survives a store and reload") {
+    Sim sim(fleet8(), makeRollout(fleet8()));
+    sim.start();
+    sim.run(3600, [&] { return sim.rollout().state().step.lastLook == 2; });
+    auto paused = sim.rollout().pause("dave", sim.now());
+    REQUIRE(paused.ok());
+    sim.take(*paused);
+    sim.run(100);
+    auto state = stateFromJson(stateToJson(sim.rollout().state()));
+    REQUIRE(state.ok());
+    CHECK(state->operatorPause);
+    CHECK(state->pausedAtMillis == sim.rollout().state().pausedAtMillis);
+    CHECK(state->step.lastLook == 2);
+    sim.replaceRollout(Rollout(std::move(*state)));
+    auto resumed = sim.rollout().resume("dave", sim.now());
+    REQUIRE(resumed.ok());
+    sim.take(*resumed);
+    CHECK(sim.rollout().state().step.pausedMillis >= 100'000);
+    sim.run(3600);
+    CHECK(statusName(sim.rollout()) == "succeeded");
+  }
 }
 
 TEST_CASE("abort works in every state and undoes only what the rollout changed") {
@@ -383,7 +467,7 @@ TEST_CASE("abort works in every state and undoes only what the rollout changed")
          auto r = sim.rollout().pause("erin", sim.now());
          REQUIRE(r.ok());
          sim.take(*r);
-         sim.run(3600, [&] { return sim.rollout().state().step.analysisComplete; });
+         sim.run(300);
          REQUIRE(sim.rollout().status() == RolloutStatus::kWaitingForOperator);
        },
        "aborted"},
@@ -472,6 +556,60 @@ TEST_CASE(
   CHECK(back.count("us-b2") == 0);  // the held control was never changed
   CHECK(back.size() == 6);
   checkEveryHostOnItsOldRelease(sim);
+}
+
+TEST_CASE("a host that never answers its rollback ends the rollout rolled_back_incomplete") {
+  PlanConfig plan = fastPlan();
+  plan.rollbackTimeoutSeconds = 120;
+  Sim sim(fleet8(), makeRollout(fleet8(), plan));
+  sim.start();
+  sim.runUntilStatus(RolloutStatus::kAnalyzing);
+  sim.silent.insert("eu-a1");  // the canary's agent is gone: silence fails the step
+  sim.runUntilStatus(RolloutStatus::kRollingBack, 120);
+  REQUIRE(statusName(sim.rollout()) == "rolling_back");
+  sim.run(600);
+  INFO(sim.events());
+  REQUIRE(statusName(sim.rollout()) == "rolled_back_incomplete");
+  CHECK(isTerminal(sim.rollout().status()));
+  const std::string& reason = sim.rollout().state().endReason;
+  CHECK(reason.find("did not reach eu-a1 (on 2.0) within 120 s") != std::string::npos);
+  CHECK(reason.find("sent no telemetry") != std::string::npos);  // why it rolled back, too
+  // Its rollback stays pending: the coordinator re-sends it when the host says hello.
+  auto pending = sim.rollout().pendingCommands();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].host == "eu-a1");
+  CHECK(std::holds_alternative<RollBackRelease>(pending[0].body));
+  // The state (and its new status name) survives a store and reload.
+  auto state = stateFromJson(stateToJson(sim.rollout().state()));
+  REQUIRE(state.ok());
+  CHECK(state->outcome == RolloutStatus::kRolledBackIncomplete);
+  sim.replaceRollout(Rollout(std::move(*state)));
+  // The host returns and obeys the rollback it was sent.
+  sim.silent.clear();
+  for (int i = 0; i < 5; ++i) sim.stepSecond();
+  CHECK(sim.releases().at("eu-a1") == "1.0");
+  CHECK(sim.rollout().pendingCommands().empty());
+  CHECK(statusName(sim.rollout()) == "rolled_back_incomplete");
+  CHECK(sim.events().find("host eu-a1 is back on 1.0 (it returned after the rollout ended "
+                          "rolled_back_incomplete)") != std::string::npos);
+  checkEveryHostOnItsOldRelease(sim);
+}
+
+TEST_CASE("a state stored before the pause and rollback-timeout fields loads with defaults") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  sim.runUntilStatus(RolloutStatus::kAnalyzing);
+  auto j = nlohmann::json::parse(stateToJson(sim.rollout().state()));
+  j["rollout"].erase("pausedAtMillis");
+  j["rollout"].erase("rollbackStartedMillis");
+  j["rollout"]["planConfig"].erase("rollbackTimeoutSeconds");
+  j["rollout"]["step"].erase("pausedMillis");
+  j["rollout"]["step"].erase("pauseEndedMillis");
+  auto state = stateFromJson(j.dump());
+  REQUIRE_MESSAGE(state.ok(), (state.ok() ? "" : state.error().message));
+  CHECK(state->planConfig.rollbackTimeoutSeconds == 600);
+  CHECK(state->step.pausedMillis == 0);
+  CHECK(*state == sim.rollout().state());
 }
 
 TEST_CASE("an install that never finishes times out and fails the stage") {

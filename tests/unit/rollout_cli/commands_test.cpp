@@ -1,7 +1,7 @@
-// The `rollgate rollout` commands against a stand-in coordinator: a real CURVE ROUTER behind a real
-// ZAP allowlist answering exactly the protocol in cli/rollout_commands.h with scripted
-// documents. The commands run in-process with stdout and stderr captured; the tests assert the
-// requests sent, what an operator sees and the exit code.
+// The `rollgate rollout` commands (and `rollgate abort`) against a stand-in coordinator: a real
+// CURVE ROUTER behind a real ZAP allowlist answering exactly the protocol in cli/rollout_commands.h
+// with scripted documents. The commands run in-process with stdout and stderr captured; the tests
+// assert the requests sent, what an operator sees and the exit code.
 #include "cli/commands.h"
 
 #include <doctest/doctest.h>
@@ -168,6 +168,19 @@ class FakeCoordinator {
       return AdminOk{"rollout ro-7: action " + std::to_string(static_cast<int>(action->action)) +
                      " accepted"};
     }
+    if (std::holds_alternative<AbortRequest>(request.body)) {
+      return JsonDocument{json{{"abort_id", 12},
+                               {"reason", "bad"},
+                               {"rollouts", json::array()},
+                               {"stopped", {"ro-7", "ro-8"}},
+                               {"already_aborting", {"ro-5"}},
+                               {"targets", 3},
+                               {"acknowledged", 3},
+                               {"missing", json::array()},
+                               {"elapsed_ms", 4},
+                               {"ack_ms", {{"p50", 2}, {"p99", 3}, {"max", 3}}}}
+                              .dump()};
+    }
     return AdminError{"not in this test"};
   }
 
@@ -208,6 +221,7 @@ CliRun runCli(const fs::path& scratch, std::vector<std::string> args) {
   cli::AdminOptions admin;
   cli::addAdminOptions(app, admin);
   cli::addRolloutCommands(app, admin);
+  cli::addAbortCommands(app, admin);
 
   args.insert(args.begin(), "rollgate");
   std::vector<char*> argv;
@@ -414,4 +428,21 @@ TEST_CASE("no coordinator: read commands are 'unavailable' (exit 3)") {
   auto run = runCli(dir.path, concat(concat(flags, {"--timeout", "0.5"}), {"rollout", "list"}));
   CHECK(run.code == cli::kExitUnavailable);
   CHECK(run.err.rfind("rollgate: ", 0) == 0);
+}
+
+TEST_CASE("abort --all names the rollouts it stopped and those already aborting") {
+  TempDir dir;
+  FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
+  auto run = runCli(dir.path, concat(coordinator.adminFlags(), {"abort", "--all"}));
+  INFO(run.err);
+  CHECK(run.code == 0);
+  CHECK(run.out ==
+        "abort 12: 3 of 3 hosts acknowledged in 4 ms (p50 2 ms, p99 3 ms)\n"
+        "stopped rollouts: ro-7, ro-8\n"
+        "already aborting: ro-5\n");
+  auto asJson = runCli(dir.path, concat(coordinator.adminFlags(), {"abort", "--all", "--json"}));
+  CHECK(asJson.code == 0);
+  auto parsed = json::parse(asJson.out);
+  CHECK(parsed["stopped"] == json::array({"ro-7", "ro-8"}));
+  CHECK(parsed["already_aborting"] == json::array({"ro-5"}));
 }

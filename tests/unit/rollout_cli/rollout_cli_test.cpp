@@ -416,13 +416,17 @@ TEST_CASE("history: every event, timestamped, with its kind") {
 
 TEST_CASE("watch without a terminal: a line per change, nothing when nothing changed") {
   json first = analyzingSummary();
+  first["checks"][1]["significant"] = true;  // a shift too small to matter
+  first["checks"][1]["effectLargeEnough"] = false;
+  first["checks"][1]["pValue"] = 0.0003;
   auto lines = rolloutWatchChanges(nullptr, summaryOf(first));
-  REQUIRE(lines.size() == 5);
+  REQUIRE(lines.size() == 3);
   CHECK(lines[0] == "rollout ro-7: web 1.2.0");
   CHECK(lines[1] == "step 1/4 canary in eu: analyzing, look 3/10, 1m05s left [analyzing]");
+  // One compact line per look, saying why a significant check passed.
   CHECK(lines[2] ==
-        "  check http_5xx (critical): pass at look 3/10, p 0.00012 <= alpha 0.0021, 1m05s left");
-  CHECK(lines[4] == "  check 5xx_below (critical): pass at look 1/10, p 1 (no test), 1m05s left");
+        "  step 1/4 canary: look 3/10: http_5xx pass p=0.00012; latency pass p=0.0003 "
+        "(significant, effect below floor); 5xx_below pass");
 
   json same = first;
   same["millisLeft"] = 64000;  // only the clock moved
@@ -432,10 +436,12 @@ TEST_CASE("watch without a terminal: a line per change, nothing when nothing cha
   nextLook["look"] = 4;
   nextLook["checks"][1]["look"] = 4;
   nextLook["checks"][1]["pValue"] = 0.38;
+  nextLook["checks"][1]["significant"] = false;
   lines = changes(same, nextLook);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] ==
-        "  check latency (critical): pass at look 4/10, p 0.38 > alpha 0.0021, 1m04s left");
+        "  step 1/4 canary: look 4/10: http_5xx pass p=0.00012; latency pass p=0.38; 5xx_below "
+        "pass");
 
   json failed = nextLook;
   failed["status"] = "rolling_back";
