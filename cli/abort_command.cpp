@@ -50,20 +50,24 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin) {
     if (!json.value("missing", std::vector<std::string>{}).empty()) throw CLI::RuntimeError(kExitFailure);
   });
 
+  // freeze and unfreeze wait as long as --timeout says.
   auto* freeze = app.add_subcommand("freeze", "block new rollouts fleet-wide");
-  auto reason = std::make_shared<std::string>();
-  freeze->add_option("--reason", *reason, "why");
-  freeze->callback([&admin, reason] {
+  auto freezeOptions = std::make_shared<FreezeRequest>();
+  freeze->add_option("--reason", freezeOptions->reason, "why");
+  freeze->add_flag("--hold-running", freezeOptions->holdRunning,
+                   "also pause the rollouts already running (an incident freeze)");
+  freeze->callback([&admin, freezeOptions] {
     AdminRequest request;
-    request.body = FreezeRequest{true, *reason};
-    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
-    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+    request.body = *freezeOptions;
+    AdminReply reply = callAdminOrExit(admin, request);
+    if (const auto* ok = std::get_if<AdminOk>(&reply.body))
+      std::printf("%s\n", ok->message.c_str());
   });
   auto* unfreeze = app.add_subcommand("unfreeze", "allow new rollouts again");
   unfreeze->callback([&admin] {
     AdminRequest request;
-    request.body = FreezeRequest{false, ""};
-    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
+    request.body = FreezeRequest{false, "", false};
+    AdminReply reply = callAdminOrExit(admin, request);
     if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
   });
 }

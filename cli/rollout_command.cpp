@@ -270,10 +270,14 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
     if (!rollouts) {
       fail(kExitFailure, "the coordinator's reply to list rollouts: " + rollouts.error().message);
     }
+    auto freeze = freezeFromJson(doc);
+    if (!freeze) {
+      fail(kExitFailure, "the coordinator's reply to list rollouts: " + freeze.error().message);
+    }
     if (*listJson) {
-      printJson(rolloutListToJson(*rollouts));
+      printJson(rolloutListToJson(*rollouts, *freeze));
     } else {
-      printText(renderRolloutList(*rollouts));
+      printText(renderRolloutList(*rollouts, *freeze));
     }
   });
 

@@ -321,6 +321,13 @@ struct AbortRequest {
 struct FreezeRequest {
   frozen @0 :Bool;
   reason @1 :Text;
+  holdRunning @2 :Bool;    # with frozen: also pause the rollouts already running
+}
+
+struct FreezeState {
+  by @0 :Text;             # the operator who froze
+  reason @1 :Text;         # as given; may be empty
+  sinceMillis @2 :UInt64;  # Unix time in ms
 }
 
 struct HostInfo {
@@ -347,4 +354,5 @@ struct AdminReply {
     commandResult @7 :CommandResult;
     json @8 :Text;          # structured documents for rollout status, explain and history
   }
+  freeze @9 :FreezeState;   # with `hosts` while rollouts are frozen fleet-wide; unset otherwise
 }

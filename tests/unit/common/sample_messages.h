@@ -147,8 +147,9 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(DescribeRollout{"ro-7"});
   add(AbortRequest{"ro-7", false, "canary looks bad"});
   add(AbortRequest{"", true, "stop everything"});
-  add(FreezeRequest{true, "holidays"});
-  add(FreezeRequest{false, ""});
+  add(FreezeRequest{true, "holidays", false});
+  add(FreezeRequest{true, "incident 42", true});
+  add(FreezeRequest{false, "", false});
   add(WatchRollout{"ro-7"});
   return out;
 }
@@ -157,7 +158,12 @@ inline std::vector<AdminReply> sampleAdminReplies() {
   std::vector<AdminReply> out;
   out.push_back(AdminReply{1, true, AdminError{"no host named web-eu-9"}});
   out.push_back(AdminReply{2, true, AdminOk{"enrolled web-eu-3"}});
-  out.push_back(AdminReply{3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}}});
+  out.push_back(AdminReply{
+      3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}, std::nullopt}});
+  out.push_back(AdminReply{3, true,
+                           HostList{{sampleHost("web-eu-1")},
+                                    FreezeState{"alice", "incident 42", 1'763'700'000'123ull}}});
+  out.push_back(AdminReply{3, true, HostList{{}, FreezeState{"bob", "", 1}}});
   out.push_back(AdminReply{4, false, WindowList{{sampleWindow("web", 1'763'700'000'000ull)}}});
   for (Outcome outcome : allOutcomes()) {
     out.push_back(AdminReply{5, outcome != Outcome::kInProgress, sampleResult(outcome)});
