@@ -4,7 +4,8 @@
 //
 // Protocol with the coordinator's admin endpoint (every failure is an AdminError{message}); the
 // documents are the read model of common/rollout_view.h (docs/rollout-read-model.md):
-//  - start: the artifact is pushed first (pushArtifactFile, install_commands.h), then
+//  - start: StartRollout{..., dryRun = true} -> AdminOk (or the refusal, before any upload); then
+//    the artifact is pushed (pushArtifactFile, install_commands.h), then
 //    StartRollout{service, version, planToml, gatesToml, canaryHost} (the files' text, empty =
 //    defaults) -> JsonDocument {"rollout": <RolloutSummaryView>};
 //  - list: ListRollouts{} -> JsonDocument {"rollouts": [<RolloutSummaryView>, ...]} (newest

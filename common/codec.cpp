@@ -919,6 +919,7 @@ std::string encode(const AdminRequest& message) {
           b.setPlanToml(text(v.planToml));
           b.setGatesToml(text(v.gatesToml));
           b.setCanaryHost(text(v.canaryHost));
+          b.setDryRun(v.dryRun);
         } else if constexpr (std::is_same_v<T, RolloutAction>) {
           auto b = body.initRolloutAction();
           b.setRolloutId(text(v.rolloutId));
@@ -995,8 +996,9 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             break;
           case w::AdminRequest::Body::START_ROLLOUT: {
             auto r = body.getStartRollout();
-            v.body = StartRollout{str(r.getService()), str(r.getVersion()), str(r.getPlanToml()),
-                                  str(r.getGatesToml()), str(r.getCanaryHost())};
+            v.body =
+                StartRollout{str(r.getService()),   str(r.getVersion()),    str(r.getPlanToml()),
+                             str(r.getGatesToml()), str(r.getCanaryHost()), r.getDryRun()};
             break;
           }
           case w::AdminRequest::Body::ROLLOUT_ACTION: {

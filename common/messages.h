@@ -272,6 +272,7 @@ struct StartRollout {
   std::string planToml;
   std::string gatesToml;
   std::string canaryHost;
+  bool dryRun = false;
   bool operator==(const StartRollout&) const = default;
 };
 struct RolloutAction {

@@ -225,6 +225,7 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout&
   }
   auto summary = parts_.rollouts.start(request, caller.operatorName);
   if (!summary) return replyWith(AdminError{summary.error().message});
+  if (request.dryRun) return replyWith(AdminOk{*summary});
   return replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
 }
 

@@ -47,7 +47,8 @@ class Rollouts {
   // Resumes every rollout that had not finished.
   Status open();
 
-  // Returns the rollout's summary JSON.
+  // Returns the rollout's summary JSON; with request.dryRun, starts nothing (the artifact need not
+  // be stored yet) and returns what it would do, for people.
   Result<std::string> start(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   // Aborts the given rollouts (every unfinished one when `ids` is empty); returns the hosts each

@@ -299,6 +299,8 @@ struct StartRollout {
   planToml @2 :Text;      # empty: the default plan
   gatesToml @3 :Text;     # empty: the default gates
   canaryHost @4 :Text;    # empty: chosen by the coordinator
+  dryRun @5 :Bool;        # only check it could start (freeze, running rollout, plan, gates,
+                          # hosts; not the artifact) and start nothing: reply ok or error
 }
 
 struct RolloutAction {

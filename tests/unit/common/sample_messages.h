@@ -138,7 +138,8 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(ManualCommand{"web-eu-1", "web", ManualCommand::Kind::kRollback, "1.3.0"});
   add(ListReleases{"web-eu-1"});
   add(StartRollout{"web", "1.5.0", "[[stage]]\nname = \"canary\"\n", "[gate]\nmax = 1\n",
-                   "web-eu-1"});
+                   "web-eu-1", false});
+  add(StartRollout{"web", "1.5.0", "", "", "", true});
   for (auto action : {RolloutAction::Action::kPause, RolloutAction::Action::kResume,
                       RolloutAction::Action::kPromote, RolloutAction::Action::kRollback}) {
     add(RolloutAction{"ro-7", action});

@@ -105,7 +105,8 @@ struct Parts {
 
   // Starts a rollout of web 2.0 with web-1 as its canary; returns its summary.
   nlohmann::json startRollout(const std::string& planToml = "") {
-    auto summary = rollouts->start(StartRollout{"web", "2.0", planToml, "", "web-1"}, "alice");
+    auto summary =
+        rollouts->start(StartRollout{"web", "2.0", planToml, "", "web-1", false}, "alice");
     REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
     return nlohmann::json::parse(*summary);
   }
@@ -354,6 +355,36 @@ TEST_CASE("a freeze is shown in the host and rollout listings, with who, why and
   hosts = parts.admin->handle("bob", "op", list);
   REQUIRE(hosts.has_value());
   CHECK_FALSE(std::get<HostList>(hosts->body).freeze.has_value());
+}
+
+TEST_CASE("a dry-run start checks without the artifact and starts nothing; a freeze refuses it") {
+  Parts parts;
+  parts.store.artifacts.clear();  // not uploaded yet: a dry run does not need it
+  AdminRequest check;
+  check.body = StartRollout{"web", "2.0", "", "", "web-1", true};
+  auto reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminOk>(reply->body));
+  CHECK(std::get<AdminOk>(reply->body).message.find("web 2.0 can start") != std::string::npos);
+  CHECK(parts.store.rollouts.empty());
+  CHECK(parts.outbox.sent<Command>().empty());
+  CHECK(parts.rollouts->activeIds().empty());
+
+  check.body = StartRollout{"web", "2.0", "this is not toml [", "", "web-1", true};
+  reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  CHECK(std::holds_alternative<AdminError>(reply->body));
+
+  AdminRequest freeze;
+  freeze.body = FreezeRequest{true, "incident 42", false};
+  REQUIRE(parts.admin->handle("alice", "op", freeze).has_value());
+  check.body = StartRollout{"web", "2.0", "", "", "web-1", true};
+  reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminError>(reply->body));
+  CHECK(std::get<AdminError>(reply->body).message.find("frozen fleet-wide (incident 42 (alice))") !=
+        std::string::npos);
+  CHECK(parts.store.rollouts.empty());
 }
 
 TEST_CASE("freeze --hold-running pauses the running rollouts and its reply names them") {
