@@ -62,21 +62,36 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin) {
     if (!json.value("missing", std::vector<std::string>{}).empty()) throw CLI::RuntimeError(kExitFailure);
   });
 
+  // freeze and unfreeze wait as long as --timeout says.
+  const auto printReply = [](const AdminReply& reply, bool frozen, bool asJson) {
+    const auto* ok = std::get_if<AdminOk>(&reply.body);
+    if (ok == nullptr) fail(kExitFailure, "unexpected reply to a freeze");
+    if (asJson) {
+      std::printf("%s\n",
+                  nlohmann::json{{"frozen", frozen}, {"message", ok->message}}.dump(2).c_str());
+    } else {
+      std::printf("%s\n", ok->message.c_str());
+    }
+  };
   auto* freeze = app.add_subcommand("freeze", "block new rollouts fleet-wide");
-  auto reason = std::make_shared<std::string>();
-  freeze->add_option("--reason", *reason, "why");
-  freeze->callback([&admin, reason] {
+  auto freezeOptions = std::make_shared<FreezeRequest>();
+  auto freezeJson = std::make_shared<bool>(false);
+  freeze->add_option("--reason", freezeOptions->reason, "why");
+  freeze->add_flag("--hold-running", freezeOptions->holdRunning,
+                   "also pause the rollouts already running (an incident freeze)");
+  freeze->add_flag("--json", *freezeJson, "print JSON");
+  freeze->callback([&admin, freezeOptions, freezeJson, printReply] {
     AdminRequest request;
-    request.body = FreezeRequest{true, *reason};
-    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
-    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+    request.body = *freezeOptions;
+    printReply(callAdminOrExit(admin, request), true, *freezeJson);
   });
   auto* unfreeze = app.add_subcommand("unfreeze", "allow new rollouts again");
-  unfreeze->callback([&admin] {
+  auto unfreezeJson = std::make_shared<bool>(false);
+  unfreeze->add_flag("--json", *unfreezeJson, "print JSON");
+  unfreeze->callback([&admin, unfreezeJson, printReply] {
     AdminRequest request;
-    request.body = FreezeRequest{false, ""};
-    AdminReply reply = callAdminOrExit(admin, request, std::chrono::seconds(10));
-    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+    request.body = FreezeRequest{false, "", false};
+    printReply(callAdminOrExit(admin, request), false, *unfreezeJson);
   });
 }
 

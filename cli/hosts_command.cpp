@@ -4,9 +4,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "common/keys.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/rollout_commands.h"
+#include "common/keys.h"
 
 namespace rollgate::cli {
 namespace {
@@ -59,9 +60,12 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
     if (*json) {
       auto out = nlohmann::json::array();
       for (const auto& host : list->hosts) out.push_back(hostJson(host, now));
-      std::printf("%s\n", nlohmann::json{{"hosts", out}}.dump(2).c_str());
+      nlohmann::json doc{{"hosts", out}};
+      if (list->freeze) doc["freeze"] = toJson(*list->freeze);
+      std::printf("%s\n", doc.dump(2).c_str());
       return;
     }
+    if (list->freeze) std::printf("%s", renderFreezeLine(*list->freeze).c_str());
     Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES"});
     for (const auto& host : list->hosts) {
       std::string services;

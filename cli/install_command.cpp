@@ -233,11 +233,22 @@ void addInstallCommands(CLI::App& app, AdminOptions& admin) {
   installCommand->add_option("--version", install->version, "release version (pushed before)")
       ->required();
   installCommand->add_flag("--json", install->json, "print JSON");
-  installCommand->add_option("--timeout-seconds", install->timeoutSeconds,
-                             "give up after this long without news from the coordinator")
+  installCommand
+      ->add_option("--timeout-seconds", install->timeoutSeconds,
+                   "give up after this long without news from the coordinator "
+                   "(default: --timeout when given, else 600)")
       ->capture_default_str();
-  installCommand->callback(
-      [&admin, install] { runCommand(admin, *install, ManualCommand::Kind::kInstall); });
+  // The wait is --timeout-seconds; without it, the global --timeout when that is given.
+  const auto effective = [&app](CLI::App* command, CommandOptions options) {
+    if (command->get_option("--timeout-seconds")->count() == 0 &&
+        app.get_option("--timeout")->count() > 0) {
+      options.timeoutSeconds = app.get_option("--timeout")->as<double>();
+    }
+    return options;
+  };
+  installCommand->callback([&admin, install, installCommand, effective] {
+    runCommand(admin, effective(installCommand, *install), ManualCommand::Kind::kInstall);
+  });
 
   auto rollback = std::make_shared<CommandOptions>();
   auto* rollbackCommand = app.add_subcommand(
@@ -247,11 +258,14 @@ void addInstallCommands(CLI::App& app, AdminOptions& admin) {
   rollbackCommand->add_option("--to", rollback->version,
                               "release to go back to (default: the one before the active one)");
   rollbackCommand->add_flag("--json", rollback->json, "print JSON");
-  rollbackCommand->add_option("--timeout-seconds", rollback->timeoutSeconds,
-                              "give up after this long without news from the coordinator")
+  rollbackCommand
+      ->add_option("--timeout-seconds", rollback->timeoutSeconds,
+                   "give up after this long without news from the coordinator "
+                   "(default: --timeout when given, else 600)")
       ->capture_default_str();
-  rollbackCommand->callback(
-      [&admin, rollback] { runCommand(admin, *rollback, ManualCommand::Kind::kRollback); });
+  rollbackCommand->callback([&admin, rollback, rollbackCommand, effective] {
+    runCommand(admin, effective(rollbackCommand, *rollback), ManualCommand::Kind::kRollback);
+  });
 
   auto host = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);

@@ -154,6 +154,12 @@ void start(const AdminOptions& admin, const StartOptions& options) {
   if (::access(options.artifact.c_str(), R_OK) != 0) {
     fail(kExitUsage, "artifact " + options.artifact + ": " + sys::errnoMessage(errno));
   }
+  // A refusal (frozen, a rollout of the service running, an older version, a bad plan or gates)
+  // comes before the upload, not after it.
+  AdminRequest check;
+  check.body =
+      StartRollout{options.service, options.version, planToml, gatesToml, options.canaryHost, true};
+  callAdminOrExit(admin, std::move(check));
   auto sha256 = pushArtifactFile(admin, options.artifact, options.service, options.version,
                                  options.signature, true);
   if (!sha256) fail(kExitFailure, sha256.error().message);
@@ -161,8 +167,8 @@ void start(const AdminOptions& admin, const StartOptions& options) {
                options.version.c_str(), sha256->c_str());
 
   AdminRequest request;
-  request.body =
-      StartRollout{options.service, options.version, planToml, gatesToml, options.canaryHost};
+  request.body = StartRollout{options.service, options.version,    planToml,
+                              gatesToml,       options.canaryHost, false};
   json reply = replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), "start rollout");
   auto summary = rolloutSummaryFromJson(reply.contains("rollout") ? reply["rollout"] : json());
   if (!summary) {
@@ -270,10 +276,14 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
     if (!rollouts) {
       fail(kExitFailure, "the coordinator's reply to list rollouts: " + rollouts.error().message);
     }
+    auto freeze = freezeFromJson(doc);
+    if (!freeze) {
+      fail(kExitFailure, "the coordinator's reply to list rollouts: " + freeze.error().message);
+    }
     if (*listJson) {
-      printJson(rolloutListToJson(*rollouts));
+      printJson(rolloutListToJson(*rollouts, *freeze));
     } else {
-      printText(renderRolloutList(*rollouts));
+      printText(renderRolloutList(*rollouts, *freeze));
     }
   });
 

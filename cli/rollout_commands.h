@@ -4,7 +4,8 @@
 //
 // Protocol with the coordinator's admin endpoint (every failure is an AdminError{message}); the
 // documents are the read model of common/rollout_view.h (docs/rollout-read-model.md):
-//  - start: the artifact is pushed first (pushArtifactFile, install_commands.h), then
+//  - start: StartRollout{..., dryRun = true} -> AdminOk (or the refusal, before any upload); then
+//    the artifact is pushed (pushArtifactFile, install_commands.h), then
 //    StartRollout{service, version, planToml, gatesToml, canaryHost} (the files' text, empty =
 //    defaults) -> JsonDocument {"rollout": <RolloutSummaryView>};
 //  - list: ListRollouts{} -> JsonDocument {"rollouts": [<RolloutSummaryView>, ...]} (newest
@@ -22,6 +23,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,10 +44,14 @@ std::string formatUtcMillis(std::uint64_t unixMillis);
 // "8s", "1m05s", "2h03m".
 std::string formatDurationMillis(std::uint64_t millis);
 
+// "FROZEN since <time> by <who>: <reason>\n", printed above the tables of `hosts` and
+// `rollout list` while rollouts are frozen fleet-wide.
+std::string renderFreezeLine(const FreezeState& freeze);
 // The reply to `rollout start`: id, service, version and the first step.
 std::string renderRolloutStarted(const RolloutSummaryView& summary);
-// `rollout list`: one table row per rollout.
-std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts);
+// `rollout list`: one table row per rollout, under the freeze line while frozen.
+std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts,
+                              const std::optional<FreezeState>& freeze = std::nullopt);
 // `rollout status` (and watch on a terminal): the current step, its hosts and every check.
 std::string renderRolloutStatus(const RolloutSummaryView& summary);
 // `rollout explain`: step by step, the hosts, each check's last result there, and the events of

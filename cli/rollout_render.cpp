@@ -218,8 +218,15 @@ std::string renderRolloutStarted(const RolloutSummaryView& summary) {
                                             : "warning: " + summary.smallFleetWarning + "\n");
 }
 
-std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts) {
-  if (rollouts.empty()) return "no rollouts\n";
+std::string renderFreezeLine(const FreezeState& freeze) {
+  return "FROZEN since " + formatUtcMillis(freeze.sinceMillis) + " by " + text(freeze.by) + ": " +
+         (freeze.reason.empty() ? std::string("(no reason given)") : freeze.reason) + "\n";
+}
+
+std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts,
+                              const std::optional<FreezeState>& freeze) {
+  const std::string frozen = freeze ? renderFreezeLine(*freeze) : std::string();
+  if (rollouts.empty()) return frozen + "no rollouts\n";
   std::vector<std::vector<std::string>> rows{
       {"ID", "SERVICE", "VERSION", "STATUS", "STEP", "STAGE", "PHASE", "STARTED", "ENDED"}};
   for (const auto& r : rollouts) {
@@ -228,7 +235,7 @@ std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts) {
                     text(r.phase), formatUtcMillis(r.startedMillis),
                     formatUtcMillis(r.finishedMillis)});
   }
-  return formatTable(rows);
+  return frozen + formatTable(rows);
 }
 
 std::string renderRolloutStatus(const RolloutSummaryView& summary) {

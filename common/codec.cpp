@@ -527,6 +527,10 @@ Status check(const HostList& v) {
     ROLLGATE_RETURN_IF_ERROR(checkName("hosts.name", h.name));
     ROLLGATE_RETURN_IF_ERROR(checkServices(h.services, "hosts.services"));
   }
+  if (v.freeze) {
+    ROLLGATE_RETURN_IF_ERROR(checkText("freeze.by", v.freeze->by, 64));
+    ROLLGATE_RETURN_IF_ERROR(checkText("freeze.reason", v.freeze->reason, 1024));
+  }
   return {};
 }
 Status check(const WindowList& v) {
@@ -915,6 +919,7 @@ std::string encode(const AdminRequest& message) {
           b.setPlanToml(text(v.planToml));
           b.setGatesToml(text(v.gatesToml));
           b.setCanaryHost(text(v.canaryHost));
+          b.setDryRun(v.dryRun);
         } else if constexpr (std::is_same_v<T, RolloutAction>) {
           auto b = body.initRolloutAction();
           b.setRolloutId(text(v.rolloutId));
@@ -932,6 +937,7 @@ std::string encode(const AdminRequest& message) {
           auto b = body.initFreeze();
           b.setFrozen(v.frozen);
           b.setReason(text(v.reason));
+          b.setHoldRunning(v.holdRunning);
         } else if constexpr (std::is_same_v<T, WatchRollout>) {
           body.setWatchRollout(text(v.rolloutId));
         }
@@ -990,8 +996,9 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             break;
           case w::AdminRequest::Body::START_ROLLOUT: {
             auto r = body.getStartRollout();
-            v.body = StartRollout{str(r.getService()), str(r.getVersion()), str(r.getPlanToml()),
-                                  str(r.getGatesToml()), str(r.getCanaryHost())};
+            v.body =
+                StartRollout{str(r.getService()),   str(r.getVersion()),    str(r.getPlanToml()),
+                             str(r.getGatesToml()), str(r.getCanaryHost()), r.getDryRun()};
             break;
           }
           case w::AdminRequest::Body::ROLLOUT_ACTION: {
@@ -1017,7 +1024,8 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             break;
           }
           case w::AdminRequest::Body::FREEZE:
-            v.body = FreezeRequest{body.getFreeze().getFrozen(), str(body.getFreeze().getReason())};
+            v.body = FreezeRequest{body.getFreeze().getFrozen(), str(body.getFreeze().getReason()),
+                                   body.getFreeze().getHoldRunning()};
             break;
           case w::AdminRequest::Body::WATCH_ROLLOUT:
             v.body = WatchRollout{str(body.getWatchRollout())};
@@ -1046,6 +1054,12 @@ std::string encode(const AdminReply& message) {
         } else if constexpr (std::is_same_v<T, HostList>) {
           auto list = body.initHosts(v.hosts.size());
           for (unsigned i = 0; i < v.hosts.size(); ++i) put(list[i], v.hosts[i]);
+          if (v.freeze) {
+            auto freeze = root.initFreeze();
+            freeze.setBy(text(v.freeze->by));
+            freeze.setReason(text(v.freeze->reason));
+            freeze.setSinceMillis(v.freeze->sinceMillis);
+          }
         } else if constexpr (std::is_same_v<T, WindowList>) {
           auto list = body.initWindows(v.windows.size());
           for (unsigned i = 0; i < v.windows.size(); ++i) put(list[i], v.windows[i]);
@@ -1076,6 +1090,11 @@ Result<AdminReply> decodeAdminReply(Bytes frame) {
           case w::AdminReply::Body::HOSTS: {
             HostList list;
             for (auto h : body.getHosts()) list.hosts.push_back(get(h));
+            if (root.hasFreeze()) {
+              auto freeze = root.getFreeze();
+              list.freeze = FreezeState{str(freeze.getBy()), str(freeze.getReason()),
+                                        freeze.getSinceMillis()};
+            }
             v.body = std::move(list);
             break;
           }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -271,6 +272,7 @@ struct StartRollout {
   std::string planToml;
   std::string gatesToml;
   std::string canaryHost;
+  bool dryRun = false;
   bool operator==(const StartRollout&) const = default;
 };
 struct RolloutAction {
@@ -295,6 +297,7 @@ struct AbortRequest {
 struct FreezeRequest {
   bool frozen = true;
   std::string reason;
+  bool holdRunning = false;  // with frozen: also pause the rollouts already running
   bool operator==(const FreezeRequest&) const = default;
 };
 struct WatchRollout {
@@ -332,8 +335,16 @@ struct AdminOk {
   std::string message;
   bool operator==(const AdminOk&) const = default;
 };
+// The fleet-wide freeze: who set it, why (as given; may be empty) and since when.
+struct FreezeState {
+  std::string by;
+  std::string reason;
+  std::uint64_t sinceMillis = 0;
+  bool operator==(const FreezeState&) const = default;
+};
 struct HostList {
   std::vector<HostInfo> hosts;
+  std::optional<FreezeState> freeze;  // set while rollouts are frozen (host listings only)
   bool operator==(const HostList&) const = default;
 };
 struct WindowList {

@@ -161,10 +161,30 @@ json toJson(const RolloutView& view) {
       {"rollout", toJson(view.rollout)}, {"plan", plan}, {"checks", checks}, {"events", events}};
 }
 
-json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts) {
+json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts,
+                       const std::optional<FreezeState>& freeze) {
   json list = json::array();
   for (const auto& r : rollouts) list.push_back(toJson(r));
-  return json{{"rollouts", list}};
+  json out{{"rollouts", list}};
+  if (freeze) out["freeze"] = toJson(*freeze);
+  return out;
+}
+
+json toJson(const FreezeState& freeze) {
+  return json{{"by", freeze.by}, {"reason", freeze.reason}, {"sinceMillis", freeze.sinceMillis}};
+}
+
+Result<std::optional<FreezeState>> freezeFromJson(const json& document) {
+  return decode<std::optional<FreezeState>>(document, "freeze", [](const json& doc) {
+    std::optional<FreezeState> out;
+    if (!doc.contains("freeze") || doc.at("freeze").is_null()) return out;
+    const json& j = doc.at("freeze");
+    out = FreezeState{};
+    j.at("by").get_to(out->by);
+    j.at("reason").get_to(out->reason);
+    j.at("sinceMillis").get_to(out->sinceMillis);
+    return out;
+  });
 }
 
 Result<RolloutSummaryView> rolloutSummaryFromJson(const json& j) {

@@ -12,10 +12,12 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/messages.h"
 #include "common/result.h"
 #include "common/stats/gate_model.h"
 
@@ -145,8 +147,13 @@ struct RolloutView {
 nlohmann::json toJson(const RolloutSummaryView& summary);
 nlohmann::json toJson(const RolloutView& view);
 nlohmann::json toJson(const EventView& event);
-// {"rollouts": [<summary>, ...]}
-nlohmann::json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts);
+// {"rollouts": [<summary>, ...]}, with "freeze": <freeze> while rollouts are frozen.
+nlohmann::json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts,
+                                 const std::optional<FreezeState>& freeze = std::nullopt);
+// The fleet-wide freeze: {"by": ..., "reason": ..., "sinceMillis": ...}.
+nlohmann::json toJson(const FreezeState& freeze);
+// The "freeze" key of a document (a rollout list): nothing when absent or null.
+Result<std::optional<FreezeState>> freezeFromJson(const nlohmann::json& document);
 
 Result<RolloutSummaryView> rolloutSummaryFromJson(const nlohmann::json& j);
 Result<RolloutView> rolloutViewFromJson(const nlohmann::json& j);

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
-#include "common/sys/error.h"
 #include "common/keys.h"
+#include "common/rollout_view.h"
+#include "common/sys/error.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -26,6 +28,14 @@ AdminReply okOrError(const Result<std::string>& result, bool asJson) {
 }
 
 }  // namespace
+
+std::string freezeText(const FreezeState& freeze) {
+  const std::string by = freeze.by.empty() ? "an operator" : freeze.by;
+  if (freeze.reason.empty()) return "frozen by " + by;
+  // Stores from before the freeze had an author hold "<reason> (<by>)" as the reason.
+  if (freeze.by.empty()) return freeze.reason;
+  return freeze.reason + " (" + by + ")";
+}
 
 Welcome welcomeFor(const CoordinatorConfig& config, const std::string& host, std::uint64_t epoch,
                    bool frozen) {
@@ -65,7 +75,10 @@ std::string AdminApi::recordEvent(const std::string& kind, const std::string& ho
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const ListHosts&) {
-  return replyWith(HostList{parts_.registry.list(parts_.clock.nowMillis())});
+  HostList list;
+  list.hosts = parts_.registry.list(parts_.clock.nowMillis());
+  list.freeze = frozen_;
+  return replyWith(std::move(list));
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const EnrollHost& request) {
@@ -202,16 +215,17 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand
 std::optional<AdminReply> AdminApi::on(const Caller&, const ListReleases& request) {
   auto host = parts_.registry.find(request.host, parts_.clock.nowMillis());
   if (!host) return replyWith(AdminError{"no host named " + request.host});
-  return replyWith(HostList{{*host}});
+  return replyWith(HostList{{*host}, std::nullopt});
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout& request) {
   if (frozen_) {
-    return replyWith(AdminError{"rollouts are frozen fleet-wide (" + *frozen_ +
+    return replyWith(AdminError{"rollouts are frozen fleet-wide (" + freezeText(*frozen_) +
                                 "); rollgate unfreeze lifts it"});
   }
   auto summary = parts_.rollouts.start(request, caller.operatorName);
   if (!summary) return replyWith(AdminError{summary.error().message});
+  if (request.dryRun) return replyWith(AdminOk{*summary});
   return replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
 }
 
@@ -220,7 +234,11 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const RolloutAction
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const ListRollouts&) {
-  return okOrError(parts_.rollouts.listJson(), true);
+  auto list = parts_.rollouts.listJson();
+  if (!list || !frozen_) return okOrError(list, true);
+  auto doc = nlohmann::json::parse(*list);
+  doc["freeze"] = toJson(*frozen_);
+  return replyWith(JsonDocument{doc.dump()});
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const DescribeRollout& request) {
@@ -233,17 +251,18 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const AbortRequest&
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const FreezeRequest& request) {
   const std::string& operatorName = caller.operatorName;
-  std::optional<std::string> reason;
+  std::optional<FreezeState> freeze;
   if (request.frozen) {
-    reason = request.reason.empty() ? "frozen by " + operatorName
-                                    : request.reason + " (" + operatorName + ")";
+    freeze = FreezeState{operatorName, request.reason, parts_.clock.nowMillis()};
   }
-  if (auto status = parts_.store.setFrozen(reason); !status) {
+  if (auto status = parts_.store.setFrozen(freeze); !status) {
     parts_.logger->error("operator {}: cannot {} rollouts: {}", operatorName,
-                         reason ? "freeze" : "unfreeze", status.error().message);
+                         freeze ? "freeze" : "unfreeze", status.error().message);
     return replyWith(AdminError{status.error().message});
   }
-  frozen_ = reason;
+  frozen_ = freeze;
+  const std::optional<std::string> reason =
+      freeze ? std::optional<std::string>(freezeText(*freeze)) : std::nullopt;
   Broadcast message;
   if (reason) {
     message.body = Freeze{*reason};
@@ -262,9 +281,34 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const FreezeRequest
                       reason ? "FROZEN" : "unfrozen", reason ? ": " + *reason : "");
   std::string note =
       recordEvent(reason ? "freeze" : "unfreeze", "", "", reason.value_or("by " + operatorName));
+  std::string held;
+  if (freeze && request.holdRunning) held = holdRunning(operatorName);
   return replyWith(AdminOk{(reason ? "new rollouts are blocked fleet-wide: " + *reason
                                    : std::string("new rollouts are allowed again")) +
-                           note});
+                           held + note});
+}
+
+std::string AdminApi::holdRunning(const std::string& operatorName) {
+  std::vector<std::string> paused;
+  std::vector<std::string> notPaused;
+  for (const auto& id : parts_.rollouts.activeIds()) {
+    auto done = parts_.rollouts.act(RolloutAction{id, RolloutAction::Action::kPause}, operatorName);
+    if (done) {
+      paused.push_back(id);
+    } else {
+      notPaused.push_back(id + " (" + done.error().message + ")");
+    }
+  }
+  const auto join = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+  };
+  std::string out = paused.empty() ? "; no running rollout to pause"
+                                   : "; paused running rollouts: " + join(paused);
+  if (!notPaused.empty()) out += "; not paused: " + join(notPaused);
+  parts_.logger->warn("operator {}: freeze holds running rollouts{}", operatorName, out);
+  return out;
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const WatchRollout&) {

@@ -6,6 +6,8 @@
 //
 // Failure policy for what an operator does (every store write is checked):
 //  - a freeze or unfreeze that cannot be saved is refused (error reply, nothing broadcast);
+//  - `freeze --hold-running` pauses every running rollout it can after the freeze is saved; the
+//    reply names the rollouts paused and those that could not be (and why);
 //  - a revoked host that cannot be removed from the store: the key is revoked (its messages are
 //    ignored from now on) and the reply is an error saying the record is still stored;
 //  - an action whose entry in the event log cannot be saved is done, logged as an error, and its
@@ -37,6 +39,10 @@
 
 namespace rollgate::coordinator {
 
+// The freeze as agents and operators are told it: "<reason> (<by>)", or "frozen by <by>" without a
+// reason.
+std::string freezeText(const FreezeState& freeze);
+
 // What every agent is told on hello and when the freeze changes.
 Welcome welcomeFor(const CoordinatorConfig& config, const std::string& host, std::uint64_t epoch,
                    bool frozen);
@@ -63,7 +69,7 @@ class AdminApi {
 
   // Loads the freeze from the store.
   Status restore();
-  const std::optional<std::string>& frozen() const { return frozen_; }
+  const std::optional<FreezeState>& frozen() const { return frozen_; }
 
   // The reply to `request` from `operatorName` on connection `routingId`, or nothing when it is
   // sent later.
@@ -90,13 +96,16 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const FreezeRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const WatchRollout& request);
 
+  // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
+  // the ones that could not be paused, for the reply.
+  std::string holdRunning(const std::string& operatorName);
   // Appends to the event log; returns "" or, when it cannot be saved (logged), a note for the
   // reply.
   std::string recordEvent(const std::string& kind, const std::string& host,
                           const std::string& rolloutId, const std::string& message);
 
   AdminApiParts parts_;
-  std::optional<std::string> frozen_;
+  std::optional<FreezeState> frozen_;
   std::uint64_t manualCommands_ = 0;
 };
 

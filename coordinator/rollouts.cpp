@@ -152,7 +152,7 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
     }
   }
   auto artifact = artifacts_.find(request.service, request.version);
-  if (!artifact) {
+  if (!artifact && !request.dryRun) {
     return makeError("no artifact for " + request.service + " " + request.version +
                      " (rollgate rollout start pushes it with --artifact FILE)");
   }
@@ -167,6 +167,11 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
       registry_.list(now), *plan);
   if (!planned) return planned.error();
+  if (request.dryRun) {
+    return request.service + " " + request.version +
+           " can start: " + std::to_string(planned->steps.size()) + " steps, canary " +
+           planned->canaryHost + ", baseline " + planned->baselineHost;
+  }
   auto nextRolloutId = nextId();
   if (!nextRolloutId) return makeError("cannot start a rollout: " + nextRolloutId.error().message);
   rollout::RolloutSpec spec;

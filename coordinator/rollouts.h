@@ -48,7 +48,8 @@ class Rollouts {
   // rolled_back_incomplete get their pending rollback when they say hello.
   Status open();
 
-  // Returns the rollout's summary JSON.
+  // Returns the rollout's summary JSON; with request.dryRun, starts nothing (the artifact need not
+  // be stored yet) and returns what it would do, for people.
   Result<std::string> start(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   struct AbortOutcome {

@@ -299,6 +299,8 @@ struct StartRollout {
   planToml @2 :Text;      # empty: the default plan
   gatesToml @3 :Text;     # empty: the default gates
   canaryHost @4 :Text;    # empty: chosen by the coordinator
+  dryRun @5 :Bool;        # only check it could start (freeze, running rollout, plan, gates,
+                          # hosts; not the artifact) and start nothing: reply ok or error
 }
 
 struct RolloutAction {
@@ -321,6 +323,13 @@ struct AbortRequest {
 struct FreezeRequest {
   frozen @0 :Bool;
   reason @1 :Text;
+  holdRunning @2 :Bool;    # with frozen: also pause the rollouts already running
+}
+
+struct FreezeState {
+  by @0 :Text;             # the operator who froze
+  reason @1 :Text;         # as given; may be empty
+  sinceMillis @2 :UInt64;  # Unix time in ms
 }
 
 struct HostInfo {
@@ -347,4 +356,5 @@ struct AdminReply {
     commandResult @7 :CommandResult;
     json @8 :Text;          # structured documents for rollout status, explain and history
   }
+  freeze @9 :FreezeState;   # with `hosts` while rollouts are frozen fleet-wide; unset otherwise
 }

@@ -40,6 +40,20 @@ std::string fingerprintAt(int fd, std::uint64_t offset) {
   return out;
 }
 
+// A name logrotate gives a rotated copy of `base`: `base.1`, `base-20261202`, `base.1.ext`.
+// Compressed ones are skipped: their bytes are not lines, and their text was read before
+// compression.
+bool isRotatedName(std::string_view base, std::string_view name) {
+  if (name.size() <= base.size() + 1 || !name.starts_with(base)) return false;
+  const char separator = name[base.size()];
+  if (separator != '.' && separator != '-') return false;
+  for (const std::string_view suffix :
+       {".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma", ".lzo", ".Z", ".zip", ".br"}) {
+    if (name.ends_with(suffix)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct LogFollower::OpenFile {
@@ -114,6 +128,12 @@ void LogFollower::ensureDirWatch() {
 }
 
 void LogFollower::openCurrent(int fd, std::uint64_t offset, bool skipPartial) {
+  current_ = openFile(fd, offset, skipPartial);
+  knownSiblings_ = rotatedSiblings();
+}
+
+std::unique_ptr<LogFollower::OpenFile> LogFollower::openFile(int fd, std::uint64_t offset,
+                                                             bool skipPartial) {
   auto file = std::make_unique<OpenFile>();
   file->fd = fd;
   struct stat st {};
@@ -129,7 +149,69 @@ void LogFollower::openCurrent(int fd, std::uint64_t offset, bool skipPartial) {
   file->offsetAtLastPoll = offset;
   file->skipPartial = skipPartial;
   file->tail = fingerprintAt(fd, offset);
-  current_ = std::move(file);
+  return file;
+}
+
+std::vector<LogFollower::FileId> LogFollower::rotatedSiblings() const {
+  std::vector<FileId> out;
+  DIR* dir = ::opendir(dir_.c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (!isRotatedName(name_, entry->d_name)) continue;
+    struct stat st {};
+    const std::string sibling = dir_ + "/" + entry->d_name;
+    if (::stat(sibling.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)});
+  }
+  ::closedir(dir);
+  return out;
+}
+
+bool LogFollower::isOpen(FileId id) const {
+  const auto same = [&](const std::unique_ptr<OpenFile>& file) {
+    return file && file->device == id.device && file->inode == id.inode;
+  };
+  return same(current_) || std::any_of(draining_.begin(), draining_.end(), same);
+}
+
+void LogFollower::adoptFilesInBetween(FileId next) {
+  struct Found {
+    std::unique_ptr<OpenFile> file;
+    timespec modified;
+  };
+  std::vector<Found> found;
+  DIR* dir = ::opendir(dir_.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (!isRotatedName(name_, entry->d_name)) continue;
+    const std::string sibling = dir_ + "/" + entry->d_name;
+    const int fd = ::open(sibling.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      continue;
+    }
+    const FileId id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+    if (id == next || isOpen(id) ||
+        std::find(knownSiblings_.begin(), knownSiblings_.end(), id) != knownSiblings_.end()) {
+      ::close(fd);
+      continue;
+    }
+    found.push_back({openFile(fd, 0, false), st.st_mtim});
+  }
+  ::closedir(dir);
+  // Oldest first: lines reach the callback in the order they were written, file by file.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return a.modified.tv_sec != b.modified.tv_sec ? a.modified.tv_sec < b.modified.tv_sec
+                                                  : a.modified.tv_nsec < b.modified.tv_nsec;
+  });
+  for (auto& entry : found) {
+    ++rotations_;
+    readToEnd(*entry.file);
+    entry.file->offsetAtLastPoll = entry.file->readOffset;
+    draining_.push_back(std::move(entry.file));
+  }
 }
 
 void LogFollower::restore(const FollowerState& state) {
@@ -255,6 +337,10 @@ void LogFollower::check(bool checkPath) {
     current_->offsetAtLastPoll = current_->readOffset;
     current_->idlePolls = 0;
     draining_.push_back(std::move(current_));
+    // Rotated twice (or more) since the last look: the files that were at the path in between
+    // are beside it now, under logrotate's names, and were never opened.
+    adoptFilesInBetween(
+        {static_cast<std::uint64_t>(opened.st_dev), static_cast<std::uint64_t>(opened.st_ino)});
   }
   openCurrent(fd, 0, false);  // a new file: every byte in it is new
   readToEnd(*current_);
@@ -262,6 +348,8 @@ void LogFollower::check(bool checkPath) {
 
 void LogFollower::restartAtZero(OpenFile& file) {
   ++truncations_;
+  // copytruncate left its copy beside the path: history, not a file in between at a rotation.
+  if (&file == current_.get()) knownSiblings_ = rotatedSiblings();
   file.readOffset = 0;
   file.pendingBytes = 0;
   file.partial.clear();
@@ -306,6 +394,12 @@ void LogFollower::splitAndEmit(OpenFile& file, const char* data, std::size_t siz
   const char* const end = data + size;
   const std::size_t maxLine = options_.maxLineBytes;
   while (p != end) {
+    if (file.pendingBytes == 0 && !file.skipPartial && *p == '\0') {
+      // The hole a writer without O_APPEND leaves after copytruncate: not part of any line, so it
+      // must not count against maxLineBytes (it is usually longer than that).
+      while (p != end && *p == '\0') ++p;
+      if (p == end) break;
+    }
     const auto* newline =
         static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     const char* stop = newline != nullptr ? newline : end;

@@ -5,7 +5,10 @@
 //   FollowerState says where it stopped; a file that appears later is read from its start.
 // - Rename rotation (logrotate's default): the old inode is read to its end and kept open and
 //   drained while its writer may still append (until it has been idle for `drainIdlePolls` calls of
-//   poll()), the new file at the path is read from offset 0.
+//   poll()), the new file at the path is read from offset 0. Several rotations between two looks:
+//   the files that were at the path in between are found beside it under logrotate's names
+//   (`name.N`, `name-DATE`; compressed ones skipped) as the uncompressed siblings that were not
+//   there when the current file was opened, and are read from 0 and drained, oldest first.
 // - copytruncate / truncation while running: detected by size and by a fingerprint of the bytes
 //   just before the read offset (so a file truncated and regrown past the old offset between two
 //   wake-ups is also caught); reading restarts at 0.
@@ -14,9 +17,9 @@
 //   from 0; a file rotated while stopped is found in the same directory by inode and drained from
 //   the saved offset first.
 // - A partial last line is held until its newline arrives. Lines longer than maxLineBytes are cut
-// to
-//   maxLineBytes (counted in overlongLines()). Runs of NUL bytes at the start of a line (a writer
-//   without O_APPEND after copytruncate leaves a sparse hole) are skipped.
+//   to maxLineBytes (counted in overlongLines()). Runs of NUL bytes at the start of a line (a
+//   writer without O_APPEND after copytruncate leaves a sparse hole) are skipped before the cap
+//   applies.
 //
 // Event-loop use: put fd() in zmq_poll (ZMQ_POLLIN); call onReadable() when it is readable; call
 // poll() from a periodic timer (e.g. every second) as a backstop and to retire drained old files.
@@ -87,10 +90,22 @@ class LogFollower {
 
  private:
   struct OpenFile;
+  struct FileId {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    bool operator==(const FileId&) const = default;
+  };
   LogFollower(std::string path, LineCallback onLine, FollowerOptions options);
   void ensureDirWatch();
   void check(bool checkPath);
   void openCurrent(int fd, std::uint64_t offset, bool skipPartial);
+  std::unique_ptr<OpenFile> openFile(int fd, std::uint64_t offset, bool skipPartial);
+  // Uncompressed files beside the path under a name logrotate gives rotated copies.
+  std::vector<FileId> rotatedSiblings() const;
+  bool isOpen(FileId id) const;
+  // Opens, reads and drains the rotated siblings that are neither open, nor `next` (the new file at
+  // the path), nor known when the current file was opened.
+  void adoptFilesInBetween(FileId next);
   // Reads new data and emits lines; false when the file no longer holds the bytes we read last
   // (truncated or replaced), in which case nothing was emitted.
   bool readToEnd(OpenFile& file);
@@ -109,6 +124,8 @@ class LogFollower {
   int dirWatch_ = -1;
   std::unique_ptr<OpenFile> current_;
   std::vector<std::unique_ptr<OpenFile>> draining_;
+  // The rotated siblings there were when the current file was opened (or last truncated).
+  std::vector<FileId> knownSiblings_;
   std::vector<char> buffer_;
   std::uint64_t linesEmitted_ = 0;
   std::uint64_t rotations_ = 0;

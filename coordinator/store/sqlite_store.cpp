@@ -260,21 +260,39 @@ Result<std::vector<AbortState>> SqliteStore::loadAborts() {
   return out;
 }
 
-Status SqliteStore::setFrozen(const std::optional<std::string>& reason) {
-  if (!reason) return db_->exec("DELETE FROM meta WHERE key = 'frozen'");
+// The freeze is one JSON object in meta('frozen'). Stores written before it had an author and a
+// time hold the reason text alone there; it is read as the reason, by and since unknown.
+Status SqliteStore::setFrozen(const std::optional<FreezeState>& freeze) {
+  if (!freeze) return db_->exec("DELETE FROM meta WHERE key = 'frozen'");
   auto stmt = db_->prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('frozen', ?1)");
   if (!stmt) return stmt.error();
-  stmt->bind(1, *reason);
+  const std::string value = nlohmann::json{
+      {"by", freeze->by},
+      {"reason", freeze->reason},
+      {"sinceMillis",
+       freeze->sinceMillis}}.dump();
+  stmt->bind(1, value);
   return stmt->run();
 }
 
-Result<std::optional<std::string>> SqliteStore::frozen() {
+Result<std::optional<FreezeState>> SqliteStore::frozen() {
   auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'frozen'");
   if (!stmt) return stmt.error();
-  std::optional<std::string> reason;
-  if (stmt->step()) reason = stmt->text(0);
+  std::optional<FreezeState> freeze;
+  if (stmt->step()) {
+    const std::string value = stmt->text(0);
+    auto json = nlohmann::json::parse(value, nullptr, false);
+    freeze = FreezeState{};
+    if (json.is_object()) {
+      freeze->by = json.value("by", std::string());
+      freeze->reason = json.value("reason", std::string());
+      freeze->sinceMillis = json.value("sinceMillis", std::uint64_t{0});
+    } else {
+      freeze->reason = value;
+    }
+  }
   if (auto status = stmt->status(); !status) return status.error();
-  return reason;
+  return freeze;
 }
 
 namespace {

@@ -36,8 +36,8 @@ class SqliteStore final : public Store {
 
   Status saveAbort(const AbortState& state) override;
   Result<std::vector<AbortState>> loadAborts() override;
-  Status setFrozen(const std::optional<std::string>& reason) override;
-  Result<std::optional<std::string>> frozen() override;
+  Status setFrozen(const std::optional<FreezeState>& freeze) override;
+  Result<std::optional<FreezeState>> frozen() override;
 
   Result<std::uint64_t> nextRolloutSeq() override;
   Status createRollout(const RolloutRecord& rollout) override;

@@ -106,9 +106,9 @@ class Store {
   // ---- aborts and the fleet-wide freeze
   virtual Status saveAbort(const AbortState& state) = 0;
   virtual Result<std::vector<AbortState>> loadAborts() = 0;
-  // A reason while frozen, nothing when not.
-  virtual Status setFrozen(const std::optional<std::string>& reason) = 0;
-  virtual Result<std::optional<std::string>> frozen() = 0;
+  // Who froze, why and since when while frozen; nothing when not.
+  virtual Status setFrozen(const std::optional<FreezeState>& freeze) = 0;
+  virtual Result<std::optional<FreezeState>> frozen() = 0;
 
   // ---- rollouts, their command refs and their checks
   // One more than the highest rollout sequence number ever stored (1 when none).

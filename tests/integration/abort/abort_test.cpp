@@ -74,8 +74,21 @@ TEST_CASE("freeze reaches every agent and survives a coordinator restart") {
   REQUIRE(fleet.waitForCoordinator());
   REQUIRE(fleet.waitForHealthy({"web-1"}));
   CHECK(readFile(fleet.coordinatorLog()).find("FROZEN") != std::string::npos);
+  // Who froze, why and since when survive the restart and show in the listings.
+  auto hosts = fleet.cli({"hosts"});
+  CHECK(hosts.exitCode == 0);
+  CHECK(hosts.out.rfind("FROZEN since ", 0) == 0);
+  CHECK(hosts.out.find(": incident 42\n") != std::string::npos);
+  auto list = fleet.cli({"rollout", "list", "--json"});
+  CHECK(list.exitCode == 0);
+  auto listed = nlohmann::json::parse(list.out, nullptr, false);
+  REQUIRE(listed.is_object());
+  CHECK(listed["freeze"]["reason"] == "incident 42");
+  CHECK_FALSE(listed["freeze"]["by"].get<std::string>().empty());
+  CHECK(listed["freeze"]["sinceMillis"].get<std::uint64_t>() > 0);
   auto unfreeze = fleet.cli({"unfreeze"});
   CHECK(unfreeze.exitCode == 0);
+  CHECK(fleet.cli({"hosts"}).out.find("FROZEN") == std::string::npos);
   CHECK(waitUntil([&] {
     return readFile(fleet.agentLog("web-1")).find("rollouts resumed fleet-wide") != std::string::npos;
   }));

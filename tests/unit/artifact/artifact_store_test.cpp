@@ -1,6 +1,8 @@
 // ArtifactStore: uploads in pieces into a real state directory and a real SQLite database, read
 // back in chunks, and every way an upload can go wrong (order, digest, size, duplicates, a full
 // disk on a real tmpfs), each leaving no temporary file and no record behind.
+#include "coordinator/artifact_store.h"
+
 #include <doctest/doctest.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -16,7 +18,7 @@
 #include "common/codec.h"
 #include "common/sha256.h"
 #include "common/sys/error.h"
-#include "coordinator/artifact_store.h"
+#include "coordinator/store/sqlite.h"
 #include "coordinator/store/sqlite_store.h"
 #include "tests/support/skip.h"
 
@@ -450,4 +452,36 @@ TEST_CASE("a full disk fails the push cleanly, naming the path, and leaves no te
     CHECK(*chunk == small);
     REQUIRE(pushAll(store, "web", "3", randomBytes(50 * 1024, 16), 32 * 1024).ok());
   }
+}
+
+// The same SQLite store keeps the fleet-wide freeze (meta 'frozen').
+TEST_CASE("the store keeps who froze, why and since when, and reads a reason-only freeze") {
+  Fixture f;
+  auto none = f.db->frozen();
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  const rollgate::FreezeState freeze{"alice", "incident 42", 1'763'700'000'123ull};
+  REQUIRE(f.db->setFrozen(freeze).ok());
+  f.reopen();
+  auto read = f.db->frozen();
+  REQUIRE(read.ok());
+  CHECK(*read == freeze);
+
+  // A store written before the freeze had an author holds the reason text alone.
+  f.db.reset();
+  f.store.reset();
+  {
+    auto raw = rollgate::Database::open((f.dir.path / "coordinator.db").string());
+    REQUIRE(raw.ok());
+    REQUIRE((*raw)->exec("UPDATE meta SET value = 'release day (bob)' WHERE key = 'frozen'").ok());
+  }
+  f.reopen();
+  read = f.db->frozen();
+  REQUIRE(read.ok());
+  CHECK(*read == rollgate::FreezeState{"", "release day (bob)", 0});
+
+  REQUIRE(f.db->setFrozen(std::nullopt).ok());
+  read = f.db->frozen();
+  REQUIRE(read.ok());
+  CHECK_FALSE(read->has_value());
 }

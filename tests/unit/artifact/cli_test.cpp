@@ -215,7 +215,7 @@ class FakeCoordinator {
         host.healthy = true;
         host.services = {ServiceRelease{"web", "2.0", {"3.0", "2.0", "1.0"}},
                          ServiceRelease{"api", "", {}}};
-        reply.body = HostList{{host}};
+        reply.body = HostList{{host}, std::nullopt};
       }
     } else {
       reply.body = AdminError{"not in this test"};

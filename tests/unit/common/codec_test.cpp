@@ -92,7 +92,7 @@ TEST_CASE("broadcasts round trip: abort, freeze, resume") {
 
 TEST_CASE("admin requests round trip: every body") {
   auto samples = sampleAdminRequests();
-  checkRoundTrips(samples, decodeAdminRequest, 21);
+  checkRoundTrips(samples, decodeAdminRequest, 23);
   std::vector<bool> seen(std::variant_size_v<decltype(AdminRequest::body)>, false);
   for (const auto& m : samples) seen[m.body.index()] = true;
   for (bool s : seen) CHECK(s);
@@ -100,7 +100,7 @@ TEST_CASE("admin requests round trip: every body") {
 
 TEST_CASE("admin replies round trip: every body") {
   auto samples = sampleAdminReplies();
-  checkRoundTrips(samples, decodeAdminReply, 12);
+  checkRoundTrips(samples, decodeAdminReply, 14);
   std::vector<bool> seen(std::variant_size_v<decltype(AdminReply::body)>, false);
   for (const auto& m : samples) seen[m.body.index()] = true;
   for (bool s : seen) CHECK(s);
@@ -352,8 +352,15 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
     requireRejected(validate(AdminRequest{1, AbortRequest{"", false, "x"}}), {"abort.rolloutId"});
   }
   SUBCASE("bad host name in a host list reply") {
-    AdminReply reply{1, true, HostList{{sampleHost("ok-host"), sampleHost("bad host")}}};
+    AdminReply reply{1, true,
+                     HostList{{sampleHost("ok-host"), sampleHost("bad host")}, std::nullopt}};
     requireRejected(decodeAdminReply(bytesOf(encode(reply))), {"admin reply", "hosts.name"});
+  }
+  SUBCASE("an over-long freeze reason in a host list reply") {
+    AdminReply reply{
+        1, true,
+        HostList{{sampleHost("ok-host")}, FreezeState{"alice", std::string(1025, 'r'), 1}}};
+    requireRejected(decodeAdminReply(bytesOf(encode(reply))), {"admin reply", "freeze.reason"});
   }
   SUBCASE("artifact chunk running past totalBytes") {
     CoordinatorMessage chunk = ArtifactChunk{kSampleSha256, 100, 120, std::string(50, 'x'), ""};

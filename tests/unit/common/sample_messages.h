@@ -138,7 +138,8 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(ManualCommand{"web-eu-1", "web", ManualCommand::Kind::kRollback, "1.3.0"});
   add(ListReleases{"web-eu-1"});
   add(StartRollout{"web", "1.5.0", "[[stage]]\nname = \"canary\"\n", "[gate]\nmax = 1\n",
-                   "web-eu-1"});
+                   "web-eu-1", false});
+  add(StartRollout{"web", "1.5.0", "", "", "", true});
   for (auto action : {RolloutAction::Action::kPause, RolloutAction::Action::kResume,
                       RolloutAction::Action::kPromote, RolloutAction::Action::kRollback}) {
     add(RolloutAction{"ro-7", action});
@@ -147,8 +148,9 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(DescribeRollout{"ro-7"});
   add(AbortRequest{"ro-7", false, "canary looks bad"});
   add(AbortRequest{"", true, "stop everything"});
-  add(FreezeRequest{true, "holidays"});
-  add(FreezeRequest{false, ""});
+  add(FreezeRequest{true, "holidays", false});
+  add(FreezeRequest{true, "incident 42", true});
+  add(FreezeRequest{false, "", false});
   add(WatchRollout{"ro-7"});
   return out;
 }
@@ -157,7 +159,12 @@ inline std::vector<AdminReply> sampleAdminReplies() {
   std::vector<AdminReply> out;
   out.push_back(AdminReply{1, true, AdminError{"no host named web-eu-9"}});
   out.push_back(AdminReply{2, true, AdminOk{"enrolled web-eu-3"}});
-  out.push_back(AdminReply{3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}}});
+  out.push_back(AdminReply{
+      3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}, std::nullopt}});
+  out.push_back(AdminReply{3, true,
+                           HostList{{sampleHost("web-eu-1")},
+                                    FreezeState{"alice", "incident 42", 1'763'700'000'123ull}}});
+  out.push_back(AdminReply{3, true, HostList{{}, FreezeState{"bob", "", 1}}});
   out.push_back(AdminReply{4, false, WindowList{{sampleWindow("web", 1'763'700'000'000ull)}}});
   for (Outcome outcome : allOutcomes()) {
     out.push_back(AdminReply{5, outcome != Outcome::kInProgress, sampleResult(outcome)});

@@ -4,7 +4,8 @@
 // later batch; a command whose ref cannot be saved is not sent, the rollout pauses, and the
 // command goes out once its ref is saved; an event or check that cannot be saved pauses the
 // rollout; a freeze that cannot be saved is refused; an enrolment whose event cannot be saved
-// says so in its reply.
+// says so in its reply. Also what a saved freeze shows (host and rollout listings) and holds
+// (`--hold-running` pauses the running rollouts and names them).
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <stdlib.h>
@@ -106,7 +107,8 @@ struct Parts {
 
   // Starts a rollout of web 2.0 with web-1 as its canary; returns its summary.
   nlohmann::json startRollout(const std::string& planToml = "") {
-    auto summary = rollouts->start(StartRollout{"web", "2.0", planToml, "", "web-1"}, "alice");
+    auto summary =
+        rollouts->start(StartRollout{"web", "2.0", planToml, "", "web-1", false}, "alice");
     REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
     return nlohmann::json::parse(*summary);
   }
@@ -336,7 +338,7 @@ TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
   parts.store.failing = {"setFrozen"};
   AdminRequest request;
   request.requestId = 3;
-  request.body = FreezeRequest{true, "release day"};
+  request.body = FreezeRequest{true, "release day", false};
   auto reply = parts.admin->handle("alice", "op", request);
   REQUIRE(reply.has_value());
   REQUIRE(std::holds_alternative<AdminError>(reply->body));
@@ -348,7 +350,124 @@ TEST_CASE("a freeze that cannot be saved is refused and not broadcast") {
   REQUIRE(reply.has_value());
   CHECK(std::holds_alternative<AdminOk>(reply->body));
   CHECK(parts.outbox.broadcasts.size() == 1);
-  CHECK(parts.store.frozenReason == "release day (alice)");
+  REQUIRE(parts.store.freeze.has_value());
+  CHECK(*parts.store.freeze == FreezeState{"alice", "release day", parts.clock.nowMillis()});
+  const auto* freeze = std::get_if<Freeze>(&parts.outbox.broadcasts[0].body);
+  REQUIRE(freeze != nullptr);
+  CHECK(freeze->reason == "release day (alice)");
+}
+
+TEST_CASE("a freeze is shown in the host and rollout listings, with who, why and since when") {
+  Parts parts;
+  AdminRequest list;
+  list.body = ListHosts{};
+  auto hosts = parts.admin->handle("bob", "op", list);
+  REQUIRE(hosts.has_value());
+  REQUIRE(std::holds_alternative<HostList>(hosts->body));
+  CHECK_FALSE(std::get<HostList>(hosts->body).freeze.has_value());
+  list.body = ListRollouts{};
+  auto rollouts = parts.admin->handle("bob", "op", list);
+  REQUIRE(rollouts.has_value());
+  CHECK_FALSE(
+      nlohmann::json::parse(std::get<JsonDocument>(rollouts->body).text).contains("freeze"));
+
+  AdminRequest freeze;
+  freeze.body = FreezeRequest{true, "incident 42", false};
+  REQUIRE(parts.admin->handle("alice", "op", freeze).has_value());
+  const FreezeState expected{"alice", "incident 42", parts.clock.nowMillis()};
+  parts.clock.advanceMillis(5'000);
+
+  list.body = ListHosts{};
+  hosts = parts.admin->handle("bob", "op", list);
+  REQUIRE(hosts.has_value());
+  REQUIRE(std::holds_alternative<HostList>(hosts->body));
+  CHECK(std::get<HostList>(hosts->body).freeze == expected);
+  CHECK(std::get<HostList>(hosts->body).hosts.size() == 4);
+  list.body = ListRollouts{};
+  rollouts = parts.admin->handle("bob", "op", list);
+  REQUIRE(rollouts.has_value());
+  auto doc = nlohmann::json::parse(std::get<JsonDocument>(rollouts->body).text);
+  CHECK(doc["freeze"] == nlohmann::json{{"by", "alice"},
+                                        {"reason", "incident 42"},
+                                        {"sinceMillis", expected.sinceMillis}});
+  CHECK(doc["rollouts"].is_array());
+
+  // A restarted coordinator shows the same freeze.
+  AdminApi restarted(AdminApiParts{
+      parts.config, parts.store, parts.registry, parts.agents, parts.telemetry, *parts.artifacts,
+      *parts.rollouts, *parts.commands, *parts.aborts, parts.outbox, parts.clock, parts.logger});
+  REQUIRE(restarted.restore().ok());
+  CHECK(restarted.frozen() == expected);
+
+  AdminRequest unfreeze;
+  unfreeze.body = FreezeRequest{false, "", false};
+  REQUIRE(parts.admin->handle("alice", "op", unfreeze).has_value());
+  list.body = ListHosts{};
+  hosts = parts.admin->handle("bob", "op", list);
+  REQUIRE(hosts.has_value());
+  CHECK_FALSE(std::get<HostList>(hosts->body).freeze.has_value());
+}
+
+TEST_CASE("a dry-run start checks without the artifact and starts nothing; a freeze refuses it") {
+  Parts parts;
+  parts.store.artifacts.clear();  // not uploaded yet: a dry run does not need it
+  AdminRequest check;
+  check.body = StartRollout{"web", "2.0", "", "", "web-1", true};
+  auto reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminOk>(reply->body));
+  CHECK(std::get<AdminOk>(reply->body).message.find("web 2.0 can start") != std::string::npos);
+  CHECK(parts.store.rollouts.empty());
+  CHECK(parts.outbox.sent<Command>().empty());
+  CHECK(parts.rollouts->activeIds().empty());
+
+  check.body = StartRollout{"web", "2.0", "this is not toml [", "", "web-1", true};
+  reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  CHECK(std::holds_alternative<AdminError>(reply->body));
+
+  AdminRequest freeze;
+  freeze.body = FreezeRequest{true, "incident 42", false};
+  REQUIRE(parts.admin->handle("alice", "op", freeze).has_value());
+  check.body = StartRollout{"web", "2.0", "", "", "web-1", true};
+  reply = parts.admin->handle("alice", "op", check);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminError>(reply->body));
+  CHECK(std::get<AdminError>(reply->body).message.find("frozen fleet-wide (incident 42 (alice))") !=
+        std::string::npos);
+  CHECK(parts.store.rollouts.empty());
+}
+
+TEST_CASE("freeze --hold-running pauses the running rollouts and its reply names them") {
+  Parts parts;
+  std::string id = parts.startRollout().value("id", "");
+  REQUIRE_FALSE(id.empty());
+  REQUIRE(parts.statusOf(id) != "waiting_for_operator");
+
+  AdminRequest plain;
+  plain.body = FreezeRequest{true, "quiet period", false};
+  auto reply = parts.admin->handle("alice", "op", plain);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminOk>(reply->body));
+  CHECK(std::get<AdminOk>(reply->body).message.find("paused") == std::string::npos);
+  CHECK(parts.statusOf(id) != "waiting_for_operator");  // a plain freeze lets it run
+
+  AdminRequest incident;
+  incident.body = FreezeRequest{true, "incident 42", true};
+  reply = parts.admin->handle("alice", "op", incident);
+  REQUIRE(reply.has_value());
+  REQUIRE(std::holds_alternative<AdminOk>(reply->body));
+  const std::string message = std::get<AdminOk>(reply->body).message;
+  CHECK(message.find("incident 42 (alice)") != std::string::npos);
+  CHECK(message.find("paused running rollouts: " + id) != std::string::npos);
+  CHECK(parts.statusOf(id) == "waiting_for_operator");
+
+  // Held again: nothing left to pause, and the one already paused is named as not paused.
+  reply = parts.admin->handle("alice", "op", incident);
+  REQUIRE(reply.has_value());
+  const std::string again = std::get<AdminOk>(reply->body).message;
+  CHECK(again.find("no running rollout to pause") != std::string::npos);
+  CHECK(again.find("not paused: " + id) != std::string::npos);
 }
 
 TEST_CASE("an enrolment whose event cannot be saved is done and its reply says it is not logged") {

@@ -23,7 +23,7 @@ class FakeStore final : public Store {
   std::map<std::string, HostInfo> hosts;
   std::vector<EventRecord> events;
   std::map<std::uint64_t, AbortState> aborts;
-  std::optional<std::string> frozenReason;
+  std::optional<FreezeState> freeze;
   std::map<std::string, RolloutRecord> rollouts;
   std::vector<CheckRecord> checks;
   std::vector<StoredWindow> windows;
@@ -76,12 +76,12 @@ class FakeStore final : public Store {
     for (const auto& [id, state] : aborts) out.push_back(state);
     return out;
   }
-  Status setFrozen(const std::optional<std::string>& reason) override {
+  Status setFrozen(const std::optional<FreezeState>& state) override {
     if (fails("setFrozen")) return injected("setFrozen");
-    frozenReason = reason;
+    freeze = state;
     return {};
   }
-  Result<std::optional<std::string>> frozen() override { return frozenReason; }
+  Result<std::optional<FreezeState>> frozen() override { return freeze; }
 
   Result<std::uint64_t> nextRolloutSeq() override {
     std::uint64_t seq = 0;

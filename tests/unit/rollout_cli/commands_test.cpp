@@ -146,6 +146,7 @@ class FakeCoordinator {
     }
     if (const auto* start = std::get_if<StartRollout>(&request.body)) {
       if (start->canaryHost == "nowhere") return AdminError{"no host named nowhere"};
+      if (start->dryRun) return AdminOk{"web " + start->version + " can start"};
       return JsonDocument{json{{"rollout", summary("installing", 0)}}.dump()};
     }
     if (std::holds_alternative<ListRollouts>(request.body)) {
@@ -285,17 +286,21 @@ TEST_CASE("rollout start: pushes the artifact, sends the plan and gates text, pr
         "rollout ro-7 started: web 1.2.0, 4 steps\n"
         "first: step 1/4 canary in eu, targets h1, comparison h2\n");
   auto requests = coordinator.requests();
-  REQUIRE(requests.size() == 2);
-  const auto* piece = std::get_if<PushArtifact>(&requests[0].body);
+  REQUIRE(requests.size() == 3);
+  const auto* check = std::get_if<StartRollout>(&requests[0].body);
+  REQUIRE(check != nullptr);
+  CHECK(*check ==
+        StartRollout{"web", "1.2.0", "[canary]\nwarmup_seconds = 2\n", "# defaults\n", "h1", true});
+  const auto* piece = std::get_if<PushArtifact>(&requests[1].body);
   REQUIRE(piece != nullptr);
   CHECK(piece->final);
   CHECK(piece->service == "web");
   CHECK(piece->version == "1.2.0");
   CHECK(contains(run.err, "artifact web 1.2.0 stored (sha256 " + piece->sha256 + ")"));
-  const auto* start = std::get_if<StartRollout>(&requests[1].body);
+  const auto* start = std::get_if<StartRollout>(&requests[2].body);
   REQUIRE(start != nullptr);
-  CHECK(*start ==
-        StartRollout{"web", "1.2.0", "[canary]\nwarmup_seconds = 2\n", "# defaults\n", "h1"});
+  CHECK(*start == StartRollout{"web", "1.2.0", "[canary]\nwarmup_seconds = 2\n", "# defaults\n",
+                               "h1", false});
 }
 
 TEST_CASE("rollout start: unreadable files are usage errors; a refusal is the coordinator's line") {
@@ -325,6 +330,12 @@ TEST_CASE("rollout start: unreadable files are usage errors; a refusal is the co
   CHECK(refused.code == cli::kExitFailure);
   CHECK(contains(refused.err, "rollgate: no host named nowhere\n"));
   CHECK(refused.out.empty());
+  // Refused before the upload: the only request was the check.
+  auto requests = coordinator.requests();
+  REQUIRE(requests.size() == 1);
+  const auto* check = std::get_if<StartRollout>(&requests[0].body);
+  REQUIRE(check != nullptr);
+  CHECK(check->dryRun);
 }
 
 TEST_CASE("rollout start --wait follows the rollout and exits 1 when it is rolled back") {

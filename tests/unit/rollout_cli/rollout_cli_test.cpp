@@ -324,6 +324,36 @@ TEST_CASE("list: one row per rollout, newest first as sent") {
   CHECK_FALSE(rolloutListFromJson(json::object()).ok());
 }
 
+TEST_CASE("list while frozen: the freeze line above the table, and a freeze object in the JSON") {
+  const FreezeState freeze{"alice", "incident 42", kStart + 1234};
+  std::string text = renderRolloutList({summaryOf(analyzingSummary())}, freeze);
+  INFO(text);
+  auto lines = linesOf(text);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0] == "FROZEN since 2026-11-28 00:20:01.234 by alice: incident 42");
+  CHECK(squeeze(lines[1]) == "ID SERVICE VERSION STATUS STEP STAGE PHASE STARTED ENDED");
+  CHECK(renderRolloutList({}, freeze) ==
+        "FROZEN since 2026-11-28 00:20:01.234 by alice: incident 42\nno rollouts\n");
+  CHECK(renderFreezeLine(FreezeState{"bob", "", kStart}) ==
+        "FROZEN since 2026-11-28 00:20:00.000 by bob: (no reason given)\n");
+
+  const json document{
+      {"rollouts", {analyzingSummary()}},
+      {"freeze", {{"by", "alice"}, {"reason", "incident 42"}, {"sinceMillis", kStart + 1234}}}};
+  auto decoded = freezeFromJson(document);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == freeze);
+  auto rollouts = rolloutListFromJson(document);
+  REQUIRE(rollouts.ok());
+  CHECK(rolloutListToJson(*rollouts, *decoded) == document);
+  auto none = freezeFromJson(json{{"rollouts", json::array()}});
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->has_value());
+  auto broken = freezeFromJson(json{{"freeze", {{"by", "alice"}}}});
+  REQUIRE_FALSE(broken.ok());
+  CHECK(broken.error().message.find("reason") != std::string::npos);
+}
+
 TEST_CASE("explain: step by step, each check's last result there, and the decision") {
   std::string text = renderRolloutExplain(viewOf(describeRolledBack()));
   INFO(text);

@@ -160,7 +160,7 @@ TEST_CASE(
   oldWriter->lines("old", 1, 6);
   waitReadable(*follower);
   CHECK(out.lines.back() == "old 6");
-  oldWriter.reset();                             // the server reopened its log
+  oldWriter.reset();  // the server reopened its log
   CHECK(follower->drainingFiles() == 1);
   for (int i = 0; i < 4; ++i) follower->poll();  // idle polls retire the old file
   CHECK(follower->drainingFiles() == 0);
@@ -373,4 +373,112 @@ TEST_CASE("lines spanning read chunks are joined exactly") {
   writer.raw(big);
   follower->poll();
   CHECK(out.lines == numbered("line", 5000));
+}
+
+TEST_CASE("two rotations between two looks: the file in between is found beside the path") {
+  // logrotate's two naming schemes: numbered (access.log.1, .2) and dateext (access.log-DATE).
+  struct Naming {
+    std::string name;
+    const char* first;   // where the followed file goes at the first rotation
+    const char* second;  // where it goes at the second one
+    const char* middle;  // where the file in between goes at the second one
+  };
+  for (const Naming& naming :
+       {Naming{"numbered", "access.log.1", "access.log.2", "access.log.1"},
+        Naming{"dateext", "access.log-20261201", "access.log-20261201", "access.log-20261202"}}) {
+    CAPTURE(naming.name);
+    TempDir dir;
+    const auto path = dir.file("access.log");
+    // Older rotated files, and a compressed one, are history: never read.
+    LogWriter(dir.file("access.log.3")).lines("ancient", 4);
+    LogWriter(dir.file("access.log-20261130")).lines("ancient", 4);
+    auto first = std::make_unique<LogWriter>(path);
+    Collected out;
+    auto follower = follow(path, out, {}, FollowerOptions{.drainIdlePolls = 2});
+    first->lines("a", 3);
+    follower->poll();
+    REQUIRE(out.lines == numbered("a", 3));
+
+    // Both rotations happen before the follower looks again: the middle file is never at the
+    // path when it checks.
+    std::filesystem::rename(path, dir.file(naming.first));
+    first->lines("a", 2, 3);
+    auto middle = std::make_unique<LogWriter>(path);
+    middle->lines("b", 4);
+    if (std::string(naming.first) != naming.second) {
+      std::filesystem::rename(dir.file(naming.first), dir.file(naming.second));
+    }
+    std::filesystem::rename(path, dir.file(naming.middle));
+    LogWriter(dir.file("access.log.4.gz")).raw("\x1f\x8b compressed\n");
+    middle->lines("b", 1, 4);  // a late write to the middle file, through its old fd
+    LogWriter last(path);
+    last.lines("c", 5);
+    follower->poll();
+
+    CHECK(follower->rotations() == 2);
+    CHECK(out.lines == concat(concat(numbered("a", 5), numbered("b", 5)), numbered("c", 5)));
+    CHECK(follower->drainingFiles() == 2);
+    middle->lines("b", 1, 5);  // still drained while its writer holds it
+    follower->poll();
+    CHECK(out.lines.size() == 16);
+    CHECK(out.lines.back() == "b 5");
+    for (int i = 0; i < 3; ++i) follower->poll();
+    CHECK(follower->drainingFiles() == 0);
+    last.lines("c", 1, 5);
+    follower->poll();
+    CHECK(out.lines.size() == 17);
+    CHECK(out.lines.back() == "c 5");
+    CHECK(follower->linesEmitted() == 17);
+  }
+}
+
+TEST_CASE("a rotation with no file in between reads no sibling, old or new") {
+  TempDir dir;
+  const auto path = dir.file("access.log");
+  auto first = std::make_unique<LogWriter>(path);
+  Collected out;
+  auto follower = follow(path, out);
+  first->lines("a", 2);
+  follower->poll();
+  // A copy made beside the path (copytruncate's) before the rotation is not a file in between.
+  std::filesystem::copy_file(path, dir.file("access.log.1"));
+  REQUIRE(::truncate(path.c_str(), 0) == 0);
+  first->lines("a", 1, 2);
+  follower->poll();
+  std::filesystem::rename(path, dir.file("access.log.2"));
+  LogWriter second(path);
+  second.lines("b", 3);
+  follower->poll();
+  CHECK(out.lines == concat(numbered("a", 3), numbered("b", 3)));
+  CHECK(follower->rotations() == 1);
+}
+
+TEST_CASE("copytruncate with a writer that does not append, past the line cap: no line lost") {
+  // The writer keeps its offset, so after each truncation its next line lands behind a hole of
+  // NULs as long as the file was (here > 64 KiB, the line cap).
+  TempDir dir;
+  const auto path = dir.file("access.log");
+  LogWriter writer(path, /*append=*/false);
+  Collected out;
+  auto follower = follow(path, out);
+  const std::string padding(100, 'p');
+  std::vector<std::string> expected;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 1000; ++i) {
+      const std::string line = "r" + std::to_string(round) + " " + std::to_string(i) + padding;
+      writer.raw(line + "\n");
+      expected.push_back(line);
+    }
+    follower->poll();
+    REQUIRE(::truncate(path.c_str(), 0) == 0);
+    writer.lines("after-truncation-" + std::to_string(round), 2);
+    for (const auto& line : numbered("after-truncation-" + std::to_string(round), 2))
+      expected.push_back(line);
+    follower->poll();
+    CHECK(follower->truncations() == static_cast<std::uint64_t>(round + 1));
+  }
+  CHECK(out.lines.size() == 3 * 1002);
+  CHECK(out.lines == expected);
+  CHECK(follower->overlongLines() == 0);
+  CHECK(follower->linesEmitted() == 3 * 1002);
 }
