@@ -94,6 +94,23 @@ bool largeEnough(const CheckSpec& spec, double absolute, double relative) {
 }
 
 // One clause per minimum effect the check has, e.g. ", ratio 15.5 above minimum 1.5".
+// ", ratio 2.5 reaches minimum 2" (nothing when the check has no minimum ratio).
+std::string ratioClause(const CheckSpec& spec, double ratio) {
+  if (spec.minRatio == 0.0) return {};
+  CheckSpec only = spec;
+  only.minEffect = 0.0;
+  const bool met = largeEnough(only, kNaN, ratio);
+  return ", ratio " + number(ratio) + (met ? " reaches" : " below") + " minimum " +
+         number(spec.minRatio);
+}
+
+// ": pass (significant but too small)", ": fail", ...
+std::string verdictEnding(const CheckResult& result) {
+  std::string text = ": " + std::string(toString(result.verdict));
+  if (result.significant && !result.effectLargeEnough) text += " (significant but too small)";
+  return text;
+}
+
 std::string verdictClause(const CheckSpec& spec, const CheckResult& result, bool counts) {
   std::string text;
   if (spec.minEffect != 0.0) {
@@ -106,16 +123,8 @@ std::string verdictClause(const CheckSpec& spec, const CheckResult& result, bool
                 : ", shift " + shiftText(result.effect.estimate) + (met ? " reaches" : " below") +
                       " minimum " + number(spec.minEffect);
   }
-  if (spec.minRatio != 0.0) {
-    CheckSpec only = spec;
-    only.minEffect = 0.0;
-    const bool met = largeEnough(only, kNaN, result.ratio.estimate);
-    text += ", ratio " + number(result.ratio.estimate) + (met ? " reaches" : " below") +
-            " minimum " + number(spec.minRatio);
-  }
-  text += ": ";
-  text += toString(result.verdict);
-  if (result.significant && !result.effectLargeEnough) text += " (significant but too small)";
+  text += ratioClause(spec, result.ratio.estimate);
+  text += verdictEnding(result);
   return text;
 }
 
@@ -331,15 +340,8 @@ CheckResult evaluateTail(const CheckSpec& spec, const CheckInput& input, const S
             valueText(metric, result.effect.estimate) + (met ? " reaches" : " below") +
             " minimum " + valueText(metric, spec.minEffect);
   }
-  if (spec.minRatio != 0.0) {
-    CheckSpec only = spec;
-    only.minEffect = 0.0;
-    const bool met = largeEnough(only, kNaN, result.ratio.estimate);
-    text += ", ratio " + number(result.ratio.estimate) + (met ? " reaches" : " below") +
-            " minimum " + number(spec.minRatio);
-  }
-  text += ": " + std::string(toString(result.verdict));
-  if (result.significant && !result.effectLargeEnough) text += " (significant but too small)";
+  text += ratioClause(spec, result.ratio.estimate);
+  text += verdictEnding(result);
   result.explanation = std::move(text);
   return result;
 }
