@@ -44,7 +44,8 @@ std::string statusOf(const nlohmann::json& doc) {
 
 bool terminal(const std::string& status) {
   return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-         status == "failed" || status == "waiting_for_operator";
+         status == "failed" || status == "rolled_back_incomplete" ||
+         status == "waiting_for_operator";
 }
 
 // Runs one rollout to its end; returns the final describe document.
@@ -131,8 +132,15 @@ int main(int argc, char** argv) {
     auto doc = runRollout(web, plan, version, ReleaseKind::kHealthy);
     std::string status = statusOf(doc);
     promoted += status == "succeeded";
-    if (status != "succeeded") held.push_back(version + ": " + status + " (" + doc["rollout"].value("endReason", "") + ")");
-    std::printf("A/A %d/%d: %s\n", i + 1, aaRuns, status.c_str());
+    std::string why;
+    if (status != "succeeded") {
+      const auto& rollout = doc["rollout"];
+      why = "step " + std::to_string(rollout.value("step", 0)) + " " + rollout.value("stage", "") +
+            ": " + rollout.value("endReason", "") + rollout.value("holdReason", "");
+      held.push_back(version + ": " + status + " (" + why + ")");
+    }
+    std::printf("A/A %d/%d: %s%s\n", i + 1, aaRuns, status.c_str(),
+                why.empty() ? "" : (" (" + why + ")").c_str());
     std::fflush(stdout);
   }
   web.stopLoad();

@@ -77,7 +77,7 @@ void holdControlForLastStep(RolloutPlan& plan) {
   own.comparisonKind = ComparisonKind::kOwnPreSwitch;
   own.comparisonNote = "no other host is left on the old release: host " + own.targets[0].name +
                        " is compared with its own windows on " + own.targets[0].fromRelease +
-                       " from before its switch (the analysis span just before it)";
+                       " from before its switch (its last ones, as many as its new-release side has)";
 }
 
 }  // namespace

@@ -225,8 +225,8 @@ std::string stateToJson(const RolloutState& state, bool includeWindows = true);
 Result<RolloutState> stateFromJson(const std::string& text);
 
 // What telemetry the current step uses: windows of `service` from these hosts that started at or
-// after `sinceMillis` (for a step compared with its own pre-switch windows, the stage's analysis
-// span before the step started). Empty hosts when the rollout collects nothing now.
+// after `sinceMillis` (for a step compared with its own pre-switch windows, reaching back
+// preSwitchSpanMillis() before the step started). Empty hosts when the rollout collects nothing now.
 struct TelemetryWanted {
   std::string service;
   std::vector<std::string> hosts;

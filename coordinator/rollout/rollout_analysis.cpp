@@ -2,14 +2,19 @@
 // same span (or the targets' own windows from before their switch), every check evaluated at this
 // look, and the step's decision from the verdicts and tiers.
 #include <algorithm>
+#include <map>
 
 #include "common/check.h"
 #include "coordinator/rollout/rollout.h"
 
 namespace rollgate::rollout {
 
+// How far back a held host's old-release windows are kept (and replayed after a restart): twice
+// the stage's warm-up and analysis, so that as many windows as its new-release side will have can
+// be taken (evaluateLook picks them).
 std::uint64_t Rollout::preSwitchSpanMillis() const {
-  return state_.planConfig.stage(currentPlanStep().stage).analysisSeconds * 1000;
+  const StageConfig& stage = state_.planConfig.stage(currentPlanStep().stage);
+  return 2 * (stage.warmupSeconds + stage.analysisSeconds) * 1000;
 }
 
 std::vector<StoredWindow> Rollout::preSwitchWindows(std::vector<StoredWindow> previous,
@@ -50,26 +55,38 @@ void Rollout::evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions&
   GroupData canary, comparison, canaryStage, comparisonStage;
   canary.hostCount = canaryStage.hostCount = plan.targets.size();
   comparison.hostCount = comparisonStage.hostCount = plan.comparison.size();
-  // Own pre-switch comparison: the targets' windows on their old release over the span just
-  // before the switch; their time span is not aligned with the canary side's.
-  bool preSwitch = plan.comparisonKind == ComparisonKind::kOwnPreSwitch;
-  std::uint64_t preSwitchFrom =
-      step.activatedMillis - std::min(step.activatedMillis, preSwitchSpanMillis());
+  // Own pre-switch comparison: each target's latest windows on its old release before the
+  // switch, as many as its new-release side has in the analysis (at least the planned looks), so
+  // both sides have the same amount of data; their time spans are not aligned.
+  const bool preSwitch = plan.comparisonKind == ComparisonKind::kOwnPreSwitch;
+  std::map<std::string, std::uint32_t> analysisWindows;  // per target host
+  std::vector<const StoredWindow*> preSwitchCandidates;   // newest first, below
   for (const auto& stored : step.windows) {
     const TelemetryWindow& w = stored.window;
     if (preSwitch && !stored.target) {
-      if (w.startMillis < preSwitchFrom || w.startMillis >= step.activatedMillis) continue;
-      comparisonStage.windows += 1;
-      comparisonStage.restarts += w.restarts;
-      addWindow(comparison, w);
+      if (w.startMillis < step.activatedMillis) preSwitchCandidates.push_back(&stored);
       continue;
     }
     if (w.endMillis > cutoff || w.startMillis < step.activatedMillis) continue;
     GroupData& stage = stored.target ? canaryStage : comparisonStage;  // restarts only
     stage.windows += 1;
     stage.restarts += w.restarts;
-    if (w.startMillis >= step.analysisStartMillis)
+    if (w.startMillis >= step.analysisStartMillis) {
       addWindow(stored.target ? canary : comparison, w);
+      if (stored.target) analysisWindows[stored.host] += 1;
+    }
+  }
+  std::sort(preSwitchCandidates.begin(), preSwitchCandidates.end(),
+            [](const StoredWindow* a, const StoredWindow* b) {
+              return a->window.startMillis > b->window.startMillis;
+            });
+  std::map<std::string, std::uint32_t> taken;
+  for (const StoredWindow* stored : preSwitchCandidates) {
+    if (taken[stored->host] >= std::max(analysisWindows[stored->host], step.looks)) continue;
+    taken[stored->host] += 1;
+    comparisonStage.windows += 1;
+    comparisonStage.restarts += stored->window.restarts;
+    addWindow(comparison, stored->window);
   }
 
   for (GroupData* group : {&canary, &comparison}) poolLatencySamples(*group, kMaxSamplesPerSide);
