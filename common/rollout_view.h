@@ -124,6 +124,13 @@ struct CheckRecordView {
   bool operator==(const CheckRecordView&) const = default;
 };
 
+// A check record of one rollout: what the rollout engine emits (rollout::RecordCheck) and the
+// coordinator's store keeps, one type for both.
+struct RolloutCheckRecord : CheckRecordView {
+  std::string rolloutId;
+  bool operator==(const RolloutCheckRecord&) const = default;
+};
+
 struct EventView {
   std::uint64_t atMillis = 0;
   std::string kind;        // a RolloutEventKind name, or one of the coordinator's kinds

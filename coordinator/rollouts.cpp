@@ -402,23 +402,7 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
     if (const auto* command = std::get_if<rollout::SendCommand>(&action)) {
       send(entry, *command);
     } else if (const auto* check = std::get_if<rollout::RecordCheck>(&action)) {
-      json result = check->result;
-      CheckRecord record;
-      record.rolloutId = check->rolloutId;
-      record.atMillis = check->atMillis;
-      record.step = check->step - 1;  // stored 0-based
-      record.stage = check->stage;
-      record.batch = check->batch;
-      record.batches = check->batches;
-      record.region = check->region;
-      record.canaryHosts = check->canaryHosts;
-      record.comparisonHosts = check->comparisonHosts;
-      record.name = check->result.name;
-      record.verdict = std::string(stats::toString(check->result.verdict));
-      record.pValue = check->result.pValue;
-      record.statistic = check->result.statistic;
-      record.resultJson = result.dump();
-      if (auto s = store_.recordCheck(record); !s) {
+      if (auto s = store_.recordCheck(*check); !s) {
         holdForStore(entry, "cannot save the result of check " + check->result.name,
                      s.error().message);
       }
@@ -485,26 +469,9 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
     r = owned.get();
   }
   std::uint64_t now = clock_.nowMillis();
-  std::vector<CheckRecordView> checks;
   auto stored = store_.checksOf(id);
   if (!stored) return stored.error();
-  try {
-    for (const auto& c : *stored) {
-      CheckRecordView check;
-      check.atMillis = c.atMillis;
-      check.step = c.step + 1;
-      check.stage = c.stage;
-      check.batch = c.batch;
-      check.batches = c.batches;
-      check.region = c.region;
-      check.canaryHosts = c.canaryHosts;
-      check.comparisonHosts = c.comparisonHosts;
-      json::parse(c.resultJson).get_to(check.result);
-      checks.push_back(std::move(check));
-    }
-  } catch (const std::exception& error) {
-    return makeError("rollout " + id + ": a stored check result is unreadable: " + error.what());
-  }
+  std::vector<CheckRecordView> checks(stored->begin(), stored->end());
   std::vector<EventView> events;
   auto ev = store_.eventsOf(id);
   if (!ev) return ev.error();

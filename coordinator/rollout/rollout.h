@@ -110,10 +110,7 @@ struct SendCommand {
 
 // One check's result at one look, with the step it belongs to (`step` 1-based), as the read
 // model shows it. Store it (explain shows it).
-struct RecordCheck : CheckRecordView {
-  std::string rolloutId;
-  bool operator==(const RecordCheck&) const = default;
-};
+using RecordCheck = RolloutCheckRecord;
 
 // An event of the rollout: what kind, in which step and about which host, as fields; `text` says
 // what happened for people (without the rollout's name, which the reader knows) and is never

@@ -14,6 +14,7 @@
 
 #include "common/sys/error.h"
 #include "common/codec.h"
+#include "common/gate_json.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -453,27 +454,29 @@ Status SqliteStore::recordCheck(const CheckRecord& check) {
       "canary_hosts, comparison_hosts, name, verdict, p_value, statistic, result) "
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
   if (!stmt) return stmt.error();
+  // The step column is 0-based; name, verdict, p and statistic are columns of their own for SQL
+  // queries, and the whole result is kept as its JSON (common/gate_json.h).
   stmt->bind(1, check.rolloutId)
       .bind(2, static_cast<std::int64_t>(check.atMillis))
-      .bind(3, static_cast<std::int64_t>(check.step))
+      .bind(3, static_cast<std::int64_t>(check.step) - 1)
       .bind(4, check.stage)
       .bind(5, static_cast<std::int64_t>(check.batch))
       .bind(6, static_cast<std::int64_t>(check.batches))
       .bind(7, check.region)
       .bind(8, nlohmann::json(check.canaryHosts).dump())
       .bind(9, nlohmann::json(check.comparisonHosts).dump())
-      .bind(10, check.name)
-      .bind(11, check.verdict)
-      .bind(12, check.pValue)
-      .bind(13, check.statistic)
-      .bind(14, check.resultJson);
+      .bind(10, check.result.name)
+      .bind(11, std::string(stats::toString(check.result.verdict)))
+      .bind(12, check.result.pValue)
+      .bind(13, check.result.statistic)
+      .bind(14, nlohmann::json(check.result).dump());
   return stmt->run();
 }
 
 Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rolloutId) {
   auto stmt = db_->prepare(
-      "SELECT at_ms, step, stage, batch, batches, region, canary_hosts, comparison_hosts, name, "
-      "verdict, p_value, statistic, result FROM checks WHERE rollout_id = ?1 ORDER BY id");
+      "SELECT at_ms, step, stage, batch, batches, region, canary_hosts, comparison_hosts, result "
+      "FROM checks WHERE rollout_id = ?1 ORDER BY id");
   if (!stmt) return stmt.error();
   stmt->bind(1, rolloutId);
   std::vector<CheckRecord> out;
@@ -481,18 +484,19 @@ Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rollou
     CheckRecord c;
     c.rolloutId = rolloutId;
     c.atMillis = static_cast<std::uint64_t>(stmt->integer(0));
-    c.step = static_cast<std::uint32_t>(stmt->integer(1));
+    c.step = static_cast<std::uint32_t>(stmt->integer(1) + 1);
     c.stage = stmt->text(2);
     c.batch = static_cast<std::uint32_t>(stmt->integer(3));
     c.batches = static_cast<std::uint32_t>(stmt->integer(4));
     c.region = stmt->text(5);
     c.canaryHosts = namesFromJson(stmt->text(6));
     c.comparisonHosts = namesFromJson(stmt->text(7));
-    c.name = stmt->text(8);
-    c.verdict = stmt->text(9);
-    c.pValue = stmt->real(10);
-    c.statistic = stmt->real(11);
-    c.resultJson = stmt->text(12);
+    try {
+      nlohmann::json::parse(stmt->text(8)).get_to(c.result);
+    } catch (const std::exception& error) {
+      return makeError("rollout " + rolloutId + ": a stored check result is unreadable: " +
+                       error.what());
+    }
     out.push_back(std::move(c));
   }
   if (auto status = stmt->status(); !status) return status.error();

@@ -20,6 +20,7 @@
 
 #include "common/messages.h"
 #include "common/result.h"
+#include "common/rollout_view.h"
 #include "coordinator/aborts.h"
 
 namespace rollgate::coordinator {
@@ -49,23 +50,8 @@ struct RolloutRecord {
   std::string startedBy;
 };
 
-// One check result at one look of one step.
-struct CheckRecord {
-  std::string rolloutId;
-  std::uint64_t atMillis = 0;
-  std::uint32_t step = 0;  // zero-based
-  std::string stage;
-  std::uint32_t batch = 0;
-  std::uint32_t batches = 0;
-  std::string region;
-  std::vector<std::string> canaryHosts;
-  std::vector<std::string> comparisonHosts;
-  std::string name;
-  std::string verdict;  // stats::toString(Verdict)
-  double pValue = 0;
-  double statistic = 0;
-  std::string resultJson;  // the whole stats::CheckResult as JSON (common/gate_json.h)
-};
+// One check result at one look of one step (step 1-based), as the rollout engine emits it.
+using CheckRecord = RolloutCheckRecord;
 
 struct StoredWindow {
   std::string host;
