@@ -35,6 +35,7 @@ std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
   }
   systemd::SystemdClientOptions options;
   options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
+  options.clock = &env_;
   auto client = systemd::SystemdClient::connect(options);
   if (!client) {
     logger_->warn("service {}: {}; restarts will fail until systemd is reachable", service.name,

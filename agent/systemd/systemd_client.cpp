@@ -66,7 +66,8 @@ int onJobRemoved(sd_bus_message* message, void* user, sd_bus_error*) {
 
 void SystemdClient::BusDeleter::operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
 
-SystemdClient::SystemdClient(sd_bus* bus) : bus_(bus) {}
+SystemdClient::SystemdClient(sd_bus* bus, const Clock* clock)
+    : bus_(bus), clock_(clock != nullptr ? *clock : systemClock_) {}
 SystemdClient::~SystemdClient() = default;
 
 Result<std::unique_ptr<SystemdClient>> SystemdClient::connect(
@@ -92,7 +93,7 @@ Result<std::unique_ptr<SystemdClient>> SystemdClient::connect(
     rc = sd_bus_open_system(&bus);
   }
   if (rc < 0) return makeError("systemd: cannot connect to " + what + ": " + sys::errnoMessage(-rc));
-  return std::unique_ptr<SystemdClient>(new SystemdClient(bus));
+  return std::unique_ptr<SystemdClient>(new SystemdClient(bus, options.clock));
 }
 
 Result<std::string> SystemdClient::unitPath(const std::string& unit) {
@@ -134,7 +135,7 @@ Result<std::string> SystemdClient::restartUnit(const std::string& unit,
     return makeError("systemd: restart " + unit + ": bad RestartUnit reply");
   }
   wait.jobPath = job;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::uint64_t deadline = clock_.steadyMillis() + static_cast<std::uint64_t>(timeout.count());
   for (;;) {
     for (const auto& [path, result] : wait.removed) {
       if (path == wait.jobPath) return result;
@@ -142,12 +143,11 @@ Result<std::string> SystemdClient::restartUnit(const std::string& unit,
     rc = sd_bus_process(bus_.get(), nullptr);
     if (rc < 0) return makeError("systemd: restart " + unit + ": bus: " + sys::errnoMessage(-rc));
     if (rc > 0) continue;
-    auto now = std::chrono::steady_clock::now();
+    const std::uint64_t now = clock_.steadyMillis();
     if (now >= deadline) {
       return std::string("timeout");  // the job is still queued or running
     }
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
-    rc = sd_bus_wait(bus_.get(), static_cast<uint64_t>(left.count()));
+    rc = sd_bus_wait(bus_.get(), (deadline - now) * 1000);  // microseconds
     if (rc < 0 && rc != -EINTR) {
       return makeError("systemd: restart " + unit + ": bus wait: " + sys::errnoMessage(-rc));
     }

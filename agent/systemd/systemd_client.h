@@ -1,7 +1,8 @@
 // SystemdClient: the agent's sd-bus connection to systemd (the system manager, or a user manager
 // when configured, as in tests). Restarts units and waits for the job's JobRemoved signal, and
 // reads unit properties (ActiveState, SubState, MainPID, CPUUsageNSec, MemoryCurrent, NRestarts).
-// It never sleeps: a restart waits in sd_bus_wait for the job's signal, bounded by the timeout.
+// It never sleeps: a restart waits in sd_bus_wait for the job's signal, bounded by the timeout,
+// which is measured on the injected clock (options.clock).
 // Thread-safety: NOT thread-safe; an sd_bus connection belongs to one thread. Give each thread
 // (installer worker, telemetry collector) its own SystemdClient.
 #pragma once
@@ -24,6 +25,8 @@ struct SystemdClientOptions {
   // When non-empty, connect to this D-Bus address instead of the default for `bus`
   // (e.g. "unix:path=/run/user/0/bus"). Used by tests with a private user manager.
   std::string address;
+  // The clock a restart's timeout is measured on; nullptr: the system's. Must outlive the client.
+  const Clock* clock = nullptr;
 };
 
 class SystemdClient final : public ServiceManager {
@@ -43,10 +46,12 @@ class SystemdClient final : public ServiceManager {
   struct BusDeleter {
     void operator()(sd_bus* bus) const;
   };
-  explicit SystemdClient(sd_bus* bus);
+  SystemdClient(sd_bus* bus, const Clock* clock);
   Result<std::string> unitPath(const std::string& unit);
   std::unique_ptr<sd_bus, BusDeleter> bus_;
   bool subscribed_ = false;
+  SystemClock systemClock_;
+  const Clock& clock_;
 };
 
 // Runs a fixed argv (e.g. {"/usr/sbin/service", "myapp", "restart"}) as "restart". The unit name
