@@ -143,9 +143,10 @@ void poolLatencySamples(GroupData& group, std::size_t maxSamples) {
     std::size_t have = s.end - s.begin;
     auto keep = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(s.requests)));
     keep = std::min(keep, have);
-    std::vector<double> window(group.latencyMicros.begin() + static_cast<std::ptrdiff_t>(s.begin),
-                               group.latencyMicros.begin() + static_cast<std::ptrdiff_t>(s.end));
-    for (std::size_t i = 0; i < keep; ++i) {  // a partial Fisher-Yates shuffle
+    // A partial Fisher-Yates shuffle in place: the windows' ranges are disjoint and the raw
+    // samples are replaced by `pooled` below, so no copy is needed.
+    double* window = group.latencyMicros.data() + s.begin;
+    for (std::size_t i = 0; i < keep; ++i) {
       std::size_t j = i + static_cast<std::size_t>(next() % (have - i));
       std::swap(window[i], window[j]);
       pooled.push_back(window[i]);
