@@ -10,11 +10,15 @@ packages=(
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libssh-dev libsystemd-dev libboost-math-dev
   libspdlog-dev libfmt-dev doctest-dev libarchive-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev libre2-dev
+  libmicrohttpd-dev zlib1g-dev
   # manual pages generated from --help at build time
   help2man
   # test and demo infrastructure: real services, a private systemd manager, namespaces
   nginx-light libnginx-mod-http-echo openssh-server openssh-client dbus systemd iproute2 procps
   psmisc curl wrk zstd tar sqlite3 util-linux
+  # the signals and traffic rollgate meets on real fleets: HAProxy in front of the service,
+  # Prometheus as a gate input, Sentry's Python SDK in a test application
+  haproxy prometheus python3-sentry-sdk
   # packaging checks
   lintian rpm rpmlint debootstrap
   # peers measured beside rollgate in bench/ (SciPy for statistics, log parsers)
