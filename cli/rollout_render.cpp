@@ -137,6 +137,20 @@ std::string verdictReason(const stats::CheckResult& check) {
 
 // "step 1/4 canary: look 3/10: http_5xx pass p=0.41; latency pass p=0.0003 (significant,
 // effect below floor); restarts pass"
+// A Prometheus check's hosts: the query as sent and the value at each look ("-": no data).
+std::string hostValueLines(const stats::CheckResult& check) {
+  std::string out;
+  for (const auto& host : check.hostValues) {
+    std::vector<std::string> values;
+    for (double v : host.values) values.push_back(std::isfinite(v) ? number(v, "%.4g") : "-");
+    out += "      " + std::string(host.canary ? "canary " : "comparison ") + host.host + ": " +
+           (values.empty() ? kMissing : joinStrings(values, " ")) + "\n";
+    out += "        query: " + text(host.query) + "\n";
+    if (!host.problem.empty()) out += "        latest: " + host.problem + "\n";
+  }
+  return out;
+}
+
 std::string lookLine(const RolloutSummaryView& summary) {
   std::string out = "step " + std::to_string(summary.step);
   if (summary.steps != 0) out += "/" + std::to_string(summary.steps);
@@ -363,6 +377,7 @@ std::string renderRolloutExplain(const RolloutView& view) {
                number(r.baselineValue, "%.4g") + " (n " + text(r.baselineCount) + ", events " +
                text(r.baselineEvents) + ")\n";
         if (!r.explanation.empty()) out += "      " + r.explanation + "\n";
+        out += hostValueLines(r);
       }
     }
     if (eventsByStep[stepNumber].empty()) {

@@ -74,6 +74,7 @@ void to_json(json& j, const CheckSpec& spec) {
            {"quantile", spec.quantile},
            {"confidence", spec.confidence},
            {"tier", spec.tier}};
+  if (!spec.query.empty()) j["query"] = spec.query;
 }
 
 void from_json(const json& j, CheckSpec& spec) {
@@ -89,6 +90,7 @@ void from_json(const json& j, CheckSpec& spec) {
   spec.quantile = j.value("quantile", CheckSpec{}.quantile);
   spec.confidence = j.value("confidence", CheckSpec{}.confidence);
   j.at("tier").get_to(spec.tier);
+  spec.query = j.value("query", std::string());
 }
 
 void to_json(json& j, const CheckResult& r) {
@@ -116,6 +118,19 @@ void to_json(json& j, const CheckResult& r) {
            {"canaryEvents", r.canaryEvents},
            {"baselineEvents", r.baselineEvents},
            {"explanation", r.explanation}};
+  if (!r.hostValues.empty()) {
+    json hosts = json::array();
+    for (const auto& h : r.hostValues) {
+      json values = json::array();
+      for (double v : h.values) values.push_back(jsonNumber(v));
+      hosts.push_back(json{{"host", h.host},
+                           {"canary", h.canary},
+                           {"query", h.query},
+                           {"values", values},
+                           {"problem", h.problem}});
+    }
+    j["hostValues"] = hosts;
+  }
 }
 
 void from_json(const json& j, CheckResult& r) {
@@ -143,6 +158,16 @@ void from_json(const json& j, CheckResult& r) {
   j.at("canaryEvents").get_to(r.canaryEvents);
   j.at("baselineEvents").get_to(r.baselineEvents);
   j.at("explanation").get_to(r.explanation);
+  r.hostValues.clear();
+  for (const auto& h : j.value("hostValues", json::array())) {
+    HostValues host;
+    h.at("host").get_to(host.host);
+    h.at("canary").get_to(host.canary);
+    h.at("query").get_to(host.query);
+    for (const auto& v : h.at("values")) host.values.push_back(numberFromJson(v));
+    host.problem = h.value("problem", std::string());
+    r.hostValues.push_back(std::move(host));
+  }
 }
 
 }  // namespace stats

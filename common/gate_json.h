@@ -37,13 +37,15 @@ void to_json(nlohmann::json& j, Alternative value);
 void from_json(const nlohmann::json& j, Alternative& value);
 
 // {name, metric, test, alternative, alpha, minEffect, minRatio, minData, threshold, quantile,
-//  confidence, tier}; quantile and confidence may be absent (defaults).
+//  confidence, tier, query}; quantile, confidence and query may be absent (defaults; query is
+//  written only for a Prometheus check).
 void to_json(nlohmann::json& j, const CheckSpec& spec);
 void from_json(const nlohmann::json& j, CheckSpec& spec);
 
 // {name, metric, test, alternative, tier, verdict, look, looks, statistic, pValue, alphaAtLook,
 //  significant, effectLargeEnough, canaryValue, baselineValue, effectName, effect, ratioName,
-//  ratio, canaryCount, baselineCount, canaryEvents, baselineEvents, explanation}.
+//  ratio, canaryCount, baselineCount, canaryEvents, baselineEvents, explanation, hostValues};
+//  hostValues ([{host, canary, query, values, problem}]) only for a Prometheus check.
 void to_json(nlohmann::json& j, const CheckResult& result);
 void from_json(const nlohmann::json& j, CheckResult& result);
 

@@ -218,6 +218,7 @@ PeerIdentity peerIdentity(zmq::message_t& frame) {
   PeerIdentity peer;
   if (const char* user = zmq_msg_gets(frame.handle(), "User-Id")) peer.name = user;
   if (const char* key = zmq_msg_gets(frame.handle(), "X-Key")) peer.publicKey = key;
+  if (const char* address = zmq_msg_gets(frame.handle(), "Peer-Address")) peer.address = address;
   return peer;
 }
 

@@ -98,6 +98,7 @@ void configureCurveClient(zmq::socket_t& socket, const std::string& secretKey,
 struct PeerIdentity {
   std::string name;
   std::string publicKey;
+  std::string address;  // the peer's IP address (ZeroMQ's Peer-Address; empty over ipc://)
 };
 PeerIdentity peerIdentity(zmq::message_t& frame);
 

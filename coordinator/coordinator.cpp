@@ -93,6 +93,16 @@ Status Coordinator::start() {
   commands_ = std::make_unique<CommandDispatcher>(registry_, *store_, outbox, clock_, logger_);
   rollouts_ = std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_,
                                          clock_, logger_);
+  if (!config_.prometheusUrl.empty()) {
+    auto prometheus = PrometheusChecks::start(
+        PrometheusOptions{config_.prometheusUrl,
+                          static_cast<std::uint64_t>(config_.prometheusTimeoutMillis)},
+        registry_, logger_);
+    if (!prometheus) return makeError("Prometheus: " + prometheus.error().message);
+    prometheus_ = std::move(*prometheus);
+    rollouts_->usePrometheus(prometheus_.get());
+    logger_->info("Prometheus checks query {}", config_.prometheusUrl);
+  }
   aborts_ = std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_,
                                                logger_);
   if (auto status = aborts_->restore(); !status) return status;
@@ -230,7 +240,7 @@ std::optional<Coordinator::Inbound> Coordinator::receive(zmq::socket_t& socket,
     logDropped(what + " from '" + peer.name + "'", refusal);
     return std::nullopt;
   }
-  return Inbound{frames[0].to_string(), peer.name, std::move(frames[1])};
+  return Inbound{frames[0].to_string(), peer.name, std::move(frames[1]), peer.address};
 }
 
 void Coordinator::onAgentReadable() {
@@ -244,6 +254,7 @@ void Coordinator::onAgentReadable() {
   }
   ++counters_.agentMessages;
   handleAgentMessage(in->routingId, in->peer, std::move(*message));
+  registry_.setAddress(in->peer, in->address);
 }
 
 void Coordinator::onAdminReadable() {

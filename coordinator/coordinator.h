@@ -74,6 +74,7 @@ class Coordinator final : private Outbox {
     std::string routingId;
     std::string peer;  // the ZAP user id: host or operator name
     zmq::message_t body;
+    std::string address;  // the peer's IP address (Peer-Address)
   };
   // Reads one [routing id, body] message from `socket`; counts and logs (as `what`) a message of
   // the wrong shape or from a key `allowlist` does not admit (`refusal` says why).
@@ -116,6 +117,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<TelemetryStore> telemetry_;
   std::unique_ptr<ArtifactStore> artifacts_;
   std::unique_ptr<CommandDispatcher> commands_;
+  std::unique_ptr<PrometheusChecks> prometheus_;  // before rollouts_: outlives it
   std::unique_ptr<Rollouts> rollouts_;
   std::unique_ptr<AbortCoordinator> aborts_;
   std::unique_ptr<AdminApi> admin_;

@@ -29,6 +29,14 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
       c.fail(key, "expected an endpoint like tcp://HOST:PORT or ipc://PATH, got \"" + value + "\"");
     }
   }
+  ConfigReader p = reader.table("prometheus");
+  p.get("url", config.prometheusUrl);
+  p.get("timeout_millis", config.prometheusTimeoutMillis, 100, 60'000);
+  if (!config.prometheusUrl.empty() && config.prometheusUrl.rfind("http://", 0) != 0 &&
+      config.prometheusUrl.rfind("https://", 0) != 0) {
+    p.fail("url", "expected an http:// or https:// URL of Prometheus, got \"" +
+                      config.prometheusUrl + "\"");
+  }
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -1,4 +1,5 @@
-// The coordinator's configuration (/etc/rollgate/coordinator.toml, table [coordinator]).
+// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator] and
+// [prometheus]).
 // Every key is optional; defaults suit a single control host with the packaged paths.
 #pragma once
 
@@ -22,6 +23,10 @@ struct CoordinatorConfig {
   std::int64_t windowSeconds = 10;           // telemetry window told to agents
   std::int64_t telemetryRetentionHours = 168;
   std::string logLevel = "info";
+  // [prometheus]: the team's Prometheus, for checks with metric = "prometheus". Empty url: none
+  // (a rollout with a Prometheus check is refused). timeout_millis bounds each query.
+  std::string prometheusUrl;
+  std::int64_t prometheusTimeoutMillis = 2000;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

@@ -82,4 +82,14 @@ std::vector<std::string> Registry::expire(std::uint64_t nowMillis) {
   return expired;
 }
 
+void Registry::setAddress(const std::string& name, const std::string& address) {
+  auto found = hosts_.find(name);
+  if (found != hosts_.end() && !address.empty()) found->second.address = address;
+}
+
+std::string Registry::addressOf(const std::string& name) const {
+  auto found = hosts_.find(name);
+  return found == hosts_.end() ? std::string() : found->second.address;
+}
+
 }  // namespace rollgate::coordinator

@@ -30,6 +30,11 @@ class Registry {
   // said hello (the caller asks it to). `services`, when given, replaces the host's services.
   bool onContact(const std::string& name, const std::string& routingId, std::uint64_t nowMillis,
                  const std::vector<ServiceRelease>* services);
+  // The IP address `name`'s latest message came from (ZeroMQ's Peer-Address), for Prometheus
+  // queries that select a host by address; ignored for a host that has not said hello.
+  void setAddress(const std::string& name, const std::string& address);
+  // Empty when unknown (no message since the coordinator started, or an ipc:// connection).
+  std::string addressOf(const std::string& name) const;
   // Forgets a host (revoked).
   void remove(const std::string& name);
 
@@ -47,6 +52,7 @@ class Registry {
     HostInfo info;
     std::string routingId;  // empty until the host says hello on a connection
     bool silent = false;    // reported by expire() and not heard from since
+    std::string address;    // from its latest message; not stored
   };
   HostInfo view(const Entry& entry, std::uint64_t nowMillis) const;
 

@@ -167,10 +167,14 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
       registry_.list(now), *plan);
   if (!planned) return planned.error();
+  auto prometheusWarnings = checkPrometheus(*gates, request, *planned);
+  if (!prometheusWarnings) return prometheusWarnings.error();
   if (request.dryRun) {
-    return request.service + " " + request.version +
-           " can start: " + std::to_string(planned->steps.size()) + " steps, canary " +
-           planned->canaryHost + ", baseline " + planned->baselineHost;
+    std::string text = request.service + " " + request.version +
+                       " can start: " + std::to_string(planned->steps.size()) + " steps, canary " +
+                       planned->canaryHost + ", baseline " + planned->baselineHost;
+    for (const auto& warning : *prometheusWarnings) text += "\nwarning: " + warning;
+    return text;
   }
   auto nextRolloutId = nextId();
   if (!nextRolloutId) return makeError("cannot start a rollout: " + nextRolloutId.error().message);
@@ -205,6 +209,10 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
                                       ", baseline " + planned->baselineHost});
   for (const auto& note : planned->notes) {
     recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
+  }
+  for (const auto& warning : *prometheusWarnings) {
+    logger_->warn("rollout {}: {}", id, warning);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, warning});
   }
   if (!planned->smallFleetWarning.empty()) {
     logger_->warn("rollout {}: {}", id, planned->smallFleetWarning);
@@ -300,6 +308,7 @@ void Rollouts::onHostHealth(const std::string& host, bool healthy) {
 }
 
 void Rollouts::tick() {
+  takePrometheusAnswers();
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
@@ -416,6 +425,8 @@ void Rollouts::apply(Entry& entry, const rollout::Actions& actions) {
       recordEvent(entry, EventRecord{event->atMillis, std::string(toString(event->kind)),
                                      event->host, event->rolloutId,
                                      rollout::storedEventMessage(*event)});
+    } else if (const auto* query = std::get_if<rollout::QueryPrometheus>(&action)) {
+      queryPrometheus(entry, *query);
     } else if (const auto* changed = std::get_if<rollout::StateChanged>(&action)) {
       logger_->log(stateChangeLevel(changed->to), "rollout {}: {} -> {}{}", changed->rolloutId,
                    rollout::statusName(changed->from), rollout::statusName(changed->to),
@@ -480,6 +491,65 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
   }
   return toJson(rollout::buildRolloutView(*r, now, std::move(checks), std::move(events)))
       .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<std::vector<std::string>> Rollouts::checkPrometheus(const rollout::GatesConfig& gates,
+                                                           const StartRollout& request,
+                                                           const rollout::RolloutPlan& plan) const {
+  std::string first;
+  for (const auto& check : gates.checks) {
+    if (check.metric == rollout::Metric::kPrometheus && first.empty()) first = check.name;
+  }
+  if (first.empty()) return std::vector<std::string>{};
+  if (prometheus_ == nullptr) {
+    return makeError("check " + first +
+                     " is a Prometheus check, but the coordinator has no Prometheus: set url in "
+                     "the [prometheus] table of its config");
+  }
+  PrometheusStart start{request.service, request.version, plan.canaryHost, plan.baselineHost, ""};
+  for (const auto& step : plan.steps) {
+    for (const auto& host : step.comparison) {
+      if (host.name == plan.baselineHost) start.baselineRelease = host.fromRelease;
+    }
+  }
+  return prometheus_->checkAtStart(gates, start);
+}
+
+void Rollouts::queryPrometheus(Entry& entry, const rollout::QueryPrometheus& action) {
+  rollout::Rollout& r = *entry.rollout;
+  std::vector<rollout::PrometheusSample> immediate;
+  if (prometheus_ != nullptr) {
+    immediate = prometheus_->query(action, r.state().gates);
+  } else {
+    // Resumed under a config without [prometheus]: every value is missing, and says why.
+    for (const auto& check : r.state().gates.checks) {
+      if (check.metric != rollout::Metric::kPrometheus) continue;
+      for (const auto& host : action.hosts) {
+        rollout::PrometheusSample sample;
+        sample.check = check.name;
+        sample.step = action.step;
+        sample.look = action.look;
+        sample.host = host.name;
+        sample.problem = "the coordinator has no Prometheus configured ([prometheus] url)";
+        immediate.push_back(std::move(sample));
+      }
+    }
+  }
+  std::uint64_t now = clock_.nowMillis();
+  for (const auto& sample : immediate) r.onPrometheusSample(sample, now);
+}
+
+void Rollouts::takePrometheusAnswers() {
+  if (prometheus_ == nullptr) return;
+  std::uint64_t now = clock_.nowMillis();
+  std::set<std::string> changed;
+  for (const auto& [id, sample] : prometheus_->answers()) {
+    auto it = rollouts_.find(id);
+    if (it == rollouts_.end()) continue;
+    it->second.rollout->onPrometheusSample(sample, now);
+    changed.insert(id);
+  }
+  for (const auto& id : changed) save(rollouts_.at(id));
 }
 
 }  // namespace rollgate::coordinator

@@ -31,6 +31,7 @@
 #include "common/result.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/command_dispatcher.h"
+#include "coordinator/prometheus_checks.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollout/rollout.h"
 #include "coordinator/store/store.h"
@@ -43,6 +44,10 @@ class Rollouts {
   // Requires: every argument outlives this.
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
            CommandDispatcher& commands, const Clock& clock, Logger logger);
+
+  // Where Prometheus checks are queried (null: no Prometheus configured; a rollout with a
+  // Prometheus check is then refused). Requires: outlives this.
+  void usePrometheus(PrometheusChecks* prometheus) { prometheus_ = prometheus; }
 
   // Resumes every rollout that had not finished; hosts of a rollout that ended
   // rolled_back_incomplete get their pending rollback when they say hello.
@@ -93,6 +98,14 @@ class Rollouts {
   // Pauses `entry`'s rollout because `what` could not be saved (see the policy above).
   void holdForStore(Entry& entry, const std::string& what, const std::string& error);
   bool stored(const std::string& id) const;
+  // The Prometheus checks of a starting rollout, run once: an error refuses the start; warnings
+  // are said (and recorded as plan notes when it starts).
+  Result<std::vector<std::string>> checkPrometheus(const rollout::GatesConfig& gates,
+                                                   const StartRollout& request,
+                                                   const rollout::RolloutPlan& plan) const;
+  // Sends a look's Prometheus queries; feeds the answers that arrived to their rollouts.
+  void queryPrometheus(Entry& entry, const rollout::QueryPrometheus& action);
+  void takePrometheusAnswers();
   Result<std::unique_ptr<rollout::Rollout>> load(const std::string& id);
   Result<std::string> nextId();
 
@@ -104,6 +117,7 @@ class Rollouts {
   const Clock& clock_;
   Logger logger_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
+  PrometheusChecks* prometheus_ = nullptr;
 };
 
 }  // namespace rollgate::coordinator

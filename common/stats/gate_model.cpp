@@ -21,6 +21,8 @@ constexpr std::array kMetrics{
     MetricInfo{Metric::kCpu, "cpu", "CPU (ms/s)", "ms/s", MetricKind::kSamples},
     MetricInfo{Metric::kMemory, "memory", "memory (bytes)", "bytes", MetricKind::kSamples},
     MetricInfo{Metric::kRestarts, "restarts", "unit restarts", "restarts", MetricKind::kRestarts},
+    MetricInfo{Metric::kPrometheus, "prometheus", "Prometheus query", "value",
+               MetricKind::kSamples},
 };
 
 constexpr Name<Test> kTests[] = {{Test::kFisher, "fisher"},
@@ -69,9 +71,10 @@ const MetricInfo& metricInfo(Metric metric) {
 bool testApplies(Test test, Metric metric) {
   switch (test) {
     case Test::kFisher:
+      return metricInfo(metric).kind == MetricKind::kCounts;
     case Test::kThresholdMax:
     case Test::kThresholdMin:
-      return metricInfo(metric).kind == MetricKind::kCounts;
+      return metricInfo(metric).kind == MetricKind::kCounts || metric == Metric::kPrometheus;
     case Test::kMannWhitney:
       return metricInfo(metric).kind == MetricKind::kSamples;
     case Test::kRestarts:

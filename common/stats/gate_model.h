@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "common/stats/alternative.h"
@@ -29,6 +30,10 @@ enum class Metric : std::uint8_t {
   kCpu,                 // per window: CPU milliseconds per second of window
   kMemory,              // per window: resident memory, bytes
   kRestarts,            // unit restarts (systemd NRestarts increments)
+  // A PromQL query the coordinator runs against the team's Prometheus for every canary and
+  // comparison host at every look (CheckSpec::query); one value per host and look, pooled over
+  // the looks so far (docs/prometheus.md).
+  kPrometheus,
 };
 
 // How a metric's data comes: events out of a total, a sample of values, or restarts per host.
@@ -58,7 +63,8 @@ enum class Test : std::uint8_t {
 };
 
 // Whether `test` applies to `metric`: Fisher and thresholds to counts, Mann-Whitney to samples,
-// the tail test to latency (the only per-request sample), the restarts test to restarts only.
+// the tail test to latency (the only per-request sample), the restarts test to restarts only;
+// a Prometheus query takes Mann-Whitney and the thresholds (on the canary's `quantile`).
 bool testApplies(Test test, Metric metric);
 
 enum class Tier : std::uint8_t { kCritical, kWarn, kDebug };
@@ -107,7 +113,21 @@ struct CheckSpec {
   double quantile = 0.5;
   double confidence = 0.95;  // level of the effect-size confidence intervals
   Tier tier = Tier::kCritical;
+  // Metric::kPrometheus only: the PromQL template, with {{host}}, {{address}}, {{release}} and
+  // {{service}} replaced per host (coordinator/rollout/promql_template.h). Empty otherwise.
+  std::string query;
   bool operator==(const CheckSpec&) const = default;
+};
+
+// One host's values behind a Prometheus check at a look: the query as sent and its value at
+// every look so far (NaN: no data at that look), with the latest problem (no data, unreachable).
+struct HostValues {
+  std::string host;
+  bool canary = false;  // canary side, or comparison side
+  std::string query;    // as sent to Prometheus
+  std::vector<double> values;
+  std::string problem;  // empty when its latest query gave a value
+  bool operator==(const HostValues&) const = default;
 };
 
 struct CheckResult {
@@ -142,6 +162,7 @@ struct CheckResult {
   std::uint64_t canaryEvents = 0;  // count metrics; tail_fisher: samples above the pooled quantile
   std::uint64_t baselineEvents = 0;
   std::string explanation;  // one line naming the numbers, ending in ": <verdict>"
+  std::vector<HostValues> hostValues;  // Metric::kPrometheus: each host's query and values
   bool operator==(const CheckResult&) const = default;
 };
 

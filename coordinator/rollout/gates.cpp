@@ -37,6 +37,8 @@ const std::vector<double>& samplesOf(Metric metric, const GroupData& group) {
       return group.latencyMicros;
     case Metric::kCpu:
       return group.cpuMillisPerSecond;
+    case Metric::kPrometheus:
+      return group.prometheusValues;
     default:
       return group.memoryBytes;
   }
@@ -224,11 +226,16 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
   // A static threshold has no significance test to correct for looking every window: before the
   // last look it may fail a step only on a large sample; otherwise the last look decides.
   bool threshold = check.test == Test::kThresholdMax || check.test == Test::kThresholdMin;
+  // A Prometheus query has one value per host and look: its threshold is decided at the last look.
+  const bool prometheus = check.metric == Metric::kPrometheus;
   if (threshold && result.verdict == Verdict::kFail && look < looks &&
-      result.canaryCount < kThresholdEarlyRequests) {
+      (prometheus || result.canaryCount < kThresholdEarlyRequests)) {
     result.verdict = Verdict::kNotEnoughData;
-    result.explanation += " (interim: before the last look a static threshold fails only on " +
-                          std::to_string(kThresholdEarlyRequests) + " requests or more)";
+    result.explanation +=
+        prometheus ? std::string(" (interim: a threshold on a Prometheus query is decided at the "
+                                 "last look)")
+                   : " (interim: before the last look a static threshold fails only on " +
+                         std::to_string(kThresholdEarlyRequests) + " requests or more)";
   }
   return result;
 }

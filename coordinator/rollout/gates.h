@@ -51,6 +51,8 @@ struct GroupData {
   std::vector<LatencyStratum> latencyWindows;  // one per window added
   std::vector<double> cpuMillisPerSecond;      // one value per window
   std::vector<double> memoryBytes;             // one value per window
+  // One Prometheus check's values: one per host and look (prometheus_gate.h fills it per check).
+  std::vector<double> prometheusValues;
 };
 
 // Adds one window (already filtered for service, release and time span) to the group.

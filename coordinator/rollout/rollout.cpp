@@ -375,6 +375,7 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
             (step.analysisEndMillis - std::min(step.analysisEndMillis, firstLookFrom)) / step.looks;
         std::uint64_t graceMillis = state_.planConfig.reportGraceSeconds * 1000;
         std::uint32_t due = step.lastLook;
+        std::uint32_t queryLook = 0;
         for (std::uint32_t k = step.lastLook + 1; k <= step.looks; ++k) {
           std::uint64_t at =
               k == step.looks ? step.analysisEndMillis : firstLookFrom + k * lookMillis;
@@ -384,6 +385,12 @@ void Rollout::advance(std::uint64_t nowMillis, Actions& out) {
               std::max(at + graceMillis,
                        state_.resumedMillis == 0 ? 0 : state_.resumedMillis + silenceMillis);
           if (nowMillis >= ready) due = k;
+          if (nowMillis >= at) queryLook = k;
+        }
+        // Prometheus is asked once per look, when it falls due (only the latest one after a
+        // restart or a pause); the look is evaluated report_grace_seconds later.
+        if (queryLook > step.lastQueriedLook && queryLook > step.lastLook) {
+          queryPrometheus(queryLook, out);
         }
         if (due > step.lastLook) {
           evaluateLook(due, nowMillis, out);

@@ -47,6 +47,7 @@
 #include "common/rollout_view.h"
 #include "coordinator/rollout/gates.h"
 #include "coordinator/rollout/planner.h"
+#include "coordinator/rollout/prometheus_gate.h"
 #include "coordinator/rollout/rollout_config.h"
 
 namespace rollgate::rollout {
@@ -136,7 +137,20 @@ struct StateChanged {
   bool operator==(const StateChanged&) const = default;
 };
 
-using Action = std::variant<SendCommand, RecordCheck, RecordEvent, StateChanged>;
+// Query every Prometheus check of the rollout for these hosts, for look `look` of step `step`
+// (1-based), and hand each answer back with onPrometheusSample() (prometheus_gate.h). Sent when
+// the look falls due; the look is evaluated report_grace_seconds later, so a query should answer
+// within that (a later answer counts from the next look on).
+struct QueryPrometheus {
+  std::string rolloutId;
+  std::string service;
+  std::uint32_t step = 0;
+  std::uint32_t look = 0;
+  std::vector<PrometheusHost> hosts;
+  bool operator==(const QueryPrometheus&) const = default;
+};
+
+using Action = std::variant<SendCommand, RecordCheck, RecordEvent, StateChanged, QueryPrometheus>;
 using Actions = std::vector<Action>;
 
 // ---- state
@@ -185,6 +199,8 @@ struct StepProgress {
                                        // from it)
   std::vector<CheckResult> latest;    // each check's latest result
   std::vector<StoredWindow> windows;  // this step's telemetry
+  std::uint32_t lastQueriedLook = 0;  // the latest look Prometheus was queried for
+  std::vector<PrometheusSample> prometheus;  // this step's Prometheus values, per check/host/look
   bool operator==(const StepProgress&) const = default;
 };
 
@@ -265,6 +281,13 @@ class Rollout {
   Actions onTelemetry(const std::string& host, const TelemetryWindow& window,
                       std::uint64_t nowMillis);
   Actions onHostHealth(const std::string& host, bool healthy, std::uint64_t nowMillis);
+  // A Prometheus check's answer for a host at a look (see QueryPrometheus). Answers for another
+  // step, a host outside the current step, an unknown check or a look not yet queried are not
+  // used; a second answer for the same check, host and look replaces the first. Acts on nothing
+  // by itself: the look's evaluation uses it.
+  Actions onPrometheusSample(const PrometheusSample& sample, std::uint64_t nowMillis);
+  // Whether any check of this rollout is a Prometheus check.
+  bool hasPrometheusChecks() const;
   Actions tick(std::uint64_t nowMillis);
 
   // ---- operator actions; an action that makes no sense in the current state is an error
@@ -293,6 +316,9 @@ class Rollout {
   void advance(std::uint64_t nowMillis, Actions& out);
   void startStep(std::uint64_t nowMillis, Actions& out);
   void evaluateLook(std::uint32_t look, std::uint64_t nowMillis, Actions& out);
+  // Asks for the Prometheus values of look `look` (once per look).
+  void queryPrometheus(std::uint32_t look, Actions& out);
+  std::vector<PrometheusHost> prometheusHosts() const;
   // `check` and `look` name the check that failed the step, when one did.
   void failStep(const std::string& reason, const std::string& host, std::uint64_t nowMillis,
                 Actions& out, const std::string& check = "", std::uint32_t look = 0);

@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "common/config.h"
 #include "coordinator/rollout/gates.h"
+#include "coordinator/rollout/promql_template.h"
 
 namespace rollgate::rollout {
 
@@ -124,6 +125,29 @@ void readStage(ConfigReader& root, StageConfig& stage) {
   } else {
     getBatch(reader, "batch", stage.batch);
   }
+}
+
+// `query`: required for a Prometheus check (a valid template), refused for any other metric.
+// A Prometheus check without min_data needs kPrometheusMinSamples values a side.
+void readPrometheusQuery(ConfigReader& reader, CheckSpec& check) {
+  const bool prometheus = check.metric == Metric::kPrometheus;
+  if (!reader.has("query")) {
+    if (prometheus) {
+      reader.fail("query", "missing (a prometheus check needs a PromQL query, e.g. query = "
+                           "\"rate(app_errors_total{host=\\\"{{host}}\\\"}[1m])\")");
+    }
+    return;
+  }
+  if (!prometheus) {
+    reader.fail("query", "only a check with metric = \"prometheus\" takes a query (metric is \"" +
+                             std::string(stats::toString(check.metric)) + "\")");
+    return;
+  }
+  reader.get("query", check.query);
+  if (auto valid = validatePromqlTemplate(check.query); !valid) {
+    reader.fail("query", valid.error().message);
+  }
+  if (!reader.has("min_data")) check.minData = kPrometheusMinSamples;
 }
 
 }  // namespace
@@ -257,10 +281,17 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
     if (staticTest && !reader.has("threshold")) {
       reader.fail("threshold", "missing (a static check needs a ratio, e.g. threshold = 0.005)");
     }
-    getDouble(reader, "threshold", check.threshold, 0, 1, "a ratio from 0 to 1");
+    const bool prometheus = check.metric == Metric::kPrometheus;
+    if (prometheus) {
+      // A query's value has the query's own unit: any finite threshold.
+      getDouble(reader, "threshold", check.threshold, -1e300, 1e300, "a finite number");
+    } else {
+      getDouble(reader, "threshold", check.threshold, 0, 1, "a ratio from 0 to 1");
+    }
     if (check.test == Test::kTailFisher) check.quantile = 0.99;
     getDouble(reader, "quantile", check.quantile, 0, 1, "a quantile from 0 to 1 (0.99 = p99)");
     getEnum(reader, "tier", check.tier, &stats::parseTier);
+    readPrometheusQuery(reader, check);
     const bool fits = stats::testApplies(check.test, check.metric);
     if (!fits) {
       reader.fail("test", "test \"" + std::string(stats::toString(check.test)) +

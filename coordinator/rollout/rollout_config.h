@@ -87,6 +87,9 @@ inline constexpr double kMemoryFloorBytes = 16.0 * 1024 * 1024;
 // least 90% (critical); restarts beyond the comparison group's (critical).
 GatesConfig defaultGatesConfig();
 
+// A Prometheus check without min_data needs this many values (hosts x looks) on each side.
+inline constexpr std::uint64_t kPrometheusMinSamples = 3;
+
 // Parses a plan. Empty text gives the defaults; keys present override them.
 //   window_seconds = 10          silence_seconds = 35          report_grace_seconds = 3
 //   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart
@@ -100,6 +103,10 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
 //   alpha = 0.01  min_effect = 5000  min_ratio = 1.05  min_data = 50
 //   threshold = 0.005  tier = "critical"
 //   quantile = 0.99 (tail_fisher's "slow": the default for it; 0.5 otherwise)
+//   metric = "prometheus" takes query = "<PromQL with {{host}}, {{address}}, {{release}},
+//   {{service}}>" and test mann_whitney, threshold_max or threshold_min (any finite threshold,
+//   on the canary's `quantile` of its per-look values); min_data defaults to
+//   kPrometheusMinSamples values a side (docs/prometheus.md).
 Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::string& sourceName);
 
 }  // namespace rollgate::rollout

@@ -85,6 +85,8 @@ Result<Actions> Rollout::resume(const std::string& who, std::uint64_t nowMillis)
     step.holdReason.clear();
     step.analysisComplete = false;
     step.lastLook = 0;
+    step.lastQueriedLook = 0;
+    step.prometheus.clear();  // the looks are numbered again from 1
     step.analysisStartMillis = nowMillis;
     step.analysisEndMillis = nowMillis + stage.analysisSeconds * 1000;
     event(RolloutEventKind::kOperator, "",

@@ -199,10 +199,25 @@ void from_json(const json& j, StoredWindow& w) {
   w.window = windowFromJson(j.at("window"));
 }
 
+void to_json(json& j, const PrometheusSample& s) {
+  j = json{{"check", s.check}, {"step", s.step},   {"look", s.look},      {"host", s.host},
+           {"query", s.query}, {"value", jsonNumber(s.value)}, {"problem", s.problem}};
+}
+
+void from_json(const json& j, PrometheusSample& s) {
+  j.at("check").get_to(s.check);
+  j.at("step").get_to(s.step);
+  j.at("look").get_to(s.look);
+  j.at("host").get_to(s.host);
+  j.at("query").get_to(s.query);
+  s.value = numberFromJson(j.at("value"));
+  j.at("problem").get_to(s.problem);
+}
+
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StepProgress, phase, startedMillis, activatedMillis,
                                    analysisStartMillis, analysisEndMillis, looks, lastLook,
                                    analysisComplete, hold, holdReason, overridden, pausedMillis,
-                                   pauseEndedMillis, latest, windows)
+                                   pauseEndedMillis, latest, windows, lastQueriedLook, prometheus)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutState, spec, plan, planConfig, gates, status, started,
                                    finished, outcome, rollingBack, abortRequested, operatorPause,
                                    pausedAtMillis, currentStep, step, hosts, nextCommandId,
@@ -225,6 +240,8 @@ void addMissingKeys(json& rollout) {
   if (rollout.contains("step")) {
     fill(rollout["step"], "pausedMillis", 0);
     fill(rollout["step"], "pauseEndedMillis", 0);
+    fill(rollout["step"], "lastQueriedLook", 0);
+    fill(rollout["step"], "prometheus", json::array());
   }
 }
 

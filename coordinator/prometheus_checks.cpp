@@ -1,0 +1,128 @@
+#include "coordinator/prometheus_checks.h"
+
+#include "coordinator/rollout/promql_template.h"
+
+namespace rollgate::coordinator {
+
+Result<std::unique_ptr<PrometheusChecks>> PrometheusChecks::start(PrometheusOptions options,
+                                                                  const Registry& registry,
+                                                                  Logger logger) {
+  PrometheusClient client(options);
+  auto worker = PrometheusWorker::start(std::move(options));
+  if (!worker) return worker.error();
+  return std::unique_ptr<PrometheusChecks>(
+      new PrometheusChecks(std::move(*worker), std::move(client), registry, std::move(logger)));
+}
+
+PrometheusChecks::PrometheusChecks(std::unique_ptr<PrometheusWorker> worker,
+                                   PrometheusClient client, const Registry& registry,
+                                   Logger logger)
+    : worker_(std::move(worker)),
+      client_(std::move(client)),
+      registry_(registry),
+      logger_(std::move(logger)) {}
+
+rollout::PromqlVariables PrometheusChecks::variables(const std::string& host,
+                                                     const std::string& release,
+                                                     const std::string& service) const {
+  return rollout::PromqlVariables{host, registry_.addressOf(host), release, service};
+}
+
+Result<std::vector<std::string>> PrometheusChecks::checkAtStart(
+    const rollout::GatesConfig& gates, const PrometheusStart& start) const {
+  std::vector<std::string> warnings;
+  for (const auto& check : gates.checks) {
+    if (check.metric != rollout::Metric::kPrometheus) continue;
+    auto query = rollout::expandPromqlTemplate(
+        check.query, variables(start.canaryHost, start.version, start.service));
+    if (!query) return makeError("Prometheus check " + check.name + ": " + query.error().message);
+    QueryOutcome outcome = client_.query(*query);
+    if (outcome.failure == QueryFailure::kRefused) {
+      return makeError("Prometheus check " + check.name + ": the query " + *query +
+                       " is invalid: " + outcome.error);
+    }
+    if (outcome.failure == QueryFailure::kUnreachable) {
+      warnings.push_back("Prometheus check " + check.name + ": could not run the query " +
+                         *query + " (" + outcome.error +
+                         "); the check holds the stage while Prometheus stays unreachable");
+      continue;
+    }
+    // The canary is not on the new release yet: its answer may well be empty. The baseline's
+    // shows what the query returns.
+    if (outcome.result.series.empty() && !start.baselineHost.empty()) {
+      auto baseline = rollout::expandPromqlTemplate(
+          check.query, variables(start.baselineHost, start.baselineRelease, start.service));
+      if (baseline) {
+        QueryOutcome other = client_.query(*baseline);
+        if (other.failure == QueryFailure::kRefused) {
+          return makeError("Prometheus check " + check.name + ": the query " + *baseline +
+                           " is invalid: " + other.error);
+        }
+        if (other.ok()) outcome = std::move(other);
+      }
+    }
+    for (const auto& name : client_.rawCounters(outcome.result)) {
+      warnings.push_back("Prometheus check " + check.name + ": the query returns the raw counter " +
+                         name + "; wrap it in rate() or increase() (a counter only grows, so "
+                         "the canary and the comparison differ by their uptime)");
+    }
+  }
+  return warnings;
+}
+
+std::vector<rollout::PrometheusSample> PrometheusChecks::query(
+    const rollout::QueryPrometheus& action, const rollout::GatesConfig& gates) {
+  std::vector<rollout::PrometheusSample> immediate;
+  for (const auto& check : gates.checks) {
+    if (check.metric != rollout::Metric::kPrometheus) continue;
+    for (const auto& host : action.hosts) {
+      rollout::PrometheusSample sample;
+      sample.check = check.name;
+      sample.step = action.step;
+      sample.look = action.look;
+      sample.host = host.name;
+      auto query =
+          rollout::expandPromqlTemplate(check.query, variables(host.name, host.release, action.service));
+      if (!query) {
+        sample.problem = query.error().message;
+        immediate.push_back(std::move(sample));
+        continue;
+      }
+      sample.query = *query;
+      std::uint64_t tag = nextTag_++;
+      if (auto submitted = worker_->submit(PrometheusQuery{tag, *query}); !submitted) {
+        sample.problem = submitted.error().message;
+        immediate.push_back(std::move(sample));
+        continue;
+      }
+      pending_.emplace(tag, Pending{action.rolloutId, std::move(sample)});
+    }
+  }
+  return immediate;
+}
+
+std::vector<std::pair<std::string, rollout::PrometheusSample>> PrometheusChecks::answers() {
+  std::vector<std::pair<std::string, rollout::PrometheusSample>> out;
+  for (auto& answer : worker_->take()) {
+    auto found = pending_.find(answer.tag);
+    if (found == pending_.end()) continue;
+    Pending pending = std::move(found->second);
+    pending_.erase(found);
+    rollout::PrometheusSample& sample = pending.sample;
+    if (!answer.outcome.ok()) {
+      sample.problem = answer.outcome.error;
+    } else if (auto value = singleValue(answer.outcome.result)) {
+      sample.value = *value;
+    } else {
+      sample.problem = value.error().message;
+    }
+    if (!sample.problem.empty()) {
+      logger_->debug("rollout {}: Prometheus check {} on host {} at look {}: {}",
+                     pending.rolloutId, sample.check, sample.host, sample.look, sample.problem);
+    }
+    out.emplace_back(pending.rolloutId, std::move(sample));
+  }
+  return out;
+}
+
+}  // namespace rollgate::coordinator
