@@ -184,7 +184,7 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
   }
   bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney ||
                      check.test == Test::kTailFisher;
-  bool counts = check.test != Test::kMannWhitney && check.test != Test::kTailFisher;
+  bool counts = stats::metricInfo(check.metric).kind == stats::MetricKind::kCounts;
   if (comparative && !hasComparison) {
     CheckResult result = stats::unevaluatedResult(check, look, looks);
     if (counts) {

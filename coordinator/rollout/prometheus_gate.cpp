@@ -43,10 +43,11 @@ CheckResult evaluatePrometheusCheck(const CheckSpec& check,
     }
   }
   CheckResult result = evaluateCheck(check, canary, comparison, hasComparison, look, looks, plans);
+  const bool comparative = hasComparison && check.test == Test::kMannWhitney;
   if (result.verdict == Verdict::kNotEnoughData) {
     std::string why;
     for (const auto& values : perHost) {
-      if (values.problem.empty() || (!values.canary && !hasComparison)) continue;
+      if (values.problem.empty() || (!values.canary && !comparative)) continue;
       why += (why.empty() ? "" : "; ") + values.host + ": " + values.problem;
     }
     if (!why.empty()) {

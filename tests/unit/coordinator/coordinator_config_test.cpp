@@ -119,3 +119,18 @@ TEST_CASE("loading: a missing explicit file is an error naming it; a file on dis
 
 }  // namespace
 }  // namespace rollgate::coordinator
+
+TEST_CASE("[prometheus] takes a URL and a timeout, and refuses what is not an http URL") {
+  auto config = rollgate::coordinator::parseCoordinatorConfig(
+      "[prometheus]\nurl = \"http://127.0.0.1:9090\"\ntimeout_millis = 1500\n", "c.toml");
+  REQUIRE(config.ok());
+  CHECK(config->prometheusUrl == "http://127.0.0.1:9090");
+  CHECK(config->prometheusTimeoutMillis == 1500);
+  CHECK(rollgate::coordinator::parseCoordinatorConfig("", "c.toml")->prometheusUrl.empty());
+  auto bad = rollgate::coordinator::parseCoordinatorConfig("[prometheus]\nurl = \"prom:9090\"\n",
+                                                           "c.toml");
+  REQUIRE(!bad.ok());
+  CHECK(bad.error().message.find("prom:9090") != std::string::npos);
+  auto typo = rollgate::coordinator::parseCoordinatorConfig("[prometheus]\nulr = \"x\"\n", "c.toml");
+  CHECK(!typo.ok());
+}
