@@ -159,7 +159,14 @@ void start(const AdminOptions& admin, const StartOptions& options) {
   AdminRequest check;
   check.body =
       StartRollout{options.service, options.version, planToml, gatesToml, options.canaryHost, true};
-  callAdminOrExit(admin, std::move(check));
+  AdminReply checked = callAdminOrExit(admin, std::move(check));
+  // What the check found worth saying (a Prometheus query returning a raw counter...).
+  if (const auto* ok = std::get_if<AdminOk>(&checked.body)) {
+    std::istringstream lines(ok->message);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("warning: ", 0) == 0) std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  }
   auto sha256 = pushArtifactFile(admin, options.artifact, options.service, options.version,
                                  options.signature, true);
   if (!sha256) fail(kExitFailure, sha256.error().message);

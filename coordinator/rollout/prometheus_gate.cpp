@@ -1,5 +1,6 @@
 #include "coordinator/rollout/prometheus_gate.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -45,10 +46,21 @@ CheckResult evaluatePrometheusCheck(const CheckSpec& check,
   CheckResult result = evaluateCheck(check, canary, comparison, hasComparison, look, looks, plans);
   const bool comparative = hasComparison && check.test == Test::kMannWhitney;
   if (result.verdict == Verdict::kNotEnoughData) {
-    std::string why;
+    // Each problem once, with the hosts that have it.
+    std::vector<std::pair<std::string, std::string>> problems;  // (problem, hosts)
     for (const auto& values : perHost) {
       if (values.problem.empty() || (!values.canary && !comparative)) continue;
-      why += (why.empty() ? "" : "; ") + values.host + ": " + values.problem;
+      auto same = std::find_if(problems.begin(), problems.end(),
+                               [&](const auto& p) { return p.first == values.problem; });
+      if (same == problems.end()) {
+        problems.emplace_back(values.problem, values.host);
+      } else {
+        same->second += ", " + values.host;
+      }
+    }
+    std::string why;
+    for (const auto& [problem, names] : problems) {
+      why += (why.empty() ? "" : "; ") + names + ": " + problem;
     }
     if (!why.empty()) {
       // Before the closing ": not_enough_data", so the line still ends in its verdict.

@@ -62,7 +62,8 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
   if (!manager) return manager.error();
   web->manager_ = std::move(*manager);
   web->fleet_ = std::make_unique<LocalFleet>("heartbeat_seconds = 1\nhost_timeout_seconds = 4\n"
-                                             "window_seconds = " + std::to_string(options.windowSeconds) + "\n");
+                                             "window_seconds = " + std::to_string(options.windowSeconds) + "\n" +
+                                             options.coordinatorExtraToml);
   web->fleet_->startCoordinator();
   if (!web->fleet_->waitForCoordinator()) return makeError("the coordinator did not start");
   for (const auto& host : hosts) {
@@ -107,10 +108,11 @@ void WebFleet::startAgent(const std::string& host) {
                             {"XDG_RUNTIME_DIR", manager_->runtimeDir()}});
 }
 
-std::string WebFleet::makeRelease(const std::string& version, ReleaseKind kind) {
+std::string WebFleet::makeRelease(const std::string& version, ReleaseKind kind,
+                                  const std::string& extraSite) {
   std::string src = work_.file("src-" + version);
   fs::create_directories(src);
-  writeFile(src + "/site.conf", siteConfig(kind, version));
+  writeFile(src + "/site.conf", siteConfig(kind, version) + extraSite);
   writeFile(src + "/health", "ok\n");
   writeFile(src + "/VERSION", version + "\n");
   std::string archive = work_.file("web-" + version + ".tar.gz");
@@ -118,8 +120,9 @@ std::string WebFleet::makeRelease(const std::string& version, ReleaseKind kind) 
   return archive;
 }
 
-Status WebFleet::installEverywhere(const std::string& version, ReleaseKind kind) {
-  std::string archive = makeRelease(version, kind);
+Status WebFleet::installEverywhere(const std::string& version, ReleaseKind kind,
+                                   const std::string& extraSite) {
+  std::string archive = makeRelease(version, kind, extraSite);
   auto push = fleet_->cli({"artifact", "push", archive, "--service", "web", "--version", version});
   if (push.exitCode != 0) return makeError("push " + version + ": " + push.err);
   for (const auto& host : hosts_) {
@@ -137,6 +140,13 @@ Status WebFleet::installEverywhere(const std::string& version, ReleaseKind kind)
     return done == hosts_.size();
   });
   return {};
+}
+
+int WebFleet::port(const std::string& host) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].name == host) return ports_[i];
+  }
+  return 0;
 }
 
 void WebFleet::startLoad() {

@@ -29,6 +29,7 @@ class WebFleet {
   struct Options {
     int windowSeconds = 1;
     int requestsPerSecond = 100;  // per host
+    std::string coordinatorExtraToml;  // appended to the coordinator's config (new tables too)
   };
   // Empty when the fleet can run here, else what is missing.
   static std::string missingPrerequisite();
@@ -39,10 +40,15 @@ class WebFleet {
   const std::vector<WebHostSpec>& hosts() const { return hosts_; }
   const TempDir& work() const { return work_; }
 
-  // Builds a release archive; returns its path.
-  std::string makeRelease(const std::string& version, ReleaseKind kind);
+  // Builds a release archive; returns its path. `extraSite` is appended to its site.conf (an
+  // nginx server-block fragment, e.g. a /metrics location).
+  std::string makeRelease(const std::string& version, ReleaseKind kind,
+                          const std::string& extraSite = "");
   // Pushes `version` and installs it on every host (the fleet's starting point).
-  Status installEverywhere(const std::string& version, ReleaseKind kind);
+  Status installEverywhere(const std::string& version, ReleaseKind kind,
+                           const std::string& extraSite = "");
+  // The loopback port `host`'s nginx listens on.
+  int port(const std::string& host) const;
   void startLoad();
   void stopLoad();
   // The release each host's `current` points at.

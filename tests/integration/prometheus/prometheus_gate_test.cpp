@@ -1,0 +1,241 @@
+// Prometheus checks end to end. Debian's prometheus runs on a free loopback port with its own
+// config and temporary directory and scrapes every host's deployed service: each release's nginx
+// serves /metrics with its own app_error_ratio (the exporter is the build being rolled out). The
+// rollout's only gate is a Prometheus check, so what happens is the check's doing: a build whose
+// metric regresses is rolled back at the canary, an A/A build passes, an invalid query refuses the
+// start with Prometheus's error, and a Prometheus that went away holds the stage naming why.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/support/fleet/web_fleet.h"
+#include "tests/support/skip.h"
+
+using namespace rollgate::testing;
+
+namespace {
+
+constexpr const char* kPrometheus = "/usr/bin/prometheus";
+
+const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}};
+
+const char* kPlan = R"(window_seconds = 1
+silence_seconds = 8
+report_grace_seconds = 2
+[canary]
+install_timeout_seconds = 60
+warmup_seconds = 3
+analysis_seconds = 12
+[cluster]
+install_timeout_seconds = 60
+warmup_seconds = 1
+analysis_seconds = 4
+[region]
+install_timeout_seconds = 60
+warmup_seconds = 1
+analysis_seconds = 4
+batch = "100%"
+[fleet]
+install_timeout_seconds = 60
+warmup_seconds = 1
+analysis_seconds = 4
+batch = "100%"
+)";
+
+// One Prometheus check: the host's own series, Mann-Whitney of the canary's per-look values
+// against the baseline's, failing on a rise of at least 0.01.
+const char* kGates = R"([[check]]
+name = "app_errors"
+metric = "prometheus"
+test = "mann_whitney"
+query = 'max(app_error_ratio{host="{{host}}"})'
+min_effect = 0.01
+tier = "critical"
+)";
+
+// A release's /metrics: the exporter of the build itself.
+std::string metricsSite(double errorRatio) {
+  char value[32];
+  std::snprintf(value, sizeof value, "%.4f", errorRatio);
+  return "location = /metrics { default_type text/plain; return 200 \"# TYPE app_error_ratio "
+         "gauge\\napp_error_ratio " +
+         std::string(value) + "\\n\"; }\n";
+}
+
+struct PrometheusServer {
+  TempDir dir{"rollgate-prometheus"};
+  int port = freePort();
+  Process process;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+
+  void start(const WebFleet& web) {
+    std::string config =
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+        "  - job_name: web\n    static_configs:\n";
+    for (const auto& host : web.hosts()) {
+      config += "      - targets: ['127.0.0.1:" + std::to_string(web.port(host.name)) +
+                "']\n        labels:\n          host: '" + host.name + "'\n";
+    }
+    writeFile(dir.file("prometheus.yml"), config);
+    std::filesystem::create_directories(dir.file("data"));
+    process = Process::spawn({kPrometheus, "--config.file=" + dir.file("prometheus.yml"),
+                              "--storage.tsdb.path=" + dir.file("data"),
+                              "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                             dir.file("prometheus.log"));
+  }
+
+  // Waits until every host's series is in Prometheus.
+  bool waitForSeries(std::size_t hosts) {
+    return waitUntil(
+        [&] {
+          auto out = runCommand({"curl", "-sf", url() + "/api/v1/query?query=app_error_ratio"});
+          if (out.exitCode != 0) return false;
+          auto json = nlohmann::json::parse(out.out, nullptr, false);
+          return !json.is_discarded() && json["data"]["result"].size() == hosts;
+        },
+        std::chrono::seconds(60), std::chrono::milliseconds(500));
+  }
+};
+
+struct Fixture {
+  PrometheusServer prometheus;
+  std::unique_ptr<WebFleet> web;
+  std::string planFile, gatesFile;
+
+  bool ready() {
+    std::string missing = WebFleet::missingPrerequisite();
+    if (missing.empty() && ::access(kPrometheus, X_OK) != 0) missing = kPrometheus;
+    if (missing.empty() && runCommand({"curl", "--version"}).exitCode != 0) missing = "curl";
+    if (!requireOrSkip(missing)) return false;
+    WebFleet::Options options;
+    options.coordinatorExtraToml =
+        "\n[prometheus]\nurl = \"" + prometheus.url() + "\"\ntimeout_millis = 1500\n";
+    auto started = WebFleet::start(kHosts, options);
+    REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
+    web = std::move(*started);
+    auto base = web->installEverywhere("1.0.0", ReleaseKind::kHealthy, metricsSite(0.01));
+    REQUIRE_MESSAGE(base.ok(), (base.ok() ? "" : base.error().message));
+    planFile = web->work().file("plan.toml");
+    writeFile(planFile, kPlan);
+    gatesFile = web->work().file("gates.toml");
+    writeFile(gatesFile, kGates);
+    prometheus.start(*web);
+    REQUIRE_MESSAGE(prometheus.waitForSeries(kHosts.size()),
+                    readFile(prometheus.dir.file("prometheus.log")));
+    web->startLoad();
+    return true;
+  }
+
+  CommandOutput startRollout(const std::string& version, double errorRatio,
+                             const std::string& gates) {
+    std::string archive = web->makeRelease(version, ReleaseKind::kHealthy, metricsSite(errorRatio));
+    return web->fleet().cli({"rollout", "start", "--service", "web", "--version", version,
+                             "--artifact", archive, "--plan", planFile, "--gates", gates,
+                             "--canary-host", "eu-a-1", "--json"});
+  }
+
+  std::string start(const std::string& version, double errorRatio) {
+    auto out = startRollout(version, errorRatio, gatesFile);
+    REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
+    auto json = nlohmann::json::parse(out.out, nullptr, false);
+    REQUIRE(json.contains("rollout"));
+    return json["rollout"]["id"].get<std::string>();
+  }
+
+  nlohmann::json describe(const std::string& id) {
+    auto out = web->fleet().cli({"rollout", "explain", id, "--json"});
+    auto json = nlohmann::json::parse(out.out, nullptr, false);
+    return json.is_discarded() ? nlohmann::json::object() : json;
+  }
+
+  std::string status(const std::string& id) {
+    auto json = describe(id);
+    return json.contains("rollout") ? json["rollout"].value("status", "") : "";
+  }
+
+  std::string waitForEnd(const std::string& id) {
+    std::string last;
+    waitUntil(
+        [&] {
+          last = status(id);
+          return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
+                 last == "failed" || last == "waiting_for_operator";
+        },
+        std::chrono::seconds(300), std::chrono::milliseconds(500));
+    auto explain = web->fleet().cli({"rollout", "explain", id});
+    explainText = explain.out + explain.err;
+    return last;
+  }
+  std::string explainText;
+
+  // The latest result of check `name` in the rollout's record.
+  nlohmann::json lastResult(const std::string& id, const std::string& name) {
+    nlohmann::json last;
+    for (const auto& check : describe(id).value("checks", nlohmann::json::array())) {
+      const auto& result = check.contains("result") ? check["result"] : check;
+      if (result.value("name", "") == name) last = result;
+    }
+    return last;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Prometheus checks: regression rolled back, A/A promoted, bad query refused, outage held") {
+  Fixture f;
+  if (!f.ready()) return;
+
+
+  // An invalid query is refused before anything starts, with Prometheus's own error.
+  std::string badGates = f.web->work().file("bad-gates.toml");
+  writeFile(badGates, R"([[check]]
+name = "broken"
+metric = "prometheus"
+test = "mann_whitney"
+query = 'rate(app_error_ratio{host="{{host}}"}[1m]'
+)");
+  auto refused = f.startRollout("0.9.0", 0.01, badGates);
+  CHECK(refused.exitCode != 0);
+  CHECK_MESSAGE(refused.err.find("Prometheus refused the query: bad_data") != std::string::npos,
+                refused.err << refused.out);
+  CHECK_MESSAGE(refused.err.find("rate(app_error_ratio{host=\"eu-a-1\"}[1m]") != std::string::npos,
+                refused.err);
+  CHECK(f.web->activeRelease("eu-a-1") == "1.0.0");
+
+  // A/A: the new build exports the same value as the old one.
+  std::string aa = f.start("1.1.0", 0.01);
+  CHECK_MESSAGE(f.waitForEnd(aa) == "succeeded", f.explainText);
+  CHECK(f.web->activeRelease("eu-a-1") == "1.1.0");
+  auto passed = f.lastResult(aa, "app_errors");
+  CHECK(passed.value("verdict", "") != "fail");
+  // explain shows each host's query as sent and its values.
+  CHECK_MESSAGE(f.explainText.find("query: max(app_error_ratio{host=\"eu-a-1\"})") !=
+                    std::string::npos,
+                f.explainText);
+  CHECK(f.explainText.find("canary eu-a-1: 0.01") != std::string::npos);
+
+  // The metric regresses: the canary is rolled back by the Prometheus check.
+  std::string bad = f.start("1.2.0", 0.05);
+  CHECK_MESSAGE(f.waitForEnd(bad) == "rolled_back", f.explainText);
+  auto failed = f.lastResult(bad, "app_errors");
+  CHECK_MESSAGE(failed.value("verdict", "") == "fail", failed.dump());
+  REQUIRE(failed.contains("hostValues"));
+  CHECK(failed["hostValues"][0]["host"] == "eu-a-1");
+  CHECK(failed["hostValues"][0]["query"] == "max(app_error_ratio{host=\"eu-a-1\"})");
+  CHECK(failed["hostValues"][1]["host"] == "eu-a-2");
+  waitUntil([&] { return f.web->activeRelease("eu-a-1") == "1.1.0"; });
+  CHECK(f.web->activeRelease("eu-a-1") == "1.1.0");
+  CHECK(f.web->activeRelease("eu-a-2") == "1.1.0");
+
+  // Prometheus goes away: the stage holds, naming why, and nothing is promoted.
+  f.prometheus.process.stop();
+  std::string held = f.start("1.3.0", 0.01);
+  CHECK_MESSAGE(f.waitForEnd(held) == "waiting_for_operator", f.explainText);
+  CHECK_MESSAGE(f.explainText.find("unreachable") != std::string::npos, f.explainText);
+  CHECK(f.explainText.find(f.prometheus.url()) != std::string::npos);
+  CHECK(f.web->activeRelease("eu-a-2") == "1.1.0");  // the next step never started
+  auto aborted = f.web->fleet().cli({"abort", held});
+  CHECK_MESSAGE(aborted.exitCode == 0, aborted.err << aborted.out);
+}
