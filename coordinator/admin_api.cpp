@@ -223,10 +223,28 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout&
     return replyWith(AdminError{"rollouts are frozen fleet-wide (" + freezeText(*frozen_) +
                                 "); rollgate unfreeze lifts it"});
   }
-  auto summary = parts_.rollouts.start(request, caller.operatorName);
-  if (!summary) return replyWith(AdminError{summary.error().message});
-  if (request.dryRun) return replyWith(AdminOk{*summary});
-  return replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
+  // The reply may come from a later tick (a rollout with Prometheus checks queries them first).
+  struct Pending {
+    bool returned = false;            // on() has returned: the reply goes through the outbox
+    std::optional<AdminReply> reply;  // a reply given before on() returned
+  };
+  auto pending = std::make_shared<Pending>();
+  Outbox& outbox = parts_.outbox;
+  parts_.rollouts.start(
+      request, caller.operatorName,
+      [pending, &outbox, replyTo = caller.replyTo, dryRun = request.dryRun](
+          Result<std::string> summary) {
+        AdminReply reply = !summary ? replyWith(AdminError{summary.error().message})
+                           : dryRun ? replyWith(AdminOk{*summary})
+                                    : replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
+        if (pending->returned) {
+          outbox.toAdmin(replyTo, std::move(reply));
+        } else {
+          pending->reply = std::move(reply);
+        }
+      });
+  pending->returned = true;
+  return std::move(pending->reply);
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const RolloutAction& request) {

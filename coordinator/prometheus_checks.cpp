@@ -28,43 +28,61 @@ rollout::PromqlVariables PrometheusChecks::variables(const std::string& host,
   return rollout::PromqlVariables{host, registry_.addressOf(host), release, service};
 }
 
-Result<std::vector<std::string>> PrometheusChecks::checkAtStart(
+std::future<Result<std::vector<std::string>>> PrometheusChecks::checkAtStart(
     const rollout::GatesConfig& gates, const PrometheusStart& start) const {
-  std::vector<std::string> warnings;
+  std::vector<StartQuery> queries;
   for (const auto& check : gates.checks) {
     if (check.metric != rollout::Metric::kPrometheus) continue;
-    auto query = rollout::expandPromqlTemplate(
+    auto canary = rollout::expandPromqlTemplate(
         check.query, variables(start.canaryHost, start.version, start.service));
-    if (!query) return makeError("Prometheus check " + check.name + ": " + query.error().message);
-    QueryOutcome outcome = client_.query(*query);
+    if (!canary) {
+      std::promise<Result<std::vector<std::string>>> failed;
+      failed.set_value(makeError("Prometheus check " + check.name + ": " + canary.error().message));
+      return failed.get_future();
+    }
+    StartQuery query{check.name, *canary, ""};
+    if (!start.baselineHost.empty()) {
+      auto baseline = rollout::expandPromqlTemplate(
+          check.query, variables(start.baselineHost, start.baselineRelease, start.service));
+      if (baseline) query.baseline = *baseline;
+    }
+    queries.push_back(std::move(query));
+  }
+  return std::async(std::launch::async, [client = client_, queries = std::move(queries)] {
+    return runAtStart(client, queries);
+  });
+}
+
+Result<std::vector<std::string>> PrometheusChecks::runAtStart(
+    const PrometheusClient& client, const std::vector<StartQuery>& queries) {
+  std::vector<std::string> warnings;
+  for (const auto& query : queries) {
+    QueryOutcome outcome = client.query(query.canary);
     if (outcome.failure == QueryFailure::kRefused) {
-      return makeError("Prometheus check " + check.name + ": the query " + *query +
+      return makeError("Prometheus check " + query.check + ": the query " + query.canary +
                        " is invalid: " + outcome.error);
     }
     if (outcome.failure == QueryFailure::kUnreachable) {
-      warnings.push_back("Prometheus check " + check.name + ": could not run the query " +
-                         *query + " (" + outcome.error +
+      warnings.push_back("Prometheus check " + query.check + ": could not run the query " +
+                         query.canary + " (" + outcome.error +
                          "); the check holds the stage while Prometheus stays unreachable");
       continue;
     }
     // The canary is not on the new release yet: its answer may well be empty. The baseline's
     // shows what the query returns.
-    if (outcome.result.series.empty() && !start.baselineHost.empty()) {
-      auto baseline = rollout::expandPromqlTemplate(
-          check.query, variables(start.baselineHost, start.baselineRelease, start.service));
-      if (baseline) {
-        QueryOutcome other = client_.query(*baseline);
-        if (other.failure == QueryFailure::kRefused) {
-          return makeError("Prometheus check " + check.name + ": the query " + *baseline +
-                           " is invalid: " + other.error);
-        }
-        if (other.ok()) outcome = std::move(other);
+    if (outcome.result.series.empty() && !query.baseline.empty()) {
+      QueryOutcome other = client.query(query.baseline);
+      if (other.failure == QueryFailure::kRefused) {
+        return makeError("Prometheus check " + query.check + ": the query " + query.baseline +
+                         " is invalid: " + other.error);
       }
+      if (other.ok()) outcome = std::move(other);
     }
-    for (const auto& name : client_.rawCounters(outcome.result)) {
-      warnings.push_back("Prometheus check " + check.name + ": the query returns the raw counter " +
-                         name + "; wrap it in rate() or increase() (a counter only grows, so "
-                         "the canary and the comparison differ by their uptime)");
+    for (const auto& name : client.rawCounters(outcome.result)) {
+      warnings.push_back("Prometheus check " + query.check +
+                         ": the query returns the raw counter " + name +
+                         "; wrap it in rate() or increase() (a counter only grows, so the canary "
+                         "and the comparison differ by their uptime)");
     }
   }
   return warnings;

@@ -6,11 +6,12 @@
 // rollouts they belong to. Raw counters are found at start: a result series that kept its
 // __name__ (functions such as rate() drop it) whose metadata type (/api/v1/metadata) is counter,
 // or, without metadata, whose name ends in _total, _count, _sum or _bucket.
-// Thread-safety: one thread (the coordinator's loop); the start-time query blocks it for at most
-// the configured timeout per check, the per-look queries never do.
+// Thread-safety: one thread (the coordinator's loop); no query blocks it (the start-time queries
+// run on a thread of their own, the per-look ones on the PrometheusWorker).
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,12 +44,13 @@ class PrometheusChecks {
 
   const PrometheusOptions& options() const { return worker_->options(); }
 
-  // Runs every Prometheus check of `gates` once (blocking, bounded by the timeout per query).
-  // Fails, naming the check, the query as sent and Prometheus's error, when Prometheus refuses a
-  // query. Returns warnings: a query that returns a raw counter, Prometheus unreachable (the
-  // rollout may start; its Prometheus checks will hold the stage while it stays unreachable).
-  Result<std::vector<std::string>> checkAtStart(const rollout::GatesConfig& gates,
-                                                const PrometheusStart& start) const;
+  // Runs every Prometheus check of `gates` once, on a thread of its own (each query bounded by
+  // the timeout); the loop polls the future. Its result fails, naming the check, the query as
+  // sent and Prometheus's error, when Prometheus refuses a query, or gives warnings: a query that
+  // returns a raw counter, Prometheus unreachable (the rollout may start; its Prometheus checks
+  // hold the stage while it stays unreachable). A template that cannot be expanded fails at once.
+  std::future<Result<std::vector<std::string>>> checkAtStart(const rollout::GatesConfig& gates,
+                                                             const PrometheusStart& start) const;
 
   // Sends a look's queries. Hosts whose template cannot be expanded get their sample at once.
   std::vector<rollout::PrometheusSample> query(const rollout::QueryPrometheus& action,
@@ -62,6 +64,15 @@ class PrometheusChecks {
                    const Registry& registry, Logger logger);
   rollout::PromqlVariables variables(const std::string& host, const std::string& release,
                                      const std::string& service) const;
+
+  // The queries a start runs, expanded on the loop's thread (the registry is not thread-safe).
+  struct StartQuery {
+    std::string check;
+    std::string canary;    // with the canary's variables
+    std::string baseline;  // with the baseline's; empty without a baseline
+  };
+  static Result<std::vector<std::string>> runAtStart(const PrometheusClient& client,
+                                                     const std::vector<StartQuery>& queries);
 
   struct Pending {
     std::string rolloutId;

@@ -143,7 +143,7 @@ std::vector<std::string> Rollouts::activeIds() const {
   return out;
 }
 
-Result<std::string> Rollouts::start(const StartRollout& request, const std::string& operatorName) {
+Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request) {
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +
@@ -151,8 +151,9 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
                        statusOf(*entry.rollout) + "; abort it or wait for it to end");
     }
   }
-  auto artifact = artifacts_.find(request.service, request.version);
-  if (!artifact && !request.dryRun) {
+  PreparedStart prepared;
+  prepared.artifact = artifacts_.find(request.service, request.version);
+  if (!prepared.artifact && !request.dryRun) {
     return makeError("no artifact for " + request.service + " " + request.version +
                      " (rollgate rollout start pushes it with --artifact FILE)");
   }
@@ -162,18 +163,64 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   auto gates = request.gatesToml.empty() ? Result<rollout::GatesConfig>(rollout::defaultGatesConfig())
                                          : rollout::parseGatesConfig(request.gatesToml, "gates");
   if (!gates) return gates.error();
-  std::uint64_t now = clock_.nowMillis();
   auto planned = rollout::planRollout(
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
-      registry_.list(now), *plan);
+      registry_.list(clock_.nowMillis()), *plan);
   if (!planned) return planned.error();
-  auto prometheusWarnings = checkPrometheus(*gates, request, *planned);
-  if (!prometheusWarnings) return prometheusWarnings.error();
+  prepared.plan = std::move(*plan);
+  prepared.gates = std::move(*gates);
+  prepared.planned = std::move(*planned);
+  return prepared;
+}
+
+void Rollouts::start(const StartRollout& request, const std::string& operatorName,
+                     StartDone done) {
+  auto prepared = prepareStart(request);
+  if (!prepared) return done(prepared.error());
+  auto probe = checkPrometheus(prepared->gates, request, prepared->planned);
+  if (!probe) return done(probe.error());
+  if (!probe->valid()) return done(finishStart(request, operatorName, *prepared, {}));
+  // Its Prometheus queries run off the loop; tick() finishes the start when they are answered.
+  pendingStarts_.push_back(PendingStart{request, operatorName, std::move(*probe), std::move(done)});
+}
+
+void Rollouts::finishPendingStarts() {
+  for (auto it = pendingStarts_.begin(); it != pendingStarts_.end();) {
+    if (it->probe.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      ++it;
+      continue;
+    }
+    PendingStart pending = std::move(*it);
+    it = pendingStarts_.erase(it);
+    auto warnings = pending.probe.get();
+    if (!warnings) {
+      pending.done(warnings.error());
+      continue;
+    }
+    // Checked again: the fleet, the artifacts and the other rollouts may have moved meanwhile.
+    auto prepared = prepareStart(pending.request);
+    if (!prepared) {
+      pending.done(prepared.error());
+      continue;
+    }
+    pending.done(finishStart(pending.request, pending.operatorName, *prepared, *warnings));
+  }
+}
+
+Result<std::string> Rollouts::finishStart(const StartRollout& request,
+                                          const std::string& operatorName,
+                                          const PreparedStart& prepared,
+                                          const std::vector<std::string>& prometheusWarnings) {
+  const auto& plan = prepared.plan;
+  const auto& gates = prepared.gates;
+  const auto& planned = prepared.planned;
+  const auto& artifact = prepared.artifact;
+  std::uint64_t now = clock_.nowMillis();
   if (request.dryRun) {
     std::string text = request.service + " " + request.version +
-                       " can start: " + std::to_string(planned->steps.size()) + " steps, canary " +
-                       planned->canaryHost + ", baseline " + planned->baselineHost;
-    for (const auto& warning : *prometheusWarnings) text += "\nwarning: " + warning;
+                       " can start: " + std::to_string(planned.steps.size()) + " steps, canary " +
+                       planned.canaryHost + ", baseline " + planned.baselineHost;
+    for (const auto& warning : prometheusWarnings) text += "\nwarning: " + warning;
     return text;
   }
   auto nextRolloutId = nextId();
@@ -199,24 +246,24 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
     return makeError("cannot start rollout " + id + ": " + s.error().message);
   }
   Entry& entry = rollouts_[id];
-  entry.rollout = std::make_unique<rollout::Rollout>(spec, *planned, *plan, *gates);
+  entry.rollout = std::make_unique<rollout::Rollout>(spec, planned, plan, gates);
   logger_->info("operator {} started rollout {}: {} {} over {} steps (canary {}, baseline {})",
-                operatorName, id, request.service, request.version, planned->steps.size(),
-                planned->canaryHost, planned->baselineHost);
+                operatorName, id, request.service, request.version, planned.steps.size(),
+                planned.canaryHost, planned.baselineHost);
   recordEvent(entry, EventRecord{now, "rollout_started", "", id,
                                   "started by " + operatorName + ": " + request.service + " " +
-                                      request.version + ", canary " + planned->canaryHost +
-                                      ", baseline " + planned->baselineHost});
-  for (const auto& note : planned->notes) {
+                                      request.version + ", canary " + planned.canaryHost +
+                                      ", baseline " + planned.baselineHost});
+  for (const auto& note : planned.notes) {
     recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
-  for (const auto& warning : *prometheusWarnings) {
+  for (const auto& warning : prometheusWarnings) {
     logger_->warn("rollout {}: {}", id, warning);
     recordEvent(entry, EventRecord{now, "plan_note", "", id, warning});
   }
-  if (!planned->smallFleetWarning.empty()) {
-    logger_->warn("rollout {}: {}", id, planned->smallFleetWarning);
-    recordEvent(entry, EventRecord{now, "plan_note", "", id, planned->smallFleetWarning});
+  if (!planned.smallFleetWarning.empty()) {
+    logger_->warn("rollout {}: {}", id, planned.smallFleetWarning);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, planned.smallFleetWarning});
   }
   apply(entry, entry.rollout->start(now));
   save(entry);
@@ -308,6 +355,7 @@ void Rollouts::onHostHealth(const std::string& host, bool healthy) {
 }
 
 void Rollouts::tick() {
+  finishPendingStarts();
   takePrometheusAnswers();
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
@@ -493,14 +541,14 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<std::vector<std::string>> Rollouts::checkPrometheus(const rollout::GatesConfig& gates,
-                                                           const StartRollout& request,
-                                                           const rollout::RolloutPlan& plan) const {
+Result<Rollouts::PrometheusProbe> Rollouts::checkPrometheus(const rollout::GatesConfig& gates,
+                                                            const StartRollout& request,
+                                                            const rollout::RolloutPlan& plan) const {
   std::string first;
   for (const auto& check : gates.checks) {
     if (check.metric == rollout::Metric::kPrometheus && first.empty()) first = check.name;
   }
-  if (first.empty()) return std::vector<std::string>{};
+  if (first.empty()) return PrometheusProbe{};
   if (prometheus_ == nullptr) {
     return makeError("check " + first +
                      " is a Prometheus check, but the coordinator has no Prometheus: set url in "

@@ -19,8 +19,10 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,9 +55,13 @@ class Rollouts {
   // rolled_back_incomplete get their pending rollback when they say hello.
   Status open();
 
-  // Returns the rollout's summary JSON; with request.dryRun, starts nothing (the artifact need not
-  // be stored yet) and returns what it would do, for people.
-  Result<std::string> start(const StartRollout& request, const std::string& operatorName);
+  // Starts a rollout; `done` gets its summary JSON or why it cannot start. With request.dryRun,
+  // starts nothing (the artifact need not be stored yet) and gives what it would do, for people
+  // (with a line "warning: ..." per warning). `done` is called before start() returns, except for
+  // a rollout with Prometheus checks: their start-time queries run off the loop and a later tick()
+  // calls it (after checking everything again).
+  using StartDone = std::function<void(Result<std::string>)>;
+  void start(const StartRollout& request, const std::string& operatorName, StartDone done);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   struct AbortOutcome {
     // The hosts each aborted rollout involves, with the release each goes back to.
@@ -98,11 +104,31 @@ class Rollouts {
   // Pauses `entry`'s rollout because `what` could not be saved (see the policy above).
   void holdForStore(Entry& entry, const std::string& what, const std::string& error);
   bool stored(const std::string& id) const;
-  // The Prometheus checks of a starting rollout, run once: an error refuses the start; warnings
-  // are said (and recorded as plan notes when it starts).
-  Result<std::vector<std::string>> checkPrometheus(const rollout::GatesConfig& gates,
-                                                   const StartRollout& request,
-                                                   const rollout::RolloutPlan& plan) const;
+  // What a start checks before anything else: no rollout of the service running, the artifact,
+  // the plan, the gates and the planner's plan.
+  struct PreparedStart {
+    std::optional<ArtifactInfo> artifact;
+    rollout::PlanConfig plan;
+    rollout::GatesConfig gates;
+    rollout::RolloutPlan planned;
+  };
+  Result<PreparedStart> prepareStart(const StartRollout& request);
+  Result<std::string> finishStart(const StartRollout& request, const std::string& operatorName,
+                                  const PreparedStart& prepared,
+                                  const std::vector<std::string>& prometheusWarnings);
+  // The Prometheus checks of a starting rollout, run once off the loop (an invalid future when it
+  // has none): an error refuses the start; warnings are said (and recorded as plan notes).
+  using PrometheusProbe = std::future<Result<std::vector<std::string>>>;
+  Result<PrometheusProbe> checkPrometheus(const rollout::GatesConfig& gates,
+                                          const StartRollout& request,
+                                          const rollout::RolloutPlan& plan) const;
+  struct PendingStart {
+    StartRollout request;
+    std::string operatorName;
+    PrometheusProbe probe;
+    StartDone done;
+  };
+  void finishPendingStarts();
   // Sends a look's Prometheus queries; feeds the answers that arrived to their rollouts.
   void queryPrometheus(Entry& entry, const rollout::QueryPrometheus& action);
   void takePrometheusAnswers();
@@ -118,6 +144,7 @@ class Rollouts {
   Logger logger_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
   PrometheusChecks* prometheus_ = nullptr;
+  std::vector<PendingStart> pendingStarts_;  // waiting for their Prometheus queries
 };
 
 }  // namespace rollgate::coordinator
