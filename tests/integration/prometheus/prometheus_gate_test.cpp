@@ -60,7 +60,8 @@ std::string metricsSite(double errorRatio) {
   std::snprintf(value, sizeof value, "%.4f", errorRatio);
   return "location = /metrics { default_type text/plain; return 200 \"# TYPE app_error_ratio "
          "gauge\\napp_error_ratio " +
-         std::string(value) + "\\n\"; }\n";
+         std::string(value) +
+         "\\n# TYPE app_requests_total counter\\napp_requests_total 1000\\n\"; }\n";
 }
 
 struct PrometheusServer {
@@ -203,6 +204,29 @@ query = 'rate(app_error_ratio{host="{{host}}"}[1m]'
   CHECK_MESSAGE(refused.err.find("rate(app_error_ratio{host=\"eu-a-1\"}[1m]") != std::string::npos,
                 refused.err);
   CHECK(f.web->activeRelease("eu-a-1") == "1.0.0");
+
+  // A query that returns a raw counter starts, with a warning naming the counter.
+  std::string counterGates = f.web->work().file("counter-gates.toml");
+  writeFile(counterGates, R"([[check]]
+name = "requests"
+metric = "prometheus"
+test = "mann_whitney"
+query = 'app_requests_total{host="{{host}}"}'
+)");
+  auto counter = f.startRollout("1.0.1", 0.01, counterGates);
+  CHECK_MESSAGE(counter.exitCode == 0, counter.err << counter.out);
+  CHECK_MESSAGE(counter.err.find("warning: Prometheus check requests: the query returns the raw "
+                                 "counter app_requests_total; wrap it in rate()") !=
+                    std::string::npos,
+                counter.err);
+  auto counterJson = nlohmann::json::parse(counter.out, nullptr, false);
+  if (counterJson.contains("rollout")) {
+    std::string id = counterJson["rollout"]["id"].get<std::string>();
+    auto stopped = f.web->fleet().cli({"abort", id});
+    CHECK_MESSAGE(stopped.exitCode == 0, stopped.err << stopped.out);
+    CHECK_MESSAGE(f.waitForEnd(id) == "aborted", f.explainText);
+    waitUntil([&] { return f.web->activeRelease("eu-a-1") == "1.0.0"; });
+  }
 
   // A/A: the new build exports the same value as the old one.
   std::string aa = f.start("1.1.0", 0.01);
