@@ -278,6 +278,7 @@ std::string quantileName(double q) { return "p" + format("%.4g", q * 100.0); }
 // Milliseconds for a latency in microseconds ("412 ms", "3.5 ms"), the metric's own unit for
 // any other metric.
 std::string valueText(Metric metric, double value) {
+  if (metricInfo(metric).unit.empty()) return number(value);  // a query's own unit
   if (metricInfo(metric).unit != "us")
     return number(value) + " " + std::string(metricInfo(metric).unit);
   const double millis = value / 1000.0;

@@ -21,8 +21,7 @@ constexpr std::array kMetrics{
     MetricInfo{Metric::kCpu, "cpu", "CPU (ms/s)", "ms/s", MetricKind::kSamples},
     MetricInfo{Metric::kMemory, "memory", "memory (bytes)", "bytes", MetricKind::kSamples},
     MetricInfo{Metric::kRestarts, "restarts", "unit restarts", "restarts", MetricKind::kRestarts},
-    MetricInfo{Metric::kPrometheus, "prometheus", "Prometheus query", "value",
-               MetricKind::kSamples},
+    MetricInfo{Metric::kPrometheus, "prometheus", "Prometheus query", "", MetricKind::kSamples},
 };
 
 constexpr Name<Test> kTests[] = {{Test::kFisher, "fisher"},

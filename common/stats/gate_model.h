@@ -43,7 +43,7 @@ struct MetricInfo {
   Metric metric;
   std::string_view name;  // in config files and JSON: "http_5xx_ratio"
   std::string_view text;  // in explanations: "5xx ratio"
-  std::string_view unit;  // "ratio", "us", "ms/s", "bytes", "restarts"
+  std::string_view unit;  // "ratio", "us", "ms/s", "bytes", "restarts"; "" (prometheus: its own)
   MetricKind kind;
 };
 
