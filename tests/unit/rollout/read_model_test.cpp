@@ -235,5 +235,32 @@ TEST_CASE(
   CHECK(view.events.front().step == 0);
 }
 
+TEST_CASE("a Prometheus check's hosts, queries and values are in the read model, as the schema says") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  sim.run(30);
+  std::vector<CheckRecordView> checks;
+  for (const auto& check : sim.checks()) checks.push_back(check);
+  REQUIRE(!checks.empty());
+  CheckRecordView prometheus = checks.front();
+  prometheus.result.name = "app_errors";
+  prometheus.result.metric = Metric::kPrometheus;
+  prometheus.result.test = Test::kMannWhitney;
+  prometheus.result.hostValues = {
+      {"eu-a1", true, "app_error_ratio{host=\"eu-a1\"}", {0.05, std::nan("")}, "no data: x"},
+      {"eu-a2", false, "app_error_ratio{host=\"eu-a2\"}", {0.01, 0.01}, ""}};
+  checks.push_back(prometheus);
+  const RolloutView view = buildRolloutView(sim.rollout(), sim.now(), std::move(checks), {});
+  const json document = toJson(view);
+  auto problems = problemsOf(document);
+  CHECK_MESSAGE(problems.empty(), (problems.empty() ? "" : problems.front()));
+  CHECK(document["checks"].back()["result"]["hostValues"][0]["values"][1] == "nan");
+  auto decoded = rolloutViewFromJson(document);
+  REQUIRE_MESSAGE(decoded.ok(), (decoded.ok() ? "" : decoded.error().message));
+  CHECK(toJson(*decoded) == document);
+  CHECK(decoded->checks.back().result.hostValues.size() == 2);
+  CHECK(decoded->checks.back().result.hostValues[1].query == "app_error_ratio{host=\"eu-a2\"}");
+}
+
 }  // namespace
 }  // namespace rollgate::rollout
