@@ -155,5 +155,20 @@ TEST_CASE("remove() forgets a revoked host") {
   CHECK(hosts[0].name == "web-eu-2");
 }
 
+TEST_CASE("a host's address is the one its latest message came from, once it said hello") {
+  Registry registry(kTimeoutMillis);
+  registry.setAddress("web-eu-1", "10.0.0.7");  // no hello yet: not recorded
+  CHECK(registry.addressOf("web-eu-1").empty());
+  registry.onHello("web-eu-1", helloFrom("web-eu-1", "eu-west", "eu-west-a"), "conn-1", kT0);
+  CHECK(registry.addressOf("web-eu-1").empty());
+  registry.setAddress("web-eu-1", "10.0.0.7");
+  CHECK(registry.addressOf("web-eu-1") == "10.0.0.7");
+  registry.setAddress("web-eu-1", "");  // an ipc:// message says nothing: the address stays
+  CHECK(registry.addressOf("web-eu-1") == "10.0.0.7");
+  registry.setAddress("web-eu-1", "10.0.0.8");
+  CHECK(registry.addressOf("web-eu-1") == "10.0.0.8");
+  CHECK(registry.addressOf("nobody").empty());
+}
+
 }  // namespace
 }  // namespace rollgate::coordinator
