@@ -15,8 +15,7 @@ Result<std::unique_ptr<PrometheusChecks>> PrometheusChecks::start(PrometheusOpti
 }
 
 PrometheusChecks::PrometheusChecks(std::unique_ptr<PrometheusWorker> worker,
-                                   PrometheusClient client, const Registry& registry,
-                                   Logger logger)
+                                   PrometheusClient client, const Registry& registry, Logger logger)
     : worker_(std::move(worker)),
       client_(std::move(client)),
       registry_(registry),
@@ -99,8 +98,8 @@ std::vector<rollout::PrometheusSample> PrometheusChecks::query(
       sample.step = action.step;
       sample.look = action.look;
       sample.host = host.name;
-      auto query =
-          rollout::expandPromqlTemplate(check.query, variables(host.name, host.release, action.service));
+      auto query = rollout::expandPromqlTemplate(
+          check.query, variables(host.name, host.release, action.service));
       if (!query) {
         sample.problem = query.error().message;
         immediate.push_back(std::move(sample));
@@ -135,8 +134,8 @@ std::vector<std::pair<std::string, rollout::PrometheusSample>> PrometheusChecks:
       sample.problem = value.error().message;
     }
     if (!sample.problem.empty()) {
-      logger_->debug("rollout {}: Prometheus check {} on host {} at look {}: {}",
-                     pending.rolloutId, sample.check, sample.host, sample.look, sample.problem);
+      logger_->debug("rollout {}: Prometheus check {} on host {} at look {}: {}", pending.rolloutId,
+                     sample.check, sample.host, sample.look, sample.problem);
     }
     out.emplace_back(pending.rolloutId, std::move(sample));
   }

@@ -30,7 +30,7 @@ namespace rollgate::coordinator {
 // What a rollout's start needs to run its Prometheus checks once.
 struct PrometheusStart {
   std::string service;
-  std::string version;          // the new release (the canary's {{release}})
+  std::string version;  // the new release (the canary's {{release}})
   std::string canaryHost;
   std::string baselineHost;     // may be empty
   std::string baselineRelease;  // the baseline's release

@@ -6,9 +6,9 @@
 
 namespace rollgate::coordinator {
 
-Result<Rollouts::PrometheusProbe> Rollouts::checkPrometheus(const rollout::GatesConfig& gates,
-                                                            const StartRollout& request,
-                                                            const rollout::RolloutPlan& plan) const {
+Result<Rollouts::PrometheusProbe> Rollouts::checkPrometheus(
+    const rollout::GatesConfig& gates, const StartRollout& request,
+    const rollout::RolloutPlan& plan) const {
   std::string first;
   for (const auto& check : gates.checks) {
     if (check.metric == rollout::Metric::kPrometheus && first.empty()) first = check.name;

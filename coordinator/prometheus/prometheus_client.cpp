@@ -47,8 +47,7 @@ Result<std::unique_ptr<PrometheusRequest>> PrometheusRequest::make(
   return request;
 }
 
-std::size_t PrometheusRequest::onData(char* data, std::size_t size, std::size_t count,
-                                      void* self) {
+std::size_t PrometheusRequest::onData(char* data, std::size_t size, std::size_t count, void* self) {
   auto* request = static_cast<PrometheusRequest*>(self);
   constexpr std::size_t kMaxBodyBytes = 8 * 1024 * 1024;
   if (request->body_.size() + size * count > kMaxBodyBytes) return 0;  // aborts the transfer

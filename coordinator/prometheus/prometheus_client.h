@@ -1,8 +1,8 @@
 // The coordinator's HTTP client for the team's Prometheus: instant queries (/api/v1/query) and
 // metric metadata (/api/v1/metadata), over libcurl with a bounded timeout. One libcurl easy handle
-// per request, owned by a PrometheusRequest (RAII); the blocking calls here are for the one query
-// run when a rollout starts; the coordinator's loop uses PrometheusWorker (prometheus_worker.h),
-// which runs the same requests without blocking it.
+// per request, owned by a PrometheusRequest (RAII). PrometheusClient's calls block (up to the
+// timeout): the coordinator runs them off its loop, on a thread of their own when a rollout
+// starts; each look's queries go through PrometheusWorker (prometheus_worker.h) instead.
 // Thread-safety: a PrometheusRequest belongs to one thread at a time; PrometheusClient is
 // immutable and its calls may run on any thread.
 #pragma once

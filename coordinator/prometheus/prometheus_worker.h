@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -60,9 +61,9 @@ class PrometheusWorker {
   std::unique_ptr<CURLM, MultiDeleter> multi_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<PrometheusQuery> queued_;      // guarded by mutex_
-  std::vector<PrometheusAnswer> answers_;   // guarded by mutex_
-  bool stopping_ = false;                   // guarded by mutex_
+  std::deque<PrometheusQuery> queued_;     // guarded by mutex_
+  std::vector<PrometheusAnswer> answers_;  // guarded by mutex_
+  bool stopping_ = false;                  // guarded by mutex_
   std::thread thread_;
 };
 

@@ -26,8 +26,8 @@ struct PromSeries {
 };
 
 struct PromQueryResult {
-  std::string resultType;  // "vector", "matrix", "scalar" or "string"
-  std::vector<PromSeries> series;  // scalar: one series without labels
+  std::string resultType;             // "vector", "matrix", "scalar" or "string"
+  std::vector<PromSeries> series;     // scalar: one series without labels
   std::vector<std::string> warnings;  // Prometheus's own "warnings"
 };
 

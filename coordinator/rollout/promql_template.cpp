@@ -59,8 +59,8 @@ Result<std::string> expand(std::string_view text, const PromqlVariables* vars) {
         out += escaped(*value);
       }
     } else {
-      return makeError("unknown variable \"{{" + name + "}}\" in the PromQL query (known: " +
-                       std::string(kVariables) + ")");
+      return makeError("unknown variable \"{{" + name +
+                       "}}\" in the PromQL query (known: " + std::string(kVariables) + ")");
     }
     pos = close + 2;
   }

@@ -53,8 +53,7 @@ Actions Rollout::onPrometheusSample(const PrometheusSample& sample, std::uint64_
                                [&](const PrometheusHost& h) { return h.name == sample.host; });
   if (!knownCheck || !knownHost) return {};
   for (auto& stored : step.prometheus) {
-    if (stored.check == sample.check && stored.host == sample.host &&
-        stored.look == sample.look) {
+    if (stored.check == sample.check && stored.host == sample.host && stored.look == sample.look) {
       stored = sample;
       return {};
     }

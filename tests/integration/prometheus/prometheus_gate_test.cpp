@@ -186,10 +186,10 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("Prometheus checks: regression rolled back, A/A promoted, bad query refused, outage held") {
+TEST_CASE(
+    "Prometheus checks: regression rolled back, A/A promoted, bad query refused, outage held") {
   Fixture f;
   if (!f.ready()) return;
-
 
   // An invalid query is refused before anything starts, with Prometheus's own error.
   std::string badGates = f.web->work().file("bad-gates.toml");
@@ -217,10 +217,10 @@ query = 'app_requests_total{host="{{host}}"}'
 )");
   auto counter = f.startRollout("1.0.1", 0.01, counterGates);
   CHECK_MESSAGE(counter.exitCode == 0, counter.err << counter.out);
-  CHECK_MESSAGE(counter.err.find("warning: Prometheus check requests: the query returns the raw "
-                                 "counter app_requests_total; wrap it in rate()") !=
-                    std::string::npos,
-                counter.err);
+  CHECK_MESSAGE(
+      counter.err.find("warning: Prometheus check requests: the query returns the raw "
+                       "counter app_requests_total; wrap it in rate()") != std::string::npos,
+      counter.err);
   auto counterJson = nlohmann::json::parse(counter.out, nullptr, false);
   if (counterJson.contains("rollout")) {
     std::string id = counterJson["rollout"]["id"].get<std::string>();

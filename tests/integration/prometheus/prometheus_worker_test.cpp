@@ -62,12 +62,13 @@ TEST_CASE("the worker answers every query from a real Prometheus, values and ref
   std::string listen = "127.0.0.1:" + std::to_string(port);
   writeFile(dir.file("prometheus.yml"),
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n"
-            "    static_configs:\n      - targets: ['" + listen + "']\n");
+            "    static_configs:\n      - targets: ['" +
+                listen + "']\n");
   std::filesystem::create_directories(dir.file("data"));
-  Process prometheus = Process::spawn(
-      {kPrometheus, "--config.file=" + dir.file("prometheus.yml"),
-       "--storage.tsdb.path=" + dir.file("data"), "--web.listen-address=" + listen},
-      dir.file("prometheus.log"));
+  Process prometheus =
+      Process::spawn({kPrometheus, "--config.file=" + dir.file("prometheus.yml"),
+                      "--storage.tsdb.path=" + dir.file("data"), "--web.listen-address=" + listen},
+                     dir.file("prometheus.log"));
   PrometheusClient client(PrometheusOptions{"http://" + listen + "/", 2000});
   REQUIRE_MESSAGE(waitUntil(
                       [&] {
@@ -82,8 +83,8 @@ TEST_CASE("the worker answers every query from a real Prometheus, values and ref
   constexpr std::size_t kQueries = 40;
   for (std::uint64_t tag = 1; tag <= kQueries; ++tag) {
     // Every fifth query is invalid PromQL.
-    std::string promql = tag % 5 == 0 ? "sum(up{job=\"self\"}" : "up{job=\"self\"} * " +
-                                                                   std::to_string(tag);
+    std::string promql =
+        tag % 5 == 0 ? "sum(up{job=\"self\"}" : "up{job=\"self\"} * " + std::to_string(tag);
     REQUIRE((*worker)->submit(PrometheusQuery{tag, promql}).ok());
   }
   auto answers = collect(**worker, kQueries);
@@ -118,8 +119,8 @@ TEST_CASE("the worker answers every query from a real Prometheus, values and ref
 
 TEST_CASE("an unreachable or silent Prometheus answers every query as unreachable, in time") {
   int closed = freePort();
-  auto refused = PrometheusWorker::start(
-      PrometheusOptions{"http://127.0.0.1:" + std::to_string(closed), 500});
+  auto refused =
+      PrometheusWorker::start(PrometheusOptions{"http://127.0.0.1:" + std::to_string(closed), 500});
   REQUIRE(refused.ok());
   for (std::uint64_t tag = 1; tag <= 10; ++tag) {
     REQUIRE((*refused)->submit(PrometheusQuery{tag, "up"}).ok());

@@ -39,8 +39,8 @@ TEST_CASE("a matrix (query_range) gives the mean of its finite points") {
 }
 
 TEST_CASE("a scalar gives its value; a string is no data") {
-  auto scalar =
-      parseQueryResponse(200, R"({"status":"success","data":{"resultType":"scalar","result":[1701500000,"42"]}})");
+  auto scalar = parseQueryResponse(
+      200, R"({"status":"success","data":{"resultType":"scalar","result":[1701500000,"42"]}})");
   REQUIRE(scalar.ok());
   CHECK(*singleValue(scalar.result) == doctest::Approx(42));
   auto text = parseQueryResponse(
@@ -50,8 +50,8 @@ TEST_CASE("a scalar gives its value; a string is no data") {
 }
 
 TEST_CASE("empty results, NaN, infinity and several series are no data, saying which") {
-  auto empty = parseQueryResponse(
-      200, R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  auto empty =
+      parseQueryResponse(200, R"({"status":"success","data":{"resultType":"vector","result":[]}})");
   REQUIRE(empty.ok());
   CHECK(error(singleValue(empty.result)) == "no data: the query returned no series");
 

@@ -149,7 +149,8 @@ TEST_CASE("a canary whose values are all above the comparison's fails; the same 
   addSamples(same, "canary-1", 12, [](std::uint32_t k) { return noisy(0.01, k, 1); });
   addSamples(same, "base-1", 12, [](std::uint32_t k) { return noisy(0.01, k, 2); });
 
-  CheckResult fail = evaluatePrometheusCheck(prometheusCheck(), regressed, kHosts, true, 12, 12, plans);
+  CheckResult fail =
+      evaluatePrometheusCheck(prometheusCheck(), regressed, kHosts, true, 12, 12, plans);
   CHECK((fail.verdict == Verdict::kFail));
   CHECK(fail.canaryCount == 12);
   CHECK(fail.baselineCount == 12);
@@ -166,7 +167,8 @@ TEST_CASE("a canary whose values are all above the comparison's fails; the same 
   CHECK((pass.verdict == Verdict::kPass));
 
   // Only the looks so far count: at look 2 there are too few values.
-  CheckResult early = evaluatePrometheusCheck(prometheusCheck(), regressed, kHosts, true, 2, 12, plans);
+  CheckResult early =
+      evaluatePrometheusCheck(prometheusCheck(), regressed, kHosts, true, 2, 12, plans);
   CHECK((early.verdict == Verdict::kNotEnoughData));
   CHECK(early.hostValues[0].values.size() == 2);
 }
@@ -174,8 +176,9 @@ TEST_CASE("a canary whose values are all above the comparison's fails; the same 
 TEST_CASE("empty, NaN and unreachable answers are no data, never a pass, and say why") {
   PlanCache plans;
   std::vector<PrometheusSample> samples;
-  addSamples(samples, "canary-1", 6, [](std::uint32_t) { return kNaN; },
-             "Prometheus at http://127.0.0.1:1 unreachable: Connection refused");
+  addSamples(
+      samples, "canary-1", 6, [](std::uint32_t) { return kNaN; },
+      "Prometheus at http://127.0.0.1:1 unreachable: Connection refused");
   addSamples(samples, "base-1", 6, [](std::uint32_t) { return 0.01; });
   CheckResult r = evaluatePrometheusCheck(prometheusCheck(), samples, kHosts, true, 6, 6, plans);
   CHECK((r.verdict == Verdict::kNotEnoughData));
@@ -199,13 +202,13 @@ TEST_CASE("empty, NaN and unreachable answers are no data, never a pass, and say
   CheckSpec threshold = prometheusCheck(Test::kThresholdMax);
   threshold.threshold = 0.02;
   CHECK((evaluatePrometheusCheck(threshold, canaryOnly, kHosts, true, 6, 6, plans).verdict ==
-        Verdict::kFail));
+         Verdict::kFail));
   // ...and is decided at the last look only.
   CHECK((evaluatePrometheusCheck(threshold, canaryOnly, kHosts, true, 5, 6, plans).verdict ==
-        Verdict::kNotEnoughData));
+         Verdict::kNotEnoughData));
   threshold.threshold = 0.08;
   CHECK((evaluatePrometheusCheck(threshold, canaryOnly, kHosts, true, 6, 6, plans).verdict ==
-        Verdict::kPass));
+         Verdict::kPass));
 }
 
 namespace {
@@ -319,8 +322,8 @@ TEST_CASE("answers for another step, an unknown host or check, or a look not ask
   sample.look = 1;
   sample.host = canary;
   sample.value = 1;
-  for (auto bad : {std::string("step"), std::string("host"), std::string("check"),
-                   std::string("look")}) {
+  for (auto bad :
+       {std::string("step"), std::string("host"), std::string("check"), std::string("look")}) {
     PrometheusSample s = sample;
     if (bad == "step") s.step = 2;
     if (bad == "host") s.host = "nobody";
