@@ -40,9 +40,12 @@ namespace rollgate::coordinator {
 
 class Rollouts {
  public:
-  // Requires: every argument outlives this.
+  // Requires: every argument outlives this. `windowSeconds` is the coordinator's telemetry window
+  // ([coordinator] window_seconds, the agents' window): a plan follows it, and one that sets
+  // another window_seconds is refused.
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
-           CommandDispatcher& commands, const Clock& clock, Logger logger);
+           CommandDispatcher& commands, const Clock& clock, Logger logger,
+           std::uint64_t windowSeconds = rollout::kDefaultWindowSeconds);
 
   // Resumes every rollout that had not finished; hosts of a rollout that ended
   // rolled_back_incomplete get their pending rollback when they say hello.
@@ -103,6 +106,7 @@ class Rollouts {
   CommandDispatcher& commands_;
   const Clock& clock_;
   Logger logger_;
+  std::uint64_t windowSeconds_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
 };
 

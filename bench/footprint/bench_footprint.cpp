@@ -81,7 +81,7 @@ std::string nowCombined() {
 
 int run(int linesPerSecond, int seconds) {
   rollgate::testing::TempDir work("rollgate-bench-footprint");
-  LocalFleet fleet;
+  LocalFleet fleet("window_seconds = 1\n");  // the coordinator decides the agents' window
   fleet.startCoordinator();
   if (!fleet.waitForCoordinator()) return 1;
   std::vector<std::string> logs{work.file("web.log"), work.file("api.log")};
