@@ -66,7 +66,7 @@ void keepRunning(WebFleet& web) {
   std::printf("\n# then, for example:\n"
               "rollgate hosts\n"
               "rollgate rollout list\n"
-              "rollgate rollout explain ro-2\n"
+              "rollgate rollout explain r2\n"
               "rollgate telemetry --host eu-a-1 --last 5\n"
               "rollgate freeze --reason 'trying it' && rollgate unfreeze\n"
               "rollgate rollout start --service web --version 1.3.0 --artifact %s --plan %s --wait\n"
