@@ -382,9 +382,8 @@ void Agent::onBroadcastReadable() {
 
 void Agent::followWindow(std::uint64_t coordinatorWindowMillis) {
   if (coordinatorWindowMillis == 0 || coordinatorWindowMillis == windowMillis_) return;
-  if (auto disagreement = windowDisagreement(config_, coordinatorWindowMillis); !disagreement.empty()) {
-    logger_->error("{}", disagreement);
-  }
+  std::string disagreement = windowDisagreement(config_, coordinatorWindowMillis);
+  if (!disagreement.empty()) logger_->error("{}", disagreement);
   if (windowMillis_ != 0 || coordinatorWindowMillis != initialWindowMillis(config_)) {
     logger_->info("telemetry window: {} ms, the coordinator's", coordinatorWindowMillis);
   }

@@ -101,10 +101,12 @@ std::string windowDisagreement(const AgentConfig& config, std::uint64_t coordina
   const std::uint64_t mine = static_cast<std::uint64_t>(config.windowSeconds) * 1000;
   if (mine == coordinatorWindowMillis) return "";
   auto seconds = [](std::uint64_t millis) {
-    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s" : std::to_string(millis) + " ms";
+    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s"
+                              : std::to_string(millis) + " ms";
   };
   return configPath + ": key 'agent.window_seconds' = " + std::to_string(config.windowSeconds) +
-         " disagrees with the coordinator's telemetry window of " + seconds(coordinatorWindowMillis) +
+         " disagrees with the coordinator's telemetry window of " +
+         seconds(coordinatorWindowMillis) +
          " ([coordinator] window_seconds in its coordinator.toml decides); cutting " +
          seconds(coordinatorWindowMillis) + " windows. Remove window_seconds from " + configPath +
          " or make the two equal";

@@ -14,23 +14,23 @@ namespace rollgate::agent {
 
 struct InitOptions {
   std::string dir = "/etc/rollgate";
-  std::string host;              // required: the name the key is enrolled under
-  std::string region;            // required
-  std::string cluster;           // required
-  std::string coordinator;       // required: tcp://HOST:7400
-  std::string broadcast;         // default: the coordinator's host, port 7402
-  std::string coordinatorKey;    // default: DIR/coordinator.pub
-  std::string stateDir;          // default: /var/lib/rollgate/agent, or DIR/agent-state
+  std::string host;            // required: the name the key is enrolled under
+  std::string region;          // required
+  std::string cluster;         // required
+  std::string coordinator;     // required: tcp://HOST:7400
+  std::string broadcast;       // default: the coordinator's host, port 7402
+  std::string coordinatorKey;  // default: DIR/coordinator.pub
+  std::string stateDir;        // default: /var/lib/rollgate/agent, or DIR/agent-state
   std::string systemd = "system";
   // One service, written when `service` is set.
   std::string service;
-  std::string unit;              // default: SERVICE.service
-  std::string installRoot;       // required with a service
+  std::string unit;         // default: SERVICE.service
+  std::string installRoot;  // required with a service
   std::string accessLog;
   std::string accessLogFormat = "combined";
   std::string errorLog;
   std::string healthUrl;
-  std::string restartCommand;    // with systemd = "none": one program, arguments split at spaces
+  std::string restartCommand;  // with systemd = "none": one program, arguments split at spaces
 };
 
 Result<std::string> initAgent(const InitOptions& options);

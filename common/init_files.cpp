@@ -36,8 +36,11 @@ Status writeNewFile(const std::string& path, const std::string& content, unsigne
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return makeError(path + ": fsync: " + sys::errnoMessage(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const int syncErrno = errno;
+  if (::close(fd) != 0 || !synced) {
+    return makeError(path + (synced ? ": close: " : ": fsync: ") +
+                     sys::errnoMessage(synced ? errno : syncErrno));
   }
   return {};
 }

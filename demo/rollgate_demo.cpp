@@ -69,10 +69,12 @@ void keepRunning(WebFleet& web) {
               "rollgate rollout explain r2\n"
               "rollgate telemetry --host eu-a-1 --last 5\n"
               "rollgate freeze --reason 'trying it' && rollgate unfreeze\n"
-              "rollgate rollout start --service web --version 1.3.0 --artifact %s --plan %s --wait\n"
+              "rollgate rollout start --service web --version 1.3.0 --artifact %s \\\n"
+              "  --plan %s --wait\n"
               "\n# builds: %s/web-*.tar.gz (any of them may be started as a new version); "
               "logs: %s\n",
-              web.work().file("web-1.1.0.tar.gz").c_str(), web.work().file("demo-plan.toml").c_str(),
+              web.work().file("web-1.1.0.tar.gz").c_str(),
+              web.work().file("demo-plan.toml").c_str(),
               web.work().path().c_str(), fleet.coordinatorLog().c_str());
   std::printf("\nStop it with Ctrl-C here (or: kill %d): every process the demo started is "
               "stopped and its files removed.\n",

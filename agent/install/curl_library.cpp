@@ -18,7 +18,8 @@ Result<std::unique_ptr<CurlLibrary>> CurlLibrary::open() {
   void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     const char* why = ::dlerror();
-    return makeError(std::string("cannot load ") + kSoname + " (needed for https:// and http:// "
+    return makeError(std::string("cannot load ") + kSoname +
+                     " (needed for https:// and http:// "
                      "artifact sources and https:// health URLs; Debian package libcurl4): " +
                      (why != nullptr ? why : "unknown dlopen error"));
   }
@@ -54,8 +55,9 @@ Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
   curl.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
   curl.easySetopt(c, CURLOPT_TIMEOUT_MS, timeoutMillis);
   curl.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl.easySetopt(c, CURLOPT_WRITEFUNCTION,
-                  +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+  curl.easySetopt(
+      c, CURLOPT_WRITEFUNCTION,
+      +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
   CURLcode rc = curl.easyPerform(c);
   if (rc != CURLE_OK) {
     return makeError(url + ": " + (errorBuffer[0] ? errorBuffer : curl.easyStrerror(rc)));

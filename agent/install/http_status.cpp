@@ -77,7 +77,8 @@ Result<std::unique_ptr<Socket>> connectTo(const HttpUrl& u, SteadyClock::time_po
       last = "connect: " + sys::errnoMessage(errno);
       continue;
     }
-    if (auto w = waitFor(s->fd(), POLLOUT, deadline); !w) return makeError("connect: " + w.error().message);
+    if (auto w = waitFor(s->fd(), POLLOUT, deadline); !w)
+      return makeError("connect: " + w.error().message);
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(s->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
@@ -93,7 +94,8 @@ Status sendAll(int fd, std::string_view data, SteadyClock::time_point deadline) 
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (auto w = waitFor(fd, POLLOUT, deadline); !w) return makeError("send: " + w.error().message);
+      if (auto w = waitFor(fd, POLLOUT, deadline); !w)
+        return makeError("send: " + w.error().message);
     } else {
       return makeError("send: " + sys::errnoMessage(errno));
     }
@@ -116,7 +118,8 @@ Result<std::string> readStatusLine(int fd, SteadyClock::time_point deadline) {
       if (received.empty()) return makeError("connection closed without an answer");
       return received.substr(0, received.find('\n'));
     } else if (errno == EAGAIN || errno == EINTR) {
-      if (auto w = waitFor(fd, POLLIN, deadline); !w) return makeError("no answer: " + w.error().message);
+      if (auto w = waitFor(fd, POLLIN, deadline); !w)
+        return makeError("no answer: " + w.error().message);
     } else {
       return makeError("recv: " + sys::errnoMessage(errno));
     }
@@ -156,7 +159,8 @@ Result<HttpUrl> parseHttpUrl(std::string_view url) {
   if (!portText.empty() || authority.ends_with(":")) {
     unsigned value = 0;
     auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), value);
-    if (ec != std::errc() || end != portText.data() + portText.size() || value == 0 || value > 65535) {
+    if (ec != std::errc() || end != portText.data() + portText.size() || value == 0 ||
+        value > 65535) {
       return bad("port '" + std::string(portText) + "' is not a number from 1 to 65535");
     }
     u.port = static_cast<std::uint16_t>(value);
@@ -165,7 +169,9 @@ Result<HttpUrl> parseHttpUrl(std::string_view url) {
 }
 
 Result<long> parseHttpStatusLine(std::string_view line) {
-  auto bad = [&] { return makeError("not an HTTP status line: '" + std::string(line.substr(0, 80)) + "'"); };
+  auto bad = [&] {
+    return makeError("not an HTTP status line: '" + std::string(line.substr(0, 80)) + "'");
+  };
   if (!line.starts_with("HTTP/")) return bad();
   auto space = line.find(' ');
   if (space == std::string_view::npos || line.size() < space + 4) return bad();
@@ -188,8 +194,9 @@ Result<long> httpGetStatus(const std::string& url, long timeoutMillis) {
   const bool v6 = parsed->host.find(':') != std::string::npos;
   std::string hostHeader = v6 ? "[" + parsed->host + "]" : parsed->host;
   if (parsed->port != 80) hostHeader += ":" + std::to_string(parsed->port);
-  std::string request = "GET " + parsed->target + " HTTP/1.1\r\nHost: " + hostHeader +
-                        "\r\nUser-Agent: rollgate-agent\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  std::string request =
+      "GET " + parsed->target + " HTTP/1.1\r\nHost: " + hostHeader +
+      "\r\nUser-Agent: rollgate-agent\r\nAccept: */*\r\nConnection: close\r\n\r\n";
   if (auto s = sendAll((*socket)->fd(), request, deadline); !s) return fail(s.error());
   auto line = readStatusLine((*socket)->fd(), deadline);
   if (!line) return fail(line.error());

@@ -16,9 +16,9 @@
 namespace rollgate::install {
 
 struct HttpUrl {
-  std::string host;     // a name, an IPv4 address, or an IPv6 address without brackets
+  std::string host;  // a name, an IPv4 address, or an IPv6 address without brackets
   std::uint16_t port = 80;
-  std::string target;   // path and query, "/" when the URL has none
+  std::string target;  // path and query, "/" when the URL has none
   bool operator==(const HttpUrl&) const = default;
 };
 

@@ -54,7 +54,8 @@ bool portFree(int port) {
   return free;
 }
 
-// A base port with PORT..PORT+2 (coordinator) and PORT+11..PORT+13 (nginx) free, as the README uses.
+// A base port with PORT..PORT+2 (coordinator) and PORT+11..PORT+13 (nginx) free, as the README
+// uses.
 int freePortBlock() {
   for (int attempt = 0; attempt < 200; ++attempt) {
     int base = freePort();
@@ -97,7 +98,8 @@ void killStarted(const std::string& fleet) {
 
 }  // namespace
 
-TEST_CASE("the README's manual setup gives a fleet that promotes a good build and rolls back a bad one") {
+TEST_CASE(
+    "the README's manual setup gives a fleet that promotes a good build and rolls back a bad one") {
   if (!requireOrSkip(UserManager::missingPrerequisite())) return;
   if (!requireOrSkip(missingProgram())) return;
   std::ifstream readme(ROLLGATE_README);
@@ -132,8 +134,8 @@ TEST_CASE("the README's manual setup gives a fleet that promotes a good build an
   writeFile(home.file("stop.sh"), "set -euo pipefail\n" + blocks.back());
   auto run = runCommand({"/bin/bash", home.file("setup.sh")}, env, std::chrono::minutes(20));
   auto logs = [&] {
-    std::string text = "script exit " + std::to_string(run.exitCode) + "\n--- stdout\n" +
-                       run.out + "\n--- stderr\n" + run.err + "\n--- coordinator.log\n" +
+    std::string text = "script exit " + std::to_string(run.exitCode) + "\n--- stdout\n" + run.out +
+                       "\n--- stderr\n" + run.err + "\n--- coordinator.log\n" +
                        tail(fleet + "/coordinator.log");
     for (int i = 1; i <= 3; ++i) {
       text += "\n--- web-" + std::to_string(i) + "/agent.log\n" +
@@ -156,7 +158,8 @@ TEST_CASE("the README's manual setup gives a fleet that promotes a good build an
   auto rollouts = nlohmann::json::parse(list.out, nullptr, false);
   REQUIRE_MESSAGE(!rollouts.is_discarded(), (list.out + list.err));
   std::map<std::string, std::string> statusOf;
-  for (const auto& r : rollouts["rollouts"]) statusOf[r.value("version", "")] = r.value("status", "");
+  for (const auto& r : rollouts["rollouts"])
+    statusOf[r.value("version", "")] = r.value("status", "");
   CHECK_MESSAGE(statusOf["1.1.0"] == "succeeded", logs());
   CHECK_MESSAGE(statusOf["1.2.0"] == "rolled_back", logs());
   auto hosts = runCommand({binDir() + "/rollgate", "hosts", "--json"}, cli);

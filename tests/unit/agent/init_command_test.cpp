@@ -1,12 +1,13 @@
 // `rollgate-agent init` (agent/init_command.h): the files it writes are a config the agent loads
 // as is and a key pair; it refuses to overwrite and refuses bad values before writing anything.
+#include "agent/init_command.h"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "agent/agent_config.h"
-#include "agent/init_command.h"
 #include "common/keys.h"
 #include "tests/unit/common/temp_dir.h"
 
@@ -78,8 +79,9 @@ TEST_CASE("agent init never overwrites: a second run names the files and changes
   const std::string before = readFile(tmp / "agent.toml") + readFile(tmp / "agent.key");
   auto again = initAgent(webOptions(tmp.path()));
   REQUIRE_FALSE(again.ok());
-  CHECK(again.error().message == "rollgate-agent init: refusing to overwrite " + tmp / "agent.toml" +
-                                     ", " + tmp / "agent.key" + ", " + tmp / "agent.pub" +
+  CHECK(again.error().message == "rollgate-agent init: refusing to overwrite " +
+                                     tmp / "agent.toml" + ", " + tmp / "agent.key" + ", " +
+                                     tmp / "agent.pub" +
                                      " (move them away or choose another --dir)");
   CHECK(readFile(tmp / "agent.toml") + readFile(tmp / "agent.key") == before);
 }

@@ -1,6 +1,8 @@
 // `rollgate-coordinator init` (coordinator/init_command.h): a config the coordinator loads as is,
 // its key pair, an operator key pair already allowed, the allowlist and state directories; it
 // refuses to overwrite anything.
+#include "coordinator/init_command.h"
+
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -8,7 +10,6 @@
 
 #include "common/keys.h"
 #include "coordinator/coordinator_config.h"
-#include "coordinator/init_command.h"
 #include "tests/unit/common/temp_dir.h"
 
 namespace rollgate::coordinator {
@@ -53,12 +54,14 @@ TEST_CASE("coordinator init writes a config the coordinator loads, its keys and 
     CHECK((st.st_mode & 0777) == 0600);
   }
 
-  CHECK(report->find("rollgate-coordinator --config " + etc + "/coordinator.toml") != std::string::npos);
+  CHECK(report->find("rollgate-coordinator --config " + etc + "/coordinator.toml") !=
+        std::string::npos);
   CHECK(report->find("export ROLLGATE_ADMIN=tcp://127.0.0.1:17401 ROLLGATE_KEY=" + etc +
                      "/admin.key ROLLGATE_COORDINATOR_KEY=" + etc + "/coordinator.pub") !=
         std::string::npos);
 
-  const std::string before = readFile(etc + "/coordinator.toml") + readFile(etc + "/coordinator.key");
+  const std::string before =
+      readFile(etc + "/coordinator.toml") + readFile(etc + "/coordinator.key");
   auto again = initCoordinator(options);
   REQUIRE_FALSE(again.ok());
   CHECK(again.error().message.find("rollgate-coordinator init: refusing to overwrite " + etc +
@@ -66,9 +69,8 @@ TEST_CASE("coordinator init writes a config the coordinator loads, its keys and 
   CHECK(readFile(etc + "/coordinator.toml") + readFile(etc + "/coordinator.key") == before);
 }
 
-TEST_CASE("coordinator init in /etc/rollgate keeps its state in /var/lib/rollgate") {
-  // Only the defaults are checked here (nothing is written outside the temp dir): the state
-  // directory of the package layout, and an explicit --state-dir.
+TEST_CASE(
+    "coordinator init: --state-dir puts the state there; the default directory is /etc/rollgate") {
   ScopedTempDir tmp;
   InitOptions options;
   options.dir = tmp / "etc";

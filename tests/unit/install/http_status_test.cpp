@@ -1,7 +1,7 @@
 // The health probe's URL and status-line parsers (agent/install/http_status.h): pure, no socket.
-#include <doctest/doctest.h>
-
 #include "agent/install/http_status.h"
+
+#include <doctest/doctest.h>
 
 using namespace rollgate;
 using namespace rollgate::install;
