@@ -1,5 +1,7 @@
 #include "agent/init_command.h"
 
+#include <unistd.h>
+
 #include <sstream>
 #include <vector>
 
@@ -92,6 +94,9 @@ Result<std::string> initAgent(const InitOptions& options) {
   report += "wrote " + keyPrefix + ".key (secret, mode 0600) and " + keyPrefix + ".pub\n";
   report += "public key: " + pair.publicKey + "\n";
   if (options.service.empty()) report += "add a [[service]] table for each service it manages\n";
+  if (::access(coordinatorKey.c_str(), R_OK) != 0) {
+    report += "copy the coordinator's public key (coordinator.pub) to " + coordinatorKey + "\n";
+  }
   report += "next: enrol the key with the coordinator (where the rollgate CLI runs)\n";
   report += "  rollgate hosts enroll " + options.host + " " + keyPrefix + ".pub\n";
   report += "then start the agent\n";

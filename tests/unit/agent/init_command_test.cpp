@@ -71,6 +71,9 @@ TEST_CASE("agent init writes a config the agent loads and a key pair, and says w
   CHECK(report->find("public key: " + *pub) != std::string::npos);
   CHECK(report->find("rollgate hosts enroll web-1 " + tmp / "agent.pub") != std::string::npos);
   CHECK(report->find("rollgate-agent --config " + tmp / "agent.toml") != std::string::npos);
+  // The coordinator's public key is not there yet: the report says where it goes.
+  CHECK(report->find("copy the coordinator's public key (coordinator.pub) to " +
+                     tmp / "coordinator.pub") != std::string::npos);
 }
 
 TEST_CASE("agent init never overwrites: a second run names the files and changes nothing") {
