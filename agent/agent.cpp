@@ -49,7 +49,7 @@ TelemetryCollectorConfig collectorConfig(const AgentConfig& config) {
     telemetry.jsonFields.method = service.jsonMethodField;
     telemetry.errorLogPath = service.errorLog;
     telemetry.errorPattern = service.errorPattern;
-    telemetry.window.windowMillis = static_cast<std::uint64_t>(config.windowSeconds) * 1000;
+    telemetry.window.windowMillis = initialWindowMillis(config);
     out.services.push_back(std::move(collected));
   }
   return out;
@@ -282,6 +282,7 @@ void Agent::onDealerReadable() {
       flushTelemetry();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
+      followWindow(welcome->windowMillis);
       nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
     } else if (auto* command = std::get_if<Command>(&*message)) {
       onCommand(*command);
@@ -377,6 +378,17 @@ void Agent::onBroadcastReadable() {
       setFrozen(false, "");
     }
   }
+}
+
+void Agent::followWindow(std::uint64_t coordinatorWindowMillis) {
+  if (coordinatorWindowMillis == 0 || coordinatorWindowMillis == windowMillis_) return;
+  std::string disagreement = windowDisagreement(config_, coordinatorWindowMillis);
+  if (!disagreement.empty()) logger_->error("{}", disagreement);
+  if (windowMillis_ != 0 || coordinatorWindowMillis != initialWindowMillis(config_)) {
+    logger_->info("telemetry window: {} ms, the coordinator's", coordinatorWindowMillis);
+  }
+  windowMillis_ = coordinatorWindowMillis;
+  if (telemetry_) telemetry_->setWindowMillis(coordinatorWindowMillis);
 }
 
 void Agent::setFrozen(bool frozen, const std::string& reason) {

@@ -53,6 +53,8 @@ class Agent {
   void onCommand(const Command& command);
   void onAbort(const Abort& abort, bool fromBroadcast);
   void setFrozen(bool frozen, const std::string& reason);
+  // Adopts the coordinator's telemetry window (0: an old coordinator that sends none).
+  void followWindow(std::uint64_t coordinatorWindowMillis);
   void onWorkerResults();
   void sendResult(CommandResult result);
   void flushResults();
@@ -79,6 +81,7 @@ class Agent {
   std::string registeredAs_;
   std::uint64_t epoch_ = 0;
   std::uint64_t heartbeatMillis_ = 5000;
+  std::uint64_t windowMillis_ = 0;  // the window the collector cuts; 0 until a Welcome
   std::uint64_t lastHelloSteady_ = 0;
   std::uint64_t nextHeartbeatSteady_ = 0;
   std::uint64_t nextWatchdogSteady_ = 0;

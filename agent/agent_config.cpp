@@ -90,16 +90,42 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
 
 }  // namespace
 
+std::uint64_t initialWindowMillis(const AgentConfig& config) {
+  return config.windowSeconds > 0 ? static_cast<std::uint64_t>(config.windowSeconds) * 1000
+                                  : kDefaultWindowMillis;
+}
+
+std::string windowDisagreement(const AgentConfig& config, std::uint64_t coordinatorWindowMillis) {
+  const std::string& configPath = config.sourceName;
+  if (config.windowSeconds <= 0 || coordinatorWindowMillis == 0) return "";
+  const std::uint64_t mine = static_cast<std::uint64_t>(config.windowSeconds) * 1000;
+  if (mine == coordinatorWindowMillis) return "";
+  auto seconds = [](std::uint64_t millis) {
+    return millis % 1000 == 0 ? std::to_string(millis / 1000) + " s"
+                              : std::to_string(millis) + " ms";
+  };
+  return configPath + ": key 'agent.window_seconds' = " + std::to_string(config.windowSeconds) +
+         " disagrees with the coordinator's telemetry window of " +
+         seconds(coordinatorWindowMillis) +
+         " ([coordinator] window_seconds in its coordinator.toml decides); cutting " +
+         seconds(coordinatorWindowMillis) + " windows. Remove window_seconds from " + configPath +
+         " or make the two equal";
+}
+
 Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string& sourceName) {
   auto reader = ConfigReader::parseString(text, sourceName);
   if (!reader) return reader.error();
-  return fromReader(std::move(*reader));
+  auto config = fromReader(std::move(*reader));
+  if (config) config->sourceName = sourceName;
+  return config;
 }
 
 Result<AgentConfig> loadAgentConfig(const std::string& path) {
   auto reader = ConfigReader::parseFile(path);
   if (!reader) return reader.error();
-  return fromReader(std::move(*reader));
+  auto config = fromReader(std::move(*reader));
+  if (config) config->sourceName = path;
+  return config;
 }
 
 }  // namespace rollgate::agent

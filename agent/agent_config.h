@@ -31,6 +31,7 @@ struct ServiceConfig {
 };
 
 struct AgentConfig {
+  std::string sourceName = "agent.toml";  // the file it was read from, for messages
   std::string host;                 // informational; identity is the key's enrolled name
   std::string region;
   std::string cluster;
@@ -41,13 +42,25 @@ struct AgentConfig {
   std::string stateDir = "/var/lib/rollgate/agent";
   std::string systemd = "system";   // system | user | none
   std::int64_t heartbeatSeconds = 5;
-  std::int64_t windowSeconds = 10;
+  // The telemetry window is the coordinator's ([coordinator] window_seconds, sent in its Welcome).
+  // 0 (the default): follow it, cutting 10 s windows until the first Welcome. Set, it is only a
+  // check: when the coordinator's differs, windowDisagreement() names both and the agent follows
+  // the coordinator.
+  std::int64_t windowSeconds = 0;
   std::int64_t backlogWindows = 360;
   std::string logLevel = "info";
   std::vector<ServiceConfig> services;
 };
 
 inline constexpr const char* kDefaultAgentConfig = "/etc/rollgate/agent.toml";
+
+// The window the agent cuts until the coordinator's Welcome tells it the real one.
+inline constexpr std::uint64_t kDefaultWindowMillis = 10'000;
+std::uint64_t initialWindowMillis(const AgentConfig& config);
+
+// The error to report when agent.toml sets window_seconds and the coordinator's window
+// (Welcome.windowMillis) is another; empty when they agree or agent.toml does not set it.
+std::string windowDisagreement(const AgentConfig& config, std::uint64_t coordinatorWindowMillis);
 
 Result<AgentConfig> loadAgentConfig(const std::string& path);
 Result<AgentConfig> parseAgentConfig(const std::string& text, const std::string& sourceName);

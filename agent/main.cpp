@@ -1,11 +1,13 @@
-// rollgate-agent: runs the host agent (default), or one of its one-shot tools: `keygen` writes
-// the host's CURVE key pair, `parse` checks an access log against a format.
+// rollgate-agent: runs the host agent (default), or one of its one-shot tools: `init` writes a
+// working agent.toml and the host's key pair, `keygen` writes the key pair alone, `parse` checks
+// an access log against a format.
 #include <unistd.h>
 
 #include <csignal>
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
+#include "agent/init_command.h"
 #include "common/clock.h"
 #include "common/keys.h"
 #include "common/logging.h"
@@ -46,6 +48,48 @@ int main(int argc, char** argv) {
       return;
     }
     std::fputs(result->c_str(), stdout);
+  });
+  auto* init = app.add_subcommand(
+      "init", "write a working agent.toml and this host's key pair (never overwrites a file)");
+  rollgate::agent::InitOptions initOptions;
+  init->add_option("--dir", initOptions.dir, "directory for agent.toml and the keys")
+      ->capture_default_str();
+  init->add_option("--host", initOptions.host, "this host's name (its key is enrolled under it)")
+      ->required();
+  init->add_option("--region", initOptions.region, "region, e.g. eu-west")->required();
+  init->add_option("--cluster", initOptions.cluster, "cluster, e.g. eu-west-a")->required();
+  init->add_option("--coordinator", initOptions.coordinator, "tcp://HOST:7400")->required();
+  init->add_option("--broadcast", initOptions.broadcast,
+                   "tcp://HOST:7402 (default: the coordinator's host, port 7402)");
+  init->add_option("--coordinator-key", initOptions.coordinatorKey,
+                   "the coordinator's public key file (default: DIR/coordinator.pub)");
+  init->add_option("--state-dir", initOptions.stateDir,
+                   "state directory (default: /var/lib/rollgate/agent, or DIR/agent-state)");
+  init->add_option("--systemd", initOptions.systemd,
+                   "system: the system manager's bus; user: $DBUS_SESSION_BUS_ADDRESS or "
+                   "$XDG_RUNTIME_DIR/bus; none: restart_command per service")
+      ->check(CLI::IsMember({"system", "user", "none"}))
+      ->capture_default_str();
+  init->add_option("--service", initOptions.service, "one service to declare (more by editing)");
+  init->add_option("--unit", initOptions.unit, "its systemd unit (default: SERVICE.service)");
+  init->add_option("--install-root", initOptions.installRoot,
+                   "where its releases/<version>/ and current live");
+  init->add_option("--access-log", initOptions.accessLog, "its access log");
+  init->add_option("--access-log-format", initOptions.accessLogFormat,
+                   "combined | combined_rt | json | an nginx log_format")
+      ->capture_default_str();
+  init->add_option("--error-log", initOptions.errorLog, "its error log");
+  init->add_option("--health-url", initOptions.healthUrl, "asked after every restart, 2xx = healthy");
+  init->add_option("--restart-command", initOptions.restartCommand,
+                   "with --systemd none: program and arguments, split at spaces");
+  init->callback([&] {
+    auto report = rollgate::agent::initAgent(initOptions);
+    if (!report) {
+      std::fprintf(stderr, "%s\n", report.error().message.c_str());
+      exitCode = 1;
+      return;
+    }
+    std::fputs(report->c_str(), stdout);
   });
 #ifdef ROLLGATE_HAVE_PARSE_COMMAND
   rollgate::agent::addParseCommand(app);

@@ -1,7 +1,11 @@
 #include "common/sha256.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+// SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, but they are a few
+// objects of the static libcrypto.a (with the same SHA-extension code), where EVP pulls in the
+// provider machinery; see common/CMakeLists.txt.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,12 +18,10 @@
 
 namespace rollgate {
 
-void Sha256::CtxDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+void Sha256::CtxDeleter::operator()(SHA256state_st* ctx) const { delete ctx; }
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  ROLLGATE_CHECK(ctx_ != nullptr, "OpenSSL: out of memory for a digest context");
-  ROLLGATE_CHECK_EQ(EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr), 1,
-                    "OpenSSL: SHA-256 unavailable");
+Sha256::Sha256() : ctx_(new SHA256state_st) {
+  ROLLGATE_CHECK_EQ(SHA256_Init(ctx_.get()), 1, "OpenSSL: SHA-256 unavailable");
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
@@ -27,7 +29,7 @@ Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(const unsigned char* data, std::size_t size) {
   ROLLGATE_CHECK(ctx_ != nullptr, "update() after finish()");
-  ROLLGATE_CHECK_EQ(EVP_DigestUpdate(ctx_.get(), data, size), 1);
+  ROLLGATE_CHECK_EQ(SHA256_Update(ctx_.get(), data, size), 1);
 }
 
 void Sha256::update(std::string_view data) {
@@ -37,9 +39,7 @@ void Sha256::update(std::string_view data) {
 Sha256Digest Sha256::finish() {
   ROLLGATE_CHECK(ctx_ != nullptr, "finish() twice");
   Sha256Digest digest;
-  unsigned int size = 0;
-  ROLLGATE_CHECK_EQ(EVP_DigestFinal_ex(ctx_.get(), digest.data(), &size), 1);
-  ROLLGATE_CHECK_EQ(size, digest.size());
+  ROLLGATE_CHECK_EQ(SHA256_Final(digest.data(), ctx_.get()), 1);
   ctx_.reset();
   return digest;
 }

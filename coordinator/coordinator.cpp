@@ -92,7 +92,8 @@ Status Coordinator::start() {
   Outbox& outbox = *this;
   commands_ = std::make_unique<CommandDispatcher>(registry_, *store_, outbox, clock_, logger_);
   rollouts_ = std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_,
-                                         clock_, logger_);
+                                         clock_, logger_,
+                                         static_cast<std::uint64_t>(config_.windowSeconds));
   if (!config_.prometheusUrl.empty()) {
     auto prometheus = PrometheusChecks::start(
         PrometheusOptions{config_.prometheusUrl,

@@ -1,10 +1,13 @@
-// rollgate-coordinator: parses flags, builds the coordinator and runs it until SIGTERM/SIGINT.
+// rollgate-coordinator: parses flags, builds the coordinator and runs it until SIGTERM/SIGINT;
+// `init` writes a working config and keys instead.
 #include <csignal>
+#include <cstdio>
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
 #include "common/logging.h"
 #include "coordinator/coordinator.h"
+#include "coordinator/init_command.h"
 #include "rollgate_version.h"
 
 namespace {
@@ -19,7 +22,39 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("rollgate-coordinator ") + rollgate::kVersion);
   std::string configPath = rollgate::coordinator::kDefaultCoordinatorConfig;
   app.add_option("--config", configPath, "coordinator config (TOML)")->capture_default_str();
+
+  auto* init = app.add_subcommand(
+      "init", "write a working coordinator.toml, the coordinator's and an operator's key pairs "
+              "and the allowlist directories (never overwrites a file)");
+  rollgate::coordinator::InitOptions initOptions;
+  init->add_option("--dir", initOptions.dir, "directory for the config and keys")
+      ->capture_default_str();
+  init->add_option("--state-dir", initOptions.stateDir,
+                   "state directory (default: /var/lib/rollgate, or DIR/state when --dir is not "
+                   "/etc/rollgate)");
+  init->add_option("--agent-endpoint", initOptions.agentEndpoint, "where agents connect")
+      ->capture_default_str();
+  init->add_option("--admin-endpoint", initOptions.adminEndpoint, "where the CLI connects")
+      ->capture_default_str();
+  init->add_option("--broadcast-endpoint", initOptions.broadcastEndpoint,
+                   "where agents subscribe to aborts and freezes")
+      ->capture_default_str();
+  init->add_option("--window-seconds", initOptions.windowSeconds,
+                   "the fleet's telemetry window (agents and plans follow it)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  int exitCode = 0;
+  init->callback([&] {
+    auto report = rollgate::coordinator::initCoordinator(initOptions);
+    if (!report) {
+      std::fprintf(stderr, "%s\n", report.error().message.c_str());
+      exitCode = 1;
+      return;
+    }
+    std::fputs(report->c_str(), stdout);
+  });
   CLI11_PARSE(app, argc, argv);
+  if (!app.get_subcommands().empty()) return exitCode;
 
   auto config = rollgate::coordinator::loadCoordinatorConfig(configPath);
   if (!config) {

@@ -35,14 +35,15 @@ spdlog::level::level_enum stateChangeLevel(rollout::RolloutStatus to) {
 
 Rollouts::Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts,
                    Registry& registry, CommandDispatcher& commands, const Clock& clock,
-                   Logger logger)
+                   Logger logger, std::uint64_t windowSeconds)
     : store_(store),
       telemetry_(telemetry),
       artifacts_(artifacts),
       registry_(registry),
       commands_(commands),
       clock_(clock),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      windowSeconds_(windowSeconds) {}
 
 Status Rollouts::open() {
   auto unfinished = store_.unfinishedRollouts();
@@ -157,8 +158,9 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
     return makeError("no artifact for " + request.service + " " + request.version +
                      " (rollgate rollout start pushes it with --artifact FILE)");
   }
-  auto plan = request.planToml.empty() ? Result<rollout::PlanConfig>(rollout::defaultPlanConfig())
-                                       : rollout::parsePlanConfig(request.planToml, "plan");
+  auto plan = request.planToml.empty()
+                  ? Result<rollout::PlanConfig>(rollout::defaultPlanConfig(windowSeconds_))
+                  : rollout::parsePlanConfig(request.planToml, "plan", windowSeconds_);
   if (!plan) return plan.error();
   auto gates = request.gatesToml.empty() ? Result<rollout::GatesConfig>(rollout::defaultGatesConfig())
                                          : rollout::parseGatesConfig(request.gatesToml, "gates");

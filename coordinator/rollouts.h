@@ -43,9 +43,12 @@ namespace rollgate::coordinator {
 
 class Rollouts {
  public:
-  // Requires: every argument outlives this.
+  // Requires: every argument outlives this. `windowSeconds` is the coordinator's telemetry window
+  // ([coordinator] window_seconds, the agents' window): a plan follows it, and one that sets
+  // another window_seconds is refused.
   Rollouts(Store& store, TelemetryStore& telemetry, ArtifactStore& artifacts, Registry& registry,
-           CommandDispatcher& commands, const Clock& clock, Logger logger);
+           CommandDispatcher& commands, const Clock& clock, Logger logger,
+           std::uint64_t windowSeconds = rollout::kDefaultWindowSeconds);
 
   // Where Prometheus checks are queried (null: no Prometheus configured; a rollout with a
   // Prometheus check is then refused). Requires: outlives this.
@@ -142,6 +145,7 @@ class Rollouts {
   CommandDispatcher& commands_;
   const Clock& clock_;
   Logger logger_;
+  std::uint64_t windowSeconds_;
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
   PrometheusChecks* prometheus_ = nullptr;
   std::vector<PendingStart> pendingStarts_;  // waiting for their Prometheus queries

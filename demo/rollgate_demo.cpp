@@ -4,8 +4,16 @@
 // canary, cluster, region and fleet) and one bad one (3% of requests fail: rolled back at the
 // canary by a gate), showing live progress as `rollgate rollout watch` does, prints a summary and
 // stops everything it started. Exit status 0 only if both rollouts ended as they should.
+// `--keep`: leaves the fleet running (with its traffic) after the summary and prints the
+// environment that points the rollgate CLI at it, until Ctrl-C or SIGTERM.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <thread>
 
 #include "tests/support/fleet/web_fleet.h"
 
@@ -42,9 +50,55 @@ std::string statusOf(LocalFleet& fleet, const std::string& id) {
   return json.value("status", "");
 }
 
+volatile std::sig_atomic_t stopRequested = 0;
+void onStopSignal(int) { stopRequested = 1; }
+
+// --keep: what a newcomer needs to try every command on the running fleet, then wait.
+void keepRunning(WebFleet& web) {
+  LocalFleet& fleet = web.fleet();
+  web.startLoad();
+  banner("the demo fleet keeps running (--keep): point the rollgate CLI at it");
+  std::printf("# in another shell:\n");
+  std::printf("export PATH=%s:\"$PATH\"\n", binDir().c_str());
+  for (const auto& [name, value] : fleet.cliEnvironment()) {
+    std::printf("export %s=%s\n", name.c_str(), value.c_str());
+  }
+  std::printf("\n# then, for example:\n"
+              "rollgate hosts\n"
+              "rollgate rollout list\n"
+              "rollgate rollout explain r2\n"
+              "rollgate telemetry --host eu-a-1 --last 5\n"
+              "rollgate freeze --reason 'trying it' && rollgate unfreeze\n"
+              "rollgate rollout start --service web --version 1.3.0 --artifact %s \\\n"
+              "  --plan %s --wait\n"
+              "\n# builds: %s/web-*.tar.gz (any of them may be started as a new version); "
+              "logs: %s\n",
+              web.work().file("web-1.1.0.tar.gz").c_str(),
+              web.work().file("demo-plan.toml").c_str(),
+              web.work().path().c_str(), fleet.coordinatorLog().c_str());
+  std::printf("\nStop it with Ctrl-C here (or: kill %d): every process the demo started is "
+              "stopped and its files removed.\n",
+              static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  std::signal(SIGINT, onStopSignal);
+  std::signal(SIGTERM, onStopSignal);
+  while (stopRequested == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  web.stopLoad();
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--keep") == 0) {
+      keep = true;
+    } else {
+      std::fprintf(stderr, "usage: rollgate-demo [--keep]\n  --keep  leave the fleet running "
+                           "after the demo and print the environment for the rollgate CLI\n");
+      return 2;
+    }
+  }
   if (auto missing = WebFleet::missingPrerequisite(); !missing.empty()) {
     std::fprintf(stderr, "rollgate-demo: cannot run here: %s\n", missing.c_str());
     return 2;
@@ -114,6 +168,7 @@ int main() {
               results["1.1.0"].c_str(), on110, hosts.size());
   std::printf("bad rollout %s: %s (every host still on 1.1.0: %s)\n", bad.c_str(),
               results["1.2.0"].c_str(), badOk ? "yes" : "no");
+  if (keep) keepRunning(web);
   banner("stopping every process the demo started");
   started->reset();
   std::printf("demo: %s\n", goodOk && badOk ? "both rollouts ended as they should" : "FAILED");

@@ -3,6 +3,9 @@
 # fleet (a coordinator and 8 agents, each host an nginx unit of a private systemd manager, under
 # load) through one good rollout and one bad one. Exit status 0 only if the good rollout was
 # promoted through every stage and the bad one was rolled back at the canary.
+#
+#   ./scripts/demo.sh --keep   leaves the fleet running afterwards and prints the `export` lines
+#                              that point the rollgate CLI at it; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh >/dev/null

@@ -1,6 +1,5 @@
 #include "agent/install/artifact_source.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "agent/install/curl_library.h"
 #include "common/sys/error.h"
 
 namespace rollgate::install {
@@ -23,10 +23,6 @@ struct FdCloser {
 using UniqueFd = std::unique_ptr<int, FdCloser>;
 UniqueFd makeFd(int fd) { return UniqueFd(new int(fd)); }
 
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 
 Status writeAll(int fd, const char* data, size_t size, const std::string& path) {
   while (size > 0) {
@@ -101,6 +97,7 @@ namespace {
 
 struct HttpTransfer {
   int fd = -1;
+  const CurlLibrary* lib = nullptr;
   CURL* curl = nullptr;
   const FetchRequest* request = nullptr;
   const ProgressFn* progress = nullptr;
@@ -117,7 +114,7 @@ size_t onData(char* data, size_t size, size_t count, void* user) {
   if (!t->checkedStatus) {
     t->checkedStatus = true;
     long code = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
+    t->lib->easyGetinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
     if (t->offset > 0 && code == 200) {  // server ignored the Range: start over
       if (::ftruncate(t->fd, 0) != 0) {
         t->error = t->request->stagingPath + ": truncate: " + sys::errnoMessage(errno);
@@ -169,9 +166,13 @@ Status HttpSource::fetch(const FetchRequest& request, const ProgressFn& progress
     if (offset == request.expectedBytes) return {};  // already complete
     offset = 0;
   }
-  CurlHandle curl(curl_easy_init());
-  if (!curl) return makeError("libcurl: curl_easy_init failed");
+  auto lib = CurlLibrary::open();
+  if (!lib) return makeError(request.url + ": " + lib.error().message);
+  const CurlLibrary& api = **lib;
+  CurlLibrary::Handle curl(api, api.easyInit());
+  if (curl.get() == nullptr) return makeError(request.url + ": libcurl: curl_easy_init failed");
   HttpTransfer t;
+  t.lib = &api;
   t.fd = **out;
   t.curl = curl.get();
   t.request = &request;
@@ -180,58 +181,36 @@ Status HttpSource::fetch(const FetchRequest& request, const ProgressFn& progress
   t.offset = offset;
   char errorBuffer[CURL_ERROR_SIZE] = {0};
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options_.connectTimeoutSeconds);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, options_.lowSpeedBytesPerSecond);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options_.lowSpeedSeconds);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options_.verifyPeer ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.verifyPeer ? 2L : 0L);
-  if (!options_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
+  api.easySetopt(c, CURLOPT_URL, request.url.c_str());
+  api.easySetopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
+  api.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.easySetopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  api.easySetopt(c, CURLOPT_MAXREDIRS, 5L);
+  api.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easySetopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  api.easySetopt(c, CURLOPT_FAILONERROR, 1L);
+  api.easySetopt(c, CURLOPT_CONNECTTIMEOUT, options_.connectTimeoutSeconds);
+  api.easySetopt(c, CURLOPT_LOW_SPEED_LIMIT, options_.lowSpeedBytesPerSecond);
+  api.easySetopt(c, CURLOPT_LOW_SPEED_TIME, options_.lowSpeedSeconds);
+  api.easySetopt(c, CURLOPT_SSL_VERIFYPEER, options_.verifyPeer ? 1L : 0L);
+  api.easySetopt(c, CURLOPT_SSL_VERIFYHOST, options_.verifyPeer ? 2L : 0L);
+  if (!options_.caFile.empty()) api.easySetopt(c, CURLOPT_CAINFO, options_.caFile.c_str());
   // A plain Range header (not CURLOPT_RESUME_FROM, which fails outright when the server ignores
   // the range): a 206 appends, a 200 truncates the staging file and starts over (onData).
   std::string range = std::to_string(offset) + "-";
-  if (offset > 0) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, onData);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, onProgress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  CURLcode rc = curl_easy_perform(c);
+  if (offset > 0) api.easySetopt(c, CURLOPT_RANGE, range.c_str());
+  api.easySetopt(c, CURLOPT_WRITEFUNCTION, onData);
+  api.easySetopt(c, CURLOPT_WRITEDATA, &t);
+  api.easySetopt(c, CURLOPT_XFERINFOFUNCTION, onProgress);
+  api.easySetopt(c, CURLOPT_XFERINFODATA, &t);
+  api.easySetopt(c, CURLOPT_NOPROGRESS, 0L);
+  CURLcode rc = api.easyPerform(c);
   if (rc != CURLE_OK) {
     if (!t.error.empty()) return makeError(t.error);
-    return makeError(request.url + ": " + (errorBuffer[0] ? errorBuffer : curl_easy_strerror(rc)));
+    return makeError(request.url + ": " + (errorBuffer[0] ? errorBuffer : api.easyStrerror(rc)));
   }
   if (progress) progress(t.offset + t.written, request.expectedBytes);
   return {};
-}
-
-Result<long> httpGetStatus(const std::string& url, long timeoutMillis) {
-  CurlHandle curl(curl_easy_init());
-  if (!curl) return makeError("libcurl: curl_easy_init failed");
-  CURL* c = curl.get();
-  char errorBuffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeoutMillis);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(
-      c, CURLOPT_WRITEFUNCTION,
-      +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) {
-    return makeError(url + ": " + (errorBuffer[0] ? errorBuffer : curl_easy_strerror(rc)));
-  }
-  long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  return code;
 }
 
 }  // namespace rollgate::install

@@ -1,6 +1,7 @@
 // Where artifacts come from. An ArtifactSource copies one artifact into a staging file, resuming
 // from the staging file's current size, and reports bytes as they arrive. FileSource handles
-// file:// URLs; HttpSource handles http:// and https:// (libcurl, Range requests for resume).
+// file:// URLs; HttpSource handles http:// and https:// (libcurl, loaded at the first fetch
+// (curl_library.h); Range requests for resume).
 // The coordinator's chunk source (over the agent socket) implements the same interface.
 //
 // The staging file is not fsynced: it is verified (SHA-256) after every fetch, and a partial file
@@ -68,9 +69,5 @@ class HttpSource final : public ArtifactSource {
  private:
   HttpSourceOptions options_;
 };
-
-// One GET with libcurl; returns the HTTP status code (0 never), or an error naming the URL when
-// no response arrived (connection refused, timeout).
-Result<long> httpGetStatus(const std::string& url, long timeoutMillis);
 
 }  // namespace rollgate::install

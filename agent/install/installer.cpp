@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "agent/install/health_probe.h"
+#include "agent/install/http_status.h"
 #include "agent/install/version.h"
 
 namespace rollgate::install {

@@ -65,6 +65,7 @@ class ServiceTelemetry {
   const std::string& service() const { return config_.service; }
   const std::string& release() const { return builder_.release(); }
   std::uint64_t nextCutMillis() const { return builder_.nextCutMillis(); }
+  void setWindowMillis(std::uint64_t windowMillis) { builder_.setWindowMillis(windowMillis); }
   std::uint64_t accessLines() const { return accessLines_; }
 
  private:

@@ -57,6 +57,11 @@ class TelemetryCollector {
   void markSent(std::uint64_t throughSequence) { backlog_->markSent(throughSequence); }
   void resendAll() { backlog_->resendAll(); }
   void acknowledge(std::uint64_t throughSequence);
+  // Every service's window length from now on (WindowBuilder::setWindowMillis).
+  // Requires: windowMillis > 0.
+  void setWindowMillis(std::uint64_t windowMillis) {
+    for (auto& service : services_) service.telemetry->setWindowMillis(windowMillis);
+  }
   const TelemetryBacklog& backlog() const { return *backlog_; }
 
  private:

@@ -57,6 +57,11 @@ void WindowBuilder::reset(std::uint64_t startMillis) {
   }
 }
 
+void WindowBuilder::setWindowMillis(std::uint64_t windowMillis) {
+  ROLLGATE_CHECK_GT(windowMillis, 0u);
+  options_.windowMillis = windowMillis;
+}
+
 std::uint64_t WindowBuilder::nextRandom() {
   // splitmix64: small, fast, good enough for reservoir sampling.
   std::uint64_t z = (rngState_ += 0x9E3779B97F4A7C15ULL);

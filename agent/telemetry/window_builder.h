@@ -70,6 +70,10 @@ class WindowBuilder {
   TelemetryWindow closeNow(std::uint64_t nowMillis);
 
   std::uint64_t nextCutMillis() const { return window_.startMillis + options_.windowMillis; }
+  // A new window length (the coordinator's, from its Welcome). The open window is cut once it is
+  // `windowMillis` long (at once, at the next cut(), if it already is). Requires: windowMillis > 0.
+  void setWindowMillis(std::uint64_t windowMillis);
+  std::uint64_t windowMillis() const { return options_.windowMillis; }
   const std::string& release() const { return window_.release; }
   const std::string& service() const { return window_.service; }
 

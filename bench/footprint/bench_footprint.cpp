@@ -81,7 +81,7 @@ std::string nowCombined() {
 
 int run(int linesPerSecond, int seconds) {
   rollgate::testing::TempDir work("rollgate-bench-footprint");
-  LocalFleet fleet;
+  LocalFleet fleet("window_seconds = 1\n");  // the coordinator decides the agents' window
   fleet.startCoordinator();
   if (!fleet.waitForCoordinator()) return 1;
   std::vector<std::string> logs{work.file("web.log"), work.file("api.log")};
@@ -145,16 +145,21 @@ int run(int linesPerSecond, int seconds) {
               anon / 1024.0, fileBacked / 1024.0, threads);
   std::printf("agent CPU: %.2f s over %.1f s = %.1f%% of one core\n", cpuSeconds, elapsed,
               100.0 * cpuSeconds / elapsed);
-  // The agent really parsed the lines: sum the requests it reported (windows close every second).
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // The agent really parsed the lines: sum the requests it reported (windows close every second;
+  // the last ones arrive within a few seconds on a loaded machine, so wait for them, boundedly).
   unsigned long long counted = 0;
-  for (const char* service : names) {
-    auto out = fleet.cli({"telemetry", "--host", "foot-1", "--service", service, "--last", "1000",
-                          "--json"});
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    if (json.is_discarded() || !json.contains("windows")) continue;
-    for (const auto& w : json["windows"]) counted += w.value("requests", 0ULL);
-  }
+  auto countReported = [&] {
+    counted = 0;
+    for (const char* service : names) {
+      auto out = fleet.cli({"telemetry", "--host", "foot-1", "--service", service, "--last",
+                            "1000", "--json"});
+      auto json = nlohmann::json::parse(out.out, nullptr, false);
+      if (json.is_discarded() || !json.contains("windows")) continue;
+      for (const auto& w : json["windows"]) counted += w.value("requests", 0ULL);
+    }
+    return counted >= static_cast<unsigned long long>(written);
+  };
+  rollgate::testing::waitUntil(countReported, std::chrono::seconds(30), std::chrono::milliseconds(500));
   std::printf("agent reported %llu requests in its telemetry for %ld lines written\n", counted,
               written);
   std::printf("goals: RSS <= 10 MB -> %s; CPU <= 2%% of a core -> %s\n",

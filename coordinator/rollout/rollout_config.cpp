@@ -172,7 +172,11 @@ Result<BatchSize> parseBatch(std::string_view text) {
   return batch;
 }
 
-PlanConfig defaultPlanConfig() { return PlanConfig{}; }
+PlanConfig defaultPlanConfig(std::uint64_t windowSeconds) {
+  PlanConfig plan;
+  plan.windowSeconds = windowSeconds;
+  return plan;
+}
 
 GatesConfig defaultGatesConfig() {
   GatesConfig gates;
@@ -216,11 +220,19 @@ GatesConfig defaultGatesConfig() {
   return gates;
 }
 
-Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName) {
+Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName,
+                                   std::uint64_t coordinatorWindowSeconds) {
   auto root = ConfigReader::parseString(tomlText, sourceName);
   if (!root) return root.error();
-  PlanConfig plan = defaultPlanConfig();
+  PlanConfig plan = defaultPlanConfig(coordinatorWindowSeconds);
   getSeconds(*root, "window_seconds", plan.windowSeconds, 1);
+  if (plan.windowSeconds != coordinatorWindowSeconds) {
+    return makeError(sourceName + ": key 'window_seconds' = " + std::to_string(plan.windowSeconds) +
+                     " disagrees with the coordinator's telemetry window of " +
+                     std::to_string(coordinatorWindowSeconds) +
+                     " s ([coordinator] window_seconds in coordinator.toml, the length every agent "
+                     "cuts): remove window_seconds from the plan or make the two equal");
+  }
   getSeconds(*root, "silence_seconds", plan.silenceSeconds, 1);
   getSeconds(*root, "report_grace_seconds", plan.reportGraceSeconds, 0);
   getSeconds(*root, "rollback_timeout_seconds", plan.rollbackTimeoutSeconds, 1);

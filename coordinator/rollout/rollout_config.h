@@ -40,7 +40,8 @@ struct StageConfig {
 };
 
 struct PlanConfig {
-  // Length of one telemetry window (the agents' setting); analysis looks are this far apart.
+  // Length of one telemetry window: the coordinator's ([coordinator] window_seconds, which the
+  // agents cut); a plan that names another is refused. Analysis looks are this far apart.
   std::uint64_t windowSeconds = 10;
   // A stage host that sends no telemetry window for this long during warm-up or analysis has
   // gone silent, and its stage fails.
@@ -78,7 +79,10 @@ struct GatesConfig {
 // "2" -> 2 hosts, "25%" -> 25 percent (1-100).
 Result<BatchSize> parseBatch(std::string_view text);
 
-PlanConfig defaultPlanConfig();
+// The telemetry window when coordinator.toml sets none ([coordinator] window_seconds).
+inline constexpr std::uint64_t kDefaultWindowSeconds = 10;
+// The default plan for a coordinator whose telemetry window is `windowSeconds`.
+PlanConfig defaultPlanConfig(std::uint64_t windowSeconds = kDefaultWindowSeconds);
 // The default cpu and memory checks' absolute floors (min_effect), besides their 1.2 ratio.
 inline constexpr double kCpuFloorMillisPerSecond = 20;
 inline constexpr double kMemoryFloorBytes = 16.0 * 1024 * 1024;
@@ -94,7 +98,10 @@ inline constexpr std::uint64_t kPrometheusMinSamples = 3;
 //   window_seconds = 10          silence_seconds = 35          report_grace_seconds = 3
 //   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart
 //   [cluster] / [region] / [fleet]: the same plus batch = 2 | "25%"
-Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName);
+// The window is the coordinator's (`coordinatorWindowSeconds`, the length the agents cut): a plan
+// without window_seconds takes it, and one whose window_seconds differs is refused, naming both.
+Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName,
+                                   std::uint64_t coordinatorWindowSeconds = kDefaultWindowSeconds);
 
 // Parses gates. Empty text (or no [[check]]) gives the defaults; a file with checks replaces
 // them entirely.

@@ -1,7 +1,10 @@
 // The installer against a real systemd user manager and a real nginx unit serving
 // <root>/current/www: install, upgrade, roll back, refuse corrupt artifacts, switch back by itself
 // when the unit fails to start or the health check fails, at-most-once commands.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
@@ -11,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "agent/install/http_status.h"
 #include "common/sys/error.h"
 #include "tests/integration/install/fixture.h"
 
@@ -392,6 +396,66 @@ TEST_CASE("http source: full download, resume with a Range request, errors name 
                             cancel);
   REQUIRE_FALSE(refused.ok());
   CHECK(contains(refused.error().message, "http://127.0.0.1:1/x"));
+}
+
+TEST_CASE("health requests over a plain socket: status of a real nginx, errors name the URL") {
+  if (skipWithoutSystemd()) return;
+  auto m = UserManager::start();
+  REQUIRE_MESSAGE(m.ok(), m.error().message);
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "served");
+  writeText(tmp / "served/health.txt", "ok\n");
+  auto n = NginxUnit::start(**m, tmp / "served");
+  REQUIRE_MESSAGE(n.ok(), n.error().message);
+  auto& nginx = **n;
+  auto ok = httpGetStatus(nginx.url("/health.txt"), 5000);
+  REQUIRE_MESSAGE(ok.ok(), ok.error().message);
+  CHECK(*ok == 200);
+  CHECK(*httpGetStatus(nginx.url("/missing"), 5000) == 404);
+  CHECK(contains(readText(nginx.prefix() + "/access.log"), "GET /health.txt HTTP/1.1\" 200"));
+
+  auto refused = httpGetStatus("http://127.0.0.1:1/health", 5000);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(contains(refused.error().message, "http://127.0.0.1:1/health: connect: Connection refused"));
+
+  // A loopback listener that never accepts (the kernel completes the connection): its URL.
+  auto listenLoopback = [](int& fd) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    return "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)) + "/health";
+  };
+  int silentFd = -1;
+  std::string silent = listenLoopback(silentFd);
+  auto timedOut = httpGetStatus(silent, 300);
+  ::close(silentFd);
+  REQUIRE_FALSE(timedOut.ok());
+  CHECK(timedOut.error().message == silent + ": no answer: timed out");
+
+  // Something that is not HTTP on the port: the answer is quoted.
+  int sshFd = -1;
+  std::string ssh = listenLoopback(sshFd);
+  std::thread speaker([&] {
+    int peer = ::accept(sshFd, nullptr, nullptr);
+    const char banner[] = "SSH-2.0-OpenSSH_9.2\r\n";
+    (void)!::write(peer, banner, sizeof banner - 1);
+    ::close(peer);
+  });
+  auto notHttp = httpGetStatus(ssh, 5000);
+  speaker.join();
+  ::close(sshFd);
+  REQUIRE_FALSE(notHttp.ok());
+  CHECK(notHttp.error().message == ssh + ": not an HTTP status line: 'SSH-2.0-OpenSSH_9.2'");
+
+  // https:// goes through libcurl, loaded for the request.
+  auto tls = httpGetStatus("https://127.0.0.1:1/health", 5000);
+  REQUIRE_FALSE(tls.ok());
+  CHECK(contains(tls.error().message, "https://127.0.0.1:1/health: "));
 }
 
 TEST_CASE("cancellation during the download stops the install; nothing is installed") {

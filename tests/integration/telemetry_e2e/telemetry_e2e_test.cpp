@@ -59,7 +59,7 @@ std::uint64_t savedAccessOffset(const std::string& stateFile) {
 }  // namespace
 
 TEST_CASE("windows not acknowledged survive an agent's SIGKILL and arrive after its restart") {
-  LocalFleet fleet;
+  LocalFleet fleet("window_seconds = 1\n");  // the agents below cut 1 s windows
   fleet.startCoordinator();
   REQUIRE(fleet.waitForCoordinator());
   TempDir logs;
@@ -144,7 +144,7 @@ TEST_CASE("requests sent by wrk show up in rollgate telemetry with nginx's own c
   const std::string accessLog = (*nginx)->prefix() + "/access.log";
   const std::string errorLog = (*nginx)->prefix() + "/error.log";
 
-  LocalFleet fleet;
+  LocalFleet fleet("window_seconds = 1\n");  // the agents below cut 1 s windows
   fleet.startCoordinator();
   REQUIRE(fleet.waitForCoordinator());
   AgentSpec spec("web-1", "eu-west", "eu-west-a");

@@ -65,11 +65,30 @@ TEST_CASE("defaults for everything else") {
   CHECK(config.stateDir == "/var/lib/rollgate/agent");
   CHECK(config.systemd == "system");
   CHECK(config.heartbeatSeconds == 5);
-  CHECK(config.windowSeconds == 10);
+  CHECK(config.windowSeconds == 0);  // the coordinator's window
+  CHECK(initialWindowMillis(config) == 10'000);  // until its Welcome says otherwise
   CHECK(config.backlogWindows == 360);
   CHECK(config.logLevel == "info");
   CHECK_FALSE(config.host.empty());  // the machine's host name
   CHECK(config.services.empty());
+}
+
+TEST_CASE("the coordinator's window decides; a window_seconds that disagrees is named") {
+  AgentConfig follows = parseOk(kMinimal);
+  CHECK(windowDisagreement(follows, 1000).empty());
+  CHECK(windowDisagreement(follows, 60'000).empty());
+
+  auto parsed = parseAgentConfig(std::string(kMinimal) + "window_seconds = 5\n", "/etc/rollgate/agent.toml");
+  REQUIRE(parsed.ok());
+  CHECK(initialWindowMillis(*parsed) == 5000);
+  CHECK(windowDisagreement(*parsed, 5000).empty());
+  CHECK(windowDisagreement(*parsed, 0).empty());  // a coordinator that sends no window
+  CHECK(windowDisagreement(*parsed, 10'000) ==
+        "/etc/rollgate/agent.toml: key 'agent.window_seconds' = 5 disagrees with the coordinator's "
+        "telemetry window of 10 s ([coordinator] window_seconds in its coordinator.toml decides); "
+        "cutting 10 s windows. Remove window_seconds from /etc/rollgate/agent.toml or make the two "
+        "equal");
+  CHECK(windowDisagreement(*parsed, 1500).find("telemetry window of 1500 ms") != std::string::npos);
 }
 
 TEST_CASE("the broadcast endpoint is derived from the coordinator's host unless given") {

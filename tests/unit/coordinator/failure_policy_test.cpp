@@ -90,7 +90,7 @@ struct Parts {
     artifacts = std::move(*opened);
     commands = std::make_unique<CommandDispatcher>(registry, store, outbox, clock, logger);
     rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
-                                          logger);
+                                          logger, /*windowSeconds=*/1);
     aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
     admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
                                                      *artifacts, *rollouts, *commands, *aborts,
@@ -563,7 +563,7 @@ TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its h
   parts.outbox.toAgents.clear();
   CommandDispatcher commands(parts.registry, parts.store, parts.outbox, parts.clock, parts.logger);
   Rollouts rollouts(parts.store, parts.telemetry, *parts.artifacts, parts.registry, commands,
-                    parts.clock, parts.logger);
+                    parts.clock, parts.logger, /*windowSeconds=*/1);
   REQUIRE(rollouts.open().ok());
   CHECK(rollouts.activeIds().empty());
   parts.outbox.toAgents.clear();

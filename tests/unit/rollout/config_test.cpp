@@ -57,7 +57,7 @@ batch = "25%"
 batch = 2
 install_timeout_seconds = 90
 )",
-                              "plan.toml");
+                              "plan.toml", /*coordinatorWindowSeconds=*/5);
   REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
   CHECK(plan->windowSeconds == 5);
   CHECK(plan->rollbackTimeoutSeconds == 900);
@@ -69,6 +69,29 @@ install_timeout_seconds = 90
   CHECK(plan->fleet.batch == BatchSize{BatchSize::Kind::kHosts, 2});
   CHECK(plan->fleet.installTimeoutSeconds == 90);
   CHECK(plan->cluster == defaultPlanConfig().cluster);
+}
+
+TEST_CASE("the coordinator's window decides: a plan follows it, one that disagrees is refused") {
+  auto follows = parsePlanConfig("[canary]\nanalysis_seconds = 30\n", "plan.toml", 3);
+  REQUIRE_MESSAGE(follows.ok(), (follows.ok() ? "" : follows.error().message));
+  CHECK(follows->windowSeconds == 3);
+  CHECK(defaultPlanConfig(3).windowSeconds == 3);
+  CHECK(defaultPlanConfig().windowSeconds == kDefaultWindowSeconds);
+  auto same = parsePlanConfig("window_seconds = 3\n[canary]\nanalysis_seconds = 30\n", "plan.toml", 3);
+  REQUIRE(same.ok());
+  CHECK(same->windowSeconds == 3);
+
+  auto refused = parsePlanConfig("window_seconds = 1\n", "plan.toml", 10);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message ==
+        "plan.toml: key 'window_seconds' = 1 disagrees with the coordinator's telemetry window of "
+        "10 s ([coordinator] window_seconds in coordinator.toml, the length every agent cuts): "
+        "remove window_seconds from the plan or make the two equal");
+  // analysis_seconds is checked against the coordinator's window when the plan names none.
+  auto tooShort = parsePlanConfig("[cluster]\nanalysis_seconds = 20\n", "plan.toml", 30);
+  REQUIRE_FALSE(tooShort.ok());
+  CHECK(tooShort.error().message.find("expected at least window_seconds (30), got 20") !=
+        std::string::npos);
 }
 
 TEST_CASE("plan errors name the source, the key, what was expected and what was found") {

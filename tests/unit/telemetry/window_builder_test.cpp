@@ -78,6 +78,28 @@ TEST_CASE("a window is cut only after windowMillis and counts are exact") {
   CHECK(sum(next->latencyBucketCounts) == 0);
 }
 
+TEST_CASE("a new window length (the coordinator's) applies to the open window") {
+  // Until the coordinator's Welcome the agent cuts 10 s windows; then, say, 1 s ones.
+  WindowBuilder builder("web", "v1", 0, WindowOptions{.windowMillis = 10000});
+  builder.setWindowMillis(1000);
+  CHECK(builder.windowMillis() == 1000);
+  CHECK(builder.nextCutMillis() == 1000);
+  CHECK_FALSE(builder.cut(999).has_value());
+  auto first = builder.cut(1000);
+  REQUIRE(first.has_value());
+  CHECK(first->startMillis == 0);
+  CHECK(first->endMillis == 1000);
+  // An open window already longer than the new length is cut at the next look, in one piece.
+  builder.setWindowMillis(10000);
+  CHECK_FALSE(builder.cut(5000).has_value());
+  builder.setWindowMillis(2000);
+  auto second = builder.cut(5000);
+  REQUIRE(second.has_value());
+  CHECK(second->startMillis == 1000);
+  CHECK(second->endMillis == 5000);
+  CHECK(builder.nextCutMillis() == 7000);
+}
+
 TEST_CASE("latency buckets: bounds are log-spaced, inclusive upper bounds, the last is +inf") {
   const auto& bounds = rollgate::agent::latencyBucketUpperMicros();
   REQUIRE(bounds.size() == 42);

@@ -1,0 +1,70 @@
+#include "agent/install/curl_library.h"
+
+#include <dlfcn.h>
+
+namespace rollgate::install {
+namespace {
+
+template <typename Fn>
+bool resolve(void* handle, const char* name, Fn& out, std::string& missing) {
+  out = reinterpret_cast<Fn>(::dlsym(handle, name));
+  if (out == nullptr) missing += std::string(missing.empty() ? "" : ", ") + name;
+  return out != nullptr;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CurlLibrary>> CurlLibrary::open() {
+  void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (handle == nullptr) {
+    const char* why = ::dlerror();
+    return makeError(std::string("cannot load ") + kSoname +
+                     " (needed for https:// and http:// "
+                     "artifact sources and https:// health URLs; Debian package libcurl4): " +
+                     (why != nullptr ? why : "unknown dlopen error"));
+  }
+  std::unique_ptr<CurlLibrary> lib(new CurlLibrary());
+  lib->handle_ = handle;
+  std::string missing;
+  resolve(handle, "curl_easy_init", lib->easyInit, missing);
+  resolve(handle, "curl_easy_cleanup", lib->easyCleanup, missing);
+  resolve(handle, "curl_easy_setopt", lib->easySetopt, missing);
+  resolve(handle, "curl_easy_perform", lib->easyPerform, missing);
+  resolve(handle, "curl_easy_getinfo", lib->easyGetinfo, missing);
+  resolve(handle, "curl_easy_strerror", lib->easyStrerror, missing);
+  if (!missing.empty()) {
+    return makeError(std::string(kSoname) + " lacks the functions " + missing);
+  }
+  return lib;
+}
+
+CurlLibrary::~CurlLibrary() {
+  if (handle_ != nullptr) ::dlclose(handle_);  // RTLD_NODELETE: stays mapped
+}
+
+Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
+  auto lib = CurlLibrary::open();
+  if (!lib) return makeError(url + ": " + lib.error().message);
+  const CurlLibrary& curl = **lib;
+  CurlLibrary::Handle handle(curl, curl.easyInit());
+  if (handle.get() == nullptr) return makeError(url + ": libcurl: curl_easy_init failed");
+  CURL* c = handle.get();
+  char errorBuffer[CURL_ERROR_SIZE] = {0};
+  curl.easySetopt(c, CURLOPT_URL, url.c_str());
+  curl.easySetopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
+  curl.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl.easySetopt(c, CURLOPT_TIMEOUT_MS, timeoutMillis);
+  curl.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easySetopt(
+      c, CURLOPT_WRITEFUNCTION,
+      +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+  CURLcode rc = curl.easyPerform(c);
+  if (rc != CURLE_OK) {
+    return makeError(url + ": " + (errorBuffer[0] ? errorBuffer : curl.easyStrerror(rc)));
+  }
+  long code = 0;
+  curl.easyGetinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
+}  // namespace rollgate::install

@@ -1,0 +1,61 @@
+// libcurl, loaded when an https:// (or http://) artifact source or an https:// health URL is first
+// used instead of linked: a linked libcurl maps its TLS, LDAP, SSH, RTMP, IDN and HTTP/2 libraries
+// (about 3 MB of the agent's resident memory) into every agent, although most fleets fetch
+// artifacts from the coordinator and probe health over plain http://. Once loaded it stays loaded
+// (RTLD_NODELETE): unloading libcurl safely would need curl_global_cleanup, which is not
+// thread-safe.
+//
+// Thread-safety: a CurlLibrary is an immutable table of functions; open() is thread-safe.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace rollgate::install {
+
+class CurlLibrary {
+ public:
+  // The library name dlopen is given (the soname of Debian's libcurl4 package).
+  static constexpr const char* kSoname = "libcurl.so.4";
+
+  // Loads libcurl. An error names the library, dlopen's reason and the package that provides it.
+  static Result<std::unique_ptr<CurlLibrary>> open();
+  ~CurlLibrary();
+  CurlLibrary(const CurlLibrary&) = delete;
+  CurlLibrary& operator=(const CurlLibrary&) = delete;
+
+  CURL* (*easyInit)() = nullptr;
+  void (*easyCleanup)(CURL*) = nullptr;
+  CURLcode (*easySetopt)(CURL*, CURLoption, ...) = nullptr;
+  CURLcode (*easyPerform)(CURL*) = nullptr;
+  CURLcode (*easyGetinfo)(CURL*, CURLINFO, ...) = nullptr;
+  const char* (*easyStrerror)(CURLcode) = nullptr;
+
+  // An easy handle cleaned up by this library's curl_easy_cleanup.
+  struct Handle {
+    Handle(const CurlLibrary& lib, CURL* curl) : lib_(lib), curl_(curl) {}
+    ~Handle() {
+      if (curl_ != nullptr) lib_.easyCleanup(curl_);
+    }
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    CURL* get() const { return curl_; }
+
+   private:
+    const CurlLibrary& lib_;
+    CURL* curl_;
+  };
+
+ private:
+  CurlLibrary() = default;
+  void* handle_ = nullptr;
+};
+
+// One GET through libcurl (loaded for the call): the status code, or an error naming the URL.
+Result<long> curlGetStatus(const std::string& url, long timeoutMillis);
+
+}  // namespace rollgate::install
