@@ -8,6 +8,7 @@
 // the canary or not, by which check and tier, and seconds from the canary's activation (every target on the new
 // release) to the decision (rollback or hold). A/A: false rollbacks and false holds (a step
 // waiting for an operator), each with its rate and the checks behind it.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,10 @@
 using namespace rollgate::testing;
 
 namespace {
+
+// Set by SIGINT or SIGTERM: the runs stop after the current rollout and the fleet is stopped
+// (agents, coordinator, units) before the program exits with what it measured so far.
+volatile std::sig_atomic_t stopRequested = 0;
 
 struct Args {
   bool faults = true;
@@ -70,7 +75,7 @@ void runFaults(WebFleet& web, const RolloutRun& run, const Args& args) {
   const auto& catalog = faultCatalog();
   for (std::size_t row = 0; row < catalog.size(); ++row) {
     const CatalogFault& fault = catalog[row];
-    for (int r = 0; r < args.faultRuns; ++r) {
+    for (int r = 0; r < args.faultRuns && !stopRequested; ++r) {
       std::string version = "9." + std::to_string(row) + "." + std::to_string(r);
       auto outcome = runRollout(web, run, version, web.makeRelease(version, fault.fault));
       bool stopped = outcome.stage == "canary" && (outcome.decision == "rolled_back" ||
@@ -98,7 +103,8 @@ void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
   int promoted = 0, rolledBack = 0, heldCount = 0, other = 0;
   std::map<std::string, int> byCheck;
   double longest = 0, sum = 0;
-  for (int i = 0; i < args.aaRuns; ++i) {
+  int runs = 0;
+  for (int i = 0; i < args.aaRuns && !stopRequested; ++i, ++runs) {
     std::string version = "1.0." + std::to_string(i + 1);
     auto started = std::chrono::steady_clock::now();
     auto outcome = runRollout(web, run, version, web.makeRelease(version, FaultSpec{}));
@@ -120,21 +126,34 @@ void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
                 why.c_str(), seconds);
     std::fflush(stdout);
   }
-  int n = std::max(args.aaRuns, 1);
+  int n = std::max(runs, 1);
   std::printf("\nA/A rollouts: %d (%.0f s each on average, longest %.0f s); promoted %d\n",
-              args.aaRuns, sum / n, longest, promoted);
+              runs, sum / n, longest, promoted);
   std::printf("| A/A runs | promoted | false rollbacks | false rollback rate | false holds | "
               "false hold rate | no decision |\n|---|---|---|---|---|---|---|\n");
-  std::printf("| %d | %d | %d | %.1f%% | %d | %.1f%% | %d |\n", args.aaRuns, promoted, rolledBack,
+  std::printf("| %d | %d | %d | %.1f%% | %d | %.1f%% | %d |\n", runs, promoted, rolledBack,
               100.0 * rolledBack / n, heldCount, 100.0 * heldCount / n, other);
   for (const auto& [what, count] : byCheck) std::printf("  %dx %s\n", count, what.c_str());
 }
 
 }  // namespace
 
+int run(const Args& args);
+
 int main(int argc, char** argv) {
   Args args;
   if (!parseArgs(argc, argv, args)) return 2;
+  std::signal(SIGINT, [](int) { stopRequested = 1; });
+  std::signal(SIGTERM, [](int) { stopRequested = 1; });
+  try {
+    return run(args);
+  } catch (const std::exception& e) {  // after the fleet's destructor has stopped it
+    std::fprintf(stderr, "bench_detection: %s\n", e.what());
+    return 1;
+  }
+}
+
+int run(const Args& args) {
   if (auto missing = WebFleet::missingPrerequisite(WebServer::kFaultApp); !missing.empty()) {
     std::fprintf(stderr, "bench_detection: cannot run here: %s\n", missing.c_str());
     return 2;
