@@ -162,6 +162,8 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   auto gates = request.gatesToml.empty() ? Result<rollout::GatesConfig>(rollout::defaultGatesConfig())
                                          : rollout::parseGatesConfig(request.gatesToml, "gates");
   if (!gates) return gates.error();
+  auto dataNotes = rollout::checkPlanGivesData(*plan, *gates);
+  if (!dataNotes) return dataNotes.error();
   std::uint64_t now = clock_.nowMillis();
   auto planned = rollout::planRollout(
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
@@ -204,6 +206,10 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
                                       request.version + ", canary " + planned->canaryHost +
                                       ", baseline " + planned->baselineHost});
   for (const auto& note : planned->notes) {
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
+  }
+  for (const auto& note : *dataNotes) {
+    logger_->warn("rollout {}: {}", id, note);
     recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
   if (!planned->smallFleetWarning.empty()) {
