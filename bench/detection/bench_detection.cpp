@@ -99,9 +99,49 @@ void runFaults(WebFleet& web, const RolloutRun& run, const Args& args) {
   std::printf("\ncaught at the canary: %d/%d\n", caught, total);
 }
 
+// Per stage and check, over A/A steps: how many steps it was evaluated in, how many had a
+// significant look (p <= the look's alpha, whatever the effect's size) and how many it failed.
+struct StepCounts {
+  int steps = 0;
+  int significant = 0;
+  int failed = 0;
+};
+using SignificanceTable = std::map<std::pair<std::string, std::string>, StepCounts>;
+
+void countSignificance(const nlohmann::json& explain, SignificanceTable& table) {
+  std::map<std::pair<std::uint32_t, std::string>, std::pair<std::string, StepCounts>> steps;
+  for (const auto& record : explain.value("checks", nlohmann::json::array())) {
+    const auto& result = record["result"];
+    auto& [stage, counts] = steps[{record.value("step", 0u), result.value("name", "")}];
+    stage = record.value("stage", "");
+    counts.steps = 1;
+    counts.significant |= result.value("significant", false) ? 1 : 0;
+    counts.failed |= result.value("verdict", "") == "fail" ? 1 : 0;
+  }
+  for (const auto& [key, value] : steps) {
+    StepCounts& total = table[{value.first, key.second}];
+    total.steps += value.second.steps;
+    total.significant += value.second.significant;
+    total.failed += value.second.failed;
+  }
+}
+
+void printSignificance(const SignificanceTable& table) {
+  std::printf("\nA/A steps with a significant look, per stage and tested check (p <= the look's "
+              "alpha; the effect floors decide whether that fails the check):\n"
+              "| stage | check | steps | significant at a look | failed |\n|---|---|---|---|---|\n");
+  for (const auto& [key, counts] : table) {
+    if (key.second.find("static") != std::string::npos || key.second == "restarts") continue;
+    std::printf("| %s | %s | %d | %d (%.1f%%) | %d |\n", key.first.c_str(), key.second.c_str(),
+                counts.steps, counts.significant,
+                100.0 * counts.significant / std::max(counts.steps, 1), counts.failed);
+  }
+}
+
 void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
   int promoted = 0, rolledBack = 0, heldCount = 0, other = 0;
   std::map<std::string, int> byCheck;
+  SignificanceTable significance;
   double longest = 0, sum = 0;
   int runs = 0;
   for (int i = 0; i < args.aaRuns && !stopRequested; ++i, ++runs) {
@@ -110,6 +150,7 @@ void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
     auto outcome = runRollout(web, run, version, web.makeRelease(version, FaultSpec{}));
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     longest = std::max(longest, seconds);
+    countSignificance(outcome.explain, significance);
     sum += seconds;
     promoted += outcome.decision == "succeeded";
     rolledBack += outcome.decision == "rolled_back";
@@ -134,6 +175,7 @@ void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
   std::printf("| %d | %d | %d | %.1f%% | %d | %.1f%% | %d |\n", runs, promoted, rolledBack,
               100.0 * rolledBack / n, heldCount, 100.0 * heldCount / n, other);
   for (const auto& [what, count] : byCheck) std::printf("  %dx %s\n", count, what.c_str());
+  printSignificance(significance);
 }
 
 }  // namespace
