@@ -2,8 +2,10 @@
 // is rolled out on one real fleet (a real coordinator, 3 real agents, rollgate-fault-app units of
 // a private systemd manager under steady load, default gates, the catalog's plan) and must be
 // stopped at the canary by its expected check: rolled back for a critical check, held for an
-// operator for a warn check. Every host must then be back on the starting release.
+// operator for a warn check. Every host must then be back on the starting release. Also: the
+// fault app's release spec (fault.json) round-trips, and a bad one stops the app naming the key.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include "tests/support/fleet/fault_catalog.h"
 #include "tests/support/fleet/rollout_runner.h"
@@ -84,4 +86,43 @@ TEST_CASE("every fault class of the catalog is stopped at the canary by its expe
       for (const auto& host : kHosts) CHECK(web.activeRelease(host.name) == "1.0.0");
     }
   }
+}
+
+TEST_CASE("a fault spec round-trips through fault.json; a bad one is refused naming key and value") {
+  for (const CatalogFault& fault : faultCatalog()) {
+    CAPTURE(fault.name);
+    auto parsed = parseFaultSpec(faultSpecJson(fault.fault), "fault.json");
+    REQUIRE(parsed.ok());
+    CHECK(*parsed == fault.fault);
+  }
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {R"({"error_shar": 0.03})", "fault.json: unknown key 'error_shar' (known: error_share,"},
+      {R"({"error_share": 3})", "fault.json: key 'error_share': expected a share from 0 to 1, got 3"},
+      {R"({"slow_ms": -5})", "fault.json: key 'slow_ms': expected a whole number >= 0, got -5"},
+      {R"({"memory_mib_per_second": "8"})",
+       "fault.json: key 'memory_mib_per_second': expected a number >= 0, got \"8\""},
+      {"[1, 2]", "fault.json: expected a JSON object, got \"[1, 2]\""},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    auto parsed = parseFaultSpec(c.text, "fault.json");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.error().message.rfind(c.expected, 0) == 0);
+  }
+}
+
+TEST_CASE("the fault app refuses to start on a bad fault.json and says why") {
+  std::string app = binDir() + "/rollgate-fault-app";
+  if (!requireOrSkip(::access(app.c_str(), X_OK) == 0 ? "" : app + " (not built)")) return;
+  TempDir dir("rollgate-faultapp");
+  writeFile(dir.file("fault.json"), R"({"error_share": 1.5})");
+  auto out = runCommand({app, "--port", std::to_string(freePort()), "--release", dir.path(),
+                         "--access-log", dir.file("access.log"), "--error-log", dir.file("error.log")});
+  CHECK(out.exitCode == 2);
+  CHECK(out.err.find(dir.file("fault.json") + ": key 'error_share': expected a share from 0 to 1, got 1.5") !=
+        std::string::npos);
 }
