@@ -53,8 +53,10 @@ std::string unitText(WebServer server, const std::string& host, const std::strin
     return text + "ExecStart=/usr/sbin/nginx -g 'daemon off;' -p " + prefix + " -c " + prefix +
            "/nginx.conf -e " + prefix + "/error.log\n";
   }
-  // A crashing release is restarted at once, as a supervised service would be.
-  return text + "ExecStart=" + binDir() + "/rollgate-fault-app --port " + std::to_string(port) +
+  // A crashing release is restarted at once, as a supervised service would be. systemd wants an
+  // absolute path; ROLLGATE_BIN_DIR may be relative.
+  std::string app = fs::absolute(binDir() + "/rollgate-fault-app").string();
+  return text + "ExecStart=" + app + " --port " + std::to_string(port) +
          " --release " + root + "/current --access-log " + prefix + "/access.log --error-log " +
          prefix + "/error.log\nRestart=on-failure\nRestartSec=200ms\n";
 }
