@@ -135,8 +135,35 @@ std::string verdictReason(const stats::CheckResult& check) {
   return "";
 }
 
-// "step 1/4 canary: look 3/10: http_5xx pass p=0.41; latency pass p=0.0003 (significant,
-// effect below floor); restarts pass"
+// Why a check's verdict came out as it did, for explain: every verdict of every kind of check.
+std::string whyVerdict(const stats::CheckResult& check) {
+  switch (check.verdict) {
+    case stats::Verdict::kNotEnoughData:
+      return "not enough data yet (never a pass)";
+    case stats::Verdict::kSkipped:
+      return "skipped: no comparison host is left on the old release";
+    case stats::Verdict::kPass:
+    case stats::Verdict::kFail:
+      break;
+  }
+  bool fail = check.verdict == stats::Verdict::kFail;
+  switch (check.test) {
+    case stats::Test::kThresholdMax:
+    case stats::Test::kThresholdMin:
+      return fail ? "beyond its static threshold" : "within its static threshold";
+    case stats::Test::kRestarts:
+      return fail ? "more restarts per host than the comparison group"
+                  : "no more restarts per host than the comparison group";
+    case stats::Test::kFisher:
+    case stats::Test::kMannWhitney:
+    case stats::Test::kTailFisher:
+      break;
+  }
+  if (!check.significant) return "not significant (p above this look's alpha)";
+  return check.effectLargeEnough ? "significant, effect above floor"
+                                 : "significant, effect below floor";
+}
+
 // A Prometheus check's hosts: the query as sent and the value at each look ("-": no data).
 std::string hostValueLines(const stats::CheckResult& check) {
   std::string out;
@@ -151,6 +178,8 @@ std::string hostValueLines(const stats::CheckResult& check) {
   return out;
 }
 
+// "step 1/4 canary: look 3/10: http_5xx pass p=0.41; latency pass p=0.0003 (significant,
+// effect below floor); restarts pass"
 std::string lookLine(const RolloutSummaryView& summary) {
   std::string out = "step " + std::to_string(summary.step);
   if (summary.steps != 0) out += "/" + std::to_string(summary.steps);
@@ -377,6 +406,7 @@ std::string renderRolloutExplain(const RolloutView& view) {
                number(r.baselineValue, "%.4g") + " (n " + text(r.baselineCount) + ", events " +
                text(r.baselineEvents) + ")\n";
         if (!r.explanation.empty()) out += "      " + r.explanation + "\n";
+        out += "      why: " + whyVerdict(r) + "\n";
         out += hostValueLines(r);
       }
     }

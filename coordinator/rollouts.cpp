@@ -165,6 +165,8 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
   auto gates = request.gatesToml.empty() ? Result<rollout::GatesConfig>(rollout::defaultGatesConfig())
                                          : rollout::parseGatesConfig(request.gatesToml, "gates");
   if (!gates) return gates.error();
+  auto dataNotes = rollout::checkPlanGivesData(*plan, *gates);
+  if (!dataNotes) return dataNotes.error();
   auto planned = rollout::planRollout(
       rollout::PlanRequest{request.service, request.version, request.canaryHost},
       registry_.list(clock_.nowMillis()), *plan);
@@ -172,6 +174,7 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
   prepared.plan = std::move(*plan);
   prepared.gates = std::move(*gates);
   prepared.planned = std::move(*planned);
+  prepared.dataNotes = std::move(*dataNotes);
   return prepared;
 }
 
@@ -262,6 +265,10 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
   for (const auto& warning : prometheusWarnings) {
     logger_->warn("rollout {}: {}", id, warning);
     recordEvent(entry, EventRecord{now, "plan_note", "", id, warning});
+  }
+  for (const auto& note : prepared.dataNotes) {
+    logger_->warn("rollout {}: {}", id, note);
+    recordEvent(entry, EventRecord{now, "plan_note", "", id, note});
   }
   if (!planned.smallFleetWarning.empty()) {
     logger_->warn("rollout {}: {}", id, planned.smallFleetWarning);

@@ -114,6 +114,7 @@ class Rollouts {
     rollout::PlanConfig plan;
     rollout::GatesConfig gates;
     rollout::RolloutPlan planned;
+    std::vector<std::string> dataNotes;  // plan notes from checkPlanGivesData
   };
   Result<PreparedStart> prepareStart(const StartRollout& request);
   Result<std::string> finishStart(const StartRollout& request, const std::string& operatorName,

@@ -1,101 +1,208 @@
-// bench_detection: how fast a bad build is stopped, and how often a good one is held back.
-//   bench_detection [bad-runs=5] [aa-runs=50] [rps=200]
-// A real fleet (3 agents with nginx units of a private systemd manager, `rps` requests per second
-// per host, default gates, stage durations of seconds). Detection: seconds from the canary's
-// activation to the rollback decision for a build answering 500 to 3% of requests. A/A: the share
-// of rollouts of an identical build that do not end promoted (rolled back or paused).
-#include <algorithm>
+// bench_detection: the decision-quality benchmark. Every fault class of the catalog
+// (tests/support/fleet/fault_catalog.h) is rolled out once on a real fleet, then a healthy build
+// is rolled out `aa` times over itself (A/A).
+//   bench_detection [--faults-only | --aa-only] [--aa N] [--fault-runs N] [--rps N]
+// The fleet: 3 agents whose service is rollgate-fault-app, units of a private systemd manager,
+// under `rps` requests per second per host (default 100), default gates, the catalog's plan
+// (1 s windows; canary: 2 s warm-up, 8 s analysis; later stages 1 s + 4 s). Per fault: stopped at
+// the canary or not, by which check and tier, and seconds from the canary's activation (every target on the new
+// release) to the decision (rollback or hold). A/A: false rollbacks and false holds (a step
+// waiting for an operator), each with its rate and the checks behind it.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
 
-#include "tests/support/fleet/web_fleet.h"
+#include "tests/support/fleet/fault_catalog.h"
+#include "tests/support/fleet/rollout_runner.h"
 
 using namespace rollgate::testing;
 
 namespace {
 
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 6
-[canary]
-warmup_seconds = 2
-analysis_seconds = 10
-[cluster]
-warmup_seconds = 1
-analysis_seconds = 2
-[region]
-warmup_seconds = 1
-analysis_seconds = 2
-batch = "100%"
-[fleet]
-warmup_seconds = 1
-analysis_seconds = 2
-batch = "100%"
-)";
+// Set by SIGINT or SIGTERM: the runs stop after the current rollout and the fleet is stopped
+// (agents, coordinator, units) before the program exits with what it measured so far.
+volatile std::sig_atomic_t stopRequested = 0;
 
-nlohmann::json describe(LocalFleet& fleet, const std::string& id) {
-  auto out = fleet.cli({"rollout", "explain", id, "--json"});
-  auto json = nlohmann::json::parse(out.out, nullptr, false);
-  return json.is_discarded() ? nlohmann::json::object() : json;
-}
+struct Args {
+  bool faults = true;
+  bool aa = true;
+  int aaRuns = 100;
+  int faultRuns = 1;
+  int rps = kCatalogRequestsPerSecond;
+};
 
-std::string statusOf(const nlohmann::json& doc) {
-  return doc.contains("rollout") ? doc["rollout"].value("status", "") : "";
-}
-
-bool terminal(const std::string& status) {
-  return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-         status == "failed" || status == "rolled_back_incomplete" ||
-         status == "waiting_for_operator";
-}
-
-// Runs one rollout to its end; returns the final describe document.
-nlohmann::json runRollout(WebFleet& web, const std::string& plan, const std::string& version,
-                          ReleaseKind kind) {
-  LocalFleet& fleet = web.fleet();
-  std::string archive = web.makeRelease(version, kind);
-  auto start = fleet.cli({"rollout", "start", "--service", "web", "--version", version,
-                          "--artifact", archive, "--plan", plan, "--canary-host", "eu-a-1", "--json"});
-  auto json = nlohmann::json::parse(start.out, nullptr, false);
-  if (start.exitCode != 0 || json.is_discarded()) {
-    std::fprintf(stderr, "rollout start %s failed: %s\n", version.c_str(), start.err.c_str());
-    return nlohmann::json::object();
-  }
-  std::string id = json.contains("rollout") ? json["rollout"].value("id", "") : json.value("id", "");
-  nlohmann::json doc;
-  waitUntil([&] {
-    doc = describe(fleet, id);
-    return terminal(statusOf(doc));
-  }, std::chrono::seconds(300), std::chrono::milliseconds(250));
-  if (statusOf(doc) == "waiting_for_operator") {
-    fleet.cli({"rollout", "rollback", id});  // leave the fleet where it was for the next run
-    waitUntil([&] { return terminal(statusOf(describe(fleet, id))) && statusOf(describe(fleet, id)) != "waiting_for_operator"; },
-              std::chrono::seconds(120), std::chrono::milliseconds(250));
-  }
-  return doc;
-}
-
-// Milliseconds of the first event whose text contains `needle`, 0 if none.
-std::uint64_t eventMillis(const nlohmann::json& doc, const std::string& needle) {
-  for (const auto& event : doc.value("events", nlohmann::json::array())) {
-    if (event.value("text", "").find(needle) != std::string::npos) {
-      return event.value("atMillis", std::uint64_t{0});
+bool parseArgs(int argc, char** argv, Args& args) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto number = [&](int& out) {
+      if (i + 1 >= argc) return false;
+      char* end = nullptr;
+      long value = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || value < 0) return false;
+      out = static_cast<int>(value);
+      return true;
+    };
+    bool ok = true;
+    if (arg == "--faults-only") args.aa = false;
+    else if (arg == "--aa-only") args.faults = false;
+    else if (arg == "--aa") ok = number(args.aaRuns);
+    else if (arg == "--fault-runs") ok = number(args.faultRuns);
+    else if (arg == "--rps") ok = number(args.rps) && args.rps > 0;
+    else ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "bench_detection: bad argument \"%s\"\nusage: bench_detection "
+                   "[--faults-only | --aa-only] [--aa N] [--fault-runs N] [--rps N]\n", arg.c_str());
+      return false;
     }
   }
-  return 0;
+  return true;
+}
+
+std::string verdictText(const RolloutOutcome& o) {
+  if (o.decision == "rolled_back") return "rolled back";
+  if (o.decision == "waiting_for_operator") return "held";
+  return o.decision.empty() ? "no decision (" + o.error + ")" : o.decision;
+}
+
+void runFaults(WebFleet& web, const RolloutRun& run, const Args& args) {
+  std::printf("\n| fault | parameters | expected check | caught at the canary | by check (tier) | "
+              "decision | s from canary activation to decision |\n|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
+  int caught = 0, total = 0;
+  const auto& catalog = faultCatalog();
+  for (std::size_t row = 0; row < catalog.size(); ++row) {
+    const CatalogFault& fault = catalog[row];
+    for (int r = 0; r < args.faultRuns && !stopRequested; ++r) {
+      std::string version = "9." + std::to_string(row) + "." + std::to_string(r);
+      auto outcome = runRollout(web, run, version, web.makeRelease(version, fault.fault));
+      bool stopped = outcome.stage == "canary" && (outcome.decision == "rolled_back" ||
+                                                   outcome.decision == "waiting_for_operator");
+      bool asExpected = stopped && outcome.check == fault.expectedCheck &&
+                        outcome.decision == fault.expectedDecision;
+      caught += stopped;
+      ++total;
+      char seconds[32] = "-";
+      if (stopped && outcome.decisionSeconds >= 0) {
+        std::snprintf(seconds, sizeof seconds, "%.1f", outcome.decisionSeconds);
+      }
+      std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", fault.name.c_str(),
+                  fault.description.c_str(), fault.expectedCheck.c_str(),
+                  stopped ? (asExpected ? "yes" : "yes, not as expected") : "NO",
+                  outcome.check.empty() ? "-" : (outcome.check + " (" + outcome.tier + ")").c_str(),
+                  verdictText(outcome).c_str(), seconds);
+      std::fflush(stdout);
+    }
+  }
+  std::printf("\ncaught at the canary: %d/%d\n", caught, total);
+}
+
+// Per stage and check, over A/A steps: how many steps it was evaluated in, how many had a
+// significant look (p <= the look's alpha, whatever the effect's size) and how many it failed.
+struct StepCounts {
+  int steps = 0;
+  int significant = 0;
+  int failed = 0;
+};
+using SignificanceTable = std::map<std::pair<std::string, std::string>, StepCounts>;
+
+void countSignificance(const nlohmann::json& explain, SignificanceTable& table) {
+  std::map<std::pair<std::uint32_t, std::string>, std::pair<std::string, StepCounts>> steps;
+  for (const auto& record : explain.value("checks", nlohmann::json::array())) {
+    const auto& result = record["result"];
+    auto& [stage, counts] = steps[{record.value("step", 0u), result.value("name", "")}];
+    stage = record.value("stage", "");
+    counts.steps = 1;
+    counts.significant |= result.value("significant", false) ? 1 : 0;
+    counts.failed |= result.value("verdict", "") == "fail" ? 1 : 0;
+  }
+  for (const auto& [key, value] : steps) {
+    StepCounts& total = table[{value.first, key.second}];
+    total.steps += value.second.steps;
+    total.significant += value.second.significant;
+    total.failed += value.second.failed;
+  }
+}
+
+void printSignificance(const SignificanceTable& table) {
+  std::printf("\nA/A steps with a significant look, per stage and tested check (p <= the look's "
+              "alpha; the effect floors decide whether that fails the check):\n"
+              "| stage | check | steps | significant at a look | failed |\n|---|---|---|---|---|\n");
+  for (const auto& [key, counts] : table) {
+    if (key.second.find("static") != std::string::npos || key.second == "restarts") continue;
+    std::printf("| %s | %s | %d | %d (%.1f%%) | %d |\n", key.first.c_str(), key.second.c_str(),
+                counts.steps, counts.significant,
+                100.0 * counts.significant / std::max(counts.steps, 1), counts.failed);
+  }
+}
+
+void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
+  int promoted = 0, rolledBack = 0, heldCount = 0, other = 0;
+  std::map<std::string, int> byCheck;
+  SignificanceTable significance;
+  double longest = 0, sum = 0;
+  int runs = 0;
+  for (int i = 0; i < args.aaRuns && !stopRequested; ++i, ++runs) {
+    std::string version = "1.0." + std::to_string(i + 1);
+    auto started = std::chrono::steady_clock::now();
+    auto outcome = runRollout(web, run, version, web.makeRelease(version, FaultSpec{}));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    longest = std::max(longest, seconds);
+    countSignificance(outcome.explain, significance);
+    sum += seconds;
+    promoted += outcome.decision == "succeeded";
+    rolledBack += outcome.decision == "rolled_back";
+    heldCount += outcome.decision == "waiting_for_operator";
+    other += outcome.decision != "succeeded" && outcome.decision != "rolled_back" &&
+             outcome.decision != "waiting_for_operator";
+    std::string why;
+    if (outcome.decision != "succeeded") {
+      why = " at " + outcome.stage + " by " + outcome.check + " (" + outcome.tier + ", " +
+            outcome.verdict + ")";
+      byCheck[verdictText(outcome) + why] += 1;
+    }
+    std::printf("A/A %d/%d: %s%s, %.0f s\n", i + 1, args.aaRuns, verdictText(outcome).c_str(),
+                why.c_str(), seconds);
+    std::fflush(stdout);
+  }
+  int n = std::max(runs, 1);
+  std::printf("\nA/A rollouts: %d (%.0f s each on average, longest %.0f s); promoted %d\n",
+              runs, sum / n, longest, promoted);
+  std::printf("| A/A runs | promoted | false rollbacks | false rollback rate | false holds | "
+              "false hold rate | no decision |\n|---|---|---|---|---|---|---|\n");
+  std::printf("| %d | %d | %d | %.1f%% | %d | %.1f%% | %d |\n", runs, promoted, rolledBack,
+              100.0 * rolledBack / n, heldCount, 100.0 * heldCount / n, other);
+  for (const auto& [what, count] : byCheck) std::printf("  %dx %s\n", count, what.c_str());
+  printSignificance(significance);
 }
 
 }  // namespace
 
+int run(const Args& args);
+
 int main(int argc, char** argv) {
-  int badRuns = argc > 1 ? std::atoi(argv[1]) : 5;
-  int aaRuns = argc > 2 ? std::atoi(argv[2]) : 50;
-  int rps = argc > 3 ? std::atoi(argv[3]) : 200;
-  if (auto missing = WebFleet::missingPrerequisite(); !missing.empty()) {
+  Args args;
+  if (!parseArgs(argc, argv, args)) return 2;
+  std::signal(SIGINT, [](int) { stopRequested = 1; });
+  std::signal(SIGTERM, [](int) { stopRequested = 1; });
+  try {
+    return run(args);
+  } catch (const std::exception& e) {  // after the fleet's destructor has stopped it
+    std::fprintf(stderr, "bench_detection: %s\n", e.what());
+    return 1;
+  }
+}
+
+int run(const Args& args) {
+  if (auto missing = WebFleet::missingPrerequisite(WebServer::kFaultApp); !missing.empty()) {
     std::fprintf(stderr, "bench_detection: cannot run here: %s\n", missing.c_str());
     return 2;
   }
   WebFleet::Options options;
-  options.requestsPerSecond = rps;
+  options.requestsPerSecond = args.rps;
+  options.server = WebServer::kFaultApp;
   auto started = WebFleet::start({{"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"},
                                   {"eu-b-1", "eu", "eu-b"}},
                                  options);
@@ -108,53 +215,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_detection: %s\n", status.error().message.c_str());
     return 1;
   }
-  std::string plan = web.work().file("plan.toml");
-  writeFile(plan, kPlan);
+  RolloutRun run;
+  run.planFile = web.work().file("plan.toml");
+  run.canaryHost = "eu-a-1";
+  writeFile(run.planFile, catalogPlanToml());
   web.startLoad();
-
-  std::vector<double> detection;
-  int caught = 0;
-  for (int i = 0; i < badRuns; ++i) {
-    auto doc = runRollout(web, plan, "9.0." + std::to_string(i), ReleaseKind::kErrors3Percent);
-    std::uint64_t active = eventMillis(doc, "every target is on");
-    std::uint64_t decided = eventMillis(doc, "-> rolling_back");
-    bool ok = statusOf(doc) == "rolled_back" && active && decided;
-    caught += ok;
-    if (ok) detection.push_back((decided - active) / 1000.0);
-    std::printf("bad build %d: %s, %.1f s from canary activation to the rollback decision\n", i + 1,
-                statusOf(doc).c_str(), ok ? (decided - active) / 1000.0 : -1.0);
-    std::fflush(stdout);
-  }
-  int promoted = 0;
-  std::vector<std::string> held;
-  for (int i = 0; i < aaRuns; ++i) {
-    std::string version = "1.0." + std::to_string(i + 1);
-    auto doc = runRollout(web, plan, version, ReleaseKind::kHealthy);
-    std::string status = statusOf(doc);
-    promoted += status == "succeeded";
-    std::string why;
-    if (status != "succeeded") {
-      const auto& rollout = doc["rollout"];
-      why = "step " + std::to_string(rollout.value("step", 0)) + " " + rollout.value("stage", "") +
-            ": " + rollout.value("endReason", "") + rollout.value("holdReason", "");
-      held.push_back(version + ": " + status + " (" + why + ")");
-    }
-    std::printf("A/A %d/%d: %s%s\n", i + 1, aaRuns, status.c_str(),
-                why.empty() ? "" : (" (" + why + ")").c_str());
-    std::fflush(stdout);
-  }
+  std::printf("fleet: 3 hosts running rollgate-fault-app, %d requests/s per host, default gates, "
+              "catalog plan (1 s windows; canary 2 s warm-up + 8 s analysis, later stages 1 s + 4 s)\n", args.rps);
+  if (args.faults) runFaults(web, run, args);
+  if (args.aa) runAa(web, run, args);
   web.stopLoad();
-  std::sort(detection.begin(), detection.end());
-  std::printf("\n--- results (%d requests/s per host, default gates, canary warm-up 2 s, analysis 10 s in 1 s windows)\n", rps);
-  if (!detection.empty()) {
-    std::printf("detection, 3%% 5xx build: %d/%d rolled back at the canary; seconds from activation to decision: "
-                "median %.1f, max %.1f (the decision includes the 2 s warm-up)\n",
-                caught, badRuns, detection[detection.size() / 2], detection.back());
-  } else {
-    std::printf("detection: no bad build was rolled back (%d runs)\n", badRuns);
-  }
-  std::printf("A/A: %d/%d promoted; false rollbacks or holds: %zu (%.1f%%)\n", promoted, aaRuns,
-              held.size(), aaRuns ? 100.0 * held.size() / aaRuns : 0.0);
-  for (const auto& line : held) std::printf("  held: %s\n", line.c_str());
   return 0;
 }

@@ -319,4 +319,29 @@ Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::str
   return gates;
 }
 
+Result<std::vector<std::string>> checkPlanGivesData(const PlanConfig& plan, const GatesConfig& gates) {
+  std::vector<std::string> notes;
+  std::uint64_t window = std::max<std::uint64_t>(plan.windowSeconds, 1);
+  for (const StageConfig* stage : {&plan.canary, &plan.cluster, &plan.region, &plan.fleet}) {
+    std::uint64_t windows = stage->analysisSeconds / window;
+    for (const CheckSpec& check : gates.checks) {
+      if (check.metric != Metric::kCpu && check.metric != Metric::kMemory) continue;
+      if (check.tier == Tier::kDebug || windows > check.minData) continue;
+      std::string enough = std::to_string((check.minData + 1) * window);
+      std::string what = "plan: stage '" + stage->name + "': analysis_seconds " +
+                         std::to_string(stage->analysisSeconds) + " gives " +
+                         std::to_string(windows) + " windows of " + std::to_string(window) +
+                         " s, and check '" + check.name + "' needs " +
+                         std::to_string(check.minData) + " a side (min_data)";
+      if (windows < check.minData) {
+        return makeError(what + ": every step of the stage would wait for an operator for want of "
+                                "data; use analysis_seconds >= " + enough);
+      }
+      notes.push_back(what + ": one side is often a window short and the step is then held for "
+                             "want of data; analysis_seconds >= " + enough + " avoids it");
+    }
+  }
+  return notes;
+}
+
 }  // namespace rollgate::rollout

@@ -116,4 +116,12 @@ Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::strin
 //   kPrometheusMinSamples values a side (docs/prometheus.md).
 Result<GatesConfig> parseGatesConfig(const std::string& tomlText, const std::string& sourceName);
 
+// Whether each stage's analysis window holds enough telemetry windows for the checks that count
+// windows (CPU and memory: min_data windows a side). Fewer windows than a check's min_data fails
+// (every step of the stage would wait for an operator for want of data), naming the stage, the
+// check and the analysis_seconds that would do. Exactly min_data windows passes with a note: both
+// sides are cut at the same window end, so one side often has a window less and the step is held.
+// Returns the notes.
+Result<std::vector<std::string>> checkPlanGivesData(const PlanConfig& plan, const GatesConfig& gates);
+
 }  // namespace rollgate::rollout

@@ -45,10 +45,37 @@ std::string siteConfig(ReleaseKind kind, const std::string& version) {
   return "";
 }
 
+// The unit that runs `server` for one host; its logs go to `prefix`.
+std::string unitText(WebServer server, const std::string& host, const std::string& prefix,
+                     const std::string& root, int port) {
+  std::string text = "[Unit]\nDescription=web on " + host + "\nStartLimitIntervalSec=0\n[Service]\n";
+  if (server == WebServer::kNginx) {
+    return text + "ExecStart=/usr/sbin/nginx -g 'daemon off;' -p " + prefix + " -c " + prefix +
+           "/nginx.conf -e " + prefix + "/error.log\n";
+  }
+  // A crashing release is restarted at once, as a supervised service would be. systemd wants an
+  // absolute path; ROLLGATE_BIN_DIR may be relative.
+  std::string app = fs::absolute(binDir() + "/rollgate-fault-app").string();
+  return text + "ExecStart=" + app + " --port " + std::to_string(port) +
+         " --release " + root + "/current --access-log " + prefix + "/access.log --error-log " +
+         prefix + "/error.log\nRestart=on-failure\nRestartSec=200ms\n";
+}
+
 }  // namespace
 
-std::string WebFleet::missingPrerequisite() {
+FaultSpec faultSpecOf(ReleaseKind kind) {
+  FaultSpec spec;
+  if (kind == ReleaseKind::kErrors3Percent) spec.errorShare = 0.03;
+  if (kind == ReleaseKind::kSlower20ms) spec.addedLatencyMillis = 20;
+  return spec;
+}
+
+std::string WebFleet::missingPrerequisite(WebServer server) {
   if (auto missing = UserManager::missingPrerequisite(); !missing.empty()) return missing;
+  if (server == WebServer::kFaultApp) {
+    std::string app = binDir() + "/rollgate-fault-app";
+    return ::access(app.c_str(), X_OK) == 0 ? "" : "the fault app " + app + " (not built)";
+  }
   if (::access(kEchoModule, R_OK) != 0) return std::string("nginx echo module ") + kEchoModule;
   return "";
 }
@@ -68,17 +95,16 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
   if (!web->fleet_->waitForCoordinator()) return makeError("the coordinator did not start");
   for (const auto& host : hosts) {
     std::string root = web->work_.file(host.name);
-    std::string prefix = root + "/nginx";
+    bool nginx = options.server == WebServer::kNginx;
+    std::string prefix = root + (nginx ? "/nginx" : "/app");
     fs::create_directories(prefix + "/tmp");
     int port = freePort();
     web->ports_.push_back(port);
-    writeFile(prefix + "/nginx.conf", nginxConfig(prefix, root, port));
+    if (nginx) writeFile(prefix + "/nginx.conf", nginxConfig(prefix, root, port));
     std::string unit = "web-" + host.name + "-" + std::to_string(::getpid()) + ".service";
-    std::string unitText = "[Unit]\nDescription=web on " + host.name +
-                           "\nStartLimitIntervalSec=0\n[Service]\nExecStart=/usr/sbin/nginx -g "
-                           "'daemon off;' -p " + prefix + " -c " + prefix + "/nginx.conf -e " +
-                           prefix + "/error.log\n";
-    if (auto s = web->manager_->writeUnit(unit, unitText); !s) return s.error();
+    if (auto s = web->manager_->writeUnit(unit, unitText(options.server, host.name, prefix, root, port)); !s) {
+      return s.error();
+    }
     AgentSpec spec(host.name, host.region, host.cluster);
     spec.extraToml = "systemd = \"user\"\nwindow_seconds = " + std::to_string(options.windowSeconds) +
                      "\n\n[[service]]\nname = \"web\"\nunit = \"" + unit + "\"\ninstall_root = \"" +
@@ -110,9 +136,20 @@ void WebFleet::startAgent(const std::string& host) {
 
 std::string WebFleet::makeRelease(const std::string& version, ReleaseKind kind,
                                   const std::string& extraSite) {
+  if (options_.server == WebServer::kFaultApp) return makeRelease(version, faultSpecOf(kind));
+  return packRelease(version, {{"site.conf", siteConfig(kind, version) + extraSite}});
+}
+
+std::string WebFleet::makeRelease(const std::string& version, const FaultSpec& fault) {
+  ROLLGATE_CHECK(options_.server == WebServer::kFaultApp, "a fault spec needs the fault app");
+  return packRelease(version, {{"fault.json", faultSpecJson(fault)}});
+}
+
+std::string WebFleet::packRelease(const std::string& version,
+                                  const std::vector<std::pair<std::string, std::string>>& files) {
   std::string src = work_.file("src-" + version);
   fs::create_directories(src);
-  writeFile(src + "/site.conf", siteConfig(kind, version) + extraSite);
+  for (const auto& [name, content] : files) writeFile(src + "/" + name, content);
   writeFile(src + "/health", "ok\n");
   writeFile(src + "/VERSION", version + "\n");
   std::string archive = work_.file("web-" + version + ".tar.gz");

@@ -1,8 +1,10 @@
 // WebFleet: a small real fleet on one machine for rollout tests and the demo. Each host is a real
-// agent whose service "web" is a real nginx run as a unit of one private systemd user manager,
+// agent whose service "web" is a real server run as a unit of one private systemd user manager,
 // serving its install root's `current` release, with a load generator sending it requests at a
-// steady rate. Releases are tar.gz builds whose site.conf decides how nginx answers /app:
-// healthy, 3% 500s (split_clients), or 20 ms slower (echo_sleep).
+// steady rate. The server is nginx (releases are tar.gz builds whose site.conf decides how nginx
+// answers /app: healthy, 3% 500s (split_clients), or 20 ms slower (echo_sleep)) or
+// rollgate-fault-app (fault_app.cpp; a release's fault.json, a FaultSpec, decides: 5xx, latency,
+// slow tail, crash loop, error-log lines, memory growth, CPU per request).
 // Thread-safety: none, except the load threads it owns.
 #pragma once
 
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/fleet/fault_spec.h"
 #include "tests/support/fleet/fleet.h"
 #include "tests/support/fleet/load_generator.h"
 #include "tests/support/systemd/user_manager.h"
@@ -17,6 +20,12 @@
 namespace rollgate::testing {
 
 enum class ReleaseKind { kHealthy, kErrors3Percent, kSlower20ms };
+
+// The server each host runs as its "web" unit.
+enum class WebServer { kNginx, kFaultApp };
+
+// The fault app's spec for a release kind (healthy, 3% 500s, 20 ms slower).
+FaultSpec faultSpecOf(ReleaseKind kind);
 
 struct WebHostSpec {
   std::string name;
@@ -30,9 +39,10 @@ class WebFleet {
     int windowSeconds = 1;
     int requestsPerSecond = 100;  // per host
     std::string coordinatorExtraToml;  // appended to the coordinator's config (new tables too)
+    WebServer server = WebServer::kNginx;
   };
   // Empty when the fleet can run here, else what is missing.
-  static std::string missingPrerequisite();
+  static std::string missingPrerequisite(WebServer server = WebServer::kNginx);
   static Result<std::unique_ptr<WebFleet>> start(const std::vector<WebHostSpec>& hosts, Options options);
   ~WebFleet();
 
@@ -40,10 +50,13 @@ class WebFleet {
   const std::vector<WebHostSpec>& hosts() const { return hosts_; }
   const TempDir& work() const { return work_; }
 
-  // Builds a release archive; returns its path. `extraSite` is appended to its site.conf (an
-  // nginx server-block fragment, e.g. a /metrics location).
+  // Builds a release archive; returns its path. With nginx the kind decides site.conf and
+  // `extraSite` is appended to it (an nginx server-block fragment, e.g. a /metrics location); with
+  // the fault app the kind becomes fault.json (faultSpecOf).
   std::string makeRelease(const std::string& version, ReleaseKind kind,
                           const std::string& extraSite = "");
+  // A fault app release behaving as `fault`. Requires: the fleet runs WebServer::kFaultApp.
+  std::string makeRelease(const std::string& version, const FaultSpec& fault);
   // Pushes `version` and installs it on every host (the fleet's starting point).
   Status installEverywhere(const std::string& version, ReleaseKind kind,
                            const std::string& extraSite = "");
@@ -59,6 +72,9 @@ class WebFleet {
 
  private:
   WebFleet() = default;
+  // Packs `files` (name -> content) with `health` and `VERSION` into web-<version>.tar.gz.
+  std::string packRelease(const std::string& version,
+                          const std::vector<std::pair<std::string, std::string>>& files);
   std::unique_ptr<UserManager> manager_;
   std::unique_ptr<LocalFleet> fleet_;
   TempDir work_{"rollgate-webfleet"};

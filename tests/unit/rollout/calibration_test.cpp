@@ -1,4 +1,5 @@
-// Calibration of the default comparative checks: with the same build on both sides, over many
+// Calibration of every default check with a significance test (5xx, error-log lines, latency,
+// latency tail, CPU, memory): with the same build on both sides, over many
 // simulated stages read the way the coordinator reads them (windows pooled by addWindow and
 // poolLatencySamples, every look cumulative, the default check with its minimum effects off),
 // the share of stages with a significant look stays at alpha, and the p-values of a continuous
@@ -38,12 +39,20 @@ CheckSpec noFloors(const std::string& name) {
   return {};
 }
 
-// One host's window: `requests` requests with a 1% 5xx ratio and lognormal latencies around
-// 20 ms rounded to whole milliseconds, of which the reservoir keeps a uniform sample.
+// One host's window: `requests` requests with a 1% 5xx ratio, 2 error-log lines per 100 requests
+// and lognormal latencies around 20 ms rounded to whole milliseconds, of which the reservoir keeps
+// a uniform sample; CPU around 50 ms/s and memory around 64 MiB, the same on every host (a
+// process's own noise, whatever its traffic).
 TelemetryWindow window(std::mt19937_64& rng, std::uint64_t requests) {
   std::lognormal_distribution<double> millis(std::log(20.0), 0.35);
   std::binomial_distribution<std::uint64_t> errors(requests, 0.01);
+  std::poisson_distribution<std::uint64_t> errorLines(0.02 * static_cast<double>(requests));
+  std::normal_distribution<double> cpuMicros(500'000, 50'000);  // in a 10 s window
+  std::normal_distribution<double> memoryBytes(64.0 * 1024 * 1024, 2.0 * 1024 * 1024);
   TelemetryWindow w;
+  w.errorLogLines = errorLines(rng);
+  w.cpuMicros = static_cast<std::uint64_t>(std::max(1.0, cpuMicros(rng)));
+  w.memoryBytes = static_cast<std::uint64_t>(memoryBytes(rng));
   w.startMillis = 0;
   w.endMillis = 10'000;
   w.requests = requests;
@@ -80,7 +89,16 @@ struct Calibration {
 }  // namespace
 
 TEST_CASE("A/A stages: every default comparative check keeps its false alarms at alpha") {
-  const std::vector<std::string> names = {"latency", "latency_tail", "http_5xx"};
+  // Every default check with a significance test (the static thresholds and the restarts check
+  // have no alpha): a check added to the defaults is calibrated here without a change.
+  std::vector<std::string> names;
+  for (const CheckSpec& check : defaultGatesConfig().checks) {
+    if (check.test == Test::kFisher || check.test == Test::kMannWhitney ||
+        check.test == Test::kTailFisher) {
+      names.push_back(check.name);
+    }
+  }
+  CHECK(names.size() == 6);  // http_5xx, error_log, latency, latency_tail, cpu, memory
   std::vector<CheckSpec> checks;
   for (const auto& name : names) checks.push_back(noFloors(name));
   std::vector<Calibration> calibration(checks.size());
@@ -102,7 +120,9 @@ TEST_CASE("A/A stages: every default comparative check keeps its false alarms at
       for (std::size_t c = 0; c < checks.size(); ++c) {
         CheckResult result =
             evaluateCheck(checks[c], canary, comparison, true, look, kLooks, plans);
-        REQUIRE_MESSAGE((result.verdict != Verdict::kNotEnoughData), result.explanation);
+        // Per-window metrics (CPU, memory) need min_data windows on the one canary host first.
+        REQUIRE_MESSAGE((result.verdict != Verdict::kNotEnoughData || static_cast<std::uint64_t>(look) < checks[c].minData),
+                        result.explanation);
         alarmed[c] = alarmed[c] || result.significant;
         if (look == kLooks) calibration[c].lastLookP.push_back(result.pValue);
       }

@@ -227,3 +227,40 @@ TEST_CASE("gate errors name the check, the key and the problem") {
                   gates.error().message);
   }
 }
+
+TEST_CASE("a plan whose analysis cannot give the CPU and memory checks their windows is refused") {
+  auto plan = parsePlanConfig(
+      "window_seconds = 1\n[canary]\nanalysis_seconds = 8\n[cluster]\nanalysis_seconds = 4\n"
+      "[region]\nanalysis_seconds = 4\n[fleet]\nanalysis_seconds = 4\n",
+      "plan");
+  REQUIRE(plan.ok());
+  GatesConfig gates = defaultGatesConfig();  // cpu and memory: min_data 3 windows a side
+  auto enough = checkPlanGivesData(*plan, gates);
+  REQUIRE(enough.ok());
+  CHECK(enough->empty());
+
+  // Exactly min_data windows: allowed, with a note saying why the step may be held.
+  plan->cluster.analysisSeconds = 3;
+  auto tight = checkPlanGivesData(*plan, gates);
+  REQUIRE(tight.ok());
+  REQUIRE(tight->size() == 2);  // cpu and memory
+  CHECK(tight->front() ==
+        "plan: stage 'cluster': analysis_seconds 3 gives 3 windows of 1 s, and check 'cpu' needs "
+        "3 a side (min_data): one side is often a window short and the step is then held for want "
+        "of data; analysis_seconds >= 4 avoids it");
+
+  // Fewer: refused, naming the stage, the check and what would do.
+  plan->region.analysisSeconds = 2;
+  auto few = checkPlanGivesData(*plan, gates);
+  REQUIRE_FALSE(few.ok());
+  CHECK(few.error().message ==
+        "plan: stage 'region': analysis_seconds 2 gives 2 windows of 1 s, and check 'cpu' needs 3 "
+        "a side (min_data): every step of the stage would wait for an operator for want of data; "
+        "use analysis_seconds >= 4");
+
+  // A debug-tier check never holds a step: it is not held to this.
+  for (auto& check : gates.checks) {
+    if (check.name == "cpu" || check.name == "memory") check.tier = Tier::kDebug;
+  }
+  CHECK(checkPlanGivesData(*plan, gates).ok());
+}

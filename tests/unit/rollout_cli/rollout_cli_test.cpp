@@ -414,6 +414,66 @@ TEST_CASE("explain: step by step, each check's last result there, and the decisi
   CHECK(step2 < rollback);
 }
 
+TEST_CASE("explain: every check says why it passed or failed, whatever its test and verdict") {
+  json document = describeRolledBack();
+  auto record = [](const std::string& name, json result) {
+    result["name"] = name;
+    return json{{"atMillis", kStart + 80000}, {"step", 2},      {"stage", "cluster"},
+                {"batch", 1},                 {"batches", 1},   {"region", "eu"},
+                {"canaryHosts", {"h2"}},      {"comparisonHosts", {"h4"}}, {"result", result}};
+  };
+  json belowFloor = latencyPass();  // p under alpha, a shift too small to matter
+  belowFloor["pValue"] = 0.0003;
+  belowFloor["significant"] = true;
+  json thresholdFail = thresholdPass();
+  thresholdFail["verdict"] = "fail";
+  json restarts = thresholdPass();
+  restarts["metric"] = "restarts";
+  restarts["test"] = "restarts";
+  json restartsFail = restarts;
+  restartsFail["verdict"] = "fail";
+  json missing = latencyPass();
+  missing["verdict"] = "not_enough_data";
+  json skipped = latencyPass();
+  skipped["verdict"] = "skipped";
+  for (const auto& [name, result] :
+       std::vector<std::pair<std::string, json>>{{"below_floor", belowFloor},
+                                                 {"not_significant", latencyPass()},
+                                                 {"threshold_ok", thresholdPass()},
+                                                 {"threshold_bad", thresholdFail},
+                                                 {"restarts_ok", restarts},
+                                                 {"restarts_bad", restartsFail},
+                                                 {"missing", missing},
+                                                 {"skipped", skipped}}) {
+    document["checks"].push_back(record(name, result));
+  }
+  std::string text = renderRolloutExplain(viewOf(document));
+  INFO(text);
+  // Each check's block ends with its reason, right after its explanation line.
+  auto why = [&](const std::string& check) {
+    auto lines = linesOf(text);
+    std::string prefix = "    " + check + " [";
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i].rfind(prefix, 0) != 0 || lines[i].find("(00:21:20)") == std::string::npos) {
+        continue;
+      }
+      for (std::size_t j = i + 1; j < lines.size() && lines[j].rfind("      ", 0) == 0; ++j) {
+        if (lines[j].rfind("      why: ", 0) == 0) return lines[j].substr(11);
+      }
+    }
+    return std::string("(no why line)");
+  };
+  CHECK(why("http_5xx") == "significant, effect above floor");
+  CHECK(why("below_floor") == "significant, effect below floor");
+  CHECK(why("not_significant") == "not significant (p above this look's alpha)");
+  CHECK(why("threshold_ok") == "within its static threshold");
+  CHECK(why("threshold_bad") == "beyond its static threshold");
+  CHECK(why("restarts_ok") == "no more restarts per host than the comparison group");
+  CHECK(why("restarts_bad") == "more restarts per host than the comparison group");
+  CHECK(why("missing") == "not enough data yet (never a pass)");
+  CHECK(why("skipped") == "skipped: no comparison host is left on the old release");
+}
+
 TEST_CASE("explain: a document without a plan explains the steps its checks name") {
   RolloutView view = viewOf(describeRolledBack());
   view.plan.clear();
