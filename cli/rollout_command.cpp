@@ -318,15 +318,15 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   for (std::size_t i = 0; i < std::size(kActions); ++i) {
     auto* command = rollout->add_subcommand(kActions[i].first, kDescriptions[i]);
     auto id = std::make_shared<std::string>();
+    auto asJson = std::make_shared<bool>(false);
     command->add_option("ID", *id, "rollout id")->required();
+    command->add_flag("--json", *asJson, "print JSON");
     const auto action = kActions[i].second;
-    command->callback([&admin, id, action] {
+    const std::string name = kActions[i].first;
+    command->callback([&admin, id, asJson, action, name] {
       AdminRequest request;
       request.body = RolloutAction{*id, action};
-      AdminReply reply = callAdminOrExit(admin, std::move(request));
-      const auto* ok = std::get_if<AdminOk>(&reply.body);
-      if (ok == nullptr) fail(kExitFailure, "unexpected reply to a rollout action on " + *id);
-      std::printf("%s\n", ok->message.c_str());
+      printOkOrExit(callAdminOrExit(admin, std::move(request)), *asJson, name + " rollout " + *id);
     });
   }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gate_json.h"
+#include "common/version.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout_config.h"
@@ -29,6 +30,29 @@ spdlog::level::level_enum stateChangeLevel(rollout::RolloutStatus to) {
     default:
       return spdlog::level::info;
   }
+}
+
+// Why `version` of `service` cannot be rolled out: a host runs a newer release (the agents would
+// refuse it; going back is a revert). Nothing when no host does.
+std::optional<std::string> newerActive(const std::vector<HostInfo>& fleet,
+                                       const std::string& service, const std::string& version) {
+  const HostInfo* newestHost = nullptr;
+  std::string newest;
+  for (const auto& host : fleet) {
+    for (const auto& s : host.services) {
+      if (s.service != service || s.activeRelease.empty()) continue;
+      if (compareVersions(s.activeRelease, version) > 0 &&
+          (newestHost == nullptr || compareVersions(s.activeRelease, newest) > 0)) {
+        newestHost = &host;
+        newest = s.activeRelease;
+      }
+    }
+  }
+  if (newestHost == nullptr) return std::nullopt;
+  return "version " + version + " of service " + service + " is older than " + newest +
+         ", active on host " + newestHost->name +
+         " (docs/revert.md orders versions); to go back to it: rollgate revert --service " +
+         service + " --to " + version;
 }
 
 }  // namespace
@@ -143,6 +167,11 @@ std::vector<std::string> Rollouts::activeIds() const {
   return out;
 }
 
+std::string Rollouts::serviceOf(const std::string& id) const {
+  auto it = rollouts_.find(id);
+  return it == rollouts_.end() ? std::string() : it->second.rollout->state().spec.service;
+}
+
 Result<std::string> Rollouts::start(const StartRollout& request, const std::string& operatorName) {
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
@@ -150,6 +179,10 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
                        entry.rollout->state().spec.version + ") is still " +
                        statusOf(*entry.rollout) + "; abort it or wait for it to end");
     }
+  }
+  if (auto newer = newerActive(registry_.list(clock_.nowMillis()), request.service,
+                                request.version)) {
+    return makeError(*newer);
   }
   auto artifact = artifacts_.find(request.service, request.version);
   if (!artifact && !request.dryRun) {

@@ -49,7 +49,8 @@ class Rollouts {
   Status open();
 
   // Returns the rollout's summary JSON; with request.dryRun, starts nothing (the artifact need not
-  // be stored yet) and returns what it would do, for people.
+  // be stored yet) and returns what it would do, for people. A version older than one active on
+  // a host of the service is refused, pointing to `rollgate revert` (docs/revert.md).
   Result<std::string> start(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   struct AbortOutcome {
@@ -63,6 +64,8 @@ class Rollouts {
                      const std::string& reason);
   bool exists(const std::string& id) const { return rollouts_.count(id) > 0 || stored(id); }
   std::vector<std::string> activeIds() const;
+  // The service of unfinished rollout `id`; "" when it is not running.
+  std::string serviceOf(const std::string& id) const;
 
   void onTelemetry(const std::string& host, const TelemetryWindow& window);
   void onHostHealth(const std::string& host, bool healthy);

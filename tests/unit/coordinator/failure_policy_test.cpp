@@ -81,6 +81,7 @@ struct Parts {
   std::unique_ptr<CommandDispatcher> commands;
   std::unique_ptr<Rollouts> rollouts;
   std::unique_ptr<AbortCoordinator> aborts;
+  std::unique_ptr<Reverts> reverts;
   std::unique_ptr<AdminApi> admin;
 
   Parts() {
@@ -92,9 +93,11 @@ struct Parts {
     rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
                                           logger);
     aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
+    reverts = std::make_unique<Reverts>(store, registry, *artifacts, *rollouts, *commands, clock,
+                                        logger);
     admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
                                                      *artifacts, *rollouts, *commands, *aborts,
-                                                     outbox, clock, logger});
+                                                     *reverts, outbox, clock, logger});
     REQUIRE(rollouts->open().ok());
     for (const char* host : {"web-1", "web-2", "web-3", "web-4"}) {
       Hello hello{host, "eu-west", "eu-west-a", "0.1.0",
@@ -395,7 +398,8 @@ TEST_CASE("a freeze is shown in the host and rollout listings, with who, why and
   // A restarted coordinator shows the same freeze.
   AdminApi restarted(AdminApiParts{
       parts.config, parts.store, parts.registry, parts.agents, parts.telemetry, *parts.artifacts,
-      *parts.rollouts, *parts.commands, *parts.aborts, parts.outbox, parts.clock, parts.logger});
+      *parts.rollouts, *parts.commands, *parts.aborts, *parts.reverts, parts.outbox, parts.clock,
+      parts.logger});
   REQUIRE(restarted.restore().ok());
   CHECK(restarted.frozen() == expected);
 
