@@ -65,7 +65,7 @@ std::string millis(const json& object, const char* key) {
 
 void render(const json& revert) {
   const json& counts = revert["counts"];
-  std::uint64_t on = counts.value("succeeded", 0ULL) + counts.value("already", 0ULL);
+  std::uint64_t on = counts.value("succeeded", 0ULL);
   std::printf("revert %s of %s to %s (newest active was %s): %s, %llu of %zu hosts on %s in %s\n",
               field(revert, "id").c_str(), field(revert, "service").c_str(),
               field(revert, "to_version").c_str(), field(revert, "newest_active").c_str(),

@@ -27,8 +27,7 @@ bool keeps(const ServiceRelease& service, const std::string& version) {
 }
 
 bool answered(RevertHostStatus status) {
-  return status == RevertHostStatus::kSucceeded || status == RevertHostStatus::kFailed ||
-         status == RevertHostStatus::kAlready;
+  return status == RevertHostStatus::kSucceeded || status == RevertHostStatus::kFailed;
 }
 
 // The newest release older than `newest` that some host of the service keeps.
@@ -56,8 +55,7 @@ Result<Enum> enumFromName(const std::string& name, const char* (&nameOf)(Enum),
 constexpr RevertMethod kMethods[] = {RevertMethod::kNone, RevertMethod::kRollback,
                                      RevertMethod::kInstall};
 constexpr RevertHostStatus kStatuses[] = {RevertHostStatus::kPending, RevertHostStatus::kSent,
-                                          RevertHostStatus::kSucceeded, RevertHostStatus::kFailed,
-                                          RevertHostStatus::kAlready};
+                                          RevertHostStatus::kSucceeded, RevertHostStatus::kFailed};
 
 json refToJson(const CommandRef& ref) {
   return {{"rollout_id", ref.rolloutId}, {"sequence", ref.sequence}, {"epoch", ref.epoch}};
@@ -87,8 +85,6 @@ const char* revertHostStatusName(RevertHostStatus status) {
       return "succeeded";
     case RevertHostStatus::kFailed:
       return "failed";
-    case RevertHostStatus::kAlready:
-      return "already";
   }
   return "pending";
 }
@@ -168,14 +164,14 @@ Result<RevertState> planRevert(const RevertRequest& request, const std::vector<H
     host.name = hosts[i]->name;
     host.fromRelease = services[i]->activeRelease;
     host.activeRelease = host.fromRelease;
-    if (host.fromRelease == state.toVersion) {
-      host.status = RevertHostStatus::kAlready;
-      host.message = "already on " + state.toVersion;
-      host.doneMillis = nowMillis;
-    } else if (keeps(*services[i], state.toVersion)) {
-      host.method = RevertMethod::kRollback;
-    } else if (state.artifact) {
+    // The registry's view of a host is as old as its last heartbeat: every host gets a command
+    // (one already on the target answers at once). With the artifact at hand the command is an
+    // install flagged as a revert, which fetches only when the host lacks the release; without
+    // it, a rollback, which only a host that keeps the release can take.
+    if (state.artifact) {
       host.method = RevertMethod::kInstall;
+    } else if (host.fromRelease == state.toVersion || keeps(*services[i], state.toVersion)) {
+      host.method = RevertMethod::kRollback;
     } else {
       host.status = RevertHostStatus::kFailed;
       host.message = "does not keep release " + state.toVersion +

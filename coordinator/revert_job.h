@@ -4,11 +4,14 @@
 // fleet and the artifact store as values. Reverts (reverts.h) drives it and keeps it durable.
 //
 // A revert is planned once: every host that declares the service is listed with the release it
-// was on and how it gets the target: hosts that keep the target are told to roll back to it (an
-// explicit RollBackRelease), hosts that do not are told to install it from the coordinator's
-// artifact store with the revert flag (the only install an agent lets go to an older release),
-// hosts already on it need nothing. At most batchSize hosts have a command in flight at once;
-// a host that fails does not stop the others. The revert ends when every host has answered.
+// was on. When the coordinator's artifact store has the target, every host is told to install it
+// with the revert flag (the only install an agent lets go to an older release; a host that keeps
+// the release switches to it without fetching, one already on it answers at once); without the
+// artifact, hosts are told to roll back to it (an explicit RollBackRelease), and a host that does
+// not keep it is failed at planning. Every host gets a command, even one the registry shows on
+// the target already: the registry is only as fresh as the last heartbeat. At most batchSize
+// hosts have a command in flight at once; a host that fails does not stop the others. The revert
+// ends when every host has answered.
 // Thread-safety: plain values and pure functions.
 #pragma once
 
@@ -25,9 +28,9 @@
 namespace rollgate::coordinator {
 
 enum class RevertMethod : std::uint8_t {
-  kNone,      // already on the target, or it cannot get it (failed at planning)
-  kRollback,  // keeps the target: RollBackRelease{target, explicit}
-  kInstall,   // lacks it: InstallRelease from the artifact store with revert = true
+  kNone,      // cannot get the target (failed at planning)
+  kRollback,  // no artifact stored, the host keeps the target: RollBackRelease{target, explicit}
+  kInstall,   // InstallRelease from the artifact store with revert = true (fetched if missing)
 };
 
 enum class RevertHostStatus : std::uint8_t {
@@ -35,7 +38,6 @@ enum class RevertHostStatus : std::uint8_t {
   kSent,       // command sent (its ref saved first); no final answer yet
   kSucceeded,  // the host answered and is on the target
   kFailed,     // the host answered with a failure, or cannot get the target
-  kAlready,    // was on the target before the revert
 };
 
 const char* revertMethodName(RevertMethod method);

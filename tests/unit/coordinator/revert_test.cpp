@@ -72,11 +72,21 @@ TEST_CASE("the default target is the newest release older than the newest active
   CHECK(state->toVersion == "1.10");  // 1.10 > 1.9 numerically
   CHECK(state->newestActive == "2.0");
   REQUIRE(state->hosts.size() == 3);  // only hosts that declare the service
-  CHECK(hostOf(*state, "a").method == RevertMethod::kRollback);
-  CHECK(hostOf(*state, "b").status == RevertHostStatus::kAlready);
-  CHECK(hostOf(*state, "c").method == RevertMethod::kInstall);  // lacks it: from the store
+  // With the artifact stored, every host installs it as a revert (fetched only where missing),
+  // even b, which the registry shows on it already.
+  for (const auto& h : state->hosts) {
+    CHECK(h.method == RevertMethod::kInstall);
+    CHECK(h.status == RevertHostStatus::kPending);
+  }
+  CHECK(hostOf(*state, "b").fromRelease == "1.10");
   CHECK(state->batchSize == 3);  // default: every host at once
   CHECK_FALSE(state->finished());
+  // Without it, hosts that keep the release roll back to it; c cannot get it.
+  auto noArtifact = planRevert(request(), fleet, storeWith({}), kNow);
+  REQUIRE(noArtifact.ok());
+  CHECK(hostOf(*noArtifact, "a").method == RevertMethod::kRollback);
+  CHECK(hostOf(*noArtifact, "b").method == RevertMethod::kRollback);
+  CHECK(hostOf(*noArtifact, "c").status == RevertHostStatus::kFailed);
 }
 
 TEST_CASE("planning refuses what cannot be reverted, naming the service and the release") {
@@ -173,14 +183,15 @@ TEST_CASE("at most a batch is in flight; answers free room; the revert ends with
 }
 
 TEST_CASE("the commands: an explicit rollback, or an install flagged as a revert") {
-  auto planned = planRevert(request("1.0"),
-                            {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})},
-                            storeWith({"1.0"}), kNow);
-  REQUIRE(planned.ok());
-  planned->id = "v3";
-  Command rollback = revertCommand(*planned, hostOf(*planned, "a"));
+  std::vector<HostInfo> fleet = {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})};
+  auto kept = planRevert(request("1.0"), fleet, storeWith({}), kNow);
+  REQUIRE(kept.ok());
+  kept->id = "v3";
+  Command rollback = revertCommand(*kept, hostOf(*kept, "a"));
   CHECK(rollback.ref.rolloutId == "v3");
   CHECK(std::get<RollBackRelease>(rollback.body) == RollBackRelease{"1.0", true});
+  auto planned = planRevert(request("1.0"), fleet, storeWith({"1.0"}), kNow);
+  REQUIRE(planned.ok());
   Command install = revertCommand(*planned, hostOf(*planned, "b"));
   const auto& body = std::get<InstallRelease>(install.body);
   CHECK(body.version == "1.0");
@@ -290,19 +301,19 @@ TEST_CASE("a restarted coordinator re-sends in-flight commands under their refs 
   CHECK(resent[0].ref == before[0].ref);
   CHECK(resent[1].ref == before[1].ref);
   CHECK(restarted.runningFor("web") == std::optional<std::string>("v1"));
-  // Hosts answer on their connections ("conn-<host>").
-  auto outbox = parts.outbox.toAgents;
-  for (const auto& [routingId, message] : outbox) {
+  // Hosts answer on their connections ("conn-<host>"); each answer frees room for the next host
+  // (web-3, then web-4, still on 1.0 as far as the registry knows).
+  std::size_t answered = 0;
+  while (answered < parts.outbox.toAgents.size()) {
+    auto [routingId, message] = parts.outbox.toAgents[answered++];
     const auto* command = std::get_if<Command>(&message);
     if (command == nullptr) continue;
     commands.onResult(routingId.substr(5), answer(command->ref, Outcome::kSucceeded, "1.0"));
   }
-  auto last = parts.outbox.sent<Command>();
-  REQUIRE(last.size() == 3);
-  commands.onResult("web-3", answer(last[2].ref, Outcome::kSucceeded, "1.0"));
+  CHECK(parts.outbox.sent<Command>().size() == 4);
   auto report = nlohmann::json::parse(*restarted.describe("v1"))["revert"];
   CHECK(report["status"] == "succeeded");
-  CHECK(report["counts"]["succeeded"] == 3);
+  CHECK(report["counts"]["succeeded"] == 4);
   CHECK(parts.store.reverts.at("v1").finished);
   CHECK_FALSE(restarted.runningFor("web").has_value());
 }
@@ -322,8 +333,7 @@ TEST_CASE("a revert stops a running rollout of the service and refuses --staged"
   auto report = nlohmann::json::parse(*started)["revert"];
   CHECK(report["aborted_rollouts"] == nlohmann::json::array({rollout}));
   CHECK(parts.statusOf(rollout) == "rolling_back");  // aborted: undoing its canary
-  CHECK(report["counts"]["already"] == 3);  // web-2..4 never left 1.0
-  CHECK(report["counts"]["sent"] == 1);
+  CHECK(report["counts"]["sent"] == 4);  // web-2..4 too: the registry may be a heartbeat old
 }
 
 TEST_CASE("the SQLite store keeps reverts across a reopen and lists the unfinished ones") {
