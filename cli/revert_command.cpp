@@ -95,7 +95,12 @@ json describeWithRetry(const AdminOptions& admin, const std::string& id) {
       AdminRequest request;
       request.body = DescribeRevert{id};
       auto reply = (*client)->call(std::move(request));
-      if (reply) return replyDocumentOrExit(*reply, "revert status " + id);
+      if (reply) {
+        if (const auto* error = std::get_if<AdminError>(&reply->body)) {
+          fail(kExitFailure, error->message);
+        }
+        return replyDocumentOrExit(*reply, "revert status " + id);
+      }
       problem = reply.error().message;
     } else {
       problem = client.error().message;
