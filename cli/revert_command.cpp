@@ -1,10 +1,12 @@
-// `rollgate revert --service S [--to VERSION] [--batch N|P%] [--wait] [--json]` and
-// `rollgate revert status ID`: a fleet-wide revert (docs/revert.md).
+// `rollgate revert --service S [--to VERSION] [--batch N|P%] [--wait] [--json]`,
+// `rollgate revert --staged [--plan F] [--gates F] ...` and `rollgate revert status ID`: a
+// fleet-wide revert (docs/revert.md).
 //
 // Protocol: RevertRequest -> JsonDocument {"revert": <report>} (or the refusal, naming the
 // service and release); DescribeRevert{id} -> the same report. With --wait the report is polled
 // until its status is no longer "running"; a coordinator that cannot be reached meanwhile (it may
-// be restarting: the revert resumes there) is retried for a minute.
+// be restarting: the revert resumes there) is retried for a minute. With --staged the reply is
+// {"staged": true, "rollout": <RolloutSummaryView>} and --wait follows that rollout.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/rollout_commands.h"
 
 namespace rollgate::cli {
 namespace {
@@ -29,6 +32,8 @@ struct RevertOptions {
   bool staged = false;
   bool json = false;
   double interval = 0.5;
+  std::string planFile;   // with --staged
+  std::string gatesFile;  // with --staged
 };
 
 // "--batch 5" or "--batch 25%" into the request.
@@ -130,12 +135,40 @@ void printReport(const json& document, bool asJson) {
   std::fflush(stdout);
 }
 
+// --staged: the coordinator started a rollout of the older release; it is followed like
+// `rollout start --wait`.
+void followStaged(const AdminOptions& admin, const RevertOptions& options, const json& document) {
+  auto summary = rolloutSummaryFromJson(document.contains("rollout") ? document["rollout"] : json());
+  if (!summary) fail(kExitFailure, "the coordinator's reply to revert --staged: " + summary.error().message);
+  if (!options.wait) {
+    if (options.json) {
+      std::printf("%s\n", json{{"staged", true}, {"rollout", toJson(*summary)}}.dump(2).c_str());
+    } else {
+      std::printf("staged revert of %s to %s: ", options.service.c_str(), summary->version.c_str());
+      std::fputs(renderRolloutStarted(*summary).c_str(), stdout);
+    }
+    return;
+  }
+  RolloutSummaryView last = followRollout(admin, summary->id, options.json ? stderr : stdout,
+                                          static_cast<std::uint64_t>(options.interval * 1000));
+  if (options.json) {
+    std::printf("%s\n", json{{"staged", true}, {"rollout", toJson(last)}}.dump(2).c_str());
+  }
+  if (int code = rolloutExitCode(last.status); code != 0) throw CLI::RuntimeError(code);
+}
+
 void revert(const AdminOptions& admin, const RevertOptions& options) {
+  if (!options.staged && !(options.planFile.empty() && options.gatesFile.empty())) {
+    fail(kExitUsage, "--plan and --gates go with --staged (a revert without it has no analysis)");
+  }
   AdminRequest request;
-  RevertRequest body{options.service, options.toVersion, 0, 0, options.staged, options.reason};
+  RevertRequest body{options.service, options.toVersion, 0, 0, options.staged, options.reason,
+                     readTextFile(options.planFile, "plan file"),
+                     readTextFile(options.gatesFile, "gates file")};
   parseBatch(options.batch, body);
   request.body = body;
   json document = replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), "revert");
+  if (document.value("staged", false)) return followStaged(admin, options, document);
   std::string id = field(revertOf(document, "revert"), "id");
   while (options.wait && field(document["revert"], "status") == "running") {
     std::this_thread::sleep_for(
@@ -162,7 +195,10 @@ void addRevertCommand(CLI::App& app, AdminOptions& admin) {
   command->add_option("--reason", options->reason, "why (recorded in the event log)");
   command->add_flag("--wait", options->wait,
                     "wait until every host answered; exit 0 only if every host is on the release");
-  command->add_flag("--staged", options->staged, "a gated revert (not available yet: refused)");
+  command->add_flag("--staged", options->staged,
+                    "a gated revert: a rollout of the older release (canary, analysis, stages)");
+  command->add_option("--plan", options->planFile, "with --staged: plan TOML (default plan)");
+  command->add_option("--gates", options->gatesFile, "with --staged: gates TOML (default gates)");
   command->add_flag("--json", options->json, "print JSON");
   command->add_option("--interval", options->interval, "seconds between polls with --wait")
       ->check(CLI::Range(0.05, 60.0));

@@ -527,6 +527,8 @@ Status check(const RevertRequest& v) {
   if (v.batchPercent > 100) {
     return fieldError("revert.batchPercent", std::to_string(v.batchPercent) + " is above 100");
   }
+  ROLLGATE_RETURN_IF_ERROR(checkText("revert.planToml", v.planToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkText("revert.gatesToml", v.gatesToml, 256 << 10));
   return checkText("revert.reason", v.reason, 1024);
 }
 Status check(const DescribeRevert& v) { return checkText("describeRevert", v.revertId, 128); }
@@ -961,6 +963,8 @@ std::string encode(const AdminRequest& message) {
           b.setBatchPercent(v.batchPercent);
           b.setStaged(v.staged);
           b.setReason(text(v.reason));
+          b.setPlanToml(text(v.planToml));
+          b.setGatesToml(text(v.gatesToml));
         } else if constexpr (std::is_same_v<T, DescribeRevert>) {
           body.setDescribeRevert(text(v.revertId));
         }
@@ -1055,8 +1059,9 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             break;
           case w::AdminRequest::Body::REVERT: {
             auto r = body.getRevert();
-            v.body = RevertRequest{str(r.getService()), str(r.getToVersion()), r.getBatchHosts(),
-                                   r.getBatchPercent(), r.getStaged(), str(r.getReason())};
+            v.body = RevertRequest{str(r.getService()),  str(r.getToVersion()), r.getBatchHosts(),
+                                   r.getBatchPercent(),  r.getStaged(),        str(r.getReason()),
+                                   str(r.getPlanToml()), str(r.getGatesToml())};
             break;
           }
           case w::AdminRequest::Body::DESCRIBE_REVERT:

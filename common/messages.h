@@ -314,6 +314,8 @@ struct RevertRequest {
   std::uint32_t batchPercent = 0;  // the same as a percentage of the service's hosts
   bool staged = false;
   std::string reason;
+  std::string planToml;   // with staged
+  std::string gatesToml;  // with staged
   bool operator==(const RevertRequest&) const = default;
 };
 struct DescribeRevert {

@@ -45,11 +45,6 @@ std::optional<std::string> Reverts::runningFor(const std::string& service) const
 }
 
 Result<std::string> Reverts::start(const RevertRequest& request, const std::string& operatorName) {
-  if (request.staged) {
-    return makeError("revert --staged (a gated revert through the rollout engine) is not "
-                     "available in this version; rollgate revert without --staged switches the "
-                     "hosts back in batches (--batch N or P%) without analysis");
-  }
   if (auto running = runningFor(request.service)) {
     const RevertState& other = running_.at(*running);
     return makeError("revert " + *running + " of service " + request.service + " (to " +
@@ -61,6 +56,7 @@ Result<std::string> Reverts::start(const RevertRequest& request, const std::stri
   };
   auto planned = planRevert(request, registry_.list(now), lookup, now);
   if (!planned) return planned.error();
+  if (request.staged) return startStaged(request, *planned, operatorName);
   auto seq = store_.nextRevertSeq();
   if (!seq) return makeError("cannot record the revert: " + seq.error().message);
   RevertState state = std::move(*planned);
@@ -104,6 +100,31 @@ Result<std::string> Reverts::start(const RevertRequest& request, const std::stri
     running_.erase(kept.id);
   }
   return report;
+}
+
+Result<std::string> Reverts::startStaged(const RevertRequest& request, const RevertState& planned,
+                                         const std::string& operatorName) {
+  const std::string what = "revert --staged of " + planned.service + " to " + planned.toVersion;
+  if (!planned.artifact) {
+    return makeError(what + ": the artifact store has none (a staged revert installs it like a "
+                     "rollout; push it with rollgate artifact push FILE --service " +
+                     planned.service + " --version " + planned.toVersion +
+                     ", or revert without --staged)");
+  }
+  for (const auto& id : rollouts_.activeIds()) {
+    if (rollouts_.serviceOf(id) != planned.service) continue;
+    return makeError(what + ": rollout " + id + " of the service is still running; rollgate abort " +
+                     id + " first, or revert without --staged (which stops it)");
+  }
+  auto summary = rollouts_.start(
+      StartRollout{planned.service, planned.toVersion, request.planToml, request.gatesToml, "",
+                   false},
+      operatorName, /*revert=*/true);
+  if (!summary) return makeError(what + ": " + summary.error().message);
+  logger_->warn("operator {}: STAGED REVERT of {} to {} (newest active {}){}", operatorName,
+                planned.service, planned.toVersion, planned.newestActive,
+                request.reason.empty() ? "" : ": " + request.reason);
+  return "{\"staged\": true, \"rollout\": " + *summary + "}";
 }
 
 Result<std::string> Reverts::describe(const std::string& id) {

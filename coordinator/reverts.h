@@ -1,5 +1,5 @@
 // Reverts: fleet-wide reverts (`rollgate revert`, docs/revert.md) driven from the coordinator's
-// loop and kept durable. start() plans the revert (revert_job.h), records it, stops a rollout of
+// loop and kept durable (a staged revert is a rollout instead: Rollouts keeps it). start() plans the revert (revert_job.h), records it, stops a rollout of
 // the service that is still running (Rollouts::abort), then sends each host its command, at most
 // batchSize at once, the next ones as answers come in. Results are tracked per host. After a
 // coordinator restart, open() resumes every unfinished revert: commands in flight go out again
@@ -43,7 +43,10 @@ class Reverts {
   // Resumes every unfinished revert. Call after Rollouts::open().
   Status open();
 
-  // An operator's revert; returns its report (revertReport) or the refusal.
+  // An operator's revert; returns its report (revertReport) or the refusal. With request.staged
+  // it is a rollout of the older release (plan and gates from the request, installs flagged as a
+  // revert) and the reply is {"staged": true, "rollout": <summary>}; it needs the artifact in the
+  // store and is refused while a rollout of the service runs (abort it first).
   Result<std::string> start(const RevertRequest& request, const std::string& operatorName);
   // The report of revert `id` (running or ended); "no revert <id>" when there is none.
   Result<std::string> describe(const std::string& id);
@@ -54,6 +57,8 @@ class Reverts {
   void tick();
 
  private:
+  Result<std::string> startStaged(const RevertRequest& request, const RevertState& planned,
+                                  const std::string& operatorName);
   void sendDue(RevertState& state);
   void send(RevertState& state, std::size_t index);
   void onResult(const std::string& id, const std::string& host, const CommandResult& result);

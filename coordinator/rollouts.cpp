@@ -172,7 +172,8 @@ std::string Rollouts::serviceOf(const std::string& id) const {
   return it == rollouts_.end() ? std::string() : it->second.rollout->state().spec.service;
 }
 
-Result<std::string> Rollouts::start(const StartRollout& request, const std::string& operatorName) {
+Result<std::string> Rollouts::start(const StartRollout& request, const std::string& operatorName,
+                                    bool revert) {
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +
@@ -180,8 +181,9 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
                        statusOf(*entry.rollout) + "; abort it or wait for it to end");
     }
   }
-  if (auto newer = newerActive(registry_.list(clock_.nowMillis()), request.service,
-                                request.version)) {
+  if (auto newer = revert ? std::nullopt
+                          : newerActive(registry_.list(clock_.nowMillis()), request.service,
+                                        request.version)) {
     return makeError(*newer);
   }
   auto artifact = artifacts_.find(request.service, request.version);
@@ -212,6 +214,7 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   spec.service = request.service;
   spec.version = request.version;
   spec.artifact = rollout::ArtifactRef{artifact->sha256, artifact->sizeBytes, "", artifact->signature};
+  spec.revert = revert;
   std::string id = spec.rolloutId;
   std::uint64_t seq = std::stoull(id.substr(1));
   RolloutRecord record;
@@ -229,8 +232,9 @@ Result<std::string> Rollouts::start(const StartRollout& request, const std::stri
   }
   Entry& entry = rollouts_[id];
   entry.rollout = std::make_unique<rollout::Rollout>(spec, *planned, *plan, *gates);
-  logger_->info("operator {} started rollout {}: {} {} over {} steps (canary {}, baseline {})",
-                operatorName, id, request.service, request.version, planned->steps.size(),
+  logger_->info("operator {} started {} {}: {} {} over {} steps (canary {}, baseline {})",
+                operatorName, revert ? "staged revert as rollout" : "rollout", id,
+                request.service, request.version, planned->steps.size(),
                 planned->canaryHost, planned->baselineHost);
   recordEvent(entry, EventRecord{now, "rollout_started", "", id,
                                   "started by " + operatorName + ": " + request.service + " " +

@@ -51,7 +51,10 @@ class Rollouts {
   // Returns the rollout's summary JSON; with request.dryRun, starts nothing (the artifact need not
   // be stored yet) and returns what it would do, for people. A version older than one active on
   // a host of the service is refused, pointing to `rollgate revert` (docs/revert.md).
-  Result<std::string> start(const StartRollout& request, const std::string& operatorName);
+  // With `revert` (a staged revert: Reverts checked the version is older), the older version is
+  // let through and every install is flagged as a revert.
+  Result<std::string> start(const StartRollout& request, const std::string& operatorName,
+                            bool revert = false);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   struct AbortOutcome {
     // The hosts each aborted rollout involves, with the release each goes back to.

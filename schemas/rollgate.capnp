@@ -261,7 +261,8 @@ struct AdminRequest {
     abort @13 :AbortRequest;
     freeze @14 :FreezeRequest;
     watchRollout @15 :Text;       # rollout id: the reply stream continues until it ends
-    revert @16 :RevertRequest;    # reply: json (the revert's report, docs/revert.md)
+    revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
+                                  # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
   }
 }
@@ -272,8 +273,10 @@ struct RevertRequest {
   toVersion @1 :Text;      # empty: the release before the newest one active on the service's hosts
   batchHosts @2 :UInt32;   # hosts switched at once; 0 with batchPercent 0: every host at once
   batchPercent @3 :UInt32; # hosts switched at once, as a percentage of the service's hosts (1..100)
-  staged @4 :Bool;         # a gated revert through the rollout engine (refused: not implemented)
+  staged @4 :Bool;         # a gated revert: a rollout of the older release (plan and gates below)
   reason @5 :Text;
+  planToml @6 :Text;       # with staged: the rollout plan (empty: the default plan)
+  gatesToml @7 :Text;      # with staged: the gates (empty: the default gates)
 }
 
 struct EnrollHost {

@@ -1,6 +1,6 @@
 // `rollgate revert` end to end on a real fleet (4 agents, nginx units of a private systemd
-// manager, steady load): a promoted build is reverted on every host, and a host that no longer
-// keeps the old release fetches it from the coordinator; refusals name the release or rollout;
+// manager, steady load): a promoted build is reverted on every host, gated (--staged) and fast,
+// and a host that no longer keeps the old release fetches it from the coordinator; refusals name the release or rollout;
 // `rollout start` of an older version fails at once pointing to revert; a revert stops a running
 // rollout of the service and finishes after the coordinator is killed in the middle of it.
 #include <doctest/doctest.h>
@@ -137,6 +137,25 @@ TEST_CASE("a promoted build is reverted on every host; a host without the old re
   CHECK(badBatch.exitCode == 2);
   CHECK(badBatch.err.find("--batch '0%'") != std::string::npos);
 
+  // A staged revert is a rollout of the older release, gated like one.
+  auto staged = f.cli({"revert", "--service", "web", "--staged", "--plan", f.planFile, "--wait",
+                       "--json", "--interval", "0.2"});
+  REQUIRE_MESSAGE(staged.exitCode == 0, staged.err << staged.out);
+  auto stagedJson = parse(staged);
+  CHECK(stagedJson["staged"] == true);
+  CHECK(stagedJson["rollout"]["status"] == "succeeded");
+  CHECK(stagedJson["rollout"]["version"] == "1.0.0");
+  CHECK(f.hostsOn("1.0.0") == kHosts.size());
+  // Forward again, for the fast revert below.
+  auto again = f.start("2.0.1");
+  REQUIRE_MESSAGE(again.exitCode == 0, again.err << again.out);
+  std::string againId = parse(again)["rollout"].value("id", "");
+  REQUIRE(waitUntil([&] {
+    status = f.status(againId);
+    return status == "succeeded" || status == "rolled_back" || status == "waiting_for_operator";
+  }, std::chrono::seconds(240), std::chrono::milliseconds(500)));
+  REQUIRE_MESSAGE(status == "succeeded", f.cli({"rollout", "explain", againId}).out);
+
   // us-a-1 no longer keeps 1.0.0.
   std::filesystem::remove_all(f.web->work().file("us-a-1") + "/releases/1.0.0");
   REQUIRE(waitUntil([&] {
@@ -144,11 +163,13 @@ TEST_CASE("a promoted build is reverted on every host; a host without the old re
     return !kept.empty() && std::find(kept.begin(), kept.end(), "1.0.0") == kept.end();
   }));
 
-  auto reverted = f.cli({"revert", "--service", "web", "--wait", "--json", "--reason", "test"});
+  auto reverted = f.cli({"revert", "--service", "web", "--to", "1.0.0", "--wait", "--json",
+                         "--reason", "test"});
   REQUIRE_MESSAGE(reverted.exitCode == 0, reverted.err << reverted.out);
   auto revert = parse(reverted)["revert"];
   CHECK(revert["status"] == "succeeded");
-  CHECK(revert["to_version"] == "1.0.0");  // the newest release older than 2.0.0 the hosts keep
+  CHECK(revert["to_version"] == "1.0.0");
+  CHECK(revert["newest_active"] == "2.0.1");
   CHECK(revert["counts"]["succeeded"] == kHosts.size());
   REQUIRE(hostIn(revert, "us-a-1") != nullptr);
   CHECK((*hostIn(revert, "us-a-1"))["method"] == "install");  // 1.0.0 is in the artifact store

@@ -155,8 +155,8 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(FreezeRequest{true, "incident 42", true});
   add(FreezeRequest{false, "", false});
   add(WatchRollout{"ro-7"});
-  add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build"});
-  add(RevertRequest{"web", "", 0, 25, true, ""});
+  add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build", "", ""});
+  add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
   add(DescribeRevert{"v3"});
   return out;
 }

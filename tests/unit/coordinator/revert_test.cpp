@@ -42,7 +42,7 @@ ArtifactLookup storeWith(std::vector<std::string> versions) {
 
 RevertRequest request(const std::string& to = "", std::uint32_t hosts = 0,
                       std::uint32_t percent = 0) {
-  return RevertRequest{"web", to, hosts, percent, false, "bad build"};
+  return RevertRequest{"web", to, hosts, percent, false, "bad build", "", ""};
 }
 
 const RevertHost& hostOf(const RevertState& state, const std::string& name) {
@@ -318,22 +318,56 @@ TEST_CASE("a restarted coordinator re-sends in-flight commands under their refs 
   CHECK_FALSE(restarted.runningFor("web").has_value());
 }
 
-TEST_CASE("a revert stops a running rollout of the service and refuses --staged") {
+TEST_CASE("a revert stops a running rollout of the service; a staged one asks to abort it") {
   Parts parts;
   auto summary = parts.startRollout();
   std::string rollout = summary.value("id", "");
   REQUIRE(parts.rollouts->activeIds() == std::vector<std::string>{rollout});
-  auto staged = parts.reverts->start(RevertRequest{"web", "1.0", 0, 0, true, ""}, "alice");
-  REQUIRE_FALSE(staged.ok());
-  CHECK(staged.error().message.find("--staged") != std::string::npos);
   // The canary has 2.0 (as if installed); every host keeps 1.0.
   onTarget(parts, "web-1", {"2.0", "1.0"}, "2.0");
+  parts.store.artifacts.push_back(ArtifactInfo{"web", "1.0", std::string(64, 'c'), 900, "",
+                                               parts.clock.nowMillis(), "alice"});
+  RevertRequest staged{"web", "1.0", 0, 0, true, "", "", ""};
+  auto refused = parts.reverts->start(staged, "alice");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("rollout " + rollout +
+                                     " of the service is still running; rollgate abort " +
+                                     rollout) != std::string::npos);
+  parts.store.artifacts.pop_back();
   auto started = parts.reverts->start(request("1.0"), "alice");
   REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
   auto report = nlohmann::json::parse(*started)["revert"];
   CHECK(report["aborted_rollouts"] == nlohmann::json::array({rollout}));
   CHECK(parts.statusOf(rollout) == "rolling_back");  // aborted: undoing its canary
   CHECK(report["counts"]["sent"] == 4);  // web-2..4 too: the registry may be a heartbeat old
+}
+
+TEST_CASE("a staged revert is a rollout of the older release whose installs are flagged") {
+  Parts parts;
+  for (const char* h : {"web-1", "web-2", "web-3", "web-4"}) onTarget(parts, h, {"3.0", "2.0"}, "3.0");
+  // The artifact store has 2.0 (Parts pushed it); a staged revert without it is refused.
+  auto missing = parts.reverts->start(RevertRequest{"web", "1.0", 0, 0, true, "", "", ""}, "al");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message.find("release 1.0 of service web: no host keeps it") !=
+        std::string::npos);
+  auto started = parts.reverts->start(RevertRequest{"web", "2.0", 0, 0, true, "", "", ""}, "al");
+  REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
+  auto reply = nlohmann::json::parse(*started);
+  CHECK(reply["staged"] == true);
+  CHECK(reply["rollout"]["version"] == "2.0");
+  auto commands = parts.outbox.sent<Command>();
+  REQUIRE(commands.size() == 1);  // the canary
+  const auto& install = std::get<InstallRelease>(commands[0].body);
+  CHECK(install.version == "2.0");
+  CHECK(install.revert);
+  // The same older version as a plain rollout is refused at once (dry run too), pointing to revert.
+  Parts fresh;
+  for (const char* h : {"web-1", "web-2"}) onTarget(fresh, h, {"3.0", "2.0"}, "3.0");
+  auto older = fresh.rollouts->start(StartRollout{"web", "2.0", "", "", "", true}, "al");
+  REQUIRE_FALSE(older.ok());
+  CHECK(older.error().message.find("version 2.0 of service web is older than 3.0, active on host "
+                                   "web-1") != std::string::npos);
+  CHECK(older.error().message.find("rollgate revert --service web --to 2.0") != std::string::npos);
 }
 
 TEST_CASE("the SQLite store keeps reverts across a reopen and lists the unfinished ones") {
