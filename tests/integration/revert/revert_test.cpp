@@ -193,6 +193,14 @@ TEST_CASE("a revert stops a running rollout and finishes after the coordinator i
   // The canary is on the new build.
   REQUIRE(waitUntil([&] { return f.web->activeRelease("eu-a-1") == "3.0.0"; },
                     std::chrono::seconds(120)));
+  // Write commands answer in JSON too.
+  for (const char* action : {"pause", "resume"}) {
+    auto done = f.cli({"rollout", action, id, "--json"});
+    REQUIRE_MESSAGE(done.exitCode == 0, done.err);
+    auto json = parse(done);
+    CHECK(json["ok"] == true);
+    CHECK(json["message"].get<std::string>().find("rollout " + id) != std::string::npos);
+  }
   // us-a-1 (the last in the batch order) cannot answer: the revert is still going when the
   // coordinator is killed.
   auto agent = runCommand({"pgrep", "-f", f.web->fleet().agentConfig("us-a-1")});
