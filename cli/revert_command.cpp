@@ -50,8 +50,9 @@ void parseBatch(const std::string& text, RevertRequest& request) {
   }
   if (digits.empty() || used != digits.size() || value == 0 || (percent && value > 100) ||
       value > 1'000'000) {
-    fail(kExitUsage, "--batch '" + text + "': give a number of hosts (N >= 1) or a percentage "
-                     "(1% to 100%)");
+    fail(kExitUsage, "--batch '" + text +
+                         "': give a number of hosts (N >= 1) or a percentage "
+                         "(1% to 100%)");
   }
   (percent ? request.batchPercent : request.batchHosts) = static_cast<std::uint32_t>(value);
 }
@@ -138,8 +139,10 @@ void printReport(const json& document, bool asJson) {
 // --staged: the coordinator started a rollout of the older release; it is followed like
 // `rollout start --wait`.
 void followStaged(const AdminOptions& admin, const RevertOptions& options, const json& document) {
-  auto summary = rolloutSummaryFromJson(document.contains("rollout") ? document["rollout"] : json());
-  if (!summary) fail(kExitFailure, "the coordinator's reply to revert --staged: " + summary.error().message);
+  auto summary =
+      rolloutSummaryFromJson(document.contains("rollout") ? document["rollout"] : json());
+  if (!summary)
+    fail(kExitFailure, "the coordinator's reply to revert --staged: " + summary.error().message);
   if (!options.wait) {
     if (options.json) {
       std::printf("%s\n", json{{"staged", true}, {"rollout", toJson(*summary)}}.dump(2).c_str());
@@ -162,7 +165,12 @@ void revert(const AdminOptions& admin, const RevertOptions& options) {
     fail(kExitUsage, "--plan and --gates go with --staged (a revert without it has no analysis)");
   }
   AdminRequest request;
-  RevertRequest body{options.service, options.toVersion, 0, 0, options.staged, options.reason,
+  RevertRequest body{options.service,
+                     options.toVersion,
+                     0,
+                     0,
+                     options.staged,
+                     options.reason,
                      readTextFile(options.planFile, "plan file"),
                      readTextFile(options.gatesFile, "gates file")};
   parseBatch(options.batch, body);

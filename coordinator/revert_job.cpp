@@ -143,9 +143,10 @@ Result<RevertState> planRevert(const RevertRequest& request, const std::vector<H
   } else {
     state.toVersion = request.toVersion;
     if (!state.newestActive.empty() && compareVersions(state.toVersion, state.newestActive) > 0) {
-      return makeError("release " + state.toVersion + " of service " + service +
-                       " is newer than " + state.newestActive + ", the newest active (on host " +
-                       hosts[newestAt]->name + "): a revert only goes back; roll it out with "
+      return makeError("release " + state.toVersion + " of service " + service + " is newer than " +
+                       state.newestActive + ", the newest active (on host " +
+                       hosts[newestAt]->name +
+                       "): a revert only goes back; roll it out with "
                        "rollgate rollout start");
     }
   }
@@ -156,8 +157,8 @@ Result<RevertState> planRevert(const RevertRequest& request, const std::vector<H
   if (!anyKeeps && !state.artifact) {
     return makeError("release " + state.toVersion + " of service " + service +
                      ": no host keeps it and the artifact store has none (push it with rollgate "
-                     "artifact push FILE --service " + service + " --version " + state.toVersion +
-                     ")");
+                     "artifact push FILE --service " +
+                     service + " --version " + state.toVersion + ")");
   }
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     RevertHost host;
@@ -208,9 +209,9 @@ bool applyRevertResult(RevertState& state, const std::string& host, const Comman
   it->message = result.message;
   it->doneMillis = nowMillis;
   bool onTarget = result.activeRelease == state.toVersion;
-  bool succeeded = result.outcome == Outcome::kSucceeded ||
-                   ((result.outcome == Outcome::kStale || result.outcome == Outcome::kInterrupted) &&
-                    onTarget);
+  bool succeeded =
+      result.outcome == Outcome::kSucceeded ||
+      ((result.outcome == Outcome::kStale || result.outcome == Outcome::kInterrupted) && onTarget);
   it->status = succeeded ? RevertHostStatus::kSucceeded : RevertHostStatus::kFailed;
   if (!succeeded) {
     it->message = std::string(outcomeName(result.outcome)) + ": " + result.message;
@@ -320,8 +321,8 @@ Result<RevertState> revertFromJson(const std::string& text) {
                                  "hosts.method");
       if (!method) return method.error();
       host.method = *method;
-      auto status = enumFromName(h.at("status").get<std::string>(), revertHostStatusName,
-                                 kStatuses, "hosts.status");
+      auto status = enumFromName(h.at("status").get<std::string>(), revertHostStatusName, kStatuses,
+                                 "hosts.status");
       if (!status) return status.error();
       host.status = *status;
       host.message = h.value("message", "");
@@ -330,9 +331,9 @@ Result<RevertState> revertFromJson(const std::string& text) {
       host.doneMillis = h.value("done_ms", std::uint64_t{0});
       if (h.contains("ref")) {
         const json& r = h["ref"];
-        host.ref = CommandRef{r.at("rollout_id").get<std::string>(),
-                              r.at("sequence").get<std::uint64_t>(),
-                              r.at("epoch").get<std::uint64_t>()};
+        host.ref =
+            CommandRef{r.at("rollout_id").get<std::string>(), r.at("sequence").get<std::uint64_t>(),
+                       r.at("epoch").get<std::uint64_t>()};
       }
       state.hosts.push_back(std::move(host));
     }
@@ -354,7 +355,8 @@ std::string revertReport(const RevertState& state, std::uint64_t nowMillis) {
   }
   json counts = json::object();
   for (RevertHostStatus status : kStatuses) counts[revertHostStatusName(status)] = 0;
-  for (const auto& h : state.hosts) counts[revertHostStatusName(h.status)] = counts[revertHostStatusName(h.status)].get<int>() + 1;
+  for (const auto& h : state.hosts)
+    counts[revertHostStatusName(h.status)] = counts[revertHostStatusName(h.status)].get<int>() + 1;
   out["counts"] = counts;
   out["status"] = revertStatus(state);
   std::uint64_t end = state.finished() ? state.finishedMillis : nowMillis;

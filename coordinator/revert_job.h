@@ -48,8 +48,8 @@ struct RevertHost {
   std::string fromRelease;  // active when the revert was planned ("" if none)
   RevertMethod method = RevertMethod::kNone;
   RevertHostStatus status = RevertHostStatus::kPending;
-  std::string message;        // the agent's answer, or why the host cannot be reverted
-  std::string activeRelease;  // as last reported by the agent for this revert
+  std::string message;            // the agent's answer, or why the host cannot be reverted
+  std::string activeRelease;      // as last reported by the agent for this revert
   std::optional<CommandRef> ref;  // the ref its command was (or is about to be) sent with
   std::uint64_t sentMillis = 0;
   std::uint64_t doneMillis = 0;
@@ -66,7 +66,7 @@ struct RevertState {
   std::string requestedBy;
   std::uint32_t batchSize = 1;  // hosts with a command in flight at once, >= 1
   std::uint64_t createdMillis = 0;
-  std::uint64_t finishedMillis = 0;  // 0 while running
+  std::uint64_t finishedMillis = 0;          // 0 while running
   std::vector<std::string> abortedRollouts;  // running rollouts of the service this revert stopped
   std::optional<ArtifactInfo> artifact;      // the target's artifact, when the store has it
   std::vector<RevertHost> hosts;             // in planning order (name order)
@@ -76,8 +76,8 @@ struct RevertState {
 };
 
 // The artifact store as planning sees it: the target's artifact, if stored.
-using ArtifactLookup =
-    std::function<std::optional<ArtifactInfo>(const std::string& service, const std::string& version)>;
+using ArtifactLookup = std::function<std::optional<ArtifactInfo>(const std::string& service,
+                                                                 const std::string& version)>;
 
 // Plans a revert of request.service over `fleet` (every known host). Errors name the service and
 // the release: no host declares the service; no host keeps an older release (without --to); the

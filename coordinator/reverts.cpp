@@ -76,9 +76,9 @@ Result<std::string> Reverts::start(const RevertRequest& request, const std::stri
     if (rollouts_.serviceOf(id) == state.service) running.push_back(id);
   }
   if (!running.empty()) {
-    auto stopped = rollouts_.abort(running, operatorName, "revert " + state.id + " of " +
-                                                              state.service + " to " +
-                                                              state.toVersion);
+    auto stopped =
+        rollouts_.abort(running, operatorName,
+                        "revert " + state.id + " of " + state.service + " to " + state.toVersion);
     state.abortedRollouts = stopped.stopped;
     state.abortedRollouts.insert(state.abortedRollouts.end(), stopped.alreadyAborting.begin(),
                                  stopped.alreadyAborting.end());
@@ -88,9 +88,9 @@ Result<std::string> Reverts::start(const RevertRequest& request, const std::stri
                 state.hosts.size(), state.batchSize,
                 state.abortedRollouts.empty() ? "" : "; stopped rollouts",
                 state.abortedRollouts.empty() ? "" : " " + state.abortedRollouts.front());
-  recordEvent(state, "", "revert " + state.id + " of " + state.service + " to " +
-                             state.toVersion + " by " + operatorName +
-                             (state.reason.empty() ? "" : ": " + state.reason));
+  recordEvent(state, "",
+              "revert " + state.id + " of " + state.service + " to " + state.toVersion + " by " +
+                  operatorName + (state.reason.empty() ? "" : ": " + state.reason));
   RevertState& kept = running_[state.id] = std::move(state);
   save(kept);
   sendDue(kept);
@@ -106,20 +106,21 @@ Result<std::string> Reverts::startStaged(const RevertRequest& request, const Rev
                                          const std::string& operatorName) {
   const std::string what = "revert --staged of " + planned.service + " to " + planned.toVersion;
   if (!planned.artifact) {
-    return makeError(what + ": the artifact store has none (a staged revert installs it like a "
+    return makeError(what +
+                     ": the artifact store has none (a staged revert installs it like a "
                      "rollout; push it with rollgate artifact push FILE --service " +
                      planned.service + " --version " + planned.toVersion +
                      ", or revert without --staged)");
   }
   for (const auto& id : rollouts_.activeIds()) {
     if (rollouts_.serviceOf(id) != planned.service) continue;
-    return makeError(what + ": rollout " + id + " of the service is still running; rollgate abort " +
-                     id + " first, or revert without --staged (which stops it)");
+    return makeError(what + ": rollout " + id +
+                     " of the service is still running; rollgate abort " + id +
+                     " first, or revert without --staged (which stops it)");
   }
-  auto summary = rollouts_.start(
-      StartRollout{planned.service, planned.toVersion, request.planToml, request.gatesToml, "",
-                   false},
-      operatorName, /*revert=*/true);
+  auto summary = rollouts_.start(StartRollout{planned.service, planned.toVersion, request.planToml,
+                                              request.gatesToml, "", false},
+                                 operatorName, /*revert=*/true);
   if (!summary) return makeError(what + ": " + summary.error().message);
   logger_->warn("operator {}: STAGED REVERT of {} to {} (newest active {}){}", operatorName,
                 planned.service, planned.toVersion, planned.newestActive,
@@ -163,8 +164,7 @@ void Reverts::send(RevertState& state, std::size_t index) {
   std::string name = host.name;
   auto sent = commands_.send(
       host.name, revertCommand(state, host),
-      [this, id, name](const CommandResult& result) { onResult(id, name, result); }, {},
-      *host.ref);
+      [this, id, name](const CommandResult& result) { onResult(id, name, result); }, {}, *host.ref);
   if (!sent) {
     // The host is no longer known (revoked): it cannot answer.
     host.status = RevertHostStatus::kFailed;
@@ -175,8 +175,8 @@ void Reverts::send(RevertState& state, std::size_t index) {
     return;
   }
   logger_->info("revert {}: host {} {} {} {} (was {})", id, name,
-                host.method == RevertMethod::kInstall ? "installs" : "rolls back to",
-                state.service, state.toVersion, host.fromRelease.empty() ? "none" : host.fromRelease);
+                host.method == RevertMethod::kInstall ? "installs" : "rolls back to", state.service,
+                state.toVersion, host.fromRelease.empty() ? "none" : host.fromRelease);
 }
 
 void Reverts::onResult(const std::string& id, const std::string& host,
@@ -206,13 +206,15 @@ bool Reverts::save(const RevertState& state) {
   RevertRecord record{state.id, state.seq, state.service, state.finished(), revertToJson(state)};
   if (auto saved = store_.saveRevert(record); !saved) {
     if (unsaved_.insert(state.id).second) {
-      logger_->error("revert {}: cannot save its progress (kept in memory, saved again at every "
-                     "tick): {}",
-                     state.id, saved.error().message);
+      logger_->error(
+          "revert {}: cannot save its progress (kept in memory, saved again at every "
+          "tick): {}",
+          state.id, saved.error().message);
     }
     return false;
   }
-  if (unsaved_.erase(state.id) > 0) logger_->warn("revert {}: its progress is saved again", state.id);
+  if (unsaved_.erase(state.id) > 0)
+    logger_->warn("revert {}: its progress is saved again", state.id);
   return true;
 }
 

@@ -1,10 +1,10 @@
 // Reverts: fleet-wide reverts (`rollgate revert`, docs/revert.md) driven from the coordinator's
-// loop and kept durable (a staged revert is a rollout instead: Rollouts keeps it). start() plans the revert (revert_job.h), records it, stops a rollout of
-// the service that is still running (Rollouts::abort), then sends each host its command, at most
-// batchSize at once, the next ones as answers come in. Results are tracked per host. After a
-// coordinator restart, open() resumes every unfinished revert: commands in flight go out again
-// under their saved refs (agents apply each at most once and answer a re-delivery with its
-// recorded result), pending hosts follow.
+// loop and kept durable (a staged revert is a rollout instead: Rollouts keeps it). start() plans
+// the revert (revert_job.h), records it, stops a rollout of the service that is still running
+// (Rollouts::abort), then sends each host its command, at most batchSize at once, the next ones as
+// answers come in. Results are tracked per host. After a coordinator restart, open() resumes every
+// unfinished revert: commands in flight go out again under their saved refs (agents apply each at
+// most once and answer a re-delivery with its recorded result), pending hosts follow.
 //
 // Failure policy:
 //  - a revert that cannot be recorded is refused (error reply), nothing is stopped or sent;

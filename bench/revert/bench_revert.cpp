@@ -4,7 +4,8 @@
 // A real fleet of `hosts` agents over 2 regions x 2 clusters, each with an nginx unit of a private
 // systemd manager under `rps` requests per second, on 1.0.0. In one run: a rollout of 2.0.0
 // through canary, cluster, region and fleet with stage timings of seconds (warm-up 1 s, analysis
-// 3 s in 1 s windows: about the shortest plan that still sees enough data), promoted; then `rollgate revert
+// 3 s in 1 s windows: about the shortest plan that still sees enough data), promoted; then
+// `rollgate revert
 // --wait` back to 1.0.0 (every host at once), then a rollout of 2.0.1 and `revert --batch 25%`.
 // Times are wall-clock from the CLI's start to the end it reports (the rollout: until its status
 // is succeeded, polled every 100 ms; the revert: until `--wait` returns).
@@ -60,13 +61,15 @@ double rollout(WebFleet& web, const std::string& plan, const std::string& versio
   }
   std::string id = json["rollout"].value("id", "");
   std::string status;
-  waitUntil([&] {
-    auto doc = nlohmann::json::parse(fleet.cli({"rollout", "status", id, "--json"}).out, nullptr,
-                                     false);
-    status = doc.is_discarded() ? "" : doc["rollout"].value("status", "");
-    return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-           status == "failed" || status == "waiting_for_operator";
-  }, std::chrono::seconds(600), std::chrono::milliseconds(100));
+  waitUntil(
+      [&] {
+        auto doc = nlohmann::json::parse(fleet.cli({"rollout", "status", id, "--json"}).out,
+                                         nullptr, false);
+        status = doc.is_discarded() ? "" : doc["rollout"].value("status", "");
+        return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
+               status == "failed" || status == "waiting_for_operator";
+      },
+      std::chrono::seconds(600), std::chrono::milliseconds(100));
   double seconds = secondsSince(start);
   if (status != "succeeded") {
     std::fprintf(stderr, "rollout %s of %s ended %s:\n%s\n", id.c_str(), version.c_str(),
@@ -78,8 +81,8 @@ double rollout(WebFleet& web, const std::string& plan, const std::string& versio
 
 // Reverts to 1.0.0 with `batch` ("" = all at once); returns the seconds until --wait returned.
 double revert(WebFleet& web, const std::string& batch, std::size_t hosts) {
-  std::vector<std::string> args{"revert", "--service", "web", "--to", "1.0.0", "--wait",
-                                "--json", "--interval", "0.1"};
+  std::vector<std::string> args{"revert", "--service", "web",        "--to", "1.0.0",
+                                "--wait", "--json",    "--interval", "0.1"};
   if (!batch.empty()) {
     args.push_back("--batch");
     args.push_back(batch);
@@ -140,8 +143,10 @@ int main(int argc, char** argv) {
                 back, up2, backBatched);
     return 1;
   }
-  std::printf("fleet: %d hosts (nginx units, %d requests/s each), 4 stages, warm-up 1 s + "
-              "analysis 3 s per stage\n", hosts, rps);
+  std::printf(
+      "fleet: %d hosts (nginx units, %d requests/s each), 4 stages, warm-up 1 s + "
+      "analysis 3 s per stage\n",
+      hosts, rps);
   std::printf("rollout 1.0.0 -> 2.0.0, promoted:            %6.2f s\n", up);
   std::printf("revert 2.0.0 -> 1.0.0, every host at once:   %6.2f s  (%.1fx faster)\n", back,
               up / back);

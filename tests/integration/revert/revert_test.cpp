@@ -1,8 +1,9 @@
 // `rollgate revert` end to end on a real fleet (4 agents, nginx units of a private systemd
 // manager, steady load): a promoted build is reverted on every host, gated (--staged) and fast,
-// and a host that no longer keeps the old release fetches it from the coordinator; refusals name the release or rollout;
-// `rollout start` of an older version fails at once pointing to revert; a revert stops a running
-// rollout of the service and finishes after the coordinator is killed in the middle of it.
+// and a host that no longer keeps the old release fetches it from the coordinator; refusals name
+// the release or rollout; `rollout start` of an older version fails at once pointing to revert; a
+// revert stops a running rollout of the service and finishes after the coordinator is killed in the
+// middle of it.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -105,10 +106,12 @@ TEST_CASE("a promoted build is reverted on every host; a host without the old re
   REQUIRE_MESSAGE(started.exitCode == 0, started.err << started.out);
   std::string id = parse(started)["rollout"].value("id", "");
   std::string status;
-  REQUIRE(waitUntil([&] {
-    status = f.status(id);
-    return status == "succeeded" || status == "rolled_back" || status == "waiting_for_operator";
-  }, std::chrono::seconds(240), std::chrono::milliseconds(500)));
+  REQUIRE(waitUntil(
+      [&] {
+        status = f.status(id);
+        return status == "succeeded" || status == "rolled_back" || status == "waiting_for_operator";
+      },
+      std::chrono::seconds(240), std::chrono::milliseconds(500)));
   REQUIRE_MESSAGE(status == "succeeded", f.cli({"rollout", "explain", id}).out);
   REQUIRE(f.hostsOn("2.0.0") == kHosts.size());
 
@@ -150,10 +153,12 @@ TEST_CASE("a promoted build is reverted on every host; a host without the old re
   auto again = f.start("2.0.1");
   REQUIRE_MESSAGE(again.exitCode == 0, again.err << again.out);
   std::string againId = parse(again)["rollout"].value("id", "");
-  REQUIRE(waitUntil([&] {
-    status = f.status(againId);
-    return status == "succeeded" || status == "rolled_back" || status == "waiting_for_operator";
-  }, std::chrono::seconds(240), std::chrono::milliseconds(500)));
+  REQUIRE(waitUntil(
+      [&] {
+        status = f.status(againId);
+        return status == "succeeded" || status == "rolled_back" || status == "waiting_for_operator";
+      },
+      std::chrono::seconds(240), std::chrono::milliseconds(500)));
   REQUIRE_MESSAGE(status == "succeeded", f.cli({"rollout", "explain", againId}).out);
 
   // us-a-1 no longer keeps 1.0.0.
@@ -163,8 +168,8 @@ TEST_CASE("a promoted build is reverted on every host; a host without the old re
     return !kept.empty() && std::find(kept.begin(), kept.end(), "1.0.0") == kept.end();
   }));
 
-  auto reverted = f.cli({"revert", "--service", "web", "--to", "1.0.0", "--wait", "--json",
-                         "--reason", "test"});
+  auto reverted = f.cli(
+      {"revert", "--service", "web", "--to", "1.0.0", "--wait", "--json", "--reason", "test"});
   REQUIRE_MESSAGE(reverted.exitCode == 0, reverted.err << reverted.out);
   auto revert = parse(reverted)["revert"];
   CHECK(revert["status"] == "succeeded");
@@ -215,19 +220,23 @@ TEST_CASE("a revert stops a running rollout and finishes after the coordinator i
   CHECK(revert["status"] == "running");
   CHECK(revert["batch_size"] == 1);
   // Killed in the middle of it, the coordinator resumes the revert.
-  REQUIRE(waitUntil([&] {
-    auto now = parse(f.cli({"revert", "status", revertId, "--json"}));
-    return now.contains("revert") && now["revert"]["counts"]["succeeded"] == 3;
-  }, std::chrono::seconds(120), std::chrono::milliseconds(200)));
+  REQUIRE(waitUntil(
+      [&] {
+        auto now = parse(f.cli({"revert", "status", revertId, "--json"}));
+        return now.contains("revert") && now["revert"]["counts"]["succeeded"] == 3;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(200)));
   f.web->fleet().killCoordinator(SIGKILL);
   ::kill(pid, SIGCONT);
   f.web->fleet().startCoordinator();
   REQUIRE(f.web->fleet().waitForCoordinator());
   nlohmann::json report;
-  REQUIRE(waitUntil([&] {
-    report = parse(f.cli({"revert", "status", revertId, "--json"}));
-    return report.contains("revert") && report["revert"]["status"] != "running";
-  }, std::chrono::seconds(120), std::chrono::milliseconds(500)));
+  REQUIRE(waitUntil(
+      [&] {
+        report = parse(f.cli({"revert", "status", revertId, "--json"}));
+        return report.contains("revert") && report["revert"]["status"] != "running";
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(500)));
   CHECK_MESSAGE(report["revert"]["status"] == "succeeded", report.dump(2));
   CHECK(f.hostsOn("1.0.0") == kHosts.size());
   CHECK(readFile(f.web->fleet().coordinatorLog()).find("resuming after a coordinator restart") !=

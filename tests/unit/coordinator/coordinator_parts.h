@@ -90,19 +90,24 @@ struct Parts {
     rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
                                           logger);
     aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
-    reverts = std::make_unique<Reverts>(store, registry, *artifacts, *rollouts, *commands, clock,
-                                        logger);
+    reverts =
+        std::make_unique<Reverts>(store, registry, *artifacts, *rollouts, *commands, clock, logger);
     admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
                                                      *artifacts, *rollouts, *commands, *aborts,
                                                      *reverts, outbox, clock, logger});
     REQUIRE(rollouts->open().ok());
     for (const char* host : {"web-1", "web-2", "web-3", "web-4"}) {
-      Hello hello{host, "eu-west", "eu-west-a", "0.1.0",
-                  {ServiceRelease{"web", "1.0", {"1.0"}}}, clock.nowMillis(), CommandRef{}};
+      Hello hello{host,
+                  "eu-west",
+                  "eu-west-a",
+                  "0.1.0",
+                  {ServiceRelease{"web", "1.0", {"1.0"}}},
+                  clock.nowMillis(),
+                  CommandRef{}};
       registry.onHello(host, hello, std::string("conn-") + host, clock.nowMillis());
     }
-    store.artifacts.push_back(ArtifactInfo{"web", "2.0", std::string(64, 'a'), 1000, "",
-                                           clock.nowMillis(), "alice"});
+    store.artifacts.push_back(
+        ArtifactInfo{"web", "2.0", std::string(64, 'a'), 1000, "", clock.nowMillis(), "alice"});
   }
 
   // Starts a rollout of web 2.0 with web-1 as its canary; returns its summary.

@@ -22,8 +22,8 @@ using testing::TempDir;
 
 constexpr std::uint64_t kNow = 1'763'700'000'000ull;
 
-HostInfo host(const std::string& name, const std::string& active,
-              std::vector<std::string> releases, const std::string& service = "web") {
+HostInfo host(const std::string& name, const std::string& active, std::vector<std::string> releases,
+              const std::string& service = "web") {
   HostInfo info;
   info.name = name;
   info.services.push_back(ServiceRelease{service, active, std::move(releases)});
@@ -65,8 +65,8 @@ CommandResult answer(const CommandRef& ref, Outcome outcome, const std::string& 
 
 TEST_CASE("the default target is the newest release older than the newest active one") {
   std::vector<HostInfo> fleet = {host("a", "2.0", {"2.0", "1.10", "1.9"}),
-                                 host("b", "1.10", {"1.10", "1.9"}),
-                                 host("c", "2.0", {"2.0"}), host("other", "9.0", {"9.0", "8.0"}, "db")};
+                                 host("b", "1.10", {"1.10", "1.9"}), host("c", "2.0", {"2.0"}),
+                                 host("other", "9.0", {"9.0", "8.0"}, "db")};
   auto state = planRevert(request(), fleet, storeWith({"1.10"}), kNow);
   REQUIRE_MESSAGE(state.ok(), (state.ok() ? "" : state.error().message));
   CHECK(state->toVersion == "1.10");  // 1.10 > 1.9 numerically
@@ -99,7 +99,8 @@ TEST_CASE("planning refuses what cannot be reverted, naming the service and the 
       {request("0.9"), fleet,
        "release 0.9 of service web: no host keeps it and the artifact store has none"},
       {request("3.0"), fleet, "release 3.0 of service web is newer than 2.0"},
-      {request(), {host("a", "2.0", {"2.0"})},
+      {request(),
+       {host("a", "2.0", {"2.0"})},
        "no host of service web keeps a release older than 2.0; name one with --to VERSION"},
       {request(), {host("a", "1.0", {"1.0"}, "db")}, "no host declares service web"},
       {request("", 0, 150), fleet, "--batch 150%"},
@@ -113,9 +114,9 @@ TEST_CASE("planning refuses what cannot be reverted, naming the service and the 
 }
 
 TEST_CASE("a host that lacks the target while the store has none is failed, the others go") {
-  auto state = planRevert(request("1.0"),
-                          {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})},
-                          storeWith({}), kNow);
+  auto state =
+      planRevert(request("1.0"), {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})},
+                 storeWith({}), kNow);
   REQUIRE(state.ok());
   CHECK(hostOf(*state, "a").method == RevertMethod::kRollback);
   CHECK(hostOf(*state, "b").status == RevertHostStatus::kFailed);
@@ -133,7 +134,8 @@ TEST_CASE("batch sizes: a number of hosts, a percentage rounded up, or every hos
 
 TEST_CASE("at most a batch is in flight; answers free room; the revert ends with the last") {
   std::vector<HostInfo> fleet;
-  for (const char* name : {"a", "b", "c", "d", "e"}) fleet.push_back(host(name, "2.0", {"2.0", "1.0"}));
+  for (const char* name : {"a", "b", "c", "d", "e"})
+    fleet.push_back(host(name, "2.0", {"2.0", "1.0"}));
   auto planned = planRevert(request("1.0", 2), fleet, storeWith({}), kNow);
   REQUIRE(planned.ok());
   RevertState state = *planned;
@@ -150,28 +152,36 @@ TEST_CASE("at most a batch is in flight; answers free room; the revert ends with
   CHECK(send() == std::vector<std::string>{"a", "b"});
   CHECK(send().empty());
   // Not this revert's command: ignored.
-  CHECK_FALSE(applyRevertResult(state, "a", answer(CommandRef{"r4", 1, 7}, Outcome::kSucceeded, "1.0"), kNow));
-  CHECK_FALSE(applyRevertResult(state, "c", answer(CommandRef{"v1", 3, 7}, Outcome::kSucceeded, "1.0"), kNow));
-  CHECK(applyRevertResult(state, "a", answer(*hostOf(state, "a").ref, Outcome::kSucceeded, "1.0"), kNow + 10));
+  CHECK_FALSE(applyRevertResult(state, "a",
+                                answer(CommandRef{"r4", 1, 7}, Outcome::kSucceeded, "1.0"), kNow));
+  CHECK_FALSE(applyRevertResult(state, "c",
+                                answer(CommandRef{"v1", 3, 7}, Outcome::kSucceeded, "1.0"), kNow));
+  CHECK(applyRevertResult(state, "a", answer(*hostOf(state, "a").ref, Outcome::kSucceeded, "1.0"),
+                          kNow + 10));
   CHECK(send() == std::vector<std::string>{"c"});
   // A failure does not stop the others.
-  CHECK(applyRevertResult(state, "b", answer(*hostOf(state, "b").ref, Outcome::kRolledBack, "2.0"), kNow + 20));
+  CHECK(applyRevertResult(state, "b", answer(*hostOf(state, "b").ref, Outcome::kRolledBack, "2.0"),
+                          kNow + 20));
   CHECK(hostOf(state, "b").status == RevertHostStatus::kFailed);
   CHECK(hostOf(state, "b").message.find("rolled_back") != std::string::npos);
   CHECK(send() == std::vector<std::string>{"d"});
   // A re-delivered command answered stale while the host is on the target counts as done.
-  CHECK(applyRevertResult(state, "c", answer(*hostOf(state, "c").ref, Outcome::kStale, "1.0"), kNow + 30));
+  CHECK(applyRevertResult(state, "c", answer(*hostOf(state, "c").ref, Outcome::kStale, "1.0"),
+                          kNow + 30));
   CHECK(hostOf(state, "c").status == RevertHostStatus::kSucceeded);
   CHECK(send() == std::vector<std::string>{"e"});
-  CHECK(applyRevertResult(state, "d", answer(*hostOf(state, "d").ref, Outcome::kInterrupted, "2.0"), kNow + 40));
+  CHECK(applyRevertResult(state, "d", answer(*hostOf(state, "d").ref, Outcome::kInterrupted, "2.0"),
+                          kNow + 40));
   CHECK(hostOf(state, "d").status == RevertHostStatus::kFailed);
   CHECK(revertStatus(state) == "running");
-  CHECK(applyRevertResult(state, "e", answer(*hostOf(state, "e").ref, Outcome::kSucceeded, "1.0"), kNow + 50));
+  CHECK(applyRevertResult(state, "e", answer(*hostOf(state, "e").ref, Outcome::kSucceeded, "1.0"),
+                          kNow + 50));
   CHECK(state.finished());
   CHECK(state.finishedMillis == kNow + 50);
   CHECK(revertStatus(state) == "failed");
   // Answered hosts do not take a second answer.
-  CHECK_FALSE(applyRevertResult(state, "e", answer(*hostOf(state, "e").ref, Outcome::kFailed, "2.0"), kNow + 60));
+  CHECK_FALSE(applyRevertResult(
+      state, "e", answer(*hostOf(state, "e").ref, Outcome::kFailed, "2.0"), kNow + 60));
 
   auto report = nlohmann::json::parse(revertReport(state, kNow + 100))["revert"];
   CHECK(report["status"] == "failed");
@@ -201,9 +211,9 @@ TEST_CASE("the commands: an explicit rollback, or an install flagged as a revert
 }
 
 TEST_CASE("the durable form round-trips, and a corrupt one names the key") {
-  auto planned = planRevert(request("1.0", 1),
-                            {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})},
-                            storeWith({"1.0"}), kNow);
+  auto planned =
+      planRevert(request("1.0", 1), {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})},
+                 storeWith({"1.0"}), kNow);
   REQUIRE(planned.ok());
   planned->id = "v9";
   planned->seq = 9;
@@ -229,14 +239,20 @@ TEST_CASE("the durable form round-trips, and a corrupt one names the key") {
 
 void onTarget(Parts& parts, const std::string& host, const std::vector<std::string>& releases,
               const std::string& active) {
-  Hello hello{host, "eu-west", "eu-west-a", "0.1.0", {ServiceRelease{"web", active, releases}},
-              parts.clock.nowMillis(), CommandRef{}};
+  Hello hello{host,
+              "eu-west",
+              "eu-west-a",
+              "0.1.0",
+              {ServiceRelease{"web", active, releases}},
+              parts.clock.nowMillis(),
+              CommandRef{}};
   parts.registry.onHello(host, hello, "conn-" + host, parts.clock.nowMillis());
 }
 
 TEST_CASE("a revert is recorded before anything is sent; a ref that cannot be saved waits") {
   Parts parts;
-  for (const char* h : {"web-1", "web-2", "web-3", "web-4"}) onTarget(parts, h, {"2.0", "1.0"}, "2.0");
+  for (const char* h : {"web-1", "web-2", "web-3", "web-4"})
+    onTarget(parts, h, {"2.0", "1.0"}, "2.0");
   parts.store.failing = {"saveRevert"};
   auto refused = parts.reverts->start(request("1.0", 2), "alice");
   REQUIRE_FALSE(refused.ok());
@@ -325,14 +341,14 @@ TEST_CASE("a revert stops a running rollout of the service; a staged one asks to
   REQUIRE(parts.rollouts->activeIds() == std::vector<std::string>{rollout});
   // The canary has 2.0 (as if installed); every host keeps 1.0.
   onTarget(parts, "web-1", {"2.0", "1.0"}, "2.0");
-  parts.store.artifacts.push_back(ArtifactInfo{"web", "1.0", std::string(64, 'c'), 900, "",
-                                               parts.clock.nowMillis(), "alice"});
+  parts.store.artifacts.push_back(
+      ArtifactInfo{"web", "1.0", std::string(64, 'c'), 900, "", parts.clock.nowMillis(), "alice"});
   RevertRequest staged{"web", "1.0", 0, 0, true, "", "", ""};
   auto refused = parts.reverts->start(staged, "alice");
   REQUIRE_FALSE(refused.ok());
-  CHECK(refused.error().message.find("rollout " + rollout +
-                                     " of the service is still running; rollgate abort " +
-                                     rollout) != std::string::npos);
+  CHECK(refused.error().message.find(
+            "rollout " + rollout + " of the service is still running; rollgate abort " + rollout) !=
+        std::string::npos);
   parts.store.artifacts.pop_back();
   auto started = parts.reverts->start(request("1.0"), "alice");
   REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
@@ -344,7 +360,8 @@ TEST_CASE("a revert stops a running rollout of the service; a staged one asks to
 
 TEST_CASE("a staged revert is a rollout of the older release whose installs are flagged") {
   Parts parts;
-  for (const char* h : {"web-1", "web-2", "web-3", "web-4"}) onTarget(parts, h, {"3.0", "2.0"}, "3.0");
+  for (const char* h : {"web-1", "web-2", "web-3", "web-4"})
+    onTarget(parts, h, {"3.0", "2.0"}, "3.0");
   // The artifact store has 2.0 (Parts pushed it); a staged revert without it is refused.
   auto missing = parts.reverts->start(RevertRequest{"web", "1.0", 0, 0, true, "", "", ""}, "al");
   REQUIRE_FALSE(missing.ok());
