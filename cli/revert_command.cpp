@@ -178,13 +178,26 @@ void revert(const AdminOptions& admin, const RevertOptions& options) {
   json document = replyDocumentOrExit(callAdminOrExit(admin, std::move(request)), "revert");
   if (document.value("staged", false)) return followStaged(admin, options, document);
   std::string id = field(revertOf(document, "revert"), "id");
+  // --wait waits for every host; an explicit --timeout bounds that wait too.
+  const auto started = std::chrono::steady_clock::now();
+  const auto limit = std::chrono::duration<double>(admin.timeoutSeconds);
+  bool timedOut = false;
   while (options.wait && field(document["revert"], "status") == "running") {
+    if (admin.timeoutGiven && std::chrono::steady_clock::now() - started >= limit) {
+      timedOut = true;
+      break;
+    }
     std::this_thread::sleep_for(
         std::chrono::milliseconds(static_cast<int>(options.interval * 1000)));
     document = describeWithRetry(admin, id);
     revertOf(document, "revert status " + id);
   }
   printReport(document, options.json);
+  if (timedOut) {
+    fail(kExitFailure, "revert " + id + " is still running after --timeout " +
+                           std::to_string(static_cast<int>(admin.timeoutSeconds)) +
+                           " s (it goes on; rollgate revert status " + id + ")");
+  }
   if (field(document["revert"], "status") == "failed") throw CLI::RuntimeError(kExitFailure);
 }
 
@@ -201,8 +214,10 @@ void addRevertCommand(CLI::App& app, AdminOptions& admin) {
   command->add_option("--batch", options->batch,
                       "hosts switched at once: N or P% of the service's hosts (default: all)");
   command->add_option("--reason", options->reason, "why (recorded in the event log)");
-  command->add_flag("--wait", options->wait,
-                    "wait until every host answered; exit 0 only if every host is on the release");
+  command->add_flag(
+      "--wait", options->wait,
+      "wait until every host answered (at most --timeout when given); exit 0 only if every "
+      "host is on the release");
   command->add_flag("--staged", options->staged,
                     "a gated revert: a rollout of the older release (canary, analysis, stages)");
   command->add_option("--plan", options->planFile, "with --staged: plan TOML (default plan)");

@@ -212,8 +212,12 @@ TEST_CASE("a revert stops a running rollout and finishes after the coordinator i
   REQUIRE(agent.exitCode == 0);
   pid_t pid = std::stoi(agent.out);
   ::kill(pid, SIGSTOP);
-  auto reverted = f.cli({"revert", "--service", "web", "--to", "1.0.0", "--batch", "1", "--json"});
-  REQUIRE_MESSAGE(reverted.exitCode == 0, reverted.err << reverted.out);
+  // --wait gives up after an explicit --timeout, naming the revert, which goes on.
+  auto reverted = f.cli({"--timeout", "3", "revert", "--service", "web", "--to", "1.0.0", "--batch",
+                         "1", "--wait", "--json"});
+  CHECK(reverted.exitCode == 1);
+  CHECK_MESSAGE(reverted.err.find("is still running after --timeout 3 s") != std::string::npos,
+                reverted.err);
   auto revert = parse(reverted)["revert"];
   std::string revertId = revert.value("id", "");
   CHECK(revert["aborted_rollouts"] == nlohmann::json::array({id}));
