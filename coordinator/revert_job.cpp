@@ -220,6 +220,23 @@ bool applyRevertResult(RevertState& state, const std::string& host, const Comman
   return true;
 }
 
+std::vector<std::string> expireSilentHosts(RevertState& state, std::uint64_t nowMillis) {
+  std::vector<std::string> expired;
+  for (auto& host : state.hosts) {
+    if (host.status != RevertHostStatus::kSent ||
+        nowMillis < host.sentMillis + kRevertAnswerMillis) {
+      continue;
+    }
+    host.status = RevertHostStatus::kFailed;
+    host.message = "no answer within " + std::to_string(kRevertAnswerMillis / 1000) +
+                   " s (it gets the command when it comes back)";
+    host.doneMillis = nowMillis;
+    expired.push_back(host.name);
+  }
+  if (!expired.empty()) finishIfDone(state, nowMillis);
+  return expired;
+}
+
 void finishIfDone(RevertState& state, std::uint64_t nowMillis) {
   if (state.finished()) return;
   bool done = std::all_of(state.hosts.begin(), state.hosts.end(),

@@ -101,6 +101,15 @@ std::vector<std::size_t> dueHosts(const RevertState& state);
 bool applyRevertResult(RevertState& state, const std::string& host, const CommandResult& result,
                        std::uint64_t nowMillis);
 
+// A host that has not answered within this time after its command was sent is failed ("no
+// answer ..."), so that one dead host does not hold the revert (and the service) forever; it still
+// gets the command when it comes back. As long as a rollout step's default install timeout.
+inline constexpr std::uint64_t kRevertAnswerMillis = 600'000;
+
+// Fails the hosts in flight for kRevertAnswerMillis or more at `nowMillis` (ending the revert when
+// they were the last). Returns their names.
+std::vector<std::string> expireSilentHosts(RevertState& state, std::uint64_t nowMillis);
+
 // Ends the revert if every host has answered (planning can leave nothing to send).
 void finishIfDone(RevertState& state, std::uint64_t nowMillis);
 

@@ -219,9 +219,17 @@ bool Reverts::save(const RevertState& state) {
 }
 
 void Reverts::tick() {
+  std::uint64_t now = clock_.nowMillis();
   for (auto it = running_.begin(); it != running_.end();) {
     RevertState& state = it->second;
-    if (unsaved_.count(state.id)) save(state);
+    auto silent = expireSilentHosts(state, now);
+    for (const auto& host : silent) {
+      logger_->warn(
+          "revert {}: host {} did not answer within {} s: counted as failed (it gets "
+          "the command when it comes back)",
+          state.id, host, kRevertAnswerMillis / 1000);
+    }
+    if (!silent.empty() || unsaved_.count(state.id)) save(state);
     if (!state.finished()) sendDue(state);
     if (state.finished() && !unsaved_.count(state.id)) {
       logEnd(state);

@@ -192,6 +192,28 @@ TEST_CASE("at most a batch is in flight; answers free room; the revert ends with
   CHECK_FALSE(report["hosts"][0].contains("ref"));
 }
 
+TEST_CASE("a host that does not answer in time is failed, so the revert can end") {
+  auto planned = planRevert(request("1.0"),
+                            {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0", "1.0"})},
+                            storeWith({}), kNow);
+  REQUIRE(planned.ok());
+  RevertState state = *planned;
+  for (std::size_t i : dueHosts(state)) {
+    state.hosts[i].ref = CommandRef{"v1", i + 1, 7};
+    state.hosts[i].status = RevertHostStatus::kSent;
+    state.hosts[i].sentMillis = kNow;
+  }
+  REQUIRE(applyRevertResult(state, "a", answer(*hostOf(state, "a").ref, Outcome::kSucceeded, "1.0"),
+                            kNow + 5));
+  CHECK(expireSilentHosts(state, kNow + kRevertAnswerMillis - 1).empty());
+  CHECK_FALSE(state.finished());
+  CHECK(expireSilentHosts(state, kNow + kRevertAnswerMillis) == std::vector<std::string>{"b"});
+  CHECK(hostOf(state, "b").status == RevertHostStatus::kFailed);
+  CHECK(hostOf(state, "b").message.find("no answer within 600 s") != std::string::npos);
+  CHECK(state.finished());
+  CHECK(revertStatus(state) == "failed");
+}
+
 TEST_CASE("the commands: an explicit rollback, or an install flagged as a revert") {
   std::vector<HostInfo> fleet = {host("a", "2.0", {"2.0", "1.0"}), host("b", "2.0", {"2.0"})};
   auto kept = planRevert(request("1.0"), fleet, storeWith({}), kNow);
