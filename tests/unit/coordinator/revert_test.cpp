@@ -298,6 +298,13 @@ TEST_CASE("a revert is recorded before anything is sent; a ref that cannot be sa
     CHECK(saved);
     CHECK(std::get<RollBackRelease>(command.body) == RollBackRelease{"1.0", true});
   }
+  // A rollout of the service is refused while the revert runs, naming it.
+  AdminRequest rollout;
+  rollout.body = StartRollout{"web", "3.0", "", "", "", true};
+  auto refusedRollout = parts.admin->handle("bob", "op", rollout);
+  REQUIRE(refusedRollout.has_value());
+  CHECK(std::get<AdminError>(refusedRollout->body).message ==
+        "revert v1 of service web is still running; rollgate revert status v1");
   // A second revert of the same service is refused while this one runs.
   auto second = parts.reverts->start(request("1.0"), "bob");
   REQUIRE_FALSE(second.ok());
