@@ -26,8 +26,11 @@ void addAdminOptions(CLI::App& app, AdminOptions& options) {
   app.add_option("--coordinator-key", options.coordinatorKeyFile,
                  "coordinator public key file ($ROLLGATE_COORDINATOR_KEY)")
       ->capture_default_str();
-  app.add_option("--timeout", options.timeoutSeconds, "seconds to wait for the coordinator")
-      ->capture_default_str();
+  app.add_option("--timeout", options.timeoutSeconds,
+                 "seconds to wait for the coordinator's answer (also for abort and revert, which "
+                 "otherwise wait longer)")
+      ->capture_default_str()
+      ->each([&options](const std::string&) { options.timeoutGiven = true; });
 }
 
 struct AdminClient::Impl {
@@ -119,6 +122,8 @@ AdminReply callAdminOrExit(const AdminOptions& admin, AdminRequest request,
                            std::chrono::milliseconds timeout) {
   auto client = AdminClient::connect(admin);
   if (!client) fail(kExitUnavailable, client.error().message);
+  // A command's own, longer wait gives way to an explicit --timeout.
+  if (admin.timeoutGiven) timeout = std::chrono::milliseconds(0);
   auto reply = timeout.count() > 0 ? (*client)->call(std::move(request), timeout)
                                    : (*client)->call(std::move(request));
   if (!reply) fail(kExitUnavailable, reply.error().message);
@@ -134,6 +139,16 @@ nlohmann::json replyDocumentOrExit(const AdminReply& reply, const std::string& w
     fail(kExitFailure, "the coordinator's reply to " + what + " is not a JSON object");
   }
   return parsed;
+}
+
+void printOkOrExit(const AdminReply& reply, bool asJson, const std::string& what) {
+  const auto* ok = std::get_if<AdminOk>(&reply.body);
+  if (ok == nullptr) fail(kExitFailure, "unexpected reply to " + what);
+  if (asJson) {
+    std::printf("%s\n", nlohmann::json{{"ok", true}, {"message", ok->message}}.dump(2).c_str());
+  } else {
+    std::printf("%s\n", ok->message.c_str());
+  }
 }
 
 Status enrollHost(const AdminOptions& options, const std::string& name,

@@ -25,6 +25,7 @@ struct AdminOptions {
   std::string keyFile = "/etc/rollgate/admin.key";           // operator secret key (Z85)
   std::string coordinatorKeyFile = "/etc/rollgate/coordinator.pub";
   double timeoutSeconds = 10.0;
+  bool timeoutGiven = false;  // --timeout was on the command line: it overrides a command's own wait
 };
 
 void addAdminOptions(CLI::App& app, AdminOptions& options);

@@ -4,7 +4,8 @@
 // Conventions for every command:
 //  - a failure prints one line to stderr that names the thing and the value, and the command
 //    exits non-zero by throwing CLI::RuntimeError(code) from its callback (CLI11 exits quietly);
-//  - read commands take --json and then print exactly one JSON document to stdout;
+//  - every command that talks to the coordinator takes --json and then prints exactly one JSON
+//    document to stdout (write commands that answer with a message: {"ok": true, "message": ...});
 //  - nothing is printed to stdout but the command's result (progress goes to stderr).
 #pragma once
 
@@ -24,8 +25,8 @@ inline constexpr int kExitUnavailable = 3; // the coordinator could not be reach
 
 // Sends one request to the coordinator and returns its final reply, or ends the command:
 // kExitUnavailable when the coordinator cannot be reached or does not answer in time,
-// kExitFailure with its message when it answers with an AdminError. A zero timeout means the
-// --timeout option's.
+// kExitFailure with its message when it answers with an AdminError. A zero timeout, or any
+// timeout when --timeout was given, means the --timeout option's.
 AdminReply callAdminOrExit(const AdminOptions& admin, AdminRequest request,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 // The JSON object a JsonDocument reply carries; ends the command with kExitFailure, naming
@@ -39,5 +40,10 @@ void addAbortCommands(CLI::App& app, AdminOptions& admin);  // abort, freeze, un
 void addJudgeCommand(CLI::App& app);                  // judge_command.cpp (statistics)
 void addSignCommand(CLI::App& app);                   // sign_command.cpp (build signatures)
 void addBootstrapCommand(CLI::App& app, AdminOptions& admin);  // bootstrap_command.cpp (SSH)
+void addRevertCommand(CLI::App& app, AdminOptions& admin);     // revert_command.cpp
+
+// Prints the AdminOk message of `reply`, or {"ok": true, "message": ...} with `asJson`; ends the
+// command with kExitFailure, naming `what`, for any other reply.
+void printOkOrExit(const AdminReply& reply, bool asJson, const std::string& what);
 
 }  // namespace rollgate::cli

@@ -87,7 +87,9 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
   auto key = std::make_shared<std::string>();
   enroll->add_option("NAME", *name, "host name")->required();
   enroll->add_option("PUBKEY", *key, "the agent's public key (Z85) or a .pub file")->required();
-  enroll->callback([&admin, name, key] {
+  auto enrollJson = std::make_shared<bool>(false);
+  enroll->add_flag("--json", *enrollJson, "print JSON");
+  enroll->callback([&admin, name, key, enrollJson] {
     std::string publicKey = *key;
     if (!isValidZ85Key(publicKey)) {
       auto fromFile = readKeyFile(publicKey);
@@ -99,18 +101,18 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
     }
     AdminRequest request;
     request.body = EnrollHost{*name, publicKey};
-    AdminReply reply = callAdminOrExit(admin, request);
-    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+    printOkOrExit(callAdminOrExit(admin, request), *enrollJson, "enroll host " + *name);
   });
 
   auto* revoke = hosts->add_subcommand("revoke", "remove a host's key; its messages are ignored at once");
   auto revokeName = std::make_shared<std::string>();
   revoke->add_option("NAME", *revokeName, "host name")->required();
-  revoke->callback([&admin, revokeName] {
+  auto revokeJson = std::make_shared<bool>(false);
+  revoke->add_flag("--json", *revokeJson, "print JSON");
+  revoke->callback([&admin, revokeName, revokeJson] {
     AdminRequest request;
     request.body = RevokeHost{*revokeName};
-    AdminReply reply = callAdminOrExit(admin, request);
-    if (const auto* ok = std::get_if<AdminOk>(&reply.body)) std::printf("%s\n", ok->message.c_str());
+    printOkOrExit(callAdminOrExit(admin, request), *revokeJson, "revoke host " + *revokeName);
   });
 }
 

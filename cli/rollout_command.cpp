@@ -60,12 +60,10 @@ void printJson(const json& document) {
   std::printf("%s\n", document.dump(2, ' ', false, json::error_handler_t::replace).c_str());
 }
 
-// Follows a rollout until it ends: DescribeRollout every `intervalMillis`. On a terminal stdout the screen
-// is redrawn; otherwise (or with `linesTo` stderr for --wait --json) a line per change. A
-// coordinator that cannot be reached is retried for a minute (it may be restarting). Returns the
-// last summary.
-RolloutSummaryView follow(const AdminOptions& admin, const std::string& id, std::FILE* linesTo,
-                          std::uint64_t intervalMillis) {
+}  // namespace
+
+RolloutSummaryView followRollout(const AdminOptions& admin, const std::string& id,
+                                 std::FILE* linesTo, std::uint64_t intervalMillis) {
   constexpr int kMaxUnavailableSeconds = 60;
   const bool redraw = linesTo == stdout && ::isatty(STDOUT_FILENO) == 1;
   std::unique_ptr<AdminClient> client;
@@ -135,6 +133,8 @@ std::string readTextFile(const std::string& path, const std::string& what) {
   return content.str();
 }
 
+namespace {
+
 struct StartOptions {
   std::string service;
   std::string version;
@@ -192,7 +192,7 @@ void start(const AdminOptions& admin, const StartOptions& options) {
   if (summary->id.empty()) fail(kExitFailure, "the coordinator's reply to start rollout has no id");
   if (!options.json) printText(renderRolloutStarted(*summary));
   RolloutSummaryView last =
-      follow(admin, summary->id, options.json ? stderr : stdout, intervalMillis(options.interval));
+      followRollout(admin, summary->id, options.json ? stderr : stdout, intervalMillis(options.interval));
   if (options.json) printJson(json{{"rollout", toJson(last)}});
   int code = rolloutExitCode(last.status);
   if (code != 0) throw CLI::RuntimeError(code);
@@ -205,7 +205,7 @@ void addWatchCommand(CLI::App& parent, AdminOptions& admin, const std::string& d
   watch->add_option("ID", *id, "rollout id")->required();
   addIntervalOption(*watch, *interval);
   watch->callback([&admin, id, interval] {
-    RolloutSummaryView last = follow(admin, *id, stdout, intervalMillis(*interval));
+    RolloutSummaryView last = followRollout(admin, *id, stdout, intervalMillis(*interval));
     int code = rolloutExitCode(last.status);
     if (code != 0) throw CLI::RuntimeError(code);
   });
@@ -325,15 +325,15 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
   for (std::size_t i = 0; i < std::size(kActions); ++i) {
     auto* command = rollout->add_subcommand(kActions[i].first, kDescriptions[i]);
     auto id = std::make_shared<std::string>();
+    auto asJson = std::make_shared<bool>(false);
     command->add_option("ID", *id, "rollout id")->required();
+    command->add_flag("--json", *asJson, "print JSON");
     const auto action = kActions[i].second;
-    command->callback([&admin, id, action] {
+    const std::string name = kActions[i].first;
+    command->callback([&admin, id, asJson, action, name] {
       AdminRequest request;
       request.body = RolloutAction{*id, action};
-      AdminReply reply = callAdminOrExit(admin, std::move(request));
-      const auto* ok = std::get_if<AdminOk>(&reply.body);
-      if (ok == nullptr) fail(kExitFailure, "unexpected reply to a rollout action on " + *id);
-      std::printf("%s\n", ok->message.c_str());
+      printOkOrExit(callAdminOrExit(admin, std::move(request)), *asJson, name + " rollout " + *id);
     });
   }
 

@@ -34,6 +34,16 @@ namespace rollgate::cli {
 
 void addRolloutCommands(CLI::App& app, AdminOptions& admin);
 
+// Follows a rollout until it ends: DescribeRollout every `intervalMillis`. On a terminal stdout
+// the screen is redrawn; otherwise (or with `linesTo` stderr for --wait --json) a line per change.
+// A coordinator that cannot be reached is retried for a minute (it may be restarting). Returns the
+// last summary; ends the command on an error reply.
+RolloutSummaryView followRollout(const AdminOptions& admin, const std::string& id,
+                                 std::FILE* linesTo, std::uint64_t intervalMillis);
+// The text of `path` ("" for an empty path); ends the command with kExitUsage, naming `what` and
+// the path, when it cannot be read.
+std::string readTextFile(const std::string& path, const std::string& what);
+
 // succeeded, rolled_back, aborted, failed (rollout::isTerminal).
 bool isTerminalRolloutStatus(const std::string& status);
 // 0 for "succeeded", kExitFailure for any other status (used by --wait and watch).

@@ -518,6 +518,20 @@ Status check(const AbortRequest& v) {
 }
 Status check(const FreezeRequest& v) { return checkText("freeze.reason", v.reason, 1024); }
 Status check(const WatchRollout& v) { return checkText("watchRollout", v.rolloutId, 128); }
+Status check(const RevertRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkName("revert.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion("revert.toVersion", v.toVersion, true));
+  if (v.batchHosts > 0 && v.batchPercent > 0) {
+    return fieldError("revert.batchPercent", "set together with batchHosts");
+  }
+  if (v.batchPercent > 100) {
+    return fieldError("revert.batchPercent", std::to_string(v.batchPercent) + " is above 100");
+  }
+  ROLLGATE_RETURN_IF_ERROR(checkText("revert.planToml", v.planToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkText("revert.gatesToml", v.gatesToml, 256 << 10));
+  return checkText("revert.reason", v.reason, 1024);
+}
+Status check(const DescribeRevert& v) { return checkText("describeRevert", v.revertId, 128); }
 
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
@@ -733,6 +747,7 @@ std::string encode(const CoordinatorMessage& message) {
                   i.setSource(text(c.source));
                   i.setSignature(data(c.signature));
                   i.setActivate(c.activate);
+                  i.setRevert(c.revert);
                 } else if constexpr (std::is_same_v<C, ActivateRelease>) {
                   cb.initActivate().setVersion(text(c.version));
                 } else if constexpr (std::is_same_v<C, RollBackRelease>) {
@@ -785,7 +800,7 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
                 auto i = cb.getInstall();
                 v.body = InstallRelease{str(i.getVersion()), str(i.getSha256()),
                                         i.getSizeBytes(), str(i.getSource()),
-                                        str(i.getSignature()), i.getActivate()};
+                                        str(i.getSignature()), i.getActivate(), i.getRevert()};
                 break;
               }
               case w::Command::Body::ACTIVATE:
@@ -940,6 +955,18 @@ std::string encode(const AdminRequest& message) {
           b.setHoldRunning(v.holdRunning);
         } else if constexpr (std::is_same_v<T, WatchRollout>) {
           body.setWatchRollout(text(v.rolloutId));
+        } else if constexpr (std::is_same_v<T, RevertRequest>) {
+          auto b = body.initRevert();
+          b.setService(text(v.service));
+          b.setToVersion(text(v.toVersion));
+          b.setBatchHosts(v.batchHosts);
+          b.setBatchPercent(v.batchPercent);
+          b.setStaged(v.staged);
+          b.setReason(text(v.reason));
+          b.setPlanToml(text(v.planToml));
+          b.setGatesToml(text(v.gatesToml));
+        } else if constexpr (std::is_same_v<T, DescribeRevert>) {
+          body.setDescribeRevert(text(v.revertId));
         }
       },
       message.body);
@@ -1029,6 +1056,16 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             break;
           case w::AdminRequest::Body::WATCH_ROLLOUT:
             v.body = WatchRollout{str(body.getWatchRollout())};
+            break;
+          case w::AdminRequest::Body::REVERT: {
+            auto r = body.getRevert();
+            v.body = RevertRequest{str(r.getService()),  str(r.getToVersion()), r.getBatchHosts(),
+                                   r.getBatchPercent(),  r.getStaged(),        str(r.getReason()),
+                                   str(r.getPlanToml()), str(r.getGatesToml())};
+            break;
+          }
+          case w::AdminRequest::Body::DESCRIBE_REVERT:
+            v.body = DescribeRevert{str(body.getDescribeRevert())};
             break;
           default:
             throw std::invalid_argument("body: unknown union member");

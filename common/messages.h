@@ -151,6 +151,7 @@ struct InstallRelease {
   std::string source;
   std::string signature;  // raw bytes
   bool activate = true;
+  bool revert = false;  // an operator's revert: may activate a version older than the active one
   bool operator==(const InstallRelease&) const = default;
 };
 
@@ -305,11 +306,28 @@ struct WatchRollout {
   bool operator==(const WatchRollout&) const = default;
 };
 
+// `rollgate revert`: every host of `service` back to an older release (docs/revert.md).
+struct RevertRequest {
+  std::string service;
+  std::string toVersion;           // empty: the release before the newest active one
+  std::uint32_t batchHosts = 0;    // hosts switched at once (0 and batchPercent 0: all at once)
+  std::uint32_t batchPercent = 0;  // the same as a percentage of the service's hosts
+  bool staged = false;
+  std::string reason;
+  std::string planToml;   // with staged
+  std::string gatesToml;  // with staged
+  bool operator==(const RevertRequest&) const = default;
+};
+struct DescribeRevert {
+  std::string revertId;
+  bool operator==(const DescribeRevert&) const = default;
+};
+
 struct AdminRequest {
   std::uint64_t requestId = 0;
   std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
                ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
-               AbortRequest, FreezeRequest, WatchRollout>
+               AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert>
       body;
   bool operator==(const AdminRequest&) const = default;
 };

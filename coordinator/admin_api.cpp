@@ -223,6 +223,10 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout&
     return replyWith(AdminError{"rollouts are frozen fleet-wide (" + freezeText(*frozen_) +
                                 "); rollgate unfreeze lifts it"});
   }
+  if (auto revert = parts_.reverts.runningFor(request.service)) {
+    return replyWith(AdminError{"revert " + *revert + " of service " + request.service +
+                                " is still running; rollgate revert status " + *revert});
+  }
   // The reply may come from a later tick (a rollout with Prometheus checks queries them first).
   struct Pending {
     bool returned = false;            // on() has returned: the reply goes through the outbox
@@ -331,6 +335,15 @@ std::string AdminApi::holdRunning(const std::string& operatorName) {
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const WatchRollout&) {
   return replyWith(AdminError{"this coordinator does not implement that request yet"});
+}
+
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const RevertRequest& request) {
+  // A revert goes ahead while rollouts are frozen: it only goes back.
+  return okOrError(parts_.reverts.start(request, caller.operatorName), true);
+}
+
+std::optional<AdminReply> AdminApi::on(const Caller&, const DescribeRevert& request) {
+  return okOrError(parts_.reverts.describe(request.revertId), true);
 }
 
 }  // namespace rollgate::coordinator

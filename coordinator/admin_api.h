@@ -12,8 +12,8 @@
 //    ignored from now on) and the reply is an error saying the record is still stored;
 //  - an action whose entry in the event log cannot be saved is done, logged as an error, and its
 //    reply says "(not recorded in the event log: ...)";
-//  - aborts, rollouts and artifact pushes have their own policies (see abort_coordinator.h,
-//    rollouts.h, artifact_store.h).
+//  - aborts, reverts, rollouts and artifact pushes have their own policies (see
+//    abort_coordinator.h, reverts.h, rollouts.h, artifact_store.h).
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -33,6 +33,7 @@
 #include "coordinator/coordinator_config.h"
 #include "coordinator/outbox.h"
 #include "coordinator/registry.h"
+#include "coordinator/reverts.h"
 #include "coordinator/rollouts.h"
 #include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
@@ -58,6 +59,7 @@ struct AdminApiParts {
   Rollouts& rollouts;
   CommandDispatcher& commands;
   AbortCoordinator& aborts;
+  Reverts& reverts;
   Outbox& outbox;
   const Clock& clock;
   Logger logger;
@@ -95,6 +97,8 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const AbortRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const FreezeRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const WatchRollout& request);
+  std::optional<AdminReply> on(const Caller& caller, const RevertRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
 
   // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
   // the ones that could not be paused, for the reply.

@@ -107,11 +107,15 @@ Status Coordinator::start() {
   aborts_ = std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_,
                                                logger_);
   if (auto status = aborts_->restore(); !status) return status;
+  reverts_ = std::make_unique<Reverts>(*store_, registry_, *artifacts_, *rollouts_, *commands_,
+                                       clock_, logger_);
   admin_ = std::make_unique<AdminApi>(AdminApiParts{config_, *store_, registry_, *agents_,
                                                     *telemetry_, *artifacts_, *rollouts_,
-                                                    *commands_, *aborts_, outbox, clock_, logger_});
+                                                    *commands_, *aborts_, *reverts_, outbox,
+                                                    clock_, logger_});
   if (auto status = admin_->restore(); !status) return status;
   if (auto status = rollouts_->open(); !status) return status;
+  if (auto status = reverts_->open(); !status) return status;
   reloadAllowlists();
   if (admins_->entries().empty()) {
     logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",
@@ -445,6 +449,7 @@ void Coordinator::tick() {
     rollouts_->onHostHealth(host, false);
   }
   rollouts_->tick();
+  reverts_->tick();
   if (now >= nextFlushMillis_) {
     nextFlushMillis_ = now + 5000;
     std::vector<std::pair<std::string, std::uint64_t>> contacts;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/gate_json.h"
+#include "common/version.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout_config.h"
@@ -29,6 +30,29 @@ spdlog::level::level_enum stateChangeLevel(rollout::RolloutStatus to) {
     default:
       return spdlog::level::info;
   }
+}
+
+// Why `version` of `service` cannot be rolled out: a host runs a newer release (the agents would
+// refuse it; going back is a revert). Nothing when no host does.
+std::optional<std::string> newerActive(const std::vector<HostInfo>& fleet,
+                                       const std::string& service, const std::string& version) {
+  const HostInfo* newestHost = nullptr;
+  std::string newest;
+  for (const auto& host : fleet) {
+    for (const auto& s : host.services) {
+      if (s.service != service || s.activeRelease.empty()) continue;
+      if (compareVersions(s.activeRelease, version) > 0 &&
+          (newestHost == nullptr || compareVersions(s.activeRelease, newest) > 0)) {
+        newestHost = &host;
+        newest = s.activeRelease;
+      }
+    }
+  }
+  if (newestHost == nullptr) return std::nullopt;
+  return "version " + version + " of service " + service + " is older than " + newest +
+         ", active on host " + newestHost->name +
+         " (docs/revert.md orders versions); to go back to it: rollgate revert --service " +
+         service + " --to " + version;
 }
 
 }  // namespace
@@ -144,7 +168,12 @@ std::vector<std::string> Rollouts::activeIds() const {
   return out;
 }
 
-Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request) {
+std::string Rollouts::serviceOf(const std::string& id) const {
+  auto it = rollouts_.find(id);
+  return it == rollouts_.end() ? std::string() : it->second.rollout->state().spec.service;
+}
+
+Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert) {
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +
@@ -152,7 +181,13 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
                        statusOf(*entry.rollout) + "; abort it or wait for it to end");
     }
   }
+  if (auto newer = revert ? std::nullopt
+                          : newerActive(registry_.list(clock_.nowMillis()), request.service,
+                                        request.version)) {
+    return makeError(*newer);
+  }
   PreparedStart prepared;
+  prepared.revert = revert;
   prepared.artifact = artifacts_.find(request.service, request.version);
   if (!prepared.artifact && !request.dryRun) {
     return makeError("no artifact for " + request.service + " " + request.version +
@@ -187,6 +222,13 @@ void Rollouts::start(const StartRollout& request, const std::string& operatorNam
   if (!probe->valid()) return done(finishStart(request, operatorName, *prepared, {}));
   // Its Prometheus queries run off the loop; tick() finishes the start when they are answered.
   pendingStarts_.push_back(PendingStart{request, operatorName, std::move(*probe), std::move(done)});
+}
+
+Result<std::string> Rollouts::startRevert(const StartRollout& request,
+                                          const std::string& operatorName) {
+  auto prepared = prepareStart(request, /*revert=*/true);
+  if (!prepared) return prepared.error();
+  return finishStart(request, operatorName, *prepared, {});
 }
 
 void Rollouts::finishPendingStarts() {
@@ -235,6 +277,7 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
   spec.service = request.service;
   spec.version = request.version;
   spec.artifact = rollout::ArtifactRef{artifact->sha256, artifact->sizeBytes, "", artifact->signature};
+  spec.revert = prepared.revert;
   std::string id = spec.rolloutId;
   std::uint64_t seq = std::stoull(id.substr(1));
   RolloutRecord record;
@@ -252,9 +295,10 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
   }
   Entry& entry = rollouts_[id];
   entry.rollout = std::make_unique<rollout::Rollout>(spec, planned, plan, gates);
-  logger_->info("operator {} started rollout {}: {} {} over {} steps (canary {}, baseline {})",
-                operatorName, id, request.service, request.version, planned.steps.size(),
-                planned.canaryHost, planned.baselineHost);
+  logger_->info("operator {} started {} {}: {} {} over {} steps (canary {}, baseline {})",
+                operatorName, prepared.revert ? "staged revert as rollout" : "rollout", id,
+                request.service, request.version, planned.steps.size(), planned.canaryHost,
+                planned.baselineHost);
   recordEvent(entry, EventRecord{now, "rollout_started", "", id,
                                   "started by " + operatorName + ": " + request.service + " " +
                                       request.version + ", canary " + planned.canaryHost +

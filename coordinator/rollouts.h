@@ -60,11 +60,16 @@ class Rollouts {
 
   // Starts a rollout; `done` gets its summary JSON or why it cannot start. With request.dryRun,
   // starts nothing (the artifact need not be stored yet) and gives what it would do, for people
-  // (with a line "warning: ..." per warning). `done` is called before start() returns, except for
-  // a rollout with Prometheus checks: their start-time queries run off the loop and a later tick()
-  // calls it (after checking everything again).
+  // (with a line "warning: ..." per warning). A version older than one active on a host of the
+  // service is refused, pointing to `rollgate revert` (docs/revert.md). `done` is called before
+  // start() returns, except for a rollout with Prometheus checks: their start-time queries run
+  // off the loop and a later tick() calls it (after checking everything again).
   using StartDone = std::function<void(Result<std::string>)>;
   void start(const StartRollout& request, const std::string& operatorName, StartDone done);
+  // A staged revert (Reverts checked the version is older): the older version is let through and
+  // every install is flagged as a revert. Started at once: its Prometheus queries are not tried
+  // first (a query that fails holds the step at its looks instead).
+  Result<std::string> startRevert(const StartRollout& request, const std::string& operatorName);
   Result<std::string> act(const RolloutAction& request, const std::string& operatorName);
   struct AbortOutcome {
     // The hosts each aborted rollout involves, with the release each goes back to.
@@ -77,6 +82,8 @@ class Rollouts {
                      const std::string& reason);
   bool exists(const std::string& id) const { return rollouts_.count(id) > 0 || stored(id); }
   std::vector<std::string> activeIds() const;
+  // The service of unfinished rollout `id`; "" when it is not running.
+  std::string serviceOf(const std::string& id) const;
 
   void onTelemetry(const std::string& host, const TelemetryWindow& window);
   void onHostHealth(const std::string& host, bool healthy);
@@ -115,8 +122,9 @@ class Rollouts {
     rollout::GatesConfig gates;
     rollout::RolloutPlan planned;
     std::vector<std::string> dataNotes;  // plan notes from checkPlanGivesData
+    bool revert = false;                 // a staged revert: installs flagged as reverts
   };
-  Result<PreparedStart> prepareStart(const StartRollout& request);
+  Result<PreparedStart> prepareStart(const StartRollout& request, bool revert = false);
   Result<std::string> finishStart(const StartRollout& request, const std::string& operatorName,
                                   const PreparedStart& prepared,
                                   const std::vector<std::string>& prometheusWarnings);

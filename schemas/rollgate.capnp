@@ -193,6 +193,9 @@ struct InstallRelease {
   source @3 :Text;          # "coordinator" (chunks over this socket), "file://...", "https://..."
   signature @4 :Data;       # detached Ed25519 signature over the SHA-256, empty if unsigned
   activate @5 :Bool;        # switch `current` and restart once installed
+  revert @6 :Bool;          # an operator's revert (`rollgate revert`): may activate a version
+                            # older than the active one; any other install of an older one is
+                            # refused
 }
 
 struct ActivateRelease {
@@ -258,7 +261,22 @@ struct AdminRequest {
     abort @13 :AbortRequest;
     freeze @14 :FreezeRequest;
     watchRollout @15 :Text;       # rollout id: the reply stream continues until it ends
+    revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
+                                  # rollout's summary: docs/revert.md)
+    describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
   }
+}
+
+struct RevertRequest {
+  # Switches every host of `service` back to an older release (docs/revert.md).
+  service @0 :Text;
+  toVersion @1 :Text;      # empty: the release before the newest one active on the service's hosts
+  batchHosts @2 :UInt32;   # hosts switched at once; 0 with batchPercent 0: every host at once
+  batchPercent @3 :UInt32; # hosts switched at once, as a percentage of the service's hosts (1..100)
+  staged @4 :Bool;         # a gated revert: a rollout of the older release (plan and gates below)
+  reason @5 :Text;
+  planToml @6 :Text;       # with staged: the rollout plan (empty: the default plan)
+  gatesToml @7 :Text;      # with staged: the gates (empty: the default gates)
 }
 
 struct EnrollHost {

@@ -187,10 +187,12 @@ CommandResult Installer::install(Run& run, const InstallRelease& body,
   if (!active.empty() && active == body.version) {
     return finish(run, Outcome::kSucceeded, "release " + body.version + " is already active");
   }
-  if (!active.empty() && body.activate && compareVersions(body.version, active) < 0) {
+  // Only an operator's revert may go to an older release (docs/revert.md).
+  if (!active.empty() && body.activate && !body.revert &&
+      compareVersions(body.version, active) < 0) {
     return finish(run, Outcome::kFailed,
                   "refusing to install " + body.version + ": older than the active release " +
-                      active + " (use an explicit rollback)");
+                      active + " (use an explicit rollback or rollgate revert)");
   }
   if (store_.hasRelease(body.version)) {
     run.record.events.push_back("release " + body.version + " already unpacked; not fetched");
@@ -260,6 +262,9 @@ CommandResult Installer::install(Run& run, const InstallRelease& body,
     }
     return finish(run, Outcome::kSucceeded, "installed " + body.version + " (not activated)");
   }
+  // A revert, once the release is here, is a rollback: after a crash past the switch it completes
+  // (its target is the release the operator chose) instead of going back to the newer one.
+  if (body.revert) run.record.kind = CommandKind::kRollback;
   return switchAndConfirm(run);
 }
 
@@ -292,7 +297,8 @@ CommandResult Installer::rollback(Run& run, const RollBackRelease& body) {
     }
     target = *previous;
   }
-  return activate(run, target, true);
+  // Only an explicit rollback (an operator's, a rollout's, a revert's) may go to an older release.
+  return activate(run, target, body.isExplicit);
 }
 
 CommandResult Installer::restartOnly(Run& run) {

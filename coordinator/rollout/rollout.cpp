@@ -312,6 +312,7 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
     install.source = state_.spec.artifact.source;
     install.signature = state_.spec.artifact.signature;
     install.activate = true;
+    install.revert = state_.spec.revert;
     send(*host, CommandKind::kInstall, std::move(install), nowMillis, out);
   }
 }

@@ -94,6 +94,9 @@ struct RolloutSpec {
   std::string service;
   std::string version;
   ArtifactRef artifact;
+  // A staged revert (`rollgate revert --staged`, docs/revert.md): `version` is older than the
+  // hosts' release, and every install is flagged as a revert so that the agents take it.
+  bool revert = false;
   bool operator==(const RolloutSpec&) const = default;
 };
 

@@ -117,7 +117,22 @@ void from_json(const json& j, ArtifactRef& a) {
   a.signature = signatureFromHex(j.at("signatureHex").get<std::string>());
 }
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RolloutSpec, rolloutId, service, version, artifact)
+void to_json(json& j, const RolloutSpec& s) {
+  j = json{{"rolloutId", s.rolloutId},
+           {"service", s.service},
+           {"version", s.version},
+           {"artifact", s.artifact}};
+  if (s.revert) j["revert"] = true;
+}
+
+// States saved before staged reverts have no "revert".
+void from_json(const json& j, RolloutSpec& s) {
+  j.at("rolloutId").get_to(s.rolloutId);
+  j.at("service").get_to(s.service);
+  j.at("version").get_to(s.version);
+  j.at("artifact").get_to(s.artifact);
+  s.revert = j.value("revert", false);
+}
 
 void to_json(json& j, const SendCommand& c) {
   j = json{{"commandId", c.commandId}, {"host", c.host}, {"service", c.service}};
@@ -128,6 +143,7 @@ void to_json(json& j, const SendCommand& c) {
                         {"source", install->source},
                         {"signatureHex", toHex(install->signature)},
                         {"activate", install->activate}};
+    if (install->revert) j["install"]["revert"] = true;
   } else if (const auto* rollback = std::get_if<RollBackRelease>(&c.body)) {
     j["rollback"] = json{{"toVersion", rollback->toVersion}, {"isExplicit", rollback->isExplicit}};
   } else {
@@ -148,6 +164,7 @@ void from_json(const json& j, SendCommand& c) {
     i.at("source").get_to(install.source);
     install.signature = signatureFromHex(i.at("signatureHex").get<std::string>());
     i.at("activate").get_to(install.activate);
+    install.revert = i.value("revert", false);
     c.body = std::move(install);
   } else if (j.contains("rollback")) {
     const json& r = j.at("rollback");

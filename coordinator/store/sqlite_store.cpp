@@ -117,6 +117,7 @@ Status SqliteStore::migrate() {
     UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'epoch';
   )sql");
   if (!status) return status;
+  if (auto reverts = migrateReverts(); !reverts) return reverts;
   auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
   if (!stmt) return stmt.error();
   if (stmt->step()) epoch_ = std::stoull(stmt->text(0));

@@ -2,8 +2,8 @@
 // coordinator's state directory. Only one coordinator may own a state directory: open() takes an
 // exclusive lock on `coordinator.lock` and fails, naming the holder's pid, if another process has
 // it. Every open bumps the epoch. Tables: meta, hosts, events, aborts, rollouts, checks,
-// telemetry, artifacts; their layout is that of every earlier release, so an existing state
-// directory opens unchanged.
+// telemetry, artifacts, reverts; the layout of the older tables is that of every earlier release,
+// so an existing state directory opens unchanged (reverts is created when missing).
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -50,6 +50,12 @@ class SqliteStore final : public Store {
   Status recordCheck(const CheckRecord& check) override;
   Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) override;
 
+  // sqlite_store_reverts.cpp
+  Result<std::uint64_t> nextRevertSeq() override;
+  Status saveRevert(const RevertRecord& revert) override;
+  Result<std::optional<RevertRecord>> loadRevert(const std::string& id) override;
+  Result<std::vector<RevertRecord>> unfinishedReverts() override;
+
   Status appendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
@@ -69,6 +75,7 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(std::unique_ptr<Database> db, int lockFd) : db_(std::move(db)), lockFd_(lockFd) {}
   Status migrate();
+  Status migrateReverts();
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);
   Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,

@@ -1,5 +1,5 @@
 // Store: everything the coordinator keeps, behind one narrow interface: hosts, the event log,
-// aborts, the fleet-wide freeze, rollouts with the command refs they sent, check results,
+// aborts, the fleet-wide freeze, rollouts with the command refs they sent, check results, reverts,
 // telemetry windows and artifact metadata. Nothing outside a backend knows how or where it is
 // kept (no SQL outside coordinator/store/). SqliteStore (sqlite_store.h) is the backend today.
 //
@@ -48,6 +48,17 @@ struct RolloutRecord {
   std::string stateJson;
   std::map<std::uint64_t, CommandRef> commandRefs;  // engine commandId -> ref it was sent with
   std::string startedBy;
+};
+
+// A fleet-wide revert as kept (coordinator/revert_job.h): its state as JSON (revertToJson) plus
+// the columns listing and resumption need.
+struct RevertRecord {
+  std::string id;  // "v<seq>"
+  std::uint64_t seq = 0;
+  std::string service;
+  bool finished = false;
+  std::string stateJson;
+  bool operator==(const RevertRecord&) const = default;
 };
 
 // One check result at one look of one step (step 1-based), as the rollout engine emits it.
@@ -113,6 +124,15 @@ class Store {
   virtual Status recordCheck(const CheckRecord& check) = 0;
   // Checks of `rolloutId`, oldest first.
   virtual Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) = 0;
+
+  // ---- fleet-wide reverts
+  // One more than the highest revert sequence number ever stored (1 when none).
+  virtual Result<std::uint64_t> nextRevertSeq() = 0;
+  // Inserts or replaces the revert with that id.
+  virtual Status saveRevert(const RevertRecord& revert) = 0;
+  virtual Result<std::optional<RevertRecord>> loadRevert(const std::string& id) = 0;
+  // Unfinished reverts, oldest first.
+  virtual Result<std::vector<RevertRecord>> unfinishedReverts() = 0;
 
   // ---- telemetry windows
   // All or none.

@@ -629,3 +629,50 @@ TEST_CASE("http source: a server that ignores Range gets the whole file again, n
   CHECK(std::filesystem::file_size(partial) == a.sizeBytes);
   CHECK(toHex(*sha256File(partial)) == a.sha256);
 }
+
+TEST_CASE("only a revert or an explicit rollback takes a host to an older release") {
+  sys::PosixEnv env;
+  TempDir tmp;
+  FileSource source;
+  CommandLedger ledger(tmp / "ledger.json", env);
+  REQUIRE(ledger.load().ok());
+  systemd::CommandServiceManager restart({"/bin/true"}, env);
+  InstallerConfig config;
+  config.service = "web";
+  config.installRoot = tmp / "root";
+  config.unit = "web.service";
+  Installer installer(config, restart, ledger, {&source}, env, testLogger());
+  REQUIRE(installer.open().ok());
+  std::atomic<bool> cancel{false};
+  uint64_t seq = 0;
+  Artifact v1 = makeRelease(tmp.path(), "1.0");
+  for (const char* v : {"1.0", "1.1", "2.0"}) {
+    auto r = installer.execute(installCommand(++seq, "web", v, makeRelease(tmp.path(), v)), {},
+                               cancel);
+    REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  }
+  // A rollback that is not explicit may not go back.
+  Command quiet = rollbackCommand(++seq, "web", "1.1");
+  std::get<RollBackRelease>(quiet.body).isExplicit = false;
+  auto r = installer.execute(quiet, {}, cancel);
+  CHECK(r.outcome == Outcome::kFailed);
+  CHECK(contains(r.message, "older than the active release 2.0"));
+  CHECK(installer.store().activeRelease() == "2.0");
+  // An install of an older release is refused unless it is a revert.
+  Command plain = installCommand(++seq, "web", "1.0", v1);
+  r = installer.execute(plain, {}, cancel);
+  CHECK(r.outcome == Outcome::kFailed);
+  CHECK(contains(r.message, "rollgate revert"));
+  Command revert = installCommand(++seq, "web", "1.0", v1);
+  std::get<InstallRelease>(revert.body).revert = true;
+  r = installer.execute(revert, {}, cancel);
+  REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  CHECK(r.activeRelease == "1.0");
+  CHECK(contains(r.message, "rolled back to 1.0"));
+  // The explicit rollback goes back too.
+  r = installer.execute(rollbackCommand(++seq, "web", "2.0"), {}, cancel);
+  REQUIRE(r.outcome == Outcome::kSucceeded);
+  r = installer.execute(rollbackCommand(++seq, "web", "1.1"), {}, cancel);
+  REQUIRE_MESSAGE(r.outcome == Outcome::kSucceeded, eventsText(r));
+  CHECK(installer.store().activeRelease() == "1.1");
+}

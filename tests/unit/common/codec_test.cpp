@@ -72,16 +72,16 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
 
 TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 11);
+  checkRoundTrips(samples, decodeCoordinatorMessage, 12);
   std::vector<bool> seenBody(5, false);
   for (const auto& m : samples) {
     if (const auto* command = std::get_if<Command>(&m)) seenBody[command->body.index()] = true;
   }
   for (bool s : seenBody) CHECK(s);
   // Binary payloads with NUL bytes survive.
-  const auto& chunk = std::get<ArtifactChunk>(samples[7]);
+  const auto& chunk = std::get<ArtifactChunk>(samples[8]);
   CHECK(chunk.data.size() == 300);
-  auto decoded = decodeCoordinatorMessage(bytesOf(encode(samples[7])));
+  auto decoded = decodeCoordinatorMessage(bytesOf(encode(samples[8])));
   REQUIRE(decoded.ok());
   CHECK(std::get<ArtifactChunk>(*decoded).data == chunk.data);
 }
@@ -92,7 +92,7 @@ TEST_CASE("broadcasts round trip: abort, freeze, resume") {
 
 TEST_CASE("admin requests round trip: every body") {
   auto samples = sampleAdminRequests();
-  checkRoundTrips(samples, decodeAdminRequest, 23);
+  checkRoundTrips(samples, decodeAdminRequest, 26);
   std::vector<bool> seen(std::variant_size_v<decltype(AdminRequest::body)>, false);
   for (const auto& m : samples) seen[m.body.index()] = true;
   for (bool s : seen) CHECK(s);

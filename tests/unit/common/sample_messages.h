@@ -104,6 +104,9 @@ inline std::vector<CoordinatorMessage> sampleCoordinatorMessages() {
   out.push_back(Command{sampleRef(), "web",
                         InstallRelease{"1.5.0", kSampleSha256, 123456, "coordinator", signature,
                                        false}});
+  out.push_back(Command{sampleRef(), "web",
+                        InstallRelease{"1.4.1", kSampleSha256, 123456, "coordinator", "", true,
+                                       true}});
   out.push_back(Command{sampleRef(), "web", ActivateRelease{"1.5.0"}});
   out.push_back(Command{sampleRef(), "web", RollBackRelease{"1.4.1", false}});
   out.push_back(Command{sampleRef(), "web", RollBackRelease{"", true}});
@@ -152,6 +155,9 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(FreezeRequest{true, "incident 42", true});
   add(FreezeRequest{false, "", false});
   add(WatchRollout{"ro-7"});
+  add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build", "", ""});
+  add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
+  add(DescribeRevert{"v3"});
   return out;
 }
 

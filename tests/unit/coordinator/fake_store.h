@@ -28,6 +28,7 @@ class FakeStore final : public Store {
   std::vector<CheckRecord> checks;
   std::vector<StoredWindow> windows;
   std::vector<ArtifactInfo> artifacts;
+  std::map<std::string, RevertRecord> reverts;
 
   std::uint64_t epoch() const override { return 7; }
 
@@ -82,6 +83,31 @@ class FakeStore final : public Store {
     return {};
   }
   Result<std::optional<FreezeState>> frozen() override { return freeze; }
+
+  Result<std::uint64_t> nextRevertSeq() override {
+    std::uint64_t next = 1;
+    for (const auto& [id, revert] : reverts) next = std::max(next, revert.seq + 1);
+    return next;
+  }
+  Status saveRevert(const RevertRecord& revert) override {
+    if (fails("saveRevert")) return injected("saveRevert");
+    reverts[revert.id] = revert;
+    return {};
+  }
+  Result<std::optional<RevertRecord>> loadRevert(const std::string& id) override {
+    auto it = reverts.find(id);
+    if (it == reverts.end()) return std::optional<RevertRecord>();
+    return std::optional<RevertRecord>(it->second);
+  }
+  Result<std::vector<RevertRecord>> unfinishedReverts() override {
+    std::vector<RevertRecord> out;
+    for (const auto& [id, revert] : reverts) {
+      if (!revert.finished) out.push_back(revert);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const RevertRecord& a, const RevertRecord& b) { return a.seq < b.seq; });
+    return out;
+  }
 
   Result<std::uint64_t> nextRolloutSeq() override {
     std::uint64_t seq = 0;

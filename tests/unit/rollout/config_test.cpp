@@ -232,8 +232,8 @@ TEST_CASE("a plan whose analysis cannot give the CPU and memory checks their win
   auto plan = parsePlanConfig(
       "window_seconds = 1\n[canary]\nanalysis_seconds = 8\n[cluster]\nanalysis_seconds = 4\n"
       "[region]\nanalysis_seconds = 4\n[fleet]\nanalysis_seconds = 4\n",
-      "plan");
-  REQUIRE(plan.ok());
+      "plan", /*coordinatorWindowSeconds=*/1);
+  REQUIRE_MESSAGE(plan.ok(), (plan.ok() ? "" : plan.error().message));
   GatesConfig gates = defaultGatesConfig();  // cpu and memory: min_data 3 windows a side
   auto enough = checkPlanGivesData(*plan, gates);
   REQUIRE(enough.ok());

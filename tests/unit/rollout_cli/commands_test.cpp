@@ -1,6 +1,6 @@
-// The `rollgate rollout` commands (and `rollgate abort`) against a stand-in coordinator: a real
-// CURVE ROUTER behind a real ZAP allowlist answering exactly the protocol in cli/rollout_commands.h
-// with scripted documents. The commands run in-process with stdout and stderr captured; the tests
+// The `rollgate rollout` commands (and `rollgate abort` and `rollgate revert`) against a stand-in
+// coordinator: a real CURVE ROUTER behind a real ZAP allowlist answering exactly the protocol in
+// cli/rollout_commands.h (and cli/revert_command.cpp) with scripted documents. The commands run in-process with stdout and stderr captured; the tests
 // assert the requests sent, what an operator sees and the exit code.
 #include "cli/commands.h"
 
@@ -112,6 +112,9 @@ class FakeCoordinator {
     return requests_;
   }
 
+  // DescribeRevert of v4 reports a failure on web-2 (else success on both hosts).
+  std::atomic<bool> revertFails{false};
+
  private:
   void run() {
     while (!stop_) {
@@ -182,8 +185,41 @@ class FakeCoordinator {
                                {"ack_ms", {{"p50", 2}, {"p99", 3}, {"max", 3}}}}
                               .dump()};
     }
+    if (const auto* revert = std::get_if<RevertRequest>(&request.body)) {
+      if (revert->toVersion == "0.5") {
+        return AdminError{"release 0.5 of service web: no host keeps it and the artifact store "
+                          "has none"};
+      }
+      return JsonDocument{revertReport("running", revert->toVersion).dump()};
+    }
+    if (const auto* describe = std::get_if<DescribeRevert>(&request.body)) {
+      if (describe->revertId != "v4") return AdminError{"no revert " + describe->revertId};
+      return JsonDocument{revertReport(revertFails ? "failed" : "succeeded", "1.0").dump()};
+    }
     return AdminError{"not in this test"};
   }
+
+  // A revert report of v4 to `to`: web-1 and web-2, in flight, succeeded, or failed on web-2.
+  static json revertReport(const std::string& status, const std::string& to) {
+    bool done = status != "running";
+    bool failed = status == "failed";
+    json hosts = json::array();
+    hosts.push_back({{"host", "web-1"}, {"from", "2.0"}, {"method", "install"},
+                     {"status", done ? "succeeded" : "sent"}, {"message", "rolled back to " + to},
+                     {"active_release", to}, {"elapsed_ms", 800}});
+    hosts.push_back({{"host", "web-2"}, {"from", "2.0"}, {"method", "install"},
+                     {"status", done ? (failed ? "failed" : "succeeded") : "pending"},
+                     {"message", failed ? "rolled_back: health check failed" : ""},
+                     {"active_release", failed ? "2.0" : to}, {"elapsed_ms", 0}});
+    return {{"revert",
+             {{"id", "v4"}, {"service", "web"}, {"to_version", to}, {"newest_active", "2.0"},
+              {"status", status}, {"elapsed_ms", done ? 1500 : 10},
+              {"aborted_rollouts", {"ro-7"}},
+              {"counts", {{"pending", done ? 0 : 1}, {"sent", done ? 0 : 1},
+                          {"succeeded", done ? (failed ? 1 : 2) : 0}, {"failed", failed ? 1 : 0}}},
+              {"hosts", hosts}}}};
+  }
+
 
   void send(const zmq::message_t& routing, const AdminReply& reply) {
     std::string bytes = encode(reply);
@@ -223,6 +259,7 @@ CliRun runCli(const fs::path& scratch, std::vector<std::string> args) {
   cli::addAdminOptions(app, admin);
   cli::addRolloutCommands(app, admin);
   cli::addAbortCommands(app, admin);
+  cli::addRevertCommand(app, admin);
 
   args.insert(args.begin(), "rollgate");
   std::vector<char*> argv;
@@ -456,4 +493,75 @@ TEST_CASE("abort --all names the rollouts it stopped and those already aborting"
   auto parsed = json::parse(asJson.out);
   CHECK(parsed["stopped"] == json::array({"ro-7", "ro-8"}));
   CHECK(parsed["already_aborting"] == json::array({"ro-5"}));
+}
+
+TEST_CASE("revert: sends the request, prints the report; --wait polls until every host answered") {
+  TempDir dir;
+  FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
+  auto started = runCli(dir.path, concat(coordinator.adminFlags(),
+                                         {"revert", "--service", "web", "--to", "1.0", "--batch",
+                                          "25%", "--reason", "bad", "--json"}));
+  REQUIRE_MESSAGE(started.code == 0, started.err);
+  CHECK(coordinator.requests().back().body ==
+        decltype(AdminRequest::body){RevertRequest{"web", "1.0", 0, 25, false, "bad", "", ""}});
+  auto report = json::parse(started.out);
+  CHECK(report["revert"]["status"] == "running");
+
+  auto waited = runCli(dir.path, concat(coordinator.adminFlags(),
+                                        {"revert", "--service", "web", "--batch", "3", "--wait",
+                                         "--interval", "0.05"}));
+  REQUIRE_MESSAGE(waited.code == 0, waited.err);
+  CHECK(std::get<RevertRequest>(coordinator.requests().front().body).batchPercent == 25);
+  CHECK(std::holds_alternative<DescribeRevert>(coordinator.requests().back().body));
+  CHECK(contains(waited.out, "revert v4 of web to 1.0 (newest active was 2.0): succeeded, 2 of 2 "
+                             "hosts on 1.0 in 1.50 s"));
+  CHECK(contains(waited.out, "stopped rollouts: ro-7"));
+  CHECK(contains(waited.out, "web-2"));
+
+  coordinator.revertFails = true;
+  auto failed = runCli(dir.path, concat(coordinator.adminFlags(),
+                                        {"revert", "--service", "web", "--wait", "--json",
+                                         "--interval", "0.05"}));
+  CHECK(failed.code == cli::kExitFailure);
+  CHECK(json::parse(failed.out)["revert"]["status"] == "failed");
+}
+
+TEST_CASE("revert: bad input is a usage error; refusals and unknown ids are the coordinator's line") {
+  TempDir dir;
+  FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
+  for (const char* batch : {"0", "0%", "101%", "five", "%"}) {
+    auto bad = runCli(dir.path, concat(coordinator.adminFlags(),
+                                       {"revert", "--service", "web", "--batch", batch}));
+    CHECK(bad.code == cli::kExitUsage);
+    CHECK(contains(bad.err, std::string("--batch '") + batch + "'"));
+  }
+  auto noService = runCli(dir.path, concat(coordinator.adminFlags(), {"revert"}));
+  CHECK(noService.code == cli::kExitUsage);
+  CHECK(contains(noService.err, "--service is required"));
+  auto planWithoutStaged = runCli(
+      dir.path, concat(coordinator.adminFlags(), {"revert", "--service", "web", "--plan", "p"}));
+  CHECK(planWithoutStaged.code == cli::kExitUsage);
+  CHECK(contains(planWithoutStaged.err, "--plan and --gates go with --staged"));
+  auto unknown = runCli(dir.path, concat(coordinator.adminFlags(),
+                                         {"revert", "--service", "web", "--to", "0.5", "--json"}));
+  CHECK(unknown.code == cli::kExitFailure);
+  CHECK(unknown.err ==
+        "rollgate: release 0.5 of service web: no host keeps it and the artifact store has none\n");
+  CHECK(unknown.out.empty());
+  auto status = runCli(dir.path, concat(coordinator.adminFlags(), {"revert", "status", "v9"}));
+  CHECK(status.code == cli::kExitFailure);
+  CHECK(status.err == "rollgate: no revert v9\n");
+  auto shown = runCli(dir.path, concat(coordinator.adminFlags(), {"revert", "status", "v4"}));
+  CHECK(shown.code == 0);
+  CHECK(contains(shown.out, "web-1"));
+}
+
+TEST_CASE("rollout actions print {ok, message} with --json") {
+  TempDir dir;
+  FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
+  auto run = runCli(dir.path, concat(coordinator.adminFlags(), {"rollout", "pause", "ro-7", "--json"}));
+  REQUIRE(run.code == 0);
+  auto doc = json::parse(run.out);
+  CHECK(doc["ok"] == true);
+  CHECK(doc["message"] == "rollout ro-7: action 0 accepted");
 }

@@ -1,8 +1,8 @@
-#include "agent/install/version.h"
+#include "common/version.h"
 
 #include <string>
 
-namespace rollgate::install {
+namespace rollgate {
 namespace {
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
@@ -61,4 +61,4 @@ Status validateVersion(std::string_view version) {
   return {};
 }
 
-}  // namespace rollgate::install
+}  // namespace rollgate
