@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/lb/haproxy_gate.h"
 #include "agent/systemd/systemd_client.h"
 
 namespace rollgate::agent {
@@ -45,6 +46,21 @@ std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
   return std::move(*client);
 }
 
+std::unique_ptr<lb::TrafficGate> InstallWorker::makeTrafficGate(const ServiceConfig& service) {
+  if (service.haproxy.empty()) return nullptr;
+  auto address = lb::parseRuntimeAddress(service.haproxy);
+  if (!address) return nullptr;  // the config loader refused it already
+  lb::HaproxyGateOptions options;
+  options.address = *address;
+  options.backend = service.haproxyBackend;
+  options.server = service.haproxyServer;
+  options.markerPath = config_.stateDir + "/haproxy-" + service.name + ".drained";
+  options.commandTimeoutMillis = static_cast<std::uint32_t>(service.haproxyTimeoutSeconds * 1000);
+  options.drainTimeoutMillis = static_cast<std::uint32_t>(service.haproxyDrainSeconds * 1000);
+  options.upTimeoutMillis = static_cast<std::uint32_t>(service.haproxyUpSeconds * 1000);
+  return std::make_unique<lb::HaproxyGate>(options, env_);
+}
+
 Status InstallWorker::start() {
   ledger_ = std::make_unique<install::CommandLedger>(config_.stateDir + "/commands.json", env_);
   if (auto status = ledger_->load(); !status) return status;
@@ -69,6 +85,11 @@ Status InstallWorker::start() {
     installerConfig.restartCommand = service.restartCommand;
     auto installer = std::make_unique<install::Installer>(installerConfig, *manager, *ledger_,
                                                           sources, env_, logger_);
+    if (auto gate = makeTrafficGate(service)) {
+      logger_->info("service {}: restarts drain {}", service.name, gate->describe());
+      installer->setTrafficGate(gate.get());
+      gates_[service.name] = std::move(gate);
+    }
     if (auto status = installer->open(); !status) {
       return makeError("service " + service.name + ": " + status.error().message);
     }

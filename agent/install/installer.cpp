@@ -49,6 +49,9 @@ struct Installer::Run {
   const CommandProgressFn* progress = nullptr;
   JournalRecord record;
   uint64_t startedSteadyMillis = 0;
+  // The load balancer could not be told to send traffic again after a restart: the command
+  // fails with this reason even if the restart went well.
+  std::string trafficError;
 };
 
 Installer::Installer(InstallerConfig config, systemd::ServiceManager& services,
@@ -101,6 +104,10 @@ Status Installer::journalStep(Run& run, Step step) {
 }
 
 CommandResult Installer::finish(Run& run, Outcome outcome, std::string message) {
+  if (!run.trafficError.empty()) {
+    if (outcome == Outcome::kSucceeded) outcome = Outcome::kFailed;
+    message += "; " + run.trafficError;
+  }
   CommandResult result;
   result.command = run.command->ref;
   result.service = config_.service;
@@ -151,6 +158,7 @@ CommandResult Installer::execute(const Command& command, const CommandProgressFn
                      ", sequence " + std::to_string(last.sequence) + "); ignored";
     return result;
   }
+  recoverTrafficGate(run);
   if (command.service != config_.service) {
     run.record.kind = CommandKind::kInstall;
     return finish(run, Outcome::kFailed,
@@ -311,7 +319,31 @@ Status Installer::probeHealth() {
   return HealthProbe(options, env_, httpGetStatus).waitHealthy();
 }
 
+void Installer::recoverTrafficGate(Run& run) {
+  if (gate_ == nullptr) return;
+  if (auto s = gate_->recover(run.record.events); !s) {
+    logger_->warn("service {}: {}", config_.service, s.error().message);
+    run.record.events.push_back("warning: " + s.error().message);
+  }
+}
+
 Status Installer::restartAndProbe(Run& run, const std::string& release) {
+  if (gate_ == nullptr) return restartUnitAndProbe(run, release);
+  if (auto s = gate_->drain(run.record.events); !s) {
+    return makeError(s.error().message + "; " + config_.unit + " not restarted on " + release);
+  }
+  Status restarted = restartUnitAndProbe(run, release);
+  // Traffic comes back whatever the restart did: a server that failed stays out through the
+  // balancer's own health check, never through a drain left behind.
+  if (auto s = gate_->restore(run.record.events); !s) {
+    logger_->error("service {}: {}", config_.service, s.error().message);
+    if (restarted) run.trafficError = s.error().message;
+    run.record.events.push_back(s.error().message);
+  }
+  return restarted;
+}
+
+Status Installer::restartUnitAndProbe(Run& run, const std::string& release) {
   if (!config_.unit.empty()) {
     auto result =
         services_.restartUnit(config_.unit, std::chrono::milliseconds(config_.restartTimeoutMillis));
@@ -378,6 +410,14 @@ CommandResult Installer::switchBack(Run& run, const std::string& reason) {
 
 Result<std::optional<CommandResult>> Installer::recover() {
   removeUnpackLeftovers(store_.releasesDir());
+  if (gate_ != nullptr) {
+    // A drain the previous run could not undo (it died, or the balancer was unreachable).
+    std::vector<std::string> events;
+    if (auto s = gate_->recover(events); !s) {
+      logger_->error("service {}: {}", config_.service, s.error().message);
+    }
+    for (const auto& event : events) logger_->warn("service {}: {}", config_.service, event);
+  }
   auto read = journal_.read();
   if (!read) {
     // Never trip over the same file twice; `current` is complete whatever the journal says
