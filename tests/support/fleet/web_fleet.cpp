@@ -76,7 +76,7 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
     std::string unitText = "[Unit]\nDescription=web on " + host.name +
                            "\nStartLimitIntervalSec=0\n[Service]\nExecStart=/usr/sbin/nginx -g "
                            "'daemon off;' -p " + prefix + " -c " + prefix + "/nginx.conf -e " +
-                           prefix + "/error.log\n";
+                           prefix + "/error.log\n" + options.unitServiceExtra;
     if (auto s = web->manager_->writeUnit(unit, unitText); !s) return s.error();
     AgentSpec spec(host.name, host.region, host.cluster);
     spec.extraToml = "systemd = \"user\"\nwindow_seconds = " + std::to_string(options.windowSeconds) +
@@ -84,7 +84,8 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
                      root + "\"\naccess_log = \"" + prefix + "/access.log\"\n"
                      "access_log_format = \"combined_rt\"\nerror_log = \"" + prefix +
                      "/error.log\"\nhealth_url = \"http://127.0.0.1:" + std::to_string(port) +
-                     "/health\"\nhealth_timeout_seconds = 15\n";
+                     "/health\"\nhealth_timeout_seconds = 15\n" +
+                     (options.serviceExtraToml ? options.serviceExtraToml(host) : std::string());
     web->fleet_->addAgent(spec);
     web->startAgent(host.name);
   }
@@ -146,6 +147,13 @@ void WebFleet::startLoad() {
 }
 
 void WebFleet::stopLoad() { load_.stop(); }
+
+int WebFleet::port(const std::string& host) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].name == host) return ports_[i];
+  }
+  return -1;
+}
 
 std::string WebFleet::activeRelease(const std::string& host) const {
   std::error_code ec;

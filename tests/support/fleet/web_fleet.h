@@ -6,6 +6,7 @@
 // Thread-safety: none, except the load threads it owns.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,11 @@ class WebFleet {
   struct Options {
     int windowSeconds = 1;
     int requestsPerSecond = 100;  // per host
+    // Appended to each nginx unit's [Service] section (e.g. "ExecStartPre=/bin/sleep 2\n" for
+    // a restart that keeps the port closed long enough to be seen).
+    std::string unitServiceExtra;
+    // Appended to each host's [[service]] table of the agent's config (keys such as haproxy).
+    std::function<std::string(const WebHostSpec&)> serviceExtraToml;
   };
   // Empty when the fleet can run here, else what is missing.
   static std::string missingPrerequisite();
@@ -47,6 +53,8 @@ class WebFleet {
   void stopLoad();
   // The release each host's `current` points at.
   std::string activeRelease(const std::string& host) const;
+  // The port nginx of `host` listens on (127.0.0.1); -1 for an unknown host.
+  int port(const std::string& host) const;
   std::uint64_t requestsSent() const { return load_.requestsSent(); }
   void stopAgent(const std::string& host) { fleet_->stopAgent(host); }
   void startAgent(const std::string& host);
