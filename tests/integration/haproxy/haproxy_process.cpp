@@ -9,12 +9,14 @@ std::string HaproxyProcess::missingPrerequisite() {
   return "";
 }
 
-HaproxyProcess::HaproxyProcess(int port)
-    : socket_(dir_.file("admin.sock")), port_(port), runtime_(*lb::parseRuntimeAddress(socket_)) {}
+HaproxyProcess::HaproxyProcess(int port, const std::string& socketPath)
+    : socket_(socketPath.empty() ? dir_.file("admin.sock") : socketPath),
+      port_(port),
+      runtime_(*lb::parseRuntimeAddress(socket_)) {}
 
 Result<std::unique_ptr<HaproxyProcess>> HaproxyProcess::start(
-    const std::vector<HaproxyServer>& servers, bool checks) {
-  std::unique_ptr<HaproxyProcess> haproxy(new HaproxyProcess(freePort()));
+    const std::vector<HaproxyServer>& servers, bool checks, const std::string& socketPath) {
+  std::unique_ptr<HaproxyProcess> haproxy(new HaproxyProcess(freePort(), socketPath));
   haproxy->servers_ = servers;
   const int port = haproxy->port_;
   std::string config =

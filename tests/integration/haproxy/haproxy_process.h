@@ -27,8 +27,11 @@ class HaproxyProcess {
   static constexpr const char* kBackend = "web";
   // Empty when haproxy can run here, else what is missing.
   static std::string missingPrerequisite();
+  // `socketPath`: where the runtime socket goes (empty: in the process's temporary directory);
+  // given when the agents' configs must name it before HAProxy starts.
   static Result<std::unique_ptr<HaproxyProcess>> start(const std::vector<HaproxyServer>& servers,
-                                                       bool checks);
+                                                       bool checks,
+                                                       const std::string& socketPath = "");
 
   const std::string& socketPath() const { return socket_; }
   int frontendPort() const { return port_; }
@@ -43,7 +46,7 @@ class HaproxyProcess {
   bool waitAllUp() const;
 
  private:
-  explicit HaproxyProcess(int port);
+  HaproxyProcess(int port, const std::string& socketPath);
   TempDir dir_{"rollgate-haproxy"};
   std::string socket_;
   int port_;
