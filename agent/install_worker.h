@@ -62,6 +62,9 @@ class InstallWorker {
   void post(CommandResult result);
   std::unique_ptr<systemd::ServiceManager> makeServiceManager(const ServiceConfig& service);
   std::unique_ptr<lb::TrafficGate> makeTrafficGate(const ServiceConfig& service);
+  // Worker thread only: the earliest time a held load balancer weight ends, and its release.
+  std::optional<std::uint64_t> nextWeightDueMillis() const;
+  void releaseDueWeights();
 
   AgentConfig config_;
   Logger logger_;

@@ -193,6 +193,15 @@ struct InstallRelease {
   source @3 :Text;          # "coordinator" (chunks over this socket), "file://...", "https://..."
   signature @4 :Data;       # detached Ed25519 signature over the SHA-256, empty if unsigned
   activate @5 :Bool;        # switch `current` and restart once installed
+  # @6..@9 belong to the revert work; Cap'n Proto allows no holes, so they are held here as Void
+  # placeholders until its fields take their place.
+  reservedForRevert6 @6 :Void;
+  reservedForRevert7 @7 :Void;
+  reservedForRevert8 @8 :Void;
+  reservedForRevert9 @9 :Void;
+  trafficWeight @10 :Int16 = -1;  # load balancer weight (0..256) the host holds once active,
+                                  # for trafficWeightSeconds; -1: leave the weight alone
+  trafficWeightSeconds @11 :UInt32;  # the stage's warm-up and analysis; then full weight again
 }
 
 struct ActivateRelease {

@@ -52,6 +52,9 @@ struct Installer::Run {
   // The load balancer could not be told to send traffic again after a restart: the command
   // fails with this reason even if the restart went well.
   std::string trafficError;
+  // The plan's weight for this stage: held once the install is active and healthy.
+  std::int32_t trafficWeight = -1;
+  std::uint32_t trafficWeightSeconds = 0;
 };
 
 Installer::Installer(InstallerConfig config, systemd::ServiceManager& services,
@@ -184,6 +187,8 @@ CommandResult Installer::install(Run& run, const InstallRelease& body,
   run.record.kind = CommandKind::kInstall;
   run.record.version = body.version;
   run.record.sha256 = body.sha256;
+  run.trafficWeight = body.trafficWeight;
+  run.trafficWeightSeconds = body.trafficWeightSeconds;
   if (auto s = validateVersion(body.version); !s) {
     return finish(run, Outcome::kFailed, s.error().message);
   }
@@ -319,6 +324,21 @@ Status Installer::probeHealth() {
   return HealthProbe(options, env_, httpGetStatus).waitHealthy();
 }
 
+void Installer::holdTrafficWeight(Run& run) {
+  if (run.trafficWeight < 0) return;
+  if (gate_ == nullptr) {
+    run.record.events.push_back("weight " + std::to_string(run.trafficWeight) +
+                                " asked for, but service " + config_.service +
+                                " has no load balancer configured (haproxy); ignored");
+    return;
+  }
+  std::uint64_t until = env_.nowMillis() + std::uint64_t{run.trafficWeightSeconds} * 1000;
+  if (auto s = gate_->holdWeight(run.trafficWeight, until, run.record.events); !s) {
+    logger_->error("service {}: {}", config_.service, s.error().message);
+    run.trafficError = s.error().message;
+  }
+}
+
 void Installer::recoverTrafficGate(Run& run) {
   if (gate_ == nullptr) return;
   if (auto s = gate_->recover(run.record.events); !s) {
@@ -375,6 +395,7 @@ CommandResult Installer::switchAndConfirm(Run& run) {
                               (run.record.previous.empty() ? "" : " from " + run.record.previous));
   if (auto s = journalStep(run, Step::kRestart); !s) return switchBack(run, s.error().message);
   if (auto s = restartAndProbe(run, target); !s) return switchBack(run, s.error().message);
+  holdTrafficWeight(run);
   run.record.step = Step::kDone;
   (void)journal_.write(run.record);
   if (beforeStep_) beforeStep_(Step::kDone);

@@ -88,6 +88,10 @@ void HaproxyGate::waitForSessions(std::vector<std::string>& events) {
 }
 
 Status HaproxyGate::restore(std::vector<std::string>& events) {
+  if (weightDue_) {
+    // A restart ends a held weight (a rollback, a restart, the next install).
+    if (auto s = releaseWeight(events); !s) events.push_back("warning: " + s.error().message);
+  }
   if (untouched_) {
     untouched_ = false;
     return {};
@@ -120,7 +124,56 @@ void HaproxyGate::waitUntilUp(std::vector<std::string>& events) {
                    last);
 }
 
+Status HaproxyGate::holdWeight(std::int32_t weight, std::uint64_t untilMillis,
+                               std::vector<std::string>& events) {
+  nlohmann::json marker = {{"haproxy", options_.address.text},
+                           {"backend", options_.backend},
+                           {"server", options_.server},
+                           {"weight", weight},
+                           {"until_millis", untilMillis}};
+  if (auto s = sys::writeFileAtomically(env_, options_.weightMarkerPath, marker.dump() + "\n"); !s) {
+    return makeError("cannot record the weight of " + serverName() + " in " +
+                     options_.weightMarkerPath + ": " + s.error().message + " (weight unchanged)");
+  }
+  weightDue_ = untilMillis;
+  if (auto s = runtime_.setWeight(options_.backend, options_.server, std::to_string(weight)); !s) {
+    std::vector<std::string> ignored;
+    (void)releaseWeight(ignored);  // the command may have reached HAProxy
+    return makeError("cannot set the weight of " + serverName() + " to " + std::to_string(weight) +
+                     ": " + s.error().message);
+  }
+  std::uint64_t now = env_.nowMillis();
+  events.push_back("haproxy server " + serverName() + " weight " + std::to_string(weight) +
+                   " for " + std::to_string(untilMillis > now ? (untilMillis - now) / 1000 : 0) +
+                   " s (the stage's warm-up and analysis), then its configured weight");
+  return {};
+}
+
+Status HaproxyGate::releaseWeight(std::vector<std::string>& events) {
+  constexpr std::uint64_t kRetryMillis = 5'000;
+  if (auto s = runtime_.setWeight(options_.backend, options_.server, "100%"); !s) {
+    weightDue_ = env_.nowMillis() + kRetryMillis;
+    return makeError("haproxy server " + serverName() +
+                     " keeps its stage weight for now (retried in 5 s): " + s.error().message);
+  }
+  if (auto s = env_.removeFile(options_.weightMarkerPath); !s) {
+    weightDue_ = env_.nowMillis() + kRetryMillis;
+    return makeError("haproxy server " + serverName() + " is back to its configured weight, but " +
+                     options_.weightMarkerPath + " could not be removed: " + s.error().message);
+  }
+  weightDue_.reset();
+  events.push_back("haproxy server " + serverName() + " back to its configured weight");
+  return {};
+}
+
 Status HaproxyGate::recover(std::vector<std::string>& events) {
+  if (auto held = env_.readFileIfExists(options_.weightMarkerPath); held && held->has_value()) {
+    auto marker = nlohmann::json::parse(**held, nullptr, false);
+    weightDue_ = marker.is_object() ? marker.value("until_millis", std::uint64_t{0}) : 0;
+    if (*weightDue_ <= env_.nowMillis()) {
+      if (auto s = releaseWeight(events); !s) return s;
+    }
+  }
   if (!markerExists()) return {};
   if (auto s = setReadyAndForget(); !s) {
     return makeError("haproxy server " + serverName() + " was left in drain by an earlier run (" +

@@ -180,8 +180,8 @@ Status HaproxyRuntime::setState(const std::string& backend, const std::string& s
 }
 
 Status HaproxyRuntime::setWeight(const std::string& backend, const std::string& server,
-                                 std::int64_t weight) const {
-  return expectEmpty("set server " + backend + "/" + server + " weight " + std::to_string(weight));
+                                 const std::string& weight) const {
+  return expectEmpty("set server " + backend + "/" + server + " weight " + weight);
 }
 
 Result<ServerStat> HaproxyRuntime::stat(const std::string& backend,

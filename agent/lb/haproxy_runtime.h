@@ -36,9 +36,9 @@ class HaproxyRuntime {
   // ("No such server.", "Permission denied", ...).
   Status setState(const std::string& backend, const std::string& server,
                   const std::string& state) const;
-  // `set server B/S weight N`.
+  // `set server B/S weight W`: W is "N" (0..256) or "N%" of the configured weight.
   Status setWeight(const std::string& backend, const std::string& server,
-                   std::int64_t weight) const;
+                   const std::string& weight) const;
   Result<ServerStat> stat(const std::string& backend, const std::string& server) const;
   Result<ServerState> state(const std::string& backend, const std::string& server) const;
 

@@ -5,6 +5,8 @@
 // Thread-safety: used by one thread (the agent's install worker).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +25,18 @@ class TrafficGate {
   // Call after every successful drain(). An error means the server may still be drained; it is
   // remembered durably and retried by recover().
   virtual Status restore(std::vector<std::string>& events) = 0;
-  // Restores a server left drained by an earlier run (the durable marker). OK when none was.
+  // Restores a server left drained by an earlier run (the durable marker), and picks up a weight
+  // an earlier run held (released at once when its time is up). OK when there was none.
   virtual Status recover(std::vector<std::string>& events) = 0;
+
+  // Gives the server `weight` (a share of traffic during a stage's analysis) until
+  // `untilMillis` (wall clock), durably remembered. restore() and releaseWeight() end it.
+  virtual Status holdWeight(std::int32_t weight, std::uint64_t untilMillis,
+                            std::vector<std::string>& events) = 0;
+  // Back to the configured weight. On failure the hold stays and is retried a little later.
+  virtual Status releaseWeight(std::vector<std::string>& events) = 0;
+  // When the held weight is due to be released (wall clock); nullopt when none is held.
+  virtual std::optional<std::uint64_t> weightDueMillis() const = 0;
   // "haproxy /run/haproxy.sock web/web-1", for logs.
   virtual std::string describe() const = 0;
 };

@@ -312,6 +312,12 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
     install.source = state_.spec.artifact.source;
     install.signature = state_.spec.artifact.signature;
     install.activate = true;
+    const StageConfig& stage = state_.planConfig.stage(plan.stage);
+    if (stage.weight >= 0) {
+      install.trafficWeight = static_cast<std::int32_t>(stage.weight);
+      install.trafficWeightSeconds =
+          static_cast<std::uint32_t>(stage.warmupSeconds + stage.analysisSeconds);
+    }
     send(*host, CommandKind::kInstall, std::move(install), nowMillis, out);
   }
 }

@@ -36,6 +36,9 @@ struct StageConfig {
   std::uint64_t analysisSeconds = 300;
   BatchSize batch;              // unused by canary (one host)
   bool baselineRestart = true;  // canary only: restart the baseline when the canary activates
+  // Load balancer weight (0..256) the stage's targets hold during warm-up and analysis, so that
+  // a canary on a big pool takes a chosen share of traffic; -1 (the default): unchanged.
+  std::int64_t weight = -1;
   bool operator==(const StageConfig&) const = default;
 };
 
@@ -89,8 +92,9 @@ GatesConfig defaultGatesConfig();
 
 // Parses a plan. Empty text gives the defaults; keys present override them.
 //   window_seconds = 10          silence_seconds = 35          report_grace_seconds = 3
-//   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart
-//   [cluster] / [region] / [fleet]: the same plus batch = 2 | "25%"
+//   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart,
+//             weight = 10 (load balancer weight during warm-up and analysis)
+//   [cluster] / [region] / [fleet]: the same (without baseline_restart) plus batch = 2 | "25%"
 Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName);
 
 // Parses gates. Empty text (or no [[check]]) gives the defaults; a file with checks replaces

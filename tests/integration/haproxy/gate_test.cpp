@@ -1,7 +1,8 @@
 // HaproxyGate against Debian's real haproxy: drain waits for the request in flight, ready comes
 // back, a drain marker survives a crash and is undone at the next start, an unreachable socket or
 // an unknown server fails with a message naming them and leaves nothing drained, a server an
-// operator put in maintenance is left alone, and the wait for HAProxy's check is bounded.
+// operator put in maintenance is left alone, and the wait for HAProxy's check is bounded. A held
+// weight is applied, ended by its release, by a restart or (when due) by the next agent's start.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -114,10 +115,18 @@ struct Fixture {
     o.backend = HaproxyProcess::kBackend;
     o.server = server;
     o.markerPath = state.file("haproxy-web.drained");
+    o.weightMarkerPath = state.file("haproxy-web.weight");
     return o;
   }
 
   bool markerExists() const { return ::access(state.file("haproxy-web.drained").c_str(), F_OK) == 0; }
+  bool weightMarkerExists() const {
+    return ::access(state.file("haproxy-web.weight").c_str(), F_OK) == 0;
+  }
+  std::int64_t weight(const std::string& server) const {
+    auto stat = haproxy->stat(server);
+    return stat ? stat->weight : -1;
+  }
 };
 
 }  // namespace
@@ -245,4 +254,59 @@ TEST_CASE("the wait for HAProxy's check after ready is bounded and says what the
   CHECK(f.haproxy->serversNotReady().empty());
   CHECK_MESSAGE(contains(events, "after 1000 ms HAProxy's check still says: status DOWN"),
                 joined(events));
+}
+
+TEST_CASE("a held weight is applied, released to the configured weight, and ended by a restart") {
+  Fixture f;
+  if (!f.ready({{"h1", freePort()}, {"h2", freePort()}})) return;
+  REQUIRE(f.weight("h1") == 1);  // HAProxy's default weight
+  lb::HaproxyGate gate(f.options("h1"), f.env);
+  std::vector<std::string> events;
+  std::uint64_t until = f.env.nowMillis() + 60'000;
+  REQUIRE(gate.holdWeight(0, until, events).ok());
+  CHECK(f.weight("h1") == 0);
+  CHECK(f.weightMarkerExists());
+  CHECK(gate.weightDueMillis() == until);
+  CHECK_MESSAGE(contains(events, "haproxy server web/h1 weight 0 for"), joined(events));
+  REQUIRE(gate.releaseWeight(events).ok());
+  CHECK(f.weight("h1") == 1);
+  CHECK_FALSE(f.weightMarkerExists());
+  CHECK_FALSE(gate.weightDueMillis().has_value());
+
+  // A restart (drain ... restore) ends a held weight too: a rollback never keeps a canary's share.
+  REQUIRE(gate.holdWeight(0, until, events).ok());
+  REQUIRE(gate.drain(events).ok());
+  REQUIRE(gate.restore(events).ok());
+  CHECK(f.weight("h1") == 1);
+  CHECK_FALSE(f.weightMarkerExists());
+  CHECK(f.haproxy->serversNotReady().empty());
+}
+
+TEST_CASE("a weight held by an agent that died is released by the next one once it is due") {
+  Fixture f;
+  if (!f.ready({{"h1", freePort()}, {"h2", freePort()}})) return;
+  std::uint64_t later = f.env.nowMillis() + 3'600'000;
+  {
+    lb::HaproxyGate gate(f.options("h2"), f.env);
+    std::vector<std::string> events;
+    REQUIRE(gate.holdWeight(0, later, events).ok());
+  }
+  {
+    // Not due yet: the next agent keeps it and knows when to end it.
+    lb::HaproxyGate next(f.options("h2"), f.env);
+    std::vector<std::string> events;
+    REQUIRE(next.recover(events).ok());
+    CHECK(f.weight("h2") == 0);
+    CHECK(next.weightDueMillis() == later);
+  }
+  // Due: rewrite the marker's end into the past, as if the agent had been down past it.
+  lb::HaproxyGate gate(f.options("h2"), f.env);
+  std::vector<std::string> events;
+  REQUIRE(gate.holdWeight(0, f.env.nowMillis() - 1, events).ok());
+  lb::HaproxyGate next(f.options("h2"), f.env);
+  events.clear();
+  REQUIRE(next.recover(events).ok());
+  CHECK(f.weight("h2") == 1);
+  CHECK_FALSE(f.weightMarkerExists());
+  CHECK_MESSAGE(contains(events, "back to its configured weight"), joined(events));
 }

@@ -35,7 +35,7 @@ Result<std::unique_ptr<HaproxyProcess>> HaproxyProcess::start(
       "backend " + kBackend + "\n"
       "  balance roundrobin\n" +
       (checks ? "  option httpchk GET /health\n"
-                "  default-server check inter 300ms fall 2 rise 2\n"
+                "  default-server check inter 300ms fall 2 rise 2 weight 100\n"
               : "");
   for (const auto& server : servers) {
     config += "  server " + server.name + " 127.0.0.1:" + std::to_string(server.port) + "\n";

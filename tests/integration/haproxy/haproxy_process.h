@@ -1,7 +1,8 @@
 // HaproxyProcess: Debian's real haproxy for tests, started in the foreground on a free loopback
 // port with its runtime API socket (level admin) in a temporary directory, balancing one backend
 // "web" round robin over the given servers. With checks, HAProxy probes GET /health every 300 ms
-// (down after 2 failures, up after 2 successes). `retries 1` and no redispatch: a request sent to
+// (down after 2 failures, up after 2 successes) and every server has weight 100 (else HAProxy's
+// default, 1). `retries 1` and no redispatch: a request sent to
 // a server that is restarting fails instead of being quietly sent elsewhere, so that a test sees
 // what a restart without draining costs.
 // Thread-safety: none; one test thread.

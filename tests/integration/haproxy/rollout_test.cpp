@@ -6,11 +6,13 @@
 // restart, cluster), a rolled-back rollout and rollbacks to a named version fail zero requests.
 // Without it, the same promoted rollout fails requests. An unreachable HAProxy fails the install
 // with the reason; a build that does not start is switched back and leaves no server drained.
+// A plan's canary weight gives the canary that HAProxy weight during its analysis, then its own.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/haproxy/haproxy_process.h"
@@ -93,9 +95,12 @@ struct Fixture {
   }
 
   std::string startRollout(const std::string& version, ReleaseKind kind) {
+    return startRollout(version, kind, planFile);
+  }
+  std::string startRollout(const std::string& version, ReleaseKind kind, const std::string& plan) {
     std::string archive = web->makeRelease(version, kind);
     auto out = web->fleet().cli({"rollout", "start", "--service", "web", "--version", version,
-                                 "--artifact", archive, "--plan", planFile, "--canary-host",
+                                 "--artifact", archive, "--plan", plan, "--canary-host",
                                  "web-1", "--json"});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
     auto json = nlohmann::json::parse(out.out, nullptr, false);
@@ -232,4 +237,45 @@ TEST_CASE("an unreachable HAProxy fails the install with the reason; a build tha
   f.load.stop();
   INFO(f.loadReport());
   CHECK(f.load.failures() == 0);
+}
+
+TEST_CASE("a canary weight holds the canary at that HAProxy weight during its analysis, then restores it") {
+  Fixture f;
+  if (!f.ready(Integration::kOn)) return;
+  std::string plan = f.web->work().file("weighted-plan.toml");
+  // 50 of 250: the canary takes a fifth of the traffic instead of a third.
+  std::string text = kPlan;
+  text.replace(text.find("[canary]\n"), 9, "[canary]\nweight = 50\n");
+  writeFile(plan, text);
+  f.startLoad();
+  std::string id = f.startRollout("1.1.0", ReleaseKind::kHealthy, plan);
+  // Sample the weights while the rollout runs.
+  std::set<std::int64_t> canaryWeights;
+  std::set<std::int64_t> otherWeights;
+  std::string last;
+  waitUntil(
+      [&] {
+        for (const auto& host : kHosts) {
+          auto stat = f.haproxy->stat(host.name);
+          if (!stat) continue;
+          (host.name == "web-1" ? canaryWeights : otherWeights).insert(stat->weight);
+        }
+        last = f.status(id);
+        return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
+               last == "failed" || last == "waiting_for_operator";
+      },
+      std::chrono::seconds(400), std::chrono::milliseconds(200));
+  std::string explain;
+  CHECK_MESSAGE(f.waitForEnd(id, explain) == "succeeded", explain);
+  CHECK(canaryWeights.count(50) == 1);
+  CHECK(otherWeights == std::set<std::int64_t>{100});
+  // Back to the configured weight (within the hold's end, warm-up + analysis after activation).
+  CHECK(waitUntil([&] {
+    auto stat = f.haproxy->stat("web-1");
+    return stat && stat->weight == 100;
+  }));
+  f.load.stop();
+  INFO(f.loadReport());
+  CHECK(f.load.failures() == 0);
+  CHECK(f.haproxy->serversNotReady().empty());
 }

@@ -72,7 +72,7 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
 
 TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 11);
+  checkRoundTrips(samples, decodeCoordinatorMessage, 12);
   std::vector<bool> seenBody(5, false);
   for (const auto& m : samples) {
     if (const auto* command = std::get_if<Command>(&m)) seenBody[command->body.index()] = true;
@@ -310,6 +310,12 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
     Command command{sampleRef(), "web", InstallRelease{"1.5.0", "not-a-digest", 1, "", "", true}};
     requireRejected(decodeCoordinatorMessage(bytesOf(encode(CoordinatorMessage{command}))),
                     {"command.install.sha256", "not-a-digest"});
+  }
+  SUBCASE("a load balancer weight over 256 in an install command") {
+    Command command{sampleRef(), "web",
+                    InstallRelease{"1.5.0", kSampleSha256, 1, "coordinator", "", true, 300, 60}};
+    requireRejected(decodeCoordinatorMessage(bytesOf(encode(CoordinatorMessage{command}))),
+                    {"command.install.trafficWeight", "0..256", "300"});
   }
   SUBCASE("status code 700 in a telemetry window") {
     TelemetryWindow window = sampleWindow("web", 1000);
