@@ -151,6 +151,7 @@ TEST_CASE("a stage's weight goes with its installs, held for its warm-up and ana
     }
   }
   CHECK(weighted == 1);  // the canary only: the other stages keep their hosts' weights
+  CHECK(sim.events().find("installing 2.0 on eu-a1 at load balancer weight 10") != std::string::npos);
 }
 
 TEST_CASE("an A/A rollout (same content, new version) is promoted") {
