@@ -430,15 +430,22 @@ CommandResult Installer::switchBack(Run& run, const std::string& reason) {
 }
 
 Result<std::optional<CommandResult>> Installer::recover() {
-  removeUnpackLeftovers(store_.releasesDir());
+  auto result = recoverJournal();
   if (gate_ != nullptr) {
-    // A drain the previous run could not undo (it died, or the balancer was unreachable).
+    // A drain the previous run could not undo (it died, or the balancer was unreachable). After
+    // the journal's recovery: a restart it finished has set the server ready already, and one
+    // still under way must not take traffic before its health check.
     std::vector<std::string> events;
     if (auto s = gate_->recover(events); !s) {
       logger_->error("service {}: {}", config_.service, s.error().message);
     }
     for (const auto& event : events) logger_->warn("service {}: {}", config_.service, event);
   }
+  return result;
+}
+
+Result<std::optional<CommandResult>> Installer::recoverJournal() {
+  removeUnpackLeftovers(store_.releasesDir());
   auto read = journal_.read();
   if (!read) {
     // Never trip over the same file twice; `current` is complete whatever the journal says

@@ -105,6 +105,7 @@ class Installer {
   Status restartAndProbe(Run& run, const std::string& release);
   Status restartUnitAndProbe(Run& run, const std::string& release);
   void recoverTrafficGate(Run& run);
+  Result<std::optional<CommandResult>> recoverJournal();
   void holdTrafficWeight(Run& run);
   Status journalStep(Run& run, Step step);
   CommandResult finish(Run& run, Outcome outcome, std::string message);

@@ -9,10 +9,12 @@
 // A plan's canary weight gives the canary that HAProxy weight during its analysis, then its own.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/haproxy/haproxy_process.h"
@@ -278,4 +280,32 @@ TEST_CASE("a canary weight holds the canary at that HAProxy weight during its an
   INFO(f.loadReport());
   CHECK(f.load.failures() == 0);
   CHECK(f.haproxy->serversNotReady().empty());
+}
+
+TEST_CASE("an agent killed while its server is drained leaves it drained until it starts again, then ready") {
+  Fixture f;
+  if (!f.ready(Integration::kOn)) return;
+  std::string archive = f.web->makeRelease("1.1.0", ReleaseKind::kHealthy);
+  auto push = f.web->fleet().cli({"artifact", "push", archive, "--service", "web", "--version", "1.1.0"});
+  REQUIRE_MESSAGE(push.exitCode == 0, push.err);
+  f.startLoad();
+  CommandOutput install;
+  std::thread installing([&] {
+    install = f.web->fleet().cli({"install", "--host", "web-1", "--service", "web", "--version",
+                                  "1.1.0", "--json", "--timeout-seconds", "120"});
+  });
+  // nginx takes 2 s to start: the agent is killed while web-1 is drained for its restart.
+  REQUIRE(waitUntil([&] {
+    return f.haproxy->serversNotReady() == std::vector<std::string>{"web-1 (drain)"};
+  }, std::chrono::seconds(60), std::chrono::milliseconds(20)));
+  f.web->fleet().stopAgent("web-1", SIGKILL);
+  CHECK(f.haproxy->serversNotReady() == std::vector<std::string>{"web-1 (drain)"});
+  f.web->startAgent("web-1");
+  CHECK(waitUntil([&] { return f.haproxy->serversNotReady().empty(); }, std::chrono::seconds(90)));
+  installing.join();
+  INFO("install: " << install.out << install.err);
+  CHECK(f.haproxy->waitAllUp());
+  f.load.stop();
+  INFO(f.loadReport());
+  CHECK(f.load.failures() == 0);
 }
