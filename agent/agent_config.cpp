@@ -88,8 +88,9 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
       }
       if (service.haproxyServer.empty()) service.haproxyServer = config.host;
     } else if (!service.haproxyBackend.empty() || !service.haproxyServer.empty()) {
-      s.fail("haproxy", "is required with haproxy_backend or haproxy_server (the runtime API "
-                        "socket, e.g. haproxy = \"/run/haproxy/admin.sock\")");
+      s.fail("haproxy",
+             "is required with haproxy_backend or haproxy_server (the runtime API "
+             "socket, e.g. haproxy = \"/run/haproxy/admin.sock\")");
     }
     if (!isValidName(service.name)) {
       s.fail("name", service.name.empty() ? "is required" : "invalid name \"" + service.name + "\"");

@@ -5,7 +5,8 @@
 namespace rollgate::lb {
 
 HaproxyGate::HaproxyGate(HaproxyGateOptions options, sys::Env& env)
-    : options_(std::move(options)), env_(env),
+    : options_(std::move(options)),
+      env_(env),
       runtime_(options_.address, options_.commandTimeoutMillis) {}
 
 std::string HaproxyGate::describe() const {
@@ -58,7 +59,8 @@ Status HaproxyGate::drain(std::vector<std::string>& events) {
     if (auto back = setReadyAndForget(); !back) {
       return makeError("cannot drain " + serverName() + ": " + s.error().message +
                        "; setting it ready failed too (retried at the next command and at agent "
-                       "start): " + back.error().message);
+                       "start): " +
+                       back.error().message);
     }
     return makeError("cannot drain " + serverName() + ": " + s.error().message);
   }
@@ -111,8 +113,8 @@ void HaproxyGate::waitUntilUp(std::vector<std::string>& events) {
     auto stat = runtime_.stat(options_.backend, options_.server);
     std::uint64_t waited = env_.steadyMillis() - started;
     if (stat && statusTakesTraffic(stat->status)) {
-      events.push_back("haproxy server " + serverName() + " ready and " + stat->status +
-                       " after " + std::to_string(waited) + " ms");
+      events.push_back("haproxy server " + serverName() + " ready and " + stat->status + " after " +
+                       std::to_string(waited) + " ms");
       return;
     }
     last = stat ? "status " + stat->status : stat.error().message;
@@ -120,8 +122,8 @@ void HaproxyGate::waitUntilUp(std::vector<std::string>& events) {
     env_.sleepMillis(options_.pollMillis);
   }
   events.push_back("warning: haproxy server " + serverName() + " set ready, but after " +
-                   std::to_string(options_.upTimeoutMillis) + " ms HAProxy's check still says: " +
-                   last);
+                   std::to_string(options_.upTimeoutMillis) +
+                   " ms HAProxy's check still says: " + last);
 }
 
 Status HaproxyGate::holdWeight(std::int32_t weight, std::uint64_t untilMillis,
@@ -131,7 +133,8 @@ Status HaproxyGate::holdWeight(std::int32_t weight, std::uint64_t untilMillis,
                            {"server", options_.server},
                            {"weight", weight},
                            {"until_millis", untilMillis}};
-  if (auto s = sys::writeFileAtomically(env_, options_.weightMarkerPath, marker.dump() + "\n"); !s) {
+  if (auto s = sys::writeFileAtomically(env_, options_.weightMarkerPath, marker.dump() + "\n");
+      !s) {
     return makeError("cannot record the weight of " + serverName() + " in " +
                      options_.weightMarkerPath + ": " + s.error().message + " (weight unchanged)");
   }

@@ -59,7 +59,8 @@ Result<int> openConnection(const RuntimeAddress& address, std::uint64_t deadline
     std::memcpy(addr.sun_path, address.path.c_str(), address.path.size() + 1);
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return makeError(std::string("socket: ") + std::strerror(errno));
-    if (auto s = connectWithin(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), deadline); !s) {
+    if (auto s = connectWithin(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr), deadline);
+        !s) {
       ::close(fd);
       return makeError("connect: " + s.error().message);
     }
@@ -74,7 +75,8 @@ Result<int> openConnection(const RuntimeAddress& address, std::uint64_t deadline
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, ::freeaddrinfo);
   std::string last = "no address";
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
       last = std::strerror(errno);
       continue;
@@ -141,7 +143,8 @@ Result<std::string> HaproxyRuntime::execute(const std::string& command) const {
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (auto s = waitFor(fd.fd, POLLOUT, deadline, "send"); !s) return makeError(where + ": " + s.error().message);
+      if (auto s = waitFor(fd.fd, POLLOUT, deadline, "send"); !s)
+        return makeError(where + ": " + s.error().message);
     } else {
       return makeError(where + ": send: " + std::strerror(errno));
     }
@@ -170,7 +173,8 @@ Status HaproxyRuntime::expectEmpty(const std::string& command) const {
   auto answer = execute(command);
   if (!answer) return answer.error();
   std::string text = trimmed(*answer);
-  if (!text.empty()) return makeError("haproxy " + address_.text + ": \"" + command + "\": " + text);
+  if (!text.empty())
+    return makeError("haproxy " + address_.text + ": \"" + command + "\": " + text);
   return {};
 }
 

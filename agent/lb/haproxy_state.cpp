@@ -79,9 +79,11 @@ Result<ServerStat> parseServerStat(const std::string& csv, const std::string& ba
     return stat;
   }
   if (header.empty()) {
-    return makeError("show stat: not a stats CSV (answer began with \"" + csv.substr(0, 80) + "\")");
+    return makeError("show stat: not a stats CSV (answer began with \"" + csv.substr(0, 80) +
+                     "\")");
   }
-  return makeError("show stat: no " + rowName(backend, server) + " (check the backend and server names)");
+  return makeError("show stat: no " + rowName(backend, server) +
+                   " (check the backend and server names)");
 }
 
 Result<ServerState> parseServerState(const std::string& text, const std::string& backend,

@@ -57,7 +57,8 @@ class SlowBackend {
         char buffer[4096];
         (void)::recv(client, buffer, sizeof(buffer), 0);
         std::this_thread::sleep_for(std::chrono::milliseconds(holdMillis_));
-        const char* answer = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+        const char* answer =
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
         (void)::send(client, answer, std::strlen(answer), MSG_NOSIGNAL);
         ::close(client);
       }
@@ -90,7 +91,8 @@ std::string getThrough(int port) {
     (void)::send(fd, request, std::strlen(request), MSG_NOSIGNAL);
     char buffer[4096];
     ssize_t n;
-    while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0) answer.append(buffer, static_cast<size_t>(n));
+    while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0)
+      answer.append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
   return answer.substr(0, answer.find("\r\n"));
@@ -119,7 +121,9 @@ struct Fixture {
     return o;
   }
 
-  bool markerExists() const { return ::access(state.file("haproxy-web.drained").c_str(), F_OK) == 0; }
+  bool markerExists() const {
+    return ::access(state.file("haproxy-web.drained").c_str(), F_OK) == 0;
+  }
   bool weightMarkerExists() const {
     return ::access(state.file("haproxy-web.weight").c_str(), F_OK) == 0;
   }
@@ -150,7 +154,8 @@ TEST_CASE("drain waits for the request in flight, then ready puts the server bac
   CHECK(f.haproxy->stat("h1")->currentSessions == 0);
   client.join();
   CHECK(status == "HTTP/1.1 200 OK");
-  CHECK_MESSAGE(contains(events, "drained haproxy server web/h1 (0 sessions after"), joined(events));
+  CHECK_MESSAGE(contains(events, "drained haproxy server web/h1 (0 sessions after"),
+                joined(events));
   CHECK(f.haproxy->serversNotReady() == std::vector<std::string>{"h1 (drain)"});
   CHECK(f.markerExists());
   // While drained, every new request goes to h2.

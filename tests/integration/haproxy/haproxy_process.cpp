@@ -21,7 +21,9 @@ Result<std::unique_ptr<HaproxyProcess>> HaproxyProcess::start(
   const int port = haproxy->port_;
   std::string config =
       "global\n"
-      "  stats socket " + haproxy->socket_ + " mode 600 level admin\n"
+      "  stats socket " +
+      haproxy->socket_ +
+      " mode 600 level admin\n"
       "  stats timeout 10s\n"
       "defaults\n"
       "  mode http\n"
@@ -30,9 +32,15 @@ Result<std::unique_ptr<HaproxyProcess>> HaproxyProcess::start(
       "  timeout client 10s\n"
       "  timeout server 10s\n"
       "frontend fe\n"
-      "  bind 127.0.0.1:" + std::to_string(port) + "\n"
-      "  default_backend " + kBackend + "\n"
-      "backend " + kBackend + "\n"
+      "  bind 127.0.0.1:" +
+      std::to_string(port) +
+      "\n"
+      "  default_backend " +
+      kBackend +
+      "\n"
+      "backend " +
+      kBackend +
+      "\n"
       "  balance roundrobin\n" +
       (checks ? "  option httpchk GET /health\n"
                 "  default-server check inter 300ms fall 2 rise 2 weight 100\n"
@@ -44,10 +52,11 @@ Result<std::unique_ptr<HaproxyProcess>> HaproxyProcess::start(
   writeFile(path, config);
   auto check = runCommand({kBinary, "-c", "-f", path});
   if (check.exitCode != 0) return makeError("haproxy -c: " + check.out + check.err);
-  haproxy->process_ = Process::spawn({kBinary, "-db", "-f", path}, haproxy->dir_.file("haproxy.log"));
+  haproxy->process_ =
+      Process::spawn({kBinary, "-db", "-f", path}, haproxy->dir_.file("haproxy.log"));
   if (!waitUntil([&] { return haproxy->runtime_.execute("show info").ok(); })) {
-    return makeError("haproxy did not open its runtime socket " + haproxy->socket_ + "; log: " +
-                     readFile(haproxy->dir_.file("haproxy.log")));
+    return makeError("haproxy did not open its runtime socket " + haproxy->socket_ +
+                     "; log: " + readFile(haproxy->dir_.file("haproxy.log")));
   }
   return haproxy;
 }

@@ -8,14 +8,13 @@
 // with the reason; a build that does not start is switched back and leaves no server drained.
 // A plan's canary weight gives the canary that HAProxy weight during its analysis, then its own.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/haproxy/haproxy_process.h"
 #include "tests/support/fleet/web_fleet.h"
@@ -102,8 +101,8 @@ struct Fixture {
   std::string startRollout(const std::string& version, ReleaseKind kind, const std::string& plan) {
     std::string archive = web->makeRelease(version, kind);
     auto out = web->fleet().cli({"rollout", "start", "--service", "web", "--version", version,
-                                 "--artifact", archive, "--plan", plan, "--canary-host",
-                                 "web-1", "--json"});
+                                 "--artifact", archive, "--plan", plan, "--canary-host", "web-1",
+                                 "--json"});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
     auto json = nlohmann::json::parse(out.out, nullptr, false);
     auto summary = json.contains("rollout") ? json["rollout"] : json;
@@ -149,7 +148,9 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("with HAProxy: a promoted rollout, a rolled-back rollout and rollbacks to a version fail no request") {
+TEST_CASE(
+    "with HAProxy: a promoted rollout, a rolled-back rollout and rollbacks to a version fail no "
+    "request") {
   Fixture f;
   if (!f.ready(Integration::kOn)) return;
   f.startLoad();
@@ -170,9 +171,11 @@ TEST_CASE("with HAProxy: a promoted rollout, a rolled-back rollout and rollbacks
         {"rollback", "--host", host.name, "--service", "web", "--to", "1.0.0", "--json"});
     CHECK_MESSAGE(out.exitCode == 0, host.name << ": " << out.out << out.err);
     // The result's events show the drain and the return to ready.
-    CHECK_MESSAGE(out.out.find("drained haproxy server web/" + host.name) != std::string::npos, out.out);
-    CHECK_MESSAGE(out.out.find("haproxy server web/" + host.name + " ready and UP") != std::string::npos,
+    CHECK_MESSAGE(out.out.find("drained haproxy server web/" + host.name) != std::string::npos,
                   out.out);
+    CHECK_MESSAGE(
+        out.out.find("haproxy server web/" + host.name + " ready and UP") != std::string::npos,
+        out.out);
   }
   CHECK(f.hostsOn("1.0.0") == kHosts.size());
   f.load.stop();
@@ -196,13 +199,16 @@ TEST_CASE("without the HAProxy integration, the same promoted rollout fails requ
   CHECK_MESSAGE(f.load.failures() > 0, f.loadReport());
 }
 
-TEST_CASE("an unreachable HAProxy fails the install with the reason; a build that does not start leaves no server drained") {
+TEST_CASE(
+    "an unreachable HAProxy fails the install with the reason; a build that does not start leaves "
+    "no server drained") {
   Fixture f;
   f.brokenHost = "web-3";
   if (!f.ready(Integration::kOn)) return;
   f.startLoad();
   std::string archive = f.web->makeRelease("1.1.0", ReleaseKind::kHealthy);
-  auto push = f.web->fleet().cli({"artifact", "push", archive, "--service", "web", "--version", "1.1.0"});
+  auto push =
+      f.web->fleet().cli({"artifact", "push", archive, "--service", "web", "--version", "1.1.0"});
   REQUIRE_MESSAGE(push.exitCode == 0, push.err);
 
   // web-3's agent can no longer reach HAProxy's runtime socket.
@@ -241,7 +247,9 @@ TEST_CASE("an unreachable HAProxy fails the install with the reason; a build tha
   CHECK(f.load.failures() == 0);
 }
 
-TEST_CASE("a canary weight holds the canary at that HAProxy weight during its analysis, then restores it") {
+TEST_CASE(
+    "a canary weight holds the canary at that HAProxy weight during its analysis, then restores "
+    "it") {
   Fixture f;
   if (!f.ready(Integration::kOn)) return;
   std::string plan = f.web->work().file("weighted-plan.toml");
@@ -282,11 +290,14 @@ TEST_CASE("a canary weight holds the canary at that HAProxy weight during its an
   CHECK(f.haproxy->serversNotReady().empty());
 }
 
-TEST_CASE("an agent killed while its server is drained leaves it drained until it starts again, then ready") {
+TEST_CASE(
+    "an agent killed while its server is drained leaves it drained until it starts again, then "
+    "ready") {
   Fixture f;
   if (!f.ready(Integration::kOn)) return;
   std::string archive = f.web->makeRelease("1.1.0", ReleaseKind::kHealthy);
-  auto push = f.web->fleet().cli({"artifact", "push", archive, "--service", "web", "--version", "1.1.0"});
+  auto push =
+      f.web->fleet().cli({"artifact", "push", archive, "--service", "web", "--version", "1.1.0"});
   REQUIRE_MESSAGE(push.exitCode == 0, push.err);
   f.startLoad();
   CommandOutput install;
@@ -295,9 +306,9 @@ TEST_CASE("an agent killed while its server is drained leaves it drained until i
                                   "1.1.0", "--json", "--timeout-seconds", "120"});
   });
   // nginx takes 2 s to start: the agent is killed while web-1 is drained for its restart.
-  REQUIRE(waitUntil([&] {
-    return f.haproxy->serversNotReady() == std::vector<std::string>{"web-1 (drain)"};
-  }, std::chrono::seconds(60), std::chrono::milliseconds(20)));
+  REQUIRE(waitUntil(
+      [&] { return f.haproxy->serversNotReady() == std::vector<std::string>{"web-1 (drain)"}; },
+      std::chrono::seconds(60), std::chrono::milliseconds(20)));
   f.web->fleet().stopAgent("web-1", SIGKILL);
   CHECK(f.haproxy->serversNotReady() == std::vector<std::string>{"web-1 (drain)"});
   f.web->startAgent("web-1");

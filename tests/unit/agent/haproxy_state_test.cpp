@@ -1,9 +1,10 @@
 // HAProxy runtime API answers (recorded from HAProxy 2.6) parsed into a server's sessions, status,
 // admin state and weights; a missing server or a malformed answer is an error naming the server.
+#include "agent/lb/haproxy_state.h"
+
 #include <doctest/doctest.h>
 
 #include "agent/lb/haproxy_runtime.h"
-#include "agent/lb/haproxy_state.h"
 
 namespace rollgate::lb {
 namespace {
@@ -44,7 +45,8 @@ TEST_CASE("show stat: an unknown server or a non-CSV answer is an error naming i
   auto other = parseServerStat("Permission denied\n", "web", "h1");
   REQUIRE_FALSE(other.ok());
   CHECK(other.error().message.find("Permission denied") != std::string::npos);
-  auto garbled = parseServerStat("# pxname,svname,scur,status,weight\nweb,h1,x,UP,1\n", "web", "h1");
+  auto garbled =
+      parseServerStat("# pxname,svname,scur,status,weight\nweb,h1,x,UP,1\n", "web", "h1");
   REQUIRE_FALSE(garbled.ok());
   CHECK(garbled.error().message.find("\"x\"") != std::string::npos);
 }

@@ -145,13 +145,15 @@ TEST_CASE("a stage's weight goes with its installs, held for its warm-up and ana
     if (install->trafficWeight >= 0) {
       ++weighted;
       CHECK(install->trafficWeight == 10);
-      CHECK(install->trafficWeightSeconds == plan.canary.warmupSeconds + plan.canary.analysisSeconds);
+      CHECK(install->trafficWeightSeconds ==
+            plan.canary.warmupSeconds + plan.canary.analysisSeconds);
     } else {
       CHECK(install->trafficWeightSeconds == 0);
     }
   }
   CHECK(weighted == 1);  // the canary only: the other stages keep their hosts' weights
-  CHECK(sim.events().find("installing 2.0 on eu-a1 at load balancer weight 10") != std::string::npos);
+  CHECK(sim.events().find("installing 2.0 on eu-a1 at load balancer weight 10") !=
+        std::string::npos);
 }
 
 TEST_CASE("an A/A rollout (same content, new version) is promoted") {
