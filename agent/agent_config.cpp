@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "agent/lb/haproxy_runtime.h"
 #include "common/codec.h"
 #include "common/config.h"
 
@@ -72,6 +73,25 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
     s.get("json_status_field", service.jsonStatusField);
     s.get("json_latency_field", service.jsonLatencyField);
     s.get("json_method_field", service.jsonMethodField);
+    s.get("haproxy", service.haproxy);
+    s.get("haproxy_backend", service.haproxyBackend);
+    s.get("haproxy_server", service.haproxyServer);
+    s.get("haproxy_drain_seconds", service.haproxyDrainSeconds, 0, 3600);
+    s.get("haproxy_up_seconds", service.haproxyUpSeconds, 0, 3600);
+    s.get("haproxy_timeout_seconds", service.haproxyTimeoutSeconds, 1, 60);
+    if (!service.haproxy.empty()) {
+      if (auto address = lb::parseRuntimeAddress(service.haproxy); !address) {
+        s.fail("haproxy", address.error().message);
+      }
+      if (service.haproxyBackend.empty()) {
+        s.fail("haproxy_backend", "is required with haproxy = \"" + service.haproxy + "\"");
+      }
+      if (service.haproxyServer.empty()) service.haproxyServer = config.host;
+    } else if (!service.haproxyBackend.empty() || !service.haproxyServer.empty()) {
+      s.fail("haproxy",
+             "is required with haproxy_backend or haproxy_server (the runtime API "
+             "socket, e.g. haproxy = \"/run/haproxy/admin.sock\")");
+    }
     if (!isValidName(service.name)) {
       s.fail("name", service.name.empty() ? "is required" : "invalid name \"" + service.name + "\"");
     } else if (!names.insert(service.name).second) {

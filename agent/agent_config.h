@@ -24,6 +24,14 @@ struct ServiceConfig {
   std::vector<std::string> trustedKeys;     // Ed25519 public key files; empty: unsigned allowed
   std::vector<std::string> restartCommand;  // used instead of systemd when systemd = "none"
   std::int64_t keepReleases = 5;
+  // HAProxy in front of this service (empty haproxy: none). Every restart drains the server
+  // haproxyBackend/haproxyServer first and sets it ready after (agent/lb/haproxy_gate.h).
+  std::string haproxy;                     // runtime API: socket path or HOST:PORT
+  std::string haproxyBackend;              // required with haproxy
+  std::string haproxyServer;               // default: agent.host
+  std::int64_t haproxyDrainSeconds = 30;   // longest wait for the server's sessions to end
+  std::int64_t haproxyUpSeconds = 30;      // longest wait for HAProxy's check after ready
+  std::int64_t haproxyTimeoutSeconds = 3;  // one runtime API command
   // JSON access logs: field names.
   std::string jsonStatusField = "status";
   std::string jsonLatencyField = "request_time";

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/lb/haproxy_gate.h"
 #include "agent/systemd/systemd_client.h"
 
 namespace rollgate::agent {
@@ -45,6 +46,22 @@ std::unique_ptr<systemd::ServiceManager> InstallWorker::makeServiceManager(
   return std::move(*client);
 }
 
+std::unique_ptr<lb::TrafficGate> InstallWorker::makeTrafficGate(const ServiceConfig& service) {
+  if (service.haproxy.empty()) return nullptr;
+  auto address = lb::parseRuntimeAddress(service.haproxy);
+  if (!address) return nullptr;  // the config loader refused it already
+  lb::HaproxyGateOptions options;
+  options.address = *address;
+  options.backend = service.haproxyBackend;
+  options.server = service.haproxyServer;
+  options.markerPath = config_.stateDir + "/haproxy-" + service.name + ".drained";
+  options.weightMarkerPath = config_.stateDir + "/haproxy-" + service.name + ".weight";
+  options.commandTimeoutMillis = static_cast<std::uint32_t>(service.haproxyTimeoutSeconds * 1000);
+  options.drainTimeoutMillis = static_cast<std::uint32_t>(service.haproxyDrainSeconds * 1000);
+  options.upTimeoutMillis = static_cast<std::uint32_t>(service.haproxyUpSeconds * 1000);
+  return std::make_unique<lb::HaproxyGate>(options, env_);
+}
+
 Status InstallWorker::start() {
   ledger_ = std::make_unique<install::CommandLedger>(config_.stateDir + "/commands.json", env_);
   if (auto status = ledger_->load(); !status) return status;
@@ -69,6 +86,11 @@ Status InstallWorker::start() {
     installerConfig.restartCommand = service.restartCommand;
     auto installer = std::make_unique<install::Installer>(installerConfig, *manager, *ledger_,
                                                           sources, env_, logger_);
+    if (auto gate = makeTrafficGate(service)) {
+      logger_->info("service {}: restarts drain {}", service.name, gate->describe());
+      installer->setTrafficGate(gate.get());
+      gates_[service.name] = std::move(gate);
+    }
     if (auto status = installer->open(); !status) {
       return makeError("service " + service.name + ": " + status.error().message);
     }
@@ -180,12 +202,49 @@ void InstallWorker::post(CommandResult result) {
   (void)::write(eventFd_, &one, sizeof(one));
 }
 
+std::optional<std::uint64_t> InstallWorker::nextWeightDueMillis() const {
+  std::optional<std::uint64_t> next;
+  for (const auto& [name, gate] : gates_) {
+    auto due = gate->weightDueMillis();
+    if (due && (!next || *due < *next)) next = due;
+  }
+  return next;
+}
+
+void InstallWorker::releaseDueWeights() {
+  const std::uint64_t now = env_.nowMillis();
+  for (const auto& [name, gate] : gates_) {
+    auto due = gate->weightDueMillis();
+    if (!due || *due > now) continue;
+    std::vector<std::string> events;
+    if (auto s = gate->releaseWeight(events); !s) {
+      logger_->error("service {}: {}", name, s.error().message);
+    }
+    for (const auto& event : events) logger_->info("service {}: {}", name, event);
+  }
+}
+
 void InstallWorker::run() {
   while (true) {
     Command command;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      // Idle: wait for a command, or for a held load balancer weight to fall due.
+      while (!stop_ && queue_.empty()) {
+        auto due = nextWeightDueMillis();
+        if (!due) {
+          wake_.wait(lock);
+          continue;
+        }
+        std::uint64_t now = env_.nowMillis();
+        if (*due > now) {
+          wake_.wait_for(lock, std::chrono::milliseconds(*due - now));
+          continue;
+        }
+        lock.unlock();
+        releaseDueWeights();
+        lock.lock();
+      }
       if (stop_) return;
       command = std::move(queue_.front());
       queue_.pop_front();

@@ -19,6 +19,7 @@
 #include "agent/agent_config.h"
 #include "agent/coordinator_source.h"
 #include "agent/install/installer.h"
+#include "agent/lb/traffic_gate.h"
 #include "agent/systemd/service_manager.h"
 #include "common/logging.h"
 #include "common/messages.h"
@@ -60,6 +61,10 @@ class InstallWorker {
   void run();
   void post(CommandResult result);
   std::unique_ptr<systemd::ServiceManager> makeServiceManager(const ServiceConfig& service);
+  std::unique_ptr<lb::TrafficGate> makeTrafficGate(const ServiceConfig& service);
+  // Worker thread only: the earliest time a held load balancer weight ends, and its release.
+  std::optional<std::uint64_t> nextWeightDueMillis() const;
+  void releaseDueWeights();
 
   AgentConfig config_;
   Logger logger_;
@@ -69,6 +74,7 @@ class InstallWorker {
   install::HttpSource httpSource_;
   std::unique_ptr<install::CommandLedger> ledger_;
   std::map<std::string, std::unique_ptr<systemd::ServiceManager>> managers_;
+  std::map<std::string, std::unique_ptr<lb::TrafficGate>> gates_;  // services behind HAProxy
   std::map<std::string, std::unique_ptr<install::Installer>> installers_;
 
   std::mutex mutex_;

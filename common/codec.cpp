@@ -446,6 +446,11 @@ Status check(const Command& v) {
     }
     ROLLGATE_RETURN_IF_ERROR(checkText("command.install.source", install->source, 4096));
     ROLLGATE_RETURN_IF_ERROR(checkText("command.install.signature", install->signature, 1024));
+    if (install->trafficWeight < -1 || install->trafficWeight > kMaxTrafficWeight) {
+      return fieldError("command.install.trafficWeight",
+                        "expected -1 (unchanged) or 0.." + std::to_string(kMaxTrafficWeight) +
+                            ", got " + std::to_string(install->trafficWeight));
+    }
   } else if (const auto* activate = std::get_if<ActivateRelease>(&v.body)) {
     ROLLGATE_RETURN_IF_ERROR(checkVersion("command.activate.version", activate->version, false));
   } else if (const auto* rollback = std::get_if<RollBackRelease>(&v.body)) {
@@ -748,6 +753,8 @@ std::string encode(const CoordinatorMessage& message) {
                   i.setSignature(data(c.signature));
                   i.setActivate(c.activate);
                   i.setRevert(c.revert);
+                  i.setTrafficWeight(static_cast<std::int16_t>(c.trafficWeight));
+                  i.setTrafficWeightSeconds(c.trafficWeightSeconds);
                 } else if constexpr (std::is_same_v<C, ActivateRelease>) {
                   cb.initActivate().setVersion(text(c.version));
                 } else if constexpr (std::is_same_v<C, RollBackRelease>) {
@@ -800,7 +807,8 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
                 auto i = cb.getInstall();
                 v.body = InstallRelease{str(i.getVersion()), str(i.getSha256()),
                                         i.getSizeBytes(), str(i.getSource()),
-                                        str(i.getSignature()), i.getActivate(), i.getRevert()};
+                                        str(i.getSignature()), i.getActivate(), i.getRevert(),
+                                        i.getTrafficWeight(), i.getTrafficWeightSeconds()};
                 break;
               }
               case w::Command::Body::ACTIVATE:

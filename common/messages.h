@@ -144,6 +144,9 @@ struct Welcome {
   bool operator==(const Welcome&) const = default;
 };
 
+// HAProxy's largest server weight.
+inline constexpr std::int32_t kMaxTrafficWeight = 256;
+
 struct InstallRelease {
   std::string version;
   std::string sha256;
@@ -152,6 +155,10 @@ struct InstallRelease {
   std::string signature;  // raw bytes
   bool activate = true;
   bool revert = false;  // an operator's revert: may activate a version older than the active one
+  // Load balancer weight while the stage analyses (the plan's `weight`); -1: unchanged. The agent
+  // holds it for trafficWeightSeconds after activating, then goes back to the configured weight.
+  std::int32_t trafficWeight = -1;
+  std::uint32_t trafficWeightSeconds = 0;
   bool operator==(const InstallRelease&) const = default;
 };
 

@@ -196,6 +196,9 @@ struct InstallRelease {
   revert @6 :Bool;          # an operator's revert (`rollgate revert`): may activate a version
                             # older than the active one; any other install of an older one is
                             # refused
+  trafficWeight @7 :Int16 = -1;  # load balancer weight (0..256) the host holds once active,
+                                 # for trafficWeightSeconds; -1: leave the weight alone
+  trafficWeightSeconds @8 :UInt32;  # the stage's warm-up and analysis; then full weight again
 }
 
 struct ActivateRelease {

@@ -50,6 +50,12 @@ struct Installer::Run {
   const CommandProgressFn* progress = nullptr;
   JournalRecord record;
   uint64_t startedSteadyMillis = 0;
+  // The load balancer could not be told to send traffic again after a restart: the command
+  // fails with this reason even if the restart went well.
+  std::string trafficError;
+  // The plan's weight for this stage: held once the install is active and healthy.
+  std::int32_t trafficWeight = -1;
+  std::uint32_t trafficWeightSeconds = 0;
 };
 
 Installer::Installer(InstallerConfig config, systemd::ServiceManager& services,
@@ -102,6 +108,10 @@ Status Installer::journalStep(Run& run, Step step) {
 }
 
 CommandResult Installer::finish(Run& run, Outcome outcome, std::string message) {
+  if (!run.trafficError.empty()) {
+    if (outcome == Outcome::kSucceeded) outcome = Outcome::kFailed;
+    message += "; " + run.trafficError;
+  }
   CommandResult result;
   result.command = run.command->ref;
   result.service = config_.service;
@@ -152,6 +162,7 @@ CommandResult Installer::execute(const Command& command, const CommandProgressFn
                      ", sequence " + std::to_string(last.sequence) + "); ignored";
     return result;
   }
+  recoverTrafficGate(run);
   if (command.service != config_.service) {
     run.record.kind = CommandKind::kInstall;
     return finish(run, Outcome::kFailed,
@@ -177,6 +188,8 @@ CommandResult Installer::install(Run& run, const InstallRelease& body,
   run.record.kind = CommandKind::kInstall;
   run.record.version = body.version;
   run.record.sha256 = body.sha256;
+  run.trafficWeight = body.trafficWeight;
+  run.trafficWeightSeconds = body.trafficWeightSeconds;
   if (auto s = validateVersion(body.version); !s) {
     return finish(run, Outcome::kFailed, s.error().message);
   }
@@ -318,7 +331,46 @@ Status Installer::probeHealth() {
   return HealthProbe(options, env_, httpGetStatus).waitHealthy();
 }
 
+void Installer::holdTrafficWeight(Run& run) {
+  if (run.trafficWeight < 0) return;
+  if (gate_ == nullptr) {
+    run.record.events.push_back("weight " + std::to_string(run.trafficWeight) +
+                                " asked for, but service " + config_.service +
+                                " has no load balancer configured (haproxy); ignored");
+    return;
+  }
+  std::uint64_t until = env_.nowMillis() + std::uint64_t{run.trafficWeightSeconds} * 1000;
+  if (auto s = gate_->holdWeight(run.trafficWeight, until, run.record.events); !s) {
+    logger_->error("service {}: {}", config_.service, s.error().message);
+    run.trafficError = s.error().message;
+  }
+}
+
+void Installer::recoverTrafficGate(Run& run) {
+  if (gate_ == nullptr) return;
+  if (auto s = gate_->recover(run.record.events); !s) {
+    logger_->warn("service {}: {}", config_.service, s.error().message);
+    run.record.events.push_back("warning: " + s.error().message);
+  }
+}
+
 Status Installer::restartAndProbe(Run& run, const std::string& release) {
+  if (gate_ == nullptr) return restartUnitAndProbe(run, release);
+  if (auto s = gate_->drain(run.record.events); !s) {
+    return makeError(s.error().message + "; " + config_.unit + " not restarted on " + release);
+  }
+  Status restarted = restartUnitAndProbe(run, release);
+  // Traffic comes back whatever the restart did: a server that failed stays out through the
+  // balancer's own health check, never through a drain left behind.
+  if (auto s = gate_->restore(run.record.events); !s) {
+    logger_->error("service {}: {}", config_.service, s.error().message);
+    if (restarted) run.trafficError = s.error().message;
+    run.record.events.push_back(s.error().message);
+  }
+  return restarted;
+}
+
+Status Installer::restartUnitAndProbe(Run& run, const std::string& release) {
   if (!config_.unit.empty()) {
     auto result =
         services_.restartUnit(config_.unit, std::chrono::milliseconds(config_.restartTimeoutMillis));
@@ -350,6 +402,7 @@ CommandResult Installer::switchAndConfirm(Run& run) {
                               (run.record.previous.empty() ? "" : " from " + run.record.previous));
   if (auto s = journalStep(run, Step::kRestart); !s) return switchBack(run, s.error().message);
   if (auto s = restartAndProbe(run, target); !s) return switchBack(run, s.error().message);
+  holdTrafficWeight(run);
   run.record.step = Step::kDone;
   (void)journal_.write(run.record);
   if (beforeStep_) beforeStep_(Step::kDone);
@@ -384,6 +437,21 @@ CommandResult Installer::switchBack(Run& run, const std::string& reason) {
 }
 
 Result<std::optional<CommandResult>> Installer::recover() {
+  auto result = recoverJournal();
+  if (gate_ != nullptr) {
+    // A drain the previous run could not undo (it died, or the balancer was unreachable). After
+    // the journal's recovery: a restart it finished has set the server ready already, and one
+    // still under way must not take traffic before its health check.
+    std::vector<std::string> events;
+    if (auto s = gate_->recover(events); !s) {
+      logger_->error("service {}: {}", config_.service, s.error().message);
+    }
+    for (const auto& event : events) logger_->warn("service {}: {}", config_.service, event);
+  }
+  return result;
+}
+
+Result<std::optional<CommandResult>> Installer::recoverJournal() {
   removeUnpackLeftovers(store_.releasesDir());
   auto read = journal_.read();
   if (!read) {

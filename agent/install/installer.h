@@ -2,6 +2,9 @@
 //   fetch -> verify -> unpack -> switch -> restart (ServiceManager) -> health probe
 // journaling each step durably before it runs (journal.h), so that recover() after a SIGKILL at
 // any step leaves `current` on a complete release and returns the interrupted command's result.
+// With a TrafficGate (a load balancer such as HAProxy), every restart is wrapped in drain ...
+// restore, so that no request is dropped; a balancer that cannot be reached fails the step before
+// anything restarts.
 // A failed restart or health check switches back to the release that was active before and
 // restarts it (Outcome::kRolledBack, with both events). Commands are applied at most once through
 // the shared CommandLedger: older ones get kStale, re-delivered ones their recorded result.
@@ -26,6 +29,7 @@
 #include "agent/install/release_store.h"
 #include "agent/install/unpack.h"
 #include "agent/install/verifier.h"
+#include "agent/lb/traffic_gate.h"
 #include "agent/systemd/service_manager.h"
 #include "common/messages.h"
 #include "common/sys/env.h"
@@ -82,6 +86,11 @@ class Installer {
   const InstallerConfig& config() const { return config_; }
   ReleaseStore& store() { return store_; }
 
+  // The service's load balancer: drained before every restart (install, activate, rollback,
+  // baseline restart, switch back, recovery) and made ready after it. nullptr (the default): no
+  // load balancer. `gate` must outlive the installer.
+  void setTrafficGate(lb::TrafficGate* gate) { gate_ = gate; }
+
   // Test hook: called with each step right after it was journaled, before it runs.
   void setBeforeStepHook(std::function<void(Step)> hook) { beforeStep_ = std::move(hook); }
 
@@ -94,6 +103,10 @@ class Installer {
   CommandResult switchAndConfirm(Run& run);
   CommandResult switchBack(Run& run, const std::string& reason);
   Status restartAndProbe(Run& run, const std::string& release);
+  Status restartUnitAndProbe(Run& run, const std::string& release);
+  void recoverTrafficGate(Run& run);
+  Result<std::optional<CommandResult>> recoverJournal();
+  void holdTrafficWeight(Run& run);
   Status journalStep(Run& run, Step step);
   CommandResult finish(Run& run, Outcome outcome, std::string message);
   Status probeHealth();
@@ -110,6 +123,7 @@ class Installer {
   Journal journal_;
   ArtifactVerifier verifier_;
   std::function<void(Step)> beforeStep_;
+  lb::TrafficGate* gate_ = nullptr;
 };
 
 }  // namespace rollgate::install

@@ -292,6 +292,7 @@ Actions Rollout::resumed(std::uint64_t nowMillis) {
 
 void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   const PlanStep& plan = currentPlanStep();
+  const StageConfig& stage = state_.planConfig.stage(plan.stage);
   std::vector<StoredWindow> carried = std::move(state_.step.windows);
   state_.step = StepProgress{};
   state_.step.windows = std::move(carried);
@@ -299,6 +300,7 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
   state_.step.startedMillis = nowMillis;
   event(RolloutEventKind::kStepStarted, "",
         describeStep() + ": installing " + state_.spec.version + " on " + joinHosts(plan.targets) +
+            (stage.weight >= 0 ? " at load balancer weight " + std::to_string(stage.weight) : "") +
             "; comparing with " + joinHosts(plan.comparison) + " (" + plan.comparisonNote + ")",
         nowMillis, out);
   for (const auto& target : plan.targets) {
@@ -313,6 +315,11 @@ void Rollout::startStep(std::uint64_t nowMillis, Actions& out) {
     install.signature = state_.spec.artifact.signature;
     install.activate = true;
     install.revert = state_.spec.revert;
+    if (stage.weight >= 0) {
+      install.trafficWeight = static_cast<std::int32_t>(stage.weight);
+      install.trafficWeightSeconds =
+          static_cast<std::uint32_t>(stage.warmupSeconds + stage.analysisSeconds);
+    }
     send(*host, CommandKind::kInstall, std::move(install), nowMillis, out);
   }
 }

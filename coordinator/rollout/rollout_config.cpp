@@ -9,6 +9,7 @@
 
 #include "common/check.h"
 #include "common/config.h"
+#include "common/messages.h"
 #include "coordinator/rollout/gates.h"
 #include "coordinator/rollout/promql_template.h"
 
@@ -120,6 +121,7 @@ void readStage(ConfigReader& root, StageConfig& stage) {
   getSeconds(reader, "install_timeout_seconds", stage.installTimeoutSeconds, 1);
   getSeconds(reader, "warmup_seconds", stage.warmupSeconds, 0);
   getSeconds(reader, "analysis_seconds", stage.analysisSeconds, 1);
+  reader.get("weight", stage.weight, 0, kMaxTrafficWeight);
   if (stage.name == "canary") {
     reader.get("baseline_restart", stage.baselineRestart);
   } else {

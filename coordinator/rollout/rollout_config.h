@@ -36,6 +36,9 @@ struct StageConfig {
   std::uint64_t analysisSeconds = 300;
   BatchSize batch;              // unused by canary (one host)
   bool baselineRestart = true;  // canary only: restart the baseline when the canary activates
+  // Load balancer weight (0..256) the stage's targets hold during warm-up and analysis, so that
+  // a canary on a big pool takes a chosen share of traffic; -1 (the default): unchanged.
+  std::int64_t weight = -1;
   bool operator==(const StageConfig&) const = default;
 };
 
@@ -96,8 +99,9 @@ inline constexpr std::uint64_t kPrometheusMinSamples = 3;
 
 // Parses a plan. Empty text gives the defaults; keys present override them.
 //   window_seconds = 10          silence_seconds = 35          report_grace_seconds = 3
-//   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart
-//   [cluster] / [region] / [fleet]: the same plus batch = 2 | "25%"
+//   [canary]  install_timeout_seconds, warmup_seconds, analysis_seconds, baseline_restart,
+//             weight = 10 (load balancer weight during warm-up and analysis)
+//   [cluster] / [region] / [fleet]: the same (without baseline_restart) plus batch = 2 | "25%"
 // The window is the coordinator's (`coordinatorWindowSeconds`, the length the agents cut): a plan
 // without window_seconds takes it, and one whose window_seconds differs is refused, naming both.
 Result<PlanConfig> parsePlanConfig(const std::string& tomlText, const std::string& sourceName,

@@ -19,8 +19,10 @@ using nlohmann::json;
 NLOHMANN_JSON_SERIALIZE_ENUM(BatchSize::Kind, {{BatchSize::Kind::kHosts, "hosts"},
                                                {BatchSize::Kind::kPercent, "percent"}})
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSize, kind, value)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(StageConfig, name, installTimeoutSeconds, warmupSeconds,
-                                   analysisSeconds, batch, baselineRestart)
+// With defaults: states saved before `weight` existed still load.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StageConfig, name, installTimeoutSeconds,
+                                                warmupSeconds, analysisSeconds, batch,
+                                                baselineRestart, weight)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PlanConfig, windowSeconds, silenceSeconds, reportGraceSeconds,
                                    rollbackTimeoutSeconds, canary, cluster, region, fleet)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(GatesConfig, checks)
@@ -142,7 +144,9 @@ void to_json(json& j, const SendCommand& c) {
                         {"sizeBytes", install->sizeBytes},
                         {"source", install->source},
                         {"signatureHex", toHex(install->signature)},
-                        {"activate", install->activate}};
+                        {"activate", install->activate},
+                        {"trafficWeight", install->trafficWeight},
+                        {"trafficWeightSeconds", install->trafficWeightSeconds}};
     if (install->revert) j["install"]["revert"] = true;
   } else if (const auto* rollback = std::get_if<RollBackRelease>(&c.body)) {
     j["rollback"] = json{{"toVersion", rollback->toVersion}, {"isExplicit", rollback->isExplicit}};
@@ -165,6 +169,8 @@ void from_json(const json& j, SendCommand& c) {
     install.signature = signatureFromHex(i.at("signatureHex").get<std::string>());
     i.at("activate").get_to(install.activate);
     install.revert = i.value("revert", false);
+    install.trafficWeight = i.value("trafficWeight", -1);
+    install.trafficWeightSeconds = i.value("trafficWeightSeconds", 0U);
     c.body = std::move(install);
   } else if (j.contains("rollback")) {
     const json& r = j.at("rollback");

@@ -19,8 +19,15 @@ void LoadGenerator::start(const std::vector<std::string>& urls, int requestsPerS
       auto interval = std::chrono::microseconds(1'000'000 / std::max(1, requestsPerSecond));
       auto next = std::chrono::steady_clock::now();
       while (!stop_.load()) {
-        curl_easy_perform(curl);
+        CURLcode code = curl_easy_perform(curl);
+        long status = 0;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         requests_.fetch_add(1);
+        if (code != CURLE_OK) {
+          countFailure(curl_easy_strerror(code));
+        } else if (status >= 500) {
+          countFailure("HTTP " + std::to_string(status));
+        }
         next += interval;
         auto now = std::chrono::steady_clock::now();
         if (next > now) {
@@ -32,6 +39,28 @@ void LoadGenerator::start(const std::vector<std::string>& urls, int requestsPerS
       curl_easy_cleanup(curl);
     });
   }
+}
+
+void LoadGenerator::countFailure(const std::string& kind) {
+  failures_.fetch_add(1);
+  std::lock_guard lock(mutex_);
+  ++failureKinds_[kind];
+}
+
+std::string LoadGenerator::failureSummary() const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  for (const auto& [kind, count] : failureKinds_) {
+    out += (out.empty() ? "" : ", ") + kind + ": " + std::to_string(count);
+  }
+  return out;
+}
+
+void LoadGenerator::resetCounts() {
+  requests_ = 0;
+  failures_ = 0;
+  std::lock_guard lock(mutex_);
+  failureKinds_.clear();
 }
 
 void LoadGenerator::stop() {

@@ -102,16 +102,17 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
     web->ports_.push_back(port);
     if (nginx) writeFile(prefix + "/nginx.conf", nginxConfig(prefix, root, port));
     std::string unit = "web-" + host.name + "-" + std::to_string(::getpid()) + ".service";
-    if (auto s = web->manager_->writeUnit(unit, unitText(options.server, host.name, prefix, root, port)); !s) {
-      return s.error();
-    }
+    std::string text = unitText(options.server, host.name, prefix, root, port) +
+                       options.unitServiceExtra;
+    if (auto s = web->manager_->writeUnit(unit, text); !s) return s.error();
     AgentSpec spec(host.name, host.region, host.cluster);
     spec.extraToml = "systemd = \"user\"\nwindow_seconds = " + std::to_string(options.windowSeconds) +
                      "\n\n[[service]]\nname = \"web\"\nunit = \"" + unit + "\"\ninstall_root = \"" +
                      root + "\"\naccess_log = \"" + prefix + "/access.log\"\n"
                      "access_log_format = \"combined_rt\"\nerror_log = \"" + prefix +
                      "/error.log\"\nhealth_url = \"http://127.0.0.1:" + std::to_string(port) +
-                     "/health\"\nhealth_timeout_seconds = 15\n";
+                     "/health\"\nhealth_timeout_seconds = 15\n" +
+                     (options.serviceExtraToml ? options.serviceExtraToml(host) : std::string());
     web->fleet_->addAgent(spec);
     web->startAgent(host.name);
   }
@@ -179,13 +180,6 @@ Status WebFleet::installEverywhere(const std::string& version, ReleaseKind kind,
   return {};
 }
 
-int WebFleet::port(const std::string& host) const {
-  for (std::size_t i = 0; i < hosts_.size(); ++i) {
-    if (hosts_[i].name == host) return ports_[i];
-  }
-  return 0;
-}
-
 void WebFleet::startLoad() {
   std::vector<std::string> urls;
   for (int port : ports_) urls.push_back("http://127.0.0.1:" + std::to_string(port) + "/app");
@@ -193,6 +187,13 @@ void WebFleet::startLoad() {
 }
 
 void WebFleet::stopLoad() { load_.stop(); }
+
+int WebFleet::port(const std::string& host) const {
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (hosts_[i].name == host) return ports_[i];
+  }
+  return -1;
+}
 
 std::string WebFleet::activeRelease(const std::string& host) const {
   std::error_code ec;

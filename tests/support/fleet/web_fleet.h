@@ -8,6 +8,7 @@
 // Thread-safety: none, except the load threads it owns.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ class WebFleet {
     int requestsPerSecond = 100;  // per host
     std::string coordinatorExtraToml;  // appended to the coordinator's config (new tables too)
     WebServer server = WebServer::kNginx;
+    // Appended to each web unit's [Service] section (e.g. "ExecStartPre=/bin/sleep 2\n" for
+    // a restart that keeps the port closed long enough to be seen).
+    std::string unitServiceExtra;
+    // Appended to each host's [[service]] table of the agent's config (keys such as haproxy).
+    std::function<std::string(const WebHostSpec&)> serviceExtraToml;
   };
   // Empty when the fleet can run here, else what is missing.
   static std::string missingPrerequisite(WebServer server = WebServer::kNginx);
@@ -60,12 +66,12 @@ class WebFleet {
   // Pushes `version` and installs it on every host (the fleet's starting point).
   Status installEverywhere(const std::string& version, ReleaseKind kind,
                            const std::string& extraSite = "");
-  // The loopback port `host`'s nginx listens on.
-  int port(const std::string& host) const;
   void startLoad();
   void stopLoad();
   // The release each host's `current` points at.
   std::string activeRelease(const std::string& host) const;
+  // The port the web server of `host` listens on (127.0.0.1); -1 for an unknown host.
+  int port(const std::string& host) const;
   std::uint64_t requestsSent() const { return load_.requestsSent(); }
   void stopAgent(const std::string& host) { fleet_->stopAgent(host); }
   void startAgent(const std::string& host);

@@ -194,5 +194,38 @@ TEST_CASE("loading from a file names the file in errors") {
   requireError(loadAgentConfig(dir / "missing.toml"), {dir / "missing.toml"});
 }
 
+TEST_CASE(
+    "haproxy keys: none by default; with a socket, a backend is required and the server defaults "
+    "to the host") {
+  AgentConfig plain = parseOk(kMinimal + "[[service]]\nname = \"web\"\n");
+  CHECK(plain.services[0].haproxy.empty());
+  AgentConfig config = parseOk(kMinimal +
+                               "host = \"web-7\"\n[[service]]\nname = \"web\"\n"
+                               "haproxy = \"/run/haproxy/admin.sock\"\n"
+                               "haproxy_backend = \"web\"\n");
+  const ServiceConfig& web = config.services[0];
+  CHECK(web.haproxy == "/run/haproxy/admin.sock");
+  CHECK(web.haproxyBackend == "web");
+  CHECK(web.haproxyServer == "web-7");
+  CHECK(web.haproxyDrainSeconds == 30);
+  CHECK(web.haproxyUpSeconds == 30);
+  CHECK(web.haproxyTimeoutSeconds == 3);
+  CHECK(parseOk(kMinimal + "[[service]]\nname = \"web\"\nhaproxy = \"127.0.0.1:9999\"\n"
+                           "haproxy_backend = \"b\"\nhaproxy_server = \"s1\"\n")
+            .services[0]
+            .haproxyServer == "s1");
+  requireError(
+      parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nhaproxy = \"/run/h.sock\"\n",
+                       "agent.toml"),
+      {"'service[0].haproxy_backend'", "is required with haproxy = \"/run/h.sock\""});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nhaproxy = \"localhost\"\n"
+                                           "haproxy_backend = \"b\"\n",
+                                "agent.toml"),
+               {"'service[0].haproxy'", "\"localhost\"", "HOST:PORT"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nhaproxy_backend = \"b\"\n",
+                                "agent.toml"),
+               {"'service[0].haproxy'", "is required with haproxy_backend"});
+}
+
 }  // namespace
 }  // namespace rollgate::agent

@@ -311,6 +311,12 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
     requireRejected(decodeCoordinatorMessage(bytesOf(encode(CoordinatorMessage{command}))),
                     {"command.install.sha256", "not-a-digest"});
   }
+  SUBCASE("a load balancer weight over 256 in an install command") {
+    Command command{sampleRef(), "web",
+                    InstallRelease{"1.5.0", kSampleSha256, 1, "coordinator", "", true, false, 300, 60}};
+    requireRejected(decodeCoordinatorMessage(bytesOf(encode(CoordinatorMessage{command}))),
+                    {"command.install.trafficWeight", "0..256", "300"});
+  }
   SUBCASE("status code 700 in a telemetry window") {
     TelemetryWindow window = sampleWindow("web", 1000);
     window.statusCodes.push_back({700, 1});

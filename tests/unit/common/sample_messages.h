@@ -118,6 +118,10 @@ inline std::vector<CoordinatorMessage> sampleCoordinatorMessages() {
   out.push_back(ArtifactChunk{kSampleSha256, 0, 0, "", "artifact unknown"});
   out.push_back(sampleAbort());
   out.push_back(AckTelemetry{1'700'000'000'042});
+  // Last, so that the indexes above stay put: an install holding a load balancer weight.
+  out.push_back(
+      Command{sampleRef(), "web",
+              InstallRelease{"1.5.0", kSampleSha256, 123456, "coordinator", "", true, false, 25, 90}});
   return out;
 }
 

@@ -51,6 +51,7 @@ rollback_timeout_seconds = 900
 warmup_seconds = 3
 analysis_seconds = 20
 baseline_restart = false
+weight = 10
 [region]
 batch = "25%"
 [fleet]
@@ -65,6 +66,8 @@ install_timeout_seconds = 90
   CHECK(plan->canary.warmupSeconds == 3);
   CHECK(plan->canary.analysisSeconds == 20);
   CHECK_FALSE(plan->canary.baselineRestart);
+  CHECK(plan->canary.weight == 10);
+  CHECK(plan->region.weight == -1);  // unchanged: no weight is set
   CHECK(plan->region.batch == BatchSize{BatchSize::Kind::kPercent, 25});
   CHECK(plan->fleet.batch == BatchSize{BatchSize::Kind::kHosts, 2});
   CHECK(plan->fleet.installTimeoutSeconds == 90);
@@ -112,6 +115,8 @@ TEST_CASE("plan errors name the source, the key, what was expected and what was 
       {"[cluster]\nanalysis_seconds = 5\n",
        "plan.toml: key 'cluster.analysis_seconds': expected at least window_seconds (10), got 5"},
       {"[canary\n", "plan.toml:"},
+      {"[canary]\nweight = 300\n", "plan.toml: key 'canary.weight'"},
+      {"[cluster]\nweight = -1\n", "plan.toml: key 'cluster.weight'"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);

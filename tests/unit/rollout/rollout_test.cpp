@@ -130,6 +130,32 @@ TEST_CASE("a good build is promoted through all four stages and every host ends 
   CHECK(changes.back() == RolloutStatus::kSucceeded);
 }
 
+TEST_CASE("a stage's weight goes with its installs, held for its warm-up and analysis") {
+  PlanConfig plan = fastPlan();
+  plan.canary.weight = 10;
+  Sim sim(fleet8(), makeRollout(fleet8(), plan));
+  sim.start();
+  sim.run(3600);
+  REQUIRE(statusName(sim.rollout()) == "succeeded");
+  int weighted = 0;
+  for (const auto& c : sim.commands()) {
+    const auto* install = std::get_if<InstallRelease>(&c.body);
+    if (install == nullptr) continue;
+    CAPTURE(c.host);
+    if (install->trafficWeight >= 0) {
+      ++weighted;
+      CHECK(install->trafficWeight == 10);
+      CHECK(install->trafficWeightSeconds ==
+            plan.canary.warmupSeconds + plan.canary.analysisSeconds);
+    } else {
+      CHECK(install->trafficWeightSeconds == 0);
+    }
+  }
+  CHECK(weighted == 1);  // the canary only: the other stages keep their hosts' weights
+  CHECK(sim.events().find("installing 2.0 on eu-a1 at load balancer weight 10") !=
+        std::string::npos);
+}
+
 TEST_CASE("an A/A rollout (same content, new version) is promoted") {
   Sim sim(fleet8(), makeRollout(fleet8()), 42);
   sim.start();

@@ -1,0 +1,190 @@
+#include "agent/lb/haproxy_gate.h"
+
+#include <nlohmann/json.hpp>
+
+namespace rollgate::lb {
+
+HaproxyGate::HaproxyGate(HaproxyGateOptions options, sys::Env& env)
+    : options_(std::move(options)),
+      env_(env),
+      runtime_(options_.address, options_.commandTimeoutMillis) {}
+
+std::string HaproxyGate::describe() const {
+  return "haproxy " + options_.address.text + " server " + serverName();
+}
+
+bool HaproxyGate::markerExists() {
+  auto content = env_.readFileIfExists(options_.markerPath);
+  return content && content->has_value();
+}
+
+Status HaproxyGate::setReadyAndForget() {
+  // A lost answer or a busy HAProxy: try again a few times within the bound of each command.
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) env_.sleepMillis(500);
+    last = runtime_.setState(options_.backend, options_.server, "ready");
+    if (last) break;
+  }
+  if (!last) return last;
+  if (auto s = env_.removeFile(options_.markerPath); !s) {
+    return makeError("server " + serverName() + " is ready, but its drain marker " +
+                     options_.markerPath + " could not be removed: " + s.error().message);
+  }
+  return {};
+}
+
+Status HaproxyGate::drain(std::vector<std::string>& events) {
+  untouched_ = false;
+  auto state = runtime_.state(options_.backend, options_.server);
+  if (!state) return makeError("cannot drain " + serverName() + ": " + state.error().message);
+  constexpr std::uint32_t kHeldByOthers = kAdminForcedMaint | kAdminForcedDrain;
+  if ((state->adminState & kHeldByOthers) != 0 && !markerExists()) {
+    untouched_ = true;
+    events.push_back("haproxy server " + serverName() + " was already in " +
+                     ((state->adminState & kAdminForcedMaint) ? "maint" : "drain") +
+                     " (set outside rollgate): left as it was");
+    return {};
+  }
+  nlohmann::json marker = {{"haproxy", options_.address.text},
+                           {"backend", options_.backend},
+                           {"server", options_.server},
+                           {"drained_at_millis", env_.nowMillis()}};
+  if (auto s = sys::writeFileAtomically(env_, options_.markerPath, marker.dump() + "\n"); !s) {
+    return makeError("cannot record the drain of " + serverName() + " in " + options_.markerPath +
+                     ": " + s.error().message + " (not drained)");
+  }
+  if (auto s = runtime_.setState(options_.backend, options_.server, "drain"); !s) {
+    // The command may have reached HAProxy: put the server back before giving up.
+    if (auto back = setReadyAndForget(); !back) {
+      return makeError("cannot drain " + serverName() + ": " + s.error().message +
+                       "; setting it ready failed too (retried at the next command and at agent "
+                       "start): " +
+                       back.error().message);
+    }
+    return makeError("cannot drain " + serverName() + ": " + s.error().message);
+  }
+  waitForSessions(events);
+  return {};
+}
+
+void HaproxyGate::waitForSessions(std::vector<std::string>& events) {
+  const std::uint64_t started = env_.steadyMillis();
+  std::string last;
+  for (;;) {
+    auto stat = runtime_.stat(options_.backend, options_.server);
+    std::uint64_t waited = env_.steadyMillis() - started;
+    if (stat && stat->currentSessions == 0) {
+      events.push_back("drained haproxy server " + serverName() + " (0 sessions after " +
+                       std::to_string(waited) + " ms)");
+      return;
+    }
+    last = stat ? std::to_string(stat->currentSessions) + " sessions still open"
+                : stat.error().message;
+    if (waited >= options_.drainTimeoutMillis) break;
+    env_.sleepMillis(options_.pollMillis);
+  }
+  events.push_back("warning: haproxy server " + serverName() + " drained, but after " +
+                   std::to_string(options_.drainTimeoutMillis) + " ms: " + last +
+                   "; restarting anyway");
+}
+
+Status HaproxyGate::restore(std::vector<std::string>& events) {
+  if (weightDue_) {
+    // A restart ends a held weight (a rollback, a restart, the next install).
+    if (auto s = releaseWeight(events); !s) events.push_back("warning: " + s.error().message);
+  }
+  if (untouched_) {
+    untouched_ = false;
+    return {};
+  }
+  if (auto s = setReadyAndForget(); !s) {
+    return makeError("haproxy server " + serverName() + " may still be in drain: " +
+                     s.error().message + " (retried at the next command and at agent start)");
+  }
+  waitUntilUp(events);
+  return {};
+}
+
+void HaproxyGate::waitUntilUp(std::vector<std::string>& events) {
+  const std::uint64_t started = env_.steadyMillis();
+  std::string last;
+  for (;;) {
+    auto stat = runtime_.stat(options_.backend, options_.server);
+    std::uint64_t waited = env_.steadyMillis() - started;
+    if (stat && statusTakesTraffic(stat->status)) {
+      events.push_back("haproxy server " + serverName() + " ready and " + stat->status + " after " +
+                       std::to_string(waited) + " ms");
+      return;
+    }
+    last = stat ? "status " + stat->status : stat.error().message;
+    if (waited >= options_.upTimeoutMillis) break;
+    env_.sleepMillis(options_.pollMillis);
+  }
+  events.push_back("warning: haproxy server " + serverName() + " set ready, but after " +
+                   std::to_string(options_.upTimeoutMillis) +
+                   " ms HAProxy's check still says: " + last);
+}
+
+Status HaproxyGate::holdWeight(std::int32_t weight, std::uint64_t untilMillis,
+                               std::vector<std::string>& events) {
+  nlohmann::json marker = {{"haproxy", options_.address.text},
+                           {"backend", options_.backend},
+                           {"server", options_.server},
+                           {"weight", weight},
+                           {"until_millis", untilMillis}};
+  if (auto s = sys::writeFileAtomically(env_, options_.weightMarkerPath, marker.dump() + "\n");
+      !s) {
+    return makeError("cannot record the weight of " + serverName() + " in " +
+                     options_.weightMarkerPath + ": " + s.error().message + " (weight unchanged)");
+  }
+  weightDue_ = untilMillis;
+  if (auto s = runtime_.setWeight(options_.backend, options_.server, std::to_string(weight)); !s) {
+    std::vector<std::string> ignored;
+    (void)releaseWeight(ignored);  // the command may have reached HAProxy
+    return makeError("cannot set the weight of " + serverName() + " to " + std::to_string(weight) +
+                     ": " + s.error().message);
+  }
+  std::uint64_t now = env_.nowMillis();
+  events.push_back("haproxy server " + serverName() + " weight " + std::to_string(weight) +
+                   " for " + std::to_string(untilMillis > now ? (untilMillis - now) / 1000 : 0) +
+                   " s (the stage's warm-up and analysis), then its configured weight");
+  return {};
+}
+
+Status HaproxyGate::releaseWeight(std::vector<std::string>& events) {
+  constexpr std::uint64_t kRetryMillis = 5'000;
+  if (auto s = runtime_.setWeight(options_.backend, options_.server, "100%"); !s) {
+    weightDue_ = env_.nowMillis() + kRetryMillis;
+    return makeError("haproxy server " + serverName() +
+                     " keeps its stage weight for now (retried in 5 s): " + s.error().message);
+  }
+  if (auto s = env_.removeFile(options_.weightMarkerPath); !s) {
+    weightDue_ = env_.nowMillis() + kRetryMillis;
+    return makeError("haproxy server " + serverName() + " is back to its configured weight, but " +
+                     options_.weightMarkerPath + " could not be removed: " + s.error().message);
+  }
+  weightDue_.reset();
+  events.push_back("haproxy server " + serverName() + " back to its configured weight");
+  return {};
+}
+
+Status HaproxyGate::recover(std::vector<std::string>& events) {
+  if (auto held = env_.readFileIfExists(options_.weightMarkerPath); held && held->has_value()) {
+    auto marker = nlohmann::json::parse(**held, nullptr, false);
+    weightDue_ = marker.is_object() ? marker.value("until_millis", std::uint64_t{0}) : 0;
+    if (*weightDue_ <= env_.nowMillis()) {
+      if (auto s = releaseWeight(events); !s) return s;
+    }
+  }
+  if (!markerExists()) return {};
+  if (auto s = setReadyAndForget(); !s) {
+    return makeError("haproxy server " + serverName() + " was left in drain by an earlier run (" +
+                     options_.markerPath + ") and cannot be set ready yet: " + s.error().message);
+  }
+  events.push_back("haproxy server " + serverName() +
+                   " set ready again (an earlier run left it drained)");
+  return {};
+}
+
+}  // namespace rollgate::lb

@@ -1,0 +1,62 @@
+// HaproxyGate: drains this host's server in HAProxy around a restart through the runtime API:
+//   drain:   `set server B/S state drain`, then `show stat` until scur is 0 (or the bound)
+//   restore: `set server B/S state ready`, then `show stat` until HAProxy's check says UP
+// Before draining it writes a marker file (atomically, fsynced); restore() removes it once the
+// server is ready again, and recover() readies any server whose marker survived a crash. A server
+// that someone else put in maintenance or drain is left exactly as it was.
+// A held weight (holdWeight: `set server B/S weight N`) is remembered in a second marker with its
+// end time; restore() after any restart, releaseWeight() at the end time, and recover() after a
+// crash put the server back to `weight 100%` (its configured weight).
+// Thread-safety: one thread (the install worker).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "agent/lb/haproxy_runtime.h"
+#include "agent/lb/traffic_gate.h"
+#include "common/sys/env.h"
+
+namespace rollgate::lb {
+
+struct HaproxyGateOptions {
+  RuntimeAddress address;
+  std::string backend;
+  std::string server;
+  std::string markerPath;                      // e.g. <state_dir>/haproxy-<service>.drained
+  std::string weightMarkerPath;                // e.g. <state_dir>/haproxy-<service>.weight
+  std::uint32_t commandTimeoutMillis = 3'000;  // one runtime API command
+  std::uint32_t drainTimeoutMillis = 30'000;   // longest wait for scur to reach 0
+  std::uint32_t upTimeoutMillis = 30'000;      // longest wait for HAProxy's check after ready
+  std::uint32_t pollMillis = 100;
+};
+
+class HaproxyGate final : public TrafficGate {
+ public:
+  // `env` (marker writes, waits) must outlive the gate.
+  HaproxyGate(HaproxyGateOptions options, sys::Env& env);
+
+  Status drain(std::vector<std::string>& events) override;
+  Status restore(std::vector<std::string>& events) override;
+  Status recover(std::vector<std::string>& events) override;
+  Status holdWeight(std::int32_t weight, std::uint64_t untilMillis,
+                    std::vector<std::string>& events) override;
+  Status releaseWeight(std::vector<std::string>& events) override;
+  std::optional<std::uint64_t> weightDueMillis() const override { return weightDue_; }
+  std::string describe() const override;
+
+ private:
+  bool markerExists();
+  Status setReadyAndForget();
+  void waitForSessions(std::vector<std::string>& events);
+  void waitUntilUp(std::vector<std::string>& events);
+  std::string serverName() const { return options_.backend + "/" + options_.server; }
+
+  HaproxyGateOptions options_;
+  sys::Env& env_;
+  HaproxyRuntime runtime_;
+  bool untouched_ = false;  // the last drain() left a server someone else had drained alone
+  std::optional<std::uint64_t> weightDue_;  // a held weight's end (wall clock), or a retry
+};
+
+}  // namespace rollgate::lb
