@@ -72,7 +72,7 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
 
 TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 12);
+  checkRoundTrips(samples, decodeCoordinatorMessage, 13);
   std::vector<bool> seenBody(5, false);
   for (const auto& m : samples) {
     if (const auto* command = std::get_if<Command>(&m)) seenBody[command->body.index()] = true;
