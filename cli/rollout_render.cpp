@@ -363,6 +363,13 @@ std::string renderRolloutExplain(const RolloutView& view) {
                number(r.baselineValue, "%.4g") + " (n " + text(r.baselineCount) + ", events " +
                text(r.baselineEvents) + ")\n";
         if (!r.explanation.empty()) out += "      " + r.explanation + "\n";
+        for (const auto& t : r.errorTypes) {  // new_error_types: one line per new type
+          out += "      new type " + text(t.type) + " at " +
+                 (t.frame.empty() ? std::string("(no in-app frame)") : text(t.frame)) +
+                 ": canary " + text(t.canaryCount) + ", comparison " + text(t.baselineCount) +
+                 (t.sampleMessage.empty() ? std::string{} : ", e.g. \"" + text(t.sampleMessage) + "\"") +
+                 "\n";
+        }
       }
     }
     if (eventsByStep[stepNumber].empty()) {

@@ -116,6 +116,17 @@ void to_json(json& j, const CheckResult& r) {
            {"canaryEvents", r.canaryEvents},
            {"baselineEvents", r.baselineEvents},
            {"explanation", r.explanation}};
+  if (!r.errorTypes.empty()) {
+    json types = json::array();
+    for (const auto& t : r.errorTypes) {
+      types.push_back(json{{"type", t.type},
+                           {"frame", t.frame},
+                           {"sampleMessage", t.sampleMessage},
+                           {"canaryCount", t.canaryCount},
+                           {"baselineCount", t.baselineCount}});
+    }
+    j["errorTypes"] = std::move(types);
+  }
 }
 
 void from_json(const json& j, CheckResult& r) {
@@ -143,6 +154,18 @@ void from_json(const json& j, CheckResult& r) {
   j.at("canaryEvents").get_to(r.canaryEvents);
   j.at("baselineEvents").get_to(r.baselineEvents);
   j.at("explanation").get_to(r.explanation);
+  r.errorTypes.clear();
+  if (auto types = j.find("errorTypes"); types != j.end() && types->is_array()) {
+    for (const auto& t : *types) {
+      ErrorTypeFinding finding;
+      t.at("type").get_to(finding.type);
+      t.at("frame").get_to(finding.frame);
+      t.at("sampleMessage").get_to(finding.sampleMessage);
+      t.at("canaryCount").get_to(finding.canaryCount);
+      t.at("baselineCount").get_to(finding.baselineCount);
+      r.errorTypes.push_back(std::move(finding));
+    }
+  }
 }
 
 }  // namespace stats
