@@ -54,6 +54,42 @@ analysis_seconds = 6
 batch = "100%"
 )";
 
+// The application's access log has no request times, so its gates are the default ones that need
+// none: the 5xx ratio, restarts and the three Sentry checks, with their default settings.
+const char* kGates = R"([[check]]
+name = "http_5xx"
+metric = "http_5xx_ratio"
+test = "fisher"
+min_effect = 0.001
+min_ratio = 1.5
+min_data = 200
+[[check]]
+name = "restarts"
+metric = "restarts"
+test = "restarts"
+min_data = 1
+[[check]]
+name = "exceptions"
+metric = "exceptions_per_request"
+test = "fisher"
+min_effect = 0.001
+min_ratio = 1.5
+min_data = 200
+[[check]]
+name = "crash_free_sessions"
+metric = "crashed_sessions"
+test = "fisher"
+min_effect = 0.01
+min_ratio = 1.5
+min_data = 50
+[[check]]
+name = "new_error_types"
+metric = "new_error_types"
+test = "new_types"
+min_data = 5
+tier = "warn"
+)";
+
 // The steady background every release has: 4% of requests raise a handled KeyError, 0.5% of
 // sessions crash.
 const char* kBaseline = R"({"exception_rate": 0.04, "crash_rate": 0.005})";
@@ -71,6 +107,7 @@ struct Fixture {
   std::unique_ptr<LocalFleet> fleet;
   TempDir work{"rollgate-sentry"};
   std::string planFile;
+  std::string gatesFile;
   Process receiver;
   std::string receiverDir;
   std::string lastExplain;
@@ -120,6 +157,8 @@ struct Fixture {
     REQUIRE(fleet->waitForHealthy(names, std::chrono::seconds(60)));
     planFile = work.file("plan.toml");
     writeFile(planFile, kPlan);
+    gatesFile = work.file("gates.toml");
+    writeFile(gatesFile, kGates);
     installEverywhere("1.0.0", kBaseline);
     return true;
   }
@@ -174,7 +213,8 @@ struct Fixture {
   std::string start(const std::string& version, const std::string& mode) {
     std::string archive = makeRelease(version, mode);
     auto out = fleet->cli({"rollout", "start", "--service", "shop", "--version", version,
-                           "--artifact", archive, "--plan", planFile, "--canary-host", "eu-a-1",
+                           "--artifact", archive, "--plan", planFile, "--gates", gatesFile,
+                           "--canary-host", "eu-a-1",
                            "--json"});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
     auto json = nlohmann::json::parse(out.out, nullptr, false);
@@ -237,7 +277,15 @@ struct Fixture {
   void abort(const std::string& id) {
     auto out = fleet->cli({"abort", id});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
-    waitUntil([&] { return status(id) != "waiting_for_operator"; }, std::chrono::seconds(60));
+    std::string last;
+    REQUIRE_MESSAGE(waitUntil(
+                        [&] {
+                          last = status(id);
+                          return last == "aborted" || last == "rolled_back" ||
+                                 last == "rolled_back_incomplete" || last == "failed";
+                        },
+                        std::chrono::seconds(120), std::chrono::milliseconds(500)),
+                    "rollout " << id << " still " << last << " after the abort");
     REQUIRE(waitUntil([&] { return hostsOn("1.0.0").size() == kHosts.size(); },
                       std::chrono::seconds(120), std::chrono::milliseconds(500)));
   }
