@@ -223,6 +223,11 @@ struct SentryEndpoint::Impl {
   // The body is complete: decompress, parse, check the envelope's key, count, queue for relay.
   void finish(Request& request) {
     if (request.status != 0) return;
+    decide(request);
+    scratch = std::string();  // give the decompressed body's memory back, whatever the outcome
+  }
+
+  void decide(Request& request) {
     Service& s = *services[request.service];
     std::string_view body = request.body;
     if (!request.encoding.empty()) {
@@ -245,7 +250,6 @@ struct SentryEndpoint::Impl {
           RelayItem{s.config.service, request.store, request.encoding, std::move(request.body)});
     }
     request.body = std::string();
-    scratch = std::string();  // give the decompressed body's memory back
     std::lock_guard lock(mutex);
     s.tally.add(*parsed);
     s.counters.accepted += 1;

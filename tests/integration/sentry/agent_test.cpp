@@ -85,6 +85,8 @@ TEST_CASE("bad input and a flood at a real agent: statuses, counters, memory, ot
   const std::uint64_t rssAfter = rssBytes(agent);
   // docs/sentry.md's bound for one service without relay: 2 MiB of bodies + 2 MiB decompressed +
   // connection pools; 8 MiB leaves room for the allocator's slack.
+  MESSAGE("agent RSS " << rssBefore / 1024 << " KiB before the bad input and the flood, "
+                       << rssAfter / 1024 << " KiB after");
   CHECK_MESSAGE(rssAfter < rssBefore + (8u << 20),
                 "agent RSS grew from " << rssBefore << " to " << rssAfter << " bytes");
   CHECK(limited > 0);

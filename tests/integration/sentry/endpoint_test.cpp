@@ -130,6 +130,22 @@ TEST_CASE("bad input: each gets its status and a counter, memory stays bounded")
   CHECK((*endpoint)->take("api")->errors == 1);
 }
 
+TEST_CASE("bodies beyond the memory budget get 503 with Retry-After, and are counted") {
+  SentryEndpointOptions options;
+  options.bodyBudgetBytes = 4096;
+  auto endpoint = SentryEndpoint::start({service("web", "k1")}, makeLogger("sentry-test"), options);
+  REQUIRE(endpoint.ok());
+  std::string big = R"({"level":"error","message":")" + std::string(8192, 'x') + "\"}";
+  Reply r = send((*endpoint)->port("web"), {"/api/1/store/", big, {kAuth}});
+  CHECK(r.status == 503);
+  CHECK(r.headers.find("Retry-After: 1") != std::string::npos);
+  CHECK(send((*endpoint)->port("web"), {"/api/1/store/", R"({"level":"error"})", {kAuth}}).status == 200);
+  SentryWindow w = *(*endpoint)->take("web");
+  CHECK(w.rejected == 1);
+  CHECK(w.errors == 1);
+  CHECK((*endpoint)->counters("web").bodyBytesHeld == 0);
+}
+
 TEST_CASE("a flood from one application gets 429 with Retry-After; other services are unaffected") {
   auto flooded = service("web", "k1");
   flooded.maxRequestsPerSecond = 20;

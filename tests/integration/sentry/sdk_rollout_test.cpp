@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "tests/support/fleet/fleet.h"
 #include "tests/support/skip.h"
@@ -343,6 +344,13 @@ TEST_CASE("Sentry gates stop bad builds at the canary and promote an A/A build")
                       std::string::npos, f.lastExplain);
     CHECK_MESSAGE(f.lastExplain.find("comparison 0, e.g. \"division by zero\"") != std::string::npos,
                   f.lastExplain);
+    // What the operator reads (docs/sentry.md quotes it).
+    std::istringstream lines(f.lastExplain);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("new_error_types") != std::string::npos || line.find("new type") != std::string::npos) {
+        MESSAGE(line);
+      }
+    }
     f.abort(id);
   }
 
