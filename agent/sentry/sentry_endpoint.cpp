@@ -1,7 +1,6 @@
 #include "agent/sentry/sentry_endpoint.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "agent/sentry/envelope.h"
+#include "agent/sentry/mhd_library.h"
 #include "agent/sentry/relay_queue.h"
 #include "agent/sentry/sentry_tally.h"
 #include "agent/sentry/upstream_relay.h"
@@ -20,7 +20,8 @@ namespace rollgate::agent::sentry {
 namespace {
 
 struct DaemonDeleter {
-  void operator()(MHD_Daemon* d) const { MHD_stop_daemon(d); }
+  decltype(&MHD_stop_daemon) stop = nullptr;
+  void operator()(MHD_Daemon* d) const { stop(d); }
 };
 using DaemonPtr = std::unique_ptr<MHD_Daemon, DaemonDeleter>;
 
@@ -72,6 +73,7 @@ struct SentryEndpoint::Impl {
     SentryCounters counters;   // guarded by Impl::mutex
   };
 
+  const MhdLibrary* mhd = nullptr;
   Logger logger;
   SentryEndpointOptions options;
   std::vector<std::unique_ptr<Service>> services;
@@ -91,12 +93,12 @@ struct SentryEndpoint::Impl {
       for (auto& s : services) {
         fds.push_back(s->epollFd);
         MHD_UNSIGNED_LONG_LONG t = 0;
-        if (MHD_get_timeout(s->daemon.get(), &t) == MHD_YES) {
+        if (mhd->getTimeout(s->daemon.get(), &t) == MHD_YES) {
           timeout = std::min<int>(timeout, static_cast<int>(std::min<MHD_UNSIGNED_LONG_LONG>(t, 1000)));
         }
       }
       relay->poll(fds, timeout);
-      for (auto& s : services) MHD_run(s->daemon.get());
+      for (auto& s : services) mhd->run(s->daemon.get());
       relay->perform();
       startRelays();
     }
@@ -131,16 +133,16 @@ struct SentryEndpoint::Impl {
     }
   }
 
-  static MHD_Result answer(MHD_Connection* connection, unsigned status, const std::string& text,
+  MHD_Result answer(MHD_Connection* connection, unsigned status, const std::string& text,
                            std::uint64_t retryAfter = 0) {
-    MHD_Response* response = MHD_create_response_from_buffer(
+    MHD_Response* response = mhd->createResponseFromBuffer(
         text.size(), const_cast<char*>(text.data()), MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(response, "Content-Type", "application/json");
+    mhd->addResponseHeader(response, "Content-Type", "application/json");
     if (retryAfter > 0) {
-      MHD_add_response_header(response, "Retry-After", std::to_string(retryAfter).c_str());
+      mhd->addResponseHeader(response, "Retry-After", std::to_string(retryAfter).c_str());
     }
-    MHD_Result rc = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
+    MHD_Result rc = mhd->queueResponse(connection, status, response);
+    mhd->destroyResponse(response);
     return rc;
   }
 
@@ -173,11 +175,11 @@ struct SentryEndpoint::Impl {
     if (!s.config.project.empty() && project != s.config.project) {
       return refuse(request, 403, "project " + project + " is not " + s.config.project);
     }
-    const char* auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Sentry-Auth");
+    const char* auth = mhd->lookupConnectionValue(connection, MHD_HEADER_KIND, "X-Sentry-Auth");
     std::optional<std::string> key = auth != nullptr ? keyFromAuthHeader(auth) : std::nullopt;
     if (!key) {
       const char* query =
-          MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, "sentry_key");
+          mhd->lookupConnectionValue(connection, MHD_GET_ARGUMENT_KIND, "sentry_key");
       if (query != nullptr) key = std::string(query);
     }
     if (key) {
@@ -187,13 +189,13 @@ struct SentryEndpoint::Impl {
       return refuse(request, 401, "no sentry_key in X-Sentry-Auth or the query string");
     }
     const char* encoding =
-        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Encoding");
+        mhd->lookupConnectionValue(connection, MHD_HEADER_KIND, "Content-Encoding");
     request.encoding = encoding != nullptr ? encoding : "";
     if (request.encoding == "identity") request.encoding.clear();
     if (!request.encoding.empty() && request.encoding != "gzip" && request.encoding != "deflate") {
       return refuse(request, 415, "Content-Encoding " + request.encoding + " is not gzip or deflate");
     }
-    const char* length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
+    const char* length = mhd->lookupConnectionValue(connection, MHD_HEADER_KIND, "Content-Length");
     if (length != nullptr && std::strtoull(length, nullptr, 10) > s.config.maxBodyBytes) {
       return refuse(request, 413, std::string("body of ") + length + " bytes exceeds " +
                                       std::to_string(s.config.maxBodyBytes));
@@ -325,6 +327,10 @@ SentryEndpoint::~SentryEndpoint() {
 Result<std::unique_ptr<SentryEndpoint>> SentryEndpoint::start(
     std::vector<SentryServiceConfig> services, Logger logger, SentryEndpointOptions options) {
   auto impl = std::make_unique<Impl>();
+  auto library = MhdLibrary::load();
+  if (!library) return library.error();
+  const MhdLibrary* mhd = *library;
+  impl->mhd = mhd;
   impl->logger = std::move(logger);
   if (!options.nowMillis) {
     options.nowMillis = [] {
@@ -363,7 +369,7 @@ Result<std::unique_ptr<SentryEndpoint>> SentryEndpoint::start(
     s->limiter = RateLimiter(config.maxRequestsPerSecond);
     s->queue = RelayQueue(config.relayQueueEnvelopes, config.relayQueueBytes);
     s->config = config;
-    MHD_Daemon* daemon = MHD_start_daemon(
+    MHD_Daemon* daemon = mhd->startDaemon(
         MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, nullptr, nullptr, &Impl::onRequest, s.get(),
         MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),
         MHD_OPTION_CONNECTION_LIMIT, kMaxSentryConnections,
@@ -374,10 +380,10 @@ Result<std::unique_ptr<SentryEndpoint>> SentryEndpoint::start(
     if (daemon == nullptr) {
       return makeError(where + ": cannot listen (address in use, or not allowed)");
     }
-    s->daemon.reset(daemon);
-    const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    s->daemon = DaemonPtr(daemon, DaemonDeleter{mhd->stopDaemon});
+    const MHD_DaemonInfo* info = mhd->getDaemonInfo(daemon, MHD_DAEMON_INFO_EPOLL_FD);
     s->epollFd = info != nullptr ? info->epoll_fd : -1;
-    info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    info = mhd->getDaemonInfo(daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != nullptr ? info->port : config.port;
     impl->logger->info("service {}: Sentry endpoint on http://{}:{} (DSN http://<key>@{}:{}/{}){}",
                        config.service, config.bind, s->port, config.bind, s->port,
