@@ -348,10 +348,6 @@ std::optional<std::string> keyFromDsn(std::string_view dsn) {
   return std::string(user);
 }
 
-}  // namespace rollgate::agent::sentry
-
-namespace rollgate::agent::sentry {
-
 Result<DsnTarget> parseDsn(std::string_view dsn) {
   auto fail = [&](const std::string& why) {
     return makeError("DSN \"" + std::string(dsn) + "\": " + why +

@@ -77,10 +77,6 @@ std::optional<std::string> keyFromAuthHeader(std::string_view header);
 // The public key of a DSN ("https://<key>@host/1" or "https://<key>:<secret>@host/1"), if any.
 std::optional<std::string> keyFromDsn(std::string_view dsn);
 
-}  // namespace rollgate::agent::sentry
-
-namespace rollgate::agent::sentry {
-
 // Where a DSN sends: "https://key@sentry.example.com:9000/path/42" gives base
 // "https://sentry.example.com:9000/path", project "42", key "key".
 struct DsnTarget {

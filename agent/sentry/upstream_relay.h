@@ -33,8 +33,8 @@ class UpstreamRelay {
   bool canStart() const { return static_cast<int>(transfers_.size()) < kMaxRelayTransfers; }
   // Requires: canStart().
   void send(RelayItem item, const DsnTarget& target);
-  // Waits up to timeoutMillis for the transfers' sockets or for `fd` (any other descriptor;
-  // -1: none) to be readable, or for wakeup().
+  // Waits up to timeoutMillis for the transfers' sockets or any of `fds` (the listeners' epoll
+  // descriptors) to be ready, or for wakeup().
   void poll(const std::vector<int>& fds, int timeoutMillis);
   void wakeup();
   // Moves transfers on and reports the finished ones.
