@@ -5,14 +5,12 @@
 // or crash sessions. Each bad release is stopped at the canary; an A/A release is promoted to
 // every host. One host also relays everything to an upstream receiver (the team's Sentry).
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
 
-#include "tests/support/fleet/fleet.h"
+#include "tests/support/sentry/sentry_fleet.h"
 #include "tests/support/skip.h"
-#include "tests/support/systemd/user_manager.h"
 
 using namespace rollgate;
 using namespace rollgate::testing;
@@ -20,16 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
-constexpr const char* kSentryKey = "3f2a9c0d5e6b4a71";
-const std::string kApp = std::string(ROLLGATE_SOURCE_DIR) + "/tests/integration/sentry/sdk_app.py";
-const std::string kReceiver =
-    std::string(ROLLGATE_SOURCE_DIR) + "/tests/integration/sentry/upstream_receiver.py";
-
-struct Host {
-  std::string name, region, cluster;
-};
-const std::vector<Host> kHosts = {
+const std::vector<SentryHostSpec> kHosts = {
     {"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}, {"eu-b-1", "eu", "eu-b"}};
 
 const char* kPlan = R"(window_seconds = 1
@@ -55,165 +44,35 @@ analysis_seconds = 6
 batch = "100%"
 )";
 
-// The application's access log has no request times, so its gates are the default ones that need
-// none: the 5xx ratio, restarts and the three Sentry checks, with their default settings.
-const char* kGates = R"([[check]]
-name = "http_5xx"
-metric = "http_5xx_ratio"
-test = "fisher"
-min_effect = 0.001
-min_ratio = 1.5
-min_data = 200
-[[check]]
-name = "restarts"
-metric = "restarts"
-test = "restarts"
-min_data = 1
-[[check]]
-name = "exceptions"
-metric = "exceptions_per_request"
-test = "fisher"
-min_effect = 0.001
-min_ratio = 1.5
-min_data = 200
-[[check]]
-name = "crash_free_sessions"
-metric = "crashed_sessions"
-test = "fisher"
-min_effect = 0.01
-min_ratio = 1.5
-min_data = 50
-[[check]]
-name = "new_error_types"
-metric = "new_error_types"
-test = "new_types"
-min_data = 5
-tier = "warn"
-)";
-
-// The steady background every release has: 4% of requests raise a handled KeyError, 0.5% of
-// sessions crash.
-const char* kBaseline = R"({"exception_rate": 0.04, "crash_rate": 0.005})";
-
-std::string missing() {
-  if (auto m = UserManager::missingPrerequisite(); !m.empty()) return m;
-  if (::access(kPython, X_OK) != 0) return std::string(kPython);
-  auto sdk = runCommand({kPython, "-c", "import sentry_sdk"});
-  if (sdk.exitCode != 0) return "python3-sentry-sdk (import sentry_sdk failed: " + sdk.err + ")";
-  return "";
-}
+const std::string kBaseline = SentryFleet::kBackgroundMode;
 
 struct Fixture {
-  std::unique_ptr<UserManager> manager;
-  std::unique_ptr<LocalFleet> fleet;
-  TempDir work{"rollgate-sentry"};
+  std::unique_ptr<SentryFleet> sentry;
   std::string planFile;
   std::string gatesFile;
-  Process receiver;
-  std::string receiverDir;
   std::string lastExplain;
 
   bool ready() {
-    if (!requireOrSkip(missing())) return false;
-    auto started = UserManager::start();
+    if (!requireOrSkip(SentryFleet::missingPrerequisite())) return false;
+    SentryFleet::Options options;
+    options.relayHost = "eu-b-1";
+    auto started = SentryFleet::start(kHosts, options);
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
-    manager = std::move(*started);
-    // The team's own Sentry, as far as the relay can tell: it takes every POST and keeps it.
-    receiverDir = work.file("upstream");
-    fs::create_directories(receiverDir);
-    int receiverPort = freePort();
-    receiver = Process::spawn({kPython, kReceiver, std::to_string(receiverPort), receiverDir},
-                              work.file("receiver.log"));
-    fleet = std::make_unique<LocalFleet>("heartbeat_seconds = 1\nhost_timeout_seconds = 6\n"
-                                         "window_seconds = 1\n");
-    fleet->startCoordinator();
-    REQUIRE(fleet->waitForCoordinator());
-    for (const auto& host : kHosts) {
-      std::string root = work.file(host.name);
-      fs::create_directories(root);
-      int port = freePort();
-      std::string dsn = "http://" + std::string(kSentryKey) + "@127.0.0.1:" + std::to_string(port) + "/1";
-      std::string unit = "shop-" + host.name + "-" + std::to_string(::getpid()) + ".service";
-      std::string unitText = "[Unit]\nDescription=shop on " + host.name +
-                             "\nStartLimitIntervalSec=0\n[Service]\nExecStart=" + kPython + " " +
-                             kApp + " --dsn " + dsn + " --root " + root + " --access-log " + root +
-                             "/access.log --rps 40\n";
-      auto written = manager->writeUnit(unit, unitText);
-      REQUIRE_MESSAGE(written.ok(), (written.ok() ? "" : written.error().message));
-      AgentSpec spec(host.name, host.region, host.cluster);
-      spec.extraToml = "systemd = \"user\"\nwindow_seconds = 1\n\n[[service]]\nname = \"shop\"\n"
-                       "unit = \"" + unit + "\"\ninstall_root = \"" + root + "\"\naccess_log = \"" +
-                       root + "/access.log\"\n\n[service.sentry]\nport = " + std::to_string(port) +
-                       "\nkey = \"" + kSentryKey + "\"\nproject = \"1\"\n";
-      if (host.name == "eu-b-1") {
-        spec.extraToml += "upstream_dsn = \"http://teamkey@127.0.0.1:" +
-                          std::to_string(receiverPort) + "/77\"\n";
-      }
-      fleet->addAgent(spec);
-      fleet->startAgent(host.name, {{"DBUS_SESSION_BUS_ADDRESS", manager->busAddress()},
-                                    {"XDG_RUNTIME_DIR", manager->runtimeDir()}});
-    }
-    std::vector<std::string> names;
-    for (const auto& host : kHosts) names.push_back(host.name);
-    REQUIRE(fleet->waitForHealthy(names, std::chrono::seconds(60)));
-    planFile = work.file("plan.toml");
+    sentry = std::move(*started);
+    planFile = sentry->work().file("plan.toml");
     writeFile(planFile, kPlan);
-    gatesFile = work.file("gates.toml");
-    writeFile(gatesFile, kGates);
-    installEverywhere("1.0.0", kBaseline);
+    gatesFile = sentry->work().file("gates.toml");
+    writeFile(gatesFile, SentryFleet::gatesToml());
+    auto installed = sentry->installEverywhere("1.0.0", kBaseline);
+    REQUIRE_MESSAGE(installed.ok(), (installed.ok() ? "" : installed.error().message));
     return true;
   }
 
-  ~Fixture() {
-    fleet.reset();  // agents and coordinator first, then the units
-    manager.reset();
-  }
-
-  std::string makeRelease(const std::string& version, const std::string& mode) {
-    std::string src = work.file("src-" + version);
-    fs::create_directories(src);
-    writeFile(src + "/VERSION", version + "\n");
-    writeFile(src + "/mode.json", mode + "\n");
-    std::string archive = work.file("shop-" + version + ".tar.gz");
-    runCommand({"tar", "-czf", archive, "-C", src, "."});
-    return archive;
-  }
-
-  void installEverywhere(const std::string& version, const std::string& mode) {
-    std::string archive = makeRelease(version, mode);
-    auto push = fleet->cli({"artifact", "push", archive, "--service", "shop", "--version", version});
-    REQUIRE_MESSAGE(push.exitCode == 0, push.err);
-    for (const auto& host : kHosts) {
-      auto out = fleet->cli({"install", "--host", host.name, "--service", "shop", "--version", version});
-      REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
-    }
-    // Every host's application reports to its agent before a rollout compares them.
-    for (const auto& host : kHosts) {
-      REQUIRE_MESSAGE(waitUntil([&] { return sentryWindows(host.name, version) >= 3; },
-                                std::chrono::seconds(90), std::chrono::milliseconds(500)),
-                      "no Sentry counts from " << host.name);
-    }
-  }
-
-  nlohmann::json telemetry(const std::string& host) {
-    auto out = fleet->cli({"telemetry", "--host", host, "--service", "shop", "--last", "200", "--json"});
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    return json.is_discarded() ? nlohmann::json::object() : json;
-  }
-
-  // Windows of `release` on `host` whose Sentry counts show the SDK at work (errors and sessions).
-  int sentryWindows(const std::string& host, const std::string& release) {
-    int n = 0;
-    for (const auto& w : telemetry(host).value("windows", nlohmann::json::array())) {
-      if (w.value("release", "") != release || !w.contains("sentry")) continue;
-      n += w["sentry"].value("sessions", 0) > 0;
-    }
-    return n;
-  }
+  LocalFleet& fleet() { return sentry->fleet(); }
 
   std::string start(const std::string& version, const std::string& mode) {
-    std::string archive = makeRelease(version, mode);
-    auto out = fleet->cli({"rollout", "start", "--service", "shop", "--version", version,
+    std::string archive = sentry->makeRelease(version, mode);
+    auto out = fleet().cli({"rollout", "start", "--service", "shop", "--version", version,
                            "--artifact", archive, "--plan", planFile, "--gates", gatesFile,
                            "--canary-host", "eu-a-1",
                            "--json"});
@@ -225,7 +84,7 @@ struct Fixture {
   }
 
   nlohmann::json describe(const std::string& id) {
-    auto out = fleet->cli({"rollout", "explain", id, "--json"});
+    auto out = fleet().cli({"rollout", "explain", id, "--json"});
     auto json = nlohmann::json::parse(out.out, nullptr, false);
     return json.is_discarded() ? nlohmann::json::object() : json;
   }
@@ -246,21 +105,15 @@ struct Fixture {
                  last == "waiting_for_operator";
         },
         std::chrono::seconds(400), std::chrono::milliseconds(500));
-    auto explain = fleet->cli({"rollout", "explain", id});
+    auto explain = fleet().cli({"rollout", "explain", id});
     lastExplain = explain.out + explain.err;
     return last;
-  }
-
-  std::string activeRelease(const std::string& host) {
-    std::error_code ec;
-    auto target = fs::read_symlink(work.file(host) + "/current", ec);
-    return ec ? "" : target.filename().string();
   }
 
   std::vector<std::string> hostsOn(const std::string& version) {
     std::vector<std::string> out;
     for (const auto& host : kHosts) {
-      if (activeRelease(host.name) == version) out.push_back(host.name);
+      if (sentry->activeRelease(host.name) == version) out.push_back(host.name);
     }
     return out;
   }
@@ -276,7 +129,7 @@ struct Fixture {
   }
 
   void abort(const std::string& id) {
-    auto out = fleet->cli({"abort", id});
+    auto out = fleet().cli({"abort", id});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
     std::string last;
     REQUIRE_MESSAGE(waitUntil(
@@ -305,7 +158,7 @@ TEST_CASE("Sentry gates stop bad builds at the canary and promote an A/A build")
 
   {
     MESSAGE("the agent counts what the SDK sent, per window and release, and relays it upstream");
-    auto windows = f.telemetry("eu-a-1").value("windows", nlohmann::json::array());
+    auto windows = f.sentry->telemetry("eu-a-1").value("windows", nlohmann::json::array());
     std::uint64_t errors = 0, sessions = 0, requests = 0;
     bool keyError = false;
     for (const auto& w : windows) {
@@ -325,18 +178,19 @@ TEST_CASE("Sentry gates stop bad builds at the canary and promote an A/A build")
     CHECK(sessions > 0);
     CHECK(errors < requests / 5);  // about 4% of requests
     // eu-b-1 relays: the receiver got envelopes under the team's key, unchanged (gzip).
-    REQUIRE(waitUntil([&] { return fs::exists(f.receiverDir + "/count") &&
-                                   std::stoi(readFile(f.receiverDir + "/count")) >= 5; },
+    REQUIRE(waitUntil([&] { return fs::exists(f.sentry->receiverDir() + "/count") &&
+                                   std::stoi(readFile(f.sentry->receiverDir() + "/count")) >= 5; },
                       std::chrono::seconds(60), std::chrono::milliseconds(500)));
-    std::string headers = readFile(f.receiverDir + "/last.headers");
+    std::string headers = readFile(f.sentry->receiverDir() + "/last.headers");
     CHECK(headers.find("sentry_key=teamkey") != std::string::npos);
     CHECK(headers.find("/api/77/") != std::string::npos);
   }
 
   {
     MESSAGE("a build raising a new exception type is held at the canary, explain names it");
-    // The same 4% of requests raise, half of them a type the old build never raised.
-    std::string id = f.start("1.1.0", R"({"exception_rate": 0.02, "new_type_rate": 0.02, "crash_rate": 0.005})");
+    // The same 4% of requests raise, three quarters of them a type the old build never raised
+    // (about 19 events in the 16 s analysis: share^n stays far below alpha).
+    std::string id = f.start("1.1.0", R"({"exception_rate": 0.01, "new_type_rate": 0.03, "crash_rate": 0.005})");
     CHECK_MESSAGE(f.waitForEnd(id) == "waiting_for_operator", f.lastExplain);
     CHECK_MESSAGE(contains(f.failedChecks(id), "new_error_types"), f.lastExplain);
     CHECK(f.hostsOn("1.1.0") == std::vector<std::string>{"eu-a-1"});
