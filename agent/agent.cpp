@@ -120,6 +120,17 @@ Status Agent::start() {
                                               resources_.get(), logger_, clock_.nowMillis());
   if (!telemetry) return telemetry.error();
   telemetry_ = std::move(*telemetry);
+  std::vector<sentry::SentryServiceConfig> sentryServices;
+  for (const auto& service : config_.services) {
+    if (service.sentry) sentryServices.push_back(*service.sentry);
+  }
+  if (!sentryServices.empty()) {  // the endpoint's thread runs only when a service asks for it
+    auto endpoint = sentry::SentryEndpoint::start(std::move(sentryServices), logger_);
+    if (!endpoint) return endpoint.error();
+    sentry_ = std::move(*endpoint);
+    telemetry_->setSentrySource(
+        [endpoint = sentry_.get()](const std::string& service) { return endpoint->take(service); });
+  }
   CoordinatorSourceOptions chunks;
   chunks.endpoint = config_.coordinator;
   chunks.secretKey = secretKey_;

@@ -87,6 +87,7 @@ class Agent {
   std::uint64_t nextWatchdogSteady_ = 0;
   std::uint64_t droppedMalformed_ = 0;
   std::unique_ptr<systemd::ServiceManager> resources_;  // sd-bus for unit stats; null without
+  std::unique_ptr<sentry::SentryEndpoint> sentry_;  // null: no service configures Sentry
   std::unique_ptr<TelemetryCollector> telemetry_;
   std::unique_ptr<InstallWorker> worker_;
   std::set<std::uint64_t> handledAborts_;

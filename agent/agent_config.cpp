@@ -5,11 +5,49 @@
 #include <set>
 
 #include "agent/lb/haproxy_runtime.h"
+#include "agent/sentry/envelope.h"
 #include "common/codec.h"
 #include "common/config.h"
 
 namespace rollgate::agent {
 namespace {
+
+// [service.sentry]: every key but `key` has a default; the endpoint binds loopback.
+sentry::SentryServiceConfig readSentry(ConfigReader& t, const std::string& service) {
+  sentry::SentryServiceConfig out;
+  out.service = service;
+  std::int64_t port = 0, bodyBytes = static_cast<std::int64_t>(out.maxBodyBytes),
+               inflatedBytes = static_cast<std::int64_t>(out.maxDecompressedBytes),
+               queueEnvelopes = static_cast<std::int64_t>(out.relayQueueEnvelopes),
+               queueBytes = static_cast<std::int64_t>(out.relayQueueBytes);
+  t.get("bind", out.bind);
+  t.get("port", port, 1, 65535);
+  t.get("key", out.key);
+  t.get("project", out.project);
+  t.get("upstream_dsn", out.upstreamDsn);
+  t.get("max_requests_per_second", out.maxRequestsPerSecond, 0, 1e6);
+  t.get("max_body_bytes", bodyBytes, 1024, static_cast<std::int64_t>(sentry::kSentryMaxCompressedBytes));
+  t.get("max_decompressed_bytes", inflatedBytes, 1024,
+        static_cast<std::int64_t>(sentry::kSentryMaxDecompressedBytes));
+  t.get("relay_queue_envelopes", queueEnvelopes, 1, 100'000);
+  t.get("relay_queue_bytes", queueBytes, 1024, 1LL << 30);
+  if (!t.has("port")) t.fail("port", "is required (e.g. port = 9001; the DSN's port)");
+  if (out.key.empty()) {
+    t.fail("key", "is required: the public key of the DSN the application uses "
+                  "(e.g. key = \"3f2a...\" for DSN http://3f2a...@127.0.0.1:9001/1)");
+  }
+  if (!out.upstreamDsn.empty()) {
+    if (auto target = sentry::parseDsn(out.upstreamDsn); !target) {
+      t.fail("upstream_dsn", target.error().message);
+    }
+  }
+  out.port = static_cast<std::uint16_t>(port);
+  out.maxBodyBytes = static_cast<std::size_t>(bodyBytes);
+  out.maxDecompressedBytes = static_cast<std::size_t>(inflatedBytes);
+  out.relayQueueEnvelopes = static_cast<std::size_t>(queueEnvelopes);
+  out.relayQueueBytes = static_cast<std::size_t>(queueBytes);
+  return out;
+}
 
 std::string defaultHostName() {
   char name[256] = {};
@@ -91,6 +129,10 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
       s.fail("haproxy",
              "is required with haproxy_backend or haproxy_server (the runtime API "
              "socket, e.g. haproxy = \"/run/haproxy/admin.sock\")");
+    }
+    if (s.has("sentry")) {
+      ConfigReader t = s.table("sentry");
+      service.sentry = readSentry(t, service.name);
     }
     if (!isValidName(service.name)) {
       s.fail("name", service.name.empty() ? "is required" : "invalid name \"" + service.name + "\"");

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/sentry/sentry_endpoint.h"
 #include "common/result.h"
 
 namespace rollgate::agent {
@@ -36,6 +38,8 @@ struct ServiceConfig {
   std::string jsonStatusField = "status";
   std::string jsonLatencyField = "request_time";
   std::string jsonMethodField = "method";
+  // [service.sentry]: the local Sentry endpoint the application's DSN points at; unset: none.
+  std::optional<sentry::SentryServiceConfig> sentry;
 };
 
 struct AgentConfig {

@@ -154,6 +154,9 @@ std::string whyVerdict(const stats::CheckResult& check) {
     case stats::Test::kRestarts:
       return fail ? "more restarts per host than the comparison group"
                   : "no more restarts per host than the comparison group";
+    case stats::Test::kNewTypes:
+      return fail ? "the canary raised exception types the comparison hosts never did"
+                  : "no exception type seen only on the canary often enough to count";
     case stats::Test::kFisher:
     case stats::Test::kMannWhitney:
     case stats::Test::kTailFisher:
@@ -408,6 +411,13 @@ std::string renderRolloutExplain(const RolloutView& view) {
         if (!r.explanation.empty()) out += "      " + r.explanation + "\n";
         out += "      why: " + whyVerdict(r) + "\n";
         out += hostValueLines(r);
+        for (const auto& t : r.errorTypes) {  // new_error_types: one line per new type
+          out += "      new type " + text(t.type) + " at " +
+                 (t.frame.empty() ? std::string("(no in-app frame)") : text(t.frame)) +
+                 ": canary " + text(t.canaryCount) + ", comparison " + text(t.baselineCount) +
+                 (t.sampleMessage.empty() ? std::string{} : ", e.g. \"" + text(t.sampleMessage) + "\"") +
+                 "\n";
+        }
       }
     }
     if (eventsByStep[stepNumber].empty()) {

@@ -34,10 +34,34 @@ std::string fixed(double value, int digits) {
   return buffer;
 }
 
+// What the service's Sentry endpoint counted (docs/sentry.md).
+nlohmann::json sentryJson(const SentryWindow& s) {
+  auto prints = nlohmann::json::array();
+  for (const auto& f : s.fingerprints) {
+    prints.push_back({{"type", f.type},
+                      {"frame", f.frame},
+                      {"count", f.count},
+                      {"unhandled", f.unhandled},
+                      {"sample_message", f.sampleMessage}});
+  }
+  return {{"errors", s.errors},
+          {"unhandled", s.unhandled},
+          {"sessions", s.sessions},
+          {"sessions_errored", s.sessionsErrored},
+          {"sessions_crashed", s.sessionsCrashed},
+          {"sessions_abnormal", s.sessionsAbnormal},
+          {"fingerprints", prints},
+          {"fingerprints_dropped", s.fingerprintsDropped},
+          {"no_release", s.noRelease},
+          {"rejected", s.rejected},
+          {"rate_limited", s.rateLimited},
+          {"relay_dropped", s.relayDropped}};
+}
+
 nlohmann::json windowJson(const TelemetryWindow& w) {
   nlohmann::json codes = nlohmann::json::object();
   for (const auto& c : w.statusCodes) codes[std::to_string(c.code)] = c.count;
-  return {{"service", w.service},
+  nlohmann::json out = {{"service", w.service},
           {"release", w.release},
           {"start_ms", w.startMillis},
           {"end_ms", w.endMillis},
@@ -62,6 +86,8 @@ nlohmann::json windowJson(const TelemetryWindow& w) {
           {"unit_active", w.unitActive},
           {"main_pid", w.mainPid},
           {"dropped_before", w.droppedBefore}};
+  if (w.sentry.enabled) out["sentry"] = sentryJson(w.sentry);
+  return out;
 }
 
 }  // namespace

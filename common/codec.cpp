@@ -123,6 +123,28 @@ void put(w::TelemetryWindow::Builder b, const TelemetryWindow& v) {
   b.setMainPid(v.mainPid);
   b.setDroppedBefore(v.droppedBefore);
   b.setSequence(v.sequence);
+  const SentryWindow& s = v.sentry;
+  b.setSentryEnabled(s.enabled);
+  b.setSentryErrors(s.errors);
+  b.setSentryUnhandled(s.unhandled);
+  b.setSentrySessions(s.sessions);
+  b.setSentrySessionsErrored(s.sessionsErrored);
+  b.setSentrySessionsCrashed(s.sessionsCrashed);
+  b.setSentrySessionsAbnormal(s.sessionsAbnormal);
+  auto prints = b.initSentryFingerprints(s.fingerprints.size());
+  for (unsigned i = 0; i < s.fingerprints.size(); ++i) {
+    const SentryFingerprint& f = s.fingerprints[i];
+    prints[i].setType(text(f.type));
+    prints[i].setFrame(text(f.frame));
+    prints[i].setCount(f.count);
+    prints[i].setUnhandled(f.unhandled);
+    prints[i].setSampleMessage(text(f.sampleMessage));
+  }
+  b.setSentryFingerprintsDropped(s.fingerprintsDropped);
+  b.setSentryNoRelease(s.noRelease);
+  b.setSentryRejected(s.rejected);
+  b.setSentryRateLimited(s.rateLimited);
+  b.setSentryRelayDropped(s.relayDropped);
 }
 TelemetryWindow get(w::TelemetryWindow::Reader r) {
   TelemetryWindow v;
@@ -150,6 +172,23 @@ TelemetryWindow get(w::TelemetryWindow::Reader r) {
   v.mainPid = r.getMainPid();
   v.droppedBefore = r.getDroppedBefore();
   v.sequence = r.getSequence();
+  SentryWindow& s = v.sentry;
+  s.enabled = r.getSentryEnabled();
+  s.errors = r.getSentryErrors();
+  s.unhandled = r.getSentryUnhandled();
+  s.sessions = r.getSentrySessions();
+  s.sessionsErrored = r.getSentrySessionsErrored();
+  s.sessionsCrashed = r.getSentrySessionsCrashed();
+  s.sessionsAbnormal = r.getSentrySessionsAbnormal();
+  for (auto f : r.getSentryFingerprints()) {
+    s.fingerprints.push_back(SentryFingerprint{str(f.getType()), str(f.getFrame()), f.getCount(),
+                                               f.getUnhandled(), str(f.getSampleMessage())});
+  }
+  s.fingerprintsDropped = r.getSentryFingerprintsDropped();
+  s.noRelease = r.getSentryNoRelease();
+  s.rejected = r.getSentryRejected();
+  s.rateLimited = r.getSentryRateLimited();
+  s.relayDropped = r.getSentryRelayDropped();
   return v;
 }
 
@@ -385,6 +424,21 @@ Status check(const TelemetryWindow& v, const std::string& f) {
                                              " is less than the sum of the status classes");
     }
     classes += count;
+  }
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".sentryFingerprints", v.sentry.fingerprints.size(),
+                                      kMaxSentryFingerprints));
+  for (const auto& print : v.sentry.fingerprints) {
+    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.type", print.type, kMaxSentryTextBytes));
+    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.frame", print.frame, kMaxSentryTextBytes));
+    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.sampleMessage", print.sampleMessage,
+                                       kMaxSentryTextBytes));
+    if (print.unhandled > print.count || print.count > v.sentry.errors) {
+      return fieldError(f + ".sentryFingerprints", "fingerprint \"" + print.type + "\" counts " +
+                                                       std::to_string(print.count) +
+                                                       " events of " + std::to_string(v.sentry.errors) +
+                                                       " errors, " + std::to_string(print.unhandled) +
+                                                       " unhandled");
+    }
   }
   return {};
 }

@@ -131,6 +131,17 @@ void to_json(json& j, const CheckResult& r) {
     }
     j["hostValues"] = hosts;
   }
+  if (!r.errorTypes.empty()) {
+    json types = json::array();
+    for (const auto& t : r.errorTypes) {
+      types.push_back(json{{"type", t.type},
+                           {"frame", t.frame},
+                           {"sampleMessage", t.sampleMessage},
+                           {"canaryCount", t.canaryCount},
+                           {"baselineCount", t.baselineCount}});
+    }
+    j["errorTypes"] = std::move(types);
+  }
 }
 
 void from_json(const json& j, CheckResult& r) {
@@ -167,6 +178,18 @@ void from_json(const json& j, CheckResult& r) {
     for (const auto& v : h.at("values")) host.values.push_back(numberFromJson(v));
     host.problem = h.value("problem", std::string());
     r.hostValues.push_back(std::move(host));
+  }
+  r.errorTypes.clear();
+  if (auto types = j.find("errorTypes"); types != j.end() && types->is_array()) {
+    for (const auto& t : *types) {
+      ErrorTypeFinding finding;
+      t.at("type").get_to(finding.type);
+      t.at("frame").get_to(finding.frame);
+      t.at("sampleMessage").get_to(finding.sampleMessage);
+      t.at("canaryCount").get_to(finding.canaryCount);
+      t.at("baselineCount").get_to(finding.baselineCount);
+      r.errorTypes.push_back(std::move(finding));
+    }
   }
 }
 

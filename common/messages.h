@@ -53,6 +53,36 @@ struct StatusCount {
   bool operator==(const StatusCount&) const = default;
 };
 
+// One kind of exception the application's Sentry SDK reported: type and top in-app frame.
+struct SentryFingerprint {
+  std::string type;           // "KeyError"
+  std::string frame;          // "app.orders.load" (module.function); empty: no in-app frame
+  std::uint64_t count = 0;    // error events with this fingerprint
+  std::uint64_t unhandled = 0;
+  std::string sampleMessage;  // the first event's message, at most 256 bytes
+  bool operator==(const SentryFingerprint&) const = default;
+};
+
+// What a service's Sentry endpoint counted in one window (agent/sentry/).
+struct SentryWindow {
+  bool enabled = false;  // the service has a Sentry endpoint: zero counts are real zeros
+  std::uint64_t errors = 0;     // events of level error or fatal
+  std::uint64_t unhandled = 0;  // of those, exceptions with mechanism.handled = false
+  std::uint64_t sessions = 0;   // sessions started
+  std::uint64_t sessionsErrored = 0;
+  std::uint64_t sessionsCrashed = 0;
+  std::uint64_t sessionsAbnormal = 0;
+  std::vector<SentryFingerprint> fingerprints;  // at most kMaxSentryFingerprints
+  std::uint64_t fingerprintsDropped = 0;  // error events whose fingerprint did not fit
+  std::uint64_t noRelease = 0;     // events without a release
+  std::uint64_t rejected = 0;      // requests refused (key, malformed, too large)
+  std::uint64_t rateLimited = 0;   // requests answered 429
+  std::uint64_t relayDropped = 0;  // envelopes not relayed upstream
+  bool operator==(const SentryWindow&) const = default;
+};
+inline constexpr std::size_t kMaxSentryFingerprints = 64;
+inline constexpr std::size_t kMaxSentryTextBytes = 256;  // type, frame and message, each
+
 struct TelemetryWindow {
   std::string service;
   std::string release;
@@ -79,6 +109,7 @@ struct TelemetryWindow {
   std::uint64_t sequence = 0;  // the agent's backlog number; 0: none
   // CPU time at microsecond resolution; 0 from agents that send only cpuMillis (use cpuMillis).
   std::uint64_t cpuMicros = 0;
+  SentryWindow sentry;
   bool operator==(const TelemetryWindow&) const = default;
 };
 

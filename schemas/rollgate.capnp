@@ -100,6 +100,31 @@ struct TelemetryWindow {
   droppedBefore @21 :UInt64;   # windows dropped from the agent's backlog before this one
   sequence @22 :UInt64;        # the agent's durable backlog number, acknowledged by AckTelemetry
   cpuMicros @23 :UInt64;       # cpuMillis at microsecond resolution (0: only cpuMillis is known)
+  # What the application's Sentry SDK sent to the agent's endpoint during the window (all zero and
+  # sentryEnabled false for a service without one).
+  sentryEnabled @24 :Bool;             # the service has a Sentry endpoint: zeros are real zeros
+  sentryErrors @25 :UInt64;            # events of level error or fatal
+  sentryUnhandled @26 :UInt64;         # of those, exceptions with mechanism.handled = false
+  sentrySessions @27 :UInt64;          # sessions started
+  sentrySessionsErrored @28 :UInt64;   # sessions ended with errors (not crashed or abnormal)
+  sentrySessionsCrashed @29 :UInt64;
+  sentrySessionsAbnormal @30 :UInt64;
+  sentryFingerprints @31 :List(SentryFingerprint);  # at most 64, by first appearance
+  sentryFingerprintsDropped @32 :UInt64;  # error events whose fingerprint did not fit the table
+  sentryNoRelease @33 :UInt64;         # events without a release (counted for the window's release)
+  sentryRejected @34 :UInt64;          # requests refused: key, malformed, too large
+  sentryRateLimited @35 :UInt64;       # requests answered 429
+  sentryRelayDropped @36 :UInt64;      # envelopes not relayed upstream (queue full or failed)
+}
+
+struct SentryFingerprint {
+  # One kind of exception: its type and the top in-app frame ("module.function"), how many error
+  # events had it in the window, and the message of the first.
+  type @0 :Text;
+  frame @1 :Text;
+  count @2 :UInt64;
+  unhandled @3 :UInt64;
+  sampleMessage @4 :Text;
 }
 
 struct TelemetryReport {

@@ -149,7 +149,11 @@ void TelemetryCollector::tick(const std::vector<std::string>& activeReleases,
       bool due = nowMillis >= service.telemetry->nextCutMillis();
       window = service.telemetry->onTimer(nowMillis, due ? sample(service.config) : std::nullopt);
     }
-    if (window) keep(service, std::move(*window));
+    if (!window) continue;
+    if (sentry_) {
+      if (auto counts = sentry_(service.config.telemetry.service)) window->sentry = std::move(*counts);
+    }
+    keep(service, std::move(*window));
   }
 }
 

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +27,10 @@
 #include "common/result.h"
 
 namespace rollgate::agent {
+
+// What a service's Sentry endpoint counted since the last call (agent/sentry's SentryEndpoint);
+// nothing for a service without one. Called on the collector's thread when a window is cut.
+using SentryCountsSource = std::function<std::optional<SentryWindow>(const std::string& service)>;
 
 struct CollectedService {
   ServiceTelemetryConfig telemetry;  // telemetry.service is the service's name
@@ -62,6 +68,8 @@ class TelemetryCollector {
   void setWindowMillis(std::uint64_t windowMillis) {
     for (auto& service : services_) service.telemetry->setWindowMillis(windowMillis);
   }
+  // Each window cut from now on carries the service's Sentry counts from `source`.
+  void setSentrySource(SentryCountsSource source) { sentry_ = std::move(source); }
   const TelemetryBacklog& backlog() const { return *backlog_; }
 
  private:
@@ -80,6 +88,7 @@ class TelemetryCollector {
   ProcStats proc_;
   std::vector<Service> services_;
   std::unique_ptr<TelemetryBacklog> backlog_;
+  SentryCountsSource sentry_;
 };
 
 }  // namespace rollgate::agent

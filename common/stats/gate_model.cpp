@@ -22,6 +22,12 @@ constexpr std::array kMetrics{
     MetricInfo{Metric::kMemory, "memory", "memory (bytes)", "bytes", MetricKind::kSamples},
     MetricInfo{Metric::kRestarts, "restarts", "unit restarts", "restarts", MetricKind::kRestarts},
     MetricInfo{Metric::kPrometheus, "prometheus", "Prometheus query", "", MetricKind::kSamples},
+    MetricInfo{Metric::kExceptionsPerRequest, "exceptions_per_request", "exceptions per request",
+               "ratio", MetricKind::kCounts},
+    MetricInfo{Metric::kCrashedSessions, "crashed_sessions", "crashed sessions", "ratio",
+               MetricKind::kCounts},
+    MetricInfo{Metric::kNewErrorTypes, "new_error_types", "new error types", "types",
+               MetricKind::kFingerprints},
 };
 
 constexpr Name<Test> kTests[] = {{Test::kFisher, "fisher"},
@@ -29,7 +35,8 @@ constexpr Name<Test> kTests[] = {{Test::kFisher, "fisher"},
                                  {Test::kThresholdMax, "threshold_max"},
                                  {Test::kThresholdMin, "threshold_min"},
                                  {Test::kRestarts, "restarts"},
-                                 {Test::kTailFisher, "tail_fisher"}};
+                                 {Test::kTailFisher, "tail_fisher"},
+                                 {Test::kNewTypes, "new_types"}};
 constexpr Name<Tier> kTiers[] = {
     {Tier::kCritical, "critical"}, {Tier::kWarn, "warn"}, {Tier::kDebug, "debug"}};
 constexpr Name<Verdict> kVerdicts[] = {{Verdict::kPass, "pass"},
@@ -80,6 +87,8 @@ bool testApplies(Test test, Metric metric) {
       return metric == Metric::kRestarts;
     case Test::kTailFisher:
       return metric == Metric::kLatency;
+    case Test::kNewTypes:
+      return metric == Metric::kNewErrorTypes;
   }
   return false;
 }

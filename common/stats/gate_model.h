@@ -34,10 +34,15 @@ enum class Metric : std::uint8_t {
   // comparison host at every look (CheckSpec::query); one value per host and look, pooled over
   // the looks so far (docs/prometheus.md).
   kPrometheus,
+  // From the application's Sentry SDK through the agent's endpoint (agent/sentry):
+  kExceptionsPerRequest,  // error events / (requests + error events)
+  kCrashedSessions,       // crashed sessions / sessions started (1 - crash-free sessions)
+  kNewErrorTypes,         // exception fingerprints (type + top in-app frame) per side
 };
 
 // How a metric's data comes: events out of a total, a sample of values, or restarts per host.
-enum class MetricKind : std::uint8_t { kCounts, kSamples, kRestarts };
+// kFingerprints: exception types with their counts on each side (new_error_types).
+enum class MetricKind : std::uint8_t { kCounts, kSamples, kRestarts, kFingerprints };
 
 struct MetricInfo {
   Metric metric;
@@ -60,11 +65,16 @@ enum class Test : std::uint8_t {
   // Fisher's exact test on the latency samples above the `quantile` of both groups pooled: the
   // canary's slow tail grew while its median may not have (gate.h says why it is exact).
   kTailFisher,
+  // An exception fingerprint seen on the canary group at least `minData` times and never on the
+  // comparison group fails the check, when the comparison group's share of the requests makes
+  // seeing none of them there unlikely (p = canary share ^ count <= alpha; gates.cpp).
+  kNewTypes,
 };
 
 // Whether `test` applies to `metric`: Fisher and thresholds to counts, Mann-Whitney to samples,
-// the tail test to latency (the only per-request sample), the restarts test to restarts only;
-// a Prometheus query takes Mann-Whitney and the thresholds (on the canary's `quantile`).
+// the tail test to latency (the only per-request sample), the restarts test to restarts only, the
+// new-types test to new_error_types only; a Prometheus query takes Mann-Whitney and the thresholds
+// (on the canary's `quantile`).
 bool testApplies(Test test, Metric metric);
 
 enum class Tier : std::uint8_t { kCritical, kWarn, kDebug };
@@ -130,6 +140,18 @@ struct HostValues {
   bool operator==(const HostValues&) const = default;
 };
 
+// An exception type the canary group raised and the comparison group did not (new_types).
+struct ErrorTypeFinding {
+  std::string type;           // "KeyError"
+  std::string frame;          // top in-app frame, "app.orders.load"
+  std::string sampleMessage;  // one event's message
+  std::uint64_t canaryCount = 0;    // error events with this fingerprint on each side
+  std::uint64_t baselineCount = 0;
+  bool operator==(const ErrorTypeFinding&) const = default;
+};
+
+inline constexpr std::size_t kMaxErrorTypeFindings = 10;
+
 struct CheckResult {
   std::string name;
   Metric metric = Metric::kHttp5xxRatio;
@@ -163,6 +185,9 @@ struct CheckResult {
   std::uint64_t baselineEvents = 0;
   std::string explanation;  // one line naming the numbers, ending in ": <verdict>"
   std::vector<HostValues> hostValues;  // Metric::kPrometheus: each host's query and values
+  // new_types: the canary's fingerprints at or above the minimum count that the comparison group
+  // never had, most frequent first (at most kMaxErrorTypeFindings).
+  std::vector<ErrorTypeFinding> errorTypes;
   bool operator==(const CheckResult&) const = default;
 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 
 namespace rollgate::rollout {
 
@@ -26,6 +27,12 @@ Counts countsOf(Metric metric, const GroupData& group) {
       // Lines can outnumber requests; as events out of (requests + lines) the table stays a
       // valid 2x2 table and its odds still rise with lines per request.
       return {group.errorLogLines, group.requests + group.errorLogLines};
+    case Metric::kExceptionsPerRequest:
+      // As error-log lines: events out of (requests + events) keeps a valid 2x2 table.
+      return {group.sentryErrors, group.sentryRequests + group.sentryErrors};
+    case Metric::kCrashedSessions:
+      // A session that started before the analysis window may crash inside it.
+      return {std::min(group.sentryCrashed, group.sentrySessions), group.sentrySessions};
     default:
       return {};
   }
@@ -88,6 +95,133 @@ CheckResult restartsCheck(const CheckSpec& check, const GroupData& canary,
   return result;
 }
 
+bool isSentryMetric(Metric metric) {
+  return metric == Metric::kExceptionsPerRequest || metric == Metric::kCrashedSessions ||
+         metric == Metric::kNewErrorTypes;
+}
+
+// A Sentry check where a side has no Sentry counts: skipped when neither has (no endpoint for
+// this service), not enough data when one side lacks them.
+std::optional<CheckResult> sentryPresence(const CheckSpec& check, const GroupData& canary,
+                                          const GroupData& comparison, bool hasComparison,
+                                          std::uint32_t look, std::uint32_t looks) {
+  if (!isSentryMetric(check.metric)) return std::nullopt;
+  bool canaryHas = canary.sentryWindows > 0;
+  bool comparisonHas = comparison.sentryWindows > 0 || !hasComparison;
+  if (canaryHas && comparisonHas) return std::nullopt;
+  CheckResult result = stats::unevaluatedResult(check, look, looks);
+  if (!canaryHas && (!comparisonHas || comparison.sentryWindows == 0)) {
+    result.verdict = Verdict::kSkipped;
+    result.explanation = metricText(check.metric) +
+                         ": skipped, no Sentry counts from this service (no [service.sentry] "
+                         "endpoint on its hosts)" + lookText(look, looks);
+  } else {
+    result.verdict = Verdict::kNotEnoughData;
+    result.explanation = metricText(check.metric) + ": not enough data: Sentry counts from " +
+                         std::to_string(canary.sentryWindows) + " canary and " +
+                         std::to_string(comparison.sentryWindows) + " comparison windows" +
+                         lookText(look, looks) + ": not_enough_data";
+  }
+  return result;
+}
+
+std::string formatShare(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", value);
+  return text;
+}
+
+std::string quotedMessage(const std::string& message) {
+  if (message.empty()) return "";
+  std::string text = message.size() > 80 ? message.substr(0, 77) + "..." : message;
+  return ", e.g. \"" + text + "\"";
+}
+
+CheckResult newTypesCheck(const CheckSpec& check, const GroupData& canary,
+                          const GroupData& comparison, bool hasComparison, std::uint32_t look,
+                          std::uint32_t looks, PlanCache& plans) {
+  CheckResult result = stats::unevaluatedResult(check, look, looks);
+  result.canaryCount = canary.sentryErrors;
+  result.baselineCount = comparison.sentryErrors;
+  if (!hasComparison) {
+    result.verdict = Verdict::kSkipped;
+    result.explanation = metricText(check.metric) +
+                         ": skipped, no comparison host is left on the old release" +
+                         lookText(look, looks);
+    return result;
+  }
+  const std::uint64_t minimum = std::max<std::uint64_t>(check.minData, 1);
+  // Under "the type is as frequent on both sides", each of its n events lands on the canary with
+  // the canary's share of the exposure (requests, or windows without requests), so all n on the
+  // canary has probability share^n: a type is new only when that is at most this look's nominal
+  // alpha (the repeated-looks plan, as for the other tests), so that a comparison group that
+  // simply saw less (fewer hosts, an early look) does not raise it.
+  auto plan = plans.get(check, looks);
+  const double alpha = plan ? (*plan)->nominalAlpha(static_cast<int>(look)) : check.alpha;
+  bool byRequests = canary.sentryRequests > 0 && comparison.sentryRequests > 0;
+  double exposureC = static_cast<double>(byRequests ? canary.sentryRequests : canary.sentryWindows);
+  double exposureB =
+      static_cast<double>(byRequests ? comparison.sentryRequests : comparison.sentryWindows);
+  double share = exposureC / (exposureC + exposureB);
+  double smallestP = 1.0;
+  std::vector<stats::ErrorTypeFinding> found;
+  for (const auto& [key, print] : canary.fingerprints) {
+    if (print.count < minimum) continue;
+    auto other = comparison.fingerprints.find(key);
+    std::uint64_t baseline = other == comparison.fingerprints.end() ? 0 : other->second.count;
+    if (baseline > 0) continue;
+    double p = std::pow(share, static_cast<double>(print.count));
+    if (p > alpha) continue;
+    smallestP = std::min(smallestP, p);
+    found.push_back(stats::ErrorTypeFinding{key.first, key.second, print.sampleMessage, print.count, 0});
+  }
+  result.pValue = smallestP;
+  result.alphaAtLook = alpha;
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.canaryCount != b.canaryCount ? a.canaryCount > b.canaryCount : a.type < b.type;
+  });
+  std::uint64_t newEvents = 0;
+  for (const auto& f : found) newEvents += f.canaryCount;
+  bool fail = !found.empty();
+  result.statistic = static_cast<double>(found.size());
+  result.canaryValue = static_cast<double>(found.size());
+  result.baselineValue = 0;
+  result.canaryEvents = newEvents;
+  result.baselineEvents = 0;
+  result.significant = result.effectLargeEnough = fail;
+  result.verdict = fail ? Verdict::kFail : Verdict::kPass;
+  std::string text = metricText(check.metric) + ": ";
+  if (!fail) {
+    text += "none on the canary group with at least " + std::to_string(minimum) +
+            " events that the comparison group did not have, beyond what its share of the " +
+            (byRequests ? std::string("requests") : std::string("windows")) + " (" +
+            formatShare(share) + ") explains at alpha " + formatShare(alpha) + " (" +
+            std::to_string(canary.fingerprints.size()) + " canary types, " +
+            std::to_string(comparison.fingerprints.size()) + " comparison types)";
+  } else {
+    text += std::to_string(found.size()) + " on the canary group, never on the comparison group:";
+    for (std::size_t i = 0; i < found.size() && i < 3; ++i) {
+      const auto& f = found[i];
+      text += std::string(i == 0 ? " " : "; ") + f.type + " at " +
+              (f.frame.empty() ? "(no in-app frame)" : f.frame) + " (" +
+              std::to_string(f.canaryCount) + " canary events, 0 comparison" +
+              quotedMessage(f.sampleMessage) + ")";
+    }
+    if (found.size() > 3) text += "; and " + std::to_string(found.size() - 3) + " more";
+    text += " (canary share of the " + std::string(byRequests ? "requests " : "windows ") +
+            formatShare(share) + ", p " + formatShare(smallestP) + " <= alpha " +
+            formatShare(alpha) + ")";
+  }
+  if (comparison.sentryFingerprintsDropped > 0) {
+    text += " [the comparison group's type table overflowed " +
+            std::to_string(comparison.sentryFingerprintsDropped) + " times]";
+  }
+  result.explanation = text + lookText(look, looks) + (fail ? ": fail" : ": pass");
+  if (found.size() > stats::kMaxErrorTypeFindings) found.resize(stats::kMaxErrorTypeFindings);
+  result.errorTypes = std::move(found);
+  return result;
+}
+
 }  // namespace
 
 void addWindow(GroupData& group, const TelemetryWindow& window) {
@@ -115,6 +249,19 @@ void addWindow(GroupData& group, const TelemetryWindow& window) {
     group.cpuMillisPerSecond.push_back(cpuMillis / seconds);
   }
   group.memoryBytes.push_back(static_cast<double>(window.memoryBytes));
+  const SentryWindow& sentry = window.sentry;
+  if (!sentry.enabled) return;
+  group.sentryWindows += 1;
+  group.sentryErrors += sentry.errors;
+  group.sentryRequests += window.requests;
+  group.sentrySessions += sentry.sessions;
+  group.sentryCrashed += sentry.sessionsCrashed;
+  group.sentryFingerprintsDropped += sentry.fingerprintsDropped;
+  for (const auto& print : sentry.fingerprints) {
+    auto& total = group.fingerprints[{print.type, print.frame}];
+    if (total.count == 0) total.sampleMessage = print.sampleMessage;
+    total.count += print.count;
+  }
 }
 
 void poolLatencySamples(GroupData& group, std::size_t maxSamples) {
@@ -160,7 +307,7 @@ void poolLatencySamples(GroupData& group, std::size_t maxSamples) {
 }
 
 Status validateCheck(const CheckSpec& check) {
-  if (check.test == Test::kRestarts) return {};
+  if (check.test == Test::kRestarts || check.test == Test::kNewTypes) return {};
   return stats::validateCheckSpec(check);
 }
 
@@ -181,6 +328,12 @@ CheckResult evaluateCheck(const CheckSpec& check, const GroupData& canary,
                           std::uint32_t looks, PlanCache& plans) {
   if (check.test == Test::kRestarts) {
     return restartsCheck(check, canary, comparison, hasComparison, look, looks);
+  }
+  if (auto absent = sentryPresence(check, canary, comparison, hasComparison, look, looks)) {
+    return *absent;
+  }
+  if (check.test == Test::kNewTypes) {
+    return newTypesCheck(check, canary, comparison, hasComparison, look, looks, plans);
   }
   bool comparative = check.test == Test::kFisher || check.test == Test::kMannWhitney ||
                      check.test == Test::kTailFisher;

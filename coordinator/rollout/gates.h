@@ -53,6 +53,18 @@ struct GroupData {
   std::vector<double> memoryBytes;             // one value per window
   // One Prometheus check's values: one per host and look (prometheus_gate.h fills it per check).
   std::vector<double> prometheusValues;
+  // From the application's Sentry SDK (windows with sentry.enabled only).
+  std::uint64_t sentryWindows = 0;
+  std::uint64_t sentryErrors = 0;
+  std::uint64_t sentryRequests = 0;  // requests of the windows with Sentry counts
+  std::uint64_t sentrySessions = 0;
+  std::uint64_t sentryCrashed = 0;
+  std::uint64_t sentryFingerprintsDropped = 0;
+  struct Fingerprint {
+    std::uint64_t count = 0;
+    std::string sampleMessage;
+  };
+  std::map<std::pair<std::string, std::string>, Fingerprint> fingerprints;  // (type, frame)
 };
 
 // Adds one window (already filtered for service, release and time span) to the group.
@@ -80,6 +92,9 @@ class PlanCache {
 };
 
 // Checks a check's values the way the evaluator will (alpha, minimums, threshold).
+// The Sentry checks (exceptions_per_request, crashed_sessions, new_error_types) are skipped when
+// neither group has Sentry counts (the service has no Sentry endpoint), and have too little data
+// when only one group has them.
 Status validateCheck(const CheckSpec& check);
 
 // Requests a static threshold needs to fail a step before the analysis window's last look.

@@ -219,6 +219,15 @@ GatesConfig defaultGatesConfig() {
   add("http_2xx_static", Metric::kHttp2xxRatio, Test::kThresholdMin, 0, 0, 200, 0.90,
       Tier::kCritical);
   add("restarts", Metric::kRestarts, Test::kRestarts, 0, 0, 1, 0, Tier::kCritical);
+  // From the application's Sentry SDK (skipped for a service without a Sentry endpoint):
+  // exceptions per request 0.1 point and 50% above the comparison's, on 200 requests a side;
+  // crashed sessions 1 point and 50% above, on 50 sessions a side; and an exception type the
+  // canary group raised at least 5 times that the comparison group never raised.
+  add("exceptions", Metric::kExceptionsPerRequest, Test::kFisher, 0.001, 1.5, 200, 0,
+      Tier::kCritical);
+  add("crash_free_sessions", Metric::kCrashedSessions, Test::kFisher, 0.01, 1.5, 50, 0,
+      Tier::kCritical);
+  add("new_error_types", Metric::kNewErrorTypes, Test::kNewTypes, 0, 0, 5, 0, Tier::kWarn);
   return gates;
 }
 

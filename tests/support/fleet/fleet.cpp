@@ -96,6 +96,11 @@ void LocalFleet::startAgent(const std::string& name,
                                  agentLog(name), env);
 }
 
+pid_t LocalFleet::agentPid(const std::string& name) const {
+  auto it = agents_.find(name);
+  return it == agents_.end() ? -1 : it->second.pid();
+}
+
 void LocalFleet::stopAgent(const std::string& name, int sig) {
   auto it = agents_.find(name);
   if (it == agents_.end()) return;

@@ -56,6 +56,8 @@ class LocalFleet {
   void addAgent(const AgentSpec& spec);
   void startAgent(const std::string& name, const std::map<std::string, std::string>& env = {});
   void stopAgent(const std::string& name, int sig = 15);
+  // The running agent's process id (-1 if it is not running), e.g. to read its /proc status.
+  pid_t agentPid(const std::string& name) const;
 
   // Runs the CLI against this fleet's coordinator with the operator key.
   CommandOutput cli(std::vector<std::string> args) const;

@@ -183,6 +183,36 @@ TEST_CASE("wrong types and ranges name the key") {
                {"'service'", "array of tables"});
 }
 
+TEST_CASE("[service.sentry]: port and key required, loopback and the documented limits by default") {
+  AgentConfig config = parseOk(kMinimal + "[[service]]\nname = \"web\"\n[service.sentry]\n"
+                                          "port = 9001\nkey = \"abc\"\n");
+  REQUIRE(config.services[0].sentry.has_value());
+  const auto& sentry = *config.services[0].sentry;
+  CHECK(sentry.service == "web");
+  CHECK(sentry.port == 9001);
+  CHECK(sentry.key == "abc");
+  CHECK(sentry.bind == "127.0.0.1");
+  CHECK(sentry.upstreamDsn.empty());
+  CHECK(sentry.maxRequestsPerSecond == 50);
+  CHECK(sentry.maxBodyBytes == 1u << 20);
+  CHECK(sentry.maxDecompressedBytes == 2u << 20);
+  CHECK_FALSE(parseOk(kMinimal + "[[service]]\nname = \"api\"\n").services[0].sentry.has_value());
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\n[service.sentry]\n",
+                                "agent.toml"),
+               {"'service[0].sentry.port'", "is required"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\n[service.sentry]\nport = 9001\n",
+                                "agent.toml"),
+               {"'service[0].sentry.key'", "is required", "DSN"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\n[service.sentry]\n"
+                                           "port = 9001\nkey = \"k\"\nupstream_dsn = \"sentry.io/1\"\n",
+                                "agent.toml"),
+               {"'service[0].sentry.upstream_dsn'", "\"sentry.io/1\"", "scheme"});
+  requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\n[service.sentry]\n"
+                                           "port = 9001\nkey = \"k\"\nmax_body_bytes = 999999999\n",
+                                "agent.toml"),
+               {"'service[0].sentry.max_body_bytes'", "999999999"});
+}
+
 TEST_CASE("loading from a file names the file in errors") {
   rollgate::testing::ScopedTempDir dir;
   rollgate::testing::writeFile(dir / "agent.toml", kMinimal);

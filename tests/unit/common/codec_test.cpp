@@ -332,6 +332,16 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
     requireRejected(decodeAgentMessage(bytesOf(encode(message))),
                     {"telemetry.windows[1].latencyBucketCounts", "5 counts for 6 buckets"});
   }
+  SUBCASE("Sentry fingerprints: more than the table holds, more events than errors") {
+    TelemetryWindow window = sampleWindow("web", 1000);
+    window.sentry.fingerprints.resize(kMaxSentryFingerprints + 1);
+    requireRejected(validate(AgentMessage{TelemetryReport{{window}}}),
+                    {"telemetry.windows[0].sentryFingerprints", "65"});
+    window = sampleWindow("web", 1000);
+    window.sentry.fingerprints[0].count = 13;
+    requireRejected(decodeAgentMessage(bytesOf(encode(AgentMessage{TelemetryReport{{window}}}))),
+                    {"telemetry.windows[0].sentryFingerprints", "KeyError", "13", "12 errors"});
+  }
   SUBCASE("window ending before it starts") {
     TelemetryWindow window = sampleWindow("web", 1000);
     window.endMillis = 999;

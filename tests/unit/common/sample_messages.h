@@ -46,6 +46,10 @@ inline TelemetryWindow sampleWindow(const std::string& service, std::uint64_t st
   w.droppedBefore = 3;
   w.sequence = 1'700'000'000'042;
   w.cpuMicros = 1'234'567;
+  w.sentry = SentryWindow{true, 12, 2, 300, 4, 1, 1,
+                          {{"KeyError", "app.orders.load", 9, 1, "'missing'"},
+                           {"ValueError", "", 2, 1, "bad value"}},
+                          1, 3, 5, 6, 7};
   return w;
 }
 

@@ -1,5 +1,5 @@
 // Calibration of every default check with a significance test (5xx, error-log lines, latency,
-// latency tail, CPU, memory): with the same build on both sides, over many
+// latency tail, CPU, memory, and Sentry's exceptions and crashed sessions): with the same build on both sides, over many
 // simulated stages read the way the coordinator reads them (windows pooled by addWindow and
 // poolLatencySamples, every look cumulative, the default check with its minimum effects off),
 // the share of stages with a significant look stays at alpha, and the p-values of a continuous
@@ -42,14 +42,21 @@ CheckSpec noFloors(const std::string& name) {
 // One host's window: `requests` requests with a 1% 5xx ratio, 2 error-log lines per 100 requests
 // and lognormal latencies around 20 ms rounded to whole milliseconds, of which the reservoir keeps
 // a uniform sample; CPU around 50 ms/s and memory around 64 MiB, the same on every host (a
-// process's own noise, whatever its traffic).
+// process's own noise, whatever its traffic); from the application's Sentry SDK, 1 error event
+// per 100 requests, one session per 4 requests and 1 crashed session in 100.
 TelemetryWindow window(std::mt19937_64& rng, std::uint64_t requests) {
   std::lognormal_distribution<double> millis(std::log(20.0), 0.35);
   std::binomial_distribution<std::uint64_t> errors(requests, 0.01);
   std::poisson_distribution<std::uint64_t> errorLines(0.02 * static_cast<double>(requests));
   std::normal_distribution<double> cpuMicros(500'000, 50'000);  // in a 10 s window
   std::normal_distribution<double> memoryBytes(64.0 * 1024 * 1024, 2.0 * 1024 * 1024);
+  std::binomial_distribution<std::uint64_t> exceptions(requests, 0.01);
   TelemetryWindow w;
+  w.sentry.enabled = true;
+  w.sentry.errors = exceptions(rng);
+  w.sentry.sessions = requests / 4;
+  w.sentry.sessionsCrashed =
+      std::binomial_distribution<std::uint64_t>(w.sentry.sessions, 0.01)(rng);
   w.errorLogLines = errorLines(rng);
   w.cpuMicros = static_cast<std::uint64_t>(std::max(1.0, cpuMicros(rng)));
   w.memoryBytes = static_cast<std::uint64_t>(memoryBytes(rng));
@@ -98,7 +105,8 @@ TEST_CASE("A/A stages: every default comparative check keeps its false alarms at
       names.push_back(check.name);
     }
   }
-  CHECK(names.size() == 6);  // http_5xx, error_log, latency, latency_tail, cpu, memory
+  // http_5xx, error_log, latency, latency_tail, cpu, memory, exceptions, crash_free_sessions
+  CHECK(names.size() == 8);
   std::vector<CheckSpec> checks;
   for (const auto& name : names) checks.push_back(noFloors(name));
   std::vector<Calibration> calibration(checks.size());

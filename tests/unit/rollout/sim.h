@@ -59,6 +59,15 @@ struct Behaviour {
   double cpuMillisPerSecond = 100;
   double memoryBytes = 100e6;
   std::uint32_t restartsPerWindow = 0;
+  // The application's Sentry SDK (window.sentry), when `sentry`: error events per request (a
+  // steady background of the type "KeyError" at "app.orders.load"), sessions per window and the
+  // share of them that crash, and `newErrorType` raised `newErrorsPerWindow` times a window.
+  bool sentry = false;
+  double exceptionsPerRequest = 0.0;
+  std::uint64_t sessionsPerWindow = 0;
+  double crashedShare = 0.0;
+  std::string newErrorType;
+  std::uint64_t newErrorsPerWindow = 0;
 };
 
 inline PlanConfig fastPlan() {
@@ -230,7 +239,25 @@ class Sim {
     w.memoryBytes = static_cast<std::uint64_t>(b.memoryBytes * (0.95 + 0.1 * uniform(rng)));
     w.restarts = b.restartsPerWindow;
     w.unitActive = true;
+    if (b.sentry) addSentry(w, b, rng);  // after every other draw: the other streams stay as they were
     return w;
+  }
+
+  void addSentry(TelemetryWindow& w, const Behaviour& b, std::mt19937_64& rng) {
+    SentryWindow& s = w.sentry;
+    s.enabled = true;
+    std::uint64_t background = 0;
+    for (std::uint64_t i = 0; i < w.requests; ++i) background += uniform(rng) < b.exceptionsPerRequest;
+    if (background > 0) {
+      s.fingerprints.push_back({"KeyError", "app.orders.load", background, 0, "'missing'"});
+    }
+    if (!b.newErrorType.empty() && b.newErrorsPerWindow > 0) {
+      s.fingerprints.push_back(
+          {b.newErrorType, "app.checkout.pay", b.newErrorsPerWindow, 0, "new failure"});
+    }
+    s.errors = background + (b.newErrorType.empty() ? 0 : b.newErrorsPerWindow);
+    s.sessions = b.sessionsPerWindow;
+    for (std::uint64_t i = 0; i < s.sessions; ++i) s.sessionsCrashed += uniform(rng) < b.crashedShare;
   }
 
   std::vector<HostInfo> hosts_;

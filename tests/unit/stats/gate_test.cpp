@@ -193,7 +193,8 @@ TEST_CASE("Invalid specs and inputs are errors that name the value") {
 TEST_CASE("Names of metrics, tests, tiers and verdicts parse and print") {
   CHECK(parseTest("mann_whitney").ok());
   CHECK(parseTest("t-test").error().message ==
-        "expected a test (one of fisher, mann_whitney, threshold_max, threshold_min, restarts, tail_fisher), "
+        "expected a test (one of fisher, mann_whitney, threshold_max, threshold_min, restarts, tail_fisher, "
+        "new_types), "
         "got \"t-test\"");
   for (const MetricInfo& info : allMetrics()) {
     CAPTURE(info.name);
