@@ -8,10 +8,13 @@
 #include <cstring>
 #include <vector>
 
-#include "agent/install/curl_library.h"
+#include "agent/curl/curl_library.h"
 #include "common/sys/error.h"
 
 namespace rollgate::install {
+
+using curl::CurlLibrary;
+using curl::curlGetStatus;
 namespace {
 
 struct FdCloser {

@@ -10,10 +10,13 @@
 #include <chrono>
 #include <memory>
 
-#include "agent/install/curl_library.h"
+#include "agent/curl/curl_library.h"
 #include "common/sys/error.h"
 
 namespace rollgate::install {
+
+using curl::CurlLibrary;
+using curl::curlGetStatus;
 namespace {
 
 struct AddrInfoDeleter {

@@ -81,6 +81,7 @@ struct SentryEndpoint::Impl {
   std::string scratch;            // decompression buffer, endpoint thread only
   mutable std::mutex mutex;
   std::atomic<bool> stopping{false};
+  std::unique_ptr<curl::CurlLibrary> curl;  // the relay's, and its wait for the listeners
   std::unique_ptr<UpstreamRelay> relay;
   std::thread thread;
 
@@ -331,6 +332,9 @@ Result<std::unique_ptr<SentryEndpoint>> SentryEndpoint::start(
   if (!library) return library.error();
   const MhdLibrary* mhd = *library;
   impl->mhd = mhd;
+  auto curl = curl::CurlLibrary::open();
+  if (!curl) return makeError("Sentry endpoint: " + curl.error().message);
+  impl->curl = std::move(*curl);
   impl->logger = std::move(logger);
   if (!options.nowMillis) {
     options.nowMillis = [] {
@@ -342,7 +346,7 @@ Result<std::unique_ptr<SentryEndpoint>> SentryEndpoint::start(
   impl->options = std::move(options);
   Impl* raw = impl.get();
   impl->relay = std::make_unique<UpstreamRelay>(
-      [raw](const std::string& service, bool ok, long status, const std::string& error) {
+      *impl->curl, [raw](const std::string& service, bool ok, long status, const std::string& error) {
         raw->relayDone(service, ok, status, error);
       });
   for (auto& config : services) {

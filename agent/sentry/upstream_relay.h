@@ -1,12 +1,10 @@
 // UpstreamRelay: sends relayed Sentry bodies to the team's own Sentry with libcurl's multi
-// interface, at most kMaxRelayTransfers at a time, never blocking: the owner polls it together
+// interface (libcurl loaded at run time, agent/curl), at most kMaxRelayTransfers at a time, never blocking: the owner polls it together
 // with its other descriptors (poll()) and calls perform() after. A transfer that fails or is not
 // answered 2xx within kRelayTimeoutSeconds is counted as dropped; nothing is retried (the
 // application's SDK keeps its own copy only until the agent answered).
 // Thread-safety: one thread.
 #pragma once
-
-#include <curl/curl.h>
 
 #include <cstdint>
 #include <functional>
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/curl/curl_library.h"
 #include "agent/sentry/envelope.h"
 #include "agent/sentry/relay_queue.h"
 
@@ -27,7 +26,8 @@ class UpstreamRelay {
   // Called once per finished transfer: the service and whether the upstream took it (2xx).
   using Done = std::function<void(const std::string& service, bool ok, long httpStatus,
                                   const std::string& error)>;
-  explicit UpstreamRelay(Done done);
+  // `curl` (libcurl, loaded) must outlive the relay.
+  UpstreamRelay(const curl::CurlLibrary& curl, Done done);
   ~UpstreamRelay();
 
   bool canStart() const { return static_cast<int>(transfers_.size()) < kMaxRelayTransfers; }
@@ -43,6 +43,7 @@ class UpstreamRelay {
 
  private:
   struct Transfer;
+  const curl::CurlLibrary& curl_;
   CURLM* multi_;
   Done done_;
   std::vector<std::unique_ptr<Transfer>> transfers_;

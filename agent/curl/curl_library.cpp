@@ -1,8 +1,8 @@
-#include "agent/install/curl_library.h"
+#include "agent/curl/curl_library.h"
 
 #include <dlfcn.h>
 
-namespace rollgate::install {
+namespace rollgate::curl {
 namespace {
 
 template <typename Fn>
@@ -19,8 +19,8 @@ Result<std::unique_ptr<CurlLibrary>> CurlLibrary::open() {
   if (handle == nullptr) {
     const char* why = ::dlerror();
     return makeError(std::string("cannot load ") + kSoname +
-                     " (needed for https:// and http:// "
-                     "artifact sources and https:// health URLs; Debian package libcurl4): " +
+                     " (needed for http(s):// artifact sources, https:// health URLs and the "
+                     "Sentry relay; Debian package libcurl4): " +
                      (why != nullptr ? why : "unknown dlopen error"));
   }
   std::unique_ptr<CurlLibrary> lib(new CurlLibrary());
@@ -32,6 +32,16 @@ Result<std::unique_ptr<CurlLibrary>> CurlLibrary::open() {
   resolve(handle, "curl_easy_perform", lib->easyPerform, missing);
   resolve(handle, "curl_easy_getinfo", lib->easyGetinfo, missing);
   resolve(handle, "curl_easy_strerror", lib->easyStrerror, missing);
+  resolve(handle, "curl_slist_append", lib->slistAppend, missing);
+  resolve(handle, "curl_slist_free_all", lib->slistFreeAll, missing);
+  resolve(handle, "curl_multi_init", lib->multiInit, missing);
+  resolve(handle, "curl_multi_cleanup", lib->multiCleanup, missing);
+  resolve(handle, "curl_multi_add_handle", lib->multiAddHandle, missing);
+  resolve(handle, "curl_multi_remove_handle", lib->multiRemoveHandle, missing);
+  resolve(handle, "curl_multi_perform", lib->multiPerform, missing);
+  resolve(handle, "curl_multi_poll", lib->multiPoll, missing);
+  resolve(handle, "curl_multi_wakeup", lib->multiWakeup, missing);
+  resolve(handle, "curl_multi_info_read", lib->multiInfoRead, missing);
   if (!missing.empty()) {
     return makeError(std::string(kSoname) + " lacks the functions " + missing);
   }
@@ -67,4 +77,4 @@ Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
   return code;
 }
 
-}  // namespace rollgate::install
+}  // namespace rollgate::curl

@@ -1,5 +1,5 @@
-// libcurl, loaded when an https:// (or http://) artifact source or an https:// health URL is first
-// used instead of linked: a linked libcurl maps its TLS, LDAP, SSH, RTMP, IDN and HTTP/2 libraries
+// libcurl, loaded when an https:// (or http://) artifact source, an https:// health URL or a
+// Sentry relay (agent/sentry) is first used instead of linked: a linked libcurl maps its TLS, LDAP, SSH, RTMP, IDN and HTTP/2 libraries
 // (about 3 MB of the agent's resident memory) into every agent, although most fleets fetch
 // artifacts from the coordinator and probe health over plain http://. Once loaded it stays loaded
 // (RTLD_NODELETE): unloading libcurl safely would need curl_global_cleanup, which is not
@@ -15,14 +15,14 @@
 
 #include "common/result.h"
 
-namespace rollgate::install {
+namespace rollgate::curl {
 
 class CurlLibrary {
  public:
   // The library name dlopen is given (the soname of Debian's libcurl4 package).
   static constexpr const char* kSoname = "libcurl.so.4";
 
-  // Loads libcurl. An error names the library, dlopen's reason and the package that provides it.
+  // Loads libcurl (once per process; later calls give the same table). An error names the library, dlopen's reason and the package that provides it.
   static Result<std::unique_ptr<CurlLibrary>> open();
   ~CurlLibrary();
   CurlLibrary(const CurlLibrary&) = delete;
@@ -34,6 +34,16 @@ class CurlLibrary {
   CURLcode (*easyPerform)(CURL*) = nullptr;
   CURLcode (*easyGetinfo)(CURL*, CURLINFO, ...) = nullptr;
   const char* (*easyStrerror)(CURLcode) = nullptr;
+  curl_slist* (*slistAppend)(curl_slist*, const char*) = nullptr;
+  void (*slistFreeAll)(curl_slist*) = nullptr;
+  CURLM* (*multiInit)() = nullptr;
+  CURLMcode (*multiCleanup)(CURLM*) = nullptr;
+  CURLMcode (*multiAddHandle)(CURLM*, CURL*) = nullptr;
+  CURLMcode (*multiRemoveHandle)(CURLM*, CURL*) = nullptr;
+  CURLMcode (*multiPerform)(CURLM*, int*) = nullptr;
+  CURLMcode (*multiPoll)(CURLM*, curl_waitfd*, unsigned, int, int*) = nullptr;
+  CURLMcode (*multiWakeup)(CURLM*) = nullptr;
+  CURLMsg* (*multiInfoRead)(CURLM*, int*) = nullptr;
 
   // An easy handle cleaned up by this library's curl_easy_cleanup.
   struct Handle {
@@ -58,4 +68,4 @@ class CurlLibrary {
 // One GET through libcurl (loaded for the call): the status code, or an error naming the URL.
 Result<long> curlGetStatus(const std::string& url, long timeoutMillis);
 
-}  // namespace rollgate::install
+}  // namespace rollgate::curl
