@@ -69,7 +69,15 @@ RolloutSummaryView followRollout(const AdminOptions& admin, const std::string& i
   std::unique_ptr<AdminClient> client;
   std::optional<RolloutSummaryView> previous;
   int unavailable = 0;
+  // An explicit --timeout bounds the whole follow, not only each request; the rollout goes on.
+  const auto started = std::chrono::steady_clock::now();
+  const auto limit = std::chrono::duration<double>(admin.timeoutSeconds);
   while (true) {
+    if (admin.timeoutGiven && previous && std::chrono::steady_clock::now() - started >= limit) {
+      fail(kExitFailure, "rollout " + id + " is still " + previous->status + " after --timeout " +
+                             std::to_string(static_cast<int>(admin.timeoutSeconds)) +
+                             " s; it goes on (rollgate rollout watch " + id + ")");
+    }
     std::string problem;
     if (!client) {
       auto connected = AdminClient::connect(admin);

@@ -413,6 +413,25 @@ TEST_CASE("watch (top level and under rollout) exits 0 once the rollout succeede
   CHECK(unknown.err == "rollgate: no rollout ro-9\n");
 }
 
+TEST_CASE("watch and start --wait give up after an explicit --timeout, naming the rollout") {
+  TempDir dir;
+  FakeCoordinator coordinator(dir.path, {summary("analyzing", 2)});  // never ends
+  auto watch = runCli(dir.path, concat(coordinator.adminFlags(), {"watch", "ro-7", "--interval",
+                                                                  "0.05", "--timeout", "1"}));
+  INFO(watch.err);
+  CHECK(watch.code == cli::kExitFailure);
+  CHECK(watch.err ==
+        "rollgate: rollout ro-7 is still analyzing after --timeout 1 s; it goes on (rollgate "
+        "rollout watch ro-7)\n");
+  writeFile(dir.path / "web.tar", "x");
+  auto start = runCli(dir.path, concat(coordinator.adminFlags(),
+                                       {"rollout", "start", "--service", "web", "--version",
+                                        "1.2.0", "--artifact", (dir.path / "web.tar").string(),
+                                        "--wait", "--interval", "0.05", "--timeout", "1"}));
+  CHECK(start.code == cli::kExitFailure);
+  CHECK(contains(start.err, "rollout ro-7 is still analyzing after --timeout 1 s"));
+}
+
 TEST_CASE("pause, resume, promote, rollback send their action and print the reply") {
   TempDir dir;
   FakeCoordinator coordinator(dir.path, {summary("analyzing", 1)});
