@@ -7,7 +7,8 @@ namespace rollgate::lb {
 HaproxyGate::HaproxyGate(HaproxyGateOptions options, sys::Env& env)
     : options_(std::move(options)),
       env_(env),
-      runtime_(options_.address, options_.commandTimeoutMillis) {}
+      runtime_(options_.address, options_.commandTimeoutMillis),
+      random_(std::random_device{}()) {}
 
 std::string HaproxyGate::describe() const {
   return "haproxy " + options_.address.text + " server " + serverName();
@@ -46,6 +47,35 @@ Status HaproxyGate::drain(std::vector<std::string>& events) {
                      " (set outside rollgate): left as it was");
     return {};
   }
+  // Hosts restarted together (a fleet-wide revert sends every host at once) would drain every
+  // server of the backend together, and HAProxy would then fail every request: each one waits
+  // for another server to take new requests before it drains, and one that finds, just after
+  // draining, that the others drained at the same moment steps back and tries again a little
+  // later. The wait is bounded: past it, the restart goes ahead.
+  const std::uint64_t deadline =
+      env_.steadyMillis() + options_.drainTimeoutMillis + options_.upTimeoutMillis;
+  for (;;) {
+    waitForAnotherServer(deadline, events);
+    if (auto s = setDrain(); !s) return s;
+    if (env_.steadyMillis() >= deadline || otherServers().kind != Others::kNoneServing) break;
+    if (auto s = setReadyAndForget(); !s) {
+      return makeError("cannot drain " + serverName() +
+                       " (every server of the backend was drained at once, and setting this one "
+                       "ready again failed; retried at the next command and at agent start): " +
+                       s.error().message);
+    }
+    std::uint32_t backoff = std::uniform_int_distribution<std::uint32_t>(100, 600)(random_);
+    events.push_back("haproxy server " + serverName() +
+                     " set ready again: every other server of backend " + options_.backend +
+                     " was drained at the same moment; draining again in " +
+                     std::to_string(backoff) + " ms");
+    env_.sleepMillis(backoff);
+  }
+  waitForSessions(events);
+  return {};
+}
+
+Status HaproxyGate::setDrain() {
   nlohmann::json marker = {{"haproxy", options_.address.text},
                            {"backend", options_.backend},
                            {"server", options_.server},
@@ -64,8 +94,51 @@ Status HaproxyGate::drain(std::vector<std::string>& events) {
     }
     return makeError("cannot drain " + serverName() + ": " + s.error().message);
   }
-  waitForSessions(events);
   return {};
+}
+
+HaproxyGate::OtherServers HaproxyGate::otherServers() const {
+  auto servers = runtime_.backendStats(options_.backend);
+  // Unknown: the drain itself reports an unreachable HAProxy; waiting would not help.
+  if (!servers) return {Others::kNoneToWaitFor, servers.error().message};
+  OtherServers result{Others::kNoneToWaitFor, ""};
+  for (const auto& other : *servers) {
+    if (other.name == options_.server) continue;
+    if (statusServesNewRequests(other.stat.status) && other.stat.weight > 0) {
+      return {Others::kServing, other.name};
+    }
+    // A server in maint (an operator's, or HAProxy's) does not come back by itself; one that is
+    // drained or down (restarting, starting up) does.
+    if (other.stat.status.rfind("MAINT", 0) != 0) {
+      result.kind = Others::kNoneServing;
+      result.detail += (result.detail.empty() ? "" : ", ") + other.name + " " + other.stat.status;
+    }
+  }
+  return result;
+}
+
+void HaproxyGate::waitForAnotherServer(std::uint64_t deadline, std::vector<std::string>& events) {
+  const std::uint64_t started = env_.steadyMillis();
+  for (;;) {
+    auto others = otherServers();
+    std::uint64_t waited = env_.steadyMillis() - started;
+    if (others.kind != Others::kNoneServing) {
+      if (waited > 0 && others.kind == Others::kServing) {
+        events.push_back("waited " + std::to_string(waited) + " ms until another server of " +
+                         "backend " + options_.backend + " took new requests (" + others.detail +
+                         ")");
+      }
+      return;
+    }
+    if (env_.steadyMillis() >= deadline) {
+      events.push_back("warning: no other server of backend " + options_.backend +
+                       " takes new requests after " + std::to_string(waited) + " ms (" +
+                       others.detail + "); draining " + serverName() +
+                       " anyway: requests fail until one is back");
+      return;
+    }
+    env_.sleepMillis(options_.pollMillis);
+  }
 }
 
 void HaproxyGate::waitForSessions(std::vector<std::string>& events) {

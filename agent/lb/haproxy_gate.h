@@ -10,6 +10,8 @@
 // Thread-safety: one thread (the install worker).
 #pragma once
 
+#include <random>
+
 #include <cstdint>
 #include <string>
 
@@ -48,6 +50,21 @@ class HaproxyGate final : public TrafficGate {
  private:
   bool markerExists();
   Status setReadyAndForget();
+  // Writes the drain marker, then `set server ... state drain`.
+  Status setDrain();
+  enum class Others {
+    kServing,         // another server takes new requests
+    kNoneServing,     // none does now, but one drained or down may come back
+    kNoneToWaitFor,   // no other server, every other in maint, or HAProxy's answer unknown
+  };
+  struct OtherServers {
+    Others kind;
+    std::string detail;  // the serving server, or the others' statuses
+  };
+  OtherServers otherServers() const;
+  // Waits (until `deadline`, steady clock) while no other server of the backend takes new
+  // requests and one may come back.
+  void waitForAnotherServer(std::uint64_t deadline, std::vector<std::string>& events);
   void waitForSessions(std::vector<std::string>& events);
   void waitUntilUp(std::vector<std::string>& events);
   std::string serverName() const { return options_.backend + "/" + options_.server; }
@@ -55,6 +72,7 @@ class HaproxyGate final : public TrafficGate {
   HaproxyGateOptions options_;
   sys::Env& env_;
   HaproxyRuntime runtime_;
+  std::minstd_rand random_;  // the step-back delay after a simultaneous drain
   bool untouched_ = false;  // the last drain() left a server someone else had drained alone
   std::optional<std::uint64_t> weightDue_;  // a held weight's end (wall clock), or a retry
 };

@@ -197,6 +197,15 @@ Result<ServerStat> HaproxyRuntime::stat(const std::string& backend,
   return parsed;
 }
 
+Result<std::vector<NamedServerStat>> HaproxyRuntime::backendStats(
+    const std::string& backend) const {
+  auto answer = execute("show stat");
+  if (!answer) return answer.error();
+  auto parsed = parseBackendServerStats(*answer, backend);
+  if (!parsed) return makeError("haproxy " + address_.text + ": " + parsed.error().message);
+  return parsed;
+}
+
 Result<ServerState> HaproxyRuntime::state(const std::string& backend,
                                           const std::string& server) const {
   auto answer = execute("show servers state " + backend);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "agent/lb/haproxy_state.h"
 #include "common/result.h"
@@ -40,6 +41,8 @@ class HaproxyRuntime {
   Status setWeight(const std::string& backend, const std::string& server,
                    const std::string& weight) const;
   Result<ServerStat> stat(const std::string& backend, const std::string& server) const;
+  // Every server of `backend` (`show stat`).
+  Result<std::vector<NamedServerStat>> backendStats(const std::string& backend) const;
   Result<ServerState> state(const std::string& backend, const std::string& server) const;
 
   const RuntimeAddress& address() const { return address_; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -47,8 +48,33 @@ std::string rowName(const std::string& backend, const std::string& server) {
 
 }  // namespace
 
-Result<ServerStat> parseServerStat(const std::string& csv, const std::string& backend,
-                                   const std::string& server) {
+namespace {
+
+Result<ServerStat> statOfRow(const std::vector<std::string>& header,
+                             const std::vector<std::string>& fields, const std::string& backend,
+                             const std::string& server) {
+  int scur = columnOf(header, "scur");
+  int status = columnOf(header, "status");
+  int weight = columnOf(header, "weight");
+  if (scur < 0 || status < 0 || weight < 0 ||
+      static_cast<std::size_t>(std::max({scur, status, weight})) >= fields.size()) {
+    return makeError("show stat: the row of " + rowName(backend, server) +
+                     " lacks scur, status or weight");
+  }
+  ServerStat stat;
+  stat.status = fields[static_cast<std::size_t>(status)];
+  if (!toInt(fields[static_cast<std::size_t>(scur)], stat.currentSessions) ||
+      !toInt(fields[static_cast<std::size_t>(weight)], stat.weight)) {
+    return makeError("show stat: " + rowName(backend, server) + ": scur \"" +
+                     fields[static_cast<std::size_t>(scur)] + "\" or weight \"" +
+                     fields[static_cast<std::size_t>(weight)] + "\" is not a number");
+  }
+  return stat;
+}
+
+// Calls `row(header, fields)` for every data row of a `show stat` answer; false: no header.
+template <typename Row>
+bool forEachStatRow(const std::string& csv, Row row) {
   std::istringstream in(csv);
   std::string line;
   std::vector<std::string> header;
@@ -59,31 +85,49 @@ Result<ServerStat> parseServerStat(const std::string& csv, const std::string& ba
     }
     if (line.empty() || header.empty()) continue;
     auto fields = split(line, ',');
-    if (fields.size() < 2 || fields[0] != backend || fields[1] != server) continue;
-    int scur = columnOf(header, "scur");
-    int status = columnOf(header, "status");
-    int weight = columnOf(header, "weight");
-    if (scur < 0 || status < 0 || weight < 0 ||
-        static_cast<std::size_t>(std::max({scur, status, weight})) >= fields.size()) {
-      return makeError("show stat: the row of " + rowName(backend, server) +
-                       " lacks scur, status or weight");
-    }
-    ServerStat stat;
-    stat.status = fields[static_cast<std::size_t>(status)];
-    if (!toInt(fields[static_cast<std::size_t>(scur)], stat.currentSessions) ||
-        !toInt(fields[static_cast<std::size_t>(weight)], stat.weight)) {
-      return makeError("show stat: " + rowName(backend, server) + ": scur \"" +
-                       fields[static_cast<std::size_t>(scur)] + "\" or weight \"" +
-                       fields[static_cast<std::size_t>(weight)] + "\" is not a number");
-    }
-    return stat;
+    if (fields.size() < 2) continue;
+    if (!row(header, fields)) break;
   }
-  if (header.empty()) {
-    return makeError("show stat: not a stats CSV (answer began with \"" + csv.substr(0, 80) +
-                     "\")");
-  }
+  return !header.empty();
+}
+
+Error notStatsCsv(const std::string& csv) {
+  return Error{"show stat: not a stats CSV (answer began with \"" + csv.substr(0, 80) + "\")"};
+}
+
+}  // namespace
+
+Result<ServerStat> parseServerStat(const std::string& csv, const std::string& backend,
+                                   const std::string& server) {
+  std::optional<Result<ServerStat>> found;
+  bool csvOk = forEachStatRow(csv, [&](const auto& header, const auto& fields) {
+    if (fields[0] != backend || fields[1] != server) return true;
+    found = statOfRow(header, fields, backend, server);
+    return false;
+  });
+  if (found) return *found;
+  if (!csvOk) return notStatsCsv(csv);
   return makeError("show stat: no " + rowName(backend, server) +
                    " (check the backend and server names)");
+}
+
+Result<std::vector<NamedServerStat>> parseBackendServerStats(const std::string& csv,
+                                                             const std::string& backend) {
+  std::vector<NamedServerStat> servers;
+  std::optional<Error> bad;
+  bool csvOk = forEachStatRow(csv, [&](const auto& header, const auto& fields) {
+    if (fields[0] != backend || fields[1] == "BACKEND" || fields[1] == "FRONTEND") return true;
+    auto stat = statOfRow(header, fields, backend, fields[1]);
+    if (!stat) {
+      bad = stat.error();
+      return false;
+    }
+    servers.push_back({fields[1], *stat});
+    return true;
+  });
+  if (bad) return *bad;
+  if (!csvOk) return notStatsCsv(csv);
+  return servers;
 }
 
 Result<ServerState> parseServerState(const std::string& text, const std::string& backend,
@@ -129,6 +173,10 @@ Result<ServerState> parseServerState(const std::string& text, const std::string&
   }
   return makeError("show servers state: no " + rowName(backend, server) +
                    " (check the backend and server names)");
+}
+
+bool statusServesNewRequests(const std::string& status) {
+  return status.rfind("UP", 0) == 0 || status == "no check";
 }
 
 bool statusTakesTraffic(const std::string& status) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -38,11 +39,22 @@ struct ServerState {
 // not there or the CSV lacks a column.
 Result<ServerStat> parseServerStat(const std::string& csv, const std::string& backend,
                                    const std::string& server);
+// Every server row of `backend` in a `show stat` answer (not its BACKEND or FRONTEND row).
+struct NamedServerStat {
+  std::string name;
+  ServerStat stat;
+};
+Result<std::vector<NamedServerStat>> parseBackendServerStats(const std::string& csv,
+                                                             const std::string& backend);
+
 // The row of `server` in a `show servers state <backend>` answer.
 Result<ServerState> parseServerState(const std::string& text, const std::string& backend,
                                      const std::string& server);
 // True when HAProxy's own check lets traffic reach the server: UP (also "UP n/m" while going
 // down), DRAIN (up, weight 0) or "no check".
 bool statusTakesTraffic(const std::string& status);
+// True when HAProxy sends the server new requests: UP (also "UP n/m") or "no check"; not DRAIN,
+// MAINT or DOWN.
+bool statusServesNewRequests(const std::string& status);
 
 }  // namespace rollgate::lb

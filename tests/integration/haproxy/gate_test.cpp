@@ -3,6 +3,7 @@
 // an unknown server fails with a message naming them and leaves nothing drained, a server an
 // operator put in maintenance is left alone, and the wait for HAProxy's check is bounded. A held
 // weight is applied, ended by its release, by a restart or (when due) by the next agent's start.
+// Two servers drained at the same moment are never drained together: one waits for the other.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -314,4 +315,45 @@ TEST_CASE("a weight held by an agent that died is released by the next one once 
   CHECK(f.weight("h2") == 1);
   CHECK_FALSE(f.weightMarkerExists());
   CHECK_MESSAGE(contains(events, "back to its configured weight"), joined(events));
+}
+
+TEST_CASE("two servers drained at once: one waits until the other takes requests again") {
+  SlowBackend quick(0);
+  Fixture f;
+  if (!f.ready({{"h1", quick.port()}, {"h2", quick.port()}})) return;
+  auto options = [&](const std::string& server) {
+    auto o = f.options(server);
+    o.markerPath = f.state.file("haproxy-web-" + server + ".drained");
+    o.weightMarkerPath = f.state.file("haproxy-web-" + server + ".weight");
+    return o;
+  };
+  lb::HaproxyGate g1(options("h1"), f.env);
+  lb::HaproxyGate g2(options("h2"), f.env);
+  std::vector<std::string> e1;
+  std::vector<std::string> e2;
+  std::atomic<int> done1{0};
+  std::atomic<int> done2{0};
+  std::thread t1([&] { done1 = g1.drain(e1).ok() ? 1 : 2; });
+  std::thread t2([&] { done2 = g2.drain(e2).ok() ? 1 : 2; });
+  REQUIRE(waitUntil([&] { return done1 != 0 || done2 != 0; }));
+  // One is drained; the other waits (the server it would drain still takes every request).
+  bool firstIs1 = done1 != 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK((firstIs1 ? done2.load() : done1.load()) == 0);
+  CHECK(f.haproxy->serversNotReady() ==
+        std::vector<std::string>{firstIs1 ? "h1 (drain)" : "h2 (drain)"});
+  CHECK(getThrough(f.haproxy->frontendPort()) == "HTTP/1.1 200 OK");
+  std::vector<std::string> events;
+  REQUIRE((firstIs1 ? g1 : g2).restore(events).ok());
+  REQUIRE(waitUntil([&] { return done1 != 0 && done2 != 0; }));
+  t1.join();
+  t2.join();
+  CHECK(done1 == 1);
+  CHECK(done2 == 1);
+  CHECK_MESSAGE(contains(firstIs1 ? e2 : e1, "until another server of backend web took new requests"),
+                joined(firstIs1 ? e2 : e1));
+  CHECK(f.haproxy->serversNotReady() ==
+        std::vector<std::string>{firstIs1 ? "h2 (drain)" : "h1 (drain)"});
+  REQUIRE((firstIs1 ? g2 : g1).restore(events).ok());
+  CHECK(f.haproxy->serversNotReady().empty());
 }

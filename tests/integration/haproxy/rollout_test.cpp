@@ -3,7 +3,8 @@
 // nginx start is made 2 s slow (ExecStartPre=/bin/sleep 2) so that a restart is long enough to be
 // seen; HAProxy is configured to show failures rather than hide them (retries 1, no redispatch;
 // haproxy_process.h). With the agents' HAProxy integration, a promoted rollout (canary, baseline
-// restart, cluster), a rolled-back rollout and rollbacks to a named version fail zero requests.
+// restart, cluster), a rolled-back rollout, rollbacks to a named version and fleet-wide reverts
+// (`rollgate revert`, one host at a time and every host at once) fail zero requests.
 // Without it, the same promoted rollout fails requests. An unreachable HAProxy fails the install
 // with the reason; a build that does not start is switched back and leaves no server drained.
 // A plan's canary weight gives the canary that HAProxy weight during its analysis, then its own.
@@ -140,6 +141,41 @@ struct Fixture {
     return n;
   }
 
+  // Counts of one phase of the load (the load runs on across phases).
+  struct Phase {
+    std::uint64_t failed = 0;
+    std::uint64_t sent = 0;
+  };
+  Phase mark() const { return {load.failures(), load.requestsSent()}; }
+  Phase since(const Phase& start) const {
+    return {load.failures() - start.failed, load.requestsSent() - start.sent};
+  }
+  static std::string describe(const Phase& p) {
+    return std::to_string(p.failed) + " of " + std::to_string(p.sent) + " requests failed";
+  }
+
+  // Forward to `version` host by host (an install of a kept, newer release: drained, restarted).
+  void installEverywhere(const std::string& version) {
+    for (const auto& host : kHosts) {
+      auto out = web->fleet().cli({"install", "--host", host.name, "--service", "web",
+                                   "--version", version, "--json", "--timeout-seconds", "120"});
+      REQUIRE_MESSAGE(out.exitCode == 0, host.name << ": " << out.out << out.err);
+    }
+    REQUIRE(hostsOn(version) == kHosts.size());
+  }
+
+  // A fleet-wide revert of web to `version` (`extra`: e.g. --batch 1); returns its JSON report.
+  nlohmann::json revert(const std::string& version, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"revert", "--service", "web", "--to", version, "--wait",
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto out = web->fleet().cli(args);
+    CHECK_MESSAGE(out.exitCode == 0, out.err << out.out);
+    auto json = nlohmann::json::parse(out.out, nullptr, false);
+    REQUIRE_MESSAGE(json.contains("revert"), out.out << out.err);
+    return json["revert"];
+  }
+
   std::string loadReport() {
     return std::to_string(load.failures()) + " of " + std::to_string(load.requestsSent()) +
            " requests failed (" + load.failureSummary() + ")";
@@ -149,23 +185,28 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE(
-    "with HAProxy: a promoted rollout, a rolled-back rollout and rollbacks to a version fail no "
-    "request") {
+    "with HAProxy: a promoted rollout, a rolled-back rollout, rollbacks to a version and fleet-wide "
+    "reverts fail no request") {
   Fixture f;
   if (!f.ready(Integration::kOn)) return;
   f.startLoad();
 
   std::string explain;
+  auto phase = f.mark();
   std::string good = f.startRollout("1.1.0", ReleaseKind::kHealthy);
   CHECK_MESSAGE(f.waitForEnd(good, explain) == "succeeded", explain);
   CHECK(f.hostsOn("1.1.0") == kHosts.size());
+  MESSAGE("promoted rollout: " << Fixture::describe(f.since(phase)));
   CHECK_MESSAGE(f.load.failures() == 0, "promoted rollout: " << f.loadReport());
 
+  phase = f.mark();
   std::string slow = f.startRollout("1.2.0", ReleaseKind::kSlower20ms);
   CHECK_MESSAGE(f.waitForEnd(slow, explain) == "rolled_back", explain);
   CHECK(f.hostsOn("1.1.0") == kHosts.size());
+  MESSAGE("rolled-back rollout: " << Fixture::describe(f.since(phase)));
   CHECK_MESSAGE(f.load.failures() == 0, "rolled-back rollout: " << f.loadReport());
 
+  phase = f.mark();
   for (const auto& host : kHosts) {
     auto out = f.web->fleet().cli(
         {"rollback", "--host", host.name, "--service", "web", "--to", "1.0.0", "--json"});
@@ -178,6 +219,25 @@ TEST_CASE(
         out.out);
   }
   CHECK(f.hostsOn("1.0.0") == kHosts.size());
+  MESSAGE("rollbacks to 1.0.0, host by host: " << Fixture::describe(f.since(phase)));
+
+  // Fleet-wide reverts of a build every host runs: one host at a time, then every host at once.
+  // All at once drains every server together; the agents keep one of them taking traffic.
+  for (const std::vector<std::string>& batch :
+       {std::vector<std::string>{"--batch", "1"}, std::vector<std::string>{}}) {
+    std::string name = batch.empty() ? "revert, all hosts at once" : "revert --batch 1";
+    auto forward = f.mark();
+    f.installEverywhere("1.1.0");
+    MESSAGE("installs of 1.1.0: " << Fixture::describe(f.since(forward)));
+    auto start = f.mark();
+    auto report = f.revert("1.0.0", batch);
+    auto counts = f.since(start);
+    MESSAGE(name << ": " << Fixture::describe(counts));
+    CHECK_MESSAGE(counts.failed == 0, name << ": " << f.loadReport() << "; " << report.dump());
+    CHECK(report.value("status", "") == "succeeded");
+    CHECK(f.hostsOn("1.0.0") == kHosts.size());
+    CHECK(f.haproxy->serversNotReady().empty());
+  }
   f.load.stop();
   INFO("with HAProxy: " << f.loadReport());
   CHECK(f.load.failures() == 0);

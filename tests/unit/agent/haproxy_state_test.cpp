@@ -51,6 +51,32 @@ TEST_CASE("show stat: an unknown server or a non-CSV answer is an error naming i
   CHECK(garbled.error().message.find("\"x\"") != std::string::npos);
 }
 
+TEST_CASE("show stat: every server of a backend, without its BACKEND row") {
+  auto servers = parseBackendServerStats(kStat, "web");
+  REQUIRE(servers.ok());
+  REQUIRE(servers->size() == 2);
+  CHECK((*servers)[0].name == "h1");
+  CHECK((*servers)[0].stat.status == "UP");
+  CHECK((*servers)[1].name == "h2");
+  CHECK((*servers)[1].stat.weight == 50);
+  auto none = parseBackendServerStats(kStat, "api");
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+  auto other = parseBackendServerStats("Permission denied\n", "web");
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().message.find("Permission denied") != std::string::npos);
+}
+
+TEST_CASE("a server takes new requests when UP or unchecked, not when drained, down or in maint") {
+  CHECK(statusServesNewRequests("UP"));
+  CHECK(statusServesNewRequests("UP 1/2"));
+  CHECK(statusServesNewRequests("no check"));
+  CHECK_FALSE(statusServesNewRequests("DRAIN"));
+  CHECK_FALSE(statusServesNewRequests("DOWN"));
+  CHECK_FALSE(statusServesNewRequests("DOWN 1/2"));
+  CHECK_FALSE(statusServesNewRequests("MAINT"));
+}
+
 TEST_CASE("show servers state: operational and admin state, weights") {
   auto h1 = parseServerState(kState, "web", "h1");
   REQUIRE(h1.ok());
