@@ -19,7 +19,8 @@ struct FaultRow {
 };
 
 void printFaultHeader();
-// Prints the row for one rollout of `row`; returns whether it was stopped at the canary.
+// Prints the row for one rollout of `row` (the deciding check, and the others that failed in that
+// stage); returns whether it was stopped at the canary.
 bool printFaultRow(const FaultRow& row, const testing::RolloutOutcome& outcome);
 // A row that could not run here: what is missing; never counted as caught.
 void printNotRun(const FaultRow& row, const std::string& missing);

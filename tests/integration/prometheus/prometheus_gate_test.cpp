@@ -139,7 +139,7 @@ metric = "prometheus"
 test = "mann_whitney"
 query = 'rate(app_error_ratio{host="{{host}}"}[1m]'
 )");
-  auto refused = f.startRollout("0.9.0", 0.01, badGates);
+  auto refused = f.startRollout("1.0.0.1", 0.01, badGates);
   CHECK(refused.exitCode != 0);
   CHECK_MESSAGE(refused.err.find("Prometheus refused the query: bad_data") != std::string::npos,
                 refused.err << refused.out);

@@ -3,8 +3,8 @@
 // (tests/support/sentry/sdk_app.py, its mode.json) against a steady background of handled
 // exceptions; the Prometheus row is a release whose own /metrics exporter regresses
 // (prometheus_server.h), checked by a Prometheus check added to the default gates. The detection
-// benchmark (bench/detection) rolls each row out; tests/integration/catalog/README.md says where
-// each row is tested.
+// benchmark (bench/detection) rolls each row out; tests/integration/catalog/CMakeLists.txt says
+// where each row is tested.
 // Thread-safety: immutable data.
 #pragma once
 
