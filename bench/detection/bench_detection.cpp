@@ -1,7 +1,11 @@
 // bench_detection: the decision-quality benchmark. Every fault class of the catalog
 // (tests/support/fleet/fault_catalog.h) is rolled out once on a real fleet, then a healthy build
-// is rolled out `aa` times over itself (A/A).
-//   bench_detection [--faults-only | --aa-only] [--aa N] [--fault-runs N] [--rps N]
+// is rolled out `aa` times over itself (A/A). Then the signal rows (signal_rows.h): the Sentry
+// faults and `sentry-aa` Sentry A/A builds, the Prometheus regression and `prometheus-aa`
+// Prometheus A/A builds, each on its own fleet.
+//   bench_detection [--faults-only | --aa-only] [--signals-only | --no-signals] [--aa N]
+//                   [--sentry-aa N] [--prometheus-aa N] [--fault-runs N] [--rps N]
+// --fault-runs applies to every fault row; --faults-only and --aa-only to the signal rows too.
 // The fleet: 3 agents whose service is rollgate-fault-app, units of a private systemd manager,
 // under `rps` requests per second per host (default 100), default gates, the catalog's plan
 // (1 s windows; canary: 2 s warm-up, 8 s analysis; later stages 1 s + 4 s). Per fault: stopped at
@@ -15,10 +19,14 @@
 #include <map>
 #include <string>
 
+#include "bench/detection/report.h"
+#include "bench/detection/signal_rows.h"
 #include "tests/support/fleet/fault_catalog.h"
 #include "tests/support/fleet/rollout_runner.h"
 
 using namespace rollgate::testing;
+using rollgate::bench::AaTally;
+using rollgate::bench::FaultRow;
 
 namespace {
 
@@ -29,10 +37,18 @@ volatile std::sig_atomic_t stopRequested = 0;
 struct Args {
   bool faults = true;
   bool aa = true;
+  bool catalog = true;  // the fault app's rows
+  bool signals = true;  // the Sentry and Prometheus rows
   int aaRuns = 100;
+  int sentryAa = 5;
+  int prometheusAa = 2;
   int faultRuns = 1;
   int rps = kCatalogRequestsPerSecond;
 };
+
+constexpr const char* kUsage =
+    "usage: bench_detection [--faults-only | --aa-only] [--signals-only | --no-signals] [--aa N] "
+    "[--sentry-aa N] [--prometheus-aa N] [--fault-runs N] [--rps N]\n";
 
 bool parseArgs(int argc, char** argv, Args& args) {
   for (int i = 1; i < argc; ++i) {
@@ -48,52 +64,33 @@ bool parseArgs(int argc, char** argv, Args& args) {
     bool ok = true;
     if (arg == "--faults-only") args.aa = false;
     else if (arg == "--aa-only") args.faults = false;
+    else if (arg == "--signals-only") args.catalog = false;
+    else if (arg == "--no-signals") args.signals = false;
     else if (arg == "--aa") ok = number(args.aaRuns);
+    else if (arg == "--sentry-aa") ok = number(args.sentryAa);
+    else if (arg == "--prometheus-aa") ok = number(args.prometheusAa);
     else if (arg == "--fault-runs") ok = number(args.faultRuns);
     else if (arg == "--rps") ok = number(args.rps) && args.rps > 0;
     else ok = false;
     if (!ok) {
-      std::fprintf(stderr, "bench_detection: bad argument \"%s\"\nusage: bench_detection "
-                   "[--faults-only | --aa-only] [--aa N] [--fault-runs N] [--rps N]\n", arg.c_str());
+      std::fprintf(stderr, "bench_detection: bad argument \"%s\"\n%s", arg.c_str(), kUsage);
       return false;
     }
   }
   return true;
 }
 
-std::string verdictText(const RolloutOutcome& o) {
-  if (o.decision == "rolled_back") return "rolled back";
-  if (o.decision == "waiting_for_operator") return "held";
-  return o.decision.empty() ? "no decision (" + o.error + ")" : o.decision;
-}
-
 void runFaults(WebFleet& web, const RolloutRun& run, const Args& args) {
-  std::printf("\n| fault | parameters | expected check | caught at the canary | by check (tier) | "
-              "decision | s from canary activation to decision |\n|---|---|---|---|---|---|---|\n");
-  std::fflush(stdout);
+  rollgate::bench::printFaultHeader();
   int caught = 0, total = 0;
   const auto& catalog = faultCatalog();
   for (std::size_t row = 0; row < catalog.size(); ++row) {
     const CatalogFault& fault = catalog[row];
-    for (int r = 0; r < args.faultRuns && !stopRequested; ++r) {
+    FaultRow printed{fault.name, fault.description, fault.expectedCheck, fault.expectedDecision};
+    for (int r = 0; r < args.faultRuns && !stopRequested; ++r, ++total) {
       std::string version = "9." + std::to_string(row) + "." + std::to_string(r);
-      auto outcome = runRollout(web, run, version, web.makeRelease(version, fault.fault));
-      bool stopped = outcome.stage == "canary" && (outcome.decision == "rolled_back" ||
-                                                   outcome.decision == "waiting_for_operator");
-      bool asExpected = stopped && outcome.check == fault.expectedCheck &&
-                        outcome.decision == fault.expectedDecision;
-      caught += stopped;
-      ++total;
-      char seconds[32] = "-";
-      if (stopped && outcome.decisionSeconds >= 0) {
-        std::snprintf(seconds, sizeof seconds, "%.1f", outcome.decisionSeconds);
-      }
-      std::printf("| %s | %s | %s | %s | %s | %s | %s |\n", fault.name.c_str(),
-                  fault.description.c_str(), fault.expectedCheck.c_str(),
-                  stopped ? (asExpected ? "yes" : "yes, not as expected") : "NO",
-                  outcome.check.empty() ? "-" : (outcome.check + " (" + outcome.tier + ")").c_str(),
-                  verdictText(outcome).c_str(), seconds);
-      std::fflush(stdout);
+      caught += rollgate::bench::printFaultRow(
+          printed, runRollout(web, run, version, web.makeRelease(version, fault.fault)));
     }
   }
   std::printf("\ncaught at the canary: %d/%d\n", caught, total);
@@ -139,42 +136,17 @@ void printSignificance(const SignificanceTable& table) {
 }
 
 void runAa(WebFleet& web, const RolloutRun& run, const Args& args) {
-  int promoted = 0, rolledBack = 0, heldCount = 0, other = 0;
-  std::map<std::string, int> byCheck;
+  AaTally tally;
   SignificanceTable significance;
-  double longest = 0, sum = 0;
-  int runs = 0;
-  for (int i = 0; i < args.aaRuns && !stopRequested; ++i, ++runs) {
+  for (int i = 0; i < args.aaRuns && !stopRequested; ++i) {
     std::string version = "1.0." + std::to_string(i + 1);
     auto started = std::chrono::steady_clock::now();
     auto outcome = runRollout(web, run, version, web.makeRelease(version, FaultSpec{}));
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    longest = std::max(longest, seconds);
     countSignificance(outcome.explain, significance);
-    sum += seconds;
-    promoted += outcome.decision == "succeeded";
-    rolledBack += outcome.decision == "rolled_back";
-    heldCount += outcome.decision == "waiting_for_operator";
-    other += outcome.decision != "succeeded" && outcome.decision != "rolled_back" &&
-             outcome.decision != "waiting_for_operator";
-    std::string why;
-    if (outcome.decision != "succeeded") {
-      why = " at " + outcome.stage + " by " + outcome.check + " (" + outcome.tier + ", " +
-            outcome.verdict + ")";
-      byCheck[verdictText(outcome) + why] += 1;
-    }
-    std::printf("A/A %d/%d: %s%s, %.0f s\n", i + 1, args.aaRuns, verdictText(outcome).c_str(),
-                why.c_str(), seconds);
-    std::fflush(stdout);
+    tally.add(outcome, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+              args.aaRuns);
   }
-  int n = std::max(runs, 1);
-  std::printf("\nA/A rollouts: %d (%.0f s each on average, longest %.0f s); promoted %d\n",
-              runs, sum / n, longest, promoted);
-  std::printf("| A/A runs | promoted | false rollbacks | false rollback rate | false holds | "
-              "false hold rate | no decision |\n|---|---|---|---|---|---|---|\n");
-  std::printf("| %d | %d | %d | %.1f%% | %d | %.1f%% | %d |\n", runs, promoted, rolledBack,
-              100.0 * rolledBack / n, heldCount, 100.0 * heldCount / n, other);
-  for (const auto& [what, count] : byCheck) std::printf("  %dx %s\n", count, what.c_str());
+  tally.print("fault app");
   printSignificance(significance);
 }
 
@@ -195,9 +167,11 @@ int main(int argc, char** argv) {
   }
 }
 
-int run(const Args& args) {
+// The fault app's rows and A/A builds; 2 when the fleet cannot run here.
+int runCatalog(const Args& args) {
   if (auto missing = WebFleet::missingPrerequisite(WebServer::kFaultApp); !missing.empty()) {
-    std::fprintf(stderr, "bench_detection: cannot run here: %s\n", missing.c_str());
+    std::fprintf(stderr, "bench_detection: the fault app's rows cannot run here: %s\n", missing.c_str());
+    std::printf("fault app rows: not run (missing: %s)\n", missing.c_str());
     return 2;
   }
   WebFleet::Options options;
@@ -226,4 +200,24 @@ int run(const Args& args) {
   if (args.aa) runAa(web, run, args);
   web.stopLoad();
   return 0;
+}
+
+// Each part on its own fleet, one after the other (a fleet is stopped before the next starts);
+// the worst exit code: 1 a fleet failed, 2 a part could not run here, 0 all ran.
+int run(const Args& args) {
+  int worst = 0;
+  auto note = [&](int code) { worst = code == 1 || worst == 1 ? 1 : std::max(worst, code); };
+  if (args.catalog) note(runCatalog(args));
+  if (args.signals && !stopRequested) {
+    rollgate::bench::SignalArgs signalArgs;
+    signalArgs.faults = args.faults;
+    signalArgs.aa = args.aa;
+    signalArgs.faultRuns = args.faultRuns;
+    signalArgs.sentryAa = args.sentryAa;
+    signalArgs.prometheusAa = args.prometheusAa;
+    signalArgs.stopRequested = &stopRequested;
+    note(rollgate::bench::runSentryRows(signalArgs));
+    if (!stopRequested) note(rollgate::bench::runPrometheusRows(signalArgs));
+  }
+  return worst;
 }

@@ -4,6 +4,8 @@
 // stopped at the canary by its expected check: rolled back for a critical check, held for an
 // operator for a warn check. Every host must then be back on the starting release. Also: the
 // fault app's release spec (fault.json) round-trips, and a bad one stops the app naming the key.
+// The catalog's Sentry and Prometheus rows are tested in it_sentry_sdk and it_prometheus_gate
+// (see this directory's CMakeLists.txt).
 #include <doctest/doctest.h>
 #include <unistd.h>
 

@@ -5,18 +5,16 @@
 // metric regresses is rolled back at the canary, an A/A build passes, an invalid query refuses the
 // start with Prometheus's error, and a Prometheus that went away holds the stage naming why.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
+#include "tests/support/fleet/prometheus_server.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
 
 using namespace rollgate::testing;
 
 namespace {
-
-constexpr const char* kPrometheus = "/usr/bin/prometheus";
 
 const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}};
 
@@ -43,64 +41,7 @@ analysis_seconds = 4
 batch = "100%"
 )";
 
-// One Prometheus check: the host's own series (by its name and by the address its agent connects
-// from, 127.0.0.1 here), Mann-Whitney of the canary's per-look values against the baseline's,
-// failing on a rise of at least 0.01.
-const char* kGates = R"([[check]]
-name = "app_errors"
-metric = "prometheus"
-test = "mann_whitney"
-query = 'max(app_error_ratio{host="{{host}}",instance=~"{{address}}:.*"})'
-min_effect = 0.01
-tier = "critical"
-)";
 const char* kCanaryQuery = R"(max(app_error_ratio{host="eu-a-1",instance=~"127.0.0.1:.*"}))";
-
-// A release's /metrics: the exporter of the build itself.
-std::string metricsSite(double errorRatio) {
-  char value[32];
-  std::snprintf(value, sizeof value, "%.4f", errorRatio);
-  return "location = /metrics { default_type text/plain; return 200 \"# TYPE app_error_ratio "
-         "gauge\\napp_error_ratio " +
-         std::string(value) +
-         "\\n# TYPE app_requests_total counter\\napp_requests_total 1000\\n\"; }\n";
-}
-
-struct PrometheusServer {
-  TempDir dir{"rollgate-prometheus"};
-  int port = freePort();
-  Process process;
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-
-  void start(const WebFleet& web) {
-    std::string config =
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-        "  - job_name: web\n    static_configs:\n";
-    for (const auto& host : web.hosts()) {
-      config += "      - targets: ['127.0.0.1:" + std::to_string(web.port(host.name)) +
-                "']\n        labels:\n          host: '" + host.name + "'\n";
-    }
-    writeFile(dir.file("prometheus.yml"), config);
-    std::filesystem::create_directories(dir.file("data"));
-    process = Process::spawn({kPrometheus, "--config.file=" + dir.file("prometheus.yml"),
-                              "--storage.tsdb.path=" + dir.file("data"),
-                              "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-                             dir.file("prometheus.log"));
-  }
-
-  // Waits until every host's series is in Prometheus.
-  bool waitForSeries(std::size_t hosts) {
-    return waitUntil(
-        [&] {
-          auto out = runCommand({"curl", "-sf", url() + "/api/v1/query?query=app_error_ratio"});
-          if (out.exitCode != 0) return false;
-          auto json = nlohmann::json::parse(out.out, nullptr, false);
-          return !json.is_discarded() && json["data"]["result"].size() == hosts;
-        },
-        std::chrono::seconds(60), std::chrono::milliseconds(500));
-  }
-};
 
 struct Fixture {
   PrometheusServer prometheus;
@@ -109,31 +50,30 @@ struct Fixture {
 
   bool ready() {
     std::string missing = WebFleet::missingPrerequisite();
-    if (missing.empty() && ::access(kPrometheus, X_OK) != 0) missing = kPrometheus;
-    if (missing.empty() && runCommand({"curl", "--version"}).exitCode != 0) missing = "curl";
+    if (missing.empty()) missing = PrometheusServer::missingPrerequisite();
     if (!requireOrSkip(missing)) return false;
     WebFleet::Options options;
-    options.coordinatorExtraToml =
-        "\n[prometheus]\nurl = \"" + prometheus.url() + "\"\ntimeout_millis = 1500\n";
+    options.coordinatorExtraToml = prometheus.coordinatorToml();
     auto started = WebFleet::start(kHosts, options);
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
     web = std::move(*started);
-    auto base = web->installEverywhere("1.0.0", ReleaseKind::kHealthy, metricsSite(0.01));
+    auto base = web->installEverywhere("1.0.0", ReleaseKind::kHealthy, appErrorRatioMetricsSite(0.01));
     REQUIRE_MESSAGE(base.ok(), (base.ok() ? "" : base.error().message));
     planFile = web->work().file("plan.toml");
     writeFile(planFile, kPlan);
     gatesFile = web->work().file("gates.toml");
-    writeFile(gatesFile, kGates);
-    prometheus.start(*web);
-    REQUIRE_MESSAGE(prometheus.waitForSeries(kHosts.size()),
-                    readFile(prometheus.dir.file("prometheus.log")));
+    writeFile(gatesFile, appErrorsCheckToml());
+    std::vector<std::pair<std::string, int>> targets;
+    for (const auto& host : kHosts) targets.emplace_back(host.name, web->port(host.name));
+    prometheus.start(targets);
+    REQUIRE_MESSAGE(prometheus.waitForSeries("app_error_ratio", kHosts.size()), prometheus.log());
     web->startLoad();
     return true;
   }
 
   CommandOutput startRollout(const std::string& version, double errorRatio,
                              const std::string& gates) {
-    std::string archive = web->makeRelease(version, ReleaseKind::kHealthy, metricsSite(errorRatio));
+    std::string archive = web->makeRelease(version, ReleaseKind::kHealthy, appErrorRatioMetricsSite(errorRatio));
     return web->fleet().cli({"rollout", "start", "--service", "web", "--version", version,
                              "--artifact", archive, "--plan", planFile, "--gates", gates,
                              "--canary-host", "eu-a-1", "--json"});
@@ -255,7 +195,7 @@ query = 'app_requests_total{host="{{host}}"}'
   CHECK(f.web->activeRelease("eu-a-2") == "1.1.0");
 
   // Prometheus goes away: the stage holds, naming why, and nothing is promoted.
-  f.prometheus.process.stop();
+  f.prometheus.stop();
   std::string held = f.start("1.3.0", 0.01);
   CHECK_MESSAGE(f.waitForEnd(held) == "waiting_for_operator", f.explainText);
   CHECK_MESSAGE(f.explainText.find("unreachable") != std::string::npos, f.explainText);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "tests/support/fleet/signal_catalog.h"
 #include "tests/support/sentry/sentry_fleet.h"
 #include "tests/support/skip.h"
 
@@ -20,29 +21,6 @@ namespace {
 
 const std::vector<SentryHostSpec> kHosts = {
     {"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}, {"eu-b-1", "eu", "eu-b"}};
-
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 8
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 3
-analysis_seconds = 16
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-batch = "100%"
-)";
 
 const std::string kBaseline = SentryFleet::kBackgroundMode;
 
@@ -60,7 +38,7 @@ struct Fixture {
     REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
     sentry = std::move(*started);
     planFile = sentry->work().file("plan.toml");
-    writeFile(planFile, kPlan);
+    writeFile(planFile, sentryCatalogPlanToml());
     gatesFile = sentry->work().file("gates.toml");
     writeFile(gatesFile, SentryFleet::gatesToml());
     auto installed = sentry->installEverywhere("1.0.0", kBaseline);

@@ -1,7 +1,8 @@
 // The fault catalog: one row per class of bad build the default gates must stop at the canary,
 // with the fault app's parameters that express it and the check expected to catch it. The
 // detection benchmark (bench/detection) rolls each row out once on a real fleet; the catalog's
-// integration tests (tests/integration/catalog) assert each row is stopped by its check.
+// integration tests (tests/integration/catalog) assert each row is stopped by its check. Faults
+// seen through the application's Sentry SDK or its Prometheus metrics are signal_catalog.h's rows.
 //
 // Adding a fault class: give FaultSpec (fault_spec.h) the parameter, make rollgate-fault-app
 // (fault_app.cpp) act on it, and add a row here; the benchmark and the tests pick it up.

@@ -60,13 +60,17 @@ json explainRollout(const LocalFleet& fleet, const std::string& id) {
   return doc.is_discarded() ? json::object() : doc;
 }
 
-RolloutOutcome runRollout(WebFleet& web, const RolloutRun& run, const std::string& version,
+RolloutOutcome runRollout(LocalFleet& fleet, const RolloutRun& run, const std::string& version,
                           const std::string& archive) {
-  LocalFleet& fleet = web.fleet();
   RolloutOutcome outcome;
-  auto start = fleet.cli({"rollout", "start", "--service", "web", "--version", version,
-                          "--artifact", archive, "--plan", run.planFile, "--canary-host",
-                          run.canaryHost, "--json"});
+  std::vector<std::string> args = {"rollout", "start", "--service", run.service, "--version",
+                                   version, "--artifact", archive, "--plan", run.planFile,
+                                   "--canary-host", run.canaryHost, "--json"};
+  if (!run.gatesFile.empty()) {
+    args.push_back("--gates");
+    args.push_back(run.gatesFile);
+  }
+  auto start = fleet.cli(args);
   auto started = json::parse(start.out, nullptr, false);
   if (start.exitCode != 0 || started.is_discarded()) {
     outcome.error = "rollout start " + version + ": " + start.err + start.out;

@@ -1,4 +1,4 @@
-// Runs one rollout on a WebFleet to its decision and reads what decided it from `rollout explain
+// Runs one rollout on a fleet (a WebFleet, a SentryFleet) to its decision and reads what decided it from `rollout explain
 // --json` (typed fields: event kinds, the check named by the deciding event, the check records),
 // for the fault catalog's tests and the detection benchmark.
 // Thread-safety: none; one thread drives the fleet.
@@ -30,6 +30,8 @@ struct RolloutOutcome {
 struct RolloutRun {
   std::string planFile;
   std::string canaryHost;
+  std::string service = "web";
+  std::string gatesFile;  // "": the default gates
   // A held rollout is rolled back (as an operator would) so that the fleet is back on its
   // starting release for the next run.
   bool rollBackHolds = true;
@@ -39,8 +41,12 @@ struct RolloutRun {
 // `rollout explain ID --json`, parsed; an empty object if the command failed.
 nlohmann::json explainRollout(const LocalFleet& fleet, const std::string& id);
 
-// Starts a rollout of `archive` as `version` of service "web" and follows it to its decision.
-RolloutOutcome runRollout(WebFleet& web, const RolloutRun& run, const std::string& version,
+// Starts a rollout of `archive` as `version` of `run.service` and follows it to its decision.
+RolloutOutcome runRollout(LocalFleet& fleet, const RolloutRun& run, const std::string& version,
                           const std::string& archive);
+inline RolloutOutcome runRollout(WebFleet& web, const RolloutRun& run, const std::string& version,
+                                 const std::string& archive) {
+  return runRollout(web.fleet(), run, version, archive);
+}
 
 }  // namespace rollgate::testing
