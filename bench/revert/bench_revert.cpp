@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 
 using namespace rollgate::testing;
@@ -20,28 +21,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 6
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 120
-warmup_seconds = 1
-analysis_seconds = 3
-[cluster]
-install_timeout_seconds = 120
-warmup_seconds = 1
-analysis_seconds = 3
-[region]
-install_timeout_seconds = 120
-warmup_seconds = 1
-analysis_seconds = 3
-batch = "100%"
-[fleet]
-install_timeout_seconds = 120
-warmup_seconds = 1
-analysis_seconds = 3
-batch = "100%"
-)";
+const std::string kPlan = testPlanToml({.installTimeoutSeconds = 120,
+                                              .canaryWarmupSeconds = 1,
+                                              .canaryAnalysisSeconds = 3,
+                                              .laterAnalysisSeconds = 3});
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();

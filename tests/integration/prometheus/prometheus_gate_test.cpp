@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "tests/support/fleet/prometheus_server.h"
+#include "tests/support/fleet/signal_catalog.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
 
@@ -18,28 +19,7 @@ namespace {
 
 const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}};
 
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 8
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 3
-analysis_seconds = 12
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-)";
+const std::string kPlan = prometheusCatalogPlanToml();
 
 const char* kCanaryQuery = R"(max(app_error_ratio{host="eu-a-1",instance=~"127.0.0.1:.*"}))";
 

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
 
@@ -21,28 +22,8 @@ const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"},
                                          {"eu-b-1", "eu", "eu-b"},
                                          {"us-a-1", "us", "us-a"}};
 
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 6
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 5
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 3
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 3
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 3
-batch = "100%"
-)";
+const std::string kPlan =
+    testPlanToml({.canaryWarmupSeconds = 1, .canaryAnalysisSeconds = 5, .laterAnalysisSeconds = 3});
 
 nlohmann::json parse(const CommandOutput& out) {
   auto json = nlohmann::json::parse(out.out, nullptr, false);

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
 
@@ -16,28 +17,7 @@ const std::vector<WebHostSpec> kHosts = {
     {"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}, {"eu-b-1", "eu", "eu-b"},
     {"us-a-1", "us", "us-a"}, {"us-a-2", "us", "us-a"}, {"us-b-1", "us", "us-b"}};
 
-const char* kPlan = R"(window_seconds = 1
-silence_seconds = 6
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 8
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-)";
+const std::string kPlan = testPlanToml();
 
 struct Fixture {
   std::unique_ptr<WebFleet> web;

@@ -1,5 +1,7 @@
 #include "tests/support/fleet/fault_catalog.h"
 
+#include "tests/support/fleet/test_plan.h"
+
 namespace rollgate::testing {
 namespace {
 
@@ -35,29 +37,6 @@ const std::vector<CatalogFault>& faultCatalog() {
   return catalog;
 }
 
-const char* catalogPlanToml() {
-  return R"(window_seconds = 1
-silence_seconds = 6
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 8
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-)";
-}
+std::string catalogPlanToml() { return testPlanToml(); }
 
 }  // namespace rollgate::testing

@@ -34,6 +34,6 @@ const std::vector<CatalogFault>& faultCatalog();
 // The plan the catalog and its A/A runs use: 1 s windows, a 2 s warm-up and 8 s analysis at the
 // canary, 1 s + 4 s in later stages (the shortest that gives the CPU and memory checks their 3
 // windows a side: a 2 s analysis often has 2 and holds the step for want of data).
-const char* catalogPlanToml();
+std::string catalogPlanToml();
 
 }  // namespace rollgate::testing

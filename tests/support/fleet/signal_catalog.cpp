@@ -1,5 +1,7 @@
 #include "tests/support/fleet/signal_catalog.h"
 
+#include "tests/support/fleet/test_plan.h"
+
 namespace rollgate::testing {
 
 const std::vector<SentryCatalogFault>& sentryCatalog() {
@@ -16,29 +18,12 @@ const std::vector<SentryCatalogFault>& sentryCatalog() {
   return catalog;
 }
 
-const char* sentryCatalogPlanToml() {
-  return R"(window_seconds = 1
-silence_seconds = 8
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 3
-analysis_seconds = 16
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 2
-analysis_seconds = 6
-batch = "100%"
-)";
+std::string sentryCatalogPlanToml() {
+  return testPlanToml({.silenceSeconds = 8,
+                       .canaryWarmupSeconds = 3,
+                       .canaryAnalysisSeconds = 16,
+                       .laterWarmupSeconds = 2,
+                       .laterAnalysisSeconds = 6});
 }
 
 const PrometheusCatalogFault& prometheusCatalogFault() {
@@ -48,29 +33,8 @@ const PrometheusCatalogFault& prometheusCatalogFault() {
   return fault;
 }
 
-const char* prometheusCatalogPlanToml() {
-  return R"(window_seconds = 1
-silence_seconds = 8
-report_grace_seconds = 2
-[canary]
-install_timeout_seconds = 60
-warmup_seconds = 3
-analysis_seconds = 12
-[cluster]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-[region]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-[fleet]
-install_timeout_seconds = 60
-warmup_seconds = 1
-analysis_seconds = 4
-batch = "100%"
-)";
+std::string prometheusCatalogPlanToml() {
+  return testPlanToml({.silenceSeconds = 8, .canaryWarmupSeconds = 3, .canaryAnalysisSeconds = 12});
 }
 
 }  // namespace rollgate::testing

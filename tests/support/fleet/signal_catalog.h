@@ -25,7 +25,7 @@ struct SentryCatalogFault {
 const std::vector<SentryCatalogFault>& sentryCatalog();
 // The Sentry rows' plan: 1 s windows; canary 3 s warm-up + 16 s analysis (the exceptions and
 // crash checks need 200 requests and 50 sessions a side at 40 requests/s), later stages 2 s + 6 s.
-const char* sentryCatalogPlanToml();
+std::string sentryCatalogPlanToml();
 
 struct PrometheusCatalogFault {
   std::string name;
@@ -39,6 +39,6 @@ struct PrometheusCatalogFault {
 const PrometheusCatalogFault& prometheusCatalogFault();
 // The Prometheus row's plan: 1 s windows; canary 3 s warm-up + 12 s analysis, later stages 1 s +
 // 4 s (the default cpu and memory checks' 3 windows a side need 4 s).
-const char* prometheusCatalogPlanToml();
+std::string prometheusCatalogPlanToml();
 
 }  // namespace rollgate::testing
