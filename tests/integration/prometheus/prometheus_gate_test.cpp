@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "tests/support/fleet/prometheus_server.h"
+#include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/signal_catalog.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
@@ -67,26 +68,10 @@ struct Fixture {
     return json["rollout"]["id"].get<std::string>();
   }
 
-  nlohmann::json describe(const std::string& id) {
-    auto out = web->fleet().cli({"rollout", "explain", id, "--json"});
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    return json.is_discarded() ? nlohmann::json::object() : json;
-  }
-
-  std::string status(const std::string& id) {
-    auto json = describe(id);
-    return json.contains("rollout") ? json["rollout"].value("status", "") : "";
-  }
+  nlohmann::json describe(const std::string& id) { return explainRollout(web->fleet(), id); }
 
   std::string waitForEnd(const std::string& id) {
-    std::string last;
-    waitUntil(
-        [&] {
-          last = status(id);
-          return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
-                 last == "failed" || last == "waiting_for_operator";
-        },
-        std::chrono::seconds(300), std::chrono::milliseconds(500));
+    std::string last = waitForDecision(web->fleet(), id, std::chrono::seconds(300));
     auto explain = web->fleet().cli({"rollout", "explain", id});
     explainText = explain.out + explain.err;
     return last;

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/skip.h"
@@ -43,24 +44,13 @@ struct Fixture {
                                  "--artifact", archive, "--plan", planFile, "--canary-host",
                                  "eu-a-1", "--json"});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    auto summary = json.contains("rollout") ? json["rollout"] : json;
-    REQUIRE(summary.contains("id"));
-    return summary["id"].get<std::string>();
+    std::string id = startedRolloutId(out.out);
+    REQUIRE_MESSAGE(!id.empty(), out.out);
+    return id;
   }
 
-  nlohmann::json describe(const std::string& id) {
-    auto out = web->fleet().cli({"rollout", "explain", id, "--json"});
-    if (out.exitCode != 0) return nlohmann::json::object();
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    return json.is_discarded() ? nlohmann::json::object() : json;
-  }
-
-  std::string status(const std::string& id) {
-    auto json = describe(id);
-    if (json.contains("rollout")) return json["rollout"].value("status", "");
-    return json.value("status", "");
-  }
+  nlohmann::json describe(const std::string& id) { return explainRollout(web->fleet(), id); }
+  std::string status(const std::string& id) { return rolloutStatus(web->fleet(), id); }
 
   std::string stage(const std::string& id) {
     auto json = describe(id);
@@ -69,15 +59,7 @@ struct Fixture {
   }
 
   std::string waitForEnd(const std::string& id, std::chrono::seconds timeout = std::chrono::seconds(240)) {
-    std::string last;
-    waitUntil(
-        [&] {
-          last = status(id);
-          return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
-                 last == "failed" || last == "rolled_back_incomplete" ||
-                 last == "waiting_for_operator";
-        },
-        timeout, std::chrono::milliseconds(500));
+    std::string last = waitForDecision(web->fleet(), id, timeout);
     // What the operator would read, in the test's output when an assertion about it fails.
     auto explain = web->fleet().cli({"rollout", "explain", id});
     INFO("rollout explain " << id << ":\n" << explain.out << explain.err);

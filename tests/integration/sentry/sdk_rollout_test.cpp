@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/signal_catalog.h"
 #include "tests/support/sentry/sentry_fleet.h"
 #include "tests/support/skip.h"
@@ -55,34 +56,15 @@ struct Fixture {
                            "--canary-host", "eu-a-1",
                            "--json"});
     REQUIRE_MESSAGE(out.exitCode == 0, out.err << out.out);
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    auto summary = json.contains("rollout") ? json["rollout"] : json;
-    REQUIRE(summary.contains("id"));
-    return summary["id"].get<std::string>();
+    std::string id = startedRolloutId(out.out);
+    REQUIRE_MESSAGE(!id.empty(), out.out);
+    return id;
   }
 
-  nlohmann::json describe(const std::string& id) {
-    auto out = fleet().cli({"rollout", "explain", id, "--json"});
-    auto json = nlohmann::json::parse(out.out, nullptr, false);
-    return json.is_discarded() ? nlohmann::json::object() : json;
-  }
-
-  std::string status(const std::string& id) {
-    auto json = describe(id);
-    if (json.contains("rollout")) return json["rollout"].value("status", "");
-    return json.value("status", "");
-  }
+  nlohmann::json describe(const std::string& id) { return explainRollout(fleet(), id); }
 
   std::string waitForEnd(const std::string& id) {
-    std::string last;
-    waitUntil(
-        [&] {
-          last = status(id);
-          return last == "succeeded" || last == "rolled_back" || last == "aborted" ||
-                 last == "failed" || last == "rolled_back_incomplete" ||
-                 last == "waiting_for_operator";
-        },
-        std::chrono::seconds(400), std::chrono::milliseconds(500));
+    std::string last = waitForDecision(fleet(), id, std::chrono::seconds(400));
     auto explain = fleet().cli({"rollout", "explain", id});
     lastExplain = explain.out + explain.err;
     return last;
@@ -112,7 +94,7 @@ struct Fixture {
     std::string last;
     REQUIRE_MESSAGE(waitUntil(
                         [&] {
-                          last = status(id);
+                          last = rolloutStatus(fleet(), id);
                           return last == "aborted" || last == "rolled_back" ||
                                  last == "rolled_back_incomplete" || last == "failed";
                         },

@@ -5,16 +5,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string statusOf(const json& doc) {
-  return doc.contains("rollout") ? doc["rollout"].value("status", "") : "";
-}
-
-bool decided(const std::string& status) {
-  return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
-         status == "failed" || status == "rolled_back_incomplete" ||
-         status == "waiting_for_operator";
-}
-
 // The first event of `kind`, or null.
 const json* firstEvent(const json& doc, const std::string& kind) {
   if (!doc.contains("events")) return nullptr;
@@ -53,6 +43,39 @@ void readDecision(RolloutOutcome& outcome) {
 
 }  // namespace
 
+std::string rolloutStatusOf(const json& doc) {
+  return doc.contains("rollout") ? doc["rollout"].value("status", "") : "";
+}
+
+bool rolloutDecided(const std::string& status) {
+  return status == "succeeded" || status == "rolled_back" || status == "aborted" ||
+         status == "failed" || status == "rolled_back_incomplete" ||
+         status == "waiting_for_operator";
+}
+
+std::string rolloutStatus(const LocalFleet& fleet, const std::string& id) {
+  return rolloutStatusOf(explainRollout(fleet, id));
+}
+
+std::string waitForDecision(const LocalFleet& fleet, const std::string& id,
+                            std::chrono::seconds timeout) {
+  std::string last;
+  waitUntil(
+      [&] {
+        last = rolloutStatus(fleet, id);
+        return rolloutDecided(last);
+      },
+      timeout, std::chrono::milliseconds(500));
+  return last;
+}
+
+std::string startedRolloutId(const std::string& startJson) {
+  auto doc = json::parse(startJson, nullptr, false);
+  if (doc.is_discarded()) return "";
+  const json& summary = doc.contains("rollout") ? doc["rollout"] : doc;
+  return summary.value("id", "");
+}
+
 json explainRollout(const LocalFleet& fleet, const std::string& id) {
   auto out = fleet.cli({"rollout", "explain", id, "--json"});
   if (out.exitCode != 0) return json::object();
@@ -80,10 +103,10 @@ RolloutOutcome runRollout(LocalFleet& fleet, const RolloutRun& run, const std::s
   outcome.id = summary.value("id", "");
   waitUntil([&] {
     outcome.explain = explainRollout(fleet, outcome.id);
-    return decided(statusOf(outcome.explain));
+    return rolloutDecided(rolloutStatusOf(outcome.explain));
   }, run.timeout, std::chrono::milliseconds(250));
-  outcome.decision = statusOf(outcome.explain);
-  if (!decided(outcome.decision)) {
+  outcome.decision = rolloutStatusOf(outcome.explain);
+  if (!rolloutDecided(outcome.decision)) {
     outcome.error = "rollout " + outcome.id + " did not end in " +
                     std::to_string(run.timeout.count()) + " s (status " + outcome.decision + ")";
     outcome.decision.clear();
@@ -94,8 +117,8 @@ RolloutOutcome runRollout(LocalFleet& fleet, const RolloutRun& run, const std::s
   if (outcome.decision == "waiting_for_operator" && run.rollBackHolds) {
     fleet.cli({"rollout", "rollback", outcome.id});
     waitUntil([&] {
-      outcome.status = statusOf(explainRollout(fleet, outcome.id));
-      return decided(outcome.status) && outcome.status != "waiting_for_operator";
+      outcome.status = rolloutStatusOf(explainRollout(fleet, outcome.id));
+      return rolloutDecided(outcome.status) && outcome.status != "waiting_for_operator";
     }, run.timeout, std::chrono::milliseconds(250));
   }
   return outcome;

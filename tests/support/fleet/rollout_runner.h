@@ -40,6 +40,17 @@ struct RolloutRun {
 
 // `rollout explain ID --json`, parsed; an empty object if the command failed.
 nlohmann::json explainRollout(const LocalFleet& fleet, const std::string& id);
+// The rollout's status in an explain or status document ("" if none).
+std::string rolloutStatusOf(const nlohmann::json& doc);
+// Whether the gates have decided: a terminal status, or a hold (waiting_for_operator).
+bool rolloutDecided(const std::string& status);
+// The rollout's status now (through explain).
+std::string rolloutStatus(const LocalFleet& fleet, const std::string& id);
+// Polls until the rollout is decided or `timeout` passes; its last status.
+std::string waitForDecision(const LocalFleet& fleet, const std::string& id,
+                            std::chrono::seconds timeout);
+// The rollout id in `rollout start --json`'s output; "" if there is none.
+std::string startedRolloutId(const std::string& startJson);
 
 // Starts a rollout of `archive` as `version` of `run.service` and follows it to its decision.
 RolloutOutcome runRollout(LocalFleet& fleet, const RolloutRun& run, const std::string& version,
