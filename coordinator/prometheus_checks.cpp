@@ -90,31 +90,26 @@ Result<std::vector<std::string>> PrometheusChecks::runAtStart(
 std::vector<rollout::PrometheusSample> PrometheusChecks::query(
     const rollout::QueryPrometheus& action, const rollout::GatesConfig& gates) {
   std::vector<rollout::PrometheusSample> immediate;
-  for (const auto& check : gates.checks) {
-    if (check.metric != rollout::Metric::kPrometheus) continue;
-    for (const auto& host : action.hosts) {
-      rollout::PrometheusSample sample;
-      sample.check = check.name;
-      sample.step = action.step;
-      sample.look = action.look;
-      sample.host = host.name;
-      auto query = rollout::expandPromqlTemplate(
-          check.query, variables(host.name, host.release, action.service));
-      if (!query) {
-        sample.problem = query.error().message;
-        immediate.push_back(std::move(sample));
-        continue;
-      }
-      sample.query = *query;
-      std::uint64_t tag = nextTag_++;
-      if (auto submitted = worker_->submit(PrometheusQuery{tag, *query}); !submitted) {
-        sample.problem = submitted.error().message;
-        immediate.push_back(std::move(sample));
-        continue;
-      }
-      pending_.emplace(tag, Pending{action.rolloutId, std::move(sample)});
-    }
-  }
+  rollout::forEachPrometheusSample(
+      action, gates,
+      [&](const rollout::CheckSpec& check, const rollout::PrometheusHost& host,
+          rollout::PrometheusSample sample) {
+        auto query = rollout::expandPromqlTemplate(
+            check.query, variables(host.name, host.release, action.service));
+        if (!query) {
+          sample.problem = query.error().message;
+          immediate.push_back(std::move(sample));
+          return;
+        }
+        sample.query = *query;
+        std::uint64_t tag = nextTag_++;
+        if (auto submitted = worker_->submit(PrometheusQuery{tag, *query}); !submitted) {
+          sample.problem = submitted.error().message;
+          immediate.push_back(std::move(sample));
+          return;
+        }
+        pending_.emplace(tag, Pending{action.rolloutId, std::move(sample)});
+      });
   return immediate;
 }
 

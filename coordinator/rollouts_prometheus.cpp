@@ -35,18 +35,13 @@ void Rollouts::queryPrometheus(Entry& entry, const rollout::QueryPrometheus& act
     immediate = prometheus_->query(action, r.state().gates);
   } else {
     // Resumed under a config without [prometheus]: every value is missing, and says why.
-    for (const auto& check : r.state().gates.checks) {
-      if (check.metric != rollout::Metric::kPrometheus) continue;
-      for (const auto& host : action.hosts) {
-        rollout::PrometheusSample sample;
-        sample.check = check.name;
-        sample.step = action.step;
-        sample.look = action.look;
-        sample.host = host.name;
-        sample.problem = "the coordinator has no Prometheus configured ([prometheus] url)";
-        immediate.push_back(std::move(sample));
-      }
-    }
+    rollout::forEachPrometheusSample(
+        action, r.state().gates,
+        [&](const rollout::CheckSpec&, const rollout::PrometheusHost&,
+            rollout::PrometheusSample sample) {
+          sample.problem = "the coordinator has no Prometheus configured ([prometheus] url)";
+          immediate.push_back(std::move(sample));
+        });
   }
   std::uint64_t now = clock_.nowMillis();
   for (const auto& sample : immediate) r.onPrometheusSample(sample, now);

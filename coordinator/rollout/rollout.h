@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -152,6 +153,12 @@ struct QueryPrometheus {
   std::vector<PrometheusHost> hosts;
   bool operator==(const QueryPrometheus&) const = default;
 };
+
+// Calls `ask` once for every Prometheus check of `gates` and host of `action`, with the sample
+// that answers it (check, step, look and host set; the caller fills query, value or problem).
+void forEachPrometheusSample(
+    const QueryPrometheus& action, const GatesConfig& gates,
+    const std::function<void(const CheckSpec&, const PrometheusHost&, PrometheusSample)>& ask);
 
 using Action = std::variant<SendCommand, RecordCheck, RecordEvent, StateChanged, QueryPrometheus>;
 using Actions = std::vector<Action>;

@@ -7,6 +7,22 @@
 
 namespace rollgate::rollout {
 
+void forEachPrometheusSample(
+    const QueryPrometheus& action, const GatesConfig& gates,
+    const std::function<void(const CheckSpec&, const PrometheusHost&, PrometheusSample)>& ask) {
+  for (const auto& check : gates.checks) {
+    if (check.metric != Metric::kPrometheus) continue;
+    for (const auto& host : action.hosts) {
+      PrometheusSample sample;
+      sample.check = check.name;
+      sample.step = action.step;
+      sample.look = action.look;
+      sample.host = host.name;
+      ask(check, host, std::move(sample));
+    }
+  }
+}
+
 // A Prometheus comparison needs hosts on the old release now: a step compared with its targets'
 // own pre-switch windows has none, and its comparative Prometheus checks are skipped.
 std::vector<PrometheusHost> Rollout::prometheusHosts() const {
