@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <sstream>
 #include <cstring>
 #include <thread>
 
@@ -21,11 +20,7 @@ using namespace rollgate::testing::sentry;
 namespace {
 
 std::string readData(const std::string& name) {
-  std::ifstream in(std::string(ROLLGATE_SENTRY_DATA) + "/" + name, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing test data " << name);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return rollgate::testing::sentry::readBytes(std::string(ROLLGATE_SENTRY_DATA) + "/" + name);
 }
 
 const std::string kAuth = "X-Sentry-Auth: Sentry sentry_key=k1, sentry_version=7";

@@ -5,7 +5,6 @@
 
 #include <curl/curl.h>
 #include <doctest/doctest.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,21 +12,9 @@
 #include <string>
 #include <vector>
 
-namespace rollgate::testing::sentry {
+#include "tests/support/sentry/bodies.h"
 
-inline std::string gzipped(const std::string& text) {
-  z_stream s{};
-  REQUIRE(deflateInit2(&s, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&s, text.size()), '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  s.avail_in = static_cast<uInt>(text.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&s, Z_FINISH) == Z_STREAM_END);
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
+namespace rollgate::testing::sentry {
 
 struct Reply {
   long status = 0;

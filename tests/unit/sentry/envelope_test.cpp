@@ -3,38 +3,22 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
-#include <fstream>
-#include <sstream>
+#include <string>
+
+#include "tests/support/sentry/bodies.h"
 
 using namespace rollgate::agent::sentry;
+using rollgate::testing::sentry::gzipped;
 
 namespace {
 
 std::string readData(const std::string& name) {
-  std::ifstream in(std::string(ROLLGATE_SENTRY_DATA) + "/" + name, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "missing test data " << name);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return rollgate::testing::sentry::readBytes(std::string(ROLLGATE_SENTRY_DATA) + "/" + name);
 }
 
 std::string gunzipped(const std::string& name) {
   std::string out, error;
   REQUIRE(inflateBody(readData(name), 1 << 20, out, error) == InflateStatus::kOk);
-  return out;
-}
-
-std::string gzipped(const std::string& text) {
-  z_stream s{};
-  REQUIRE(deflateInit2(&s, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&s, text.size()), '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  s.avail_in = static_cast<uInt>(text.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&s, Z_FINISH) == Z_STREAM_END);
-  out.resize(s.total_out);
-  deflateEnd(&s);
   return out;
 }
 
