@@ -197,7 +197,7 @@ Actions Train::tick(std::uint64_t nowMillis, const std::vector<Candidate>& candi
       stop("commit #" + std::to_string(state_.targetSeq) + " to start is not a candidate", out);
       return out;
     }
-    out.push_back(StartRollout{c->seq, c->version, c->commit, state_.canaryOnly,
+    out.push_back(StartTrainRollout{c->seq, c->version, c->commit, state_.canaryOnly,
                                state_.canaryOnly ? "bisecting" : "picked"});
     return out;
   }
@@ -210,7 +210,7 @@ Actions Train::tick(std::uint64_t nowMillis, const std::vector<Candidate>& candi
   state_.startedMillis = nowMillis;
   state_.rolloutId.clear();
   out.push_back(TrainEvent{"picked", p.why, c->commit});
-  out.push_back(StartRollout{c->seq, c->version, c->commit, false, p.why});
+  out.push_back(StartTrainRollout{c->seq, c->version, c->commit, false, p.why});
   return out;
 }
 
@@ -315,38 +315,39 @@ Actions Train::rolloutEnded(Outcome outcome, const std::string& detail, std::uin
 }
 
 Actions Train::nextBisectionStep(std::uint64_t nowMillis, const std::vector<Candidate>& candidates) {
-  std::vector<const Candidate*> inside;
+  // Only waiting commits are tested: bad and locked ones carry a known bad commit, and a canary
+  // of them would fail for it.
+  std::vector<const Candidate*> range;   // waiting commits in (good, bad]
+  std::vector<const Candidate*> inside;  // of those, before `bad` and with an artifact
+  bool skippedLocked = false;
+  bool skippedNoArtifact = false;
   for (const Candidate& c : candidates) {
-    if (c.seq > state_.goodSeq && c.seq < state_.badSeq && c.hasArtifact) inside.push_back(&c);
+    if (c.seq <= state_.goodSeq || c.seq > state_.badSeq) continue;
+    if (c.state != CandidateState::kWaiting) {
+      skippedLocked = true;
+      continue;
+    }
+    range.push_back(&c);
+    if (c.seq == state_.badSeq) continue;
+    if (c.hasArtifact) {
+      inside.push_back(&c);
+    } else {
+      skippedNoArtifact = true;
+    }
   }
   if (inside.empty()) {
-    bool narrowed = true;
-    for (const Candidate& c : candidates) {
-      if (c.seq > state_.goodSeq && c.seq < state_.badSeq) narrowed = false;
-    }
-    return nameBadCommit(nowMillis, candidates,
-                         narrowed ? "" : " (the commits before it have no artifact of their own)");
+    std::string how;
+    if (skippedNoArtifact) how += " (the commits before it have no artifact of their own)";
+    if (skippedLocked) how += " (or a locked commit before it, which carries a bad commit)";
+    return nameBadCommit(nowMillis, candidates, how);
   }
+  std::size_t total = range.size();
+  // The commit splitting (good, bad] into two halves, position ceil(total / 2); else the nearest
+  // one with an artifact before it, else the first with one.
+  const Candidate* half = range[(total + 1) / 2 - 1];
   const Candidate* middle = inside.front();
-  std::size_t total = 0;
-  for (const Candidate& c : candidates) {
-    if (c.seq > state_.goodSeq && c.seq <= state_.badSeq) ++total;
-  }
-  {
-    // The commit splitting (good, bad] into two halves: position ceil(total / 2).
-    std::size_t want = (total + 1) / 2;
-    std::size_t pos = 0;
-    for (const Candidate& c : candidates) {
-      if (c.seq > state_.goodSeq && c.seq <= state_.badSeq && ++pos == want) {
-        // the nearest commit with an artifact at or before it, else after it
-        const Candidate* best = nullptr;
-        for (const Candidate* in : inside) {
-          if (in->seq <= c.seq) best = in;
-        }
-        middle = best ? best : inside.front();
-        break;
-      }
-    }
+  for (const Candidate* in : inside) {
+    if (in->seq <= half->seq) middle = in;
   }
   Actions out;
   state_.phase = Phase::kStarting;

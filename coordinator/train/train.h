@@ -42,13 +42,13 @@ struct Conditions {
 };
 
 // Start a rollout of `version` (canary only when bisecting) with the train's plan and gates.
-struct StartRollout {
+struct StartTrainRollout {
   std::uint64_t seq = 0;
   std::string version;
   std::string commit;
   bool canaryOnly = false;
   std::string reason;
-  bool operator==(const StartRollout&) const = default;
+  bool operator==(const StartTrainRollout&) const = default;
 };
 struct MarkCandidate {
   std::uint64_t seq = 0;
@@ -65,7 +65,7 @@ struct TrainEvent {
   std::string commit;  // the commit it is about, if any
   bool operator==(const TrainEvent&) const = default;
 };
-using Action = std::variant<StartRollout, MarkCandidate, TrainEvent>;
+using Action = std::variant<StartTrainRollout, MarkCandidate, TrainEvent>;
 using Actions = std::vector<Action>;
 
 enum class Outcome : std::uint8_t {

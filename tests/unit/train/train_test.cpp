@@ -60,9 +60,9 @@ void applyTo(std::vector<Candidate>& candidates, const Actions& actions) {
   }
 }
 
-const StartRollout* started(const Actions& actions) {
+const StartTrainRollout* started(const Actions& actions) {
   for (const Action& a : actions) {
-    if (const auto* s = std::get_if<StartRollout>(&a)) return s;
+    if (const auto* s = std::get_if<StartTrainRollout>(&a)) return s;
   }
   return nullptr;
 }
@@ -159,9 +159,9 @@ Run drive(Train& train, std::vector<Candidate>& candidates, std::uint64_t culpri
   for (int i = 0; i < maxSteps; ++i) {
     Actions actions = train.tick(clock.nowMillis(), candidates, {});
     applyTo(candidates, actions);
-    const StartRollout* start = started(actions);
+    const StartTrainRollout* start = started(actions);
     if (start == nullptr) break;
-    StartRollout s = *start;
+    StartTrainRollout s = *start;
     applyTo(candidates, train.rolloutStarted("r-" + std::to_string(i), clock.nowMillis()));
     clock.advanceMillis(s.canaryOnly ? 120'000 : 360'000);
     bool fixed = false;
@@ -228,7 +228,7 @@ TEST_CASE("ten commits, one bad in the middle, cap 3: good ones ship, held until
   Actions fixed = train.tick(clock.nowMillis(), candidates, {});
   CHECK(hasEvent(fixed, "fixed"));
   applyTo(candidates, fixed);
-  const StartRollout* start = started(fixed);
+  const StartTrainRollout* start = started(fixed);
   REQUIRE(start != nullptr);
   CHECK(start->seq == 12);  // the locked range is covered by the fix, never shipped alone
   CHECK_FALSE(start->canaryOnly);
