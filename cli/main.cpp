@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/install_commands.h"
 #include "cli/rollout_commands.h"
+#include "cli/train_commands.h"
 #include "rollgate_version.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);
+  rollgate::cli::addReleaseCommands(app, admin);
+  rollgate::cli::addTrainCommands(app, admin);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -591,6 +591,11 @@ Status check(const RevertRequest& v) {
   return checkText("revert.reason", v.reason, 1024);
 }
 Status check(const DescribeRevert& v) { return checkText("describeRevert", v.revertId, 128); }
+Status check(const TrainRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("train.action", v.action, 64));
+  if (!v.service.empty()) ROLLGATE_RETURN_IF_ERROR(checkName("train.service", v.service));
+  return checkText("train.argsJson", v.argsJson, 1 << 20);
+}
 
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
@@ -1029,6 +1034,11 @@ std::string encode(const AdminRequest& message) {
           b.setGatesToml(text(v.gatesToml));
         } else if constexpr (std::is_same_v<T, DescribeRevert>) {
           body.setDescribeRevert(text(v.revertId));
+        } else if constexpr (std::is_same_v<T, TrainRequest>) {
+          auto b = body.initTrain();
+          b.setAction(text(v.action));
+          b.setService(text(v.service));
+          b.setArgsJson(text(v.argsJson));
         }
       },
       message.body);
@@ -1129,6 +1139,11 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
           case w::AdminRequest::Body::DESCRIBE_REVERT:
             v.body = DescribeRevert{str(body.getDescribeRevert())};
             break;
+          case w::AdminRequest::Body::TRAIN: {
+            auto t = body.getTrain();
+            v.body = TrainRequest{str(t.getAction()), str(t.getService()), str(t.getArgsJson())};
+            break;
+          }
           default:
             throw std::invalid_argument("body: unknown union member");
         }

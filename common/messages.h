@@ -361,11 +361,20 @@ struct DescribeRevert {
   bool operator==(const DescribeRevert&) const = default;
 };
 
+// The release train's requests (docs/train.md): `action` names what, `argsJson` its arguments.
+struct TrainRequest {
+  std::string action;
+  std::string service;
+  std::string argsJson;
+  bool operator==(const TrainRequest&) const = default;
+};
+
 struct AdminRequest {
   std::uint64_t requestId = 0;
   std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
                ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
-               AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert>
+               AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert,
+               TrainRequest>
       body;
   bool operator==(const AdminRequest&) const = default;
 };

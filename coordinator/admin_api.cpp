@@ -346,4 +346,9 @@ std::optional<AdminReply> AdminApi::on(const Caller&, const DescribeRevert& requ
   return okOrError(parts_.reverts.describe(request.revertId), true);
 }
 
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const TrainRequest& request) {
+  if (trains_ == nullptr) return replyWith(AdminError{"this coordinator runs no release trains"});
+  return okOrError(trains_->handle(request, caller.operatorName), true);
+}
+
 }  // namespace rollgate::coordinator

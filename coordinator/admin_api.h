@@ -37,6 +37,7 @@
 #include "coordinator/rollouts.h"
 #include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
+#include "coordinator/trains.h"
 
 namespace rollgate::coordinator {
 
@@ -72,6 +73,8 @@ class AdminApi {
   // Loads the freeze from the store.
   Status restore();
   const std::optional<FreezeState>& frozen() const { return frozen_; }
+  // Where release-train requests go (null: refused). Requires: outlives this.
+  void useTrains(Trains* trains) { trains_ = trains; }
 
   // The reply to `request` from `operatorName` on connection `routingId`, or nothing when it is
   // sent later.
@@ -99,6 +102,7 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const WatchRollout& request);
   std::optional<AdminReply> on(const Caller& caller, const RevertRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
+  std::optional<AdminReply> on(const Caller& caller, const TrainRequest& request);
 
   // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
   // the ones that could not be paused, for the reply.
@@ -111,6 +115,7 @@ class AdminApi {
   AdminApiParts parts_;
   std::optional<FreezeState> frozen_;
   std::uint64_t manualCommands_ = 0;
+  Trains* trains_ = nullptr;
 };
 
 }  // namespace rollgate::coordinator

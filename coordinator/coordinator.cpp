@@ -116,6 +116,9 @@ Status Coordinator::start() {
   if (auto status = admin_->restore(); !status) return status;
   if (auto status = rollouts_->open(); !status) return status;
   if (auto status = reverts_->open(); !status) return status;
+  trains_ = std::make_unique<Trains>(*store_, *rollouts_, clock_, logger_);
+  admin_->useTrains(trains_.get());
+  if (auto status = trains_->open(); !status) return status;
   reloadAllowlists();
   if (admins_->entries().empty()) {
     logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",
@@ -450,6 +453,7 @@ void Coordinator::tick() {
   }
   rollouts_->tick();
   reverts_->tick();
+  trains_->tick();
   if (now >= nextFlushMillis_) {
     nextFlushMillis_ = now + 5000;
     std::vector<std::pair<std::string, std::uint64_t>> contacts;

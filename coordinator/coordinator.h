@@ -121,6 +121,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<Rollouts> rollouts_;
   std::unique_ptr<AbortCoordinator> aborts_;
   std::unique_ptr<Reverts> reverts_;
+  std::unique_ptr<Trains> trains_;
   std::unique_ptr<AdminApi> admin_;
   CoordinatorCounters counters_;
   std::uint64_t nextBroadcastId_ = 0;

@@ -173,7 +173,8 @@ std::string Rollouts::serviceOf(const std::string& id) const {
   return it == rollouts_.end() ? std::string() : it->second.rollout->state().spec.service;
 }
 
-Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert) {
+Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert,
+                                                       bool canaryOnly) {
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +
@@ -209,19 +210,36 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
   prepared.plan = std::move(*plan);
   prepared.gates = std::move(*gates);
   prepared.planned = std::move(*planned);
+  if (canaryOnly && prepared.planned.steps.size() > 1) {
+    // The release train's bisection: the canary step alone; the canary stays on the version when
+    // it passes (the train's next rollout replaces it).
+    prepared.planned.steps.resize(1);
+    prepared.planned.notes.push_back("canary only (release train bisection)");
+  }
   prepared.dataNotes = std::move(*dataNotes);
   return prepared;
 }
 
 void Rollouts::start(const StartRollout& request, const std::string& operatorName,
                      StartDone done) {
-  auto prepared = prepareStart(request);
+  start(request, operatorName, std::move(done), false);
+}
+
+void Rollouts::startCanaryOnly(const StartRollout& request, const std::string& operatorName,
+                               StartDone done) {
+  start(request, operatorName, std::move(done), true);
+}
+
+void Rollouts::start(const StartRollout& request, const std::string& operatorName, StartDone done,
+                     bool canaryOnly) {
+  auto prepared = prepareStart(request, false, canaryOnly);
   if (!prepared) return done(prepared.error());
   auto probe = checkPrometheus(prepared->gates, request, prepared->planned);
   if (!probe) return done(probe.error());
   if (!probe->valid()) return done(finishStart(request, operatorName, *prepared, {}));
   // Its Prometheus queries run off the loop; tick() finishes the start when they are answered.
-  pendingStarts_.push_back(PendingStart{request, operatorName, std::move(*probe), std::move(done)});
+  pendingStarts_.push_back(
+      PendingStart{request, operatorName, std::move(*probe), std::move(done), canaryOnly});
 }
 
 Result<std::string> Rollouts::startRevert(const StartRollout& request,
@@ -245,7 +263,7 @@ void Rollouts::finishPendingStarts() {
       continue;
     }
     // Checked again: the fleet, the artifacts and the other rollouts may have moved meanwhile.
-    auto prepared = prepareStart(pending.request);
+    auto prepared = prepareStart(pending.request, false, pending.canaryOnly);
     if (!prepared) {
       pending.done(prepared.error());
       continue;

@@ -66,6 +66,10 @@ class Rollouts {
   // off the loop and a later tick() calls it (after checking everything again).
   using StartDone = std::function<void(Result<std::string>)>;
   void start(const StartRollout& request, const std::string& operatorName, StartDone done);
+  // The same, planned as usual but with its canary step alone (the release train's bisection,
+  // docs/train.md): it succeeds when its canary passes, and the canary host stays on the version.
+  void startCanaryOnly(const StartRollout& request, const std::string& operatorName,
+                       StartDone done);
   // A staged revert (Reverts checked the version is older): the older version is let through and
   // every install is flagged as a revert. Started at once: its Prometheus queries are not tried
   // first (a query that fails holds the step at its looks instead).
@@ -124,7 +128,10 @@ class Rollouts {
     std::vector<std::string> dataNotes;  // plan notes from checkPlanGivesData
     bool revert = false;                 // a staged revert: installs flagged as reverts
   };
-  Result<PreparedStart> prepareStart(const StartRollout& request, bool revert = false);
+  Result<PreparedStart> prepareStart(const StartRollout& request, bool revert = false,
+                                     bool canaryOnly = false);
+  void start(const StartRollout& request, const std::string& operatorName, StartDone done,
+             bool canaryOnly);
   Result<std::string> finishStart(const StartRollout& request, const std::string& operatorName,
                                   const PreparedStart& prepared,
                                   const std::vector<std::string>& prometheusWarnings);
@@ -139,6 +146,7 @@ class Rollouts {
     std::string operatorName;
     PrometheusProbe probe;
     StartDone done;
+    bool canaryOnly = false;
   };
   void finishPendingStarts();
   // Sends a look's Prometheus queries; feeds the answers that arrived to their rollouts.

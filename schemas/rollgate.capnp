@@ -292,7 +292,17 @@ struct AdminRequest {
     revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
                                   # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
+    train @18 :TrainRequest;      # release candidates and the release train; reply: json
   }
+}
+
+struct TrainRequest {
+  # The release train (docs/train.md). `action`: submit, tests, list (release candidates);
+  # enable, disable, status, history, pause, resume, lock, unlock (the train). Its arguments
+  # (commit, version, tests, reason, config, plan and gates texts...) are a JSON object.
+  action @0 :Text;
+  service @1 :Text;
+  argsJson @2 :Text;
 }
 
 struct RevertRequest {

@@ -64,6 +64,14 @@ class SqliteStore final : public Store {
                                                  std::uint64_t sinceMillis) override;
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
 
+  Result<std::vector<std::string>> loadTrainStates() override;
+  Status saveTrain(const std::string& service, const std::string& stateJson,
+                   const std::vector<TrainCandidateRow>& candidates) override;
+  Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) override;
+  Status recordTrainEvent(const TrainEventRecord& event) override;
+  Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                    std::size_t limit) override;
+
   Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
                                                    const std::string& version) override;
   Result<std::optional<ArtifactInfo>> findArtifactBySha(const std::string& sha256) override;
@@ -76,6 +84,7 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<Database> db, int lockFd) : db_(std::move(db)), lockFd_(lockFd) {}
   Status migrate();
   Status migrateReverts();
+  Status migrateTrain();  // sqlite_train_store.cpp
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);
   Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,

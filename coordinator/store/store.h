@@ -50,6 +50,26 @@ struct RolloutRecord {
   std::string startedBy;
 };
 
+// The release train (coordinator/train): a candidate as kept, its model as JSON
+// (train::toJson) beside the columns lookups need.
+struct TrainCandidateRow {
+  std::string service;
+  std::uint64_t seq = 0;
+  std::string commit;
+  std::string json;
+  bool operator==(const TrainCandidateRow&) const = default;
+};
+// One thing a train did, with its reason.
+struct TrainEventRecord {
+  std::uint64_t atMillis = 0;
+  std::string service;
+  std::string kind;  // picked, shipped, bisecting, bad_commit, ... (train.h)
+  std::string commit;
+  std::string rolloutId;
+  std::string message;
+  bool operator==(const TrainEventRecord&) const = default;
+};
+
 // A fleet-wide revert as kept (coordinator/revert_job.h): its state as JSON (revertToJson) plus
 // the columns listing and resumption need.
 struct RevertRecord {
@@ -133,6 +153,19 @@ class Store {
   virtual Result<std::optional<RevertRecord>> loadRevert(const std::string& id) = 0;
   // Unfinished reverts, oldest first.
   virtual Result<std::vector<RevertRecord>> unfinishedReverts() = 0;
+
+  // ---- the release train
+  // Every train's state JSON (train::toJson), by service.
+  virtual Result<std::vector<std::string>> loadTrainStates() = 0;
+  // Saves a train's state and the given candidates (inserted or replaced), all or none.
+  virtual Status saveTrain(const std::string& service, const std::string& stateJson,
+                           const std::vector<TrainCandidateRow>& candidates) = 0;
+  // The candidates of `service`, in seq order.
+  virtual Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) = 0;
+  virtual Status recordTrainEvent(const TrainEventRecord& event) = 0;
+  // The newest `limit` events of `service`'s train, oldest first.
+  virtual Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                            std::size_t limit) = 0;
 
   // ---- telemetry windows
   // All or none.

@@ -13,7 +13,7 @@ namespace rollgate::train {
 namespace {
 
 constexpr std::array<const char*, 7> kDayNames{"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-constexpr std::int64_t kMinutesPerDay = 1440;
+constexpr std::int64_t kSecondsPerDay = 86400;
 
 std::optional<std::uint32_t> dayIndex(const std::string& name) {
   for (std::size_t i = 0; i < kDayNames.size(); ++i) {
@@ -23,14 +23,19 @@ std::optional<std::uint32_t> dayIndex(const std::string& name) {
 }
 
 std::optional<std::uint32_t> parseClock(const std::string& text) {
-  if (text.size() != 5 || text[2] != ':') return std::nullopt;
-  for (std::size_t i : {0u, 1u, 3u, 4u}) {
-    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  if ((text.size() != 5 && text.size() != 8) || text[2] != ':' ||
+      (text.size() == 8 && text[5] != ':')) {
+    return std::nullopt;
   }
-  std::uint32_t hours = (text[0] - '0') * 10 + (text[1] - '0');
-  std::uint32_t minutes = (text[3] - '0') * 10 + (text[4] - '0');
-  if (minutes > 59 || hours > 24 || (hours == 24 && minutes != 0)) return std::nullopt;
-  return hours * 60 + minutes;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i % 3 != 2 && (text[i] < '0' || text[i] > '9')) return std::nullopt;
+  }
+  auto two = [&](std::size_t at) { return static_cast<std::uint32_t>((text[at] - '0') * 10 + (text[at + 1] - '0')); };
+  std::uint32_t hours = two(0), minutes = two(3), seconds = text.size() == 8 ? two(6) : 0;
+  if (minutes > 59 || seconds > 59 || hours > 24 || (hours == 24 && (minutes != 0 || seconds != 0))) {
+    return std::nullopt;
+  }
+  return hours * 3600 + minutes * 60 + seconds;
 }
 
 }  // namespace
@@ -74,10 +79,10 @@ Result<WeeklyWindow> parseWeeklyWindow(const std::string& text) {
   if (dash == std::string::npos) return bad("time range \"" + range + "\" has no '-'");
   auto start = parseClock(range.substr(0, dash));
   auto end = parseClock(range.substr(dash + 1));
-  if (!start || !end) return bad("times must be HH:MM, 00:00 to 24:00");
+  if (!start || !end) return bad("times must be HH:MM or HH:MM:SS, 00:00 to 24:00");
   if (*end <= *start) return bad("the end must be after the start (a window ends by midnight)");
-  window.startMinute = *start;
-  window.endMinute = *end;
+  window.startSecond = *start;
+  window.endSecond = *end;
   return window;
 }
 
@@ -128,33 +133,30 @@ Result<DeployCalendar> DeployCalendar::make(const std::string& timeZone,
 
 DeployCalendar::Local DeployCalendar::toLocal(std::uint64_t millis) const {
   using namespace std::chrono;
-  date::sys_time<minutes> sys{duration_cast<minutes>(milliseconds(millis))};
-  std::int64_t localMinutes = sys.time_since_epoch().count();
-  if (zone_ != nullptr) {
-    auto info = zone_->get_info(sys);
-    localMinutes += duration_cast<minutes>(info.offset).count();
-  }
+  date::sys_seconds sys{duration_cast<seconds>(milliseconds(millis))};
+  std::int64_t localSeconds = sys.time_since_epoch().count();
+  if (zone_ != nullptr) localSeconds += duration_cast<seconds>(zone_->get_info(sys).offset).count();
   Local local;
-  local.dayNumber = localMinutes >= 0 ? localMinutes / kMinutesPerDay
-                                      : -((-localMinutes + kMinutesPerDay - 1) / kMinutesPerDay);
-  local.minute = static_cast<std::uint32_t>(localMinutes - local.dayNumber * kMinutesPerDay);
+  local.dayNumber = localSeconds >= 0 ? localSeconds / kSecondsPerDay
+                                      : -((-localSeconds + kSecondsPerDay - 1) / kSecondsPerDay);
+  local.second = static_cast<std::uint32_t>(localSeconds - local.dayNumber * kSecondsPerDay);
   // 1970-01-01 was a Thursday (3 with Monday = 0).
   local.weekday = static_cast<std::uint32_t>(((local.dayNumber % 7) + 7 + 3) % 7);
   return local;
 }
 
-std::uint64_t DeployCalendar::fromLocal(std::int64_t dayNumber, std::uint32_t minute) const {
+std::uint64_t DeployCalendar::fromLocal(std::int64_t dayNumber, std::uint32_t second) const {
   using namespace std::chrono;
-  date::local_time<minutes> local{minutes(dayNumber * kMinutesPerDay + minute)};
-  std::int64_t sysMinutes = local.time_since_epoch().count();
+  date::local_seconds local{seconds(dayNumber * kSecondsPerDay + second)};
+  std::int64_t sysSeconds = local.time_since_epoch().count();
   if (zone_ != nullptr) {
     // A time that does not exist (the spring gap) is the transition instant; an ambiguous one
     // (the autumn overlap) is its first occurrence.
-    sysMinutes = std::chrono::duration_cast<minutes>(
+    sysSeconds = duration_cast<seconds>(
                      zone_->to_sys(local, date::choose::earliest).time_since_epoch())
                      .count();
   }
-  return static_cast<std::uint64_t>(sysMinutes) * 60'000;
+  return static_cast<std::uint64_t>(sysSeconds) * 1000;
 }
 
 std::optional<std::size_t> DeployCalendar::freezeAt(const Local& local) const {
@@ -169,8 +171,8 @@ std::optional<std::size_t> DeployCalendar::freezeAt(const Local& local) const {
 bool DeployCalendar::windowAt(const Local& local) const {
   if (windows_.empty()) return true;
   return std::any_of(windows_.begin(), windows_.end(), [&](const WeeklyWindow& w) {
-    return (w.weekdays & (1u << local.weekday)) != 0 && local.minute >= w.startMinute &&
-           local.minute < w.endMinute;
+    return (w.weekdays & (1u << local.weekday)) != 0 && local.second >= w.startSecond &&
+           local.second < w.endSecond;
   });
 }
 
@@ -198,8 +200,8 @@ CalendarAnswer DeployCalendar::at(std::uint64_t nowMillis) const {
   std::set<std::uint64_t> edges;
   for (std::int64_t day = local.dayNumber; day <= local.dayNumber + 370; ++day) {
     for (const WeeklyWindow& w : windows_) {
-      edges.insert(fromLocal(day, w.startMinute));
-      edges.insert(fromLocal(day, w.endMinute));
+      edges.insert(fromLocal(day, w.startSecond));
+      edges.insert(fromLocal(day, w.endSecond));
     }
   }
   for (const auto& [from, until] : freezeDays_) {

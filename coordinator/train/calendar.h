@@ -22,8 +22,8 @@ namespace rollgate::train {
 
 struct WeeklyWindow {
   std::uint32_t weekdays = 0;   // bit d set: open on weekday d (0 = Monday .. 6 = Sunday)
-  std::uint32_t startMinute = 0;  // minutes after local midnight, inclusive
-  std::uint32_t endMinute = 0;    // exclusive; 1440 = midnight at the end of the day
+  std::uint32_t startSecond = 0;  // seconds after local midnight, inclusive
+  std::uint32_t endSecond = 0;    // exclusive; 86400 = midnight at the end of the day
   std::string text;               // as written ("mon-fri 09:00-17:00")
   bool operator==(const WeeklyWindow&) const = default;
 };
@@ -66,10 +66,10 @@ class DeployCalendar {
   struct Local {
     std::int64_t dayNumber = 0;  // days since 1970-01-01, local
     std::uint32_t weekday = 0;   // 0 = Monday
-    std::uint32_t minute = 0;    // minute of the local day
+    std::uint32_t second = 0;    // second of the local day
   };
   Local toLocal(std::uint64_t millis) const;
-  std::uint64_t fromLocal(std::int64_t dayNumber, std::uint32_t minute) const;
+  std::uint64_t fromLocal(std::int64_t dayNumber, std::uint32_t second) const;
   std::optional<std::size_t> freezeAt(const Local& local) const;
   bool windowAt(const Local& local) const;
 
@@ -80,7 +80,8 @@ class DeployCalendar {
   std::vector<std::pair<std::int64_t, std::int64_t>> freezeDays_;  // inclusive local day numbers
 };
 
-// "mon-fri 09:00-17:00", "sat,sun 10:00-12:00", "daily 00:00-24:00".
+// "mon-fri 09:00-17:00", "sat,sun 10:00-12:00", "daily 00:00-24:00"; seconds may be given
+// ("daily 12:00:30-12:01:10") for short windows in tests and demos.
 Result<WeeklyWindow> parseWeeklyWindow(const std::string& text);
 // "2026-12-24" -> days since 1970-01-01.
 Result<std::int64_t> parseLocalDate(const std::string& text);

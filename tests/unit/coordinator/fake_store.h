@@ -29,6 +29,9 @@ class FakeStore final : public Store {
   std::vector<StoredWindow> windows;
   std::vector<ArtifactInfo> artifacts;
   std::map<std::string, RevertRecord> reverts;
+  std::map<std::string, std::string> trainStates;
+  std::map<std::pair<std::string, std::uint64_t>, TrainCandidateRow> candidates;
+  std::vector<TrainEventRecord> trainEventLog;
 
   std::uint64_t epoch() const override { return 7; }
 
@@ -83,6 +86,40 @@ class FakeStore final : public Store {
     return {};
   }
   Result<std::optional<FreezeState>> frozen() override { return freeze; }
+
+  Result<std::vector<std::string>> loadTrainStates() override {
+    std::vector<std::string> out;
+    for (const auto& [service, json] : trainStates) out.push_back(json);
+    return out;
+  }
+  Status saveTrain(const std::string& service, const std::string& stateJson,
+                   const std::vector<TrainCandidateRow>& rows) override {
+    if (fails("saveTrain")) return injected("saveTrain");
+    trainStates[service] = stateJson;
+    for (const auto& row : rows) candidates[{row.service, row.seq}] = row;
+    return {};
+  }
+  Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) override {
+    std::vector<TrainCandidateRow> out;
+    for (const auto& [key, row] : candidates) {
+      if (key.first == service) out.push_back(row);
+    }
+    return out;
+  }
+  Status recordTrainEvent(const TrainEventRecord& event) override {
+    if (fails("recordTrainEvent")) return injected("recordTrainEvent");
+    trainEventLog.push_back(event);
+    return {};
+  }
+  Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                    std::size_t limit) override {
+    std::vector<TrainEventRecord> out;
+    for (const auto& e : trainEventLog) {
+      if (e.service == service) out.push_back(e);
+    }
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
+    return out;
+  }
 
   Result<std::uint64_t> nextRevertSeq() override {
     std::uint64_t next = 1;

@@ -44,9 +44,22 @@ TEST_CASE("weekly windows parse, with day ranges, lists and daily") {
     auto w = parseWeeklyWindow(c.text);
     REQUIRE(w.ok());
     CHECK(w->weekdays == c.days);
-    CHECK(w->startMinute == c.start);
-    CHECK(w->endMinute == c.end);
+    CHECK(w->startSecond == c.start * 60);
+    CHECK(w->endSecond == c.end * 60);
   }
+}
+
+TEST_CASE("windows may give seconds") {
+  auto w = parseWeeklyWindow("daily 12:00:30-12:01:10");
+  REQUIRE(w.ok());
+  CHECK(w->startSecond == 12 * 3600 + 30);
+  CHECK(w->endSecond == 12 * 3600 + 70);
+  auto calendar = DeployCalendar::make("UTC", {"daily 12:00:30-12:01:10"}, {});
+  REQUIRE(calendar.ok());
+  CHECK_FALSE(calendar->isOpen(utc("2026-12-07 12:00") + 29'999));
+  CHECK(calendar->isOpen(utc("2026-12-07 12:00") + 30'000));
+  CHECK(*calendar->at(utc("2026-12-07 12:00") + 30'000).changeMillis == utc("2026-12-07 12:01") + 10'000);
+  CHECK_FALSE(parseWeeklyWindow("daily 12:00:60-12:01:00").ok());
 }
 
 TEST_CASE("bad windows, dates and zones are refused naming the value") {
