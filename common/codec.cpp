@@ -591,6 +591,10 @@ Status check(const RevertRequest& v) {
   return checkText("revert.reason", v.reason, 1024);
 }
 Status check(const DescribeRevert& v) { return checkText("describeRevert", v.revertId, 128); }
+Status check(const ConsoleTokenRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("consoleToken.operatorName", v.operatorName, 128));
+  return checkText("consoleToken.role", v.role, 32);
+}
 
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
@@ -1029,6 +1033,11 @@ std::string encode(const AdminRequest& message) {
           b.setGatesToml(text(v.gatesToml));
         } else if constexpr (std::is_same_v<T, DescribeRevert>) {
           body.setDescribeRevert(text(v.revertId));
+        } else if constexpr (std::is_same_v<T, ConsoleTokenRequest>) {
+          auto b = body.initConsoleToken();
+          b.setOperatorName(text(v.operatorName));
+          b.setRole(text(v.role));
+          b.setTtlSeconds(v.ttlSeconds);
         }
       },
       message.body);
@@ -1129,6 +1138,12 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
           case w::AdminRequest::Body::DESCRIBE_REVERT:
             v.body = DescribeRevert{str(body.getDescribeRevert())};
             break;
+          case w::AdminRequest::Body::CONSOLE_TOKEN: {
+            auto r = body.getConsoleToken();
+            v.body = ConsoleTokenRequest{str(r.getOperatorName()), str(r.getRole()),
+                                         r.getTtlSeconds()};
+            break;
+          }
           default:
             throw std::invalid_argument("body: unknown union member");
         }

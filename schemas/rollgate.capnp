@@ -292,7 +292,15 @@ struct AdminRequest {
     revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
                                   # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
+    consoleToken @18 :ConsoleTokenRequest;  # reply: ok (the token, shown once)
   }
+}
+
+struct ConsoleTokenRequest {
+  # A sign-in token for the web console (docs/console.md); the coordinator keeps its SHA-256.
+  operatorName @0 :Text;   # who signs in with it (shown in the event log)
+  role @1 :Text;           # viewer (read) or operator (act)
+  ttlSeconds @2 :UInt64;   # how long it is valid
 }
 
 struct RevertRequest {

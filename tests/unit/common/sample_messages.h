@@ -166,6 +166,7 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build", "", ""});
   add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
   add(DescribeRevert{"v3"});
+  add(ConsoleTokenRequest{"alice", "operator", 86400});
   return out;
 }
 

@@ -24,6 +24,7 @@ class FakeStore final : public Store {
   std::vector<EventRecord> events;
   std::map<std::uint64_t, AbortState> aborts;
   std::optional<FreezeState> freeze;
+  std::map<std::string, ConsoleTokenRecord> consoleTokens;
   std::map<std::string, RolloutRecord> rollouts;
   std::vector<CheckRecord> checks;
   std::vector<StoredWindow> windows;
@@ -83,6 +84,17 @@ class FakeStore final : public Store {
     return {};
   }
   Result<std::optional<FreezeState>> frozen() override { return freeze; }
+
+  Status saveConsoleToken(const ConsoleTokenRecord& token) override {
+    if (fails("saveConsoleToken")) return injected("saveConsoleToken");
+    consoleTokens[token.sha256Hex] = token;
+    return {};
+  }
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& hash) override {
+    auto it = consoleTokens.find(hash);
+    if (it == consoleTokens.end()) return std::optional<ConsoleTokenRecord>();
+    return std::optional<ConsoleTokenRecord>(it->second);
+  }
 
   Result<std::uint64_t> nextRevertSeq() override {
     std::uint64_t next = 1;
