@@ -56,7 +56,10 @@ std::shared_ptr<const ConsoleSnapshot> snapshot(int hosts, int checks, int looks
     h.cluster = h.region + "-c" + std::to_string(i % 5);
     h.name = "host-" + std::to_string(i);
     h.agentVersion = "0.9.0";
-    h.services = {ServiceRelease{"web", i % 3 ? "1.4.0" : "1.5.0"}};
+    ServiceRelease web;
+    web.service = "web";
+    web.activeRelease = i % 3 ? "1.4.0" : "1.5.0";
+    h.services = {web};
     h.lastContactMillis = now - static_cast<std::uint64_t>(i % 5000);
     h.healthy = i % 97 != 0;
     h.connected = true;

@@ -7,6 +7,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "common/codec.h"
 #include "common/sha256.h"
 #include "coordinator/console/assets.h"
 #include "coordinator/console/tls.h"
@@ -569,6 +570,11 @@ void ConsoleServer::routes() {
     auto request = actionRequest(body);
     if (!request) {
       sendError(res, 400, request.error().message);
+      return;
+    }
+    // The same checks as a request from the CLI (lengths, names, versions).
+    if (auto valid = validate(*request); !valid) {
+      sendError(res, 400, valid.error().message);
       return;
     }
     auto promise = std::make_shared<std::promise<AdminReply>>();

@@ -5,6 +5,9 @@
 // script are shown as text, the freeze banner is on every page, and a viewer's action is refused.
 // Screenshots of each page go to the test's output directory (screenshots/).
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "tests/integration/console/console_support.h"
 #include "tests/support/fleet/rollout_runner.h"

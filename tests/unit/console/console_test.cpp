@@ -78,8 +78,8 @@ TEST_CASE("listen addresses and loopback") {
 }
 
 TEST_CASE("roles and tokens") {
-  CHECK(parseRole("viewer").value() == Role::kViewer);
-  CHECK(parseRole("operator").value() == Role::kOperator);
+  CHECK((parseRole("viewer").value() == Role::kViewer));
+  CHECK((parseRole("operator").value() == Role::kOperator));
   auto bad = parseRole("admin");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("\"admin\"") != std::string::npos);
