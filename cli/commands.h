@@ -41,6 +41,7 @@ void addJudgeCommand(CLI::App& app);                  // judge_command.cpp (stat
 void addSignCommand(CLI::App& app);                   // sign_command.cpp (build signatures)
 void addBootstrapCommand(CLI::App& app, AdminOptions& admin);  // bootstrap_command.cpp (SSH)
 void addRevertCommand(CLI::App& app, AdminOptions& admin);     // revert_command.cpp
+void addConsoleCommand(CLI::App& app, AdminOptions& admin);    // console_command.cpp
 
 // Prints the AdminOk message of `reply`, or {"ok": true, "message": ...} with `asJson`; ends the
 // command with kExitFailure, naming `what`, for any other reply.

@@ -596,6 +596,10 @@ Status check(const TrainRequest& v) {
   if (!v.service.empty()) ROLLGATE_RETURN_IF_ERROR(checkName("train.service", v.service));
   return checkText("train.argsJson", v.argsJson, 1 << 20);
 }
+Status check(const ConsoleTokenRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("consoleToken.operatorName", v.operatorName, 128));
+  return checkText("consoleToken.role", v.role, 32);
+}
 
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
@@ -1039,6 +1043,11 @@ std::string encode(const AdminRequest& message) {
           b.setAction(text(v.action));
           b.setService(text(v.service));
           b.setArgsJson(text(v.argsJson));
+        } else if constexpr (std::is_same_v<T, ConsoleTokenRequest>) {
+          auto b = body.initConsoleToken();
+          b.setOperatorName(text(v.operatorName));
+          b.setRole(text(v.role));
+          b.setTtlSeconds(v.ttlSeconds);
         }
       },
       message.body);
@@ -1142,6 +1151,12 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
           case w::AdminRequest::Body::TRAIN: {
             auto t = body.getTrain();
             v.body = TrainRequest{str(t.getAction()), str(t.getService()), str(t.getArgsJson())};
+            break;
+          }
+          case w::AdminRequest::Body::CONSOLE_TOKEN: {
+            auto r = body.getConsoleToken();
+            v.body = ConsoleTokenRequest{str(r.getOperatorName()), str(r.getRole()),
+                                         r.getTtlSeconds()};
             break;
           }
           default:

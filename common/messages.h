@@ -369,12 +369,20 @@ struct TrainRequest {
   bool operator==(const TrainRequest&) const = default;
 };
 
+// `rollgate console token`: a sign-in token for the web console (docs/console.md).
+struct ConsoleTokenRequest {
+  std::string operatorName;
+  std::string role;  // viewer or operator
+  std::uint64_t ttlSeconds = 0;
+  bool operator==(const ConsoleTokenRequest&) const = default;
+};
+
 struct AdminRequest {
   std::uint64_t requestId = 0;
   std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
                ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
                AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert,
-               TrainRequest>
+               TrainRequest, ConsoleTokenRequest>
       body;
   bool operator==(const AdminRequest&) const = default;
 };

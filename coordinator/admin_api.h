@@ -103,6 +103,7 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const RevertRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
   std::optional<AdminReply> on(const Caller& caller, const TrainRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const ConsoleTokenRequest& request);
 
   // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
   // the ones that could not be paused, for the reply.

@@ -60,6 +60,7 @@ Coordinator::Coordinator(CoordinatorConfig config, Logger logger, const Clock& c
       registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000) {}
 
 Coordinator::~Coordinator() {
+  console_.reset();
   agentSocket_.reset();
   adminSocket_.reset();
   broadcastSocket_.reset();
@@ -158,6 +159,12 @@ Status Coordinator::start() {
       !s) {
     return s;
   }
+  if (config_.console.enabled) {
+    auto console = ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_,
+                                                       *aborts_, *admin_, clock_, logger_});
+    if (!console) return console.error();
+    console_ = std::move(*console);
+  }
   logger_->info("serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
                 "{} enrolled keys)",
                 config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint,
@@ -168,10 +175,12 @@ Status Coordinator::start() {
 void Coordinator::run() {
   notifyReady("serving agents on " + config_.agentEndpoint);
   zmq::pollitem_t items[] = {{agentSocket_->handle(), 0, ZMQ_POLLIN, 0},
-                             {adminSocket_->handle(), 0, ZMQ_POLLIN, 0}};
+                             {adminSocket_->handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, console_ ? console_->fd() : -1, ZMQ_POLLIN, 0}};
+  const int polled = console_ ? 3 : 2;
   while (!stop_.load()) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      zmq::poll(items, polled, std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
       continue;
@@ -186,8 +195,11 @@ void Coordinator::run() {
       onAdminReadable();
       if (!(adminSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     }
+    if (console_) console_->drain();  // sign-ins and actions from the console's threads
     tick();
+    if (console_) console_->publish();
   }
+  console_.reset();  // stops the console's server before the loop's parts go away
   notifyStopping();
   if (auto status = telemetry_->flush(); !status) {
     logger_->error("cannot store telemetry: {}", status.error().message);
@@ -427,6 +439,7 @@ void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage
 }
 
 void Coordinator::toAdmin(const ReplyTo& to, AdminReply reply) {
+  if (console_ && console_->deliver(to, reply)) return;
   reply.requestId = to.requestId;
   sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
 }

@@ -32,6 +32,7 @@
 #include "coordinator/admin_api.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/command_dispatcher.h"
+#include "coordinator/console_feed.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/outbox.h"
 #include "coordinator/registry.h"
@@ -123,6 +124,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<Reverts> reverts_;
   std::unique_ptr<Trains> trains_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<ConsoleFeed> console_;  // after admin_: destroyed (server stopped) first
   CoordinatorCounters counters_;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;

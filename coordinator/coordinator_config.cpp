@@ -37,6 +37,8 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
     p.fail("url", "expected an http:// or https:// URL of Prometheus, got \"" +
                       config.prometheusUrl + "\"");
   }
+  ConfigReader consoleTable = reader.table("console");
+  console::readConsoleConfig(consoleTable, config.console);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "coordinator/console/console_config.h"
 
 namespace rollgate::coordinator {
 
@@ -27,6 +28,8 @@ struct CoordinatorConfig {
   // (a rollout with a Prometheus check is refused). timeout_millis bounds each query.
   std::string prometheusUrl;
   std::int64_t prometheusTimeoutMillis = 2000;
+  // [console]: the web console (coordinator/console/console_config.h, docs/console.md).
+  console::ConsoleConfig console;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

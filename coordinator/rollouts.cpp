@@ -612,4 +612,23 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+Result<std::string> Rollouts::summaryJsonOf(const std::string& id) {
+  std::uint64_t now = clock_.nowMillis();
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    return rollout::summaryJson(*it->second.rollout, now);
+  }
+  auto loaded = load(id);
+  if (!loaded) return loaded.error();
+  return rollout::summaryJson(**loaded, now);
+}
+
+Result<std::vector<stats::CheckSpec>> Rollouts::checkSpecsOf(const std::string& id) {
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    return it->second.rollout->state().gates.checks;
+  }
+  auto loaded = load(id);
+  if (!loaded) return loaded.error();
+  return (*loaded)->state().gates.checks;
+}
+
 }  // namespace rollgate::coordinator

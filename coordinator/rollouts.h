@@ -95,6 +95,9 @@ class Rollouts {
 
   Result<std::string> listJson();
   Result<std::string> describeJson(const std::string& id);
+  // One rollout's summary JSON (as in listJson) and the checks it runs, for the console.
+  Result<std::string> summaryJsonOf(const std::string& id);
+  Result<std::vector<stats::CheckSpec>> checkSpecsOf(const std::string& id);
 
  private:
   struct Entry {

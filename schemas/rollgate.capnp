@@ -293,6 +293,7 @@ struct AdminRequest {
                                   # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
     train @18 :TrainRequest;      # release candidates and the release train; reply: json
+    consoleToken @19 :ConsoleTokenRequest;  # reply: ok (the token, shown once)
   }
 }
 
@@ -303,6 +304,13 @@ struct TrainRequest {
   action @0 :Text;
   service @1 :Text;
   argsJson @2 :Text;
+}
+
+struct ConsoleTokenRequest {
+  # A sign-in token for the web console (docs/console.md); the coordinator keeps its SHA-256.
+  operatorName @0 :Text;   # who signs in with it (shown in the event log)
+  role @1 :Text;           # viewer (read) or operator (act)
+  ttlSeconds @2 :UInt64;   # how long it is valid
 }
 
 struct RevertRequest {

@@ -56,6 +56,10 @@ class SqliteStore final : public Store {
   Result<std::optional<RevertRecord>> loadRevert(const std::string& id) override;
   Result<std::vector<RevertRecord>> unfinishedReverts() override;
 
+  // sqlite_store_console.cpp
+  Status saveConsoleToken(const ConsoleTokenRecord& token) override;
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override;
+
   Status appendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
@@ -85,6 +89,7 @@ class SqliteStore final : public Store {
   Status migrate();
   Status migrateReverts();
   Status migrateTrain();  // sqlite_train_store.cpp
+  Status migrateConsole();
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);
   Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,

@@ -81,6 +81,17 @@ struct RevertRecord {
   bool operator==(const RevertRecord&) const = default;
 };
 
+// A sign-in token of the web console (coordinator/console/): only its SHA-256 is kept.
+struct ConsoleTokenRecord {
+  std::string sha256Hex;  // of the token's text
+  std::string operatorName;
+  std::string role;  // viewer or operator
+  std::uint64_t createdMillis = 0;
+  std::uint64_t expiresMillis = 0;
+  std::string createdBy;  // the operator (CLI key) who issued it
+  bool operator==(const ConsoleTokenRecord&) const = default;
+};
+
 // One check result at one look of one step (step 1-based), as the rollout engine emits it.
 using CheckRecord = RolloutCheckRecord;
 
@@ -166,6 +177,11 @@ class Store {
   // The newest `limit` events of `service`'s train, oldest first.
   virtual Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
                                                             std::size_t limit) = 0;
+  // ---- console sign-in tokens (sqlite_store_console.cpp)
+  virtual Status saveConsoleToken(const ConsoleTokenRecord& token) = 0;
+  // The token whose SHA-256 is `sha256Hex`, expired or not; nothing when there is none.
+  virtual Result<std::optional<ConsoleTokenRecord>> findConsoleToken(
+      const std::string& sha256Hex) = 0;
 
   // ---- telemetry windows
   // All or none.

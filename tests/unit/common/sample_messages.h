@@ -167,6 +167,7 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
   add(DescribeRevert{"v3"});
   add(TrainRequest{"submit", "web", R"({"commit":"4f2a9c01","version":"1.4.2","tests":"passed"})"});
+  add(ConsoleTokenRequest{"alice", "operator", 86400});
   return out;
 }
 

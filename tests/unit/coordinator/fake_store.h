@@ -24,6 +24,7 @@ class FakeStore final : public Store {
   std::vector<EventRecord> events;
   std::map<std::uint64_t, AbortState> aborts;
   std::optional<FreezeState> freeze;
+  std::map<std::string, ConsoleTokenRecord> consoleTokens;
   std::map<std::string, RolloutRecord> rollouts;
   std::vector<CheckRecord> checks;
   std::vector<StoredWindow> windows;
@@ -119,6 +120,16 @@ class FakeStore final : public Store {
     }
     if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
     return out;
+  }
+  Status saveConsoleToken(const ConsoleTokenRecord& token) override {
+    if (fails("saveConsoleToken")) return injected("saveConsoleToken");
+    consoleTokens[token.sha256Hex] = token;
+    return {};
+  }
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& hash) override {
+    auto it = consoleTokens.find(hash);
+    if (it == consoleTokens.end()) return std::optional<ConsoleTokenRecord>();
+    return std::optional<ConsoleTokenRecord>(it->second);
   }
 
   Result<std::uint64_t> nextRevertSeq() override {
