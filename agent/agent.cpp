@@ -80,7 +80,13 @@ Agent::~Agent() {
 std::vector<ServiceRelease> Agent::services() const {
   std::vector<ServiceRelease> out;
   for (const auto& service : config_.services) out.push_back(inspectService(service));
-  return out;
+  Heartbeat fitted{0, std::move(out)};
+  AgentMessage message = std::move(fitted);
+  if (fitToWire(message) > 0) {
+    logger_->warn("more than {} releases of a service on disk; reporting the newest {}",
+                  kMaxReportedReleases, kMaxReportedReleases);
+  }
+  return std::move(std::get<Heartbeat>(message).services);
 }
 
 std::vector<std::string> Agent::activeReleases() const {
@@ -92,7 +98,7 @@ std::vector<std::string> Agent::activeReleases() const {
 }
 
 Status Agent::start() {
-  auto secret = readKeyFile(config_.keyFile);
+  auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("agent key: " + secret.error().message);
   auto publicKey = publicKeyFromSecret(*secret);
   if (!publicKey) return makeError("agent key " + config_.keyFile + ": " + publicKey.error().message);
@@ -182,6 +188,13 @@ Status Agent::connect() {
 
 bool Agent::send(const AgentMessage& message) {
   std::string payload = encode(message);
+  if (payload.size() > kMaxAgentMessageBytes) {
+    // Unreachable once fitToWire ran (results are a few KiB); sending it would only make the
+    // coordinator's socket drop the connection, so it is dropped here, loudly.
+    logger_->error("a message of {} bytes exceeds the wire limit of {} bytes; not sent",
+                   payload.size(), kMaxAgentMessageBytes);
+    return true;
+  }
   try {
     return dealer_->send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
@@ -356,6 +369,12 @@ void Agent::onWorkerResults() {
 }
 
 void Agent::sendResult(CommandResult result) {
+  // Whatever the install said (a health check's body, a unit's log, a path) reaches the operator
+  // cut to the wire's limits with a marker, rather than being refused for its size.
+  if (std::size_t cut = fitToWire(result); cut > 0 && !result.progress) {
+    logger_->warn("command {} #{} for service {}: result cut to the wire's limits ({} field(s))",
+                  result.command.rolloutId, result.command.sequence, result.service, cut);
+  }
   if (result.progress) {
     if (welcomed_) send(result);  // progress that cannot be sent is simply stale
     return;
