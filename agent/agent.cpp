@@ -11,6 +11,9 @@
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/notify.h"
+#include "common/sys/env.h"
+#include "common/sys/private_files.h"
+#include "common/wire_fit.h"
 #include "common/transport.h"
 
 namespace rollgate::agent {
@@ -108,8 +111,12 @@ Status Agent::start() {
   publicKey_ = *publicKey;
   serverKey_ = *serverKey;
   bootMillis_ = clock_.nowMillis();
+  // The state directory (ledger, telemetry backlog) is 0700 whatever the umask.
   std::error_code ignored;
-  std::filesystem::create_directories(config_.stateDir, ignored);
+  std::filesystem::create_directories(sys::parentDir(config_.stateDir), ignored);
+  if (auto status = sys::createPrivateDir(config_.stateDir); !status) {
+    return makeError("agent state_dir: " + status.error().message);
+  }
   if (config_.systemd != "none" && !config_.services.empty()) {
     systemd::SystemdClientOptions options;
     options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;

@@ -8,7 +8,7 @@
 #include "agent/sentry/envelope.h"
 #include "common/codec.h"
 #include "common/config.h"
-#include "common/logging.h"
+#include "common/log_level.h"
 
 namespace rollgate::agent {
 namespace {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/text_fit.h"
+#include "common/wire_fit.h"
 #include "common/version.h"
 #include "schemas/rollgate.capnp.h"
 

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 
@@ -23,12 +22,6 @@ inline constexpr std::size_t kMaxBroadcastBytes = 64 << 10;
 inline constexpr std::size_t kMaxAdminRequestBytes = 2 << 20;        // artifact upload pieces
 inline constexpr std::size_t kMaxAdminReplyBytes = 16 << 20;
 inline constexpr std::size_t kArtifactChunkBytes = 1 << 20;
-// Limits on what an agent reports in a command result (checked by validate, met by fitToWire).
-inline constexpr std::size_t kMaxResultMessageBytes = 8192;
-inline constexpr std::size_t kMaxResultEvents = 64;
-inline constexpr std::size_t kMaxResultEventBytes = 1024;
-// Per service in hello, heartbeat and ackAbort: the releases a host reports.
-inline constexpr std::size_t kMaxReportedReleases = 64;
 // Cap'n Proto reader limits: traversal in 8-byte words (bounds amplification by pointer tricks),
 // nesting depth of structs/lists.
 inline constexpr int kMaxNestingDepth = 16;
@@ -42,24 +35,6 @@ std::string encode(const AdminRequest& message);
 std::string encode(const AdminReply& message);
 
 Result<AgentMessage> decodeAgentMessage(Bytes frame);
-// Makes what an agent reports fit the limits above instead of being refused for its size: a
-// result's message and events are cut with common/text_fit.h's marker, surplus events are
-// replaced by one that says how many were left out (the first and the last ones are kept), and a
-// service's release list keeps its first kMaxReportedReleases (the agent lists newest first).
-// Returns how many fields were cut. After it, validate() passes unless another field is invalid.
-std::size_t fitToWire(AgentMessage& message);
-std::size_t fitToWire(CommandResult& result);
-
-// When an agent message cannot be decoded (validate() refused it, say), the command result it
-// carried, if it was one, read as far as is safe: the command it answers, the service and whether
-// it was progress. The coordinator fails that command with the reason instead of letting the
-// operator wait for a result that will never be accepted.
-struct RefusedResult {
-  CommandRef command;
-  std::string service;
-  bool progress = false;
-};
-std::optional<RefusedResult> peekRefusedResult(Bytes frame);
 Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame);
 Result<Broadcast> decodeBroadcast(Bytes frame);
 Result<AdminRequest> decodeAdminRequest(Bytes frame);

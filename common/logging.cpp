@@ -6,17 +6,6 @@
 
 namespace rollgate {
 
-bool isValidLogLevel(const std::string& level) {
-  for (const char* known : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-    if (level == known) return true;
-  }
-  return false;
-}
-
-std::string logLevelProblem(const std::string& level) {
-  return std::string("expected one of ") + kLogLevels + ", got \"" + level + "\"";
-}
-
 Logger makeLogger(const std::string& name, const std::string& level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>(name, sink);

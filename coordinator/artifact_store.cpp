@@ -14,6 +14,7 @@
 #include "common/version.h"
 #include "common/sha256.h"
 #include "common/sys/env.h"
+#include "common/sys/private_files.h"
 #include "common/sys/error.h"
 
 namespace rollgate::coordinator {

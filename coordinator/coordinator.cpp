@@ -5,6 +5,7 @@
 
 #include "common/codec.h"
 #include "common/text_fit.h"
+#include "common/wire_fit.h"
 #include "common/keys.h"
 #include "common/notify.h"
 #include "coordinator/store/sqlite_store.h"

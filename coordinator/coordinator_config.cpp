@@ -3,7 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/config.h"
-#include "common/logging.h"
+#include "common/log_level.h"
 
 namespace rollgate::coordinator {
 namespace {

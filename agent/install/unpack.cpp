@@ -327,14 +327,14 @@ struct Unpacker {
     if (archive_write_close(writer.get()) != ARCHIVE_OK) {
       return makeError(tmpDir + ": " + archiveError(writer.get()));
     }
-    if (stats.files == 0) {
-      return makeError(archivePath + ": the archive has no files (" +
-                       std::to_string(stats.entries) +
-                       " other entries); an empty release is never installed");
-    }
     int rootFd = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootFd < 0) return makeError(tmpDir + ": open: " + sys::errnoMessage(errno));
     Status chains = checkSymlinkChains(rootFd);
+    if (chains && stats.files == 0) {
+      chains = makeError(archivePath + ": the archive has no files (" +
+                         std::to_string(stats.entries) +
+                         " other entries); an empty release is never installed");
+    }
     if (chains && ::syncfs(rootFd) != 0) {
       chains = makeError(tmpDir + ": syncfs: " + sys::errnoMessage(errno));
     }

@@ -76,11 +76,6 @@ std::string parentDir(const std::string& path);
 // calls it). For code that has no Env of its own (the coordinator's artifact store, unpack).
 Status fsyncDirectory(const std::string& dir);
 
-// State that only the daemon reads, whatever the umask of whoever starts it: a directory created
-// here is mode 0700 (an existing one is left as it is); a file is created or set to mode 0600. Errors name the path.
-Status createPrivateDir(const std::string& path);
-Status ensurePrivateFile(const std::string& path);
-
 // Replaces `path` with `content` durably (see the contract above). The temp file is
 // "<path>.tmp" and gets `mode`.
 Status writeFileAtomically(Env& env, const std::string& path, std::string_view content,

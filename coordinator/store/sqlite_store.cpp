@@ -12,7 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "common/sys/env.h"
+#include "common/sys/private_files.h"
 #include "common/sys/error.h"
 #include "common/codec.h"
 #include "common/gate_json.h"

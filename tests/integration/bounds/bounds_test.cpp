@@ -220,12 +220,18 @@ TEST_CASE("configuration mistakes stop a daemon with a message, never silently")
   }
 }
 
-TEST_CASE("the coordinator's state is private whatever the umask it is started with") {
+TEST_CASE("the daemons' state is private whatever the umask they are started with") {
   LocalFleet fleet;
   mode_t old = ::umask(0);
   fleet.startCoordinator();
   ::umask(old);
   REQUIRE(fleet.waitForCoordinator());
+  fleet.addAgent(AgentSpec("web-1", "eu-west", "eu-west-a"));
+  old = ::umask(0);
+  fleet.startAgent("web-1");
+  ::umask(old);
+  REQUIRE(fleet.waitForHealthy({"web-1"}));
+  CHECK(modeOf(fleet.dir().file("web-1-state")) == 0700);
   const std::string state = fleet.dir().file("state");
   CHECK(modeOf(state) == 0700);
   CHECK(modeOf(state + "/artifacts") == 0700);

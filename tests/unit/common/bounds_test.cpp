@@ -11,10 +11,11 @@
 
 #include "common/codec.h"
 #include "common/keys.h"
-#include "common/logging.h"
-#include "common/sys/env.h"
+#include "common/log_level.h"
+#include "common/sys/private_files.h"
 #include "common/text_fit.h"
 #include "common/version.h"
+#include "common/wire_fit.h"
 #include "tests/unit/common/temp_dir.h"
 
 namespace rollgate {
