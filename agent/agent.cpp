@@ -11,6 +11,9 @@
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/notify.h"
+#include "common/sys/env.h"
+#include "common/sys/private_files.h"
+#include "common/wire_fit.h"
 #include "common/transport.h"
 
 namespace rollgate::agent {
@@ -80,7 +83,13 @@ Agent::~Agent() {
 std::vector<ServiceRelease> Agent::services() const {
   std::vector<ServiceRelease> out;
   for (const auto& service : config_.services) out.push_back(inspectService(service));
-  return out;
+  Heartbeat fitted{0, std::move(out)};
+  AgentMessage message = std::move(fitted);
+  if (fitToWire(message) > 0) {
+    logger_->warn("more than {} releases of a service on disk; reporting the newest {}",
+                  kMaxReportedReleases, kMaxReportedReleases);
+  }
+  return std::move(std::get<Heartbeat>(message).services);
 }
 
 std::vector<std::string> Agent::activeReleases() const {
@@ -92,7 +101,7 @@ std::vector<std::string> Agent::activeReleases() const {
 }
 
 Status Agent::start() {
-  auto secret = readKeyFile(config_.keyFile);
+  auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("agent key: " + secret.error().message);
   auto publicKey = publicKeyFromSecret(*secret);
   if (!publicKey) return makeError("agent key " + config_.keyFile + ": " + publicKey.error().message);
@@ -102,8 +111,12 @@ Status Agent::start() {
   publicKey_ = *publicKey;
   serverKey_ = *serverKey;
   bootMillis_ = clock_.nowMillis();
+  // The state directory (ledger, telemetry backlog) is 0700 whatever the umask.
   std::error_code ignored;
-  std::filesystem::create_directories(config_.stateDir, ignored);
+  std::filesystem::create_directories(sys::parentDir(config_.stateDir), ignored);
+  if (auto status = sys::createPrivateDir(config_.stateDir); !status) {
+    return makeError("agent state_dir: " + status.error().message);
+  }
   if (config_.systemd != "none" && !config_.services.empty()) {
     systemd::SystemdClientOptions options;
     options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
@@ -182,6 +195,13 @@ Status Agent::connect() {
 
 bool Agent::send(const AgentMessage& message) {
   std::string payload = encode(message);
+  if (payload.size() > kMaxAgentMessageBytes) {
+    // Unreachable once fitToWire ran (results are a few KiB); sending it would only make the
+    // coordinator's socket drop the connection, so it is dropped here, loudly.
+    logger_->error("a message of {} bytes exceeds the wire limit of {} bytes; not sent",
+                   payload.size(), kMaxAgentMessageBytes);
+    return true;
+  }
   try {
     return dealer_->send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
@@ -356,6 +376,12 @@ void Agent::onWorkerResults() {
 }
 
 void Agent::sendResult(CommandResult result) {
+  // Whatever the install said (a health check's body, a unit's log, a path) reaches the operator
+  // cut to the wire's limits with a marker, rather than being refused for its size.
+  if (std::size_t cut = fitToWire(result); cut > 0 && !result.progress) {
+    logger_->warn("command {} #{} for service {}: result cut to the wire's limits ({} field(s))",
+                  result.command.rolloutId, result.command.sequence, result.service, cut);
+  }
   if (result.progress) {
     if (welcomed_) send(result);  // progress that cannot be sent is simply stale
     return;

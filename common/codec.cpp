@@ -11,6 +11,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/text_fit.h"
+#include "common/wire_fit.h"
+#include "common/version.h"
 #include "schemas/rollgate.capnp.h"
 
 namespace rollgate {
@@ -346,7 +349,7 @@ Status checkName(const std::string& field, const std::string& value, bool allowE
 
 Status checkVersion(const std::string& field, const std::string& value, bool allowEmpty) {
   if (allowEmpty && value.empty()) return {};
-  if (!isValidVersion(value)) return fieldError(field, "invalid version " + quoted(value));
+  if (auto status = validateVersion(value); !status) return fieldError(field, status.error().message);
   return {};
 }
 
@@ -374,7 +377,7 @@ Status checkCount(const std::string& field, std::size_t count, std::size_t max) 
 Status check(const ServiceRelease& v, const std::string& field) {
   ROLLGATE_RETURN_IF_ERROR(checkName(field + ".service", v.service));
   ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_RETURN_IF_ERROR(checkCount(field + ".releases", v.releases.size(), 64));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(field + ".releases", v.releases.size(), kMaxReportedReleases));
   for (std::size_t i = 0; i < v.releases.size(); ++i) {
     ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".releases[" + std::to_string(i) + "]", v.releases[i],
                                 false));
@@ -447,9 +450,11 @@ Status check(const CommandResult& v, const std::string& f) {
   ROLLGATE_RETURN_IF_ERROR(check(v.command, f + ".command"));
   ROLLGATE_RETURN_IF_ERROR(checkName(f + ".service", v.service, true));
   ROLLGATE_RETURN_IF_ERROR(checkVersion(f + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".message", v.message, 8192));
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".events", v.events.size(), 64));
-  for (const auto& e : v.events) ROLLGATE_RETURN_IF_ERROR(checkText(f + ".events", e, 1024));
+  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".message", v.message, kMaxResultMessageBytes));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".events", v.events.size(), kMaxResultEvents));
+  for (const auto& e : v.events) {
+    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".events", e, kMaxResultEventBytes));
+  }
   return {};
 }
 
@@ -637,14 +642,7 @@ bool isValidName(const std::string& name) {
   });
 }
 
-bool isValidVersion(const std::string& version) {
-  if (version.empty() || version.size() > 128 || version == "." || version == "..") return false;
-  if (!std::isalnum(static_cast<unsigned char>(version[0]))) return false;
-  return std::all_of(version.begin(), version.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-           c == '+' || c == '~';
-  });
-}
+bool isValidVersion(const std::string& version) { return validateVersion(version).ok(); }
 
 bool isValidSha256(const std::string& hex) {
   return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
@@ -779,6 +777,94 @@ Result<AgentMessage> decodeAgentMessage(Bytes frame) {
         throw std::invalid_argument("body: unknown union member " +
                                     std::to_string(static_cast<unsigned>(body.which())));
       });
+}
+
+std::optional<RefusedResult> peekRefusedResult(Bytes frame) {
+  if (frame.empty() || frame.size() > kMaxAgentMessageBytes ||
+      frame.size() % sizeof(capnp::word) != 0) {
+    return std::nullopt;
+  }
+  std::size_t words = frame.size() / sizeof(capnp::word);
+  auto aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words * 4 + 1024;
+  options.nestingLimit = kMaxNestingDepth;
+  try {
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    auto root = reader.getRoot<w::AgentMessage>();
+    if (root.getVersion() != kProtocolVersion) return std::nullopt;
+    auto body = root.getBody();
+    if (body.which() != w::AgentMessage::Body::COMMAND_RESULT) return std::nullopt;
+    auto r = body.getCommandResult();
+    RefusedResult out;
+    out.command = get(r.getCommand());
+    out.service = str(r.getService());
+    out.progress = r.getProgress();
+    if (!check(out.command, "commandResult.command")) return std::nullopt;
+    if (!out.service.empty() && !isValidName(out.service)) return std::nullopt;
+    return out;
+  } catch (const kj::Exception&) {
+    return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::size_t fitToWire(CommandResult& result) {
+  std::size_t cut = 0;
+  if (result.message.size() > kMaxResultMessageBytes) {
+    result.message = truncateUtf8(result.message, kMaxResultMessageBytes);
+    ++cut;
+  }
+  if (result.events.size() > kMaxResultEvents) {
+    // The first events say what was attempted, the last ones how it ended: keep both ends.
+    const std::size_t head = (kMaxResultEvents - 1) / 2;
+    const std::size_t tail = kMaxResultEvents - 1 - head;
+    const std::size_t dropped = result.events.size() - head - tail;
+    std::vector<std::string> kept(result.events.begin(), result.events.begin() + head);
+    kept.push_back("\xE2\x80\xA6 [" + std::to_string(dropped) + " events truncated]");
+    kept.insert(kept.end(), result.events.end() - tail, result.events.end());
+    result.events = std::move(kept);
+    ++cut;
+  }
+  for (auto& event : result.events) {
+    if (event.size() > kMaxResultEventBytes) {
+      event = truncateUtf8(event, kMaxResultEventBytes);
+      ++cut;
+    }
+  }
+  return cut;
+}
+
+namespace {
+std::size_t fitServices(std::vector<ServiceRelease>& services) {
+  std::size_t cut = 0;
+  for (auto& service : services) {
+    if (service.releases.size() > kMaxReportedReleases) {
+      service.releases.resize(kMaxReportedReleases);
+      ++cut;
+    }
+  }
+  return cut;
+}
+}  // namespace
+
+std::size_t fitToWire(AgentMessage& message) {
+  return std::visit(
+      [](auto& body) -> std::size_t {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, CommandResult>) {
+          return fitToWire(body);
+        } else if constexpr (std::is_same_v<T, Hello> || std::is_same_v<T, Heartbeat>) {
+          return fitServices(body.services);
+        } else if constexpr (std::is_same_v<T, AckAbort>) {
+          return fitServices(body.rolledBack);
+        } else {
+          return 0;
+        }
+      },
+      message);
 }
 
 // ---------------------------------------------------------------------------------------------

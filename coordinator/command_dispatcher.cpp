@@ -52,6 +52,10 @@ void CommandDispatcher::onHello(const std::string& host, const std::string& rout
   }
 }
 
+bool CommandDispatcher::isPending(const std::string& host, const CommandRef& ref) const {
+  return pending_.count(pendingKey(host, ref)) > 0;
+}
+
 void CommandDispatcher::onResult(const std::string& host, const CommandResult& result) {
   auto it = pending_.find(pendingKey(host, result.command));
   if (result.progress) {

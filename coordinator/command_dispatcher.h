@@ -48,6 +48,8 @@ class CommandDispatcher {
   void onHello(const std::string& host, const std::string& routingId);
   // A result or progress report from `host`.
   void onResult(const std::string& host, const CommandResult& result);
+  // True while `ref` sent to `host` waits for its final result.
+  bool isPending(const std::string& host, const CommandRef& ref) const;
 
   std::size_t pending() const { return pending_.size(); }
 

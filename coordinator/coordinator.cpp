@@ -4,6 +4,8 @@
 #include <cerrno>
 
 #include "common/codec.h"
+#include "common/text_fit.h"
+#include "common/wire_fit.h"
 #include "common/keys.h"
 #include "common/notify.h"
 #include "coordinator/store/sqlite_store.h"
@@ -78,7 +80,7 @@ void Coordinator::reloadAllowlists() {
 }
 
 Status Coordinator::start() {
-  auto secret = readKeyFile(config_.keyFile);
+  auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("coordinator key: " + secret.error().message);
   auto store = SqliteStore::open(config_.stateDir);
   if (!store) return store.error();
@@ -270,11 +272,28 @@ void Coordinator::onAgentReadable() {
   if (!message) {
     ++counters_.droppedMalformed;
     logDropped("agent message from host " + in->peer, message.error().message);
+    failRefusedResult(in->peer, in->body, message.error().message);
     return;
   }
   ++counters_.agentMessages;
   handleAgentMessage(in->routingId, in->peer, std::move(*message));
   registry_.setAddress(in->peer, in->address);
+}
+
+// A command's final result that was refused (too large from an older agent, an invalid field)
+// still ends the command: as failed, with the refusal as its message, so that the operator sees
+// the reason at once instead of waiting for the command's timeout.
+void Coordinator::failRefusedResult(const std::string& host, const zmq::message_t& frame,
+                                    const std::string& reason) {
+  auto refused = peekRefusedResult(bytesOf(frame));
+  if (!refused || refused->progress || !commands_->isPending(host, refused->command)) return;
+  CommandResult result;
+  result.command = refused->command;
+  result.service = refused->service;
+  result.outcome = Outcome::kFailed;
+  result.message = truncateUtf8("the coordinator refused this host's result: " + reason,
+                                kMaxResultMessageBytes);
+  commands_->onResult(host, result);
 }
 
 void Coordinator::onAdminReadable() {

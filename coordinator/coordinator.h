@@ -82,6 +82,8 @@ class Coordinator final : private Outbox {
   std::optional<Inbound> receive(zmq::socket_t& socket, const Allowlist& allowlist,
                                  const std::string& what, const std::string& refusal);
   void onAgentReadable();
+  void failRefusedResult(const std::string& host, const zmq::message_t& frame,
+                         const std::string& reason);
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
                           AgentMessage message);

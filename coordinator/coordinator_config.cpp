@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/config.h"
+#include "common/log_level.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -22,6 +23,7 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   c.get("window_seconds", config.windowSeconds, 1, 3600);
   c.get("telemetry_retention_hours", config.telemetryRetentionHours, 1, 24 * 365);
   c.get("log_level", config.logLevel);
+  if (!isValidLogLevel(config.logLevel)) c.fail("log_level", logLevelProblem(config.logLevel));
   for (const char* key : {"agent_endpoint", "admin_endpoint", "broadcast_endpoint"}) {
     std::string value;
     c.get(key, value);

@@ -175,6 +175,7 @@ std::string Rollouts::serviceOf(const std::string& id) const {
 
 Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert,
                                                        bool canaryOnly) {
+  if (auto valid = validateVersion(request.version); !valid) return valid.error();
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +

@@ -418,7 +418,8 @@ TEST_CASE("name, version and digest rules") {
   CHECK_FALSE(isValidName(".hidden"));
   CHECK_FALSE(isValidName("web/1"));
   CHECK_FALSE(isValidName("web 1"));
-  CHECK(isValidVersion("1.5.0+build.7~rc1"));
+  CHECK(isValidVersion("1.5.0+build.7-rc1"));
+  CHECK_FALSE(isValidVersion("1.5.0+build.7~rc1"));  // docs/versions.md
   CHECK_FALSE(isValidVersion(".."));
   CHECK_FALSE(isValidVersion("../x"));
   CHECK_FALSE(isValidVersion(std::string(129, '1')));

@@ -118,6 +118,14 @@ TEST_CASE("loading: a missing explicit file is an error naming it; a file on dis
 }
 
 }  // namespace
+TEST_CASE("an unknown log_level names the file, the key and the accepted values") {
+  requireError(parseCoordinatorConfig("[coordinator]\nlog_level = \"verbose\"\n",
+                                      "/etc/rollgate/coordinator.toml"),
+               {"/etc/rollgate/coordinator.toml", "'coordinator.log_level'",
+                "trace, debug, info, warn, error, critical, off", "\"verbose\""});
+  CHECK(parseCoordinatorConfig("[coordinator]\nlog_level = \"warn\"\n", "c.toml").ok());
+}
+
 }  // namespace rollgate::coordinator
 
 TEST_CASE("[prometheus] takes a URL and a timeout, and refuses what is not an http URL") {
