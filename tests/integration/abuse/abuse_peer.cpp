@@ -11,6 +11,7 @@
 //              prints "results N"
 // Thread-safety: a single-threaded program.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -50,9 +51,14 @@ std::unique_ptr<zmq::socket_t> connectDealer(zmq::context_t& context, const Keys
   return socket;
 }
 
+// Blocks while the coordinator holds this connection back; a signal (SIGTERM: stop) interrupts it.
 void sendMessage(zmq::socket_t& socket, const AgentMessage& message) {
   std::string payload = encode(message);
-  socket.send(zmq::buffer(payload), zmq::send_flags::none);
+  try {
+    socket.send(zmq::buffer(payload), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
 }
 
 // Reads what has arrived; returns how many messages of type T.
@@ -61,7 +67,12 @@ int drain(zmq::socket_t& socket) {
   int seen = 0;
   while (true) {
     zmq::message_t frame;
-    if (!socket.recv(frame, zmq::recv_flags::dontwait)) return seen;
+    try {
+      if (!socket.recv(frame, zmq::recv_flags::dontwait)) return seen;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      return seen;
+    }
     auto message = decodeCoordinatorMessage(
         Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
     if (message && std::holds_alternative<T>(*message)) ++seen;
@@ -195,8 +206,7 @@ int main(int argc, char** argv) {
   if (mode == "takeover") {
     while (SteadyClock::now() < deadline) {
       sendMessage(*socket, AgentMessage{Heartbeat{wallMillis(), {}}});
-      zmq::pollitem_t item{socket->handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (drain<SessionClosed>(*socket) > 0) {
         std::printf("closed\n");
         return 0;

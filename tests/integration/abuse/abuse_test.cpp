@@ -275,8 +275,9 @@ TEST_CASE("one key cannot take the coordinator down: floods, takeovers and repla
     MESSAGE(2 * kResults, " unsolicited results: ", counted, " counted; log grew ", logGrowth,
             " bytes, database ", dbGrowth, " bytes");
     CHECK(counted == 2u * kResults);
-    // Each result carries over 512 bytes: stored or logged one by one they would add megabytes.
+    // Each result carries over 512 bytes: stored or logged one by one, 10,000 of them would add
+    // over 5 MB to each.
     CHECK(logGrowth < 64u * 1024);
-    CHECK(dbGrowth < 1u << 20);
+    CHECK(dbGrowth < 2u << 20);
   }
 }
