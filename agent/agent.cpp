@@ -309,7 +309,8 @@ void Agent::onDealerReadable() {
       registeredAs_ = welcome->host;
       setFrozen(welcome->frozen, "");
       flushResults();
-      telemetry_->resendAll();  // a new session: what was in flight may not have arrived
+      resendTelemetry_ = true;  // a new session: what was in flight may not have arrived
+      telemetryPausedUntilSteady_ = 0;
       flushTelemetry();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
@@ -321,6 +322,21 @@ void Agent::onDealerReadable() {
       onAbort(*abort, /*fromBroadcast=*/false);
     } else if (auto* ack = std::get_if<AckTelemetry>(&*message)) {
       telemetry_->acknowledge(ack->throughSequence);
+    } else if (auto* over = std::get_if<OverQuota>(&*message)) {
+      // The coordinator dropped windows over this host's quota: they are still in the backlog
+      // (never acknowledged); wait, then send again from the oldest unacknowledged.
+      logger_->warn("coordinator: telemetry over this host's quota ({} windows dropped so far); "
+                    "keeping them and sending again in {} ms",
+                    over->droppedWindows, over->retryAfterMillis);
+      telemetryPausedUntilSteady_ = clock_.steadyMillis() + std::max<std::uint64_t>(over->retryAfterMillis, 100);
+      resendTelemetry_ = true;
+    } else if (auto* closed = std::get_if<SessionClosed>(&*message)) {
+      logger_->error("coordinator closed this session: {}; is another process using this host's "
+                     "key (a cloned host)? connecting again in {} s",
+                     closed->reason, kSessionRetakeMillis / 1000);
+      welcomed_ = false;
+      reconnectSteady_ = clock_.steadyMillis() + kSessionRetakeMillis;
+      return;
     }
   }
 }
@@ -472,7 +488,8 @@ void Agent::tick() {
     }
     return;
   }
-  if (!welcomed_ && lastHelloSteady_ != 0 && now - lastHelloSteady_ >= kHelloRetryMillis) {
+  if (!welcomed_ && reconnectSteady_ == 0 && lastHelloSteady_ != 0 &&
+      now - lastHelloSteady_ >= kHelloRetryMillis) {
     sendHello();
   }
   if (now >= nextTelemetrySteady_) {
@@ -497,12 +514,16 @@ void Agent::collectTelemetry(std::uint64_t nowMillis) {
 void Agent::flushTelemetry() {
   // Batches of up to 64 windows, oldest first; what cannot be sent goes on a later turn, and what
   // was sent stays in the backlog until the coordinator acknowledges it.
+  if (welcomed_ && clock_.steadyMillis() < telemetryPausedUntilSteady_) return;
+  if (welcomed_ && resendTelemetry_) telemetry_->resendAll();
   while (welcomed_) {
     TelemetryReport report;
+    report.resent = resendTelemetry_;
     report.windows = telemetry_->unsent(64);
     if (report.windows.empty()) return;
     const std::uint64_t last = report.windows.back().sequence;
     if (!send(report)) return;
+    resendTelemetry_ = false;
     telemetry_->markSent(last);
   }
 }

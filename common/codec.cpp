@@ -269,6 +269,13 @@ void put(w::HostInfo::Builder b, const HostInfo& v) {
   b.setHealthy(v.healthy);
   b.setConnected(v.connected);
   b.setClaimedHost(text(v.claimedHost));
+  auto d = b.initDropped();
+  d.setTelemetryWindows(v.dropped.telemetryWindows);
+  d.setTelemetryBytes(v.dropped.telemetryBytes);
+  d.setMessages(v.dropped.messages);
+  d.setChunkReplies(v.dropped.chunkReplies);
+  d.setUnsolicitedResults(v.dropped.unsolicitedResults);
+  d.setSessionsReplaced(v.dropped.sessionsReplaced);
 }
 HostInfo get(w::HostInfo::Reader r) {
   HostInfo v;
@@ -281,6 +288,9 @@ HostInfo get(w::HostInfo::Reader r) {
   v.healthy = r.getHealthy();
   v.connected = r.getConnected();
   v.claimedHost = str(r.getClaimedHost());
+  auto d = r.getDropped();
+  v.dropped = HostDrops{d.getTelemetryWindows(), d.getTelemetryBytes(), d.getMessages(),
+                        d.getChunkReplies(),     d.getUnsolicitedResults(), d.getSessionsReplaced()};
   return v;
 }
 
@@ -495,6 +505,8 @@ Status check(const RequestChunk& v) {
 
 Status check(const Welcome& v) { return checkText("welcome.host", v.host, 64); }
 Status check(const AckTelemetry&) { return {}; }
+Status check(const OverQuota&) { return {}; }
+Status check(const SessionClosed& v) { return checkText("sessionClosed", v.reason, 1024); }
 Status check(const Command& v) {
   ROLLGATE_RETURN_IF_ERROR(check(v.ref, "command.ref"));
   ROLLGATE_RETURN_IF_ERROR(checkName("command.service", v.service));
@@ -713,7 +725,9 @@ std::string encode(const AgentMessage& message) {
           b.setSentMillis(v.sentMillis);
           putServices(b.initServices(v.services.size()), v.services);
         } else if constexpr (std::is_same_v<T, TelemetryReport>) {
-          auto list = body.initTelemetry().initWindows(v.windows.size());
+          auto report = body.initTelemetry();
+          report.setResent(v.resent);
+          auto list = report.initWindows(v.windows.size());
           for (unsigned i = 0; i < v.windows.size(); ++i) put(list[i], v.windows[i]);
         } else if constexpr (std::is_same_v<T, CommandResult>) {
           put(body.initCommandResult(), v);
@@ -759,6 +773,7 @@ Result<AgentMessage> decodeAgentMessage(Bytes frame) {
           case w::AgentMessage::Body::TELEMETRY: {
             TelemetryReport v;
             for (auto window : body.getTelemetry().getWindows()) v.windows.push_back(get(window));
+            v.resent = body.getTelemetry().getResent();
             return v;
           }
           case w::AgentMessage::Body::COMMAND_RESULT:
@@ -928,6 +943,13 @@ std::string encode(const CoordinatorMessage& message) {
           put(body.initAbort(), v);
         } else if constexpr (std::is_same_v<T, AckTelemetry>) {
           body.initAckTelemetry().setThroughSequence(v.throughSequence);
+        } else if constexpr (std::is_same_v<T, OverQuota>) {
+          auto b = body.initOverQuota();
+          b.setDroppedWindows(v.droppedWindows);
+          b.setRetryAfterMillis(v.retryAfterMillis);
+          b.setStoredThrough(v.storedThrough);
+        } else if constexpr (std::is_same_v<T, SessionClosed>) {
+          body.setSessionClosed(text(v.reason));
         }
       },
       message);
@@ -987,6 +1009,12 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
             return get(body.getAbort());
           case w::CoordinatorMessage::Body::ACK_TELEMETRY:
             return AckTelemetry{body.getAckTelemetry().getThroughSequence()};
+          case w::CoordinatorMessage::Body::OVER_QUOTA: {
+            auto r = body.getOverQuota();
+            return OverQuota{r.getDroppedWindows(), r.getRetryAfterMillis(), r.getStoredThrough()};
+          }
+          case w::CoordinatorMessage::Body::SESSION_CLOSED:
+            return SessionClosed{str(body.getSessionClosed())};
         }
         throw std::invalid_argument("body: unknown union member " +
                                     std::to_string(static_cast<unsigned>(body.which())));

@@ -1,5 +1,7 @@
 #include "coordinator/coordinator.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -38,17 +40,36 @@ bool receiveMultipart(zmq::socket_t& socket, std::vector<zmq::message_t>& frames
   }
 }
 
-// Sends [routing id, payload] on a ROUTER without blocking; a failure is logged (senders re-send
-// what must arrive).
-void sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
+// Sends [routing id, payload] on a ROUTER (ROUTER_MANDATORY) without blocking. Returns false when
+// the peer's queue is full (EAGAIN: nothing was queued) or the peer is gone; senders re-send what
+// must arrive. Only errors other than those are logged, so a peer that does not read cannot flood
+// the log.
+bool sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
                 const Logger& logger, const char* what) {
   try {
-    socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    if (!socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    return socket.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
-    logger->warn("cannot send {}: {}", what, e.what());
+    if (e.num() != EHOSTUNREACH) logger->warn("cannot send {}: {}", what, e.what());
+    return false;
   }
 }
+
+QuotaLimits quotaLimitsOf(const LimitsConfig& limits) {
+  return QuotaLimits{static_cast<double>(limits.telemetryWindowsPerSecond),
+                     static_cast<double>(limits.telemetryBytesPerSecond),
+                     static_cast<double>(limits.messagesPerSecond),
+                     static_cast<double>(limits.burstSeconds)};
+}
+
+// Control messages on a session connection (welcome, commands, acknowledgements) beside the
+// artifact chunks the credit allows.
+constexpr int kControlReplyHeadroom = 8;
+// Agent messages waiting in ZeroMQ per connection before it stops reading that connection
+// (kMaxAgentMessageBytes each at most).
+constexpr int kAgentIntakeMessages = 16;
 
 }  // namespace
 
@@ -59,7 +80,10 @@ Coordinator::Coordinator(CoordinatorConfig config, Logger logger, const Clock& c
       context_(1),
       agents_(std::make_shared<Allowlist>()),
       admins_(std::make_shared<Allowlist>()),
-      registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000) {}
+      registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000),
+      quotas_(quotaLimitsOf(config_.limits)) {
+  registry_.showDrops(&quotas_);
+}
 
 Coordinator::~Coordinator() {
   console_.reset();
@@ -80,6 +104,10 @@ void Coordinator::reloadAllowlists() {
 }
 
 Status Coordinator::start() {
+  // Artifact chunks and agent messages are up to a few MiB each: served from mmap (a fixed
+  // threshold, not glibc's sliding one) so their memory goes back to the system once a
+  // connection's queue is freed.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("coordinator key: " + secret.error().message);
   auto store = SqliteStore::open(config_.stateDir);
@@ -140,6 +168,11 @@ Status Coordinator::start() {
       socket = std::make_unique<zmq::socket_t>(context_, type);
       configureCurveServer(*socket, *secret, domain, maxBytes);
       if (type == zmq::socket_type::router) socket->set(zmq::sockopt::router_mandatory, true);
+      if (std::string(domain) == kAgentsDomain && type == zmq::socket_type::router) {
+        socket->set(zmq::sockopt::sndhwm,
+                    static_cast<int>(config_.limits.pendingChunkRequests) + kControlReplyHeadroom);
+        socket->set(zmq::sockopt::rcvhwm, kAgentIntakeMessages);
+      }
       socket->bind(endpoint);
     } catch (const zmq::error_t& e) {
       return makeError("cannot bind " + endpoint + ": " + e.what());
@@ -268,6 +301,16 @@ std::optional<Coordinator::Inbound> Coordinator::receive(zmq::socket_t& socket,
 void Coordinator::onAgentReadable() {
   auto in = receive(*agentSocket_, *agents_, "agent message", "key is not enrolled (revoked?)");
   if (!in) return;
+  // Liveness first: whatever this key sends, even over quota, shows the host is alive.
+  if (registry_.touch(in->peer, clock_.nowMillis())) {
+    logger_->info("host {} is reporting again", in->peer);
+    rollouts_->onHostHealth(in->peer, true);
+  }
+  if (!quotas_.admitMessage(in->peer, clock_.steadyMillis())) {
+    ++counters_.droppedOverQuota;
+    return;  // counted per host; logged once a minute (logDropsPerHost)
+  }
+  std::size_t bodyBytes = in->body.size();
   auto message = decodeAgentMessage(bytesOf(in->body));
   if (!message) {
     ++counters_.droppedMalformed;
@@ -275,8 +318,14 @@ void Coordinator::onAgentReadable() {
     failRefusedResult(in->peer, in->body, message.error().message);
     return;
   }
+  if (std::holds_alternative<Hello>(*message) &&
+      !quotas_.admitHello(in->peer, clock_.steadyMillis())) {
+    // A hello costs two writes: a host saying hello again and again is held to a few a second.
+    ++counters_.droppedOverQuota;
+    return;
+  }
   ++counters_.agentMessages;
-  handleAgentMessage(in->routingId, in->peer, std::move(*message));
+  handleAgentMessage(in->routingId, in->peer, std::move(*message), bodyBytes);
   registry_.setAddress(in->peer, in->address);
 }
 
@@ -327,6 +376,18 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
                           const Hello& hello) {
   std::uint64_t now = clock_.nowMillis();
   bool known = registry_.find(host, now).has_value();
+  auto previous = registry_.routingIdOf(host);
+  if (previous && *previous != routingId) {
+    // Sessions by key: the newer hello wins, and the older connection hears so.
+    ++quotas_.drops(host).sessionsReplaced;
+    logger_->warn("host {}: a new hello with its key replaces the session on another connection "
+                  "(the agent restarted or reconnected; if this repeats, a second process uses "
+                  "the key: a cloned host?)",
+                  host);
+    sendToAgent(*previous, SessionClosed{"a newer session with this host's key (" + host +
+                                         ") replaced this one"});
+  }
+  quotas_.onNewSession(host);
   const HostInfo& info = registry_.onHello(host, hello, routingId, now);
   if (auto status = store_->saveHost(info); !status) {
     logger_->error("host {}: cannot persist registration: {}", host, status.error().message);
@@ -348,7 +409,7 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
 }
 
 void Coordinator::handleAgentMessage(const std::string& routingId, const std::string& host,
-                                     AgentMessage message) {
+                                     AgentMessage message, std::size_t bodyBytes) {
   std::uint64_t now = clock_.nowMillis();
   if (auto* hello = std::get_if<Hello>(&message)) {
     onHello(routingId, host, *hello);
@@ -365,6 +426,17 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
   bool wasHealthy = before && before->healthy;
   if (!registry_.onContact(host, routingId, now, services)) {
     ++counters_.droppedNoSession;
+    if (registry_.wasReplaced(host, routingId)) {
+      // Told again (at most once a second per host) in case the first notice was lost.
+      std::uint64_t steady = clock_.steadyMillis();
+      std::uint64_t& next = nextSessionClosedMillis_[host];
+      if (steady >= next) {
+        next = steady + 1000;
+        sendToAgent(routingId, SessionClosed{"a newer session with this host's key (" + host +
+                                             ") replaced this one"});
+      }
+      return;
+    }
     logger_->debug("host {}: message before hello on this connection; ignored", host);
     return;
   }
@@ -373,9 +445,11 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     rollouts_->onHostHealth(host, true);
   }
   if (auto* report = std::get_if<TelemetryReport>(&message)) {
-    onTelemetry(host, std::move(*report));
+    onTelemetry(routingId, host, std::move(*report), bodyBytes);
   } else if (auto* result = std::get_if<CommandResult>(&message)) {
-    commands_->onResult(host, *result);
+    // Duplicates, replays and results nobody waits for: counted, logged once a minute per host
+    // (logDropsPerHost), never stored one by one.
+    if (!commands_->onResult(host, *result)) ++quotas_.drops(host).unsolicitedResults;
   } else if (auto* ack = std::get_if<AckAbort>(&message)) {
     aborts_->onAck(host, *ack);
   }
@@ -404,18 +478,30 @@ void Coordinator::onChunkRequest(const std::string& routingId, const std::string
     }
   }
   if (!chunk.error.empty()) {
-    logger_->warn("host {}: artifact chunk request refused: {}", host, chunk.error);
+    logDropped("artifact chunk request from host " + host, chunk.error);
   }
-  toAgent(routingId, chunk);
+  // A connection that does not read its chunks fills its reply queue (pending_chunk_requests and
+  // a few control messages): further replies are dropped here, never queued.
+  if (!sendToAgent(routingId, chunk)) ++quotas_.drops(host).chunkReplies;
 }
 
-void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
+void Coordinator::onTelemetry(const std::string& routingId, const std::string& host,
+                              TelemetryReport report, std::size_t bodyBytes) {
   auto info = registry_.find(host, clock_.nowMillis());
+  std::uint64_t steady = clock_.steadyMillis();
+  std::uint64_t windowBytes = report.windows.empty() ? 0 : bodyBytes / report.windows.size();
+  std::uint64_t overQuota = 0;
+  quotas_.beginReport(host, report.resent);
   for (auto& window : report.windows) {
     // Telemetry acknowledgement: see ackTelemetry().
     std::uint64_t& through = telemetryThrough_[host];
     if (window.sequence != 0) telemetryToAck_.insert(host);
     if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
+    if (!quotas_.admitWindow(host, windowBytes, steady)) {
+      // Not stored, and `through` stays below it: the agent keeps it and sends it again.
+      ++overQuota;
+      continue;
+    }
     through = std::max(through, window.sequence);
     bool declared = info && std::any_of(info->services.begin(), info->services.end(),
                                         [&](const ServiceRelease& s) {
@@ -436,6 +522,15 @@ void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
     rollouts_->onTelemetry(host, window);
     telemetry_->add(host, std::move(window));
   }
+  if (overQuota > 0) {
+    counters_.droppedOverQuota += overQuota;
+    std::uint64_t& next = nextOverQuotaMillis_[host];
+    if (steady >= next) {  // told at most once a second
+      next = steady + 1000;
+      sendToAgent(routingId, OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000,
+                                       telemetryThrough_[host]});
+    }
+  }
 }
 
 // Telemetry acknowledgement. Windows carry the agent's backlog sequence; once every queued window
@@ -454,13 +549,49 @@ void Coordinator::ackTelemetry() {
 }
 
 void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage& message) {
-  sendRouted(*agentSocket_, routingId, encode(message), logger_, "to agent connection");
+  sendToAgent(routingId, message);
+}
+
+bool Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMessage& message) {
+  if (sendRouted(*agentSocket_, routingId, encode(message), logger_, "to agent connection")) {
+    return true;
+  }
+  ++counters_.droppedReplies;
+  return false;
+}
+
+void Coordinator::logDropsPerHost() {
+  // One line per host per minute with what was dropped since the last one.
+  for (const auto& host : quotas_.hosts()) {
+    HostDrops d = quotas_.takeUnlogged(host);
+    if (d == HostDrops{}) continue;
+    logger_->warn("host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
+                  "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
+                  "command results, {} sessions replaced (totals: rollgate hosts)",
+                  host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
+                  d.unsolicitedResults, d.sessionsReplaced);
+  }
+}
+
+void Coordinator::pruneEvents(std::uint64_t wallMillis) {
+  // Failure policy: logged, and tried again at the next prune (the log only grows meanwhile).
+  std::uint64_t retention = static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
+  std::uint64_t before = wallMillis > retention ? wallMillis - retention : 0;
+  auto pruned = store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
+  if (!pruned) {
+    logger_->error("cannot prune the event log (older than {} days, beyond {} rows): {}",
+                   config_.limits.eventRetentionDays, config_.limits.eventMaxRows,
+                   pruned.error().message);
+  } else if (*pruned > 0) {
+    logger_->info("pruned {} events (older than {} days, or beyond the newest {})", *pruned,
+                  config_.limits.eventRetentionDays, config_.limits.eventMaxRows);
+  }
 }
 
 void Coordinator::toAdmin(const ReplyTo& to, AdminReply reply) {
   if (console_ && console_->deliver(to, reply)) return;
   reply.requestId = to.requestId;
-  sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
+  (void)sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
 }
 
 void Coordinator::broadcast(Broadcast message) {
@@ -509,6 +640,14 @@ void Coordinator::tick() {
                       config_.telemetryRetentionHours);
       }
     }
+  }
+  if (now >= nextDropLogMillis_) {
+    nextDropLogMillis_ = now + 60'000;
+    logDropsPerHost();
+  }
+  if (now >= nextEventPruneMillis_) {
+    nextEventPruneMillis_ = now + 60'000;
+    pruneEvents(wall);
   }
   aborts_->tick();
   if (now >= nextReloadMillis_) {

@@ -4,6 +4,16 @@
 // rollouts; admin requests to the admin API. A message that fails to authenticate, decode or
 // validate is counted and dropped; nothing a peer sends stops the loop.
 //
+// Self-protection (README, "Limits"): every agent message is charged to its host key's quotas
+// (host_quota.h) before it is decoded, so one host's flood costs a counter per message and never
+// the store; telemetry over its quota is dropped, counted and the agent told (OverQuota). Each
+// connection's intake and reply queue are bounded in ZeroMQ (RCVHWM, SNDHWM with
+// ROUTER_MANDATORY: a reply to a peer that does not read is dropped and counted, never queued
+// here). ZeroMQ reads the connections in turn, so heartbeats from other hosts are read between a
+// flood's messages, and any message authenticated with a host's key, even one dropped over quota,
+// counts as contact. A newer hello with a key replaces its session: the older connection is told
+// (SessionClosed) and nothing more from it is handled, but it still counts as contact.
+//
 // Failure policy for the writes made here: a host's registration, last contact times and the
 // "host registered / reconnected / silent" events that cannot be saved are logged as errors (the
 // registry in memory is what the loop works from; the next hello or flush saves them again);
@@ -34,6 +44,7 @@
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/console_feed.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/host_quota.h"
 #include "coordinator/outbox.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollouts.h"
@@ -50,6 +61,8 @@ struct CoordinatorCounters {
   std::uint64_t droppedNoSession = 0;       // from a connection that has not said hello
   std::uint64_t telemetryWindows = 0;       // windows accepted
   std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
+  std::uint64_t droppedOverQuota = 0;       // messages and windows over a host's quotas
+  std::uint64_t droppedReplies = 0;         // replies to a connection whose queue was full
 };
 
 class Coordinator final : private Outbox {
@@ -86,11 +99,16 @@ class Coordinator final : private Outbox {
                          const std::string& reason);
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
-                          AgentMessage message);
+                          AgentMessage message, std::size_t bodyBytes);
   void onHello(const std::string& routingId, const std::string& host, const Hello& hello);
   void onChunkRequest(const std::string& routingId, const std::string& host,
                       const RequestChunk& request);
-  void onTelemetry(const std::string& host, TelemetryReport report);
+  void onTelemetry(const std::string& routingId, const std::string& host, TelemetryReport report,
+                   std::size_t bodyBytes);
+  // Sends without blocking; false when the connection's reply queue is full or it is gone.
+  bool sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
+  void logDropsPerHost();
+  void pruneEvents(std::uint64_t wallMillis);
   void ackTelemetry();
   void recordHostEvent(const std::string& kind, const std::string& host, const std::string& message);
   void flushBatch();
@@ -128,6 +146,11 @@ class Coordinator final : private Outbox {
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<ConsoleFeed> console_;  // after admin_: destroyed (server stopped) first
   CoordinatorCounters counters_;
+  HostQuotas quotas_;
+  std::map<std::string, std::uint64_t> nextOverQuotaMillis_;     // per host: when to tell it again
+  std::map<std::string, std::uint64_t> nextSessionClosedMillis_;  // per host
+  std::uint64_t nextDropLogMillis_ = 0;
+  std::uint64_t nextEventPruneMillis_ = 0;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;
   std::map<std::string, std::uint64_t> telemetryThrough_;  // per host: highest window sequence queued

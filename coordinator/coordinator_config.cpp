@@ -41,6 +41,15 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   }
   ConfigReader consoleTable = reader.table("console");
   console::readConsoleConfig(consoleTable, config.console);
+  ConfigReader l = reader.table("limits");
+  l.get("telemetry_windows_per_second", config.limits.telemetryWindowsPerSecond, 1, 1'000'000);
+  l.get("telemetry_bytes_per_second", config.limits.telemetryBytesPerSecond, 1024,
+        std::int64_t{1} << 40);
+  l.get("messages_per_second", config.limits.messagesPerSecond, 10, 10'000'000);
+  l.get("burst_seconds", config.limits.burstSeconds, 1, 3600);
+  l.get("pending_chunk_requests", config.limits.pendingChunkRequests, 1, 1024);
+  l.get("event_retention_days", config.limits.eventRetentionDays, 1, 36500);
+  l.get("event_max_rows", config.limits.eventMaxRows, 1000, std::int64_t{1} << 40);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -1,5 +1,5 @@
-// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator] and
-// [prometheus]).
+// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator],
+// [prometheus] and [limits]).
 // Every key is optional; defaults suit a single control host with the packaged paths.
 #pragma once
 
@@ -10,6 +10,18 @@
 #include "coordinator/console/console_config.h"
 
 namespace rollgate::coordinator {
+
+// [limits]: what one host key may cost the coordinator (README, "Limits"). Rates are per host
+// key; a bucket holds burstSeconds of its rate, so a reconnecting agent's backlog goes through.
+struct LimitsConfig {
+  std::int64_t telemetryWindowsPerSecond = 20;
+  std::int64_t telemetryBytesPerSecond = 1 << 20;
+  std::int64_t messagesPerSecond = 1000;  // every message, checked before decoding
+  std::int64_t burstSeconds = 30;
+  std::int64_t pendingChunkRequests = 8;  // chunk replies queued per connection (the credit)
+  std::int64_t eventRetentionDays = 90;
+  std::int64_t eventMaxRows = 1'000'000;
+};
 
 struct CoordinatorConfig {
   std::string agentEndpoint = "tcp://0.0.0.0:7400";
@@ -30,6 +42,7 @@ struct CoordinatorConfig {
   std::int64_t prometheusTimeoutMillis = 2000;
   // [console]: the web console (coordinator/console/console_config.h, docs/console.md).
   console::ConsoleConfig console;
+  LimitsConfig limits;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

@@ -581,6 +581,16 @@ Result<std::uint64_t> SqliteStore::pruneWindows(std::uint64_t beforeMillis) {
   return static_cast<std::uint64_t>(db_->changes());
 }
 
+Result<std::uint64_t> SqliteStore::pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) {
+  auto stmt = db_->prepare(
+      "DELETE FROM events WHERE at_ms < ?1 OR id <= (SELECT MAX(id) FROM events) - ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(beforeMillis));
+  stmt->bind(2, static_cast<std::int64_t>(keepRows));
+  if (auto status = stmt->run(); !status) return status.error();
+  return static_cast<std::uint64_t>(db_->changes());
+}
+
 Result<std::vector<ArtifactInfo>> SqliteStore::queryArtifacts(
     const std::string& where, const std::vector<std::string>& args) {
   auto stmt = db_->prepare(

@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
                                                  std::uint64_t sinceMillis) override;
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
+  Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
 
   Result<std::vector<std::string>> loadTrainStates() override;
   Status saveTrain(const std::string& service, const std::string& stateJson,

@@ -195,6 +195,9 @@ class Store {
                                                          std::uint64_t sinceMillis) = 0;
   // Deletes windows that ended before `beforeMillis`; returns how many.
   virtual Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) = 0;
+  // Event log retention: deletes events older than `beforeMillis`, and the oldest beyond the
+  // newest `keepRows`; returns how many.
+  virtual Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) = 0;
 
   // ---- artifact metadata (the bytes are files: see ArtifactStore)
   virtual Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,

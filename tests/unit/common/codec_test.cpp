@@ -58,8 +58,8 @@ void checkRoundTrips(const std::vector<T>& samples, Decode decode, std::size_t e
 TEST_CASE("agent messages round trip: every body and every command outcome") {
   auto samples = sampleAgentMessages();
   // Hello, Heartbeat, TelemetryReport, 7 CommandResults (one per Outcome), AckAbort,
-  // RequestChunk, AckBroadcast.
-  checkRoundTrips(samples, decodeAgentMessage, 13);
+  // RequestChunk, AckBroadcast, a re-sent TelemetryReport.
+  checkRoundTrips(samples, decodeAgentMessage, 14);
   std::vector<bool> seen(std::variant_size_v<AgentMessage>, false);
   for (const auto& m : samples) seen[m.index()] = true;
   for (bool s : seen) CHECK(s);
@@ -72,7 +72,10 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
 
 TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 13);
+  checkRoundTrips(samples, decodeCoordinatorMessage, 15);  // with OverQuota and SessionClosed
+  std::vector<bool> seenBodies(std::variant_size_v<CoordinatorMessage>, false);
+  for (const auto& m : samples) seenBodies[m.index()] = true;
+  for (bool s : seenBodies) CHECK(s);
   std::vector<bool> seenBody(5, false);
   for (const auto& m : samples) {
     if (const auto* command = std::get_if<Command>(&m)) seenBody[command->body.index()] = true;

@@ -253,6 +253,13 @@ class FakeStore final : public Store {
     std::erase_if(windows, [&](const StoredWindow& w) { return w.window.endMillis < beforeMillis; });
     return static_cast<std::uint64_t>(before - windows.size());
   }
+  Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override {
+    if (fails("pruneEvents")) return injected("pruneEvents");
+    auto before = events.size();
+    std::erase_if(events, [&](const EventRecord& e) { return e.atMillis < beforeMillis; });
+    if (events.size() > keepRows) events.erase(events.begin(), events.end() - keepRows);
+    return static_cast<std::uint64_t>(before - events.size());
+  }
 
   Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
                                                    const std::string& version) override {
