@@ -37,6 +37,12 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
     p.fail("url", "expected an http:// or https:// URL of Prometheus, got \"" +
                       config.prometheusUrl + "\"");
   }
+  ConfigReader m = reader.table("metrics");
+  m.get("listen", config.metricsListen);
+  if (m.has("listen") && config.metricsListen.empty()) {
+    m.fail("listen", "expected an address like \"127.0.0.1:9464\" or \":9464\", got \"\"");
+  }
+  notify::readNotifyConfig(reader.table("notify"), config.notify);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -1,5 +1,5 @@
-// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator] and
-// [prometheus]).
+// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator],
+// [prometheus], [metrics] and [notify]).
 // Every key is optional; defaults suit a single control host with the packaged paths.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "coordinator/notify/notify_config.h"
 
 namespace rollgate::coordinator {
 
@@ -27,6 +28,11 @@ struct CoordinatorConfig {
   // (a rollout with a Prometheus check is refused). timeout_millis bounds each query.
   std::string prometheusUrl;
   std::int64_t prometheusTimeoutMillis = 2000;
+  // [metrics] listen: where /metrics is served (docs/metrics.md): "HOST:PORT", or ":PORT" / "PORT"
+  // on loopback. Empty (no [metrics] table): not served.
+  std::string metricsListen;
+  // [notify]: webhooks on decisions (docs/notifications.md). No [[notify.webhook]]: none sent.
+  notify::NotifyConfig notify;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

@@ -10,7 +10,7 @@ packages=(
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libssh-dev libsystemd-dev libboost-math-dev
   libspdlog-dev libfmt-dev doctest-dev libarchive-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev libre2-dev
-  libmicrohttpd-dev zlib1g-dev
+  libmicrohttpd-dev zlib1g-dev libcpp-httplib-dev
   # manual pages generated from --help at build time
   help2man
   # test and demo infrastructure: real services, a private systemd manager, namespaces
