@@ -77,6 +77,12 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
     }
     server->port_ = address->port;
   }
+  const std::string& host = address->host;
+  if (host.rfind("127.", 0) != 0 && host != "::1" && host != "localhost") {
+    server->logger_->warn("metrics: /metrics is served without authentication on {} (not "
+                          "loopback): keep it behind a firewall or an authenticating proxy",
+                          listen);
+  }
   server->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
   return server;
 }
