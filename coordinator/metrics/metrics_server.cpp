@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <cstdlib>
 
@@ -84,6 +85,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
                           listen);
   }
   server->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  // Until it runs, stop() could not interrupt it: wait for the accept loop (it starts at once).
+  for (int i = 0; i < 5000 && !http.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return server;
 }
 

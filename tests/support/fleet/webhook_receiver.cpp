@@ -66,6 +66,8 @@ WebhookReceiver::WebhookReceiver(std::string secret, int port)
     port_ = port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  waitUntil([this] { return server_->is_running(); }, std::chrono::seconds(10),
+            std::chrono::milliseconds(1));
 }
 
 WebhookReceiver::~WebhookReceiver() {
