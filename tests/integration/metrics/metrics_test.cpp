@@ -3,6 +3,9 @@
 // The coordinator also has a webhook to a real receiver, which sees the rollouts' decisions.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "tests/support/fleet/prometheus_server.h"
 #include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/test_plan.h"
@@ -14,7 +17,8 @@ using namespace rollgate::testing;
 
 namespace {
 
-const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}};
+const std::vector<WebHostSpec> kHosts = {
+    {"eu-a-1", "eu", "eu-a"}, {"eu-a-2", "eu", "eu-a"}, {"eu-b-1", "eu", "eu-b"}};
 const std::string kSecret = "metrics-test-secret";
 
 // The value of an instant query with one series; NaN when it has none.
@@ -65,7 +69,7 @@ TEST_CASE("Prometheus scrapes /metrics during rollouts; webhooks get their decis
                   prometheus.log() << readFile(web->fleet().coordinatorLog()));
   web->startLoad();
 
-  CHECK(waitUntil([&] { return scalar(prometheus, R"(rollgate_hosts{rollgate_state="healthy"})") == 2; }));
+  CHECK(waitUntil([&] { return scalar(prometheus, R"(rollgate_hosts{rollgate_state="healthy"})") == 3; }));
   CHECK(scalar(prometheus, "sum(rollgate_rollouts)") == 0);
 
   auto start = [&](const std::string& version) {
@@ -103,7 +107,7 @@ TEST_CASE("Prometheus scrapes /metrics during rollouts; webhooks get their decis
       [&] { return scalar(prometheus, "rollgate_telemetry_windows_received_total") > windowsBefore; }));
 
   std::string last = waitForDecision(web->fleet(), id, std::chrono::seconds(300));
-  CHECK(last == "succeeded");
+  REQUIRE_MESSAGE(last == "succeeded", web->fleet().cli({"rollout", "explain", id}).out);
   CHECK(waitUntil([&] {
     return scalar(prometheus, R"(rollgate_rollouts_finished_total{rollgate_status="succeeded"})") == 1 &&
            scalar(prometheus, "sum(rollgate_rollouts)") == 0 &&
