@@ -167,7 +167,7 @@ TEST_CASE("webhooks: a real coordinator sends its freeze and unfreeze decisions"
   auto got = receiver.accepted();
   CHECK(got[0].event == "freeze");
   CHECK(got[0].json["kind"] == "freeze");
-  CHECK(got[0].json["text"] == "incident <42> & co");
+  CHECK(got[0].json["text"].get<std::string>().rfind("incident <42> & co", 0) == 0);
   CHECK(got[0].signatureValid);
   CHECK(got[1].event == "unfreeze");
   CHECK(got[1].signatureValid);
