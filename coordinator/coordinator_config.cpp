@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "common/config.h"
+#include "coordinator/metrics/metrics_server.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -39,8 +40,10 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   }
   ConfigReader m = reader.table("metrics");
   m.get("listen", config.metricsListen);
-  if (m.has("listen") && config.metricsListen.empty()) {
-    m.fail("listen", "expected an address like \"127.0.0.1:9464\" or \":9464\", got \"\"");
+  if (m.has("listen")) {
+    if (auto address = metrics::parseListenAddress(config.metricsListen); !address) {
+      m.fail("listen", address.error().message);
+    }
   }
   notify::readNotifyConfig(reader.table("notify"), config.notify);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
