@@ -87,6 +87,8 @@ Coordinator::Coordinator(CoordinatorConfig config, Logger logger, const Clock& c
 
 Coordinator::~Coordinator() {
   console_.reset();
+  if (metrics_) metrics_->stop();
+  if (notifier_) notifier_->stop();
   agentSocket_.reset();
   adminSocket_.reset();
   broadcastSocket_.reset();
@@ -112,7 +114,20 @@ Status Coordinator::start() {
   if (!secret) return makeError("coordinator key: " + secret.error().message);
   auto store = SqliteStore::open(config_.stateDir);
   if (!store) return store.error();
-  store_ = std::move(*store);
+  auto recording = std::make_unique<RecordingStore>(std::move(*store));
+  recording_ = recording.get();
+  store_ = std::move(recording);
+  if (!config_.notify.webhooks.empty()) {
+    notifier_ = std::make_unique<notify::Notifier>(config_.notify, clock_, logger_);
+    recording_->onDecision([this](notify::Notification n) { notifier_->notify(std::move(n)); });
+    logger_->info("notifications: {} webhooks", config_.notify.webhooks.size());
+  }
+  if (!config_.metricsListen.empty()) {
+    auto metrics = metrics::MetricsServer::start(config_.metricsListen, logger_);
+    if (!metrics) return metrics.error();
+    metrics_ = std::move(*metrics);
+    logger_->info("serving /metrics on {} (port {})", config_.metricsListen, metrics_->port());
+  }
   telemetry_ = std::make_unique<TelemetryStore>(*store_);
   auto artifacts = ArtifactStore::open(*store_, config_.stateDir);
   if (!artifacts) return artifacts.error();
@@ -604,6 +619,22 @@ void Coordinator::broadcast(Broadcast message) {
   }
 }
 
+void Coordinator::publishMetrics() {
+  auto snapshot = std::make_shared<metrics::MetricsSnapshot>();
+  recording_->fill(*snapshot);
+  for (const auto& host : registry_.list(clock_.nowMillis())) {
+    ++snapshot->hostsByState[host.healthy ? "healthy" : "unhealthy"];
+  }
+  snapshot->telemetryWindowsReceived = counters_.telemetryWindows;
+  snapshot->telemetryWindowsDropped = counters_.droppedWindows;
+  snapshot->commandsInFlight = commands_->pending();
+  if (notifier_) {
+    auto n = notifier_->counts();
+    snapshot->notifications = {n.queued, n.delivered, n.retried, n.failed, n.dropped};
+  }
+  metrics_->publish(std::move(snapshot));
+}
+
 void Coordinator::tick() {
   std::uint64_t now = clock_.steadyMillis();
   if (now < nextTickMillis_) return;
@@ -650,6 +681,10 @@ void Coordinator::tick() {
     pruneEvents(wall);
   }
   aborts_->tick();
+  if (metrics_ && now >= nextMetricsMillis_) {
+    nextMetricsMillis_ = now + 1000;
+    publishMetrics();
+  }
   if (now >= nextReloadMillis_) {
     nextReloadMillis_ = now + 5000;
     reloadAllowlists();

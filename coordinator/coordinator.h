@@ -45,7 +45,10 @@
 #include "coordinator/console_feed.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/host_quota.h"
+#include "coordinator/metrics/metrics_server.h"
+#include "coordinator/notify/notifier.h"
 #include "coordinator/outbox.h"
+#include "coordinator/recording_store.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollouts.h"
 #include "coordinator/store/store.h"
@@ -115,6 +118,8 @@ class Coordinator final : private Outbox {
   void tick();
   void reloadAllowlists();
   void logDropped(const std::string& what, const std::string& why);
+  // Hands /metrics a snapshot of the loop's state (at most once a second).
+  void publishMetrics();
 
   // Outbox
   void toAgent(const std::string& routingId, const CoordinatorMessage& message) override;
@@ -161,6 +166,10 @@ class Coordinator final : private Outbox {
   std::uint64_t nextReloadMillis_ = 0;
   std::uint64_t nextWatchdogMillis_ = 0;
   std::uint64_t droppedLogged_ = 0;
+  RecordingStore* recording_ = nullptr;  // store_, observed for /metrics and notifications
+  std::unique_ptr<notify::Notifier> notifier_;
+  std::unique_ptr<metrics::MetricsServer> metrics_;
+  std::uint64_t nextMetricsMillis_ = 0;
 };
 
 }  // namespace rollgate::coordinator

@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "common/log_level.h"
+#include "coordinator/metrics/metrics_server.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -50,6 +51,14 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   l.get("pending_chunk_requests", config.limits.pendingChunkRequests, 1, 1024);
   l.get("event_retention_days", config.limits.eventRetentionDays, 1, 36500);
   l.get("event_max_rows", config.limits.eventMaxRows, 1000, std::int64_t{1} << 40);
+  ConfigReader m = reader.table("metrics");
+  m.get("listen", config.metricsListen);
+  if (m.has("listen")) {
+    if (auto address = metrics::parseListenAddress(config.metricsListen); !address) {
+      m.fail("listen", address.error().message);
+    }
+  }
+  notify::readNotifyConfig(reader.table("notify"), config.notify);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -1,5 +1,5 @@
 // The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator],
-// [prometheus] and [limits]).
+// [prometheus], [limits], [console], [metrics] and [notify]).
 // Every key is optional; defaults suit a single control host with the packaged paths.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include "common/result.h"
 #include "coordinator/console/console_config.h"
+#include "coordinator/notify/notify_config.h"
 
 namespace rollgate::coordinator {
 
@@ -43,6 +44,11 @@ struct CoordinatorConfig {
   // [console]: the web console (coordinator/console/console_config.h, docs/console.md).
   console::ConsoleConfig console;
   LimitsConfig limits;
+  // [metrics] listen: where /metrics is served (docs/metrics.md): "HOST:PORT", or ":PORT" / "PORT"
+  // on loopback. Empty (no [metrics] table): not served.
+  std::string metricsListen;
+  // [notify]: webhooks on decisions (docs/notifications.md). No [[notify.webhook]]: none sent.
+  notify::NotifyConfig notify;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

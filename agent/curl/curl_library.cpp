@@ -77,4 +77,42 @@ Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
   return code;
 }
 
+Result<long> curlPostStatus(const std::string& url, const std::vector<std::string>& headers,
+                            const std::string& body, long timeoutMillis) {
+  auto lib = CurlLibrary::open();
+  if (!lib) return makeError(url + ": " + lib.error().message);
+  const CurlLibrary& curl = **lib;
+  CurlLibrary::Handle handle(curl, curl.easyInit());
+  if (handle.get() == nullptr) return makeError(url + ": libcurl: curl_easy_init failed");
+  struct HeaderList {
+    const CurlLibrary& curl;
+    curl_slist* list = nullptr;
+    ~HeaderList() {
+      if (list != nullptr) curl.slistFreeAll(list);
+    }
+  } list{curl};
+  for (const auto& header : headers) list.list = curl.slistAppend(list.list, header.c_str());
+  CURL* c = handle.get();
+  char errorBuffer[CURL_ERROR_SIZE] = {0};
+  curl.easySetopt(c, CURLOPT_URL, url.c_str());
+  curl.easySetopt(c, CURLOPT_ERRORBUFFER, errorBuffer);
+  curl.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl.easySetopt(c, CURLOPT_TIMEOUT_MS, timeoutMillis);
+  curl.easySetopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeoutMillis);
+  curl.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easySetopt(c, CURLOPT_HTTPHEADER, list.list);
+  curl.easySetopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl.easySetopt(
+      c, CURLOPT_WRITEFUNCTION,
+      +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+  CURLcode rc = curl.easyPerform(c);
+  if (rc != CURLE_OK) {
+    return makeError(url + ": " + (errorBuffer[0] ? errorBuffer : curl.easyStrerror(rc)));
+  }
+  long code = 0;
+  curl.easyGetinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  return code;
+}
+
 }  // namespace rollgate::curl
