@@ -184,8 +184,8 @@ TEST_CASE("one key cannot take the coordinator down: floods, takeovers and repla
     CHECK(f.dbBytes() < dbBefore + kDbGrowthBoundBytes);
     auto flooder = hostEntry(f.fleet(), "flood-1");
     MESSAGE("flood-1 dropped: ", flooder["dropped"].dump());
-    CHECK(flooder["dropped"].value("telemetry_windows", 0) > 0);
-    CHECK(flooder["dropped"].value("telemetry_bytes", 0) > 0);
+    CHECK(flooder["dropped"].value("telemetry_windows", std::uint64_t{0}) > 0);
+    CHECK(flooder["dropped"].value("telemetry_bytes", std::uint64_t{0}) > 0);
     std::string floodOut = readFile(floodLog);
     MESSAGE("flood peer: ", floodOut);
     CHECK(floodOut.find("over_quota 0") == std::string::npos);
