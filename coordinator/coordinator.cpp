@@ -647,7 +647,15 @@ void Coordinator::tick() {
   }
   rollouts_->tick();
   reverts_->tick();
-  trains_->tick();
+  if (!trainsReady_) {
+    bool everyHostBack = true;
+    for (const auto& host : registry_.list(wall)) everyHostBack = everyHostBack && host.connected;
+    if (trainsWaitUntilMillis_ == 0) {
+      trainsWaitUntilMillis_ = now + static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000;
+    }
+    trainsReady_ = everyHostBack || now >= trainsWaitUntilMillis_;
+  }
+  if (trainsReady_) trains_->tick();
   if (now >= nextFlushMillis_) {
     nextFlushMillis_ = now + 5000;
     std::vector<std::pair<std::string, std::uint64_t>> contacts;

@@ -162,6 +162,11 @@ class Coordinator final : private Outbox {
   std::set<std::string> telemetryToAck_;                    // hosts owed an AckTelemetry
   std::uint64_t nextPruneMillis_ = 0;
   std::uint64_t nextTickMillis_ = 0;
+  // After a start, release trains wait until every known host has said hello again, or the host
+  // timeout has passed (steady ms), so that they never start a rollout on a fleet that is only
+  // reconnecting.
+  std::uint64_t trainsWaitUntilMillis_ = 0;
+  bool trainsReady_ = false;
   std::uint64_t nextFlushMillis_ = 0;
   std::uint64_t nextReloadMillis_ = 0;
   std::uint64_t nextWatchdogMillis_ = 0;

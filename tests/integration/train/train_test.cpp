@@ -138,12 +138,16 @@ TEST_CASE("the release train ships, bisects to the bad commit, holds until its r
   // SIGKILL around the pick: resume, and kill the coordinator at once.
   t.cli({"train", "resume", "web"});
   t.restartCoordinator();
-  REQUIRE(t.waitPhase("rolling_out"));
+  bool rollingOut = t.waitPhase("rolling_out");
+  INFO("status after the restart: " << t.status().dump());
+  REQUIRE(rollingOut);
   json rolling = t.status();
   CHECK(rolling.value("moving", false));
   // SIGKILL while rolling out (the canary of ten commits).
   t.restartCoordinator();
-  REQUIRE(t.waitPhase("bisecting"));
+  bool bisecting = t.waitPhase("bisecting");
+  INFO("status before bisecting: " << t.status().dump());
+  REQUIRE(bisecting);
   // SIGKILL while bisecting.
   t.restartCoordinator();
   // It names the bad commit, ships the good ones before it, and holds.
