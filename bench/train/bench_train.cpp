@@ -20,6 +20,7 @@
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/rollout_config.h"
 #include "coordinator/train/train.h"
+#include "demo/demo_plan.h"
 
 using namespace rollgate;
 using namespace rollgate::train;
@@ -27,23 +28,7 @@ using namespace rollgate::train;
 namespace {
 
 // The demo's plan (demo/rollgate_demo.cpp) and the production defaults.
-const char* kDemoPlan = R"(window_seconds = 1
-silence_seconds = 6
-[canary]
-warmup_seconds = 2
-analysis_seconds = 10
-[cluster]
-warmup_seconds = 1
-analysis_seconds = 5
-[region]
-warmup_seconds = 1
-analysis_seconds = 5
-batch = "100%"
-[fleet]
-warmup_seconds = 1
-analysis_seconds = 5
-batch = "100%"
-)";
+const char* kDemoPlan = rollgate::demo::kDemoPlanToml;
 
 struct Durations {
   std::uint64_t fullSeconds = 0;        // every step
