@@ -1,5 +1,7 @@
 #include "coordinator/metrics/coordinator_metrics.h"
 
+#include "coordinator/rollout/rollout.h"
+
 namespace rollgate::coordinator::metrics {
 namespace {
 
@@ -46,16 +48,28 @@ std::vector<double> storeWriteBucketsSeconds() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
 }
 
+namespace {
+
+// The names of the rollout statuses, unfinished or terminal, in the engine's order (one name table:
+// rollout::statusName).
+std::vector<std::string> statusNames(bool terminal) {
+  std::vector<std::string> names;
+  for (int i = 0; i <= static_cast<int>(rollout::RolloutStatus::kRolledBackIncomplete); ++i) {
+    auto status = static_cast<rollout::RolloutStatus>(i);
+    if (rollout::isTerminal(status) == terminal) names.emplace_back(rollout::statusName(status));
+  }
+  return names;
+}
+
+}  // namespace
+
 const std::vector<std::string>& runningStatusNames() {
-  static const std::vector<std::string> names = {"pending",    "installing",
-                                                 "warming_up", "analyzing",
-                                                 "waiting_for_operator", "rolling_back"};
+  static const std::vector<std::string> names = statusNames(false);
   return names;
 }
 
 const std::vector<std::string>& finishedStatusNames() {
-  static const std::vector<std::string> names = {"succeeded", "rolled_back", "aborted", "failed",
-                                                 "rolled_back_incomplete"};
+  static const std::vector<std::string> names = statusNames(true);
   return names;
 }
 
