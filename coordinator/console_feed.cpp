@@ -166,9 +166,8 @@ bool ConsoleFeed::deliver(const ReplyTo& to, const AdminReply& reply) {
 
 std::shared_ptr<const RolloutView> ConsoleFeed::readModel(const std::string& id) {
   if (!parts_.rollouts.exists(id)) return nullptr;
-  auto text = parts_.rollouts.describeJson(id);
-  Result<RolloutView> view = text ? rolloutViewFromJson(json::parse(*text, nullptr, false))
-                                  : Result<RolloutView>(text.error());
+  // The typed read model as it is: no JSON text on the loop's way to the console.
+  Result<RolloutView> view = parts_.rollouts.describe(id);
   if (!view) {
     std::uint64_t now = parts_.clock.steadyMillis();
     if (now >= nextErrorLogMillis_) {

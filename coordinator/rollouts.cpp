@@ -589,6 +589,12 @@ Result<std::string> Rollouts::listJson() {
 }
 
 Result<std::string> Rollouts::describeJson(const std::string& id) {
+  auto view = describe(id);
+  if (!view) return view.error();
+  return toJson(*view).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<RolloutView> Rollouts::describe(const std::string& id) {
   std::unique_ptr<rollout::Rollout> owned;
   const rollout::Rollout* r = nullptr;
   if (auto it = rollouts_.find(id); it != rollouts_.end()) {
@@ -609,8 +615,7 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
   for (const auto& e : *ev) {
     events.push_back(rollout::storedEventView(e.atMillis, e.kind, e.host, e.message));
   }
-  return toJson(rollout::buildRolloutView(*r, now, std::move(checks), std::move(events)))
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  return rollout::buildRolloutView(*r, now, std::move(checks), std::move(events));
 }
 
 Result<std::string> Rollouts::summaryJsonOf(const std::string& id) {

@@ -94,6 +94,8 @@ class Rollouts {
   void tick();
 
   Result<std::string> listJson();
+  // One rollout's typed read model (running, or loaded from the store); describeJson is its JSON.
+  Result<RolloutView> describe(const std::string& id);
   Result<std::string> describeJson(const std::string& id);
   // One rollout's summary JSON (as in listJson) and the checks it runs, for the console.
   Result<std::string> summaryJsonOf(const std::string& id);
