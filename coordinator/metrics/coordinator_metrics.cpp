@@ -135,6 +135,24 @@ std::vector<MetricFamily> metricFamilies(const MetricsSnapshot& s) {
   out.push_back(scalar("rollgate_telemetry_windows_dropped_total",
                        "Telemetry windows dropped (for a service the host does not declare).",
                        MetricType::kCounter, double(s.telemetryWindowsDropped)));
+  const HostDrops& q = s.quotaDrops;
+  MetricFamily quota = family("rollgate_quota_dropped_total",
+                              "Messages from host keys dropped by the per-key limits ([limits]), "
+                              "by kind; rollgate hosts names the hosts.",
+                              MetricType::kCounter);
+  countsByLabel(quota, "rollgate_kind",
+                {"telemetry_window", "message", "chunk_reply", "unsolicited_result"},
+                {{"telemetry_window", q.telemetryWindows},
+                 {"message", q.messages},
+                 {"chunk_reply", q.chunkReplies},
+                 {"unsolicited_result", q.unsolicitedResults}});
+  out.push_back(std::move(quota));
+  out.push_back(scalar("rollgate_quota_dropped_telemetry_bytes_total",
+                       "Bytes of the telemetry windows dropped over quota.", MetricType::kCounter,
+                       double(q.telemetryBytes)));
+  out.push_back(scalar("rollgate_sessions_replaced_total",
+                       "Sessions closed because a newer hello came with the same host key.",
+                       MetricType::kCounter, double(q.sessionsReplaced)));
   out.push_back(scalar("rollgate_commands_in_flight",
                        "Commands sent to agents and not yet answered.", MetricType::kGauge,
                        double(s.commandsInFlight)));

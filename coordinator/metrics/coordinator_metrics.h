@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/messages.h"
 #include "coordinator/metrics/exposition.h"
 
 namespace rollgate::coordinator::metrics {
@@ -48,6 +49,7 @@ struct MetricsSnapshot {
   std::map<std::string, std::uint64_t> hostsByState;  // healthy, unhealthy
   std::uint64_t telemetryWindowsReceived = 0;
   std::uint64_t telemetryWindowsDropped = 0;
+  HostDrops quotaDrops;  // every host key's drops summed (`rollgate hosts` has them per host)
   std::uint64_t commandsInFlight = 0;
   std::map<std::string, HistogramValue> storeWriteSeconds;  // by store operation
   NotificationCounts notifications;

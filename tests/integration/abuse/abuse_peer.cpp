@@ -40,12 +40,20 @@ struct Keys {
   std::string server;
 };
 
+// `reads` false: a peer that never reads. ZeroMQ's I/O thread would otherwise go on reading the
+// connection into this process (up to RCVHWM messages, 1,000 by default) and the coordinator
+// would never see the back-pressure; so at most one message waits here and the kernel's buffer
+// stays small.
 std::unique_ptr<zmq::socket_t> connectDealer(zmq::context_t& context, const Keys& keys,
-                                             const std::string& endpoint) {
+                                             const std::string& endpoint, bool reads = true) {
   auto socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
   configureCurveClient(*socket, keys.secret, keys.publicKey, keys.server,
                        kMaxCoordinatorMessageBytes);
   socket->set(zmq::sockopt::sndhwm, 100'000);
+  if (!reads) {
+    socket->set(zmq::sockopt::rcvhwm, 1);
+    socket->set(zmq::sockopt::rcvbuf, 64 * 1024);
+  }
   socket->set(zmq::sockopt::linger, 0);
   socket->connect(endpoint);
   return socket;
@@ -158,7 +166,7 @@ int main(int argc, char** argv) {
 
   if (mode == "chunks") {
     std::vector<std::unique_ptr<zmq::socket_t>> sockets;
-    for (int c = 0; c < connections; ++c) sockets.push_back(connectDealer(context, keys, endpoint));
+    for (int c = 0; c < connections; ++c) sockets.push_back(connectDealer(context, keys, endpoint, false));
     long sent = 0;
     for (int i = 0; i < requests; ++i) {
       for (auto& socket : sockets) {

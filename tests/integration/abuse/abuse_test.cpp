@@ -12,7 +12,8 @@
 //   - a second hello with a real host's key: the real agent's session is closed and it is told,
 //     it takes the session back, and the host is never reported silent;
 //   - results for commands never sent, each twice: counted, not stored one by one, and the log
-//     and the database do not grow per result.
+//     and the database do not grow per result;
+//   - /metrics (rollgate_quota_dropped_total and friends) counts each kind of drop.
 // Memory is VmRSS from /proc/<pid>/status, sampled every 50 ms by a thread.
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -135,7 +136,11 @@ struct Fixture {
 TEST_CASE("one key cannot take the coordinator down: floods, takeovers and replays") {
   if (!requireOrSkip(WebFleet::missingPrerequisite())) return;
   Fixture f;
-  auto started = WebFleet::start(kHosts, WebFleet::Options{});
+  WebFleet::Options options;
+  const int metricsPort = freePort();
+  options.coordinatorExtraToml =
+      "\n[metrics]\nlisten = \"127.0.0.1:" + std::to_string(metricsPort) + "\"\n";
+  auto started = WebFleet::start(kHosts, options);
   REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
   f.web = std::move(*started);
   auto base = f.web->installEverywhere("1.0.0", ReleaseKind::kHealthy);
@@ -272,12 +277,34 @@ TEST_CASE("one key cannot take the coordinator down: floods, takeovers and repla
     std::uint64_t counted = dropped(f.fleet(), "replay-1", "unsolicited_results");
     std::uint64_t logGrowth = fileBytes(f.fleet().coordinatorLog()) - logBefore;
     std::uint64_t dbGrowth = f.dbBytes() - dbBefore;
-    MESSAGE(2 * kResults, " unsolicited results: ", counted, " counted; log grew ", logGrowth,
+    MESSAGE((2 * kResults), " unsolicited results: ", counted, " counted; log grew ", logGrowth,
             " bytes, database ", dbGrowth, " bytes");
     CHECK(counted == 2u * kResults);
     // Each result carries over 512 bytes: stored or logged one by one, 10,000 of them would add
     // over 5 MB to each.
     CHECK(logGrowth < 64u * 1024);
     CHECK(dbGrowth < 2u << 20);
+  }
+
+  {
+    // ---- 5. /metrics has every kind of drop, summed over the keys.
+    auto scrape = runCommand({"curl", "-sS", "--max-time", "10",
+                              "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics"});
+    REQUIRE_MESSAGE(scrape.exitCode == 0, scrape.err);
+    auto value = [&](const std::string& series) -> double {
+      auto at = scrape.out.find("\n" + series + " ");
+      if (at == std::string::npos) return -1;
+      return std::stod(scrape.out.substr(at + series.size() + 2));
+    };
+    // Published once a second: what `rollgate hosts` says now, /metrics says within a scrape.
+    std::uint64_t windows = dropped(f.fleet(), "flood-1", "telemetry_windows");
+    std::uint64_t chunkReplies = dropped(f.fleet(), "flood-1", "chunk_replies");
+    CHECK(value("rollgate_quota_dropped_total{rollgate_kind=\"telemetry_window\"}") >=
+          static_cast<double>(windows) * 0.99);
+    CHECK(value("rollgate_quota_dropped_total{rollgate_kind=\"chunk_reply\"}") ==
+          static_cast<double>(chunkReplies));
+    CHECK(value("rollgate_quota_dropped_total{rollgate_kind=\"unsolicited_result\"}") >= 1);
+    CHECK(value("rollgate_sessions_replaced_total") >= 2);
+    CHECK(value("rollgate_quota_dropped_telemetry_bytes_total") > 0);
   }
 }

@@ -2,8 +2,8 @@
 // ten commits with a bad one in the middle land at once; the backlog raises the commits per
 // rollout to the hard cap; the canary fails; the train bisects to the bad commit in at most four
 // canary-only rollouts, ships the good ones before it and holds, naming the culprit, until a revert
-// lands, which it ships. The coordinator is SIGKILLed around a pick, while rolling out and while
-// bisecting, and the train resumes each time: no version is rolled out fleet-wide twice, none is
+// lands, which it ships. The coordinator is SIGKILLed around a pick, while rolling out, while
+// bisecting and while held, and the train resumes each time: no version is rolled out fleet-wide twice, none is
 // skipped. Then a deploy window: closed, the train does not start anything and says when it
 // opens; open, it ships; closed again, it stops.
 #include <doctest/doctest.h>
@@ -61,7 +61,9 @@ struct Train {
   }
   std::map<std::string, json> candidates() {
     std::map<std::string, json> out;
-    for (const auto& c : cli({"release", "list", "--service", "web"})["candidates"]) {
+    // Held in a local: a range-for over a member of the temporary reply would read freed memory.
+    json list = cli({"release", "list", "--service", "web"});
+    for (const auto& c : list["candidates"]) {
       out[c.value("commit", "")] = c;
     }
     return out;
@@ -169,6 +171,12 @@ TEST_CASE("the release train ships, bisects to the bad commit, holds until its r
   CHECK(canaries >= 1);
   CHECK(canaries <= 4);
   // Held: nothing else starts.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(t.phase() == "held");
+  // SIGKILL while held: it is still held on the same commit, and still starts nothing.
+  t.restartCoordinator();
+  REQUIRE(t.waitPhase("held"));
+  CHECK(t.status()["heldOn"].value("commit", "") == sha(5));
   std::this_thread::sleep_for(std::chrono::seconds(3));
   CHECK(t.phase() == "held");
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +33,11 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
+  // ROLLGATE_KEEP_TEST_DIRS=1 keeps every test's files (logs, databases) for reading afterwards.
+  if (const char* keep = std::getenv("ROLLGATE_KEEP_TEST_DIRS"); keep != nullptr && *keep == '1') {
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
 }

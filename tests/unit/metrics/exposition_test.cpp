@@ -32,6 +32,10 @@ MetricsSnapshot fullSnapshot() {
   s.hostsByState["healthy"] = 3;
   s.telemetryWindowsReceived = 42;
   s.telemetryWindowsDropped = 1;
+  s.quotaDrops.telemetryWindows = 7;
+  s.quotaDrops.telemetryBytes = 7000;
+  s.quotaDrops.chunkReplies = 3;
+  s.quotaDrops.sessionsReplaced = 2;
   s.commandsInFlight = 2;
   Histogram writes(storeWriteBucketsSeconds());
   writes.observe(0.0002);
@@ -109,7 +113,9 @@ TEST_CASE("coordinator metrics: prefix, units, counters end in _total, no target
         "rollgate_check_alpha", "rollgate_check_verdict", "rollgate_abort_ack_latency_seconds",
         "rollgate_hosts", "rollgate_telemetry_windows_received_total",
         "rollgate_telemetry_windows_dropped_total", "rollgate_commands_in_flight",
-        "rollgate_store_write_duration_seconds", "rollgate_notifications_dropped_total"}) {
+        "rollgate_store_write_duration_seconds", "rollgate_notifications_dropped_total",
+        "rollgate_quota_dropped_total", "rollgate_quota_dropped_telemetry_bytes_total",
+        "rollgate_sessions_replaced_total"}) {
     CHECK_MESSAGE(names.count(expected) == 1, expected);
   }
 }
@@ -118,6 +124,14 @@ TEST_CASE("coordinator metrics: values of a snapshot") {
   std::string text = renderMetrics(fullSnapshot());
   CHECK(text.find("rollgate_rollouts{rollgate_status=\"analyzing\"} 1\n") != std::string::npos);
   CHECK(text.find("rollgate_rollouts{rollgate_status=\"installing\"} 0\n") != std::string::npos);
+  CHECK(text.find("rollgate_quota_dropped_total{rollgate_kind=\"telemetry_window\"} 7\n") !=
+        std::string::npos);
+  CHECK(text.find("rollgate_quota_dropped_total{rollgate_kind=\"chunk_reply\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("rollgate_quota_dropped_total{rollgate_kind=\"message\"} 0\n") !=
+        std::string::npos);
+  CHECK(text.find("rollgate_quota_dropped_telemetry_bytes_total 7000\n") != std::string::npos);
+  CHECK(text.find("rollgate_sessions_replaced_total 2\n") != std::string::npos);
   CHECK(text.find("rollgate_rollouts_finished_total{rollgate_status=\"rolled_back\"} 2\n") !=
         std::string::npos);
   CHECK(text.find("rollgate_check_p_value{rollgate_rollout=\"r7\",rollgate_service=\"web "
