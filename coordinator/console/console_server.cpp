@@ -482,7 +482,9 @@ void ConsoleServer::routes() {
           json out = toJson(*it->second);
           out["aborts"] = aborts;
           out["freeze"] = freezeJson(*snap);
-          out["version"] = snap->version;
+          // The version of what this page shows (the list and this rollout), so a page asked
+          // to refresh by an event about something else need not redraw.
+          out["version"] = topicVersion(*snap, "rollout", id);
           auto specs = snap->checkSpecs.find(id);
           json floors = json::array();
           if (specs != snap->checkSpecs.end()) {

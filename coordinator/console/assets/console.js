@@ -224,7 +224,7 @@ function pipeline(view) {
 
 // A panel of one chart: series of [look, value] with a y scale (linear or log10).
 function panel(title, series, options) {
-  const W = 176, H = 120, L = 34, B = 16, T = 14;
+  const W = 186, H = 120, L = 46, B = 16, T = 14;
   const g = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
   g.appendChild(svg('text', { x: 2, y: 10 }, title));
   const looks = options.looks || 1;
@@ -238,10 +238,10 @@ function panel(title, series, options) {
   const y = (v) => { const t = log ? Math.log10(v) : v; return T + (H - T - B) * (1 - (t - lo) / (hi - lo)); };
   g.appendChild(svg('line', { x1: L, y1: H - B, x2: W - 4, y2: H - B, stroke: '#c5cbd5' }));
   g.appendChild(svg('line', { x1: L, y1: T, x2: L, y2: H - B, stroke: '#c5cbd5' }));
-  g.appendChild(svg('text', { x: 2, y: T + 8 }, num(log ? Math.pow(10, hi) : hi, 2)));
-  g.appendChild(svg('text', { x: 2, y: H - B }, num(log ? Math.pow(10, lo) : lo, 2)));
+  g.appendChild(svg('text', { x: L - 3, y: T + 8, 'text-anchor': 'end' }, num(log ? Math.pow(10, hi) : hi, 2)));
+  g.appendChild(svg('text', { x: L - 3, y: H - B, 'text-anchor': 'end' }, num(log ? Math.pow(10, lo) : lo, 2)));
   g.appendChild(svg('text', { x: L, y: H - 3 }, 'look 1'));
-  g.appendChild(svg('text', { x: W - 40, y: H - 3 }, 'look ' + looks));
+  g.appendChild(svg('text', { x: W - 4, y: H - 3, 'text-anchor': 'end' }, 'look ' + looks));
   for (const s of series) {
     const pts = s.points.filter(([, v]) => finite(v) && (!log || v > 0));
     if (s.band) {
@@ -307,6 +307,7 @@ function rolloutView(id) {
       const { status, data } = await api('/api/rollouts/' + encodeURIComponent(id));
       if (status !== 200) { root.replaceChildren(el('p', { class: 'error' }, data.error || 'cannot load')); return; }
       setFreeze(data.freeze);
+      if (root.getAttribute('data-version') === String(data.version)) return;  // nothing new here
       const r = data.rollout;
       const d = decisionWords(r, data.events);
       const running = !r.finishedMillis;
@@ -316,11 +317,14 @@ function rolloutView(id) {
         el('div', { class: 'decision' + (BAD.includes(r.status) ? ' bad' : ''), id: 'decision' },
           el('strong', {}, d.words), d.because ? el('div', { class: 'muted' }, d.because) : null),
         el('div', { class: 'toolbar' },
-          actionButton('Pause', 'pause', { action: 'pause', rollout: r.id }, 'Pause rollout ' + r.id + '?', false),
-          actionButton('Resume', 'resume', { action: 'resume', rollout: r.id }, 'Resume rollout ' + r.id + '?', false),
-          actionButton('Promote', 'promote', { action: 'promote', rollout: r.id }, 'Promote rollout ' + r.id + ' past its hold?', false),
-          actionButton('Roll back', 'rollback', { action: 'rollback', rollout: r.id }, 'Roll back rollout ' + r.id + '?', false),
-          actionButton('Abort', 'abort', { action: 'abort', rollout: r.id }, 'Abort rollout ' + r.id + ' and return its hosts?', true),
+          // A finished rollout has nothing left to pause, promote, roll back or abort.
+          ...(running ? [
+            actionButton('Pause', 'pause', { action: 'pause', rollout: r.id }, 'Pause rollout ' + r.id + '?', false),
+            actionButton('Resume', 'resume', { action: 'resume', rollout: r.id }, 'Resume rollout ' + r.id + '?', false),
+            actionButton('Promote', 'promote', { action: 'promote', rollout: r.id }, 'Promote rollout ' + r.id + ' past its hold?', false),
+            actionButton('Roll back', 'rollback', { action: 'rollback', rollout: r.id }, 'Roll back rollout ' + r.id + '?', false),
+            actionButton('Abort', 'abort', { action: 'abort', rollout: r.id }, 'Abort rollout ' + r.id + ' and return its hosts?', true),
+          ] : []),
           actionButton('Revert ' + r.service, 'revert', { action: 'revert', service: r.service }, 'Revert every host of ' + r.service + ' to its previous release?', true),
           el('span', { class: 'muted' }, running ? 'live' : 'finished ' + when(r.finishedMillis))),
         el('h2', {}, 'Pipeline'), pipeline(data),

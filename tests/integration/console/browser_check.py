@@ -17,6 +17,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -39,7 +40,10 @@ class Check:
     def __init__(self, args):
         self.args = args
         self.driver = browser(args.profile)
-        self.wait = WebDriverWait(self.driver, 120, poll_frequency=0.2)
+        # A live update redraws the page: an element found a moment ago may be gone; ask again.
+        self.wait = WebDriverWait(self.driver, 120, poll_frequency=0.2,
+                                  ignored_exceptions=[NoSuchElementException,
+                                                      StaleElementReferenceException])
 
     def step(self, text):
         print('step:', text, flush=True)
@@ -107,15 +111,17 @@ class Check:
 
         self.step('see the failing check chart of the rolled-back rollout')
         self.open('#/rollout/' + a.failed, lambda: self.rollout_version() > 0)
-        failing = self.driver.find_elements(By.CSS_SELECTOR, '#charts .chart.failing')
+        # Read in one script: a live update may redraw the page between two driver calls.
+        failing = self.js("return [...document.querySelectorAll('#charts .chart.failing')].map(c =>"
+                          " ({check: c.getAttribute('data-check'),"
+                          "   lines: c.querySelectorAll('polyline').length}))")
         assert failing, 'no failing check chart on the rolled-back rollout'
-        names = [c.get_attribute('data-check') for c in failing]
+        names = [c['check'] for c in failing]
         assert 'http_5xx' in names, 'failing charts: %r' % names
-        chart = [c for c in failing if c.get_attribute('data-check') == 'http_5xx'][0]
-        lines = chart.find_elements(By.CSS_SELECTOR, 'polyline')
-        assert len(lines) >= 4, 'the chart draws %d lines' % len(lines)
-        assert 'Rolled back' in self.driver.find_element(By.ID, 'decision').text
-        self.js('arguments[0].scrollIntoView()', chart)
+        lines = [c['lines'] for c in failing if c['check'] == 'http_5xx'][0]
+        assert lines >= 4, 'the chart draws %d lines' % lines
+        decision = self.js("return document.getElementById('decision').textContent")
+        assert 'Rolled back' in decision, decision
         self.driver.execute_script('window.scrollTo(0, 0)')
         self.shot('rollout-failed.png', docs=True)
 
@@ -126,14 +132,13 @@ class Check:
         self.until('the abort answer', lambda: self.notice() != '' and not self.notice().startswith('working'))
         assert 'refused' not in self.notice(), self.notice()
 
-        def all_acknowledged():
-            rows = self.driver.find_elements(By.CSS_SELECTOR, 'table.acks tr[data-acked]')
-            return rows and all(r.get_attribute('data-acked') == 'yes' for r in rows)
-        self.until('every host to acknowledge the abort', all_acknowledged)
-        hosts = [r.get_attribute('data-host') for r in self.driver.find_elements(By.CSS_SELECTOR, 'table.acks tr[data-acked]')]
-        print('acknowledged by', hosts, flush=True)
+        acks = ("return [...document.querySelectorAll('table.acks tr[data-acked]')].map(r =>"
+                " [r.getAttribute('data-host'), r.getAttribute('data-acked')])")
+        self.until('every host to acknowledge the abort',
+                   lambda: (lambda rows: rows and all(a == 'yes' for _, a in rows))(self.js(acks)))
+        print('acknowledged by', [h for h, _ in self.js(acks)], flush=True)
         self.until('the aborted status', lambda: 'aborted' in self.driver.find_element(By.ID, 'rollout-title').text)
-        heading = self.driver.find_element(By.CSS_SELECTOR, 'h3.abort').text
+        heading = self.js("return document.querySelector('h3.abort').textContent")
         assert PAYLOAD in heading, 'the abort reason is not shown as text: %r' % heading
         assert not self.driver.find_elements(By.CSS_SELECTOR, '#view img, #view script'), 'HTML from the server became elements'
         self.not_pwned()
