@@ -1,4 +1,4 @@
-// bench_console_watch: the coordinator's CPU while `tabs` Chromium tabs (one headless browser,
+// bench_console_watch: the coordinator's CPU while `tabs` Chromium tabs (headless browsers of 4 tabs,
 // each tab signed in, watch_tabs.py) watch a live rollout's page, beside the same coordinator's
 // CPU with no page open, same rollout, same run. A real coordinator and a 6-host web fleet (real
 // agents, nginx units of a private systemd manager, steady load), a rollout whose canary analyses

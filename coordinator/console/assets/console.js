@@ -113,8 +113,11 @@ function actionButton(label, id, body, question, withReason) {
 
 // ---- live updates
 
+// A browser opens at most 6 connections to one host over HTTP/1.1 and each live page holds one:
+// a tab in the background gives its stream back, and catches up when it is shown again.
 function follow(topic, id) {
-  if (state.stream) state.stream.close();
+  if (state.stream) { state.stream.close(); state.stream = null; }
+  if (document.visibilityState === 'hidden') return;
   const url = '/api/stream?topic=' + encodeURIComponent(topic) + (id ? '&id=' + encodeURIComponent(id) : '');
   state.stream = new EventSource(url);
   state.stream.addEventListener('changed', () => refresh());
@@ -420,6 +423,16 @@ function signedIn(session) {
   document.getElementById('who').textContent = session.operator + ' (' + session.role + ')';
   route();
 }
+
+document.addEventListener('visibilitychange', () => {
+  if (!state.view) return;
+  if (document.visibilityState === 'hidden') {
+    if (state.stream) { state.stream.close(); state.stream = null; }
+  } else if (!state.stream) {
+    follow(state.view.topic, state.view.id);
+    refresh();
+  }
+});
 
 document.addEventListener('DOMContentLoaded', async () => {
   document.getElementById('login-form').addEventListener('submit', async (event) => {
