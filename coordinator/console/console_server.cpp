@@ -272,6 +272,54 @@ void ConsoleServer::stop() {
   server_.reset();
 }
 
+std::shared_ptr<const std::string> ConsoleServer::rolloutBody(const ConsoleSnapshot& snap,
+                                                             const std::string& id) {
+  const std::uint64_t version = topicVersion(snap, "rollout", id);
+  {
+    std::lock_guard lock(bodiesMutex_);
+    auto cached = bodies_.find(id);
+    if (cached != bodies_.end() && cached->second.version == version) return cached->second.body;
+  }
+  const auto it = snap.details.find(id);
+  json aborts = json::array();
+  for (const auto& a : snap.aborts) {
+    if (a.rolloutIds.empty() ||
+        std::find(a.rolloutIds.begin(), a.rolloutIds.end(), id) != a.rolloutIds.end()) {
+      aborts.push_back(abortJson(a));
+    }
+  }
+  json out = toJson(*it->second);
+  out["aborts"] = aborts;
+  out["freeze"] = freezeJson(snap);
+  // The version of what this page shows (the list and this rollout), so a page asked
+  // to refresh by an event about something else need not redraw.
+  out["version"] = version;
+  auto specs = snap.checkSpecs.find(id);
+  json floors = json::array();
+  if (specs != snap.checkSpecs.end()) {
+    for (const auto& spec : specs->second) {
+      floors.push_back({{"name", spec.name},
+                        {"alpha", spec.alpha},
+                        {"minEffect", spec.minEffect},
+                        {"minRatio", spec.minRatio},
+                        {"threshold", spec.threshold}});
+    }
+  }
+  out["checkSpecs"] = floors;
+  auto body = std::make_shared<const std::string>(
+      out.dump(-1, ' ', false, json::error_handler_t::replace));
+  std::lock_guard lock(bodiesMutex_);
+  CachedBody& slot = bodies_[id];
+  if (slot.version <= version) slot = CachedBody{version, body};
+  // Pages look at few rollouts at once: past 64, keep only the ones of this version or newer.
+  if (bodies_.size() > 64) {
+    for (auto b = bodies_.begin(); b != bodies_.end();) {
+      b = b->second.version < version ? bodies_.erase(b) : std::next(b);
+    }
+  }
+  return body;
+}
+
 void ConsoleServer::routes() {
   httplib::Server& s = *server_;
   const bool tls = !config_.plainHttp;
@@ -467,37 +515,12 @@ void ConsoleServer::routes() {
           } else {
             board_.want(id, clock_.steadyMillis());
           }
-          auto it = snap->details.find(id);
-          if (it == snap->details.end()) {
+          if (!snap->details.count(id)) {
             sendError(res, 404, "no rollout " + id);
             return;
           }
-          json aborts = json::array();
-          for (const auto& a : snap->aborts) {
-            if (a.rolloutIds.empty() ||
-                std::find(a.rolloutIds.begin(), a.rolloutIds.end(), id) != a.rolloutIds.end()) {
-              aborts.push_back(abortJson(a));
-            }
-          }
-          json out = toJson(*it->second);
-          out["aborts"] = aborts;
-          out["freeze"] = freezeJson(*snap);
-          // The version of what this page shows (the list and this rollout), so a page asked
-          // to refresh by an event about something else need not redraw.
-          out["version"] = topicVersion(*snap, "rollout", id);
-          auto specs = snap->checkSpecs.find(id);
-          json floors = json::array();
-          if (specs != snap->checkSpecs.end()) {
-            for (const auto& spec : specs->second) {
-              floors.push_back({{"name", spec.name},
-                                {"alpha", spec.alpha},
-                                {"minEffect", spec.minEffect},
-                                {"minRatio", spec.minRatio},
-                                {"threshold", spec.threshold}});
-            }
-          }
-          out["checkSpecs"] = floors;
-          sendJson(res, 200, out);
+          res.status = 200;
+          res.set_content(*rolloutBody(*snap, id), "application/json; charset=utf-8");
         });
 
   s.Get("/api/stream", [this, signedIn](const httplib::Request& req, httplib::Response& res) {

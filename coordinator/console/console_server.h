@@ -21,7 +21,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -93,6 +95,15 @@ class ConsoleServer {
   const Clock& clock_;
   Logger logger_;
   SessionTable sessions_;
+  // A rollout page's body, written once per version of what it shows however many pages ask for
+  // it after the same change (20 pages watching one rollout: one body). Guarded by bodiesMutex_.
+  struct CachedBody {
+    std::uint64_t version = 0;
+    std::shared_ptr<const std::string> body;
+  };
+  std::mutex bodiesMutex_;
+  std::map<std::string, CachedBody> bodies_;
+  std::shared_ptr<const std::string> rolloutBody(const ConsoleSnapshot& snap, const std::string& id);
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<int> streams_{0};
