@@ -29,6 +29,7 @@
 #include "common/transport.h"
 #include "coordinator/abort_coordinator.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/backtests.h"
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/outbox.h"
@@ -72,6 +73,8 @@ class AdminApi {
   // Loads the freeze from the store.
   Status restore();
   const std::optional<FreezeState>& frozen() const { return frozen_; }
+  // Where `rollgate backtest` runs (null: refused). Requires: outlives this.
+  void useBacktests(Backtests* backtests) { backtests_ = backtests; }
 
   // The reply to `request` from `operatorName` on connection `routingId`, or nothing when it is
   // sent later.
@@ -99,6 +102,8 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const WatchRollout& request);
   std::optional<AdminReply> on(const Caller& caller, const RevertRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
+  std::optional<AdminReply> on(const Caller& caller, const BacktestRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const LabelRollout& request);
 
   // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
   // the ones that could not be paused, for the reply.
@@ -111,6 +116,7 @@ class AdminApi {
   AdminApiParts parts_;
   std::optional<FreezeState> frozen_;
   std::uint64_t manualCommands_ = 0;
+  Backtests* backtests_ = nullptr;
 };
 
 }  // namespace rollgate::coordinator

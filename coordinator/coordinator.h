@@ -122,6 +122,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<AbortCoordinator> aborts_;
   std::unique_ptr<Reverts> reverts_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<Backtests> backtests_;
   CoordinatorCounters counters_;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;

@@ -27,6 +27,11 @@ struct CoordinatorConfig {
   // (a rollout with a Prometheus check is refused). timeout_millis bounds each query.
   std::string prometheusUrl;
   std::int64_t prometheusTimeoutMillis = 2000;
+  // [backtest] (docs/backtest.md): the rollouts' kept inputs may take max_bytes (the oldest
+  // finished rollouts' go first); a promoted rollout not reverted within good_after_hours is
+  // labelled good.
+  std::int64_t backtestMaxBytes = 256LL << 20;
+  std::int64_t backtestGoodAfterHours = 24;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

@@ -292,7 +292,30 @@ struct AdminRequest {
     revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
                                   # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
+    backtest @18 :BacktestRequest;  # reply: json (the report: docs/backtest.md)
+    labelRollout @19 :LabelRollout;
   }
+}
+
+struct BacktestRequest {
+  # Replays kept rollouts, or the history in windowsJsonl, with other gates and plan
+  # (docs/backtest.md). Never sends a command and never changes stored state.
+  gatesToml @0 :Text;     # empty: each rollout's own gates
+  gatesName @1 :Text;
+  planToml @2 :Text;      # empty: each rollout's own plan
+  planName @3 :Text;
+  service @4 :Text;       # empty: every service
+  sinceMillis @5 :UInt64;
+  untilMillis @6 :UInt64; # 0: now
+  windowsJsonl @7 :Text;  # JSON lines (docs/backtest.md); empty: the coordinator's kept rollouts
+  windowsName @8 :Text;
+  compare @9 :Bool;
+}
+
+struct LabelRollout {
+  rolloutId @0 :Text;
+  label @1 :Text;         # good or bad
+  reason @2 :Text;
 }
 
 struct RevertRequest {

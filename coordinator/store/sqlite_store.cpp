@@ -118,6 +118,7 @@ Status SqliteStore::migrate() {
   )sql");
   if (!status) return status;
   if (auto reverts = migrateReverts(); !reverts) return reverts;
+  if (auto backtest = migrateBacktest(); !backtest) return backtest;
   auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
   if (!stmt) return stmt.error();
   if (stmt->step()) epoch_ = std::stoull(stmt->text(0));

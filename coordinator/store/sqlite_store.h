@@ -2,8 +2,9 @@
 // coordinator's state directory. Only one coordinator may own a state directory: open() takes an
 // exclusive lock on `coordinator.lock` and fails, naming the holder's pid, if another process has
 // it. Every open bumps the epoch. Tables: meta, hosts, events, aborts, rollouts, checks,
-// telemetry, artifacts, reverts; the layout of the older tables is that of every earlier release,
-// so an existing state directory opens unchanged (reverts is created when missing).
+// telemetry, artifacts, reverts, backtest_journal, backtest_usage, rollout_labels; the layout of
+// the older tables is that of every earlier release, so an existing state directory opens
+// unchanged (reverts and the backtest's tables are created when missing).
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -56,6 +57,14 @@ class SqliteStore final : public Store {
   Result<std::optional<RevertRecord>> loadRevert(const std::string& id) override;
   Result<std::vector<RevertRecord>> unfinishedReverts() override;
 
+  // sqlite_store_backtest.cpp
+  Status appendJournal(const std::string& rolloutId,
+                       const std::vector<std::string>& lines) override;
+  Result<JournalUsage> pruneJournals(std::uint64_t capBytes) override;
+  Status saveLabel(const RolloutLabelRecord& label) override;
+  Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& rolloutId) override;
+  Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override;
+
   Status appendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
@@ -76,6 +85,7 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<Database> db, int lockFd) : db_(std::move(db)), lockFd_(lockFd) {}
   Status migrate();
   Status migrateReverts();
+  Status migrateBacktest();
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);
   Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,
