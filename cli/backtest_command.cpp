@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "cli/backtest_render.h"
 #include "cli/commands.h"

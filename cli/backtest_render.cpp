@@ -1,6 +1,7 @@
 #include "cli/backtest_render.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <map>

@@ -42,6 +42,7 @@
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/prometheus_checks.h"
 #include "coordinator/registry.h"
+#include "coordinator/rollout/journal.h"
 #include "coordinator/rollout/rollout.h"
 #include "coordinator/rollout_labels.h"
 #include "coordinator/store/store.h"

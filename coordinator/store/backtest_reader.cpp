@@ -1,5 +1,8 @@
 #include "coordinator/store/backtest_reader.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace rollgate::coordinator {
 namespace {
 

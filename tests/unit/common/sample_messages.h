@@ -166,6 +166,9 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build", "", ""});
   add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
   add(DescribeRevert{"v3"});
+  add(BacktestRequest{"[[check]]\n", "gates.toml", "", "", "web", 1, 2,
+                      R"({"v":1,"rollout":"r1","type":"tick","at":1})", "h.jsonl", true});
+  add(LabelRollout{"ro-7", "bad", "reverted by hand"});
   return out;
 }
 
