@@ -11,6 +11,9 @@
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/notify.h"
+#include "common/sys/env.h"
+#include "common/sys/private_files.h"
+#include "common/wire_fit.h"
 #include "common/transport.h"
 
 namespace rollgate::agent {
@@ -80,7 +83,13 @@ Agent::~Agent() {
 std::vector<ServiceRelease> Agent::services() const {
   std::vector<ServiceRelease> out;
   for (const auto& service : config_.services) out.push_back(inspectService(service));
-  return out;
+  Heartbeat fitted{0, std::move(out)};
+  AgentMessage message = std::move(fitted);
+  if (fitToWire(message) > 0) {
+    logger_->warn("more than {} releases of a service on disk; reporting the newest {}",
+                  kMaxReportedReleases, kMaxReportedReleases);
+  }
+  return std::move(std::get<Heartbeat>(message).services);
 }
 
 std::vector<std::string> Agent::activeReleases() const {
@@ -92,7 +101,7 @@ std::vector<std::string> Agent::activeReleases() const {
 }
 
 Status Agent::start() {
-  auto secret = readKeyFile(config_.keyFile);
+  auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("agent key: " + secret.error().message);
   auto publicKey = publicKeyFromSecret(*secret);
   if (!publicKey) return makeError("agent key " + config_.keyFile + ": " + publicKey.error().message);
@@ -102,8 +111,12 @@ Status Agent::start() {
   publicKey_ = *publicKey;
   serverKey_ = *serverKey;
   bootMillis_ = clock_.nowMillis();
+  // The state directory (ledger, telemetry backlog) is 0700 whatever the umask.
   std::error_code ignored;
-  std::filesystem::create_directories(config_.stateDir, ignored);
+  std::filesystem::create_directories(sys::parentDir(config_.stateDir), ignored);
+  if (auto status = sys::createPrivateDir(config_.stateDir); !status) {
+    return makeError("agent state_dir: " + status.error().message);
+  }
   if (config_.systemd != "none" && !config_.services.empty()) {
     systemd::SystemdClientOptions options;
     options.bus = config_.systemd == "user" ? systemd::BusKind::kUser : systemd::BusKind::kSystem;
@@ -182,6 +195,13 @@ Status Agent::connect() {
 
 bool Agent::send(const AgentMessage& message) {
   std::string payload = encode(message);
+  if (payload.size() > kMaxAgentMessageBytes) {
+    // Unreachable once fitToWire ran (results are a few KiB); sending it would only make the
+    // coordinator's socket drop the connection, so it is dropped here, loudly.
+    logger_->error("a message of {} bytes exceeds the wire limit of {} bytes; not sent",
+                   payload.size(), kMaxAgentMessageBytes);
+    return true;
+  }
   try {
     return dealer_->send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
@@ -289,7 +309,8 @@ void Agent::onDealerReadable() {
       registeredAs_ = welcome->host;
       setFrozen(welcome->frozen, "");
       flushResults();
-      telemetry_->resendAll();  // a new session: what was in flight may not have arrived
+      resendTelemetry_ = true;  // a new session: what was in flight may not have arrived
+      telemetryPausedUntilSteady_ = 0;
       flushTelemetry();
       epoch_ = welcome->epoch;
       if (welcome->heartbeatMillis > 0) heartbeatMillis_ = welcome->heartbeatMillis;
@@ -301,6 +322,21 @@ void Agent::onDealerReadable() {
       onAbort(*abort, /*fromBroadcast=*/false);
     } else if (auto* ack = std::get_if<AckTelemetry>(&*message)) {
       telemetry_->acknowledge(ack->throughSequence);
+    } else if (auto* over = std::get_if<OverQuota>(&*message)) {
+      // The coordinator dropped windows over this host's quota: they are still in the backlog
+      // (never acknowledged); wait, then send again from the oldest unacknowledged.
+      logger_->warn("coordinator: telemetry over this host's quota ({} windows dropped so far); "
+                    "keeping them and sending again in {} ms",
+                    over->droppedWindows, over->retryAfterMillis);
+      telemetryPausedUntilSteady_ = clock_.steadyMillis() + std::max<std::uint64_t>(over->retryAfterMillis, 100);
+      resendTelemetry_ = true;
+    } else if (auto* closed = std::get_if<SessionClosed>(&*message)) {
+      logger_->error("coordinator closed this session: {}; is another process using this host's "
+                     "key (a cloned host)? connecting again in {} s",
+                     closed->reason, kSessionRetakeMillis / 1000);
+      welcomed_ = false;
+      reconnectSteady_ = clock_.steadyMillis() + kSessionRetakeMillis;
+      return;
     }
   }
 }
@@ -356,6 +392,12 @@ void Agent::onWorkerResults() {
 }
 
 void Agent::sendResult(CommandResult result) {
+  // Whatever the install said (a health check's body, a unit's log, a path) reaches the operator
+  // cut to the wire's limits with a marker, rather than being refused for its size.
+  if (std::size_t cut = fitToWire(result); cut > 0 && !result.progress) {
+    logger_->warn("command {} #{} for service {}: result cut to the wire's limits ({} field(s))",
+                  result.command.rolloutId, result.command.sequence, result.service, cut);
+  }
   if (result.progress) {
     if (welcomed_) send(result);  // progress that cannot be sent is simply stale
     return;
@@ -446,7 +488,8 @@ void Agent::tick() {
     }
     return;
   }
-  if (!welcomed_ && lastHelloSteady_ != 0 && now - lastHelloSteady_ >= kHelloRetryMillis) {
+  if (!welcomed_ && reconnectSteady_ == 0 && lastHelloSteady_ != 0 &&
+      now - lastHelloSteady_ >= kHelloRetryMillis) {
     sendHello();
   }
   if (now >= nextTelemetrySteady_) {
@@ -471,12 +514,16 @@ void Agent::collectTelemetry(std::uint64_t nowMillis) {
 void Agent::flushTelemetry() {
   // Batches of up to 64 windows, oldest first; what cannot be sent goes on a later turn, and what
   // was sent stays in the backlog until the coordinator acknowledges it.
+  if (welcomed_ && clock_.steadyMillis() < telemetryPausedUntilSteady_) return;
+  if (welcomed_ && resendTelemetry_) telemetry_->resendAll();
   while (welcomed_) {
     TelemetryReport report;
+    report.resent = resendTelemetry_;
     report.windows = telemetry_->unsent(64);
     if (report.windows.empty()) return;
     const std::uint64_t last = report.windows.back().sequence;
     if (!send(report)) return;
+    resendTelemetry_ = false;
     telemetry_->markSent(last);
   }
 }

@@ -39,6 +39,10 @@ class Agent {
   // authentication failure; an operator may enroll the key any time later).
   static constexpr std::uint64_t kAuthRetryMillis = 3000;
   void requestStop() { stop_.store(true); }
+  // After the coordinator says a newer session with this host's key replaced ours, the agent
+  // waits this long, then connects again and takes the session back (with a warning each time:
+  // two processes with one key alternate instead of one going silent).
+  static constexpr std::uint64_t kSessionRetakeMillis = 5000;
 
  private:
   Status connect();
@@ -95,6 +99,8 @@ class Agent {
   std::string frozenReason_;
   std::deque<CommandResult> unsentResults_;  // final results waiting for a connection
   std::uint64_t nextTelemetrySteady_ = 0;
+  std::uint64_t telemetryPausedUntilSteady_ = 0;  // over quota: no telemetry sent until then
+  bool resendTelemetry_ = false;  // the next report re-sends every unacknowledged window
 };
 
 }  // namespace rollgate::agent

@@ -8,6 +8,7 @@
 #include "agent/sentry/envelope.h"
 #include "common/codec.h"
 #include "common/config.h"
+#include "common/log_level.h"
 
 namespace rollgate::agent {
 namespace {
@@ -72,6 +73,7 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
   a.get("window_seconds", config.windowSeconds, 1, 3600);
   a.get("backlog_windows", config.backlogWindows, 1, 1'000'000);
   a.get("log_level", config.logLevel);
+  if (!isValidLogLevel(config.logLevel)) a.fail("log_level", logLevelProblem(config.logLevel));
 
   if (!isValidName(config.region)) {
     a.fail("region", config.region.empty() ? "is required (e.g. region = \"eu-west\")"
@@ -107,7 +109,11 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
     s.get("health_timeout_seconds", service.healthTimeoutSeconds, 1, 3600);
     s.get("trusted_keys", service.trustedKeys);
     s.get("restart_command", service.restartCommand);
-    s.get("keep_releases", service.keepReleases, 2, 1000);
+    s.get("keep_releases", service.keepReleases, 2, 60);  // under kMaxReportedReleases
+    s.get("max_unpacked_bytes", service.maxUnpackedBytes, 1, std::int64_t{1} << 50);
+    s.get("max_unpack_ratio", service.maxUnpackRatio, 0, 1'000'000);
+    s.get("max_entries", service.maxEntries, 1, 100'000'000);
+    s.get("max_path_bytes", service.maxPathBytes, 16, 4096);
     s.get("json_status_field", service.jsonStatusField);
     s.get("json_latency_field", service.jsonLatencyField);
     s.get("json_method_field", service.jsonMethodField);

@@ -26,6 +26,13 @@ struct ServiceConfig {
   std::vector<std::string> trustedKeys;     // Ed25519 public key files; empty: unsigned allowed
   std::vector<std::string> restartCommand;  // used instead of systemd when systemd = "none"
   std::int64_t keepReleases = 5;
+  // Bounds on one release archive, checked while unpacking (agent/install/unpack.h, whose
+  // UnpackLimits holds the defaults): max_unpacked_bytes, max_unpack_ratio, max_entries,
+  // max_path_bytes.
+  std::int64_t maxUnpackedBytes = -1;  // -1: the default
+  std::int64_t maxUnpackRatio = -1;
+  std::int64_t maxEntries = -1;
+  std::int64_t maxPathBytes = -1;
   // HAProxy in front of this service (empty haproxy: none). Every restart drains the server
   // haproxyBackend/haproxyServer first and sets it ready after (agent/lb/haproxy_gate.h).
   std::string haproxy;                     // runtime API: socket path or HOST:PORT

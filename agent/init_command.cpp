@@ -8,6 +8,8 @@
 #include "agent/agent_config.h"
 #include "common/init_files.h"
 #include "common/keys.h"
+#include "common/sys/env.h"
+#include "common/sys/private_files.h"
 
 namespace rollgate::agent {
 namespace {
@@ -84,9 +86,11 @@ Result<std::string> initAgent(const InitOptions& options) {
   if (auto parsed = parseAgentConfig(text, config); !parsed) {
     return makeError("rollgate-agent init: " + parsed.error().message);
   }
-  for (const auto& d : {dir, stateDir}) {
+  for (const auto& d : {dir, sys::parentDir(stateDir)}) {
     if (auto s = makeDirectories(d); !s) return s.error();
   }
+  // The state directory is the daemon's alone: 0700 when init creates it, whatever the umask.
+  if (auto s = sys::createPrivateDir(stateDir); !s) return s.error();
   CurveKeyPair pair = generateCurveKeyPair();
   if (auto s = writeKeyPair(keyPrefix, pair, false); !s) return s.error();
   if (auto s = writeNewFile(config, text, 0644); !s) return s.error();

@@ -84,6 +84,14 @@ Status InstallWorker::start() {
     installerConfig.trustedKeyPaths = service.trustedKeys;
     installerConfig.keepReleases = static_cast<std::size_t>(service.keepReleases);
     installerConfig.restartCommand = service.restartCommand;
+    auto& limits = installerConfig.unpackLimits;
+    auto bound = [](std::int64_t configured, std::uint64_t& value) {
+      if (configured >= 0) value = static_cast<std::uint64_t>(configured);
+    };
+    bound(service.maxUnpackedBytes, limits.maxUnpackedBytes);
+    bound(service.maxUnpackRatio, limits.maxUnpackRatio);
+    bound(service.maxEntries, limits.maxEntries);
+    bound(service.maxPathBytes, limits.maxPathBytes);
     auto installer = std::make_unique<install::Installer>(installerConfig, *manager, *ledger_,
                                                           sources, env_, logger_);
     if (auto gate = makeTrafficGate(service)) {

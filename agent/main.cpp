@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <CLI/CLI.hpp>
 
 #include "agent/agent.h"
@@ -106,7 +107,12 @@ int main(int argc, char** argv) {
   rollgate::SystemClock clock;
   rollgate::agent::Agent agent(*config, logger, clock);
   if (auto status = agent.start(); !status) {
-    logger->critical("{}", status.error().message);
+    // Printed whatever log_level says: a daemon never exits non-zero without saying why.
+    if (logger->should_log(spdlog::level::critical)) {
+      logger->critical("{}", status.error().message);
+    } else {
+      std::fprintf(stderr, "rollgate-agent: %s\n", status.error().message.c_str());
+    }
     return 1;
   }
   running = &agent;

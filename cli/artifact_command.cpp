@@ -17,6 +17,7 @@
 #include "cli/output.h"
 #include "common/build_signature.h"
 #include "common/codec.h"
+#include "common/version.h"
 #include "common/sys/error.h"
 
 namespace rollgate::cli {
@@ -159,8 +160,8 @@ std::variant<PushDone, PushFailure> pushFile(const AdminOptions& admin, const Pu
     return PushFailure{kExitUsage,
                        "--service '" + options.service + "' is not a valid service name"};
   }
-  if (!isValidVersion(options.version)) {
-    return PushFailure{kExitUsage, "--version '" + options.version + "' is not a valid version"};
+  if (auto valid = validateVersion(options.version); !valid) {
+    return PushFailure{kExitUsage, "--version: " + valid.error().message};
   }
   FileCloser file(::open(options.file.c_str(), O_RDONLY | O_CLOEXEC));
   if (file.get() < 0) return PushFailure{kExitUsage, options.file + ": " + sys::errnoMessage(errno)};

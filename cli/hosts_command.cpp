@@ -30,7 +30,30 @@ nlohmann::json hostJson(const HostInfo& host, std::uint64_t nowMillis) {
                : (nowMillis - host.lastContactMillis) / 1000.0},
           {"agent_version", host.agentVersion},
           {"claimed_host", host.claimedHost},
-          {"services", services}};
+          {"services", services},
+          {"dropped",
+           {{"telemetry_windows", host.dropped.telemetryWindows},
+            {"telemetry_bytes", host.dropped.telemetryBytes},
+            {"messages", host.dropped.messages},
+            {"chunk_replies", host.dropped.chunkReplies},
+            {"unsolicited_results", host.dropped.unsolicitedResults},
+            {"sessions_replaced", host.dropped.sessionsReplaced}}}};
+}
+
+// The DROPPED column: what the coordinator refused from the host over its limits ("-": nothing).
+std::string droppedSummary(const HostDrops& d) {
+  std::string out;
+  auto add = [&](std::uint64_t n, const char* what) {
+    if (n == 0) return;
+    if (!out.empty()) out += " ";
+    out += std::to_string(n) + " " + what;
+  };
+  add(d.telemetryWindows, "windows");
+  add(d.messages, "messages");
+  add(d.chunkReplies, "chunks");
+  add(d.unsolicitedResults, "results");
+  add(d.sessionsReplaced, "takeovers");
+  return out.empty() ? "-" : out;
 }
 
 std::string age(std::uint64_t nowMillis, std::uint64_t thenMillis) {
@@ -66,7 +89,7 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
       return;
     }
     if (list->freeze) std::printf("%s", renderFreezeLine(*list->freeze).c_str());
-    Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES"});
+    Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES", "DROPPED"});
     for (const auto& host : list->hosts) {
       std::string services;
       for (const auto& s : host.services) {
@@ -74,7 +97,8 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
         services += s.service + "@" + (s.activeRelease.empty() ? "-" : s.activeRelease);
       }
       table.add({host.name, host.region, host.cluster, host.healthy ? "healthy" : "UNHEALTHY",
-                 age(now, host.lastContactMillis), services.empty() ? "-" : services});
+                 age(now, host.lastContactMillis), services.empty() ? "-" : services,
+                 droppedSummary(host.dropped)});
     }
     table.print(stdout);
     std::size_t healthy = 0;

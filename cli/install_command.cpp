@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/codec.h"
+#include "common/version.h"
 #include "cli/commands.h"
 #include "cli/install_commands.h"
 #include "cli/output.h"
@@ -145,8 +146,8 @@ void runCommand(const AdminOptions& admin, const CommandOptions& options,
   if (!isValidName(options.service)) {
     fail(kExitUsage, "--service '" + options.service + "' is not a valid service name");
   }
-  if (!options.version.empty() && !isValidVersion(options.version)) {
-    fail(kExitUsage, "version '" + options.version + "' is not a valid version");
+  if (!options.version.empty()) {
+    if (auto valid = validateVersion(options.version); !valid) fail(kExitUsage, valid.error().message);
   }
   if (!(options.timeoutSeconds > 0)) {
     fail(kExitUsage, "--timeout-seconds must be positive, got " +

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/install_commands.h"
 #include "cli/rollout_commands.h"
+#include "cli/train_commands.h"
 #include "rollgate_version.h"
 
 int main(int argc, char** argv) {
@@ -22,10 +23,13 @@ int main(int argc, char** argv) {
   rollgate::cli::addAbortCommands(app, admin);
   rollgate::cli::addRolloutCommands(app, admin);
   rollgate::cli::addRevertCommand(app, admin);
+  rollgate::cli::addConsoleCommand(app, admin);
   rollgate::cli::addBacktestCommand(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);
+  rollgate::cli::addReleaseCommands(app, admin);
+  rollgate::cli::addTrainCommands(app, admin);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/rollout_commands.h"
+#include "common/version.h"
 
 namespace rollgate::cli {
 namespace {
@@ -163,6 +164,11 @@ void followStaged(const AdminOptions& admin, const RevertOptions& options, const
 void revert(const AdminOptions& admin, const RevertOptions& options) {
   if (!options.staged && !(options.planFile.empty() && options.gatesFile.empty())) {
     fail(kExitUsage, "--plan and --gates go with --staged (a revert without it has no analysis)");
+  }
+  if (!options.toVersion.empty()) {
+    if (auto valid = validateVersion(options.toVersion); !valid) {
+      fail(kExitUsage, "--to: " + valid.error().message);
+    }
   }
   AdminRequest request;
   RevertRequest body{options.service,

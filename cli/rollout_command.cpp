@@ -18,6 +18,7 @@
 #include "cli/output.h"
 #include "cli/rollout_commands.h"
 #include "common/sys/error.h"
+#include "common/version.h"
 
 namespace rollgate::cli {
 
@@ -157,6 +158,9 @@ struct StartOptions {
 };
 
 void start(const AdminOptions& admin, const StartOptions& options) {
+  if (auto valid = validateVersion(options.version); !valid) {
+    fail(kExitUsage, "--version: " + valid.error().message);
+  }
   std::string planToml = readTextFile(options.planFile, "plan file");
   std::string gatesToml = readTextFile(options.gatesFile, "gates file");
   if (::access(options.artifact.c_str(), R_OK) != 0) {

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/text_fit.h"
+#include "common/wire_fit.h"
+#include "common/version.h"
 #include "schemas/rollgate.capnp.h"
 
 namespace rollgate {
@@ -266,6 +269,13 @@ void put(w::HostInfo::Builder b, const HostInfo& v) {
   b.setHealthy(v.healthy);
   b.setConnected(v.connected);
   b.setClaimedHost(text(v.claimedHost));
+  auto d = b.initDropped();
+  d.setTelemetryWindows(v.dropped.telemetryWindows);
+  d.setTelemetryBytes(v.dropped.telemetryBytes);
+  d.setMessages(v.dropped.messages);
+  d.setChunkReplies(v.dropped.chunkReplies);
+  d.setUnsolicitedResults(v.dropped.unsolicitedResults);
+  d.setSessionsReplaced(v.dropped.sessionsReplaced);
 }
 HostInfo get(w::HostInfo::Reader r) {
   HostInfo v;
@@ -278,6 +288,9 @@ HostInfo get(w::HostInfo::Reader r) {
   v.healthy = r.getHealthy();
   v.connected = r.getConnected();
   v.claimedHost = str(r.getClaimedHost());
+  auto d = r.getDropped();
+  v.dropped = HostDrops{d.getTelemetryWindows(), d.getTelemetryBytes(), d.getMessages(),
+                        d.getChunkReplies(),     d.getUnsolicitedResults(), d.getSessionsReplaced()};
   return v;
 }
 
@@ -346,7 +359,7 @@ Status checkName(const std::string& field, const std::string& value, bool allowE
 
 Status checkVersion(const std::string& field, const std::string& value, bool allowEmpty) {
   if (allowEmpty && value.empty()) return {};
-  if (!isValidVersion(value)) return fieldError(field, "invalid version " + quoted(value));
+  if (auto status = validateVersion(value); !status) return fieldError(field, status.error().message);
   return {};
 }
 
@@ -374,7 +387,7 @@ Status checkCount(const std::string& field, std::size_t count, std::size_t max) 
 Status check(const ServiceRelease& v, const std::string& field) {
   ROLLGATE_RETURN_IF_ERROR(checkName(field + ".service", v.service));
   ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_RETURN_IF_ERROR(checkCount(field + ".releases", v.releases.size(), 64));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(field + ".releases", v.releases.size(), kMaxReportedReleases));
   for (std::size_t i = 0; i < v.releases.size(); ++i) {
     ROLLGATE_RETURN_IF_ERROR(checkVersion(field + ".releases[" + std::to_string(i) + "]", v.releases[i],
                                 false));
@@ -447,9 +460,11 @@ Status check(const CommandResult& v, const std::string& f) {
   ROLLGATE_RETURN_IF_ERROR(check(v.command, f + ".command"));
   ROLLGATE_RETURN_IF_ERROR(checkName(f + ".service", v.service, true));
   ROLLGATE_RETURN_IF_ERROR(checkVersion(f + ".activeRelease", v.activeRelease, true));
-  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".message", v.message, 8192));
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".events", v.events.size(), 64));
-  for (const auto& e : v.events) ROLLGATE_RETURN_IF_ERROR(checkText(f + ".events", e, 1024));
+  ROLLGATE_RETURN_IF_ERROR(checkText(f + ".message", v.message, kMaxResultMessageBytes));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".events", v.events.size(), kMaxResultEvents));
+  for (const auto& e : v.events) {
+    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".events", e, kMaxResultEventBytes));
+  }
   return {};
 }
 
@@ -490,6 +505,8 @@ Status check(const RequestChunk& v) {
 
 Status check(const Welcome& v) { return checkText("welcome.host", v.host, 64); }
 Status check(const AckTelemetry&) { return {}; }
+Status check(const OverQuota&) { return {}; }
+Status check(const SessionClosed& v) { return checkText("sessionClosed", v.reason, 1024); }
 Status check(const Command& v) {
   ROLLGATE_RETURN_IF_ERROR(check(v.ref, "command.ref"));
   ROLLGATE_RETURN_IF_ERROR(checkName("command.service", v.service));
@@ -591,6 +608,15 @@ Status check(const RevertRequest& v) {
   return checkText("revert.reason", v.reason, 1024);
 }
 Status check(const DescribeRevert& v) { return checkText("describeRevert", v.revertId, 128); }
+Status check(const TrainRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("train.action", v.action, 64));
+  if (!v.service.empty()) ROLLGATE_RETURN_IF_ERROR(checkName("train.service", v.service));
+  return checkText("train.argsJson", v.argsJson, 1 << 20);
+}
+Status check(const ConsoleTokenRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("consoleToken.operatorName", v.operatorName, 128));
+  return checkText("consoleToken.role", v.role, 32);
+}
 Status check(const BacktestRequest& v) {
   ROLLGATE_RETURN_IF_ERROR(checkText("backtest.gatesToml", v.gatesToml, 256 << 10));
   ROLLGATE_RETURN_IF_ERROR(checkText("backtest.gatesName", v.gatesName, 4096));
@@ -644,14 +670,7 @@ bool isValidName(const std::string& name) {
   });
 }
 
-bool isValidVersion(const std::string& version) {
-  if (version.empty() || version.size() > 128 || version == "." || version == "..") return false;
-  if (!std::isalnum(static_cast<unsigned char>(version[0]))) return false;
-  return std::all_of(version.begin(), version.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-           c == '+' || c == '~';
-  });
-}
+bool isValidVersion(const std::string& version) { return validateVersion(version).ok(); }
 
 bool isValidSha256(const std::string& hex) {
   return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
@@ -722,7 +741,9 @@ std::string encode(const AgentMessage& message) {
           b.setSentMillis(v.sentMillis);
           putServices(b.initServices(v.services.size()), v.services);
         } else if constexpr (std::is_same_v<T, TelemetryReport>) {
-          auto list = body.initTelemetry().initWindows(v.windows.size());
+          auto report = body.initTelemetry();
+          report.setResent(v.resent);
+          auto list = report.initWindows(v.windows.size());
           for (unsigned i = 0; i < v.windows.size(); ++i) put(list[i], v.windows[i]);
         } else if constexpr (std::is_same_v<T, CommandResult>) {
           put(body.initCommandResult(), v);
@@ -768,6 +789,7 @@ Result<AgentMessage> decodeAgentMessage(Bytes frame) {
           case w::AgentMessage::Body::TELEMETRY: {
             TelemetryReport v;
             for (auto window : body.getTelemetry().getWindows()) v.windows.push_back(get(window));
+            v.resent = body.getTelemetry().getResent();
             return v;
           }
           case w::AgentMessage::Body::COMMAND_RESULT:
@@ -786,6 +808,94 @@ Result<AgentMessage> decodeAgentMessage(Bytes frame) {
         throw std::invalid_argument("body: unknown union member " +
                                     std::to_string(static_cast<unsigned>(body.which())));
       });
+}
+
+std::optional<RefusedResult> peekRefusedResult(Bytes frame) {
+  if (frame.empty() || frame.size() > kMaxAgentMessageBytes ||
+      frame.size() % sizeof(capnp::word) != 0) {
+    return std::nullopt;
+  }
+  std::size_t words = frame.size() / sizeof(capnp::word);
+  auto aligned = kj::heapArray<capnp::word>(words);
+  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words * 4 + 1024;
+  options.nestingLimit = kMaxNestingDepth;
+  try {
+    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    auto root = reader.getRoot<w::AgentMessage>();
+    if (root.getVersion() != kProtocolVersion) return std::nullopt;
+    auto body = root.getBody();
+    if (body.which() != w::AgentMessage::Body::COMMAND_RESULT) return std::nullopt;
+    auto r = body.getCommandResult();
+    RefusedResult out;
+    out.command = get(r.getCommand());
+    out.service = str(r.getService());
+    out.progress = r.getProgress();
+    if (!check(out.command, "commandResult.command")) return std::nullopt;
+    if (!out.service.empty() && !isValidName(out.service)) return std::nullopt;
+    return out;
+  } catch (const kj::Exception&) {
+    return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::size_t fitToWire(CommandResult& result) {
+  std::size_t cut = 0;
+  if (result.message.size() > kMaxResultMessageBytes) {
+    result.message = truncateUtf8(result.message, kMaxResultMessageBytes);
+    ++cut;
+  }
+  if (result.events.size() > kMaxResultEvents) {
+    // The first events say what was attempted, the last ones how it ended: keep both ends.
+    const std::size_t head = (kMaxResultEvents - 1) / 2;
+    const std::size_t tail = kMaxResultEvents - 1 - head;
+    const std::size_t dropped = result.events.size() - head - tail;
+    std::vector<std::string> kept(result.events.begin(), result.events.begin() + head);
+    kept.push_back("\xE2\x80\xA6 [" + std::to_string(dropped) + " events truncated]");
+    kept.insert(kept.end(), result.events.end() - tail, result.events.end());
+    result.events = std::move(kept);
+    ++cut;
+  }
+  for (auto& event : result.events) {
+    if (event.size() > kMaxResultEventBytes) {
+      event = truncateUtf8(event, kMaxResultEventBytes);
+      ++cut;
+    }
+  }
+  return cut;
+}
+
+namespace {
+std::size_t fitServices(std::vector<ServiceRelease>& services) {
+  std::size_t cut = 0;
+  for (auto& service : services) {
+    if (service.releases.size() > kMaxReportedReleases) {
+      service.releases.resize(kMaxReportedReleases);
+      ++cut;
+    }
+  }
+  return cut;
+}
+}  // namespace
+
+std::size_t fitToWire(AgentMessage& message) {
+  return std::visit(
+      [](auto& body) -> std::size_t {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, CommandResult>) {
+          return fitToWire(body);
+        } else if constexpr (std::is_same_v<T, Hello> || std::is_same_v<T, Heartbeat>) {
+          return fitServices(body.services);
+        } else if constexpr (std::is_same_v<T, AckAbort>) {
+          return fitServices(body.rolledBack);
+        } else {
+          return 0;
+        }
+      },
+      message);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,6 +959,13 @@ std::string encode(const CoordinatorMessage& message) {
           put(body.initAbort(), v);
         } else if constexpr (std::is_same_v<T, AckTelemetry>) {
           body.initAckTelemetry().setThroughSequence(v.throughSequence);
+        } else if constexpr (std::is_same_v<T, OverQuota>) {
+          auto b = body.initOverQuota();
+          b.setDroppedWindows(v.droppedWindows);
+          b.setRetryAfterMillis(v.retryAfterMillis);
+          b.setStoredThrough(v.storedThrough);
+        } else if constexpr (std::is_same_v<T, SessionClosed>) {
+          body.setSessionClosed(text(v.reason));
         }
       },
       message);
@@ -908,6 +1025,12 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
             return get(body.getAbort());
           case w::CoordinatorMessage::Body::ACK_TELEMETRY:
             return AckTelemetry{body.getAckTelemetry().getThroughSequence()};
+          case w::CoordinatorMessage::Body::OVER_QUOTA: {
+            auto r = body.getOverQuota();
+            return OverQuota{r.getDroppedWindows(), r.getRetryAfterMillis(), r.getStoredThrough()};
+          }
+          case w::CoordinatorMessage::Body::SESSION_CLOSED:
+            return SessionClosed{str(body.getSessionClosed())};
         }
         throw std::invalid_argument("body: unknown union member " +
                                     std::to_string(static_cast<unsigned>(body.which())));
@@ -1045,6 +1168,16 @@ std::string encode(const AdminRequest& message) {
           b.setGatesToml(text(v.gatesToml));
         } else if constexpr (std::is_same_v<T, DescribeRevert>) {
           body.setDescribeRevert(text(v.revertId));
+        } else if constexpr (std::is_same_v<T, TrainRequest>) {
+          auto b = body.initTrain();
+          b.setAction(text(v.action));
+          b.setService(text(v.service));
+          b.setArgsJson(text(v.argsJson));
+        } else if constexpr (std::is_same_v<T, ConsoleTokenRequest>) {
+          auto b = body.initConsoleToken();
+          b.setOperatorName(text(v.operatorName));
+          b.setRole(text(v.role));
+          b.setTtlSeconds(v.ttlSeconds);
         } else if constexpr (std::is_same_v<T, BacktestRequest>) {
           auto b = body.initBacktest();
           b.setGatesToml(text(v.gatesToml));
@@ -1162,6 +1295,17 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
           case w::AdminRequest::Body::DESCRIBE_REVERT:
             v.body = DescribeRevert{str(body.getDescribeRevert())};
             break;
+          case w::AdminRequest::Body::TRAIN: {
+            auto t = body.getTrain();
+            v.body = TrainRequest{str(t.getAction()), str(t.getService()), str(t.getArgsJson())};
+            break;
+          }
+          case w::AdminRequest::Body::CONSOLE_TOKEN: {
+            auto r = body.getConsoleToken();
+            v.body = ConsoleTokenRequest{str(r.getOperatorName()), str(r.getRole()),
+                                         r.getTtlSeconds()};
+            break;
+          }
           case w::AdminRequest::Body::BACKTEST: {
             auto b = body.getBacktest();
             v.body = BacktestRequest{str(b.getGatesToml()),    str(b.getGatesName()),

@@ -51,8 +51,8 @@ Status validate(const AdminRequest& message);
 Status validate(const AdminReply& message);
 
 // Name rules shared by validators and config: hosts, services, regions and clusters are 1-64
-// characters of [A-Za-z0-9._-] starting with a letter or digit; versions 1-128 characters of
-// [A-Za-z0-9._+~-]; SHA-256 digests 64 lowercase hex characters.
+// characters of [A-Za-z0-9._-] starting with a letter or digit; versions follow common/version.h
+// (validateVersion, docs/versions.md); SHA-256 digests 64 lowercase hex characters.
 bool isValidName(const std::string& name);
 bool isValidVersion(const std::string& version);
 bool isValidSha256(const std::string& hex);

@@ -1,11 +1,13 @@
 #include "common/keys.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -39,12 +41,9 @@ Result<std::string> publicKeyFromSecret(const std::string& secretZ85) {
   return std::string(publicKey);
 }
 
-Result<std::string> readKeyFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return makeError("key file " + path + ": " + sys::errnoMessage(errno));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+namespace {
+
+Result<std::string> keyFromText(const std::string& path, const std::string& text) {
   auto first = text.find_first_not_of(" \t\r\n");
   auto last = text.find_last_not_of(" \t\r\n");
   std::string key = first == std::string::npos ? "" : text.substr(first, last - first + 1);
@@ -53,6 +52,80 @@ Result<std::string> readKeyFile(const std::string& path) {
                      std::to_string(key.size()) + " characters");
   }
   return key;
+}
+
+std::string octalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+std::string userName(uid_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[1024];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return std::to_string(uid);
+}
+
+}  // namespace
+
+Result<std::string> readKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return makeError("key file " + path + ": " + sys::errnoMessage(errno));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return keyFromText(path, buffer.str());
+}
+
+Status checkSecretFileMode(const std::string& path, uid_t owner, mode_t mode, uid_t user) {
+  if (owner != user) {
+    return makeError("secret key file " + path + " is owned by " + userName(owner) + " (uid " +
+                     std::to_string(owner) + "), not by " + userName(user) + " (uid " +
+                     std::to_string(user) + ") that reads it; fix: chown " + userName(user) +
+                     " " + path + " && chmod 600 " + path);
+  }
+  if ((mode & 077) != 0) {
+    return makeError("secret key file " + path + " has mode " + octalMode(mode) +
+                     ": group or others may read or write it; fix: chmod 600 " + path);
+  }
+  return {};
+}
+
+Result<std::string> readSecretKeyFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return makeError("secret key file " + path + ": " + sys::errnoMessage(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return makeError("secret key file " + path + ": " + sys::errnoMessage(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return makeError("secret key file " + path + " is not a regular file");
+  }
+  if (auto status = checkSecretFileMode(path, st.st_uid, st.st_mode, ::geteuid()); !status) {
+    ::close(fd);
+    return status.error();
+  }
+  std::string text;
+  char buffer[256];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return makeError("secret key file " + path + ": " + sys::errnoMessage(err));
+    }
+    if (n == 0 || text.size() > 4096) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return keyFromText(path, text);
 }
 
 Status writeKeyFile(const std::string& path, const std::string& keyZ85, unsigned mode) {

@@ -3,6 +3,8 @@
 // Thread-safety: free functions, no shared state.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "common/result.h"
@@ -24,6 +26,13 @@ Result<std::string> publicKeyFromSecret(const std::string& secretZ85);
 
 // Reads a key file (whitespace around the key is ignored). Errors name the path and the problem.
 Result<std::string> readKeyFile(const std::string& path);
+
+// Reads a secret key file as a daemon must: the file belongs to the effective user and neither
+// group nor others may read or write it (mode 0600 or stricter), else an error naming the path,
+// the owner or the mode, and the command that fixes it (checked on the open file, not the path).
+Result<std::string> readSecretKeyFile(const std::string& path);
+// The check itself (pure): `owner`/`mode` of the file, `user` the effective uid.
+Status checkSecretFileMode(const std::string& path, uid_t owner, mode_t mode, uid_t user);
 
 // Writes PREFIX.key (0600) and PREFIX.pub (0644). Refuses to overwrite unless `overwrite`.
 Status writeKeyPair(const std::string& prefix, const CurveKeyPair& pair, bool overwrite);

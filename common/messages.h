@@ -115,6 +115,7 @@ struct TelemetryWindow {
 
 struct TelemetryReport {
   std::vector<TelemetryWindow> windows;
+  bool resent = false;  // starts a re-send of every unacknowledged window
   bool operator==(const TelemetryReport&) const = default;
 };
 
@@ -244,7 +245,22 @@ struct AckTelemetry {
   bool operator==(const AckTelemetry&) const = default;
 };
 
-using CoordinatorMessage = std::variant<Welcome, Command, ArtifactChunk, Abort, AckTelemetry>;
+// The host's telemetry went over its quota: see the schema's OverQuota.
+struct OverQuota {
+  std::uint64_t droppedWindows = 0;
+  std::uint32_t retryAfterMillis = 0;
+  std::uint64_t storedThrough = 0;
+  bool operator==(const OverQuota&) const = default;
+};
+
+// A newer hello with this host's key took over the session; `reason` says so.
+struct SessionClosed {
+  std::string reason;
+  bool operator==(const SessionClosed&) const = default;
+};
+
+using CoordinatorMessage = std::variant<Welcome, Command, ArtifactChunk, Abort, AckTelemetry,
+                                        OverQuota, SessionClosed>;
 
 // ---- coordinator -> every agent (broadcast)
 
@@ -361,6 +377,22 @@ struct DescribeRevert {
   bool operator==(const DescribeRevert&) const = default;
 };
 
+// The release train's requests (docs/train.md): `action` names what, `argsJson` its arguments.
+struct TrainRequest {
+  std::string action;
+  std::string service;
+  std::string argsJson;
+  bool operator==(const TrainRequest&) const = default;
+};
+
+// `rollgate console token`: a sign-in token for the web console (docs/console.md).
+struct ConsoleTokenRequest {
+  std::string operatorName;
+  std::string role;  // viewer or operator
+  std::uint64_t ttlSeconds = 0;
+  bool operator==(const ConsoleTokenRequest&) const = default;
+};
+
 // `rollgate backtest` (docs/backtest.md): replays kept rollouts (or `windowsJsonl`, the text of a
 // --windows file) with other gates and plan; the reply is the report as JSON (BacktestView).
 struct BacktestRequest {
@@ -389,9 +421,20 @@ struct AdminRequest {
   std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
                ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
                AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert,
-               BacktestRequest, LabelRollout>
+               TrainRequest, ConsoleTokenRequest, BacktestRequest, LabelRollout>
       body;
   bool operator==(const AdminRequest&) const = default;
+};
+
+// What the coordinator refused from one host since it started (schema: HostDrops).
+struct HostDrops {
+  std::uint64_t telemetryWindows = 0;
+  std::uint64_t telemetryBytes = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t chunkReplies = 0;
+  std::uint64_t unsolicitedResults = 0;
+  std::uint64_t sessionsReplaced = 0;
+  bool operator==(const HostDrops&) const = default;
 };
 
 struct HostInfo {
@@ -404,6 +447,7 @@ struct HostInfo {
   bool healthy = false;
   bool connected = false;
   std::string claimedHost;
+  HostDrops dropped;
   bool operator==(const HostInfo&) const = default;
 };
 

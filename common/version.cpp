@@ -47,16 +47,27 @@ int compareVersions(std::string_view a, std::string_view b) {
 
 Status validateVersion(std::string_view version) {
   auto bad = [&](const std::string& why) {
-    return makeError("version '" + std::string(version) + "': " + why);
+    std::string shown(version.substr(0, 80));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    if (version.size() > 80) shown += "...";
+    return makeError("version '" + shown + "': " + why + " (docs/versions.md)");
   };
-  if (version.empty() || version.size() > 128) return bad("must be 1 to 128 characters");
-  if (version.front() == '.' || version.front() == '-') {
-    return bad("must not start with '.' or '-'");
+  if (version.empty() || version.size() > kMaxVersionBytes) {
+    return bad("must be 1 to " + std::to_string(kMaxVersionBytes) + " characters, got " +
+               std::to_string(version.size()));
   }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c); };
+  if (!alnum(version.front())) return bad("must start with a letter or a digit");
   for (char c : version) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c == '.' ||
-              c == '_' || c == '+' || c == '-';
-    if (!ok) return bad("only letters, digits and . _ + - are allowed");
+    bool ok = alnum(c) || c == '.' || c == '_' || c == '+' || c == '-';
+    if (!ok) {
+      std::string shown = (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f)
+                              ? "a control or non-ASCII byte"
+                              : "'" + std::string(1, c) + "'";
+      return bad(shown + " is not allowed: only letters, digits and . _ + - are");
+    }
   }
   return {};
 }

@@ -11,6 +11,7 @@
 // Pure functions, thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 #include "common/result.h"
@@ -20,7 +21,10 @@ namespace rollgate {
 // Negative if a is older than b, zero if equal in order, positive if newer.
 int compareVersions(std::string_view a, std::string_view b);
 
-// A version must be 1..128 characters of [A-Za-z0-9._+-], must not start with '.' or '-'.
+// The one version grammar (docs/versions.md), checked wherever a version enters (CLI, coordinator,
+// wire codec, agent): 1..128 characters of [A-Za-z0-9._+-], starting with a letter or a digit.
+// `~` and every other character are refused; the error names the version and the rule.
+inline constexpr std::size_t kMaxVersionBytes = 128;
 Status validateVersion(std::string_view version);
 
 }  // namespace rollgate

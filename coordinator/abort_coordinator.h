@@ -58,6 +58,7 @@ class AbortCoordinator {
   void tick();
 
   std::size_t unsaved() const { return unsaved_.size(); }
+  const AbortTracker& tracker() const { return tracker_; }
 
  private:
   struct Waiter {

@@ -53,6 +53,8 @@ class AbortTracker {
   bool complete(std::uint64_t abortId) const;
   std::vector<std::string> missing(std::uint64_t abortId) const;
   std::uint64_t nextId() const { return aborts_.empty() ? 1 : aborts_.rbegin()->first + 1; }
+  // Every abort, by id (the console shows who acknowledged and when).
+  const std::map<std::uint64_t, AbortState>& all() const { return aborts_; }
 
  private:
   std::uint64_t resendMillis_;

@@ -11,6 +11,7 @@
 #include "common/keys.h"
 #include "common/rollout_view.h"
 #include "common/sys/error.h"
+#include "coordinator/console_feed.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -344,6 +345,28 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const RevertRequest
 
 std::optional<AdminReply> AdminApi::on(const Caller&, const DescribeRevert& request) {
   return okOrError(parts_.reverts.describe(request.revertId), true);
+}
+
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const TrainRequest& request) {
+  if (trains_ == nullptr) return replyWith(AdminError{"this coordinator runs no release trains"});
+  return okOrError(trains_->handle(request, caller.operatorName), true);
+}
+
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const ConsoleTokenRequest& request) {
+  auto token = issueConsoleToken(parts_.store, request, caller.operatorName,
+                                 parts_.clock.nowMillis());
+  if (!token) return replyWith(AdminError{token.error().message});
+  parts_.logger->info("operator {} issued a console token for {} ({})", caller.operatorName,
+                      request.operatorName, request.role);
+  std::string note = recordEvent("console_token", "", "",
+                                 "console token for " + request.operatorName + " (" +
+                                     request.role + ") issued by " + caller.operatorName);
+  nlohmann::json doc = {{"token", token->first},
+                        {"operator", request.operatorName},
+                        {"role", request.role},
+                        {"expiresMillis", token->second.expiresMillis},
+                        {"note", note}};
+  return replyWith(JsonDocument{doc.dump()});
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const BacktestRequest& request) {

@@ -38,6 +38,7 @@
 #include "coordinator/rollouts.h"
 #include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
+#include "coordinator/trains.h"
 
 namespace rollgate::coordinator {
 
@@ -73,6 +74,8 @@ class AdminApi {
   // Loads the freeze from the store.
   Status restore();
   const std::optional<FreezeState>& frozen() const { return frozen_; }
+  // Where release-train requests go (null: refused). Requires: outlives this.
+  void useTrains(Trains* trains) { trains_ = trains; }
   // Where `rollgate backtest` runs (null: refused). Requires: outlives this.
   void useBacktests(Backtests* backtests) { backtests_ = backtests; }
 
@@ -102,6 +105,8 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const WatchRollout& request);
   std::optional<AdminReply> on(const Caller& caller, const RevertRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
+  std::optional<AdminReply> on(const Caller& caller, const TrainRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const ConsoleTokenRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const BacktestRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const LabelRollout& request);
 
@@ -116,6 +121,7 @@ class AdminApi {
   AdminApiParts parts_;
   std::optional<FreezeState> frozen_;
   std::uint64_t manualCommands_ = 0;
+  Trains* trains_ = nullptr;
   Backtests* backtests_ = nullptr;
 };
 

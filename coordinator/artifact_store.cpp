@@ -11,8 +11,10 @@
 #include <utility>
 
 #include "common/codec.h"
+#include "common/version.h"
 #include "common/sha256.h"
 #include "common/sys/env.h"
+#include "common/sys/private_files.h"
 #include "common/sys/error.h"
 
 namespace rollgate::coordinator {
@@ -95,8 +97,8 @@ ArtifactStore::~ArtifactStore() {
 Result<std::unique_ptr<ArtifactStore>> ArtifactStore::open(Store& store,
                                                            const std::string& stateDir) {
   std::string dir = stateDir + "/artifacts";
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return makeError("artifact directory " + dir + ": " + errnoText(errno));
+  if (auto status = sys::createPrivateDir(dir); !status) {
+    return makeError("artifact directory: " + status.error().message);
   }
   std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir.c_str()), &::closedir);
   if (!listing) return makeError("artifact directory " + dir + ": " + errnoText(errno));
@@ -149,8 +151,8 @@ Result<std::string> ArtifactStore::receive(const PushArtifact& piece,
   if (!isValidName(piece.service)) {
     return makeError("artifact push: invalid service name '" + piece.service.substr(0, 80) + "'");
   }
-  if (!isValidVersion(piece.version)) {
-    return makeError("artifact push: invalid version '" + piece.version.substr(0, 80) + "'");
+  if (auto valid = validateVersion(piece.version); !valid) {
+    return makeError("artifact push: " + valid.error().message);
   }
   const std::string what = "artifact " + piece.service + " " + piece.version;
   if (piece.totalBytes > kMaxArtifactBytes) {
@@ -178,7 +180,7 @@ Result<std::string> ArtifactStore::receive(const PushArtifact& piece,
     upload->totalBytes = piece.totalBytes;
     upload->path = uploadPath(piece.sha256);
     upload->fd = UniqueFd(
-        ::open(upload->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+        ::open(upload->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (upload->fd.get() < 0) {
       return makeError(what + ": cannot create " + upload->path + ": " + errnoText(errno));
     }

@@ -52,11 +52,16 @@ void CommandDispatcher::onHello(const std::string& host, const std::string& rout
   }
 }
 
-void CommandDispatcher::onResult(const std::string& host, const CommandResult& result) {
+bool CommandDispatcher::isPending(const std::string& host, const CommandRef& ref) const {
+  return pending_.count(pendingKey(host, ref)) > 0;
+}
+
+bool CommandDispatcher::onResult(const std::string& host, const CommandResult& result) {
   auto it = pending_.find(pendingKey(host, result.command));
+  if (it == pending_.end()) return false;
   if (result.progress) {
-    if (it != pending_.end() && it->second.onProgress) it->second.onProgress(result);
-    return;
+    if (it->second.onProgress) it->second.onProgress(result);
+    return true;
   }
   logger_->info("host {}: command {} #{} for service {}: {} ({}); active release {}", host,
                 result.command.rolloutId, result.command.sequence, result.service,
@@ -68,10 +73,10 @@ void CommandDispatcher::onResult(const std::string& host, const CommandResult& r
     logger_->error("host {}: command {} #{}: cannot record its result in the event log: {}", host,
                    result.command.rolloutId, result.command.sequence, status.error().message);
   }
-  if (it == pending_.end()) return;  // e.g. an interrupted command reported after a restart
   Pending pending = std::move(it->second);
   pending_.erase(it);
   if (pending.onResult) pending.onResult(result);
+  return true;
 }
 
 }  // namespace rollgate::coordinator

@@ -46,8 +46,12 @@ class CommandDispatcher {
 
   // `host` said hello on `routingId`: its pending commands go out again.
   void onHello(const std::string& host, const std::string& routingId);
-  // A result or progress report from `host`.
-  void onResult(const std::string& host, const CommandResult& result);
+  // A result or progress report from `host`. Returns false, and neither logs nor stores it, when
+  // no command of `host` with that ref is pending (a duplicate, a replay, or a result the
+  // coordinator stopped waiting for): the caller counts those (HostDrops::unsolicitedResults).
+  bool onResult(const std::string& host, const CommandResult& result);
+  // True while `ref` sent to `host` waits for its final result.
+  bool isPending(const std::string& host, const CommandRef& ref) const;
 
   std::size_t pending() const { return pending_.size(); }
 

@@ -1,9 +1,13 @@
 #include "coordinator/coordinator.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cerrno>
 
 #include "common/codec.h"
+#include "common/text_fit.h"
+#include "common/wire_fit.h"
 #include "common/keys.h"
 #include "common/notify.h"
 #include "coordinator/store/sqlite_store.h"
@@ -36,17 +40,36 @@ bool receiveMultipart(zmq::socket_t& socket, std::vector<zmq::message_t>& frames
   }
 }
 
-// Sends [routing id, payload] on a ROUTER without blocking; a failure is logged (senders re-send
-// what must arrive).
-void sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
+// Sends [routing id, payload] on a ROUTER (ROUTER_MANDATORY) without blocking. Returns false when
+// the peer's queue is full (EAGAIN: nothing was queued) or the peer is gone; senders re-send what
+// must arrive. Only errors other than those are logged, so a peer that does not read cannot flood
+// the log.
+bool sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
                 const Logger& logger, const char* what) {
   try {
-    socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    if (!socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;
+    }
+    return socket.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t& e) {
-    logger->warn("cannot send {}: {}", what, e.what());
+    if (e.num() != EHOSTUNREACH) logger->warn("cannot send {}: {}", what, e.what());
+    return false;
   }
 }
+
+QuotaLimits quotaLimitsOf(const LimitsConfig& limits) {
+  return QuotaLimits{static_cast<double>(limits.telemetryWindowsPerSecond),
+                     static_cast<double>(limits.telemetryBytesPerSecond),
+                     static_cast<double>(limits.messagesPerSecond),
+                     static_cast<double>(limits.burstSeconds)};
+}
+
+// Control messages on a session connection (welcome, commands, acknowledgements) beside the
+// artifact chunks the credit allows.
+constexpr int kControlReplyHeadroom = 8;
+// Agent messages waiting in ZeroMQ per connection before it stops reading that connection
+// (kMaxAgentMessageBytes each at most).
+constexpr int kAgentIntakeMessages = 16;
 
 }  // namespace
 
@@ -57,9 +80,15 @@ Coordinator::Coordinator(CoordinatorConfig config, Logger logger, const Clock& c
       context_(1),
       agents_(std::make_shared<Allowlist>()),
       admins_(std::make_shared<Allowlist>()),
-      registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000) {}
+      registry_(static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000),
+      quotas_(quotaLimitsOf(config_.limits)) {
+  registry_.showDrops(&quotas_);
+}
 
 Coordinator::~Coordinator() {
+  console_.reset();
+  if (metrics_) metrics_->stop();
+  if (notifier_) notifier_->stop();
   agentSocket_.reset();
   adminSocket_.reset();
   broadcastSocket_.reset();
@@ -77,11 +106,28 @@ void Coordinator::reloadAllowlists() {
 }
 
 Status Coordinator::start() {
-  auto secret = readKeyFile(config_.keyFile);
+  // Artifact chunks and agent messages are up to a few MiB each: served from mmap (a fixed
+  // threshold, not glibc's sliding one) so their memory goes back to the system once a
+  // connection's queue is freed.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("coordinator key: " + secret.error().message);
   auto store = SqliteStore::open(config_.stateDir);
   if (!store) return store.error();
-  store_ = std::move(*store);
+  auto recording = std::make_unique<RecordingStore>(std::move(*store));
+  recording_ = recording.get();
+  store_ = std::move(recording);
+  if (!config_.notify.webhooks.empty()) {
+    notifier_ = std::make_unique<notify::Notifier>(config_.notify, clock_, logger_);
+    recording_->onDecision([this](notify::Notification n) { notifier_->notify(std::move(n)); });
+    logger_->info("notifications: {} webhooks", config_.notify.webhooks.size());
+  }
+  if (!config_.metricsListen.empty()) {
+    auto metrics = metrics::MetricsServer::start(config_.metricsListen, logger_);
+    if (!metrics) return metrics.error();
+    metrics_ = std::move(*metrics);
+    logger_->info("serving /metrics on {} (port {})", config_.metricsListen, metrics_->port());
+  }
   telemetry_ = std::make_unique<TelemetryStore>(*store_);
   auto artifacts = ArtifactStore::open(*store_, config_.stateDir);
   if (!artifacts) return artifacts.error();
@@ -124,6 +170,9 @@ Status Coordinator::start() {
   rollouts_->labelGoodAfter(static_cast<std::uint64_t>(config_.backtestGoodAfterHours) * 3'600'000);
   if (auto status = rollouts_->open(); !status) return status;
   if (auto status = reverts_->open(); !status) return status;
+  trains_ = std::make_unique<Trains>(*store_, *rollouts_, clock_, logger_);
+  admin_->useTrains(trains_.get());
+  if (auto status = trains_->open(); !status) return status;
   reloadAllowlists();
   if (admins_->entries().empty()) {
     logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",
@@ -142,6 +191,11 @@ Status Coordinator::start() {
       socket = std::make_unique<zmq::socket_t>(context_, type);
       configureCurveServer(*socket, *secret, domain, maxBytes);
       if (type == zmq::socket_type::router) socket->set(zmq::sockopt::router_mandatory, true);
+      if (std::string(domain) == kAgentsDomain && type == zmq::socket_type::router) {
+        socket->set(zmq::sockopt::sndhwm,
+                    static_cast<int>(config_.limits.pendingChunkRequests) + kControlReplyHeadroom);
+        socket->set(zmq::sockopt::rcvhwm, kAgentIntakeMessages);
+      }
       socket->bind(endpoint);
     } catch (const zmq::error_t& e) {
       return makeError("cannot bind " + endpoint + ": " + e.what());
@@ -163,6 +217,12 @@ Status Coordinator::start() {
       !s) {
     return s;
   }
+  if (config_.console.enabled) {
+    auto console = ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_,
+                                                       *aborts_, *admin_, clock_, logger_});
+    if (!console) return console.error();
+    console_ = std::move(*console);
+  }
   logger_->info("serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
                 "{} enrolled keys)",
                 config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint,
@@ -173,10 +233,12 @@ Status Coordinator::start() {
 void Coordinator::run() {
   notifyReady("serving agents on " + config_.agentEndpoint);
   zmq::pollitem_t items[] = {{agentSocket_->handle(), 0, ZMQ_POLLIN, 0},
-                             {adminSocket_->handle(), 0, ZMQ_POLLIN, 0}};
+                             {adminSocket_->handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, console_ ? console_->fd() : -1, ZMQ_POLLIN, 0}};
+  const int polled = console_ ? 3 : 2;
   while (!stop_.load()) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      zmq::poll(items, polled, std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
       continue;
@@ -191,8 +253,11 @@ void Coordinator::run() {
       onAdminReadable();
       if (!(adminSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     }
+    if (console_) console_->drain();  // sign-ins and actions from the console's threads
     tick();
+    if (console_) console_->publish();
   }
+  console_.reset();  // stops the console's server before the loop's parts go away
   notifyStopping();
   if (auto status = telemetry_->flush(); !status) {
     logger_->error("cannot store telemetry: {}", status.error().message);
@@ -259,15 +324,48 @@ std::optional<Coordinator::Inbound> Coordinator::receive(zmq::socket_t& socket,
 void Coordinator::onAgentReadable() {
   auto in = receive(*agentSocket_, *agents_, "agent message", "key is not enrolled (revoked?)");
   if (!in) return;
+  // Liveness first: whatever this key sends, even over quota, shows the host is alive.
+  if (registry_.touch(in->peer, clock_.nowMillis())) {
+    logger_->info("host {} is reporting again", in->peer);
+    rollouts_->onHostHealth(in->peer, true);
+  }
+  if (!quotas_.admitMessage(in->peer, clock_.steadyMillis())) {
+    ++counters_.droppedOverQuota;
+    return;  // counted per host; logged once a minute (logDropsPerHost)
+  }
+  std::size_t bodyBytes = in->body.size();
   auto message = decodeAgentMessage(bytesOf(in->body));
   if (!message) {
     ++counters_.droppedMalformed;
     logDropped("agent message from host " + in->peer, message.error().message);
+    failRefusedResult(in->peer, in->body, message.error().message);
+    return;
+  }
+  if (std::holds_alternative<Hello>(*message) &&
+      !quotas_.admitHello(in->peer, clock_.steadyMillis())) {
+    // A hello costs two writes: a host saying hello again and again is held to a few a second.
+    ++counters_.droppedOverQuota;
     return;
   }
   ++counters_.agentMessages;
-  handleAgentMessage(in->routingId, in->peer, std::move(*message));
+  handleAgentMessage(in->routingId, in->peer, std::move(*message), bodyBytes);
   registry_.setAddress(in->peer, in->address);
+}
+
+// A command's final result that was refused (too large from an older agent, an invalid field)
+// still ends the command: as failed, with the refusal as its message, so that the operator sees
+// the reason at once instead of waiting for the command's timeout.
+void Coordinator::failRefusedResult(const std::string& host, const zmq::message_t& frame,
+                                    const std::string& reason) {
+  auto refused = peekRefusedResult(bytesOf(frame));
+  if (!refused || refused->progress || !commands_->isPending(host, refused->command)) return;
+  CommandResult result;
+  result.command = refused->command;
+  result.service = refused->service;
+  result.outcome = Outcome::kFailed;
+  result.message = truncateUtf8("the coordinator refused this host's result: " + reason,
+                                kMaxResultMessageBytes);
+  commands_->onResult(host, result);
 }
 
 void Coordinator::onAdminReadable() {
@@ -301,6 +399,18 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
                           const Hello& hello) {
   std::uint64_t now = clock_.nowMillis();
   bool known = registry_.find(host, now).has_value();
+  auto previous = registry_.routingIdOf(host);
+  if (previous && *previous != routingId) {
+    // Sessions by key: the newer hello wins, and the older connection hears so.
+    ++quotas_.drops(host).sessionsReplaced;
+    logger_->warn("host {}: a new hello with its key replaces the session on another connection "
+                  "(the agent restarted or reconnected; if this repeats, a second process uses "
+                  "the key: a cloned host?)",
+                  host);
+    sendToAgent(*previous, SessionClosed{"a newer session with this host's key (" + host +
+                                         ") replaced this one"});
+  }
+  quotas_.onNewSession(host);
   const HostInfo& info = registry_.onHello(host, hello, routingId, now);
   if (auto status = store_->saveHost(info); !status) {
     logger_->error("host {}: cannot persist registration: {}", host, status.error().message);
@@ -322,7 +432,7 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
 }
 
 void Coordinator::handleAgentMessage(const std::string& routingId, const std::string& host,
-                                     AgentMessage message) {
+                                     AgentMessage message, std::size_t bodyBytes) {
   std::uint64_t now = clock_.nowMillis();
   if (auto* hello = std::get_if<Hello>(&message)) {
     onHello(routingId, host, *hello);
@@ -339,6 +449,17 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
   bool wasHealthy = before && before->healthy;
   if (!registry_.onContact(host, routingId, now, services)) {
     ++counters_.droppedNoSession;
+    if (registry_.wasReplaced(host, routingId)) {
+      // Told again (at most once a second per host) in case the first notice was lost.
+      std::uint64_t steady = clock_.steadyMillis();
+      std::uint64_t& next = nextSessionClosedMillis_[host];
+      if (steady >= next) {
+        next = steady + 1000;
+        sendToAgent(routingId, SessionClosed{"a newer session with this host's key (" + host +
+                                             ") replaced this one"});
+      }
+      return;
+    }
     logger_->debug("host {}: message before hello on this connection; ignored", host);
     return;
   }
@@ -347,9 +468,11 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     rollouts_->onHostHealth(host, true);
   }
   if (auto* report = std::get_if<TelemetryReport>(&message)) {
-    onTelemetry(host, std::move(*report));
+    onTelemetry(routingId, host, std::move(*report), bodyBytes);
   } else if (auto* result = std::get_if<CommandResult>(&message)) {
-    commands_->onResult(host, *result);
+    // Duplicates, replays and results nobody waits for: counted, logged once a minute per host
+    // (logDropsPerHost), never stored one by one.
+    if (!commands_->onResult(host, *result)) ++quotas_.drops(host).unsolicitedResults;
   } else if (auto* ack = std::get_if<AckAbort>(&message)) {
     aborts_->onAck(host, *ack);
   }
@@ -378,18 +501,30 @@ void Coordinator::onChunkRequest(const std::string& routingId, const std::string
     }
   }
   if (!chunk.error.empty()) {
-    logger_->warn("host {}: artifact chunk request refused: {}", host, chunk.error);
+    logDropped("artifact chunk request from host " + host, chunk.error);
   }
-  toAgent(routingId, chunk);
+  // A connection that does not read its chunks fills its reply queue (pending_chunk_requests and
+  // a few control messages): further replies are dropped here, never queued.
+  if (!sendToAgent(routingId, chunk)) ++quotas_.drops(host).chunkReplies;
 }
 
-void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
+void Coordinator::onTelemetry(const std::string& routingId, const std::string& host,
+                              TelemetryReport report, std::size_t bodyBytes) {
   auto info = registry_.find(host, clock_.nowMillis());
+  std::uint64_t steady = clock_.steadyMillis();
+  std::uint64_t windowBytes = report.windows.empty() ? 0 : bodyBytes / report.windows.size();
+  std::uint64_t overQuota = 0;
+  quotas_.beginReport(host, report.resent);
   for (auto& window : report.windows) {
     // Telemetry acknowledgement: see ackTelemetry().
     std::uint64_t& through = telemetryThrough_[host];
     if (window.sequence != 0) telemetryToAck_.insert(host);
     if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
+    if (!quotas_.admitWindow(host, windowBytes, steady)) {
+      // Not stored, and `through` stays below it: the agent keeps it and sends it again.
+      ++overQuota;
+      continue;
+    }
     through = std::max(through, window.sequence);
     bool declared = info && std::any_of(info->services.begin(), info->services.end(),
                                         [&](const ServiceRelease& s) {
@@ -410,6 +545,15 @@ void Coordinator::onTelemetry(const std::string& host, TelemetryReport report) {
     rollouts_->onTelemetry(host, window);
     telemetry_->add(host, std::move(window));
   }
+  if (overQuota > 0) {
+    counters_.droppedOverQuota += overQuota;
+    std::uint64_t& next = nextOverQuotaMillis_[host];
+    if (steady >= next) {  // told at most once a second
+      next = steady + 1000;
+      sendToAgent(routingId, OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000,
+                                       telemetryThrough_[host]});
+    }
+  }
 }
 
 // Telemetry acknowledgement. Windows carry the agent's backlog sequence; once every queued window
@@ -428,12 +572,49 @@ void Coordinator::ackTelemetry() {
 }
 
 void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage& message) {
-  sendRouted(*agentSocket_, routingId, encode(message), logger_, "to agent connection");
+  sendToAgent(routingId, message);
+}
+
+bool Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMessage& message) {
+  if (sendRouted(*agentSocket_, routingId, encode(message), logger_, "to agent connection")) {
+    return true;
+  }
+  ++counters_.droppedReplies;
+  return false;
+}
+
+void Coordinator::logDropsPerHost() {
+  // One line per host per minute with what was dropped since the last one.
+  for (const auto& host : quotas_.hosts()) {
+    HostDrops d = quotas_.takeUnlogged(host);
+    if (d == HostDrops{}) continue;
+    logger_->warn("host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
+                  "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
+                  "command results, {} sessions replaced (totals: rollgate hosts)",
+                  host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
+                  d.unsolicitedResults, d.sessionsReplaced);
+  }
+}
+
+void Coordinator::pruneEvents(std::uint64_t wallMillis) {
+  // Failure policy: logged, and tried again at the next prune (the log only grows meanwhile).
+  std::uint64_t retention = static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
+  std::uint64_t before = wallMillis > retention ? wallMillis - retention : 0;
+  auto pruned = store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
+  if (!pruned) {
+    logger_->error("cannot prune the event log (older than {} days, beyond {} rows): {}",
+                   config_.limits.eventRetentionDays, config_.limits.eventMaxRows,
+                   pruned.error().message);
+  } else if (*pruned > 0) {
+    logger_->info("pruned {} events (older than {} days, or beyond the newest {})", *pruned,
+                  config_.limits.eventRetentionDays, config_.limits.eventMaxRows);
+  }
 }
 
 void Coordinator::toAdmin(const ReplyTo& to, AdminReply reply) {
+  if (console_ && console_->deliver(to, reply)) return;
   reply.requestId = to.requestId;
-  sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
+  (void)sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
 }
 
 void Coordinator::broadcast(Broadcast message) {
@@ -444,6 +625,22 @@ void Coordinator::broadcast(Broadcast message) {
   } catch (const zmq::error_t& e) {
     logger_->warn("broadcast failed: {}", e.what());
   }
+}
+
+void Coordinator::publishMetrics() {
+  auto snapshot = std::make_shared<metrics::MetricsSnapshot>();
+  recording_->fill(*snapshot);
+  for (const auto& host : registry_.list(clock_.nowMillis())) {
+    ++snapshot->hostsByState[host.healthy ? "healthy" : "unhealthy"];
+  }
+  snapshot->telemetryWindowsReceived = counters_.telemetryWindows;
+  snapshot->telemetryWindowsDropped = counters_.droppedWindows;
+  snapshot->commandsInFlight = commands_->pending();
+  if (notifier_) {
+    auto n = notifier_->counts();
+    snapshot->notifications = {n.queued, n.delivered, n.retried, n.failed, n.dropped};
+  }
+  metrics_->publish(std::move(snapshot));
 }
 
 void Coordinator::tick() {
@@ -459,6 +656,15 @@ void Coordinator::tick() {
   rollouts_->tick();
   reverts_->tick();
   backtests_->tick();
+  if (!trainsReady_) {
+    bool everyHostBack = true;
+    for (const auto& host : registry_.list(wall)) everyHostBack = everyHostBack && host.connected;
+    if (trainsWaitUntilMillis_ == 0) {
+      trainsWaitUntilMillis_ = now + static_cast<std::uint64_t>(config_.hostTimeoutSeconds) * 1000;
+    }
+    trainsReady_ = everyHostBack || now >= trainsWaitUntilMillis_;
+  }
+  if (trainsReady_) trains_->tick();
   if (now >= nextFlushMillis_) {
     nextFlushMillis_ = now + 5000;
     std::vector<std::pair<std::string, std::uint64_t>> contacts;
@@ -483,7 +689,19 @@ void Coordinator::tick() {
       }
     }
   }
+  if (now >= nextDropLogMillis_) {
+    nextDropLogMillis_ = now + 60'000;
+    logDropsPerHost();
+  }
+  if (now >= nextEventPruneMillis_) {
+    nextEventPruneMillis_ = now + 60'000;
+    pruneEvents(wall);
+  }
   aborts_->tick();
+  if (metrics_ && now >= nextMetricsMillis_) {
+    nextMetricsMillis_ = now + 1000;
+    publishMetrics();
+  }
   if (now >= nextReloadMillis_) {
     nextReloadMillis_ = now + 5000;
     reloadAllowlists();

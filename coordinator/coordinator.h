@@ -4,6 +4,16 @@
 // rollouts; admin requests to the admin API. A message that fails to authenticate, decode or
 // validate is counted and dropped; nothing a peer sends stops the loop.
 //
+// Self-protection (README, "Limits"): every agent message is charged to its host key's quotas
+// (host_quota.h) before it is decoded, so one host's flood costs a counter per message and never
+// the store; telemetry over its quota is dropped, counted and the agent told (OverQuota). Each
+// connection's intake and reply queue are bounded in ZeroMQ (RCVHWM, SNDHWM with
+// ROUTER_MANDATORY: a reply to a peer that does not read is dropped and counted, never queued
+// here). ZeroMQ reads the connections in turn, so heartbeats from other hosts are read between a
+// flood's messages, and any message authenticated with a host's key, even one dropped over quota,
+// counts as contact. A newer hello with a key replaces its session: the older connection is told
+// (SessionClosed) and nothing more from it is handled, but it still counts as contact.
+//
 // Failure policy for the writes made here: a host's registration, last contact times and the
 // "host registered / reconnected / silent" events that cannot be saved are logged as errors (the
 // registry in memory is what the loop works from; the next hello or flush saves them again);
@@ -32,8 +42,13 @@
 #include "coordinator/admin_api.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/command_dispatcher.h"
+#include "coordinator/console_feed.h"
 #include "coordinator/coordinator_config.h"
+#include "coordinator/host_quota.h"
+#include "coordinator/metrics/metrics_server.h"
+#include "coordinator/notify/notifier.h"
 #include "coordinator/outbox.h"
+#include "coordinator/recording_store.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollouts.h"
 #include "coordinator/store/store.h"
@@ -49,6 +64,8 @@ struct CoordinatorCounters {
   std::uint64_t droppedNoSession = 0;       // from a connection that has not said hello
   std::uint64_t telemetryWindows = 0;       // windows accepted
   std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
+  std::uint64_t droppedOverQuota = 0;       // messages and windows over a host's quotas
+  std::uint64_t droppedReplies = 0;         // replies to a connection whose queue was full
 };
 
 class Coordinator final : private Outbox {
@@ -81,19 +98,28 @@ class Coordinator final : private Outbox {
   std::optional<Inbound> receive(zmq::socket_t& socket, const Allowlist& allowlist,
                                  const std::string& what, const std::string& refusal);
   void onAgentReadable();
+  void failRefusedResult(const std::string& host, const zmq::message_t& frame,
+                         const std::string& reason);
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
-                          AgentMessage message);
+                          AgentMessage message, std::size_t bodyBytes);
   void onHello(const std::string& routingId, const std::string& host, const Hello& hello);
   void onChunkRequest(const std::string& routingId, const std::string& host,
                       const RequestChunk& request);
-  void onTelemetry(const std::string& host, TelemetryReport report);
+  void onTelemetry(const std::string& routingId, const std::string& host, TelemetryReport report,
+                   std::size_t bodyBytes);
+  // Sends without blocking; false when the connection's reply queue is full or it is gone.
+  bool sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
+  void logDropsPerHost();
+  void pruneEvents(std::uint64_t wallMillis);
   void ackTelemetry();
   void recordHostEvent(const std::string& kind, const std::string& host, const std::string& message);
   void flushBatch();
   void tick();
   void reloadAllowlists();
   void logDropped(const std::string& what, const std::string& why);
+  // Hands /metrics a snapshot of the loop's state (at most once a second).
+  void publishMetrics();
 
   // Outbox
   void toAgent(const std::string& routingId, const CoordinatorMessage& message) override;
@@ -121,19 +147,35 @@ class Coordinator final : private Outbox {
   std::unique_ptr<Rollouts> rollouts_;
   std::unique_ptr<AbortCoordinator> aborts_;
   std::unique_ptr<Reverts> reverts_;
+  std::unique_ptr<Trains> trains_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<Backtests> backtests_;
+  std::unique_ptr<ConsoleFeed> console_;  // after admin_: destroyed (server stopped) first
   CoordinatorCounters counters_;
+  HostQuotas quotas_;
+  std::map<std::string, std::uint64_t> nextOverQuotaMillis_;     // per host: when to tell it again
+  std::map<std::string, std::uint64_t> nextSessionClosedMillis_;  // per host
+  std::uint64_t nextDropLogMillis_ = 0;
+  std::uint64_t nextEventPruneMillis_ = 0;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;
   std::map<std::string, std::uint64_t> telemetryThrough_;  // per host: highest window sequence queued
   std::set<std::string> telemetryToAck_;                    // hosts owed an AckTelemetry
   std::uint64_t nextPruneMillis_ = 0;
   std::uint64_t nextTickMillis_ = 0;
+  // After a start, release trains wait until every known host has said hello again, or the host
+  // timeout has passed (steady ms), so that they never start a rollout on a fleet that is only
+  // reconnecting.
+  std::uint64_t trainsWaitUntilMillis_ = 0;
+  bool trainsReady_ = false;
   std::uint64_t nextFlushMillis_ = 0;
   std::uint64_t nextReloadMillis_ = 0;
   std::uint64_t nextWatchdogMillis_ = 0;
   std::uint64_t droppedLogged_ = 0;
+  RecordingStore* recording_ = nullptr;  // store_, observed for /metrics and notifications
+  std::unique_ptr<notify::Notifier> notifier_;
+  std::unique_ptr<metrics::MetricsServer> metrics_;
+  std::uint64_t nextMetricsMillis_ = 0;
 };
 
 }  // namespace rollgate::coordinator

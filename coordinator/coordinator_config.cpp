@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "common/config.h"
+#include "common/log_level.h"
+#include "coordinator/metrics/metrics_server.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -22,6 +24,7 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   c.get("window_seconds", config.windowSeconds, 1, 3600);
   c.get("telemetry_retention_hours", config.telemetryRetentionHours, 1, 24 * 365);
   c.get("log_level", config.logLevel);
+  if (!isValidLogLevel(config.logLevel)) c.fail("log_level", logLevelProblem(config.logLevel));
   for (const char* key : {"agent_endpoint", "admin_endpoint", "broadcast_endpoint"}) {
     std::string value;
     c.get(key, value);
@@ -37,6 +40,25 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
     p.fail("url", "expected an http:// or https:// URL of Prometheus, got \"" +
                       config.prometheusUrl + "\"");
   }
+  ConfigReader consoleTable = reader.table("console");
+  console::readConsoleConfig(consoleTable, config.console);
+  ConfigReader l = reader.table("limits");
+  l.get("telemetry_windows_per_second", config.limits.telemetryWindowsPerSecond, 1, 1'000'000);
+  l.get("telemetry_bytes_per_second", config.limits.telemetryBytesPerSecond, 1024,
+        std::int64_t{1} << 40);
+  l.get("messages_per_second", config.limits.messagesPerSecond, 10, 10'000'000);
+  l.get("burst_seconds", config.limits.burstSeconds, 1, 3600);
+  l.get("pending_chunk_requests", config.limits.pendingChunkRequests, 1, 1024);
+  l.get("event_retention_days", config.limits.eventRetentionDays, 1, 36500);
+  l.get("event_max_rows", config.limits.eventMaxRows, 1000, std::int64_t{1} << 40);
+  ConfigReader m = reader.table("metrics");
+  m.get("listen", config.metricsListen);
+  if (m.has("listen")) {
+    if (auto address = metrics::parseListenAddress(config.metricsListen); !address) {
+      m.fail("listen", address.error().message);
+    }
+  }
+  notify::readNotifyConfig(reader.table("notify"), config.notify);
   if (config.hostTimeoutSeconds <= config.heartbeatSeconds) {
     c.fail("host_timeout_seconds", "must be greater than heartbeat_seconds (" +
                                        std::to_string(config.heartbeatSeconds) + "), got " +

@@ -1,5 +1,5 @@
-// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator] and
-// [prometheus]).
+// The coordinator's configuration (/etc/rollgate/coordinator.toml, tables [coordinator],
+// [prometheus], [limits], [console], [metrics] and [notify]).
 // Every key is optional; defaults suit a single control host with the packaged paths.
 #pragma once
 
@@ -7,8 +7,22 @@
 #include <string>
 
 #include "common/result.h"
+#include "coordinator/console/console_config.h"
+#include "coordinator/notify/notify_config.h"
 
 namespace rollgate::coordinator {
+
+// [limits]: what one host key may cost the coordinator (README, "Limits"). Rates are per host
+// key; a bucket holds burstSeconds of its rate, so a reconnecting agent's backlog goes through.
+struct LimitsConfig {
+  std::int64_t telemetryWindowsPerSecond = 20;
+  std::int64_t telemetryBytesPerSecond = 1 << 20;
+  std::int64_t messagesPerSecond = 1000;  // every message, checked before decoding
+  std::int64_t burstSeconds = 30;
+  std::int64_t pendingChunkRequests = 8;  // chunk replies queued per connection (the credit)
+  std::int64_t eventRetentionDays = 90;
+  std::int64_t eventMaxRows = 1'000'000;
+};
 
 struct CoordinatorConfig {
   std::string agentEndpoint = "tcp://0.0.0.0:7400";
@@ -27,6 +41,14 @@ struct CoordinatorConfig {
   // (a rollout with a Prometheus check is refused). timeout_millis bounds each query.
   std::string prometheusUrl;
   std::int64_t prometheusTimeoutMillis = 2000;
+  // [console]: the web console (coordinator/console/console_config.h, docs/console.md).
+  console::ConsoleConfig console;
+  LimitsConfig limits;
+  // [metrics] listen: where /metrics is served (docs/metrics.md): "HOST:PORT", or ":PORT" / "PORT"
+  // on loopback. Empty (no [metrics] table): not served.
+  std::string metricsListen;
+  // [notify]: webhooks on decisions (docs/notifications.md). No [[notify.webhook]]: none sent.
+  notify::NotifyConfig notify;
   // [backtest] (docs/backtest.md): the rollouts' kept inputs may take max_bytes (the oldest
   // finished rollouts' go first); a promoted rollout not reverted within good_after_hours is
   // labelled good.

@@ -2,6 +2,8 @@
 
 #include "common/init_files.h"
 #include "common/keys.h"
+#include "common/sys/env.h"
+#include "common/sys/private_files.h"
 #include "coordinator/coordinator_config.h"
 
 namespace rollgate::coordinator {
@@ -38,9 +40,11 @@ Result<std::string> initCoordinator(const InitOptions& options) {
   if (auto parsed = parseCoordinatorConfig(text, config); !parsed) {
     return makeError("rollgate-coordinator init: " + parsed.error().message);
   }
-  for (const auto& d : {dir, dir + "/agents.d", dir + "/admins.d", stateDir}) {
+  for (const auto& d : {dir, dir + "/agents.d", dir + "/admins.d", sys::parentDir(stateDir)}) {
     if (auto s = makeDirectories(d); !s) return s.error();
   }
+  // The state directory is the daemon's alone: 0700 when init creates it, whatever the umask.
+  if (auto s = sys::createPrivateDir(stateDir); !s) return s.error();
   if (auto s = writeKeyPair(dir + "/coordinator", generateCurveKeyPair(), false); !s) {
     return s.error();
   }

@@ -117,7 +117,12 @@ int main(int argc, char** argv) {
   rollgate::SystemClock clock;
   rollgate::coordinator::Coordinator coordinator(*config, logger, clock);
   if (auto status = coordinator.start(); !status) {
-    logger->critical("{}", status.error().message);
+    // Printed whatever log_level says: a daemon never exits non-zero without saying why.
+    if (logger->should_log(spdlog::level::critical)) {
+      logger->critical("{}", status.error().message);
+    } else {
+      std::fprintf(stderr, "rollgate-coordinator: %s\n", status.error().message.c_str());
+    }
     return 1;
   }
   running = &coordinator;

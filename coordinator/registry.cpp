@@ -1,5 +1,7 @@
 #include "coordinator/registry.h"
 
+#include <algorithm>
+
 namespace rollgate::coordinator {
 
 void Registry::load(const std::vector<HostInfo>& hosts) {
@@ -23,6 +25,11 @@ const HostInfo& Registry::onHello(const std::string& name, const Hello& hello,
   entry.info.claimedHost = hello.claimedHost;
   entry.info.lastContactMillis = nowMillis;
   entry.info.connected = true;
+  if (!entry.routingId.empty() && entry.routingId != routingId) {
+    entry.replaced.push_back(entry.routingId);
+    if (entry.replaced.size() > 8) entry.replaced.erase(entry.replaced.begin());
+  }
+  std::erase(entry.replaced, routingId);
   entry.routingId = routingId;
   entry.silent = false;
   return entry.info;
@@ -39,6 +46,23 @@ bool Registry::onContact(const std::string& name, const std::string& routingId,
   return true;
 }
 
+bool Registry::touch(const std::string& name, std::uint64_t nowMillis) {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end() || it->second.routingId.empty()) return false;
+  bool wasSilent = it->second.silent;
+  it->second.info.lastContactMillis = std::max(it->second.info.lastContactMillis, nowMillis);
+  it->second.info.connected = true;
+  it->second.silent = false;
+  return wasSilent;
+}
+
+bool Registry::wasReplaced(const std::string& name, const std::string& routingId) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) return false;
+  const auto& replaced = it->second.replaced;
+  return std::find(replaced.begin(), replaced.end(), routingId) != replaced.end();
+}
+
 void Registry::remove(const std::string& name) { hosts_.erase(name); }
 
 HostInfo Registry::view(const Entry& entry, std::uint64_t nowMillis) const {
@@ -47,6 +71,7 @@ HostInfo Registry::view(const Entry& entry, std::uint64_t nowMillis) const {
                 nowMillis - info.lastContactMillis <= hostTimeoutMillis_;
   info.connected = !entry.routingId.empty() && recent;
   info.healthy = info.connected;
+  if (quotas_ != nullptr) info.dropped = quotas_->dropsOf(info.name);
   return info;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/messages.h"
+#include "coordinator/host_quota.h"
 
 namespace rollgate::coordinator {
 
@@ -22,7 +23,8 @@ class Registry {
   // Hosts known from the store; they stay disconnected until they say hello again.
   void load(const std::vector<HostInfo>& hosts);
 
-  // A hello from the host whose key is enrolled as `name` over connection `routingId`.
+  // A hello from the host whose key is enrolled as `name` over connection `routingId`; a session
+  // on another connection is replaced (remembered for wasReplaced()).
   // Returns the updated record.
   const HostInfo& onHello(const std::string& name, const Hello& hello, const std::string& routingId,
                           std::uint64_t nowMillis);
@@ -35,6 +37,15 @@ class Registry {
   void setAddress(const std::string& name, const std::string& address);
   // Empty when unknown (no message since the coordinator started, or an ipc:// connection).
   std::string addressOf(const std::string& name) const;
+  // Any message authenticated with `name`'s key, on any connection (a replaced session, an
+  // artifact transfer, or one dropped over quota): the host is alive. Counts as contact while the
+  // host has a session; returns true when that makes a host reported silent healthy again.
+  bool touch(const std::string& name, std::uint64_t nowMillis);
+  // Whether `routingId` is the connection of a session of `name` that a newer hello replaced (the
+  // last few are remembered).
+  bool wasReplaced(const std::string& name, const std::string& routingId) const;
+  // Listings include each host's drop counters from `quotas` (which must outlive this).
+  void showDrops(const HostQuotas* quotas) { quotas_ = quotas; }
   // Forgets a host (revoked).
   void remove(const std::string& name);
 
@@ -53,11 +64,13 @@ class Registry {
     std::string routingId;  // empty until the host says hello on a connection
     bool silent = false;    // reported by expire() and not heard from since
     std::string address;    // from its latest message; not stored
+    std::vector<std::string> replaced;  // routing ids of sessions a newer hello replaced
   };
   HostInfo view(const Entry& entry, std::uint64_t nowMillis) const;
 
   std::uint64_t hostTimeoutMillis_;
   std::map<std::string, Entry> hosts_;
+  const HostQuotas* quotas_ = nullptr;
 };
 
 }  // namespace rollgate::coordinator

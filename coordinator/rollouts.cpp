@@ -183,7 +183,9 @@ std::string Rollouts::serviceOf(const std::string& id) const {
   return it == rollouts_.end() ? std::string() : it->second.rollout->state().spec.service;
 }
 
-Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert) {
+Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& request, bool revert,
+                                                       bool canaryOnly) {
+  if (auto valid = validateVersion(request.version); !valid) return valid.error();
   for (const auto& [id, entry] : rollouts_) {
     if (entry.rollout->state().spec.service == request.service) {
       return makeError("rollout " + id + " of service " + request.service + " (version " +
@@ -219,19 +221,36 @@ Result<Rollouts::PreparedStart> Rollouts::prepareStart(const StartRollout& reque
   prepared.plan = std::move(*plan);
   prepared.gates = std::move(*gates);
   prepared.planned = std::move(*planned);
+  if (canaryOnly && prepared.planned.steps.size() > 1) {
+    // The release train's bisection: the canary step alone; the canary stays on the version when
+    // it passes (the train's next rollout replaces it).
+    prepared.planned.steps.resize(1);
+    prepared.planned.notes.push_back("canary only (release train bisection)");
+  }
   prepared.dataNotes = std::move(*dataNotes);
   return prepared;
 }
 
 void Rollouts::start(const StartRollout& request, const std::string& operatorName,
                      StartDone done) {
-  auto prepared = prepareStart(request);
+  start(request, operatorName, std::move(done), false);
+}
+
+void Rollouts::startCanaryOnly(const StartRollout& request, const std::string& operatorName,
+                               StartDone done) {
+  start(request, operatorName, std::move(done), true);
+}
+
+void Rollouts::start(const StartRollout& request, const std::string& operatorName, StartDone done,
+                     bool canaryOnly) {
+  auto prepared = prepareStart(request, false, canaryOnly);
   if (!prepared) return done(prepared.error());
   auto probe = checkPrometheus(prepared->gates, request, prepared->planned);
   if (!probe) return done(probe.error());
   if (!probe->valid()) return done(finishStart(request, operatorName, *prepared, {}));
   // Its Prometheus queries run off the loop; tick() finishes the start when they are answered.
-  pendingStarts_.push_back(PendingStart{request, operatorName, std::move(*probe), std::move(done)});
+  pendingStarts_.push_back(
+      PendingStart{request, operatorName, std::move(*probe), std::move(done), canaryOnly});
 }
 
 Result<std::string> Rollouts::startRevert(const StartRollout& request,
@@ -255,7 +274,7 @@ void Rollouts::finishPendingStarts() {
       continue;
     }
     // Checked again: the fleet, the artifacts and the other rollouts may have moved meanwhile.
-    auto prepared = prepareStart(pending.request);
+    auto prepared = prepareStart(pending.request, false, pending.canaryOnly);
     if (!prepared) {
       pending.done(prepared.error());
       continue;
@@ -706,6 +725,46 @@ Result<std::string> Rollouts::label(const LabelRollout& request, const std::stri
 }
 
 Result<std::string> Rollouts::describeJson(const std::string& id) {
+  auto view = describe(id);
+  if (!view) return view.error();
+  if (auto label = labelOf(id); !label.label.empty()) {
+    view->rollout.label = label.label;
+    view->rollout.labelSource = label.source;
+  }
+  return toJson(*view).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+RolloutLabel Rollouts::labelOf(const std::string& id) {
+  std::unique_ptr<rollout::Rollout> owned;
+  const rollout::Rollout* r = nullptr;
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    r = it->second.rollout.get();
+  } else if (auto loaded = load(id)) {
+    owned = std::move(*loaded);
+    r = owned.get();
+  } else {
+    return {};
+  }
+  std::vector<std::unique_ptr<rollout::Rollout>> peersOwned;
+  std::vector<const rollout::Rollout*> peers;
+  if (r->state().finished && r->state().outcome == rollout::RolloutStatus::kSucceeded) {
+    // Later rollouts of the service: a revert among them labels a promotion bad.
+    if (auto ids = store_.recentRolloutIds(200)) {
+      for (const auto& other : *ids) {
+        if (other == id) continue;
+        if (auto it = rollouts_.find(other); it != rollouts_.end()) {
+          peers.push_back(it->second.rollout.get());
+        } else if (auto loaded = load(other)) {
+          peersOwned.push_back(std::move(*loaded));
+          peers.push_back(peersOwned.back().get());
+        }
+      }
+    }
+  }
+  return labelFor(r->state(), peers);
+}
+
+Result<RolloutView> Rollouts::describe(const std::string& id) {
   std::unique_ptr<rollout::Rollout> owned;
   const rollout::Rollout* r = nullptr;
   if (auto it = rollouts_.find(id); it != rollouts_.end()) {
@@ -726,27 +785,26 @@ Result<std::string> Rollouts::describeJson(const std::string& id) {
   for (const auto& e : *ev) {
     events.push_back(rollout::storedEventView(e.atMillis, e.kind, e.host, e.message));
   }
-  RolloutView view = rollout::buildRolloutView(*r, now, std::move(checks), std::move(events));
-  std::vector<std::unique_ptr<rollout::Rollout>> peersOwned;
-  std::vector<const rollout::Rollout*> peers;
-  if (r->state().finished && r->state().outcome == rollout::RolloutStatus::kSucceeded) {
-    // Later rollouts of the service: a revert among them labels a promotion bad.
-    if (auto ids = store_.recentRolloutIds(200)) {
-      for (const auto& other : *ids) {
-        if (other == id) continue;
-        if (auto it = rollouts_.find(other); it != rollouts_.end()) {
-          peers.push_back(it->second.rollout.get());
-        } else if (auto loaded = load(other)) {
-          peersOwned.push_back(std::move(*loaded));
-          peers.push_back(peersOwned.back().get());
-        }
-      }
-    }
+  return rollout::buildRolloutView(*r, now, std::move(checks), std::move(events));
+}
+
+Result<std::string> Rollouts::summaryJsonOf(const std::string& id) {
+  std::uint64_t now = clock_.nowMillis();
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    return rollout::summaryJson(*it->second.rollout, now);
   }
-  RolloutLabel label = labelFor(r->state(), peers);
-  view.rollout.label = label.label;
-  view.rollout.labelSource = label.source;
-  return toJson(view).dump(-1, ' ', false, json::error_handler_t::replace);
+  auto loaded = load(id);
+  if (!loaded) return loaded.error();
+  return rollout::summaryJson(**loaded, now);
+}
+
+Result<std::vector<stats::CheckSpec>> Rollouts::checkSpecsOf(const std::string& id) {
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    return it->second.rollout->state().gates.checks;
+  }
+  auto loaded = load(id);
+  if (!loaded) return loaded.error();
+  return (*loaded)->state().gates.checks;
 }
 
 }  // namespace rollgate::coordinator

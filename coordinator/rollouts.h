@@ -78,6 +78,10 @@ class Rollouts {
   // off the loop and a later tick() calls it (after checking everything again).
   using StartDone = std::function<void(Result<std::string>)>;
   void start(const StartRollout& request, const std::string& operatorName, StartDone done);
+  // The same, planned as usual but with its canary step alone (the release train's bisection,
+  // docs/train.md): it succeeds when its canary passes, and the canary host stays on the version.
+  void startCanaryOnly(const StartRollout& request, const std::string& operatorName,
+                       StartDone done);
   // A staged revert (Reverts checked the version is older): the older version is let through and
   // every install is flagged as a revert. Started at once: its Prometheus queries are not tried
   // first (a query that fails holds the step at its looks instead).
@@ -103,12 +107,18 @@ class Rollouts {
 
   // Both show each rollout's label and its source (rollout_labels.h).
   Result<std::string> listJson();
+  // One rollout's typed read model (running, or loaded from the store), without its label (the
+  // label reads later rollouts of the service); describeJson is its JSON with the label.
+  Result<RolloutView> describe(const std::string& id);
   Result<std::string> describeJson(const std::string& id);
   // `rollgate rollout label`: an operator's label, which overrides the automatic one.
   Result<std::string> label(const LabelRollout& request, const std::string& operatorName);
   // A promoted rollout not reverted within this long is labelled good ([backtest]
   // good_after_hours).
   void labelGoodAfter(std::uint64_t millis) { goodAfterMillis_ = millis; }
+  // One rollout's summary JSON (as in listJson) and the checks it runs, for the console.
+  Result<std::string> summaryJsonOf(const std::string& id);
+  Result<std::vector<stats::CheckSpec>> checkSpecsOf(const std::string& id);
 
  private:
   struct Entry {
@@ -123,6 +133,8 @@ class Rollouts {
   // The rollout's label; `peers` are other rollouts (later reverts of the service among them).
   RolloutLabel labelFor(const rollout::RolloutState& state,
                         const std::vector<const rollout::Rollout*>& peers);
+  // Rollout `id`'s label, with the service's later rollouts as peers (empty when it is unknown).
+  RolloutLabel labelOf(const std::string& id);
   // Writes the journal of a rollout that has ended and forgets it.
   void retire(std::map<std::string, Entry>::iterator it);
   void apply(Entry& entry, const rollout::Actions& actions);
@@ -151,7 +163,10 @@ class Rollouts {
     std::vector<std::string> dataNotes;  // plan notes from checkPlanGivesData
     bool revert = false;                 // a staged revert: installs flagged as reverts
   };
-  Result<PreparedStart> prepareStart(const StartRollout& request, bool revert = false);
+  Result<PreparedStart> prepareStart(const StartRollout& request, bool revert = false,
+                                     bool canaryOnly = false);
+  void start(const StartRollout& request, const std::string& operatorName, StartDone done,
+             bool canaryOnly);
   Result<std::string> finishStart(const StartRollout& request, const std::string& operatorName,
                                   const PreparedStart& prepared,
                                   const std::vector<std::string>& prometheusWarnings);
@@ -166,6 +181,7 @@ class Rollouts {
     std::string operatorName;
     PrometheusProbe probe;
     StartDone done;
+    bool canaryOnly = false;
   };
   void finishPendingStarts();
   // Sends a look's Prometheus queries; feeds the answers that arrived to their rollouts.

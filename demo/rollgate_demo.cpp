@@ -15,30 +15,14 @@
 #include <map>
 #include <thread>
 
+#include "demo/demo_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 
 using namespace rollgate::testing;
 
 namespace {
 
-const char* kPlan = R"(# Stage durations in seconds, for a demo; production defaults are minutes.
-window_seconds = 1
-silence_seconds = 6
-[canary]
-warmup_seconds = 2
-analysis_seconds = 10
-[cluster]
-warmup_seconds = 1
-analysis_seconds = 5
-[region]
-warmup_seconds = 1
-analysis_seconds = 5
-batch = "100%"
-[fleet]
-warmup_seconds = 1
-analysis_seconds = 5
-batch = "100%"
-)";
+const char* kPlan = rollgate::demo::kDemoPlanToml;
 
 void banner(const std::string& text) { std::printf("\n\033[1m==> %s\033[0m\n", text.c_str()); std::fflush(stdout); }
 

@@ -129,6 +129,8 @@ struct SentryFingerprint {
 
 struct TelemetryReport {
   windows @0 :List(TelemetryWindow);
+  resent @1 :Bool;         # true: this report starts sending again every window not acknowledged
+                           # (after a Welcome or an OverQuota), oldest first
 }
 
 struct CommandResult {
@@ -182,7 +184,19 @@ struct CoordinatorMessage {
     chunk @3 :ArtifactChunk;
     abort @4 :Abort;
     ackTelemetry @5 :AckTelemetry;
+    overQuota @6 :OverQuota;
+    sessionClosed @7 :Text;   # a newer hello with this host's key took over the session; the
+                              # text says why. Nothing more from this connection is handled.
   }
+}
+
+struct OverQuota {
+  # The host's telemetry exceeded its quota: windows from the first one dropped were not stored
+  # (nor will any later one be until the agent re-sends, TelemetryReport.resent). The agent keeps
+  # them in its backlog, waits retryAfterMillis, then sends again from the oldest unacknowledged.
+  droppedWindows @0 :UInt64;    # windows of this host dropped so far over quota
+  retryAfterMillis @1 :UInt32;
+  storedThrough @2 :UInt64;     # highest window sequence taken (acknowledged once stored)
 }
 
 struct AckTelemetry {
@@ -292,9 +306,27 @@ struct AdminRequest {
     revert @16 :RevertRequest;    # reply: json (the revert's report, or with staged the
                                   # rollout's summary: docs/revert.md)
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
-    backtest @18 :BacktestRequest;  # reply: json (the report: docs/backtest.md)
-    labelRollout @19 :LabelRollout;
+    train @18 :TrainRequest;      # release candidates and the release train; reply: json
+    consoleToken @19 :ConsoleTokenRequest;  # reply: ok (the token, shown once)
+    backtest @20 :BacktestRequest;  # reply: json (the report: docs/backtest.md)
+    labelRollout @21 :LabelRollout;
   }
+}
+
+struct TrainRequest {
+  # The release train (docs/train.md). `action`: submit, tests, list (release candidates);
+  # enable, disable, status, history, pause, resume, lock, unlock (the train). Its arguments
+  # (commit, version, tests, reason, config, plan and gates texts...) are a JSON object.
+  action @0 :Text;
+  service @1 :Text;
+  argsJson @2 :Text;
+}
+
+struct ConsoleTokenRequest {
+  # A sign-in token for the web console (docs/console.md); the coordinator keeps its SHA-256.
+  operatorName @0 :Text;   # who signs in with it (shown in the event log)
+  role @1 :Text;           # viewer (read) or operator (act)
+  ttlSeconds @2 :UInt64;   # how long it is valid
 }
 
 struct BacktestRequest {
@@ -411,6 +443,18 @@ struct HostInfo {
   healthy @6 :Bool;
   connected @7 :Bool;
   claimedHost @8 :Text;
+  dropped @9 :HostDrops;   # what the coordinator refused from this host since it started
+}
+
+struct HostDrops {
+  # Counted per host key, never stored one by one (README, "Limits").
+  telemetryWindows @0 :UInt64;    # windows over the windows-per-second or bytes-per-second quota
+  telemetryBytes @1 :UInt64;      # their bytes
+  messages @2 :UInt64;            # messages over the host's message quota (dropped undecoded)
+  chunkReplies @3 :UInt64;        # chunk requests over the pending-chunk credit, or replies to a
+                                  # connection whose reply queue was full
+  unsolicitedResults @4 :UInt64;  # command results for no pending command (replays, duplicates)
+  sessionsReplaced @5 :UInt64;    # sessions taken over by a newer hello with the same key
 }
 
 struct AdminReply {

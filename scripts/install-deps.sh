@@ -10,7 +10,9 @@ packages=(
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libssh-dev libsystemd-dev libboost-math-dev
   libspdlog-dev libfmt-dev doctest-dev libarchive-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev libre2-dev
-  libmicrohttpd-dev zlib1g-dev
+  libmicrohttpd-dev zlib1g-dev libhowardhinnant-date-dev
+  # the web console's HTTPS server (cpp-httplib built with OpenSSL)
+  libcpp-httplib-dev
   # manual pages generated from --help at build time
   help2man
   # test and demo infrastructure: real services, a private systemd manager, namespaces
@@ -19,6 +21,8 @@ packages=(
   # the signals and traffic rollgate meets on real fleets: HAProxy in front of the service,
   # Prometheus as a gate input, Sentry's Python SDK in a test application
   haproxy prometheus python3-sentry-sdk
+  # the web console's browser test: Chromium driven through chromedriver by Selenium
+  chromium chromium-driver python3-selenium
   # packaging checks
   lintian rpm rpmlint debootstrap
   # peers measured beside rollgate in bench/ (SciPy for statistics, log parsers)

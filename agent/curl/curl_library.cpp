@@ -52,10 +52,14 @@ CurlLibrary::~CurlLibrary() {
   if (handle_ != nullptr) ::dlclose(handle_);  // RTLD_NODELETE: stays mapped
 }
 
-Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
-  auto lib = CurlLibrary::open();
-  if (!lib) return makeError(url + ": " + lib.error().message);
-  const CurlLibrary& curl = **lib;
+namespace {
+
+// One request whose response body is discarded: its HTTP status, or what failed, naming `url`.
+// `configure(handle)` sets what differs between requests (method, headers, body); what it points
+// to must outlive this call.
+template <typename Configure>
+Result<long> statusOf(const CurlLibrary& curl, const std::string& url, long timeoutMillis,
+                      Configure&& configure) {
   CurlLibrary::Handle handle(curl, curl.easyInit());
   if (handle.get() == nullptr) return makeError(url + ": libcurl: curl_easy_init failed");
   CURL* c = handle.get();
@@ -68,6 +72,7 @@ Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
   curl.easySetopt(
       c, CURLOPT_WRITEFUNCTION,
       +[](char*, size_t size, size_t count, void*) -> size_t { return size * count; });
+  configure(c);
   CURLcode rc = curl.easyPerform(c);
   if (rc != CURLE_OK) {
     return makeError(url + ": " + (errorBuffer[0] ? errorBuffer : curl.easyStrerror(rc)));
@@ -75,6 +80,35 @@ Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
   long code = 0;
   curl.easyGetinfo(c, CURLINFO_RESPONSE_CODE, &code);
   return code;
+}
+
+}  // namespace
+
+Result<long> curlGetStatus(const std::string& url, long timeoutMillis) {
+  auto lib = CurlLibrary::open();
+  if (!lib) return makeError(url + ": " + lib.error().message);
+  return statusOf(**lib, url, timeoutMillis, [](CURL*) {});
+}
+
+Result<long> curlPostStatus(const std::string& url, const std::vector<std::string>& headers,
+                            const std::string& body, long timeoutMillis) {
+  auto lib = CurlLibrary::open();
+  if (!lib) return makeError(url + ": " + lib.error().message);
+  const CurlLibrary& curl = **lib;
+  struct HeaderList {
+    const CurlLibrary& curl;
+    curl_slist* list = nullptr;
+    ~HeaderList() {
+      if (list != nullptr) curl.slistFreeAll(list);
+    }
+  } list{curl};
+  for (const auto& header : headers) list.list = curl.slistAppend(list.list, header.c_str());
+  return statusOf(curl, url, timeoutMillis, [&](CURL* c) {
+    curl.easySetopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeoutMillis);
+    curl.easySetopt(c, CURLOPT_HTTPHEADER, list.list);
+    curl.easySetopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  });
 }
 
 }  // namespace rollgate::curl

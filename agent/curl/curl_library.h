@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -67,5 +68,10 @@ class CurlLibrary {
 
 // One GET through libcurl (loaded for the call): the status code, or an error naming the URL.
 Result<long> curlGetStatus(const std::string& url, long timeoutMillis);
+// One POST of `body` with `headers` ("Name: value" lines) through libcurl (loaded for the call):
+// the status code, or an error naming the URL (the coordinator's webhooks). The answer's body is
+// read and discarded.
+Result<long> curlPostStatus(const std::string& url, const std::vector<std::string>& headers,
+                            const std::string& body, long timeoutMillis);
 
 }  // namespace rollgate::curl

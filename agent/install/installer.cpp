@@ -259,7 +259,8 @@ CommandResult Installer::install(Run& run, const InstallRelease& body,
     if (!unpacked) {
       bool cancelled = cancel.load() && unpacked.error().message == "cancelled";
       return failFetch(cancelled ? Outcome::kCancelled : Outcome::kFailed,
-                       "unpack " + body.version + ": " + unpacked.error().message);
+                       "unpack artifact " + config_.service + " " + body.version + ": " +
+                           unpacked.error().message + "; nothing installed, the active release unchanged");
     }
     if (auto s = store_.markInstalled(body.version); !s) {
       logger_->warn("service {}: {}", config_.service, s.error().message);

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -80,6 +81,23 @@ struct Unpacker {
   std::unordered_map<std::string, Kind> seen;
   std::vector<std::pair<std::string, std::string>> symlinks;  // path, target
   UnpackStats stats;
+  uint64_t byteBound = 0;  // the smaller of max_unpacked_bytes and max_unpack_ratio x archive
+
+  // Which bound byteBound is, for errors: "max_unpacked_bytes = N bytes" or the ratio's product.
+  std::string byteBoundText() const {
+    if (limits.maxUnpackRatio > 0 && byteBound < limits.maxUnpackedBytes) {
+      return "max_unpack_ratio = " + std::to_string(limits.maxUnpackRatio) + " x the archive's " +
+             std::to_string(stats.archiveBytes) + " bytes = " + std::to_string(byteBound) +
+             " bytes";
+    }
+    return "max_unpacked_bytes = " + std::to_string(limits.maxUnpackedBytes) + " bytes";
+  }
+
+  Error overSize(const std::string& entry, uint64_t wouldReach) const {
+    return entryError(entry, "unpacked size would reach " + std::to_string(wouldReach) +
+                                 " bytes, over " + byteBoundText() + "; stopped with " +
+                                 std::to_string(stats.fileBytes) + " bytes written");
+  }
 
   Error entryError(const std::string& entry, const std::string& why) const {
     return makeError(archivePath + ": entry '" + entry + "': " + why);
@@ -89,6 +107,11 @@ struct Unpacker {
   Result<bool> check(struct archive_entry* entry) {
     const char* rawName = archive_entry_pathname(entry);
     std::string name = rawName ? rawName : "";
+    if (name.size() > limits.maxPathBytes) {
+      return entryError(name.substr(0, 64) + "...", "path of " + std::to_string(name.size()) +
+                                                        " bytes is over max_path_bytes = " +
+                                                        std::to_string(limits.maxPathBytes));
+    }
     auto parts = safeComponents(name, "path");
     if (!parts) return entryError(name, parts.error().message);
     if (parts->empty()) return false;  // "./" itself
@@ -134,6 +157,11 @@ struct Unpacker {
     if (kind == Kind::kSymlink) {
       const char* rawTarget = archive_entry_symlink(entry);
       std::string target = rawTarget ? rawTarget : "";
+      if (target.size() > limits.maxPathBytes) {
+        return entryError(name, "symlink target of " + std::to_string(target.size()) +
+                                    " bytes is over max_path_bytes = " +
+                                    std::to_string(limits.maxPathBytes));
+      }
       if (target.empty() || target.front() == '/') {
         return entryError(name, "symlink target '" + target + "' is absolute or empty");
       }
@@ -174,15 +202,17 @@ struct Unpacker {
     for (size_t i = 1; i < parts->size(); ++i) seen.emplace(join(*parts, i), Kind::kDir);
 
     if (++stats.entries > limits.maxEntries) {
-      return entryError(name, "archive has more than " + std::to_string(limits.maxEntries) +
-                                  " entries (limit)");
+      return entryError(name, "archive has more than max_entries = " +
+                                  std::to_string(limits.maxEntries) + " entries");
     }
+    if (kind == Kind::kFile) ++stats.files;
     if (kind == Kind::kFile && hardlink == nullptr) {
+      // The declared size is checked before the first byte is written; the bytes themselves are
+      // counted again as they are written (run()), whatever the header said.
       int64_t size = archive_entry_size(entry);
-      if (size > 0) stats.fileBytes += static_cast<uint64_t>(size);
-      if (stats.fileBytes > limits.maxTotalBytes) {
-        return entryError(name, "archive holds more than " +
-                                    std::to_string(limits.maxTotalBytes) + " bytes (limit)");
+      uint64_t declared = size > 0 ? static_cast<uint64_t>(size) : 0;
+      if (declared > byteBound - stats.fileBytes) {
+        return overSize(name, stats.fileBytes + declared);
       }
     }
     archive_entry_set_pathname(entry, path.c_str());
@@ -240,6 +270,18 @@ struct Unpacker {
         writer.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                           ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                           ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+    struct stat archiveStat {};
+    if (::stat(archivePath.c_str(), &archiveStat) != 0) {
+      return makeError(archivePath + ": " + sys::errnoMessage(errno));
+    }
+    stats.archiveBytes = static_cast<uint64_t>(archiveStat.st_size);
+    byteBound = limits.maxUnpackedBytes;
+    if (limits.maxUnpackRatio > 0) {
+      uint64_t byRatio = stats.archiveBytes > byteBound / limits.maxUnpackRatio
+                             ? byteBound
+                             : stats.archiveBytes * limits.maxUnpackRatio;
+      byteBound = std::min(byteBound, byRatio);
+    }
     if (archive_read_open_filename(reader.get(), archivePath.c_str(), 1 << 16) != ARCHIVE_OK) {
       return makeError(archivePath + ": " + archiveError(reader.get()));
     }
@@ -271,6 +313,8 @@ struct Unpacker {
           if (r != ARCHIVE_OK) {
             return entryError(name, "read: " + archiveError(reader.get()));
           }
+          if (size > byteBound - stats.fileBytes) return overSize(name, stats.fileBytes + size);
+          stats.fileBytes += size;
           if (archive_write_data_block(writer.get(), block, size, offset) != ARCHIVE_OK) {
             return entryError(name, tmpDir + "/" + path + ": " + archiveError(writer.get()));
           }
@@ -286,6 +330,11 @@ struct Unpacker {
     int rootFd = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootFd < 0) return makeError(tmpDir + ": open: " + sys::errnoMessage(errno));
     Status chains = checkSymlinkChains(rootFd);
+    if (chains && stats.files == 0) {
+      chains = makeError(archivePath + ": the archive has no files (" +
+                         std::to_string(stats.entries) +
+                         " other entries); an empty release is never installed");
+    }
     if (chains && ::syncfs(rootFd) != 0) {
       chains = makeError(tmpDir + ": syncfs: " + sys::errnoMessage(errno));
     }
@@ -315,7 +364,7 @@ Result<UnpackStats> unpackRelease(const std::string& archivePath, const std::str
   if (::mkdir(tmpDir.c_str(), 0755) != 0) {
     return makeError(tmpDir + ": mkdir: " + sys::errnoMessage(errno));
   }
-  Unpacker unpacker{archivePath, tmpDir, limits, cancel, {}, {}, {}};
+  Unpacker unpacker{archivePath, tmpDir, limits, cancel, {}, {}, {}, 0};
   Status status;
   std::thread worker([&] {
     if (::unshare(CLONE_FS) != 0) {

@@ -7,7 +7,8 @@
 // with absolute targets or targets that leave the release directory (also through another
 // symlink), hardlinks to anything but a regular file of the same archive, writing through a
 // symlink, a directory replaced by a non-directory, device nodes, fifos, sockets, setuid and
-// setgid bits, more than `maxEntries` entries or more than `maxTotalBytes` of file data.
+// setgid bits, and anything over the bounds of UnpackLimits (below), and an archive without a
+// single regular file (it would activate an empty release).
 // libarchive's ARCHIVE_EXTRACT_SECURE_NODOTDOT | SECURE_SYMLINKS | SECURE_NOABSOLUTEPATHS are set
 // as a second line of defence. Ownership is not restored (files belong to the agent's user), and
 // the world-writable bit is dropped. Before the rename the filesystem is synced (syncfs), so a
@@ -28,14 +29,29 @@
 
 namespace rollgate::install {
 
+// Bounds on what one archive may unpack to, configurable per service in agent.toml (the names in
+// brackets; docs/setup.md). They are checked while unpacking, before anything over a bound is
+// written: an entry whose declared size would cross the size bound is refused before its first
+// byte, and file data is counted block by block as it is written, so the release directory never
+// holds more than the bound, whatever the archive's headers claim. Errors name the archive, the
+// entry, the bound (by its agent.toml key) and the value that crossed it.
 struct UnpackLimits {
+  // [max_unpacked_bytes] file data written, all files together.
+  uint64_t maxUnpackedBytes = 4ull << 30;
+  // [max_unpack_ratio] file data written per byte of the archive as stored (compressed): a 1 MB
+  // archive may unpack to at most ratio MB. 0: no ratio bound.
+  uint64_t maxUnpackRatio = 100;
+  // [max_entries] entries of any kind (files, directories, links).
   uint64_t maxEntries = 200'000;
-  uint64_t maxTotalBytes = 8ull << 30;  // sum of regular file sizes
+  // [max_path_bytes] one entry's path inside the release (and a link's target).
+  uint64_t maxPathBytes = 1024;
 };
 
 struct UnpackStats {
   uint64_t entries = 0;
-  uint64_t fileBytes = 0;
+  uint64_t files = 0;          // regular files (hardlinks included)
+  uint64_t fileBytes = 0;      // file data written
+  uint64_t archiveBytes = 0;   // the archive's size as stored
 };
 
 // Requires: validateVersion(version) succeeded; releasesDir exists.

@@ -92,7 +92,10 @@ double rawCurveRate(std::size_t count, std::size_t bytes) {
 }
 
 int run(int hosts, int perHost) {
-  LocalFleet fleet("heartbeat_seconds = 600\nhost_timeout_seconds = 3600\n");
+  // The per-host quotas ([limits]) raised out of the way: this measures the store's capacity.
+  LocalFleet fleet("heartbeat_seconds = 600\nhost_timeout_seconds = 3600\n"
+                   "[limits]\ntelemetry_windows_per_second = 1000000\n"
+                   "telemetry_bytes_per_second = 1099511627776\nmessages_per_second = 10000000\n");
   auto agents = bench::makeSimulatedAgents(hosts, "tel-", fleet.dir().file("agents.d"));
   fleet.startCoordinator();
   if (!fleet.waitForCoordinator()) {

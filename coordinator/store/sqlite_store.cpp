@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/sys/private_files.h"
 #include "common/sys/error.h"
 #include "common/codec.h"
 #include "common/gate_json.h"
@@ -44,11 +45,21 @@ std::vector<ServiceRelease> servicesFromJson(const std::string& text) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& stateDir) {
-  if (::mkdir(stateDir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return makeError("state directory " + stateDir + ": " + sys::errnoMessage(errno));
+  // 0700 / 0600 whoever starts the coordinator and with whatever umask: the database holds
+  // the fleet's state and events. SQLite gives its -wal and -shm files the database's mode.
+  if (auto status = sys::createPrivateDir(stateDir); !status) {
+    return makeError("state directory: " + status.error().message);
   }
   std::string lockPath = stateDir + "/coordinator.lock";
-  int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  for (const std::string& path : {lockPath, stateDir + "/coordinator.db"}) {
+    if (auto status = sys::ensurePrivateFile(path); !status) return status.error();
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::string path = stateDir + "/coordinator.db" + suffix;
+    if (::access(path.c_str(), F_OK) != 0) continue;
+    if (auto status = sys::ensurePrivateFile(path); !status) return status.error();
+  }
+  int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return makeError("lock file " + lockPath + ": " + sys::errnoMessage(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char holder[32] = {};
@@ -118,6 +129,8 @@ Status SqliteStore::migrate() {
   )sql");
   if (!status) return status;
   if (auto reverts = migrateReverts(); !reverts) return reverts;
+  if (auto train = migrateTrain(); !train) return train;
+  if (auto console = migrateConsole(); !console) return console;
   if (auto backtest = migrateBacktest(); !backtest) return backtest;
   auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
   if (!stmt) return stmt.error();
@@ -565,6 +578,16 @@ Result<std::uint64_t> SqliteStore::pruneWindows(std::uint64_t beforeMillis) {
   auto stmt = db_->prepare("DELETE FROM telemetry WHERE end_ms < ?1");
   if (!stmt) return stmt.error();
   stmt->bind(1, static_cast<std::int64_t>(beforeMillis));
+  if (auto status = stmt->run(); !status) return status.error();
+  return static_cast<std::uint64_t>(db_->changes());
+}
+
+Result<std::uint64_t> SqliteStore::pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) {
+  auto stmt = db_->prepare(
+      "DELETE FROM events WHERE at_ms < ?1 OR id <= (SELECT MAX(id) FROM events) - ?2");
+  if (!stmt) return stmt.error();
+  stmt->bind(1, static_cast<std::int64_t>(beforeMillis));
+  stmt->bind(2, static_cast<std::int64_t>(keepRows));
   if (auto status = stmt->run(); !status) return status.error();
   return static_cast<std::uint64_t>(db_->changes());
 }

@@ -57,6 +57,9 @@ class SqliteStore final : public Store {
   Result<std::optional<RevertRecord>> loadRevert(const std::string& id) override;
   Result<std::vector<RevertRecord>> unfinishedReverts() override;
 
+  // sqlite_store_console.cpp
+  Status saveConsoleToken(const ConsoleTokenRecord& token) override;
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override;
   // sqlite_store_backtest.cpp
   Status appendJournal(const std::string& rolloutId,
                        const std::vector<std::string>& lines) override;
@@ -72,6 +75,15 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
                                                  std::uint64_t sinceMillis) override;
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
+  Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
+
+  Result<std::vector<std::string>> loadTrainStates() override;
+  Status saveTrain(const std::string& service, const std::string& stateJson,
+                   const std::vector<TrainCandidateRow>& candidates) override;
+  Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) override;
+  Status recordTrainEvent(const TrainEventRecord& event) override;
+  Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                    std::size_t limit) override;
 
   Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,
                                                    const std::string& version) override;
@@ -85,6 +97,8 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<Database> db, int lockFd) : db_(std::move(db)), lockFd_(lockFd) {}
   Status migrate();
   Status migrateReverts();
+  Status migrateTrain();  // sqlite_train_store.cpp
+  Status migrateConsole();
   Status migrateBacktest();
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);

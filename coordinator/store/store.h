@@ -50,6 +50,26 @@ struct RolloutRecord {
   std::string startedBy;
 };
 
+// The release train (coordinator/train): a candidate as kept, its model as JSON
+// (train::toJson) beside the columns lookups need.
+struct TrainCandidateRow {
+  std::string service;
+  std::uint64_t seq = 0;
+  std::string commit;
+  std::string json;
+  bool operator==(const TrainCandidateRow&) const = default;
+};
+// One thing a train did, with its reason.
+struct TrainEventRecord {
+  std::uint64_t atMillis = 0;
+  std::string service;
+  std::string kind;  // picked, shipped, bisecting, bad_commit, ... (train.h)
+  std::string commit;
+  std::string rolloutId;
+  std::string message;
+  bool operator==(const TrainEventRecord&) const = default;
+};
+
 // A fleet-wide revert as kept (coordinator/revert_job.h): its state as JSON (revertToJson) plus
 // the columns listing and resumption need.
 struct RevertRecord {
@@ -59,6 +79,17 @@ struct RevertRecord {
   bool finished = false;
   std::string stateJson;
   bool operator==(const RevertRecord&) const = default;
+};
+
+// A sign-in token of the web console (coordinator/console/): only its SHA-256 is kept.
+struct ConsoleTokenRecord {
+  std::string sha256Hex;  // of the token's text
+  std::string operatorName;
+  std::string role;  // viewer or operator
+  std::uint64_t createdMillis = 0;
+  std::uint64_t expiresMillis = 0;
+  std::string createdBy;  // the operator (CLI key) who issued it
+  bool operator==(const ConsoleTokenRecord&) const = default;
 };
 
 // One check result at one look of one step (step 1-based), as the rollout engine emits it.
@@ -166,6 +197,24 @@ class Store {
   // Unfinished reverts, oldest first.
   virtual Result<std::vector<RevertRecord>> unfinishedReverts() = 0;
 
+  // ---- the release train
+  // Every train's state JSON (train::toJson), by service.
+  virtual Result<std::vector<std::string>> loadTrainStates() = 0;
+  // Saves a train's state and the given candidates (inserted or replaced), all or none.
+  virtual Status saveTrain(const std::string& service, const std::string& stateJson,
+                           const std::vector<TrainCandidateRow>& candidates) = 0;
+  // The candidates of `service`, in seq order.
+  virtual Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) = 0;
+  virtual Status recordTrainEvent(const TrainEventRecord& event) = 0;
+  // The newest `limit` events of `service`'s train, oldest first.
+  virtual Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                            std::size_t limit) = 0;
+  // ---- console sign-in tokens (sqlite_store_console.cpp)
+  virtual Status saveConsoleToken(const ConsoleTokenRecord& token) = 0;
+  // The token whose SHA-256 is `sha256Hex`, expired or not; nothing when there is none.
+  virtual Result<std::optional<ConsoleTokenRecord>> findConsoleToken(
+      const std::string& sha256Hex) = 0;
+
   // ---- telemetry windows
   // All or none.
   virtual Status appendWindows(const std::vector<StoredWindow>& windows) = 0;
@@ -178,6 +227,9 @@ class Store {
                                                          std::uint64_t sinceMillis) = 0;
   // Deletes windows that ended before `beforeMillis`; returns how many.
   virtual Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) = 0;
+  // Event log retention: deletes events older than `beforeMillis`, and the oldest beyond the
+  // newest `keepRows`; returns how many.
+  virtual Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) = 0;
 
   // ---- artifact metadata (the bytes are files: see ArtifactStore)
   virtual Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,

@@ -9,12 +9,14 @@ if ! getent passwd rollgate >/dev/null; then
 fi
 install -d -m 0755 -o root -g root /etc/rollgate /etc/rollgate/admins.d
 install -d -m 0755 -o rollgate -g rollgate /etc/rollgate/agents.d
-install -d -m 0750 -o rollgate -g rollgate /var/lib/rollgate
+install -d -m 0700 -o rollgate -g rollgate /var/lib/rollgate
 if [ ! -e /etc/rollgate/coordinator.key ]; then
     /usr/bin/rollgate keygen --out /etc/rollgate/coordinator --if-missing
-    chgrp rollgate /etc/rollgate/coordinator.key
-    chmod 0640 /etc/rollgate/coordinator.key
 fi
+# The coordinator (user rollgate) refuses a secret key it does not own or that group or
+# others may read; an older install's root:rollgate 0640 key is brought in line too.
+chown rollgate:rollgate /etc/rollgate/coordinator.key
+chmod 0600 /etc/rollgate/coordinator.key
 if [ ! -e /etc/rollgate/admin.key ]; then
     /usr/bin/rollgate keygen --out /etc/rollgate/admin --if-missing
 fi

@@ -300,6 +300,8 @@ TEST_CASE("install root on a small full tmpfs fails cleanly and names the path")
   config.service = "web";
   config.installRoot = disk.path + "/web";
   config.unit = "web.service";
+  // The full disk, not the ratio bound (unpack_bounds_test), must stop the 3 MiB of zeros below.
+  config.unpackLimits.maxUnpackRatio = 0;
   Installer installer(config, restart, ledger, {&source}, env, testLogger());
   REQUIRE(installer.open().ok());
   std::atomic<bool> cancel{false};

@@ -97,10 +97,10 @@ TEST_CASE("deb: install, reinstall, upgrade over an older build, purge") {
   CHECK(std::stoi(host.must("id -u rollgate")) < 1000);
 
   // Directories and keys, with their owners and modes.
-  CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate") == "rollgate:rollgate 750");
+  CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate") == "rollgate:rollgate 700");
   CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate/agent") == "root:root 700");
   CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/agents.d") == "rollgate:rollgate 755");
-  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/coordinator.key") == "root:rollgate 640");
+  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/coordinator.key") == "rollgate:rollgate 600");
   CHECK(host.must("stat -c '%a' /etc/rollgate/admin.key") == "600");
   CHECK(host.must("stat -c '%a' /etc/rollgate/agent.key") == "600");
   const std::string coordinatorPub = host.file("/etc/rollgate/coordinator.pub");
@@ -211,9 +211,9 @@ TEST_CASE("rpm: scriptlets install, upgrade and erase (rpm --root into the Debia
   CHECK(rpm("-q --qf '%{VERSION}-%{RELEASE}' rollgate-agent") == "0.0.0-1");
   CHECK(host.must("getent passwd rollgate").find(":/var/lib/rollgate:/usr/sbin/nologin") !=
         std::string::npos);
-  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/coordinator.key") == "root:rollgate 640");
+  CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/coordinator.key") == "rollgate:rollgate 600");
   CHECK(host.must("stat -c '%U:%G %a' /etc/rollgate/agents.d") == "rollgate:rollgate 755");
-  CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate") == "rollgate:rollgate 750");
+  CHECK(host.must("stat -c '%U:%G %a' /var/lib/rollgate") == "rollgate:rollgate 700");
   CHECK(host.must("stat -c '%a' /etc/rollgate/agent.key") == "600");
   CHECK(host.file("/etc/rollgate/admins.d/admin.pub") == host.file("/etc/rollgate/admin.pub"));
   const std::string coordinatorPub = host.file("/etc/rollgate/coordinator.pub");

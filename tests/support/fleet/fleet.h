@@ -45,6 +45,8 @@ class LocalFleet {
   std::string coordinatorPublicKey() const;
 
   void startCoordinator();
+  // The running coordinator's process id (-1 if none), e.g. to read its /proc status.
+  pid_t coordinatorPid() const { return coordinator_.pid(); }
   void killCoordinator(int sig);
   // Sends `sig` without waiting for an exit (SIGSTOP, SIGCONT).
   void signalCoordinator(int sig);

@@ -44,6 +44,17 @@ bool PrometheusServer::waitForSeries(const std::string& metric, std::size_t seri
       std::chrono::seconds(60), std::chrono::milliseconds(500));
 }
 
+nlohmann::json PrometheusServer::query(const std::string& promql) const {
+  auto out = runCommand({"curl", "-sfG", url() + "/api/v1/query", "--data-urlencode",
+                         "query=" + promql});
+  if (out.exitCode != 0) return nlohmann::json::array();
+  auto json = nlohmann::json::parse(out.out, nullptr, false);
+  if (json.is_discarded() || !json.contains("data") || !json["data"]["result"].is_array()) {
+    return nlohmann::json::array();
+  }
+  return json["data"]["result"];
+}
+
 std::string PrometheusServer::log() const { return readFile(dir_.file("prometheus.log")); }
 
 std::string appErrorRatioMetricsSite(double errorRatio) {

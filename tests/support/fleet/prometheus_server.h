@@ -6,6 +6,7 @@
 // Thread-safety: none; one thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,8 @@ class PrometheusServer {
   void stop() { process_.stop(); }
   // Waits until `series` series of `metric` are in Prometheus.
   bool waitForSeries(const std::string& metric, std::size_t series);
+  // An instant query's data.result (an empty array when it fails or has no answer).
+  nlohmann::json query(const std::string& promql) const;
   std::string log() const;
 
  private:

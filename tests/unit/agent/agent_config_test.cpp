@@ -175,7 +175,7 @@ TEST_CASE("wrong types and ranges name the key") {
                {"'agent.heartbeat_seconds'", "from 1 to 3600", "integer 0"});
   requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nkeep_releases = 1\n",
                                 "agent.toml"),
-               {"'service[0].keep_releases'", "from 2 to 1000", "integer 1"});
+               {"'service[0].keep_releases'", "from 2 to 60", "integer 1"});
   requireError(parseAgentConfig(kMinimal + "[[service]]\nname = \"web\"\nrestart_command = \"x\"\n",
                                 "agent.toml"),
                {"'service[0].restart_command'", "expected an array of strings", "string \"x\""});
@@ -258,4 +258,33 @@ TEST_CASE(
 }
 
 }  // namespace
+TEST_CASE("an unknown log_level names the file, the key and the accepted values") {
+  requireError(parseAgentConfig(kMinimal + "log_level = \"INFO\"\n", "/etc/rollgate/agent.toml"),
+               {"/etc/rollgate/agent.toml", "'agent.log_level'",
+                "trace, debug, info, warn, error, critical, off", "\"INFO\""});
+}
+
+TEST_CASE("archive bounds: defaults unless set, and each is range-checked") {
+  AgentConfig defaults = parseOk(kMinimal + "\n[[service]]\nname = \"web\"\n");
+  CHECK(defaults.services[0].maxUnpackedBytes == -1);
+  AgentConfig set = parseOk(kMinimal + R"(
+[[service]]
+name = "web"
+max_unpacked_bytes = 1048576
+max_unpack_ratio = 0
+max_entries = 10
+max_path_bytes = 255
+)");
+  CHECK(set.services[0].maxUnpackedBytes == 1048576);
+  CHECK(set.services[0].maxUnpackRatio == 0);
+  CHECK(set.services[0].maxEntries == 10);
+  CHECK(set.services[0].maxPathBytes == 255);
+  requireError(parseAgentConfig(kMinimal + "\n[[service]]\nname = \"web\"\nmax_entries = 0\n",
+                                "agent.toml"),
+               {"max_entries", "expected an integer from 1"});
+  requireError(parseAgentConfig(kMinimal + "\n[[service]]\nname = \"web\"\nkeep_releases = 61\n",
+                                "agent.toml"),
+               {"keep_releases", "2 to 60"});
+}
+
 }  // namespace rollgate::agent

@@ -66,6 +66,8 @@ TEST_CASE("agent init writes a config the agent loads and a key pair, and says w
   struct stat st {};
   REQUIRE(::stat((tmp / "agent.key").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat((tmp / "agent-state").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);  // the daemon's alone, whatever the umask
 
   CHECK(report->find("wrote " + tmp / "agent.toml") != std::string::npos);
   CHECK(report->find("public key: " + *pub) != std::string::npos);

@@ -439,7 +439,7 @@ TEST_CASE("artifact push: bad input is a usage error; no coordinator is 'unavail
   auto badVersion = runCli(dir.path, concat(flags, {"artifact", "push", file.string(), "--service",
                                                     "web", "--version", "../1"}));
   CHECK(badVersion.code == 2);
-  CHECK(contains(badVersion.err, "--version '../1' is not a valid version"));
+  CHECK(contains(badVersion.err, "--version: version '../1': must start with a letter or a digit"));
   CHECK(coordinator.requests().empty());
 
   // Nobody listening: the command gives up after --timeout and says where it looked.

@@ -82,7 +82,8 @@ inline Abort sampleAbort() {
 
 inline HostInfo sampleHost(const std::string& name) {
   return HostInfo{name, "eu-west", "eu-west-a", "0.1.0", {sampleService("web")},
-                  1'763'700'000'000ull, true, true, name + ".example.org"};
+                  1'763'700'000'000ull, true, true, name + ".example.org",
+                  HostDrops{640, 81920, 12, 3, 20000, 2}};
 }
 
 inline std::vector<AgentMessage> sampleAgentMessages() {
@@ -97,6 +98,7 @@ inline std::vector<AgentMessage> sampleAgentMessages() {
   out.push_back(AckAbort{77, {sampleService("web")}});
   out.push_back(RequestChunk{kSampleSha256, 1 << 20, 1 << 20});
   out.push_back(AckBroadcast{991});
+  out.push_back(TelemetryReport{{sampleWindow("web", 1'763'700'020'000ull)}, /*resent=*/true});
   return out;
 }
 
@@ -126,6 +128,8 @@ inline std::vector<CoordinatorMessage> sampleCoordinatorMessages() {
   out.push_back(
       Command{sampleRef(), "web",
               InstallRelease{"1.5.0", kSampleSha256, 123456, "coordinator", "", true, false, 25, 90}});
+  out.push_back(OverQuota{640, 5000, 1'763'700'000'042ull});
+  out.push_back(SessionClosed{"a newer session with this host's key (web-eu-1) replaced this one"});
   return out;
 }
 
@@ -166,6 +170,8 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(RevertRequest{"web", "1.4.1", 5, 0, false, "bad build", "", ""});
   add(RevertRequest{"web", "", 0, 25, true, "", "window_seconds = 1\n", "[checks]\n"});
   add(DescribeRevert{"v3"});
+  add(TrainRequest{"submit", "web", R"({"commit":"4f2a9c01","version":"1.4.2","tests":"passed"})"});
+  add(ConsoleTokenRequest{"alice", "operator", 86400});
   add(BacktestRequest{"[[check]]\n", "gates.toml", "", "", "web", 1, 2,
                       R"({"v":1,"rollout":"r1","type":"tick","at":1})", "h.jsonl", true});
   add(LabelRollout{"ro-7", "bad", "reverted by hand"});

@@ -118,6 +118,14 @@ TEST_CASE("loading: a missing explicit file is an error naming it; a file on dis
 }
 
 }  // namespace
+TEST_CASE("an unknown log_level names the file, the key and the accepted values") {
+  requireError(parseCoordinatorConfig("[coordinator]\nlog_level = \"verbose\"\n",
+                                      "/etc/rollgate/coordinator.toml"),
+               {"/etc/rollgate/coordinator.toml", "'coordinator.log_level'",
+                "trace, debug, info, warn, error, critical, off", "\"verbose\""});
+  CHECK(parseCoordinatorConfig("[coordinator]\nlog_level = \"warn\"\n", "c.toml").ok());
+}
+
 }  // namespace rollgate::coordinator
 
 TEST_CASE("[prometheus] takes a URL and a timeout, and refuses what is not an http URL") {
@@ -133,4 +141,26 @@ TEST_CASE("[prometheus] takes a URL and a timeout, and refuses what is not an ht
   CHECK(bad.error().message.find("prom:9090") != std::string::npos);
   auto typo = rollgate::coordinator::parseCoordinatorConfig("[prometheus]\nulr = \"x\"\n", "c.toml");
   CHECK(!typo.ok());
+}
+
+TEST_CASE("[metrics] and [notify]: read, and bad values refused naming key and value") {
+  auto none = rollgate::coordinator::parseCoordinatorConfig("", "c.toml");
+  REQUIRE(none.ok());
+  CHECK(none->metricsListen.empty());  // not served unless configured
+  CHECK(none->notify.webhooks.empty());
+  auto config = rollgate::coordinator::parseCoordinatorConfig(
+      "[metrics]\nlisten = \":9464\"\n[[notify.webhook]]\nurl = \"http://127.0.0.1:9/h\"\n",
+      "c.toml");
+  REQUIRE_MESSAGE(config.ok(), config.error().message);
+  CHECK(config->metricsListen == ":9464");
+  REQUIRE(config->notify.webhooks.size() == 1);
+  auto badListen = rollgate::coordinator::parseCoordinatorConfig(
+      "[metrics]\nlisten = \"localhost:http\"\n", "c.toml");
+  REQUIRE(!badListen.ok());
+  CHECK(badListen.error().message.find("metrics.listen") != std::string::npos);
+  CHECK(badListen.error().message.find("localhost:http") != std::string::npos);
+  auto badUrl = rollgate::coordinator::parseCoordinatorConfig(
+      "[[notify.webhook]]\nurl = \"hooks.example.com\"\n", "c.toml");
+  REQUIRE(!badUrl.ok());
+  CHECK(badUrl.error().message.find("hooks.example.com") != std::string::npos);
 }

@@ -24,11 +24,15 @@ class FakeStore final : public Store {
   std::vector<EventRecord> events;
   std::map<std::uint64_t, AbortState> aborts;
   std::optional<FreezeState> freeze;
+  std::map<std::string, ConsoleTokenRecord> consoleTokens;
   std::map<std::string, RolloutRecord> rollouts;
   std::vector<CheckRecord> checks;
   std::vector<StoredWindow> windows;
   std::vector<ArtifactInfo> artifacts;
   std::map<std::string, RevertRecord> reverts;
+  std::map<std::string, std::string> trainStates;
+  std::map<std::pair<std::string, std::uint64_t>, TrainCandidateRow> candidates;
+  std::vector<TrainEventRecord> trainEventLog;
   std::map<std::string, std::vector<std::string>> journals;
   std::map<std::string, RolloutLabelRecord> labels;
 
@@ -85,6 +89,50 @@ class FakeStore final : public Store {
     return {};
   }
   Result<std::optional<FreezeState>> frozen() override { return freeze; }
+
+  Result<std::vector<std::string>> loadTrainStates() override {
+    std::vector<std::string> out;
+    for (const auto& [service, json] : trainStates) out.push_back(json);
+    return out;
+  }
+  Status saveTrain(const std::string& service, const std::string& stateJson,
+                   const std::vector<TrainCandidateRow>& rows) override {
+    if (fails("saveTrain")) return injected("saveTrain");
+    trainStates[service] = stateJson;
+    for (const auto& row : rows) candidates[{row.service, row.seq}] = row;
+    return {};
+  }
+  Result<std::vector<TrainCandidateRow>> loadCandidates(const std::string& service) override {
+    std::vector<TrainCandidateRow> out;
+    for (const auto& [key, row] : candidates) {
+      if (key.first == service) out.push_back(row);
+    }
+    return out;
+  }
+  Status recordTrainEvent(const TrainEventRecord& event) override {
+    if (fails("recordTrainEvent")) return injected("recordTrainEvent");
+    trainEventLog.push_back(event);
+    return {};
+  }
+  Result<std::vector<TrainEventRecord>> trainEvents(const std::string& service,
+                                                    std::size_t limit) override {
+    std::vector<TrainEventRecord> out;
+    for (const auto& e : trainEventLog) {
+      if (e.service == service) out.push_back(e);
+    }
+    if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
+    return out;
+  }
+  Status saveConsoleToken(const ConsoleTokenRecord& token) override {
+    if (fails("saveConsoleToken")) return injected("saveConsoleToken");
+    consoleTokens[token.sha256Hex] = token;
+    return {};
+  }
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& hash) override {
+    auto it = consoleTokens.find(hash);
+    if (it == consoleTokens.end()) return std::optional<ConsoleTokenRecord>();
+    return std::optional<ConsoleTokenRecord>(it->second);
+  }
 
   Result<std::uint64_t> nextRevertSeq() override {
     std::uint64_t next = 1;
@@ -238,6 +286,13 @@ class FakeStore final : public Store {
     auto before = windows.size();
     std::erase_if(windows, [&](const StoredWindow& w) { return w.window.endMillis < beforeMillis; });
     return static_cast<std::uint64_t>(before - windows.size());
+  }
+  Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override {
+    if (fails("pruneEvents")) return injected("pruneEvents");
+    auto before = events.size();
+    std::erase_if(events, [&](const EventRecord& e) { return e.atMillis < beforeMillis; });
+    if (events.size() > keepRows) events.erase(events.begin(), events.end() - keepRows);
+    return static_cast<std::uint64_t>(before - events.size());
   }
 
   Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,

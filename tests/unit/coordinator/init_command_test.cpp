@@ -53,6 +53,11 @@ TEST_CASE("coordinator init writes a config the coordinator loads, its keys and 
     REQUIRE(::stat((etc + secret).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
   }
+  {
+    struct stat st {};
+    REQUIRE(::stat((etc + "/state").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0700);  // the daemon's alone, whatever the umask
+  }
 
   CHECK(report->find("rollgate-coordinator --config " + etc + "/coordinator.toml") !=
         std::string::npos);

@@ -121,7 +121,7 @@ TEST_CASE("expire() reports silent hosts once; a silent host that speaks again i
 TEST_CASE("hosts loaded from the store stay disconnected until they say hello") {
   HostInfo stored{"web-eu-1", "eu-west", "eu-west-a", "0.1.0",
                   {ServiceRelease{"web", "1.4.2", {"1.4.2"}}}, kT0 - 60'000,
-                  true, true, "web-eu-1"};  // saved while connected
+                  true, true, "web-eu-1", {}};  // saved while connected
   Registry registry(kTimeoutMillis);
   registry.load({stored});
   auto host = registry.find("web-eu-1", kT0 - 60'000);  // even "right after" its last contact

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -16,11 +18,12 @@ enum class Compression { kNone, kGzip, kZstd };
 
 class ArchiveBuilder {
  public:
-  ArchiveBuilder(const std::string& path, Compression compression) : archive_(archive_write_new()) {
+  ArchiveBuilder(const std::string& path, Compression compression, const char* gzipLevel = "1")
+      : archive_(archive_write_new()) {
     archive_write_set_format_pax_restricted(archive_);
     if (compression == Compression::kGzip) {
       archive_write_add_filter_gzip(archive_);
-      archive_write_set_filter_option(archive_, "gzip", "compression-level", "1");
+      archive_write_set_filter_option(archive_, "gzip", "compression-level", gzipLevel);
     } else if (compression == Compression::kZstd) {
       archive_write_add_filter_zstd(archive_);
       archive_write_set_filter_option(archive_, "zstd", "compression-level", "1");
@@ -42,6 +45,19 @@ class ArchiveBuilder {
     archive_entry_set_size(entry_, static_cast<la_int64_t>(content.size()));
     header();
     if (!content.empty()) archive_write_data(archive_, content.data(), content.size());
+    return *this;
+  }
+  // A file of `bytes` zero bytes, written in 1 MiB pieces (a bomb's payload without holding it).
+  ArchiveBuilder& zeros(const std::string& name, std::uint64_t bytes) {
+    start(name, AE_IFREG, 0644);
+    archive_entry_set_size(entry_, static_cast<la_int64_t>(bytes));
+    header();
+    static const std::string piece(1 << 20, '\0');
+    for (std::uint64_t left = bytes; left > 0;) {
+      std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, piece.size()));
+      archive_write_data(archive_, piece.data(), n);
+      left -= n;
+    }
     return *this;
   }
   ArchiveBuilder& dir(const std::string& name, int mode = 0755) {

@@ -1,0 +1,37 @@
+// The web console's configuration: coordinator.toml's [console] table (docs/console.md).
+// The console is off unless `enabled = true`. It binds loopback by default and serves HTTPS with
+// the certificate and key named here, or with a self-signed pair it generates in the state
+// directory at first start. Plain HTTP is allowed only on a loopback address, for development.
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/config.h"
+
+namespace rollgate::console {
+
+struct ConsoleConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:7443";  // HOST:PORT (IPv4 or a name; [v6]:PORT)
+  bool plainHttp = false;                 // loopback only (development)
+  std::string certFile;                   // PEM chain; "" with keyFile "": self-signed
+  std::string keyFile;                    // PEM private key
+  std::int64_t threads = 48;              // connections served at once (server-sent event
+                                          // streams hold one each; 8 are kept for requests)
+  std::int64_t maxRequestBytes = 65536;   // a request body larger than this is refused (413)
+  std::int64_t timeoutSeconds = 10;       // read and write timeout of a connection
+  std::int64_t sessionMinutes = 480;      // a sign-in lasts this long (at most the token's life)
+  std::int64_t publishMillis = 500;       // how often the loop publishes what the pages show
+};
+
+// Reads [console] into `config`; errors go to the reader (naming the key and the value).
+void readConsoleConfig(ConfigReader& table, ConsoleConfig& config);
+
+// HOST and PORT of a listen address; false when it is not HOST:PORT with a port in 1..65535.
+bool splitListen(const std::string& listen, std::string& host, int& port);
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool isLoopbackHost(const std::string& host);
+
+}  // namespace rollgate::console
