@@ -65,6 +65,25 @@ int main(int argc, char** argv) {
                 round + 1, static_cast<unsigned long long>(report->windows), replays, seconds,
                 static_cast<double>(report->windows) / seconds, replays / seconds,
                 report->replayMillis / 1000.0);
+    if (round > 0) continue;
+    // The decision quality of both gate sets on the corpus (the gates as a whole, then each check).
+    auto print = [](const char* which, const std::vector<rollgate::BacktestCheckView>& rows) {
+      for (const auto& row : rows) {
+        std::printf("  %-9s %-20s TP %4llu FP %4llu FN %4llu TN %4llu precision %s recall %s\n",
+                    which, row.name.c_str(), static_cast<unsigned long long>(row.truePositives),
+                    static_cast<unsigned long long>(row.falsePositives),
+                    static_cast<unsigned long long>(row.falseNegatives),
+                    static_cast<unsigned long long>(row.trueNegatives),
+                    row.precision ? std::to_string(*row.precision).c_str() : "-",
+                    row.recall ? std::to_string(*row.recall).c_str() : "-");
+      }
+    };
+    std::printf("labels: %llu good, %llu bad, %llu unlabelled\n",
+                static_cast<unsigned long long>(report->good),
+                static_cast<unsigned long long>(report->bad),
+                static_cast<unsigned long long>(report->unlabelled));
+    print("default", report->currentChecks);
+    print("changed", report->checks);
   }
   std::printf("peer: one real canary stage of the demo plan takes 12 s (2 s warm-up + 10 s "
               "analysis), of the default plan 360 s (60 s + 300 s)\n");
