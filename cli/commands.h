@@ -42,6 +42,9 @@ void addSignCommand(CLI::App& app);                   // sign_command.cpp (build
 void addBootstrapCommand(CLI::App& app, AdminOptions& admin);  // bootstrap_command.cpp (SSH)
 void addRevertCommand(CLI::App& app, AdminOptions& admin);     // revert_command.cpp
 void addConsoleCommand(CLI::App& app, AdminOptions& admin);    // console_command.cpp
+void addBacktestCommand(CLI::App& app, AdminOptions& admin);   // backtest_command.cpp
+// `rollout label`, on the `rollout` command (backtest_command.cpp).
+void addRolloutLabelCommand(CLI::App& rollout, AdminOptions& admin);
 
 // Prints the AdminOk message of `reply`, or {"ok": true, "message": ...} with `asJson`; ends the
 // command with kExitFailure, naming `what`, for any other reply.

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   rollgate::cli::addRolloutCommands(app, admin);
   rollgate::cli::addRevertCommand(app, admin);
   rollgate::cli::addConsoleCommand(app, admin);
+  rollgate::cli::addBacktestCommand(app, admin);
   rollgate::cli::addJudgeCommand(app);
   rollgate::cli::addSignCommand(app);
   rollgate::cli::addBootstrapCommand(app, admin);

@@ -349,6 +349,8 @@ void addRolloutCommands(CLI::App& app, AdminOptions& admin) {
     });
   }
 
+  addRolloutLabelCommand(*rollout, admin);
+
   addWatchCommand(app, admin, "follow a rollout live until it ends (rollout watch)");
   addExplainCommand(app, admin, "why a rollout did what it did (rollout explain)");
 }

@@ -1,6 +1,7 @@
 // The text `rollgate rollout status|list|watch|explain|history` print, rendered from the read
 // model's fields (rollout_commands.h). No I/O, no clock; nothing here re-reads the coordinator's
 // sentences.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -275,11 +276,18 @@ std::string renderRolloutList(const std::vector<RolloutSummaryView>& rollouts,
   if (rollouts.empty()) return frozen + "no rollouts\n";
   std::vector<std::vector<std::string>> rows{
       {"ID", "SERVICE", "VERSION", "STATUS", "STEP", "STAGE", "PHASE", "STARTED", "ENDED"}};
+  // The label column (docs/backtest.md) when some rollout has a label.
+  const bool labels = std::any_of(rollouts.begin(), rollouts.end(),
+                                  [](const RolloutSummaryView& r) { return !r.label.empty(); });
+  if (labels) rows.front().push_back("LABEL (SOURCE)");
   for (const auto& r : rollouts) {
     rows.push_back({text(r.id), text(r.service), text(r.version), text(r.status),
                     std::to_string(r.step) + "/" + std::to_string(r.steps), text(r.stage),
                     text(r.phase), formatUtcMillis(r.startedMillis),
                     formatUtcMillis(r.finishedMillis)});
+    if (labels) {
+      rows.back().push_back(r.label.empty() ? kMissing : r.label + " (" + r.labelSource + ")");
+    }
   }
   return frozen + formatTable(rows);
 }
@@ -334,6 +342,9 @@ std::string renderRolloutExplain(const RolloutView& view) {
                     text(summary.version) + ", " + text(summary.status);
   if (!summary.endReason.empty()) out += ": " + summary.endReason;
   out += "\n";
+  if (!summary.label.empty()) {
+    out += "label: " + summary.label + " (" + summary.labelSource + ")\n";
+  }
 
   // Steps from the plan; a document without a plan still explains the steps its checks name.
   struct StepHosts {

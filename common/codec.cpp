@@ -617,6 +617,22 @@ Status check(const ConsoleTokenRequest& v) {
   ROLLGATE_RETURN_IF_ERROR(checkText("consoleToken.operatorName", v.operatorName, 128));
   return checkText("consoleToken.role", v.role, 32);
 }
+Status check(const BacktestRequest& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("backtest.gatesToml", v.gatesToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkText("backtest.gatesName", v.gatesName, 4096));
+  ROLLGATE_RETURN_IF_ERROR(checkText("backtest.planToml", v.planToml, 256 << 10));
+  ROLLGATE_RETURN_IF_ERROR(checkText("backtest.planName", v.planName, 4096));
+  if (!v.service.empty()) ROLLGATE_RETURN_IF_ERROR(checkName("backtest.service", v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkText("backtest.windowsJsonl", v.windowsJsonl, kMaxBacktestWindowsBytes));
+  return checkText("backtest.windowsName", v.windowsName, 4096);
+}
+Status check(const LabelRollout& v) {
+  ROLLGATE_RETURN_IF_ERROR(checkText("labelRollout.rolloutId", v.rolloutId, 128));
+  if (v.label != "good" && v.label != "bad") {
+    return fieldError("labelRollout.label", "\"" + v.label + "\" is not good or bad");
+  }
+  return checkText("labelRollout.reason", v.reason, 1024);
+}
 
 Status check(const AdminError& v) { return checkText("error", v.message, 64 << 10); }
 Status check(const AdminOk& v) { return checkText("ok", v.message, 64 << 10); }
@@ -1162,6 +1178,23 @@ std::string encode(const AdminRequest& message) {
           b.setOperatorName(text(v.operatorName));
           b.setRole(text(v.role));
           b.setTtlSeconds(v.ttlSeconds);
+        } else if constexpr (std::is_same_v<T, BacktestRequest>) {
+          auto b = body.initBacktest();
+          b.setGatesToml(text(v.gatesToml));
+          b.setGatesName(text(v.gatesName));
+          b.setPlanToml(text(v.planToml));
+          b.setPlanName(text(v.planName));
+          b.setService(text(v.service));
+          b.setSinceMillis(v.sinceMillis);
+          b.setUntilMillis(v.untilMillis);
+          b.setWindowsJsonl(text(v.windowsJsonl));
+          b.setWindowsName(text(v.windowsName));
+          b.setCompare(v.compare);
+        } else if constexpr (std::is_same_v<T, LabelRollout>) {
+          auto b = body.initLabelRollout();
+          b.setRolloutId(text(v.rolloutId));
+          b.setLabel(text(v.label));
+          b.setReason(text(v.reason));
         }
       },
       message.body);
@@ -1271,6 +1304,20 @@ Result<AdminRequest> decodeAdminRequest(Bytes frame) {
             auto r = body.getConsoleToken();
             v.body = ConsoleTokenRequest{str(r.getOperatorName()), str(r.getRole()),
                                          r.getTtlSeconds()};
+            break;
+          }
+          case w::AdminRequest::Body::BACKTEST: {
+            auto b = body.getBacktest();
+            v.body = BacktestRequest{str(b.getGatesToml()),    str(b.getGatesName()),
+                                     str(b.getPlanToml()),     str(b.getPlanName()),
+                                     str(b.getService()),      b.getSinceMillis(),
+                                     b.getUntilMillis(),       str(b.getWindowsJsonl()),
+                                     str(b.getWindowsName()),  b.getCompare()};
+            break;
+          }
+          case w::AdminRequest::Body::LABEL_ROLLOUT: {
+            auto b = body.getLabelRollout();
+            v.body = LabelRollout{str(b.getRolloutId()), str(b.getLabel()), str(b.getReason())};
             break;
           }
           default:

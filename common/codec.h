@@ -21,6 +21,9 @@ inline constexpr std::size_t kMaxCoordinatorMessageBytes = 2 << 20;  // artifact
 inline constexpr std::size_t kMaxBroadcastBytes = 64 << 10;
 inline constexpr std::size_t kMaxAdminRequestBytes = 2 << 20;        // artifact upload pieces
 inline constexpr std::size_t kMaxAdminReplyBytes = 16 << 20;
+// The text of a `rollgate backtest --windows FILE` that one admin request carries (what fits
+// under kMaxAdminRequestBytes); a bigger history is replayed offline (docs/backtest.md).
+inline constexpr std::size_t kMaxBacktestWindowsBytes = (2 << 20) - (64 << 10);
 inline constexpr std::size_t kArtifactChunkBytes = 1 << 20;
 // Cap'n Proto reader limits: traversal in 8-byte words (bounds amplification by pointer tricks),
 // nesting depth of structs/lists.

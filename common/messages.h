@@ -393,12 +393,35 @@ struct ConsoleTokenRequest {
   bool operator==(const ConsoleTokenRequest&) const = default;
 };
 
+// `rollgate backtest` (docs/backtest.md): replays kept rollouts (or `windowsJsonl`, the text of a
+// --windows file) with other gates and plan; the reply is the report as JSON (BacktestView).
+struct BacktestRequest {
+  std::string gatesToml;  // empty: each rollout's own gates
+  std::string gatesName;  // the file's name, for errors
+  std::string planToml;   // empty: each rollout's own plan
+  std::string planName;
+  std::string service;  // empty: every service
+  std::uint64_t sinceMillis = 0;
+  std::uint64_t untilMillis = 0;  // 0: now
+  std::string windowsJsonl;       // non-empty: replay this history instead of the store's
+  std::string windowsName;
+  bool compare = false;
+  bool operator==(const BacktestRequest&) const = default;
+};
+// `rollgate rollout label ID good|bad --reason TEXT`.
+struct LabelRollout {
+  std::string rolloutId;
+  std::string label;  // good or bad
+  std::string reason;
+  bool operator==(const LabelRollout&) const = default;
+};
+
 struct AdminRequest {
   std::uint64_t requestId = 0;
   std::variant<ListHosts, EnrollHost, RevokeHost, QueryTelemetry, PushArtifact, ManualCommand,
                ListReleases, StartRollout, RolloutAction, ListRollouts, DescribeRollout,
                AbortRequest, FreezeRequest, WatchRollout, RevertRequest, DescribeRevert,
-               TrainRequest, ConsoleTokenRequest>
+               TrainRequest, ConsoleTokenRequest, BacktestRequest, LabelRollout>
       body;
   bool operator==(const AdminRequest&) const = default;
 };

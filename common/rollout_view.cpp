@@ -135,7 +135,26 @@ Result<RolloutEventKind> parseRolloutEventKind(std::string_view text) {
   return makeError("expected a rollout event kind, got \"" + std::string(text) + "\"");
 }
 
-json toJson(const RolloutSummaryView& s) { return s; }
+namespace {
+
+// The label keys are optional (documents from before labels have none).
+RolloutSummaryView summaryFrom(const json& doc) {
+  RolloutSummaryView view = doc.get<RolloutSummaryView>();
+  view.label = doc.value("label", std::string());
+  view.labelSource = doc.value("labelSource", std::string());
+  return view;
+}
+
+}  // namespace
+
+json toJson(const RolloutSummaryView& s) {
+  json j = s;
+  if (!s.label.empty()) {
+    j["label"] = s.label;
+    j["labelSource"] = s.labelSource;
+  }
+  return j;
+}
 
 json toJson(const EventView& e) {
   json j{{"atMillis", e.atMillis},
@@ -189,13 +208,13 @@ Result<std::optional<FreezeState>> freezeFromJson(const json& document) {
 
 Result<RolloutSummaryView> rolloutSummaryFromJson(const json& j) {
   return decode<RolloutSummaryView>(j, "rollout summary",
-                                    [](const json& doc) { return doc.get<RolloutSummaryView>(); });
+                                    [](const json& doc) { return summaryFrom(doc); });
 }
 
 Result<RolloutView> rolloutViewFromJson(const json& j) {
   return decode<RolloutView>(j, "rollout", [](const json& doc) {
     RolloutView view;
-    view.rollout = doc.at("rollout").get<RolloutSummaryView>();
+    view.rollout = summaryFrom(doc.at("rollout"));
     for (const auto& s : doc.at("plan")) view.plan.push_back(planStepFromJson(s));
     for (const auto& c : doc.at("checks")) view.checks.push_back(c.get<CheckRecordView>());
     for (const auto& e : doc.at("events")) view.events.push_back(eventFrom(e));
@@ -210,7 +229,7 @@ Result<EventView> eventViewFromJson(const json& j) {
 Result<std::vector<RolloutSummaryView>> rolloutListFromJson(const json& j) {
   return decode<std::vector<RolloutSummaryView>>(j, "rollout list", [](const json& doc) {
     std::vector<RolloutSummaryView> list;
-    for (const auto& r : doc.at("rollouts")) list.push_back(r.get<RolloutSummaryView>());
+    for (const auto& r : doc.at("rollouts")) list.push_back(summaryFrom(r));
     return list;
   });
 }

@@ -93,6 +93,10 @@ struct RolloutSummaryView {
   std::uint64_t startedMillis = 0;
   std::uint64_t finishedMillis = 0;  // 0 while it runs
   std::string endReason;
+  // Its label for the backtest (docs/backtest.md): good, bad or "" and where it comes from
+  // ("operator alice", "auto: ..."). Optional keys: "label", "labelSource".
+  std::string label;
+  std::string labelSource;
   bool operator==(const RolloutSummaryView&) const = default;
 };
 

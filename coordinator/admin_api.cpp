@@ -369,4 +369,18 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ConsoleTokenR
   return replyWith(JsonDocument{doc.dump()});
 }
 
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const BacktestRequest& request) {
+  if (backtests_ == nullptr) return replyWith(AdminError{"this coordinator runs no backtests"});
+  return backtests_->start(request, caller.replyTo);
+}
+
+std::optional<AdminReply> AdminApi::on(const Caller& caller, const LabelRollout& request) {
+  auto result = parts_.rollouts.label(request, caller.operatorName);
+  if (!result) return replyWith(AdminError{result.error().message});
+  std::string note = recordEvent("rollout_label", "", request.rolloutId,
+                                 "labelled " + request.label + " by " + caller.operatorName +
+                                     (request.reason.empty() ? "" : ": " + request.reason));
+  return replyWith(AdminOk{*result + note});
+}
+
 }  // namespace rollgate::coordinator

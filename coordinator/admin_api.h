@@ -29,6 +29,7 @@
 #include "common/transport.h"
 #include "coordinator/abort_coordinator.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/backtests.h"
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/outbox.h"
@@ -75,6 +76,8 @@ class AdminApi {
   const std::optional<FreezeState>& frozen() const { return frozen_; }
   // Where release-train requests go (null: refused). Requires: outlives this.
   void useTrains(Trains* trains) { trains_ = trains; }
+  // Where `rollgate backtest` runs (null: refused). Requires: outlives this.
+  void useBacktests(Backtests* backtests) { backtests_ = backtests; }
 
   // The reply to `request` from `operatorName` on connection `routingId`, or nothing when it is
   // sent later.
@@ -104,6 +107,8 @@ class AdminApi {
   std::optional<AdminReply> on(const Caller& caller, const DescribeRevert& request);
   std::optional<AdminReply> on(const Caller& caller, const TrainRequest& request);
   std::optional<AdminReply> on(const Caller& caller, const ConsoleTokenRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const BacktestRequest& request);
+  std::optional<AdminReply> on(const Caller& caller, const LabelRollout& request);
 
   // Pauses every running rollout for `freeze --hold-running`; "; paused running rollouts: ..." and
   // the ones that could not be paused, for the reply.
@@ -117,6 +122,7 @@ class AdminApi {
   std::optional<FreezeState> frozen_;
   std::uint64_t manualCommands_ = 0;
   Trains* trains_ = nullptr;
+  Backtests* backtests_ = nullptr;
 };
 
 }  // namespace rollgate::coordinator

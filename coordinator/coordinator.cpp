@@ -160,6 +160,14 @@ Status Coordinator::start() {
                                                     *commands_, *aborts_, *reverts_, outbox,
                                                     clock_, logger_});
   if (auto status = admin_->restore(); !status) return status;
+  backtests_ = std::make_unique<Backtests>(
+      BacktestSettings{config_.stateDir, static_cast<std::uint64_t>(config_.backtestMaxBytes),
+                       static_cast<std::uint64_t>(config_.backtestGoodAfterHours) * 3'600'000,
+                       static_cast<std::uint64_t>(config_.windowSeconds)},
+      outbox, clock_, logger_);
+  admin_->useBacktests(backtests_.get());
+  rollouts_->keepJournals(static_cast<std::uint64_t>(config_.backtestMaxBytes));
+  rollouts_->labelGoodAfter(static_cast<std::uint64_t>(config_.backtestGoodAfterHours) * 3'600'000);
   if (auto status = rollouts_->open(); !status) return status;
   if (auto status = reverts_->open(); !status) return status;
   trains_ = std::make_unique<Trains>(*store_, *rollouts_, clock_, logger_);
@@ -657,6 +665,7 @@ void Coordinator::tick() {
   }
   rollouts_->tick();
   reverts_->tick();
+  backtests_->tick();
   if (!trainsReady_) {
     bool everyHostBack = true;
     for (const auto& host : registry_.list(wall)) everyHostBack = everyHostBack && host.connected;

@@ -149,6 +149,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<Reverts> reverts_;
   std::unique_ptr<Trains> trains_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<Backtests> backtests_;
   std::unique_ptr<ConsoleFeed> console_;  // after admin_: destroyed (server stopped) first
   CoordinatorCounters counters_;
   HostQuotas quotas_;

@@ -64,6 +64,9 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
                                        std::to_string(config.heartbeatSeconds) + "), got " +
                                        std::to_string(config.hostTimeoutSeconds));
   }
+  ConfigReader backtest = reader.table("backtest");
+  backtest.get("max_bytes", config.backtestMaxBytes, 1LL << 20, 1LL << 40);
+  backtest.get("good_after_hours", config.backtestGoodAfterHours, 1, 24 * 365);
   if (auto status = reader.finish(); !status) return status.error();
   return config;
 }

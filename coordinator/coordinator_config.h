@@ -49,6 +49,11 @@ struct CoordinatorConfig {
   std::string metricsListen;
   // [notify]: webhooks on decisions (docs/notifications.md). No [[notify.webhook]]: none sent.
   notify::NotifyConfig notify;
+  // [backtest] (docs/backtest.md): the rollouts' kept inputs may take max_bytes (the oldest
+  // finished rollouts' go first); a promoted rollout not reverted within good_after_hours is
+  // labelled good.
+  std::int64_t backtestMaxBytes = 256LL << 20;
+  std::int64_t backtestGoodAfterHours = 24;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

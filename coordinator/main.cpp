@@ -1,12 +1,17 @@
 // rollgate-coordinator: parses flags, builds the coordinator and runs it until SIGTERM/SIGINT;
-// `init` writes a working config and keys instead.
+// `init` writes a working config and keys instead; `backtest --windows FILE` replays a recorded
+// history offline (for one too big for `rollgate backtest --windows`) and prints the report as
+// JSON (docs/backtest.md).
 #include <csignal>
 #include <cstdio>
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "coordinator/backtests.h"
 #include "coordinator/coordinator.h"
+#include <fstream>
+#include <sstream>
 #include "coordinator/init_command.h"
 #include "rollgate_version.h"
 
@@ -52,6 +57,53 @@ int main(int argc, char** argv) {
       return;
     }
     std::fputs(report->c_str(), stdout);
+  });
+  auto* backtest = app.add_subcommand(
+      "backtest", "replay a JSON-lines history (docs/backtest.md) with other gates or plan, "
+                  "offline; prints the report as JSON");
+  struct BacktestFiles {
+    std::string windows, gates, plan;
+    std::uint64_t windowSeconds = 10;
+  };
+  BacktestFiles files;
+  rollgate::BacktestRequest backtestRequest;
+  backtest->add_option("--windows", files.windows, "the history (JSON lines)")->required();
+  backtest->add_option("--gates", files.gates, "gates TOML to try");
+  backtest->add_option("--plan", files.plan, "plan TOML to try");
+  backtest->add_option("--service", backtestRequest.service, "only this service");
+  backtest->add_option("--window-seconds", files.windowSeconds, "the history's telemetry window")
+      ->capture_default_str();
+  backtest->add_flag("--compare", backtestRequest.compare, "the figures of the gates as they ran too");
+  backtest->callback([&] {
+    auto read = [&](const std::string& path, std::string& out) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        std::fprintf(stderr, "rollgate-coordinator: cannot read %s\n", path.c_str());
+        exitCode = 2;
+        return false;
+      }
+      std::ostringstream text;
+      text << in.rdbuf();
+      out = text.str();
+      return true;
+    };
+    if (!read(files.windows, backtestRequest.windowsJsonl)) return;
+    backtestRequest.windowsName = files.windows;
+    if (!files.gates.empty() && !read(files.gates, backtestRequest.gatesToml)) return;
+    backtestRequest.gatesName = files.gates;
+    if (!files.plan.empty() && !read(files.plan, backtestRequest.planToml)) return;
+    backtestRequest.planName = files.plan;
+    rollgate::coordinator::BacktestSettings settings;
+    settings.windowSeconds = files.windowSeconds;
+    rollgate::SystemClock wall;
+    auto report =
+        rollgate::coordinator::runBacktest(backtestRequest, nullptr, settings, wall.nowMillis());
+    if (!report) {
+      std::fprintf(stderr, "rollgate-coordinator: %s\n", report.error().message.c_str());
+      exitCode = 1;
+      return;
+    }
+    std::printf("%s\n", rollgate::toJson(*report).dump(2).c_str());
   });
   CLI11_PARSE(app, argc, argv);
   if (!app.get_subcommands().empty()) return exitCode;

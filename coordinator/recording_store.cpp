@@ -215,4 +215,17 @@ Result<std::uint64_t> RecordingStore::pruneEvents(std::uint64_t beforeMillis, st
   return timed("prune_events", [&] { return inner_->pruneEvents(beforeMillis, keepRows); });
 }
 
+Status RecordingStore::appendJournal(const std::string& rolloutId,
+                                     const std::vector<std::string>& lines) {
+  return timed("append_journal", [&] { return inner_->appendJournal(rolloutId, lines); });
+}
+
+Result<JournalUsage> RecordingStore::pruneJournals(std::uint64_t capBytes) {
+  return timed("prune_journals", [&] { return inner_->pruneJournals(capBytes); });
+}
+
+Status RecordingStore::saveLabel(const RolloutLabelRecord& label) {
+  return timed("save_label", [&] { return inner_->saveLabel(label); });
+}
+
 }  // namespace rollgate::coordinator

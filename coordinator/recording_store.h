@@ -90,6 +90,16 @@ class RecordingStore final : public Store {
     return inner_->findConsoleToken(sha256Hex);
   }
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
+  Status appendJournal(const std::string& rolloutId,
+                       const std::vector<std::string>& lines) override;
+  Result<JournalUsage> pruneJournals(std::uint64_t capBytes) override;
+  Status saveLabel(const RolloutLabelRecord& label) override;
+  Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& rolloutId) override {
+    return inner_->labelOf(rolloutId);
+  }
+  Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override {
+    return inner_->revertsOf(service);
+  }
   Status appendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,

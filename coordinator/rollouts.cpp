@@ -5,9 +5,11 @@
 
 #include "common/gate_json.h"
 #include "common/version.h"
+#include "coordinator/rollout/journal.h"
 #include "coordinator/rollout/planner.h"
 #include "coordinator/rollout/read_model.h"
 #include "coordinator/rollout/rollout_config.h"
+#include "coordinator/rollout_labels.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -86,7 +88,10 @@ Status Rollouts::open() {
     logger_->warn("rollout {} ({} {}): resuming in state {} after a coordinator restart", id,
                   entry.rollout->state().spec.service, entry.rollout->state().spec.version,
                   statusOf(*entry.rollout));
-    apply(entry, entry.rollout->resumed(now));
+    rollout::RolloutInput resumed;
+    resumed.kind = rollout::InputKind::kResumed;
+    resumed.atMillis = now;
+    apply(entry, *feed(entry, resumed));
     for (const auto& command : entry.rollout->pendingCommands()) send(entry, command);
     // The current step's telemetry, from the store (duplicates are ignored by the rollout).
     rollout::TelemetryWanted wanted = entry.rollout->telemetryWanted();
@@ -100,7 +105,12 @@ Status Rollouts::open() {
         rollout::Actions actions;
         for (const auto& stored : *windows) {
           if (!hosts.count(stored.host)) continue;
-          auto more = entry.rollout->onTelemetry(stored.host, stored.window, now);
+          rollout::RolloutInput input;
+          input.kind = rollout::InputKind::kTelemetry;
+          input.atMillis = now;
+          input.host = stored.host;
+          input.window = stored.window;
+          auto more = *feed(entry, input);
           actions.insert(actions.end(), more.begin(), more.end());
         }
         apply(entry, actions);
@@ -337,7 +347,11 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
     logger_->warn("rollout {}: {}", id, planned.smallFleetWarning);
     recordEvent(entry, EventRecord{now, "plan_note", "", id, planned.smallFleetWarning});
   }
-  apply(entry, entry.rollout->start(now));
+  entry.journal.push_back(rollout::startLine(entry.rollout->state(), now));
+  rollout::RolloutInput started;
+  started.kind = rollout::InputKind::kStart;
+  started.atMillis = now;
+  apply(entry, *feed(entry, started));
   save(entry);
   return rollout::summaryJson(*entry.rollout, now);
 }
@@ -350,33 +364,38 @@ Result<std::string> Rollouts::act(const RolloutAction& request, const std::strin
   }
   std::uint64_t now = clock_.nowMillis();
   rollout::Rollout& r = *it->second.rollout;
-  Result<rollout::Actions> actions = rollout::Actions{};
+  rollout::RolloutInput input;
+  input.kind = rollout::InputKind::kOperator;
+  input.atMillis = now;
+  input.who = operatorName;
   const char* verb = "";
   switch (request.action) {
     case RolloutAction::Action::kPause:
-      actions = r.pause(operatorName, now);
+      input.verb = rollout::OperatorVerb::kPause;
       verb = "paused";
       break;
     case RolloutAction::Action::kResume:
-      actions = r.resume(operatorName, now);
+      input.verb = rollout::OperatorVerb::kResume;
       verb = "resumed";
       break;
     case RolloutAction::Action::kPromote:
-      actions = r.promote(operatorName, now);
+      input.verb = rollout::OperatorVerb::kPromote;
       verb = "promoted";
       break;
     case RolloutAction::Action::kRollback:
-      actions = r.rollback(operatorName, "rolled back by operator " + operatorName, now);
+      input.verb = rollout::OperatorVerb::kRollback;
+      input.reason = "rolled back by operator " + operatorName;
       verb = "rolling back";
       break;
   }
+  Result<rollout::Actions> actions = feed(it->second, input);
   if (!actions) return actions.error();
   recordEvent(it->second, EventRecord{now, "operator", "", request.rolloutId,
                                       std::string(verb) + " by " + operatorName});
   apply(it->second, *actions);
   std::string message = "rollout " + request.rolloutId + " " + verb + " (now " + statusOf(r) + ")";
   save(it->second);
-  if (rollout::isTerminal(r.status())) rollouts_.erase(it);
+  if (rollout::isTerminal(r.status())) retire(it);
   return message;
 }
 
@@ -394,9 +413,15 @@ Rollouts::AbortOutcome Rollouts::abort(const std::vector<std::string>& ids,
     for (const auto& host : r.state().hosts) {
       hosts[host.name].push_back(ServiceRelease{r.state().spec.service, host.fromRelease, {}});
     }
-    apply(current->second, r.abort(operatorName, reason, now));
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kOperator;
+    input.verb = rollout::OperatorVerb::kAbort;
+    input.atMillis = now;
+    input.who = operatorName;
+    input.reason = reason;
+    apply(current->second, *feed(current->second, input));
     save(current->second);
-    if (rollout::isTerminal(r.status())) rollouts_.erase(current);
+    if (rollout::isTerminal(r.status())) retire(current);
   }
   return outcome;
 }
@@ -406,11 +431,16 @@ void Rollouts::onTelemetry(const std::string& host, const TelemetryWindow& windo
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
     if (current->second.rollout->state().spec.service != window.service) continue;
-    auto actions = current->second.rollout->onTelemetry(host, window, now);
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kTelemetry;
+    input.atMillis = now;
+    input.host = host;
+    input.window = window;
+    auto actions = *feed(current->second, input);
     if (actions.empty()) continue;
     apply(current->second, actions);
     save(current->second);
-    if (rollout::isTerminal(current->second.rollout->status())) rollouts_.erase(current);
+    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
   }
 }
 
@@ -418,11 +448,16 @@ void Rollouts::onHostHealth(const std::string& host, bool healthy) {
   std::uint64_t now = clock_.nowMillis();
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
-    auto actions = current->second.rollout->onHostHealth(host, healthy, now);
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kHostHealth;
+    input.atMillis = now;
+    input.host = host;
+    input.healthy = healthy;
+    auto actions = *feed(current->second, input);
     if (actions.empty()) continue;
     apply(current->second, actions);
     save(current->second);
-    if (rollout::isTerminal(current->second.rollout->status())) rollouts_.erase(current);
+    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
   }
 }
 
@@ -430,17 +465,51 @@ void Rollouts::tick() {
   finishPendingStarts();
   takePrometheusAnswers();
   std::uint64_t now = clock_.nowMillis();
+  for (auto& [id, entry] : rollouts_) flushJournal(entry);
+  if (now >= nextJournalPruneMillis_) {
+    nextJournalPruneMillis_ = now + 60'000;
+    if (auto usage = store_.pruneJournals(journalCapBytes_); !usage) {
+      logger_->error("cannot keep the rollouts' journals within {} bytes: {}", journalCapBytes_,
+                     usage.error().message);
+    }
+  }
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
     std::vector<rollout::SendCommand> unsent = std::move(current->second.unsent);
     current->second.unsent.clear();
     for (const auto& command : unsent) send(current->second, command);
-    auto actions = current->second.rollout->tick(now);
+    rollout::RolloutInput input;
+    input.atMillis = now;  // a tick
+    auto actions = *feed(current->second, input);
     if (actions.empty()) continue;
     apply(current->second, actions);
     save(current->second);
-    if (rollout::isTerminal(current->second.rollout->status())) rollouts_.erase(current);
+    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
   }
+}
+
+Result<rollout::Actions> Rollouts::feed(Entry& entry, const rollout::RolloutInput& input) {
+  auto actions = rollout::applyInput(*entry.rollout, input);
+  if (!actions) return actions;
+  if (input.kind != rollout::InputKind::kStart &&
+      rollout::worthKeeping(*entry.rollout, input, *actions)) {
+    entry.journal.push_back(rollout::inputLine(entry.rollout->id(), input));
+  }
+  return actions;
+}
+
+void Rollouts::flushJournal(Entry& entry) {
+  if (entry.journal.empty()) return;
+  if (auto s = store_.appendJournal(entry.rollout->id(), entry.journal); !s) {
+    logger_->error("rollout {}: {} inputs not kept for backtesting: {}", entry.rollout->id(),
+                   entry.journal.size(), s.error().message);
+  }
+  entry.journal.clear();
+}
+
+void Rollouts::retire(std::map<std::string, Entry>::iterator it) {
+  flushJournal(it->second);
+  rollouts_.erase(it);
 }
 
 void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
@@ -477,9 +546,15 @@ void Rollouts::send(Entry& entry, const rollout::SendCommand& action) {
           onLateResult(id, host, commandId, result);
           return;
         }
-        apply(it->second, it->second.rollout->onCommandResult(host, commandId, result, clock_.nowMillis()));
+        rollout::RolloutInput input;
+        input.kind = rollout::InputKind::kCommandResult;
+        input.atMillis = clock_.nowMillis();
+        input.host = host;
+        input.commandId = commandId;
+        input.result = result;
+        apply(it->second, *feed(it->second, input));
         save(it->second);
-        if (rollout::isTerminal(it->second.rollout->status())) rollouts_.erase(it);
+        if (rollout::isTerminal(it->second.rollout->status())) retire(it);
       },
       {}, ref);
   if (!sent) {
@@ -518,7 +593,12 @@ void Rollouts::holdForStore(Entry& entry, const std::string& what, const std::st
   rollout::Rollout& r = *entry.rollout;
   logger_->error("rollout {}: {}: {}", r.id(), what, error);
   if (r.state().operatorPause) return;  // already held; the operator resumes it
-  auto paused = r.pause("the coordinator (" + what + ")", clock_.nowMillis());
+  rollout::RolloutInput input;
+  input.kind = rollout::InputKind::kOperator;
+  input.verb = rollout::OperatorVerb::kPause;
+  input.atMillis = clock_.nowMillis();
+  input.who = "the coordinator (" + what + ")";
+  auto paused = feed(entry, input);
   if (!paused) {
     logger_->error("rollout {}: goes on without that record: {}", r.id(), paused.error().message);
     return;
@@ -576,22 +656,112 @@ void Rollouts::save(Entry& entry) {
 Result<std::string> Rollouts::listJson() {
   auto ids = store_.recentRolloutIds(200);
   if (!ids) return ids.error();
-  json list = json::array();
   std::uint64_t now = clock_.nowMillis();
+  std::vector<std::unique_ptr<rollout::Rollout>> owned;
+  std::vector<const rollout::Rollout*> shown;
   for (const auto& id : *ids) {
     if (auto it = rollouts_.find(id); it != rollouts_.end()) {
-      list.push_back(json::parse(rollout::summaryJson(*it->second.rollout, now)));
+      shown.push_back(it->second.rollout.get());
     } else if (auto loaded = load(id)) {
-      list.push_back(json::parse(rollout::summaryJson(**loaded, now)));
+      owned.push_back(std::move(*loaded));
+      shown.push_back(owned.back().get());
     }
   }
+  json list = json::array();
+  for (const auto* r : shown) {
+    json summary = json::parse(rollout::summaryJson(*r, now));
+    RolloutLabel label = labelFor(r->state(), shown);
+    if (!label.label.empty()) {
+      summary["label"] = label.label;
+      summary["labelSource"] = label.source;
+    }
+    list.push_back(std::move(summary));
+  }
   return json{{"rollouts", list}}.dump();
+}
+
+RolloutLabel Rollouts::labelFor(const rollout::RolloutState& state,
+                                const std::vector<const rollout::Rollout*>& peers) {
+  auto stored = store_.labelOf(state.spec.rolloutId);
+  if (!stored) {
+    logger_->error("rollout {}: cannot read its label: {}", state.spec.rolloutId,
+                   stored.error().message);
+  }
+  std::optional<RolloutLabelRecord> operatorLabel = stored ? *stored : std::nullopt;
+  std::vector<std::uint64_t> reverts;
+  std::uint64_t next = 0;
+  if (!operatorLabel && state.finished && state.outcome == rollout::RolloutStatus::kSucceeded) {
+    if (auto fleet = store_.revertsOf(state.spec.service)) {
+      for (const auto& r : *fleet) reverts.push_back(revertStartMillis(r));
+    }
+    for (const auto* peer : peers) {
+      const auto& other = peer->state();
+      if (other.spec.service != state.spec.service || other.startedMillis <= state.startedMillis) {
+        continue;
+      }
+      if (other.spec.revert) {
+        reverts.push_back(other.startedMillis);
+      } else if (next == 0 || other.startedMillis < next) {
+        next = other.startedMillis;
+      }
+    }
+  }
+  return labelRollout(state, operatorLabel, reverts, next, clock_.nowMillis(), goodAfterMillis_);
+}
+
+Result<std::string> Rollouts::label(const LabelRollout& request, const std::string& operatorName) {
+  if (!exists(request.rolloutId)) return makeError("no rollout " + request.rolloutId);
+  if (request.label != "good" && request.label != "bad") {
+    return makeError("label \"" + request.label + "\" is not good or bad");
+  }
+  RolloutLabelRecord record{request.rolloutId, request.label, request.reason, operatorName,
+                            clock_.nowMillis()};
+  if (auto s = store_.saveLabel(record); !s) {
+    return makeError("cannot label rollout " + request.rolloutId + ": " + s.error().message);
+  }
+  logger_->info("operator {} labelled rollout {} {}{}", operatorName, request.rolloutId,
+                request.label, request.reason.empty() ? "" : " (" + request.reason + ")");
+  return "rollout " + request.rolloutId + " labelled " + request.label + " by " + operatorName;
 }
 
 Result<std::string> Rollouts::describeJson(const std::string& id) {
   auto view = describe(id);
   if (!view) return view.error();
+  if (auto label = labelOf(id); !label.label.empty()) {
+    view->rollout.label = label.label;
+    view->rollout.labelSource = label.source;
+  }
   return toJson(*view).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+RolloutLabel Rollouts::labelOf(const std::string& id) {
+  std::unique_ptr<rollout::Rollout> owned;
+  const rollout::Rollout* r = nullptr;
+  if (auto it = rollouts_.find(id); it != rollouts_.end()) {
+    r = it->second.rollout.get();
+  } else if (auto loaded = load(id)) {
+    owned = std::move(*loaded);
+    r = owned.get();
+  } else {
+    return {};
+  }
+  std::vector<std::unique_ptr<rollout::Rollout>> peersOwned;
+  std::vector<const rollout::Rollout*> peers;
+  if (r->state().finished && r->state().outcome == rollout::RolloutStatus::kSucceeded) {
+    // Later rollouts of the service: a revert among them labels a promotion bad.
+    if (auto ids = store_.recentRolloutIds(200)) {
+      for (const auto& other : *ids) {
+        if (other == id) continue;
+        if (auto it = rollouts_.find(other); it != rollouts_.end()) {
+          peers.push_back(it->second.rollout.get());
+        } else if (auto loaded = load(other)) {
+          peersOwned.push_back(std::move(*loaded));
+          peers.push_back(peersOwned.back().get());
+        }
+      }
+    }
+  }
+  return labelFor(r->state(), peers);
 }
 
 Result<RolloutView> Rollouts::describe(const std::string& id) {

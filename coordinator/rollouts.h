@@ -15,6 +15,13 @@
 //  - a rollout that is rolling back or finished cannot be paused: rolling back goes on (it only
 //    undoes), and the failure is logged as an error;
 //  - every such failure is logged as an error naming the rollout and what was not saved.
+//
+// Every input reaches a rollout through rollout::applyInput (rollout/journal.h), and the inputs
+// worth keeping are kept with the rollout as its journal, for `rollgate backtest` to replay
+// through the same function: buffered and written in one transaction per tick (and when the
+// rollout ends); the oldest finished rollouts' journals go when they take more than
+// keepJournals()' cap. A journal that cannot be written is logged as an error and the rollout
+// goes on (its backtest replays what was kept; nothing about the rollout itself depends on it).
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -35,7 +42,9 @@
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/prometheus_checks.h"
 #include "coordinator/registry.h"
+#include "coordinator/rollout/journal.h"
 #include "coordinator/rollout/rollout.h"
+#include "coordinator/rollout_labels.h"
 #include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
 
@@ -53,6 +62,9 @@ class Rollouts {
   // Where Prometheus checks are queried (null: no Prometheus configured; a rollout with a
   // Prometheus check is then refused). Requires: outlives this.
   void usePrometheus(PrometheusChecks* prometheus) { prometheus_ = prometheus; }
+
+  // The kept journals may take `capBytes` ([backtest] max_bytes); checked once a minute.
+  void keepJournals(std::uint64_t capBytes) { journalCapBytes_ = capBytes; }
 
   // Resumes every rollout that had not finished; hosts of a rollout that ended
   // rolled_back_incomplete get their pending rollback when they say hello.
@@ -93,10 +105,17 @@ class Rollouts {
   void onHostHealth(const std::string& host, bool healthy);
   void tick();
 
+  // Both show each rollout's label and its source (rollout_labels.h).
   Result<std::string> listJson();
-  // One rollout's typed read model (running, or loaded from the store); describeJson is its JSON.
+  // One rollout's typed read model (running, or loaded from the store), without its label (the
+  // label reads later rollouts of the service); describeJson is its JSON with the label.
   Result<RolloutView> describe(const std::string& id);
   Result<std::string> describeJson(const std::string& id);
+  // `rollgate rollout label`: an operator's label, which overrides the automatic one.
+  Result<std::string> label(const LabelRollout& request, const std::string& operatorName);
+  // A promoted rollout not reverted within this long is labelled good ([backtest]
+  // good_after_hours).
+  void labelGoodAfter(std::uint64_t millis) { goodAfterMillis_ = millis; }
   // One rollout's summary JSON (as in listJson) and the checks it runs, for the console.
   Result<std::string> summaryJsonOf(const std::string& id);
   Result<std::vector<stats::CheckSpec>> checkSpecsOf(const std::string& id);
@@ -106,7 +125,18 @@ class Rollouts {
     std::unique_ptr<rollout::Rollout> rollout;
     std::map<std::uint64_t, CommandRef> refs;  // commandId -> the ref it was sent with
     std::vector<rollout::SendCommand> unsent;  // their ref could not be saved; retried by tick()
+    std::vector<std::string> journal;          // lines not yet written
   };
+  // Hands `input` to the entry's rollout (rollout::applyInput) and keeps it in its journal.
+  Result<rollout::Actions> feed(Entry& entry, const rollout::RolloutInput& input);
+  void flushJournal(Entry& entry);
+  // The rollout's label; `peers` are other rollouts (later reverts of the service among them).
+  RolloutLabel labelFor(const rollout::RolloutState& state,
+                        const std::vector<const rollout::Rollout*>& peers);
+  // Rollout `id`'s label, with the service's later rollouts as peers (empty when it is unknown).
+  RolloutLabel labelOf(const std::string& id);
+  // Writes the journal of a rollout that has ended and forgets it.
+  void retire(std::map<std::string, Entry>::iterator it);
   void apply(Entry& entry, const rollout::Actions& actions);
   void send(Entry& entry, const rollout::SendCommand& command);
   void save(Entry& entry);
@@ -171,6 +201,9 @@ class Rollouts {
   std::map<std::string, Entry> rollouts_;  // unfinished rollouts only
   PrometheusChecks* prometheus_ = nullptr;
   std::vector<PendingStart> pendingStarts_;  // waiting for their Prometheus queries
+  std::uint64_t journalCapBytes_ = 256ULL << 20;
+  std::uint64_t goodAfterMillis_ = 24 * 3'600'000ULL;
+  std::uint64_t nextJournalPruneMillis_ = 0;
 };
 
 }  // namespace rollgate::coordinator

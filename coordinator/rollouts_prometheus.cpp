@@ -3,6 +3,7 @@
 #include <set>
 
 #include "coordinator/rollouts.h"
+#include "coordinator/rollout/journal.h"
 
 namespace rollgate::coordinator {
 
@@ -44,7 +45,13 @@ void Rollouts::queryPrometheus(Entry& entry, const rollout::QueryPrometheus& act
         });
   }
   std::uint64_t now = clock_.nowMillis();
-  for (const auto& sample : immediate) r.onPrometheusSample(sample, now);
+  for (const auto& sample : immediate) {
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kPrometheus;
+    input.atMillis = now;
+    input.sample = sample;
+    (void)feed(entry, input);
+  }
 }
 
 void Rollouts::takePrometheusAnswers() {
@@ -54,7 +61,11 @@ void Rollouts::takePrometheusAnswers() {
   for (const auto& [id, sample] : prometheus_->answers()) {
     auto it = rollouts_.find(id);
     if (it == rollouts_.end()) continue;
-    it->second.rollout->onPrometheusSample(sample, now);
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kPrometheus;
+    input.atMillis = now;
+    input.sample = sample;
+    (void)feed(it->second, input);
     changed.insert(id);
   }
   for (const auto& id : changed) save(rollouts_.at(id));

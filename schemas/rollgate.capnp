@@ -308,6 +308,8 @@ struct AdminRequest {
     describeRevert @17 :Text;     # revert id ("v<n>"); reply: json (its report)
     train @18 :TrainRequest;      # release candidates and the release train; reply: json
     consoleToken @19 :ConsoleTokenRequest;  # reply: ok (the token, shown once)
+    backtest @20 :BacktestRequest;  # reply: json (the report: docs/backtest.md)
+    labelRollout @21 :LabelRollout;
   }
 }
 
@@ -325,6 +327,27 @@ struct ConsoleTokenRequest {
   operatorName @0 :Text;   # who signs in with it (shown in the event log)
   role @1 :Text;           # viewer (read) or operator (act)
   ttlSeconds @2 :UInt64;   # how long it is valid
+}
+
+struct BacktestRequest {
+  # Replays kept rollouts, or the history in windowsJsonl, with other gates and plan
+  # (docs/backtest.md). Never sends a command and never changes stored state.
+  gatesToml @0 :Text;     # empty: each rollout's own gates
+  gatesName @1 :Text;
+  planToml @2 :Text;      # empty: each rollout's own plan
+  planName @3 :Text;
+  service @4 :Text;       # empty: every service
+  sinceMillis @5 :UInt64;
+  untilMillis @6 :UInt64; # 0: now
+  windowsJsonl @7 :Text;  # JSON lines (docs/backtest.md); empty: the coordinator's kept rollouts
+  windowsName @8 :Text;
+  compare @9 :Bool;
+}
+
+struct LabelRollout {
+  rolloutId @0 :Text;
+  label @1 :Text;         # good or bad
+  reason @2 :Text;
 }
 
 struct RevertRequest {

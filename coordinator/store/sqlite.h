@@ -50,6 +50,8 @@ class Database {
  public:
   // Opens (creating) `path` in WAL mode with synchronous=FULL and a busy timeout.
   static Result<std::unique_ptr<Database>> open(const std::string& path);
+  // Opens an existing `path` read-only (SQLITE_OPEN_READONLY): every write through it fails.
+  static Result<std::unique_ptr<Database>> openReadOnly(const std::string& path);
 
   Status exec(const std::string& sql);
   Result<Statement> prepare(const std::string& sql);

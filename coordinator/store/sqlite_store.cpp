@@ -131,6 +131,7 @@ Status SqliteStore::migrate() {
   if (auto reverts = migrateReverts(); !reverts) return reverts;
   if (auto train = migrateTrain(); !train) return train;
   if (auto console = migrateConsole(); !console) return console;
+  if (auto backtest = migrateBacktest(); !backtest) return backtest;
   auto stmt = db_->prepare("SELECT value FROM meta WHERE key = 'epoch'");
   if (!stmt) return stmt.error();
   if (stmt->step()) epoch_ = std::stoull(stmt->text(0));

@@ -2,8 +2,9 @@
 // coordinator's state directory. Only one coordinator may own a state directory: open() takes an
 // exclusive lock on `coordinator.lock` and fails, naming the holder's pid, if another process has
 // it. Every open bumps the epoch. Tables: meta, hosts, events, aborts, rollouts, checks,
-// telemetry, artifacts, reverts; the layout of the older tables is that of every earlier release,
-// so an existing state directory opens unchanged (reverts is created when missing).
+// telemetry, artifacts, reverts, backtest_journal, backtest_usage, rollout_labels; the layout of
+// the older tables is that of every earlier release, so an existing state directory opens
+// unchanged (reverts and the backtest's tables are created when missing).
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
@@ -59,6 +60,13 @@ class SqliteStore final : public Store {
   // sqlite_store_console.cpp
   Status saveConsoleToken(const ConsoleTokenRecord& token) override;
   Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override;
+  // sqlite_store_backtest.cpp
+  Status appendJournal(const std::string& rolloutId,
+                       const std::vector<std::string>& lines) override;
+  Result<JournalUsage> pruneJournals(std::uint64_t capBytes) override;
+  Status saveLabel(const RolloutLabelRecord& label) override;
+  Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& rolloutId) override;
+  Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override;
 
   Status appendWindows(const std::vector<StoredWindow>& windows) override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
@@ -91,6 +99,7 @@ class SqliteStore final : public Store {
   Status migrateReverts();
   Status migrateTrain();  // sqlite_train_store.cpp
   Status migrateConsole();
+  Status migrateBacktest();
   Result<std::vector<RolloutRecord>> queryRollouts(const std::string& where,
                                                    const std::string& arg);
   Result<std::vector<ArtifactInfo>> queryArtifacts(const std::string& where,

@@ -100,6 +100,25 @@ struct StoredWindow {
   TelemetryWindow window;
 };
 
+// An operator's label of a rollout (`rollgate rollout label`): good or bad, why, by whom, when.
+struct RolloutLabelRecord {
+  std::string rolloutId;
+  std::string label;  // "good" or "bad"
+  std::string reason;
+  std::string by;
+  std::uint64_t atMillis = 0;
+  bool operator==(const RolloutLabelRecord&) const = default;
+};
+
+// What the kept rollout journals take (the backtest's inputs), and how many rollouts' journals
+// went to stay within the cap since the store was created.
+struct JournalUsage {
+  std::uint64_t bytes = 0;
+  std::uint64_t rollouts = 0;
+  std::uint64_t droppedRollouts = 0;
+  bool operator==(const JournalUsage&) const = default;
+};
+
 struct ArtifactInfo {
   std::string service;
   std::string version;
@@ -155,6 +174,19 @@ class Store {
   virtual Status recordCheck(const CheckRecord& check) = 0;
   // Checks of `rolloutId`, oldest first.
   virtual Result<std::vector<CheckRecord>> checksOf(const std::string& rolloutId) = 0;
+
+  // ---- what the backtest reads (sqlite_store_backtest.cpp)
+  // Appends lines to a rollout's journal (rollout/journal.h), all or none.
+  virtual Status appendJournal(const std::string& rolloutId,
+                               const std::vector<std::string>& lines) = 0;
+  // Drops the journals of the oldest finished rollouts until the rest take at most `capBytes`;
+  // returns the usage after.
+  virtual Result<JournalUsage> pruneJournals(std::uint64_t capBytes) = 0;
+  // Replaces the operator's label of a rollout.
+  virtual Status saveLabel(const RolloutLabelRecord& label) = 0;
+  virtual Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& rolloutId) = 0;
+  // Fleet-wide reverts of `service`, oldest first (automatic labels: reverted after promotion).
+  virtual Result<std::vector<RevertRecord>> revertsOf(const std::string& service) = 0;
 
   // ---- fleet-wide reverts
   // One more than the highest revert sequence number ever stored (1 when none).

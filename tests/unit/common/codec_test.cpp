@@ -95,7 +95,7 @@ TEST_CASE("broadcasts round trip: abort, freeze, resume") {
 
 TEST_CASE("admin requests round trip: every body") {
   auto samples = sampleAdminRequests();
-  checkRoundTrips(samples, decodeAdminRequest, 28);
+  checkRoundTrips(samples, decodeAdminRequest, 30);
   std::vector<bool> seen(std::variant_size_v<decltype(AdminRequest::body)>, false);
   for (const auto& m : samples) seen[m.body.index()] = true;
   for (bool s : seen) CHECK(s);

@@ -172,6 +172,9 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
   add(DescribeRevert{"v3"});
   add(TrainRequest{"submit", "web", R"({"commit":"4f2a9c01","version":"1.4.2","tests":"passed"})"});
   add(ConsoleTokenRequest{"alice", "operator", 86400});
+  add(BacktestRequest{"[[check]]\n", "gates.toml", "", "", "web", 1, 2,
+                      R"({"v":1,"rollout":"r1","type":"tick","at":1})", "h.jsonl", true});
+  add(LabelRollout{"ro-7", "bad", "reverted by hand"});
   return out;
 }
 

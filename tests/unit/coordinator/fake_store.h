@@ -33,6 +33,8 @@ class FakeStore final : public Store {
   std::map<std::string, std::string> trainStates;
   std::map<std::pair<std::string, std::uint64_t>, TrainCandidateRow> candidates;
   std::vector<TrainEventRecord> trainEventLog;
+  std::map<std::string, std::vector<std::string>> journals;
+  std::map<std::string, RolloutLabelRecord> labels;
 
   std::uint64_t epoch() const override { return 7; }
 
@@ -146,6 +148,38 @@ class FakeStore final : public Store {
     auto it = reverts.find(id);
     if (it == reverts.end()) return std::optional<RevertRecord>();
     return std::optional<RevertRecord>(it->second);
+  }
+  Status appendJournal(const std::string& rolloutId,
+                       const std::vector<std::string>& lines) override {
+    if (fails("appendJournal")) return injected("appendJournal");
+    auto& kept = journals[rolloutId];
+    kept.insert(kept.end(), lines.begin(), lines.end());
+    return {};
+  }
+  Result<JournalUsage> pruneJournals(std::uint64_t) override {
+    JournalUsage usage;
+    for (const auto& [id, lines] : journals) {
+      usage.rollouts += 1;
+      for (const auto& line : lines) usage.bytes += line.size();
+    }
+    return usage;
+  }
+  Status saveLabel(const RolloutLabelRecord& label) override {
+    if (fails("saveLabel")) return injected("saveLabel");
+    labels[label.rolloutId] = label;
+    return {};
+  }
+  Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& id) override {
+    auto it = labels.find(id);
+    if (it == labels.end()) return std::optional<RolloutLabelRecord>();
+    return std::optional<RolloutLabelRecord>(it->second);
+  }
+  Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override {
+    std::vector<RevertRecord> out;
+    for (const auto& [id, revert] : reverts) {
+      if (revert.service == service) out.push_back(revert);
+    }
+    return out;
   }
   Result<std::vector<RevertRecord>> unfinishedReverts() override {
     std::vector<RevertRecord> out;

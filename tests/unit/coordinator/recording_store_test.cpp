@@ -148,3 +148,33 @@ TEST_CASE("recording store: abort acknowledgements counted once per host; writes
   CHECK(s.storeWriteSeconds.at("save_abort").count == 3);
   CHECK(s.storeWriteSeconds.at("save_abort").sum == doctest::Approx(3 * 0.00015));
 }
+
+TEST_CASE("recording store: the backtest's journals and labels reach the store; writes timed") {
+  Recorded rec;
+  REQUIRE(rec.store->appendJournal("r4", {"{\"a\":1}", "{\"b\":2}"}).ok());
+  REQUIRE(rec.fake->journals.count("r4") == 1);
+  CHECK(rec.fake->journals.at("r4").size() == 2);
+  auto usage = rec.store->pruneJournals(1 << 20);
+  REQUIRE(usage.ok());
+  CHECK(usage->rollouts == 1);
+  CHECK(usage->bytes == 14);
+  RolloutLabelRecord label{"r4", "bad", "reverted by hand", "alice", 9000};
+  REQUIRE(rec.store->saveLabel(label).ok());
+  auto read = rec.store->labelOf("r4");
+  REQUIRE(read.ok());
+  REQUIRE(read->has_value());
+  CHECK(**read == label);
+  RevertRecord revert;
+  revert.id = "v1";
+  revert.service = "web";
+  rec.fake->reverts["v1"] = revert;
+  auto reverts = rec.store->revertsOf("web");
+  REQUIRE(reverts.ok());
+  CHECK(reverts->size() == 1);
+  auto s = rec.snapshot();
+  for (const char* op : {"append_journal", "prune_journals", "save_label"}) {
+    CAPTURE(op);
+    REQUIRE(s.storeWriteSeconds.count(op) == 1);
+    CHECK(s.storeWriteSeconds.at(op).count == 1);
+  }
+}
