@@ -204,7 +204,17 @@ Status RecordingStore::saveTrain(const std::string& service, const std::string& 
 }
 
 Status RecordingStore::recordTrainEvent(const TrainEventRecord& event) {
-  return timed("record_train_event", [&] { return inner_->recordTrainEvent(event); });
+  Status status = timed("record_train_event", [&] { return inner_->recordTrainEvent(event); });
+  if (!status || !onDecision_) return status;
+  // The release train's own kinds, prefixed: train_bad_commit, train_stopped, train_picked, ...
+  notify::Notification n;
+  n.kind = "train_" + event.kind;
+  n.rolloutId = event.rolloutId;
+  n.service = event.service;
+  n.text = event.message;
+  n.atMillis = event.atMillis;
+  onDecision_(std::move(n));
+  return status;
 }
 
 Status RecordingStore::saveConsoleToken(const ConsoleTokenRecord& token) {

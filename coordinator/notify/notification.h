@@ -1,8 +1,9 @@
 // A decision the coordinator sends to webhooks: built from its typed events (the event log's
 // kinds and a rollout's terminal status), never from their prose. Kinds are event kinds: the
 // rollout engine's (step_passed, step_failed, held, ...), the coordinator's (abort, freeze,
-// unfreeze, ...) and rollout_<status> when a rollout reaches a terminal status (rollout_succeeded,
-// rollout_rolled_back, rollout_aborted, rollout_failed, rollout_rolled_back_incomplete).
+// unfreeze, ...), rollout_<status> when a rollout reaches a terminal status (rollout_succeeded,
+// rollout_rolled_back, rollout_aborted, rollout_failed, rollout_rolled_back_incomplete) and
+// train_<kind> for the release train's events (train_bad_commit, train_stopped, ...).
 // Thread-safety: a value type.
 #pragma once
 

@@ -40,7 +40,8 @@ const std::vector<std::string>& defaultNotificationKinds() {
   static const std::vector<std::string> kinds = {
       "step_passed",    "step_failed",         "held",           "rollout_succeeded",
       "rollout_rolled_back", "rollout_aborted", "rollout_failed",
-      "rollout_rolled_back_incomplete", "abort", "freeze", "unfreeze"};
+      "rollout_rolled_back_incomplete", "abort", "freeze", "unfreeze",
+      "train_bad_commit",    "train_stopped"};
   return kinds;
 }
 

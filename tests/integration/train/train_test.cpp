@@ -2,7 +2,7 @@
 // ten commits with a bad one in the middle land at once; the backlog raises the commits per
 // rollout to the hard cap; the canary fails; the train bisects to the bad commit in at most four
 // canary-only rollouts, ships the good ones before it and holds, naming the culprit, until a revert
-// lands, which it ships. The coordinator is SIGKILLed around a pick, while rolling out, while
+// lands, which it ships; a webhook hears of the bad commit. The coordinator is SIGKILLed around a pick, while rolling out, while
 // bisecting and while held, and the train resumes each time: no version is rolled out fleet-wide twice, none is
 // skipped. Then a deploy window: closed, the train does not start anything and says when it
 // opens; open, it ships; closed again, it stops.
@@ -16,6 +16,7 @@
 #include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
+#include "tests/support/fleet/webhook_receiver.h"
 #include "tests/support/skip.h"
 
 using namespace rollgate::testing;
@@ -111,7 +112,12 @@ std::string utcIn(int seconds) {
 
 TEST_CASE("the release train ships, bisects to the bad commit, holds until its revert, resumes after SIGKILL and keeps its window") {
   if (!requireOrSkip(WebFleet::missingPrerequisite())) return;
-  auto started = WebFleet::start(kHosts, WebFleet::Options{});
+  // A team's webhook endpoint, told when the train names a bad commit.
+  WebhookReceiver hook("train-hook-secret");
+  WebFleet::Options options;
+  options.coordinatorExtraToml = "\n[[notify.webhook]]\nurl = \"" + hook.url() +
+                                 "\"\nsecret = \"train-hook-secret\"\nformat = \"json\"\n";
+  auto started = WebFleet::start(kHosts, options);
   REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
   WebFleet& web = **started;
   REQUIRE(web.installEverywhere("1.0.0", ReleaseKind::kHealthy).ok());
@@ -165,6 +171,21 @@ TEST_CASE("the release train ships, bisects to the bad commit, holds until its r
   for (int n = 1; n <= 4; ++n) CHECK(candidates[sha(n)].value("state", "") == "shipped");
   CHECK(candidates[sha(5)].value("state", "") == "bad");
   for (int n = 6; n <= 10; ++n) CHECK(candidates[sha(n)].value("state", "") == "locked");
+  // The team was told, signed, naming the commit (its version and author: the test's commit
+  // hashes share their first 12 digits).
+  bool told = waitUntil(
+      [&] {
+        for (const auto& r : hook.accepted()) {
+          if (r.event == "train_bad_commit" && r.signatureValid &&
+              r.json.value("text", "").find("(1.1.5) by dev5 is bad") != std::string::npos &&
+              r.json.value("service", "") == "web") {
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200));
+  CHECK(told);
   Train::Counts counts = t.rollouts();
   int canaries = 0;
   for (const auto& [version, n] : counts.canaryOnly) canaries += n;

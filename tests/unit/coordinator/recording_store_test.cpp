@@ -3,6 +3,7 @@
 // latencies counted once per host, and each write timed.
 #include <doctest/doctest.h>
 
+#include "coordinator/notify/notify_config.h"
 #include "coordinator/recording_store.h"
 #include "coordinator/rollout/read_model.h"
 #include "tests/unit/coordinator/fake_store.h"
@@ -177,4 +178,22 @@ TEST_CASE("recording store: the backtest's journals and labels reach the store; 
     REQUIRE(s.storeWriteSeconds.count(op) == 1);
     CHECK(s.storeWriteSeconds.at(op).count == 1);
   }
+}
+
+TEST_CASE("recording store: the release train's events become train_<kind> notifications") {
+  Recorded rec;
+  REQUIRE(rec.store
+              ->recordTrainEvent(TrainEventRecord{7000, "web", "bad_commit", "c0ffee05", "r9",
+                                                  "commit c0ffee05 (1.1.5) by dev5 is bad"})
+              .ok());
+  REQUIRE(rec.sent.size() == 1);
+  CHECK(rec.sent[0].kind == "train_bad_commit");
+  CHECK(rec.sent[0].service == "web");
+  CHECK(rec.sent[0].rolloutId == "r9");
+  CHECK(rec.sent[0].text == "commit c0ffee05 (1.1.5) by dev5 is bad");
+  CHECK(rec.sent[0].atMillis == 7000);
+  notify::WebhookConfig everyDecision;  // no kinds: the default ones
+  CHECK(everyDecision.wants("train_bad_commit"));
+  CHECK(everyDecision.wants("train_stopped"));
+  CHECK_FALSE(everyDecision.wants("train_picked"));
 }
