@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "coordinator/store/backtest_queries.h"
+
 namespace rollgate::coordinator {
 namespace {
 
@@ -58,31 +60,11 @@ Result<std::vector<std::string>> BacktestReader::journal(const std::string& roll
 }
 
 Result<std::optional<RolloutLabelRecord>> BacktestReader::labelOf(const std::string& rolloutId) {
-  auto stmt = db_->prepare(
-      "SELECT rollout_id, label, reason, by, at_ms FROM rollout_labels WHERE rollout_id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, rolloutId);
-  std::optional<RolloutLabelRecord> out;
-  if (stmt->step()) {
-    out = RolloutLabelRecord{stmt->text(0), stmt->text(1), stmt->text(2), stmt->text(3),
-                             static_cast<std::uint64_t>(stmt->integer(4))};
-  }
-  if (auto status = stmt->status(); !status) return status.error();
-  return out;
+  return backtest_queries::labelOf(*db_, rolloutId);
 }
 
 Result<std::vector<RevertRecord>> BacktestReader::revertsOf(const std::string& service) {
-  auto stmt = db_->prepare(
-      "SELECT id, seq, service, finished, state FROM reverts WHERE service = ?1 ORDER BY seq");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, service);
-  std::vector<RevertRecord> out;
-  while (stmt->step()) {
-    out.push_back(RevertRecord{stmt->text(0), static_cast<std::uint64_t>(stmt->integer(1)),
-                               stmt->text(2), stmt->integer(3) != 0, stmt->text(4)});
-  }
-  if (auto status = stmt->status(); !status) return status.error();
-  return out;
+  return backtest_queries::revertsOf(*db_, service);
 }
 
 Result<JournalUsage> BacktestReader::usage() {
@@ -94,10 +76,9 @@ Result<JournalUsage> BacktestReader::usage() {
     usage.rollouts = static_cast<std::uint64_t>(stmt->integer(1));
   }
   if (auto status = stmt->status(); !status) return status.error();
-  auto meta = db_->prepare("SELECT value FROM meta WHERE key = 'journal_dropped_rollouts'");
-  if (!meta) return meta.error();
-  if (meta->step()) usage.droppedRollouts = std::stoull(meta->text(0));
-  if (auto status = meta->status(); !status) return status.error();
+  auto dropped = backtest_queries::droppedRollouts(*db_);
+  if (!dropped) return dropped.error();
+  usage.droppedRollouts = *dropped;
   return usage;
 }
 

@@ -1,6 +1,7 @@
 // SqliteStore's backtest tables: each rollout's journal (rollout/journal.h) one line a row in
 // `backtest_journal`, the bytes each rollout's journal takes in `backtest_usage` (so that keeping
 // the cap reads a row per rollout, not every line), and operators' labels in `rollout_labels`.
+#include "coordinator/store/backtest_queries.h"
 #include "coordinator/store/sqlite_store.h"
 
 namespace rollgate::coordinator {
@@ -83,10 +84,9 @@ Result<JournalUsage> SqliteStore::pruneJournals(std::uint64_t capBytes) {
     if (auto status = count->run(); !status) return status.error();
     if (auto status = tx.commit(); !status) return status.error();
   }
-  auto meta = db_->prepare("SELECT value FROM meta WHERE key = 'journal_dropped_rollouts'");
-  if (!meta) return meta.error();
-  if (meta->step()) usage.droppedRollouts = std::stoull(meta->text(0));
-  if (auto status = meta->status(); !status) return status.error();
+  auto droppedSoFar = backtest_queries::droppedRollouts(*db_);
+  if (!droppedSoFar) return droppedSoFar.error();
+  usage.droppedRollouts = *droppedSoFar;
   return usage;
 }
 
@@ -104,31 +104,11 @@ Status SqliteStore::saveLabel(const RolloutLabelRecord& label) {
 }
 
 Result<std::optional<RolloutLabelRecord>> SqliteStore::labelOf(const std::string& rolloutId) {
-  auto stmt = db_->prepare(
-      "SELECT rollout_id, label, reason, by, at_ms FROM rollout_labels WHERE rollout_id = ?1");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, rolloutId);
-  std::optional<RolloutLabelRecord> out;
-  if (stmt->step()) {
-    out = RolloutLabelRecord{stmt->text(0), stmt->text(1), stmt->text(2), stmt->text(3),
-                             static_cast<std::uint64_t>(stmt->integer(4))};
-  }
-  if (auto status = stmt->status(); !status) return status.error();
-  return out;
+  return backtest_queries::labelOf(*db_, rolloutId);
 }
 
 Result<std::vector<RevertRecord>> SqliteStore::revertsOf(const std::string& service) {
-  auto stmt = db_->prepare(
-      "SELECT id, seq, service, finished, state FROM reverts WHERE service = ?1 ORDER BY seq");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, service);
-  std::vector<RevertRecord> out;
-  while (stmt->step()) {
-    out.push_back(RevertRecord{stmt->text(0), static_cast<std::uint64_t>(stmt->integer(1)),
-                               stmt->text(2), stmt->integer(3) != 0, stmt->text(4)});
-  }
-  if (auto status = stmt->status(); !status) return status.error();
-  return out;
+  return backtest_queries::revertsOf(*db_, service);
 }
 
 }  // namespace rollgate::coordinator
