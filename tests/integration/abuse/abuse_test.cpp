@@ -7,8 +7,9 @@
 //     succeeds, no host is reported silent, the coordinator's resident memory stays under
 //     kRssBoundBytes and its database grows by less than kDbGrowthBoundBytes; the flood is
 //     counted in `rollgate hosts --json` and the flooder is told (OverQuota);
-//   - chunk requests on connections that never read: replies beyond the per-connection queue are
-//     dropped and counted, memory stays bounded and goes back down once the connections close;
+//   - chunk requests on connections that never read, while a rollout of the other hosts
+//     succeeds: replies beyond the per-connection queue are dropped and counted, memory stays
+//     bounded and goes back down once the connections close;
 //   - a second hello with a real host's key: the real agent's session is closed and it is told,
 //     it takes the session back, and the host is never reported silent;
 //   - results for commands never sent, each twice: counted, not stored one by one, and the log
@@ -216,6 +217,15 @@ TEST_CASE("one key cannot take the coordinator down: floods, takeovers and repla
                                        std::to_string(kChunkConnections), "--requests",
                                        std::to_string(kChunkRequests), "--seconds", "600"});
     Process chunks = Process::spawn(chunkArgs, f.web->work().file("chunks.log"));
+    // A rollout of the other hosts meanwhile: their own artifact chunks still flow.
+    RolloutRun run;
+    run.planFile = f.planFile;
+    run.canaryHost = "eu-a-1";
+    auto outcome =
+        runRollout(*f.web, run, "2.1.0", f.web->makeRelease("2.1.0", ReleaseKind::kHealthy));
+    CHECK_MESSAGE(outcome.status == "succeeded", outcome.error, " ", outcome.explain.dump());
+    CHECK_MESSAGE(chunks.running(), "the chunk flood ran for the whole rollout");
+    for (const auto& host : webHosts) CHECK(f.web->activeRelease(host) == "2.1.0");
     // Every request has been answered or dropped: the counter stops moving.
     std::uint64_t last = 0;
     REQUIRE(waitUntil(

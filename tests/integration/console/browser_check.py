@@ -64,6 +64,14 @@ class Check:
             self.shot('failed.png')
             raise AssertionError('timed out waiting for ' + what) from error
 
+    def click(self, element_id):
+        """Clicks #element_id; a live update may replace it between finding and clicking, so it
+        is found again until the click lands."""
+        def attempt():
+            self.driver.find_element(By.ID, element_id).click()
+            return True
+        self.until('a click on #' + element_id, attempt)
+
     def not_pwned(self):
         pwned = self.js('return window.__pwned === undefined ? null : window.__pwned')
         assert pwned is None, 'a value from the server ran as script (window.__pwned = %r)' % pwned
@@ -72,7 +80,7 @@ class Check:
         self.driver.get(self.args.url)
         self.until('the sign-in form', lambda: self.driver.find_element(By.ID, 'token').is_displayed())
         self.driver.find_element(By.ID, 'token').send_keys(token)
-        self.driver.find_element(By.ID, 'sign-in').click()
+        self.click('sign-in')
         self.until('signed in as ' + who, lambda: self.driver.find_element(By.ID, 'who').text == who)
 
     def open(self, fragment, ready):
@@ -83,7 +91,7 @@ class Check:
         self.until('the confirmation', lambda: self.driver.find_element(By.ID, 'confirm').is_displayed())
         if reason is not None:
             self.driver.find_element(By.ID, 'confirm-reason').send_keys(reason)
-        self.driver.find_element(By.ID, 'confirm-yes').click()
+        self.click('confirm-yes')
 
     def notice(self):
         return self.driver.find_element(By.ID, 'notice').text
@@ -127,7 +135,7 @@ class Check:
 
         self.step('abort the live rollout from its page')
         self.open('#/rollout/' + a.live, lambda: self.rollout_version() > 0)
-        self.driver.find_element(By.ID, 'abort').click()
+        self.click('abort')
         self.confirm('console test ' + PAYLOAD)
         self.until('the abort answer', lambda: self.notice() != '' and not self.notice().startswith('working'))
         assert 'refused' not in self.notice(), self.notice()
@@ -146,7 +154,7 @@ class Check:
 
         self.step('freeze with HTML in the reason: a text banner on every page')
         self.open('#/rollouts', lambda: self.driver.find_elements(By.ID, 'freeze'))
-        self.driver.find_element(By.ID, 'freeze').click()
+        self.click('freeze')
         self.confirm(PAYLOAD + ' <b>maintenance</b>')
         banner = lambda: self.driver.find_element(By.ID, 'freeze-banner')
         self.until('the freeze banner', lambda: banner().is_displayed())
@@ -158,17 +166,17 @@ class Check:
         self.not_pwned()
         self.shot('fleet.png', docs=True)
         self.open('#/rollouts', lambda: self.driver.find_elements(By.ID, 'unfreeze'))
-        self.driver.find_element(By.ID, 'unfreeze').click()
+        self.click('unfreeze')
         self.confirm()
         self.until('the banner to go', lambda: not banner().is_displayed())
         self.shot('rollouts-list.png', docs=True)
 
         self.step('a viewer is refused an action')
-        self.driver.find_element(By.ID, 'sign-out').click()
+        self.click('sign-out')
         self.until('the sign-in form', lambda: self.driver.find_element(By.ID, 'token').is_displayed())
         self.sign_in(a.viewer_token, 'vera (viewer)')
         self.open('#/rollouts', lambda: self.driver.find_elements(By.ID, 'freeze'))
-        self.driver.find_element(By.ID, 'freeze').click()
+        self.click('freeze')
         self.confirm('a viewer tries')
         self.until('the refusal', lambda: 'refused (403)' in self.notice())
         assert not banner().is_displayed(), 'a viewer froze rollouts'
