@@ -7,26 +7,10 @@
 #include <map>
 #include <vector>
 
+#include "cli/output.h"
+
 namespace rollgate::cli {
 namespace {
-
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
-}
 
 std::string ratio(const std::optional<double>& value) {
   if (!value) return "-";
@@ -137,7 +121,7 @@ std::string renderBacktest(const BacktestView& view) {
       rows.push_back(std::move(row));
     }
   }
-  out += table(rows);
+  out += formatTable(rows);
   out += "(TP/FP: flagged and labelled bad/good; MEDIAN, P90: from the start of analysis to the "
          "flagging look)\n\n";
   if (view.changed.empty()) {
@@ -152,7 +136,7 @@ std::string renderBacktest(const BacktestView& view) {
                        r.label.empty() ? "-" : r.label + " (" + r.labelSource + ")",
                        decision(r.then), decision(r.now)});
   }
-  out += table(changed);
+  out += formatTable(changed);
   return out;
 }
 

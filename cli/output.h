@@ -12,6 +12,10 @@ namespace rollgate::cli {
 // (throws CLI::RuntimeError, which CLI11 turns into a quiet exit).
 [[noreturn]] void fail(int exitCode, const std::string& message);
 
+// Rows as aligned columns, two spaces apart, each line starting with `indent`.
+std::string formatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::string& indent = "");
+
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cli/rollout_commands.h"
 
 namespace rollgate::cli {
@@ -52,26 +53,6 @@ std::string joinStrings(const std::vector<std::string>& items, const std::string
 
 std::string hostList(const std::vector<std::string>& hosts) {
   return hosts.empty() ? kMissing : joinStrings(hosts, ", ");
-}
-
-// Rows as aligned columns (two spaces apart), like Table::print.
-std::string formatTable(const std::vector<std::vector<std::string>>& rows,
-                        const std::string& indent = "") {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line = indent;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += line + "\n";
-  }
-  return out;
 }
 
 // Where a step is: from the plan, a check record or the summary.
