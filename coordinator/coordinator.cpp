@@ -635,16 +635,7 @@ void Coordinator::publishMetrics() {
   }
   snapshot->telemetryWindowsReceived = counters_.telemetryWindows;
   snapshot->telemetryWindowsDropped = counters_.droppedWindows;
-  for (const auto& host : quotas_.hosts()) {
-    HostDrops d = quotas_.dropsOf(host);
-    HostDrops& sum = snapshot->quotaDrops;
-    sum.telemetryWindows += d.telemetryWindows;
-    sum.telemetryBytes += d.telemetryBytes;
-    sum.messages += d.messages;
-    sum.chunkReplies += d.chunkReplies;
-    sum.unsolicitedResults += d.unsolicitedResults;
-    sum.sessionsReplaced += d.sessionsReplaced;
-  }
+  snapshot->quotaDrops = quotas_.total();
   snapshot->commandsInFlight = commands_->pending();
   if (notifier_) {
     auto n = notifier_->counts();

@@ -91,6 +91,19 @@ HostDrops HostQuotas::takeUnlogged(const std::string& host) {
   return delta;
 }
 
+HostDrops HostQuotas::total() const {
+  HostDrops sum;
+  for (const auto& [name, s] : hosts_) {
+    sum.telemetryWindows += s.drops.telemetryWindows;
+    sum.telemetryBytes += s.drops.telemetryBytes;
+    sum.messages += s.drops.messages;
+    sum.chunkReplies += s.drops.chunkReplies;
+    sum.unsolicitedResults += s.drops.unsolicitedResults;
+    sum.sessionsReplaced += s.drops.sessionsReplaced;
+  }
+  return sum;
+}
+
 std::vector<std::string> HostQuotas::hosts() const {
   std::vector<std::string> out;
   for (const auto& [name, s] : hosts_) out.push_back(name);

@@ -77,6 +77,8 @@ class HostQuotas {
   // For one log line per host per minute: the drops of `host` since the last call, and marks
   // them as logged. All zero when nothing new was dropped.
   HostDrops takeUnlogged(const std::string& host);
+  // Every host's drops summed (/metrics).
+  HostDrops total() const;
   std::vector<std::string> hosts() const;
 
  private:

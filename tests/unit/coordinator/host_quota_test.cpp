@@ -45,6 +45,17 @@ TEST_CASE("hellos are held to a few a second per host") {
   CHECK(quotas.admitHello("other", 2000));
 }
 
+TEST_CASE("the drops of every host sum up for /metrics") {
+  HostQuotas quotas(QuotaLimits{});
+  for (int i = 0; i < 7; ++i) quotas.admitHello("a", 1000);
+  for (int i = 0; i < 8; ++i) quotas.admitHello("b", 1000);
+  quotas.drops("b").chunkReplies = 4;
+  HostDrops total = quotas.total();
+  CHECK(total.messages == 2 + 3);
+  CHECK(total.chunkReplies == 4);
+  CHECK(total.telemetryWindows == 0);
+}
+
 TEST_CASE("a telemetry window over quota opens a hole until the agent re-sends") {
   HostQuotas quotas(QuotaLimits{2, 1 << 20, 1000, 2});  // 4 windows held
   for (int i = 0; i < 4; ++i) CHECK(quotas.admitWindow("h", 100, 1000));
