@@ -63,9 +63,9 @@ std::string Statement::text(int column) const {
   return data ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
 }
 
-Result<std::unique_ptr<Database>> Database::openReadOnly(const std::string& path) {
+Result<std::unique_ptr<Database>> Database::openWith(const std::string& path, int flags) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);
@@ -76,20 +76,16 @@ Result<std::unique_ptr<Database>> Database::openReadOnly(const std::string& path
   return db;
 }
 
+Result<std::unique_ptr<Database>> Database::openReadOnly(const std::string& path) {
+  return openWith(path, SQLITE_OPEN_READONLY);
+}
+
 Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    sqlite3_close_v2(raw);
-    return makeError("database " + path + ": " + message);
-  }
-  std::unique_ptr<Database> db(new Database(raw, path));
-  sqlite3_busy_timeout(raw, 5000);
+  auto db = openWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!db) return db;
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON"}) {
-    if (auto status = db->exec(pragma); !status) return status.error();
+    if (auto status = (*db)->exec(pragma); !status) return status.error();
   }
   return db;
 }

@@ -61,6 +61,8 @@ class Database {
 
  private:
   Database(sqlite3* db, std::string path) : db_(db, &sqlite3_close_v2), path_(std::move(path)) {}
+  // sqlite3_open_v2 with `flags` and the busy timeout, or the error naming the path.
+  static Result<std::unique_ptr<Database>> openWith(const std::string& path, int flags);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_;
   std::string path_;
 };
