@@ -11,6 +11,8 @@ packages=(
   libspdlog-dev libfmt-dev doctest-dev libarchive-dev libsodium-dev libcurl4-openssl-dev
   libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev libssl-dev libre2-dev
   libmicrohttpd-dev zlib1g-dev libhowardhinnant-date-dev
+  # the PostgreSQL store backend (libpq) and the server the high-availability tests start
+  libpq-dev postgresql
   # the web console's HTTPS server (cpp-httplib built with OpenSSL)
   libcpp-httplib-dev
   # manual pages generated from --help at build time
