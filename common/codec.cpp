@@ -1360,6 +1360,14 @@ std::string encode(const AdminReply& message) {
         }
       },
       message.body);
+  if (message.leader) {
+    auto leader = root.initLeader();
+    leader.setId(text(message.leader->id));
+    leader.setAdminEndpoint(text(message.leader->adminEndpoint));
+    leader.setEpoch(message.leader->epoch);
+    leader.setSinceMillis(message.leader->sinceMillis);
+  }
+  root.setStandby(message.standby);
   return toString(capnp::messageToFlatArray(builder));
 }
 
@@ -1403,6 +1411,12 @@ Result<AdminReply> decodeAdminReply(Bytes frame) {
           default:
             throw std::invalid_argument("body: unknown union member");
         }
+        if (root.hasLeader()) {
+          auto leader = root.getLeader();
+          v.leader = LeaderInfo{str(leader.getId()), str(leader.getAdminEndpoint()),
+                                leader.getEpoch(), leader.getSinceMillis()};
+        }
+        v.standby = root.getStandby();
         return v;
       });
 }

@@ -480,10 +480,21 @@ struct JsonDocument {
   bool operator==(const JsonDocument&) const = default;
 };
 
+// The coordinator that holds the leader lease when several share PostgreSQL.
+struct LeaderInfo {
+  std::string id;
+  std::string adminEndpoint;
+  std::uint64_t epoch = 0;
+  std::uint64_t sinceMillis = 0;
+  bool operator==(const LeaderInfo&) const = default;
+};
+
 struct AdminReply {
   std::uint64_t requestId = 0;
   bool final = true;
   std::variant<AdminError, AdminOk, HostList, WindowList, CommandResult, JsonDocument> body;
+  std::optional<LeaderInfo> leader;  // set by coordinators sharing PostgreSQL
+  bool standby = false;  // this coordinator does not lead: the request was not handled
   bool operator==(const AdminReply&) const = default;
 };
 

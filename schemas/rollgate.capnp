@@ -470,4 +470,15 @@ struct AdminReply {
     json @8 :Text;          # structured documents for rollout status, explain and history
   }
   freeze @9 :FreezeState;   # with `hosts` while rollouts are frozen fleet-wide; unset otherwise
+  leader @10 :LeaderInfo;   # coordinators sharing PostgreSQL: who leads (unset with SQLite)
+  standby @11 :Bool;        # true: this coordinator does not lead and did not handle the request;
+                            # `leader` names the one that does, when it is known
+}
+
+struct LeaderInfo {
+  # The coordinator that holds the leader lease (README, "High availability").
+  id @0 :Text;              # its [store] coordinator_id
+  adminEndpoint @1 :Text;   # where operators reach it (its advertised admin endpoint)
+  epoch @2 :UInt64;         # the lease's epoch: every command it sends carries it
+  sinceMillis @3 :UInt64;   # Unix time in ms when it took the lease
 }
