@@ -280,6 +280,11 @@ Result<std::string> ArtifactStore::finish(Upload& upload, const std::string& ope
     }
   }
 
+  // A store shared by several coordinators keeps the bytes too (nothing when it is SQLite).
+  if (auto status = store_.saveArtifactContent(upload.sha256, blob); !status) {
+    return makeError(what + ": cannot keep its bytes in the store: " + status.error().message);
+  }
+
   auto stored = store_.findArtifact(upload.service, upload.version);
   if (!stored) return makeError(what + ": " + stored.error().message);
   if (const auto& existing = *stored) {
@@ -346,6 +351,13 @@ Result<const ArtifactStore::CachedFd*> ArtifactStore::openCached(const std::stri
   }
   std::string path = blobPath(sha256);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    // Stored by another coordinator that led before this one: fetched once from the store.
+    auto restored = store_.restoreArtifactContent(sha256, path);
+    if (!restored) return makeError("artifact sha256 " + sha256 + ": " + restored.error().message);
+    if (*restored) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && !*restored) return makeError("unknown artifact sha256 " + sha256);
+  }
   if (fd < 0) {
     if (errno == ENOENT) return makeError("unknown artifact sha256 " + sha256);
     return makeError("artifact sha256 " + sha256 + ": open " + path + ": " + errnoText(errno));

@@ -124,6 +124,12 @@ class RecordingStore final : public Store {
   Status addArtifact(const ArtifactInfo& artifact) override;
   Status setArtifactSignature(const std::string& service, const std::string& version,
                               const std::string& signature) override;
+  Status saveArtifactContent(const std::string& sha256, const std::string& path) override {
+    return inner_->saveArtifactContent(sha256, path);
+  }
+  Result<bool> restoreArtifactContent(const std::string& sha256, const std::string& path) override {
+    return inner_->restoreArtifactContent(sha256, path);
+  }
 
  private:
   struct RolloutSeen {

@@ -1,7 +1,8 @@
 // Store: everything the coordinator keeps, behind one narrow interface: hosts, the event log,
 // aborts, the fleet-wide freeze, rollouts with the command refs they sent, check results, reverts,
 // telemetry windows and artifact metadata. Nothing outside a backend knows how or where it is
-// kept (no SQL outside coordinator/store/). SqliteStore (sqlite_store.h) is the backend today.
+// kept (no SQL outside coordinator/store/). SqliteStore (sqlite_store.h) is the embedded default;
+// PostgresStore (postgres_store.h) is shared by several coordinators, one leading at a time.
 //
 // Every call returns a Status or a Result the caller must look at: a write that fails is an
 // expected failure (full disk, I/O error, lost database server) and each caller has a failure
@@ -242,6 +243,20 @@ class Store {
   virtual Status addArtifact(const ArtifactInfo& artifact) = 0;
   virtual Status setArtifactSignature(const std::string& service, const std::string& version,
                                       const std::string& signature) = 0;
+  // A backend that several coordinators share keeps artifacts' bytes too, so that whichever
+  // leads can serve them: saves the file at `path` (content `sha256`, already verified), all or
+  // none. SQLite's coordinator keeps the bytes in its state directory only (ArtifactStore).
+  virtual Status saveArtifactContent(const std::string& sha256, const std::string& path) {
+    (void)sha256;
+    (void)path;
+    return {};
+  }
+  // Writes the kept bytes of `sha256` to `path`: false when this backend has none.
+  virtual Result<bool> restoreArtifactContent(const std::string& sha256, const std::string& path) {
+    (void)sha256;
+    (void)path;
+    return false;
+  }
 };
 
 }  // namespace rollgate::coordinator

@@ -1,0 +1,28 @@
+// How the stores keep records that are not columns of their own: a host's services, an abort's
+// state, a rollout's command refs and host lists as JSON, and a telemetry window as the one-window
+// TelemetryReport frame it arrived in. SqliteStore and PostgresStore keep them alike, so a state
+// migrated from one to the other reads back the same.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/messages.h"
+#include "common/result.h"
+#include "coordinator/aborts.h"
+
+namespace rollgate::coordinator {
+
+nlohmann::json servicesToJson(const std::vector<ServiceRelease>& services);
+std::vector<ServiceRelease> servicesFromJson(const std::string& text);
+nlohmann::json abortToJson(const AbortState& state);
+AbortState abortFromJson(const nlohmann::json& json);
+nlohmann::json refsToJson(const std::map<std::uint64_t, CommandRef>& refs);
+std::map<std::uint64_t, CommandRef> refsFromJson(const std::string& text);
+std::vector<std::string> namesFromJson(const std::string& text);
+std::string encodeWindow(const TelemetryWindow& window);
+Result<TelemetryWindow> decodeWindow(const std::string& blob);
+
+}  // namespace rollgate::coordinator
