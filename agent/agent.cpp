@@ -146,11 +146,13 @@ Status Agent::start() {
   }
   CoordinatorSourceOptions chunks;
   chunks.endpoint = config_.coordinator;
+  chunks.endpoints = config_.coordinators;
   chunks.secretKey = secretKey_;
   chunks.publicKey = publicKey_;
   chunks.serverKey = serverKey_;
   worker_ = std::make_unique<InstallWorker>(config_, chunks, context_, logger_);
   if (auto status = worker_->start(); !status) return status;
+  newestEpoch_ = worker_->lastApplied().epoch;
   if (auto status = connect(); !status) return status;
   logger_->info("connecting to coordinator {} (broadcast {}) as {} in {}/{} with {} services; "
                 "public key {}",
@@ -159,7 +161,12 @@ Status Agent::start() {
   return {};
 }
 
+std::string Agent::coordinatorEndpoint() const {
+  return config_.coordinators.empty() ? config_.coordinator : config_.coordinators[endpointIndex_];
+}
+
 Status Agent::connect() {
+  unwelcomedSinceSteady_ = clock_.steadyMillis();
   monitor_.reset();
   dealer_.reset();
   subscriber_.reset();
@@ -172,6 +179,13 @@ Status Agent::connect() {
     // instead of an invisible ZeroMQ queue.
     dealer_->set(zmq::sockopt::immediate, true);
     dealer_->set(zmq::sockopt::sndhwm, 1000);
+    if (config_.coordinators.size() > 1) {
+      // Coordinators sharing PostgreSQL: a leader that stops answering (a frozen machine, a cut
+      // link) must be noticed without waiting for TCP, so that this agent moves to the next one.
+      // ZeroMQ's own heartbeats close a connection whose peer misses them for 3 s.
+      dealer_->set(zmq::sockopt::heartbeat_ivl, 1000);
+      dealer_->set(zmq::sockopt::heartbeat_timeout, 3000);
+    }
     if (zmq_socket_monitor(dealer_->handle(), monitorEndpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -181,14 +195,15 @@ Status Agent::connect() {
     monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
     monitor_->set(zmq::sockopt::linger, 0);
     monitor_->connect(monitorEndpoint);
-    dealer_->connect(config_.coordinator);
+    dealer_->connect(coordinatorEndpoint());
 
     subscriber_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::sub);
     configureCurveClient(*subscriber_, secretKey_, publicKey_, serverKey_, kMaxBroadcastBytes);
     subscriber_->set(zmq::sockopt::subscribe, "");
-    subscriber_->connect(config_.broadcast);
+    subscriber_->connect(config_.broadcasts.empty() ? config_.broadcast
+                                                    : config_.broadcasts[endpointIndex_]);
   } catch (const zmq::error_t& e) {
-    return makeError("cannot connect to coordinator " + config_.coordinator + ": " + e.what());
+    return makeError("cannot connect to coordinator " + coordinatorEndpoint() + ": " + e.what());
   }
   return {};
 }
@@ -276,7 +291,10 @@ void Agent::onMonitorReadable() {
       welcomed_ = false;
       sendHello();
     } else if (id == ZMQ_EVENT_DISCONNECTED) {
-      if (welcomed_) logger_->warn("lost connection to coordinator {}", address.to_string());
+      if (welcomed_) {
+        logger_->warn("lost connection to coordinator {}", address.to_string());
+        unwelcomedSinceSteady_ = clock_.steadyMillis();
+      }
       welcomed_ = false;
     } else {
       if (!authRefusedLogged_) {
@@ -301,6 +319,21 @@ void Agent::onDealerReadable() {
       continue;
     }
     if (auto* welcome = std::get_if<Welcome>(&*message)) {
+      if (config_.coordinators.size() > 1 && welcome->epoch < newestEpoch_) {
+        // A coordinator that led before the one that welcomed this agent last: it lost its
+        // lease, so nothing it sends is acted on. Another endpoint leads.
+        logger_->error("coordinator {} welcomed this agent with epoch {}, older than epoch {} "
+                       "that leads; refusing its session",
+                       coordinatorEndpoint(), welcome->epoch, newestEpoch_);
+        welcomed_ = false;
+        if (config_.coordinators.size() > 1) {
+          endpointIndex_ = (endpointIndex_ + 1) % config_.coordinators.size();
+          reconnectSteady_ = clock_.steadyMillis();
+        }
+        return;
+      }
+      newestEpoch_ = welcome->epoch;
+      unwelcomedSinceSteady_ = 0;
       if (!welcomed_ || registeredAs_ != welcome->host) {
         logger_->info("registered with the coordinator as host {} (epoch {})", welcome->host,
                       welcome->epoch);
@@ -317,6 +350,12 @@ void Agent::onDealerReadable() {
       followWindow(welcome->windowMillis);
       nextHeartbeatSteady_ = clock_.steadyMillis() + heartbeatMillis_;
     } else if (auto* command = std::get_if<Command>(&*message)) {
+      if (config_.coordinators.size() > 1 && !welcomed_) {
+        logger_->warn("refused command {} #{} (epoch {}): this session was not welcomed by the "
+                      "coordinator that leads", command->ref.rolloutId, command->ref.sequence,
+                      command->ref.epoch);
+        continue;
+      }
       onCommand(*command);
     } else if (auto* abort = std::get_if<Abort>(&*message)) {
       onAbort(*abort, /*fromBroadcast=*/false);
@@ -486,6 +525,16 @@ void Agent::tick() {
       logger_->error("{}", status.error().message);
       reconnectSteady_ = now + kAuthRetryMillis;
     }
+    return;
+  }
+  if (config_.coordinators.size() > 1 && !welcomed_ && reconnectSteady_ == 0 &&
+      unwelcomedSinceSteady_ != 0 && now - unwelcomedSinceSteady_ >= kFailoverMillis) {
+    // No coordinator leads at this endpoint (a standby binds no agent endpoint, a dead one
+    // answers nothing): try the next one.
+    const std::string from = coordinatorEndpoint();
+    endpointIndex_ = (endpointIndex_ + 1) % config_.coordinators.size();
+    logger_->info("no coordinator leads at {}; trying {}", from, coordinatorEndpoint());
+    if (auto status = connect(); !status) logger_->error("{}", status.error().message);
     return;
   }
   if (!welcomed_ && reconnectSteady_ == 0 && lastHelloSteady_ != 0 &&

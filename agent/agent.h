@@ -38,6 +38,8 @@ class Agent {
   // Connections whose key was refused are retried this often (libzmq itself gives up after an
   // authentication failure; an operator may enroll the key any time later).
   static constexpr std::uint64_t kAuthRetryMillis = 3000;
+  // Coordinators sharing PostgreSQL: this long without a welcome at one endpoint, try the next.
+  static constexpr std::uint64_t kFailoverMillis = 3000;
   void requestStop() { stop_.store(true); }
   // After the coordinator says a newer session with this host's key replaced ours, the agent
   // waits this long, then connects again and takes the session back (with a warning each time:
@@ -58,6 +60,7 @@ class Agent {
   void onAbort(const Abort& abort, bool fromBroadcast);
   void setFrozen(bool frozen, const std::string& reason);
   // Adopts the coordinator's telemetry window (0: an old coordinator that sends none).
+  std::string coordinatorEndpoint() const;
   void followWindow(std::uint64_t coordinatorWindowMillis);
   void onWorkerResults();
   void sendResult(CommandResult result);
@@ -83,7 +86,14 @@ class Agent {
   std::uint64_t bootMillis_ = 0;
   bool welcomed_ = false;
   std::string registeredAs_;
-  std::uint64_t epoch_ = 0;
+  std::uint64_t epoch_ = 0;          // the epoch of the coordinator whose session this is
+  // The newest epoch any coordinator welcomed this agent with (at start: the last applied
+  // command's). A session of an older epoch is a leader that lost its lease: refused.
+  std::uint64_t newestEpoch_ = 0;
+  // Coordinators sharing PostgreSQL: which of config_.coordinators the sockets connect to, and
+  // since when this agent has had no welcome there (0: welcomed).
+  std::size_t endpointIndex_ = 0;
+  std::uint64_t unwelcomedSinceSteady_ = 0;
   std::uint64_t heartbeatMillis_ = 5000;
   std::uint64_t windowMillis_ = 0;  // the window the collector cuts; 0 until a Welcome
   std::uint64_t lastHelloSteady_ = 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <set>
+#include <toml++/toml.h>
 
 #include "agent/lb/haproxy_runtime.h"
 #include "agent/sentry/envelope.h"
@@ -63,8 +64,27 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
   a.get("host", config.host);
   a.get("region", config.region);
   a.get("cluster", config.cluster);
-  a.get("coordinator", config.coordinator);
-  a.get("broadcast", config.broadcast);
+  // One endpoint, or a list when coordinators share PostgreSQL (the agent follows the leader).
+  auto endpoints = [&a](const char* key, std::vector<std::string>& out) {
+    const toml::node* node = a.node(key);
+    if (node == nullptr) return;
+    if (const auto* text = node->as_string()) {
+      out = {text->get()};
+    } else if (const auto* array = node->as_array()) {
+      for (const auto& item : *array) {
+        if (const auto* v = item.as_string()) {
+          out.push_back(v->get());
+        } else {
+          a.fail(key, "expected a list of endpoints (strings)");
+          return;
+        }
+      }
+    } else {
+      a.fail(key, "expected an endpoint or a list of endpoints");
+    }
+  };
+  endpoints("coordinator", config.coordinators);
+  endpoints("broadcast", config.broadcasts);
   a.get("coordinator_key", config.coordinatorKeyFile);
   a.get("key", config.keyFile);
   a.get("state_dir", config.stateDir);
@@ -83,14 +103,25 @@ Result<AgentConfig> fromReader(ConfigReader reader) {
     a.fail("cluster", config.cluster.empty() ? "is required (e.g. cluster = \"eu-west-a\")"
                                              : "invalid name \"" + config.cluster + "\"");
   }
-  if (config.coordinator.rfind("tcp://", 0) != 0 && config.coordinator.rfind("ipc://", 0) != 0) {
-    a.fail("coordinator", config.coordinator.empty()
-                              ? "is required (e.g. coordinator = \"tcp://10.0.0.1:7400\")"
-                              : "expected tcp://HOST:PORT, got \"" + config.coordinator + "\"");
-  } else if (config.broadcast.empty()) {
-    auto colon = config.coordinator.rfind(':');
-    config.broadcast = config.coordinator.substr(0, colon) + ":7402";
+  if (config.coordinators.empty()) {
+    a.fail("coordinator", "is required (e.g. coordinator = \"tcp://10.0.0.1:7400\")");
   }
+  for (const auto& endpoint : config.coordinators) {
+    if (endpoint.rfind("tcp://", 0) != 0 && endpoint.rfind("ipc://", 0) != 0) {
+      a.fail("coordinator", "expected tcp://HOST:PORT, got \"" + endpoint + "\"");
+    }
+  }
+  if (config.broadcasts.empty()) {
+    for (const auto& endpoint : config.coordinators) {
+      config.broadcasts.push_back(endpoint.substr(0, endpoint.rfind(':')) + ":7402");
+    }
+  } else if (config.broadcasts.size() != config.coordinators.size()) {
+    a.fail("broadcast", "names " + std::to_string(config.broadcasts.size()) +
+                            " endpoints for " + std::to_string(config.coordinators.size()) +
+                            " coordinators; give one per coordinator, in the same order");
+  }
+  if (!config.coordinators.empty()) config.coordinator = config.coordinators.front();
+  if (!config.broadcasts.empty()) config.broadcast = config.broadcasts.front();
   if (config.systemd != "system" && config.systemd != "user" && config.systemd != "none") {
     a.fail("systemd", "expected \"system\", \"user\" or \"none\", got \"" + config.systemd + "\"");
   }

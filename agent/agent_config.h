@@ -54,8 +54,13 @@ struct AgentConfig {
   std::string host;                 // informational; identity is the key's enrolled name
   std::string region;
   std::string cluster;
-  std::string coordinator;          // tcp://HOST:7400
+  std::string coordinator;          // tcp://HOST:7400 (the first of `coordinators`)
   std::string broadcast;            // tcp://HOST:7402; default: coordinator's host, port 7402
+  // Coordinators sharing PostgreSQL: every one's agent and broadcast endpoint, in the same order
+  // (one each otherwise). The agent stays with the one that welcomed it and moves to the next
+  // when it loses it (README, "High availability").
+  std::vector<std::string> coordinators;
+  std::vector<std::string> broadcasts;
   std::string coordinatorKeyFile = "/etc/rollgate/coordinator.pub";
   std::string keyFile = "/etc/rollgate/agent.key";
   std::string stateDir = "/var/lib/rollgate/agent";

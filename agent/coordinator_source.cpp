@@ -43,11 +43,22 @@ Status CoordinatorSource::fetch(const install::FetchRequest& request,
   }
   auto closeFd = [&] { ::close(fd); };
 
+  const std::vector<std::string> endpoints =
+      options_.endpoints.empty() ? std::vector<std::string>{options_.endpoint} : options_.endpoints;
   zmq::socket_t socket(context_, zmq::socket_type::dealer);
   try {
     configureCurveClient(socket, options_.secretKey, options_.publicKey, options_.serverKey,
                          kMaxCoordinatorMessageBytes);
-    socket.connect(options_.endpoint);
+    if (endpoints.size() > 1) {
+      // Coordinators sharing PostgreSQL: only the leader binds the agent endpoint, so requests
+      // go only to a connection that completed (the leader's), whichever it is now.
+      socket.set(zmq::sockopt::immediate, true);
+    }
+    for (const auto& endpoint : endpoints) socket.connect(endpoint);
+    if (endpoints.size() > 1) {
+      zmq::pollitem_t writable{socket.handle(), 0, ZMQ_POLLOUT, 0};
+      zmq::poll(&writable, 1, std::chrono::milliseconds(options_.stallTimeoutMillis));
+    }
   } catch (const zmq::error_t& e) {
     closeFd();
     return makeError("coordinator " + options_.endpoint + ": " + e.what());

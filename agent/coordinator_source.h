@@ -14,7 +14,8 @@
 namespace rollgate::agent {
 
 struct CoordinatorSourceOptions {
-  std::string endpoint;          // the coordinator's agent endpoint
+  std::string endpoint;          // the coordinator's agent endpoint (for messages)
+  std::vector<std::string> endpoints;  // every coordinator's, when several share PostgreSQL
   std::string secretKey;         // this host's CURVE keys (Z85)
   std::string publicKey;
   std::string serverKey;         // the coordinator's public key

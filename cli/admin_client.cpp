@@ -3,7 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <sstream>
+#include <thread>
 #include <zmq.hpp>
 
 #include "cli/commands.h"
@@ -19,7 +23,8 @@ void addAdminOptions(CLI::App& app, AdminOptions& options) {
   if (const char* v = std::getenv("ROLLGATE_KEY")) options.keyFile = v;
   if (const char* v = std::getenv("ROLLGATE_COORDINATOR_KEY")) options.coordinatorKeyFile = v;
   app.add_option("--admin", options.endpoint,
-                 "coordinator admin endpoint ($ROLLGATE_ADMIN)")
+                 "coordinator admin endpoint, or several separated by commas when coordinators "
+                 "share PostgreSQL ($ROLLGATE_ADMIN)")
       ->capture_default_str();
   app.add_option("--key", options.keyFile, "operator secret key file ($ROLLGATE_KEY)")
       ->capture_default_str();
@@ -35,16 +40,33 @@ void addAdminOptions(CLI::App& app, AdminOptions& options) {
 
 struct AdminClient::Impl {
   AdminOptions options;
+  std::vector<std::string> endpoints;  // --admin, split at commas
+  std::size_t current = 0;             // the one that answered last (the leader, with several)
+  std::string secretKey, publicKey, serverKey;
   zmq::context_t context{1};
-  std::unique_ptr<zmq::socket_t> socket;
+  std::map<std::string, std::unique_ptr<zmq::socket_t>> sockets;
   std::uint64_t nextRequestId = 0;
+
+  zmq::socket_t& socketFor(const std::string& endpoint) {
+    auto& socket = sockets[endpoint];
+    if (!socket) {
+      socket = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
+      configureCurveClient(*socket, secretKey, publicKey, serverKey, kMaxAdminReplyBytes);
+      // Writable only once connected: a request is never queued for a coordinator that is not
+      // there (it would reach it whenever it came back).
+      socket->set(zmq::sockopt::immediate, true);
+      socket->set(zmq::sockopt::linger, 0);
+      socket->connect(endpoint);
+    }
+    return *socket;
+  }
 };
 
 AdminClient::AdminClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 AdminClient::~AdminClient() {
   if (impl_) {
-    impl_->socket.reset();
+    impl_->sockets.clear();
     impl_->context.shutdown();
   }
 }
@@ -58,14 +80,20 @@ Result<std::unique_ptr<AdminClient>> AdminClient::connect(const AdminOptions& op
   if (!serverKey) return makeError("coordinator public key: " + serverKey.error().message);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->secretKey = *secret;
+  impl->publicKey = *publicKey;
+  impl->serverKey = *serverKey;
+  std::stringstream list(options.endpoint);
+  for (std::string endpoint; std::getline(list, endpoint, ',');) {
+    if (!endpoint.empty()) impl->endpoints.push_back(endpoint);
+  }
+  if (impl->endpoints.empty()) return makeError("--admin names no endpoint");
   impl->nextRequestId = randombytes_random() | (std::uint64_t{randombytes_random()} << 32);
   try {
-    impl->socket = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::dealer);
-    configureCurveClient(*impl->socket, *secret, *publicKey, *serverKey, kMaxAdminReplyBytes);
-    impl->socket->connect(options.endpoint);
+    impl->socketFor(impl->endpoints.front());
   } catch (const zmq::error_t& e) {
-    return makeError("cannot connect to coordinator admin endpoint " + options.endpoint + ": " +
-                     e.what());
+    return makeError("cannot connect to coordinator admin endpoint " + impl->endpoints.front() +
+                     ": " + e.what());
   }
   return std::unique_ptr<AdminClient>(new AdminClient(std::move(impl)));
 }
@@ -77,42 +105,122 @@ Result<AdminReply> AdminClient::call(AdminRequest request,
   return call(std::move(request), timeout, onProgress);
 }
 
+// With one endpoint: send and wait for the answer. With several (coordinators sharing PostgreSQL):
+// start with the one that answered last; an endpoint with no coordinator is skipped after a
+// second, a standby's answer sends the request to the leader it names (or the next endpoint), and
+// a connection lost before the answer sends it again elsewhere, until the timeout.
 Result<AdminReply> AdminClient::call(AdminRequest request, std::chrono::milliseconds timeout,
                                      const std::function<void(const AdminReply&)>& onProgress) {
+  using Clock = std::chrono::steady_clock;
   request.requestId = ++impl_->nextRequestId;
-  std::string payload = encode(request);
-  try {
-    impl_->socket->send(zmq::buffer(payload), zmq::send_flags::none);
-  } catch (const zmq::error_t& e) {
-    return makeError("cannot send to coordinator " + impl_->options.endpoint + ": " + e.what());
-  }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    zmq::pollitem_t item{impl_->socket->handle(), 0, ZMQ_POLLIN, 0};
+  const std::string payload = encode(request);
+  const bool several = impl_->endpoints.size() > 1;
+  auto deadline = Clock::now() + timeout;
+  std::size_t index = impl_->current;
+  std::string endpoint = impl_->endpoints[index];
+  std::string problem;
+  auto next = [&] {
+    index = (index + 1) % impl_->endpoints.size();
+    endpoint = impl_->endpoints[index];
+  };
+  while (Clock::now() < deadline) {
+    zmq::socket_t* socket = nullptr;
     try {
-      zmq::poll(&item, 1, left);
+      socket = &impl_->socketFor(endpoint);
     } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) return makeError("interrupted");
-      return makeError(std::string("poll: ") + e.what());
+      return makeError("cannot connect to coordinator admin endpoint " + endpoint + ": " + e.what());
     }
-    if (!(item.revents & ZMQ_POLLIN)) continue;
-    zmq::message_t frame;
-    if (!impl_->socket->recv(frame, zmq::recv_flags::dontwait)) continue;
-    auto reply = decodeAdminReply(
-        Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
-    if (!reply) return makeError("bad reply from coordinator: " + reply.error().message);
-    if (reply->requestId != request.requestId && reply->requestId != 0) continue;  // stale
-    if (!reply->final) {
-      if (onProgress) onProgress(*reply);
-      deadline = std::chrono::steady_clock::now() + timeout;  // progress extends the deadline
+    // Connected? (one second per endpoint when there are several to try)
+    auto connectBy = several ? std::min(deadline, Clock::now() + std::chrono::seconds(1)) : deadline;
+    zmq::pollitem_t writable{socket->handle(), 0, ZMQ_POLLOUT, 0};
+    bool connected = false;
+    while (!connected && Clock::now() < connectBy) {
+      try {
+        zmq::poll(&writable, 1, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    connectBy - Clock::now()));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return makeError("interrupted");
+        return makeError(std::string("poll: ") + e.what());
+      }
+      connected = (writable.revents & ZMQ_POLLOUT) != 0;
+    }
+    if (!connected) {
+      problem = "no coordinator answered at " + endpoint;
+      next();
       continue;
     }
-    return std::move(*reply);
+    try {
+      if (!socket->send(zmq::buffer(payload), zmq::send_flags::dontwait)) {
+        problem = "cannot send to coordinator " + endpoint;
+        next();
+        continue;
+      }
+    } catch (const zmq::error_t& e) {
+      return makeError("cannot send to coordinator " + endpoint + ": " + e.what());
+    }
+    std::optional<AdminReply> answer;
+    bool lost = false;
+    while (!answer && !lost) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      zmq::pollitem_t items[] = {{socket->handle(), 0, ZMQ_POLLIN, 0},
+                                 {socket->handle(), 0, ZMQ_POLLOUT, 0}};
+      try {
+        zmq::poll(items, 1, several ? std::min(left, std::chrono::milliseconds(500)) : left);
+        if (several && !(items[0].revents & ZMQ_POLLIN)) {
+          // The coordinator's connection is gone (it died, or stepped down): try elsewhere.
+          zmq::poll(&items[1], 1, std::chrono::milliseconds(0));
+          lost = !(items[1].revents & ZMQ_POLLOUT);
+        }
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) return makeError("interrupted");
+        return makeError(std::string("poll: ") + e.what());
+      }
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t frame;
+      if (!socket->recv(frame, zmq::recv_flags::dontwait)) continue;
+      auto reply = decodeAdminReply(
+          Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
+      if (!reply) return makeError("bad reply from coordinator: " + reply.error().message);
+      if (reply->requestId != request.requestId && reply->requestId != 0) continue;  // stale
+      if (!reply->final) {
+        if (onProgress) onProgress(*reply);
+        deadline = Clock::now() + timeout;  // progress extends the deadline
+        continue;
+      }
+      answer = std::move(*reply);
+    }
+    if (lost) {
+      problem = "lost the connection to coordinator " + endpoint + " before it answered";
+      next();
+      continue;
+    }
+    if (!answer) break;
+    if (!answer->standby) {
+      impl_->current = index;
+      return std::move(*answer);
+    }
+    // A standby did not handle it: to the leader it names, else the next endpoint.
+    if (const auto* error = std::get_if<AdminError>(&answer->body)) problem = error->message;
+    std::string leader = answer->leader ? answer->leader->adminEndpoint : "";
+    auto known = std::find(impl_->endpoints.begin(), impl_->endpoints.end(), leader);
+    if (!leader.empty() && leader != endpoint) {
+      if (known == impl_->endpoints.end()) impl_->endpoints.push_back(leader);
+      index = static_cast<std::size_t>(
+          std::find(impl_->endpoints.begin(), impl_->endpoints.end(), leader) -
+          impl_->endpoints.begin());
+      endpoint = leader;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a takeover under way
+      next();
+    }
   }
-  return makeError("no reply from the coordinator at " + impl_->options.endpoint + " within " +
+  if (several) {
+    return makeError("no coordinator led within " +
+                     std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s at " +
+                     impl_->options.endpoint + (problem.empty() ? "" : " (last: " + problem + ")"));
+  }
+  return makeError("no reply from the coordinator at " + endpoint + " within " +
                    std::to_string(timeout.count() / 1000.0).substr(0, 4) +
                    " s (is rollgate-coordinator running there, and is the key " +
                    impl_->options.keyFile + " in its admins.d allowlist?)");

@@ -85,8 +85,20 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
       for (const auto& host : list->hosts) out.push_back(hostJson(host, now));
       nlohmann::json doc{{"hosts", out}};
       if (list->freeze) doc["freeze"] = toJson(*list->freeze);
+      if (reply.leader) {
+        doc["leader"] = {{"id", reply.leader->id},
+                         {"admin_endpoint", reply.leader->adminEndpoint},
+                         {"epoch", reply.leader->epoch},
+                         {"since_ms", reply.leader->sinceMillis}};
+      }
       std::printf("%s\n", doc.dump(2).c_str());
       return;
+    }
+    if (reply.leader) {
+      std::printf("leader: coordinator %s at %s, epoch %llu, leading since %s\n",
+                  reply.leader->id.c_str(), reply.leader->adminEndpoint.c_str(),
+                  static_cast<unsigned long long>(reply.leader->epoch),
+                  age(now, reply.leader->sinceMillis).c_str());
     }
     if (list->freeze) std::printf("%s", renderFreezeLine(*list->freeze).c_str());
     Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES", "DROPPED"});

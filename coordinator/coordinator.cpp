@@ -10,6 +10,8 @@
 #include "common/wire_fit.h"
 #include "common/keys.h"
 #include "common/notify.h"
+#include "common/sys/private_files.h"
+#include "coordinator/store/postgres_store.h"
 #include "coordinator/store/sqlite_store.h"
 
 namespace rollgate::coordinator {
@@ -112,9 +114,20 @@ Status Coordinator::start() {
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   auto secret = readSecretKeyFile(config_.keyFile);
   if (!secret) return makeError("coordinator key: " + secret.error().message);
-  auto store = SqliteStore::open(config_.stateDir);
-  if (!store) return store.error();
-  auto recording = std::make_unique<RecordingStore>(std::move(*store));
+  std::unique_ptr<Store> backend;
+  if (lease_ != nullptr) {
+    auto opened = PostgresStore::open(config_.storeUrl, lease_->epoch(), lease_->holder());
+    if (!opened) return opened.error();
+    if (auto status = sys::createPrivateDir(config_.stateDir); !status) {
+      return makeError("state directory: " + status.error().message);
+    }
+    backend = std::move(*opened);
+  } else {
+    auto opened = SqliteStore::open(config_.stateDir);
+    if (!opened) return opened.error();
+    backend = std::move(*opened);
+  }
+  auto recording = std::make_unique<RecordingStore>(std::move(backend));
   recording_ = recording.get();
   store_ = std::move(recording);
   if (!config_.notify.webhooks.empty()) {
@@ -254,10 +267,12 @@ void Coordinator::run() {
       if (!(adminSocket_->get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     }
     if (console_) console_->drain();  // sign-ins and actions from the console's threads
+    if (!leaseValid()) break;
     tick();
     if (console_) console_->publish();
   }
   console_.reset();  // stops the console's server before the loop's parts go away
+  if (steppedDown_) return;  // nothing may be stored any more: another coordinator may lead
   notifyStopping();
   if (auto status = telemetry_->flush(); !status) {
     logger_->error("cannot store telemetry: {}", status.error().message);
@@ -575,7 +590,21 @@ void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage
   sendToAgent(routingId, message);
 }
 
+bool Coordinator::leaseValid() {
+  if (lease_ == nullptr) return true;
+  if (lease_->valid(clock_.steadyMillis())) return true;
+  if (!steppedDown_) {
+    steppedDown_ = true;
+    logger_->error("lost the leader lease (epoch {}): {}; sending nothing more and stepping down",
+                   lease_->epoch(), lease_->lostReason());
+    stop_.store(true);
+  }
+  return false;
+}
+
 bool Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMessage& message) {
+  // A leader that cannot prove its lease sends nothing: another may already lead.
+  if (!leaseValid()) return false;
   if (sendRouted(*agentSocket_, routingId, encode(message), logger_, "to agent connection")) {
     return true;
   }
@@ -614,10 +643,12 @@ void Coordinator::pruneEvents(std::uint64_t wallMillis) {
 void Coordinator::toAdmin(const ReplyTo& to, AdminReply reply) {
   if (console_ && console_->deliver(to, reply)) return;
   reply.requestId = to.requestId;
+  if (lease_ != nullptr) reply.leader = lease_->info();
   (void)sendRouted(*adminSocket_, to.routingId, encode(reply), logger_, "an admin reply");
 }
 
 void Coordinator::broadcast(Broadcast message) {
+  if (!leaseValid()) return;
   message.broadcastId = ++nextBroadcastId_;
   std::string payload = encode(message);
   try {
@@ -637,6 +668,7 @@ void Coordinator::publishMetrics() {
   snapshot->telemetryWindowsDropped = counters_.droppedWindows;
   snapshot->quotaDrops = quotas_.total();
   snapshot->commandsInFlight = commands_->pending();
+  if (lease_ != nullptr) snapshot->leader = lease_->info();
   if (notifier_) {
     auto n = notifier_->counts();
     snapshot->notifications = {n.queued, n.delivered, n.retried, n.failed, n.dropped};

@@ -51,6 +51,7 @@
 #include "coordinator/recording_store.h"
 #include "coordinator/registry.h"
 #include "coordinator/rollouts.h"
+#include "coordinator/store/leader_lease.h"
 #include "coordinator/store/store.h"
 #include "coordinator/telemetry_store.h"
 
@@ -81,6 +82,12 @@ class Coordinator final : private Outbox {
   // Serves until requestStop(). Requires: start() succeeded.
   void run();
   void requestStop() { stop_.store(true); }
+  // Coordinators sharing PostgreSQL: this one leads under `lease` (acquired, renewing; it must
+  // outlive this). start() opens the PostgreSQL store fenced by the lease's epoch; nothing is sent
+  // to agents once the lease is no longer proven valid, and run() returns (steppedDown()) so the
+  // caller can wait as a standby again. Call before start().
+  void useLease(LeaderLease* lease) { lease_ = lease; }
+  bool steppedDown() const { return steppedDown_; }
 
   const CoordinatorCounters& counters() const { return counters_; }
   std::uint64_t epoch() const;
@@ -126,7 +133,13 @@ class Coordinator final : private Outbox {
   void broadcast(Broadcast message) override;
   void toAdmin(const ReplyTo& to, AdminReply reply) override;
 
+  // False, after saying why once, when this coordinator leads under a lease it can no longer
+  // prove (nothing may be sent then).
+  bool leaseValid();
+
   CoordinatorConfig config_;
+  LeaderLease* lease_ = nullptr;
+  bool steppedDown_ = false;
   Logger logger_;
   const Clock& clock_;
   std::atomic<bool> stop_{false};

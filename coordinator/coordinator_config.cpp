@@ -1,10 +1,12 @@
 #include "coordinator/coordinator_config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log_level.h"
 #include "coordinator/metrics/metrics_server.h"
+#include "coordinator/store/pg.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -67,6 +69,27 @@ Result<CoordinatorConfig> fromReader(ConfigReader reader) {
   ConfigReader backtest = reader.table("backtest");
   backtest.get("max_bytes", config.backtestMaxBytes, 1LL << 20, 1LL << 40);
   backtest.get("good_after_hours", config.backtestGoodAfterHours, 1, 24 * 365);
+  ConfigReader store = reader.table("store");
+  store.get("url", config.storeUrl);
+  store.get("coordinator_id", config.coordinatorId);
+  store.get("lease_seconds", config.leaseSeconds, 2, 300);
+  store.get("advertise_admin", config.advertiseAdmin);
+  if (!config.storeUrl.empty() && config.storeUrl.rfind("postgresql://", 0) != 0 &&
+      config.storeUrl.rfind("postgres://", 0) != 0) {
+    store.fail("url", "expected a postgresql://USER@HOST:PORT/DATABASE URL, got \"" +
+                          pg::redactUrl(config.storeUrl) + "\"");
+  }
+  if (config.coordinatorId.empty()) {
+    char host[256] = {};
+    config.coordinatorId = ::gethostname(host, sizeof(host) - 1) == 0 ? host : "coordinator";
+  }
+  if (config.coordinatorId.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789._-") != std::string::npos ||
+      config.coordinatorId.size() > 64) {
+    store.fail("coordinator_id", "expected up to 64 letters, digits, '.', '_' or '-', got \"" +
+                                     config.coordinatorId.substr(0, 80) + "\"");
+  }
+  if (config.advertiseAdmin.empty()) config.advertiseAdmin = config.adminEndpoint;
   if (auto status = reader.finish(); !status) return status.error();
   return config;
 }

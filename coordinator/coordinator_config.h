@@ -54,6 +54,15 @@ struct CoordinatorConfig {
   // labelled good.
   std::int64_t backtestMaxBytes = 256LL << 20;
   std::int64_t backtestGoodAfterHours = 24;
+  // [store] (README, "High availability"). No url: SQLite in state_dir, one coordinator. A
+  // postgresql:// URL: every coordinator given it shares that database and one leads at a time
+  // through a lease of lease_seconds (coordinator/store/leader_lease.h). coordinator_id names this
+  // one to operators (default: the host name); advertise_admin is where standbys send the CLI
+  // when this one leads (default: admin_endpoint).
+  std::string storeUrl;
+  std::string coordinatorId;
+  std::int64_t leaseSeconds = 10;
+  std::string advertiseAdmin;
 };
 
 inline constexpr const char* kDefaultCoordinatorConfig = "/etc/rollgate/coordinator.toml";

@@ -2,7 +2,10 @@
 // `init` writes a working config and keys instead; `backtest --windows FILE` replays a recorded
 // history offline (for one too big for `rollgate backtest --windows`) and prints the report as
 // JSON (docs/backtest.md).
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <cstdio>
 #include <CLI/CLI.hpp>
 
@@ -13,12 +16,71 @@
 #include <fstream>
 #include <sstream>
 #include "coordinator/init_command.h"
+#include "coordinator/standby.h"
+#include "coordinator/store/migrate_store.h"
+#include "coordinator/store/pg.h"
 #include "rollgate_version.h"
 
 namespace {
-rollgate::coordinator::Coordinator* running = nullptr;
+std::atomic<rollgate::coordinator::Coordinator*> running{nullptr};
+std::atomic<bool> stopping{false};
 void onSignal(int) {
-  if (running != nullptr) running->requestStop();
+  stopping.store(true);
+  if (auto* coordinator = running.load()) coordinator->requestStop();
+}
+
+// Coordinators sharing PostgreSQL ([store] url): wait as a standby until this one takes the
+// lease, lead until stopped or the lease is lost, then wait as a standby again.
+int runShared(const rollgate::coordinator::CoordinatorConfig& config,
+              const rollgate::Logger& logger, const rollgate::Clock& clock) {
+  using namespace rollgate::coordinator;
+  LeaseSettings settings{config.storeUrl, config.coordinatorId, config.advertiseAdmin,
+                         static_cast<std::uint64_t>(config.leaseSeconds) * 1000};
+  bool first = true;
+  while (!stopping.load()) {
+    auto lease = LeaderLease::open(settings, clock);
+    if (!lease) {
+      // At start a wrong URL or password is fatal (the message is PostgreSQL's); later, a lost
+      // server is waited for.
+      if (first) {
+        logger->critical("{}", lease.error().message);
+        return 1;
+      }
+      logger->error("{}; trying again in 1 s", lease.error().message);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (first) {
+      logger->info("coordinator {} shares {} (lease {} s)", config.coordinatorId,
+                   rollgate::pg::redactUrl(config.storeUrl), config.leaseSeconds);
+    }
+    first = false;
+    auto led = serveAsStandby(config, **lease, stopping, clock, logger);
+    if (!led) {
+      logger->critical("{}", led.error().message);
+      return 1;
+    }
+    if (!*led) break;
+    (*lease)->startRenewing();
+    Coordinator coordinator(config, logger, clock);
+    coordinator.useLease(lease->get());
+    if (auto status = coordinator.start(); !status) {
+      logger->error("cannot lead: {}; giving the lease up", status.error().message);
+      (*lease)->release();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    running.store(&coordinator);
+    if (stopping.load()) coordinator.requestStop();
+    coordinator.run();
+    running.store(nullptr);
+    if (!coordinator.steppedDown()) {
+      (*lease)->release();  // a clean stop: a standby takes over at once
+      break;
+    }
+    logger->warn("stepped down from epoch {}; waiting as a standby", (*lease)->epoch());
+  }
+  return 0;
 }
 }  // namespace
 
@@ -105,6 +167,29 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n", rollgate::toJson(*report).dump(2).c_str());
   });
+  auto* migrate = app.add_subcommand(
+      "migrate-store", "copy this coordinator's SQLite state (state_dir in --config) into an empty "
+                       "PostgreSQL database, for coordinators sharing it ([store] url)");
+  std::string migrateUrl;
+  migrate->add_option("--to", migrateUrl, "postgresql://USER@HOST:PORT/DATABASE")->required();
+  migrate->callback([&] {
+    auto config = rollgate::coordinator::loadCoordinatorConfig(configPath);
+    if (!config) {
+      std::fprintf(stderr, "rollgate-coordinator: %s\n", config.error().message.c_str());
+      exitCode = 2;
+      return;
+    }
+    auto summary = rollgate::coordinator::migrateSqliteToPostgres(
+        config->stateDir, migrateUrl,
+        [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+    if (!summary) {
+      std::fprintf(stderr, "rollgate-coordinator: migrate-store: %s\n",
+                   summary.error().message.c_str());
+      exitCode = 1;
+      return;
+    }
+    std::printf("%s\n", summary->c_str());
+  });
   CLI11_PARSE(app, argc, argv);
   if (!app.get_subcommands().empty()) return exitCode;
 
@@ -115,6 +200,10 @@ int main(int argc, char** argv) {
   }
   auto logger = rollgate::makeLogger("coordinator", config->logLevel);
   rollgate::SystemClock clock;
+  std::signal(SIGTERM, onSignal);
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!config->storeUrl.empty()) return runShared(*config, logger, clock);
   rollgate::coordinator::Coordinator coordinator(*config, logger, clock);
   if (auto status = coordinator.start(); !status) {
     // Printed whatever log_level says: a daemon never exits non-zero without saying why.
@@ -125,11 +214,9 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  running = &coordinator;
-  std::signal(SIGTERM, onSignal);
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGPIPE, SIG_IGN);
+  running.store(&coordinator);
+  if (stopping.load()) coordinator.requestStop();
   coordinator.run();
-  running = nullptr;
+  running.store(nullptr);
   return 0;
 }

@@ -157,6 +157,21 @@ std::vector<MetricFamily> metricFamilies(const MetricsSnapshot& s) {
                        "Commands sent to agents and not yet answered.", MetricType::kGauge,
                        double(s.commandsInFlight)));
 
+  if (s.leader) {
+    MetricFamily leader = family(
+        "rollgate_leader", "1 on the coordinator that leads (coordinators sharing PostgreSQL), "
+                           "labelled with its coordinator_id.",
+        MetricType::kGauge);
+    leader.samples.push_back(Sample{{{"coordinator", s.leader->id}}, 1.0, {}});
+    out.push_back(std::move(leader));
+    out.push_back(scalar("rollgate_leader_epoch", "The epoch of the leader lease this coordinator "
+                                                  "holds (every command carries it).",
+                         MetricType::kGauge, double(s.leader->epoch)));
+    out.push_back(scalar("rollgate_leader_since_seconds",
+                         "Unix time at which this coordinator took the leader lease.",
+                         MetricType::kGauge, double(s.leader->sinceMillis) / 1000.0));
+  }
+
   MetricFamily store = family("rollgate_store_write_duration_seconds",
                               "Duration of the coordinator's writes to its store, by operation.",
                               MetricType::kHistogram);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct MetricsSnapshot {
   std::uint64_t commandsInFlight = 0;
   std::map<std::string, HistogramValue> storeWriteSeconds;  // by store operation
   NotificationCounts notifications;
+  std::optional<LeaderInfo> leader;  // coordinators sharing PostgreSQL: this one, leading
 };
 
 // The unfinished statuses rollgate_rollouts always reports (0 when none), and the terminal ones

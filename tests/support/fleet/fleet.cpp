@@ -21,7 +21,7 @@ void check(const CommandOutput& out, const std::string& what) {
 
 }  // namespace
 
-LocalFleet::LocalFleet(const std::string& coordinatorExtraToml)
+LocalFleet::LocalFleet(const std::string& coordinatorExtraToml, const SharedStore& shared)
     : dir_(std::make_unique<TempDir>("rollgate-fleet")),
       agentPort_(freePort()),
       adminPort_(freePort()),
@@ -32,21 +32,37 @@ LocalFleet::LocalFleet(const std::string& coordinatorExtraToml)
   ::mkdir(dir_->file("admins.d").c_str(), 0755);
   ::mkdir(dir_->file("agents.d").c_str(), 0755);
   writeFile(dir_->file("admins.d/admin.pub"), readFile(dir_->file("admin.pub")));
-  std::string config = "[coordinator]\n";
-  config += "agent_endpoint = \"tcp://127.0.0.1:" + std::to_string(agentPort_) + "\"\n";
-  config += "admin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPort_) + "\"\n";
-  config += "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPort_) + "\"\n";
-  config += "key = \"" + dir_->file("coordinator.key") + "\"\n";
-  config += "agents_dir = \"" + dir_->file("agents.d") + "\"\n";
-  config += "admins_dir = \"" + dir_->file("admins.d") + "\"\n";
-  config += "state_dir = \"" + dir_->file("state") + "\"\n";
-  config += coordinatorExtraToml;
-  writeFile(coordinatorConfig(), config);
+  const std::size_t count = std::max<std::size_t>(1, shared.urls.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    agentPorts_.push_back(i == 0 ? agentPort_ : freePort());
+    adminPorts_.push_back(i == 0 ? adminPort_ : freePort());
+    broadcastPorts_.push_back(i == 0 ? broadcastPort_ : freePort());
+    coordinators_.emplace_back();
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    // Coordinators sharing a database share the key pair and the allowlist directories too.
+    const std::string suffix = i == 0 ? "" : "-" + std::to_string(i);
+    std::string config = "[coordinator]\n";
+    config += "agent_endpoint = \"tcp://127.0.0.1:" + std::to_string(agentPorts_[i]) + "\"\n";
+    config += "admin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPorts_[i]) + "\"\n";
+    config += "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
+    config += "key = \"" + dir_->file("coordinator.key") + "\"\n";
+    config += "agents_dir = \"" + dir_->file("agents.d") + "\"\n";
+    config += "admins_dir = \"" + dir_->file("admins.d") + "\"\n";
+    config += "state_dir = \"" + dir_->file("state" + suffix) + "\"\n";
+    config += coordinatorExtraToml;
+    if (!shared.urls.empty()) {
+      config += "\n[store]\nurl = \"" + shared.urls[i] + "\"\ncoordinator_id = \"c" +
+                std::to_string(i) + "\"\nlease_seconds = " + std::to_string(shared.leaseSeconds) +
+                "\n";
+    }
+    writeFile(coordinatorConfig(static_cast<int>(i)), config);
+  }
 }
 
 LocalFleet::~LocalFleet() {
   for (auto& [name, agent] : agents_) agent.stop(std::chrono::seconds(5));
-  coordinator_.stop(std::chrono::seconds(5));
+  for (auto& coordinator : coordinators_) coordinator.stop(std::chrono::seconds(5));
 }
 
 std::string LocalFleet::coordinatorPublicKey() const {
@@ -54,18 +70,36 @@ std::string LocalFleet::coordinatorPublicKey() const {
 }
 
 void LocalFleet::startCoordinator() {
-  coordinator_ = Process::spawn({binDir() + "/rollgate-coordinator", "--config", coordinatorConfig()},
-                                coordinatorLog());
+  for (int i = 0; i < coordinatorCount(); ++i) startCoordinator(i);
+}
+
+void LocalFleet::startCoordinator(int index) {
+  coordinators_[index] = Process::spawn(
+      {binDir() + "/rollgate-coordinator", "--config", coordinatorConfig(index)},
+      coordinatorLog(index));
 }
 
 void LocalFleet::killCoordinator(int sig) {
-  coordinator_.signal(sig);
-  coordinator_.wait(std::chrono::seconds(10));
+  for (int i = 0; i < coordinatorCount(); ++i) killCoordinator(i, sig);
 }
 
-void LocalFleet::signalCoordinator(int sig) { coordinator_.signal(sig); }
+void LocalFleet::killCoordinator(int index, int sig) {
+  coordinators_[index].signal(sig);
+  coordinators_[index].wait(std::chrono::seconds(10));
+}
 
-bool LocalFleet::coordinatorRunning() { return coordinator_.running(); }
+void LocalFleet::signalCoordinator(int sig) { coordinators_[0].signal(sig); }
+
+bool LocalFleet::coordinatorRunning() { return coordinators_[0].running(); }
+
+bool LocalFleet::coordinatorRunning(int index) { return coordinators_[index].running(); }
+
+int LocalFleet::leader() const {
+  auto json = hosts();
+  if (!json.contains("leader")) return coordinatorCount() == 1 && json.contains("hosts") ? 0 : -1;
+  const std::string id = json["leader"].value("id", "");
+  return id.size() > 1 && id[0] == 'c' ? std::stoi(id.substr(1)) : -1;
+}
 
 bool LocalFleet::waitForCoordinator() {
   return waitUntil([&] { return cli({"hosts", "--json", "--timeout", "1"}).exitCode == 0; },
@@ -79,8 +113,16 @@ void LocalFleet::addAgent(const AgentSpec& spec) {
   config += "host = \"" + (spec.claimedHost.empty() ? spec.name : spec.claimedHost) + "\"\n";
   config += "region = \"" + spec.region + "\"\n";
   config += "cluster = \"" + spec.cluster + "\"\n";
-  config += "coordinator = \"tcp://127.0.0.1:" + std::to_string(agentPort_) + "\"\n";
-  config += "broadcast = \"tcp://127.0.0.1:" + std::to_string(broadcastPort_) + "\"\n";
+  auto endpoints = [](const std::vector<int>& ports) {
+    if (ports.size() == 1) return "\"tcp://127.0.0.1:" + std::to_string(ports[0]) + "\"";
+    std::string list = "[";
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      list += std::string(i ? ", " : "") + "\"tcp://127.0.0.1:" + std::to_string(ports[i]) + "\"";
+    }
+    return list + "]";
+  };
+  config += "coordinator = " + endpoints(agentPorts_) + "\n";
+  config += "broadcast = " + endpoints(broadcastPorts_) + "\n";
   config += "coordinator_key = \"" + dir_->file("coordinator.pub") + "\"\n";
   config += "key = \"" + prefix + ".key\"\n";
   config += "state_dir = \"" + dir_->file(spec.name + "-state") + "\"\n";
@@ -110,7 +152,11 @@ void LocalFleet::stopAgent(const std::string& name, int sig) {
 }
 
 std::map<std::string, std::string> LocalFleet::cliEnvironment() const {
-  return {{"ROLLGATE_ADMIN", "tcp://127.0.0.1:" + std::to_string(adminPort_)},
+  std::string admin;
+  for (int port : adminPorts_) {
+    admin += (admin.empty() ? "" : ",") + std::string("tcp://127.0.0.1:") + std::to_string(port);
+  }
+  return {{"ROLLGATE_ADMIN", admin},
           {"ROLLGATE_KEY", dir_->file("admin.key")},
           {"ROLLGATE_COORDINATOR_KEY", dir_->file("coordinator.pub")}};
 }

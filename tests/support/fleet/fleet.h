@@ -27,16 +27,35 @@ struct AgentSpec {
 // True when every host in `names` is listed healthy in a `rollgate hosts --json` document.
 bool allHealthy(const nlohmann::json& hosts, const std::vector<std::string>& names);
 
+// Several coordinators sharing one PostgreSQL (README, "High availability"): coordinator i uses
+// urls[i] (the same database; a relay's port for one a test cuts off) and is named "c<i>".
+struct SharedStore {
+  std::vector<std::string> urls;
+  int leaseSeconds = 3;
+};
+
 class LocalFleet {
  public:
   // `coordinatorExtraToml` is appended to the [coordinator] table.
   explicit LocalFleet(const std::string& coordinatorExtraToml = "heartbeat_seconds = 1\n"
-                                                                "host_timeout_seconds = 4\n");
+                                                                "host_timeout_seconds = 4\n",
+                      const SharedStore& shared = {});
   ~LocalFleet();
 
   const TempDir& dir() const { return *dir_; }
-  std::string coordinatorConfig() const { return dir_->file("coordinator.toml"); }
-  std::string coordinatorLog() const { return dir_->file("coordinator.log"); }
+  std::string coordinatorConfig(int index = 0) const {
+    return dir_->file(index == 0 ? "coordinator.toml" : "coordinator-" + std::to_string(index) + ".toml");
+  }
+  std::string coordinatorLog(int index = 0) const {
+    return dir_->file(index == 0 ? "coordinator.log" : "coordinator-" + std::to_string(index) + ".log");
+  }
+  int coordinatorCount() const { return static_cast<int>(agentPorts_.size()); }
+  void startCoordinator(int index);
+  void killCoordinator(int index, int sig);
+  bool coordinatorRunning(int index);
+  pid_t coordinatorPid(int index) const { return coordinators_[index].pid(); }
+  // The index of the coordinator that `rollgate hosts` names as leader; -1 when none answers.
+  int leader() const;
   std::string agentLog(const std::string& name) const { return dir_->file(name + ".log"); }
   std::string agentConfig(const std::string& name) const { return dir_->file(name + ".toml"); }
   int agentPort() const { return agentPort_; }
@@ -46,7 +65,7 @@ class LocalFleet {
 
   void startCoordinator();
   // The running coordinator's process id (-1 if none), e.g. to read its /proc status.
-  pid_t coordinatorPid() const { return coordinator_.pid(); }
+  pid_t coordinatorPid() const { return coordinators_[0].pid(); }
   void killCoordinator(int sig);
   // Sends `sig` without waiting for an exit (SIGSTOP, SIGCONT).
   void signalCoordinator(int sig);
@@ -78,7 +97,8 @@ class LocalFleet {
   int agentPort_;
   int adminPort_;
   int broadcastPort_;
-  Process coordinator_;
+  std::vector<int> agentPorts_, adminPorts_, broadcastPorts_;  // [0] are the three above
+  std::vector<Process> coordinators_;
   std::map<std::string, Process> agents_;
 };
 

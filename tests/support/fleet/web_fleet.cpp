@@ -90,7 +90,8 @@ Result<std::unique_ptr<WebFleet>> WebFleet::start(const std::vector<WebHostSpec>
   web->manager_ = std::move(*manager);
   web->fleet_ = std::make_unique<LocalFleet>("heartbeat_seconds = 1\nhost_timeout_seconds = 4\n"
                                              "window_seconds = " + std::to_string(options.windowSeconds) + "\n" +
-                                             options.coordinatorExtraToml);
+                                             options.coordinatorExtraToml,
+                                             options.shared);
   web->fleet_->startCoordinator();
   if (!web->fleet_->waitForCoordinator()) return makeError("the coordinator did not start");
   for (const auto& host : hosts) {

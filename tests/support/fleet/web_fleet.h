@@ -46,6 +46,8 @@ class WebFleet {
     std::string unitServiceExtra;
     // Appended to each host's [[service]] table of the agent's config (keys such as haproxy).
     std::function<std::string(const WebHostSpec&)> serviceExtraToml;
+    // Coordinators sharing PostgreSQL (empty urls: one coordinator on SQLite).
+    SharedStore shared;
   };
   // Empty when the fleet can run here, else what is missing.
   static std::string missingPrerequisite(WebServer server = WebServer::kNginx);

@@ -54,6 +54,27 @@ TEST_CASE("invalid region, cluster or coordinator values are named") {
                {"'agent.coordinator'", "expected tcp://HOST:PORT", "\"10.0.0.1:7400\""});
 }
 
+TEST_CASE("several coordinators sharing PostgreSQL: lists of endpoints, in the same order") {
+  AgentConfig config = parseOk("[agent]\nregion = \"eu\"\ncluster = \"eu-a\"\n"
+                               "coordinator = [\"tcp://10.0.0.1:7400\", \"tcp://10.0.0.2:7400\"]\n");
+  CHECK(config.coordinators == std::vector<std::string>{"tcp://10.0.0.1:7400", "tcp://10.0.0.2:7400"});
+  CHECK(config.broadcasts == std::vector<std::string>{"tcp://10.0.0.1:7402", "tcp://10.0.0.2:7402"});
+  CHECK(config.coordinator == "tcp://10.0.0.1:7400");
+  CHECK(config.broadcast == "tcp://10.0.0.1:7402");
+  AgentConfig one = parseOk(kMinimal);
+  CHECK(one.coordinators == std::vector<std::string>{"tcp://10.0.0.1:7400"});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"a\"\n"
+                                "coordinator = [\"tcp://a:1\", \"tcp://b:1\"]\n"
+                                "broadcast = [\"tcp://a:2\"]\n", "agent.toml"),
+               {"'agent.broadcast'", "1 endpoints for 2 coordinators"});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"a\"\n"
+                                "coordinator = [\"tcp://a:1\", 7]\n", "agent.toml"),
+               {"'agent.coordinator'", "list of endpoints"});
+  requireError(parseAgentConfig("[agent]\nregion = \"eu\"\ncluster = \"a\"\n"
+                                "coordinator = [\"tcp://a:1\", \"b:1\"]\n", "agent.toml"),
+               {"'agent.coordinator'", "\"b:1\""});
+}
+
 TEST_CASE("defaults for everything else") {
   AgentConfig config = parseOk(kMinimal);
   CHECK(config.region == "eu-west");

@@ -126,6 +126,30 @@ TEST_CASE("an unknown log_level names the file, the key and the accepted values"
   CHECK(parseCoordinatorConfig("[coordinator]\nlog_level = \"warn\"\n", "c.toml").ok());
 }
 
+TEST_CASE("[store]: a PostgreSQL URL shared by coordinators; mistakes are named, passwords never") {
+  auto config = parseCoordinatorConfig(
+      "[coordinator]\nadmin_endpoint = \"tcp://10.0.0.1:7401\"\n"
+      "[store]\nurl = \"postgresql://rollgate:pw@db:5432/rollgate\"\ncoordinator_id = \"coord-a\"\n"
+      "lease_seconds = 5\n",
+      "c.toml");
+  REQUIRE(config.ok());
+  CHECK(config->storeUrl == "postgresql://rollgate:pw@db:5432/rollgate");
+  CHECK(config->coordinatorId == "coord-a");
+  CHECK(config->leaseSeconds == 5);
+  CHECK(config->advertiseAdmin == "tcp://10.0.0.1:7401");  // default: the admin endpoint
+  auto sqlite = parseCoordinatorConfig("", "c.toml");
+  REQUIRE(sqlite.ok());
+  CHECK(sqlite->storeUrl.empty());  // SQLite, one coordinator
+  CHECK_FALSE(sqlite->coordinatorId.empty());  // the host name
+  auto wrong = parseCoordinatorConfig("[store]\nurl = \"mysql://root:secret@db/x\"\n", "c.toml");
+  requireError(wrong, {"'store.url'", "postgresql://"});
+  CHECK(wrong.error().message.find("secret") == std::string::npos);
+  requireError(parseCoordinatorConfig("[store]\ncoordinator_id = \"a b\"\n", "c.toml"),
+               {"'store.coordinator_id'", "\"a b\""});
+  requireError(parseCoordinatorConfig("[store]\nlease_seconds = 1\n", "c.toml"),
+               {"'store.lease_seconds'"});
+}
+
 }  // namespace rollgate::coordinator
 
 TEST_CASE("[prometheus] takes a URL and a timeout, and refuses what is not an http URL") {
