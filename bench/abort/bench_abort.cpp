@@ -2,7 +2,8 @@
 // enrolled key) say hello to a real coordinator; then `rollgate abort --all --json` runs and each
 // connection answers its Abort with AckAbort as soon as it arrives. Prints the coordinator's
 // acknowledgement percentiles (from the CLI's JSON) and, measured here, the time from the CLI's
-// start to each connection receiving its Abort.
+// start to each connection receiving its Abort. `--postgres` runs the same with the coordinator's
+// state in a PostgreSQL started for the run (one coordinator leading, [store] url).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +15,7 @@
 
 #include "bench/abort/simulated_agents.h"
 #include "tests/support/fleet/fleet.h"
+#include "tests/support/postgres/postgres_server.h"
 
 using namespace rollgate;
 using rollgate::testing::LocalFleet;
@@ -33,9 +35,22 @@ double percentile(std::vector<double> values, double q) {
   return values[std::min(index, values.size() - 1)];
 }
 
-int run(int count) {
+int run(int count, bool postgres) {
+  std::unique_ptr<testing::PostgresServer> pg;
+  testing::SharedStore shared;
+  if (postgres) {
+    auto server = testing::PostgresServer::start();
+    if (!server) {
+      std::fprintf(stderr, "PostgreSQL: %s\n", server.error().message.c_str());
+      return 1;
+    }
+    pg = std::move(*server);
+    shared.urls = {pg->url()};
+    shared.leaseSeconds = 10;
+  }
+  std::printf("store: %s\n", postgres ? "PostgreSQL 15 (loopback)" : "SQLite");
   // No heartbeats needed during the run: the host timeout is far away.
-  LocalFleet fleet("heartbeat_seconds = 600\nhost_timeout_seconds = 3600\n");
+  LocalFleet fleet("heartbeat_seconds = 600\nhost_timeout_seconds = 3600\n", shared);
   auto agents = bench::makeSimulatedAgents(count, "sim-", fleet.dir().file("agents.d"));
   fleet.startCoordinator();
   if (!fleet.waitForCoordinator()) {
@@ -116,9 +131,17 @@ int run(int count) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int count = argc > 1 ? std::atoi(argv[1]) : 1000;
+  int count = 1000;
+  bool postgres = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--postgres") {
+      postgres = true;
+    } else {
+      count = std::atoi(argv[i]);
+    }
+  }
   try {
-    return run(count);
+    return run(count, postgres);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_abort: %s\n", e.what());
     return 1;
