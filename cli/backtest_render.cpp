@@ -124,9 +124,13 @@ std::string renderBacktest(const BacktestView& view) {
   out += formatTable(rows);
   out += "(TP/FP: flagged and labelled bad/good; MEDIAN, P90: from the start of analysis to the "
          "flagging look)\n\n";
+  const std::string kept =
+      view.runId.empty() ? ""
+                         : "kept as backtest " + view.runId + " (console: #/backtest/" +
+                               view.runId + ")\n";
   if (view.changed.empty()) {
     out += "no rollout's decision would change\n";
-    return out;
+    return out + kept;
   }
   out += std::to_string(view.changed.size()) + " rollouts whose decision would change:\n";
   std::vector<std::vector<std::string>> changed{
@@ -137,7 +141,7 @@ std::string renderBacktest(const BacktestView& view) {
                        decision(r.then), decision(r.now)});
   }
   out += formatTable(changed);
-  return out;
+  return out + kept;
 }
 
 Result<std::uint64_t> parseBacktestTime(const std::string& option, const std::string& value,
