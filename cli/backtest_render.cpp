@@ -62,7 +62,11 @@ std::string renderBacktest(const BacktestView& view) {
   } else {
     out += "history: " + view.storage.source + "\n";
   }
-  if (!view.emptyRange.empty()) return out + view.emptyRange + "\n";
+  const std::string kept =
+      view.runId.empty() ? ""
+                         : "kept as backtest " + view.runId + " (console: #/backtest/" +
+                               view.runId + ")\n";
+  if (!view.emptyRange.empty()) return out + view.emptyRange + "\n" + kept;
   out += "selected " + std::to_string(view.selected) + " rollouts (" + view.range + "); replayed " +
          std::to_string(view.replayed) + ": " + std::to_string(view.good) + " good, " +
          std::to_string(view.bad) + " bad, " + std::to_string(view.unlabelled) + " unlabelled\n";
@@ -124,10 +128,6 @@ std::string renderBacktest(const BacktestView& view) {
   out += formatTable(rows);
   out += "(TP/FP: flagged and labelled bad/good; MEDIAN, P90: from the start of analysis to the "
          "flagging look)\n\n";
-  const std::string kept =
-      view.runId.empty() ? ""
-                         : "kept as backtest " + view.runId + " (console: #/backtest/" +
-                               view.runId + ")\n";
   if (view.changed.empty()) {
     out += "no rollout's decision would change\n";
     return out + kept;

@@ -27,9 +27,9 @@ std::string describeRequest(const BacktestRequest& request) {
   if (!request.service.empty()) out += " of service " + request.service;
   if (request.sinceMillis != 0) out += " since " + utc(request.sinceMillis);
   if (request.untilMillis != 0) out += " until " + utc(request.untilMillis);
-  out += "; gates " + (request.gatesToml.empty() ? std::string("as each rollout ran")
+  out += "; gates: " + (request.gatesToml.empty() ? std::string("as each rollout ran")
                                                  : request.gatesName);
-  if (!request.planToml.empty()) out += "; plan " + request.planName;
+  if (!request.planToml.empty()) out += "; plan: " + request.planName;
   if (request.compare) out += "; compared";
   return out;
 }
