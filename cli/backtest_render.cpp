@@ -62,7 +62,11 @@ std::string renderBacktest(const BacktestView& view) {
   } else {
     out += "history: " + view.storage.source + "\n";
   }
-  if (!view.emptyRange.empty()) return out + view.emptyRange + "\n";
+  const std::string kept =
+      view.runId.empty() ? ""
+                         : "kept as backtest " + view.runId + " (console: #/backtest/" +
+                               view.runId + ")\n";
+  if (!view.emptyRange.empty()) return out + view.emptyRange + "\n" + kept;
   out += "selected " + std::to_string(view.selected) + " rollouts (" + view.range + "); replayed " +
          std::to_string(view.replayed) + ": " + std::to_string(view.good) + " good, " +
          std::to_string(view.bad) + " bad, " + std::to_string(view.unlabelled) + " unlabelled\n";
@@ -126,7 +130,7 @@ std::string renderBacktest(const BacktestView& view) {
          "flagging look)\n\n";
   if (view.changed.empty()) {
     out += "no rollout's decision would change\n";
-    return out;
+    return out + kept;
   }
   out += std::to_string(view.changed.size()) + " rollouts whose decision would change:\n";
   std::vector<std::vector<std::string>> changed{
@@ -137,7 +141,7 @@ std::string renderBacktest(const BacktestView& view) {
                        decision(r.then), decision(r.now)});
   }
   out += formatTable(changed);
-  return out;
+  return out + kept;
 }
 
 Result<std::uint64_t> parseBacktestTime(const std::string& option, const std::string& value,

@@ -44,11 +44,16 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BacktestView, schema, storage, range, emptyRa
                                    planSource, checks, compare, currentChecks, changed,
                                    rollouts)
 
-json toJson(const BacktestView& view) { return view; }
+json toJson(const BacktestView& view) {
+  json j = view;
+  if (!view.runId.empty()) j["run"] = view.runId;
+  return j;
+}
 
 Result<BacktestView> backtestViewFromJson(const json& j) {
   try {
     BacktestView view = j.get<BacktestView>();
+    if (j.contains("run")) view.runId = j.at("run").get<std::string>();
     if (view.schema != kBacktestReportSchema) {
       return makeError("backtest report: schema " + std::to_string(view.schema) + " is not " +
                        std::to_string(kBacktestReportSchema));
@@ -57,6 +62,38 @@ Result<BacktestView> backtestViewFromJson(const json& j) {
   } catch (const std::exception& error) {
     return makeError(std::string("backtest report: ") + error.what());
   }
+}
+
+json summaryJson(const BacktestRunView& run) {
+  json j = {{"id", run.id},
+            {"requestedBy", run.requestedBy},
+            {"startedMillis", run.startedMillis},
+            {"finishedMillis", run.finishedMillis},
+            {"request", run.request},
+            {"status", run.finishedMillis == 0 ? "running" : run.report ? "done" : "failed"}};
+  if (!run.error.empty()) j["error"] = run.error;
+  if (!run.report) return j;
+  const BacktestView& r = *run.report;
+  auto gatesRow = [](const std::vector<BacktestCheckView>& rows) -> json {
+    for (const auto& row : rows) {
+      if (row.name == "(gates)") return row;
+    }
+    return nullptr;
+  };
+  j["source"] = r.storage.source;
+  j["range"] = r.range;
+  j["emptyRange"] = r.emptyRange;
+  j["gatesSource"] = r.gatesSource;
+  j["planSource"] = r.planSource;
+  j["replayed"] = r.replayed;
+  j["good"] = r.good;
+  j["bad"] = r.bad;
+  j["unlabelled"] = r.unlabelled;
+  j["changed"] = r.changed.size();
+  j["compare"] = r.compare;
+  j["gates"] = gatesRow(r.checks);
+  j["gatesAsRan"] = r.compare ? gatesRow(r.currentChecks) : json(nullptr);
+  return j;
 }
 
 }  // namespace rollgate

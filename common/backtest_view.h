@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -89,10 +90,34 @@ struct BacktestView {
   std::vector<BacktestCheckView> currentChecks;  // with --compare: as the rollouts ran
   std::vector<BacktestRolloutView> changed;      // rollouts whose decision would change
   std::vector<BacktestRolloutView> rollouts;     // every replayed rollout, oldest first
+  // The run the coordinator keeps it as, for the console (BacktestRunView::id); "" when it is not
+  // kept (an offline replay). Optional key "run".
+  std::string runId;
   bool operator==(const BacktestView&) const = default;
 };
 
 nlohmann::json toJson(const BacktestView& view);
 Result<BacktestView> backtestViewFromJson(const nlohmann::json& j);
+
+// A backtest the coordinator ran for an operator (from the CLI or the console), kept for the
+// console's pages: the last kKeptBacktestRuns, in memory (a restarted coordinator starts a new
+// list). The kept report has the per-check tables and the changed rollouts, not every replayed
+// rollout's looks (`rollouts` is emptied), so that twenty runs stay small.
+inline constexpr std::size_t kKeptBacktestRuns = 20;
+
+struct BacktestRunView {
+  std::string id;           // "b1", "b2", ...: in the order this coordinator started them
+  std::string requestedBy;  // the operator
+  std::uint64_t startedMillis = 0;
+  std::uint64_t finishedMillis = 0;  // 0 while it runs
+  std::string request;  // what was asked, in words (service, range, gates and plan files)
+  std::string error;    // why it failed; "" when it did not
+  std::shared_ptr<const BacktestView> report;  // null while it runs and when it failed
+};
+
+// The run without its report's tables: id, requestedBy, times, request, error, status (running,
+// failed, done) and, once done, the report's source, range, gates, plan, counts, the number of
+// changed rollouts and the "(gates)" rows ("gates", and "gatesAsRan" with --compare).
+nlohmann::json summaryJson(const BacktestRunView& run);
 
 }  // namespace rollgate

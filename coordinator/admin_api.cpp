@@ -371,7 +371,7 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ConsoleTokenR
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const BacktestRequest& request) {
   if (backtests_ == nullptr) return replyWith(AdminError{"this coordinator runs no backtests"});
-  return backtests_->start(request, caller.replyTo);
+  return backtests_->start(request, caller.replyTo, caller.operatorName);
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const LabelRollout& request) {

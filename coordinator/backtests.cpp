@@ -1,5 +1,6 @@
 #include "coordinator/backtests.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -18,6 +19,19 @@ std::string utc(std::uint64_t millis) {
   char text[32];
   std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
+}
+
+// What a backtest request asks, in words, for the console's list of runs.
+std::string describeRequest(const BacktestRequest& request) {
+  std::string out = request.windowsJsonl.empty() ? "kept rollouts" : "history " + request.windowsName;
+  if (!request.service.empty()) out += " of service " + request.service;
+  if (request.sinceMillis != 0) out += " since " + utc(request.sinceMillis);
+  if (request.untilMillis != 0) out += " until " + utc(request.untilMillis);
+  out += "; gates: " + (request.gatesToml.empty() ? std::string("as each rollout ran")
+                                                 : request.gatesName);
+  if (!request.planToml.empty()) out += "; plan: " + request.planName;
+  if (request.compare) out += "; compared";
+  return out;
 }
 
 bool sameDecision(const BacktestDecisionView& a, const BacktestDecisionView& b) {
@@ -185,7 +199,8 @@ Backtests::~Backtests() {
   if (running_.valid()) running_.wait();
 }
 
-std::optional<AdminReply> Backtests::start(const BacktestRequest& request, const ReplyTo& to) {
+std::optional<AdminReply> Backtests::start(const BacktestRequest& request, const ReplyTo& to,
+                                           const std::string& operatorName) {
   AdminReply reply;
   if (running_.valid()) {
     reply.body = AdminError{"a backtest is already running; try again when it has finished"};
@@ -203,9 +218,13 @@ std::optional<AdminReply> Backtests::start(const BacktestRequest& request, const
     return runBacktest(request, reader.get(), settings, now);
   });
   waiting_ = to;
-  logger_->info("backtest started ({})", request.windowsJsonl.empty()
-                                            ? "the store's rollouts"
-                                            : "history " + request.windowsName);
+  current_ = BacktestRunView{};
+  current_.id = "b" + std::to_string(nextRunNumber_++);
+  current_.requestedBy = operatorName;
+  current_.startedMillis = now;
+  current_.request = describeRequest(request);
+  ++runsVersion_;
+  logger_->info("backtest {} started by {}: {}", current_.id, operatorName, current_.request);
   return std::nullopt;
 }
 
@@ -216,16 +235,36 @@ void Backtests::tick() {
   }
   auto result = running_.get();
   AdminReply reply;
+  BacktestRunView run = std::move(current_);
+  current_ = BacktestRunView{};
+  run.finishedMillis = std::max<std::uint64_t>(clock_.nowMillis(), run.startedMillis + 1);
   if (!result) {
+    logger_->warn("backtest {} failed: {}", run.id, result.error().message);
+    run.error = result.error().message;
     reply.body = AdminError{result.error().message};
   } else {
-    logger_->info("backtest done: {} rollouts replayed in {:.0f} ms", result->replayed,
-                  result->replayMillis);
+    logger_->info("backtest {} done: {} rollouts replayed in {:.0f} ms", run.id,
+                  result->replayed, result->replayMillis);
+    result->runId = run.id;
     reply.body = JsonDocument{toJson(*result).dump(-1, ' ', false,
                                                    nlohmann::json::error_handler_t::replace)};
+    // Every rollout's looks stay with the reply only (docs/backtest.md).
+    result->rollouts.clear();
+    result->rollouts.shrink_to_fit();
+    run.report = std::make_shared<const BacktestView>(std::move(*result));
   }
+  kept_.push_back(std::move(run));
+  while (kept_.size() > kKeptBacktestRuns) kept_.pop_front();
+  ++runsVersion_;
   if (waiting_) outbox_.toAdmin(*waiting_, std::move(reply));
   waiting_.reset();
+}
+
+std::vector<BacktestRunView> Backtests::runs() const {
+  std::vector<BacktestRunView> out;
+  if (!current_.id.empty()) out.push_back(current_);
+  out.insert(out.end(), kept_.rbegin(), kept_.rend());
+  return out;
 }
 
 }  // namespace rollgate::coordinator

@@ -11,14 +11,18 @@
 // by `rollgate-coordinator backtest --windows FILE`, which runs the same runBacktest() in the
 // process of the command, with no coordinator. Nothing here sends a command or writes to the
 // store: the engine's actions are only read, and the store is opened read-only.
+// Runs started through the admin API (the CLI or the console) are kept with an id for the
+// console's pages: the last kKeptBacktestRuns (common/backtest_view.h), in memory.
 // Thread-safety: Backtests belongs to the coordinator's loop; runBacktest is a plain function
 // (its reader belongs to the calling thread).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/backtest_view.h"
 #include "common/clock.h"
@@ -50,11 +54,17 @@ class Backtests {
   // Waits for a running backtest.
   ~Backtests();
 
-  // Starts `request` on the worker; its reply goes to `to` from a later tick(). An error reply
-  // when one is already running.
-  std::optional<AdminReply> start(const BacktestRequest& request, const ReplyTo& to);
-  // Sends the report of a finished backtest.
+  // Starts `request` for `operatorName` on the worker; its reply (the report, with the id it is
+  // kept under) goes to `to` from a later tick(). An error reply when one is already running.
+  std::optional<AdminReply> start(const BacktestRequest& request, const ReplyTo& to,
+                                  const std::string& operatorName);
+  // Sends the report of a finished backtest and keeps it.
   void tick();
+
+  // The kept runs, newest first, the running one (if any) first of all.
+  std::vector<BacktestRunView> runs() const;
+  // Changes whenever runs() does.
+  std::uint64_t runsVersion() const { return runsVersion_; }
 
  private:
   BacktestSettings settings_;
@@ -63,6 +73,10 @@ class Backtests {
   Logger logger_;
   std::optional<ReplyTo> waiting_;
   std::future<Result<BacktestView>> running_;
+  BacktestRunView current_;             // the running one (id empty when none runs)
+  std::deque<BacktestRunView> kept_;    // finished, oldest first, at most kKeptBacktestRuns
+  std::uint64_t nextRunNumber_ = 1;
+  std::uint64_t runsVersion_ = 0;
 };
 
 }  // namespace rollgate::coordinator

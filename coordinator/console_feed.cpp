@@ -17,6 +17,7 @@ using nlohmann::json;
 constexpr std::uint64_t kContactRefreshMillis = 5000;  // last-contact times alone: this often
 constexpr std::size_t kRecentRollouts = 200;
 constexpr std::size_t kRecentAborts = 50;
+constexpr std::uint64_t kLabelRefreshMillis = 10'000;
 
 // Equal but for the time left in the phase, which changes at every publish.
 bool sameSummary(RolloutSummaryView a, RolloutSummaryView b) {
@@ -129,6 +130,8 @@ void ConsoleFeed::act(const std::string& operatorName, const AdminRequest& given
           return body.frozen ? "freeze" : "unfreeze";
         } else if constexpr (std::is_same_v<T, RevertRequest>) {
           return "revert " + body.service + (body.toVersion.empty() ? "" : " to " + body.toVersion);
+        } else if constexpr (std::is_same_v<T, BacktestRequest>) {
+          return "backtest" + (body.service.empty() ? std::string() : " of " + body.service);
         } else {
           return "request";
         }
@@ -176,6 +179,22 @@ std::shared_ptr<const RolloutView> ConsoleFeed::readModel(const std::string& id)
     }
     return nullptr;
   }
+  // The label: a running rollout's at once (cheap: no peers); a finished one's reads the
+  // service's later rollouts, so it is refreshed every kLabelRefreshMillis.
+  RolloutLabel label;
+  const std::uint64_t steady = parts_.clock.steadyMillis();
+  if (view->rollout.finishedMillis == 0) {
+    label = parts_.rollouts.labelOf(id);
+  } else {
+    CachedLabel& cached = labels_[id];
+    if (cached.readSteadyMillis == 0 || steady >= cached.readSteadyMillis + kLabelRefreshMillis) {
+      cached = CachedLabel{parts_.rollouts.labelOf(id), std::max<std::uint64_t>(steady, 1)};
+    }
+    label = cached.label;
+    if (labels_.size() > 256) labels_.clear();  // ids of pages no longer open
+  }
+  view->rollout.label = label.label;
+  view->rollout.labelSource = label.source;
   return std::make_shared<const RolloutView>(std::move(*view));
 }
 
@@ -271,6 +290,17 @@ void ConsoleFeed::publish() {
     changed = changed || !same;
   }
   if (next->details.size() != prev.details.size()) changed = true;
+
+  // Backtest runs: the list again whenever a run starts or ends.
+  next->backtestsVersion = prev.backtestsVersion;
+  if (parts_.backtests != nullptr && parts_.backtests->runsVersion() != backtestsSeen_) {
+    backtestsSeen_ = parts_.backtests->runsVersion();
+    next->backtests = parts_.backtests->runs();
+    next->backtestsVersion = version;
+    changed = true;
+  } else {
+    next->backtests = prev.backtests;
+  }
   if (!changed) return;
   next->version = version;
   last_ = next;

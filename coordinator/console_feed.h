@@ -1,6 +1,6 @@
 // ConsoleFeed: the coordinator's side of the web console (coordinator/console/). On the loop's
 // thread it publishes snapshots of what the pages show (hosts, rollouts and their read models,
-// the freeze, aborts with their acknowledgements) to the console's board whenever they change,
+// the freeze, aborts with their acknowledgements, the kept backtest runs) to the console's board whenever they change,
 // checked every [console] publish_millis; and it runs the work the console's HTTP threads hand
 // it (sign-ins checked against the store, operators' actions through the AdminApi, as the
 // signed-in operator, each recorded in the event log with the operator's name).
@@ -24,6 +24,7 @@
 #include "common/result.h"
 #include "coordinator/abort_coordinator.h"
 #include "coordinator/admin_api.h"
+#include "coordinator/backtests.h"
 #include "coordinator/console/console_server.h"
 #include "coordinator/coordinator_config.h"
 #include "coordinator/registry.h"
@@ -50,6 +51,7 @@ struct ConsoleFeedParts {
   Rollouts& rollouts;
   AbortCoordinator& aborts;
   AdminApi& admin;
+  const Backtests* backtests;  // null: no backtest pages have runs
   const Clock& clock;
   Logger logger;
 };
@@ -86,6 +88,14 @@ class ConsoleFeed final : public console::ConsoleBackend {
   std::shared_ptr<const console::ConsoleSnapshot> last_ = std::make_shared<console::ConsoleSnapshot>();
   std::map<std::string, RolloutSummaryView> finished_;  // summaries of finished rollouts
   std::map<std::string, std::vector<stats::CheckSpec>> specs_;
+  // Finished rollouts' labels (they read later rollouts of the service), refreshed every
+  // kLabelRefreshMillis of steady time while a page shows the rollout.
+  struct CachedLabel {
+    RolloutLabel label;
+    std::uint64_t readSteadyMillis = 0;
+  };
+  std::map<std::string, CachedLabel> labels_;
+  std::uint64_t backtestsSeen_ = 0;
   std::map<std::uint64_t, std::function<void(const AdminReply&)>> waiting_;  // by request id
   std::uint64_t nextRequestId_ = 0;
   std::uint64_t nextPublishMillis_ = 0;

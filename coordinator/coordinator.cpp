@@ -232,7 +232,8 @@ Status Coordinator::start() {
   }
   if (config_.console.enabled) {
     auto console = ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_,
-                                                       *aborts_, *admin_, clock_, logger_});
+                                                       *aborts_, *admin_, backtests_.get(), clock_,
+                                                       logger_});
     if (!console) return console.error();
     console_ = std::move(*console);
   }

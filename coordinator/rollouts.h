@@ -111,6 +111,8 @@ class Rollouts {
   // label reads later rollouts of the service); describeJson is its JSON with the label.
   Result<RolloutView> describe(const std::string& id);
   Result<std::string> describeJson(const std::string& id);
+  // Rollout `id`'s label, with the service's later rollouts as peers (empty when it is unknown).
+  RolloutLabel labelOf(const std::string& id);
   // `rollgate rollout label`: an operator's label, which overrides the automatic one.
   Result<std::string> label(const LabelRollout& request, const std::string& operatorName);
   // A promoted rollout not reverted within this long is labelled good ([backtest]
@@ -133,8 +135,6 @@ class Rollouts {
   // The rollout's label; `peers` are other rollouts (later reverts of the service among them).
   RolloutLabel labelFor(const rollout::RolloutState& state,
                         const std::vector<const rollout::Rollout*>& peers);
-  // Rollout `id`'s label, with the service's later rollouts as peers (empty when it is unknown).
-  RolloutLabel labelOf(const std::string& id);
   // Writes the journal of a rollout that has ended and forgets it.
   void retire(std::map<std::string, Entry>::iterator it);
   void apply(Entry& entry, const rollout::Actions& actions);

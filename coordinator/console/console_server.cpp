@@ -99,6 +99,13 @@ json abortJson(const AbortView& abort) {
           {"hosts", acks}};
 }
 
+const BacktestRunView* findRun(const ConsoleSnapshot& snap, const std::string& id) {
+  for (const auto& run : snap.backtests) {
+    if (run.id == id) return &run;
+  }
+  return nullptr;
+}
+
 json freezeJson(const ConsoleSnapshot& snap) {
   return snap.freeze ? toJson(*snap.freeze) : json(nullptr);
 }
@@ -106,6 +113,7 @@ json freezeJson(const ConsoleSnapshot& snap) {
 std::uint64_t topicVersion(const ConsoleSnapshot& snap, const std::string& topic,
                            const std::string& id) {
   if (topic == "fleet") return std::max(snap.fleetVersion, snap.rolloutsVersion);
+  if (topic == "backtests") return snap.backtestsVersion;
   if (topic == "rollout") {
     auto it = snap.rolloutVersions.find(id);
     return std::max(snap.rolloutsVersion, it == snap.rolloutVersions.end() ? 0 : it->second);
@@ -178,9 +186,30 @@ Result<AdminRequest> actionRequest(const json& body) {
     request.body = FreezeRequest{false, "", false};
     return request;
   }
+  if (action == "backtest") {
+    // The kept rollouts, with the gates given (TOML, as `rollout start --gates`) beside the gates
+    // each ran, or with their own gates when none are given.
+    BacktestRequest backtest;
+    backtest.service = body.value("service", std::string());
+    backtest.gatesToml = body.value("gates", std::string());
+    if (!backtest.gatesToml.empty()) {
+      backtest.gatesName = "gates from the console";
+      backtest.compare = true;
+    }
+    if (body.contains("sinceMillis")) {
+      const json& since = body["sinceMillis"];
+      if (!since.is_number_unsigned()) {
+        return makeError("action backtest: \"sinceMillis\" must be a time in Unix milliseconds, "
+                         "got " + since.dump());
+      }
+      backtest.sinceMillis = since.get<std::uint64_t>();
+    }
+    request.body = backtest;
+    return request;
+  }
   return makeError("unknown action \"" + action +
                    "\" (expected abort, abort_all, pause, resume, promote, rollback, revert, "
-                   "freeze or unfreeze)");
+                   "freeze, unfreeze or backtest)");
 }
 
 json replyJson(const AdminReply& reply, int& status) {
@@ -523,14 +552,43 @@ void ConsoleServer::routes() {
           res.set_content(*rolloutBody(*snap, id), "application/json; charset=utf-8");
         });
 
+  s.Get("/api/backtests", [this, signedIn](const httplib::Request& req, httplib::Response& res) {
+    if (!signedIn(req, res)) return;
+    auto snap = board_.latest();
+    json runs = json::array();
+    for (const auto& run : snap->backtests) runs.push_back(summaryJson(run));
+    sendJson(res, 200, {{"backtests", runs},
+                        {"kept", kKeptBacktestRuns},
+                        {"freeze", freezeJson(*snap)},
+                        {"version", snap->backtestsVersion}});
+  });
+
+  s.Get(R"(/api/backtests/([A-Za-z0-9._-]{1,64}))",
+        [this, signedIn](const httplib::Request& req, httplib::Response& res) {
+          if (!signedIn(req, res)) return;
+          const std::string id = req.matches[1];
+          auto snap = board_.latest();
+          const BacktestRunView* run = findRun(*snap, id);
+          if (run == nullptr) {
+            sendError(res, 404, "no backtest run " + id + " (the coordinator keeps the last " +
+                                    std::to_string(kKeptBacktestRuns) + ", until it restarts)");
+            return;
+          }
+          sendJson(res, 200, {{"run", summaryJson(*run)},
+                              {"report", run->report ? toJson(*run->report) : json(nullptr)},
+                              {"freeze", freezeJson(*snap)},
+                              {"version", snap->backtestsVersion}});
+        });
+
   s.Get("/api/stream", [this, signedIn](const httplib::Request& req, httplib::Response& res) {
     auto live = signedIn(req, res);
     if (!live) return;
     const std::string topic = req.get_param_value("topic");
     const std::string id = req.get_param_value("id");
-    if (topic != "fleet" && topic != "rollouts" && !(topic == "rollout" && validRolloutId(id))) {
-      sendError(res, 400, "topic: expected fleet, rollouts or rollout with an id, got \"" + topic +
-                              "\"");
+    if (topic != "fleet" && topic != "rollouts" && topic != "backtests" &&
+        !(topic == "rollout" && validRolloutId(id))) {
+      sendError(res, 400, "topic: expected fleet, rollouts, backtests or rollout with an id, got \"" +
+                              topic + "\"");
       return;
     }
     if (streams_.fetch_add(1) >= config_.threads - kReservedThreads) {

@@ -5,7 +5,7 @@
 //
 // Routes (docs/console.md): the page and its assets (embedded at build time, assets.h); JSON under
 // /api/: login, logout, session, fleet (paged, filtered), rollouts (filtered), rollouts/<id>,
-// action; server-sent events under /api/stream.
+// backtests, backtests/<id>, action; server-sent events under /api/stream.
 // Security: every /api/ route but login answers 401 without a live session; an action needs the
 // operator role (403 otherwise) and the session's CSRF token in X-CSRF-Token (403 otherwise);
 // cookies are HttpOnly, Secure (HTTPS), SameSite=Strict; responses carry a strict

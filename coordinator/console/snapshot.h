@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/backtest_view.h"
 #include "common/messages.h"
 #include "common/rollout_view.h"
 #include "common/stats/gate_model.h"
@@ -40,6 +41,7 @@ struct ConsoleSnapshot {
   std::uint64_t version = 0;
   std::uint64_t fleetVersion = 0;
   std::uint64_t rolloutsVersion = 0;  // the list, the freeze and the aborts
+  std::uint64_t backtestsVersion = 0;  // the backtest runs
   std::map<std::string, std::uint64_t> rolloutVersions;  // per rollout page
 
   std::vector<HostInfo> hosts;  // sorted by region, cluster, name
@@ -50,6 +52,9 @@ struct ConsoleSnapshot {
   std::map<std::string, std::vector<stats::CheckSpec>> checkSpecs;
   std::optional<FreezeState> freeze;
   std::vector<AbortView> aborts;  // newest first
+  // The kept backtest runs (the running one first, then newest first); reports are shared, never
+  // copied.
+  std::vector<BacktestRunView> backtests;
   std::uint64_t publishedMillis = 0;
 };
 

@@ -1,4 +1,5 @@
-// rollgate console: one page, three views (#/rollouts, #/rollout/ID, #/fleet). Data comes from
+// rollgate console: one page, five views (#/rollouts, #/rollout/ID, #/fleet, #/backtests,
+// #/backtest/ID). Data comes from
 // /api/ as JSON; a server-sent event stream per view says when it changed (no polling). Every
 // value from the server is put into the page as text (textContent, attributes set one by one):
 // never as HTML.
@@ -319,6 +320,9 @@ function rolloutView(id) {
         el('h1', { id: 'rollout-title' }, 'Rollout ' + r.id + ': ' + r.service + ' ' + r.version + ' ', pill(r.status)),
         el('div', { class: 'decision' + (BAD.includes(r.status) ? ' bad' : ''), id: 'decision' },
           el('strong', {}, d.words), d.because ? el('div', { class: 'muted' }, d.because) : null),
+        el('div', { id: 'label', 'data-label': r.label || '' }, 'Label: ',
+          r.label ? pill(r.label) : el('span', { class: 'muted' }, 'none'),
+          r.label ? ' ' + (r.labelSource || '') : ' (labelled when it is rolled back by a critical check, or promoted and not reverted for a while; rollgate rollout label ' + r.id + ' good|bad)'),
         el('div', { class: 'toolbar' },
           // A finished rollout has nothing left to pause, promote, roll back or abort.
           ...(running ? [
@@ -388,6 +392,130 @@ function fleetView() {
   };
 }
 
+// ---- backtests
+
+function ratio(v) { return v === null || v === undefined ? '-' : Number(v).toFixed(3); }
+function secs(ms) { return ms === null || ms === undefined ? '-' : (ms / 1000).toFixed(1) + ' s'; }
+function decisionText(d) {
+  if (!d) return '-';
+  let out = d.decision;
+  if (d.step && d.decision !== 'promote') out += ' at step ' + d.step + ' (' + d.stage + ')';
+  if (d.look) out += ' look ' + d.look;
+  if (d.check) out += ' by ' + d.check;
+  return out;
+}
+function gatesFigures(row) {
+  return row ? 'precision ' + ratio(row.precision) + ', recall ' + ratio(row.recall) : '-';
+}
+
+function backtestsView() {
+  const body = el('tbody');
+  const kept = el('p', { class: 'muted' });
+  const service = el('input', { id: 'backtest-service', placeholder: 'service (empty: every service)', size: 28 });
+  const gates = el('textarea', { id: 'backtest-gates', rows: 6, cols: 72,
+    placeholder: 'gates to try, TOML as for rollout start --gates ([[check]] tables); empty: the gates each rollout ran with' });
+  const run = el('button', { id: 'backtest-run' }, 'Run backtest');
+  run.addEventListener('click', async () => {
+    const body = { action: 'backtest', service: service.value.trim(), gates: gates.value };
+    notice('backtest running ...', false);
+    run.disabled = true;
+    const { status, data } = await api('/api/action', { method: 'POST', body });
+    run.disabled = false;
+    if (status === 200 || status === 202) {
+      const id = data.document && data.document.run;
+      notice(id ? 'backtest ' + id + ' done' : (data.message || 'started'), false);
+    } else {
+      notice('refused (' + status + '): ' + (data.error || 'error'), true);
+    }
+    refresh();
+  });
+  const form = state.session && state.session.role === 'operator'
+    ? el('div', { class: 'backtest-form' }, el('h2', {}, 'Run one'),
+      el('p', { class: 'muted' }, 'Replays the kept rollouts (rollgate backtest); with gates given, beside the gates they ran with.'),
+      el('div', { class: 'toolbar' }, service, run), gates)
+    : null;
+  const root = el('div', {}, el('h1', {}, 'Backtests'), kept,
+    el('table', { id: 'backtests' },
+      el('thead', {}, el('tr', {}, ...['run', 'status', 'by', 'started', 'what', 'replayed', 'good / bad', 'changed', 'gates now', 'gates as they ran'].map((h) => el('th', {}, h)))),
+      body),
+    form);
+  return {
+    root, topic: 'backtests',
+    async load() {
+      const { status, data } = await api('/api/backtests');
+      if (status !== 200) return;
+      setFreeze(data.freeze);
+      kept.textContent = 'Backtests run from the CLI (rollgate backtest) or here; the coordinator keeps the last ' +
+        data.kept + ' until it restarts.';
+      body.replaceChildren(...data.backtests.map((b) => el('tr', { 'data-backtest': b.id, 'data-status': b.status },
+        el('td', {}, el('a', { href: '#/backtest/' + encodeURIComponent(b.id) }, b.id)),
+        el('td', {}, pill(b.status)), el('td', {}, b.requestedBy), el('td', {}, when(b.startedMillis)),
+        el('td', {}, b.error ? b.request + ': ' + b.error : b.request),
+        el('td', {}, b.replayed === undefined ? '-' : String(b.replayed)),
+        el('td', {}, b.good === undefined ? '-' : b.good + ' / ' + b.bad),
+        el('td', {}, b.changed === undefined ? '-' : String(b.changed)),
+        el('td', {}, gatesFigures(b.gates)), el('td', {}, b.compare ? gatesFigures(b.gatesAsRan) : '-'))));
+    },
+  };
+}
+
+function checksTable(id, rows) {
+  return el('table', { id, class: 'backtest-checks' },
+    el('thead', {}, el('tr', {}, ...['check', 'tier', 'TP', 'FP', 'FN', 'TN', 'precision', 'recall', 'median to decision', 'p90 to decision'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...rows.map((c) => el('tr', { 'data-check': c.name },
+      el('td', {}, c.name), el('td', {}, c.tier), el('td', {}, String(c.truePositives)),
+      el('td', {}, String(c.falsePositives)), el('td', {}, String(c.falseNegatives)),
+      el('td', {}, String(c.trueNegatives)), el('td', { class: 'precision' }, ratio(c.precision)),
+      el('td', { class: 'recall' }, ratio(c.recall)), el('td', {}, secs(c.medianMillisToDecision)),
+      el('td', {}, secs(c.p90MillisToDecision))))));
+}
+
+function backtestView(id) {
+  const root = el('div', {}, el('p', { class: 'muted' }, 'loading backtest ' + id + ' ...'));
+  return {
+    root, topic: 'backtests', id,
+    async load() {
+      const { status, data } = await api('/api/backtests/' + encodeURIComponent(id));
+      if (status !== 200) { root.replaceChildren(el('p', { class: 'error' }, data.error || 'cannot load')); return; }
+      setFreeze(data.freeze);
+      const b = data.run;
+      const r = data.report;
+      const head = [
+        el('h1', { id: 'backtest-title' }, 'Backtest ' + b.id + ' ', pill(b.status)),
+        el('p', {}, b.request + '; by ' + b.requestedBy + ', started ' + when(b.startedMillis) +
+          (b.finishedMillis ? ', finished ' + when(b.finishedMillis) : '')),
+      ];
+      if (!r) {
+        root.replaceChildren(...head, el('p', { class: b.error ? 'error' : 'muted', id: 'backtest-error' }, b.error || 'running ...'));
+        return;
+      }
+      const fromStore = r.storage.source === 'store';
+      const lines = [
+        fromStore ? 'Kept windows: ' + (r.storage.usedBytes / 1048576).toFixed(1) + ' MiB of ' +
+          (r.storage.capBytes / 1048576).toFixed(1) + ' MiB for ' + r.storage.keptRollouts + ' rollouts; ' +
+          r.storage.droppedRollouts + ' older rollouts\' windows dropped.' : 'History: ' + r.storage.source + '.',
+        r.emptyRange ? r.emptyRange : 'Selected ' + r.selected + ' rollouts (' + r.range + '); replayed ' + r.replayed + ': ' +
+          r.good + ' good, ' + r.bad + ' bad, ' + r.unlabelled + ' unlabelled; ' + r.windows + ' windows in ' +
+          Math.round(r.replayMillis) + ' ms.',
+        'Gates: ' + r.gatesSource + '. Plan: ' + r.planSource + '.',
+      ];
+      const parts = [...head, ...lines.map((t) => el('p', { class: 'muted' }, t))];
+      parts.push(el('h2', {}, r.compare ? 'Checks with ' + r.gatesSource : 'Checks'), checksTable('backtest-checks', r.checks));
+      if (r.compare) parts.push(el('h2', {}, 'Checks as the rollouts ran'), checksTable('backtest-checks-then', r.currentChecks));
+      parts.push(el('h2', {}, 'Rollouts whose decision would change (' + r.changed.length + ')'));
+      parts.push(el('table', { id: 'backtest-changed' },
+        el('thead', {}, el('tr', {}, ...['rollout', 'service', 'version', 'label', 'then', 'now'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, ...r.changed.map((c) => el('tr', { 'data-rollout': c.id },
+          // Rollouts of the store have a page; those of a --windows history do not.
+          el('td', {}, fromStore ? el('a', { href: '#/rollout/' + encodeURIComponent(c.id) }, c.id) : c.id),
+          el('td', {}, c.service), el('td', {}, c.version),
+          el('td', {}, c.label ? pill(c.label) : '-', c.labelSource ? ' ' + c.labelSource : ''),
+          el('td', {}, decisionText(c.then)), el('td', {}, decisionText(c.now)))))));
+      root.replaceChildren(...parts);
+    },
+  };
+}
+
 // ---- routing and sign-in
 
 function showLogin() {
@@ -407,6 +535,8 @@ function route() {
   let view;
   if (hash.startsWith('#/rollout/')) view = rolloutView(decodeURIComponent(hash.slice('#/rollout/'.length)));
   else if (hash === '#/fleet') view = fleetView();
+  else if (hash.startsWith('#/backtest/')) view = backtestView(decodeURIComponent(hash.slice('#/backtest/'.length)));
+  else if (hash === '#/backtests') view = backtestsView();
   else view = rolloutsView();
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', hash.startsWith(a.getAttribute('href')));
   state.view = view;

@@ -6,6 +6,8 @@ running rollout update live (server-sent events, no reload), checks a rolled-bac
 failing check chart, aborts the live rollout from the page and waits until every host has
 acknowledged, checks that event messages and a freeze reason holding HTML and script are shown
 as text, that the freeze banner is on every page, and that a viewer's action is refused (403).
+Checks the rolled-back rollout's label, the page of a backtest run from the CLI (--backtest: its
+per-check tables and the changed rollouts with links to their pages) and runs one from the page.
 Saves a screenshot of each page to --screenshots (and, with --docs, the ones the README shows).
 Exits non-zero, naming the step, when anything is not as expected.
 """
@@ -130,8 +132,54 @@ class Check:
         assert lines >= 4, 'the chart draws %d lines' % lines
         decision = self.js("return document.getElementById('decision').textContent")
         assert 'Rolled back' in decision, decision
+        label = self.js("const l = document.getElementById('label');"
+                        "return l ? [l.getAttribute('data-label'), l.textContent] : null")
+        assert label and label[0] == 'bad', 'label on the rolled-back rollout: %r' % label
+        assert 'auto: rolled back by critical check' in label[1], label[1]
         self.driver.execute_script('window.scrollTo(0, 0)')
         self.shot('rollout-failed.png', docs=True)
+
+        self.step('the backtest run from the CLI: its page, its tables and its changed rollouts')
+        row = "#backtests tr[data-backtest='%s']" % a.backtest
+        self.open('#/backtests', lambda: self.driver.find_elements(By.CSS_SELECTOR, row))
+        self.until('the run done', lambda: self.driver.find_element(By.CSS_SELECTOR, row).get_attribute('data-status') == 'done')
+        self.driver.find_element(By.CSS_SELECTOR, row + ' a').click()
+        self.until('the run page', lambda: self.driver.find_elements(By.CSS_SELECTOR, '#backtest-checks tbody tr'))
+        tables = self.js("""
+            const rows = (id) => [...document.querySelectorAll('#' + id + ' tbody tr')].map(r =>
+              [r.getAttribute('data-check'), ...[...r.children].map(c => c.textContent)]);
+            return {now: rows('backtest-checks'), then: rows('backtest-checks-then'),
+                    changed: [...document.querySelectorAll('#backtest-changed tbody tr')].map(r =>
+                      [r.getAttribute('data-rollout'), r.querySelector('a') ? r.querySelector('a').getAttribute('href') : null,
+                       r.textContent])};""")
+        now = {r[0]: r for r in tables['now']}
+        then = {r[0]: r for r in tables['then']}
+        assert set(now) == {'restarts', '(gates)'}, 'checks now: %r' % list(now)
+        assert 'http_5xx' in then and '(gates)' in then, 'checks as they ran: %r' % list(then)
+        # As they ran the gates flagged the bad build (a true positive); restarts alone do not
+        # (a false negative).
+        assert int(then['(gates)'][3]) >= 1, then['(gates)']
+        assert int(now['(gates)'][5]) >= 1, now['(gates)']
+        changed = [c for c in tables['changed'] if c[0] == a.failed]
+        assert changed, 'the rolled-back rollout is not among the changed: %r' % tables['changed']
+        assert changed[0][1] == '#/rollout/' + a.failed, changed[0]
+        assert 'roll_back' in changed[0][2], changed[0]
+        self.not_pwned()
+        self.driver.execute_script('window.scrollTo(0, 0)')
+        self.shot('backtest.png', docs=True)
+        self.driver.find_element(By.CSS_SELECTOR, "#backtest-changed tr[data-rollout='%s'] a" % a.failed).click()
+        self.until('the changed rollout\'s page', lambda: a.failed in self.driver.find_element(By.ID, 'rollout-title').text)
+
+        self.step('run a backtest from the page')
+        self.open('#/backtests', lambda: self.driver.find_elements(By.ID, 'backtest-run'))
+        before = self.js("return document.querySelectorAll('#backtests tbody tr').length")
+        self.click('backtest-run')
+        self.until('the new run', lambda: self.js(
+            "const r = document.querySelector('#backtests tbody tr');"
+            "return document.querySelectorAll('#backtests tbody tr').length > arguments[0] &&"
+            " r.getAttribute('data-status') === 'done' && r.textContent.includes('olga')", before))
+        assert 'refused' not in self.notice(), self.notice()
+        self.shot('backtests.png')
 
         self.step('abort the live rollout from its page')
         self.open('#/rollout/' + a.live, lambda: self.rollout_version() > 0)
@@ -188,7 +236,7 @@ class Check:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     for name in ('--url', '--operator-token', '--viewer-token', '--failed', '--live',
-                 '--screenshots', '--profile'):
+                 '--backtest', '--screenshots', '--profile'):
         parser.add_argument(name, required=True)
     parser.add_argument('--docs', help='also copy the README screenshots here')
     args = parser.parse_args()

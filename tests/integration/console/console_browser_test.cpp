@@ -3,6 +3,8 @@
 // rolled back (its failing check's chart is checked), a good build's rollout is watched updating
 // live and aborted from the page until every host has acknowledged, event messages with HTML and
 // script are shown as text, the freeze banner is on every page, and a viewer's action is refused.
+// A backtest run from the CLI has its page (per-check tables, the changed rollouts linking to
+// their pages), one is run from the page, and the rolled-back rollout's page shows its label.
 // Screenshots of each page go to the test's output directory (screenshots/).
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -76,6 +78,18 @@ TEST_CASE("the console in Chromium: live rollout, failing chart, abort acknowled
   // A build with 3% errors: its canary fails http_5xx and the rollout rolls back.
   std::string bad = start(web, "1.1.0", ReleaseKind::kErrors3Percent, quickPlan);
   REQUIRE(waitForDecision(web.fleet(), bad, std::chrono::seconds(240)) == "rolled_back");
+  // A backtest from the CLI that would have let the bad build through (restarts only): the
+  // browser finds it on the backtest pages, with the bad rollout among the changed ones.
+  const std::string restartsOnly = web.work().file("restarts-only.toml");
+  writeFile(restartsOnly, "[[check]]\nname = \"restarts\"\nmetric = \"restarts\"\n"
+                          "test = \"restarts\"\nmin_data = 1\ntier = \"critical\"\n");
+  auto backtest = web.fleet().cli({"backtest", "--gates", restartsOnly, "--compare", "--json"});
+  REQUIRE_MESSAGE(backtest.exitCode == 0, backtest.err << backtest.out);
+  auto report = nlohmann::json::parse(backtest.out, nullptr, false);
+  const std::string run = report.value("run", "");
+  REQUIRE_MESSAGE(!run.empty(), backtest.out);
+  REQUIRE_MESSAGE(report["changed"].dump().find("\"" + bad + "\"") != std::string::npos,
+                  backtest.out);
   // A good build, left running for the browser.
   std::string live = start(web, "1.2.0", ReleaseKind::kHealthy, slowPlan);
 
@@ -86,7 +100,7 @@ TEST_CASE("the console in Chromium: live rollout, failing chart, abort acknowled
                                    "--url", "https://127.0.0.1:" + std::to_string(port) + "/",
                                    "--operator-token", operatorToken,
                                    "--viewer-token", viewerToken,
-                                   "--failed", bad, "--live", live,
+                                   "--failed", bad, "--live", live, "--backtest", run,
                                    "--screenshots", out, "--profile", profile.path()};
   if (const char* docs = std::getenv("ROLLGATE_CONSOLE_DOCS")) {
     argv.insert(argv.end(), {"--docs", docs});

@@ -71,7 +71,7 @@ TEST_CASE("console over HTTPS: sign-in, roles, CSRF, event log, TLS and limits")
 
   // No session: 401 everywhere under /api/ but sign-in.
   for (const char* path : {"/api/rollouts", "/api/fleet", "/api/session", "/api/rollouts/r1",
-                           "/api/stream?topic=rollouts"}) {
+                           "/api/stream?topic=rollouts", "/api/backtests", "/api/backtests/b1"}) {
     CHECK_MESSAGE(https(port, path).status == 401, path);
   }
   TempDir jars("rollgate-jars");
@@ -143,6 +143,43 @@ TEST_CASE("console over HTTPS: sign-in, roles, CSRF, event log, TLS and limits")
   CHECK(events.out.find("freeze: <script>window.x=1</script> change freeze (olga)") !=
         std::string::npos);
   CHECK(events.out.find("console token for vera (viewer) issued by admin") != std::string::npos);
+  // Backtest runs: one from the CLI and one from the console are kept and listed with their
+  // reports; a gates text that does not parse is refused, naming where it came from.
+  auto fromCli = fleet.cli({"backtest", "--json"});
+  REQUIRE_MESSAGE(fromCli.exitCode == 0, fromCli.err << fromCli.out);
+  const std::string cliRun = nlohmann::json::parse(fromCli.out, nullptr, false).value("run", "");
+  CHECK(cliRun == "b1");
+  auto fromConsole = postJson(port, "/api/action", operatorJar,
+                              R"({"action":"backtest","service":"web"})", csrf);
+  CHECK_MESSAGE(fromConsole.status == 200, fromConsole.body);
+  CHECK(fromConsole.json()["document"].value("run", "") == "b2");
+  auto badGates = postJson(port, "/api/action", operatorJar,
+                           R"({"action":"backtest","gates":"[[check]]\nname = 3\n"})", csrf);
+  CHECK(badGates.status == 409);
+  CHECK(badGates.body.find("gates from the console") != std::string::npos);
+  nlohmann::json runs;
+  REQUIRE(waitUntil([&] {
+    runs = https(port, "/api/backtests", viewerJar).json();
+    return runs.is_object() && runs["backtests"].size() == 3;
+  }));
+  // Newest first: the refused one, the console's, the CLI's.
+  CHECK(runs["backtests"][0]["status"] == "failed");
+  CHECK(runs["backtests"][1]["id"] == "b2");
+  CHECK(runs["backtests"][1]["requestedBy"] == "olga");
+  CHECK(runs["backtests"][1]["request"].get<std::string>().find("service web") != std::string::npos);
+  CHECK(runs["backtests"][2]["id"] == "b1");
+  CHECK(runs["backtests"][2]["requestedBy"] == "admin");
+  CHECK(runs["backtests"][2]["status"] == "done");
+  auto one = https(port, "/api/backtests/b1", viewerJar);
+  CHECK(one.status == 200);
+  CHECK(one.json()["report"]["storage"]["source"] == "store");
+  CHECK(one.json()["report"]["emptyRange"].get<std::string>().find("no rollouts") !=
+        std::string::npos);
+  CHECK(https(port, "/api/backtests/b404", viewerJar).status == 404);
+  events = runCommand({"sqlite3", fleet.dir().file("state/coordinator.db"),
+                       "SELECT kind || ': ' || message FROM events WHERE kind = 'console_action'"});
+  CHECK(events.out.find("console_action: backtest of web by olga (console)") != std::string::npos);
+
   // Signing out ends the session.
   CHECK(postJson(port, "/api/logout", operatorJar, "{}").status == 200);
   CHECK(https(port, "/api/session", operatorJar).status == 401);
