@@ -38,8 +38,9 @@ class Agent {
   // Connections whose key was refused are retried this often (libzmq itself gives up after an
   // authentication failure; an operator may enroll the key any time later).
   static constexpr std::uint64_t kAuthRetryMillis = 3000;
-  // Coordinators sharing PostgreSQL: this long without a welcome at one endpoint, try the next.
-  static constexpr std::uint64_t kFailoverMillis = 3000;
+  // Coordinators sharing PostgreSQL: this long without a welcome at one endpoint, try the next
+  // (a standby binds no agent endpoint, so only the leader's answers).
+  static constexpr std::uint64_t kFailoverMillis = 1500;
   void requestStop() { stop_.store(true); }
   // After the coordinator says a newer session with this host's key replaced ours, the agent
   // waits this long, then connects again and takes the session back (with a warning each time:

@@ -118,6 +118,8 @@ Status Coordinator::start() {
   if (lease_ != nullptr) {
     auto opened = PostgresStore::open(config_.storeUrl, lease_->epoch(), lease_->holder());
     if (!opened) return opened.error();
+    (*opened)->setLeaseCheck(
+        [lease = lease_, &clock = clock_] { return lease->valid(clock.steadyMillis()); });
     if (auto status = sys::createPrivateDir(config_.stateDir); !status) {
       return makeError("state directory: " + status.error().message);
     }

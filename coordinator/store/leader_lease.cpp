@@ -94,7 +94,11 @@ Result<std::optional<std::uint64_t>> LeaderLease::tryAcquire() {
       "UPDATE rollgate_lease SET epoch = epoch + 1, holder = $1, coordinator_id = $2, "
       "admin_endpoint = $3, since_ms = $4, "
       "expires_at = clock_timestamp() + make_interval(secs => $5::double precision / 1000) "
-      "WHERE name = 'leader' AND expires_at <= clock_timestamp() RETURNING epoch",
+      // SKIP LOCKED: a row locked by the old leader's write in flight (or by its session that
+      // stopped mid-transaction, until the server ends it) is not waited for: this call returns
+      // at once and the proof of the lease is measured from its start.
+      "WHERE name = (SELECT name FROM rollgate_lease WHERE name = 'leader' "
+      "AND expires_at <= clock_timestamp() FOR UPDATE SKIP LOCKED) RETURNING epoch",
       {holder_, settings_.coordinatorId, settings_.adminEndpoint, nowMillis,
        settings_.leaseMillis});
   if (!rows) return rows.error();
@@ -124,7 +128,7 @@ void LeaderLease::startRenewing() {
 }
 
 void LeaderLease::renewLoop() {
-  const std::uint64_t every = std::max<std::uint64_t>(settings_.leaseMillis / 3, 100);
+  const std::uint64_t every = std::max<std::uint64_t>(settings_.leaseMillis / 4, 100);
   std::uint64_t nextSteady = clock_.steadyMillis() + every;
   while (!stop_.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -134,7 +138,8 @@ void LeaderLease::renewLoop() {
     if (!conn_->ok() && !conn_->reset()) {
       std::lock_guard<std::mutex> lock(mutex_);
       lostReason_ = "PostgreSQL " + conn_->redactedUrl() + " is unreachable";
-      continue;  // the proof runs out on its own unless a later renewal succeeds
+      nextSteady = now + 200;  // soon again: the proof runs out unless a renewal succeeds
+      continue;
     }
     auto rows = conn_->exec(
         "UPDATE rollgate_lease SET "
@@ -145,6 +150,7 @@ void LeaderLease::renewLoop() {
     if (!rows) {
       std::lock_guard<std::mutex> lock(mutex_);
       lostReason_ = "cannot renew: " + rows.error().message;
+      nextSteady = now + 200;
       continue;
     }
     if (rows->empty()) {

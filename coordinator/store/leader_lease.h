@@ -7,7 +7,7 @@
 //   leader's PostgresStore makes first checks, in the same transaction and holding a share lock on
 //   the row, that the lease is still its own epoch and unexpired (rollgate_fence()), so a leader
 //   that lost the lease cannot write, and a takeover waits for a write in flight to commit.
-// - A thread renews the lease every lease/3 on its own connection. A renewal that started at
+// - A thread renews the lease every lease/4 on its own connection (every 200 ms after a failure). A renewal that started at
 //   steady time t proves the lease until at least t + lease (the server set its expiry later than
 //   t); valid() is true until t + lease - margin. The coordinator checks valid() before it sends
 //   any command or broadcast and steps down when it turns false, so a leader that cannot reach

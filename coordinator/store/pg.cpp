@@ -1,5 +1,9 @@
 #include "coordinator/store/pg.h"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
@@ -52,20 +56,27 @@ std::uint64_t Rows::affected() const {
   return tuples == nullptr || *tuples == '\0' ? 0 : std::strtoull(tuples, nullptr, 10);
 }
 
-Result<std::unique_ptr<Connection>> Connection::open(const std::string& url, int ioTimeoutSeconds) {
+PGconn* Connection::connectWith(const std::string& url, int ioTimeoutSeconds) {
   const std::string timeout = std::to_string(ioTimeoutSeconds);
   const std::string userTimeout = std::to_string(ioTimeoutSeconds * 1000);
   const std::string interval = std::to_string(std::max(1, ioTimeoutSeconds / 3));
-  // A statement waits at most this long for a lock (the lease row during a takeover) and runs
-  // at most 30 s: the coordinator's loop never blocks for longer on one call.
-  const std::string options = "-c lock_timeout=" + userTimeout + " -c statement_timeout=30000";
+  // A statement waits at most this long for a lock (the lease row during a takeover) and runs at
+  // most 30 s; a session left idle inside a transaction (a coordinator that stopped mid-write) is
+  // ended by the server, so its locks never block a takeover for long.
+  const std::string options = "-c lock_timeout=" + userTimeout +
+                              " -c statement_timeout=30000 -c idle_in_transaction_session_timeout=" +
+                              userTimeout;
   const char* keys[] = {"dbname",          "connect_timeout", "keepalives",
                         "keepalives_idle", "keepalives_interval", "keepalives_count",
                         "tcp_user_timeout", "application_name", "options", nullptr};
   const char* values[] = {url.c_str(),      timeout.c_str(),     "1",
                           interval.c_str(), interval.c_str(),    "3",
                           userTimeout.c_str(), "rollgate-coordinator", options.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  return PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& url, int ioTimeoutSeconds) {
+  PGconn* conn = connectWith(url, ioTimeoutSeconds);
   std::string redacted = redactUrl(url);
   if (conn == nullptr) return makeError("PostgreSQL " + redacted + ": out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -78,21 +89,29 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& url, int
   }
   // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
   PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<Connection>(new Connection(conn, url, std::move(redacted)));
+  return std::unique_ptr<Connection>(
+      new Connection(conn, url, std::move(redacted), ioTimeoutSeconds * 1000));
 }
 
 Connection::~Connection() { PQfinish(conn_); }
 
-bool Connection::ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
 bool Connection::reset() {
-  PQreset(conn_);
+  if (ok()) return true;
+  PQfinish(conn_);
+  conn_ = connectWith(url_, ioTimeoutMillis_ / 1000);
+  if (ok()) PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   return ok();
 }
 
 Error Connection::error(const std::string& what, PGresult* result) const {
   std::string message = result != nullptr ? PQresultErrorMessage(result) : "";
-  if (message.empty()) message = PQerrorMessage(conn_);
+  if (message.empty() && !timedOutWhat_.empty()) {
+    message = "no answer within " + std::to_string(ioTimeoutMillis_ / 1000) +
+              " s; connection closed";
+  }
+  if (message.empty() && conn_ != nullptr) message = PQerrorMessage(conn_);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   std::string sql = what.substr(0, 60);
   for (char& c : sql) {
@@ -100,6 +119,61 @@ Error Connection::error(const std::string& what, PGresult* result) const {
   }
   return makeError("PostgreSQL " + redacted_ + ": " + message + " (in: " + sql +
                    (what.size() > 60 ? "...)" : ")"));
+}
+
+// Sends with libpq's asynchronous calls and waits for the answer at most ioTimeoutMillis_: a
+// server that stops answering on a connection that stays open (a cut link whose packets are still
+// acknowledged somewhere, a frozen server) fails the call instead of blocking the loop. The
+// connection is then closed, so that the server ends the session and its transaction, and the next
+// call connects again.
+PGresult* Connection::await(const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ioTimeoutMillis_);
+  while (PQflush(conn_) == 1) {
+    if (!waitSocket(POLLOUT | POLLIN, deadline)) return timedOut(what);
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  PGresult* last = nullptr;
+  while (true) {
+    while (PQisBusy(conn_) != 0) {
+      if (!waitSocket(POLLIN, deadline)) {
+        PQclear(last);
+        return timedOut(what);
+      }
+      if (PQconsumeInput(conn_) == 0) break;
+    }
+    PGresult* result = PQgetResult(conn_);
+    if (result == nullptr) return last;
+    // Several statements in one run(): the first error wins, else the last result.
+    if (last != nullptr && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+      PQclear(result);
+      continue;
+    }
+    PQclear(last);
+    last = result;
+  }
+}
+
+bool Connection::waitSocket(short events, std::chrono::steady_clock::time_point deadline) {
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return false;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd item{fd, events, 0};
+    int n = ::poll(&item, 1, static_cast<int>(left.count()));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
+}
+
+PGresult* Connection::timedOut(const std::string& what) {
+  timedOutWhat_ = what;
+  // Closing the socket ends the session on the server as soon as it notices, and with it any
+  // transaction (and lock) this call left open.
+  PQfinish(conn_);
+  conn_ = nullptr;  // ok() is false until reset() connects again
+  return nullptr;
 }
 
 Result<Rows> Connection::exec(const std::string& sql, const std::vector<Param>& params) {
@@ -112,8 +186,13 @@ Result<Rows> Connection::exec(const std::string& sql, const std::vector<Param>& 
     lengths.push_back(static_cast<int>(p.value.size()));
     formats.push_back(p.binary ? 1 : 0);
   }
-  PGresult* result = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                                  values.data(), lengths.data(), formats.data(), /*text rows*/ 0);
+  timedOutWhat_.clear();
+  if (conn_ == nullptr) return makeError("PostgreSQL " + redacted_ + ": not connected");
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                        values.data(), lengths.data(), formats.data(), /*text rows*/ 0) == 0) {
+    return error(sql, nullptr);
+  }
+  PGresult* result = await(sql);
   ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error e = error(sql, result);
@@ -124,7 +203,10 @@ Result<Rows> Connection::exec(const std::string& sql, const std::vector<Param>& 
 }
 
 Status Connection::run(const std::string& sql) {
-  PGresult* result = PQexec(conn_, sql.c_str());
+  timedOutWhat_.clear();
+  if (conn_ == nullptr) return makeError("PostgreSQL " + redacted_ + ": not connected");
+  if (PQsendQuery(conn_, sql.c_str()) == 0) return error(sql, nullptr);
+  PGresult* result = await(sql);
   ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     Error e = error(sql, result);

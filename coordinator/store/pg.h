@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -66,9 +67,10 @@ class Rows {
 
 class Connection {
  public:
-  // Connects with libpq's own timeouts and TCP settings tightened so that a lost server fails a
-  // call within about `ioTimeoutSeconds` instead of hanging (connect_timeout, TCP keepalives,
-  // tcp_user_timeout). Errors carry PostgreSQL's message and the redacted URL.
+  // Connects with libpq's own timeouts and TCP settings tightened (connect_timeout, TCP keepalives,
+  // tcp_user_timeout), and every call waits at most `ioTimeoutSeconds` for its answer, so a lost or
+  // silent server fails a call instead of hanging. Errors carry PostgreSQL's message and the
+  // redacted URL.
   static Result<std::unique_ptr<Connection>> open(const std::string& url,
                                                   int ioTimeoutSeconds = 5);
   ~Connection();
@@ -85,12 +87,20 @@ class Connection {
   const std::string& redactedUrl() const { return redacted_; }
 
  private:
-  Connection(PGconn* conn, std::string url, std::string redacted)
-      : conn_(conn), url_(std::move(url)), redacted_(std::move(redacted)) {}
+  Connection(PGconn* conn, std::string url, std::string redacted, int ioTimeoutMillis)
+      : conn_(conn), url_(std::move(url)), redacted_(std::move(redacted)),
+        ioTimeoutMillis_(ioTimeoutMillis) {}
+  static PGconn* connectWith(const std::string& url, int ioTimeoutSeconds);
   Error error(const std::string& what, PGresult* result) const;
+  // The result of the statement(s) just sent, or nullptr when no answer came in time.
+  PGresult* await(const std::string& what);
+  bool waitSocket(short events, std::chrono::steady_clock::time_point deadline);
+  PGresult* timedOut(const std::string& what);
   PGconn* conn_;
   std::string url_;
   std::string redacted_;
+  int ioTimeoutMillis_;
+  std::string timedOutWhat_;  // the SQL of the call that timed out (for its error)
 };
 
 // BEGIN on construction (through `begin`, which may also take locks); ROLLBACK on destruction

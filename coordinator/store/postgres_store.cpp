@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/gate_json.h"
@@ -122,15 +124,40 @@ Status PostgresStore::migrate() {
   return tx.commit();
 }
 
+// A connection that is gone when a call begins (PostgreSQL restarted, a network blip) is connected
+// again and the call made then, for up to kReconnectMillis: nothing had been sent, so nothing can
+// be applied twice. A connection lost after the statements were sent fails the call (whether the
+// server committed is unknown, and the caller's failure policy decides).
+constexpr std::uint64_t kReconnectMillis = 5000;
+
+Status PostgresStore::connected() {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kReconnectMillis);
+  while (!conn_->ok() && !conn_->reset()) {
+    if (std::chrono::steady_clock::now() >= deadline || (leaseValid_ && !leaseValid_())) {
+      return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return {};
+}
+
 template <typename Write>
 Status PostgresStore::fenced(Write&& write) {
-  if (!conn_->ok() && !conn_->reset()) {
-    return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable");
+  for (int attempt = 0;; ++attempt) {
+    if (leaseValid_ && !leaseValid_()) {
+      return makeError("epoch " + std::to_string(epoch_) +
+                       " no longer holds the leader lease (not renewed in time); write refused");
+    }
+    if (Status up = connected(); !up) return up;
+    pg::Transaction tx(*conn_, epoch_ == 0 && holder_.empty() ? "BEGIN" : fenceBegin_);
+    if (!tx.status()) {
+      if (!conn_->ok() && attempt == 0) continue;  // the server went away while idle: once more
+      return tx.status();
+    }
+    if (Status status = write(); !status) return status;
+    return tx.commit();
   }
-  pg::Transaction tx(*conn_, epoch_ == 0 && holder_.empty() ? "BEGIN" : fenceBegin_);
-  if (!tx.status()) return tx.status();
-  if (Status status = write(); !status) return status;
-  return tx.commit();
 }
 
 Status PostgresStore::write(const std::string& sql, const std::vector<pg::Param>& params) {
@@ -142,10 +169,16 @@ Status PostgresStore::write(const std::string& sql, const std::vector<pg::Param>
 }
 
 Result<pg::Rows> PostgresStore::read(const std::string& sql, const std::vector<pg::Param>& params) {
-  if (!conn_->ok() && !conn_->reset()) {
-    return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable");
+  for (int attempt = 0;; ++attempt) {
+    if (leaseValid_ && !leaseValid_()) {
+      return makeError("epoch " + std::to_string(epoch_) +
+                       " no longer holds the leader lease (not renewed in time)");
+    }
+    if (Status up = connected(); !up) return up.error();
+    auto rows = conn_->exec(sql, params);
+    if (!rows && !conn_->ok() && attempt == 0) continue;  // a read is safe to make again
+    return rows;
   }
-  return conn_->exec(sql, params);
 }
 
 // ---- hosts

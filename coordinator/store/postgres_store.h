@@ -9,12 +9,14 @@
 // and unexpired. A leader that lost the lease therefore stores nothing more, and a write that
 // fails that way says so ("epoch N no longer holds the leader lease"). Reads are not fenced.
 //
-// A connection lost mid-call fails that call (the caller's failure policy applies, as for a full
-// disk with SQLite) and the next call connects again.
+// A connection found gone when a call begins is connected again, for up to 5 s, before the call
+// (PostgreSQL restarted: the call waits and carries on). A connection lost mid-call fails that
+// call (the caller's failure policy applies, as for a full disk with SQLite).
 //
 // Thread-safety: one thread (the coordinator's loop).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -103,10 +105,16 @@ class PostgresStore final : public Store {
 
   // The migration's raw access (migrate_store.cpp): the connection and the fence's BEGIN.
   pg::Connection& connection() { return *conn_; }
+  // The leader's own view of its lease (LeaderLease::valid). Once it says no, every call fails at
+  // once instead of waiting for a database this coordinator may no longer reach, so the loop gets
+  // to its step-down without delay.
+  void setLeaseCheck(std::function<bool()> valid) { leaseValid_ = std::move(valid); }
 
  private:
   PostgresStore(std::unique_ptr<pg::Connection> conn, std::uint64_t epoch, std::string holder);
   Status migrate();
+  // Connects again when the connection is gone (see postgres_store.cpp).
+  Status connected();
   // Runs `write` in a fenced transaction (see above) and commits.
   template <typename Write>
   Status fenced(Write&& write);
@@ -122,6 +130,7 @@ class PostgresStore final : public Store {
   std::uint64_t epoch_ = 0;
   std::string holder_;
   std::string fenceBegin_;
+  std::function<bool()> leaseValid_;
 };
 
 // Keeps the bytes of the file at `path` (content `sha256`) in artifact_content, in the caller's

@@ -160,7 +160,11 @@ TEST_CASE("console over HTTPS: sign-in, roles, CSRF, event log, TLS and limits")
   nlohmann::json runs;
   REQUIRE(waitUntil([&] {
     runs = https(port, "/api/backtests", viewerJar).json();
-    return runs.is_object() && runs["backtests"].size() == 3;
+    if (!runs.is_object() || runs["backtests"].size() != 3) return false;
+    for (const auto& run : runs["backtests"]) {
+      if (run.value("status", "") == "running") return false;  // the worker has not finished
+    }
+    return true;
   }));
   // Newest first: the refused one, the console's, the CLI's.
   CHECK(runs["backtests"][0]["status"] == "failed");

@@ -121,6 +121,12 @@ struct Fixture {
     fleet().startCoordinator(leader);
     return next;
   }
+  // After a takeover the agents follow the new leader within a few seconds.
+  bool waitForHosts() {
+    std::vector<std::string> names;
+    for (const auto& host : kHosts) names.push_back(host.name);
+    return fleet().waitForHealthy(names, std::chrono::seconds(30));
+  }
   std::size_t hostsOn(const std::string& version) {
     std::size_t n = 0;
     for (const auto& host : kHosts) n += web->activeRelease(host.name) == version;
@@ -224,6 +230,8 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
     ::kill(f.fleet().coordinatorPid(frozen), SIGSTOP);
     int next = f.takeover(frozen);
     CHECK(next >= 0);
+    // The agents notice the silent connection (3 s) and move to the next endpoint (3 s more).
+    CHECK(f.waitForHosts());
     std::string after = f.start("1.5.0", ReleaseKind::kHealthy);
     ::kill(f.fleet().coordinatorPid(frozen), SIGCONT);
     CHECK(f.finish(after) == "succeeded");
@@ -240,6 +248,7 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
       f.fleet().killCoordinator(1, SIGTERM);
       REQUIRE(waitUntil([&] { return f.fleet().leader() == 0; }, std::chrono::seconds(20)));
       f.fleet().startCoordinator(1);
+      REQUIRE(f.waitForHosts());
     }
     std::string id = f.start("1.6.0", ReleaseKind::kHealthy);
     REQUIRE(f.waitForStatus(id, {"analyzing"}));
