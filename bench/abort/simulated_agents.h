@@ -51,6 +51,18 @@ inline void sendAgent(zmq::socket_t& socket, const AgentMessage& message) {
   socket.send(zmq::buffer(payload), zmq::send_flags::none);
 }
 
+// The hello a simulated agent says.
+inline Hello helloOf(const SimulatedAgent& agent, const std::vector<ServiceRelease>& services) {
+  Hello hello;
+  hello.claimedHost = agent.name;
+  hello.region = "eu-west";
+  hello.cluster = "eu-west-a";
+  hello.agentVersion = "bench";
+  hello.services = services;
+  hello.bootMillis = 1;
+  return hello;
+}
+
 // Connects every agent (CURVE client) and sends its Hello.
 inline void connectAndHello(zmq::context_t& context, std::vector<SimulatedAgent>& agents,
                             const std::string& endpoint, const std::string& serverPublicKey,
@@ -63,14 +75,7 @@ inline void connectAndHello(zmq::context_t& context, std::vector<SimulatedAgent>
     configureCurveClient(*agent.socket, agent.keys.secretKey, agent.keys.publicKey,
                          serverPublicKey, kBenchMaxMessageBytes);
     agent.socket->connect(endpoint);
-    Hello hello;
-    hello.claimedHost = agent.name;
-    hello.region = "eu-west";
-    hello.cluster = "eu-west-a";
-    hello.agentVersion = "bench";
-    hello.services = services;
-    hello.bootMillis = 1;
-    sendAgent(*agent.socket, AgentMessage{hello});
+    sendAgent(*agent.socket, AgentMessage{helloOf(agent, services)});
   }
 }
 
@@ -84,13 +89,23 @@ inline std::vector<zmq_pollitem_t> pollItems(std::vector<SimulatedAgent>& agents
 }
 
 // Waits until every agent got its Welcome; returns how many did.
+// As the real agent does, a connection not welcomed within 3 s of its hello says hello again (a
+// hello can be lost while thousands of CURVE handshakes complete at once).
 inline std::size_t waitForWelcomes(std::vector<SimulatedAgent>& agents,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout,
+                                   const std::vector<ServiceRelease>& services = {}) {
   auto items = pollItems(agents);
   std::vector<bool> welcomed(agents.size(), false);
   std::size_t count = 0;
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto nextHello = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (count < agents.size() && std::chrono::steady_clock::now() < deadline) {
+    if (std::chrono::steady_clock::now() >= nextHello) {
+      nextHello = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      for (std::size_t i = 0; i < agents.size(); ++i) {
+        if (!welcomed[i]) sendAgent(*agents[i].socket, AgentMessage{helloOf(agents[i], services)});
+      }
+    }
     zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     for (std::size_t i = 0; i < items.size(); ++i) {
       if ((items[i].revents & ZMQ_POLLIN) == 0) continue;

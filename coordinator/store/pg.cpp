@@ -192,6 +192,19 @@ Result<Rows> Connection::exec(const std::string& sql, const std::vector<Param>& 
                         values.data(), lengths.data(), formats.data(), /*text rows*/ 0) == 0) {
     return error(sql, nullptr);
   }
+  return answer(sql);
+}
+
+Status Connection::run(const std::string& sql) {
+  timedOutWhat_.clear();
+  if (conn_ == nullptr) return makeError("PostgreSQL " + redacted_ + ": not connected");
+  if (PQsendQuery(conn_, sql.c_str()) == 0) return error(sql, nullptr);
+  auto rows = answer(sql);
+  if (!rows) return rows.error();
+  return {};
+}
+
+Result<Rows> Connection::answer(const std::string& sql) {
   PGresult* result = await(sql);
   ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
@@ -200,21 +213,6 @@ Result<Rows> Connection::exec(const std::string& sql, const std::vector<Param>& 
     return e;
   }
   return Rows(result);
-}
-
-Status Connection::run(const std::string& sql) {
-  timedOutWhat_.clear();
-  if (conn_ == nullptr) return makeError("PostgreSQL " + redacted_ + ": not connected");
-  if (PQsendQuery(conn_, sql.c_str()) == 0) return error(sql, nullptr);
-  PGresult* result = await(sql);
-  ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    Error e = error(sql, result);
-    PQclear(result);
-    return e;
-  }
-  PQclear(result);
-  return {};
 }
 
 Transaction::Transaction(Connection& connection, const std::string& begin)

@@ -94,6 +94,8 @@ class Connection {
   Error error(const std::string& what, PGresult* result) const;
   // The result of the statement(s) just sent, or nullptr when no answer came in time.
   PGresult* await(const std::string& what);
+  // await() as rows, or the error naming `sql`.
+  Result<Rows> answer(const std::string& sql);
   bool waitSocket(short events, std::chrono::steady_clock::time_point deadline);
   PGresult* timedOut(const std::string& what);
   PGconn* conn_;

@@ -103,7 +103,7 @@ TEST_CASE("admin requests round trip: every body") {
 
 TEST_CASE("admin replies round trip: every body") {
   auto samples = sampleAdminReplies();
-  checkRoundTrips(samples, decodeAdminReply, 14);
+  checkRoundTrips(samples, decodeAdminReply, 16);  // incl. a leader's and a standby's reply
   std::vector<bool> seen(std::variant_size_v<decltype(AdminReply::body)>, false);
   for (const auto& m : samples) seen[m.body.index()] = true;
   for (bool s : seen) CHECK(s);
@@ -367,13 +367,15 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
   }
   SUBCASE("bad host name in a host list reply") {
     AdminReply reply{1, true,
-                     HostList{{sampleHost("ok-host"), sampleHost("bad host")}, std::nullopt}};
+                     HostList{{sampleHost("ok-host"), sampleHost("bad host")}, std::nullopt},
+                     std::nullopt, false};
     requireRejected(decodeAdminReply(bytesOf(encode(reply))), {"admin reply", "hosts.name"});
   }
   SUBCASE("an over-long freeze reason in a host list reply") {
     AdminReply reply{
         1, true,
-        HostList{{sampleHost("ok-host")}, FreezeState{"alice", std::string(1025, 'r'), 1}}};
+        HostList{{sampleHost("ok-host")}, FreezeState{"alice", std::string(1025, 'r'), 1}},
+        std::nullopt, false};
     requireRejected(decodeAdminReply(bytesOf(encode(reply))), {"admin reply", "freeze.reason"});
   }
   SUBCASE("artifact chunk running past totalBytes") {

@@ -180,19 +180,30 @@ inline std::vector<AdminRequest> sampleAdminRequests() {
 
 inline std::vector<AdminReply> sampleAdminReplies() {
   std::vector<AdminReply> out;
-  out.push_back(AdminReply{1, true, AdminError{"no host named web-eu-9"}});
-  out.push_back(AdminReply{2, true, AdminOk{"enrolled web-eu-3"}});
-  out.push_back(AdminReply{
-      3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}, std::nullopt}});
-  out.push_back(AdminReply{3, true,
-                           HostList{{sampleHost("web-eu-1")},
-                                    FreezeState{"alice", "incident 42", 1'763'700'000'123ull}}});
-  out.push_back(AdminReply{3, true, HostList{{}, FreezeState{"bob", "", 1}}});
-  out.push_back(AdminReply{4, false, WindowList{{sampleWindow("web", 1'763'700'000'000ull)}}});
+  auto reply = [&out](std::uint64_t id, bool final, auto body) {
+    AdminReply r;
+    r.requestId = id;
+    r.final = final;
+    r.body = std::move(body);
+    out.push_back(std::move(r));
+  };
+  reply(1, true, AdminError{"no host named web-eu-9"});
+  reply(2, true, AdminOk{"enrolled web-eu-3"});
+  reply(3, true, HostList{{sampleHost("web-eu-1"), sampleHost("web-eu-2")}, std::nullopt});
+  reply(3, true, HostList{{sampleHost("web-eu-1")},
+                          FreezeState{"alice", "incident 42", 1'763'700'000'123ull}});
+  reply(3, true, HostList{{}, FreezeState{"bob", "", 1}});
+  reply(4, false, WindowList{{sampleWindow("web", 1'763'700'000'000ull)}});
   for (Outcome outcome : allOutcomes()) {
-    out.push_back(AdminReply{5, outcome != Outcome::kInProgress, sampleResult(outcome)});
+    reply(5, outcome != Outcome::kInProgress, sampleResult(outcome));
   }
-  out.push_back(AdminReply{6, true, JsonDocument{R"({"rollout":"ro-7","state":"canary"})"}});
+  reply(6, true, JsonDocument{R"({"rollout":"ro-7","state":"canary"})"});
+  // Coordinators sharing PostgreSQL: the leader names itself; a standby says it did not handle it.
+  reply(7, true, HostList{{sampleHost("web-eu-1")}, std::nullopt});
+  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull};
+  reply(8, true, AdminError{"coordinator coord-b is a standby; the leader is coordinator coord-a"});
+  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull};
+  out.back().standby = true;
   return out;
 }
 
