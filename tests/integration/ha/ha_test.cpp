@@ -33,7 +33,7 @@ const std::vector<WebHostSpec> kHosts = {
 constexpr int kLeaseSeconds = 3;
 
 const std::string kPlan =
-    testPlanToml({.canaryWarmupSeconds = 1, .canaryAnalysisSeconds = 6, .laterAnalysisSeconds = 3});
+    testPlanToml({.canaryWarmupSeconds = 1, .canaryAnalysisSeconds = 6, .laterAnalysisSeconds = 4});
 
 nlohmann::json parse(const CommandOutput& out) {
   auto json = nlohmann::json::parse(out.out, nullptr, false);
@@ -220,7 +220,7 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
     CHECK(json["targets"] == kHosts.size());
     CHECK(json["acknowledged"] == kHosts.size());
     CHECK(json["missing"].empty());
-    CHECK(f.finish(id) == "aborted");
+    CHECK_MESSAGE(f.finish(id) == "aborted", f.cli({"rollout", "explain", id}).out);
     f.fleet().startCoordinator(old);
 
     // A leader frozen past its lease: the other takes over and the agents follow it (ZeroMQ
@@ -234,7 +234,7 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
     CHECK(f.waitForHosts());
     std::string after = f.start("1.5.0", ReleaseKind::kHealthy);
     ::kill(f.fleet().coordinatorPid(frozen), SIGCONT);
-    CHECK(f.finish(after) == "succeeded");
+    CHECK_MESSAGE(f.finish(after) == "succeeded", f.cli({"rollout", "explain", after}).out);
     CHECK(waitUntil([&] {
       return readFile(f.fleet().coordinatorLog(frozen)).find("lost the leader lease") !=
              std::string::npos;
