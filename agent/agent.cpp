@@ -8,6 +8,7 @@
 
 #include "agent/install/release_store.h"
 #include "agent/systemd/systemd_client.h"
+#include "common/frame_bytes.h"
 #include "common/codec.h"
 #include "common/keys.h"
 #include "common/notify.h"
@@ -56,10 +57,6 @@ TelemetryCollectorConfig collectorConfig(const AgentConfig& config) {
     out.services.push_back(std::move(collected));
   }
   return out;
-}
-
-Bytes bytesOf(const zmq::message_t& frame) {
-  return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
 }
 
 }  // namespace

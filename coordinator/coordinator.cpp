@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "common/codec.h"
+#include "common/frame_bytes.h"
 #include "common/text_fit.h"
 #include "common/wire_fit.h"
 #include "common/keys.h"
@@ -16,10 +17,6 @@
 
 namespace rollgate::coordinator {
 namespace {
-
-Bytes bytesOf(const zmq::message_t& frame) {
-  return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
-}
 
 std::string servicesSummary(const std::vector<ServiceRelease>& services) {
   std::string out;

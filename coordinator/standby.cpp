@@ -4,15 +4,12 @@
 #include <zmq.hpp>
 
 #include "common/codec.h"
+#include "common/frame_bytes.h"
 #include "common/keys.h"
 #include "common/transport.h"
 
 namespace rollgate::coordinator {
 namespace {
-
-Bytes bytesOf(const zmq::message_t& frame) {
-  return Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size());
-}
 
 std::string describe(const std::optional<LeaderInfo>& leader) {
   if (!leader) return "no coordinator leads right now (a standby takes over within the lease)";
