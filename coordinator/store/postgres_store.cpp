@@ -817,18 +817,18 @@ Status PostgresStore::saveArtifactContent(const std::string& sha256, const std::
 
 Result<bool> PostgresStore::restoreArtifactContent(const std::string& sha256,
                                                    const std::string& path) {
-  auto count = read("SELECT count(*) FROM artifact_content WHERE sha256 = $1", {sha256});
-  if (!count) return count.error();
-  const std::int64_t chunks = count->integer(0, 0);
-  if (chunks == 0) return false;
+  // One query, the chunks in order; a gap (a chunk missing) is an error naming it.
+  auto rows = read("SELECT chunk, data FROM artifact_content WHERE sha256 = $1 ORDER BY chunk",
+                   {sha256});
+  if (!rows) return rows.error();
+  if (rows->empty()) return false;
   std::string bytes;
-  for (std::int64_t index = 0; index < chunks; ++index) {
-    auto rows = read("SELECT data FROM artifact_content WHERE sha256 = $1 AND chunk = $2",
-                     {sha256, index});
-    if (!rows) return rows.error();
-    if (rows->empty()) return makeError("artifact " + sha256 + ": chunk " +
-                                        std::to_string(index) + " is missing in PostgreSQL");
-    bytes += rows->bytes(0, 0);
+  for (int i = 0; i < rows->size(); ++i) {
+    if (rows->integer(i, 0) != i) {
+      return makeError("artifact " + sha256 + ": chunk " + std::to_string(i) +
+                       " is missing in PostgreSQL");
+    }
+    bytes += rows->bytes(i, 1);
   }
   if (sha256Hex(bytes) != sha256) {
     return makeError("artifact " + sha256 + ": the bytes kept in PostgreSQL have another digest");
