@@ -673,14 +673,27 @@ Result<std::optional<ConsoleTokenRecord>> PostgresStore::findConsoleToken(
 
 Status PostgresStore::appendWindows(const std::vector<StoredWindow>& windows) {
   if (windows.empty()) return {};
+  // A flush is one statement per 500 windows (8 parameters each), not a round trip per window.
+  constexpr std::size_t kRowsPerStatement = 500;
   return fenced([&]() -> Status {
-    for (const auto& item : windows) {
-      const TelemetryWindow& w = item.window;
-      auto rows = conn_->exec(
+    for (std::size_t first = 0; first < windows.size(); first += kRowsPerStatement) {
+      const std::size_t end = std::min(windows.size(), first + kRowsPerStatement);
+      std::string sql =
           "INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
-          "\"window\") VALUES($1, $2, $3, $4, $5, $6, $7, $8)",
-          {item.host, w.service, w.release, w.startMillis, w.endMillis, w.requests, w.status5xx,
-           pg::Param::bytes(encodeWindow(w))});
+          "\"window\") VALUES";
+      std::vector<pg::Param> params;
+      params.reserve((end - first) * 8);
+      for (std::size_t i = first; i < end; ++i) {
+        const TelemetryWindow& w = windows[i].window;
+        const std::size_t n = params.size();
+        sql += std::string(i == first ? "" : ",") + "(";
+        for (std::size_t k = 1; k <= 8; ++k) sql += (k > 1 ? ",$" : "$") + std::to_string(n + k);
+        sql += ")";
+        params.insert(params.end(), {windows[i].host, w.service, w.release, w.startMillis,
+                                     w.endMillis, w.requests, w.status5xx,
+                                     pg::Param::bytes(encodeWindow(w))});
+      }
+      auto rows = conn_->exec(sql, params);
       if (!rows) return rows.error();
     }
     return {};
