@@ -1,5 +1,6 @@
 #include "agent/lb/haproxy_gate.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace rollgate::lb {
@@ -48,22 +49,33 @@ Status HaproxyGate::drain(std::vector<std::string>& events) {
     return {};
   }
   // Hosts restarted together (a fleet-wide revert sends every host at once) would drain every
-  // server of the backend together, and HAProxy would then fail every request: each one waits
-  // for another server to take new requests before it drains, and one that finds, just after
-  // draining, that the others drained at the same moment steps back and tries again a little
-  // later. The wait is bounded: past it, the restart goes ahead.
+  // server of the backend together, and HAProxy would then fail every request. Each one waits for
+  // a server of the other group to take new requests, then for its own group's turn, and checks
+  // again within the turn before it drains: a server of the other group seen serving then cannot
+  // drain before this turn ends. A turn missed (a runtime API answer slower than half a turn, or
+  // clocks further apart than that) is caught after the fact: a server that finds, just after
+  // draining, that no other server takes new requests steps back and tries again a little later.
+  // The wait is bounded: past it, the restart goes ahead.
+  if (auto s = writeDrainMarker(); !s) return s;
   const std::uint64_t deadline =
       env_.steadyMillis() + options_.drainTimeoutMillis + options_.upTimeoutMillis;
   for (;;) {
-    waitForAnotherServer(deadline, events);
+    auto others = waitForAnotherServer(deadline, events);
+    if (others.group >= 0 && env_.steadyMillis() < deadline) {
+      waitForTurn(others.group);
+      if (otherServers(true).kind == Others::kNoneServing) continue;  // changed while waiting
+    }
     if (auto s = setDrain(); !s) return s;
-    if (env_.steadyMillis() >= deadline || otherServers().kind != Others::kNoneServing) break;
+    if (env_.steadyMillis() >= deadline || otherServers(false).kind != Others::kNoneServing) {
+      break;
+    }
     if (auto s = setReadyAndForget(); !s) {
       return makeError("cannot drain " + serverName() +
                        " (every server of the backend was drained at once, and setting this one "
                        "ready again failed; retried at the next command and at agent start): " +
                        s.error().message);
     }
+    if (auto s = writeDrainMarker(); !s) return s;
     std::uint32_t backoff = std::uniform_int_distribution<std::uint32_t>(100, 600)(random_);
     events.push_back("haproxy server " + serverName() +
                      " set ready again: every other server of backend " + options_.backend +
@@ -75,7 +87,7 @@ Status HaproxyGate::drain(std::vector<std::string>& events) {
   return {};
 }
 
-Status HaproxyGate::setDrain() {
+Status HaproxyGate::writeDrainMarker() {
   nlohmann::json marker = {{"haproxy", options_.address.text},
                            {"backend", options_.backend},
                            {"server", options_.server},
@@ -84,6 +96,10 @@ Status HaproxyGate::setDrain() {
     return makeError("cannot record the drain of " + serverName() + " in " + options_.markerPath +
                      ": " + s.error().message + " (not drained)");
   }
+  return {};
+}
+
+Status HaproxyGate::setDrain() {
   if (auto s = runtime_.setState(options_.backend, options_.server, "drain"); !s) {
     // The command may have reached HAProxy: put the server back before giving up.
     if (auto back = setReadyAndForget(); !back) {
@@ -97,30 +113,61 @@ Status HaproxyGate::setDrain() {
   return {};
 }
 
-HaproxyGate::OtherServers HaproxyGate::otherServers() const {
+void HaproxyGate::waitForTurn(int group) {
+  const std::uint64_t turn = options_.turnMillis;
+  for (;;) {
+    const std::uint64_t now = env_.nowMillis();
+    const std::uint64_t index = now / turn;
+    if (index % 2 == static_cast<std::uint64_t>(group) && now % turn < turn / 2) return;
+    std::uint64_t next = (index + 1) * turn;
+    if ((index + 1) % 2 != static_cast<std::uint64_t>(group)) next += turn;
+    env_.sleepMillis(next - now);
+  }
+}
+
+HaproxyGate::OtherServers HaproxyGate::otherServers(bool inTurns) const {
   auto servers = runtime_.backendStats(options_.backend);
   // Unknown: the drain itself reports an unreachable HAProxy; waiting would not help.
   if (!servers) return {Others::kNoneToWaitFor, servers.error().message};
-  OtherServers result{Others::kNoneToWaitFor, ""};
-  for (const auto& other : *servers) {
-    if (other.name == options_.server) continue;
-    if (statusServesNewRequests(other.stat.status) && other.stat.weight > 0) {
-      return {Others::kServing, other.name};
+  std::vector<std::string> names;
+  for (const auto& server : *servers) names.push_back(server.name);
+  std::sort(names.begin(), names.end());
+  const auto place = [&](const std::string& name) {
+    return static_cast<int>(std::lower_bound(names.begin(), names.end(), name) - names.begin());
+  };
+  const int group = place(options_.server) % 2;
+  // Only the servers `counts` accepts.
+  const auto classify = [&](auto counts) {
+    OtherServers result{Others::kNoneToWaitFor, ""};
+    for (const auto& other : *servers) {
+      if (other.name == options_.server || !counts(other.name)) continue;
+      if (statusServesNewRequests(other.stat.status) && other.stat.weight > 0) {
+        return OtherServers{Others::kServing, other.name};
+      }
+      // A server in maint (an operator's, or HAProxy's) does not come back by itself; one that
+      // is drained or down (restarting, starting up) does.
+      if (other.stat.status.rfind("MAINT", 0) != 0) {
+        result.kind = Others::kNoneServing;
+        result.detail += (result.detail.empty() ? "" : ", ") + other.name + " " + other.stat.status;
+      }
     }
-    // A server in maint (an operator's, or HAProxy's) does not come back by itself; one that is
-    // drained or down (restarting, starting up) does.
-    if (other.stat.status.rfind("MAINT", 0) != 0) {
-      result.kind = Others::kNoneServing;
-      result.detail += (result.detail.empty() ? "" : ", ") + other.name + " " + other.stat.status;
+    return result;
+  };
+  if (inTurns && options_.turnMillis > 0) {
+    auto otherGroup = classify([&](const std::string& name) { return place(name) % 2 != group; });
+    if (otherGroup.kind != Others::kNoneToWaitFor) {
+      otherGroup.group = group;
+      return otherGroup;
     }
   }
-  return result;
+  return classify([](const std::string&) { return true; });
 }
 
-void HaproxyGate::waitForAnotherServer(std::uint64_t deadline, std::vector<std::string>& events) {
+HaproxyGate::OtherServers HaproxyGate::waitForAnotherServer(std::uint64_t deadline,
+                                                            std::vector<std::string>& events) {
   const std::uint64_t started = env_.steadyMillis();
   for (;;) {
-    auto others = otherServers();
+    auto others = otherServers(true);
     std::uint64_t waited = env_.steadyMillis() - started;
     if (others.kind != Others::kNoneServing) {
       if (waited > 0 && others.kind == Others::kServing) {
@@ -128,14 +175,14 @@ void HaproxyGate::waitForAnotherServer(std::uint64_t deadline, std::vector<std::
                          "backend " + options_.backend + " took new requests (" + others.detail +
                          ")");
       }
-      return;
+      return others;
     }
     if (env_.steadyMillis() >= deadline) {
       events.push_back("warning: no other server of backend " + options_.backend +
                        " takes new requests after " + std::to_string(waited) + " ms (" +
                        others.detail + "); draining " + serverName() +
                        " anyway: requests fail until one is back");
-      return;
+      return others;
     }
     env_.sleepMillis(options_.pollMillis);
   }

@@ -1,6 +1,10 @@
 // HaproxyGate: drains this host's server in HAProxy around a restart through the runtime API:
 //   drain:   `set server B/S state drain`, then `show stat` until scur is 0 (or the bound)
 //   restore: `set server B/S state ready`, then `show stat` until HAProxy's check says UP
+// Servers of one backend drained at the same moment (every host restarted at once) take turns so
+// that one always takes new requests: the backend's servers, sorted by name, form two groups
+// (even and odd places), each group drains only in its own half of a cycle of 2 x turnMillis of
+// the wall clock, and only while a server of the other group takes new requests.
 // Before draining it writes a marker file (atomically, fsynced); restore() removes it once the
 // server is ready again, and recover() readies any server whose marker survived a crash. A server
 // that someone else put in maintenance or drain is left exactly as it was.
@@ -10,9 +14,8 @@
 // Thread-safety: one thread (the install worker).
 #pragma once
 
-#include <random>
-
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include "agent/lb/haproxy_runtime.h"
@@ -31,6 +34,9 @@ struct HaproxyGateOptions {
   std::uint32_t drainTimeoutMillis = 30'000;   // longest wait for scur to reach 0
   std::uint32_t upTimeoutMillis = 30'000;      // longest wait for HAProxy's check after ready
   std::uint32_t pollMillis = 100;
+  // A group's turn: drains begin in the first half of it. 0: no turns (any other server taking
+  // new requests lets a server drain, and simultaneous drains step back after the fact).
+  std::uint32_t turnMillis = 200;
 };
 
 class HaproxyGate final : public TrafficGate {
@@ -50,21 +56,28 @@ class HaproxyGate final : public TrafficGate {
  private:
   bool markerExists();
   Status setReadyAndForget();
-  // Writes the drain marker, then `set server ... state drain`.
+  Status writeDrainMarker();
+  // `set server ... state drain` (the marker is written).
   Status setDrain();
   enum class Others {
-    kServing,         // another server takes new requests
-    kNoneServing,     // none does now, but one drained or down may come back
-    kNoneToWaitFor,   // no other server, every other in maint, or HAProxy's answer unknown
+    kServing,        // another server takes new requests
+    kNoneServing,    // none does now, but one drained or down may come back
+    kNoneToWaitFor,  // no other server, every other in maint, or HAProxy's answer unknown
   };
   struct OtherServers {
     Others kind;
     std::string detail;  // the serving server, or the others' statuses
+    int group = -1;      // this server's group (0 or 1) when turns apply, else -1
   };
-  OtherServers otherServers() const;
-  // Waits (until `deadline`, steady clock) while no other server of the backend takes new
-  // requests and one may come back.
-  void waitForAnotherServer(std::uint64_t deadline, std::vector<std::string>& events);
+  // With `inTurns`, and when turns apply, only the other group's servers count: those of this
+  // server's own group may be draining at this very moment. Turns apply with turnMillis set and
+  // a server of the other group that may serve (not every one in maint).
+  OtherServers otherServers(bool inTurns) const;
+  // Waits (until `deadline`, steady clock) while no other server of the backend (of the other
+  // group, in turns) takes new requests and one may come back.
+  OtherServers waitForAnotherServer(std::uint64_t deadline, std::vector<std::string>& events);
+  // Sleeps until the first half of `group`'s turn.
+  void waitForTurn(int group);
   void waitForSessions(std::vector<std::string>& events);
   void waitUntilUp(std::vector<std::string>& events);
   std::string serverName() const { return options_.backend + "/" + options_.server; }
@@ -72,8 +85,8 @@ class HaproxyGate final : public TrafficGate {
   HaproxyGateOptions options_;
   sys::Env& env_;
   HaproxyRuntime runtime_;
-  std::minstd_rand random_;  // the step-back delay after a simultaneous drain
-  bool untouched_ = false;  // the last drain() left a server someone else had drained alone
+  std::minstd_rand random_;  // the step-back delay after a simultaneous drain (a missed turn)
+  bool untouched_ = false;   // the last drain() left a server someone else had drained alone
   std::optional<std::uint64_t> weightDue_;  // a held weight's end (wall clock), or a retry
 };
 

@@ -22,8 +22,7 @@ const std::vector<WebHostSpec> kHosts = {{"eu-a-1", "eu", "eu-a"},
                                          {"eu-b-1", "eu", "eu-b"},
                                          {"us-a-1", "us", "us-a"}};
 
-const std::string kPlan =
-    testPlanToml({.canaryWarmupSeconds = 1, .canaryAnalysisSeconds = 5, .laterAnalysisSeconds = 3});
+const std::string kPlan = testPlanToml({.canaryWarmupSeconds = 1, .canaryAnalysisSeconds = 5});
 
 nlohmann::json parse(const CommandOutput& out) {
   auto json = nlohmann::json::parse(out.out, nullptr, false);
