@@ -69,6 +69,9 @@ constexpr int kControlReplyHeadroom = 8;
 // Agent messages waiting in ZeroMQ per connection before it stops reading that connection
 // (kMaxAgentMessageBytes each at most).
 constexpr int kAgentIntakeMessages = 16;
+// Connections the kernel queues while the coordinator's I/O thread accepts them (capped by
+// net.core.somaxconn, 4096 by default since Linux 5.4).
+constexpr int kAgentConnectBacklog = 4096;
 
 }  // namespace
 
@@ -207,6 +210,11 @@ Status Coordinator::start() {
         socket->set(zmq::sockopt::sndhwm,
                     static_cast<int>(config_.limits.pendingChunkRequests) + kControlReplyHeadroom);
         socket->set(zmq::sockopt::rcvhwm, kAgentIntakeMessages);
+      }
+      if (std::string(domain) == kAgentsDomain) {
+        // Every agent connects at once after a coordinator start: with ZeroMQ's default backlog
+        // of 100 the kernel drops the other SYNs and TCP retries them after 1, 3, 7, 15 s...
+        socket->set(zmq::sockopt::backlog, kAgentConnectBacklog);
       }
       socket->bind(endpoint);
     } catch (const zmq::error_t& e) {
