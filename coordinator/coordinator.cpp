@@ -7,11 +7,11 @@
 
 #include "common/codec.h"
 #include "common/frame_bytes.h"
-#include "common/text_fit.h"
-#include "common/wire_fit.h"
 #include "common/keys.h"
 #include "common/notify.h"
 #include "common/sys/private_files.h"
+#include "common/text_fit.h"
+#include "common/wire_fit.h"
 #include "coordinator/store/postgres_store.h"
 #include "coordinator/store/sqlite_store.h"
 
@@ -46,7 +46,8 @@ bool receiveMultipart(zmq::socket_t& socket, std::vector<zmq::message_t>& frames
 bool sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
                 const Logger& logger, const char* what) {
   try {
-    if (!socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    if (!socket.send(zmq::buffer(routingId),
+                     zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return false;
     }
     return socket.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
@@ -152,9 +153,9 @@ Status Coordinator::start() {
   registry_.load(*hosts);
   Outbox& outbox = *this;
   commands_ = std::make_unique<CommandDispatcher>(registry_, *store_, outbox, clock_, logger_);
-  rollouts_ = std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_,
-                                         clock_, logger_,
-                                         static_cast<std::uint64_t>(config_.windowSeconds));
+  rollouts_ =
+      std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_, clock_,
+                                 logger_, static_cast<std::uint64_t>(config_.windowSeconds));
   if (!config_.prometheusUrl.empty()) {
     auto prometheus = PrometheusChecks::start(
         PrometheusOptions{config_.prometheusUrl,
@@ -165,15 +166,14 @@ Status Coordinator::start() {
     rollouts_->usePrometheus(prometheus_.get());
     logger_->info("Prometheus checks query {}", config_.prometheusUrl);
   }
-  aborts_ = std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_,
-                                               logger_);
+  aborts_ =
+      std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_, logger_);
   if (auto status = aborts_->restore(); !status) return status;
   reverts_ = std::make_unique<Reverts>(*store_, registry_, *artifacts_, *rollouts_, *commands_,
                                        clock_, logger_);
-  admin_ = std::make_unique<AdminApi>(AdminApiParts{config_, *store_, registry_, *agents_,
-                                                    *telemetry_, *artifacts_, *rollouts_,
-                                                    *commands_, *aborts_, *reverts_, outbox,
-                                                    clock_, logger_});
+  admin_ = std::make_unique<AdminApi>(
+      AdminApiParts{config_, *store_, registry_, *agents_, *telemetry_, *artifacts_, *rollouts_,
+                    *commands_, *aborts_, *reverts_, outbox, clock_, logger_});
   if (auto status = admin_->restore(); !status) return status;
   backtests_ = std::make_unique<Backtests>(
       BacktestSettings{config_.stateDir, static_cast<std::uint64_t>(config_.backtestMaxBytes),
@@ -238,16 +238,17 @@ Status Coordinator::start() {
     return s;
   }
   if (config_.console.enabled) {
-    auto console = ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_,
-                                                       *aborts_, *admin_, backtests_.get(), clock_,
-                                                       logger_});
+    auto console =
+        ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_, *aborts_,
+                                            *admin_, backtests_.get(), clock_, logger_});
     if (!console) return console.error();
     console_ = std::move(*console);
   }
-  logger_->info("serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
-                "{} enrolled keys)",
-                config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint,
-                store_->epoch(), hosts->size(), agents_->entries().size());
+  logger_->info(
+      "serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
+      "{} enrolled keys)",
+      config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint, store_->epoch(),
+      hosts->size(), agents_->entries().size());
   return {};
 }
 
@@ -279,9 +280,10 @@ void Coordinator::run() {
     tick();
     if (console_) console_->publish();
   }
-  console_.reset();  // stops the console's server before the loop's parts go away
+  console_.reset();          // stops the console's server before the loop's parts go away
   if (steppedDown_) return;  // nothing may be stored any more: another coordinator may lead
   notifyStopping();
+  saveRegistrations();
   if (auto status = telemetry_->flush(); !status) {
     logger_->error("cannot store telemetry: {}", status.error().message);
   }
@@ -302,8 +304,10 @@ void Coordinator::run() {
 }
 
 void Coordinator::flushBatch() {
-  // Batched writes: telemetry at most every 100 ms (or 10,000 windows), and the acknowledgements
-  // of this batch in one save per abort, so a flood of reports or acks costs a few commits.
+  // Batched writes: telemetry at most every 100 ms (or 10,000 windows), and abort
+  // acknowledgements at most every 250 ms (one save per abort), so a flood of reports or of
+  // 10,000 acks costs a few commits. An ack lost to a crash before its save is asked for again.
+  saveRegistrations();
   std::uint64_t steady = clock_.steadyMillis();
   if (telemetry_->pending() >= 10'000 ||
       (telemetry_->pending() > 0 && steady >= nextTelemetryFlushMillis_)) {
@@ -313,7 +317,21 @@ void Coordinator::flushBatch() {
     }
   }
   if (telemetry_->pending() == 0) ackTelemetry();
-  aborts_->saveBatch();
+  if (aborts_->unsaved() > 0 && steady >= nextAbortSaveMillis_) {
+    nextAbortSaveMillis_ = steady + 250;
+    aborts_->saveBatch();
+  }
+}
+
+void Coordinator::saveRegistrations() {
+  if (pendingHosts_.empty() && pendingHostEvents_.empty()) return;
+  if (auto status = store_->saveRegistrations(pendingHosts_, pendingHostEvents_); !status) {
+    logger_->error(
+        "cannot persist the registrations of {} hosts (their next hello stores them): {}",
+        pendingHosts_.size(), status.error().message);
+  }
+  pendingHosts_.clear();
+  pendingHostEvents_.clear();
 }
 
 void Coordinator::logDropped(const std::string& what, const std::string& why) {
@@ -386,14 +404,14 @@ void Coordinator::failRefusedResult(const std::string& host, const zmq::message_
   result.command = refused->command;
   result.service = refused->service;
   result.outcome = Outcome::kFailed;
-  result.message = truncateUtf8("the coordinator refused this host's result: " + reason,
-                                kMaxResultMessageBytes);
+  result.message =
+      truncateUtf8("the coordinator refused this host's result: " + reason, kMaxResultMessageBytes);
   commands_->onResult(host, result);
 }
 
 void Coordinator::onAdminReadable() {
-  auto in = receive(*adminSocket_, *admins_, "admin request",
-                    "operator key is not in the allowlist");
+  auto in =
+      receive(*adminSocket_, *admins_, "admin request", "operator key is not in the allowlist");
   if (!in) return;
   ++counters_.adminRequests;
   auto request = decodeAdminRequest(bytesOf(in->body));
@@ -426,18 +444,18 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
   if (previous && *previous != routingId) {
     // Sessions by key: the newer hello wins, and the older connection hears so.
     ++quotas_.drops(host).sessionsReplaced;
-    logger_->warn("host {}: a new hello with its key replaces the session on another connection "
-                  "(the agent restarted or reconnected; if this repeats, a second process uses "
-                  "the key: a cloned host?)",
-                  host);
+    logger_->warn(
+        "host {}: a new hello with its key replaces the session on another connection "
+        "(the agent restarted or reconnected; if this repeats, a second process uses "
+        "the key: a cloned host?)",
+        host);
     sendToAgent(*previous, SessionClosed{"a newer session with this host's key (" + host +
                                          ") replaced this one"});
   }
   quotas_.onNewSession(host);
-  const HostInfo& info = registry_.onHello(host, hello, routingId, now);
-  if (auto status = store_->saveHost(info); !status) {
-    logger_->error("host {}: cannot persist registration: {}", host, status.error().message);
-  }
+  // Stored with the rest of this batch (flushBatch): the welcome does not wait for it, and a
+  // registration lost to a crash is made again by the agent's next hello.
+  pendingHosts_.push_back(registry_.onHello(host, hello, routingId, now));
   if (!hello.claimedHost.empty() && hello.claimedHost != host) {
     logger_->warn("host {} says its name is '{}'; recorded under its key's name '{}'", host,
                   hello.claimedHost, host);
@@ -445,8 +463,8 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
   logger_->info("host {} {} (region {}, cluster {}, agent {}, {})", host,
                 known ? "reconnected" : "registered", hello.region, hello.cluster,
                 hello.agentVersion, servicesSummary(hello.services));
-  recordHostEvent(known ? "host_reconnected" : "host_registered", host,
-                  hello.region + "/" + hello.cluster);
+  pendingHostEvents_.push_back(EventRecord{now, known ? "host_reconnected" : "host_registered",
+                                           host, "", hello.region + "/" + hello.cluster});
   toAgent(routingId, welcomeFor(config_, host, store_->epoch(), admin_->frozen().has_value()));
   // Whatever this host has not acknowledged is handed over again: aborts first, then commands.
   aborts_->onHello(host);
@@ -549,10 +567,9 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
       continue;
     }
     through = std::max(through, window.sequence);
-    bool declared = info && std::any_of(info->services.begin(), info->services.end(),
-                                        [&](const ServiceRelease& s) {
-                                          return s.service == window.service;
-                                        });
+    bool declared =
+        info && std::any_of(info->services.begin(), info->services.end(),
+                            [&](const ServiceRelease& s) { return s.service == window.service; });
     if (!declared) {
       ++counters_.droppedWindows;
       logDropped("telemetry window from host " + host,
@@ -560,9 +577,10 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
       continue;
     }
     if (window.droppedBefore > 0) {
-      logger_->warn("host {} service {}: agent dropped {} windows before this one (backlog full "
-                    "while disconnected)",
-                    host, window.service, window.droppedBefore);
+      logger_->warn(
+          "host {} service {}: agent dropped {} windows before this one (backlog full "
+          "while disconnected)",
+          host, window.service, window.droppedBefore);
     }
     ++counters_.telemetryWindows;
     rollouts_->onTelemetry(host, window);
@@ -573,8 +591,8 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     std::uint64_t& next = nextOverQuotaMillis_[host];
     if (steady >= next) {  // told at most once a second
       next = steady + 1000;
-      sendToAgent(routingId, OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000,
-                                       telemetryThrough_[host]});
+      sendToAgent(routingId,
+                  OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000, telemetryThrough_[host]});
     }
   }
 }
@@ -625,19 +643,22 @@ void Coordinator::logDropsPerHost() {
   for (const auto& host : quotas_.hosts()) {
     HostDrops d = quotas_.takeUnlogged(host);
     if (d == HostDrops{}) continue;
-    logger_->warn("host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
-                  "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
-                  "command results, {} sessions replaced (totals: rollgate hosts)",
-                  host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
-                  d.unsolicitedResults, d.sessionsReplaced);
+    logger_->warn(
+        "host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
+        "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
+        "command results, {} sessions replaced (totals: rollgate hosts)",
+        host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
+        d.unsolicitedResults, d.sessionsReplaced);
   }
 }
 
 void Coordinator::pruneEvents(std::uint64_t wallMillis) {
   // Failure policy: logged, and tried again at the next prune (the log only grows meanwhile).
-  std::uint64_t retention = static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
+  std::uint64_t retention =
+      static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
   std::uint64_t before = wallMillis > retention ? wallMillis - retention : 0;
-  auto pruned = store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
+  auto pruned =
+      store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
   if (!pruned) {
     logger_->error("cannot prune the event log (older than {} days, beyond {} rows): {}",
                    config_.limits.eventRetentionDays, config_.limits.eventMaxRows,
@@ -718,7 +739,8 @@ void Coordinator::tick() {
   }
   if (now >= nextPruneMillis_) {
     nextPruneMillis_ = now + 60'000;
-    std::uint64_t retention = static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
+    std::uint64_t retention =
+        static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
     if (wall > retention) {
       auto pruned = telemetry_->prune(wall - retention);
       if (!pruned) {
@@ -747,7 +769,8 @@ void Coordinator::tick() {
     nextReloadMillis_ = now + 5000;
     reloadAllowlists();
   }
-  if (std::uint64_t interval = watchdogIntervalMillis(); interval > 0 && now >= nextWatchdogMillis_) {
+  if (std::uint64_t interval = watchdogIntervalMillis();
+      interval > 0 && now >= nextWatchdogMillis_) {
     nextWatchdogMillis_ = now + interval;
     notifyWatchdog();
   }

@@ -81,7 +81,22 @@ Status RecordingStore::deleteHost(const std::string& name) {
 
 Status RecordingStore::recordEvent(const EventRecord& event) {
   Status status = timed("record_event", [&] { return inner_->recordEvent(event); });
-  if (!status || !onDecision_) return status;
+  if (status) notifyEvent(event);
+  return status;
+}
+
+Status RecordingStore::saveRegistrations(const std::vector<HostInfo>& hosts,
+                                         const std::vector<EventRecord>& events) {
+  Status status =
+      timed("save_registrations", [&] { return inner_->saveRegistrations(hosts, events); });
+  if (status) {
+    for (const auto& event : events) notifyEvent(event);
+  }
+  return status;
+}
+
+void RecordingStore::notifyEvent(const EventRecord& event) {
+  if (!onDecision_) return;
   notify::Notification n;
   n.kind = event.kind;
   n.rolloutId = event.rolloutId;
@@ -89,8 +104,8 @@ Status RecordingStore::recordEvent(const EventRecord& event) {
   n.atMillis = event.atMillis;
   if (!event.rolloutId.empty()) {
     // The engine's events keep their typed form (step, check, look, text) in the message.
-    EventView view = rollout::storedEventView(event.atMillis, event.kind, event.host,
-                                              event.message);
+    EventView view =
+        rollout::storedEventView(event.atMillis, event.kind, event.host, event.message);
     n.step = view.step;
     n.check = view.check;
     n.look = view.look;
@@ -103,7 +118,6 @@ Status RecordingStore::recordEvent(const EventRecord& event) {
     n.text = event.message;
   }
   onDecision_(std::move(n));
-  return status;
 }
 
 Status RecordingStore::saveAbort(const AbortState& state) {
@@ -122,7 +136,8 @@ Result<std::vector<AbortState>> RecordingStore::loadAborts() {
   auto aborts = inner_->loadAborts();
   if (aborts) {
     for (const auto& state : *aborts) {
-      for (const auto& [host, at] : state.ackedAtMillis) acksSeen_[state.abort.abortId].insert(host);
+      for (const auto& [host, at] : state.ackedAtMillis)
+        acksSeen_[state.abort.abortId].insert(host);
     }
   }
   return aborts;
@@ -199,7 +214,7 @@ Status RecordingStore::setArtifactSignature(const std::string& service, const st
 }
 
 Status RecordingStore::saveTrain(const std::string& service, const std::string& stateJson,
-                   const std::vector<TrainCandidateRow>& candidates) {
+                                 const std::vector<TrainCandidateRow>& candidates) {
   return timed("save_train", [&] { return inner_->saveTrain(service, stateJson, candidates); });
 }
 
@@ -221,7 +236,8 @@ Status RecordingStore::saveConsoleToken(const ConsoleTokenRecord& token) {
   return timed("save_console_token", [&] { return inner_->saveConsoleToken(token); });
 }
 
-Result<std::uint64_t> RecordingStore::pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) {
+Result<std::uint64_t> RecordingStore::pruneEvents(std::uint64_t beforeMillis,
+                                                  std::uint64_t keepRows) {
   return timed("prune_events", [&] { return inner_->pruneEvents(beforeMillis, keepRows); });
 }
 

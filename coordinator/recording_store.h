@@ -43,6 +43,8 @@ class RecordingStore final : public Store {
   Status deleteHost(const std::string& name) override;
   Result<std::vector<HostInfo>> loadHosts() override { return inner_->loadHosts(); }
   Status recordEvent(const EventRecord& event) override;
+  Status saveRegistrations(const std::vector<HostInfo>& hosts,
+                           const std::vector<EventRecord>& events) override;
   Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override {
     return inner_->eventsOf(rolloutId);
   }
@@ -86,7 +88,8 @@ class RecordingStore final : public Store {
     return inner_->trainEvents(service, limit);
   }
   Status saveConsoleToken(const ConsoleTokenRecord& token) override;
-  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override {
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(
+      const std::string& sha256Hex) override {
     return inner_->findConsoleToken(sha256Hex);
   }
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
@@ -132,6 +135,8 @@ class RecordingStore final : public Store {
   }
 
  private:
+  // Hands a stored event to the notification callback (when there is one).
+  void notifyEvent(const EventRecord& event);
   struct RolloutSeen {
     std::string service;
     std::string version;
@@ -146,7 +151,7 @@ class RecordingStore final : public Store {
   std::unique_ptr<Store> inner_;
   MicrosClock micros_;
   OnDecision onDecision_;
-  std::map<std::string, RolloutSeen> rollouts_;  // every rollout seen since start
+  std::map<std::string, RolloutSeen> rollouts_;    // every rollout seen since start
   std::map<std::string, std::uint64_t> finished_;  // terminal status -> count since start
   std::map<std::pair<std::string, std::string>, metrics::CheckGauge> checks_;  // (rollout, check)
   std::map<std::uint64_t, std::set<std::string>> acksSeen_;  // abort id -> hosts counted

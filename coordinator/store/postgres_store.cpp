@@ -4,11 +4,12 @@
 #include "coordinator/store/postgres_store.h"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <fstream>
-#include <thread>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/gate_json.h"
 #include "common/sha256.h"
@@ -183,14 +184,84 @@ Result<pg::Rows> PostgresStore::read(const std::string& sql, const std::vector<p
 
 // ---- hosts
 
+namespace {
+
+constexpr const char* kUpsertHost =
+    "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
+    "claimed_host) VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(name) DO UPDATE SET "
+    "region = $2, cluster = $3, agent_version = $4, services = $5, last_contact_ms = $6, "
+    "claimed_host = $7";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events(at_ms, kind, host, rollout_id, message) VALUES($1, $2, $3, $4, $5)";
+
+std::vector<pg::Param> hostParams(const HostInfo& host) {
+  return {host.name,
+          host.region,
+          host.cluster,
+          host.agentVersion,
+          servicesToJson(host.services).dump(),
+          host.lastContactMillis,
+          host.claimedHost};
+}
+
+std::vector<pg::Param> eventParams(const EventRecord& event) {
+  return {event.atMillis, event.kind, event.host, event.rolloutId, event.message};
+}
+
+}  // namespace
+
 Status PostgresStore::saveHost(const HostInfo& host) {
-  return write(
-      "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
-      "claimed_host) VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT(name) DO UPDATE SET "
-      "region = $2, cluster = $3, agent_version = $4, services = $5, last_contact_ms = $6, "
-      "claimed_host = $7",
-      {host.name, host.region, host.cluster, host.agentVersion,
-       servicesToJson(host.services).dump(), host.lastContactMillis, host.claimedHost});
+  return write(kUpsertHost, hostParams(host));
+}
+
+Status PostgresStore::saveRegistrations(const std::vector<HostInfo>& hosts,
+                                        const std::vector<EventRecord>& events) {
+  if (hosts.empty() && events.empty()) return {};
+  // Two statements for the whole batch, the rows as JSON arrays; a host seen twice in the batch
+  // keeps its last registration (one upsert cannot touch a row twice).
+  std::map<std::string, const HostInfo*> latest;
+  for (const auto& host : hosts) latest[host.name] = &host;
+  nlohmann::json hostRows = nlohmann::json::array();
+  for (const auto& [name, host] : latest) {
+    hostRows.push_back({{"name", host->name},
+                        {"region", host->region},
+                        {"cluster", host->cluster},
+                        {"agent_version", host->agentVersion},
+                        {"services", servicesToJson(host->services).dump()},
+                        {"last_contact_ms", host->lastContactMillis},
+                        {"claimed_host", host->claimedHost}});
+  }
+  nlohmann::json eventRows = nlohmann::json::array();
+  for (const auto& event : events) {
+    eventRows.push_back({{"at_ms", event.atMillis},
+                         {"kind", event.kind},
+                         {"host", event.host},
+                         {"rollout_id", event.rolloutId},
+                         {"message", event.message}});
+  }
+  return fenced([&]() -> Status {
+    if (!hostRows.empty()) {
+      auto rows = conn_->exec(
+          "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
+          "claimed_host) SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(name TEXT, region "
+          "TEXT, cluster TEXT, agent_version TEXT, services TEXT, last_contact_ms BIGINT, "
+          "claimed_host TEXT) ON CONFLICT(name) DO UPDATE SET region = EXCLUDED.region, "
+          "cluster = EXCLUDED.cluster, agent_version = EXCLUDED.agent_version, services = "
+          "EXCLUDED.services, last_contact_ms = EXCLUDED.last_contact_ms, claimed_host = "
+          "EXCLUDED.claimed_host",
+          {hostRows.dump()});
+      if (!rows) return rows.error();
+    }
+    if (!eventRows.empty()) {
+      auto rows = conn_->exec(
+          "INSERT INTO events(at_ms, kind, host, rollout_id, message) SELECT * FROM "
+          "jsonb_to_recordset($1::jsonb) AS t(at_ms BIGINT, kind TEXT, host TEXT, rollout_id "
+          "TEXT, message TEXT)",
+          {eventRows.dump()});
+      if (!rows) return rows.error();
+    }
+    return {};
+  });
 }
 
 Status PostgresStore::saveLastContacts(
@@ -238,13 +309,13 @@ Result<std::vector<HostInfo>> PostgresStore::loadHosts() {
 // ---- events
 
 Status PostgresStore::recordEvent(const EventRecord& event) {
-  return write("INSERT INTO events(at_ms, kind, host, rollout_id, message) VALUES($1, $2, $3, $4, $5)",
-               {event.atMillis, event.kind, event.host, event.rolloutId, event.message});
+  return write(kInsertEvent, eventParams(event));
 }
 
 Result<std::vector<EventRecord>> PostgresStore::eventsOf(const std::string& rolloutId) {
-  auto rows = read("SELECT at_ms, host, kind, message FROM events WHERE rollout_id = $1 ORDER BY id",
-                   {rolloutId});
+  auto rows =
+      read("SELECT at_ms, host, kind, message FROM events WHERE rollout_id = $1 ORDER BY id",
+           {rolloutId});
   if (!rows) return rows.error();
   std::vector<EventRecord> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -290,10 +361,11 @@ Result<std::vector<AbortState>> PostgresStore::loadAborts() {
 
 Status PostgresStore::setFrozen(const std::optional<FreezeState>& freeze) {
   if (!freeze) return write("DELETE FROM meta WHERE key = 'frozen'", {});
-  const std::string value = nlohmann::json{{"by", freeze->by},
-                                           {"reason", freeze->reason},
-                                           {"sinceMillis", freeze->sinceMillis}}
-                                .dump();
+  const std::string value = nlohmann::json{
+      {"by", freeze->by},
+      {"reason", freeze->reason},
+      {"sinceMillis",
+       freeze->sinceMillis}}.dump();
   return write(
       "INSERT INTO meta(key, value) VALUES('frozen', $1) ON CONFLICT(key) DO UPDATE SET value = $1",
       {value});
@@ -341,7 +413,8 @@ Status PostgresStore::saveRollout(const RolloutRecord& r) {
         {r.id, r.status, r.finished ? 1 : 0, r.updatedMillis, r.stateJson,
          refsToJson(r.commandRefs).dump()});
     if (!rows) return rows.error();
-    if (rows->affected() == 0) return makeError("no rollout " + r.id + " in " + conn_->redactedUrl());
+    if (rows->affected() == 0)
+      return makeError("no rollout " + r.id + " in " + conn_->redactedUrl());
     return {};
   });
 }
@@ -363,7 +436,9 @@ Result<std::vector<RolloutRecord>> PostgresStore::queryRollouts(
     const std::string& where, const std::vector<pg::Param>& params) {
   auto rows = read(
       "SELECT id, seq, service, version, status, finished, created_ms, updated_ms, state, "
-      "command_refs, started_by FROM rollouts " + where, params);
+      "command_refs, started_by FROM rollouts " +
+          where,
+      params);
   if (!rows) return rows.error();
   std::vector<RolloutRecord> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -439,8 +514,8 @@ Result<std::vector<CheckRecord>> PostgresStore::checksOf(const std::string& roll
     try {
       nlohmann::json::parse(rows->text(i, 8)).get_to(c.result);
     } catch (const std::exception& error) {
-      return makeError("rollout " + rolloutId + ": a stored check result is unreadable: " +
-                       error.what());
+      return makeError("rollout " + rolloutId +
+                       ": a stored check result is unreadable: " + error.what());
     }
     out.push_back(std::move(c));
   }
@@ -497,7 +572,8 @@ Result<JournalUsage> PostgresStore::pruneJournals(std::uint64_t capBytes) {
         dropped += 1;
       }
       auto count = conn_->exec(
-          "UPDATE meta SET value = (value::bigint + $1)::text WHERE key = 'journal_dropped_rollouts'",
+          "UPDATE meta SET value = (value::bigint + $1)::text WHERE key = "
+          "'journal_dropped_rollouts'",
           {dropped});
       if (!count) return count.error();
       return {};
@@ -524,9 +600,9 @@ Result<std::optional<RolloutLabelRecord>> PostgresStore::labelOf(const std::stri
       {rolloutId});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<RolloutLabelRecord>();
-  return std::optional<RolloutLabelRecord>(RolloutLabelRecord{
-      rows->text(0, 0), rows->text(0, 1), rows->text(0, 2), rows->text(0, 3),
-      u64(rows->integer(0, 4))});
+  return std::optional<RolloutLabelRecord>(RolloutLabelRecord{rows->text(0, 0), rows->text(0, 1),
+                                                              rows->text(0, 2), rows->text(0, 3),
+                                                              u64(rows->integer(0, 4))});
 }
 
 // ---- reverts
@@ -545,9 +621,10 @@ std::vector<RevertRecord> revertRows(const pg::Rows& rows) {
 }  // namespace
 
 Result<std::vector<RevertRecord>> PostgresStore::revertsOf(const std::string& service) {
-  auto rows = read("SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 "
-                   "ORDER BY seq",
-                   {service});
+  auto rows = read(
+      "SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 "
+      "ORDER BY seq",
+      {service});
   if (!rows) return rows.error();
   return revertRows(*rows);
 }
@@ -574,8 +651,8 @@ Result<std::optional<RevertRecord>> PostgresStore::loadRevert(const std::string&
 }
 
 Result<std::vector<RevertRecord>> PostgresStore::unfinishedReverts() {
-  auto rows = read(
-      "SELECT id, seq, service, finished, state FROM reverts WHERE finished = 0 ORDER BY seq");
+  auto rows =
+      read("SELECT id, seq, service, finished, state FROM reverts WHERE finished = 0 ORDER BY seq");
   if (!rows) return rows.error();
   return revertRows(*rows);
 }
@@ -689,9 +766,9 @@ Status PostgresStore::appendWindows(const std::vector<StoredWindow>& windows) {
         sql += std::string(i == first ? "" : ",") + "(";
         for (std::size_t k = 1; k <= 8; ++k) sql += (k > 1 ? ",$" : "$") + std::to_string(n + k);
         sql += ")";
-        params.insert(params.end(), {windows[i].host, w.service, w.release, w.startMillis,
-                                     w.endMillis, w.requests, w.status5xx,
-                                     pg::Param::bytes(encodeWindow(w))});
+        params.insert(params.end(),
+                      {windows[i].host, w.service, w.release, w.startMillis, w.endMillis,
+                       w.requests, w.status5xx, pg::Param::bytes(encodeWindow(w))});
       }
       auto rows = conn_->exec(sql, params);
       if (!rows) return rows.error();
@@ -750,7 +827,9 @@ Result<std::vector<ArtifactInfo>> PostgresStore::queryArtifacts(
     const std::string& where, const std::vector<pg::Param>& params) {
   auto rows = read(
       "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM "
-      "artifacts " + where, params);
+      "artifacts " +
+          where,
+      params);
   if (!rows) return rows.error();
   std::vector<ArtifactInfo> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -831,8 +910,8 @@ Status PostgresStore::saveArtifactContent(const std::string& sha256, const std::
 Result<bool> PostgresStore::restoreArtifactContent(const std::string& sha256,
                                                    const std::string& path) {
   // One query, the chunks in order; a gap (a chunk missing) is an error naming it.
-  auto rows = read("SELECT chunk, data FROM artifact_content WHERE sha256 = $1 ORDER BY chunk",
-                   {sha256});
+  auto rows =
+      read("SELECT chunk, data FROM artifact_content WHERE sha256 = $1 ORDER BY chunk", {sha256});
   if (!rows) return rows.error();
   if (rows->empty()) return false;
   std::string bytes;

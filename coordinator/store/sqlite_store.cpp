@@ -7,15 +7,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "common/sys/private_files.h"
-#include "common/sys/error.h"
 #include "common/codec.h"
 #include "common/gate_json.h"
+#include "common/sys/error.h"
+#include "common/sys/private_files.h"
 #include "coordinator/store/record_codec.h"
 
 namespace rollgate::coordinator {
@@ -114,21 +114,61 @@ Status SqliteStore::migrate() {
   return stmt->status();
 }
 
-Status SqliteStore::saveHost(const HostInfo& host) {
-  auto stmt = db_->prepare(
-      "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
-      "claimed_host) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
-      "region = ?2, cluster = ?3, agent_version = ?4, services = ?5, last_contact_ms = ?6, "
-      "claimed_host = ?7");
-  if (!stmt) return stmt.error();
-  stmt->bind(1, host.name)
+namespace {
+
+constexpr const char* kUpsertHost =
+    "INSERT INTO hosts(name, region, cluster, agent_version, services, last_contact_ms, "
+    "claimed_host) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
+    "region = ?2, cluster = ?3, agent_version = ?4, services = ?5, last_contact_ms = ?6, "
+    "claimed_host = ?7";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events(at_ms, kind, host, rollout_id, message) VALUES(?1, ?2, ?3, ?4, ?5)";
+
+Status upsertHost(Statement& stmt, const HostInfo& host) {
+  stmt.reset();
+  stmt.bind(1, host.name)
       .bind(2, host.region)
       .bind(3, host.cluster)
       .bind(4, host.agentVersion)
       .bind(5, servicesToJson(host.services).dump())
       .bind(6, static_cast<std::int64_t>(host.lastContactMillis))
       .bind(7, host.claimedHost);
-  return stmt->run();
+  return stmt.run();
+}
+
+Status insertEvent(Statement& stmt, const EventRecord& event) {
+  stmt.reset();
+  stmt.bind(1, static_cast<std::int64_t>(event.atMillis))
+      .bind(2, event.kind)
+      .bind(3, event.host)
+      .bind(4, event.rolloutId)
+      .bind(5, event.message);
+  return stmt.run();
+}
+
+}  // namespace
+
+Status SqliteStore::saveHost(const HostInfo& host) {
+  auto stmt = db_->prepare(kUpsertHost);
+  if (!stmt) return stmt.error();
+  return upsertHost(*stmt, host);
+}
+
+Status SqliteStore::saveRegistrations(const std::vector<HostInfo>& hosts,
+                                      const std::vector<EventRecord>& events) {
+  if (hosts.empty() && events.empty()) return {};
+  Transaction transaction(*db_);
+  auto host = db_->prepare(kUpsertHost);
+  if (!host) return host.error();
+  for (const auto& info : hosts) {
+    if (auto status = upsertHost(*host, info); !status) return status;
+  }
+  auto event = db_->prepare(kInsertEvent);
+  if (!event) return event.error();
+  for (const auto& record : events) {
+    if (auto status = insertEvent(*event, record); !status) return status;
+  }
+  return transaction.commit();
 }
 
 Status SqliteStore::saveLastContacts(
@@ -174,15 +214,9 @@ Result<std::vector<HostInfo>> SqliteStore::loadHosts() {
 }
 
 Status SqliteStore::recordEvent(const EventRecord& event) {
-  auto stmt = db_->prepare(
-      "INSERT INTO events(at_ms, kind, host, rollout_id, message) VALUES(?1, ?2, ?3, ?4, ?5)");
+  auto stmt = db_->prepare(kInsertEvent);
   if (!stmt) return stmt.error();
-  stmt->bind(1, static_cast<std::int64_t>(event.atMillis))
-      .bind(2, event.kind)
-      .bind(3, event.host)
-      .bind(4, event.rolloutId)
-      .bind(5, event.message);
-  return stmt->run();
+  return insertEvent(*stmt, event);
 }
 
 Result<std::vector<EventRecord>> SqliteStore::eventsOf(const std::string& rolloutId) {
@@ -198,7 +232,6 @@ Result<std::vector<EventRecord>> SqliteStore::eventsOf(const std::string& rollou
   if (auto status = stmt->status(); !status) return status.error();
   return out;
 }
-
 
 Status SqliteStore::saveAbort(const AbortState& state) {
   auto stmt = db_->prepare("INSERT OR REPLACE INTO aborts(id, state) VALUES(?1, ?2)");
@@ -253,7 +286,6 @@ Result<std::optional<FreezeState>> SqliteStore::frozen() {
   if (auto status = stmt->status(); !status) return status.error();
   return freeze;
 }
-
 
 Result<std::uint64_t> SqliteStore::nextRolloutSeq() {
   auto stmt = db_->prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM rollouts");
@@ -313,7 +345,8 @@ Result<std::vector<RolloutRecord>> SqliteStore::queryRollouts(const std::string&
                                                               const std::string& arg) {
   auto stmt = db_->prepare(
       "SELECT id, seq, service, version, status, finished, created_ms, updated_ms, state, "
-      "command_refs, started_by FROM rollouts " + where);
+      "command_refs, started_by FROM rollouts " +
+      where);
   if (!stmt) return stmt.error();
   if (!arg.empty()) stmt->bind(1, arg);
   std::vector<RolloutRecord> out;
@@ -403,8 +436,8 @@ Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rollou
     try {
       nlohmann::json::parse(stmt->text(8)).get_to(c.result);
     } catch (const std::exception& error) {
-      return makeError("rollout " + rolloutId + ": a stored check result is unreadable: " +
-                       error.what());
+      return makeError("rollout " + rolloutId +
+                       ": a stored check result is unreadable: " + error.what());
     }
     out.push_back(std::move(c));
   }
@@ -489,7 +522,8 @@ Result<std::uint64_t> SqliteStore::pruneEvents(std::uint64_t beforeMillis, std::
 Result<std::vector<ArtifactInfo>> SqliteStore::queryArtifacts(
     const std::string& where, const std::vector<std::string>& args) {
   auto stmt = db_->prepare(
-      "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM artifacts " +
+      "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM "
+      "artifacts " +
       where);
   if (!stmt) return stmt.error();
   for (std::size_t i = 0; i < args.size(); ++i) stmt->bind(static_cast<int>(i + 1), args[i]);
@@ -546,7 +580,8 @@ Status SqliteStore::addArtifact(const ArtifactInfo& artifact) {
 
 Status SqliteStore::setArtifactSignature(const std::string& service, const std::string& version,
                                          const std::string& signature) {
-  auto stmt = db_->prepare("UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
+  auto stmt =
+      db_->prepare("UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
   if (!stmt) return stmt.error();
   stmt->bind(1, service).bind(2, version).bindBlob(3, signature);
   return stmt->run();

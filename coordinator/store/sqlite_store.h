@@ -33,6 +33,8 @@ class SqliteStore final : public Store {
   Result<std::vector<HostInfo>> loadHosts() override;
 
   Status recordEvent(const EventRecord& event) override;
+  Status saveRegistrations(const std::vector<HostInfo>& hosts,
+                           const std::vector<EventRecord>& events) override;
   Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override;
 
   Status saveAbort(const AbortState& state) override;

@@ -144,6 +144,18 @@ class Store {
   virtual Status saveLastContacts(
       const std::vector<std::pair<std::string, std::uint64_t>>& contacts) = 0;
   virtual Status deleteHost(const std::string& name) = 0;
+  // Hosts' registrations and their event-log records together, all or none where the backend
+  // has transactions: a storm of hellos after a start costs one commit per batch, not two each.
+  virtual Status saveRegistrations(const std::vector<HostInfo>& hosts,
+                                   const std::vector<EventRecord>& events) {
+    for (const auto& host : hosts) {
+      if (auto status = saveHost(host); !status) return status;
+    }
+    for (const auto& event : events) {
+      if (auto status = recordEvent(event); !status) return status;
+    }
+    return {};
+  }
   virtual Result<std::vector<HostInfo>> loadHosts() = 0;
 
   // ---- event log

@@ -49,12 +49,23 @@ TelemetryWindow window(const std::string& release, std::uint64_t end, std::uint6
 
 // Writes a bit of everything, then reads everything back into one JSON document.
 nlohmann::json exercise(Store& store, const std::string& artifactFile) {
-  HostInfo host{"eu-a-1", "eu", "eu-a", "1.0", {{"web", "1.0.0", {"0.9.0", "1.0.0"}}}, 1000,
-                false, false, "eu-a-1.example", {}};
+  HostInfo host{
+      "eu-a-1", "eu",  "eu-a",           "1.0", {{"web", "1.0.0", {"0.9.0", "1.0.0"}}}, 1000,
+      false,    false, "eu-a-1.example", {}};
   must(store.saveHost(host));
   host.name = "eu-a-2";
   must(store.saveHost(host));
   must(store.saveLastContacts({{"eu-a-1", 5000}, {"eu-a-2", 6000}}));
+  // A batch of hellos: the same host twice keeps its last registration; the events keep order.
+  HostInfo first = host;
+  first.name = "eu-b-1";
+  first.region = "eu-first";
+  HostInfo again = first;
+  again.region = "eu";
+  again.lastContactMillis = 7000;
+  must(store.saveRegistrations({first, again},
+                               {{12, "host_registered", "eu-b-1", "r1", "eu/eu-b"},
+                                {13, "host_reconnected", "eu-b-1", "r1", "eu/eu-b"}}));
   must(store.deleteHost("nobody"));
   must(store.recordEvent({10, "rollout", "", "r1", "started"}));
   must(store.recordEvent({11, "host_silent", "eu-a-1", "r1", "it's \"quiet\"; \\ ok"}));
@@ -118,14 +129,18 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
     out["aborts"].push_back({a.abort.abortId, a.abort.reason, a.targets, a.ackedAtMillis});
   }
   auto freeze = must(store.frozen());
-  out["frozen"] = freeze ? nlohmann::json{freeze->by, freeze->reason, freeze->sinceMillis}
-                         : nlohmann::json();
+  out["frozen"] =
+      freeze ? nlohmann::json{freeze->by, freeze->reason, freeze->sinceMillis} : nlohmann::json();
   must(store.setFrozen(std::nullopt));
   out["thawed"] = !must(store.frozen()).has_value();
   auto loaded = must(store.loadRollout("r1"));
   REQUIRE(loaded.has_value());
-  out["rollout"] = {loaded->status, loaded->finished, loaded->stateJson, loaded->commandRefs.size(),
-                    loaded->commandRefs[2].epoch, loaded->startedBy};
+  out["rollout"] = {loaded->status,
+                    loaded->finished,
+                    loaded->stateJson,
+                    loaded->commandRefs.size(),
+                    loaded->commandRefs[2].epoch,
+                    loaded->startedBy};
   out["unfinished"] = must(store.unfinishedRollouts()).size();
   out["recent"] = must(store.recentRolloutIds(5));
   out["next_seq"] = must(store.nextRolloutSeq());
@@ -153,7 +168,8 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
   out["pruned"] = must(store.pruneWindows(2500));
   auto artifact = must(store.findArtifact("web", "1.1.0"));
   REQUIRE(artifact.has_value());
-  out["artifact"] = {artifact->sha256, artifact->sizeBytes, artifact->signature == std::string("new\0sig", 7)};
+  out["artifact"] = {artifact->sha256, artifact->sizeBytes,
+                     artifact->signature == std::string("new\0sig", 7)};
   out["artifacts"] = must(store.listArtifacts("")).size();
   out["duplicate_artifact_refused"] =
       !store.addArtifact({"web", "1.1.0", std::string(64, 'b'), 5, "", 600, "bob"}).ok();
@@ -173,6 +189,10 @@ TEST_CASE("the same writes read back the same from SQLite and PostgreSQL") {
   auto postgres = must(PostgresStore::openUnfenced(pg->url()));
   nlohmann::json fromPostgres = exercise(*postgres, dir.file("artifact"));
   CHECK(fromSqlite.dump(1) == fromPostgres.dump(1));
+  CHECK(fromPostgres["hosts"].dump().find(R"(["eu-b-1","eu","eu-a","1.0",7000)") !=
+        std::string::npos);
+  CHECK(fromPostgres["events"].dump().find("host_registered") <
+        fromPostgres["events"].dump().find("host_reconnected"));
   // PostgreSQL keeps the artifact's bytes: a coordinator that takes over can serve them.
   CHECK(must(postgres->restoreArtifactContent(sha256Hex("bytes"), dir.file("restored"))));
   CHECK(rollgate::testing::readFile(dir.file("restored")) == "bytes");
@@ -245,14 +265,14 @@ TEST_CASE("migrate-store copies a SQLite state into PostgreSQL; the lease contin
   rollgate::testing::writeFile(dir.file("state/artifacts/" + sha256Hex("bytes")), "bytes");
 
   std::vector<std::string> progress;
-  auto summary = must(migrateSqliteToPostgres(dir.file("state"), pg->url(),
-                                              [&](const std::string& l) { progress.push_back(l); }));
-  CHECK_MESSAGE(summary.find("2 hosts") != std::string::npos, summary);
+  auto summary = must(migrateSqliteToPostgres(
+      dir.file("state"), pg->url(), [&](const std::string& l) { progress.push_back(l); }));
+  CHECK_MESSAGE(summary.find("3 hosts") != std::string::npos, summary);
   CHECK_MESSAGE(summary.find("rollgate:***@") != std::string::npos, summary);
   CHECK_FALSE(progress.empty());
 
   auto postgres = must(PostgresStore::openUnfenced(pg->url()));
-  CHECK(must(postgres->loadHosts()).size() == 2);
+  CHECK(must(postgres->loadHosts()).size() == 3);
   auto rollout = must(postgres->loadRollout("r1"));
   REQUIRE(rollout.has_value());
   CHECK(rollout->commandRefs.size() == 2);
