@@ -75,6 +75,18 @@ std::string AdminApi::recordEvent(const std::string& kind, const std::string& ho
   return " (not recorded in the event log: " + status.error().message + ")";
 }
 
+std::string AdminApi::shareEnrollment(const EnrollmentRecord& record) {
+  if (!parts_.store.sharesEnrollments()) return "";
+  if (auto status = parts_.store.saveEnrollments({record}); !status) {
+    parts_.logger->error("host {}: {} here, but not kept for the other coordinators: {}",
+                         record.name, record.revoked ? "revoked" : "enrolled",
+                         status.error().message);
+    return " (only on this coordinator: the store did not keep it for the others: " +
+           status.error().message + ")";
+  }
+  return "";
+}
+
 std::optional<AdminReply> AdminApi::on(const Caller&, const ListHosts&) {
   HostList list;
   list.hosts = parts_.registry.list(parts_.clock.nowMillis());
@@ -84,8 +96,8 @@ std::optional<AdminReply> AdminApi::on(const Caller&, const ListHosts&) {
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const EnrollHost& request) {
   if (!isValidZ85Key(request.publicKey)) {
-    return replyWith(AdminError{"public key for host " + request.name +
-                                " is not a 40-character Z85 CURVE key"});
+    return replyWith(
+        AdminError{"public key for host " + request.name + " is not a 40-character Z85 CURVE key"});
   }
   if (auto existing = parts_.agents.keyForName(request.name)) {
     if (*existing == request.publicKey) {
@@ -105,7 +117,9 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const EnrollHost& r
   parts_.agents.set(request.name, request.publicKey);
   parts_.logger->info("operator {} enrolled host {}", caller.operatorName, request.name);
   std::string note =
-      recordEvent("host_enrolled", request.name, "", "by operator " + caller.operatorName);
+      recordEvent("host_enrolled", request.name, "", "by operator " + caller.operatorName) +
+      shareEnrollment(EnrollmentRecord{request.name, request.publicKey, false,
+                                       parts_.clock.nowMillis(), caller.operatorName});
   return replyWith(AdminOk{"enrolled host " + request.name + note});
 }
 
@@ -117,12 +131,15 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const RevokeHost& r
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return replyWith(AdminError{"cannot remove " + path + ": " + sys::errnoMessage(errno)});
   }
+  std::string revokedKey = parts_.agents.keyForName(request.name).value_or("");
   parts_.agents.remove(request.name);
   parts_.registry.remove(request.name);
   parts_.logger->info("operator {} revoked host {}; its messages are ignored from now on",
                       caller.operatorName, request.name);
   std::string note =
-      recordEvent("host_revoked", request.name, "", "by operator " + caller.operatorName);
+      recordEvent("host_revoked", request.name, "", "by operator " + caller.operatorName) +
+      shareEnrollment(EnrollmentRecord{request.name, revokedKey, true, parts_.clock.nowMillis(),
+                                       caller.operatorName});
   if (auto status = parts_.store.deleteHost(request.name); !status) {
     parts_.logger->error("host {}: revoked, but its record cannot be removed from the store: {}",
                          request.name, status.error().message);
@@ -163,8 +180,9 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const PushArtifact&
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand& request) {
   auto host = parts_.registry.find(request.host, parts_.clock.nowMillis());
   if (!host) return replyWith(AdminError{"no host named " + request.host});
-  bool declared = std::any_of(host->services.begin(), host->services.end(),
-                              [&](const ServiceRelease& s) { return s.service == request.service; });
+  bool declared =
+      std::any_of(host->services.begin(), host->services.end(),
+                  [&](const ServiceRelease& s) { return s.service == request.service; });
   if (!declared) {
     return replyWith(
         AdminError{"host " + request.host + " does not declare service " + request.service});
@@ -174,8 +192,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand
   }
   Command command;
   command.service = request.service;
-  command.ref.rolloutId = "manual-" + std::to_string(parts_.store.epoch()) + "-" +
-                          std::to_string(++manualCommands_);
+  command.ref.rolloutId =
+      "manual-" + std::to_string(parts_.store.epoch()) + "-" + std::to_string(++manualCommands_);
   std::string what;
   if (request.kind == ManualCommand::Kind::kInstall) {
     auto artifact = parts_.artifacts.find(request.service, request.version);
@@ -184,8 +202,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand
                                   " (push it first: rollgate artifact push FILE --service " +
                                   request.service + " --version " + request.version + ")"});
     }
-    command.body = InstallRelease{artifact->version, artifact->sha256, artifact->sizeBytes,
-                                  "coordinator", artifact->signature, true};
+    command.body = InstallRelease{artifact->version, artifact->sha256,    artifact->sizeBytes,
+                                  "coordinator",     artifact->signature, true};
     what = "install " + request.service + " " + request.version;
   } else {
     command.body = RollBackRelease{request.version, true};
@@ -235,19 +253,19 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout&
   };
   auto pending = std::make_shared<Pending>();
   Outbox& outbox = parts_.outbox;
-  parts_.rollouts.start(
-      request, caller.operatorName,
-      [pending, &outbox, replyTo = caller.replyTo, dryRun = request.dryRun](
-          Result<std::string> summary) {
-        AdminReply reply = !summary ? replyWith(AdminError{summary.error().message})
-                           : dryRun ? replyWith(AdminOk{*summary})
-                                    : replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
-        if (pending->returned) {
-          outbox.toAdmin(replyTo, std::move(reply));
-        } else {
-          pending->reply = std::move(reply);
-        }
-      });
+  parts_.rollouts.start(request, caller.operatorName,
+                        [pending, &outbox, replyTo = caller.replyTo,
+                         dryRun = request.dryRun](Result<std::string> summary) {
+                          AdminReply reply =
+                              !summary ? replyWith(AdminError{summary.error().message})
+                              : dryRun ? replyWith(AdminOk{*summary})
+                                       : replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
+                          if (pending->returned) {
+                            outbox.toAdmin(replyTo, std::move(reply));
+                          } else {
+                            pending->reply = std::move(reply);
+                          }
+                        });
   pending->returned = true;
   return std::move(pending->reply);
 }
@@ -297,8 +315,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const FreezeRequest
   for (const auto& host : parts_.registry.list(parts_.clock.nowMillis())) {
     auto routingId = parts_.registry.routingIdOf(host.name);
     if (!routingId) continue;
-    parts_.outbox.toAgent(*routingId, welcomeFor(parts_.config, host.name, parts_.store.epoch(),
-                                                 reason.has_value()));
+    parts_.outbox.toAgent(
+        *routingId, welcomeFor(parts_.config, host.name, parts_.store.epoch(), reason.has_value()));
   }
   parts_.logger->warn("operator {}: rollouts {} fleet-wide{}", operatorName,
                       reason ? "FROZEN" : "unfrozen", reason ? ": " + *reason : "");
@@ -353,14 +371,14 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const TrainRequest&
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const ConsoleTokenRequest& request) {
-  auto token = issueConsoleToken(parts_.store, request, caller.operatorName,
-                                 parts_.clock.nowMillis());
+  auto token =
+      issueConsoleToken(parts_.store, request, caller.operatorName, parts_.clock.nowMillis());
   if (!token) return replyWith(AdminError{token.error().message});
   parts_.logger->info("operator {} issued a console token for {} ({})", caller.operatorName,
                       request.operatorName, request.role);
   std::string note = recordEvent("console_token", "", "",
-                                 "console token for " + request.operatorName + " (" +
-                                     request.role + ") issued by " + caller.operatorName);
+                                 "console token for " + request.operatorName + " (" + request.role +
+                                     ") issued by " + caller.operatorName);
   nlohmann::json doc = {{"token", token->first},
                         {"operator", request.operatorName},
                         {"role", request.role},

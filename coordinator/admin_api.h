@@ -117,6 +117,9 @@ class AdminApi {
   // reply.
   std::string recordEvent(const std::string& kind, const std::string& host,
                           const std::string& rolloutId, const std::string& message);
+  // Keeps an enrollment or revocation in a store shared by several coordinators; returns "" or,
+  // when it cannot be kept (logged), a note for the reply.
+  std::string shareEnrollment(const EnrollmentRecord& record);
 
   AdminApiParts parts_;
   std::optional<FreezeState> frozen_;

@@ -1,14 +1,17 @@
 #include "coordinator/coordinator.h"
 
 #include <malloc.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "common/codec.h"
 #include "common/frame_bytes.h"
 #include "common/keys.h"
 #include "common/notify.h"
+#include "common/sys/error.h"
 #include "common/sys/private_files.h"
 #include "common/text_fit.h"
 #include "common/wire_fit.h"
@@ -108,6 +111,70 @@ void Coordinator::reloadAllowlists() {
   for (const auto& problem : problems) logger_->warn("allowlist: {}", problem);
 }
 
+void Coordinator::syncEnrollments() {
+  auto records = store_->loadEnrollments();
+  if (!records) {
+    logger_->error("cannot read the enrollments kept in the store; {} is used as it is: {}",
+                   config_.agentsDir, records.error().message);
+    return;
+  }
+  ::mkdir(config_.agentsDir.c_str(), 0755);
+  std::vector<std::string> problems;
+  const auto local = Allowlist::readDirectory(config_.agentsDir, &problems);
+  std::set<std::string> recorded;
+  for (const auto& record : *records) {
+    recorded.insert(record.name);
+    const std::string path = config_.agentsDir + "/" + record.name + ".pub";
+    auto found = local.find(record.name);
+    const bool same = found != local.end() && found->second == record.publicKey;
+    if (record.revoked) {
+      if (!same) continue;
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        logger_->error(
+            "host {} was revoked by {} on another coordinator, but {} cannot be "
+            "removed: {}; its key is still allowed here",
+            record.name, record.by, path, sys::errnoMessage(errno));
+        continue;
+      }
+      logger_->info("host {} was revoked by {} on another coordinator: removed {}", record.name,
+                    record.by, path);
+      continue;
+    }
+    if (same) continue;
+    if (found != local.end()) {
+      logger_->warn(
+          "host {}: {} holds another key than the one {} enrolled; the enrolled one "
+          "replaces it",
+          record.name, path, record.by);
+    }
+    if (auto status = writeKeyFile(path, record.publicKey, 0644); !status) {
+      logger_->error(
+          "host {} was enrolled by {} on another coordinator, but its key cannot be "
+          "written here: {}",
+          record.name, record.by, status.error().message);
+      continue;
+    }
+    logger_->info("host {} was enrolled by {} on another coordinator: wrote {}", record.name,
+                  record.by, path);
+  }
+  // Keys only this coordinator has (placed by hand, or from before the move to PostgreSQL) are
+  // kept for the others. A name with a record, even a revoked one, is not offered again.
+  std::vector<EnrollmentRecord> onlyHere;
+  for (const auto& [name, key] : local) {
+    if (!recorded.count(name)) {
+      onlyHere.push_back(EnrollmentRecord{name, key, false, clock_.nowMillis(), "agents_dir"});
+    }
+  }
+  if (onlyHere.empty()) return;
+  if (auto status = store_->saveEnrollments(onlyHere); !status) {
+    logger_->error("the {} keys only {} holds cannot be kept for the other coordinators: {}",
+                   onlyHere.size(), config_.agentsDir, status.error().message);
+    return;
+  }
+  logger_->info("kept {} keys found only in {} for the other coordinators", onlyHere.size(),
+                config_.agentsDir);
+}
+
 Status Coordinator::start() {
   // Artifact chunks and agent messages are up to a few MiB each: served from mmap (a fixed
   // threshold, not glibc's sliding one) so their memory goes back to the system once a
@@ -188,6 +255,7 @@ Status Coordinator::start() {
   trains_ = std::make_unique<Trains>(*store_, *rollouts_, clock_, logger_);
   admin_->useTrains(trains_.get());
   if (auto status = trains_->open(); !status) return status;
+  if (store_->sharesEnrollments()) syncEnrollments();
   reloadAllowlists();
   if (admins_->entries().empty()) {
     logger_->warn("no operator keys in {}: the CLI cannot connect until one is added",

@@ -120,6 +120,9 @@ class Coordinator final : private Outbox {
   void logDropsPerHost();
   void pruneEvents(std::uint64_t wallMillis);
   void ackTelemetry();
+  // With a store shared by several coordinators: copies the enrollments kept there into
+  // agents_dir, and keeps there the keys only agents_dir has.
+  void syncEnrollments();
   // Stores the batch's registrations and their events in one write.
   void saveRegistrations();
   void recordHostEvent(const std::string& kind, const std::string& host,

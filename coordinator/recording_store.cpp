@@ -70,6 +70,10 @@ Status RecordingStore::saveHost(const HostInfo& host) {
   return timed("save_host", [&] { return inner_->saveHost(host); });
 }
 
+Status RecordingStore::saveEnrollments(const std::vector<EnrollmentRecord>& records) {
+  return timed("save_enrollments", [&] { return inner_->saveEnrollments(records); });
+}
+
 Status RecordingStore::saveLastContacts(
     const std::vector<std::pair<std::string, std::uint64_t>>& contacts) {
   return timed("save_last_contacts", [&] { return inner_->saveLastContacts(contacts); });

@@ -45,6 +45,11 @@ class RecordingStore final : public Store {
   Status recordEvent(const EventRecord& event) override;
   Status saveRegistrations(const std::vector<HostInfo>& hosts,
                            const std::vector<EventRecord>& events) override;
+  bool sharesEnrollments() const override { return inner_->sharesEnrollments(); }
+  Status saveEnrollments(const std::vector<EnrollmentRecord>& records) override;
+  Result<std::vector<EnrollmentRecord>> loadEnrollments() override {
+    return inner_->loadEnrollments();
+  }
   Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override {
     return inner_->eventsOf(rolloutId);
   }

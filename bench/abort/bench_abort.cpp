@@ -143,24 +143,17 @@ int runWorker(char** argv) {
   std::size_t received = 0;
   auto deadline = Clock::now() + std::chrono::seconds(120);
   while (received < agents.size() && Clock::now() < deadline) {
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(1));
-    std::uint64_t now = wallMillis();
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
-      zmq::message_t frame;
-      while (agents[i].socket->recv(frame, zmq::recv_flags::dontwait)) {
-        auto message = decodeCoordinatorMessage(
-            Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
-        if (!message) continue;
-        if (const auto* abort = std::get_if<Abort>(&*message)) {
+    bench::pollMessages(
+        agents, items, std::chrono::milliseconds(1),
+        [&](std::size_t i, const CoordinatorMessage& message) {
+          const auto* abort = std::get_if<Abort>(&message);
+          if (abort == nullptr) return;
           bench::sendAgent(*agents[i].socket, AgentMessage{AckAbort{abort->abortId, {}}});
           if (receivedAt[i] == 0) {
-            receivedAt[i] = now;
+            receivedAt[i] = wallMillis();
             ++received;
           }
-        }
-      }
-    }
+        });
   }
   // Acks still queued go out before the sockets close.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

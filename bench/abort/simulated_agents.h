@@ -72,8 +72,8 @@ inline void connectAndHello(zmq::context_t& context, std::vector<SimulatedAgent>
     agent.socket->set(zmq::sockopt::linger, 0);
     agent.socket->set(zmq::sockopt::sndhwm, 0);
     agent.socket->set(zmq::sockopt::rcvhwm, 0);
-    configureCurveClient(*agent.socket, agent.keys.secretKey, agent.keys.publicKey,
-                         serverPublicKey, kBenchMaxMessageBytes);
+    configureCurveClient(*agent.socket, agent.keys.secretKey, agent.keys.publicKey, serverPublicKey,
+                         kBenchMaxMessageBytes);
     agent.socket->connect(endpoint);
     sendAgent(*agent.socket, AgentMessage{helloOf(agent, services)});
   }
@@ -86,6 +86,23 @@ inline std::vector<zmq_pollitem_t> pollItems(std::vector<SimulatedAgent>& agents
     items.push_back(zmq_pollitem_t{agent.socket->handle(), 0, ZMQ_POLLIN, 0});
   }
   return items;
+}
+
+// Polls every agent's socket once (waiting up to `timeout`) and calls on(index, message) for each
+// coordinator message that decodes.
+template <typename OnMessage>
+void pollMessages(std::vector<SimulatedAgent>& agents, std::vector<zmq_pollitem_t>& items,
+                  std::chrono::milliseconds timeout, OnMessage&& on) {
+  zmq::poll(items.data(), items.size(), timeout);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+    zmq::message_t frame;
+    while (agents[i].socket->recv(frame, zmq::recv_flags::dontwait)) {
+      auto message = decodeCoordinatorMessage(
+          Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
+      if (message) on(i, *message);
+    }
+  }
 }
 
 // Waits until every agent got its Welcome; returns how many did.
@@ -106,19 +123,13 @@ inline std::size_t waitForWelcomes(std::vector<SimulatedAgent>& agents,
         if (!welcomed[i]) sendAgent(*agents[i].socket, AgentMessage{helloOf(agents[i], services)});
       }
     }
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
-      zmq::message_t frame;
-      while (agents[i].socket->recv(frame, zmq::recv_flags::dontwait)) {
-        auto message = decodeCoordinatorMessage(
-            Bytes(static_cast<const std::uint8_t*>(frame.data()), frame.size()));
-        if (message && std::holds_alternative<Welcome>(*message) && !welcomed[i]) {
-          welcomed[i] = true;
-          ++count;
-        }
-      }
-    }
+    pollMessages(agents, items, std::chrono::milliseconds(100),
+                 [&](std::size_t i, const CoordinatorMessage& message) {
+                   if (std::holds_alternative<Welcome>(message) && !welcomed[i]) {
+                     welcomed[i] = true;
+                     ++count;
+                   }
+                 });
   }
   return count;
 }

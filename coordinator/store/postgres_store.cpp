@@ -64,6 +64,9 @@ Status PostgresStore::migrate() {
       name TEXT PRIMARY KEY, region TEXT NOT NULL, cluster TEXT NOT NULL,
       agent_version TEXT NOT NULL, services TEXT NOT NULL, last_contact_ms BIGINT NOT NULL,
       claimed_host TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS enrollments(
+      name TEXT PRIMARY KEY, public_key TEXT NOT NULL, revoked BOOLEAN NOT NULL,
+      at_ms BIGINT NOT NULL, by_operator TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS events(
       id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, kind TEXT NOT NULL,
       host TEXT NOT NULL, rollout_id TEXT NOT NULL, message TEXT NOT NULL);
@@ -262,6 +265,40 @@ Status PostgresStore::saveRegistrations(const std::vector<HostInfo>& hosts,
     }
     return {};
   });
+}
+
+Status PostgresStore::saveEnrollments(const std::vector<EnrollmentRecord>& records) {
+  if (records.empty()) return {};
+  // One statement, the rows as a JSON array; a name given twice keeps its last record.
+  std::map<std::string, const EnrollmentRecord*> latest;
+  for (const auto& record : records) latest[record.name] = &record;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& [name, record] : latest) {
+    rows.push_back({{"name", name},
+                    {"public_key", record->publicKey},
+                    {"revoked", record->revoked},
+                    {"at_ms", record->atMillis},
+                    {"by_operator", record->by}});
+  }
+  return write(
+      "INSERT INTO enrollments(name, public_key, revoked, at_ms, by_operator) SELECT * FROM "
+      "jsonb_to_recordset($1::jsonb) AS t(name TEXT, public_key TEXT, revoked BOOLEAN, at_ms "
+      "BIGINT, by_operator TEXT) ON CONFLICT(name) DO UPDATE SET public_key = "
+      "EXCLUDED.public_key, revoked = EXCLUDED.revoked, at_ms = EXCLUDED.at_ms, by_operator = "
+      "EXCLUDED.by_operator",
+      {rows.dump()});
+}
+
+Result<std::vector<EnrollmentRecord>> PostgresStore::loadEnrollments() {
+  auto rows = read(
+      "SELECT name, public_key, revoked, at_ms, by_operator FROM enrollments ORDER BY name", {});
+  if (!rows) return rows.error();
+  std::vector<EnrollmentRecord> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(EnrollmentRecord{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2) == "t",
+                                   u64(rows->integer(i, 3)), rows->text(i, 4)});
+  }
+  return out;
 }
 
 Status PostgresStore::saveLastContacts(

@@ -45,6 +45,9 @@ class PostgresStore final : public Store {
   Status recordEvent(const EventRecord& event) override;
   Status saveRegistrations(const std::vector<HostInfo>& hosts,
                            const std::vector<EventRecord>& events) override;
+  bool sharesEnrollments() const override { return true; }
+  Status saveEnrollments(const std::vector<EnrollmentRecord>& records) override;
+  Result<std::vector<EnrollmentRecord>> loadEnrollments() override;
   Result<std::vector<EventRecord>> eventsOf(const std::string& rolloutId) override;
 
   Status saveAbort(const AbortState& state) override;

@@ -35,6 +35,17 @@ struct EventRecord {
   std::string message;
 };
 
+// A host key enrolled or revoked by an operator (`rollgate hosts enroll` / `revoke`), kept for
+// the other coordinators sharing the store.
+struct EnrollmentRecord {
+  std::string name;
+  std::string publicKey;  // Z85
+  bool revoked = false;
+  std::uint64_t atMillis = 0;
+  std::string by;  // the operator, or "agents_dir" for a key found there
+  bool operator==(const EnrollmentRecord&) const = default;
+};
+
 // A rollout as kept: the engine's state (rollout::stateToJson, without windows) plus the columns
 // lists and resumption need, and the ref each engine command was sent with.
 struct RolloutRecord {
@@ -157,6 +168,18 @@ class Store {
     return {};
   }
   virtual Result<std::vector<HostInfo>> loadHosts() = 0;
+
+  // ---- enrollments
+  // True when several coordinators may share this store (PostgreSQL): what an operator enrolls or
+  // revokes on the leader is then kept here for the others, and a coordinator copies it into its
+  // agents_dir when it starts leading. A store of one coordinator (SQLite) keeps no such record:
+  // its agents_dir is the record, and the two calls below do nothing.
+  virtual bool sharesEnrollments() const { return false; }
+  // Inserts or replaces the records of these names, all or none.
+  virtual Status saveEnrollments(const std::vector<EnrollmentRecord>& /*records*/) { return {}; }
+  virtual Result<std::vector<EnrollmentRecord>> loadEnrollments() {
+    return std::vector<EnrollmentRecord>{};
+  }
 
   // ---- event log
   virtual Status recordEvent(const EventRecord& event) = 0;

@@ -13,12 +13,14 @@
 //   - a wrong password fails at start with PostgreSQL's message and the URL without the password.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 
+#include "common/keys.h"
 #include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/postgres/postgres_server.h"
@@ -116,8 +118,8 @@ struct Fixture {
         std::chrono::steady_clock::now() - killed);
     MESSAGE("leader c" << leader << " killed while " << phase << "; c" << next << " leads after "
                        << took.count() << " ms (lease " << kLeaseSeconds << " s)");
-    REQUIRE_MESSAGE(next >= 0, "no coordinator took over after c" << leader << " was killed while "
-                                                                   << phase);
+    REQUIRE_MESSAGE(next >= 0,
+                    "no coordinator took over after c" << leader << " was killed while " << phase);
     fleet().startCoordinator(leader);
     return next;
   }
@@ -156,15 +158,17 @@ TEST_CASE("a wrong PostgreSQL password fails at start with PostgreSQL's message,
   TempDir dir("rollgate-ha-badurl");
   const std::string secret = "not-the-password-42";
   writeFile(dir.file("coordinator.toml"),
-            "[coordinator]\nstate_dir = \"" + dir.file("state") + "\"\n[store]\nurl = "
-            "\"postgresql://rollgate:" + secret + "@127.0.0.1:" + std::to_string((*pg)->port()) +
-            "/rollgate\"\n");
-  auto out = runCommand({binDir() + "/rollgate-coordinator", "--config", dir.file("coordinator.toml")},
-                        {}, std::chrono::seconds(30));
+            "[coordinator]\nstate_dir = \"" + dir.file("state") +
+                "\"\n[store]\nurl = "
+                "\"postgresql://rollgate:" +
+                secret + "@127.0.0.1:" + std::to_string((*pg)->port()) + "/rollgate\"\n");
+  auto out =
+      runCommand({binDir() + "/rollgate-coordinator", "--config", dir.file("coordinator.toml")}, {},
+                 std::chrono::seconds(30));
   CHECK(out.exitCode == 1);
   const std::string said = out.err + out.out;
-  CHECK_MESSAGE(said.find("password authentication failed for user \"rollgate\"") !=
-                    std::string::npos, said);
+  CHECK_MESSAGE(
+      said.find("password authentication failed for user \"rollgate\"") != std::string::npos, said);
   CHECK_MESSAGE(said.find("postgresql://rollgate:***@127.0.0.1:") != std::string::npos, said);
   CHECK_MESSAGE(said.find(secret) == std::string::npos, said);
 
@@ -182,22 +186,48 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
   int leader = f.fleet().leader();
   REQUIRE(leader >= 0);
   auto human = f.cli({"hosts"});
-  CHECK_MESSAGE(human.out.find("leader: coordinator c" + std::to_string(leader)) !=
-                    std::string::npos, human.out);
+  CHECK_MESSAGE(
+      human.out.find("leader: coordinator c" + std::to_string(leader)) != std::string::npos,
+      human.out);
 
   SUBCASE("killed while installing, analysing and rolling back") {
+    // Each coordinator has its own agents_dir. A key enrolled on the leader reaches the next one
+    // through the store, and so does its revocation.
+    const std::string ghostKey = rollgate::generateCurveKeyPair().publicKey;
+    auto agentsDir = [&](int index) {
+      return f.fleet().dir().file(index == 0 ? "agents.d" : "agents.d-" + std::to_string(index));
+    };
+    writeFile(f.fleet().dir().file("ghost.pub"), ghostKey + "\n");
+    auto enrolled = f.cli({"hosts", "enroll", "ghost", f.fleet().dir().file("ghost.pub")});
+    REQUIRE_MESSAGE(enrolled.exitCode == 0, enrolled.out << enrolled.err);
+
     // Installing: the canary's install was sent when `rollout start` returned.
     std::string good = f.start("1.1.0", ReleaseKind::kHealthy);
     const std::string phase = f.status(good);
     CHECK_MESSAGE((phase == "installing" || phase == "pending"), phase);
-    f.killLeader("installing");
+    const int first = f.fleet().leader();
+    const int second = f.killLeader("installing");
+    // The agents' keys and ghost's, enrolled on the first leader, are in the second one's dir.
+    CHECK_MESSAGE(
+        readFile(f.fleet().coordinatorLog(second))
+                .find("was enrolled by admin on another coordinator: wrote") != std::string::npos,
+        readFile(f.fleet().coordinatorLog(second)));
+    CHECK(readFile(agentsDir(second) + "/ghost.pub").find(ghostKey) != std::string::npos);
+    auto revoked = f.cli({"hosts", "revoke", "ghost"});
+    CHECK_MESSAGE(revoked.exitCode == 0, revoked.out << revoked.err);
     CHECK_MESSAGE(f.finish(good) == "succeeded", f.cli({"rollout", "explain", good}).out);
     CHECK(f.hostsOn("1.1.0") == kHosts.size());
 
     // Analysing: a build with 3% errors; the takeover must not lose the canary's verdict.
     std::string bad = f.start("1.2.0", ReleaseKind::kErrors3Percent);
     REQUIRE(f.waitForStatus(bad, {"analyzing"}));
-    f.killLeader("analysing");
+    CHECK(f.killLeader("analysing") == first);
+    // ghost, revoked on the second leader, is gone from the first one's dir when it leads again.
+    CHECK_MESSAGE(readFile(f.fleet().coordinatorLog(first))
+                          .find("host ghost was revoked by admin on another coordinator") !=
+                      std::string::npos,
+                  readFile(f.fleet().coordinatorLog(first)));
+    CHECK(::access((agentsDir(first) + "/ghost.pub").c_str(), F_OK) != 0);
     CHECK_MESSAGE(f.finish(bad) == "rolled_back", f.cli({"rollout", "explain", bad}).out);
     CHECK(f.hostsOn("1.1.0") == kHosts.size());
 
@@ -277,8 +307,8 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
   for (const auto& host : kHosts) {
     for (const auto& entry : commandsOf(f.fleet().agentLog(host.name))) {
       const std::size_t refs = entry.second.size();
-      CHECK_MESSAGE(refs == 1, host.name << " received " << entry.first << " under " << refs
-                                         << " refs");
+      CHECK_MESSAGE(refs == 1,
+                    host.name << " received " << entry.first << " under " << refs << " refs");
     }
   }
 }

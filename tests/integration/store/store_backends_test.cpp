@@ -197,6 +197,18 @@ TEST_CASE("the same writes read back the same from SQLite and PostgreSQL") {
   CHECK(must(postgres->restoreArtifactContent(sha256Hex("bytes"), dir.file("restored"))));
   CHECK(rollgate::testing::readFile(dir.file("restored")) == "bytes");
   CHECK_FALSE(must(sqlite->restoreArtifactContent(sha256Hex("bytes"), dir.file("none"))));
+
+  // Enrollments are kept where coordinators share the store; SQLite's agents_dir is its record.
+  const EnrollmentRecord a{"web-1", "a-key", false, 1, "alice"};
+  const EnrollmentRecord b{"web-2", "b-key", false, 2, "alice"};
+  const EnrollmentRecord aRevoked{"web-1", "a-key", true, 3, "bob"};
+  CHECK_FALSE(sqlite->sharesEnrollments());
+  must(sqlite->saveEnrollments({a, b}));
+  CHECK(must(sqlite->loadEnrollments()).empty());
+  CHECK(postgres->sharesEnrollments());
+  must(postgres->saveEnrollments({a, b}));
+  must(postgres->saveEnrollments({a, aRevoked}));  // the same name twice: the last one counts
+  CHECK(must(postgres->loadEnrollments()) == std::vector<EnrollmentRecord>{aRevoked, b});
 }
 
 TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing") {

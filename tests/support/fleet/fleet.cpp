@@ -40,14 +40,17 @@ LocalFleet::LocalFleet(const std::string& coordinatorExtraToml, const SharedStor
     coordinators_.emplace_back();
   }
   for (std::size_t i = 0; i < count; ++i) {
-    // Coordinators sharing a database share the key pair and the allowlist directories too.
+    // Coordinators sharing a database share the key pair and the operators' allowlist; each has
+    // its own agents_dir, as on separate machines: keys enrolled on the leader reach the others
+    // through the store.
     const std::string suffix = i == 0 ? "" : "-" + std::to_string(i);
     std::string config = "[coordinator]\n";
     config += "agent_endpoint = \"tcp://127.0.0.1:" + std::to_string(agentPorts_[i]) + "\"\n";
     config += "admin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPorts_[i]) + "\"\n";
-    config += "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
+    config +=
+        "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
     config += "key = \"" + dir_->file("coordinator.key") + "\"\n";
-    config += "agents_dir = \"" + dir_->file("agents.d") + "\"\n";
+    config += "agents_dir = \"" + dir_->file("agents.d" + suffix) + "\"\n";
     config += "admins_dir = \"" + dir_->file("admins.d") + "\"\n";
     config += "state_dir = \"" + dir_->file("state" + suffix) + "\"\n";
     config += coordinatorExtraToml;
@@ -74,9 +77,9 @@ void LocalFleet::startCoordinator() {
 }
 
 void LocalFleet::startCoordinator(int index) {
-  coordinators_[index] = Process::spawn(
-      {binDir() + "/rollgate-coordinator", "--config", coordinatorConfig(index)},
-      coordinatorLog(index));
+  coordinators_[index] =
+      Process::spawn({binDir() + "/rollgate-coordinator", "--config", coordinatorConfig(index)},
+                     coordinatorLog(index));
 }
 
 void LocalFleet::killCoordinator(int sig) {
@@ -102,8 +105,11 @@ int LocalFleet::leader() const {
 }
 
 bool LocalFleet::waitForCoordinator() {
-  return waitUntil([&] { return cli({"hosts", "--json", "--timeout", "1"}).exitCode == 0; },
-                   std::chrono::seconds(30), std::chrono::milliseconds(100));
+  return waitUntil(
+      [&] {
+        return cli({"hosts", "--json", "--timeout", "1"}).exitCode == 0;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(100));
 }
 
 void LocalFleet::addAgent(const AgentSpec& spec) {
@@ -129,7 +135,8 @@ void LocalFleet::addAgent(const AgentSpec& spec) {
   config += "heartbeat_seconds = 1\n";
   config += spec.extraToml;
   writeFile(agentConfig(spec.name), config);
-  if (spec.enroll) check(cli({"hosts", "enroll", spec.name, prefix + ".pub"}), "enroll " + spec.name);
+  if (spec.enroll)
+    check(cli({"hosts", "enroll", spec.name, prefix + ".pub"}), "enroll " + spec.name);
 }
 
 void LocalFleet::startAgent(const std::string& name,
