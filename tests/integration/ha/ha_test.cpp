@@ -86,8 +86,10 @@ struct Fixture {
     return parse(out)["rollout"].value("id", "");
   }
   std::string status(const std::string& id) {
-    return parse(cli({"rollout", "status", id, "--json", "--timeout", "5"}))["rollout"].value(
-        "status", "");
+    // During a takeover the CLI may answer with an error document instead: no status yet.
+    auto json = parse(cli({"rollout", "status", id, "--json", "--timeout", "5"}));
+    if (!json.contains("rollout") || !json["rollout"].is_object()) return "";
+    return json["rollout"].value("status", "");
   }
   bool waitForStatus(const std::string& id, const std::set<std::string>& wanted,
                      std::chrono::seconds timeout = std::chrono::seconds(120)) {
