@@ -96,8 +96,8 @@ std::optional<AdminReply> AdminApi::on(const Caller&, const ListHosts&) {
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const EnrollHost& request) {
   if (!isValidZ85Key(request.publicKey)) {
-    return replyWith(
-        AdminError{"public key for host " + request.name + " is not a 40-character Z85 CURVE key"});
+    return replyWith(AdminError{"public key for host " + request.name +
+                                " is not a 40-character Z85 CURVE key"});
   }
   if (auto existing = parts_.agents.keyForName(request.name)) {
     if (*existing == request.publicKey) {
@@ -180,9 +180,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const PushArtifact&
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand& request) {
   auto host = parts_.registry.find(request.host, parts_.clock.nowMillis());
   if (!host) return replyWith(AdminError{"no host named " + request.host});
-  bool declared =
-      std::any_of(host->services.begin(), host->services.end(),
-                  [&](const ServiceRelease& s) { return s.service == request.service; });
+  bool declared = std::any_of(host->services.begin(), host->services.end(),
+                              [&](const ServiceRelease& s) { return s.service == request.service; });
   if (!declared) {
     return replyWith(
         AdminError{"host " + request.host + " does not declare service " + request.service});
@@ -192,8 +191,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand
   }
   Command command;
   command.service = request.service;
-  command.ref.rolloutId =
-      "manual-" + std::to_string(parts_.store.epoch()) + "-" + std::to_string(++manualCommands_);
+  command.ref.rolloutId = "manual-" + std::to_string(parts_.store.epoch()) + "-" +
+                          std::to_string(++manualCommands_);
   std::string what;
   if (request.kind == ManualCommand::Kind::kInstall) {
     auto artifact = parts_.artifacts.find(request.service, request.version);
@@ -202,8 +201,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const ManualCommand
                                   " (push it first: rollgate artifact push FILE --service " +
                                   request.service + " --version " + request.version + ")"});
     }
-    command.body = InstallRelease{artifact->version, artifact->sha256,    artifact->sizeBytes,
-                                  "coordinator",     artifact->signature, true};
+    command.body = InstallRelease{artifact->version, artifact->sha256, artifact->sizeBytes,
+                                  "coordinator", artifact->signature, true};
     what = "install " + request.service + " " + request.version;
   } else {
     command.body = RollBackRelease{request.version, true};
@@ -253,19 +252,19 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const StartRollout&
   };
   auto pending = std::make_shared<Pending>();
   Outbox& outbox = parts_.outbox;
-  parts_.rollouts.start(request, caller.operatorName,
-                        [pending, &outbox, replyTo = caller.replyTo,
-                         dryRun = request.dryRun](Result<std::string> summary) {
-                          AdminReply reply =
-                              !summary ? replyWith(AdminError{summary.error().message})
-                              : dryRun ? replyWith(AdminOk{*summary})
-                                       : replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
-                          if (pending->returned) {
-                            outbox.toAdmin(replyTo, std::move(reply));
-                          } else {
-                            pending->reply = std::move(reply);
-                          }
-                        });
+  parts_.rollouts.start(
+      request, caller.operatorName,
+      [pending, &outbox, replyTo = caller.replyTo, dryRun = request.dryRun](
+          Result<std::string> summary) {
+        AdminReply reply = !summary ? replyWith(AdminError{summary.error().message})
+                           : dryRun ? replyWith(AdminOk{*summary})
+                                    : replyWith(JsonDocument{"{\"rollout\": " + *summary + "}"});
+        if (pending->returned) {
+          outbox.toAdmin(replyTo, std::move(reply));
+        } else {
+          pending->reply = std::move(reply);
+        }
+      });
   pending->returned = true;
   return std::move(pending->reply);
 }
@@ -315,8 +314,8 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const FreezeRequest
   for (const auto& host : parts_.registry.list(parts_.clock.nowMillis())) {
     auto routingId = parts_.registry.routingIdOf(host.name);
     if (!routingId) continue;
-    parts_.outbox.toAgent(
-        *routingId, welcomeFor(parts_.config, host.name, parts_.store.epoch(), reason.has_value()));
+    parts_.outbox.toAgent(*routingId, welcomeFor(parts_.config, host.name, parts_.store.epoch(),
+                                                 reason.has_value()));
   }
   parts_.logger->warn("operator {}: rollouts {} fleet-wide{}", operatorName,
                       reason ? "FROZEN" : "unfrozen", reason ? ": " + *reason : "");
@@ -371,14 +370,14 @@ std::optional<AdminReply> AdminApi::on(const Caller& caller, const TrainRequest&
 }
 
 std::optional<AdminReply> AdminApi::on(const Caller& caller, const ConsoleTokenRequest& request) {
-  auto token =
-      issueConsoleToken(parts_.store, request, caller.operatorName, parts_.clock.nowMillis());
+  auto token = issueConsoleToken(parts_.store, request, caller.operatorName,
+                                 parts_.clock.nowMillis());
   if (!token) return replyWith(AdminError{token.error().message});
   parts_.logger->info("operator {} issued a console token for {} ({})", caller.operatorName,
                       request.operatorName, request.role);
   std::string note = recordEvent("console_token", "", "",
-                                 "console token for " + request.operatorName + " (" + request.role +
-                                     ") issued by " + caller.operatorName);
+                                 "console token for " + request.operatorName + " (" +
+                                     request.role + ") issued by " + caller.operatorName);
   nlohmann::json doc = {{"token", token->first},
                         {"operator", request.operatorName},
                         {"role", request.role},

@@ -49,8 +49,7 @@ bool receiveMultipart(zmq::socket_t& socket, std::vector<zmq::message_t>& frames
 bool sendRouted(zmq::socket_t& socket, const std::string& routingId, const std::string& payload,
                 const Logger& logger, const char* what) {
   try {
-    if (!socket.send(zmq::buffer(routingId),
-                     zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    if (!socket.send(zmq::buffer(routingId), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return false;
     }
     return socket.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
@@ -220,9 +219,9 @@ Status Coordinator::start() {
   registry_.load(*hosts);
   Outbox& outbox = *this;
   commands_ = std::make_unique<CommandDispatcher>(registry_, *store_, outbox, clock_, logger_);
-  rollouts_ =
-      std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_, clock_,
-                                 logger_, static_cast<std::uint64_t>(config_.windowSeconds));
+  rollouts_ = std::make_unique<Rollouts>(*store_, *telemetry_, *artifacts_, registry_, *commands_,
+                                         clock_, logger_,
+                                         static_cast<std::uint64_t>(config_.windowSeconds));
   if (!config_.prometheusUrl.empty()) {
     auto prometheus = PrometheusChecks::start(
         PrometheusOptions{config_.prometheusUrl,
@@ -233,14 +232,15 @@ Status Coordinator::start() {
     rollouts_->usePrometheus(prometheus_.get());
     logger_->info("Prometheus checks query {}", config_.prometheusUrl);
   }
-  aborts_ =
-      std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_, logger_);
+  aborts_ = std::make_unique<AbortCoordinator>(*store_, registry_, *rollouts_, outbox, clock_,
+                                               logger_);
   if (auto status = aborts_->restore(); !status) return status;
   reverts_ = std::make_unique<Reverts>(*store_, registry_, *artifacts_, *rollouts_, *commands_,
                                        clock_, logger_);
-  admin_ = std::make_unique<AdminApi>(
-      AdminApiParts{config_, *store_, registry_, *agents_, *telemetry_, *artifacts_, *rollouts_,
-                    *commands_, *aborts_, *reverts_, outbox, clock_, logger_});
+  admin_ = std::make_unique<AdminApi>(AdminApiParts{config_, *store_, registry_, *agents_,
+                                                    *telemetry_, *artifacts_, *rollouts_,
+                                                    *commands_, *aborts_, *reverts_, outbox,
+                                                    clock_, logger_});
   if (auto status = admin_->restore(); !status) return status;
   backtests_ = std::make_unique<Backtests>(
       BacktestSettings{config_.stateDir, static_cast<std::uint64_t>(config_.backtestMaxBytes),
@@ -306,17 +306,16 @@ Status Coordinator::start() {
     return s;
   }
   if (config_.console.enabled) {
-    auto console =
-        ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_, *aborts_,
-                                            *admin_, backtests_.get(), clock_, logger_});
+    auto console = ConsoleFeed::start(ConsoleFeedParts{config_, *store_, registry_, *rollouts_,
+                                                       *aborts_, *admin_, backtests_.get(), clock_,
+                                                       logger_});
     if (!console) return console.error();
     console_ = std::move(*console);
   }
-  logger_->info(
-      "serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
-      "{} enrolled keys)",
-      config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint, store_->epoch(),
-      hosts->size(), agents_->entries().size());
+  logger_->info("serving agents on {}, admin on {}, broadcast on {} (epoch {}, {} known hosts, "
+                "{} enrolled keys)",
+                config_.agentEndpoint, config_.adminEndpoint, config_.broadcastEndpoint,
+                store_->epoch(), hosts->size(), agents_->entries().size());
   return {};
 }
 
@@ -348,7 +347,7 @@ void Coordinator::run() {
     tick();
     if (console_) console_->publish();
   }
-  console_.reset();          // stops the console's server before the loop's parts go away
+  console_.reset();  // stops the console's server before the loop's parts go away
   if (steppedDown_) return;  // nothing may be stored any more: another coordinator may lead
   notifyStopping();
   saveRegistrations();
@@ -472,14 +471,14 @@ void Coordinator::failRefusedResult(const std::string& host, const zmq::message_
   result.command = refused->command;
   result.service = refused->service;
   result.outcome = Outcome::kFailed;
-  result.message =
-      truncateUtf8("the coordinator refused this host's result: " + reason, kMaxResultMessageBytes);
+  result.message = truncateUtf8("the coordinator refused this host's result: " + reason,
+                                kMaxResultMessageBytes);
   commands_->onResult(host, result);
 }
 
 void Coordinator::onAdminReadable() {
-  auto in =
-      receive(*adminSocket_, *admins_, "admin request", "operator key is not in the allowlist");
+  auto in = receive(*adminSocket_, *admins_, "admin request",
+                    "operator key is not in the allowlist");
   if (!in) return;
   ++counters_.adminRequests;
   auto request = decodeAdminRequest(bytesOf(in->body));
@@ -512,11 +511,10 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
   if (previous && *previous != routingId) {
     // Sessions by key: the newer hello wins, and the older connection hears so.
     ++quotas_.drops(host).sessionsReplaced;
-    logger_->warn(
-        "host {}: a new hello with its key replaces the session on another connection "
-        "(the agent restarted or reconnected; if this repeats, a second process uses "
-        "the key: a cloned host?)",
-        host);
+    logger_->warn("host {}: a new hello with its key replaces the session on another connection "
+                  "(the agent restarted or reconnected; if this repeats, a second process uses "
+                  "the key: a cloned host?)",
+                  host);
     sendToAgent(*previous, SessionClosed{"a newer session with this host's key (" + host +
                                          ") replaced this one"});
   }
@@ -635,9 +633,10 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
       continue;
     }
     through = std::max(through, window.sequence);
-    bool declared =
-        info && std::any_of(info->services.begin(), info->services.end(),
-                            [&](const ServiceRelease& s) { return s.service == window.service; });
+    bool declared = info && std::any_of(info->services.begin(), info->services.end(),
+                                        [&](const ServiceRelease& s) {
+                                          return s.service == window.service;
+                                        });
     if (!declared) {
       ++counters_.droppedWindows;
       logDropped("telemetry window from host " + host,
@@ -645,10 +644,9 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
       continue;
     }
     if (window.droppedBefore > 0) {
-      logger_->warn(
-          "host {} service {}: agent dropped {} windows before this one (backlog full "
-          "while disconnected)",
-          host, window.service, window.droppedBefore);
+      logger_->warn("host {} service {}: agent dropped {} windows before this one (backlog full "
+                    "while disconnected)",
+                    host, window.service, window.droppedBefore);
     }
     ++counters_.telemetryWindows;
     rollouts_->onTelemetry(host, window);
@@ -659,8 +657,8 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     std::uint64_t& next = nextOverQuotaMillis_[host];
     if (steady >= next) {  // told at most once a second
       next = steady + 1000;
-      sendToAgent(routingId,
-                  OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000, telemetryThrough_[host]});
+      sendToAgent(routingId, OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000,
+                                       telemetryThrough_[host]});
     }
   }
 }
@@ -711,22 +709,19 @@ void Coordinator::logDropsPerHost() {
   for (const auto& host : quotas_.hosts()) {
     HostDrops d = quotas_.takeUnlogged(host);
     if (d == HostDrops{}) continue;
-    logger_->warn(
-        "host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
-        "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
-        "command results, {} sessions replaced (totals: rollgate hosts)",
-        host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
-        d.unsolicitedResults, d.sessionsReplaced);
+    logger_->warn("host {} in the last minute: {} telemetry windows ({} bytes) over quota, {} "
+                  "messages over quota, {} chunk replies dropped, {} unsolicited or duplicate "
+                  "command results, {} sessions replaced (totals: rollgate hosts)",
+                  host, d.telemetryWindows, d.telemetryBytes, d.messages, d.chunkReplies,
+                  d.unsolicitedResults, d.sessionsReplaced);
   }
 }
 
 void Coordinator::pruneEvents(std::uint64_t wallMillis) {
   // Failure policy: logged, and tried again at the next prune (the log only grows meanwhile).
-  std::uint64_t retention =
-      static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
+  std::uint64_t retention = static_cast<std::uint64_t>(config_.limits.eventRetentionDays) * 86'400'000;
   std::uint64_t before = wallMillis > retention ? wallMillis - retention : 0;
-  auto pruned =
-      store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
+  auto pruned = store_->pruneEvents(before, static_cast<std::uint64_t>(config_.limits.eventMaxRows));
   if (!pruned) {
     logger_->error("cannot prune the event log (older than {} days, beyond {} rows): {}",
                    config_.limits.eventRetentionDays, config_.limits.eventMaxRows,
@@ -807,8 +802,7 @@ void Coordinator::tick() {
   }
   if (now >= nextPruneMillis_) {
     nextPruneMillis_ = now + 60'000;
-    std::uint64_t retention =
-        static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
+    std::uint64_t retention = static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
     if (wall > retention) {
       auto pruned = telemetry_->prune(wall - retention);
       if (!pruned) {
@@ -837,8 +831,7 @@ void Coordinator::tick() {
     nextReloadMillis_ = now + 5000;
     reloadAllowlists();
   }
-  if (std::uint64_t interval = watchdogIntervalMillis();
-      interval > 0 && now >= nextWatchdogMillis_) {
+  if (std::uint64_t interval = watchdogIntervalMillis(); interval > 0 && now >= nextWatchdogMillis_) {
     nextWatchdogMillis_ = now + interval;
     notifyWatchdog();
   }

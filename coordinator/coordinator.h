@@ -60,13 +60,13 @@ namespace rollgate::coordinator {
 struct CoordinatorCounters {
   std::uint64_t agentMessages = 0;
   std::uint64_t adminRequests = 0;
-  std::uint64_t droppedMalformed = 0;     // failed to decode or validate
-  std::uint64_t droppedUnauthorized = 0;  // key no longer (or never) in the allowlist
-  std::uint64_t droppedNoSession = 0;     // from a connection that has not said hello
-  std::uint64_t telemetryWindows = 0;     // windows accepted
-  std::uint64_t droppedWindows = 0;       // windows for services the host does not declare
-  std::uint64_t droppedOverQuota = 0;     // messages and windows over a host's quotas
-  std::uint64_t droppedReplies = 0;       // replies to a connection whose queue was full
+  std::uint64_t droppedMalformed = 0;       // failed to decode or validate
+  std::uint64_t droppedUnauthorized = 0;    // key no longer (or never) in the allowlist
+  std::uint64_t droppedNoSession = 0;       // from a connection that has not said hello
+  std::uint64_t telemetryWindows = 0;       // windows accepted
+  std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
+  std::uint64_t droppedOverQuota = 0;       // messages and windows over a host's quotas
+  std::uint64_t droppedReplies = 0;         // replies to a connection whose queue was full
 };
 
 class Coordinator final : private Outbox {
@@ -172,7 +172,7 @@ class Coordinator final : private Outbox {
   std::unique_ptr<ConsoleFeed> console_;  // after admin_: destroyed (server stopped) first
   CoordinatorCounters counters_;
   HostQuotas quotas_;
-  std::map<std::string, std::uint64_t> nextOverQuotaMillis_;      // per host: when to tell it again
+  std::map<std::string, std::uint64_t> nextOverQuotaMillis_;     // per host: when to tell it again
   std::map<std::string, std::uint64_t> nextSessionClosedMillis_;  // per host
   std::uint64_t nextDropLogMillis_ = 0;
   std::uint64_t nextEventPruneMillis_ = 0;

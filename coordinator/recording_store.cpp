@@ -108,8 +108,8 @@ void RecordingStore::notifyEvent(const EventRecord& event) {
   n.atMillis = event.atMillis;
   if (!event.rolloutId.empty()) {
     // The engine's events keep their typed form (step, check, look, text) in the message.
-    EventView view =
-        rollout::storedEventView(event.atMillis, event.kind, event.host, event.message);
+    EventView view = rollout::storedEventView(event.atMillis, event.kind, event.host,
+                                              event.message);
     n.step = view.step;
     n.check = view.check;
     n.look = view.look;
@@ -140,8 +140,7 @@ Result<std::vector<AbortState>> RecordingStore::loadAborts() {
   auto aborts = inner_->loadAborts();
   if (aborts) {
     for (const auto& state : *aborts) {
-      for (const auto& [host, at] : state.ackedAtMillis)
-        acksSeen_[state.abort.abortId].insert(host);
+      for (const auto& [host, at] : state.ackedAtMillis) acksSeen_[state.abort.abortId].insert(host);
     }
   }
   return aborts;
@@ -218,7 +217,7 @@ Status RecordingStore::setArtifactSignature(const std::string& service, const st
 }
 
 Status RecordingStore::saveTrain(const std::string& service, const std::string& stateJson,
-                                 const std::vector<TrainCandidateRow>& candidates) {
+                   const std::vector<TrainCandidateRow>& candidates) {
   return timed("save_train", [&] { return inner_->saveTrain(service, stateJson, candidates); });
 }
 
@@ -240,8 +239,7 @@ Status RecordingStore::saveConsoleToken(const ConsoleTokenRecord& token) {
   return timed("save_console_token", [&] { return inner_->saveConsoleToken(token); });
 }
 
-Result<std::uint64_t> RecordingStore::pruneEvents(std::uint64_t beforeMillis,
-                                                  std::uint64_t keepRows) {
+Result<std::uint64_t> RecordingStore::pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) {
   return timed("prune_events", [&] { return inner_->pruneEvents(beforeMillis, keepRows); });
 }
 

@@ -93,8 +93,7 @@ class RecordingStore final : public Store {
     return inner_->trainEvents(service, limit);
   }
   Status saveConsoleToken(const ConsoleTokenRecord& token) override;
-  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(
-      const std::string& sha256Hex) override {
+  Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override {
     return inner_->findConsoleToken(sha256Hex);
   }
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
@@ -156,7 +155,7 @@ class RecordingStore final : public Store {
   std::unique_ptr<Store> inner_;
   MicrosClock micros_;
   OnDecision onDecision_;
-  std::map<std::string, RolloutSeen> rollouts_;    // every rollout seen since start
+  std::map<std::string, RolloutSeen> rollouts_;  // every rollout seen since start
   std::map<std::string, std::uint64_t> finished_;  // terminal status -> count since start
   std::map<std::pair<std::string, std::string>, metrics::CheckGauge> checks_;  // (rollout, check)
   std::map<std::uint64_t, std::set<std::string>> acksSeen_;  // abort id -> hosts counted

@@ -60,9 +60,9 @@ class HaproxyGate final : public TrafficGate {
   // `set server ... state drain` (the marker is written).
   Status setDrain();
   enum class Others {
-    kServing,        // another server takes new requests
-    kNoneServing,    // none does now, but one drained or down may come back
-    kNoneToWaitFor,  // no other server, every other in maint, or HAProxy's answer unknown
+    kServing,         // another server takes new requests
+    kNoneServing,     // none does now, but one drained or down may come back
+    kNoneToWaitFor,   // no other server, every other in maint, or HAProxy's answer unknown
   };
   struct OtherServers {
     Others kind;

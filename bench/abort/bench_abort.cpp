@@ -375,8 +375,8 @@ int run(int count, bool postgres) {
   }
   std::string out = testing::readFile(cliLog);
   auto brace = out.find('{');
-  auto json = nlohmann::json::parse(
-      brace == std::string::npos ? std::string("x") : out.substr(brace), nullptr, false);
+  auto json = nlohmann::json::parse(brace == std::string::npos ? std::string("x") : out.substr(brace),
+                                    nullptr, false);
   std::printf("rollgate abort --all --json: exit %d after %.0f ms (wall, incl. CLI start)\n", code,
               cliMillis);
   if (json.is_discarded()) {

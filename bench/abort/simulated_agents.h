@@ -72,8 +72,8 @@ inline void connectAndHello(zmq::context_t& context, std::vector<SimulatedAgent>
     agent.socket->set(zmq::sockopt::linger, 0);
     agent.socket->set(zmq::sockopt::sndhwm, 0);
     agent.socket->set(zmq::sockopt::rcvhwm, 0);
-    configureCurveClient(*agent.socket, agent.keys.secretKey, agent.keys.publicKey, serverPublicKey,
-                         kBenchMaxMessageBytes);
+    configureCurveClient(*agent.socket, agent.keys.secretKey, agent.keys.publicKey,
+                         serverPublicKey, kBenchMaxMessageBytes);
     agent.socket->connect(endpoint);
     sendAgent(*agent.socket, AgentMessage{helloOf(agent, services)});
   }

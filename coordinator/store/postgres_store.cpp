@@ -350,9 +350,8 @@ Status PostgresStore::recordEvent(const EventRecord& event) {
 }
 
 Result<std::vector<EventRecord>> PostgresStore::eventsOf(const std::string& rolloutId) {
-  auto rows =
-      read("SELECT at_ms, host, kind, message FROM events WHERE rollout_id = $1 ORDER BY id",
-           {rolloutId});
+  auto rows = read("SELECT at_ms, host, kind, message FROM events WHERE rollout_id = $1 ORDER BY id",
+                   {rolloutId});
   if (!rows) return rows.error();
   std::vector<EventRecord> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -398,11 +397,10 @@ Result<std::vector<AbortState>> PostgresStore::loadAborts() {
 
 Status PostgresStore::setFrozen(const std::optional<FreezeState>& freeze) {
   if (!freeze) return write("DELETE FROM meta WHERE key = 'frozen'", {});
-  const std::string value = nlohmann::json{
-      {"by", freeze->by},
-      {"reason", freeze->reason},
-      {"sinceMillis",
-       freeze->sinceMillis}}.dump();
+  const std::string value = nlohmann::json{{"by", freeze->by},
+                                           {"reason", freeze->reason},
+                                           {"sinceMillis", freeze->sinceMillis}}
+                                .dump();
   return write(
       "INSERT INTO meta(key, value) VALUES('frozen', $1) ON CONFLICT(key) DO UPDATE SET value = $1",
       {value});
@@ -450,8 +448,7 @@ Status PostgresStore::saveRollout(const RolloutRecord& r) {
         {r.id, r.status, r.finished ? 1 : 0, r.updatedMillis, r.stateJson,
          refsToJson(r.commandRefs).dump()});
     if (!rows) return rows.error();
-    if (rows->affected() == 0)
-      return makeError("no rollout " + r.id + " in " + conn_->redactedUrl());
+    if (rows->affected() == 0) return makeError("no rollout " + r.id + " in " + conn_->redactedUrl());
     return {};
   });
 }
@@ -473,9 +470,7 @@ Result<std::vector<RolloutRecord>> PostgresStore::queryRollouts(
     const std::string& where, const std::vector<pg::Param>& params) {
   auto rows = read(
       "SELECT id, seq, service, version, status, finished, created_ms, updated_ms, state, "
-      "command_refs, started_by FROM rollouts " +
-          where,
-      params);
+      "command_refs, started_by FROM rollouts " + where, params);
   if (!rows) return rows.error();
   std::vector<RolloutRecord> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -551,8 +546,8 @@ Result<std::vector<CheckRecord>> PostgresStore::checksOf(const std::string& roll
     try {
       nlohmann::json::parse(rows->text(i, 8)).get_to(c.result);
     } catch (const std::exception& error) {
-      return makeError("rollout " + rolloutId +
-                       ": a stored check result is unreadable: " + error.what());
+      return makeError("rollout " + rolloutId + ": a stored check result is unreadable: " +
+                       error.what());
     }
     out.push_back(std::move(c));
   }
@@ -637,9 +632,9 @@ Result<std::optional<RolloutLabelRecord>> PostgresStore::labelOf(const std::stri
       {rolloutId});
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<RolloutLabelRecord>();
-  return std::optional<RolloutLabelRecord>(RolloutLabelRecord{rows->text(0, 0), rows->text(0, 1),
-                                                              rows->text(0, 2), rows->text(0, 3),
-                                                              u64(rows->integer(0, 4))});
+  return std::optional<RolloutLabelRecord>(RolloutLabelRecord{
+      rows->text(0, 0), rows->text(0, 1), rows->text(0, 2), rows->text(0, 3),
+      u64(rows->integer(0, 4))});
 }
 
 // ---- reverts
@@ -658,10 +653,9 @@ std::vector<RevertRecord> revertRows(const pg::Rows& rows) {
 }  // namespace
 
 Result<std::vector<RevertRecord>> PostgresStore::revertsOf(const std::string& service) {
-  auto rows = read(
-      "SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 "
-      "ORDER BY seq",
-      {service});
+  auto rows = read("SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 "
+                   "ORDER BY seq",
+                   {service});
   if (!rows) return rows.error();
   return revertRows(*rows);
 }
@@ -688,8 +682,8 @@ Result<std::optional<RevertRecord>> PostgresStore::loadRevert(const std::string&
 }
 
 Result<std::vector<RevertRecord>> PostgresStore::unfinishedReverts() {
-  auto rows =
-      read("SELECT id, seq, service, finished, state FROM reverts WHERE finished = 0 ORDER BY seq");
+  auto rows = read(
+      "SELECT id, seq, service, finished, state FROM reverts WHERE finished = 0 ORDER BY seq");
   if (!rows) return rows.error();
   return revertRows(*rows);
 }
@@ -803,9 +797,9 @@ Status PostgresStore::appendWindows(const std::vector<StoredWindow>& windows) {
         sql += std::string(i == first ? "" : ",") + "(";
         for (std::size_t k = 1; k <= 8; ++k) sql += (k > 1 ? ",$" : "$") + std::to_string(n + k);
         sql += ")";
-        params.insert(params.end(),
-                      {windows[i].host, w.service, w.release, w.startMillis, w.endMillis,
-                       w.requests, w.status5xx, pg::Param::bytes(encodeWindow(w))});
+        params.insert(params.end(), {windows[i].host, w.service, w.release, w.startMillis,
+                                     w.endMillis, w.requests, w.status5xx,
+                                     pg::Param::bytes(encodeWindow(w))});
       }
       auto rows = conn_->exec(sql, params);
       if (!rows) return rows.error();
@@ -864,9 +858,7 @@ Result<std::vector<ArtifactInfo>> PostgresStore::queryArtifacts(
     const std::string& where, const std::vector<pg::Param>& params) {
   auto rows = read(
       "SELECT service, version, sha256, size_bytes, signature, pushed_ms, pushed_by FROM "
-      "artifacts " +
-          where,
-      params);
+      "artifacts " + where, params);
   if (!rows) return rows.error();
   std::vector<ArtifactInfo> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -947,8 +939,8 @@ Status PostgresStore::saveArtifactContent(const std::string& sha256, const std::
 Result<bool> PostgresStore::restoreArtifactContent(const std::string& sha256,
                                                    const std::string& path) {
   // One query, the chunks in order; a gap (a chunk missing) is an error naming it.
-  auto rows =
-      read("SELECT chunk, data FROM artifact_content WHERE sha256 = $1 ORDER BY chunk", {sha256});
+  auto rows = read("SELECT chunk, data FROM artifact_content WHERE sha256 = $1 ORDER BY chunk",
+                   {sha256});
   if (!rows) return rows.error();
   if (rows->empty()) return false;
   std::string bytes;

@@ -345,8 +345,7 @@ Result<std::vector<RolloutRecord>> SqliteStore::queryRollouts(const std::string&
                                                               const std::string& arg) {
   auto stmt = db_->prepare(
       "SELECT id, seq, service, version, status, finished, created_ms, updated_ms, state, "
-      "command_refs, started_by FROM rollouts " +
-      where);
+      "command_refs, started_by FROM rollouts " + where);
   if (!stmt) return stmt.error();
   if (!arg.empty()) stmt->bind(1, arg);
   std::vector<RolloutRecord> out;
@@ -436,8 +435,8 @@ Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rollou
     try {
       nlohmann::json::parse(stmt->text(8)).get_to(c.result);
     } catch (const std::exception& error) {
-      return makeError("rollout " + rolloutId +
-                       ": a stored check result is unreadable: " + error.what());
+      return makeError("rollout " + rolloutId + ": a stored check result is unreadable: " +
+                       error.what());
     }
     out.push_back(std::move(c));
   }
@@ -580,8 +579,7 @@ Status SqliteStore::addArtifact(const ArtifactInfo& artifact) {
 
 Status SqliteStore::setArtifactSignature(const std::string& service, const std::string& version,
                                          const std::string& signature) {
-  auto stmt =
-      db_->prepare("UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
+  auto stmt = db_->prepare("UPDATE artifacts SET signature = ?3 WHERE service = ?1 AND version = ?2");
   if (!stmt) return stmt.error();
   stmt->bind(1, service).bind(2, version).bindBlob(3, signature);
   return stmt->run();

@@ -120,8 +120,8 @@ struct Fixture {
         std::chrono::steady_clock::now() - killed);
     MESSAGE("leader c" << leader << " killed while " << phase << "; c" << next << " leads after "
                        << took.count() << " ms (lease " << kLeaseSeconds << " s)");
-    REQUIRE_MESSAGE(next >= 0,
-                    "no coordinator took over after c" << leader << " was killed while " << phase);
+    REQUIRE_MESSAGE(next >= 0, "no coordinator took over after c" << leader << " was killed while "
+                                                                   << phase);
     fleet().startCoordinator(leader);
     return next;
   }
@@ -160,17 +160,15 @@ TEST_CASE("a wrong PostgreSQL password fails at start with PostgreSQL's message,
   TempDir dir("rollgate-ha-badurl");
   const std::string secret = "not-the-password-42";
   writeFile(dir.file("coordinator.toml"),
-            "[coordinator]\nstate_dir = \"" + dir.file("state") +
-                "\"\n[store]\nurl = "
-                "\"postgresql://rollgate:" +
-                secret + "@127.0.0.1:" + std::to_string((*pg)->port()) + "/rollgate\"\n");
-  auto out =
-      runCommand({binDir() + "/rollgate-coordinator", "--config", dir.file("coordinator.toml")}, {},
-                 std::chrono::seconds(30));
+            "[coordinator]\nstate_dir = \"" + dir.file("state") + "\"\n[store]\nurl = "
+            "\"postgresql://rollgate:" + secret + "@127.0.0.1:" + std::to_string((*pg)->port()) +
+            "/rollgate\"\n");
+  auto out = runCommand({binDir() + "/rollgate-coordinator", "--config", dir.file("coordinator.toml")},
+                        {}, std::chrono::seconds(30));
   CHECK(out.exitCode == 1);
   const std::string said = out.err + out.out;
-  CHECK_MESSAGE(
-      said.find("password authentication failed for user \"rollgate\"") != std::string::npos, said);
+  CHECK_MESSAGE(said.find("password authentication failed for user \"rollgate\"") !=
+                    std::string::npos, said);
   CHECK_MESSAGE(said.find("postgresql://rollgate:***@127.0.0.1:") != std::string::npos, said);
   CHECK_MESSAGE(said.find(secret) == std::string::npos, said);
 
@@ -188,9 +186,8 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
   int leader = f.fleet().leader();
   REQUIRE(leader >= 0);
   auto human = f.cli({"hosts"});
-  CHECK_MESSAGE(
-      human.out.find("leader: coordinator c" + std::to_string(leader)) != std::string::npos,
-      human.out);
+  CHECK_MESSAGE(human.out.find("leader: coordinator c" + std::to_string(leader)) !=
+                    std::string::npos, human.out);
 
   SUBCASE("killed while installing, analysing and rolling back") {
     // Each coordinator has its own agents_dir. A key enrolled on the leader reaches the next one
@@ -309,8 +306,8 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
   for (const auto& host : kHosts) {
     for (const auto& entry : commandsOf(f.fleet().agentLog(host.name))) {
       const std::size_t refs = entry.second.size();
-      CHECK_MESSAGE(refs == 1,
-                    host.name << " received " << entry.first << " under " << refs << " refs");
+      CHECK_MESSAGE(refs == 1, host.name << " received " << entry.first << " under " << refs
+                                         << " refs");
     }
   }
 }

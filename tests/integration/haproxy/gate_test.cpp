@@ -352,9 +352,8 @@ TEST_CASE("two servers drained at once: one waits until the other takes requests
   t2.join();
   CHECK(done1 == 1);
   CHECK(done2 == 1);
-  CHECK_MESSAGE(
-      contains(firstIs1 ? e2 : e1, "until another server of backend web took new requests"),
-      joined(firstIs1 ? e2 : e1));
+  CHECK_MESSAGE(contains(firstIs1 ? e2 : e1, "until another server of backend web took new requests"),
+                joined(firstIs1 ? e2 : e1));
   CHECK(f.haproxy->serversNotReady() ==
         std::vector<std::string>{firstIs1 ? "h2 (drain)" : "h1 (drain)"});
   REQUIRE((firstIs1 ? g2 : g1).restore(events).ok());

@@ -101,9 +101,8 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE(
-    "the canary's link cut during analysis: the stage fails, nothing is promoted, and the "
-    "canary is switched back when its link returns") {
+TEST_CASE("the canary's link cut during analysis: the stage fails, nothing is promoted, and the "
+          "canary is switched back when its link returns") {
   Fixture f;
   if (!f.ready()) return;
   std::string id = f.start("1.1.0");
@@ -132,9 +131,8 @@ TEST_CASE(
   CHECK(f.summary(id).value("stage", "") == "canary");
 }
 
-TEST_CASE(
-    "a fleet-stage host's link cut during abort --all: the abort completes for everyone "
-    "else, and the host gets it and is switched back when its link returns") {
+TEST_CASE("a fleet-stage host's link cut during abort --all: the abort completes for everyone "
+          "else, and the host gets it and is switched back when its link returns") {
   Fixture f;
   if (!f.ready()) return;
   std::string id = f.start("1.2.0");
@@ -158,25 +156,19 @@ TEST_CASE(
   // The rollout cannot end while the cut host still runs its build.
   CHECK(f.waitForStatus(id, {"rolling_back", "aborted", "succeeded"}) == "rolling_back");
   // Everyone the coordinator can reach is put back; the cut host still runs the new build.
-  CHECK(waitUntil(
-      [&] {
-        for (const auto& host : kHosts) {
-          if (host.name != "us-a-1" && f.web->activeRelease(host.name) != "1.0.0") return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(60)));
+  CHECK(waitUntil([&] {
+    for (const auto& host : kHosts) {
+      if (host.name != "us-a-1" && f.web->activeRelease(host.name) != "1.0.0") return false;
+    }
+    return true;
+  }, std::chrono::seconds(60)));
   CHECK(readFile(f.web->agentLog("us-a-1")).find("(netns cut test)") == std::string::npos);
   CHECK(f.web->activeRelease("us-a-1") == "1.2.0");
 
   REQUIRE(f.web->lab().restore("us-a-1").ok());
-  CHECK_MESSAGE(waitUntil(
-                    [&] {
-                      return readFile(f.web->agentLog("us-a-1")).find("(netns cut test)") !=
-                             std::string::npos;
-                    },
-                    std::chrono::seconds(90), std::chrono::milliseconds(200)),
-                readFile(f.web->agentLog("us-a-1")));
+  CHECK_MESSAGE(waitUntil([&] {
+    return readFile(f.web->agentLog("us-a-1")).find("(netns cut test)") != std::string::npos;
+  }, std::chrono::seconds(90), std::chrono::milliseconds(200)), readFile(f.web->agentLog("us-a-1")));
   CHECK(waitUntil([&] { return f.web->activeRelease("us-a-1") == "1.0.0"; },
                   std::chrono::seconds(60), std::chrono::milliseconds(200)));
   CHECK(f.waitForStatus(id, {"aborted", "rolled_back", "failed", "succeeded"}) == "aborted");

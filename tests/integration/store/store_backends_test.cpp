@@ -49,9 +49,8 @@ TelemetryWindow window(const std::string& release, std::uint64_t end, std::uint6
 
 // Writes a bit of everything, then reads everything back into one JSON document.
 nlohmann::json exercise(Store& store, const std::string& artifactFile) {
-  HostInfo host{
-      "eu-a-1", "eu",  "eu-a",           "1.0", {{"web", "1.0.0", {"0.9.0", "1.0.0"}}}, 1000,
-      false,    false, "eu-a-1.example", {}};
+  HostInfo host{"eu-a-1", "eu", "eu-a", "1.0", {{"web", "1.0.0", {"0.9.0", "1.0.0"}}}, 1000,
+                false, false, "eu-a-1.example", {}};
   must(store.saveHost(host));
   host.name = "eu-a-2";
   must(store.saveHost(host));
@@ -129,18 +128,14 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
     out["aborts"].push_back({a.abort.abortId, a.abort.reason, a.targets, a.ackedAtMillis});
   }
   auto freeze = must(store.frozen());
-  out["frozen"] =
-      freeze ? nlohmann::json{freeze->by, freeze->reason, freeze->sinceMillis} : nlohmann::json();
+  out["frozen"] = freeze ? nlohmann::json{freeze->by, freeze->reason, freeze->sinceMillis}
+                         : nlohmann::json();
   must(store.setFrozen(std::nullopt));
   out["thawed"] = !must(store.frozen()).has_value();
   auto loaded = must(store.loadRollout("r1"));
   REQUIRE(loaded.has_value());
-  out["rollout"] = {loaded->status,
-                    loaded->finished,
-                    loaded->stateJson,
-                    loaded->commandRefs.size(),
-                    loaded->commandRefs[2].epoch,
-                    loaded->startedBy};
+  out["rollout"] = {loaded->status, loaded->finished, loaded->stateJson, loaded->commandRefs.size(),
+                    loaded->commandRefs[2].epoch, loaded->startedBy};
   out["unfinished"] = must(store.unfinishedRollouts()).size();
   out["recent"] = must(store.recentRolloutIds(5));
   out["next_seq"] = must(store.nextRolloutSeq());
@@ -168,8 +163,7 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
   out["pruned"] = must(store.pruneWindows(2500));
   auto artifact = must(store.findArtifact("web", "1.1.0"));
   REQUIRE(artifact.has_value());
-  out["artifact"] = {artifact->sha256, artifact->sizeBytes,
-                     artifact->signature == std::string("new\0sig", 7)};
+  out["artifact"] = {artifact->sha256, artifact->sizeBytes, artifact->signature == std::string("new\0sig", 7)};
   out["artifacts"] = must(store.listArtifacts("")).size();
   out["duplicate_artifact_refused"] =
       !store.addArtifact({"web", "1.1.0", std::string(64, 'b'), 5, "", 600, "bob"}).ok();

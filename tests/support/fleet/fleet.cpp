@@ -47,8 +47,7 @@ LocalFleet::LocalFleet(const std::string& coordinatorExtraToml, const SharedStor
     std::string config = "[coordinator]\n";
     config += "agent_endpoint = \"tcp://127.0.0.1:" + std::to_string(agentPorts_[i]) + "\"\n";
     config += "admin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPorts_[i]) + "\"\n";
-    config +=
-        "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
+    config += "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
     config += "key = \"" + dir_->file("coordinator.key") + "\"\n";
     config += "agents_dir = \"" + dir_->file("agents.d" + suffix) + "\"\n";
     config += "admins_dir = \"" + dir_->file("admins.d") + "\"\n";
@@ -77,9 +76,9 @@ void LocalFleet::startCoordinator() {
 }
 
 void LocalFleet::startCoordinator(int index) {
-  coordinators_[index] =
-      Process::spawn({binDir() + "/rollgate-coordinator", "--config", coordinatorConfig(index)},
-                     coordinatorLog(index));
+  coordinators_[index] = Process::spawn(
+      {binDir() + "/rollgate-coordinator", "--config", coordinatorConfig(index)},
+      coordinatorLog(index));
 }
 
 void LocalFleet::killCoordinator(int sig) {
@@ -105,11 +104,8 @@ int LocalFleet::leader() const {
 }
 
 bool LocalFleet::waitForCoordinator() {
-  return waitUntil(
-      [&] {
-        return cli({"hosts", "--json", "--timeout", "1"}).exitCode == 0;
-      },
-      std::chrono::seconds(30), std::chrono::milliseconds(100));
+  return waitUntil([&] { return cli({"hosts", "--json", "--timeout", "1"}).exitCode == 0; },
+                   std::chrono::seconds(30), std::chrono::milliseconds(100));
 }
 
 void LocalFleet::addAgent(const AgentSpec& spec) {
@@ -135,8 +131,7 @@ void LocalFleet::addAgent(const AgentSpec& spec) {
   config += "heartbeat_seconds = 1\n";
   config += spec.extraToml;
   writeFile(agentConfig(spec.name), config);
-  if (spec.enroll)
-    check(cli({"hosts", "enroll", spec.name, prefix + ".pub"}), "enroll " + spec.name);
+  if (spec.enroll) check(cli({"hosts", "enroll", spec.name, prefix + ".pub"}), "enroll " + spec.name);
 }
 
 void LocalFleet::startAgent(const std::string& name,
