@@ -21,6 +21,7 @@
 #include <set>
 
 #include "common/keys.h"
+#include "tests/support/fleet/rollout_runner.h"
 #include "tests/support/fleet/test_plan.h"
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/postgres/postgres_server.h"
@@ -87,9 +88,7 @@ struct Fixture {
   }
   std::string status(const std::string& id) {
     // During a takeover the CLI may answer with an error document instead: no status yet.
-    auto json = parse(cli({"rollout", "status", id, "--json", "--timeout", "5"}));
-    if (!json.contains("rollout") || !json["rollout"].is_object()) return "";
-    return json["rollout"].value("status", "");
+    return rolloutStatusOf(parse(cli({"rollout", "status", id, "--json", "--timeout", "5"})));
   }
   bool waitForStatus(const std::string& id, const std::set<std::string>& wanted,
                      std::chrono::seconds timeout = std::chrono::seconds(120)) {
@@ -193,9 +192,6 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
     // Each coordinator has its own agents_dir. A key enrolled on the leader reaches the next one
     // through the store, and so does its revocation.
     const std::string ghostKey = rollgate::generateCurveKeyPair().publicKey;
-    auto agentsDir = [&](int index) {
-      return f.fleet().dir().file(index == 0 ? "agents.d" : "agents.d-" + std::to_string(index));
-    };
     writeFile(f.fleet().dir().file("ghost.pub"), ghostKey + "\n");
     auto enrolled = f.cli({"hosts", "enroll", "ghost", f.fleet().dir().file("ghost.pub")});
     REQUIRE_MESSAGE(enrolled.exitCode == 0, enrolled.out << enrolled.err);
@@ -211,7 +207,7 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
         readFile(f.fleet().coordinatorLog(second))
                 .find("was enrolled by admin on another coordinator: wrote") != std::string::npos,
         readFile(f.fleet().coordinatorLog(second)));
-    CHECK(readFile(agentsDir(second) + "/ghost.pub").find(ghostKey) != std::string::npos);
+    CHECK(readFile(f.fleet().agentsDir(second) + "/ghost.pub").find(ghostKey) != std::string::npos);
     auto revoked = f.cli({"hosts", "revoke", "ghost"});
     CHECK_MESSAGE(revoked.exitCode == 0, revoked.out << revoked.err);
     CHECK_MESSAGE(f.finish(good) == "succeeded", f.cli({"rollout", "explain", good}).out);
@@ -226,7 +222,7 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
                           .find("host ghost was revoked by admin on another coordinator") !=
                       std::string::npos,
                   readFile(f.fleet().coordinatorLog(first)));
-    CHECK(::access((agentsDir(first) + "/ghost.pub").c_str(), F_OK) != 0);
+    CHECK(::access((f.fleet().agentsDir(first) + "/ghost.pub").c_str(), F_OK) != 0);
     CHECK_MESSAGE(f.finish(bad) == "rolled_back", f.cli({"rollout", "explain", bad}).out);
     CHECK(f.hostsOn("1.1.0") == kHosts.size());
 

@@ -30,7 +30,7 @@ LocalFleet::LocalFleet(const std::string& coordinatorExtraToml, const SharedStor
   check(runCommand({bin, "keygen", "--out", dir_->file("coordinator")}), "coordinator keygen");
   check(runCommand({bin, "keygen", "--out", dir_->file("admin")}), "operator keygen");
   ::mkdir(dir_->file("admins.d").c_str(), 0755);
-  ::mkdir(dir_->file("agents.d").c_str(), 0755);
+  ::mkdir(agentsDir().c_str(), 0755);
   writeFile(dir_->file("admins.d/admin.pub"), readFile(dir_->file("admin.pub")));
   const std::size_t count = std::max<std::size_t>(1, shared.urls.size());
   for (std::size_t i = 0; i < count; ++i) {
@@ -49,7 +49,7 @@ LocalFleet::LocalFleet(const std::string& coordinatorExtraToml, const SharedStor
     config += "admin_endpoint = \"tcp://127.0.0.1:" + std::to_string(adminPorts_[i]) + "\"\n";
     config += "broadcast_endpoint = \"tcp://127.0.0.1:" + std::to_string(broadcastPorts_[i]) + "\"\n";
     config += "key = \"" + dir_->file("coordinator.key") + "\"\n";
-    config += "agents_dir = \"" + dir_->file("agents.d" + suffix) + "\"\n";
+    config += "agents_dir = \"" + agentsDir(static_cast<int>(i)) + "\"\n";
     config += "admins_dir = \"" + dir_->file("admins.d") + "\"\n";
     config += "state_dir = \"" + dir_->file("state" + suffix) + "\"\n";
     config += coordinatorExtraToml;

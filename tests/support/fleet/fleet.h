@@ -46,6 +46,10 @@ class LocalFleet {
   std::string coordinatorConfig(int index = 0) const {
     return dir_->file(index == 0 ? "coordinator.toml" : "coordinator-" + std::to_string(index) + ".toml");
   }
+  // Each coordinator's own allowlist of agent keys (coordinators share one only through the store).
+  std::string agentsDir(int index = 0) const {
+    return dir_->file(index == 0 ? "agents.d" : "agents.d-" + std::to_string(index));
+  }
   std::string coordinatorLog(int index = 0) const {
     return dir_->file(index == 0 ? "coordinator.log" : "coordinator-" + std::to_string(index) + ".log");
   }

@@ -44,7 +44,9 @@ void readDecision(RolloutOutcome& outcome) {
 }  // namespace
 
 std::string rolloutStatusOf(const json& doc) {
-  return doc.contains("rollout") ? doc["rollout"].value("status", "") : "";
+  // An error document (a CLI that timed out, a takeover) has no status: "".
+  return doc.contains("rollout") && doc["rollout"].is_object() ? doc["rollout"].value("status", "")
+                                                               : "";
 }
 
 bool rolloutDecided(const std::string& status) {
