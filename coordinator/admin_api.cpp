@@ -155,7 +155,8 @@ std::optional<AdminReply> AdminApi::on(const Caller&, const QueryTelemetry& requ
   if (!parts_.registry.find(request.host, parts_.clock.nowMillis())) {
     return replyWith(AdminError{"no host named " + request.host});
   }
-  if (auto status = parts_.telemetry.flush(); !status) {
+  // The newest windows are shown once written: waits for the ingest thread (at most 2 s).
+  if (auto status = parts_.telemetry.flush(2000); !status) {
     return replyWith(AdminError{"cannot store telemetry: " + status.error().message});
   }
   auto windows = parts_.telemetry.latest(

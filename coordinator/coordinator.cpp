@@ -210,7 +210,10 @@ Status Coordinator::start() {
     metrics_ = std::move(*metrics);
     logger_->info("serving /metrics on {} (port {})", config_.metricsListen, metrics_->port());
   }
-  telemetry_ = std::make_unique<TelemetryStore>(*store_);
+  // Telemetry is written by an ingest thread on a connection of its own (see TelemetryStore).
+  auto ingest = store_->openIngestConnection();
+  if (!ingest) return makeError("telemetry ingest connection: " + ingest.error().message);
+  telemetry_ = std::make_unique<TelemetryStore>(*store_, std::move(*ingest), logger_);
   auto artifacts = ArtifactStore::open(*store_, config_.stateDir);
   if (!artifacts) return artifacts.error();
   artifacts_ = std::move(*artifacts);
@@ -352,9 +355,10 @@ void Coordinator::run() {
   notifyStopping();
   saveRegistrations();
   if (auto status = telemetry_->flush(); !status) {
-    logger_->error("cannot store telemetry: {}", status.error().message);
+    logger_->error("stopping with {} telemetry windows not stored (their agents send them again): {}",
+                   telemetry_->backlog(), status.error().message);
   }
-  if (telemetry_->pending() == 0) ackTelemetry();
+  ackTelemetry();
   aborts_->saveBatch();
   if (aborts_->unsaved() > 0) {
     logger_->error("stopping with the acknowledgements of {} aborts not saved (see above)",
@@ -379,11 +383,9 @@ void Coordinator::flushBatch() {
   if (telemetry_->pending() >= 10'000 ||
       (telemetry_->pending() > 0 && steady >= nextTelemetryFlushMillis_)) {
     nextTelemetryFlushMillis_ = steady + 100;
-    if (auto status = telemetry_->flush(); !status) {
-      logger_->error("cannot store telemetry: {}", status.error().message);
-    }
+    telemetry_->submit();  // written by the ingest thread; its failures are logged there
   }
-  if (telemetry_->pending() == 0) ackTelemetry();
+  ackTelemetry();
   if (aborts_->unsaved() > 0 && steady >= nextAbortSaveMillis_) {
     nextAbortSaveMillis_ = steady + 250;
     aborts_->saveBatch();
@@ -441,7 +443,7 @@ void Coordinator::onAgentReadable() {
     ++counters_.droppedOverQuota;
     return;  // counted per host; logged once a minute (logDropsPerHost)
   }
-  std::size_t bodyBytes = in->body.size();
+  std::string_view body(static_cast<const char*>(in->body.data()), in->body.size());
   auto message = decodeAgentMessage(bytesOf(in->body));
   if (!message) {
     ++counters_.droppedMalformed;
@@ -456,7 +458,7 @@ void Coordinator::onAgentReadable() {
     return;
   }
   ++counters_.agentMessages;
-  handleAgentMessage(in->routingId, in->peer, std::move(*message), bodyBytes);
+  handleAgentMessage(in->routingId, in->peer, std::move(*message), body);
   registry_.setAddress(in->peer, in->address);
 }
 
@@ -539,7 +541,7 @@ void Coordinator::onHello(const std::string& routingId, const std::string& host,
 }
 
 void Coordinator::handleAgentMessage(const std::string& routingId, const std::string& host,
-                                     AgentMessage message, std::size_t bodyBytes) {
+                                     AgentMessage message, std::string_view body) {
   std::uint64_t now = clock_.nowMillis();
   if (auto* hello = std::get_if<Hello>(&message)) {
     onHello(routingId, host, *hello);
@@ -552,8 +554,7 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
   }
   const std::vector<ServiceRelease>* services = nullptr;
   if (auto* heartbeat = std::get_if<Heartbeat>(&message)) services = &heartbeat->services;
-  auto before = registry_.find(host, now);
-  bool wasHealthy = before && before->healthy;
+  bool wasHealthy = registry_.isHealthy(host, now);
   if (!registry_.onContact(host, routingId, now, services)) {
     ++counters_.droppedNoSession;
     if (registry_.wasReplaced(host, routingId)) {
@@ -575,7 +576,7 @@ void Coordinator::handleAgentMessage(const std::string& routingId, const std::st
     rollouts_->onHostHealth(host, true);
   }
   if (auto* report = std::get_if<TelemetryReport>(&message)) {
-    onTelemetry(routingId, host, std::move(*report), bodyBytes);
+    onTelemetry(routingId, host, std::move(*report), body);
   } else if (auto* result = std::get_if<CommandResult>(&message)) {
     // Duplicates, replays and results nobody waits for: counted, logged once a minute per host
     // (logDropsPerHost), never stored one by one.
@@ -616,10 +617,12 @@ void Coordinator::onChunkRequest(const std::string& routingId, const std::string
 }
 
 void Coordinator::onTelemetry(const std::string& routingId, const std::string& host,
-                              TelemetryReport report, std::size_t bodyBytes) {
-  auto info = registry_.find(host, clock_.nowMillis());
+                              TelemetryReport report, std::string_view frame) {
   std::uint64_t steady = clock_.steadyMillis();
-  std::uint64_t windowBytes = report.windows.empty() ? 0 : bodyBytes / report.windows.size();
+  std::uint64_t windowBytes = report.windows.empty() ? 0 : frame.size() / report.windows.size();
+  // A one-window report is stored as the frame that came; the windows of a longer one are each
+  // encoded when stored.
+  bool storeFrame = report.windows.size() == 1;
   std::uint64_t overQuota = 0;
   quotas_.beginReport(host, report.resent);
   for (auto& window : report.windows) {
@@ -627,17 +630,20 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     std::uint64_t& through = telemetryThrough_[host];
     if (window.sequence != 0) telemetryToAck_.insert(host);
     if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
+    if (telemetry_->full()) {
+      // The store is behind: turned away like a window over quota (the agent keeps it and sends
+      // it again after the OverQuota below), so a slow database costs bounded memory.
+      ++ingestRefused_;
+      ++overQuota;
+      continue;
+    }
     if (!quotas_.admitWindow(host, windowBytes, steady)) {
       // Not stored, and `through` stays below it: the agent keeps it and sends it again.
       ++overQuota;
       continue;
     }
     through = std::max(through, window.sequence);
-    bool declared = info && std::any_of(info->services.begin(), info->services.end(),
-                                        [&](const ServiceRelease& s) {
-                                          return s.service == window.service;
-                                        });
-    if (!declared) {
+    if (!registry_.declares(host, window.service)) {
       ++counters_.droppedWindows;
       logDropped("telemetry window from host " + host,
                  "service '" + window.service + "' is not declared by that host");
@@ -650,7 +656,7 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     }
     ++counters_.telemetryWindows;
     rollouts_->onTelemetry(host, window);
-    telemetry_->add(host, std::move(window));
+    telemetry_->add(host, window, storeFrame ? std::string(frame) : std::string());
   }
   if (overQuota > 0) {
     counters_.droppedOverQuota += overQuota;
@@ -669,13 +675,29 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
 // within a session and restarts from its oldest unacknowledged window, so a window at or below
 // the highest queued is a re-send and is skipped. In memory only: after a coordinator restart a
 // window stored but not yet acknowledged is stored again.
+// With the ingest thread, the hosts owed an ack wait (telemetryAcks_) for the newest batch
+// submitted when they were owed, which holds their last window queued.
 void Coordinator::ackTelemetry() {
-  for (const auto& host : telemetryToAck_) {
-    if (auto routingId = registry_.routingIdOf(host)) {
-      toAgent(*routingId, AckTelemetry{telemetryThrough_[host]});
+  if (!telemetryToAck_.empty() && telemetry_->pending() == 0) {
+    std::uint64_t batch = telemetry_->submitted();
+    if (telemetryAcks_.empty() || telemetryAcks_.back().first != batch) {
+      telemetryAcks_.emplace_back(batch, std::map<std::string, std::uint64_t>());
     }
+    for (const auto& host : telemetryToAck_) {
+      telemetryAcks_.back().second[host] = telemetryThrough_[host];
+    }
+    telemetryToAck_.clear();
   }
-  telemetryToAck_.clear();
+  std::uint64_t committed = telemetry_->committed();
+  while (!telemetryAcks_.empty() && telemetryAcks_.front().first <= committed) {
+    for (const auto& [host, through] : telemetryAcks_.front().second) {
+      if (auto routingId = registry_.routingIdOf(host)) toAgent(*routingId, AckTelemetry{through});
+    }
+    telemetryAcks_.pop_front();
+  }
+  for (double seconds : telemetry_->takeWriteSeconds()) {
+    recording_->observeWrite("append_windows", seconds);
+  }
 }
 
 void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage& message) {
@@ -705,6 +727,12 @@ bool Coordinator::sendToAgent(const std::string& routingId, const CoordinatorMes
 }
 
 void Coordinator::logDropsPerHost() {
+  if (ingestRefused_ > 0) {
+    logger_->warn("telemetry store behind ({} windows waiting to be written): {} windows turned "
+                  "away in the last minute; their agents keep them and send them again",
+                  telemetry_->backlog(), ingestRefused_);
+    ingestRefused_ = 0;
+  }
   // One line per host per minute with what was dropped since the last one.
   for (const auto& host : quotas_.hosts()) {
     HostDrops d = quotas_.takeUnlogged(host);

@@ -26,11 +26,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <zmq.hpp>
 
 #include "common/clock.h"
@@ -109,12 +111,13 @@ class Coordinator final : private Outbox {
                          const std::string& reason);
   void onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
-                          AgentMessage message, std::size_t bodyBytes);
+                          AgentMessage message, std::string_view body);
   void onHello(const std::string& routingId, const std::string& host, const Hello& hello);
   void onChunkRequest(const std::string& routingId, const std::string& host,
                       const RequestChunk& request);
+  // `frame`: the report as it came (stored as it is when it holds one window).
   void onTelemetry(const std::string& routingId, const std::string& host, TelemetryReport report,
-                   std::size_t bodyBytes);
+                   std::string_view frame);
   // Sends without blocking; false when the connection's reply queue is full or it is gone.
   bool sendToAgent(const std::string& routingId, const CoordinatorMessage& message);
   void logDropsPerHost();
@@ -184,6 +187,9 @@ class Coordinator final : private Outbox {
   std::map<std::string, std::uint64_t>
       telemetryThrough_;                  // per host: highest window sequence queued
   std::set<std::string> telemetryToAck_;  // hosts owed an AckTelemetry
+  // Acks owed once a batch is committed: (batch number, host -> sequence), oldest first.
+  std::deque<std::pair<std::uint64_t, std::map<std::string, std::uint64_t>>> telemetryAcks_;
+  std::uint64_t ingestRefused_ = 0;  // windows turned away while the store was behind, unlogged
   std::uint64_t nextPruneMillis_ = 0;
   std::uint64_t nextTickMillis_ = 0;
   // After a start, release trains wait until every known host has said hello again, or the host

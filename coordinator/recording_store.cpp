@@ -22,12 +22,16 @@ auto RecordingStore::timed(const char* operation, Write&& write) -> decltype(wri
   std::uint64_t start = micros_();
   auto result = write();
   std::uint64_t end = micros_();
+  observeWrite(operation, static_cast<double>(end >= start ? end - start : 0) / 1e6);
+  return result;
+}
+
+void RecordingStore::observeWrite(const char* operation, double seconds) {
   auto it = writes_.find(operation);
   if (it == writes_.end()) {
     it = writes_.emplace(operation, metrics::Histogram(metrics::storeWriteBucketsSeconds())).first;
   }
-  it->second.observe(static_cast<double>(end >= start ? end - start : 0) / 1e6);
-  return result;
+  it->second.observe(seconds);
 }
 
 void RecordingStore::fill(metrics::MetricsSnapshot& snapshot) const {
@@ -198,7 +202,7 @@ Status RecordingStore::saveRevert(const RevertRecord& revert) {
   return timed("save_revert", [&] { return inner_->saveRevert(revert); });
 }
 
-Status RecordingStore::appendWindows(const std::vector<StoredWindow>& windows) {
+Status RecordingStore::appendWindows(const std::vector<WindowRow>& windows) {
   return timed("append_windows", [&] { return inner_->appendWindows(windows); });
 }
 

@@ -35,6 +35,8 @@ class RecordingStore final : public Store {
   void onDecision(OnDecision callback) { onDecision_ = std::move(callback); }
   // Copies what it observed into `snapshot` (rollouts, checks, abort acks, store writes).
   void fill(metrics::MetricsSnapshot& snapshot) const;
+  // A write made elsewhere (the telemetry ingest thread's), timed by the caller.
+  void observeWrite(const char* operation, double seconds);
 
   std::uint64_t epoch() const override { return inner_->epoch(); }
   Status saveHost(const HostInfo& host) override;
@@ -107,7 +109,10 @@ class RecordingStore final : public Store {
   Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override {
     return inner_->revertsOf(service);
   }
-  Status appendWindows(const std::vector<StoredWindow>& windows) override;
+  Status appendWindows(const std::vector<WindowRow>& windows) override;
+  Result<std::unique_ptr<Store>> openIngestConnection() override {
+    return inner_->openIngestConnection();
+  }
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
                                                      std::uint32_t last) override {

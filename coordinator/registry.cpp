@@ -88,6 +88,21 @@ std::optional<HostInfo> Registry::find(const std::string& name, std::uint64_t no
   return view(it->second, nowMillis);
 }
 
+bool Registry::isHealthy(const std::string& name, std::uint64_t nowMillis) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end() || it->second.routingId.empty()) return false;
+  std::uint64_t last = it->second.info.lastContactMillis;
+  return nowMillis < last || nowMillis - last <= hostTimeoutMillis_;
+}
+
+bool Registry::declares(const std::string& name, const std::string& service) const {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) return false;
+  const auto& services = it->second.info.services;
+  return std::any_of(services.begin(), services.end(),
+                     [&](const ServiceRelease& s) { return s.service == service; });
+}
+
 std::optional<std::string> Registry::routingIdOf(const std::string& name) const {
   auto it = hosts_.find(name);
   if (it == hosts_.end() || it->second.routingId.empty()) return std::nullopt;

@@ -51,6 +51,10 @@ class Registry {
 
   std::vector<HostInfo> list(std::uint64_t nowMillis) const;
   std::optional<HostInfo> find(const std::string& name, std::uint64_t nowMillis) const;
+  // find()'s `healthy` and whether the host declared `service`, without copying its record (for
+  // every message of a large fleet).
+  bool isHealthy(const std::string& name, std::uint64_t nowMillis) const;
+  bool declares(const std::string& name, const std::string& service) const;
   // The connection to send commands to, if the host is connected.
   std::optional<std::string> routingIdOf(const std::string& name) const;
   // Hosts whose last contact became older than the timeout since the last call (to log it once).

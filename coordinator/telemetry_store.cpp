@@ -1,17 +1,138 @@
 #include "coordinator/telemetry_store.h"
 
+#include "coordinator/store/record_codec.h"
+
+#include <pthread.h>
+
+#include <chrono>
+
 namespace rollgate::coordinator {
 
-void TelemetryStore::add(const std::string& host, TelemetryWindow window) {
-  pending_.push_back(StoredWindow{host, std::move(window)});
+TelemetryStore::TelemetryStore(Store& store, std::unique_ptr<Store> ingest, Logger logger)
+    : store_(&store), ingest_(std::move(ingest)), logger_(std::move(logger)) {
+  if (ingest_) thread_ = std::thread([this] { run(); });
 }
 
-Status TelemetryStore::flush() {
-  if (pending_.empty()) return {};
-  if (auto status = store_->appendWindows(pending_); !status) return status;
-  stored_ += pending_.size();
-  pending_.clear();
-  return {};
+TelemetryStore::~TelemetryStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TelemetryStore::add(const std::string& host, const TelemetryWindow& window,
+                         std::string frame) {
+  pending_.push_back(windowRow(host, window, std::move(frame)));
+}
+
+std::uint64_t TelemetryStore::submit() {
+  if (!pending_.empty()) {
+    ++submitted_;
+    backlog_ += pending_.size();
+    {
+      std::lock_guard lock(mutex_);
+      // While the writer is behind, the windows join the last batch that is still waiting (and
+      // it takes the newer number): one transaction, one sync, for what piled up meanwhile.
+      bool waiting = queue_.size() > (writing_ ? 1u : 0u);
+      if (waiting && queue_.back().windows.size() + pending_.size() <= kMaxBatch) {
+        Batch& last = queue_.back();
+        last.number = submitted_;
+        last.windows.insert(last.windows.end(), std::make_move_iterator(pending_.begin()),
+                            std::make_move_iterator(pending_.end()));
+      } else {
+        queue_.push_back(Batch{submitted_, std::move(pending_)});
+      }
+    }
+    pending_.clear();
+    wake_.notify_one();
+  }
+  if (!ingest_) {
+    while (writeFirst(*store_)) {
+    }
+  }
+  return submitted_;
+}
+
+bool TelemetryStore::writeFirst(Store& writer) {
+  const Batch* first = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty()) return false;
+    // Only this writer removes batches; the loop only appends to the queue or to a batch behind
+    // this one, which leaves the first in place.
+    first = &queue_.front();
+    writing_ = true;
+  }
+  auto start = std::chrono::steady_clock::now();
+  Status status = writer.appendWindows(first->windows);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::size_t count = first->windows.size();
+  std::uint64_t number = first->number;
+  {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+    if (!status) {
+      lastError_ = status.error().message;
+      return false;
+    }
+    lastError_.clear();
+    writeSeconds_.push_back(seconds);
+    queue_.pop_front();
+  }
+  stored_ += count;
+  backlog_ -= count;
+  committed_.store(number);
+  committedCv_.notify_all();
+  return true;
+}
+
+void TelemetryStore::run() {
+  ::pthread_setname_np(::pthread_self(), "ingest");  // for top -H and perf
+  std::uint64_t failures = 0;
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    lock.unlock();
+    bool written = writeFirst(*ingest_);
+    lock.lock();
+    if (written) {
+      if (failures > 0) {
+        logger_->info("telemetry stored again after {} failed writes", failures);
+        failures = 0;
+      }
+      continue;
+    }
+    if (queue_.empty()) continue;
+    // Logged at the first failure and then once a minute while the database stays out of reach.
+    if (failures++ % 60 == 0) {
+      logger_->error("cannot store telemetry ({} windows waiting, written again every second): {}",
+                     backlog_.load(), lastError_);
+    }
+    wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+  }
+}
+
+Status TelemetryStore::flush(std::uint64_t timeoutMillis) {
+  std::uint64_t newest = submit();
+  std::unique_lock lock(mutex_);
+  if (ingest_) {
+    committedCv_.wait_for(lock, std::chrono::milliseconds(timeoutMillis),
+                          [&] { return committed_.load() >= newest; });
+  }
+  if (committed_.load() >= newest) return {};
+  if (!lastError_.empty()) return makeError(lastError_);
+  return makeError(std::to_string(backlog_.load()) + " telemetry windows still being written after " +
+                   std::to_string(timeoutMillis) + " ms");
+}
+
+std::vector<double> TelemetryStore::takeWriteSeconds() {
+  std::lock_guard lock(mutex_);
+  std::vector<double> out;
+  out.swap(writeSeconds_);
+  return out;
 }
 
 }  // namespace rollgate::coordinator

@@ -1,17 +1,31 @@
-// TelemetryStore: the coordinator's record of every telemetry window agents report. Windows are
-// queued in memory and appended in batches (one Store::appendWindows per flush, so ingest keeps up
-// with a large fleet), kept for a retention period, and read back for `rollgate telemetry`, the
-// gates and backtesting.
-// Failure policy: a flush that fails keeps the queued windows and returns the error; the caller
-// logs it and flushes again later (the windows are still in memory for the rollouts, which got
-// them as they arrived).
-// Thread-safety: one thread (the coordinator's loop).
+// TelemetryStore: the coordinator's record of every telemetry window agents report. The loop
+// queues windows (add) and hands them over in batches (submit, at most every 100 ms or 10,000
+// windows); an ingest thread writes each batch with one Store::appendWindows on a database
+// connection of its own (Store::openIngestConnection), so the loop goes on receiving while the
+// database writes. Batches that wait behind a write are joined (up to kMaxBatch windows), so a
+// writer that falls behind writes more per transaction instead of falling further behind. Windows sent as a one-window report are stored as the frame that came, not
+// encoded again. The loop acknowledges a batch's windows to agents only once committed().
+// Failure policy: a batch that fails to be written stays first in line and is written again
+// every second (the batches behind it wait, in order); each failure is logged. While kMaxQueued
+// windows wait, full() says so and the loop turns new windows away: their agents keep them and
+// send them again, so a slow or unreachable database costs bounded memory and loses nothing.
+// Without an ingest connection (a backend without one, or unit tests), submit() writes on the
+// caller's thread.
+// Thread-safety: every public method from one thread (the coordinator's loop); the ingest thread
+// is internal.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/logging.h"
 #include "common/messages.h"
 #include "common/result.h"
 #include "coordinator/store/store.h"
@@ -20,14 +34,40 @@ namespace rollgate::coordinator {
 
 class TelemetryStore {
  public:
-  // Requires: `store` outlives this.
-  explicit TelemetryStore(Store& store) : store_(&store) {}
+  // Windows submitted and not yet committed, beyond which full() turns new ones away.
+  static constexpr std::size_t kMaxQueued = 100'000;
+  // Windows in one write at most (batches that wait are joined up to it).
+  static constexpr std::size_t kMaxBatch = 50'000;
 
-  // Queues a window from `host`; flush() writes everything queued at once.
-  void add(const std::string& host, TelemetryWindow window);
-  Status flush();
-  std::size_t pending() const { return pending_.size(); }
-  std::uint64_t stored() const { return stored_; }
+  // Requires: `store` outlives this. `ingest`: the ingest thread's own connection (null: writes
+  // on the caller's thread through `store`); `logger` is needed with it.
+  explicit TelemetryStore(Store& store, std::unique_ptr<Store> ingest = nullptr,
+                          Logger logger = nullptr);
+  // Stops the ingest thread after the write in flight; windows not committed by then are not
+  // acknowledged, so their agents send them again.
+  ~TelemetryStore();
+  TelemetryStore(const TelemetryStore&) = delete;
+  TelemetryStore& operator=(const TelemetryStore&) = delete;
+
+  // Queues a window from `host`. `frame`: the window as the agent encoded it, a one-window
+  // report (stored as it is); empty to encode it when stored.
+  void add(const std::string& host, const TelemetryWindow& window, std::string frame = {});
+  // Hands the windows added since the last submit to the writer as one batch; returns the
+  // number of the newest batch submitted (batches are numbered from 1, 0 before the first).
+  std::uint64_t submit();
+  // The newest batch whose windows are all committed (batches commit in order).
+  std::uint64_t committed() const { return committed_.load(); }
+  std::uint64_t submitted() const { return submitted_; }
+  // submit(), then waits up to `timeoutMillis` until every batch is committed; the error of the
+  // last failed write (or of the wait) when not.
+  Status flush(std::uint64_t timeoutMillis = 10'000);
+
+  std::size_t pending() const { return pending_.size(); }  // added, not yet submitted
+  std::size_t backlog() const { return backlog_.load(); }  // submitted, not yet committed
+  bool full() const { return pending_.size() + backlog() >= kMaxQueued; }
+  std::uint64_t stored() const { return stored_.load(); }
+  // Seconds each committed write took, since the last call (for the store-write histogram).
+  std::vector<double> takeWriteSeconds();
 
   // The newest `last` windows of host/service (any service if empty), oldest first.
   Result<std::vector<TelemetryWindow>> latest(const std::string& host, const std::string& service,
@@ -44,9 +84,32 @@ class TelemetryStore {
   }
 
  private:
+  struct Batch {
+    std::uint64_t number = 0;
+    std::vector<WindowRow> windows;
+  };
+  // Writes the first queued batch through `writer`; false when it failed (it stays first).
+  bool writeFirst(Store& writer);
+  void run();
+
   Store* store_;
-  std::vector<StoredWindow> pending_;
-  std::uint64_t stored_ = 0;
+  std::unique_ptr<Store> ingest_;
+  Logger logger_;
+  std::vector<WindowRow> pending_;
+  std::uint64_t submitted_ = 0;  // the newest batch number handed over
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;         // the ingest thread: a batch, or stop
+  std::condition_variable committedCv_;  // flush(): a batch committed
+  std::deque<Batch> queue_;              // guarded by mutex_
+  std::string lastError_;                // guarded by mutex_; the last failed write's error
+  std::vector<double> writeSeconds_;     // guarded by mutex_
+  bool stop_ = false;                    // guarded by mutex_
+  bool writing_ = false;                 // guarded by mutex_; the first batch is being written
+  std::atomic<std::uint64_t> committed_{0};
+  std::atomic<std::size_t> backlog_{0};
+  std::atomic<std::uint64_t> stored_{0};
+  std::thread thread_;
 };
 
 }  // namespace rollgate::coordinator

@@ -204,6 +204,61 @@ Status Connection::run(const std::string& sql) {
   return {};
 }
 
+void copyText(std::string& out, const std::string& value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+}
+
+void copyBytea(std::string& out, const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\\\x";  // bytea's "\x" prefix, its backslash escaped for COPY
+  std::size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out[at++] = kHex[b >> 4];
+    out[at++] = kHex[b & 15];
+  }
+}
+
+Status Connection::copyIn(const std::string& sql, const std::string& data) {
+  timedOutWhat_.clear();
+  if (conn_ == nullptr) return makeError("PostgreSQL " + redacted_ + ": not connected");
+  if (PQsendQuery(conn_, sql.c_str()) == 0) return error(sql, nullptr);
+  // The first answer says whether the server takes the data (await() would wait past it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ioTimeoutMillis_);
+  while (PQisBusy(conn_) != 0) {
+    if (!waitSocket(POLLIN, deadline)) {
+      timedOut(sql);
+      return error(sql, nullptr);
+    }
+    if (PQconsumeInput(conn_) == 0) break;
+  }
+  PGresult* started = PQgetResult(conn_);
+  if (started == nullptr || PQresultStatus(started) != PGRES_COPY_IN) {
+    Error e = error(sql, started);
+    PQclear(started);
+    PQclear(await(sql));  // the rest of the answer, so that the connection can be used again
+    return e;
+  }
+  PQclear(started);
+  constexpr std::size_t kPiece = 1 << 20;
+  for (std::size_t at = 0; at < data.size(); at += kPiece) {
+    const int size = static_cast<int>(std::min(kPiece, data.size() - at));
+    if (PQputCopyData(conn_, data.data() + at, size) != 1) return error(sql, nullptr);
+  }
+  if (PQputCopyEnd(conn_, nullptr) != 1) return error(sql, nullptr);
+  auto rows = answer(sql);
+  if (!rows) return rows.error();
+  return {};
+}
+
 Result<Rows> Connection::answer(const std::string& sql) {
   PGresult* result = await(sql);
   ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);

@@ -65,6 +65,11 @@ class Rows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
 };
 
+// Appends `value` to `out` as a COPY text-format field: backslash, tab, newline and carriage
+// return escaped. copyBytea: `bytes` as a bytea field (hex).
+void copyText(std::string& out, const std::string& value);
+void copyBytea(std::string& out, const std::string& bytes);
+
 class Connection {
  public:
   // Connects with libpq's own timeouts and TCP settings tightened (connect_timeout, TCP keepalives,
@@ -81,10 +86,13 @@ class Connection {
   Result<Rows> exec(const std::string& sql, const std::vector<Param>& params = {});
   // Runs one or more statements without parameters (schema, BEGIN, COMMIT).
   Status run(const std::string& sql);
+  // Runs `sql`, a COPY ... FROM STDIN, with `data` as its input (COPY's text format: copyText()).
+  Status copyIn(const std::string& sql, const std::string& data);
   // False once the connection is gone; reset() tries to connect again.
   bool ok() const;
   bool reset();
   const std::string& redactedUrl() const { return redacted_; }
+  const std::string& url() const { return url_; }
 
  private:
   Connection(PGconn* conn, std::string url, std::string redacted, int ioTimeoutMillis)

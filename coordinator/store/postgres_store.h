@@ -89,7 +89,8 @@ class PostgresStore final : public Store {
   Status saveConsoleToken(const ConsoleTokenRecord& token) override;
   Result<std::optional<ConsoleTokenRecord>> findConsoleToken(const std::string& sha256Hex) override;
 
-  Status appendWindows(const std::vector<StoredWindow>& windows) override;
+  Status appendWindows(const std::vector<WindowRow>& windows) override;
+  Result<std::unique_ptr<Store>> openIngestConnection() override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
                                                      std::uint32_t last) override;

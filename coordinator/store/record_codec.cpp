@@ -91,6 +91,17 @@ std::string encodeWindow(const TelemetryWindow& window) {
   return encode(AgentMessage{TelemetryReport{{window}}});
 }
 
+WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std::string frame) {
+  return WindowRow{host,
+                   window.service,
+                   window.release,
+                   window.startMillis,
+                   window.endMillis,
+                   window.requests,
+                   window.status5xx,
+                   frame.empty() ? encodeWindow(window) : std::move(frame)};
+}
+
 Result<TelemetryWindow> decodeWindow(const std::string& blob) {
   auto message = decodeAgentMessage(
       Bytes(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size()));

@@ -12,6 +12,7 @@
 #include "common/messages.h"
 #include "common/result.h"
 #include "coordinator/aborts.h"
+#include "coordinator/store/store.h"
 
 namespace rollgate::coordinator {
 
@@ -23,6 +24,8 @@ nlohmann::json refsToJson(const std::map<std::uint64_t, CommandRef>& refs);
 std::map<std::uint64_t, CommandRef> refsFromJson(const std::string& text);
 std::vector<std::string> namesFromJson(const std::string& text);
 std::string encodeWindow(const TelemetryWindow& window);
+// `window` of `host` as stored; `frame`: the one-window report its agent sent (empty: encoded).
+WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std::string frame = {});
 Result<TelemetryWindow> decodeWindow(const std::string& blob);
 
 }  // namespace rollgate::coordinator

@@ -25,6 +25,16 @@ Statement& Statement::bindBlob(int index, const std::string& value) {
                     SQLITE_TRANSIENT);
   return *this;
 }
+Statement& Statement::bindUncopied(int index, const std::string& value) {
+  sqlite3_bind_text(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
+Statement& Statement::bindBlobUncopied(int index, const std::string& value) {
+  sqlite3_bind_blob(stmt_.get(), index, value.data(), static_cast<int>(value.size()),
+                    SQLITE_STATIC);
+  return *this;
+}
 Statement& Statement::bindNull(int index) {
   sqlite3_bind_null(stmt_.get(), index);
   return *this;
@@ -81,7 +91,15 @@ Result<std::unique_ptr<Database>> Database::openReadOnly(const std::string& path
 }
 
 Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
-  auto db = openWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  return openReadWrite(path, 0);
+}
+
+Result<std::unique_ptr<Database>> Database::openForOneThread(const std::string& path) {
+  return openReadWrite(path, SQLITE_OPEN_NOMUTEX);
+}
+
+Result<std::unique_ptr<Database>> Database::openReadWrite(const std::string& path, int flags) {
+  auto db = openWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | flags);
   if (!db) return db;
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON"}) {

@@ -23,6 +23,9 @@ class Statement {
   Statement& bind(int index, std::string_view value);
   Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
   Statement& bindBlob(int index, const std::string& value);
+  // Bound without a copy: `value` must stay as it is until the statement is reset.
+  Statement& bindUncopied(int index, const std::string& value);
+  Statement& bindBlobUncopied(int index, const std::string& value);
   Statement& bindNull(int index);
   Statement& bind(int index, double value);
 
@@ -50,6 +53,9 @@ class Database {
  public:
   // Opens (creating) `path` in WAL mode with synchronous=FULL and a busy timeout.
   static Result<std::unique_ptr<Database>> open(const std::string& path);
+  // open() for a connection only ever used by one thread at a time: without SQLite's own mutexes
+  // (SQLITE_OPEN_NOMUTEX).
+  static Result<std::unique_ptr<Database>> openForOneThread(const std::string& path);
   // Opens an existing `path` read-only (SQLITE_OPEN_READONLY): every write through it fails.
   static Result<std::unique_ptr<Database>> openReadOnly(const std::string& path);
 
@@ -63,6 +69,8 @@ class Database {
   Database(sqlite3* db, std::string path) : db_(db, &sqlite3_close_v2), path_(std::move(path)) {}
   // sqlite3_open_v2 with `flags` and the busy timeout, or the error naming the path.
   static Result<std::unique_ptr<Database>> openWith(const std::string& path, int flags);
+  // openWith() read-write (adding `flags`), then WAL, synchronous=FULL and foreign keys.
+  static Result<std::unique_ptr<Database>> openReadWrite(const std::string& path, int flags);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> db_;
   std::string path_;
 };

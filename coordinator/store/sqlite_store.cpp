@@ -444,27 +444,59 @@ Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rollou
   return out;
 }
 
-Status SqliteStore::appendWindows(const std::vector<StoredWindow>& windows) {
+Status SqliteStore::appendWindows(const std::vector<WindowRow>& windows) {
   if (windows.empty()) return {};
+  // Up to 64 rows per statement: a batch of thousands runs a few dozen statements, not one per row.
+  constexpr std::size_t kRowsPerStatement = 64;
+  auto insertOf = [&](std::size_t rows) {
+    std::string sql =
+        "INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
+        "window) VALUES";
+    for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
+    return db_->prepare(sql);
+  };
   Transaction transaction(*db_);
-  auto stmt = db_->prepare(
-      "INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
-      "window) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!stmt) return stmt.error();
-  for (const auto& item : windows) {
-    const TelemetryWindow& w = item.window;
-    stmt->bind(1, item.host)
-        .bind(2, w.service)
-        .bind(3, w.release)
-        .bind(4, static_cast<std::int64_t>(w.startMillis))
-        .bind(5, static_cast<std::int64_t>(w.endMillis))
-        .bind(6, static_cast<std::int64_t>(w.requests))
-        .bind(7, static_cast<std::int64_t>(w.status5xx))
-        .bindBlob(8, encodeWindow(w));
-    if (auto status = stmt->run(); !status) return status;
-    stmt->reset();
+  auto full = insertOf(std::min(windows.size(), kRowsPerStatement));
+  if (!full) return full.error();
+  for (std::size_t first = 0; first < windows.size(); first += kRowsPerStatement) {
+    std::size_t rows = std::min(kRowsPerStatement, windows.size() - first);
+    std::optional<Statement> tail;
+    if (rows < kRowsPerStatement && first > 0) {
+      auto prepared = insertOf(rows);
+      if (!prepared) return prepared.error();
+      tail.emplace(std::move(*prepared));
+    }
+    Statement& stmt = tail ? *tail : *full;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const WindowRow& w = windows[first + i];
+      const int at = static_cast<int>(i) * 8;
+      stmt.bindUncopied(at + 1, w.host)
+          .bindUncopied(at + 2, w.service)
+          .bindUncopied(at + 3, w.release)
+          .bind(at + 4, static_cast<std::int64_t>(w.startMillis))
+          .bind(at + 5, static_cast<std::int64_t>(w.endMillis))
+          .bind(at + 6, static_cast<std::int64_t>(w.requests))
+          .bind(at + 7, static_cast<std::int64_t>(w.status5xx))
+          .bindBlobUncopied(at + 8, w.encoded);
+    }
+    if (auto status = stmt.run(); !status) return status;
+    stmt.reset();
   }
   return transaction.commit();
+}
+
+Result<std::unique_ptr<Store>> SqliteStore::openIngestConnection() {
+  // The same file in WAL mode: the ingest connection's commits and this one's take turns (both
+  // begin IMMEDIATE and wait out the other's commit), and readers see either's last commit. It
+  // holds no lock file (this store does) and bumps no epoch.
+  auto db = Database::openForOneThread(db_->path());
+  if (!db) return db.error();
+  // A batch of windows dirties many pages of the table and both indexes: a cache of up to
+  // 64 MiB keeps them (SQLite's default 2 MiB spills and reads them back within the batch).
+  if (auto status = (*db)->exec("PRAGMA cache_size = -65536"); !status) return status.error();
+  std::unique_ptr<SqliteStore> ingest(new SqliteStore(std::move(*db), -1));
+  ingest->epoch_ = epoch_;
+  return std::unique_ptr<Store>(std::move(ingest));
 }
 
 Result<std::vector<TelemetryWindow>> SqliteStore::latestWindows(const std::string& host,

@@ -70,7 +70,8 @@ class SqliteStore final : public Store {
   Result<std::optional<RolloutLabelRecord>> labelOf(const std::string& rolloutId) override;
   Result<std::vector<RevertRecord>> revertsOf(const std::string& service) override;
 
-  Status appendWindows(const std::vector<StoredWindow>& windows) override;
+  Status appendWindows(const std::vector<WindowRow>& windows) override;
+  Result<std::unique_ptr<Store>> openIngestConnection() override;
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                      const std::string& service,
                                                      std::uint32_t last) override;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -110,6 +111,19 @@ using CheckRecord = RolloutCheckRecord;
 struct StoredWindow {
   std::string host;
   TelemetryWindow window;
+};
+
+// A telemetry window as appendWindows stores it: the columns queries select by, and the window
+// encoded as a one-window report (the frame its agent sent, stored as it came; windowRow()).
+struct WindowRow {
+  std::string host;
+  std::string service;
+  std::string release;
+  std::uint64_t startMillis = 0;
+  std::uint64_t endMillis = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t status5xx = 0;
+  std::string encoded;
 };
 
 // An operator's label of a rollout (`rollgate rollout label`): good or bad, why, by whom, when.
@@ -253,7 +267,13 @@ class Store {
 
   // ---- telemetry windows
   // All or none.
-  virtual Status appendWindows(const std::vector<StoredWindow>& windows) = 0;
+  virtual Status appendWindows(const std::vector<WindowRow>& windows) = 0;
+  // A connection of its own to the same state for the telemetry ingest thread, which calls only
+  // appendWindows on it (from that thread alone), fenced like this one. Null: this backend has
+  // none, and windows are written through this store.
+  virtual Result<std::unique_ptr<Store>> openIngestConnection() {
+    return std::unique_ptr<Store>();
+  }
   // The newest `last` windows of host/service (any service if empty), oldest first.
   virtual Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                              const std::string& service,

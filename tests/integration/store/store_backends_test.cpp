@@ -10,12 +10,14 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/codec.h"
 #include "common/gate_json.h"
 #include "common/sha256.h"
 #include "coordinator/store/leader_lease.h"
 #include "coordinator/store/migrate_store.h"
 #include "coordinator/store/pg.h"
 #include "coordinator/store/postgres_store.h"
+#include "coordinator/store/record_codec.h"
 #include "coordinator/store/sqlite_store.h"
 #include "tests/support/postgres/postgres_server.h"
 #include "tests/support/skip.h"
@@ -109,9 +111,17 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
   must(store.saveTrain("web", "{\"train\":1}", {{"web", 1, "abc123", "{}"}}));
   must(store.recordTrainEvent({400, "web", "picked", "abc123", "r1", "picked abc123"}));
   must(store.saveConsoleToken({"ff00", "alice", "operator", 1, 2, "root"}));
-  must(store.appendWindows({{"eu-a-1", window("1.0.0", 2000, 100)},
-                            {"eu-a-1", window("1.1.0", 3000, 120)},
-                            {"eu-a-2", window("1.0.0", 3000, 80)}}));
+  // Telemetry goes through the ingest thread's connection of its own. The second window comes
+  // with the frame its agent sent, which is what is stored: its samples differ from the decoded
+  // copy's here to tell the two apart.
+  auto ingest = must(store.openIngestConnection());
+  REQUIRE(ingest != nullptr);
+  TelemetryWindow sent = window("1.1.0", 3000, 120);
+  sent.latencySampleMicros = {7};
+  must(ingest->appendWindows({windowRow("eu-a-1", window("1.0.0", 2000, 100)),
+                              windowRow("eu-a-1", window("1.1.0", 3000, 120),
+                                        encode(AgentMessage{TelemetryReport{{sent}, true}})),
+                              windowRow("eu-a-2", window("1.0.0", 3000, 80))}));
   must(store.addArtifact({"web", "1.1.0", sha256Hex("bytes"), 5, "sig\0bytes", 500, "alice"}));
   must(store.setArtifactSignature("web", "1.1.0", std::string("new\0sig", 7)));
   must(store.saveArtifactContent(sha256Hex("bytes"), artifactFile));
@@ -205,6 +215,17 @@ TEST_CASE("the same writes read back the same from SQLite and PostgreSQL") {
   CHECK(must(postgres->loadEnrollments()) == std::vector<EnrollmentRecord>{aRevoked, b});
 }
 
+TEST_CASE("telemetry rows go to PostgreSQL as COPY text: its special characters escaped") {
+  // Stored windows' text fields are versions and names (the codec refuses anything else), so the
+  // escapes are checked here rather than through a window.
+  std::string out;
+  pg::copyText(out, "a\tb\\c\nd\re");
+  CHECK(out == "a\\tb\\\\c\\nd\\re");
+  out.clear();
+  pg::copyBytea(out, std::string("\x00\xff\\", 3));
+  CHECK(out == "\\\\x00ff5c");
+}
+
 TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing") {
   if (!rollgate::testing::requireOrSkip(PostgresServer::missingPrerequisite())) return;
   auto pg = must(PostgresServer::start());
@@ -224,6 +245,8 @@ TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing")
 
   auto storeA = must(PostgresStore::open(pg->url(), *epochA, leaseA->holder()));
   must(storeA->recordEvent({1, "rollout", "", "r1", "written while leading"}));
+  auto ingestA = must(storeA->openIngestConnection());  // the telemetry ingest thread's
+  must(ingestA->appendWindows({windowRow("h", window("1.0.0", 1000, 1))}));
 
   // A is not renewing (a frozen leader): its lease runs out, B takes it with a higher epoch.
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
@@ -240,6 +263,7 @@ TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing")
                                           " no longer holds the leader lease") != std::string::npos,
                 late.error().message);
   CHECK_FALSE(storeA->saveHost(HostInfo{"h", "r", "c", "1", {}, 1, false, false, "h", {}}).ok());
+  CHECK_FALSE(ingestA->appendWindows({windowRow("h", window("1.0.0", 1000, 1))}).ok());
   CHECK(must(storeA->eventsOf("r1")).size() == 1);
 
   auto storeB = must(PostgresStore::open(pg->url(), *epochB, leaseB->holder()));

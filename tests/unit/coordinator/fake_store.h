@@ -11,11 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "coordinator/store/record_codec.h"
 #include "coordinator/store/store.h"
 
 namespace rollgate::coordinator::testing {
 
-class FakeStore final : public Store {
+class FakeStore : public Store {
  public:
   std::set<std::string> failing;
   std::size_t failedCalls = 0;
@@ -256,9 +257,13 @@ class FakeStore final : public Store {
     return out;
   }
 
-  Status appendWindows(const std::vector<StoredWindow>& more) override {
+  Status appendWindows(const std::vector<WindowRow>& more) override {
     if (fails("appendWindows")) return injected("appendWindows");
-    windows.insert(windows.end(), more.begin(), more.end());
+    for (const auto& row : more) {
+      auto window = decodeWindow(row.encoded);
+      if (!window) return window.error();
+      windows.push_back(StoredWindow{row.host, std::move(*window)});
+    }
     return {};
   }
   Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
