@@ -211,7 +211,7 @@ std::optional<AdminReply> Backtests::start(const BacktestRequest& request, const
   running_ = std::async(std::launch::async, [request, settings, now]() -> Result<BacktestView> {
     std::unique_ptr<BacktestReader> reader;
     if (request.windowsJsonl.empty()) {
-      auto opened = BacktestReader::open(settings.stateDir);
+      auto opened = BacktestReader::open(settings.stateDir, settings.storeUrl);
       if (!opened) return opened.error();
       reader = std::move(*opened);
     }

@@ -36,6 +36,7 @@ namespace rollgate::coordinator {
 
 struct BacktestSettings {
   std::string stateDir;             // the store's (read-only); empty: --windows only
+  std::string storeUrl;             // [store] url: PostgreSQL instead of stateDir's SQLite
   std::uint64_t capBytes = 0;       // [backtest] max_bytes
   std::uint64_t goodAfterMillis = 24 * 3'600'000ULL;
   std::uint64_t windowSeconds = 10;  // [coordinator] window_seconds (for --plan)

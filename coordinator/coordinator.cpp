@@ -246,7 +246,8 @@ Status Coordinator::start() {
                                                     clock_, logger_});
   if (auto status = admin_->restore(); !status) return status;
   backtests_ = std::make_unique<Backtests>(
-      BacktestSettings{config_.stateDir, static_cast<std::uint64_t>(config_.backtestMaxBytes),
+      BacktestSettings{config_.stateDir, config_.storeUrl,
+                       static_cast<std::uint64_t>(config_.backtestMaxBytes),
                        static_cast<std::uint64_t>(config_.backtestGoodAfterHours) * 3'600'000,
                        static_cast<std::uint64_t>(config_.windowSeconds)},
       outbox, clock_, logger_);

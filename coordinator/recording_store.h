@@ -119,8 +119,9 @@ class RecordingStore final : public Store {
     return inner_->latestWindows(host, service, last);
   }
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 const std::vector<std::string>& hosts,
                                                  std::uint64_t sinceMillis) override {
-    return inner_->windowsSince(service, sinceMillis);
+    return inner_->windowsSince(service, hosts, sinceMillis);
   }
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
   Result<std::optional<ArtifactInfo>> findArtifact(const std::string& service,

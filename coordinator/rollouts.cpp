@@ -96,7 +96,7 @@ Status Rollouts::open() {
     // The current step's telemetry, from the store (duplicates are ignored by the rollout).
     rollout::TelemetryWanted wanted = entry.rollout->telemetryWanted();
     if (!wanted.hosts.empty()) {
-      auto windows = telemetry_.since(wanted.service, wanted.sinceMillis);
+      auto windows = telemetry_.since(wanted.service, wanted.hosts, wanted.sinceMillis);
       if (!windows) {
         logger_->error("rollout {}: cannot replay the current step's telemetry: {}", id,
                        windows.error().message);

@@ -36,8 +36,9 @@ class TelemetryStore {
  public:
   // Windows submitted and not yet committed, beyond which full() turns new ones away.
   static constexpr std::size_t kMaxQueued = 100'000;
-  // Windows in one write at most (batches that wait are joined up to it).
-  static constexpr std::size_t kMaxBatch = 50'000;
+  // Windows in one write at most (batches that wait are joined up to it). It bounds how long a
+  // write of the loop's own can wait for the ingest connection's transaction (SQLite: 0.1-0.2 s).
+  static constexpr std::size_t kMaxBatch = 10'000;
 
   // Requires: `store` outlives this. `ingest`: the ingest thread's own connection (null: writes
   // on the caller's thread through `store`); `logger` is needed with it.
@@ -74,9 +75,11 @@ class TelemetryStore {
                                               std::uint32_t last) {
     return store_->latestWindows(host, service, last);
   }
-  // Windows of `service` from any host whose end is after `sinceMillis`, oldest first.
-  Result<std::vector<StoredWindow>> since(const std::string& service, std::uint64_t sinceMillis) {
-    return store_->windowsSince(service, sinceMillis);
+  // Windows of `service` from `hosts` whose end is after `sinceMillis`, oldest first.
+  Result<std::vector<StoredWindow>> since(const std::string& service,
+                                          const std::vector<std::string>& hosts,
+                                          std::uint64_t sinceMillis) {
+    return store_->windowsSince(service, hosts, sinceMillis);
   }
   // Deletes windows that ended before `beforeMillis`; returns how many.
   Result<std::uint64_t> prune(std::uint64_t beforeMillis) {

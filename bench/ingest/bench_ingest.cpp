@@ -108,6 +108,17 @@ double cpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// Bytes process `pid` caused to be written to storage so far (/proc/<pid>/io write_bytes).
+double writtenBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  double value = 0;
+  while (in >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return 0;
+}
+
 // Raw ZeroMQ: one DEALER sends `count` payloads of `bytes` to one ROUTER over tcp loopback, CURVE
 // on both ends; returns messages per second measured at the receiver.
 double rawCurveRate(std::size_t count, std::size_t bytes) {
@@ -215,6 +226,7 @@ int run(int hosts, int perHost, bool postgres) {
   auto start = Clock::now();
   double coordinatorCpuBefore = cpuSeconds(fleet.coordinatorPid());
   double ownCpuBefore = cpuSeconds(::getpid());
+  double writtenBefore = writtenBytes(fleet.coordinatorPid());
   std::uint64_t sent = 0;
   double sendSeconds = 0;
   std::uint64_t stored = 0;
@@ -245,6 +257,7 @@ int run(int hosts, int perHost, bool postgres) {
   double seconds = samples.back().first;
   double coordinatorCores = (cpuSeconds(fleet.coordinatorPid()) - coordinatorCpuBefore) / seconds;
   double ownCores = (cpuSeconds(::getpid()) - ownCpuBefore) / seconds;
+  double written = writtenBytes(fleet.coordinatorPid()) - writtenBefore;
   stored = counter->count() - rowsBefore;  // the rows themselves, at the end
   std::printf("sender queued all %llu reports in %.2f s (at most %llu in flight)\n",
               static_cast<unsigned long long>(total), sendSeconds,
@@ -255,6 +268,11 @@ int run(int hosts, int perHost, bool postgres) {
               seconds, static_cast<double>(stored) / seconds);
   std::printf("CPU over the run: coordinator %.2f cores, this process (senders) %.2f cores, of %ld\n",
               coordinatorCores, ownCores, ::sysconf(_SC_NPROCESSORS_ONLN));
+  if (!postgres) {
+    std::printf("storage written by the coordinator: %.0f MB, %.0f bytes per window, %.0f MB/s\n",
+                written / 1e6, written / static_cast<double>(std::max<std::uint64_t>(stored, 1)),
+                written / 1e6 / seconds);
+  }
   // Steady rate between 20% and 80% stored (leaves out start-up and the tail).
   double t20 = -1, t80 = -1;
   for (auto& [t, n] : samples) {

@@ -77,7 +77,7 @@ Status PostgresStore::migrate() {
       release TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL,
       requests BIGINT NOT NULL, status_5xx BIGINT NOT NULL, "window" BYTEA NOT NULL);
     CREATE INDEX IF NOT EXISTS telemetry_host_service ON telemetry(host, service, end_ms);
-    CREATE INDEX IF NOT EXISTS telemetry_service_end ON telemetry(service, end_ms);
+    DROP INDEX IF EXISTS telemetry_service_end;
     CREATE TABLE IF NOT EXISTS artifacts(
       id BIGSERIAL PRIMARY KEY,
       service TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -626,20 +626,16 @@ Status PostgresStore::saveLabel(const RolloutLabelRecord& label) {
       {label.rolloutId, label.label, label.reason, label.by, label.atMillis});
 }
 
-Result<std::optional<RolloutLabelRecord>> PostgresStore::labelOf(const std::string& rolloutId) {
-  auto rows = read(
-      "SELECT rollout_id, label, reason, \"by\", at_ms FROM rollout_labels WHERE rollout_id = $1",
-      {rolloutId});
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<RolloutLabelRecord>();
-  return std::optional<RolloutLabelRecord>(RolloutLabelRecord{
-      rows->text(0, 0), rows->text(0, 1), rows->text(0, 2), rows->text(0, 3),
-      u64(rows->integer(0, 4))});
+const char* const kLabelOfSql =
+    "SELECT rollout_id, label, reason, \"by\", at_ms FROM rollout_labels WHERE rollout_id = $1";
+const char* const kRevertsOfSql =
+    "SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 ORDER BY seq";
+
+std::optional<RolloutLabelRecord> labelRow(const pg::Rows& rows) {
+  if (rows.empty()) return std::nullopt;
+  return RolloutLabelRecord{rows.text(0, 0), rows.text(0, 1), rows.text(0, 2), rows.text(0, 3),
+                            u64(rows.integer(0, 4))};
 }
-
-// ---- reverts
-
-namespace {
 
 std::vector<RevertRecord> revertRows(const pg::Rows& rows) {
   std::vector<RevertRecord> out;
@@ -650,12 +646,16 @@ std::vector<RevertRecord> revertRows(const pg::Rows& rows) {
   return out;
 }
 
-}  // namespace
+Result<std::optional<RolloutLabelRecord>> PostgresStore::labelOf(const std::string& rolloutId) {
+  auto rows = read(kLabelOfSql, {rolloutId});
+  if (!rows) return rows.error();
+  return labelRow(*rows);
+}
+
+// ---- reverts
 
 Result<std::vector<RevertRecord>> PostgresStore::revertsOf(const std::string& service) {
-  auto rows = read("SELECT id, seq, service, finished, state FROM reverts WHERE service = $1 "
-                   "ORDER BY seq",
-                   {service});
+  auto rows = read(kRevertsOfSql, {service});
   if (!rows) return rows.error();
   return revertRows(*rows);
 }
@@ -835,11 +835,12 @@ Result<std::vector<TelemetryWindow>> PostgresStore::latestWindows(const std::str
 }
 
 Result<std::vector<StoredWindow>> PostgresStore::windowsSince(const std::string& service,
+                                                              const std::vector<std::string>& hosts,
                                                               std::uint64_t sinceMillis) {
   auto rows = read(
-      "SELECT host, \"window\" FROM telemetry WHERE service = $1 AND end_ms > $2 "
-      "ORDER BY end_ms, id",
-      {service, sinceMillis});
+      "SELECT host, \"window\" FROM telemetry WHERE host IN (SELECT jsonb_array_elements_text("
+      "$3::jsonb)) AND service = $1 AND end_ms > $2 ORDER BY end_ms, id",
+      {service, sinceMillis, nlohmann::json(hosts).dump()});
   if (!rows) return rows.error();
   std::vector<StoredWindow> out;
   for (int i = 0; i < rows->size(); ++i) {

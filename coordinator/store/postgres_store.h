@@ -18,7 +18,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "coordinator/store/pg.h"
 #include "coordinator/store/store.h"
@@ -95,6 +97,7 @@ class PostgresStore final : public Store {
                                                      const std::string& service,
                                                      std::uint32_t last) override;
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 const std::vector<std::string>& hosts,
                                                  std::uint64_t sinceMillis) override;
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;
@@ -138,6 +141,13 @@ class PostgresStore final : public Store {
   std::string fenceBegin_;
   std::function<bool()> leaseValid_;
 };
+
+// Reads the backtest worker's connection (BacktestReader) asks as the store does: the statement
+// ($1: the rollout id, or the service) and the decoding of its rows.
+extern const char* const kLabelOfSql;
+extern const char* const kRevertsOfSql;
+std::optional<RolloutLabelRecord> labelRow(const pg::Rows& rows);
+std::vector<RevertRecord> revertRows(const pg::Rows& rows);
 
 // Keeps the bytes of the file at `path` (content `sha256`) in artifact_content, in the caller's
 // transaction; nothing when they are kept already.

@@ -81,7 +81,7 @@ Status SqliteStore::migrate() {
       release TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,
       requests INTEGER NOT NULL, status_5xx INTEGER NOT NULL, window BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS telemetry_host_service ON telemetry(host, service, end_ms);
-    CREATE INDEX IF NOT EXISTS telemetry_service_end ON telemetry(service, end_ms);
+    DROP INDEX IF EXISTS telemetry_service_end;
     CREATE TABLE IF NOT EXISTS artifacts(
       service TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
       size_bytes INTEGER NOT NULL, signature BLOB NOT NULL, pushed_ms INTEGER NOT NULL,
@@ -518,11 +518,15 @@ Result<std::vector<TelemetryWindow>> SqliteStore::latestWindows(const std::strin
 }
 
 Result<std::vector<StoredWindow>> SqliteStore::windowsSince(const std::string& service,
+                                                            const std::vector<std::string>& hosts,
                                                             std::uint64_t sinceMillis) {
   auto stmt = db_->prepare(
-      "SELECT host, window FROM telemetry WHERE service = ?1 AND end_ms > ?2 ORDER BY end_ms, id");
+      "SELECT host, window FROM telemetry WHERE host IN (SELECT value FROM json_each(?3)) AND "
+      "service = ?1 AND end_ms > ?2 ORDER BY end_ms, id");
   if (!stmt) return stmt.error();
-  stmt->bind(1, service).bind(2, static_cast<std::int64_t>(sinceMillis));
+  stmt->bind(1, service)
+      .bind(2, static_cast<std::int64_t>(sinceMillis))
+      .bind(3, nlohmann::json(hosts).dump());
   std::vector<StoredWindow> out;
   while (stmt->step()) {
     auto window = decodeWindow(stmt->blob(1));

@@ -76,6 +76,7 @@ class SqliteStore final : public Store {
                                                      const std::string& service,
                                                      std::uint32_t last) override;
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 const std::vector<std::string>& hosts,
                                                  std::uint64_t sinceMillis) override;
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override;
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override;

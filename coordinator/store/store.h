@@ -278,8 +278,10 @@ class Store {
   virtual Result<std::vector<TelemetryWindow>> latestWindows(const std::string& host,
                                                              const std::string& service,
                                                              std::uint32_t last) = 0;
-  // Windows of `service` from any host whose end is after `sinceMillis`, oldest first.
+  // Windows of `service` from `hosts` whose end is after `sinceMillis`, oldest first. Selected by
+  // host (the index every append keeps up is (host, service, end_ms); there is none by service).
   virtual Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                         const std::vector<std::string>& hosts,
                                                          std::uint64_t sinceMillis) = 0;
   // Deletes windows that ended before `beforeMillis`; returns how many.
   virtual Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) = 0;

@@ -298,15 +298,23 @@ TEST_CASE("one key cannot take the coordinator down: floods, takeovers and repla
 
   {
     // ---- 5. /metrics has every kind of drop, summed over the keys.
-    auto scrape = runCommand({"curl", "-sS", "--max-time", "10",
-                              "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics"});
-    REQUIRE_MESSAGE(scrape.exitCode == 0, scrape.err);
+    CommandOutput scrape;
     auto value = [&](const std::string& series) -> double {
       auto at = scrape.out.find("\n" + series + " ");
       if (at == std::string::npos) return -1;
       return std::stod(scrape.out.substr(at + series.size() + 2));
     };
-    // Published once a second: what `rollgate hosts` says now, /metrics says within a scrape.
+    // Published once a second: what `rollgate hosts` says now, /metrics says after the next
+    // publication (scraped until the last kind counted above, the results, shows there).
+    waitUntil(
+        [&] {
+          scrape = runCommand({"curl", "-sS", "--max-time", "10",
+                               "http://127.0.0.1:" + std::to_string(metricsPort) + "/metrics"});
+          return scrape.exitCode == 0 &&
+                 value("rollgate_quota_dropped_total{rollgate_kind=\"unsolicited_result\"}") >= 1;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(250));
+    REQUIRE_MESSAGE(scrape.exitCode == 0, scrape.err);
     std::uint64_t windows = dropped(f.fleet(), "flood-1", "telemetry_windows");
     std::uint64_t chunkReplies = dropped(f.fleet(), "flood-1", "chunk_replies");
     CHECK(value("rollgate_quota_dropped_total{rollgate_kind=\"telemetry_window\"}") >=

@@ -296,6 +296,10 @@ TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command 
     std::set<int> steps;
     for (const auto& check : view["checks"]) steps.insert(check.value("step", 0));
     CHECK(steps.size() == view["plan"].size());
+    // A backtest replays the rollouts stored in PostgreSQL, read by the leader's worker on a
+    // read-only session of its own.
+    auto backtest = f.cli({"backtest", "--json"});
+    CHECK_MESSAGE(parse(backtest).value("replayed", 0) >= 2, (backtest.out + backtest.err));
   }
 
   // Whatever was re-sent after a takeover, each agent applied one command per rollout and kind.

@@ -13,6 +13,7 @@
 #include "common/codec.h"
 #include "common/gate_json.h"
 #include "common/sha256.h"
+#include "coordinator/store/backtest_reader.h"
 #include "coordinator/store/leader_lease.h"
 #include "coordinator/store/migrate_store.h"
 #include "coordinator/store/pg.h"
@@ -167,9 +168,10 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
   for (const auto& w : must(store.latestWindows("eu-a-1", "web", 5))) {
     out["latest"].push_back({w.release, w.endMillis, w.requests, w.latencySampleMicros});
   }
-  for (const auto& w : must(store.windowsSince("web", 2500))) {
+  for (const auto& w : must(store.windowsSince("web", {"eu-a-1", "eu-a-2", "nobody"}, 2500))) {
     out["since"].push_back({w.host, w.window.release});
   }
+  out["since_of_one_host"] = must(store.windowsSince("web", {"eu-a-2"}, 0)).size();
   out["pruned"] = must(store.pruneWindows(2500));
   auto artifact = must(store.findArtifact("web", "1.1.0"));
   REQUIRE(artifact.has_value());
@@ -178,6 +180,25 @@ nlohmann::json exercise(Store& store, const std::string& artifactFile) {
   out["duplicate_artifact_refused"] =
       !store.addArtifact({"web", "1.1.0", std::string(64, 'b'), 5, "", 600, "bob"}).ok();
   out["events_pruned"] = must(store.pruneEvents(0, 1));
+  return out;
+}
+
+// What a backtest reads, through the reader's connection of its own, as one JSON document.
+nlohmann::json readBacktest(BacktestReader& reader) {
+  nlohmann::json out;
+  for (const auto& r : must(reader.rollouts("", 0, UINT64_MAX))) {
+    out["rollouts"].push_back({r.id, r.seq, r.service, r.version, r.finished, r.createdMillis,
+                               r.stateJson});
+  }
+  out["of_web"] = must(reader.rolloutsOf("web")).size();
+  out["created_later"] = must(reader.rollouts("web", 101, 200)).size();  // r1 was created at 100
+  out["journal"] = must(reader.journal("r1"));
+  auto label = must(reader.labelOf("r1"));
+  out["label"] = label ? nlohmann::json{label->label, label->reason, label->by, label->atMillis}
+                       : nlohmann::json();
+  out["reverts"] = must(reader.revertsOf("web")).size();
+  auto usage = must(reader.usage());
+  out["usage"] = {usage.bytes, usage.rollouts, usage.droppedRollouts};
   return out;
 }
 
@@ -193,6 +214,16 @@ TEST_CASE("the same writes read back the same from SQLite and PostgreSQL") {
   auto postgres = must(PostgresStore::openUnfenced(pg->url()));
   nlohmann::json fromPostgres = exercise(*postgres, dir.file("artifact"));
   CHECK(fromSqlite.dump(1) == fromPostgres.dump(1));
+  // A backtest reads the same, on a read-only connection of its own, from either backend.
+  nlohmann::json backtestSqlite = readBacktest(*must(BacktestReader::open(dir.file("state"))));
+  nlohmann::json backtestPostgres = readBacktest(*must(BacktestReader::open("", pg->url())));
+  CHECK(backtestSqlite.dump(1) == backtestPostgres.dump(1));
+  CHECK(fromPostgres["since"].size() == 2);
+  CHECK(fromPostgres["since_of_one_host"] == 1);
+  CHECK(backtestPostgres["rollouts"].size() == 1);
+  CHECK(backtestPostgres["journal"] == nlohmann::json{"{\"a\":1}", "{\"b\":2}"});
+  CHECK(backtestPostgres["label"][0] == "good");
+  CHECK(backtestPostgres["created_later"] == 0);
   CHECK(fromPostgres["hosts"].dump().find(R"(["eu-b-1","eu","eu-a","1.0",7000)") !=
         std::string::npos);
   CHECK(fromPostgres["events"].dump().find("host_registered") <

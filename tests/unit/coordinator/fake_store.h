@@ -279,10 +279,14 @@ class FakeStore : public Store {
     return out;
   }
   Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
+                                                 const std::vector<std::string>& hosts,
                                                  std::uint64_t sinceMillis) override {
     std::vector<StoredWindow> out;
     for (const auto& w : windows) {
-      if (w.window.service == service && w.window.endMillis > sinceMillis) out.push_back(w);
+      if (w.window.service == service && w.window.endMillis > sinceMillis &&
+          std::find(hosts.begin(), hosts.end(), w.host) != hosts.end()) {
+        out.push_back(w);
+      }
     }
     return out;
   }
