@@ -25,6 +25,7 @@
 #include <vector>
 #include <zmq_addon.hpp>
 
+#include "bench/abort/bench_postgres.h"
 #include "bench/abort/simulated_agents.h"
 #include "tests/support/fleet/fleet.h"
 #include "tests/support/postgres/postgres_server.h"
@@ -302,16 +303,7 @@ Peer runPeer(const std::string& dir, const std::string& keyFile, int count) {
 int run(int count, bool postgres) {
   std::unique_ptr<testing::PostgresServer> pg;
   testing::SharedStore shared;
-  if (postgres) {
-    auto server = testing::PostgresServer::start();
-    if (!server) {
-      std::fprintf(stderr, "PostgreSQL: %s\n", server.error().message.c_str());
-      return 1;
-    }
-    pg = std::move(*server);
-    shared.urls = {pg->url()};
-    shared.leaseSeconds = 10;
-  }
+  if (postgres && !bench::startPostgres(pg, shared)) return 1;
   std::printf("store: %s; %d connections in %d worker processes\n",
               postgres ? "PostgreSQL 15 (loopback)" : "SQLite", count,
               (count + kPerWorker - 1) / kPerWorker);

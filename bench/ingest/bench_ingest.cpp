@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/abort/bench_postgres.h"
 #include "bench/abort/simulated_agents.h"
 #include "coordinator/store/pg.h"
 #include "coordinator/store/sqlite.h"
@@ -159,16 +160,7 @@ double rawCurveRate(std::size_t count, std::size_t bytes) {
 int run(int hosts, int perHost, bool postgres) {
   std::unique_ptr<testing::PostgresServer> pg;
   testing::SharedStore shared;
-  if (postgres) {
-    auto server = testing::PostgresServer::start();
-    if (!server) {
-      std::fprintf(stderr, "PostgreSQL: %s\n", server.error().message.c_str());
-      return 1;
-    }
-    pg = std::move(*server);
-    shared.urls = {pg->url()};
-    shared.leaseSeconds = 10;
-  }
+  if (postgres && !bench::startPostgres(pg, shared)) return 1;
   std::printf("store: %s\n", postgres ? "PostgreSQL 15 (loopback)" : "SQLite");
   // The per-host quotas ([limits]) raised out of the way: this measures the store's capacity.
   LocalFleet fleet("heartbeat_seconds = 600\nhost_timeout_seconds = 3600\n"
