@@ -696,9 +696,6 @@ void Coordinator::ackTelemetry() {
     }
     telemetryAcks_.pop_front();
   }
-  for (double seconds : telemetry_->takeWriteSeconds()) {
-    recording_->observeWrite("append_windows", seconds);
-  }
 }
 
 void Coordinator::toAgent(const std::string& routingId, const CoordinatorMessage& message) {
@@ -810,6 +807,10 @@ void Coordinator::tick() {
   rollouts_->tick();
   reverts_->tick();
   backtests_->tick();
+  // The ingest thread's writes, timed there, join the store-write histogram (/metrics).
+  for (double seconds : telemetry_->takeWriteSeconds()) {
+    recording_->observeWrite("append_windows", seconds);
+  }
   if (!trainsReady_) {
     bool everyHostBack = true;
     for (const auto& host : registry_.list(wall)) everyHostBack = everyHostBack && host.connected;

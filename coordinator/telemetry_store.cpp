@@ -1,10 +1,10 @@
 #include "coordinator/telemetry_store.h"
 
-#include "coordinator/store/record_codec.h"
-
 #include <pthread.h>
 
 #include <chrono>
+
+#include "coordinator/store/record_codec.h"
 
 namespace rollgate::coordinator {
 

@@ -10,7 +10,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/fleet/rollout_runner.h"
@@ -20,20 +19,6 @@
 using namespace rollgate::testing;
 
 namespace {
-
-// utime + stime of `pid`, in clock ticks.
-long cpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return utime + stime;
-}
 
 double cpuPercent(pid_t pid, int seconds) {
   long before = cpuTicks(pid);

@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -92,21 +91,9 @@ class RowCounter {
   std::unique_ptr<Database> sqlite_;
 };
 
-// CPU seconds (user + system) of process `pid` so far, from /proc/<pid>/stat; of every thread of
-// it, so of this process too with getpid().
+// CPU seconds (user + system, every thread) of process `pid` so far.
 double cpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14 || i == 15) ticks += std::strtod(field.c_str(), nullptr);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return static_cast<double>(testing::cpuTicks(pid)) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 // Bytes process `pid` caused to be written to storage so far (/proc/<pid>/io write_bytes).

@@ -456,17 +456,17 @@ Status SqliteStore::appendWindows(const std::vector<WindowRow>& windows) {
     return db_->prepare(sql);
   };
   Transaction transaction(*db_);
-  auto full = insertOf(std::min(windows.size(), kRowsPerStatement));
-  if (!full) return full.error();
+  std::optional<Statement> insert;  // prepared for `preparedRows` rows (again for a shorter tail)
+  std::size_t preparedRows = 0;
   for (std::size_t first = 0; first < windows.size(); first += kRowsPerStatement) {
     std::size_t rows = std::min(kRowsPerStatement, windows.size() - first);
-    std::optional<Statement> tail;
-    if (rows < kRowsPerStatement && first > 0) {
+    if (rows != preparedRows) {
       auto prepared = insertOf(rows);
       if (!prepared) return prepared.error();
-      tail.emplace(std::move(*prepared));
+      insert.emplace(std::move(*prepared));
+      preparedRows = rows;
     }
-    Statement& stmt = tail ? *tail : *full;
+    Statement& stmt = *insert;
     for (std::size_t i = 0; i < rows; ++i) {
       const WindowRow& w = windows[first + i];
       const int at = static_cast<int>(i) * 8;
@@ -491,8 +491,8 @@ Result<std::unique_ptr<Store>> SqliteStore::openIngestConnection() {
   // holds no lock file (this store does) and bumps no epoch.
   auto db = Database::openForOneThread(db_->path());
   if (!db) return db.error();
-  // A batch of windows dirties many pages of the table and both indexes: a cache of up to
-  // 64 MiB keeps them (SQLite's default 2 MiB spills and reads them back within the batch).
+  // A batch of windows dirties many pages of the table and its index: a cache of up to 64 MiB
+  // keeps them (SQLite's default 2 MiB spills and reads them back within the batch).
   if (auto status = (*db)->exec("PRAGMA cache_size = -65536"); !status) return status.error();
   std::unique_ptr<SqliteStore> ingest(new SqliteStore(std::move(*db), -1));
   ingest->epoch_ = epoch_;

@@ -71,6 +71,9 @@ int runAttached(const std::vector<std::string>& argv,
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freePort();
+// utime + stime of process `pid`, every thread of it, in clock ticks (sysconf(_SC_CLK_TCK) a
+// second); -1 when /proc/<pid>/stat cannot be read.
+long cpuTicks(pid_t pid);
 
 // Polls `condition` every `interval` until it holds or `timeout` passes.
 bool waitUntil(const std::function<bool()>& condition,
