@@ -4,6 +4,7 @@
 #include "common/codec.h"
 
 #include <capnp/message.h>
+#include <capnp/serialize-packed.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
@@ -351,29 +352,45 @@ std::string quoted(const std::string& value) {
   return "\"" + shown + "\"";
 }
 
-Status checkName(const std::string& field, const std::string& value, bool allowEmpty = false) {
+// A field's name put together only when it is reported: the checks below take it as a string or
+// as this, and telemetry windows (the most frequent message) are checked with this.
+struct FieldName {
+  const std::string& prefix;
+  const char* suffix;
+};
+std::string nameOf(const std::string& field) { return field; }
+std::string nameOf(const FieldName& field) { return field.prefix + field.suffix; }
+
+template <typename Field>
+Status checkName(const Field& field, const std::string& value, bool allowEmpty = false) {
   if (allowEmpty && value.empty()) return {};
-  if (!isValidName(value)) return fieldError(field, "invalid name " + quoted(value));
+  if (!isValidName(value)) return fieldError(nameOf(field), "invalid name " + quoted(value));
   return {};
 }
 
-Status checkVersion(const std::string& field, const std::string& value, bool allowEmpty) {
+template <typename Field>
+Status checkVersion(const Field& field, const std::string& value, bool allowEmpty) {
   if (allowEmpty && value.empty()) return {};
-  if (auto status = validateVersion(value); !status) return fieldError(field, status.error().message);
-  return {};
-}
-
-Status checkText(const std::string& field, const std::string& value, std::size_t maxBytes) {
-  if (value.size() > maxBytes) {
-    return fieldError(field, std::to_string(value.size()) + " bytes exceeds " +
-                                 std::to_string(maxBytes));
+  if (auto status = validateVersion(value); !status) {
+    return fieldError(nameOf(field), status.error().message);
   }
   return {};
 }
 
-Status checkCount(const std::string& field, std::size_t count, std::size_t max) {
+template <typename Field>
+Status checkText(const Field& field, const std::string& value, std::size_t maxBytes) {
+  if (value.size() > maxBytes) {
+    return fieldError(nameOf(field), std::to_string(value.size()) + " bytes exceeds " +
+                                         std::to_string(maxBytes));
+  }
+  return {};
+}
+
+template <typename Field>
+Status checkCount(const Field& field, std::size_t count, std::size_t max) {
   if (count > max) {
-    return fieldError(field, std::to_string(count) + " entries exceeds " + std::to_string(max));
+    return fieldError(nameOf(field),
+                      std::to_string(count) + " entries exceeds " + std::to_string(max));
   }
   return {};
 }
@@ -408,27 +425,27 @@ Status check(const CommandRef& v, const std::string& field) {
 }
 
 Status check(const TelemetryWindow& v, const std::string& f) {
-  ROLLGATE_RETURN_IF_ERROR(checkName(f + ".service", v.service));
-  ROLLGATE_RETURN_IF_ERROR(checkVersion(f + ".release", v.release, true));
+  ROLLGATE_RETURN_IF_ERROR(checkName(FieldName{f, ".service"}, v.service));
+  ROLLGATE_RETURN_IF_ERROR(checkVersion(FieldName{f, ".release"}, v.release, true));
   if (v.endMillis < v.startMillis) {
     return fieldError(f + ".endMillis", std::to_string(v.endMillis) + " is before startMillis " +
                                              std::to_string(v.startMillis));
   }
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".statusCodes", v.statusCodes.size(), 500));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(FieldName{f, ".statusCodes"}, v.statusCodes.size(), 500));
   for (const auto& c : v.statusCodes) {
     if (c.code < 100 || c.code > 599) {
       return fieldError(f + ".statusCodes", "status code " + std::to_string(c.code) +
                                                 " outside 100-599");
     }
   }
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".latencyBucketUpperMicros", v.latencyBucketUpperMicros.size(), 128));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(FieldName{f, ".latencyBucketUpperMicros"}, v.latencyBucketUpperMicros.size(), 128));
   if (v.latencyBucketCounts.size() != v.latencyBucketUpperMicros.size()) {
     return fieldError(f + ".latencyBucketCounts",
                       std::to_string(v.latencyBucketCounts.size()) +
                           " counts for " + std::to_string(v.latencyBucketUpperMicros.size()) +
                           " buckets");
   }
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".latencySampleMicros", v.latencySampleMicros.size(), 8192));
+  ROLLGATE_RETURN_IF_ERROR(checkCount(FieldName{f, ".latencySampleMicros"}, v.latencySampleMicros.size(), 8192));
   // Summed with a bound check at every step: a hostile window must not wrap the sum around.
   std::uint64_t classes = 0;
   for (std::uint64_t count : {v.status1xx, v.status2xx, v.status3xx, v.status4xx, v.status5xx}) {
@@ -438,12 +455,12 @@ Status check(const TelemetryWindow& v, const std::string& f) {
     }
     classes += count;
   }
-  ROLLGATE_RETURN_IF_ERROR(checkCount(f + ".sentryFingerprints", v.sentry.fingerprints.size(),
+  ROLLGATE_RETURN_IF_ERROR(checkCount(FieldName{f, ".sentryFingerprints"}, v.sentry.fingerprints.size(),
                                       kMaxSentryFingerprints));
   for (const auto& print : v.sentry.fingerprints) {
-    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.type", print.type, kMaxSentryTextBytes));
-    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.frame", print.frame, kMaxSentryTextBytes));
-    ROLLGATE_RETURN_IF_ERROR(checkText(f + ".sentryFingerprints.sampleMessage", print.sampleMessage,
+    ROLLGATE_RETURN_IF_ERROR(checkText(FieldName{f, ".sentryFingerprints.type"}, print.type, kMaxSentryTextBytes));
+    ROLLGATE_RETURN_IF_ERROR(checkText(FieldName{f, ".sentryFingerprints.frame"}, print.frame, kMaxSentryTextBytes));
+    ROLLGATE_RETURN_IF_ERROR(checkText(FieldName{f, ".sentryFingerprints.sampleMessage"}, print.sampleMessage,
                                        kMaxSentryTextBytes));
     if (print.unhandled > print.count || print.count > v.sentry.errors) {
       return fieldError(f + ".sentryFingerprints", "fingerprint \"" + print.type + "\" counts " +
@@ -1419,6 +1436,63 @@ Result<AdminReply> decodeAdminReply(Bytes frame) {
         v.standby = root.getStandby();
         return v;
       });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed frames
+
+namespace {
+constexpr char kPackedMarker[4] = {'R', 'G', 'p', 'k'};
+constexpr std::size_t kPackedHeaderBytes = 8;
+}  // namespace
+
+std::string packFrame(Bytes flat) {
+  // Packing writes at most one tag byte and one count byte beyond each run of words.
+  std::string out(kPackedHeaderBytes + flat.size() + flat.size() / 8 + 16, '\0');
+  std::memcpy(out.data(), kPackedMarker, sizeof kPackedMarker);
+  const auto size = static_cast<std::uint32_t>(flat.size());
+  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((size >> (8 * i)) & 0xFF);
+  kj::ArrayOutputStream sink(kj::arrayPtr(reinterpret_cast<kj::byte*>(out.data()) +
+                                              kPackedHeaderBytes,
+                                          out.size() - kPackedHeaderBytes));
+  {
+    capnp::_::PackedOutputStream packed(sink);
+    packed.write(flat.data(), flat.size());
+  }
+  out.resize(kPackedHeaderBytes + sink.getArray().size());
+  return out;
+}
+
+bool isPackedFrame(Bytes frame) {
+  return frame.size() >= kPackedHeaderBytes &&
+         std::memcmp(frame.data(), kPackedMarker, sizeof kPackedMarker) == 0;
+}
+
+Result<std::string> unpackFrame(Bytes packed, std::size_t maxBytes) {
+  if (!isPackedFrame(packed)) return makeError("not a packed frame (no RGpk header)");
+  std::size_t size = 0;
+  for (int i = 0; i < 4; ++i) size |= static_cast<std::size_t>(packed[4 + i]) << (8 * i);
+  if (size > maxBytes || size % sizeof(capnp::word) != 0 || size == 0) {
+    return makeError("packed frame claims " + std::to_string(size) +
+                     " bytes unpacked (a whole number of 8-byte words up to " +
+                     std::to_string(maxBytes) + " expected)");
+  }
+  std::string out(size, '\0');
+  try {
+    kj::ArrayInputStream source(kj::arrayPtr(packed.data() + kPackedHeaderBytes,
+                                             packed.size() - kPackedHeaderBytes));
+    capnp::_::PackedInputStream unpacked(source);
+    unpacked.read(out.data(), size);
+    if (source.tryGetReadBuffer().size() != 0) {
+      return makeError("packed frame has bytes beyond its " + std::to_string(size) +
+                       " unpacked bytes");
+    }
+  } catch (const kj::Exception& e) {
+    return makeError("packed frame of " + std::to_string(packed.size()) +
+                     " bytes does not unpack to the " + std::to_string(size) +
+                     " its header says: " + e.getDescription().cStr());
+  }
+  return out;
 }
 
 }  // namespace rollgate

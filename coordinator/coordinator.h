@@ -102,14 +102,16 @@ class Coordinator final : private Outbox {
     zmq::message_t body;
     std::string address;  // the peer's IP address (Peer-Address)
   };
-  // Reads one [routing id, body] message from `socket`; counts and logs (as `what`) a message of
-  // the wrong shape or from a key `allowlist` does not admit (`refusal` says why).
-  std::optional<Inbound> receive(zmq::socket_t& socket, const Allowlist& allowlist,
-                                 const std::string& what, const std::string& refusal);
-  void onAgentReadable();
+  // Reads one [routing id, body] message from `socket` into `in`; false when the socket had none.
+  // `in` stays empty for a message of the wrong shape or from a key `allowlist` does not admit,
+  // counted and logged as `what` (`refusal` says why).
+  bool receive(zmq::socket_t& socket, const Allowlist& allowlist, const std::string& what,
+               const std::string& refusal, std::optional<Inbound>& in);
+  // Handle one message each; false when the socket had none.
+  bool onAgentReadable();
   void failRefusedResult(const std::string& host, const zmq::message_t& frame,
                          const std::string& reason);
-  void onAdminReadable();
+  bool onAdminReadable();
   void handleAgentMessage(const std::string& routingId, const std::string& host,
                           AgentMessage message, std::string_view body);
   void onHello(const std::string& routingId, const std::string& host, const Hello& hello);

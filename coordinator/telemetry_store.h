@@ -105,6 +105,8 @@ class TelemetryStore {
   std::condition_variable wake_;         // the ingest thread: a batch, or stop
   std::condition_variable committedCv_;  // flush(): a batch committed
   std::deque<Batch> queue_;              // guarded by mutex_
+  // Rows of committed batches, freed by the loop (see writeFirst); guarded by mutex_.
+  std::vector<std::vector<WindowRow>> written_;
   std::string lastError_;                // guarded by mutex_; the last failed write's error
   std::vector<double> writeSeconds_;     // guarded by mutex_
   bool stop_ = false;                    // guarded by mutex_

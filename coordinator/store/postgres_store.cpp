@@ -73,11 +73,21 @@ Status PostgresStore::migrate() {
     CREATE INDEX IF NOT EXISTS events_rollout ON events(rollout_id, id);
     CREATE TABLE IF NOT EXISTS aborts(id BIGINT PRIMARY KEY, state TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS telemetry(
-      id BIGSERIAL PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL,
+      id BIGSERIAL PRIMARY KEY, host TEXT COLLATE "C" NOT NULL, service TEXT COLLATE "C" NOT NULL,
       release TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL,
       requests BIGINT NOT NULL, status_5xx BIGINT NOT NULL, "window" BYTEA NOT NULL);
-    CREATE INDEX IF NOT EXISTS telemetry_host_service ON telemetry(host, service, end_ms);
     DROP INDEX IF EXISTS telemetry_service_end;
+    -- Host and service names are ASCII ([A-Za-z0-9._-]): in the C collation the index on them
+    -- compares bytes, not through the database's locale, for every stored window. Tables made
+    -- before are changed once (their index is built again).
+    DO $$ BEGIN
+      IF (SELECT collation_name FROM information_schema.columns WHERE table_schema = current_schema()
+          AND table_name = 'telemetry' AND column_name = 'host') IS DISTINCT FROM 'C' THEN
+        ALTER TABLE telemetry ALTER COLUMN host TYPE TEXT COLLATE "C",
+          ALTER COLUMN service TYPE TEXT COLLATE "C";
+      END IF;
+    END $$;
+    CREATE INDEX IF NOT EXISTS telemetry_host_service ON telemetry(host, service, end_ms);
     CREATE TABLE IF NOT EXISTS artifacts(
       id BIGSERIAL PRIMARY KEY,
       service TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,

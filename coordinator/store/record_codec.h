@@ -1,6 +1,6 @@
 // How the stores keep records that are not columns of their own: a host's services, an abort's
 // state, a rollout's command refs and host lists as JSON, and a telemetry window as the one-window
-// TelemetryReport frame it arrived in. SqliteStore and PostgresStore keep them alike, so a state
+// TelemetryReport frame it arrived in, packed (common/codec.h: packFrame). SqliteStore and PostgresStore keep them alike, so a state
 // migrated from one to the other reads back the same.
 #pragma once
 
@@ -24,8 +24,10 @@ nlohmann::json refsToJson(const std::map<std::uint64_t, CommandRef>& refs);
 std::map<std::uint64_t, CommandRef> refsFromJson(const std::string& text);
 std::vector<std::string> namesFromJson(const std::string& text);
 std::string encodeWindow(const TelemetryWindow& window);
-// `window` of `host` as stored; `frame`: the one-window report its agent sent (empty: encoded).
+// `window` of `host` as stored; `frame`: the one-window report its agent sent (empty: encoded),
+// kept packed.
 WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std::string frame = {});
+// A stored window, packed or (as stored before packing) flat.
 Result<TelemetryWindow> decodeWindow(const std::string& blob);
 
 }  // namespace rollgate::coordinator

@@ -447,10 +447,13 @@ Result<std::vector<CheckRecord>> SqliteStore::checksOf(const std::string& rollou
 Status SqliteStore::appendWindows(const std::vector<WindowRow>& windows) {
   if (windows.empty()) return {};
   // Up to 64 rows per statement: a batch of thousands runs a few dozen statements, not one per row.
+  // OR FAIL: a statement of several rows that could abort half-way must be able to undo its own
+  // rows, so SQLite copies every page it touches to a statement journal (a temporary file, as many
+  // bytes again as the rows). A failure here rolls back the whole transaction anyway.
   constexpr std::size_t kRowsPerStatement = 64;
   auto insertOf = [&](std::size_t rows) {
     std::string sql =
-        "INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
+        "INSERT OR FAIL INTO telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
         "window) VALUES";
     for (std::size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
     return db_->prepare(sql);

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/gate_json.h"
+#include "common/hex.h"
 #include "common/sha256.h"
 #include "coordinator/store/backtest_reader.h"
 #include "coordinator/store/leader_lease.h"
@@ -255,6 +256,46 @@ TEST_CASE("telemetry rows go to PostgreSQL as COPY text: its special characters 
   out.clear();
   pg::copyBytea(out, std::string("\x00\xff\\", 3));
   CHECK(out == "\\\\x00ff5c");
+}
+
+TEST_CASE("a telemetry table made before keeps its rows: C collation, flat frames read back") {
+  if (!rollgate::testing::requireOrSkip(PostgresServer::missingPrerequisite())) return;
+  auto pg = must(PostgresServer::start());
+  auto conn = must(pg::Connection::open(pg->url()));
+  // The table as rollgate made it before: names in the database's collation, windows stored flat.
+  must(conn->run(R"sql(
+    CREATE TABLE telemetry(
+      id BIGSERIAL PRIMARY KEY, host TEXT NOT NULL, service TEXT NOT NULL,
+      release TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL,
+      requests BIGINT NOT NULL, status_5xx BIGINT NOT NULL, "window" BYTEA NOT NULL);
+    CREATE INDEX telemetry_host_service ON telemetry(host, service, end_ms);
+  )sql"));
+  const TelemetryWindow old = window("1.0.0", 1000, 40);
+  must(conn->run("INSERT INTO telemetry(host, service, release, start_ms, end_ms, requests, "
+                 "status_5xx, \"window\") VALUES('h', 'web', '1.0.0', 0, 1000, 40, 3, decode('" +
+                 toHex(encodeWindow(old)) + "', 'hex'))"));
+  auto collation = [&] {
+    auto rows = must(conn->exec(
+        "SELECT COALESCE(collation_name, '') FROM information_schema.columns WHERE "
+        "table_name = 'telemetry' AND column_name IN ('host', 'service') ORDER BY column_name"));
+    REQUIRE(rows.size() == 2);
+    return rows.text(0, 0) + "," + rows.text(1, 0);
+  };
+  CHECK(collation() == ",");
+
+  auto store = must(PostgresStore::openUnfenced(pg->url()));
+  CHECK(collation() == "C,C");
+  auto ingest = must(store->openIngestConnection());
+  const TelemetryWindow now = window("1.1.0", 2000, 50);
+  must(ingest->appendWindows({windowRow("h", now)}));
+  auto read = must(store->latestWindows("h", "web", 10));
+  REQUIRE(read.size() == 2);
+  CHECK(read[0] == old);  // flat, as stored before
+  CHECK(read[1] == now);  // packed
+  auto since = must(store->windowsSince("web", {"h"}, 0));
+  CHECK(since.size() == 2);
+  store.reset();
+  CHECK(must(PostgresStore::openUnfenced(pg->url()))->latestWindows("h", "web", 10)->size() == 2);
 }
 
 TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing") {

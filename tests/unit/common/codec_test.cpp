@@ -393,6 +393,66 @@ TEST_CASE("invalid fields are rejected naming the field, by validate() and by th
 }
 
 // Values chosen so that unchecked unsigned 64-bit sums would wrap around.
+TEST_CASE("a telemetry window's invalid fields are named with the window's index") {
+  TelemetryReport report{{sampleWindow("web", 1'763'700'000'000ull),
+                          sampleWindow("api", 1'763'700'010'000ull)}};
+  report.windows[1].service = "api/v2";
+  requireRejected(validate(AgentMessage{report}), {"telemetry.windows[1].service", "api/v2"});
+  report.windows[1].service = "api";
+  report.windows[1].release = "../1.0";
+  requireRejected(validate(AgentMessage{report}), {"telemetry.windows[1].release"});
+  report.windows[1].release = "1.0.0";
+  report.windows[0].latencySampleMicros.assign(8193, 1);
+  requireRejected(validate(AgentMessage{report}),
+                  {"telemetry.windows[0].latencySampleMicros", "8193 entries exceeds 8192"});
+  report.windows[0].latencySampleMicros.clear();
+  report.windows[0].sentry.fingerprints.push_back({std::string(5000, 't'), "f", 1, 0, "m"});
+  report.windows[0].sentry.errors += 1;
+  requireRejected(validate(AgentMessage{report}), {"telemetry.windows[0].sentryFingerprints.type"});
+}
+
+TEST_CASE("packed frames unpack to the flat frame, and a broken one is refused with its reason") {
+  for (const auto& message : sampleAgentMessages()) {
+    const std::string flat = encode(message);
+    const std::string packed = packFrame(bytesOf(flat));
+    CHECK(isPackedFrame(bytesOf(packed)));
+    CHECK_FALSE(isPackedFrame(bytesOf(flat)));
+    CHECK(packed.size() < flat.size());
+    auto unpacked = unpackFrame(bytesOf(packed), kMaxAgentMessageBytes);
+    REQUIRE(unpacked);
+    CHECK(*unpacked == flat);
+  }
+  const std::string flat = encode(AgentMessage{TelemetryReport{{sampleWindow("web", 1000)}}});
+  const std::string packed = packFrame(bytesOf(flat));
+  INFO("a telemetry window of ", flat.size(), " bytes packs to ", packed.size());
+  CHECK(packed.size() * 2 < flat.size());
+
+  SUBCASE("a flat frame is not unpacked") {
+    requireRejected(unpackFrame(bytesOf(flat), kMaxAgentMessageBytes), {"no RGpk header"});
+  }
+  SUBCASE("truncated") {
+    requireRejected(unpackFrame(bytesOf(packed.substr(0, packed.size() - 3)), kMaxAgentMessageBytes),
+                    {"does not unpack to the " + std::to_string(flat.size())});
+  }
+  SUBCASE("bytes beyond the packed words") {
+    requireRejected(unpackFrame(bytesOf(packed + std::string(8, '\0')), kMaxAgentMessageBytes),
+                    {"bytes beyond its " + std::to_string(flat.size())});
+  }
+  SUBCASE("a header that claims more than the bound, or not whole words") {
+    std::string big = packed;
+    big[7] = '\x7f';  // about 2 GiB
+    requireRejected(unpackFrame(bytesOf(big), kMaxAgentMessageBytes),
+                    {"claims", "up to " + std::to_string(kMaxAgentMessageBytes)});
+    std::string odd = packed;
+    odd[4] = static_cast<char>(odd[4] + 1);
+    requireRejected(unpackFrame(bytesOf(odd), kMaxAgentMessageBytes), {"whole number of 8-byte"});
+  }
+  SUBCASE("the marker read as a flat frame's segment count is refused by Cap'n Proto") {
+    auto decoded = decodeAgentMessage(bytesOf(packed));
+    CHECK_FALSE(decoded);
+  }
+}
+
 TEST_CASE("a chunk offset that would wrap past 2^64 is rejected") {
   CoordinatorMessage chunk =
       ArtifactChunk{kSampleSha256, UINT64_MAX - 10, 100, std::string(50, 'x'), ""};

@@ -1,6 +1,7 @@
 // TelemetryStore's ingest thread: batches are written in order on the ingest connection, batches
 // that wait behind a write are joined, committed() moves only once a write succeeded, a failed
-// write is written again, and full() turns windows away while too many wait.
+// write is written again, and full() turns windows away while too many wait. Windows are stored
+// packed and read back packed or flat.
 #include "coordinator/telemetry_store.h"
 
 #include <doctest/doctest.h>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/codec.h"
 #include "common/logging.h"
 #include "coordinator/store/record_codec.h"
 #include "tests/unit/coordinator/fake_store.h"
@@ -156,4 +158,32 @@ TEST_CASE("without an ingest connection, submit() writes on the caller's thread"
   CHECK(telemetry.submit() == 1);  // written now
   CHECK(telemetry.committed() == 1);
   CHECK(store.windows.size() == 1);
+}
+
+TEST_CASE("windows are stored packed, and a flat frame stored before packing still reads back") {
+  TelemetryWindow w = window(5000);
+  w.statusCodes = {{200, 9}, {503, 1}};
+  w.status2xx = 9;
+  w.status5xx = 1;
+  const std::string frame = encodeWindow(w);  // as its agent sent it
+  WindowRow row = windowRow("h1", w, frame);
+  const Bytes stored(reinterpret_cast<const std::uint8_t*>(row.encoded.data()), row.encoded.size());
+  CHECK(isPackedFrame(stored));
+  CHECK(row.encoded.size() < frame.size());
+  auto unpacked = unpackFrame(stored, kMaxAgentMessageBytes);
+  REQUIRE(unpacked);
+  CHECK(*unpacked == frame);  // the frame as it came, packed
+  CHECK(windowRow("h1", w).encoded == row.encoded);  // encoded when no frame came: the same
+
+  auto packed = decodeWindow(row.encoded);
+  REQUIRE(packed);
+  CHECK(*packed == w);
+  auto flat = decodeWindow(frame);  // a row written before windows were packed
+  REQUIRE(flat);
+  CHECK(*flat == w);
+
+  std::string broken = row.encoded.substr(0, row.encoded.size() - 2);
+  auto refused = decodeWindow(broken);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("stored telemetry window: packed frame") != std::string::npos);
 }
