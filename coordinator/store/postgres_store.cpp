@@ -863,7 +863,11 @@ Result<std::vector<StoredWindow>> PostgresStore::windowsSince(const std::string&
 Result<std::uint64_t> PostgresStore::pruneWindows(std::uint64_t beforeMillis) {
   std::uint64_t deleted = 0;
   auto status = fenced([&]() -> Status {
-    auto rows = conn_->exec("DELETE FROM telemetry WHERE end_ms < $1", {beforeMillis});
+    // As SqliteStore::pruneWindows: an id range from the table's start, on its primary key.
+    auto rows = conn_->exec(
+        "DELETE FROM telemetry WHERE end_ms < $1 AND id < COALESCE((SELECT id FROM telemetry "
+        "WHERE end_ms >= $1 ORDER BY id LIMIT 1), 9223372036854775807)",
+        {beforeMillis});
     if (!rows) return rows.error();
     deleted = rows->affected();
     return {};

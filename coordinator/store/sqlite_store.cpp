@@ -540,7 +540,11 @@ Result<std::vector<StoredWindow>> SqliteStore::windowsSince(const std::string& s
 }
 
 Result<std::uint64_t> SqliteStore::pruneWindows(std::uint64_t beforeMillis) {
-  auto stmt = db_->prepare("DELETE FROM telemetry WHERE end_ms < ?1");
+  // In the order stored (Store::pruneWindows): the oldest window still kept bounds a range of ids,
+  // both found from the table's start, so a prune reads what it deletes, not the whole table.
+  auto stmt = db_->prepare(
+      "DELETE FROM telemetry WHERE end_ms < ?1 AND id < COALESCE((SELECT id FROM telemetry "
+      "WHERE end_ms >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)");
   if (!stmt) return stmt.error();
   stmt->bind(1, static_cast<std::int64_t>(beforeMillis));
   if (auto status = stmt->run(); !status) return status.error();

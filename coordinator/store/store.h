@@ -283,7 +283,10 @@ class Store {
   virtual Result<std::vector<StoredWindow>> windowsSince(const std::string& service,
                                                          const std::vector<std::string>& hosts,
                                                          std::uint64_t sinceMillis) = 0;
-  // Deletes windows that ended before `beforeMillis`; returns how many.
+  // Deletes windows that ended before `beforeMillis`, in the order they were stored: a window
+  // stored after one that is still kept waits for it (windows from an agent's backlog, stored
+  // late, go a little after their time). Its cost follows the windows deleted, not the table
+  // (there is no index on end_ms); returns how many.
   virtual Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) = 0;
   // Event log retention: deletes events older than `beforeMillis`, and the oldest beyond the
   // newest `keepRows`; returns how many.

@@ -247,6 +247,32 @@ TEST_CASE("the same writes read back the same from SQLite and PostgreSQL") {
   CHECK(must(postgres->loadEnrollments()) == std::vector<EnrollmentRecord>{aRevoked, b});
 }
 
+TEST_CASE("telemetry is pruned in the order stored, by both backends") {
+  if (!rollgate::testing::requireOrSkip(PostgresServer::missingPrerequisite())) return;
+  auto pg = must(PostgresServer::start());
+  TempDir dir("rollgate-store-prune");
+  auto sqlite = must(SqliteStore::open(dir.file("state")));
+  auto postgres = must(PostgresStore::openUnfenced(pg->url()));
+  for (Store* store : {static_cast<Store*>(sqlite.get()), static_cast<Store*>(postgres.get())}) {
+    // Stored in this order; 2000 came late (an agent's backlog sent after a disconnect).
+    for (std::uint64_t end : {1000, 3000, 2000, 4000, 1500}) {
+      must(store->appendWindows({windowRow("h", window("1.0.0", end, 10))}));
+    }
+    auto ends = [&] {
+      std::vector<std::uint64_t> out;
+      for (const auto& w : must(store->windowsSince("web", {"h"}, 0))) out.push_back(w.window.endMillis);
+      return out;
+    };
+    CHECK(must(store->pruneWindows(500)) == 0);
+    CHECK(must(store->pruneWindows(2500)) == 1);  // 1000; 2000 waits behind 3000
+    CHECK(ends() == std::vector<std::uint64_t>{1500, 2000, 3000, 4000});
+    CHECK(must(store->pruneWindows(3500)) == 2);  // 3000 and 2000; 1500 waits behind 4000
+    CHECK(ends() == std::vector<std::uint64_t>{1500, 4000});
+    CHECK(must(store->pruneWindows(5000)) == 2);  // nothing kept: all of them
+    CHECK(ends().empty());
+  }
+}
+
 TEST_CASE("telemetry rows go to PostgreSQL as COPY text: its special characters escaped") {
   // Stored windows' text fields are versions and names (the codec refuses anything else), so the
   // escapes are checked here rather than through a window.

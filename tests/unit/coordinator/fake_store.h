@@ -292,9 +292,16 @@ class FakeStore : public Store {
   }
   Result<std::uint64_t> pruneWindows(std::uint64_t beforeMillis) override {
     if (fails("pruneWindows")) return injected("pruneWindows");
-    auto before = windows.size();
-    std::erase_if(windows, [&](const StoredWindow& w) { return w.window.endMillis < beforeMillis; });
-    return static_cast<std::uint64_t>(before - windows.size());
+    // In the order stored, as the backends do: up to the first window still kept.
+    auto kept = std::find_if(windows.begin(), windows.end(), [&](const StoredWindow& w) {
+      return w.window.endMillis >= beforeMillis;
+    });
+    auto end = std::remove_if(windows.begin(), kept, [&](const StoredWindow& w) {
+      return w.window.endMillis < beforeMillis;
+    });
+    auto deleted = static_cast<std::uint64_t>(kept - end);
+    windows.erase(end, kept);
+    return deleted;
   }
   Result<std::uint64_t> pruneEvents(std::uint64_t beforeMillis, std::uint64_t keepRows) override {
     if (fails("pruneEvents")) return injected("pruneEvents");
