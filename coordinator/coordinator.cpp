@@ -841,15 +841,16 @@ void Coordinator::tick() {
   if (now >= nextPruneMillis_) {
     nextPruneMillis_ = now + 60'000;
     std::uint64_t retention = static_cast<std::uint64_t>(config_.telemetryRetentionHours) * 3600'000;
-    if (wall > retention) {
-      auto pruned = telemetry_->prune(wall - retention);
-      if (!pruned) {
-        logger_->error("cannot prune telemetry older than {} h: {}",
-                       config_.telemetryRetentionHours, pruned.error().message);
-      } else if (*pruned > 0) {
-        logger_->info("pruned {} telemetry windows older than {} h", *pruned,
-                      config_.telemetryRetentionHours);
-      }
+    if (wall > retention) telemetry_->prune(wall - retention);  // on the ingest thread
+  }
+  if (auto pruned = telemetry_->takePruned()) {
+    recording_->observeWrite("prune_windows", pruned->seconds);
+    if (!pruned->deleted) {
+      logger_->error("cannot prune telemetry older than {} h: {}",
+                     config_.telemetryRetentionHours, pruned->deleted.error().message);
+    } else if (*pruned->deleted > 0) {
+      logger_->info("pruned {} telemetry windows older than {} h", *pruned->deleted,
+                    config_.telemetryRetentionHours);
     }
   }
   if (now >= nextDropLogMillis_) {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <utility>
 
 #include "coordinator/store/record_codec.h"
 
@@ -103,8 +104,15 @@ void TelemetryStore::run() {
   std::uint64_t failures = 0;
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    wake_.wait(lock, [&] { return stop_ || !queue_.empty() || pruneBefore_ != 0; });
     if (stop_) return;
+    if (pruneBefore_ != 0) {
+      std::uint64_t before = std::exchange(pruneBefore_, 0);
+      lock.unlock();
+      runPrune(*ingest_, before);
+      lock.lock();
+      continue;
+    }
     lock.unlock();
     bool written = writeFirst(*ingest_);
     lock.lock();
@@ -123,6 +131,33 @@ void TelemetryStore::run() {
     }
     wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
   }
+}
+
+void TelemetryStore::prune(std::uint64_t beforeMillis) {
+  if (!ingest_) {
+    runPrune(*store_, beforeMillis);
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pruneBefore_ = beforeMillis;
+  }
+  wake_.notify_one();
+}
+
+void TelemetryStore::runPrune(Store& writer, std::uint64_t beforeMillis) {
+  auto start = std::chrono::steady_clock::now();
+  auto deleted = writer.pruneWindows(beforeMillis);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::lock_guard lock(mutex_);
+  pruned_ = Pruned{std::move(deleted), seconds};
+}
+
+std::optional<TelemetryStore::Pruned> TelemetryStore::takePruned() {
+  std::lock_guard lock(mutex_);
+  std::optional<Pruned> out;
+  out.swap(pruned_);
+  return out;
 }
 
 Status TelemetryStore::flush(std::uint64_t timeoutMillis) {

@@ -9,8 +9,10 @@
 // every second (the batches behind it wait, in order); each failure is logged. While kMaxQueued
 // windows wait, full() says so and the loop turns new windows away: their agents keep them and
 // send them again, so a slow or unreachable database costs bounded memory and loses nothing.
-// Without an ingest connection (a backend without one, or unit tests), submit() writes on the
-// caller's thread.
+// Retention (prune) runs on the ingest thread too, between writes, so a prune of tens of thousands
+// of rows does not hold the loop (and an abort's acknowledgements) up.
+// Without an ingest connection (a backend without one, or unit tests), submit() and prune() write
+// on the caller's thread.
 // Thread-safety: every public method from one thread (the coordinator's loop); the ingest thread
 // is internal.
 #pragma once
@@ -21,6 +23,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,10 +84,16 @@ class TelemetryStore {
                                           std::uint64_t sinceMillis) {
     return store_->windowsSince(service, hosts, sinceMillis);
   }
-  // Deletes windows that ended before `beforeMillis`; returns how many.
-  Result<std::uint64_t> prune(std::uint64_t beforeMillis) {
-    return store_->pruneWindows(beforeMillis);
-  }
+  // Asks for the windows that ended before `beforeMillis` to be deleted (Store::pruneWindows), on
+  // the ingest connection before its next write; a request not yet run is replaced by a newer
+  // one. takePruned() tells how it went.
+  void prune(std::uint64_t beforeMillis);
+  struct Pruned {
+    Result<std::uint64_t> deleted;  // how many windows, or why none
+    double seconds = 0;
+  };
+  // The last prune run since the last call, if any.
+  std::optional<Pruned> takePruned();
 
  private:
   struct Batch {
@@ -93,6 +102,7 @@ class TelemetryStore {
   };
   // Writes the first queued batch through `writer`; false when it failed (it stays first).
   bool writeFirst(Store& writer);
+  void runPrune(Store& writer, std::uint64_t beforeMillis);
   void run();
 
   Store* store_;
@@ -109,6 +119,8 @@ class TelemetryStore {
   std::vector<std::vector<WindowRow>> written_;
   std::string lastError_;                // guarded by mutex_; the last failed write's error
   std::vector<double> writeSeconds_;     // guarded by mutex_
+  std::uint64_t pruneBefore_ = 0;        // guarded by mutex_; a prune asked for (0: none)
+  std::optional<Pruned> pruned_;         // guarded by mutex_
   bool stop_ = false;                    // guarded by mutex_
   bool writing_ = false;                 // guarded by mutex_; the first batch is being written
   std::atomic<std::uint64_t> committed_{0};

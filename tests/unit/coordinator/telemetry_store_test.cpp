@@ -187,3 +187,33 @@ TEST_CASE("windows are stored packed, and a flat frame stored before packing sti
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("stored telemetry window: packed frame") != std::string::npos);
 }
+
+TEST_CASE("retention runs on the ingest connection, and its outcome or error comes back") {
+  Ingest t;
+  for (std::uint64_t end : {1000, 2000, 3000}) t.telemetry->add("h1", window(end));
+  REQUIRE(t.telemetry->flush(10'000).ok());
+  CHECK_FALSE(t.telemetry->takePruned().has_value());  // none asked for yet
+  auto waitPruned = [&] {
+    for (int i = 0; i < 1000; ++i) {
+      if (auto pruned = t.telemetry->takePruned()) return pruned;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::optional<TelemetryStore::Pruned>();
+  };
+  t.telemetry->prune(2500);
+  auto pruned = waitPruned();
+  REQUIRE(pruned.has_value());
+  REQUIRE(pruned->deleted.ok());
+  CHECK(*pruned->deleted == 2);
+  REQUIRE(t.ingest->windows.size() == 1);  // deleted on the ingest connection
+  CHECK(t.ingest->windows[0].window.endMillis == 3000);
+  CHECK(t.store.windows.empty());
+
+  t.ingest->failing = {"pruneWindows"};
+  t.telemetry->prune(5000);
+  pruned = waitPruned();
+  REQUIRE(pruned.has_value());
+  REQUIRE_FALSE(pruned->deleted.ok());
+  CHECK(pruned->deleted.error().message.find("pruneWindows") != std::string::npos);
+  CHECK(t.ingest->windows.size() == 1);
+}
