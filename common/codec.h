@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "common/messages.h"
 #include "common/result.h"
@@ -30,6 +31,11 @@ inline constexpr std::size_t kArtifactChunkBytes = 1 << 20;
 inline constexpr int kMaxNestingDepth = 16;
 
 using Bytes = std::span<const std::uint8_t>;
+// The bytes of a frame held as a string (valid while the string lives); for a received ZeroMQ
+// frame see common/frame_bytes.h.
+inline Bytes bytesOf(std::string_view frame) {
+  return Bytes(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
+}
 
 std::string encode(const AgentMessage& message);
 std::string encode(const CoordinatorMessage& message);

@@ -629,8 +629,8 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
                               TelemetryReport report, std::string_view frame) {
   std::uint64_t steady = clock_.steadyMillis();
   std::uint64_t windowBytes = report.windows.empty() ? 0 : frame.size() / report.windows.size();
-  // A one-window report is stored as the frame that came; the windows of a longer one are each
-  // encoded when stored.
+  // A one-window report is stored as the frame that came (packed); the windows of a longer one
+  // are each encoded.
   bool storeFrame = report.windows.size() == 1;
   std::uint64_t overQuota = 0;
   quotas_.beginReport(host, report.resent);
@@ -665,7 +665,7 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     }
     ++counters_.telemetryWindows;
     rollouts_->onTelemetry(host, window);
-    telemetry_->add(host, window, storeFrame ? std::string(frame) : std::string());
+    telemetry_->add(host, window, storeFrame ? frame : std::string_view());
   }
   if (overQuota > 0) {
     counters_.droppedOverQuota += overQuota;
@@ -816,8 +816,8 @@ void Coordinator::tick() {
   reverts_->tick();
   backtests_->tick();
   // The ingest thread's writes, timed there, join the store-write histogram (/metrics).
-  for (double seconds : telemetry_->takeWriteSeconds()) {
-    recording_->observeWrite("append_windows", seconds);
+  for (const auto& timing : telemetry_->takeTimings()) {
+    recording_->observeWrite(timing.operation, timing.seconds);
   }
   if (!trainsReady_) {
     bool everyHostBack = true;
@@ -844,12 +844,11 @@ void Coordinator::tick() {
     if (wall > retention) telemetry_->prune(wall - retention);  // on the ingest thread
   }
   if (auto pruned = telemetry_->takePruned()) {
-    recording_->observeWrite("prune_windows", pruned->seconds);
-    if (!pruned->deleted) {
+    if (!*pruned) {
       logger_->error("cannot prune telemetry older than {} h: {}",
-                     config_.telemetryRetentionHours, pruned->deleted.error().message);
-    } else if (*pruned->deleted > 0) {
-      logger_->info("pruned {} telemetry windows older than {} h", *pruned->deleted,
+                     config_.telemetryRetentionHours, pruned->error().message);
+    } else if (**pruned > 0) {
+      logger_->info("pruned {} telemetry windows older than {} h", **pruned,
                     config_.telemetryRetentionHours);
     }
   }

@@ -24,22 +24,21 @@ TelemetryStore::~TelemetryStore() {
 }
 
 void TelemetryStore::add(const std::string& host, const TelemetryWindow& window,
-                         std::string frame) {
-  pending_.push_back(windowRow(host, window, std::move(frame)));
+                         std::string_view frame) {
+  pending_.push_back(windowRow(host, window, frame));
 }
 
 std::uint64_t TelemetryStore::submit() {
-  std::vector<std::vector<WindowRow>> written;
+  std::vector<std::vector<WindowRow>> written;  // freed on return, outside the lock
+  const bool handOver = !pending_.empty();
+  if (handOver) {
+    ++submitted_;
+    backlog_ += pending_.size();
+  }
   {
     std::lock_guard lock(mutex_);
     written.swap(written_);
-  }
-  written.clear();  // freed here, outside the lock
-  if (!pending_.empty()) {
-    ++submitted_;
-    backlog_ += pending_.size();
-    {
-      std::lock_guard lock(mutex_);
+    if (handOver) {
       // While the writer is behind, the windows join the last batch that is still waiting (and
       // it takes the newer number): one transaction, one sync, for what piled up meanwhile.
       bool waiting = queue_.size() > (writing_ ? 1u : 0u);
@@ -52,6 +51,8 @@ std::uint64_t TelemetryStore::submit() {
         queue_.push_back(Batch{submitted_, std::move(pending_)});
       }
     }
+  }
+  if (handOver) {
     pending_.clear();
     wake_.notify_one();
   }
@@ -85,7 +86,7 @@ bool TelemetryStore::writeFirst(Store& writer) {
       return false;
     }
     lastError_.clear();
-    writeSeconds_.push_back(seconds);
+    timings_.push_back(Timing{"append_windows", seconds});
     // The rows go back to the loop to be freed: it allocated them, and glibc frees a block
     // into the arena of the thread that allocated it, under that arena's lock, which the loop
     // holds whenever it allocates (one row is five blocks).
@@ -150,12 +151,13 @@ void TelemetryStore::runPrune(Store& writer, std::uint64_t beforeMillis) {
   auto deleted = writer.pruneWindows(beforeMillis);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::lock_guard lock(mutex_);
-  pruned_ = Pruned{std::move(deleted), seconds};
+  pruned_.emplace(std::move(deleted));
+  timings_.push_back(Timing{"prune_windows", seconds});
 }
 
-std::optional<TelemetryStore::Pruned> TelemetryStore::takePruned() {
+std::optional<Result<std::uint64_t>> TelemetryStore::takePruned() {
   std::lock_guard lock(mutex_);
-  std::optional<Pruned> out;
+  std::optional<Result<std::uint64_t>> out;
   out.swap(pruned_);
   return out;
 }
@@ -173,10 +175,10 @@ Status TelemetryStore::flush(std::uint64_t timeoutMillis) {
                    std::to_string(timeoutMillis) + " ms");
 }
 
-std::vector<double> TelemetryStore::takeWriteSeconds() {
+std::vector<TelemetryStore::Timing> TelemetryStore::takeTimings() {
   std::lock_guard lock(mutex_);
-  std::vector<double> out;
-  out.swap(writeSeconds_);
+  std::vector<Timing> out;
+  out.swap(timings_);
   return out;
 }
 

@@ -3,8 +3,9 @@
 // windows); an ingest thread writes each batch with one Store::appendWindows on a database
 // connection of its own (Store::openIngestConnection), so the loop goes on receiving while the
 // database writes. Batches that wait behind a write are joined (up to kMaxBatch windows), so a
-// writer that falls behind writes more per transaction instead of falling further behind. Windows sent as a one-window report are stored as the frame that came, not
-// encoded again. The loop acknowledges a batch's windows to agents only once committed().
+// writer that falls behind writes more per transaction instead of falling further behind.
+// Windows sent as a one-window report are stored as the frame that came, packed, not encoded
+// again. The loop acknowledges a batch's windows to agents only once committed().
 // Failure policy: a batch that fails to be written stays first in line and is written again
 // every second (the batches behind it wait, in order); each failure is logged. While kMaxQueued
 // windows wait, full() says so and the loop turns new windows away: their agents keep them and
@@ -25,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,8 +56,8 @@ class TelemetryStore {
   TelemetryStore& operator=(const TelemetryStore&) = delete;
 
   // Queues a window from `host`. `frame`: the window as the agent encoded it, a one-window
-  // report (stored as it is); empty to encode it when stored.
-  void add(const std::string& host, const TelemetryWindow& window, std::string frame = {});
+  // report (stored packed, read here only); empty to encode it.
+  void add(const std::string& host, const TelemetryWindow& window, std::string_view frame = {});
   // Hands the windows added since the last submit to the writer as one batch; returns the
   // number of the newest batch submitted (batches are numbered from 1, 0 before the first).
   std::uint64_t submit();
@@ -70,8 +72,13 @@ class TelemetryStore {
   std::size_t backlog() const { return backlog_.load(); }  // submitted, not yet committed
   bool full() const { return pending_.size() + backlog() >= kMaxQueued; }
   std::uint64_t stored() const { return stored_.load(); }
-  // Seconds each committed write took, since the last call (for the store-write histogram).
-  std::vector<double> takeWriteSeconds();
+  // How long each committed append ("append_windows") and each prune ("prune_windows") took,
+  // since the last call (for the store-write histogram).
+  struct Timing {
+    const char* operation;
+    double seconds;
+  };
+  std::vector<Timing> takeTimings();
 
   // The newest `last` windows of host/service (any service if empty), oldest first.
   Result<std::vector<TelemetryWindow>> latest(const std::string& host, const std::string& service,
@@ -88,12 +95,8 @@ class TelemetryStore {
   // the ingest connection before its next write; a request not yet run is replaced by a newer
   // one. takePruned() tells how it went.
   void prune(std::uint64_t beforeMillis);
-  struct Pruned {
-    Result<std::uint64_t> deleted;  // how many windows, or why none
-    double seconds = 0;
-  };
-  // The last prune run since the last call, if any.
-  std::optional<Pruned> takePruned();
+  // The last prune run since the last call, if any: how many windows it deleted, or why none.
+  std::optional<Result<std::uint64_t>> takePruned();
 
  private:
   struct Batch {
@@ -118,9 +121,9 @@ class TelemetryStore {
   // Rows of committed batches, freed by the loop (see writeFirst); guarded by mutex_.
   std::vector<std::vector<WindowRow>> written_;
   std::string lastError_;                // guarded by mutex_; the last failed write's error
-  std::vector<double> writeSeconds_;     // guarded by mutex_
+  std::vector<Timing> timings_;          // guarded by mutex_
   std::uint64_t pruneBefore_ = 0;        // guarded by mutex_; a prune asked for (0: none)
-  std::optional<Pruned> pruned_;         // guarded by mutex_
+  std::optional<Result<std::uint64_t>> pruned_;  // guarded by mutex_
   bool stop_ = false;                    // guarded by mutex_
   bool writing_ = false;                 // guarded by mutex_; the first batch is being written
   std::atomic<std::uint64_t> committed_{0};

@@ -41,8 +41,7 @@ Result<std::pair<TelemetryWindow, std::string>> decodeRecord(const std::string& 
   if (annexBytes > text.size() - newline - 1) return makeError("annex past the end");
   std::string annex = text.substr(newline + 1, annexBytes);
   const std::string_view frame = std::string_view(text).substr(newline + 1 + annexBytes);
-  auto message = decodeAgentMessage(
-      Bytes(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size()));
+  auto message = decodeAgentMessage(bytesOf(frame));
   if (!message) return message.error();
   auto* report = std::get_if<TelemetryReport>(&*message);
   if (report == nullptr || report->windows.size() != 1) return makeError("not one window");

@@ -245,8 +245,10 @@ int run(int hosts, int perHost, bool postgres) {
     } else {
       auto waitStart = Clock::now();
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if (sent < total) boundSeconds += secondsBetween(waitStart, Clock::now());
-      if (sent < total) sample();  // how many are in flight now
+      if (sent < total) {
+        boundSeconds += secondsBetween(waitStart, Clock::now());
+        sample();  // how many are in flight now
+      }
     }
   }
   double seconds = samples.back().first;

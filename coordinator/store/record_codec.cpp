@@ -91,18 +91,12 @@ std::string encodeWindow(const TelemetryWindow& window) {
   return encode(AgentMessage{TelemetryReport{{window}}});
 }
 
-namespace {
-
-// Windows are stored packed: the disk and the database take about a third of the flat frame's
-// bytes (496 of a typical window become 158), and the ingest thread's cost goes with them.
-// Rows stored before windows were packed hold flat frames; decodeWindow reads both.
-std::string packWindowFrame(const std::string& flat) {
-  return packFrame(Bytes(reinterpret_cast<const std::uint8_t*>(flat.data()), flat.size()));
-}
-
-}  // namespace
-
-WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std::string frame) {
+WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
+                    std::string_view frame) {
+  // Packed: the disk and the database take about a third of the flat frame's bytes (496 of a
+  // typical window become 158), and the ingest thread's cost goes with them. Rows stored before
+  // hold flat frames; decodeWindow reads both.
+  std::string encoded = frame.empty() ? encodeWindow(window) : std::string();
   return WindowRow{host,
                    window.service,
                    window.release,
@@ -110,17 +104,17 @@ WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std:
                    window.endMillis,
                    window.requests,
                    window.status5xx,
-                   packWindowFrame(frame.empty() ? encodeWindow(window) : frame)};
+                   packFrame(bytesOf(frame.empty() ? std::string_view(encoded) : frame))};
 }
 
 Result<TelemetryWindow> decodeWindow(const std::string& blob) {
-  Bytes bytes(reinterpret_cast<const std::uint8_t*>(blob.data()), blob.size());
+  Bytes bytes = bytesOf(blob);
   std::string flat;
   if (isPackedFrame(bytes)) {
     auto unpacked = unpackFrame(bytes, kMaxAgentMessageBytes);
     if (!unpacked) return makeError("stored telemetry window: " + unpacked.error().message);
     flat = std::move(*unpacked);
-    bytes = Bytes(reinterpret_cast<const std::uint8_t*>(flat.data()), flat.size());
+    bytes = bytesOf(flat);
   }
   auto message = decodeAgentMessage(bytes);
   if (!message) return message.error();

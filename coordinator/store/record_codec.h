@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/messages.h"
@@ -26,7 +27,8 @@ std::vector<std::string> namesFromJson(const std::string& text);
 std::string encodeWindow(const TelemetryWindow& window);
 // `window` of `host` as stored; `frame`: the one-window report its agent sent (empty: encoded),
 // kept packed.
-WindowRow windowRow(const std::string& host, const TelemetryWindow& window, std::string frame = {});
+WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
+                    std::string_view frame = {});
 // A stored window, packed or (as stored before packing) flat.
 Result<TelemetryWindow> decodeWindow(const std::string& blob);
 

@@ -114,7 +114,7 @@ struct StoredWindow {
 };
 
 // A telemetry window as appendWindows stores it: the columns queries select by, and the window
-// encoded as a one-window report (the frame its agent sent, stored as it came; windowRow()).
+// encoded as a one-window report (the frame its agent sent, packed; windowRow()).
 struct WindowRow {
   std::string host;
   std::string service;

@@ -13,10 +13,7 @@
 namespace {
 
 using rollgate::Bytes;
-
-Bytes bytesOf(const std::string& frame) {
-  return Bytes(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
-}
+using rollgate::bytesOf;
 
 template <typename Message, typename Decode>
 void checkDecoder(Bytes input, Decode decode, const char* what) {

@@ -107,8 +107,7 @@ TEST_CASE("fitToWire: an oversized failure report is cut to the wire's limits an
   // Encoded, it fits the frame limit by far and decodes to the same result.
   std::string frame = encode(message);
   CHECK(frame.size() < kMaxAgentMessageBytes);
-  auto decoded = decodeAgentMessage(
-      Bytes(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size()));
+  auto decoded = decodeAgentMessage(bytesOf(frame));
   REQUIRE_MESSAGE(decoded.ok(), decoded.error().message);
   CHECK(std::get<CommandResult>(*decoded) == fitted);
   // A report that fits is left alone.
@@ -149,13 +148,9 @@ TEST_CASE("peekRefusedResult: a result the decoder refuses still names its comma
   CHECK_FALSE(refused->progress);
   // Not a result, or not a frame at all: nothing to fail.
   std::string heartbeat = encode(AgentMessage{Heartbeat{}});
-  CHECK_FALSE(peekRefusedResult(Bytes(reinterpret_cast<const std::uint8_t*>(heartbeat.data()),
-                                      heartbeat.size()))
-                  .has_value());
+  CHECK_FALSE(peekRefusedResult(bytesOf(heartbeat)).has_value());
   std::string garbage(64, '\x7f');
-  CHECK_FALSE(peekRefusedResult(Bytes(reinterpret_cast<const std::uint8_t*>(garbage.data()),
-                                      garbage.size()))
-                  .has_value());
+  CHECK_FALSE(peekRefusedResult(bytesOf(garbage)).has_value());
 }
 
 TEST_CASE("one version grammar: the codec, the agent and the coordinator agree") {

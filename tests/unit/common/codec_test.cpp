@@ -19,10 +19,6 @@ namespace {
 
 using namespace rollgate::testing;
 
-Bytes bytesOf(const std::string& frame) {
-  return Bytes(reinterpret_cast<const std::uint8_t*>(frame.data()), frame.size());
-}
-
 std::string toFrame(capnp::MessageBuilder& builder) {
   auto words = capnp::messageToFlatArray(builder);
   auto bytes = words.asBytes();

@@ -109,7 +109,7 @@ TEST_CASE("the ingest thread writes batches in order; batches waiting behind a w
   for (std::size_t i = 0; i < 6; ++i) {
     CHECK(t.ingest->windows[i].window.endMillis == (i + 1) * 1000);
   }
-  CHECK(t.telemetry->takeWriteSeconds().size() == 2);
+  CHECK(t.telemetry->takeTimings().size() == 2);
   CHECK(t.store.windows.empty());  // nothing went through the loop's own connection
 }
 
@@ -167,7 +167,7 @@ TEST_CASE("windows are stored packed, and a flat frame stored before packing sti
   w.status5xx = 1;
   const std::string frame = encodeWindow(w);  // as its agent sent it
   WindowRow row = windowRow("h1", w, frame);
-  const Bytes stored(reinterpret_cast<const std::uint8_t*>(row.encoded.data()), row.encoded.size());
+  const Bytes stored = bytesOf(row.encoded);
   CHECK(isPackedFrame(stored));
   CHECK(row.encoded.size() < frame.size());
   auto unpacked = unpackFrame(stored, kMaxAgentMessageBytes);
@@ -198,13 +198,13 @@ TEST_CASE("retention runs on the ingest connection, and its outcome or error com
       if (auto pruned = t.telemetry->takePruned()) return pruned;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return std::optional<TelemetryStore::Pruned>();
+    return std::optional<Result<std::uint64_t>>();
   };
   t.telemetry->prune(2500);
   auto pruned = waitPruned();
   REQUIRE(pruned.has_value());
-  REQUIRE(pruned->deleted.ok());
-  CHECK(*pruned->deleted == 2);
+  REQUIRE(pruned->ok());
+  CHECK(**pruned == 2);
   REQUIRE(t.ingest->windows.size() == 1);  // deleted on the ingest connection
   CHECK(t.ingest->windows[0].window.endMillis == 3000);
   CHECK(t.store.windows.empty());
@@ -213,7 +213,7 @@ TEST_CASE("retention runs on the ingest connection, and its outcome or error com
   t.telemetry->prune(5000);
   pruned = waitPruned();
   REQUIRE(pruned.has_value());
-  REQUIRE_FALSE(pruned->deleted.ok());
-  CHECK(pruned->deleted.error().message.find("pruneWindows") != std::string::npos);
+  REQUIRE_FALSE(pruned->ok());
+  CHECK(pruned->error().message.find("pruneWindows") != std::string::npos);
   CHECK(t.ingest->windows.size() == 1);
 }
