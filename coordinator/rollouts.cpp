@@ -79,7 +79,7 @@ Status Rollouts::open() {
     const std::string& id = record.id;
     auto state = rollout::stateFromJson(record.stateJson);
     if (!state) {
-      logger_->error("rollout {}: cannot resume: {}", id, state.error().message);
+      endUnresumable(record, state.error().message, now);
       continue;
     }
     Entry& entry = rollouts_[id];
@@ -164,6 +164,27 @@ bool Rollouts::stored(const std::string& id) const {
     return false;
   }
   return record->has_value();
+}
+
+void Rollouts::endUnresumable(const RolloutRecord& record, const std::string& error,
+                              std::uint64_t now) {
+  // Left unfinished, it would be listed as running for ever and hold up what follows it (a
+  // release train waits for its end). Its stored state is kept as it was, for reading.
+  std::string text = "failed: cannot resume after a coordinator restart (status was " +
+                     record.status + "): " + error +
+                     "; the hosts it reached keep the release they run (rollgate hosts)";
+  logger_->error("rollout {} ({} {}): {}", record.id, record.service, record.version, text);
+  RolloutRecord ended = record;
+  ended.status = std::string(rollout::statusName(rollout::RolloutStatus::kFailed));
+  ended.finished = true;
+  ended.updatedMillis = now;
+  if (auto s = store_.saveRollout(ended); !s) {
+    logger_->error("rollout {}: cannot record that it ended: {}", record.id, s.error().message);
+    return;
+  }
+  if (auto s = store_.recordEvent(EventRecord{now, "finished", "", record.id, text}); !s) {
+    logger_->error("rollout {}: cannot record why it ended: {}", record.id, s.error().message);
+  }
 }
 
 Result<std::string> Rollouts::nextId() {
@@ -314,16 +335,26 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
   record.seq = seq;
   record.service = request.service;
   record.version = request.version;
-  record.status = "pending";
   record.createdMillis = now;
   record.updatedMillis = now;
-  record.stateJson = "{}";
   record.startedBy = operatorName;
+  // The rollout is created with its started state, before anything leaves: a coordinator killed
+  // at any point after this resumes it (and re-sends what its hosts have not answered). Created
+  // without it, a rollout killed before its first save could not be resumed and stayed unfinished.
+  auto created = std::make_unique<rollout::Rollout>(spec, planned, plan, gates);
+  std::string startJournalLine = rollout::startLine(created->state(), now);
+  rollout::RolloutInput started;
+  started.kind = rollout::InputKind::kStart;
+  started.atMillis = now;
+  auto startActions = rollout::applyInput(*created, started);
+  if (!startActions) return makeError("cannot start rollout " + id + ": " + startActions.error().message);
+  record.status = statusOf(*created);
+  record.stateJson = rollout::stateToJson(created->state(), /*includeWindows=*/false);
   if (auto s = store_.createRollout(record); !s) {
     return makeError("cannot start rollout " + id + ": " + s.error().message);
   }
   Entry& entry = rollouts_[id];
-  entry.rollout = std::make_unique<rollout::Rollout>(spec, planned, plan, gates);
+  entry.rollout = std::move(created);
   logger_->info("operator {} started {} {}: {} {} over {} steps (canary {}, baseline {})",
                 operatorName, prepared.revert ? "staged revert as rollout" : "rollout", id,
                 request.service, request.version, planned.steps.size(), planned.canaryHost,
@@ -347,11 +378,8 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
     logger_->warn("rollout {}: {}", id, planned.smallFleetWarning);
     recordEvent(entry, EventRecord{now, "plan_note", "", id, planned.smallFleetWarning});
   }
-  entry.journal.push_back(rollout::startLine(entry.rollout->state(), now));
-  rollout::RolloutInput started;
-  started.kind = rollout::InputKind::kStart;
-  started.atMillis = now;
-  apply(entry, *feed(entry, started));
+  entry.journal.push_back(std::move(startJournalLine));
+  apply(entry, *startActions);
   save(entry);
   return rollout::summaryJson(*entry.rollout, now);
 }

@@ -189,6 +189,9 @@ class Rollouts {
   void takePrometheusAnswers();
   Result<std::unique_ptr<rollout::Rollout>> load(const std::string& id);
   Result<std::string> nextId();
+  // A stored unfinished rollout whose state cannot be read: ended as failed, with an event that
+  // says why (open()).
+  void endUnresumable(const RolloutRecord& record, const std::string& error, std::uint64_t now);
 
   Store& store_;
   TelemetryStore& telemetry_;

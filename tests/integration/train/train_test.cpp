@@ -120,6 +120,9 @@ TEST_CASE("the release train ships, bisects to the bad commit, holds until its r
   auto started = WebFleet::start(kHosts, options);
   REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
   WebFleet& web = **started;
+  // On a failed check: what the coordinator and the canary's agent did last.
+  INFO("coordinator log, last lines:\n" << tailOfFile(web.fleet().coordinatorLog(), 80));
+  INFO("canary agent log, last lines:\n" << tailOfFile(web.fleet().agentLog(kHosts[0].name), 30));
   REQUIRE(web.installEverywhere("1.0.0", ReleaseKind::kHealthy).ok());
   web.startLoad();
   Train t{web};

@@ -55,6 +55,17 @@ std::string readFile(const std::string& path) {
   return buffer.str();
 }
 
+std::string tailOfFile(const std::string& path, std::size_t lines) {
+  std::string text = readFile(path);
+  std::size_t at = text.size();
+  if (at > 0 && text[at - 1] == '\n') --at;
+  for (std::size_t n = 0; n < lines && at > 0; ++n) {
+    at = text.rfind('\n', at - 1);
+    if (at == std::string::npos) return text;
+  }
+  return text.substr(at == 0 ? 0 : at + 1);
+}
+
 namespace {
 
 std::vector<std::string> mergedEnvironment(const std::map<std::string, std::string>& env) {

@@ -29,6 +29,8 @@ class TempDir {
 
 void writeFile(const std::string& path, const std::string& content);
 std::string readFile(const std::string& path);
+// The last `lines` lines of a file (a log, for a failed check's message).
+std::string tailOfFile(const std::string& path, std::size_t lines);
 
 class Process {
  public:

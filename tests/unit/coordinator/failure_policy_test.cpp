@@ -151,7 +151,73 @@ TEST_CASE("a rollout whose state cannot be saved is paused") {
   auto summary = parts.startRollout();
   std::string id = summary.value("id", "");
   CHECK(parts.statusOf(id) == "waiting_for_operator");
-  CHECK(parts.store.rollouts[id].stateJson == "{}");  // nothing claimed that was not saved
+  // Nothing claimed that was not saved: the store has the state it was created with.
+  CHECK(parts.store.rollouts[id].status == "installing");
+  auto stored = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
+  REQUIRE(stored.ok());
+  CHECK_FALSE(stored->operatorPause);
+}
+
+// Parts' rollouts as a restarted coordinator has them: a new Rollouts over the same store and
+// fleet, opened (it resumes what the store says is unfinished).
+void restartRollouts(Parts& parts) {
+  parts.outbox.toAgents.clear();
+  parts.commands = std::make_unique<CommandDispatcher>(parts.registry, parts.store, parts.outbox,
+                                                       parts.clock, parts.logger);
+  parts.rollouts = std::make_unique<Rollouts>(parts.store, parts.telemetry, *parts.artifacts,
+                                              parts.registry, *parts.commands, parts.clock,
+                                              parts.logger, /*windowSeconds=*/1);
+  REQUIRE(parts.rollouts->open().ok());
+}
+
+TEST_CASE("a coordinator killed right after creating a rollout resumes it and sends its install") {
+  Parts parts;
+  // Nothing written after the rollout's creation reaches the store, as when the coordinator is
+  // killed there: its state, its command's ref, its events.
+  parts.store.failing = {"saveRollout", "saveCommandRefs", "recordEvent", "appendJournal"};
+  auto summary = parts.startRollout();
+  std::string id = summary.value("id", "");
+  CHECK(parts.outbox.sent<Command>().empty());  // the ref could not be saved: nothing left
+  parts.store.failing.clear();
+  parts.clock.advanceMillis(2000);
+  restartRollouts(parts);
+  CHECK(parts.rollouts->activeIds() == std::vector<std::string>{id});
+  CHECK(parts.statusOf(id) == "installing");
+  auto commands = parts.outbox.sent<Command>();
+  REQUIRE(commands.size() == 1);
+  CHECK(commands[0].ref.rolloutId == id);
+  CHECK(std::holds_alternative<InstallRelease>(commands[0].body));
+  CHECK(parts.store.rollouts[id].commandRefs.size() == 1);
+}
+
+TEST_CASE("an unfinished rollout whose state cannot be read is ended as failed, saying why") {
+  Parts parts;
+  RolloutRecord broken;
+  broken.id = "r1";
+  broken.seq = 1;
+  broken.service = "web";
+  broken.version = "2.0";
+  broken.status = "pending";
+  broken.stateJson = "{}";
+  parts.store.rollouts["r1"] = broken;
+  restartRollouts(parts);
+  CHECK(parts.rollouts->activeIds().empty());
+  const RolloutRecord& ended = parts.store.rollouts["r1"];
+  CHECK(ended.finished);
+  CHECK(ended.status == "failed");
+  CHECK(ended.stateJson == "{}");  // kept as it was, for reading
+  bool told = false;
+  for (const auto& e : parts.store.events) {
+    if (e.rolloutId == "r1" && e.kind == "finished" &&
+        e.message.find("cannot resume after a coordinator restart (status was pending)") !=
+            std::string::npos) {
+      told = true;
+    }
+  }
+  CHECK(told);
+  // Its next start is not held up by it, and gets the next id.
+  auto next = parts.startRollout();
+  CHECK(next.value("id", "") == "r2");
 }
 
 TEST_CASE("an abort that cannot be saved is refused and nothing is sent") {
