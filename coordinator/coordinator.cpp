@@ -329,6 +329,7 @@ void Coordinator::run() {
                              {adminSocket_->handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, console_ ? console_->fd() : -1, ZMQ_POLLIN, 0}};
   const int polled = console_ ? 3 : 2;
+  std::uint64_t lastTurnSteady = clock_.steadyMillis();
   while (!stop_.load()) {
     try {
       zmq::poll(items, polled, std::chrono::milliseconds(100));
@@ -336,6 +337,12 @@ void Coordinator::run() {
       if (e.num() != EINTR) logger_->warn("poll: {}", e.what());
       continue;
     }
+    // A turn takes milliseconds; one that took seconds is a stall of the coordinator's own (an
+    // overloaded machine, a slow disk, a paused VM, a store that did not answer). The hosts were
+    // not heard because nobody listened: their silence and the rollouts' clocks count from now.
+    std::uint64_t turnSteady = clock_.steadyMillis();
+    if (turnSteady - lastTurnSteady >= kStallMillis) onStall(turnSteady - lastTurnSteady);
+    lastTurnSteady = turnSteady;
     // Bounded batches so neither socket can starve the other or the timers. Each reads until its
     // socket has nothing (asking ZMQ_EVENTS after every message cost an eighth of the loop).
     for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
@@ -372,6 +379,16 @@ void Coordinator::run() {
     logger_->error("cannot persist last contact times: {}", status.error().message);
   }
   logger_->info("stopped (epoch {})", store_->epoch());
+}
+
+void Coordinator::onStall(std::uint64_t stalledMillis) {
+  ++counters_.stalls;
+  logger_->warn("the coordinator did not run for {} ms (an overloaded machine, a slow disk or a "
+                "store that did not answer); hosts' silence and the rollouts' timeouts count "
+                "from now",
+                stalledMillis);
+  registry_.excuseUntil(clock_.nowMillis());
+  rollouts_->onCoordinatorStall(stalledMillis);
 }
 
 void Coordinator::flushBatch() {
@@ -792,6 +809,7 @@ void Coordinator::publishMetrics() {
   }
   snapshot->telemetryWindowsReceived = counters_.telemetryWindows;
   snapshot->telemetryWindowsDropped = counters_.droppedWindows;
+  snapshot->loopStalls = counters_.stalls;
   snapshot->quotaDrops = quotas_.total();
   snapshot->commandsInFlight = commands_->pending();
   if (lease_ != nullptr) snapshot->leader = lease_->info();

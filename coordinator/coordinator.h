@@ -69,6 +69,7 @@ struct CoordinatorCounters {
   std::uint64_t droppedWindows = 0;         // windows for services the host does not declare
   std::uint64_t droppedOverQuota = 0;       // messages and windows over a host's quotas
   std::uint64_t droppedReplies = 0;         // replies to a connection whose queue was full
+  std::uint64_t stalls = 0;                 // turns of the loop that took kStallMillis or more
 };
 
 class Coordinator final : private Outbox {
@@ -133,6 +134,10 @@ class Coordinator final : private Outbox {
   void recordHostEvent(const std::string& kind, const std::string& host,
                        const std::string& message);
   void flushBatch();
+  // A turn of the loop took `stalledMillis` (>= kStallMillis): logged and counted; hosts' silence
+  // and the rollouts' clocks count from now.
+  void onStall(std::uint64_t stalledMillis);
+  static constexpr std::uint64_t kStallMillis = 2000;
   void tick();
   void reloadAllowlists();
   void logDropped(const std::string& what, const std::string& why);

@@ -65,11 +65,14 @@ bool Registry::wasReplaced(const std::string& name, const std::string& routingId
 
 void Registry::remove(const std::string& name) { hosts_.erase(name); }
 
+bool Registry::recent(const Entry& entry, std::uint64_t nowMillis) const {
+  std::uint64_t since = std::max(entry.info.lastContactMillis, entry.excusedUntilMillis);
+  return nowMillis < since || nowMillis - since <= hostTimeoutMillis_;
+}
+
 HostInfo Registry::view(const Entry& entry, std::uint64_t nowMillis) const {
   HostInfo info = entry.info;
-  bool recent = nowMillis < info.lastContactMillis ||
-                nowMillis - info.lastContactMillis <= hostTimeoutMillis_;
-  info.connected = !entry.routingId.empty() && recent;
+  info.connected = !entry.routingId.empty() && recent(entry, nowMillis);
   info.healthy = info.connected;
   if (quotas_ != nullptr) info.dropped = quotas_->dropsOf(info.name);
   return info;
@@ -91,8 +94,7 @@ std::optional<HostInfo> Registry::find(const std::string& name, std::uint64_t no
 bool Registry::isHealthy(const std::string& name, std::uint64_t nowMillis) const {
   auto it = hosts_.find(name);
   if (it == hosts_.end() || it->second.routingId.empty()) return false;
-  std::uint64_t last = it->second.info.lastContactMillis;
-  return nowMillis < last || nowMillis - last <= hostTimeoutMillis_;
+  return recent(it->second, nowMillis);
 }
 
 bool Registry::declares(const std::string& name, const std::string& service) const {
@@ -112,14 +114,19 @@ std::optional<std::string> Registry::routingIdOf(const std::string& name) const 
 std::vector<std::string> Registry::expire(std::uint64_t nowMillis) {
   std::vector<std::string> expired;
   for (auto& [name, entry] : hosts_) {
-    if (!entry.routingId.empty() && !entry.silent && nowMillis > entry.info.lastContactMillis &&
-        nowMillis - entry.info.lastContactMillis > hostTimeoutMillis_) {
+    if (!entry.routingId.empty() && !entry.silent && !recent(entry, nowMillis)) {
       entry.silent = true;
       entry.info.connected = false;
       expired.push_back(name);
     }
   }
   return expired;
+}
+
+void Registry::excuseUntil(std::uint64_t nowMillis) {
+  for (auto& [name, entry] : hosts_) {
+    if (!entry.silent) entry.excusedUntilMillis = std::max(entry.excusedUntilMillis, nowMillis);
+  }
 }
 
 void Registry::setAddress(const std::string& name, const std::string& address) {

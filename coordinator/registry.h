@@ -61,6 +61,10 @@ class Registry {
   // Their connection is kept: a host that was only slow (or partitioned) and speaks again on the
   // same connection is healthy again at once.
   std::vector<std::string> expire(std::uint64_t nowMillis);
+  // The coordinator itself did not run until `nowMillis` (a stall of its loop: an overloaded
+  // machine, a slow disk, a paused VM): what its hosts sent meanwhile is still queued, so silence
+  // is counted from now for every host not already reported silent. Last contact times are kept.
+  void excuseUntil(std::uint64_t nowMillis);
 
  private:
   struct Entry {
@@ -69,8 +73,11 @@ class Registry {
     bool silent = false;    // reported by expire() and not heard from since
     std::string address;    // from its latest message; not stored
     std::vector<std::string> replaced;  // routing ids of sessions a newer hello replaced
+    std::uint64_t excusedUntilMillis = 0;  // silence counts from here at the earliest
   };
   HostInfo view(const Entry& entry, std::uint64_t nowMillis) const;
+  // Whether `entry` was heard from (or excused) within the host timeout at `nowMillis`.
+  bool recent(const Entry& entry, std::uint64_t nowMillis) const;
 
   std::uint64_t hostTimeoutMillis_;
   std::map<std::string, Entry> hosts_;

@@ -489,6 +489,24 @@ void Rollouts::onHostHealth(const std::string& host, bool healthy) {
   }
 }
 
+void Rollouts::onCoordinatorStall(std::uint64_t stalledMillis) {
+  std::uint64_t now = clock_.nowMillis();
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(stalledMillis) / 1000.0);
+  for (auto it = rollouts_.begin(); it != rollouts_.end();) {
+    auto current = it++;
+    rollout::RolloutInput input;
+    input.kind = rollout::InputKind::kResumed;
+    input.atMillis = now;
+    input.reason = std::string("the coordinator stalled for ") + seconds + " s";
+    auto actions = *feed(current->second, input);
+    if (actions.empty()) continue;
+    apply(current->second, actions);
+    save(current->second);
+    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
+  }
+}
+
 void Rollouts::tick() {
   finishPendingStarts();
   takePrometheusAnswers();

@@ -103,6 +103,9 @@ class Rollouts {
 
   void onTelemetry(const std::string& host, const TelemetryWindow& window);
   void onHostHealth(const std::string& host, bool healthy);
+  // The coordinator's loop did not run for `stalledMillis`: each rollout is resumed as after a
+  // restart (what its hosts sent meanwhile is still queued), saying so in its events.
+  void onCoordinatorStall(std::uint64_t stalledMillis);
   void tick();
 
   // Both show each rollout's label and its source (rollout_labels.h).

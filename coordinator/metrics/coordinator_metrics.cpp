@@ -156,6 +156,11 @@ std::vector<MetricFamily> metricFamilies(const MetricsSnapshot& s) {
   out.push_back(scalar("rollgate_commands_in_flight",
                        "Commands sent to agents and not yet answered.", MetricType::kGauge,
                        double(s.commandsInFlight)));
+  out.push_back(scalar("rollgate_coordinator_stalls_total",
+                       "Turns of the coordinator's loop that took seconds (an overloaded machine, a "
+                       "slow disk, a store that did not answer); host silence and rollout timeouts "
+                       "count again from the end of each.",
+                       MetricType::kCounter, double(s.loopStalls)));
 
   if (s.leader) {
     MetricFamily leader = family(

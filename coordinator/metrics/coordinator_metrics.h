@@ -52,6 +52,7 @@ struct MetricsSnapshot {
   std::uint64_t telemetryWindowsDropped = 0;
   HostDrops quotaDrops;  // every host key's drops summed (`rollgate hosts` has them per host)
   std::uint64_t commandsInFlight = 0;
+  std::uint64_t loopStalls = 0;  // turns of the coordinator's loop that took seconds
   std::map<std::string, HistogramValue> storeWriteSeconds;  // by store operation
   NotificationCounts notifications;
   std::optional<LeaderInfo> leader;  // coordinators sharing PostgreSQL: this one, leading

@@ -171,7 +171,7 @@ Result<Actions> applyInput(Rollout& rollout, const RolloutInput& input) {
     case InputKind::kPrometheus:
       return rollout.onPrometheusSample(input.sample, now);
     case InputKind::kResumed:
-      return rollout.resumed(now);
+      return rollout.resumed(now, input.reason);
     case InputKind::kOperator:
       switch (input.verb) {
         case OperatorVerb::kPause: return rollout.pause(input.who, now);
@@ -255,9 +255,11 @@ std::string inputLine(const std::string& rolloutId, const RolloutInput& input) {
       j["who"] = input.who;
       if (!input.reason.empty()) j["reason"] = input.reason;
       break;
+    case InputKind::kResumed:
+      if (!input.reason.empty()) j["reason"] = input.reason;
+      break;
     case InputKind::kStart:
     case InputKind::kTick:
-    case InputKind::kResumed:
       break;
   }
   return dump(j);
@@ -365,6 +367,7 @@ Result<JournalLine> parseLine(const std::string& text, bool* unreadableVersion) 
       in.kind = InputKind::kTick;
     } else if (type == "resumed") {
       in.kind = InputKind::kResumed;
+      in.reason = j.value("reason", std::string());
     } else if (type == "prometheus") {
       in.kind = InputKind::kPrometheus;
       key = "sample";

@@ -52,7 +52,7 @@ struct RolloutInput {
   PrometheusSample sample;
   OperatorVerb verb = OperatorVerb::kPause;
   std::string who;     // operator actions
-  std::string reason;  // rollback and abort
+  std::string reason;  // rollback and abort; resumed: why (empty: a coordinator restart)
   bool operator==(const RolloutInput&) const = default;
 };
 

@@ -277,12 +277,13 @@ Actions Rollout::start(std::uint64_t nowMillis) {
   return out;
 }
 
-Actions Rollout::resumed(std::uint64_t nowMillis) {
+Actions Rollout::resumed(std::uint64_t nowMillis, const std::string& why) {
   Actions out;
   if (!state_.started || state_.finished) return out;
   state_.resumedMillis = nowMillis;
   event(RolloutEventKind::kResumed, "",
-        "resumed after a coordinator restart in " + describeStep() + " (" +
+        "resumed after " + (why.empty() ? std::string("a coordinator restart") : why) + " in " +
+            describeStep() + " (" +
             std::string(phaseName(state_.step.phase)) + "); hosts have " +
             std::to_string(state_.planConfig.silenceSeconds) +
             " s to report and installs a full timeout to finish",

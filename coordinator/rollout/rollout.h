@@ -279,8 +279,9 @@ class Rollout {
   // Call once after rebuilding from stored state: the time the coordinator was down does not
   // count against hosts (silence) or installs (timeout); both count again from now, and looks
   // that fell due meanwhile wait silence_seconds for the agents' backlog of windows. Re-send
-  // pendingCommands() too.
-  Actions resumed(std::uint64_t nowMillis);
+  // pendingCommands() too. `why`: empty after a restart; otherwise what kept the coordinator from
+  // running (a stall of its own loop), said in the event.
+  Actions resumed(std::uint64_t nowMillis, const std::string& why = "");
   // A result for a command this rollout sent. commandId 0 means "the host's pending command".
   // Progress reports (result.progress, Outcome::kInProgress) are ignored.
   Actions onCommandResult(const std::string& host, std::uint64_t commandId,

@@ -139,17 +139,27 @@ Status PostgresStore::migrate() {
 }
 
 // A connection that is gone when a call begins (PostgreSQL restarted, a network blip) is connected
-// again and the call made then, for up to kReconnectMillis: nothing had been sent, so nothing can
-// be applied twice. A connection lost after the statements were sent fails the call (whether the
-// server committed is unknown, and the caller's failure policy decides).
+// again and the call made then: nothing had been sent, so nothing can be applied twice. It is
+// tried while the leader lease is proven (the lease's own thread renews it only while the server
+// answers, so a server away for longer than the lease ends this coordinator's lead, and the
+// coordinator that leads next resumes from the store); without a lease check, for up to
+// kReconnectMillis. Giving up sooner would pause a rollout for an operator over a server restart
+// the lease rides out. A connection lost after the statements were sent fails the call (whether
+// the server committed is unknown, and the caller's failure policy decides).
 constexpr std::uint64_t kReconnectMillis = 5000;
 
 Status PostgresStore::connected() {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(kReconnectMillis);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(kReconnectMillis);
   while (!conn_->ok() && !conn_->reset()) {
-    if (std::chrono::steady_clock::now() >= deadline || (leaseValid_ && !leaseValid_())) {
-      return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable");
+    bool gaveUp = leaseValid_ ? !leaseValid_() : std::chrono::steady_clock::now() >= deadline;
+    if (gaveUp) {
+      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+      return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable (tried for " +
+                       std::to_string(waited) + " ms" +
+                       (leaseValid_ ? ", until the leader lease ran out)" : ")"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

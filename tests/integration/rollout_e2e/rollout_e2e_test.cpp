@@ -123,12 +123,22 @@ TEST_CASE("a build adding 20 ms of latency is rolled back by the Mann-Whitney ch
   CHECK_MESSAGE(contains(f.failedChecks(id), "latency"), f.describe(id).dump());
 }
 
-TEST_CASE("an A/A rollout (same content, new version) is promoted") {
+TEST_CASE("an A/A rollout (same content, new version) is promoted, also past a coordinator frozen for 8 s") {
   Fixture f;
   if (!f.ready()) return;
   std::string id = f.start("1.0.1", ReleaseKind::kHealthy);
-  CHECK(f.waitForEnd(id) == "succeeded");
+  // Frozen during the canary's analysis for twice the host timeout (4 s) and longer than
+  // silence_seconds (6 s): the hosts kept sending; nobody read. They are not called silent.
+  REQUIRE(waitUntil([&] { return f.stage(id) == "canary/analyzing"; }, std::chrono::seconds(120),
+                    std::chrono::milliseconds(200)));
+  f.web->fleet().signalCoordinator(SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  f.web->fleet().signalCoordinator(SIGCONT);
+  CHECK_MESSAGE(f.waitForEnd(id) == "succeeded", f.lastExplain);
   CHECK(f.hostsOn("1.0.1") == kHosts.size());
+  CHECK_MESSAGE(f.lastExplain.find("resumed after the coordinator stalled for") != std::string::npos,
+                f.lastExplain);
+  CHECK(f.lastExplain.find("stopped reporting") == std::string::npos);
 }
 
 TEST_CASE("SIGKILL of the coordinator during the cluster stage: the rollout continues and ends as it would have") {

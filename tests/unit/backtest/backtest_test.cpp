@@ -118,7 +118,11 @@ TEST_CASE("journal lines round-trip every input kind") {
   op.verb = OperatorVerb::kRollback;
   op.who = "alice";
   op.reason = "looks wrong";
-  for (const RolloutInput& input : {window, result, op}) {
+  RolloutInput stalled;
+  stalled.kind = InputKind::kResumed;
+  stalled.atMillis = 120;
+  stalled.reason = "the coordinator stalled for 9.5 s";
+  for (const RolloutInput& input : {window, result, op, stalled}) {
     bool unreadable = true;
     auto line = parseLine(inputLine("r1", input), &unreadable);
     REQUIRE_MESSAGE(line, line.error().message);

@@ -170,5 +170,24 @@ TEST_CASE("a host's address is the one its latest message came from, once it sai
   CHECK(registry.addressOf("nobody").empty());
 }
 
+TEST_CASE("after a stall of the coordinator, silence counts from its end; a silent host stays so") {
+  Registry registry(kTimeoutMillis);
+  registry.onHello("busy", helloFrom("busy", "eu", "eu-a"), "conn-b", kT0);
+  registry.onHello("gone", helloFrom("gone", "eu", "eu-a"), "conn-g", kT0);
+  CHECK(registry.onContact("busy", "conn-b", kT0 + 20'000, nullptr));
+  CHECK(registry.expire(kT0 + 20'000) == std::vector<std::string>{"gone"});
+  // The coordinator's loop stops for 25 s after busy's last message; nothing was read meanwhile.
+  const std::uint64_t end = kT0 + 45'000;
+  registry.excuseUntil(end);
+  CHECK(registry.expire(end).empty());
+  CHECK(registry.isHealthy("busy", end + kTimeoutMillis));
+  CHECK(registry.find("busy", end)->connected);
+  CHECK(registry.find("busy", end)->lastContactMillis == kT0 + 20'000);  // the true last contact
+  CHECK_FALSE(registry.isHealthy("gone", end));  // silent before the stall: not excused
+  CHECK_FALSE(registry.find("gone", end)->connected);
+  // A host still silent a full timeout after the stall is reported.
+  CHECK(registry.expire(end + kTimeoutMillis + 1) == std::vector<std::string>{"busy"});
+}
+
 }  // namespace
 }  // namespace rollgate::coordinator

@@ -832,6 +832,27 @@ TEST_CASE("a coordinator down for ten minutes resumes without blaming the hosts 
   }
 }
 
+TEST_CASE("a coordinator that stalls resumes its rollouts, saying so, and the hosts are not blamed") {
+  Sim sim(fleet8(), makeRollout(fleet8()));
+  sim.start();
+  for (int s = 0; s < 40; ++s) sim.stepSecond();  // analysing the canary
+  sim.skipSeconds(50);  // the loop stalled for longer than silence_seconds: nothing read
+  Rollout& r = sim.rollout();
+  Rollout careless = r;
+  (void)careless.tick(sim.now());
+  CHECK(careless.status() == RolloutStatus::kRollingBack);  // the canary called silent
+  auto actions = r.resumed(sim.now(), "the coordinator stalled for 50.0 s");
+  REQUIRE(actions.size() == 1);
+  CHECK(std::get<RecordEvent>(actions[0]).text.find(
+            "resumed after the coordinator stalled for 50.0 s in step 1/") != std::string::npos);
+  (void)r.tick(sim.now());
+  CHECK(r.status() != RolloutStatus::kRollingBack);
+  sim.run(3600);
+  INFO(sim.events());
+  CHECK(statusName(sim.rollout()) == "succeeded");
+  CHECK(rolledBack(sim).empty());
+}
+
 namespace {
 std::vector<HostInfo> twoHosts() { return {makeHost("a1", "eu", "a"), makeHost("a2", "eu", "a")}; }
 }  // namespace
