@@ -359,11 +359,18 @@ void Agent::onDealerReadable() {
     } else if (auto* ack = std::get_if<AckTelemetry>(&*message)) {
       telemetry_->acknowledge(ack->throughSequence);
     } else if (auto* over = std::get_if<OverQuota>(&*message)) {
-      // The coordinator dropped windows over this host's quota: they are still in the backlog
-      // (never acknowledged); wait, then send again from the oldest unacknowledged.
-      logger_->warn("coordinator: telemetry over this host's quota ({} windows dropped so far); "
-                    "keeping them and sending again in {} ms",
-                    over->droppedWindows, over->retryAfterMillis);
+      // The coordinator turned windows away, over this host's quota or because its store is behind:
+      // they are still in the backlog (never acknowledged); wait, then send again from the oldest
+      // unacknowledged.
+      if (over->storeBehind) {
+        logger_->warn("coordinator: its store is behind and turns telemetry away until it catches "
+                      "up (not this host's quota); keeping the windows and sending again in {} ms",
+                      over->retryAfterMillis);
+      } else {
+        logger_->warn("coordinator: telemetry over this host's quota ({} windows dropped so far); "
+                      "keeping them and sending again in {} ms",
+                      over->droppedWindows, over->retryAfterMillis);
+      }
       telemetryPausedUntilSteady_ = clock_.steadyMillis() + std::max<std::uint64_t>(over->retryAfterMillis, 100);
       resendTelemetry_ = true;
     } else if (auto* closed = std::get_if<SessionClosed>(&*message)) {

@@ -981,6 +981,7 @@ std::string encode(const CoordinatorMessage& message) {
           b.setDroppedWindows(v.droppedWindows);
           b.setRetryAfterMillis(v.retryAfterMillis);
           b.setStoredThrough(v.storedThrough);
+          b.setStoreBehind(v.storeBehind);
         } else if constexpr (std::is_same_v<T, SessionClosed>) {
           body.setSessionClosed(text(v.reason));
         }
@@ -1044,7 +1045,8 @@ Result<CoordinatorMessage> decodeCoordinatorMessage(Bytes frame) {
             return AckTelemetry{body.getAckTelemetry().getThroughSequence()};
           case w::CoordinatorMessage::Body::OVER_QUOTA: {
             auto r = body.getOverQuota();
-            return OverQuota{r.getDroppedWindows(), r.getRetryAfterMillis(), r.getStoredThrough()};
+            return OverQuota{r.getDroppedWindows(), r.getRetryAfterMillis(), r.getStoredThrough(),
+                             r.getStoreBehind()};
           }
           case w::CoordinatorMessage::Body::SESSION_CLOSED:
             return SessionClosed{str(body.getSessionClosed())};

@@ -250,6 +250,7 @@ struct OverQuota {
   std::uint64_t droppedWindows = 0;
   std::uint32_t retryAfterMillis = 0;
   std::uint64_t storedThrough = 0;
+  bool storeBehind = false;  // the coordinator's store is behind, not this host over its quota
   bool operator==(const OverQuota&) const = default;
 };
 

@@ -341,7 +341,10 @@ void Coordinator::run() {
     // overloaded machine, a slow disk, a paused VM, a store that did not answer). The hosts were
     // not heard because nobody listened: their silence and the rollouts' clocks count from now.
     std::uint64_t turnSteady = clock_.steadyMillis();
-    if (turnSteady - lastTurnSteady >= kStallMillis) onStall(turnSteady - lastTurnSteady);
+    if (turnSteady - lastTurnSteady >= kStallMillis) {
+      if (!leaseValid()) break;  // stalled past its lease: another coordinator may lead now
+      onStall(turnSteady - lastTurnSteady);
+    }
     lastTurnSteady = turnSteady;
     // Bounded batches so neither socket can starve the other or the timers. Each reads until its
     // socket has nothing (asking ZMQ_EVENTS after every message cost an eighth of the loop).
@@ -650,6 +653,7 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
   // are each encoded.
   bool storeFrame = report.windows.size() == 1;
   std::uint64_t overQuota = 0;
+  bool storeBehind = false;
   quotas_.beginReport(host, report.resent);
   for (auto& window : report.windows) {
     // Telemetry acknowledgement: see ackTelemetry().
@@ -661,6 +665,7 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
       // it again after the OverQuota below), so a slow database costs bounded memory.
       ++ingestRefused_;
       ++overQuota;
+      storeBehind = true;
       continue;
     }
     if (!quotas_.admitWindow(host, windowBytes, steady)) {
@@ -690,7 +695,7 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
     if (steady >= next) {  // told at most once a second
       next = steady + 1000;
       sendToAgent(routingId, OverQuota{quotas_.dropsOf(host).telemetryWindows, 5000,
-                                       telemetryThrough_[host]});
+                                       telemetryThrough_[host], storeBehind});
     }
   }
 }

@@ -193,6 +193,11 @@ Result<std::string> Rollouts::nextId() {
   return "r" + std::to_string(*seq);
 }
 
+std::string Rollouts::runningStatus(const std::string& id) const {
+  auto it = rollouts_.find(id);
+  return it == rollouts_.end() ? std::string() : statusOf(*it->second.rollout);
+}
+
 std::vector<std::string> Rollouts::activeIds() const {
   std::vector<std::string> out;
   for (const auto& [id, entry] : rollouts_) out.push_back(id);

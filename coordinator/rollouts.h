@@ -100,6 +100,9 @@ class Rollouts {
   std::vector<std::string> activeIds() const;
   // The service of unfinished rollout `id`; "" when it is not running.
   std::string serviceOf(const std::string& id) const;
+  // The status of unfinished rollout `id` as it is now (ahead of the store when a save failed);
+  // "" when it is not running.
+  std::string runningStatus(const std::string& id) const;
 
   void onTelemetry(const std::string& host, const TelemetryWindow& window);
   void onHostHealth(const std::string& host, bool healthy);

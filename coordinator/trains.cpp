@@ -113,8 +113,13 @@ train::Conditions Trains::conditions(Entry& entry) {
     if (rollouts_.serviceOf(id) == s.service && id != s.rolloutId) c.otherRollout = id;
   }
   if (!s.rolloutId.empty()) {
-    auto record = store_.loadRollout(s.rolloutId);
-    if (record && *record && (*record)->status == "waiting_for_operator") c.rolloutWaiting = s.rolloutId;
+    // As the rollout is now: one paused because its own save failed is not in the store as such.
+    std::string status = rollouts_.runningStatus(s.rolloutId);
+    if (status.empty()) {
+      auto record = store_.loadRollout(s.rolloutId);
+      if (record && *record) status = (*record)->status;
+    }
+    if (status == "waiting_for_operator") c.rolloutWaiting = s.rolloutId;
   }
   return c;
 }

@@ -197,6 +197,8 @@ struct OverQuota {
   droppedWindows @0 :UInt64;    # windows of this host dropped so far over quota
   retryAfterMillis @1 :UInt32;
   storedThrough @2 :UInt64;     # highest window sequence taken (acknowledged once stored)
+  storeBehind @3 :Bool;         # true: turned away because the coordinator's store is behind
+                                # (every host is, until it catches up), not over this host's quota
 }
 
 struct AckTelemetry {

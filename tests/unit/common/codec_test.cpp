@@ -68,7 +68,7 @@ TEST_CASE("agent messages round trip: every body and every command outcome") {
 
 TEST_CASE("coordinator messages round trip: welcome, every command body, chunk, abort, ack") {
   auto samples = sampleCoordinatorMessages();
-  checkRoundTrips(samples, decodeCoordinatorMessage, 15);  // with OverQuota and SessionClosed
+  checkRoundTrips(samples, decodeCoordinatorMessage, 16);  // with OverQuota (both reasons) and SessionClosed
   std::vector<bool> seenBodies(std::variant_size_v<CoordinatorMessage>, false);
   for (const auto& m : samples) seenBodies[m.index()] = true;
   for (bool s : seenBodies) CHECK(s);

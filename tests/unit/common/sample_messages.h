@@ -129,6 +129,7 @@ inline std::vector<CoordinatorMessage> sampleCoordinatorMessages() {
       Command{sampleRef(), "web",
               InstallRelease{"1.5.0", kSampleSha256, 123456, "coordinator", "", true, false, 25, 90}});
   out.push_back(OverQuota{640, 5000, 1'763'700'000'042ull});
+  out.push_back(OverQuota{0, 5000, 1'763'700'000'043ull, /*storeBehind=*/true});
   out.push_back(SessionClosed{"a newer session with this host's key (web-eu-1) replaced this one"});
   return out;
 }

@@ -23,6 +23,7 @@
 #include "coordinator/admin_api.h"
 #include "coordinator/command_dispatcher.h"
 #include "coordinator/rollouts.h"
+#include "coordinator/trains.h"
 #include "tests/unit/coordinator/coordinator_parts.h"
 
 namespace rollgate::coordinator {
@@ -559,6 +560,31 @@ TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its h
   for (const auto& host : after->hosts) {
     if (host.name == "web-1") CHECK(host.rollback == rollout::RollbackState::kDone);
   }
+}
+
+TEST_CASE("a release train shows its rollout held by an operator pause whose save failed") {
+  Parts parts;
+  Trains trains(parts.store, *parts.rollouts, parts.clock, parts.logger);
+  REQUIRE(trains.open().ok());
+  auto reply = [&](const std::string& action, const nlohmann::json& args) {
+    auto out = trains.handle(TrainRequest{action, "web", args.dump()}, "alice");
+    REQUIRE_MESSAGE(out.ok(), (out.ok() ? "" : out.error().message));
+    return nlohmann::json::parse(*out);
+  };
+  reply("enable", {{"config", "[train]\n"}});
+  reply("submit", {{"commit", std::string(40, 'c')}, {"version", "2.0"}, {"tests", "passed"}});
+  trains.tick();
+  nlohmann::json rolling = reply("status", nlohmann::json::object());
+  REQUIRE(rolling.value("phase", "") == "rolling_out");
+  CHECK(rolling.value("moving", false));
+  std::string id = rolling.value("rollout", "");
+  // Paused; the pause is not in the store (its save failed), but the rollout waits all the same.
+  parts.store.failing = {"saveRollout"};
+  REQUIRE(parts.rollouts->act(RolloutAction{id, RolloutAction::Action::kPause}, "bob").ok());
+  CHECK(parts.store.rollouts[id].status != "waiting_for_operator");
+  nlohmann::json held = reply("status", nlohmann::json::object());
+  CHECK_FALSE(held.value("moving", true));
+  CHECK(held.value("why", "").find("rollout " + id + " waits for an operator") == 0);
 }
 
 }  // namespace
