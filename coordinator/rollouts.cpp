@@ -352,7 +352,9 @@ Result<std::string> Rollouts::finishStart(const StartRollout& request,
   started.kind = rollout::InputKind::kStart;
   started.atMillis = now;
   auto startActions = rollout::applyInput(*created, started);
-  if (!startActions) return makeError("cannot start rollout " + id + ": " + startActions.error().message);
+  if (!startActions) {
+    return makeError("cannot start rollout " + id + ": " + startActions.error().message);
+  }
   record.status = statusOf(*created);
   record.stateJson = rollout::stateToJson(created->state(), /*includeWindows=*/false);
   if (auto s = store_.createRollout(record); !s) {
@@ -460,15 +462,19 @@ Rollouts::AbortOutcome Rollouts::abort(const std::vector<std::string>& ids,
 }
 
 void Rollouts::onTelemetry(const std::string& host, const TelemetryWindow& window) {
-  std::uint64_t now = clock_.nowMillis();
+  if (rollouts_.empty()) return;  // every window passes here: no copy of it when nothing runs
+  rollout::RolloutInput input;
+  input.kind = rollout::InputKind::kTelemetry;
+  input.atMillis = clock_.nowMillis();
+  input.host = host;
+  input.window = window;  // once, not once per rollout
+  feedEach(input, window.service);
+}
+
+void Rollouts::feedEach(const rollout::RolloutInput& input, const std::string& service) {
   for (auto it = rollouts_.begin(); it != rollouts_.end();) {
     auto current = it++;
-    if (current->second.rollout->state().spec.service != window.service) continue;
-    rollout::RolloutInput input;
-    input.kind = rollout::InputKind::kTelemetry;
-    input.atMillis = now;
-    input.host = host;
-    input.window = window;
+    if (!service.empty() && current->second.rollout->state().spec.service != service) continue;
     auto actions = *feed(current->second, input);
     if (actions.empty()) continue;
     apply(current->second, actions);
@@ -478,38 +484,22 @@ void Rollouts::onTelemetry(const std::string& host, const TelemetryWindow& windo
 }
 
 void Rollouts::onHostHealth(const std::string& host, bool healthy) {
-  std::uint64_t now = clock_.nowMillis();
-  for (auto it = rollouts_.begin(); it != rollouts_.end();) {
-    auto current = it++;
-    rollout::RolloutInput input;
-    input.kind = rollout::InputKind::kHostHealth;
-    input.atMillis = now;
-    input.host = host;
-    input.healthy = healthy;
-    auto actions = *feed(current->second, input);
-    if (actions.empty()) continue;
-    apply(current->second, actions);
-    save(current->second);
-    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
-  }
+  rollout::RolloutInput input;
+  input.kind = rollout::InputKind::kHostHealth;
+  input.atMillis = clock_.nowMillis();
+  input.host = host;
+  input.healthy = healthy;
+  feedEach(input);
 }
 
 void Rollouts::onCoordinatorStall(std::uint64_t stalledMillis) {
-  std::uint64_t now = clock_.nowMillis();
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(stalledMillis) / 1000.0);
-  for (auto it = rollouts_.begin(); it != rollouts_.end();) {
-    auto current = it++;
-    rollout::RolloutInput input;
-    input.kind = rollout::InputKind::kResumed;
-    input.atMillis = now;
-    input.reason = std::string("the coordinator stalled for ") + seconds + " s";
-    auto actions = *feed(current->second, input);
-    if (actions.empty()) continue;
-    apply(current->second, actions);
-    save(current->second);
-    if (rollout::isTerminal(current->second.rollout->status())) retire(current);
-  }
+  rollout::RolloutInput input;
+  input.kind = rollout::InputKind::kResumed;
+  input.atMillis = clock_.nowMillis();
+  input.reason = std::string("the coordinator stalled for ") + seconds + " s";
+  feedEach(input);
 }
 
 void Rollouts::tick() {

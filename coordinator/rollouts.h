@@ -195,6 +195,9 @@ class Rollouts {
   void takePrometheusAnswers();
   Result<std::unique_ptr<rollout::Rollout>> load(const std::string& id);
   Result<std::string> nextId();
+  // Feeds `input` to every running rollout (of `service` only, when given), acting on and saving
+  // what it changed.
+  void feedEach(const rollout::RolloutInput& input, const std::string& service = "");
   // A stored unfinished rollout whose state cannot be read: ended as failed, with an event that
   // says why (open()).
   void endUnresumable(const RolloutRecord& record, const std::string& error, std::uint64_t now);

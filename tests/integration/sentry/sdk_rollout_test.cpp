@@ -63,8 +63,8 @@ struct Fixture {
 
   nlohmann::json describe(const std::string& id) { return explainRollout(fleet(), id); }
 
-  std::string waitForEnd(const std::string& id) {
-    std::string last = waitForDecision(fleet(), id, std::chrono::seconds(400));
+  std::string waitForEnd(const std::string& id, bool pastHolds = false) {
+    std::string last = waitForDecision(fleet(), id, std::chrono::seconds(400), pastHolds);
     auto explain = fleet().cli({"rollout", "explain", id});
     lastExplain = explain.out + explain.err;
     return last;
@@ -74,18 +74,7 @@ struct Fixture {
   // is also an exception type the baseline, crashing at 0.5 %, may not have raised yet in the
   // window, so new_error_types can fail a look before crash_free_sessions does. The analysis goes
   // on under a warn hold, and the critical check's failure rolls back; a hold is not the end.
-  std::string waitForRollback(const std::string& id) {
-    std::string last;
-    waitUntil(
-        [&] {
-          last = rolloutStatus(fleet(), id);
-          return last != "waiting_for_operator" && rolloutDecided(last);
-        },
-        std::chrono::seconds(400), std::chrono::milliseconds(500));
-    auto explain = fleet().cli({"rollout", "explain", id});
-    lastExplain = explain.out + explain.err;
-    return last;
-  }
+  std::string waitForRollback(const std::string& id) { return waitForEnd(id, /*pastHolds=*/true); }
 
   std::vector<std::string> hostsOn(const std::string& version) {
     std::vector<std::string> out;

@@ -60,12 +60,12 @@ std::string rolloutStatus(const LocalFleet& fleet, const std::string& id) {
 }
 
 std::string waitForDecision(const LocalFleet& fleet, const std::string& id,
-                            std::chrono::seconds timeout) {
+                            std::chrono::seconds timeout, bool pastHolds) {
   std::string last;
   waitUntil(
       [&] {
         last = rolloutStatus(fleet, id);
-        return rolloutDecided(last);
+        return rolloutDecided(last) && !(pastHolds && last == "waiting_for_operator");
       },
       timeout, std::chrono::milliseconds(500));
   return last;

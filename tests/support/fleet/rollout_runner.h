@@ -46,9 +46,11 @@ std::string rolloutStatusOf(const nlohmann::json& doc);
 bool rolloutDecided(const std::string& status);
 // The rollout's status now (through explain).
 std::string rolloutStatus(const LocalFleet& fleet, const std::string& id);
-// Polls until the rollout is decided or `timeout` passes; its last status.
+// Polls until the rollout is decided or `timeout` passes; its last status. `pastHolds`: a hold
+// (waiting_for_operator) does not end the wait, only a terminal status does (a warn check may
+// hold a step whose analysis goes on, and a critical check still rolls it back).
 std::string waitForDecision(const LocalFleet& fleet, const std::string& id,
-                            std::chrono::seconds timeout);
+                            std::chrono::seconds timeout, bool pastHolds = false);
 // The rollout id in `rollout start --json`'s output; "" if there is none.
 std::string startedRolloutId(const std::string& startJson);
 

@@ -87,16 +87,7 @@ struct Parts {
     auto opened = ArtifactStore::open(store, dir.path.string());
     REQUIRE(opened.ok());
     artifacts = std::move(*opened);
-    commands = std::make_unique<CommandDispatcher>(registry, store, outbox, clock, logger);
-    rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
-                                          logger, /*windowSeconds=*/1);
-    aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
-    reverts =
-        std::make_unique<Reverts>(store, registry, *artifacts, *rollouts, *commands, clock, logger);
-    admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
-                                                     *artifacts, *rollouts, *commands, *aborts,
-                                                     *reverts, outbox, clock, logger});
-    REQUIRE(rollouts->open().ok());
+    wire();
     for (const char* host : {"web-1", "web-2", "web-3", "web-4"}) {
       Hello hello{host,
                   "eu-west",
@@ -109,6 +100,17 @@ struct Parts {
     }
     store.artifacts.push_back(
         ArtifactInfo{"web", "2.0", std::string(64, 'a'), 1000, "", clock.nowMillis(), "alice"});
+  }
+
+  // The parts a coordinator rebuilds from the store when it starts, made anew over the same
+  // store, fleet and artifacts (nothing in memory is left); the rollouts are opened (resumed).
+  void restart() {
+    admin.reset();
+    reverts.reset();
+    aborts.reset();
+    rollouts.reset();
+    commands.reset();
+    wire();
   }
 
   // Starts a rollout (without Prometheus checks, so it is answered at once): its summary or why not.
@@ -126,6 +128,19 @@ struct Parts {
     REQUIRE_MESSAGE(summary.ok(), (summary.ok() ? "" : summary.error().message));
     return nlohmann::json::parse(*summary);
   }
+  void wire() {
+    commands = std::make_unique<CommandDispatcher>(registry, store, outbox, clock, logger);
+    rollouts = std::make_unique<Rollouts>(store, telemetry, *artifacts, registry, *commands, clock,
+                                          logger, /*windowSeconds=*/1);
+    aborts = std::make_unique<AbortCoordinator>(store, registry, *rollouts, outbox, clock, logger);
+    reverts =
+        std::make_unique<Reverts>(store, registry, *artifacts, *rollouts, *commands, clock, logger);
+    admin = std::make_unique<AdminApi>(AdminApiParts{config, store, registry, agents, telemetry,
+                                                     *artifacts, *rollouts, *commands, *aborts,
+                                                     *reverts, outbox, clock, logger});
+    REQUIRE(rollouts->open().ok());
+  }
+
   std::string statusOf(const std::string& id) {
     auto list = rollouts->listJson();
     REQUIRE(list.ok());

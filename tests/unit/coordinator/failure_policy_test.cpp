@@ -159,18 +159,6 @@ TEST_CASE("a rollout whose state cannot be saved is paused") {
   CHECK_FALSE(stored->operatorPause);
 }
 
-// Parts' rollouts as a restarted coordinator has them: a new Rollouts over the same store and
-// fleet, opened (it resumes what the store says is unfinished).
-void restartRollouts(Parts& parts) {
-  parts.outbox.toAgents.clear();
-  parts.commands = std::make_unique<CommandDispatcher>(parts.registry, parts.store, parts.outbox,
-                                                       parts.clock, parts.logger);
-  parts.rollouts = std::make_unique<Rollouts>(parts.store, parts.telemetry, *parts.artifacts,
-                                              parts.registry, *parts.commands, parts.clock,
-                                              parts.logger, /*windowSeconds=*/1);
-  REQUIRE(parts.rollouts->open().ok());
-}
-
 TEST_CASE("a coordinator killed right after creating a rollout resumes it and sends its install") {
   Parts parts;
   // Nothing written after the rollout's creation reaches the store, as when the coordinator is
@@ -181,7 +169,8 @@ TEST_CASE("a coordinator killed right after creating a rollout resumes it and se
   CHECK(parts.outbox.sent<Command>().empty());  // the ref could not be saved: nothing left
   parts.store.failing.clear();
   parts.clock.advanceMillis(2000);
-  restartRollouts(parts);
+  parts.outbox.toAgents.clear();
+  parts.restart();
   CHECK(parts.rollouts->activeIds() == std::vector<std::string>{id});
   CHECK(parts.statusOf(id) == "installing");
   auto commands = parts.outbox.sent<Command>();
@@ -201,7 +190,8 @@ TEST_CASE("an unfinished rollout whose state cannot be read is ended as failed, 
   broken.status = "pending";
   broken.stateJson = "{}";
   parts.store.rollouts["r1"] = broken;
-  restartRollouts(parts);
+  parts.outbox.toAgents.clear();
+  parts.restart();
   CHECK(parts.rollouts->activeIds().empty());
   const RolloutRecord& ended = parts.store.rollouts["r1"];
   CHECK(ended.finished);
@@ -535,13 +525,10 @@ TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its h
 
   // A new coordinator over the same store: nothing in memory is left.
   parts.outbox.toAgents.clear();
-  CommandDispatcher commands(parts.registry, parts.store, parts.outbox, parts.clock, parts.logger);
-  Rollouts rollouts(parts.store, parts.telemetry, *parts.artifacts, parts.registry, commands,
-                    parts.clock, parts.logger, /*windowSeconds=*/1);
-  REQUIRE(rollouts.open().ok());
-  CHECK(rollouts.activeIds().empty());
+  parts.restart();  // opens the rollouts (REQUIREs that it works)
+  CHECK(parts.rollouts->activeIds().empty());
   parts.outbox.toAgents.clear();
-  commands.onHello("web-1", "conn-web-1-again");
+  parts.commands->onHello("web-1", "conn-web-1-again");
   std::optional<Command> rollback;
   for (const auto& command : parts.outbox.sent<Command>()) {
     if (std::holds_alternative<RollBackRelease>(command.body)) rollback = command;
@@ -553,7 +540,7 @@ TEST_CASE("after a coordinator restart, a timed-out rollback still reaches its h
   result.service = "web";
   result.outcome = Outcome::kSucceeded;
   result.activeRelease = "1.0";
-  commands.onResult("web-1", result);
+  parts.commands->onResult("web-1", result);
   auto after = rollout::stateFromJson(parts.store.rollouts[id].stateJson);
   REQUIRE(after.ok());
   CHECK(after->outcome == rollout::RolloutStatus::kRolledBackIncomplete);
