@@ -162,6 +162,7 @@ TelemetryWindow get(w::TelemetryWindow::Reader r) {
   v.status3xx = r.getStatus3xx();
   v.status4xx = r.getStatus4xx();
   v.status5xx = r.getStatus5xx();
+  v.statusCodes.reserve(r.getStatusCodes().size());
   for (auto c : r.getStatusCodes()) v.statusCodes.push_back(StatusCount{c.getCode(), c.getCount()});
   v.latencyBucketUpperMicros = numbers<std::uint64_t>(r.getLatencyBucketUpperMicros());
   v.latencyBucketCounts = numbers<std::uint64_t>(r.getLatencyBucketCounts());
@@ -298,6 +299,19 @@ HostInfo get(w::HostInfo::Reader r) {
 // ---------------------------------------------------------------------------------------------
 // Decoding frame: aligned copy, limits, version check
 
+// `frame` as Cap'n Proto words. Cap'n Proto reads whole words: a frame at an address that is not a
+// multiple of 8 is copied into `copy` first (a received ZeroMQ frame usually is one already, and
+// is read where it lies). Requires: frame.size() is a multiple of 8.
+kj::ArrayPtr<const capnp::word> wordsOf(Bytes frame, kj::Array<capnp::word>& copy) {
+  const std::size_t words = frame.size() / sizeof(capnp::word);
+  if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) == 0) {
+    return kj::arrayPtr(reinterpret_cast<const capnp::word*>(frame.data()), words);
+  }
+  copy = kj::heapArray<capnp::word>(words);
+  std::memcpy(copy.begin(), frame.data(), frame.size());
+  return copy.asPtr();
+}
+
 template <typename Root, typename Convert>
 auto decodeFrame(Bytes frame, std::size_t maxBytes, const char* what, Convert convert)
     -> Result<decltype(convert(std::declval<typename Root::Reader>()))> {
@@ -312,13 +326,13 @@ auto decodeFrame(Bytes frame, std::size_t maxBytes, const char* what, Convert co
                      " bytes is not a whole number of 8-byte words (truncated?)");
   }
   std::size_t words = frame.size() / sizeof(capnp::word);
-  auto aligned = kj::heapArray<capnp::word>(words);
-  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> aligned = wordsOf(frame, copy);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = words * 4 + 1024;
   options.nestingLimit = kMaxNestingDepth;
   try {
-    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    capnp::FlatArrayMessageReader reader(aligned, options);
     auto root = reader.getRoot<Root>();
     if (root.getVersion() != kProtocolVersion) {
       return makeError(std::string(what) + ": protocol version " +
@@ -833,13 +847,13 @@ std::optional<RefusedResult> peekRefusedResult(Bytes frame) {
     return std::nullopt;
   }
   std::size_t words = frame.size() / sizeof(capnp::word);
-  auto aligned = kj::heapArray<capnp::word>(words);
-  std::memcpy(aligned.begin(), frame.data(), frame.size());
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> aligned = wordsOf(frame, copy);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = words * 4 + 1024;
   options.nestingLimit = kMaxNestingDepth;
   try {
-    capnp::FlatArrayMessageReader reader(aligned.asPtr(), options);
+    capnp::FlatArrayMessageReader reader(aligned, options);
     auto root = reader.getRoot<w::AgentMessage>();
     if (root.getVersion() != kProtocolVersion) return std::nullopt;
     auto body = root.getBody();
@@ -1448,9 +1462,9 @@ constexpr char kPackedMarker[4] = {'R', 'G', 'p', 'k'};
 constexpr std::size_t kPackedHeaderBytes = 8;
 }  // namespace
 
-std::string packFrame(Bytes flat) {
+void packFrameInto(Bytes flat, std::string& out) {
   // Packing writes at most one tag byte and one count byte beyond each run of words.
-  std::string out(kPackedHeaderBytes + flat.size() + flat.size() / 8 + 16, '\0');
+  out.resize(kPackedHeaderBytes + flat.size() + flat.size() / 8 + 16);
   std::memcpy(out.data(), kPackedMarker, sizeof kPackedMarker);
   const auto size = static_cast<std::uint32_t>(flat.size());
   for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((size >> (8 * i)) & 0xFF);
@@ -1462,6 +1476,11 @@ std::string packFrame(Bytes flat) {
     packed.write(flat.data(), flat.size());
   }
   out.resize(kPackedHeaderBytes + sink.getArray().size());
+}
+
+std::string packFrame(Bytes flat) {
+  std::string out;
+  packFrameInto(flat, out);
   return out;
 }
 

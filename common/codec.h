@@ -55,6 +55,8 @@ Result<AdminReply> decodeAdminReply(Bytes frame);
 // one), the marker is over 512, which Cap'n Proto refuses, so a packed frame is never taken for
 // a flat one. Requires: `flat` is a whole number of 8-byte words.
 std::string packFrame(Bytes flat);
+// packFrame into `out` (its buffer reused).
+void packFrameInto(Bytes flat, std::string& out);
 bool isPackedFrame(Bytes frame);
 // The flat frame back; an error naming what is wrong when `packed` is not a packed frame, is
 // truncated, or unpacks to more than `maxBytes`.

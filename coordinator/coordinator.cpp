@@ -435,7 +435,7 @@ bool Coordinator::receive(zmq::socket_t& socket, const Allowlist& allowlist,
                           const std::string& what, const std::string& refusal,
                           std::optional<Inbound>& in) {
   in.reset();
-  std::vector<zmq::message_t> frames;
+  auto& frames = frames_;  // reused: one allocation for every message, not one each
   if (!receiveMultipart(socket, frames)) return false;
   if (frames.size() != 2) {
     ++counters_.droppedMalformed;
@@ -655,9 +655,9 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
   std::uint64_t overQuota = 0;
   bool storeBehind = false;
   quotas_.beginReport(host, report.resent);
+  // Telemetry acknowledgement: see ackTelemetry().
+  std::uint64_t& through = telemetryThrough_[host];
   for (auto& window : report.windows) {
-    // Telemetry acknowledgement: see ackTelemetry().
-    std::uint64_t& through = telemetryThrough_[host];
     if (window.sequence != 0) telemetryToAck_.insert(host);
     if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
     if (telemetry_->full()) {

@@ -33,6 +33,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <zmq.hpp>
 
 #include "common/clock.h"
@@ -188,12 +190,14 @@ class Coordinator final : private Outbox {
   std::uint64_t nextEventPruneMillis_ = 0;
   std::uint64_t nextBroadcastId_ = 0;
   std::uint64_t nextTelemetryFlushMillis_ = 0;
+  std::vector<zmq::message_t> frames_;  // receive()'s, reused
   std::vector<HostInfo> pendingHosts_;  // hellos of this batch, stored by flushBatch()
   std::vector<EventRecord> pendingHostEvents_;
   std::uint64_t nextAbortSaveMillis_ = 0;
-  std::map<std::string, std::uint64_t>
-      telemetryThrough_;                  // per host: highest window sequence queued
-  std::set<std::string> telemetryToAck_;  // hosts owed an AckTelemetry
+  // Per host: the highest window sequence queued. Hashed, as the hosts owed an ack: both are
+  // looked up for every telemetry report.
+  std::unordered_map<std::string, std::uint64_t> telemetryThrough_;
+  std::unordered_set<std::string> telemetryToAck_;  // hosts owed an AckTelemetry
   // Acks owed once a batch is committed: (batch number, host -> sequence), oldest first.
   std::deque<std::pair<std::uint64_t, std::map<std::string, std::uint64_t>>> telemetryAcks_;
   std::uint64_t ingestRefused_ = 0;  // windows turned away while the store was behind, unlogged

@@ -107,6 +107,7 @@ HostDrops HostQuotas::total() const {
 std::vector<std::string> HostQuotas::hosts() const {
   std::vector<std::string> out;
   for (const auto& [name, s] : hosts_) out.push_back(name);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/messages.h"
@@ -94,7 +95,8 @@ class HostQuotas {
   State& state(const std::string& host, std::uint64_t nowMillis);
 
   QuotaLimits limits_;
-  std::map<std::string, State> hosts_;    // enrolled keys only: the allowlist comes first
+  // Enrolled keys only: the allowlist comes first. Hashed: looked up for every message.
+  std::unordered_map<std::string, State> hosts_;
   std::map<std::string, HostDrops> logged_;  // the drops already logged, per host
 };
 

@@ -25,13 +25,15 @@ TelemetryStore::~TelemetryStore() {
 
 void TelemetryStore::add(const std::string& host, const TelemetryWindow& window,
                          std::string_view frame) {
-  pending_.push_back(windowRow(host, window, frame));
+  // Packed by the writer (writeFirst), off the loop.
+  pending_.push_back(flatWindowRow(host, window, frame));
 }
 
 std::uint64_t TelemetryStore::submit() {
   std::vector<std::vector<WindowRow>> written;  // freed on return, outside the lock
   const bool handOver = !pending_.empty();
   if (handOver) {
+    lastBatchSize_ = pending_.size();
     ++submitted_;
     backlog_ += pending_.size();
   }
@@ -54,6 +56,7 @@ std::uint64_t TelemetryStore::submit() {
   }
   if (handOver) {
     pending_.clear();
+    pending_.reserve(lastBatchSize_);  // grown once, not by doubling as the next batch fills
     wake_.notify_one();
   }
   if (!ingest_) {
@@ -64,7 +67,7 @@ std::uint64_t TelemetryStore::submit() {
 }
 
 bool TelemetryStore::writeFirst(Store& writer) {
-  const Batch* first = nullptr;
+  Batch* first = nullptr;
   {
     std::lock_guard lock(mutex_);
     if (queue_.empty()) return false;
@@ -74,6 +77,9 @@ bool TelemetryStore::writeFirst(Store& writer) {
     writing_ = true;
   }
   auto start = std::chrono::steady_clock::now();
+  // Packed here, on the writer's thread, into the rows' own buffers (a batch written again after
+  // a failure is packed already).
+  for (auto& row : first->windows) packWindowRow(row, packScratch_);
   Status status = writer.appendWindows(first->windows);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::size_t count = first->windows.size();

@@ -4,8 +4,8 @@
 // connection of its own (Store::openIngestConnection), so the loop goes on receiving while the
 // database writes. Batches that wait behind a write are joined (up to kMaxBatch windows), so a
 // writer that falls behind writes more per transaction instead of falling further behind.
-// Windows sent as a one-window report are stored as the frame that came, packed, not encoded
-// again. The loop acknowledges a batch's windows to agents only once committed().
+// Windows sent as a one-window report are stored as the frame that came, packed (by the writer,
+// off the loop), not encoded again. The loop acknowledges a batch's windows to agents only once committed().
 // Failure policy: a batch that fails to be written stays first in line and is written again
 // every second (the batches behind it wait, in order); each failure is logged. While kMaxQueued
 // windows wait, full() says so and the loop turns new windows away: their agents keep them and
@@ -112,6 +112,8 @@ class TelemetryStore {
   std::unique_ptr<Store> ingest_;
   Logger logger_;
   std::vector<WindowRow> pending_;
+  std::size_t lastBatchSize_ = 0;  // the last batch handed over: pending_'s next capacity
+  std::string packScratch_;        // the writer's only (writeFirst)
   std::uint64_t submitted_ = 0;  // the newest batch number handed over
 
   mutable std::mutex mutex_;

@@ -91,12 +91,8 @@ std::string encodeWindow(const TelemetryWindow& window) {
   return encode(AgentMessage{TelemetryReport{{window}}});
 }
 
-WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
-                    std::string_view frame) {
-  // Packed: the disk and the database take about a third of the flat frame's bytes (496 of a
-  // typical window become 158), and the ingest thread's cost goes with them. Rows stored before
-  // hold flat frames; decodeWindow reads both.
-  std::string encoded = frame.empty() ? encodeWindow(window) : std::string();
+WindowRow flatWindowRow(const std::string& host, const TelemetryWindow& window,
+                        std::string_view frame) {
   return WindowRow{host,
                    window.service,
                    window.release,
@@ -104,7 +100,24 @@ WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
                    window.endMillis,
                    window.requests,
                    window.status5xx,
-                   packFrame(bytesOf(frame.empty() ? std::string_view(encoded) : frame))};
+                   frame.empty() ? encodeWindow(window) : std::string(frame)};
+}
+
+void packWindowRow(WindowRow& row, std::string& scratch) {
+  // Packed: the disk and the database take about a third of the flat frame's bytes (496 of a
+  // typical window become 158), and the ingest thread's cost goes with them. Rows stored before
+  // hold flat frames; decodeWindow reads both.
+  if (isPackedFrame(bytesOf(row.encoded))) return;
+  packFrameInto(bytesOf(row.encoded), scratch);
+  row.encoded.assign(scratch);
+}
+
+WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
+                    std::string_view frame) {
+  WindowRow row = flatWindowRow(host, window, frame);
+  std::string scratch;
+  packWindowRow(row, scratch);
+  return row;
 }
 
 Result<TelemetryWindow> decodeWindow(const std::string& blob) {

@@ -29,6 +29,13 @@ std::string encodeWindow(const TelemetryWindow& window);
 // kept packed.
 WindowRow windowRow(const std::string& host, const TelemetryWindow& window,
                     std::string_view frame = {});
+// windowRow with its frame still flat, as the agent sent it: packWindowRow packs it before it is
+// stored (TelemetryStore does that on its ingest thread, off the loop).
+WindowRow flatWindowRow(const std::string& host, const TelemetryWindow& window,
+                        std::string_view frame = {});
+// Packs `row.encoded` in place when it is flat (a packed one is left as it is), through
+// `scratch`: the row's buffer is reused, so packing allocates nothing once `scratch` has grown.
+void packWindowRow(WindowRow& row, std::string& scratch);
 // A stored window, packed or (as stored before packing) flat.
 Result<TelemetryWindow> decodeWindow(const std::string& blob);
 

@@ -1,7 +1,7 @@
 // TelemetryStore's ingest thread: batches are written in order on the ingest connection, batches
 // that wait behind a write are joined, committed() moves only once a write succeeded, a failed
 // write is written again, and full() turns windows away while too many wait. Windows are stored
-// packed and read back packed or flat.
+// packed (by the writer, once) and read back packed or flat.
 #include "coordinator/telemetry_store.h"
 
 #include <doctest/doctest.h>
@@ -186,6 +186,35 @@ TEST_CASE("windows are stored packed, and a flat frame stored before packing sti
   auto refused = decodeWindow(broken);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message.find("stored telemetry window: packed frame") != std::string::npos);
+}
+
+// The rows as the store was handed them (every attempt, failed ones too).
+class RowsSeen : public FakeStore {
+ public:
+  Status appendWindows(const std::vector<WindowRow>& rows) override {
+    for (const auto& row : rows) seen.push_back(row.encoded);
+    return FakeStore::appendWindows(rows);
+  }
+  std::vector<std::string> seen;
+};
+
+TEST_CASE("the writer packs the frames the loop queued flat, once, also for a batch written again") {
+  RowsSeen store;
+  TelemetryStore telemetry(store);
+  TelemetryWindow w = window(7000);
+  const std::string frame = encodeWindow(w);
+  telemetry.add("h1", w, frame);  // a one-window report's frame, as it came
+  telemetry.add("h1", window(8000));  // encoded here
+  store.failing = {"appendWindows"};
+  telemetry.submit();
+  store.failing.clear();
+  CHECK(telemetry.submit() == 1);  // the same batch, written again
+  REQUIRE(store.seen.size() == 4);
+  for (const auto& encoded : store.seen) CHECK(isPackedFrame(bytesOf(encoded)));
+  CHECK(store.seen[2] == windowRow("h1", w, frame).encoded);  // packed once: no second header
+  CHECK(store.seen[0] == store.seen[2]);
+  REQUIRE(store.windows.size() == 2);
+  CHECK(store.windows.front().window.endMillis == 7000);
 }
 
 TEST_CASE("retention runs on the ingest connection, and its outcome or error comes back") {
