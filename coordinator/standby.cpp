@@ -7,6 +7,7 @@
 #include "common/frame_bytes.h"
 #include "common/keys.h"
 #include "common/transport.h"
+#include "coordinator/metrics/metrics_server.h"
 
 namespace rollgate::coordinator {
 namespace {
@@ -39,6 +40,25 @@ Result<bool> serveAsStandby(const CoordinatorConfig& config, LeaderLease& lease,
     return makeError("cannot bind the admin endpoint " + config.adminEndpoint + ": " + e.what());
   }
 
+  // /metrics ([metrics] listen) says this one stands by, whether it reaches the lease and which
+  // epoch leads; it is stopped before this returns, so the leader's own server can bind it.
+  std::unique_ptr<metrics::MetricsServer> metricsServer;
+  if (!config.metricsListen.empty()) {
+    auto started = metrics::MetricsServer::start(config.metricsListen, logger);
+    if (!started) return started.error();
+    metricsServer = std::move(*started);
+    logger->info("standby: serving /metrics on {} (port {})", config.metricsListen,
+                 metricsServer->port());
+  }
+  metrics::StandbyView view{config.coordinatorId, false, std::nullopt};
+  auto publish = [&] {
+    if (!metricsServer) return;
+    auto snapshot = std::make_shared<metrics::MetricsSnapshot>();
+    snapshot->standby = view;
+    metricsServer->publish(std::move(snapshot));
+  };
+  publish();
+
   const std::uint64_t every = std::max<std::uint64_t>(lease.settings().leaseMillis / 4, 250);
   std::uint64_t nextTry = 0;
   std::optional<LeaderInfo> leader;
@@ -49,6 +69,7 @@ Result<bool> serveAsStandby(const CoordinatorConfig& config, LeaderLease& lease,
     if (now >= nextTry) {
       nextTry = now + every;
       auto taken = lease.tryAcquire();
+      view.leaseReachable = taken.ok();
       if (!taken) {
         if (taken.error().message != lastProblem) {
           lastProblem = taken.error().message;
@@ -69,6 +90,8 @@ Result<bool> serveAsStandby(const CoordinatorConfig& config, LeaderLease& lease,
           announced = true;
         }
       }
+      view.leader = leader;
+      publish();
     }
     zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
     try {

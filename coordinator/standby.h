@@ -1,8 +1,10 @@
 // Standby: a coordinator that shares PostgreSQL while another one leads. It binds only the admin
 // endpoint and answers every request "standby", naming the leader it knows (the CLI then asks
 // that one, or the next endpoint in its list); it binds neither the agent nor the broadcast
-// endpoint, so agents connecting to it find no coordinator there and try their next endpoint. It
-// tries to take the lease every quarter of the lease time, and returns once it has.
+// endpoint, so agents connecting to it find no coordinator there and try their next endpoint. With
+// [metrics] listen it serves /metrics: rollgate_leader 0, whether it reaches the lease, and the
+// leading epoch. It tries to take the lease every quarter of the lease time, and returns once it
+// has (its /metrics listener closed, for the leader's to bind).
 // Thread-safety: one thread; the stop flag may be set from any thread or a signal handler.
 #pragma once
 

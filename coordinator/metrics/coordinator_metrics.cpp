@@ -73,7 +73,36 @@ const std::vector<std::string>& finishedStatusNames() {
   return names;
 }
 
+namespace {
+
+MetricFamily leaderFamily() {
+  return family("rollgate_leader",
+                "1 on the coordinator that leads, 0 on a standby (coordinators sharing "
+                "PostgreSQL), labelled with its coordinator_id.",
+                MetricType::kGauge);
+}
+
+std::vector<MetricFamily> standbyFamilies(const StandbyView& s) {
+  std::vector<MetricFamily> out;
+  MetricFamily leader = leaderFamily();
+  leader.samples.push_back(Sample{{{"coordinator", s.coordinatorId}}, 0.0, {}});
+  out.push_back(std::move(leader));
+  out.push_back(scalar("rollgate_standby_lease_reachable",
+                       "1 while this standby reaches the leader lease in PostgreSQL (it can take "
+                       "over); 0 when its last try failed.",
+                       MetricType::kGauge, s.leaseReachable ? 1.0 : 0.0));
+  if (s.leader) {
+    out.push_back(scalar("rollgate_standby_leader_epoch",
+                         "The epoch of the leader lease as this standby last read it.",
+                         MetricType::kGauge, double(s.leader->epoch)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<MetricFamily> metricFamilies(const MetricsSnapshot& s) {
+  if (s.standby) return standbyFamilies(*s.standby);
   std::vector<MetricFamily> out;
 
   MetricFamily rollouts = family("rollgate_rollouts", "Unfinished rollouts by status.",
@@ -163,10 +192,7 @@ std::vector<MetricFamily> metricFamilies(const MetricsSnapshot& s) {
                        MetricType::kCounter, double(s.loopStalls)));
 
   if (s.leader) {
-    MetricFamily leader = family(
-        "rollgate_leader", "1 on the coordinator that leads (coordinators sharing PostgreSQL), "
-                           "labelled with its coordinator_id.",
-        MetricType::kGauge);
+    MetricFamily leader = leaderFamily();
     leader.samples.push_back(Sample{{{"coordinator", s.leader->id}}, 1.0, {}});
     out.push_back(std::move(leader));
     out.push_back(scalar("rollgate_leader_epoch", "The epoch of the leader lease this coordinator "

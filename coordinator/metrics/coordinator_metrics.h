@@ -41,6 +41,13 @@ struct NotificationCounts {
   std::uint64_t dropped = 0;    // pushed out of the full queue (oldest first)
 };
 
+// A standby (coordinators sharing PostgreSQL, another one leading): what its /metrics shows.
+struct StandbyView {
+  std::string coordinatorId;  // this coordinator's
+  bool leaseReachable = false;  // its last try to take the lease reached PostgreSQL
+  std::optional<LeaderInfo> leader;  // the lease's holder as it last read it
+};
+
 struct MetricsSnapshot {
   std::map<std::string, std::uint64_t> rolloutsByStatus;  // unfinished rollouts
   std::map<std::string, std::uint64_t> rolloutsFinished;  // since the coordinator started
@@ -56,6 +63,9 @@ struct MetricsSnapshot {
   std::map<std::string, HistogramValue> storeWriteSeconds;  // by store operation
   NotificationCounts notifications;
   std::optional<LeaderInfo> leader;  // coordinators sharing PostgreSQL: this one, leading
+  // Set on a standby, which exports only rollgate_leader (0) and the rollgate_standby_* families:
+  // it runs no rollouts and hears no agents, so every other figure would be a misleading zero.
+  std::optional<StandbyView> standby;
 };
 
 // The unfinished statuses rollgate_rollouts always reports (0 when none), and the terminal ones

@@ -10,7 +10,9 @@
 //   - PostgreSQL restarted mid-rollout: the rollout ends as it would have;
 //   - no agent applied any command twice (each agent's log lists every command it received:
 //     one ref per rollout and kind of command, whatever was re-sent);
-//   - a wrong password fails at start with PostgreSQL's message and the URL without the password.
+//   - a wrong password fails at start with PostgreSQL's message and the URL without the password;
+//   - a standby's /metrics says it does not lead, whether it reaches the lease, and which epoch
+//     leads; once it takes over, the same port serves the leader's.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include "tests/support/fleet/web_fleet.h"
 #include "tests/support/postgres/postgres_server.h"
 #include "tests/support/skip.h"
+#include "tests/support/systemd/user_manager.h"
 
 using namespace rollgate::testing;
 
@@ -177,6 +180,65 @@ TEST_CASE("a wrong PostgreSQL password fails at start with PostgreSQL's message,
   CHECK(bad.exitCode == 2);
   CHECK_MESSAGE(bad.err.find("url") != std::string::npos, bad.err);
   CHECK_MESSAGE(bad.err.find("pw@") == std::string::npos, bad.err);
+}
+
+TEST_CASE("a standby's /metrics says it does not lead, whether it reaches the lease, and who does") {
+  if (!requireOrSkip(PostgresServer::missingPrerequisite())) return;
+  auto pg = PostgresServer::start();
+  REQUIRE_MESSAGE(pg.ok(), (pg.ok() ? "" : pg.error().message));
+  TcpProxy relay((*pg)->port());  // c0's way to PostgreSQL
+  SharedStore shared;
+  shared.urls = {(*pg)->url(relay.port()), (*pg)->url()};
+  shared.leaseSeconds = kLeaseSeconds;
+  LocalFleet fleet("heartbeat_seconds = 1\nhost_timeout_seconds = 4\n", shared);
+  // Each its own /metrics port, kept when it goes from standby to leader.
+  const std::vector<int> ports = {freePort(), freePort()};
+  for (int i = 0; i < 2; ++i) {
+    writeFile(fleet.coordinatorConfig(i), readFile(fleet.coordinatorConfig(i)) +
+                                              "\n[metrics]\nlisten = \"127.0.0.1:" +
+                                              std::to_string(ports[i]) + "\"\n");
+  }
+  auto scrape = [&](int i) {
+    auto response = httpGet("http://127.0.0.1:" + std::to_string(ports[i]) + "/metrics", 2000);
+    return response && response->status == 200 ? response->body : std::string();
+  };
+  auto shows = [&](int i, const std::string& line) {
+    return waitUntil([&] { return scrape(i).find(line + "\n") != std::string::npos; },
+                     std::chrono::seconds(kLeaseSeconds + 20), std::chrono::milliseconds(200));
+  };
+  auto epochIn = [](const std::string& text, const std::string& name) {
+    std::smatch m;
+    return std::regex_search(text, m, std::regex(name + " (\\d+)\n")) ? m[1].str() : std::string();
+  };
+
+  fleet.startCoordinator(1);  // c1 leads; c0, behind the relay, stands by
+  REQUIRE(waitUntil([&] { return fleet.leader() == 1; }, std::chrono::seconds(30)));
+  fleet.startCoordinator(0);
+  REQUIRE_MESSAGE(shows(0, "rollgate_standby_lease_reachable 1"), scrape(0));
+  const std::string standby = scrape(0);
+  CHECK_MESSAGE(standby.find("rollgate_leader{coordinator=\"c0\"} 0\n") != std::string::npos,
+                standby);
+  CHECK_MESSAGE(standby.find("rollgate_rollouts") == std::string::npos, standby);
+  const std::string leading = scrape(1);
+  CHECK_MESSAGE(leading.find("rollgate_leader{coordinator=\"c1\"} 1\n") != std::string::npos,
+                leading);
+  const std::string epoch = epochIn(leading, "rollgate_leader_epoch");
+  CHECK(!epoch.empty());
+  CHECK(epochIn(standby, "rollgate_standby_leader_epoch") == epoch);
+
+  // Cut off from PostgreSQL, the standby could not take over: its /metrics says so.
+  relay.cut();
+  CHECK_MESSAGE(shows(0, "rollgate_standby_lease_reachable 0"), scrape(0));
+  relay.mend();
+  CHECK_MESSAGE(shows(0, "rollgate_standby_lease_reachable 1"), scrape(0));
+
+  // The leader dies: c0 takes over and serves the leader's /metrics on the same port.
+  fleet.killCoordinator(1, SIGKILL);
+  CHECK_MESSAGE(shows(0, "rollgate_leader{coordinator=\"c0\"} 1"),
+                scrape(0) << tailOfFile(fleet.coordinatorLog(0), 20));
+  const std::string took = scrape(0);
+  CHECK(took.find("rollgate_standby_") == std::string::npos);
+  CHECK(std::stoull("0" + epochIn(took, "rollgate_leader_epoch")) > std::stoull("0" + epoch));
 }
 
 TEST_CASE("coordinators sharing PostgreSQL fail over in every phase; no command runs twice") {

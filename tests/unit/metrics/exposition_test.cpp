@@ -17,6 +17,12 @@ using rollgate::testing::runCommand;
 
 namespace {
 
+MetricsSnapshot standbySnapshot() {
+  MetricsSnapshot s;
+  s.standby = StandbyView{"c1", true, rollgate::LeaderInfo{"c0", "tcp://10.0.0.1:7001", 7, 1'700'000'000'000}};
+  return s;
+}
+
 MetricsSnapshot fullSnapshot() {
   MetricsSnapshot s;
   s.rolloutsByStatus["analyzing"] = 1;
@@ -157,12 +163,30 @@ TEST_CASE("coordinator metrics: values of a snapshot") {
   CHECK(text.find("rollgate_notifications_dropped_total 5\n") != std::string::npos);
 }
 
+TEST_CASE("a standby exports that it does not lead, whether it reaches the lease, and who leads") {
+  std::string text = renderMetrics(standbySnapshot());
+  CHECK(text.find("rollgate_leader{coordinator=\"c1\"} 0\n") != std::string::npos);
+  CHECK(text.find("rollgate_standby_lease_reachable 1\n") != std::string::npos);
+  CHECK(text.find("rollgate_standby_leader_epoch 7\n") != std::string::npos);
+  // Nothing of a leader's: a standby runs no rollouts and hears no agents.
+  CHECK(text.find("rollgate_rollouts") == std::string::npos);
+  CHECK(text.find("rollgate_hosts") == std::string::npos);
+  CHECK(text.find("rollgate_leader_epoch") == std::string::npos);
+
+  MetricsSnapshot cut = standbySnapshot();
+  cut.standby->leaseReachable = false;
+  cut.standby->leader.reset();  // never read: no epoch to show
+  text = renderMetrics(cut);
+  CHECK(text.find("rollgate_standby_lease_reachable 0\n") != std::string::npos);
+  CHECK(text.find("rollgate_standby_leader_epoch") == std::string::npos);
+}
+
 TEST_CASE("promtool accepts the output of a full snapshot and of an empty one") {
   if (!rollgate::testing::requireOrSkip(
           std::filesystem::exists("/usr/bin/promtool") ? "" : "/usr/bin/promtool (prometheus)")) {
     return;
   }
-  for (const auto& snapshot : {fullSnapshot(), MetricsSnapshot{}}) {
+  for (const auto& snapshot : {fullSnapshot(), MetricsSnapshot{}, standbySnapshot()}) {
     rollgate::testing::TempDir dir("rollgate-metrics");
     std::string file = dir.file("metrics.txt");
     rollgate::testing::writeFile(file, renderMetrics(snapshot));
