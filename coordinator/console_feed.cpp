@@ -72,25 +72,35 @@ Result<std::pair<std::string, ConsoleTokenRecord>> issueConsoleToken(
   return std::make_pair(token, record);
 }
 
+Result<std::pair<std::string, std::string>> consoleCertificate(const CoordinatorConfig& config,
+                                                               std::uint64_t nowMillis,
+                                                               const Logger& logger) {
+  std::string cert = config.console.certFile;
+  std::string key = config.console.keyFile;
+  if (!config.console.plainHttp && cert.empty()) {
+    cert = config.stateDir + "/console-cert.pem";
+    key = config.stateDir + "/console-key.pem";
+    std::string host;
+    int port = 0;
+    console::splitListen(config.console.listen, host, port);
+    auto made = console::ensureSelfSigned(cert, key, host, nowMillis);
+    if (!made) return made.error();
+    if (*made) {
+      logger->warn("console: generated a self-signed certificate {} (key {}); set [console] cert "
+                   "and key to use your own",
+                   cert, key);
+    }
+  }
+  return std::make_pair(cert, key);
+}
+
 Result<std::unique_ptr<ConsoleFeed>> ConsoleFeed::start(ConsoleFeedParts parts) {
   std::unique_ptr<ConsoleFeed> feed(new ConsoleFeed(std::move(parts)));
   const auto& config = feed->parts_.config.console;
-  std::string cert = config.certFile;
-  std::string key = config.keyFile;
-  if (!config.plainHttp && cert.empty()) {
-    cert = feed->parts_.config.stateDir + "/console-cert.pem";
-    key = feed->parts_.config.stateDir + "/console-key.pem";
-    std::string host;
-    int port = 0;
-    console::splitListen(config.listen, host, port);
-    auto made = console::ensureSelfSigned(cert, key, host, feed->parts_.clock.nowMillis());
-    if (!made) return made.error();
-    if (*made) {
-      feed->parts_.logger->warn("console: generated a self-signed certificate {} (key {}); set "
-                                "[console] cert and key to use your own",
-                                cert, key);
-    }
-  }
+  auto files = consoleCertificate(feed->parts_.config, feed->parts_.clock.nowMillis(),
+                                  feed->parts_.logger);
+  if (!files) return files.error();
+  const auto& [cert, key] = *files;
   if (feed->queue_.fd() < 0) return makeError("console: cannot create the loop's eventfd");
   feed->publish();
   auto server = console::ConsoleServer::start(config, cert, key, feed->board_, feed->queue_,

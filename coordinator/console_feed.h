@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/logging.h"
@@ -55,6 +56,12 @@ struct ConsoleFeedParts {
   const Clock& clock;
   Logger logger;
 };
+
+// The console's certificate and key files: [console] cert and key, or a self-signed pair in the
+// state directory, generated at first use (and logged). Empty with plain_http.
+Result<std::pair<std::string, std::string>> consoleCertificate(const CoordinatorConfig& config,
+                                                               std::uint64_t nowMillis,
+                                                               const Logger& logger);
 
 class ConsoleFeed final : public console::ConsoleBackend {
  public:

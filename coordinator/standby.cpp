@@ -7,6 +7,7 @@
 #include "common/frame_bytes.h"
 #include "common/keys.h"
 #include "common/transport.h"
+#include "coordinator/console_feed.h"
 #include "coordinator/metrics/metrics_server.h"
 
 namespace rollgate::coordinator {
@@ -50,6 +51,18 @@ Result<bool> serveAsStandby(const CoordinatorConfig& config, LeaderLease& lease,
     logger->info("standby: serving /metrics on {} (port {})", config.metricsListen,
                  metricsServer->port());
   }
+  // The console ([console] enabled) answers that this one stands by and names the leader.
+  std::unique_ptr<console::StandbyConsole> standbyConsole;
+  if (config.console.enabled) {
+    auto files = consoleCertificate(config, clock.nowMillis(), logger);
+    if (!files) return files.error();
+    auto started = console::StandbyConsole::start(config.console, files->first, files->second,
+                                                  config.coordinatorId);
+    if (!started) return started.error();
+    standbyConsole = std::move(*started);
+    logger->info("standby: the console at {} says this coordinator stands by",
+                 standbyConsole->url());
+  }
   metrics::StandbyView view{config.coordinatorId, false, std::nullopt};
   auto publish = [&] {
     if (!metricsServer) return;
@@ -92,6 +105,7 @@ Result<bool> serveAsStandby(const CoordinatorConfig& config, LeaderLease& lease,
       }
       view.leader = leader;
       publish();
+      if (standbyConsole) standbyConsole->setLeader(leader);
     }
     zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
     try {

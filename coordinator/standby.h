@@ -3,8 +3,9 @@
 // that one, or the next endpoint in its list); it binds neither the agent nor the broadcast
 // endpoint, so agents connecting to it find no coordinator there and try their next endpoint. With
 // [metrics] listen it serves /metrics: rollgate_leader 0, whether it reaches the lease, and the
-// leading epoch. It tries to take the lease every quarter of the lease time, and returns once it
-// has (its /metrics listener closed, for the leader's to bind).
+// leading epoch; with [console] enabled its console answers 503 naming the leader. It tries to
+// take the lease every quarter of the lease time, and returns once it has (its /metrics and
+// console listeners closed, for the leader's to bind).
 // Thread-safety: one thread; the stop flag may be set from any thread or a signal handler.
 #pragma once
 

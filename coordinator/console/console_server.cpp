@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -241,40 +242,36 @@ ConsoleServer::ConsoleServer(const ConsoleConfig& config, ConsoleBoard& board, L
 
 ConsoleServer::~ConsoleServer() { stop(); }
 
-std::string ConsoleServer::url() const {
-  std::string host = host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_;
-  return std::string(config_.plainHttp ? "http" : "https") + "://" + host + ":" +
-         std::to_string(port_) + "/";
-}
+namespace {
 
-Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(
-    const ConsoleConfig& config, const std::string& certPath, const std::string& keyPath,
-    ConsoleBoard& board, LoopQueue& queue, ConsoleBackend& backend, const Clock& clock,
-    Logger logger) {
-  std::unique_ptr<ConsoleServer> self(
-      new ConsoleServer(config, board, queue, backend, clock, std::move(logger)));
-  int port = 0;
-  if (!splitListen(config.listen, self->host_, port)) {
+// An HTTPS server (plain HTTP on loopback with plain_http) with the console's limits, bound to
+// config.listen; `host` and `port` get what it is bound to.
+Result<std::unique_ptr<httplib::Server>> bindServer(const ConsoleConfig& config,
+                                                    const std::string& certPath,
+                                                    const std::string& keyPath, std::string& host,
+                                                    int& port) {
+  if (!splitListen(config.listen, host, port)) {
     return makeError("console: listen: expected HOST:PORT, got \"" + config.listen + "\"");
   }
-  if (config.plainHttp && !isLoopbackHost(self->host_)) {
+  if (config.plainHttp && !isLoopbackHost(host)) {
     return makeError("console: plain HTTP only on loopback, listen is \"" + config.listen + "\"");
   }
+  std::unique_ptr<httplib::Server> server;
   if (config.plainHttp) {
-    self->server_ = std::make_unique<httplib::Server>();
+    server = std::make_unique<httplib::Server>();
   } else {
     std::string tlsError;
-    auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    auto tls = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
       auto status = configureServerContext(ctx, certPath, keyPath);
       if (!status) tlsError = status.error().message;
       return status.ok();
     });
-    if (!server->is_valid()) {
+    if (!tls->is_valid()) {
       return makeError(tlsError.empty() ? "console: cannot set up TLS" : tlsError);
     }
-    self->server_ = std::move(server);
+    server = std::move(tls);
   }
-  httplib::Server& s = *self->server_;
+  httplib::Server& s = *server;
   const auto threads = static_cast<std::size_t>(config.threads);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(static_cast<std::size_t>(config.maxRequestBytes));
@@ -283,14 +280,120 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(
   s.set_keep_alive_timeout(5);
   s.set_keep_alive_max_count(100);
   s.set_tcp_nodelay(true);
-  self->routes();
-  if (!s.bind_to_port(self->host_.c_str(), port)) {
+  if (!s.bind_to_port(host.c_str(), port)) {
     return makeError("console: cannot listen on " + config.listen +
                      " (in use, or not an address of this machine)");
   }
-  self->port_ = port;
-  self->thread_ = std::thread([server = self->server_.get()] { server->listen_after_bind(); });
+  return server;
+}
+
+// Runs `server`'s accept loop on `thread`, and returns once it runs: until then stop() could not
+// interrupt it (a standby that takes the lease at once stops its console right after starting).
+void listenOn(httplib::Server& server, std::thread& thread) {
+  thread = std::thread([&server] { server.listen_after_bind(); });
+  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+std::string urlOf(const ConsoleConfig& config, const std::string& host, int port) {
+  std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return std::string(config.plainHttp ? "http" : "https") + "://" + shown + ":" +
+         std::to_string(port) + "/";
+}
+
+std::string escapeHtml(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ConsoleServer::url() const { return urlOf(config_, host_, port_); }
+
+Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(
+    const ConsoleConfig& config, const std::string& certPath, const std::string& keyPath,
+    ConsoleBoard& board, LoopQueue& queue, ConsoleBackend& backend, const Clock& clock,
+    Logger logger) {
+  std::unique_ptr<ConsoleServer> self(
+      new ConsoleServer(config, board, queue, backend, clock, std::move(logger)));
+  auto server = bindServer(config, certPath, keyPath, self->host_, self->port_);
+  if (!server) return server.error();
+  self->server_ = std::move(*server);
+  self->routes();
+  listenOn(*self->server_, self->thread_);
   return self;
+}
+
+Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfig& config,
+                                                              const std::string& certPath,
+                                                              const std::string& keyPath,
+                                                              std::string coordinatorId) {
+  std::unique_ptr<StandbyConsole> self(new StandbyConsole());
+  self->coordinatorId_ = std::move(coordinatorId);
+  auto server = bindServer(config, certPath, keyPath, self->host_, self->port_);
+  if (!server) return server.error();
+  self->server_ = std::move(*server);
+  self->url_ = urlOf(config, self->host_, self->port_);
+  const bool tls = !config.plainHttp;
+  self->server_->set_pre_routing_handler(
+      [self = self.get(), tls](const httplib::Request& req, httplib::Response& res) {
+        securityHeaders(res, tls);
+        res.set_header("Retry-After", "5");
+        std::optional<LeaderInfo> leader;
+        {
+          std::lock_guard lock(self->mutex_);
+          leader = self->leader_;
+        }
+        std::string said = "coordinator " + self->coordinatorId_ + " is a standby: its console "
+                           "shows nothing while another coordinator leads. ";
+        said += leader ? "The leader is coordinator " + leader->id + " (admin endpoint " +
+                             leader->adminEndpoint + ", epoch " + std::to_string(leader->epoch) +
+                             "): open the console on its machine."
+                       : "No coordinator leads right now; one takes over within the lease.";
+        if (req.path.rfind("/api/", 0) == 0) {
+          json body{{"error", said}, {"standby", true}, {"coordinator", self->coordinatorId_}};
+          if (leader) {
+            body["leader"] = json{{"id", leader->id},
+                                  {"admin_endpoint", leader->adminEndpoint},
+                                  {"epoch", leader->epoch},
+                                  {"since_ms", leader->sinceMillis}};
+          }
+          sendJson(res, 503, body);
+        } else {
+          res.status = 503;
+          res.set_content("<!doctype html><html><head><meta charset=\"utf-8\"><title>rollgate: "
+                          "standby</title></head><body><h1>Standby</h1><p>" +
+                              escapeHtml(said) + "</p></body></html>\n",
+                          "text/html; charset=utf-8");
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  listenOn(*self->server_, self->thread_);
+  return self;
+}
+
+StandbyConsole::~StandbyConsole() { stop(); }
+
+void StandbyConsole::setLeader(const std::optional<LeaderInfo>& leader) {
+  std::lock_guard lock(mutex_);
+  leader_ = leader;
+}
+
+void StandbyConsole::stop() {
+  if (!server_) return;
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
 }
 
 void ConsoleServer::stop() {

@@ -111,4 +111,38 @@ class ConsoleServer {
   std::string host_;
 };
 
+// A standby's console ([console] enabled on a coordinator that shares PostgreSQL while another
+// leads): it binds the console's own address and answers every request 503 with Retry-After,
+// naming this coordinator and the leader it last read (id, admin endpoint, epoch): /api/ in JSON
+// ({"error", "standby": true, "coordinator", "leader"}), anything else as a short HTML page. So an
+// operator's bookmark to this machine says where to go instead of failing to connect. Stopped
+// before this coordinator leads, for its own console to bind the address.
+// Thread-safety: setLeader() from any thread; start() and stop() from one.
+class StandbyConsole {
+ public:
+  static Result<std::unique_ptr<StandbyConsole>> start(const ConsoleConfig& config,
+                                                       const std::string& certPath,
+                                                       const std::string& keyPath,
+                                                       std::string coordinatorId);
+  ~StandbyConsole();
+  StandbyConsole(const StandbyConsole&) = delete;
+  StandbyConsole& operator=(const StandbyConsole&) = delete;
+
+  void setLeader(const std::optional<LeaderInfo>& leader);
+  void stop();
+  const std::string& url() const { return url_; }
+
+ private:
+  StandbyConsole() = default;
+
+  std::string coordinatorId_;
+  std::string host_;
+  int port_ = 0;
+  std::string url_;
+  std::mutex mutex_;
+  std::optional<LeaderInfo> leader_;  // guarded by mutex_
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
 }  // namespace rollgate::console

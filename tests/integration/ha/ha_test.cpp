@@ -12,7 +12,7 @@
 //     one ref per rollout and kind of command, whatever was re-sent);
 //   - a wrong password fails at start with PostgreSQL's message and the URL without the password;
 //   - a standby's /metrics says it does not lead, whether it reaches the lease, and which epoch
-//     leads; once it takes over, the same port serves the leader's.
+//     leads, and its console names the leader; once it takes over, the same ports serve its own.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -182,7 +182,7 @@ TEST_CASE("a wrong PostgreSQL password fails at start with PostgreSQL's message,
   CHECK_MESSAGE(bad.err.find("pw@") == std::string::npos, bad.err);
 }
 
-TEST_CASE("a standby's /metrics says it does not lead, whether it reaches the lease, and who does") {
+TEST_CASE("a standby's /metrics and console say it does not lead, and who does") {
   if (!requireOrSkip(PostgresServer::missingPrerequisite())) return;
   auto pg = PostgresServer::start();
   REQUIRE_MESSAGE(pg.ok(), (pg.ok() ? "" : pg.error().message));
@@ -191,13 +191,20 @@ TEST_CASE("a standby's /metrics says it does not lead, whether it reaches the le
   shared.urls = {(*pg)->url(relay.port()), (*pg)->url()};
   shared.leaseSeconds = kLeaseSeconds;
   LocalFleet fleet("heartbeat_seconds = 1\nhost_timeout_seconds = 4\n", shared);
-  // Each its own /metrics port, kept when it goes from standby to leader.
+  // Each its own /metrics and console ports, kept when it goes from standby to leader.
   const std::vector<int> ports = {freePort(), freePort()};
+  const std::vector<int> consolePorts = {freePort(), freePort()};
   for (int i = 0; i < 2; ++i) {
-    writeFile(fleet.coordinatorConfig(i), readFile(fleet.coordinatorConfig(i)) +
-                                              "\n[metrics]\nlisten = \"127.0.0.1:" +
-                                              std::to_string(ports[i]) + "\"\n");
+    writeFile(fleet.coordinatorConfig(i),
+              readFile(fleet.coordinatorConfig(i)) + "\n[metrics]\nlisten = \"127.0.0.1:" +
+                  std::to_string(ports[i]) + "\"\n[console]\nenabled = true\nplain_http = true\n"
+                  "listen = \"127.0.0.1:" + std::to_string(consolePorts[i]) + "\"\n");
   }
+  auto console = [&](int i, const std::string& path) {
+    auto response =
+        httpGet("http://127.0.0.1:" + std::to_string(consolePorts[i]) + path, 2000);
+    return response ? *response : HttpResponse{};
+  };
   auto scrape = [&](int i) {
     auto response = httpGet("http://127.0.0.1:" + std::to_string(ports[i]) + "/metrics", 2000);
     return response && response->status == 200 ? response->body : std::string();
@@ -226,6 +233,21 @@ TEST_CASE("a standby's /metrics says it does not lead, whether it reaches the le
   CHECK(!epoch.empty());
   CHECK(epochIn(standby, "rollgate_standby_leader_epoch") == epoch);
 
+  // Its console answers that it stands by and names the leader, instead of refusing connections.
+  auto api = console(0, "/api/session");
+  CHECK(api.status == 503);
+  auto said = nlohmann::json::parse(api.body, nullptr, false);
+  if (!said.is_object()) said = nlohmann::json::object();
+  CHECK_MESSAGE(said.value("standby", false), api.body);
+  const auto leaderSaid = said.value("leader", nlohmann::json::object());
+  CHECK_MESSAGE(leaderSaid.value("id", "") == "c1", api.body);
+  CHECK_MESSAGE(std::to_string(leaderSaid.value("epoch", 0)) == epoch, api.body);
+  auto page = console(0, "/");
+  CHECK(page.status == 503);
+  CHECK_MESSAGE(page.body.find("coordinator c0 is a standby") != std::string::npos, page.body);
+  CHECK_MESSAGE(page.body.find("The leader is coordinator c1") != std::string::npos, page.body);
+  CHECK(console(1, "/api/session").status == 401);  // the leader's own console: sign in first
+
   // Cut off from PostgreSQL, the standby could not take over: its /metrics says so.
   relay.cut();
   CHECK_MESSAGE(shows(0, "rollgate_standby_lease_reachable 0"), scrape(0));
@@ -237,6 +259,7 @@ TEST_CASE("a standby's /metrics says it does not lead, whether it reaches the le
   CHECK_MESSAGE(shows(0, "rollgate_leader{coordinator=\"c0\"} 1"),
                 scrape(0) << tailOfFile(fleet.coordinatorLog(0), 20));
   const std::string took = scrape(0);
+  CHECK(console(0, "/api/session").status == 401);  // now the console itself, on the same port
   CHECK(took.find("rollgate_standby_") == std::string::npos);
   CHECK(std::stoull("0" + epochIn(took, "rollgate_leader_epoch")) > std::stoull("0" + epoch));
 }
