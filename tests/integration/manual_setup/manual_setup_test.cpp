@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -55,11 +56,15 @@ bool portFree(int port) {
 }
 
 // A base port with PORT..PORT+2 (coordinator) and PORT+11..PORT+13 (nginx) free, as the README
-// uses.
+// uses. Taken below the kernel's ephemeral range (32768 up): there, a port free now could be
+// given any moment to an outgoing connection of a test running beside this one (an odd offset
+// such as +11 lands on the ports connect() prefers), and nginx would fail to bind it.
 int freePortBlock() {
+  std::random_device seed;
+  std::mt19937 pick(seed());
+  std::uniform_int_distribution<int> bases(20000, 32700);
   for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = freePort();
-    if (base > 65000) continue;
+    const int base = bases(pick);
     bool all = true;
     for (int offset : {0, 1, 2, 11, 12, 13}) all = all && portFree(base + offset);
     if (all) return base;
@@ -138,8 +143,10 @@ TEST_CASE(
                        "\n--- stderr\n" + run.err + "\n--- coordinator.log\n" +
                        tail(fleet + "/coordinator.log");
     for (int i = 1; i <= 3; ++i) {
-      text += "\n--- web-" + std::to_string(i) + "/agent.log\n" +
-              tail(fleet + "/web-" + std::to_string(i) + "/agent.log", 2000);
+      const std::string web = fleet + "/web-" + std::to_string(i);
+      text += "\n--- web-" + std::to_string(i) + "/agent.log\n" + tail(web + "/agent.log", 2000) +
+              "\n--- web-" + std::to_string(i) + "/nginx/error.log\n" +
+              tail(web + "/nginx/error.log", 1000);
     }
     return text;
   };
