@@ -96,8 +96,16 @@ void AbortCoordinator::onHello(const std::string& host) {
 
 void AbortCoordinator::onAck(const std::string& host, const AckAbort& ack) {
   if (!tracker_.acknowledge(ack.abortId, host, clock_.nowMillis())) return;
-  unsaved_.insert(ack.abortId);  // saved once for the whole batch (saveBatch())
+  lastAckSteady_ = clock_.steadyMillis();
+  if (unsaved_.empty()) firstUnsavedAckSteady_ = lastAckSteady_;
+  unsaved_.insert(ack.abortId);  // saved once the acks pause (saveDue(), saveBatch())
   if (waiters_.count(ack.abortId) && tracker_.complete(ack.abortId)) finishWait(ack.abortId);
+}
+
+bool AbortCoordinator::saveDue(std::uint64_t steadyMillis) const {
+  return !unsaved_.empty() && steadyMillis >= retrySteady_ &&
+         (steadyMillis >= lastAckSteady_ + kAckQuietMillis ||
+          steadyMillis >= firstUnsavedAckSteady_ + kMaxUnsavedMillis);
 }
 
 void AbortCoordinator::saveBatch() {
@@ -123,6 +131,7 @@ void AbortCoordinator::saveBatch() {
     logger_->warn("abort acknowledgements are saved again");
   }
   saveFailing_ = !result;
+  if (!result) retrySteady_ = clock_.steadyMillis() + kAckQuietMillis;
 }
 
 void AbortCoordinator::tick() {

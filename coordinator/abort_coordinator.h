@@ -1,7 +1,7 @@
 // AbortCoordinator: `rollgate abort` from request to report. start() stops the rollouts, records
 // the abort durably, broadcasts it (the fast, lossy path) and sends it to every targeted host on
-// its own connection; acknowledgements are kept in memory as they arrive and saved once per loop
-// batch (saveBatch()), so a flood of acks costs one write per abort; unacknowledged hosts get the
+// its own connection; acknowledgements are kept in memory as they arrive and saved once they pause
+// (saveDue(), saveBatch()), so a flood of acks costs one write per abort; unacknowledged hosts get the
 // abort again every resend interval and when they say hello. The operator's reply comes when
 // every target has acknowledged or after kWaitMillis, with how many did and how fast.
 //
@@ -58,6 +58,13 @@ class AbortCoordinator {
   void tick();
 
   std::size_t unsaved() const { return unsaved_.size(); }
+  // Whether the unsaved acknowledgements are due to be saved at `steadyMillis`: once they pause
+  // for kAckQuietMillis, and at least every kMaxUnsavedMillis while they keep coming. A save
+  // writes every target of the abort (10,000 at 10,000 hosts), so saving in the middle of a burst
+  // of acks would hold up the acks still queued behind it, and their acknowledgement times.
+  bool saveDue(std::uint64_t steadyMillis) const;
+  static constexpr std::uint64_t kAckQuietMillis = 250;
+  static constexpr std::uint64_t kMaxUnsavedMillis = 2000;
   const AbortTracker& tracker() const { return tracker_; }
 
  private:
@@ -79,6 +86,9 @@ class AbortCoordinator {
   AbortTracker tracker_;
   std::map<std::uint64_t, Waiter> waiters_;
   std::set<std::uint64_t> unsaved_;  // acknowledged since their last save
+  std::uint64_t firstUnsavedAckSteady_ = 0;  // the oldest ack not saved yet (steady ms)
+  std::uint64_t lastAckSteady_ = 0;
+  std::uint64_t retrySteady_ = 0;  // after a failed save, the next try (kAckQuietMillis later)
   bool saveFailing_ = false;
 };
 

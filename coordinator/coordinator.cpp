@@ -396,8 +396,9 @@ void Coordinator::onStall(std::uint64_t stalledMillis) {
 
 void Coordinator::flushBatch() {
   // Batched writes: telemetry at most every 100 ms (or 10,000 windows), and abort
-  // acknowledgements at most every 250 ms (one save per abort), so a flood of reports or of
-  // 10,000 acks costs a few commits. An ack lost to a crash before its save is asked for again.
+  // acknowledgements once they pause (AbortCoordinator::saveDue: one save per abort), so a flood
+  // of reports or of 10,000 acks costs a few commits. An ack lost to a crash before its save is
+  // asked for again.
   saveRegistrations();
   std::uint64_t steady = clock_.steadyMillis();
   if (telemetry_->pending() >= 10'000 ||
@@ -406,10 +407,7 @@ void Coordinator::flushBatch() {
     telemetry_->submit();  // written by the ingest thread; its failures are logged there
   }
   ackTelemetry();
-  if (aborts_->unsaved() > 0 && steady >= nextAbortSaveMillis_) {
-    nextAbortSaveMillis_ = steady + 250;
-    aborts_->saveBatch();
-  }
+  if (aborts_->saveDue(steady)) aborts_->saveBatch();
 }
 
 void Coordinator::saveRegistrations() {

@@ -193,7 +193,6 @@ class Coordinator final : private Outbox {
   std::vector<zmq::message_t> frames_;  // receive()'s, reused
   std::vector<HostInfo> pendingHosts_;  // hellos of this batch, stored by flushBatch()
   std::vector<EventRecord> pendingHostEvents_;
-  std::uint64_t nextAbortSaveMillis_ = 0;
   // Per host: the highest window sequence queued. Hashed, as the hosts owed an ack: both are
   // looked up for every telemetry report.
   std::unordered_map<std::string, std::uint64_t> telemetryThrough_;

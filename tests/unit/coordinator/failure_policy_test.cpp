@@ -249,6 +249,54 @@ TEST_CASE("abort acknowledgements that cannot be saved are kept and saved at a l
   CHECK(parts.store.aborts[abortId].ackedAtMillis.count("web-2") == 1);
 }
 
+TEST_CASE("abort acknowledgements are saved once they pause, or every 2 s while they keep coming") {
+  Parts parts;
+  std::vector<std::string> more;  // hosts whose acks keep coming
+  for (int i = 0; i < 20; ++i) {
+    more.push_back("web-more-" + std::to_string(i));
+    Hello hello{more.back(), "eu-west", "eu-west-a", "0.1.0", {}, parts.clock.nowMillis(), {}};
+    parts.registry.onHello(more.back(), hello, "conn-" + more.back(), parts.clock.nowMillis());
+  }
+  auto reply = parts.aborts->start("alice", ReplyTo{"op", 1}, AbortRequest{"", true, "bad build"});
+  CHECK_FALSE(reply.has_value());
+  auto sent = parts.outbox.sent<Abort>();
+  REQUIRE(sent.size() == 24);
+  const std::uint64_t abortId = sent[0].abortId;
+  const std::uint64_t quiet = AbortCoordinator::kAckQuietMillis;
+  auto due = [&] { return parts.aborts->saveDue(parts.clock.steadyMillis()); };
+
+  CHECK_FALSE(due());  // nothing acknowledged
+  parts.aborts->onAck("web-1", AckAbort{abortId, {}});
+  CHECK_FALSE(due());  // a burst of acks may be under way: saving now would hold it up
+  parts.clock.advanceMillis(quiet - 1);
+  CHECK_FALSE(due());
+  parts.clock.advanceMillis(1);
+  CHECK(due());  // they paused
+  parts.aborts->saveBatch();
+  CHECK_FALSE(due());
+  CHECK(parts.store.aborts[abortId].ackedAtMillis.count("web-1") == 1);
+
+  // Acks that keep coming are saved at least every kMaxUnsavedMillis.
+  std::uint64_t waited = 0;
+  for (const auto& host : more) {
+    parts.aborts->onAck(host, AckAbort{abortId, {}});
+    if (due()) break;
+    parts.clock.advanceMillis(quiet / 2);
+    waited += quiet / 2;
+  }
+  CHECK(due());
+  CHECK(waited >= AbortCoordinator::kMaxUnsavedMillis);
+  CHECK(waited < AbortCoordinator::kMaxUnsavedMillis + quiet);
+
+  // A failed save is tried again kAckQuietMillis later, not at every turn of the loop.
+  parts.store.failing = {"saveAbort"};
+  parts.aborts->saveBatch();
+  CHECK(parts.aborts->unsaved() == 1);
+  CHECK_FALSE(due());
+  parts.clock.advanceMillis(quiet);
+  CHECK(due());
+}
+
 TEST_CASE("abort --all names the rollouts it stopped; a second names them as already aborting") {
   Parts parts;
   std::string id = parts.startRollout().value("id", "");
