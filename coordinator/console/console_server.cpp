@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <future>
 #include <nlohmann/json.hpp>
 
 #include "common/codec.h"
+#include "common/http_listen.h"
 #include "common/sha256.h"
 #include "coordinator/console/assets.h"
 #include "coordinator/console/tls.h"
@@ -287,15 +287,6 @@ Result<std::unique_ptr<httplib::Server>> bindServer(const ConsoleConfig& config,
   return server;
 }
 
-// Runs `server`'s accept loop on `thread`, and returns once it runs: until then stop() could not
-// interrupt it (a standby that takes the lease at once stops its console right after starting).
-void listenOn(httplib::Server& server, std::thread& thread) {
-  thread = std::thread([&server] { server.listen_after_bind(); });
-  for (int i = 0; i < 5000 && !server.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 std::string urlOf(const ConsoleConfig& config, const std::string& host, int port) {
   std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   return std::string(config.plainHttp ? "http" : "https") + "://" + shown + ":" +
@@ -330,7 +321,7 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(
   if (!server) return server.error();
   self->server_ = std::move(*server);
   self->routes();
-  listenOn(*self->server_, self->thread_);
+  listenInBackground(*self->server_, self->thread_);
   return self;
 }
 
@@ -378,7 +369,7 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
         }
         return httplib::Server::HandlerResponse::Handled;
       });
-  listenOn(*self->server_, self->thread_);
+  listenInBackground(*self->server_, self->thread_);
   return self;
 }
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <cstdlib>
 
+#include "common/http_listen.h"
+
 namespace rollgate::coordinator::metrics {
 namespace {
 
@@ -84,11 +86,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
                           "loopback): keep it behind a firewall or an authenticating proxy",
                           listen);
   }
-  server->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
-  // Until it runs, stop() could not interrupt it: wait for the accept loop (it starts at once).
-  for (int i = 0; i < 5000 && !http.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  listenInBackground(http, server->thread_);
   return server;
 }
 
