@@ -655,8 +655,11 @@ void Coordinator::onTelemetry(const std::string& routingId, const std::string& h
   quotas_.beginReport(host, report.resent);
   // Telemetry acknowledgement: see ackTelemetry().
   std::uint64_t& through = telemetryThrough_[host];
+  if (std::any_of(report.windows.begin(), report.windows.end(),
+                  [](const TelemetryWindow& w) { return w.sequence != 0; })) {
+    telemetryToAck_.insert(host);  // once per report, not once per window
+  }
   for (auto& window : report.windows) {
-    if (window.sequence != 0) telemetryToAck_.insert(host);
     if (window.sequence != 0 && window.sequence <= through) continue;  // re-sent, already queued
     if (telemetry_->full()) {
       // The store is behind: turned away like a window over quota (the agent keeps it and sends
