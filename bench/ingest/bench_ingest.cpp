@@ -217,15 +217,17 @@ int run(int hosts, int perHost, bool postgres) {
   // Stored: the sum of the acknowledged sequences (AckTelemetry comes once a window is committed),
   // read from the sockets without a query that would take CPU from the coordinator or its database.
   std::vector<std::uint64_t> acked(agents.size(), 0);
-  auto items = bench::pollItems(agents);
+  bench::AgentPoller poller(agents);
   auto sample = [&] {
-    bench::pollMessages(agents, items, std::chrono::milliseconds(0),
-                        [&](std::size_t i, const CoordinatorMessage& message) {
-                          if (const auto* ack = std::get_if<AckTelemetry>(&message)) {
-                            stored += ack->throughSequence - std::min(acked[i], ack->throughSequence);
-                            acked[i] = std::max(acked[i], ack->throughSequence);
-                          }
-                        });
+    poller.recheckAll();  // the sockets were sent on since
+    poller.forEachMessage(std::chrono::milliseconds(0),
+                          [&](std::size_t i, const CoordinatorMessage& message) {
+                            if (const auto* ack = std::get_if<AckTelemetry>(&message)) {
+                              stored +=
+                                  ack->throughSequence - std::min(acked[i], ack->throughSequence);
+                              acked[i] = std::max(acked[i], ack->throughSequence);
+                            }
+                          });
     samples.emplace_back(secondsBetween(start, Clock::now()), stored);
   };
   auto nextSample = start;
