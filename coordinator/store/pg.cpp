@@ -204,27 +204,34 @@ Status Connection::run(const std::string& sql) {
   return {};
 }
 
-void copyText(std::string& out, const std::string& value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
-    }
+BinaryCopyRows::BinaryCopyRows() {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // and its terminating zero byte
+  data_.assign(kSignature, sizeof kSignature);
+  integer(0, 4);  // flags: no OIDs
+  integer(0, 4);  // no header extension
+}
+
+void BinaryCopyRows::integer(std::uint64_t value, int octets) {
+  for (int shift = (octets - 1) * 8; shift >= 0; shift -= 8) {
+    data_.push_back(static_cast<char>((value >> shift) & 0xff));
   }
 }
 
-void copyBytea(std::string& out, const std::string& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += "\\\\x";  // bytea's "\x" prefix, its backslash escaped for COPY
-  std::size_t at = out.size();
-  out.resize(at + bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out[at++] = kHex[b >> 4];
-    out[at++] = kHex[b & 15];
-  }
+void BinaryCopyRows::beginRow(std::int16_t fields) { integer(static_cast<std::uint16_t>(fields), 2); }
+
+void BinaryCopyRows::bytes(std::string_view value) {
+  integer(value.size(), 4);
+  data_.append(value);
+}
+
+void BinaryCopyRows::int8(std::int64_t value) {
+  integer(8, 4);
+  integer(static_cast<std::uint64_t>(value), 8);
+}
+
+const std::string& BinaryCopyRows::finish() {
+  integer(0xffff, 2);  // the trailer: a field count of -1
+  return data_;
 }
 
 Status Connection::copyIn(const std::string& sql, const std::string& data) {

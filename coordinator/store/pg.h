@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,10 +66,25 @@ class Rows {
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
 };
 
-// Appends `value` to `out` as a COPY text-format field: backslash, tab, newline and carriage
-// return escaped. copyBytea: `bytes` as a bytea field (hex).
-void copyText(std::string& out, const std::string& value);
-void copyBytea(std::string& out, const std::string& bytes);
+// Rows for `COPY ... FROM STDIN (FORMAT binary)`: PostgreSQL's bulk-load format, in which nothing
+// is escaped by the client or parsed by the server (fields go as their length and their bytes,
+// integers in network byte order). A text field's bytes are checked by the server as text of the
+// connection's encoding, as in any other statement.
+class BinaryCopyRows {
+ public:
+  BinaryCopyRows();  // the format's header
+  void reserve(std::size_t bytes) { data_.reserve(bytes); }
+  void beginRow(std::int16_t fields);
+  void text(std::string_view value) { bytes(value); }
+  void bytes(std::string_view value);
+  void int8(std::int64_t value);
+  // The data with the format's trailer; the builder is done.
+  const std::string& finish();
+
+ private:
+  void integer(std::uint64_t value, int octets);
+  std::string data_;
+};
 
 class Connection {
  public:
@@ -86,7 +102,7 @@ class Connection {
   Result<Rows> exec(const std::string& sql, const std::vector<Param>& params = {});
   // Runs one or more statements without parameters (schema, BEGIN, COMMIT).
   Status run(const std::string& sql);
-  // Runs `sql`, a COPY ... FROM STDIN, with `data` as its input (COPY's text format: copyText()).
+  // Runs `sql`, a COPY ... FROM STDIN, with `data` as its input (BinaryCopyRows for FORMAT binary).
   Status copyIn(const std::string& sql, const std::string& data);
   // False once the connection is gone; reset() tries to connect again.
   bool ok() const;

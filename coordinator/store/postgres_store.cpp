@@ -801,28 +801,27 @@ Result<std::optional<ConsoleTokenRecord>> PostgresStore::findConsoleToken(
 
 Status PostgresStore::appendWindows(const std::vector<WindowRow>& windows) {
   if (windows.empty()) return {};
-  // One COPY per batch, in the fenced transaction: PostgreSQL's bulk load, with no statement or
-  // parameter to parse per row.
-  std::string data;
-  data.reserve(windows.size() * 1200);
+  // One binary COPY per batch, in the fenced transaction: PostgreSQL's bulk load, with no
+  // statement to parse per row and no text to escape or parse per field (COPY's text format sent
+  // each frame as hex, which the server decoded: bench_ingest --postgres stored 1.04-1.16x the
+  // windows a second in binary, alternated runs).
+  pg::BinaryCopyRows rows;
+  rows.reserve(windows.size() * 320);
   for (const WindowRow& w : windows) {
-    pg::copyText(data, w.host);
-    data += '\t';
-    pg::copyText(data, w.service);
-    data += '\t';
-    pg::copyText(data, w.release);
+    rows.beginRow(8);
+    rows.text(w.host);
+    rows.text(w.service);
+    rows.text(w.release);
     for (std::uint64_t n : {w.startMillis, w.endMillis, w.requests, w.status5xx}) {
-      data += '\t';
-      data += std::to_string(static_cast<std::int64_t>(n));
+      rows.int8(static_cast<std::int64_t>(n));
     }
-    data += '\t';
-    pg::copyBytea(data, w.encoded);
-    data += '\n';
+    rows.bytes(w.encoded);
   }
+  const std::string& data = rows.finish();
   return fenced([&]() -> Status {
     return conn_->copyIn(
         "COPY telemetry(host, service, release, start_ms, end_ms, requests, status_5xx, "
-        "\"window\") FROM STDIN",
+        "\"window\") FROM STDIN (FORMAT binary)",
         data);
   });
 }
