@@ -1399,6 +1399,7 @@ std::string encode(const AdminReply& message) {
     leader.setAdminEndpoint(text(message.leader->adminEndpoint));
     leader.setEpoch(message.leader->epoch);
     leader.setSinceMillis(message.leader->sinceMillis);
+    leader.setConsoleUrl(text(message.leader->consoleUrl));
   }
   root.setStandby(message.standby);
   return toString(capnp::messageToFlatArray(builder));
@@ -1447,7 +1448,8 @@ Result<AdminReply> decodeAdminReply(Bytes frame) {
         if (root.hasLeader()) {
           auto leader = root.getLeader();
           v.leader = LeaderInfo{str(leader.getId()), str(leader.getAdminEndpoint()),
-                                leader.getEpoch(), leader.getSinceMillis()};
+                                leader.getEpoch(), leader.getSinceMillis(),
+                                str(leader.getConsoleUrl())};
         }
         v.standby = root.getStandby();
         return v;

@@ -487,6 +487,7 @@ struct LeaderInfo {
   std::string adminEndpoint;
   std::uint64_t epoch = 0;
   std::uint64_t sinceMillis = 0;
+  std::string consoleUrl;  // its web console for operators; "" when it serves none
   bool operator==(const LeaderInfo&) const = default;
 };
 

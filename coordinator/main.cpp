@@ -35,7 +35,8 @@ int runShared(const rollgate::coordinator::CoordinatorConfig& config,
               const rollgate::Logger& logger, const rollgate::Clock& clock) {
   using namespace rollgate::coordinator;
   LeaseSettings settings{config.storeUrl, config.coordinatorId, config.advertiseAdmin,
-                         static_cast<std::uint64_t>(config.leaseSeconds) * 1000};
+                         static_cast<std::uint64_t>(config.leaseSeconds) * 1000,
+                         rollgate::console::advertisedUrl(config.console)};
   bool first = true;
   while (!stopping.load()) {
     auto lease = LeaderLease::open(settings, clock);

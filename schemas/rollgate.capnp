@@ -483,4 +483,5 @@ struct LeaderInfo {
   adminEndpoint @1 :Text;   # where operators reach it (its advertised admin endpoint)
   epoch @2 :UInt64;         # the lease's epoch: every command it sends carries it
   sinceMillis @3 :UInt64;   # Unix time in ms when it took the lease
+  consoleUrl @4 :Text;      # its web console for operators ("" when it serves none)
 }

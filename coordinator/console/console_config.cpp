@@ -1,6 +1,7 @@
 #include "coordinator/console/console_config.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 namespace rollgate::console {
 
@@ -50,6 +51,13 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config) {
   table.get("timeout_seconds", config.timeoutSeconds, 1, 600);
   table.get("session_minutes", config.sessionMinutes, 1, 7 * 24 * 60);
   table.get("publish_millis", config.publishMillis, 50, 60'000);
+  table.get("public_url", config.publicUrl);
+  if (!config.publicUrl.empty() &&
+      ((config.publicUrl.rfind("https://", 0) != 0 && config.publicUrl.rfind("http://", 0) != 0) ||
+       config.publicUrl.find_first_of(" \t\r\n\"<>") != std::string::npos)) {
+    table.fail("public_url", "expected an http:// or https:// URL without spaces or quotes, got \"" +
+                                 config.publicUrl + "\"");
+  }
   std::string host;
   int port = 0;
   if (!splitListen(config.listen, host, port)) {
@@ -64,6 +72,23 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config) {
                "cert and key go together (both, or neither for a self-signed pair); got cert = \"" +
                    config.certFile + "\", key = \"" + config.keyFile + "\"");
   }
+}
+
+std::string advertisedUrl(const ConsoleConfig& config) {
+  if (!config.enabled) return "";
+  if (!config.publicUrl.empty()) {
+    return config.publicUrl.back() == '/' ? config.publicUrl : config.publicUrl + "/";
+  }
+  std::string host;
+  int port = 0;
+  if (!splitListen(config.listen, host, port)) return "";
+  if (host == "0.0.0.0" || host == "::" || host == "*") {
+    char name[256] = {};
+    if (::gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0') host = name;
+  }
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(config.plainHttp ? "http" : "https") + "://" + host + ":" +
+         std::to_string(port) + "/";
 }
 
 }  // namespace rollgate::console

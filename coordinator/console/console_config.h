@@ -24,6 +24,10 @@ struct ConsoleConfig {
   std::int64_t timeoutSeconds = 10;       // read and write timeout of a connection
   std::int64_t sessionMinutes = 480;      // a sign-in lasts this long (at most the token's life)
   std::int64_t publishMillis = 500;       // how often the loop publishes what the pages show
+  // Where operators open this console (http:// or https://, e.g. behind a load balancer). "": the
+  // listen address, with this machine's name for a wildcard host. Coordinators sharing
+  // PostgreSQL publish it, and a standby's console sends operators to the leader's.
+  std::string publicUrl;
 };
 
 // Reads [console] into `config`; errors go to the reader (naming the key and the value).
@@ -33,5 +37,8 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config);
 bool splitListen(const std::string& listen, std::string& host, int& port);
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool isLoopbackHost(const std::string& host);
+// The console's address for operators, ending in "/": public_url, or the listen address (a
+// wildcard host such as 0.0.0.0 replaced by this machine's name). "" when the console is off.
+std::string advertisedUrl(const ConsoleConfig& config);
 
 }  // namespace rollgate::console

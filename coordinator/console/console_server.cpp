@@ -331,40 +331,61 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
                                                               std::string coordinatorId) {
   std::unique_ptr<StandbyConsole> self(new StandbyConsole());
   self->coordinatorId_ = std::move(coordinatorId);
+  const std::string ownUrl = advertisedUrl(config);
   auto server = bindServer(config, certPath, keyPath, self->host_, self->port_);
   if (!server) return server.error();
   self->server_ = std::move(*server);
   self->url_ = urlOf(config, self->host_, self->port_);
   const bool tls = !config.plainHttp;
   self->server_->set_pre_routing_handler(
-      [self = self.get(), tls](const httplib::Request& req, httplib::Response& res) {
+      [self = self.get(), tls, ownUrl](const httplib::Request& req, httplib::Response& res) {
         securityHeaders(res, tls);
-        res.set_header("Retry-After", "5");
         std::optional<LeaderInfo> leader;
         {
           std::lock_guard lock(self->mutex_);
           leader = self->leader_;
         }
+        // A page asked for in a browser goes to the same page on the leader's console (never to
+        // this one's own address: two coordinators given one public_url would loop).
+        const bool toLeader = leader && !leader->consoleUrl.empty() && leader->consoleUrl != ownUrl;
+        if (toLeader && req.path.rfind("/api/", 0) != 0 && (req.method == "GET" || req.method == "HEAD")) {
+          std::string target = leader->consoleUrl;
+          if (!target.empty() && target.back() == '/') target.pop_back();
+          target += req.target.empty() ? req.path : req.target;
+          res.status = 307;
+          res.set_header("Location", target);
+          res.set_header("Cache-Control", "no-store");  // the leader can change
+          res.set_content("coordinator " + self->coordinatorId_ + " is a standby; the console is at " +
+                              target + "\n",
+                          "text/plain; charset=utf-8");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        res.set_header("Retry-After", "5");
         std::string said = "coordinator " + self->coordinatorId_ + " is a standby: its console "
                            "shows nothing while another coordinator leads. ";
-        said += leader ? "The leader is coordinator " + leader->id + " (admin endpoint " +
-                             leader->adminEndpoint + ", epoch " + std::to_string(leader->epoch) +
-                             "): open the console on its machine."
-                       : "No coordinator leads right now; one takes over within the lease.";
+        said += !leader ? "No coordinator leads right now; one takes over within the lease."
+                : "The leader is coordinator " + leader->id + " (admin endpoint " +
+                      leader->adminEndpoint + ", epoch " + std::to_string(leader->epoch) + "): " +
+                      (toLeader ? "its console is at " + leader->consoleUrl + "."
+                                : "open the console on its machine.");
         if (req.path.rfind("/api/", 0) == 0) {
           json body{{"error", said}, {"standby", true}, {"coordinator", self->coordinatorId_}};
           if (leader) {
             body["leader"] = json{{"id", leader->id},
                                   {"admin_endpoint", leader->adminEndpoint},
                                   {"epoch", leader->epoch},
-                                  {"since_ms", leader->sinceMillis}};
+                                  {"since_ms", leader->sinceMillis},
+                                  {"console_url", leader->consoleUrl}};
           }
           sendJson(res, 503, body);
         } else {
           res.status = 503;
+          std::string link = toLeader ? "<p><a href=\"" + escapeHtml(leader->consoleUrl) +
+                                            "\">Open the leader's console</a></p>"
+                                      : std::string();
           res.set_content("<!doctype html><html><head><meta charset=\"utf-8\"><title>rollgate: "
                           "standby</title></head><body><h1>Standby</h1><p>" +
-                              escapeHtml(said) + "</p></body></html>\n",
+                              escapeHtml(said) + "</p>" + link + "</body></html>\n",
                           "text/html; charset=utf-8");
         }
         return httplib::Server::HandlerResponse::Handled;

@@ -112,11 +112,13 @@ class ConsoleServer {
 };
 
 // A standby's console ([console] enabled on a coordinator that shares PostgreSQL while another
-// leads): it binds the console's own address and answers every request 503 with Retry-After,
-// naming this coordinator and the leader it last read (id, admin endpoint, epoch): /api/ in JSON
-// ({"error", "standby": true, "coordinator", "leader"}), anything else as a short HTML page. So an
-// operator's bookmark to this machine says where to go instead of failing to connect. Stopped
-// before this coordinator leads, for its own console to bind the address.
+// leads): it binds the console's own address. A page (GET or HEAD outside /api/) is redirected
+// (307) to the same path on the leader's console when the leader publishes one ([console]
+// public_url, or its listen address). Anything else is answered 503 with Retry-After, naming
+// this coordinator and the leader it last read (id, admin endpoint, epoch, console URL): /api/ in
+// JSON ({"error", "standby": true, "coordinator", "leader"}), the rest as a short HTML page. So
+// an operator's bookmark to this machine leads to the console that works instead of failing to
+// connect. Stopped before this coordinator leads, for its own console to bind the address.
 // Thread-safety: setLeader() from any thread; start() and stop() from one.
 class StandbyConsole {
  public:

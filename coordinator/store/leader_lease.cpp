@@ -38,6 +38,8 @@ Status createLeaseSchema(pg::Connection& conn) {
       expires_at TIMESTAMPTZ NOT NULL);
     INSERT INTO rollgate_lease VALUES('leader', 0, '', '', '', 0, '-infinity')
       ON CONFLICT (name) DO NOTHING;
+    CREATE TABLE IF NOT EXISTS rollgate_consoles(
+      coordinator_id TEXT PRIMARY KEY, url TEXT NOT NULL, updated_ms BIGINT NOT NULL);
     CREATE OR REPLACE FUNCTION rollgate_fence(lease_epoch BIGINT, lease_holder TEXT)
     RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
@@ -70,6 +72,12 @@ Result<std::unique_ptr<LeaderLease>> LeaderLease::open(const LeaseSettings& sett
   auto conn = pg::Connection::open(settings.url);
   if (!conn) return conn.error();
   if (auto status = createLeaseSchema(**conn); !status) return status.error();
+  // Its console's address, or none: a console turned off since is not advertised any more.
+  auto published = (*conn)->exec(
+      "INSERT INTO rollgate_consoles(coordinator_id, url, updated_ms) VALUES($1, $2, $3) "
+      "ON CONFLICT (coordinator_id) DO UPDATE SET url = EXCLUDED.url, updated_ms = EXCLUDED.updated_ms",
+      {settings.coordinatorId, settings.consoleUrl, clock.nowMillis()});
+  if (!published) return published.error();
   return std::unique_ptr<LeaderLease>(new LeaderLease(settings, clock, std::move(*conn)));
 }
 
@@ -114,13 +122,15 @@ Result<std::optional<LeaderInfo>> LeaderLease::current() {
     return makeError("PostgreSQL " + conn_->redactedUrl() + " is unreachable");
   }
   auto rows = conn_->exec(
-      "SELECT coordinator_id, admin_endpoint, epoch, since_ms FROM rollgate_lease "
-      "WHERE name = 'leader' AND holder <> '' AND expires_at > clock_timestamp()");
+      "SELECT l.coordinator_id, l.admin_endpoint, l.epoch, l.since_ms, COALESCE(c.url, '') "
+      "FROM rollgate_lease l LEFT JOIN rollgate_consoles c ON c.coordinator_id = l.coordinator_id "
+      "WHERE l.name = 'leader' AND l.holder <> '' AND l.expires_at > clock_timestamp()");
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<LeaderInfo>();
   return std::optional<LeaderInfo>(LeaderInfo{rows->text(0, 0), rows->text(0, 1),
                                               static_cast<std::uint64_t>(rows->integer(0, 2)),
-                                              static_cast<std::uint64_t>(rows->integer(0, 3))});
+                                              static_cast<std::uint64_t>(rows->integer(0, 3)),
+                                              rows->text(0, 4)});
 }
 
 void LeaderLease::startRenewing() {
@@ -181,7 +191,8 @@ bool LeaderLease::valid(std::uint64_t steadyMillis) const {
 }
 
 LeaderInfo LeaderLease::info() const {
-  return LeaderInfo{settings_.coordinatorId, settings_.adminEndpoint, epoch_, sinceMillis_};
+  return LeaderInfo{settings_.coordinatorId, settings_.adminEndpoint, epoch_, sinceMillis_,
+                    settings_.consoleUrl};
 }
 
 std::string LeaderLease::lostReason() const {

@@ -1,6 +1,8 @@
 // LeaderLease: which of the coordinators sharing one PostgreSQL leads. One row of
 // `rollgate_lease` holds the leader's epoch, its instance token, its advertised admin endpoint
 // and when the lease expires, in the server's clock (so coordinators' clocks never have to agree).
+// `rollgate_consoles` holds each coordinator's console address, written when it opens the lease
+// (a table of its own: the lease row's table is never altered under a running leader).
 //
 // - tryAcquire(): a standby takes the lease only once it has expired (or was never taken), and
 //   the epoch goes up by one in the same UPDATE: the epoch is the fencing token. Every write the
@@ -39,6 +41,7 @@ struct LeaseSettings {
   std::string coordinatorId;   // shown to operators; the instance token adds the pid and a nonce
   std::string adminEndpoint;   // advertised to the CLI by standbys
   std::uint64_t leaseMillis = 10'000;
+  std::string consoleUrl;      // its console for operators ("" without one): standbys send them there
 };
 
 class LeaderLease {

@@ -233,19 +233,26 @@ TEST_CASE("a standby's /metrics and console say it does not lead, and who does")
   CHECK(!epoch.empty());
   CHECK(epochIn(standby, "rollgate_standby_leader_epoch") == epoch);
 
-  // Its console answers that it stands by and names the leader, instead of refusing connections.
+  // Its console answers that it stands by and names the leader, instead of refusing connections:
+  // its API in JSON, with the leader's console address; a page, by sending the browser there.
+  const std::string leaderConsole = "http://127.0.0.1:" + std::to_string(consolePorts[1]) + "/";
   auto api = console(0, "/api/session");
   CHECK(api.status == 503);
   auto said = nlohmann::json::parse(api.body, nullptr, false);
   if (!said.is_object()) said = nlohmann::json::object();
   CHECK_MESSAGE(said.value("standby", false), api.body);
+  CHECK_MESSAGE(said.value("error", "").find("coordinator c0 is a standby") != std::string::npos,
+                api.body);
+  CHECK_MESSAGE(said.value("error", "").find("its console is at " + leaderConsole) !=
+                    std::string::npos,
+                api.body);
   const auto leaderSaid = said.value("leader", nlohmann::json::object());
   CHECK_MESSAGE(leaderSaid.value("id", "") == "c1", api.body);
   CHECK_MESSAGE(std::to_string(leaderSaid.value("epoch", 0)) == epoch, api.body);
-  auto page = console(0, "/");
-  CHECK(page.status == 503);
-  CHECK_MESSAGE(page.body.find("coordinator c0 is a standby") != std::string::npos, page.body);
-  CHECK_MESSAGE(page.body.find("The leader is coordinator c1") != std::string::npos, page.body);
+  CHECK_MESSAGE(leaderSaid.value("console_url", "") == leaderConsole, api.body);
+  auto page = console(0, "/rollouts/r-1?tab=events");
+  CHECK(page.status == 307);
+  CHECK(page.location == leaderConsole + "rollouts/r-1?tab=events");
   CHECK(console(1, "/api/session").status == 401);  // the leader's own console: sign in first
 
   // Cut off from PostgreSQL, the standby could not take over: its /metrics says so.

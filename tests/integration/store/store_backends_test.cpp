@@ -337,8 +337,8 @@ TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing")
   if (!rollgate::testing::requireOrSkip(PostgresServer::missingPrerequisite())) return;
   auto pg = must(PostgresServer::start());
   SystemClock clock;
-  LeaseSettings a{pg->url(), "a", "tcp://127.0.0.1:1", 2000};
-  LeaseSettings b{pg->url(), "b", "tcp://127.0.0.1:2", 2000};
+  LeaseSettings a{pg->url(), "a", "tcp://127.0.0.1:1", 2000, "https://a.example:7443/"};
+  LeaseSettings b{pg->url(), "b", "tcp://127.0.0.1:2", 2000, ""};  // no console
   auto leaseA = must(LeaderLease::open(a, clock));
   auto leaseB = must(LeaderLease::open(b, clock));
   auto epochA = must(leaseA->tryAcquire());
@@ -348,6 +348,7 @@ TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing")
   REQUIRE(current.has_value());
   CHECK(current->id == "a");
   CHECK(current->epoch == *epochA);
+  CHECK(current->consoleUrl == "https://a.example:7443/");  // where B's console sends operators
   CHECK(leaseA->valid(clock.steadyMillis()));
 
   auto storeA = must(PostgresStore::open(pg->url(), *epochA, leaseA->holder()));
@@ -362,6 +363,10 @@ TEST_CASE("one leader at a time; a store fenced by an old epoch writes nothing")
   REQUIRE(epochB.has_value());
   CHECK(*epochB == *epochA + 1);
   leaseB->startRenewing();
+  auto taken = must(leaseA->current());
+  REQUIRE(taken.has_value());
+  CHECK(taken->id == "b");
+  CHECK(taken->consoleUrl.empty());  // B serves no console: standbys say so, redirect nowhere
 
   // Every write of the old leader is refused, saying why; reads still work.
   auto late = storeA->recordEvent({2, "rollout", "", "r1", "late write"});
@@ -422,7 +427,7 @@ TEST_CASE("migrate-store copies a SQLite state into PostgreSQL; the lease contin
   CHECK(must(postgres->eventsOf("r1")).back().message == "after the move");
 
   SystemClock clock;
-  auto lease = must(LeaderLease::open({pg->url(), "c0", "tcp://127.0.0.1:1", 2000}, clock));
+  auto lease = must(LeaderLease::open({pg->url(), "c0", "tcp://127.0.0.1:1", 2000, ""}, clock));
   auto epoch = must(lease->tryAcquire());
   REQUIRE(epoch.has_value());
   CHECK(*epoch > sqliteEpoch);  // continues from the SQLite store's epoch

@@ -330,7 +330,13 @@ Result<HttpResponse> httpGet(const std::string& url, long timeoutMillis) {
                      return size * count;
                    });
   CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    char* location = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
+      response.location = location;
+    }
+  }
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK) return makeError(url + ": " + curl_easy_strerror(rc));
   return response;

@@ -98,6 +98,7 @@ Result<uint16_t> freeLoopbackPort();
 struct HttpResponse {
   long status = 0;
   std::string body;
+  std::string location;  // where a redirect points (absolute), not followed
 };
 Result<HttpResponse> httpGet(const std::string& url, long timeoutMillis = 2000);
 

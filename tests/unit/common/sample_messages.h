@@ -201,9 +201,11 @@ inline std::vector<AdminReply> sampleAdminReplies() {
   reply(6, true, JsonDocument{R"({"rollout":"ro-7","state":"canary"})"});
   // Coordinators sharing PostgreSQL: the leader names itself; a standby says it did not handle it.
   reply(7, true, HostList{{sampleHost("web-eu-1")}, std::nullopt});
-  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull};
+  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull,
+                                 "https://coord-a.example:7443/"};
   reply(8, true, AdminError{"coordinator coord-b is a standby; the leader is coordinator coord-a"});
-  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull};
+  out.back().leader = LeaderInfo{"coord-a", "tcp://10.0.0.1:7401", 12, 1'763'700'000'000ull,
+                                 "https://coord-a.example:7443/"};
   out.back().standby = true;
   return out;
 }

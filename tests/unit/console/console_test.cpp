@@ -57,6 +57,34 @@ TEST_CASE("[console] checks listen, cert and key, and the limits") {
   CHECK(ok->console.maxRequestBytes == 4096);
 }
 
+TEST_CASE("[console] public_url: what a standby sends operators to, checked, else the listen address") {
+  auto bad = parse("enabled = true\npublic_url = \"rg-a.example:7443\"\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("public_url") != std::string::npos);
+  CHECK(bad.error().message.find("\"rg-a.example:7443\"") != std::string::npos);
+  REQUIRE_FALSE(parse("enabled = true\npublic_url = \"https://a b/\"\n").ok());
+  auto given = parse("enabled = true\npublic_url = \"https://rg.example/console\"\n");
+  REQUIRE(given.ok());
+  CHECK(advertisedUrl(given->console) == "https://rg.example/console/");
+  auto loopback = parse("enabled = true\nlisten = \"127.0.0.1:8080\"\nplain_http = true\n");
+  REQUIRE(loopback.ok());
+  CHECK(advertisedUrl(loopback->console) == "http://127.0.0.1:8080/");
+  auto v6 = parse("enabled = true\nlisten = \"[2001:db8::1]:7443\"\n");
+  REQUIRE(v6.ok());
+  CHECK(advertisedUrl(v6->console) == "https://[2001:db8::1]:7443/");
+  // A wildcard address is nobody's to open: this machine's name instead.
+  auto wildcard = parse("enabled = true\nlisten = \"0.0.0.0:7443\"\n");
+  REQUIRE(wildcard.ok());
+  const std::string url = advertisedUrl(wildcard->console);
+  CHECK(url.rfind("https://", 0) == 0);
+  CHECK(url.find("0.0.0.0") == std::string::npos);
+  CHECK(url.size() > std::string("https://:7443/").size());
+  // Off: nothing advertised.
+  auto off = parse("public_url = \"https://rg.example/\"\n");
+  REQUIRE(off.ok());
+  CHECK(advertisedUrl(off->console).empty());
+}
+
 TEST_CASE("listen addresses and loopback") {
   std::string host;
   int port = 0;

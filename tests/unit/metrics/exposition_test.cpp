@@ -19,7 +19,8 @@ namespace {
 
 MetricsSnapshot standbySnapshot() {
   MetricsSnapshot s;
-  s.standby = StandbyView{"c1", true, rollgate::LeaderInfo{"c0", "tcp://10.0.0.1:7001", 7, 1'700'000'000'000}};
+  s.standby = StandbyView{
+      "c1", true, rollgate::LeaderInfo{"c0", "tcp://10.0.0.1:7001", 7, 1'700'000'000'000, ""}};
   return s;
 }
 
