@@ -1447,9 +1447,9 @@ Result<AdminReply> decodeAdminReply(Bytes frame) {
         }
         if (root.hasLeader()) {
           auto leader = root.getLeader();
-          v.leader = LeaderInfo{str(leader.getId()), str(leader.getAdminEndpoint()),
-                                leader.getEpoch(), leader.getSinceMillis(),
-                                str(leader.getConsoleUrl())};
+          v.leader =
+              LeaderInfo{str(leader.getId()), str(leader.getAdminEndpoint()), leader.getEpoch(),
+                         leader.getSinceMillis(), str(leader.getConsoleUrl())};
         }
         v.standby = root.getStandby();
         return v;

@@ -103,10 +103,11 @@ int runWorker(char** argv) {
     std::vector<bool> answered(agents.size(), false);
     std::size_t count = 0;
     while (count < agents.size() && Clock::now() - start < std::chrono::seconds(90)) {
-      poller.forEachFrame(std::chrono::milliseconds(100), [&](std::size_t i, const zmq::message_t&) {
-        if (!answered[i]) ++count;
-        answered[i] = true;
-      });
+      poller.forEachFrame(std::chrono::milliseconds(100),
+                          [&](std::size_t i, const zmq::message_t&) {
+                            if (!answered[i]) ++count;
+                            answered[i] = true;
+                          });
     }
     std::printf("answered %zu of %zu in %.3f s\n", count, agents.size(),
                 millisBetween(start, Clock::now()) / 1000);
@@ -115,10 +116,11 @@ int runWorker(char** argv) {
     std::size_t pinged = 0;
     auto deadline = Clock::now() + std::chrono::seconds(120);
     while (pinged < agents.size() && Clock::now() < deadline) {
-      poller.forEachFrame(std::chrono::milliseconds(100), [&](std::size_t i, zmq::message_t& frame) {
-        agents[i].socket->send(frame, zmq::send_flags::none);
-        ++pinged;
-      });
+      poller.forEachFrame(std::chrono::milliseconds(100),
+                          [&](std::size_t i, zmq::message_t& frame) {
+                            agents[i].socket->send(frame, zmq::send_flags::none);
+                            ++pinged;
+                          });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // echoes leave before close
     for (auto& agent : agents) agent.socket.reset();
@@ -134,17 +136,16 @@ int runWorker(char** argv) {
   std::size_t received = 0;
   auto deadline = Clock::now() + std::chrono::seconds(120);
   while (received < agents.size() && Clock::now() < deadline) {
-    poller.forEachMessage(std::chrono::milliseconds(100),
-                          [&](std::size_t i, const CoordinatorMessage& message) {
-                            const auto* abort = std::get_if<Abort>(&message);
-                            if (abort == nullptr) return;
-                            bench::sendAgent(*agents[i].socket,
-                                             AgentMessage{AckAbort{abort->abortId, {}}});
-                            if (receivedAt[i] == 0) {
-                              receivedAt[i] = wallMillis();
-                              ++received;
-                            }
-                          });
+    poller.forEachMessage(
+        std::chrono::milliseconds(100), [&](std::size_t i, const CoordinatorMessage& message) {
+          const auto* abort = std::get_if<Abort>(&message);
+          if (abort == nullptr) return;
+          bench::sendAgent(*agents[i].socket, AgentMessage{AckAbort{abort->abortId, {}}});
+          if (receivedAt[i] == 0) {
+            receivedAt[i] = wallMillis();
+            ++received;
+          }
+        });
   }
   // Acks still queued go out before the sockets close.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -132,7 +132,8 @@ class AgentPoller {
     std::vector<std::size_t> ready;
     ready.swap(recheck_);
     epoll_event events[256];
-    int n = ::epoll_wait(epoll_, events, 256, ready.empty() ? static_cast<int>(timeout.count()) : 0);
+    int n =
+        ::epoll_wait(epoll_, events, 256, ready.empty() ? static_cast<int>(timeout.count()) : 0);
     for (int k = 0; k < n; ++k) ready.push_back(static_cast<std::size_t>(events[k].data.u64));
     for (std::size_t i : ready) {
       auto& socket = *agents_[i].socket;

@@ -220,14 +220,13 @@ int run(int hosts, int perHost, bool postgres) {
   bench::AgentPoller poller(agents);
   auto sample = [&] {
     poller.recheckAll();  // the sockets were sent on since
-    poller.forEachMessage(std::chrono::milliseconds(0),
-                          [&](std::size_t i, const CoordinatorMessage& message) {
-                            if (const auto* ack = std::get_if<AckTelemetry>(&message)) {
-                              stored +=
-                                  ack->throughSequence - std::min(acked[i], ack->throughSequence);
-                              acked[i] = std::max(acked[i], ack->throughSequence);
-                            }
-                          });
+    poller.forEachMessage(
+        std::chrono::milliseconds(0), [&](std::size_t i, const CoordinatorMessage& message) {
+          if (const auto* ack = std::get_if<AckTelemetry>(&message)) {
+            stored += ack->throughSequence - std::min(acked[i], ack->throughSequence);
+            acked[i] = std::max(acked[i], ack->throughSequence);
+          }
+        });
     samples.emplace_back(secondsBetween(start, Clock::now()), stored);
   };
   auto nextSample = start;

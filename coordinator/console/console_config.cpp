@@ -55,8 +55,9 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config) {
   if (!config.publicUrl.empty() &&
       ((config.publicUrl.rfind("https://", 0) != 0 && config.publicUrl.rfind("http://", 0) != 0) ||
        config.publicUrl.find_first_of(" \t\r\n\"<>") != std::string::npos)) {
-    table.fail("public_url", "expected an http:// or https:// URL without spaces or quotes, got \"" +
-                                 config.publicUrl + "\"");
+    table.fail("public_url",
+               "expected an http:// or https:// URL without spaces or quotes, got \"" +
+                   config.publicUrl + "\"");
   }
   std::string host;
   int port = 0;

@@ -348,15 +348,16 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
         // A page asked for in a browser goes to the same page on the leader's console (never to
         // this one's own address: two coordinators given one public_url would loop).
         const bool toLeader = leader && !leader->consoleUrl.empty() && leader->consoleUrl != ownUrl;
-        if (toLeader && req.path.rfind("/api/", 0) != 0 && (req.method == "GET" || req.method == "HEAD")) {
+        const bool page = req.path.rfind("/api/", 0) != 0;
+        if (toLeader && page && (req.method == "GET" || req.method == "HEAD")) {
           std::string target = leader->consoleUrl;
           if (!target.empty() && target.back() == '/') target.pop_back();
           target += req.target.empty() ? req.path : req.target;
           res.status = 307;
           res.set_header("Location", target);
           res.set_header("Cache-Control", "no-store");  // the leader can change
-          res.set_content("coordinator " + self->coordinatorId_ + " is a standby; the console is at " +
-                              target + "\n",
+          res.set_content("coordinator " + self->coordinatorId_ +
+                              " is a standby; the console is at " + target + "\n",
                           "text/plain; charset=utf-8");
           return httplib::Server::HandlerResponse::Handled;
         }
@@ -364,11 +365,12 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
         std::string said = "coordinator " + self->coordinatorId_ + " is a standby: its console "
                            "shows nothing while another coordinator leads. ";
         said += !leader ? "No coordinator leads right now; one takes over within the lease."
-                : "The leader is coordinator " + leader->id + " (admin endpoint " +
-                      leader->adminEndpoint + ", epoch " + std::to_string(leader->epoch) + "): " +
-                      (toLeader ? "its console is at " + leader->consoleUrl + "."
-                                : "open the console on its machine.");
-        if (req.path.rfind("/api/", 0) == 0) {
+                        : "The leader is coordinator " + leader->id + " (admin endpoint " +
+                              leader->adminEndpoint + ", epoch " + std::to_string(leader->epoch) +
+                              "): " +
+                              (toLeader ? "its console is at " + leader->consoleUrl + "."
+                                        : "open the console on its machine.");
+        if (!page) {
           json body{{"error", said}, {"standby", true}, {"coordinator", self->coordinatorId_}};
           if (leader) {
             body["leader"] = json{{"id", leader->id},
@@ -383,10 +385,11 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
           std::string link = toLeader ? "<p><a href=\"" + escapeHtml(leader->consoleUrl) +
                                             "\">Open the leader's console</a></p>"
                                       : std::string();
-          res.set_content("<!doctype html><html><head><meta charset=\"utf-8\"><title>rollgate: "
-                          "standby</title></head><body><h1>Standby</h1><p>" +
-                              escapeHtml(said) + "</p>" + link + "</body></html>\n",
-                          "text/html; charset=utf-8");
+          res.set_content(
+              "<!doctype html><html><head><meta charset=\"utf-8\"><title>rollgate: "
+              "standby</title></head><body><h1>Standby</h1><p>" +
+                  escapeHtml(said) + "</p>" + link + "</body></html>\n",
+              "text/html; charset=utf-8");
         }
         return httplib::Server::HandlerResponse::Handled;
       });

@@ -75,7 +75,8 @@ Result<std::unique_ptr<LeaderLease>> LeaderLease::open(const LeaseSettings& sett
   // Its console's address, or none: a console turned off since is not advertised any more.
   auto published = (*conn)->exec(
       "INSERT INTO rollgate_consoles(coordinator_id, url, updated_ms) VALUES($1, $2, $3) "
-      "ON CONFLICT (coordinator_id) DO UPDATE SET url = EXCLUDED.url, updated_ms = EXCLUDED.updated_ms",
+      "ON CONFLICT (coordinator_id) "
+      "DO UPDATE SET url = EXCLUDED.url, updated_ms = EXCLUDED.updated_ms",
       {settings.coordinatorId, settings.consoleUrl, clock.nowMillis()});
   if (!published) return published.error();
   return std::unique_ptr<LeaderLease>(new LeaderLease(settings, clock, std::move(*conn)));
@@ -127,10 +128,9 @@ Result<std::optional<LeaderInfo>> LeaderLease::current() {
       "WHERE l.name = 'leader' AND l.holder <> '' AND l.expires_at > clock_timestamp()");
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<LeaderInfo>();
-  return std::optional<LeaderInfo>(LeaderInfo{rows->text(0, 0), rows->text(0, 1),
-                                              static_cast<std::uint64_t>(rows->integer(0, 2)),
-                                              static_cast<std::uint64_t>(rows->integer(0, 3)),
-                                              rows->text(0, 4)});
+  return std::optional<LeaderInfo>(LeaderInfo{
+      rows->text(0, 0), rows->text(0, 1), static_cast<std::uint64_t>(rows->integer(0, 2)),
+      static_cast<std::uint64_t>(rows->integer(0, 3)), rows->text(0, 4)});
 }
 
 void LeaderLease::startRenewing() {

@@ -9,11 +9,12 @@
 //   leader's PostgresStore makes first checks, in the same transaction and holding a share lock on
 //   the row, that the lease is still its own epoch and unexpired (rollgate_fence()), so a leader
 //   that lost the lease cannot write, and a takeover waits for a write in flight to commit.
-// - A thread renews the lease every lease/4 on its own connection (every 200 ms after a failure). A renewal that started at
-//   steady time t proves the lease until at least t + lease (the server set its expiry later than
-//   t); valid() is true until t + lease - margin. The coordinator checks valid() before it sends
-//   any command or broadcast and steps down when it turns false, so a leader that cannot reach
-//   PostgreSQL stops sending before its lease can expire and anyone else can take it.
+// - A thread renews the lease every lease/4 on its own connection (every 200 ms after a failure).
+//   A renewal that started at steady time t proves the lease until at least t + lease (the server
+//   set its expiry later than t); valid() is true until t + lease - margin. The coordinator checks
+//   valid() before it sends any command or broadcast and steps down when it turns false, so a
+//   leader that cannot reach PostgreSQL stops sending before its lease can expire and anyone else
+//   can take it.
 // - Session-level advisory locks are not used: they outlive a dead client on the server, stack,
 //   and carry no token an agent could check.
 //
@@ -41,7 +42,7 @@ struct LeaseSettings {
   std::string coordinatorId;   // shown to operators; the instance token adds the pid and a nonce
   std::string adminEndpoint;   // advertised to the CLI by standbys
   std::uint64_t leaseMillis = 10'000;
-  std::string consoleUrl;      // its console for operators ("" without one): standbys send them there
+  std::string consoleUrl;  // its console for operators ("" without one): standbys send them there
 };
 
 class LeaderLease {

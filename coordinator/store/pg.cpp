@@ -217,7 +217,9 @@ void BinaryCopyRows::integer(std::uint64_t value, int octets) {
   }
 }
 
-void BinaryCopyRows::beginRow(std::int16_t fields) { integer(static_cast<std::uint16_t>(fields), 2); }
+void BinaryCopyRows::beginRow(std::int16_t fields) {
+  integer(static_cast<std::uint16_t>(fields), 2);
+}
 
 void BinaryCopyRows::bytes(std::string_view value) {
   integer(value.size(), 4);

@@ -9,10 +9,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"

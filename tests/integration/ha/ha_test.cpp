@@ -243,9 +243,9 @@ TEST_CASE("a standby's /metrics and console say it does not lead, and who does")
   CHECK_MESSAGE(said.value("standby", false), api.body);
   CHECK_MESSAGE(said.value("error", "").find("coordinator c0 is a standby") != std::string::npos,
                 api.body);
-  CHECK_MESSAGE(said.value("error", "").find("its console is at " + leaderConsole) !=
-                    std::string::npos,
-                api.body);
+  CHECK_MESSAGE(
+      said.value("error", "").find("its console is at " + leaderConsole) != std::string::npos,
+      api.body);
   const auto leaderSaid = said.value("leader", nlohmann::json::object());
   CHECK_MESSAGE(leaderSaid.value("id", "") == "c1", api.body);
   CHECK_MESSAGE(std::to_string(leaderSaid.value("epoch", 0)) == epoch, api.body);

@@ -282,14 +282,14 @@ TEST_CASE("telemetry rows go to PostgreSQL in COPY's binary format") {
   rows.int8(-2);
   rows.bytes(std::string("\x00\xff", 2));
   const std::string& data = rows.finish();
-  const std::string expected = std::string("PGCOPY\n\xff\r\n\0", 11) +
-                               std::string("\0\0\0\0" "\0\0\0\0", 8) +       // flags, extension
-                               std::string("\0\x03", 2) +                     // 3 fields
-                               std::string("\0\0\0\x03" "a\tb", 7) +        // length, bytes
-                               std::string("\0\0\0\x08", 4) +                // int8: 8 bytes
-                               std::string(7, '\xff') + std::string("\xfe") +  // -2, big endian
-                               std::string("\0\0\0\x02\x00\xff", 6) +        // the bytea
-                               std::string("\xff\xff");                       // trailer: -1
+  std::string expected("PGCOPY\n\xff\r\n\0", 11);     // the signature
+  expected += std::string(8, '\0');                   // flags, header extension
+  expected += std::string("\0\x03", 2);               // 3 fields
+  expected += std::string("\0\0\0\x03", 4) + "a\tb";  // length, bytes
+  expected += std::string("\0\0\0\x08", 4);           // int8: 8 bytes
+  expected += std::string(7, '\xff') + "\xfe";        // -2, big endian
+  expected += std::string("\0\0\0\x02\x00\xff", 6);   // the bytea
+  expected += "\xff\xff";                             // trailer: -1
   CHECK(data == expected);
 }
 

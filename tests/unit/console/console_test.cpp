@@ -57,7 +57,8 @@ TEST_CASE("[console] checks listen, cert and key, and the limits") {
   CHECK(ok->console.maxRequestBytes == 4096);
 }
 
-TEST_CASE("[console] public_url: what a standby sends operators to, checked, else the listen address") {
+TEST_CASE(
+    "[console] public_url: what a standby sends operators to, checked, else the listen address") {
   auto bad = parse("enabled = true\npublic_url = \"rg-a.example:7443\"\n");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("public_url") != std::string::npos);
