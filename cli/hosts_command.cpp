@@ -89,16 +89,19 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
         doc["leader"] = {{"id", reply.leader->id},
                          {"admin_endpoint", reply.leader->adminEndpoint},
                          {"epoch", reply.leader->epoch},
-                         {"since_ms", reply.leader->sinceMillis}};
+                         {"since_ms", reply.leader->sinceMillis},
+                         {"console_url", reply.leader->consoleUrl}};
       }
       std::printf("%s\n", doc.dump(2).c_str());
       return;
     }
     if (reply.leader) {
-      std::printf("leader: coordinator %s at %s, epoch %llu, leading since %s\n",
+      const std::string console =
+          reply.leader->consoleUrl.empty() ? "" : "; console " + reply.leader->consoleUrl;
+      std::printf("leader: coordinator %s at %s, epoch %llu, leading since %s%s\n",
                   reply.leader->id.c_str(), reply.leader->adminEndpoint.c_str(),
                   static_cast<unsigned long long>(reply.leader->epoch),
-                  age(now, reply.leader->sinceMillis).c_str());
+                  age(now, reply.leader->sinceMillis).c_str(), console.c_str());
     }
     if (list->freeze) std::printf("%s", renderFreezeLine(*list->freeze).c_str());
     Table table({"HOST", "REGION", "CLUSTER", "STATE", "LAST CONTACT", "SERVICES", "DROPPED"});
