@@ -251,9 +251,9 @@ TEST_CASE("a standby's /metrics and console say it does not lead, and who does")
   CHECK_MESSAGE(std::to_string(leaderSaid.value("epoch", 0)) == epoch, api.body);
   CHECK_MESSAGE(leaderSaid.value("console_url", "") == leaderConsole, api.body);
   const auto listed = fleet.hosts();  // `rollgate hosts --json`, answered by the leader
-  CHECK_MESSAGE(listed.value("leader", nlohmann::json::object()).value("console_url", "") ==
-                    leaderConsole,
-                listed.dump());
+  CHECK_MESSAGE(
+      listed.value("leader", nlohmann::json::object()).value("console_url", "") == leaderConsole,
+      listed.dump());
   auto page = console(0, "/rollouts/r-1?tab=events");
   CHECK(page.status == 307);
   CHECK(page.location == leaderConsole + "rollouts/r-1?tab=events");
