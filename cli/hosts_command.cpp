@@ -8,6 +8,7 @@
 #include "cli/output.h"
 #include "cli/rollout_commands.h"
 #include "common/keys.h"
+#include "common/rollout_view.h"
 
 namespace rollgate::cli {
 namespace {
@@ -86,11 +87,7 @@ void addHostsCommands(CLI::App& app, AdminOptions& admin) {
       nlohmann::json doc{{"hosts", out}};
       if (list->freeze) doc["freeze"] = toJson(*list->freeze);
       if (reply.leader) {
-        doc["leader"] = {{"id", reply.leader->id},
-                         {"admin_endpoint", reply.leader->adminEndpoint},
-                         {"epoch", reply.leader->epoch},
-                         {"since_ms", reply.leader->sinceMillis},
-                         {"console_url", reply.leader->consoleUrl}};
+        doc["leader"] = toJson(*reply.leader);
       }
       std::printf("%s\n", doc.dump(2).c_str());
       return;

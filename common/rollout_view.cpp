@@ -193,6 +193,14 @@ json toJson(const FreezeState& freeze) {
   return json{{"by", freeze.by}, {"reason", freeze.reason}, {"sinceMillis", freeze.sinceMillis}};
 }
 
+json toJson(const LeaderInfo& leader) {
+  return json{{"id", leader.id},
+              {"admin_endpoint", leader.adminEndpoint},
+              {"epoch", leader.epoch},
+              {"since_ms", leader.sinceMillis},
+              {"console_url", leader.consoleUrl}};
+}
+
 Result<std::optional<FreezeState>> freezeFromJson(const json& document) {
   return decode<std::optional<FreezeState>>(document, "freeze", [](const json& doc) {
     std::optional<FreezeState> out;

@@ -163,6 +163,9 @@ nlohmann::json rolloutListToJson(const std::vector<RolloutSummaryView>& rollouts
                                  const std::optional<FreezeState>& freeze = std::nullopt);
 // The fleet-wide freeze: {"by": ..., "reason": ..., "sinceMillis": ...}.
 nlohmann::json toJson(const FreezeState& freeze);
+// The coordinator that leads, as `rollgate hosts --json` and a standby's console show it:
+// {"id", "admin_endpoint", "epoch", "since_ms", "console_url"}.
+nlohmann::json toJson(const LeaderInfo& leader);
 // The "freeze" key of a document (a rollout list): nothing when absent or null.
 Result<std::optional<FreezeState>> freezeFromJson(const nlohmann::json& document);
 

@@ -129,13 +129,13 @@ class AgentPoller {
   // The same for raw frames.
   template <typename OnFrame>
   void forEachFrame(std::chrono::milliseconds timeout, OnFrame&& on) {
-    std::vector<std::size_t> ready;
-    ready.swap(recheck_);
+    ready_.swap(recheck_);  // both keep their capacity: no allocation per wait
+    recheck_.clear();
     epoll_event events[256];
     int n =
-        ::epoll_wait(epoll_, events, 256, ready.empty() ? static_cast<int>(timeout.count()) : 0);
-    for (int k = 0; k < n; ++k) ready.push_back(static_cast<std::size_t>(events[k].data.u64));
-    for (std::size_t i : ready) {
+        ::epoll_wait(epoll_, events, 256, ready_.empty() ? static_cast<int>(timeout.count()) : 0);
+    for (int k = 0; k < n; ++k) ready_.push_back(static_cast<std::size_t>(events[k].data.u64));
+    for (std::size_t i : ready_) {
       auto& socket = *agents_[i].socket;
       if ((socket.get(zmq::sockopt::events) & ZMQ_POLLIN) == 0) continue;
       zmq::message_t frame;
@@ -147,6 +147,7 @@ class AgentPoller {
   std::vector<SimulatedAgent>& agents_;
   int epoll_;
   std::vector<std::size_t> recheck_;
+  std::vector<std::size_t> ready_;  // forEachFrame's sockets to read (reused)
 };
 
 // Waits until every agent got its Welcome; returns how many did.

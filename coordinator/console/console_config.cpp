@@ -75,6 +75,12 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config) {
   }
 }
 
+std::string urlOf(const ConsoleConfig& config, const std::string& host, int port) {
+  std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return std::string(config.plainHttp ? "http" : "https") + "://" + shown + ":" +
+         std::to_string(port) + "/";
+}
+
 std::string advertisedUrl(const ConsoleConfig& config) {
   if (!config.enabled) return "";
   if (!config.publicUrl.empty()) {
@@ -87,9 +93,7 @@ std::string advertisedUrl(const ConsoleConfig& config) {
     char name[256] = {};
     if (::gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0') host = name;
   }
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(config.plainHttp ? "http" : "https") + "://" + host + ":" +
-         std::to_string(port) + "/";
+  return urlOf(config, host, port);
 }
 
 }  // namespace rollgate::console

@@ -37,6 +37,9 @@ void readConsoleConfig(ConfigReader& table, ConsoleConfig& config);
 bool splitListen(const std::string& listen, std::string& host, int& port);
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool isLoopbackHost(const std::string& host);
+// The console's URL at HOST and PORT, ending in "/" (http:// with plain_http, an IPv6 host in
+// brackets).
+std::string urlOf(const ConsoleConfig& config, const std::string& host, int port);
 // The console's address for operators, ending in "/": public_url, or the listen address (a
 // wildcard host such as 0.0.0.0 replaced by this machine's name). "" when the console is off.
 std::string advertisedUrl(const ConsoleConfig& config);

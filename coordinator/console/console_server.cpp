@@ -9,6 +9,7 @@
 
 #include "common/codec.h"
 #include "common/http_listen.h"
+#include "common/rollout_view.h"
 #include "common/sha256.h"
 #include "coordinator/console/assets.h"
 #include "coordinator/console/tls.h"
@@ -287,12 +288,6 @@ Result<std::unique_ptr<httplib::Server>> bindServer(const ConsoleConfig& config,
   return server;
 }
 
-std::string urlOf(const ConsoleConfig& config, const std::string& host, int port) {
-  std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return std::string(config.plainHttp ? "http" : "https") + "://" + shown + ":" +
-         std::to_string(port) + "/";
-}
-
 std::string escapeHtml(const std::string& text) {
   std::string out;
   for (char c : text) {
@@ -373,11 +368,7 @@ Result<std::unique_ptr<StandbyConsole>> StandbyConsole::start(const ConsoleConfi
         if (!page) {
           json body{{"error", said}, {"standby", true}, {"coordinator", self->coordinatorId_}};
           if (leader) {
-            body["leader"] = json{{"id", leader->id},
-                                  {"admin_endpoint", leader->adminEndpoint},
-                                  {"epoch", leader->epoch},
-                                  {"since_ms", leader->sinceMillis},
-                                  {"console_url", leader->consoleUrl}};
+            body["leader"] = toJson(*leader);
           }
           sendJson(res, 503, body);
         } else {
