@@ -56,7 +56,9 @@ std::uint64_t diskBytesUnder(const std::string& dir) {
   return total;
 }
 
-// Samples the disk use under `dir` on its own thread until stopped; keeps the largest seen.
+// Samples the disk use under `dir` on its own thread until stopped; keeps the largest seen. The
+// constructor returns once the first sample is taken, so what follows it is watched from its start
+// (an unpack refused at once could otherwise end before the thread ran at all).
 class DiskSampler {
  public:
   explicit DiskSampler(std::string dir)
@@ -69,7 +71,9 @@ class DiskSampler {
             samples_.fetch_add(1);
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
           }
-        }) {}
+        }) {
+    while (samples_.load() == 0) std::this_thread::yield();
+  }
   ~DiskSampler() { finish(); }
   void finish() {
     stop_ = true;
